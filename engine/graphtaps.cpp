@@ -1,0 +1,229 @@
+#include "engine/graphtaps.h"
+
+#include <torch/csrc/jit/ir/ir.h>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <unordered_map>
+
+namespace pellucid::detail {
+namespace {
+
+using torch::jit::Block;
+using torch::jit::Graph;
+using torch::jit::Node;
+using torch::jit::Value;
+namespace attr = c10::attr;
+namespace prim = c10::prim;
+
+struct Record {
+    std::string path;
+    std::string typeName;
+    Value *value = nullptr;
+};
+
+struct Inlined {
+    std::shared_ptr<Graph> graph;
+    std::vector<Record> records;   // every recorded module call, possibly several per path
+};
+
+bool isForwardName(const std::string &name)
+{
+    if (name.rfind("forward", 0) != 0)
+        return false;
+    // Tracing names repeated calls of one module forward1, forward2, ...
+    return std::all_of(name.begin() + 7, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+/// Module path of `v` relative to `self`, following prim::GetAttr nodes; nullopt if not a plain chain.
+std::optional<std::string> modulePath(Value *v, Value *self)
+{
+    std::vector<std::string> names;
+    while (v != self) {
+        Node *n = v->node();
+        if (n->kind() != prim::GetAttr)
+            return std::nullopt;
+        names.push_back(n->s(attr::name));
+        v = n->input(0);
+    }
+    std::string path;
+    for (auto it = names.rbegin(); it != names.rend(); ++it)
+        path += (path.empty() ? "" : ".") + *it;
+    return path;
+}
+
+Node *findCall(Block *block, const std::set<Node *> &skip)
+{
+    for (Node *n : block->nodes()) {
+        if (n->kind() == prim::CallMethod && !skip.count(n))
+            return n;
+        for (Block *b : n->blocks())
+            if (Node *found = findCall(b, skip))
+                return found;
+    }
+    return nullptr;
+}
+
+Inlined inlineModuleCalls(const torch::jit::Module &module)
+{
+    Inlined result;
+    result.graph = module.get_method("forward").graph()->copy();
+    Graph &g = *result.graph;
+    Value *self = g.inputs().at(0);
+    std::set<Node *> skip;   // calls that cannot be inlined statically (interfaces, non-graph functions)
+    while (Node *call = findCall(g.block(), skip)) {
+        auto cls = call->input(0)->type()->cast<c10::ClassType>();
+        const std::string method = call->s(attr::name);
+        torch::jit::GraphFunction *fn = nullptr;
+        if (cls) {
+            if (auto *f = cls->findMethod(method))
+                fn = torch::jit::tryToGraphFunction(*f);
+        }
+        if (!fn) {
+            skip.insert(call);
+            continue;
+        }
+        const auto path = modulePath(call->input(0), self);
+        std::vector<Value *> oldOutputs(call->outputs().begin(), call->outputs().end());
+        std::vector<Value *> newOutputs = torch::jit::inlineCallTo(call, fn, /*use_graph=*/true);
+        for (auto &r : result.records)
+            for (size_t i = 0; i < oldOutputs.size() && i < newOutputs.size(); ++i)
+                if (r.value == oldOutputs[i])
+                    r.value = newOutputs[i];
+        if (path && !path->empty() && isForwardName(method) && newOutputs.size() == 1)
+            result.records.push_back({*path, cls->name() ? cls->name()->name() : "Module", newOutputs[0]});
+    }
+    return result;
+}
+
+void numberNodes(Block *block, std::unordered_map<const Node *, int> &order)
+{
+    for (Node *n : block->nodes()) {
+        order[n] = int(order.size());
+        for (Block *b : n->blocks())
+            numberNodes(b, order);
+    }
+}
+
+/// For each path, the record of its last call in program order.
+std::map<std::string, std::pair<Record, int>> lastCalls(const Inlined &in)
+{
+    std::unordered_map<const Node *, int> order;
+    numberNodes(in.graph->block(), order);
+    std::map<std::string, std::pair<Record, int>> last;   // path -> (record, call count)
+    std::map<std::string, int> position;
+    for (const Record &r : in.records) {
+        const auto it = order.find(r.value->node());
+        const int pos = it == order.end() ? -1 : it->second;   // graph inputs come first
+        auto &entry = last[r.path];
+        entry.second += 1;
+        if (entry.second == 1 || pos >= position[r.path]) {
+            entry.first = r;
+            position[r.path] = pos;
+        }
+    }
+    return last;
+}
+
+/// Carries `v` out of the if/loop blocks it is defined in, up to the graph's top block.
+Value *liftToTop(Graph &g, Value *v)
+{
+    while (v->node()->owningBlock() != g.block()) {
+        Block *block = v->node()->owningBlock();
+        Node *owner = block->owningNode();
+        const auto optType = c10::OptionalType::create(v->type());
+        if (owner->kind() == prim::If) {
+            for (Block *b : owner->blocks()) {
+                if (b == block) {
+                    b->registerOutput(v);
+                } else {
+                    torch::jit::WithInsertPoint guard(b->return_node());
+                    b->registerOutput(g.insertConstant(c10::IValue()));
+                }
+            }
+            v = owner->addOutput()->setType(optType);
+        } else if (owner->kind() == prim::Loop) {
+            Value *none = nullptr;
+            {
+                torch::jit::WithInsertPoint guard(owner);
+                none = g.insertConstant(c10::IValue());
+            }
+            owner->addInput(none);
+            block->addInput()->setType(optType);
+            block->registerOutput(v);
+            v = owner->addOutput()->setType(optType);
+        } else {
+            throw std::runtime_error("cannot tap a value inside a " + std::string(owner->kind().toQualString())
+                                     + " block");
+        }
+    }
+    return v;
+}
+
+} // namespace
+
+std::vector<ModuleCall> listModuleCalls(const torch::jit::Module &module)
+{
+    const Inlined in = inlineModuleCalls(module);
+    std::unordered_map<const Node *, int> order;
+    numberNodes(in.graph->block(), order);
+    std::vector<std::pair<int, ModuleCall>> calls;
+    for (const auto &[path, rc] : lastCalls(in)) {
+        const auto it = order.find(rc.first.value->node());
+        calls.push_back({it == order.end() ? -1 : it->second, ModuleCall{path, rc.first.typeName, rc.second}});
+    }
+    std::stable_sort(calls.begin(), calls.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
+    std::vector<ModuleCall> out;
+    for (auto &c : calls)
+        out.push_back(std::move(c.second));
+    return out;
+}
+
+std::unique_ptr<TappedForward> buildTappedForward(const torch::jit::Module &module,
+                                                  const std::vector<std::string> &paths)
+{
+    Inlined in = inlineModuleCalls(module);
+    const auto last = lastCalls(in);
+    Graph &g = *in.graph;
+
+    std::vector<Value *> taps;
+    for (const std::string &p : paths) {
+        const auto it = last.find(p);
+        if (it == last.end())
+            throw std::runtime_error("forward never calls a module named '" + p + "'");
+        taps.push_back(liftToTop(g, it->second.first.value));
+    }
+
+    auto tf = std::make_unique<TappedForward>();
+    tf->paths = paths;
+    std::vector<Value *> outs(g.outputs().begin(), g.outputs().end());
+    tf->originalOutputs = outs.size();
+    outs.insert(outs.end(), taps.begin(), taps.end());
+    while (!g.outputs().empty())
+        g.eraseOutput(0);
+    Node *tuple = g.createTuple(outs);
+    tuple->insertBefore(g.return_node());
+    g.registerOutput(tuple->output());
+
+    tf->graph = in.graph;
+    tf->function = std::make_unique<torch::jit::GraphFunction>(c10::QualifiedName("pellucid.tapped_forward"),
+                                                               tf->graph, nullptr);
+    return tf;
+}
+
+std::vector<c10::IValue> TappedForward::run(const torch::jit::Module &module, std::vector<c10::IValue> inputs) const
+{
+    torch::jit::Stack stack;
+    stack.reserve(inputs.size() + 1);
+    stack.emplace_back(module._ivalue());
+    for (auto &v : inputs)
+        stack.push_back(std::move(v));
+    function->run(stack);
+    auto elements = stack.back().toTupleRef().elements();
+    return std::vector<c10::IValue>(elements.begin(), elements.end());
+}
+
+} // namespace pellucid::detail

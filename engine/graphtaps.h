@@ -1,0 +1,44 @@
+#pragma once
+// Internal to the engine (includes torch): layer taps by graph rewriting.
+//
+// TorchScript modules do not run Python hooks, so a tap is made by rewriting the forward graph:
+// module calls (prim::CallMethod on a submodule) are inlined one by one with inlineCallTo, which returns
+// the values that replace each call's outputs; the module path comes from the chain of prim::GetAttr
+// nodes that leads from `self` to the called module (the names named_modules() prints). A requested
+// value that lives inside an if/loop block is carried out of the block (an Optional output of the
+// If, a loop-carried Optional for a Loop: the last iteration's value, as a forward hook would keep).
+// The clone returns (original outputs..., tap values...) as one tuple and runs as a GraphFunction.
+#include <torch/script.h>
+#include <torch/csrc/jit/api/function_impl.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pellucid::detail {
+
+struct ModuleCall {
+    std::string path;        // "layer4.1.relu"
+    std::string typeName;    // "ReLU"
+    int callCount = 0;       // call sites in the inlined forward
+};
+
+/// Every submodule called by forward, in the order of their (last) call.
+std::vector<ModuleCall> listModuleCalls(const torch::jit::Module &module);
+
+struct TappedForward {
+    std::vector<std::string> paths;      // the tapped module paths, in output order
+    size_t originalOutputs = 1;          // leading tuple elements that are the model's own outputs
+    std::shared_ptr<torch::jit::Graph> graph;
+    std::unique_ptr<torch::jit::GraphFunction> function;
+
+    /// Runs the clone: returns the tuple's elements. The module object is passed as `self`.
+    std::vector<c10::IValue> run(const torch::jit::Module &module, std::vector<c10::IValue> inputs) const;
+};
+
+/// Builds the clone of forward that also returns the outputs of the given module calls.
+/// Throws std::runtime_error for a path that forward never calls.
+std::unique_ptr<TappedForward> buildTappedForward(const torch::jit::Module &module,
+                                                  const std::vector<std::string> &paths);
+
+} // namespace pellucid::detail

@@ -1,0 +1,422 @@
+#include <torch/script.h>
+#include <torch/torch.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
+
+#include "engine/model.h"
+
+#include "engine/errors.h"
+#include "engine/graphtaps.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <list>
+#include <mutex>
+#include <numeric>
+#include <regex>
+#include <sstream>
+
+namespace pellucid {
+namespace detail {
+bool compatOpsRegistered();
+}
+namespace {
+
+std::string firstLines(const std::string &s)
+{
+    std::istringstream in(s);
+    std::string line, out;
+    while (std::getline(in, line)) {
+        if (line.rfind("Exception raised from", 0) == 0 || line.find("frame #") != std::string::npos)
+            break;
+        if (!line.empty())
+            out += (out.empty() ? "" : " ") + line;
+    }
+    return out;
+}
+
+void flatten(const c10::IValue &v, std::vector<at::Tensor> &out)
+{
+    if (v.isTensor()) {
+        out.push_back(v.toTensor());
+    } else if (v.isTuple()) {
+        for (const auto &e : v.toTupleRef().elements()) flatten(e, out);
+    } else if (v.isList()) {
+        for (const auto &e : v.toListRef()) flatten(e, out);
+    } else if (v.isGenericDict()) {
+        for (const auto &kv : v.toGenericDict()) flatten(kv.value(), out);
+    }
+}
+
+TensorValue toValue(const at::Tensor &t)
+{
+    at::Tensor c = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
+    const float *p = c.data_ptr<float>();
+    return TensorValue(Shape(c.sizes().begin(), c.sizes().end()), std::vector<float>(p, p + c.numel()));
+}
+
+std::vector<TensorValue> toValues(const c10::IValue &v)
+{
+    std::vector<at::Tensor> ts;
+    flatten(v, ts);
+    std::vector<TensorValue> out;
+    out.reserve(ts.size());
+    for (const auto &t : ts) out.push_back(toValue(t));
+    return out;
+}
+
+bool sameExceptBatch(const Shape &expected, const Shape &given)
+{
+    if (expected.size() != given.size() || given.empty())
+        return false;
+    for (size_t i = 1; i < expected.size(); ++i)
+        if (expected[i] != given[i]) return false;
+    return given[0] >= 1;
+}
+
+std::string readPrefix(const std::string &path, size_t n)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::string buf(n, '\0');
+    in.read(buf.data(), std::streamsize(n));
+    buf.resize(size_t(in.gcount()));
+    return buf;
+}
+
+} // namespace
+
+std::string summarizeTorchError(const std::string &what)
+{
+    // TorchScript interpreter errors end with the raised error after a serialized-code traceback.
+    if (what.find("Traceback of TorchScript") != std::string::npos) {
+        static const std::regex raised(R"(^\s*([A-Za-z_][\w.]*(Error|Exception)): (.*)$)");
+        std::istringstream in(what);
+        std::string line, found;
+        while (std::getline(in, line)) {
+            std::smatch m;
+            if (std::regex_match(line, m, raised))
+                found = m[1].str() + ": " + m[3].str();
+            else if (!found.empty() && !line.empty() && line.find("Exception raised from") == std::string::npos
+                     && line.find("frame #") == std::string::npos)
+                found += " " + line;
+            else if (!found.empty())
+                break;
+        }
+        if (!found.empty())
+            return found;
+    }
+    return firstLines(what);
+}
+
+std::vector<Prediction> topKPredictions(const TensorValue &logits, int k, const std::vector<std::string> &labels)
+{
+    std::vector<Prediction> out;
+    if (logits.numel() == 0)
+        return out;
+    const int64_t classes = logits.shape().empty() ? 1 : logits.shape().back();
+    std::vector<double> p(size_t(classes));
+    double mx = -INFINITY;
+    for (int64_t i = 0; i < classes; ++i) mx = std::max(mx, double(logits.at(i)));
+    double sum = 0;
+    for (int64_t i = 0; i < classes; ++i) sum += (p[size_t(i)] = std::exp(double(logits.at(i)) - mx));
+    std::vector<int> idx(size_t(classes));
+    std::iota(idx.begin(), idx.end(), 0);
+    k = std::max(0, std::min<int>(k, int(classes)));
+    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
+        const float la = logits.at(a), lb = logits.at(b);
+        if (std::isnan(la)) return false;
+        if (std::isnan(lb)) return true;
+        return la > lb;
+    });
+    for (int i = 0; i < k; ++i) {
+        Prediction pr;
+        pr.index = idx[size_t(i)];
+        pr.logit = logits.at(pr.index);
+        pr.probability = float(p[size_t(pr.index)] / sum);
+        pr.label = size_t(pr.index) < labels.size() ? labels[size_t(pr.index)] : "class " + std::to_string(pr.index);
+        out.push_back(pr);
+    }
+    return out;
+}
+
+struct Model::Impl {
+    torch::jit::Module module;
+    torch::Device device = torch::kCPU;
+    ModelSummary summary;
+    std::vector<std::string> calledPaths;
+    // Compiled tap clones, most recently used first.
+    std::list<std::pair<std::string, std::shared_ptr<detail::TappedForward>>> cache;
+
+    std::shared_ptr<detail::TappedForward> tapped(const std::vector<std::string> &paths)
+    {
+        std::string key;
+        for (const auto &p : paths) key += p + '\n';
+        for (auto it = cache.begin(); it != cache.end(); ++it) {
+            if (it->first == key) {
+                cache.splice(cache.begin(), cache, it);
+                return it->second;
+            }
+        }
+        std::shared_ptr<detail::TappedForward> tf = detail::buildTappedForward(module, paths);
+        cache.emplace_front(key, tf);
+        if (cache.size() > 16)
+            cache.pop_back();
+        return tf;
+    }
+
+    at::Tensor toTorch(const TensorValue &input) const
+    {
+        at::Tensor t = torch::from_blob(const_cast<float *>(input.data()), input.shape(), torch::kFloat).clone();
+        if (summary.metadata.input.dtype == "int64")
+            t = t.to(torch::kLong);
+        return t.to(device);
+    }
+
+    std::vector<c10::IValue> runTapped(const at::Tensor &x, const std::vector<std::string> &paths)
+    {
+        torch::NoGradGuard noGrad;
+        return tapped(paths)->run(module, {x});
+    }
+
+    void dryRun();
+};
+
+Model::Model() : d(std::make_unique<Impl>()) {}
+Model::~Model() = default;
+
+const ModelSummary &Model::summary() const { return d->summary; }
+
+std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &options)
+{
+    namespace fs = std::filesystem;
+    // Plain interpreter: no profiling-executor rewrites, so numbers match eager PyTorch.
+    torch::jit::setGraphExecutorOptimize(false);
+    (void)detail::compatOpsRegistered();
+    if (options.threads > 0)
+        at::set_num_threads(options.threads);
+
+    std::error_code ec;
+    if (!fs::exists(path, ec))
+        throw Error(ErrorCode::FileNotFound, "Model file not found: " + path);
+    if (fs::is_directory(path, ec))
+        throw Error(ErrorCode::NotTorchScript, path + " is a folder, not a TorchScript file");
+    const std::string head = readPrefix(path, 4);
+    if (head.size() < 4 || head.compare(0, 4, "PK\x03\x04") != 0)
+        throw Error(ErrorCode::NotTorchScript,
+                    path + " is not a TorchScript archive (expected a zip file written by torch.jit.save)");
+
+    std::unique_ptr<Model> m(new Model());
+    Impl &d = *m->d;
+    const bool cuda = torch::cuda::is_available();
+    if (options.device == DevicePreference::Cuda && !cuda)
+        throw Error(ErrorCode::BadInput, "CUDA was requested but no CUDA device is available");
+    d.device = (options.device == DevicePreference::Cpu || !cuda) ? torch::Device(torch::kCPU)
+                                                                  : torch::Device(torch::kCUDA, 0);
+    torch::jit::ExtraFilesMap extra{{"pellucid.json", ""}};
+    try {
+        d.module = torch::jit::load(path, d.device, extra);
+    } catch (const std::exception &e) {
+        const std::string msg = summarizeTorchError(e.what());
+        if (msg.find("central directory") != std::string::npos || msg.find("zip archive") != std::string::npos
+            || msg.find("file_size") != std::string::npos || msg.find("crc") != std::string::npos
+            || msg.find("failed reading") != std::string::npos)
+            throw Error(ErrorCode::CorruptArchive, path + " is a damaged TorchScript archive (truncated or corrupt): " + msg);
+        if (msg.find("constants.pkl") != std::string::npos || msg.find("data.pkl") != std::string::npos
+            || msg.find("code/") != std::string::npos)
+            throw Error(ErrorCode::NotTorchScript,
+                        path + " is a zip archive but not a TorchScript module (saved with torch.save instead of "
+                               "torch.jit.save?): " + msg);
+        throw Error(ErrorCode::CorruptArchive, "Cannot load " + path + ": " + msg);
+    }
+    d.module.eval();
+
+    ModelSummary &s = d.summary;
+    s.path = path;
+    s.fileName = fs::path(path).filename().string();
+    s.device = d.device.str();
+    s.torchVersion = TORCH_VERSION;
+    if (!extra["pellucid.json"].empty()) {
+        s.metadata = parseMetadata(extra["pellucid.json"], "archive", path + " (pellucid.json)");
+    } else if (fs::exists(path + ".json", ec)) {
+        std::ifstream in(path + ".json");
+        std::stringstream text;
+        text << in.rdbuf();
+        s.metadata = parseMetadata(text.str(), "sidecar", path + ".json");
+    }
+
+    // The layer catalogue: every submodule, with how forward calls it.
+    std::vector<detail::ModuleCall> calls;
+    try {
+        calls = detail::listModuleCalls(d.module);
+    } catch (const std::exception &e) {
+        throw Error(ErrorCode::Internal, "Cannot analyse the forward graph of " + path + ": " + summarizeTorchError(e.what()));
+    }
+    std::map<std::string, int> callCount;
+    for (const auto &c : calls) {
+        callCount[c.path] = c.callCount;
+        d.calledPaths.push_back(c.path);
+    }
+    for (const auto &nm : d.module.named_modules()) {
+        if (nm.name.empty()) {
+            for (const auto &p : nm.value.parameters(true)) s.parameterCount += p.numel();
+            continue;
+        }
+        LayerInfo li;
+        li.path = nm.name;
+        li.op = nm.value.type()->name() ? nm.value.type()->name()->name() : "Module";
+        li.depth = int(std::count(li.path.begin(), li.path.end(), '.'));
+        for (const auto &p : nm.value.parameters(true)) li.parameters += p.numel();
+        li.leaf = nm.value.children().size() == 0;
+        const auto it = callCount.find(li.path);
+        li.calls = it == callCount.end() ? 0 : it->second;
+        s.layers.push_back(std::move(li));
+    }
+
+    if (!options.inputShape.empty()) {
+        s.inputShape = options.inputShape;
+        s.inputShapeSource = "user";
+    } else if (!s.metadata.input.shape.empty()) {
+        s.inputShape = s.metadata.input.shape;
+        s.inputShapeSource = "metadata";
+    } else {
+        s.inputShapeSource = "unknown";
+    }
+    d.dryRun();
+    return m;
+}
+
+void Model::Impl::dryRun()
+{
+    std::vector<Shape> candidates;
+    if (!summary.inputShape.empty())
+        candidates.push_back(summary.inputShape);
+    else
+        candidates = {{1, 3, 224, 224}, {1, 1, 28, 28}, {1, 3, 32, 32}, {1, 3, 28, 28}, {1, 1, 32, 32},
+                      {1, 3, 64, 64}, {1, 3, 96, 96}, {1, 3, 299, 299}, {1, 1, 64, 64}, {1, 784}};
+    for (const Shape &shape : candidates) {
+        try {
+            at::Tensor x;
+            {
+                torch::NoGradGuard ng;
+                auto gen = at::make_generator<at::CPUGeneratorImpl>(1234);
+                x = summary.metadata.input.dtype == "int64"
+                        ? at::randint(0, 2, shape, gen, torch::kLong)
+                        : at::rand(shape, gen, torch::kFloat);
+                x = x.to(device);
+            }
+            const auto out = runTapped(x, calledPaths);
+            summary.outputShapes.clear();
+            for (const auto &t : toValues(out.at(0)))
+                summary.outputShapes.push_back(t.shape());
+            std::map<std::string, std::vector<Shape>> shapes;
+            std::map<std::string, bool> ran;
+            for (size_t i = 0; i < calledPaths.size(); ++i) {
+                const c10::IValue &v = out.at(1 + i);
+                ran[calledPaths[i]] = !v.isNone();
+                std::vector<at::Tensor> ts;
+                flatten(v, ts);
+                for (const auto &t : ts) shapes[calledPaths[i]].push_back(Shape(t.sizes().begin(), t.sizes().end()));
+            }
+            for (auto &li : summary.layers) {
+                li.outputShapes = shapes[li.path];
+                li.executedInDryRun = ran[li.path];
+            }
+            if (summary.inputShape.empty()) {
+                summary.inputShape = shape;
+                summary.inputShapeSource = "dry-run";
+            }
+            summary.dryRunError.clear();
+            return;
+        } catch (const std::exception &e) {
+            summary.dryRunError = "dry run with input " + shapeToString(shape) + " failed: " + summarizeTorchError(e.what());
+        }
+    }
+}
+
+LayerRef Model::resolveLayer(const std::string &name) const
+{
+    LayerRef ref;
+    ref.path = name;
+    static const std::regex element(R"(^(.*)\[(\d+)\]$)");
+    std::smatch m;
+    if (std::regex_match(name, m, element)) {
+        ref.path = m[1].str();
+        ref.element = std::stoi(m[2].str());
+    }
+    const auto &called = d->calledPaths;
+    if (std::find(called.begin(), called.end(), ref.path) != called.end())
+        return ref;
+    const auto layers = d->summary.layers;
+    const bool exists = std::any_of(layers.begin(), layers.end(), [&](const LayerInfo &l) { return l.path == ref.path; });
+    if (exists)
+        throw Error(ErrorCode::UnknownLayer, "Layer '" + ref.path + "' exists but forward never calls it, so it has no output to show");
+    std::string msg = "Unknown layer '" + ref.path + "'.";
+    const auto close = closestNames(ref.path, called, 3);
+    if (!close.empty()) {
+        msg += " Did you mean: ";
+        for (size_t i = 0; i < close.size(); ++i) msg += (i ? ", " : "") + close[i];
+        msg += "?";
+    }
+    throw Error(ErrorCode::UnknownLayer, msg);
+}
+
+void Model::checkInput(const TensorValue &input) const
+{
+    const Shape &expected = d->summary.inputShape;
+    if (input.numel() == 0)
+        throw Error(ErrorCode::BadInput, "The input is empty (shape " + shapeToString(input.shape()) + ")");
+    if (!expected.empty() && !sameExceptBatch(expected, input.shape())) {
+        Shape shown = expected;
+        throw Error(ErrorCode::BadInput, "Input shape " + shapeToString(input.shape())
+                                             + " does not match the model's expected input shape "
+                                             + shapeToString(shown) + " (any batch size)");
+    }
+}
+
+ForwardResult Model::forward(const TensorValue &input, const std::vector<std::string> &layerPaths)
+{
+    checkInput(input);
+    std::vector<std::string> paths;
+    for (const auto &name : layerPaths) {
+        const std::string p = resolveLayer(name).path;
+        if (std::find(paths.begin(), paths.end(), p) == paths.end())
+            paths.push_back(p);
+    }
+    std::vector<c10::IValue> out;
+    try {
+        out = d->runTapped(d->toTorch(input), paths);
+    } catch (const Error &) {
+        throw;
+    } catch (const std::exception &e) {
+        throw Error(ErrorCode::ModelError, "The model's forward failed on input " + shapeToString(input.shape())
+                                               + ": " + summarizeTorchError(e.what()));
+    }
+    ForwardResult r;
+    r.outputs = toValues(out.at(0));
+    for (size_t i = 0; i < paths.size(); ++i) {
+        const c10::IValue &v = out.at(1 + i);
+        if (v.isNone())
+            throw Error(ErrorCode::BadInput, "Layer '" + paths[i] + "' was not executed for this input (it sits in a branch the model did not take)");
+        r.taps[paths[i]] = toValues(v);
+    }
+    return r;
+}
+
+std::vector<TensorValue> Model::plainForward(const TensorValue &input)
+{
+    checkInput(input);
+    torch::NoGradGuard noGrad;
+    try {
+        return toValues(d->module.forward({d->toTorch(input)}));
+    } catch (const std::exception &e) {
+        throw Error(ErrorCode::ModelError, "The model's forward failed: " + summarizeTorchError(e.what()));
+    }
+}
+
+std::vector<Prediction> Model::topK(const TensorValue &logits, int k) const
+{
+    return topKPredictions(logits, k, d->summary.metadata.labels);
+}
+
+} // namespace pellucid
