@@ -33,23 +33,24 @@ ModelMetadata parseMetadata(const std::string &text, const std::string &source, 
         if (const Json *in = m.raw.find("input")) {
             field = "input";
             (void)in->asObject();
-            if (const Json *v = in->find(field = "input.shape")) {
+            auto inField = [&](const char *key) { field = std::string("input.") + key; return in->find(key); };
+            if (const Json *v = inField("shape")) {
                 for (const Json &d : v->asArray()) {
                     if (d.asInt() <= 0) throw std::runtime_error("dimensions must be positive");
                     m.input.shape.push_back(d.asInt());
                 }
             }
-            if (const Json *v = in->find(field = "input.layout")) m.input.layout = v->asString();
-            if (const Json *v = in->find(field = "input.channel_order")) m.input.channelOrder = v->asString();
-            if (const Json *v = in->find(field = "input.dtype")) m.input.dtype = v->asString();
-            if (const Json *v = in->find(field = "input.range")) {
+            if (const Json *v = inField("layout")) m.input.layout = v->asString();
+            if (const Json *v = inField("channel_order")) m.input.channelOrder = v->asString();
+            if (const Json *v = inField("dtype")) m.input.dtype = v->asString();
+            if (const Json *v = inField("range")) {
                 const auto r = floats(*v);
                 if (r.size() != 2 || !(r[1] > r[0])) throw std::runtime_error("expected [low, high] with low < high");
                 m.input.rangeLo = r[0];
                 m.input.rangeHi = r[1];
             }
-            if (const Json *v = in->find(field = "input.mean")) m.input.mean = floats(*v);
-            if (const Json *v = in->find(field = "input.std")) {
+            if (const Json *v = inField("mean")) m.input.mean = floats(*v);
+            if (const Json *v = inField("std")) {
                 m.input.std = floats(*v);
                 for (float s : m.input.std)
                     if (!(s > 0)) throw std::runtime_error("standard deviations must be positive");

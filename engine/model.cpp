@@ -115,12 +115,12 @@ std::vector<Prediction> topKPredictions(const TensorValue &logits, int k, const 
     if (logits.numel() == 0)
         return out;
     const int64_t classes = logits.shape().empty() ? 1 : logits.shape().back();
-    std::vector<double> p(size_t(classes));
+    std::vector<double> p(static_cast<size_t>(classes));
     double mx = -INFINITY;
     for (int64_t i = 0; i < classes; ++i) mx = std::max(mx, double(logits.at(i)));
     double sum = 0;
     for (int64_t i = 0; i < classes; ++i) sum += (p[size_t(i)] = std::exp(double(logits.at(i)) - mx));
-    std::vector<int> idx(size_t(classes));
+    std::vector<int> idx(static_cast<size_t>(classes));
     std::iota(idx.begin(), idx.end(), 0);
     k = std::max(0, std::min<int>(k, int(classes)));
     std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
@@ -273,6 +273,11 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
         s.layers.push_back(std::move(li));
     }
 
+    if (!options.inputDtype.empty()) {
+        if (options.inputDtype != "float32" && options.inputDtype != "int64")
+            throw Error(ErrorCode::BadInput, "Input dtype must be float32 or int64, not '" + options.inputDtype + "'");
+        s.metadata.input.dtype = options.inputDtype;
+    }
     if (!options.inputShape.empty()) {
         s.inputShape = options.inputShape;
         s.inputShapeSource = "user";
@@ -363,14 +368,15 @@ LayerRef Model::resolveLayer(const std::string &name) const
 
 void Model::checkInput(const TensorValue &input) const
 {
-    const Shape &expected = d->summary.inputShape;
+    // Only a declared shape (metadata or the user's) is enforced; a dry-run guess is not.
+    const std::string &source = d->summary.inputShapeSource;
+    const Shape expected = (source == "metadata" || source == "user") ? d->summary.inputShape : Shape{};
     if (input.numel() == 0)
         throw Error(ErrorCode::BadInput, "The input is empty (shape " + shapeToString(input.shape()) + ")");
     if (!expected.empty() && !sameExceptBatch(expected, input.shape())) {
-        Shape shown = expected;
         throw Error(ErrorCode::BadInput, "Input shape " + shapeToString(input.shape())
                                              + " does not match the model's expected input shape "
-                                             + shapeToString(shown) + " (any batch size)");
+                                             + shapeToString(expected) + " (any batch size)");
     }
 }
 

@@ -17,6 +17,7 @@ struct LoadOptions {
     DevicePreference device = DevicePreference::Auto;
     Shape inputShape;        // the user's input shape; overrides metadata when given
     int threads = 0;         // CPU threads for torch; 0 keeps torch's default
+    std::string inputDtype;  // "float32" or "int64"; overrides metadata when given
 };
 
 struct LayerInfo {
