@@ -32,7 +32,7 @@ void JobContext::progress(int64_t done, int64_t total, const std::string &stage)
     e.done = done;
     e.total = total;
     e.message = stage;
-    mEngine.emit(std::move(e));
+    mEngine.publish(std::move(e));
 }
 
 void JobContext::partial(std::shared_ptr<const JobOutput> output)
@@ -44,7 +44,7 @@ void JobContext::partial(std::shared_ptr<const JobOutput> output)
     e.generation = mGeneration;
     e.kind = mKind;
     e.output = std::move(output);
-    mEngine.emit(std::move(e));
+    mEngine.publish(std::move(e));
 }
 
 Model &JobContext::model()
@@ -111,7 +111,7 @@ uint64_t Engine::submit(Job job)
         mQueue.push_back(Pending{gen, std::move(job), std::make_shared<std::atomic<bool>>(false)});
     }
     mWake.notify_one();
-    for (auto &e : dropped) emit(std::move(e));
+    for (auto &e : dropped) publish(std::move(e));
     return gen;
 }
 
@@ -152,7 +152,7 @@ std::shared_ptr<const ModelSummary> Engine::modelSummary() const
     return mSummary;
 }
 
-void Engine::emit(JobEvent e)
+void Engine::publish(JobEvent e)
 {
     if (mListener)
         mListener(e);
@@ -185,7 +185,7 @@ void Engine::run()
             started.type = JobEvent::Type::Started;
             started.generation = current.generation;
             started.kind = current.job.kind;
-            emit(std::move(started));
+            publish(std::move(started));
             try {
                 auto out = current.job.work(ctx);
                 if (current.cancel->load()) {
@@ -210,7 +210,7 @@ void Engine::run()
             std::lock_guard<std::mutex> lock(mMutex);
             mCurrent = nullptr;
         }
-        emit(std::move(done));
+        publish(std::move(done));
         {
             std::lock_guard<std::mutex> lock(mMutex);
             mRunning = false;

@@ -101,7 +101,7 @@ private:
         std::shared_ptr<std::atomic<bool>> cancel;
     };
     void run();
-    void emit(JobEvent e);
+    void publish(JobEvent e);
 
     Listener mListener;
     mutable std::mutex mMutex;

@@ -1,0 +1,271 @@
+// pellucid-cli: the engine without a window.
+//   pellucid-cli info --model M
+//   pellucid-cli layers --model M [--json]
+//   pellucid-cli predict --model M --input X [--topk K]
+//   pellucid-cli activations --model M --input X --layer PATH --out OUT.npy|OUT.png
+// Common options: --device auto|cpu|cuda, --input-shape 1,3,224,224, --input-dtype float32|int64, --threads N.
+// Exit status: 0 success; 1 usage error; 2 any other error (one line on stderr); 3 the result holds NaN/Inf
+// (the output is still written, so it can be inspected).
+#include "app/imageinput.h"
+#include "engine/errors.h"
+#include "engine/jobs.h"
+#include "engine/json.h"
+#include "engine/model.h"
+#include "engine/npy.h"
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <set>
+#include <string>
+
+using namespace pellucid;
+
+namespace {
+
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+const char *kUsage =
+    "usage: pellucid-cli COMMAND [options]\n"
+    "  info        --model M                          model metadata, input spec and device (JSON)\n"
+    "  layers      --model M [--json]                 every tappable layer: path, op, output shape\n"
+    "  predict     --model M --input X [--topk K]     top-k classes (JSON)\n"
+    "  activations --model M --input X --layer PATH --out OUT.npy|OUT.png\n"
+    "options: --device auto|cpu|cuda  --input-shape 1,3,224,224  --input-dtype float32|int64  --threads N\n"
+    "X is a .npy tensor used exactly as given (batch included) or an image preprocessed per the metadata.\n";
+
+struct Args {
+    std::string command;
+    std::map<std::string, std::string> values;
+    std::set<std::string> flags;
+    bool has(const std::string &k) const { return values.count(k) > 0; }
+    std::string need(const std::string &k) const
+    {
+        auto it = values.find(k);
+        if (it == values.end()) throw UsageError("missing --" + k);
+        return it->second;
+    }
+    std::string get(const std::string &k, const std::string &def) const
+    {
+        auto it = values.find(k);
+        return it == values.end() ? def : it->second;
+    }
+};
+
+Args parse(int argc, char **argv)
+{
+    static const std::set<std::string> flagNames = {"json", "help"};
+    static const std::set<std::string> valueNames = {"model", "input", "layer", "out", "topk", "device",
+                                                     "input-shape", "input-dtype", "threads"};
+    Args a;
+    if (argc < 2) throw UsageError("no command given");
+    a.command = argv[1];
+    for (int i = 2; i < argc; ++i) {
+        std::string s = argv[i];
+        if (s.rfind("--", 0) != 0) throw UsageError("unexpected argument '" + s + "'");
+        s = s.substr(2);
+        std::string value;
+        const auto eq = s.find('=');
+        if (eq != std::string::npos) { value = s.substr(eq + 1); s = s.substr(0, eq); }
+        if (flagNames.count(s)) { a.flags.insert(s); continue; }
+        if (!valueNames.count(s)) throw UsageError("unknown option --" + s);
+        if (eq == std::string::npos) {
+            if (i + 1 >= argc) throw UsageError("--" + s + " needs a value");
+            value = argv[++i];
+        }
+        a.values[s] = value;
+    }
+    return a;
+}
+
+int toInt(const std::string &s, const std::string &what)
+{
+    try {
+        size_t n = 0;
+        const int v = std::stoi(s, &n);
+        if (n != s.size()) throw std::invalid_argument(s);
+        return v;
+    } catch (const std::exception &) {
+        throw UsageError(what + " must be an integer, not '" + s + "'");
+    }
+}
+
+Json shapeJson(const Shape &s)
+{
+    Json j = Json::array();
+    for (int64_t d : s) j.push(Json(d));
+    return j;
+}
+
+std::unique_ptr<Model> loadModel(const Args &a)
+{
+    LoadOptions o;
+    const std::string dev = a.get("device", "auto");
+    if (dev == "cpu") o.device = DevicePreference::Cpu;
+    else if (dev == "cuda") o.device = DevicePreference::Cuda;
+    else if (dev != "auto") throw UsageError("--device must be auto, cpu or cuda");
+    if (a.has("input-shape")) {
+        std::string s = a.need("input-shape"), part;
+        for (char c : s + ",") {
+            if (c == ',') { if (!part.empty()) o.inputShape.push_back(toInt(part, "--input-shape")); part.clear(); }
+            else part += c;
+        }
+    }
+    o.inputDtype = a.get("input-dtype", "");
+    if (a.has("threads")) o.threads = toInt(a.need("threads"), "--threads");
+    return Model::load(a.need("model"), o);
+}
+
+Json predictionsJson(const std::vector<Prediction> &top)
+{
+    Json arr = Json::array();
+    for (const auto &p : top) {
+        Json j = Json::object();
+        j["index"] = p.index;
+        j["label"] = p.label;
+        j["probability"] = double(p.probability);
+        j["logit"] = double(p.logit);
+        arr.push(j);
+    }
+    return arr;
+}
+
+int cmdInfo(const Args &a)
+{
+    auto model = loadModel(a);
+    const ModelSummary &s = model->summary();
+    Json j = Json::object();
+    j["model"] = s.path;
+    j["device"] = s.device;
+    j["torch"] = s.torchVersion;
+    j["metadata"] = metadataToJson(s.metadata);
+    Json in = Json::object();
+    in["shape"] = shapeJson(s.inputShape);
+    in["source"] = s.inputShapeSource;
+    in["dtype"] = s.metadata.input.dtype;
+    j["input"] = in;
+    Json outs = Json::array();
+    for (const auto &o : s.outputShapes) outs.push(shapeJson(o));
+    j["outputs"] = outs;
+    j["parameters"] = s.parameterCount;
+    int taps = 0;
+    for (const auto &l : s.layers) taps += l.calls > 0;
+    j["layers"] = taps;
+    if (!s.dryRunError.empty()) j["dry_run_error"] = s.dryRunError;
+    std::cout << j.dump(2) << "\n";
+    return 0;
+}
+
+int cmdLayers(const Args &a)
+{
+    auto model = loadModel(a);
+    const ModelSummary &s = model->summary();
+    if (a.flags.count("json")) {
+        Json arr = Json::array();
+        for (const auto &l : s.layers) {
+            if (l.calls == 0) continue;
+            Json j = Json::object();
+            j["path"] = l.path;
+            j["op"] = l.op;
+            Json shapes = Json::array();
+            for (const auto &sh : l.outputShapes) shapes.push(shapeJson(sh));
+            j["output_shapes"] = shapes;
+            j["output_shape"] = l.outputShapes.empty() ? Json() : shapeJson(l.outputShapes[0]);
+            j["parameters"] = l.parameters;
+            j["calls"] = l.calls;
+            j["leaf"] = l.leaf;
+            arr.push(j);
+        }
+        std::cout << arr.dump(2) << "\n";
+        return 0;
+    }
+    std::printf("%-40s %-22s %-24s %s\n", "PATH", "OP", "OUTPUT", "PARAMS");
+    for (const auto &l : s.layers) {
+        if (l.calls == 0) continue;
+        std::string shapes;
+        for (const auto &sh : l.outputShapes) shapes += (shapes.empty() ? "" : " ") + shapeToString(sh);
+        if (shapes.empty()) shapes = "?";
+        std::printf("%-40s %-22s %-24s %lld\n", l.path.c_str(), l.op.c_str(), shapes.c_str(), (long long)l.parameters);
+    }
+    return 0;
+}
+
+int cmdPredict(const Args &a)
+{
+    const int k = toInt(a.get("topk", "5"), "--topk");
+    if (k < 1) throw UsageError("--topk must be at least 1");
+    auto model = loadModel(a);
+    const std::string inputPath = a.need("input");
+    const TensorValue input = loadInputFile(inputPath, model->summary().metadata.input, model->summary().inputShape);
+    const ForwardResult r = model->forward(input, {});
+    if (r.outputs.empty()) throw Error(ErrorCode::ModelError, "The model returned no tensor");
+    const TensorValue &logits = r.outputs[0];
+    Json j = Json::object();
+    j["model"] = model->summary().path;
+    j["input"] = inputPath;
+    j["input_shape"] = shapeJson(input.shape());
+    j["output_shape"] = shapeJson(logits.shape());
+    const int64_t batch = logits.shape().size() >= 2 ? logits.dim(0) : 1;
+    j["top"] = predictionsJson(model->topK(batch > 1 ? logits.slice0(0) : logits, k));
+    if (batch > 1) {
+        Json all = Json::array();
+        for (int64_t b = 0; b < batch; ++b) all.push(predictionsJson(model->topK(logits.slice0(b), k)));
+        j["batch"] = all;
+    }
+    const auto st = logits.stats();
+    j["nan_count"] = st.nanCount;
+    j["inf_count"] = st.infCount;
+    std::cout << j.dump(2) << "\n";
+    if (st.nanCount || st.infCount) {
+        std::cerr << "pellucid-cli: the model's output contains " << st.nanCount << " NaN and " << st.infCount
+                  << " Inf values\n";
+        return 3;
+    }
+    return 0;
+}
+
+int cmdActivations(const Args &a)
+{
+    const std::string out = a.need("out");
+    const bool png = out.size() > 4 && out.substr(out.size() - 4) == ".png";
+    const bool npy = out.size() > 4 && out.substr(out.size() - 4) == ".npy";
+    if (!png && !npy) throw UsageError("--out must end in .npy or .png");
+    const std::string layer = a.need("layer");
+    auto model = loadModel(a);
+    const TensorValue input = loadInputFile(a.need("input"), model->summary().metadata.input, model->summary().inputShape);
+    auto r = computeActivations(*model, input, 0, layer, 1, 16);
+    if (npy) writeNpy(out, r->activation);
+    else writeActivationPng(out, r->activation);
+    if (r->stats.nanCount || r->stats.infCount) {
+        std::cerr << "pellucid-cli: layer " << layer << " contains " << r->stats.nanCount << " NaN and "
+                  << r->stats.infCount << " Inf values (written to " << out << ")\n";
+        return 3;
+    }
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    try {
+        const Args a = parse(argc, argv);
+        if (a.command == "help" || a.command == "--help" || a.flags.count("help")) {
+            std::cout << kUsage;
+            return 0;
+        }
+        if (a.command == "info") return cmdInfo(a);
+        if (a.command == "layers") return cmdLayers(a);
+        if (a.command == "predict") return cmdPredict(a);
+        if (a.command == "activations") return cmdActivations(a);
+        throw UsageError("unknown command '" + a.command + "'");
+    } catch (const UsageError &e) {
+        std::cerr << "pellucid-cli: " << e.what() << "\n" << kUsage;
+        return 1;
+    } catch (const std::exception &e) {
+        std::cerr << "pellucid-cli: " << e.what() << "\n";
+        return 2;
+    }
+}

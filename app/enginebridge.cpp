@@ -1,0 +1,76 @@
+#include "app/enginebridge.h"
+
+#include <QMetaObject>
+
+namespace pellucid {
+
+EngineBridge::EngineBridge(QObject *parent) : QObject(parent)
+{
+    mEngine = std::make_unique<Engine>([this](const JobEvent &e) {
+        // Worker thread: hand the event to the GUI thread. Dropped by Qt if the bridge is gone.
+        QMetaObject::invokeMethod(this, [this, e] { onEvent(e); }, Qt::QueuedConnection);
+    });
+}
+
+EngineBridge::~EngineBridge()
+{
+    mEngine.reset();   // joins the worker before the QObject goes away
+}
+
+quint64 EngineBridge::loadModel(const QString &path, DevicePreference device)
+{
+    LoadOptions o;
+    o.device = device;
+    const uint64_t g = mEngine->submit(loadModelJob(path.toStdString(), o));
+    mLatest["load"] = g;
+    return g;
+}
+
+quint64 EngineBridge::requestActivations(const TensorValue &input, quint64 inputId, const QString &layer)
+{
+    const uint64_t g = mEngine->submit(activationsJob(input, inputId, layer.toStdString()));
+    mLatest["activations"] = g;
+    return g;
+}
+
+void EngineBridge::cancel(quint64 generation) { mEngine->cancel(generation); }
+void EngineBridge::cancelAll() { mEngine->cancelAll(); }
+
+void EngineBridge::onEvent(const JobEvent &e)
+{
+    const QString kind = QString::fromStdString(e.kind);
+    const bool stale = e.generation < mLatest[e.kind];
+    switch (e.type) {
+    case JobEvent::Type::Started:
+        if (++mActive == 1) emit busyChanged(true);
+        return;
+    case JobEvent::Type::Progress:
+        if (!stale) emit progress(e.generation, kind, e.done, e.total, QString::fromStdString(e.message));
+        return;
+    case JobEvent::Type::Partial:
+        return;   // no job kind of this panel set streams partials yet
+    case JobEvent::Type::Finished:
+    case JobEvent::Type::Failed:
+    case JobEvent::Type::Cancelled:
+        break;
+    }
+    // Jobs that were dropped from the queue never started.
+    const bool started = !(e.type == JobEvent::Type::Cancelled && e.message.rfind("superseded", 0) == 0)
+                         && e.message != "cancelled before it started";
+    if (started && mActive > 0 && --mActive == 0) emit busyChanged(false);
+    if (e.type == JobEvent::Type::Cancelled) {
+        emit jobCancelled(e.generation, kind);
+        return;
+    }
+    if (e.type == JobEvent::Type::Failed) {
+        if (!stale) emit jobFailed(e.generation, kind, QString::fromStdString(e.message));
+        return;
+    }
+    if (stale) return;
+    if (auto m = std::dynamic_pointer_cast<const ModelLoadedOutput>(e.output))
+        emit modelLoaded(m->summary);
+    else if (auto a = std::dynamic_pointer_cast<const ActivationOutput>(e.output))
+        emit activationsReady(a);
+}
+
+} // namespace pellucid

@@ -1,0 +1,43 @@
+#pragma once
+// The QObject bridge: engine events (worker thread) become queued signals on the GUI thread. Results of
+// superseded generations are dropped here, so panels only ever see the newest request's results.
+#include "engine/engine.h"
+#include "engine/jobs.h"
+
+#include <QObject>
+#include <QString>
+
+#include <map>
+#include <memory>
+
+namespace pellucid {
+
+class EngineBridge : public QObject {
+    Q_OBJECT
+public:
+    explicit EngineBridge(QObject *parent = nullptr);
+    ~EngineBridge() override;
+
+    quint64 loadModel(const QString &path, DevicePreference device = DevicePreference::Auto);
+    quint64 requestActivations(const TensorValue &input, quint64 inputId, const QString &layer);
+    void cancel(quint64 generation);
+    void cancelAll();
+    bool busy() const { return mActive > 0; }
+    Engine &engine() { return *mEngine; }
+
+signals:
+    void modelLoaded(std::shared_ptr<const pellucid::ModelSummary> summary);
+    void activationsReady(std::shared_ptr<const pellucid::ActivationOutput> output);
+    void jobFailed(quint64 generation, const QString &kind, const QString &message);
+    void jobCancelled(quint64 generation, const QString &kind);
+    void progress(quint64 generation, const QString &kind, qint64 done, qint64 total, const QString &stage);
+    void busyChanged(bool busy);
+
+private:
+    void onEvent(const JobEvent &e);   // GUI thread
+    std::map<std::string, uint64_t> mLatest;   // newest submitted generation per kind
+    int mActive = 0;
+    std::unique_ptr<Engine> mEngine;
+};
+
+} // namespace pellucid

@@ -1,0 +1,129 @@
+#include "app/imageinput.h"
+
+#include "engine/errors.h"
+#include "engine/npy.h"
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+namespace pellucid {
+
+TensorValue imageFileToTensor(const std::string &path, const InputSpec &spec, const Shape &modelInput)
+{
+    if (!std::filesystem::exists(path))
+        throw Error(ErrorCode::FileNotFound, "Input file not found: " + path);
+    cv::Mat img;
+    try {
+        img = cv::imread(path, cv::IMREAD_UNCHANGED);
+    } catch (const cv::Exception &e) {
+        throw Error(ErrorCode::BadInput, "Cannot decode image " + path + ": " + e.what());
+    }
+    if (img.empty())
+        throw Error(ErrorCode::BadInput, "Cannot decode image " + path + " (not an image, or a format OpenCV cannot read)");
+
+    const Shape &shape = !spec.shape.empty() ? spec.shape : modelInput;
+    int channels = shape.size() == 4 ? int(shape[1]) : (spec.channelOrder == "gray" ? 1 : 3);
+    if (spec.channelOrder == "gray") channels = 1;
+    const int outH = shape.size() == 4 ? int(shape[2]) : img.rows;
+    const int outW = shape.size() == 4 ? int(shape[3]) : img.cols;
+
+    double maxValue = 255.0;
+    if (img.depth() == CV_16U) maxValue = 65535.0;
+    else if (img.depth() == CV_32F || img.depth() == CV_64F) maxValue = 1.0;
+    img.convertTo(img, CV_32F, 1.0 / maxValue);
+
+    cv::Mat conv;
+    const int in = img.channels();
+    if (channels == 1) {
+        if (in == 1) conv = img;
+        else cv::cvtColor(img, conv, in == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY);
+    } else if (channels == 3) {
+        const bool bgr = spec.channelOrder == "bgr";
+        if (in == 1) cv::cvtColor(img, conv, bgr ? cv::COLOR_GRAY2BGR : cv::COLOR_GRAY2RGB);
+        else if (in == 4) cv::cvtColor(img, conv, bgr ? cv::COLOR_BGRA2BGR : cv::COLOR_BGRA2RGB);
+        else if (bgr) conv = img;
+        else cv::cvtColor(img, conv, cv::COLOR_BGR2RGB);
+    } else {
+        throw Error(ErrorCode::BadInput, "The model expects " + std::to_string(channels)
+                                             + " channels; images give 1 (gray) or 3 (colour)");
+    }
+    if (conv.rows != outH || conv.cols != outW)
+        cv::resize(conv, conv, cv::Size(outW, outH), 0, 0,
+                   (outH < conv.rows || outW < conv.cols) ? cv::INTER_AREA : cv::INTER_LINEAR);
+
+    std::vector<float> values(size_t(channels) * size_t(outH) * size_t(outW));
+    const float lo = spec.rangeLo, span = spec.rangeHi - spec.rangeLo;
+    for (int c = 0; c < channels; ++c) {
+        const float mean = c < int(spec.mean.size()) ? spec.mean[size_t(c)] : (spec.mean.size() == 1 ? spec.mean[0] : 0.0f);
+        const float sd = c < int(spec.std.size()) ? spec.std[size_t(c)] : (spec.std.size() == 1 ? spec.std[0] : 1.0f);
+        for (int y = 0; y < outH; ++y) {
+            const float *row = conv.ptr<float>(y);
+            for (int x = 0; x < outW; ++x) {
+                const float v = lo + span * row[x * channels + c];
+                values[(size_t(c) * size_t(outH) + size_t(y)) * size_t(outW) + size_t(x)] = (v - mean) / sd;
+            }
+        }
+    }
+    return TensorValue({1, channels, outH, outW}, std::move(values));
+}
+
+TensorValue loadInputFile(const std::string &path, const InputSpec &spec, const Shape &modelInput)
+{
+    std::string ext = std::filesystem::path(path).extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    if (ext == ".npy")
+        return readNpy(path);
+    return imageFileToTensor(path, spec, modelInput);
+}
+
+void writeActivationPng(const std::string &path, const TensorValue &a)
+{
+    const Shape &s = a.shape();
+    int channels = 1, h = 1, w = 1;
+    if (s.size() == 4) { channels = int(s[1]); h = int(s[2]); w = int(s[3]); }
+    else if (s.size() == 3) { h = int(s[1]); w = int(s[2]); }
+    else if (s.size() == 2) { w = int(s[1]); }
+    else if (s.size() == 1) { w = int(s[0]); }
+    const int cols = int(std::ceil(std::sqrt(double(channels))));
+    const int rows = (channels + cols - 1) / cols;
+    const int scale = std::max(1, 64 / std::max(1, std::max(h, w > 256 ? 1 : w)));
+    const int cellH = h * scale, cellW = w * scale, gap = 2;
+    cv::Mat canvas(rows * (cellH + gap) + gap, cols * (cellW + gap) + gap, CV_8UC3, cv::Scalar(40, 40, 40));
+    for (int c = 0; c < channels; ++c) {
+        const float *p = a.data() + int64_t(c) * h * w;
+        float lo = INFINITY, hi = -INFINITY;
+        for (int i = 0; i < h * w; ++i)
+            if (std::isfinite(p[i])) { lo = std::min(lo, p[i]); hi = std::max(hi, p[i]); }
+        if (!(hi > lo)) { hi = lo + 1; }
+        cv::Mat plane(h, w, CV_8UC1), nan(h, w, CV_8UC1, cv::Scalar(0));
+        for (int i = 0; i < h * w; ++i) {
+            plane.data[i] = std::isfinite(p[i]) ? uchar(std::clamp((p[i] - lo) / (hi - lo) * 255.0f + 0.5f, 0.0f, 255.0f)) : 0;
+            nan.data[i] = std::isfinite(p[i]) ? 0 : 255;
+        }
+        cv::Mat colored;
+        cv::applyColorMap(plane, colored, cv::COLORMAP_VIRIDIS);
+        colored.setTo(cv::Scalar(255, 0, 255), nan);   // NaN/Inf in magenta, never black
+        cv::resize(colored, colored, cv::Size(cellW, cellH), 0, 0, cv::INTER_NEAREST);
+        const int r = c / cols, col = c % cols;
+        colored.copyTo(canvas(cv::Rect(gap + col * (cellW + gap), gap + r * (cellH + gap), cellW, cellH)));
+    }
+    const std::string tmp = path + ".tmp.png";
+    bool ok = false;
+    try {
+        ok = cv::imwrite(tmp, canvas);
+    } catch (const cv::Exception &) {
+        ok = false;
+    }
+    std::error_code ec;
+    if (ok) std::filesystem::rename(tmp, path, ec);
+    if (!ok || ec) {
+        std::filesystem::remove(tmp, ec);
+        throw Error(ErrorCode::IoError, "Cannot write " + path);
+    }
+}
+
+} // namespace pellucid

@@ -1,0 +1,21 @@
+#pragma once
+// Images to model inputs, per the model's metadata (OpenCV): decode, convert channels (gray / RGB / BGR),
+// resize to the input size, scale to the value range, normalise by mean/std, lay out as NCHW.
+// Shared by the GUI and pellucid-cli so both feed the model identical tensors.
+#include "engine/metadata.h"
+#include "engine/tensorvalue.h"
+
+#include <string>
+
+namespace pellucid {
+
+/// Throws Error(BadInput) naming the file when it cannot be decoded.
+TensorValue imageFileToTensor(const std::string &path, const InputSpec &spec, const Shape &modelInput);
+
+/// `.npy` is used exactly as given; anything else is decoded as an image.
+TensorValue loadInputFile(const std::string &path, const InputSpec &spec, const Shape &modelInput);
+
+/// A grid of the channel maps of the first batch element, viridis-coloured, written as PNG (OpenCV).
+void writeActivationPng(const std::string &path, const TensorValue &activation);
+
+} // namespace pellucid

@@ -1,0 +1,294 @@
+#include "app/mainwindow.h"
+
+#include "app/enginebridge.h"
+#include "app/imageinput.h"
+#include "engine/errors.h"
+#include "widgets/activationgrid.h"
+#include "widgets/activationpanel.h"
+#include "widgets/inputpanel.h"
+#include "widgets/layertree.h"
+#include "widgets/predictionchart.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDockWidget>
+#include <QDragEnterEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QImage>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QProgressBar>
+#include <QSettings>
+#include <QStatusBar>
+#include <QToolButton>
+
+namespace pellucid {
+
+MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
+{
+    setWindowTitle(tr("Pellucid"));
+    setObjectName("PellucidMainWindow");
+    setAcceptDrops(true);
+    setDockNestingEnabled(true);
+    resize(1280, 820);
+
+    mBridge = new EngineBridge(this);
+    mLayers = new LayerTree;
+    mInput = new InputPanel;
+    mActivations = new ActivationPanel;
+    mPrediction = new PredictionChart;
+    setCentralWidget(nullptr);
+    mModelDock = addPanel(tr("Model"), "ModelDock", mLayers);
+    mInputDock = addPanel(tr("Input"), "InputDock", mInput);
+    mActivationsDock = addPanel(tr("Activations"), "ActivationsDock", mActivations);
+    mPredictionDock = addPanel(tr("Prediction"), "PredictionDock", mPrediction);
+    resetLayout();
+    mDefaultState = saveState();
+
+    mDeviceLabel = new QLabel(tr("device: —"));
+    mModelLabel = new QLabel(tr("no model"));
+    mErrorLabel = new QLabel;
+    mErrorLabel->setObjectName("errorLabel");
+    mErrorLabel->setStyleSheet("color: #b00020;");
+    mProgress = new QProgressBar;
+    mProgress->setMaximumWidth(160);
+    mProgress->setRange(0, 0);
+    mProgress->hide();
+    mCancel = new QToolButton;
+    mCancel->setText(tr("Cancel"));
+    mCancel->hide();
+    statusBar()->addWidget(mErrorLabel, 1);
+    statusBar()->addPermanentWidget(mModelLabel);
+    statusBar()->addPermanentWidget(mDeviceLabel);
+    statusBar()->addPermanentWidget(mProgress);
+    statusBar()->addPermanentWidget(mCancel);
+    buildMenus();
+
+    connect(mCancel, &QToolButton::clicked, mBridge, &EngineBridge::cancelAll);
+    connect(mBridge, &EngineBridge::busyChanged, this, [this](bool busy) {
+        mProgress->setVisible(busy);
+        mCancel->setVisible(busy);
+    });
+    connect(mBridge, &EngineBridge::progress, this, [this](quint64, const QString &, qint64 done, qint64 total, const QString &stage) {
+        mProgress->setRange(0, int(total));
+        mProgress->setValue(int(done));
+        if (!stage.isEmpty()) statusBar()->showMessage(stage, 3000);
+    });
+    connect(mBridge, &EngineBridge::modelLoaded, this, &MainWindow::onModelLoaded);
+    connect(mBridge, &EngineBridge::activationsReady, this, &MainWindow::onActivations);
+    connect(mBridge, &EngineBridge::jobFailed, this, [this](quint64, const QString &kind, const QString &message) {
+        if (kind == "activations") mActivations->clear(message);
+        showError(message);
+    });
+    connect(mLayers, &LayerTree::layerSelected, this, &MainWindow::selectLayer);
+    connect(mInput, &InputPanel::imageChosen, this, &MainWindow::openImage);
+
+    QSettings settings;
+    restoreGeometry(settings.value("window/geometry").toByteArray());
+    restoreState(settings.value("window/state").toByteArray());
+}
+
+MainWindow::~MainWindow() = default;
+
+QDockWidget *MainWindow::addPanel(const QString &title, const QString &objectName, QWidget *content)
+{
+    auto *dock = new QDockWidget(title, this);
+    dock->setObjectName(objectName);
+    dock->setWidget(content);
+    addDockWidget(Qt::LeftDockWidgetArea, dock);
+    return dock;
+}
+
+void MainWindow::resetLayout()
+{
+    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock}) {
+        d->setFloating(false);
+        d->show();
+        removeDockWidget(d);
+    }
+    addDockWidget(Qt::LeftDockWidgetArea, mModelDock);
+    addDockWidget(Qt::LeftDockWidgetArea, mInputDock);
+    addDockWidget(Qt::RightDockWidgetArea, mActivationsDock);
+    splitDockWidget(mActivationsDock, mPredictionDock, Qt::Vertical);
+    mModelDock->show();
+    mInputDock->show();
+    mActivationsDock->show();
+    mPredictionDock->show();
+    resizeDocks({mModelDock, mActivationsDock}, {380, 900}, Qt::Horizontal);
+    resizeDocks({mActivationsDock, mPredictionDock}, {560, 220}, Qt::Vertical);
+}
+
+void MainWindow::buildMenus()
+{
+    QMenu *file = menuBar()->addMenu(tr("&File"));
+    file->addAction(tr("&Open model…"), QKeySequence::Open, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open TorchScript model"), QString(),
+                                                          tr("TorchScript (*.pt *.pth *.ptl *.zip);;All files (*)"));
+        if (!path.isEmpty()) openModel(path);
+    });
+    file->addAction(tr("Open &image…"), QKeySequence(tr("Ctrl+I")), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open image or .npy"), QString(),
+                                                          tr("Inputs (*.png *.jpg *.jpeg *.bmp *.pgm *.tif *.npy);;All files (*)"));
+        if (!path.isEmpty()) openImage(path);
+    });
+    mRecentMenu = file->addMenu(tr("&Recent models"));
+    updateRecentMenu();
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+    mViewMenu = menuBar()->addMenu(tr("&View"));
+    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock})
+        mViewMenu->addAction(d->toggleViewAction());
+    mViewMenu->addSeparator();
+    QAction *reset = mViewMenu->addAction(tr("&Reset layout"), this, &MainWindow::resetLayout);
+    reset->setObjectName("resetLayoutAction");
+
+    QMenu *help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About Pellucid"), this, [this] {
+        QMessageBox::about(this, tr("About Pellucid"),
+                           tr("Pellucid %1 — see inside neural networks.").arg(QApplication::applicationVersion()));
+    });
+}
+
+void MainWindow::updateRecentMenu()
+{
+    mRecentMenu->clear();
+    const QStringList recent = QSettings().value("recentModels").toStringList();
+    for (const QString &p : recent)
+        mRecentMenu->addAction(QFileInfo(p).fileName(), this, [this, p] { openModel(p); })->setToolTip(p);
+    mRecentMenu->setEnabled(!recent.isEmpty());
+}
+
+void MainWindow::setSampleFolder(const QString &folder) { mInput->setSampleFolder(folder); }
+
+void MainWindow::showError(const QString &message)
+{
+    mLastError = message;
+    mErrorLabel->setText(message);
+    mErrorLabel->setToolTip(message);
+    emit errorShown(message);
+}
+
+void MainWindow::openModel(const QString &path)
+{
+    mModelLabel->setText(tr("loading %1…").arg(QFileInfo(path).fileName()));
+    mBridge->loadModel(path);
+}
+
+void MainWindow::onModelLoaded(std::shared_ptr<const ModelSummary> summary)
+{
+    mSummary = std::move(summary);
+    mErrorLabel->clear();
+    mModelLabel->setText(QString::fromStdString(mSummary->fileName));
+    mModelLabel->setToolTip(QString::fromStdString(mSummary->path));
+    mDeviceLabel->setText(tr("device: %1").arg(QString::fromStdString(mSummary->device)));
+    setWindowTitle(tr("Pellucid — %1").arg(QString::fromStdString(mSummary->fileName)));
+    mLayers->setModel(*mSummary);
+
+    QSettings settings;
+    QStringList recent = settings.value("recentModels").toStringList();
+    const QString path = QFileInfo(QString::fromStdString(mSummary->path)).absoluteFilePath();
+    recent.removeAll(path);
+    recent.prepend(path);
+    while (recent.size() > 10) recent.removeLast();
+    settings.setValue("recentModels", recent);
+    updateRecentMenu();
+
+    // Re-read the current image with the new model's preprocessing.
+    if (!mImagePath.isEmpty()) {
+        openImage(mImagePath);
+    } else if (mInput->sampleCount() > 0) {
+        openImage(mInput->samplePath(0));
+    }
+    // A layer the metadata suggests, else the first called leaf with a spatial output.
+    QString layer;
+    for (const auto &s : mSummary->metadata.suggestedLayers) {
+        layer = QString::fromStdString(s);
+        break;
+    }
+    if (layer.isEmpty())
+        for (const auto &l : mSummary->layers)
+            if (l.leaf && l.calls > 0 && !l.outputShapes.empty() && l.outputShapes[0].size() == 4) {
+                layer = QString::fromStdString(l.path);
+                break;
+            }
+    mLayer.clear();
+    if (!layer.isEmpty()) mLayers->selectLayer(layer);   // emits layerSelected -> selectLayer
+    if (mLayer.isEmpty()) requestActivations();
+    emit modelReady();
+}
+
+void MainWindow::openImage(const QString &path)
+{
+    try {
+        const InputSpec spec = mSummary ? mSummary->metadata.input : InputSpec();
+        const Shape shape = mSummary ? mSummary->inputShape : Shape();
+        TensorValue t = loadInputFile(path.toStdString(), spec, shape);
+        mInputTensor = t;
+        mImagePath = path;
+        QImage preview(path);
+        if (!preview.isNull()) mInput->showImage(path, preview);
+        else mInput->showMessage(tr("%1  tensor %2").arg(QFileInfo(path).fileName(), QString::fromStdString(shapeToString(t.shape()))));
+        ++mInputId;
+        mErrorLabel->clear();
+        requestActivations();
+    } catch (const std::exception &e) {
+        showError(QString::fromStdString(e.what()));   // the previous input stays current
+    }
+}
+
+void MainWindow::selectLayer(const QString &path)
+{
+    if (path == mLayer) return;
+    mLayer = path;
+    mLayers->selectLayer(path);
+    requestActivations();
+}
+
+void MainWindow::requestActivations()
+{
+    if (!mSummary || mInputTensor.numel() == 0) return;
+    mBridge->requestActivations(mInputTensor, mInputId, mLayer);
+}
+
+void MainWindow::onActivations(std::shared_ptr<const ActivationOutput> out)
+{
+    mPrediction->setPredictions(out->topK, out->logitStats);
+    if (out->layer.empty()) mActivations->clear();
+    else mActivations->setResult(out);
+    if (out->logitStats.nanCount || out->logitStats.infCount)
+        showError(tr("The model's output contains NaN or Inf values (%1 NaN, %2 Inf)").arg(out->logitStats.nanCount).arg(out->logitStats.infCount));
+    else if (out->stats.nanCount || out->stats.infCount)
+        showError(tr("Layer %1 contains %2 NaN and %3 Inf values").arg(QString::fromStdString(out->layer)).arg(out->stats.nanCount).arg(out->stats.infCount));
+    emit activationsShown();
+}
+
+void MainWindow::closeEvent(QCloseEvent *e)
+{
+    QSettings settings;
+    settings.setValue("window/geometry", saveGeometry());
+    settings.setValue("window/state", saveState());
+    QMainWindow::closeEvent(e);
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent *e)
+{
+    if (e->mimeData()->hasUrls()) e->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent *e)
+{
+    for (const QUrl &url : e->mimeData()->urls()) {
+        if (!url.isLocalFile()) continue;
+        const QString p = url.toLocalFile();
+        const QString suffix = QFileInfo(p).suffix().toLower();
+        if (suffix == "pt" || suffix == "pth" || suffix == "ptl" || suffix == "zip") openModel(p);
+        else openImage(p);
+    }
+}
+
+} // namespace pellucid

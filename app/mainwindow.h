@@ -1,0 +1,84 @@
+#pragma once
+// The main window: a wiring table between the engine bridge and the dock panels.
+#include "engine/jobs.h"
+
+#include <QMainWindow>
+
+#include <memory>
+
+class QDockWidget;
+class QLabel;
+class QMenu;
+class QProgressBar;
+class QToolButton;
+
+namespace pellucid {
+
+class ActivationPanel;
+class EngineBridge;
+class InputPanel;
+class LayerTree;
+class PredictionChart;
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    explicit MainWindow(QWidget *parent = nullptr);
+    ~MainWindow() override;
+
+    void openModel(const QString &path);
+    void openImage(const QString &path);
+    void selectLayer(const QString &path);
+    void resetLayout();
+    void setSampleFolder(const QString &folder);
+
+    EngineBridge *bridge() const { return mBridge; }
+    LayerTree *layerTree() const { return mLayers; }
+    ActivationPanel *activationPanel() const { return mActivations; }
+    PredictionChart *predictionChart() const { return mPrediction; }
+    InputPanel *inputPanel() const { return mInput; }
+    QString lastError() const { return mLastError; }
+    std::shared_ptr<const ModelSummary> modelSummary() const { return mSummary; }
+    QString currentLayer() const { return mLayer; }
+
+signals:
+    void modelReady();
+    void activationsShown();
+    void errorShown(const QString &message);
+
+protected:
+    void closeEvent(QCloseEvent *) override;
+    void dragEnterEvent(QDragEnterEvent *) override;
+    void dropEvent(QDropEvent *) override;
+
+private:
+    QDockWidget *addPanel(const QString &title, const QString &objectName, QWidget *content);
+    void buildMenus();
+    void updateRecentMenu();
+    void showError(const QString &message);
+    void requestActivations();
+    void onModelLoaded(std::shared_ptr<const ModelSummary> summary);
+    void onActivations(std::shared_ptr<const ActivationOutput> out);
+
+    EngineBridge *mBridge;
+    LayerTree *mLayers;
+    InputPanel *mInput;
+    ActivationPanel *mActivations;
+    PredictionChart *mPrediction;
+    QDockWidget *mModelDock, *mInputDock, *mActivationsDock, *mPredictionDock;
+    QMenu *mRecentMenu = nullptr;
+    QMenu *mViewMenu = nullptr;
+    QLabel *mDeviceLabel, *mModelLabel, *mErrorLabel;
+    QProgressBar *mProgress;
+    QToolButton *mCancel;
+
+    std::shared_ptr<const ModelSummary> mSummary;
+    TensorValue mInputTensor;
+    QString mImagePath;
+    QString mLayer;
+    quint64 mInputId = 0;
+    QString mLastError;
+    QByteArray mDefaultState;
+};
+
+} // namespace pellucid

@@ -1,0 +1,42 @@
+#pragma once
+// The Activations panel: the channel grid (sortable), the selected channel enlarged with a colour scale,
+// and a histogram of the layer's values. NaN/Inf are reported, never painted as black.
+#include "engine/jobs.h"
+
+#include <QWidget>
+
+#include <memory>
+
+class QComboBox;
+class QCheckBox;
+class QLabel;
+
+namespace pellucid {
+
+class ActivationGrid;
+class ChannelView;
+class HistogramView;
+
+class ActivationPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit ActivationPanel(QWidget *parent = nullptr);
+    void setResult(std::shared_ptr<const ActivationOutput> result);
+    void clear(const QString &message = {});
+    ActivationGrid *grid() const { return mGrid; }
+    ChannelView *channelView() const { return mChannel; }
+    HistogramView *histogram() const { return mHistogram; }
+    QString infoText() const;
+
+private:
+    void showChannel(int c);
+    std::shared_ptr<const ActivationOutput> mResult;
+    ActivationGrid *mGrid;
+    ChannelView *mChannel;
+    HistogramView *mHistogram;
+    QComboBox *mSort;
+    QCheckBox *mShared;
+    QLabel *mInfo;
+};
+
+} // namespace pellucid

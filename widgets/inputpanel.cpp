@@ -1,0 +1,92 @@
+#include "widgets/inputpanel.h"
+
+#include <QDir>
+#include <QDragEnterEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QImageReader>
+#include <QLabel>
+#include <QListWidget>
+#include <QMimeData>
+#include <QPushButton>
+#include <QVBoxLayout>
+
+namespace pellucid {
+
+InputPanel::InputPanel(QWidget *parent) : QWidget(parent)
+{
+    setAcceptDrops(true);
+    auto *layout = new QVBoxLayout(this);
+    layout->setContentsMargins(4, 4, 4, 4);
+    mPreview = new QLabel(tr("Drop an image here"), this);
+    mPreview->setAlignment(Qt::AlignCenter);
+    mPreview->setMinimumSize(160, 160);
+    mPreview->setStyleSheet("QLabel { background: #202020; color: #bbbbbb; border: 1px solid #555; }");
+    layout->addWidget(mPreview);
+    mCaption = new QLabel(this);
+    mCaption->setWordWrap(true);
+    layout->addWidget(mCaption);
+    auto *open = new QPushButton(tr("Open image…"), this);
+    layout->addWidget(open);
+    connect(open, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open image"), QString(),
+                                                          tr("Images (*.png *.jpg *.jpeg *.bmp *.pgm *.ppm *.tif *.tiff *.webp)"));
+        if (!path.isEmpty()) emit imageChosen(path);
+    });
+    layout->addWidget(new QLabel(tr("Samples"), this));
+    mGallery = new QListWidget(this);
+    mGallery->setObjectName("sampleGallery");
+    mGallery->setViewMode(QListView::IconMode);
+    mGallery->setIconSize(QSize(48, 48));
+    mGallery->setResizeMode(QListView::Adjust);
+    mGallery->setMovement(QListView::Static);
+    mGallery->setSpacing(4);
+    layout->addWidget(mGallery, 1);
+    connect(mGallery, &QListWidget::itemClicked, this, [this](QListWidgetItem *item) {
+        emit imageChosen(item->data(Qt::UserRole).toString());
+    });
+}
+
+void InputPanel::setSampleFolder(const QString &folder)
+{
+    mGallery->clear();
+    const QStringList files = QDir(folder).entryList({"*.png", "*.jpg", "*.jpeg", "*.bmp"}, QDir::Files, QDir::Name);
+    for (const QString &f : files) {
+        const QString path = QDir(folder).filePath(f);
+        QImage img(path);
+        auto *item = new QListWidgetItem(QIcon(QPixmap::fromImage(img.scaled(48, 48, Qt::KeepAspectRatio, Qt::FastTransformation))),
+                                         QFileInfo(f).completeBaseName(), mGallery);
+        item->setData(Qt::UserRole, path);
+        item->setToolTip(path);
+    }
+}
+
+int InputPanel::sampleCount() const { return mGallery->count(); }
+QString InputPanel::samplePath(int row) const { return mGallery->item(row)->data(Qt::UserRole).toString(); }
+
+void InputPanel::showImage(const QString &path, const QImage &image)
+{
+    const QSize target = mPreview->size().boundedTo(QSize(512, 512));
+    mPreview->setPixmap(QPixmap::fromImage(image.scaled(target, Qt::KeepAspectRatio,
+        image.width() < 64 ? Qt::FastTransformation : Qt::SmoothTransformation)));
+    mCaption->setText(QString("%1  (%2×%3)").arg(QFileInfo(path).fileName()).arg(image.width()).arg(image.height()));
+}
+
+void InputPanel::showMessage(const QString &text)
+{
+    mCaption->setText(text);
+}
+
+void InputPanel::dragEnterEvent(QDragEnterEvent *e)
+{
+    if (e->mimeData()->hasUrls()) e->acceptProposedAction();
+}
+
+void InputPanel::dropEvent(QDropEvent *e)
+{
+    const auto urls = e->mimeData()->urls();
+    if (!urls.isEmpty() && urls.first().isLocalFile())
+        emit imageChosen(urls.first().toLocalFile());
+}
+
+} // namespace pellucid
