@@ -1,0 +1,162 @@
+// pellucid-cli's contract: commands, flags, JSON output, .npy shapes, exit status and one-line errors.
+#include "engine/json.h"
+#include "engine/npy.h"
+#include "tests/common/fixtures.h"
+#include "tests/common/testkit.h"
+
+#include <array>
+#include <cstdio>
+#include <sys/wait.h>
+
+using namespace pellucid;
+
+namespace {
+
+struct Run {
+    int status = -1;
+    std::string out, err;
+};
+
+Run cli(const std::string &args)
+{
+    const std::string errFile = std::string(PELLUCID_TMP) + "/cli_stderr.txt";
+    const std::string cmd = std::string(PELLUCID_CLI) + " " + args + " 2>" + errFile;
+    Run r;
+    FILE *p = popen(cmd.c_str(), "r");
+    std::array<char, 4096> buf{};
+    size_t n;
+    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+    const int st = pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    FILE *e = fopen(errFile.c_str(), "r");
+    while (e && (n = fread(buf.data(), 1, buf.size(), e)) > 0) r.err.append(buf.data(), n);
+    if (e) fclose(e);
+    return r;
+}
+
+const std::string demo = fixtures::resources("models/fashion_mnist_cnn.pt");
+const std::string tmp = PELLUCID_TMP;
+
+int lines(const std::string &s)
+{
+    int n = 0;
+    for (char c : s) n += c == '\n';
+    return n;
+}
+
+} // namespace
+
+TEST(info_json)
+{
+    const Run r = cli("info --model " + demo);
+    CHECK_EQ(r.status, 0);
+    const Json j = Json::parse(r.out);
+    CHECK_EQ(j.find("device")->asString(), std::string("cpu"));
+    CHECK_EQ(j.find("metadata")->find("labels")->size(), size_t(10));
+    CHECK_EQ(j.find("input")->find("shape")->size(), size_t(4));
+    CHECK_EQ(j.find("input")->find("source")->asString(), std::string("metadata"));
+}
+
+TEST(layers_json_and_text)
+{
+    const Run r = cli("layers --model " + demo + " --json");
+    CHECK_EQ(r.status, 0);
+    const Json j = Json::parse(r.out);
+    CHECK_EQ(j.size(), size_t(19));
+    bool found = false;
+    for (const Json &l : j.asArray())
+        if (l.find("path")->asString() == "features.9") {
+            found = true;
+            CHECK_EQ(l.find("op")->asString(), std::string("ReLU"));
+            CHECK_EQ(l.find("output_shape")->asArray()[1].asInt(), int64_t(64));
+        }
+    CHECK(found);
+    const Run t = cli("layers --model " + demo);
+    CHECK_EQ(t.status, 0);
+    CHECK(t.out.find("features.7") != std::string::npos && t.out.find("Conv2d") != std::string::npos);
+}
+
+TEST(predict_image_and_npy)
+{
+    const Run r = cli("predict --model " + demo + " --input " + fixtures::resources("samples/7-sneaker.png") + " --topk 3");
+    CHECK_EQ(r.status, 0);
+    const Json j = Json::parse(r.out);
+    CHECK_EQ(j.find("top")->size(), size_t(3));
+    CHECK_EQ(j.find("top")->asArray()[0].find("label")->asString(), std::string("Sneaker"));
+    // A .npy input is used exactly as given, batch included.
+    writeNpy(tmp + "/batch.npy", TensorValue({2, 1, 28, 28}, std::vector<float>(2 * 784, 0.1f)));
+    const Run b = cli("predict --model " + demo + " --input " + tmp + "/batch.npy");
+    CHECK_EQ(b.status, 0);
+    const Json jb = Json::parse(b.out);
+    CHECK_EQ(jb.find("batch")->size(), size_t(2));
+    CHECK_EQ(jb.find("top")->size(), size_t(5));
+}
+
+TEST(activations_npy_exact_shape_and_png)
+{
+    const std::string out = tmp + "/act.npy";
+    std::remove(out.c_str());
+    const Run r = cli("activations --model " + demo + " --input " + fixtures::resources("samples/0-t-shirt-top.png")
+                      + " --layer features.6 --out " + out);
+    CHECK_EQ(r.status, 0);
+    const TensorValue t = readNpy(out);
+    CHECK(t.shape() == (Shape{1, 32, 14, 14}));
+    const std::string png = tmp + "/act.png";
+    std::remove(png.c_str());
+    CHECK_EQ(cli("activations --model " + demo + " --input " + fixtures::resources("samples/0-t-shirt-top.png")
+                 + " --layer features.6 --out " + png).status, 0);
+    FILE *f = fopen(png.c_str(), "rb");
+    CHECK(f != nullptr);
+    if (f) {
+        unsigned char sig[8] = {};
+        CHECK_EQ(fread(sig, 1, 8, f), size_t(8));
+        CHECK(sig[1] == 'P' && sig[2] == 'N' && sig[3] == 'G');
+        fclose(f);
+    }
+}
+
+TEST(taps_through_cli_match_eager_hooks)
+{
+    const std::string out = tmp + "/tap.npy";
+    const Run r = cli("activations --model " + fixtures::path("seqcnn_scripted.pt") + " --input "
+                      + fixtures::path("seqcnn_input.npy") + " --layer features.3.relu --out " + out);
+    CHECK_EQ(r.status, 0);
+    const double diff = fixtures::maxAbsDiff(readNpy(out), readNpy(fixtures::path("seqcnn__features.3.relu__0.npy")));
+    CHECK(diff < 1e-5);
+}
+
+TEST(errors_exit_nonzero_with_one_line)
+{
+    struct Case {
+        std::string args, needle;
+    };
+    const std::string img = fixtures::resources("samples/7-sneaker.png");
+    writeNpy(tmp + "/wrong.npy", TensorValue({1, 3, 28, 28}, std::vector<float>(3 * 784, 0.f)));
+    const std::vector<Case> cases = {
+        {"info --model /nonexistent.pt", "not found"},
+        {"info --model " + fixtures::path("manifest.json"), "not a TorchScript archive"},
+        {"predict --model " + demo + " --input " + tmp + "/wrong.npy", "[1, 1, 28, 28]"},
+        {"predict --model " + demo + " --input " + fixtures::path("manifest.json"), "Cannot decode image"},
+        {"activations --model " + demo + " --input " + img + " --layer features.99 --out " + tmp + "/x.npy", "Did you mean"},
+        {"predict --model " + fixtures::path("thrower_scripted.pt") + " --input " + fixtures::path("thrower_input.npy"), "Thrower expects 7"},
+        {"activations --model " + demo + " --input " + img + " --layer features.1 --out /nonexistent-dir/x.npy", "Cannot write"},
+    };
+    for (const auto &c : cases) {
+        const Run r = cli(c.args);
+        CHECK_MSG(r.status == 2, c.args << " -> " << r.status);
+        CHECK_MSG(r.err.find(c.needle) != std::string::npos, c.args << " stderr: " << r.err);
+        CHECK_MSG(lines(r.err) == 1, "not one line: " << r.err);
+    }
+    CHECK_EQ(cli("frobnicate").status, 1);
+    CHECK_EQ(cli("predict --model " + demo).status, 1);   // missing --input
+}
+
+TEST(nan_output_exits_nonzero_after_writing)
+{
+    const Run r = cli("predict --model " + fixtures::path("nannet_scripted.pt") + " --input " + fixtures::path("nannet_input.npy"));
+    CHECK_EQ(r.status, 3);
+    CHECK(r.err.find("NaN") != std::string::npos);
+    CHECK(Json::parse(r.out).find("nan_count")->asInt() > 0);
+}
+
+TESTKIT_MAIN

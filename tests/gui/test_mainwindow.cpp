@@ -1,0 +1,164 @@
+// The main window end to end (offscreen): open the demo model, select layers, the activation grid shows
+// the layer's channel count, predictions appear, bad input is shown without losing state, layout resets.
+// Writes a screenshot of the main window to the build folder (tests/gui/mainwindow.png).
+#include "app/enginebridge.h"
+#include "app/mainwindow.h"
+#include "widgets/activationgrid.h"
+#include "widgets/activationpanel.h"
+#include "widgets/histogramview.h"
+#include "widgets/inputpanel.h"
+#include "widgets/layertree.h"
+#include "widgets/predictionchart.h"
+
+#include <QDockWidget>
+#include <QFile>
+#include <QImage>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace pellucid;
+
+class TestMainWindow : public QObject {
+    Q_OBJECT
+private:
+    static QString res(const QString &p) { return QStringLiteral(PELLUCID_RESOURCES_DIR) + "/" + p; }
+    static QString fix(const QString &p) { return QStringLiteral(PELLUCID_FIXTURES_DIR) + "/" + p; }
+
+    std::unique_ptr<MainWindow> openDemo()
+    {
+        auto w = std::make_unique<MainWindow>();
+        w->setSampleFolder(res("samples"));
+        w->show();
+        QSignalSpy shown(w.get(), &MainWindow::activationsShown);
+        w->openModel(res("models/fashion_mnist_cnn.pt"));
+        [&] { QVERIFY(shown.wait(30000)); }();
+        return w;
+    }
+
+    static bool waitShown(MainWindow &w, std::function<void()> action)
+    {
+        QSignalSpy spy(&w, &MainWindow::activationsShown);
+        action();
+        return spy.wait(30000);
+    }
+
+private slots:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName("PellucidTest");
+        QCoreApplication::setApplicationName("PellucidTest");
+        QSettings().clear();
+    }
+
+    void demoModelLayersAndGrid()
+    {
+        auto w = openDemo();
+        QVERIFY(w->modelSummary());
+        QCOMPARE(w->inputPanel()->sampleCount(), 10);
+        // The suggested first layer is shown.
+        QCOMPARE(w->currentLayer(), QString("features.2"));
+        QCOMPARE(w->activationPanel()->grid()->channelCount(), 16);
+        QVERIFY(waitShown(*w, [&] { w->selectLayer("features.9"); }));
+        QCOMPARE(w->activationPanel()->grid()->channelCount(), 64);
+        QCOMPARE(w->layerTree()->selectedLayer(), QString("features.9"));
+        QVERIFY(w->activationPanel()->histogram()->barCount() > 0);
+        QVERIFY(waitShown(*w, [&] { w->openImage(res("samples/9-ankle-boot.png")); }));
+        QCOMPARE(w->predictionChart()->labels().value(0), QString("Ankle boot"));
+        QCOMPARE(w->predictionChart()->labels().size(), 5);
+
+        // Sorting by max puts the strongest channel first.
+        w->activationPanel()->grid()->setSortKey(ActivationGrid::SortKey::Max);
+        QCOMPARE(int(w->activationPanel()->grid()->order().size()), 64);
+
+        // Selecting a layer from the tree drives the panels.
+        QVERIFY(waitShown(*w, [&] { w->layerTree()->selectLayer("features.5"); }));
+        QCOMPARE(w->activationPanel()->grid()->channelCount(), 32);
+
+        w->resize(1280, 820);
+        QTest::qWait(200);
+        const QString shot = QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/mainwindow.png";
+        QVERIFY(w->grab().save(shot));
+        QImage img(shot);
+        QVERIFY(img.width() >= 1000);
+    }
+
+    void layerFilter()
+    {
+        auto w = openDemo();
+        const int all = w->layerTree()->visibleLayerCount();
+        w->layerTree()->setFilter("Conv2d");
+        const int convs = w->layerTree()->visibleLayerCount();
+        QVERIFY(convs > 0 && convs < all);
+        w->layerTree()->setFilter("");
+        QCOMPARE(w->layerTree()->visibleLayerCount(), all);
+    }
+
+    void badInputKeepsStateAndStaysUsable()
+    {
+        auto w = openDemo();
+        const auto before = w->modelSummary();
+
+        QSignalSpy errors(w.get(), &MainWindow::errorShown);
+        w->openModel("/nonexistent/broken.pt");
+        QVERIFY(errors.wait(30000));
+        QVERIFY(w->lastError().contains("/nonexistent/broken.pt"));
+        QCOMPARE(w->modelSummary(), before);   // the loaded model is kept
+
+        QTemporaryDir dir;
+        const QString notImage = dir.filePath("notes.png");
+        QFile f(notImage);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("not an image");
+        f.close();
+        w->openImage(notImage);
+        QVERIFY(w->lastError().contains("Cannot decode image"));
+
+        w->selectLayer("features.55");
+        QVERIFY(errors.wait(30000));
+        QVERIFY(w->lastError().contains("Did you mean"));
+
+        // Still usable.
+        QVERIFY(waitShown(*w, [&] { w->selectLayer("features.9"); }));
+        QCOMPARE(w->activationPanel()->grid()->channelCount(), 64);
+    }
+
+    void nanOutputsAreShown()
+    {
+        MainWindow w;
+        w.show();
+        QSignalSpy ready(&w, &MainWindow::modelReady);
+        w.openModel(fix("nannet_scripted.pt"));
+        QVERIFY(ready.wait(30000));
+        QVERIFY(waitShown(w, [&] { w.openImage(fix("nannet_input.npy")); }));
+        QVERIFY(w.lastError().contains("NaN"));
+    }
+
+    void resetLayoutRestoresDocks()
+    {
+        MainWindow w;
+        w.show();
+        auto *dock = w.findChild<QDockWidget *>("PredictionDock");
+        QVERIFY(dock);
+        for (const char *name : {"ModelDock", "InputDock", "ActivationsDock", "PredictionDock"})
+            QVERIFY(w.findChild<QDockWidget *>(name));
+        dock->hide();
+        QVERIFY(!dock->isVisible());
+        w.resetLayout();
+        QVERIFY(dock->isVisible());
+        // Layout persists through QSettings.
+        dock->hide();
+        w.close();
+        MainWindow w2;
+        w2.show();
+        QVERIFY(!w2.findChild<QDockWidget *>("PredictionDock")->isVisible());
+        w2.resetLayout();
+        QVERIFY(w2.findChild<QDockWidget *>("PredictionDock")->isVisible());
+    }
+};
+
+QTEST_MAIN(TestMainWindow)
+#include "test_mainwindow.moc"
