@@ -1,1 +1,171 @@
-int main(){return 0;}
+// pellucid-bench: the project's speed figures (see README, "Performance").
+//   pellucid-bench [--model M] [--layer PATH] [--iterations N] [--threads N] [--gui-seconds S] [--json OUT]
+// 1. Tap overhead: a forward with one layer tapped (the rewritten graph) against the module's own forward.
+// 2. Activation updates per second through the engine (job queue, worker thread, statistics, top-k).
+// 3. (GUI builds) GUI-thread stall while activations stream into the main window.
+#include "engine/engine.h"
+#include "engine/jobs.h"
+#include "engine/json.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#ifdef PELLUCID_BENCH_GUI
+pellucid::Json runGuiStallBench(const std::string &model, double seconds);
+#endif
+
+using namespace pellucid;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+double median(std::vector<double> v)
+{
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0 : v[v.size() / 2];
+}
+
+TensorValue randomInput(const Shape &shape, unsigned seed)
+{
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> n(0.f, 1.f);
+    std::vector<float> v(size_t(shapeNumel(shape)));
+    for (auto &x : v) x = n(rng);
+    return TensorValue(shape, std::move(v));
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    std::string model = std::string(PELLUCID_SOURCE_RESOURCES) + "/models/fashion_mnist_cnn.pt";
+    std::string layer, jsonOut;
+    int iterations = 300, threads = 0;
+    double guiSeconds = 5;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string k = argv[i], v = argv[i + 1];
+        if (k == "--model") model = v;
+        else if (k == "--layer") layer = v;
+        else if (k == "--iterations") iterations = std::stoi(v);
+        else if (k == "--threads") threads = std::stoi(v);
+        else if (k == "--gui-seconds") guiSeconds = std::stod(v);
+        else if (k == "--json") jsonOut = v;
+        else { std::cerr << "unknown option " << k << "\n"; return 1; }
+    }
+    try {
+        LoadOptions opts;
+        opts.threads = threads;
+        auto m = Model::load(model, opts);
+        const ModelSummary &s = m->summary();
+        if (layer.empty())
+            layer = !s.metadata.suggestedLayers.empty() ? s.metadata.suggestedLayers.front() : s.layers.front().path;
+        Shape shape = s.inputShape;
+        Json report = Json::object();
+        report["model"] = model;
+        report["device"] = s.device;
+        report["torch"] = s.torchVersion;
+        report["layer"] = layer;
+        report["iterations"] = iterations;
+        std::printf("model %s on %s (LibTorch %s), input %s, layer %s\n", s.fileName.c_str(), s.device.c_str(),
+                    s.torchVersion.c_str(), shapeToString(shape).c_str(), layer.c_str());
+
+        // 1. Tap overhead, interleaved so drift hits both alike.
+        const TensorValue x = randomInput(shape, 1);
+        for (int i = 0; i < 30; ++i) { m->plainForward(x); m->forward(x, {layer}); }
+        std::vector<double> plain, tapped, allTaps;
+        std::vector<std::string> every;
+        for (const auto &l : s.layers) if (l.calls > 0) every.push_back(l.path);
+        for (int i = 0; i < iterations; ++i) {
+            auto t0 = Clock::now();
+            m->plainForward(x);
+            auto t1 = Clock::now();
+            m->forward(x, {layer});
+            auto t2 = Clock::now();
+            m->forward(x, every);
+            auto t3 = Clock::now();
+            plain.push_back(ms(t1 - t0));
+            tapped.push_back(ms(t2 - t1));
+            allTaps.push_back(ms(t3 - t2));
+        }
+        const double p = median(plain), t = median(tapped), a = median(allTaps);
+        std::printf("\n[tap overhead] median over %d runs\n", iterations);
+        std::printf("  plain forward (module.forward)        %8.3f ms\n", p);
+        std::printf("  forward + 1 tap (%-12s)        %8.3f ms   overhead %+.1f%%  (target <= 5%%)\n", layer.c_str(), t, 100 * (t / p - 1));
+        std::printf("  forward + all %2zu taps                  %8.3f ms   overhead %+.1f%%\n", every.size(), a, 100 * (a / p - 1));
+        Json tap = Json::object();
+        tap["plain_ms"] = p;
+        tap["one_tap_ms"] = t;
+        tap["all_taps_ms"] = a;
+        tap["one_tap_overhead"] = t / p - 1;
+        report["tap_overhead"] = tap;
+        m.reset();
+
+        // 2. Activation updates per second through the engine.
+        std::mutex mu;
+        std::condition_variable cv;
+        uint64_t finished = 0, failed = 0;
+        Engine engine([&](const JobEvent &e) {
+            if (e.type == JobEvent::Type::Finished || e.type == JobEvent::Type::Failed || e.type == JobEvent::Type::Cancelled) {
+                std::lock_guard<std::mutex> l(mu);
+                finished += e.type == JobEvent::Type::Finished;
+                failed += e.type == JobEvent::Type::Failed;
+                cv.notify_all();
+            }
+        });
+        engine.submit(loadModelJob(model, opts));
+        engine.waitIdle(120000);
+        std::vector<TensorValue> inputs;
+        for (unsigned i = 0; i < 16; ++i) inputs.push_back(randomInput(shape, 10 + i));
+        for (int i = 0; i < 20; ++i) engine.submit(activationsJob(inputs[size_t(i) % 16], uint64_t(i), layer));
+        engine.waitIdle(60000);
+        {
+            std::lock_guard<std::mutex> l(mu);
+            finished = 0;
+        }
+        std::vector<double> latency;
+        const auto start = Clock::now();
+        for (int i = 0; i < iterations; ++i) {
+            const auto t0 = Clock::now();
+            engine.submit(activationsJob(inputs[size_t(i) % 16], uint64_t(i), layer));
+            std::unique_lock<std::mutex> l(mu);
+            cv.wait(l, [&] { return finished + failed >= uint64_t(i + 1); });
+            latency.push_back(ms(Clock::now() - t0));
+        }
+        const double secs = ms(Clock::now() - start) / 1000.0;
+        const double rate = iterations / secs;
+        std::printf("\n[activation updates through the engine] %d requests, one at a time\n", iterations);
+        std::printf("  %.0f updates/s (target >= 100/s), median latency %.2f ms, failed %llu\n", rate, median(latency),
+                    (unsigned long long)failed);
+        Json upd = Json::object();
+        upd["updates_per_second"] = rate;
+        upd["median_latency_ms"] = median(latency);
+        upd["failed"] = int64_t(failed);
+        report["activation_updates"] = upd;
+
+#ifdef PELLUCID_BENCH_GUI
+        if (guiSeconds > 0) {
+            Json gui = runGuiStallBench(model, guiSeconds);
+            std::printf("\n[GUI-thread stall while streaming] %.0f s, %lld results shown\n", guiSeconds,
+                        (long long)gui.find("results_shown")->asInt());
+            std::printf("  max stall %.1f ms (target < 30 ms), p99 %.1f ms\n", gui.find("max_stall_ms")->asNumber(),
+                        gui.find("p99_stall_ms")->asNumber());
+            report["gui_stall"] = gui;
+        }
+#endif
+        if (!jsonOut.empty()) std::ofstream(jsonOut) << report.dump(2) << "\n";
+    } catch (const std::exception &e) {
+        std::cerr << "pellucid-bench: " << e.what() << "\n";
+        return 2;
+    }
+    return 0;
+}
