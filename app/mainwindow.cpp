@@ -10,6 +10,7 @@
 #include "widgets/predictionchart.h"
 
 #include <QAction>
+#include <QActionGroup>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDockWidget>
@@ -136,6 +137,19 @@ void MainWindow::buildMenus()
         if (!path.isEmpty()) openImage(path);
     });
     mRecentMenu = file->addMenu(tr("&Recent models"));
+    QMenu *device = file->addMenu(tr("&Device"));
+    auto *group = new QActionGroup(this);
+    const bool cuda = cudaAvailable();
+    const std::pair<QString, DevicePreference> devices[] = {{tr("Automatic (CUDA when available)"), DevicePreference::Auto},
+                                                            {tr("CPU"), DevicePreference::Cpu},
+                                                            {cuda ? tr("CUDA") : tr("CUDA (not available)"), DevicePreference::Cuda}};
+    for (const auto &[label, pref] : devices) {
+        QAction *a = device->addAction(label, this, [this, pref = pref] { setDevice(pref); });
+        a->setCheckable(true);
+        a->setChecked(pref == mDevice);
+        a->setEnabled(pref != DevicePreference::Cuda || cuda);
+        group->addAction(a);
+    }
     updateRecentMenu();
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
@@ -176,7 +190,13 @@ void MainWindow::showError(const QString &message)
 void MainWindow::openModel(const QString &path)
 {
     mModelLabel->setText(tr("loading %1…").arg(QFileInfo(path).fileName()));
-    mBridge->loadModel(path);
+    mBridge->loadModel(path, mDevice);
+}
+
+void MainWindow::setDevice(DevicePreference device)
+{
+    mDevice = device;
+    if (mSummary) openModel(QString::fromStdString(mSummary->path));
 }
 
 void MainWindow::onModelLoaded(std::shared_ptr<const ModelSummary> summary)

@@ -31,6 +31,8 @@ public:
     void selectLayer(const QString &path);
     void resetLayout();
     void setSampleFolder(const QString &folder);
+    /// Where models run; reloads the current model on the new device.
+    void setDevice(DevicePreference device);
 
     EngineBridge *bridge() const { return mBridge; }
     LayerTree *layerTree() const { return mLayers; }
@@ -79,6 +81,7 @@ private:
     quint64 mInputId = 0;
     QString mLastError;
     QByteArray mDefaultState;
+    DevicePreference mDevice = DevicePreference::Auto;
 };
 
 } // namespace pellucid

@@ -86,6 +86,8 @@ std::string readPrefix(const std::string &path, size_t n)
 
 } // namespace
 
+bool cudaAvailable() { return torch::cuda::is_available(); }
+
 std::string summarizeTorchError(const std::string &what)
 {
     // TorchScript interpreter errors end with the raised error after a serialized-code traceback.

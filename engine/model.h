@@ -95,6 +95,9 @@ private:
     std::unique_ptr<Impl> d;
 };
 
+/// Whether the linked LibTorch sees a CUDA device.
+bool cudaAvailable();
+
 /// A one-line human summary of a torch/TorchScript exception message (drops C++ stack traces and
 /// TorchScript tracebacks, keeps the raised error).
 std::string summarizeTorchError(const std::string &what);

@@ -126,6 +126,15 @@ private slots:
         QCOMPARE(w->activationPanel()->grid()->channelCount(), 64);
     }
 
+    void deviceChoiceReloadsModel()
+    {
+        auto w = openDemo();
+        QSignalSpy ready(w.get(), &MainWindow::modelReady);
+        w->setDevice(DevicePreference::Cpu);
+        QVERIFY(ready.wait(30000));
+        QCOMPARE(QString::fromStdString(w->modelSummary()->device), QString("cpu"));
+    }
+
     void nanOutputsAreShown()
     {
         MainWindow w;
