@@ -42,7 +42,8 @@ void EngineBridge::onEvent(const JobEvent &e)
     const bool stale = e.generation < mLatest[e.kind];
     switch (e.type) {
     case JobEvent::Type::Started:
-        if (++mActive == 1) emit busyChanged(true);
+        mRunning.insert(e.generation);
+        if (mRunning.size() == 1) emit busyChanged(true);
         return;
     case JobEvent::Type::Progress:
         if (!stale) emit progress(e.generation, kind, e.done, e.total, QString::fromStdString(e.message));
@@ -54,10 +55,8 @@ void EngineBridge::onEvent(const JobEvent &e)
     case JobEvent::Type::Cancelled:
         break;
     }
-    // Jobs that were dropped from the queue never started.
-    const bool started = !(e.type == JobEvent::Type::Cancelled && e.message.rfind("superseded", 0) == 0)
-                         && e.message != "cancelled before it started";
-    if (started && mActive > 0 && --mActive == 0) emit busyChanged(false);
+    // Jobs dropped from the queue never started and were never counted.
+    if (mRunning.erase(e.generation) && mRunning.empty()) emit busyChanged(false);
     if (e.type == JobEvent::Type::Cancelled) {
         emit jobCancelled(e.generation, kind);
         return;

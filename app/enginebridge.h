@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 
 namespace pellucid {
 
@@ -22,7 +23,7 @@ public:
     quint64 requestActivations(const TensorValue &input, quint64 inputId, const QString &layer);
     void cancel(quint64 generation);
     void cancelAll();
-    bool busy() const { return mActive > 0; }
+    bool busy() const { return !mRunning.empty(); }
     Engine &engine() { return *mEngine; }
 
 signals:
@@ -36,7 +37,7 @@ signals:
 private:
     void onEvent(const JobEvent &e);   // GUI thread
     std::map<std::string, uint64_t> mLatest;   // newest submitted generation per kind
-    int mActive = 0;
+    std::set<uint64_t> mRunning;              // generations that started and have not ended
     std::unique_ptr<Engine> mEngine;
 };
 
