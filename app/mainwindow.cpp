@@ -10,6 +10,7 @@
 #include "widgets/predictionchart.h"
 
 #include <QAction>
+#include <algorithm>
 #include <QActionGroup>
 #include <QApplication>
 #include <QCloseEvent>
@@ -251,8 +252,18 @@ void MainWindow::openImage(const QString &path)
         mInputTensor = t;
         mImagePath = path;
         QImage preview(path);
+        if (preview.isNull() && t.shape().size() == 4) {
+            // A .npy input: show its first plane, min-max scaled to grey.
+            const int h = int(t.dim(2)), w = int(t.dim(3));
+            const auto st = TensorValue(Shape{int64_t(h) * w}, std::vector<float>(t.data(), t.data() + int64_t(h) * w)).stats();
+            preview = QImage(w, h, QImage::Format_Grayscale8);
+            const float span = st.max > st.min ? st.max - st.min : 1.0f;
+            for (int y = 0; y < h; ++y)
+                for (int x = 0; x < w; ++x)
+                    preview.scanLine(y)[x] = uchar(std::clamp((t.at(int64_t(y) * w + x) - st.min) / span * 255.0f, 0.0f, 255.0f));
+        }
         if (!preview.isNull()) mInput->showImage(path, preview);
-        else mInput->showMessage(tr("%1  tensor %2").arg(QFileInfo(path).fileName(), QString::fromStdString(shapeToString(t.shape()))));
+        mInput->showMessage(tr("%1  tensor %2").arg(QFileInfo(path).fileName(), QString::fromStdString(shapeToString(t.shape()))));
         ++mInputId;
         mErrorLabel->clear();
         requestActivations();
