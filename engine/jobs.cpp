@@ -50,9 +50,7 @@ std::shared_ptr<ActivationOutput> computeActivations(Model &model, const TensorV
                                                      + " tensors; element [" + std::to_string(ref.element) + "] does not exist");
         out->activation = tensors[size_t(ref.element)];
         out->stats = out->activation.stats();
-        if (out->activation.shape().size() >= 2 && out->activation.dim(0) >= 1)
-            out->channels = computeChannelStats(out->activation.dim(0) == 1 ? out->activation
-                                                                              : TensorValue(out->activation));
+        out->channels = computeChannelStats(out->activation);   // batch element 0
         out->histogram = computeHistogram(out->activation, histogramBins);
     }
     return out;

@@ -354,7 +354,7 @@ LayerRef Model::resolveLayer(const std::string &name) const
     const auto &called = d->calledPaths;
     if (std::find(called.begin(), called.end(), ref.path) != called.end())
         return ref;
-    const auto layers = d->summary.layers;
+    const auto &layers = d->summary.layers;
     const bool exists = std::any_of(layers.begin(), layers.end(), [&](const LayerInfo &l) { return l.path == ref.path; });
     if (exists)
         throw Error(ErrorCode::UnknownLayer, "Layer '" + ref.path + "' exists but forward never calls it, so it has no output to show");
