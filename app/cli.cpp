@@ -7,12 +7,14 @@
 // Exit status: 0 success; 1 usage error; 2 any other error (one line on stderr); 3 the result holds NaN/Inf
 // (the output is still written, so it can be inspected).
 #include "app/imageinput.h"
+#include "engine/attribution.h"
 #include "engine/errors.h"
 #include "engine/jobs.h"
 #include "engine/json.h"
 #include "engine/model.h"
 #include "engine/npy.h"
 
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -33,6 +35,14 @@ const char *kUsage =
     "  layers      --model M [--json]                 every tappable layer: path, op, output shape\n"
     "  predict     --model M --input X [--topk K]     top-k classes (JSON)\n"
     "  activations --model M --input X --layer PATH --out OUT.npy|OUT.png\n"
+    "  attribute   --model M --input X --method METHOD --target K [--layer PATH] [--steps N]\n"
+    "              [--integration gauss-legendre|riemann-left|riemann-right|riemann-middle|riemann-trapezoid]\n"
+    "              [--baseline zero|blur|uniform|FILE.npy] [--window C,H,W] [--stride C,H,W] [--samples N]\n"
+    "              [--stdev S] [--seed S] [--contrast K2] [--noise-base METHOD] [--noise-type smoothgrad|smoothgrad-sq|vargrad]\n"
+    "              [--feature-mask FILE.npy] [--grid N] [--fill V] [--internal-batch N] [--memory-budget-mb N]\n"
+    "              --out OUT.npy|OUT.png\n"
+    "              METHOD: saliency inputxgrad ig guided-backprop deconvnet smoothgrad gradcam gradcam++ layercam\n"
+    "              scorecam guided-gradcam occlusion lime kernelshap; --target K or --target predicted\n"
     "options: --device auto|cpu|cuda  --input-shape 1,3,224,224  --input-dtype float32|int64  --threads N\n"
     "X is a .npy tensor used exactly as given (batch included) or an image preprocessed per the metadata.\n";
 
@@ -57,8 +67,10 @@ struct Args {
 Args parse(int argc, char **argv)
 {
     static const std::set<std::string> flagNames = {"json", "help"};
-    static const std::set<std::string> valueNames = {"model", "input", "layer", "out", "topk", "device",
-                                                     "input-shape", "input-dtype", "threads"};
+    static const std::set<std::string> valueNames = {
+        "model", "input", "layer", "out", "topk", "device", "input-shape", "input-dtype", "threads", "method",
+        "target", "contrast", "steps", "integration", "baseline", "window", "stride", "samples", "stdev", "seed",
+        "noise-base", "noise-type", "feature-mask", "grid", "fill", "internal-batch", "memory-budget-mb"};
     Args a;
     if (argc < 2) throw UsageError("no command given");
     a.command = argv[1];
@@ -90,6 +102,29 @@ int toInt(const std::string &s, const std::string &what)
     } catch (const std::exception &) {
         throw UsageError(what + " must be an integer, not '" + s + "'");
     }
+}
+
+double toDouble(const std::string &s, const std::string &what)
+{
+    try {
+        size_t n = 0;
+        const double v = std::stod(s, &n);
+        if (n != s.size() || !std::isfinite(v)) throw std::invalid_argument(s);
+        return v;
+    } catch (const std::exception &) {
+        throw UsageError(what + " must be a number, not '" + s + "'");
+    }
+}
+
+std::vector<int64_t> intList(const std::string &s, const std::string &what)
+{
+    std::vector<int64_t> out;
+    std::string part;
+    for (char c : s + ",") {
+        if (c == ',') { if (!part.empty()) out.push_back(toInt(part, what)); part.clear(); }
+        else part += c;
+    }
+    return out;
 }
 
 Json shapeJson(const Shape &s)
@@ -130,6 +165,75 @@ Json predictionsJson(const std::vector<Prediction> &top)
         arr.push(j);
     }
     return arr;
+}
+
+int cmdAttribute(const Args &a)
+{
+    const std::string out = a.need("out");
+    const bool png = out.size() > 4 && out.substr(out.size() - 4) == ".png";
+    const bool npy = out.size() > 4 && out.substr(out.size() - 4) == ".npy";
+    if (!png && !npy) throw UsageError("--out must end in .npy or .png");
+    AttributionParams p;
+    if (!parseMethod(a.need("method"), p.method)) throw UsageError("unknown --method '" + a.need("method") + "'");
+    const std::string target = a.need("target");
+    if (target == "predicted") {
+        p.target.kind = AttributionTarget::Kind::Predicted;
+    } else {
+        p.target.kind = AttributionTarget::Kind::Class;
+        p.target.classIndex = toInt(target, "--target");
+    }
+    if (a.has("contrast")) {
+        if (p.target.kind != AttributionTarget::Kind::Class) throw UsageError("--contrast needs a class --target");
+        p.target.kind = AttributionTarget::Kind::Contrast;
+        p.target.otherClass = toInt(a.need("contrast"), "--contrast");
+    }
+    p.layer = a.get("layer", "");
+    if (a.has("steps")) p.steps = toInt(a.need("steps"), "--steps");
+    if (a.has("integration") && !parseIntegration(a.need("integration"), p.integration))
+        throw UsageError("unknown --integration '" + a.need("integration") + "'");
+    const std::string baseline = a.get("baseline", "zero");
+    if (baseline == "zero") p.baseline = BaselineKind::Zero;
+    else if (baseline == "blur") p.baseline = BaselineKind::Blur;
+    else if (baseline == "uniform") p.baseline = BaselineKind::Uniform;
+    else { p.baseline = BaselineKind::Tensor; p.baselineTensor = readNpy(baseline); }
+    if (a.has("window")) p.window = intList(a.need("window"), "--window");
+    if (a.has("stride")) p.stride = intList(a.need("stride"), "--stride");
+    if (a.has("samples")) p.samples = toInt(a.need("samples"), "--samples");
+    if (a.has("stdev")) p.stdev = float(toDouble(a.need("stdev"), "--stdev"));
+    if (a.has("seed")) p.seed = uint64_t(toInt(a.need("seed"), "--seed"));
+    if (a.has("noise-base") && !parseMethod(a.need("noise-base"), p.noiseBase))
+        throw UsageError("unknown --noise-base '" + a.need("noise-base") + "'");
+    const std::string noise = a.get("noise-type", "smoothgrad");
+    if (noise == "smoothgrad") p.noise = NoiseType::SmoothGrad;
+    else if (noise == "smoothgrad-sq") p.noise = NoiseType::SmoothGradSquared;
+    else if (noise == "vargrad") p.noise = NoiseType::VarGrad;
+    else throw UsageError("--noise-type must be smoothgrad, smoothgrad-sq or vargrad");
+    if (a.has("feature-mask")) p.featureMask = readNpy(a.need("feature-mask"));
+    if (a.has("grid")) p.gridCells = toInt(a.need("grid"), "--grid");
+    if (a.has("fill")) p.fill = float(toDouble(a.need("fill"), "--fill"));
+    if (a.has("internal-batch")) p.internalBatch = toInt(a.need("internal-batch"), "--internal-batch");
+    if (a.has("memory-budget-mb")) p.memoryBudgetBytes = int64_t(toInt(a.need("memory-budget-mb"), "--memory-budget-mb")) << 20;
+
+    auto model = loadModel(a);
+    const TensorValue input = loadInputFile(a.need("input"), model->summary().metadata.input, model->summary().inputShape);
+    auto r = computeAttribution(*model, input, p);
+    if (npy) writeNpy(out, r->map);
+    else writeAttributionPng(out, input, r->map, isSignedMethod(p.method));
+    Json j = Json::object();
+    j["method"] = methodName(r->method);
+    j["target"] = r->targetClass;
+    j["shape"] = shapeJson(r->map.shape());
+    if (p.method == AttributionMethod::IntegratedGradients) j["convergence_delta"] = r->convergenceDelta;
+    j["model_passes"] = r->modelPasses;
+    j["elapsed_ms"] = r->elapsedMs;
+    std::cout << j.dump() << "\n";
+    const auto st = r->map.stats();
+    if (st.nanCount || st.infCount) {
+        std::cerr << "pellucid-cli: the attribution contains " << st.nanCount << " NaN and " << st.infCount
+                  << " Inf values (written to " << out << ")\n";
+        return 3;
+    }
+    return 0;
 }
 
 int cmdInfo(const Args &a)
@@ -260,6 +364,7 @@ int main(int argc, char **argv)
         if (a.command == "layers") return cmdLayers(a);
         if (a.command == "predict") return cmdPredict(a);
         if (a.command == "activations") return cmdActivations(a);
+        if (a.command == "attribute") return cmdAttribute(a);
         throw UsageError("unknown command '" + a.command + "'");
     } catch (const UsageError &e) {
         std::cerr << "pellucid-cli: " << e.what() << "\n" << kUsage;

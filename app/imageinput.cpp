@@ -126,4 +126,72 @@ void writeActivationPng(const std::string &path, const TensorValue &a)
     }
 }
 
+namespace {
+
+/// Mean over channels of batch element 0 of an [N, C, H, W] (or [N, H, W]) tensor, as a float image.
+cv::Mat planeMean(const TensorValue &t)
+{
+    const Shape &s = t.shape();
+    if (s.size() < 3) throw Error(ErrorCode::BadInput, "Cannot draw a map of shape " + shapeToString(s));
+    const int h = int(s[s.size() - 2]), w = int(s[s.size() - 1]);
+    const int c = s.size() == 4 ? int(s[1]) : 1;
+    cv::Mat m(h, w, CV_32F, cv::Scalar(0));
+    for (int ch = 0; ch < c; ++ch)
+        for (int y = 0; y < h; ++y)
+            for (int x = 0; x < w; ++x) m.at<float>(y, x) += t.at((int64_t(ch) * h + y) * w + x) / float(c);
+    return m;
+}
+
+void writePng(const std::string &path, const cv::Mat &img)
+{
+    const std::string tmp = path + ".tmp.png";
+    bool ok = false;
+    try {
+        ok = cv::imwrite(tmp, img);
+    } catch (const cv::Exception &) {
+        ok = false;
+    }
+    std::error_code ec;
+    if (ok) std::filesystem::rename(tmp, path, ec);
+    if (!ok || ec) {
+        std::filesystem::remove(tmp, ec);
+        throw Error(ErrorCode::IoError, "Cannot write " + path);
+    }
+}
+
+} // namespace
+
+void writeAttributionPng(const std::string &path, const TensorValue &input, const TensorValue &map, bool signedMap)
+{
+    cv::Mat base = planeMean(input);
+    cv::normalize(base, base, 0, 255, cv::NORM_MINMAX);
+    base.convertTo(base, CV_8U);
+    const int scale = std::max(1, 256 / std::max(base.rows, base.cols));
+    cv::resize(base, base, cv::Size(base.cols * scale, base.rows * scale), 0, 0, cv::INTER_NEAREST);
+    cv::cvtColor(base, base, cv::COLOR_GRAY2BGR);
+    cv::Mat m = planeMean(map);
+    cv::resize(m, m, base.size(), 0, 0, m.rows == input.shape()[input.shape().size() - 2] ? cv::INTER_NEAREST : cv::INTER_LINEAR);
+    double lo = 0, hi = 0;
+    cv::minMaxLoc(m, &lo, &hi);
+    cv::Mat colored(m.size(), CV_8UC3);
+    const double bound = std::max(std::fabs(lo), std::fabs(hi)) + 1e-30;
+    cv::Mat scaled;
+    if (signedMap) {
+        for (int y = 0; y < m.rows; ++y)
+            for (int x = 0; x < m.cols; ++x) {
+                const float v = m.at<float>(y, x);
+                const double t = std::clamp(v / bound, -1.0, 1.0);
+                const int a = int(255 * (1 - std::fabs(t)));
+                colored.at<cv::Vec3b>(y, x) = t >= 0 ? cv::Vec3b(uchar(a), uchar(a), 255) : cv::Vec3b(255, uchar(a), uchar(a));
+                if (!std::isfinite(v)) colored.at<cv::Vec3b>(y, x) = cv::Vec3b(255, 0, 255);
+            }
+    } else {
+        m.convertTo(scaled, CV_8U, hi > lo ? 255.0 / (hi - lo) : 0, hi > lo ? -lo * 255.0 / (hi - lo) : 0);
+        cv::applyColorMap(scaled, colored, cv::COLORMAP_VIRIDIS);
+    }
+    cv::Mat out;
+    cv::addWeighted(base, 0.45, colored, 0.55, 0, out);
+    writePng(path, out);
+}
+
 } // namespace pellucid

@@ -18,4 +18,8 @@ TensorValue loadInputFile(const std::string &path, const InputSpec &spec, const 
 /// A grid of the channel maps of the first batch element, viridis-coloured, written as PNG (OpenCV).
 void writeActivationPng(const std::string &path, const TensorValue &activation);
 
+/// The input (channel mean, grey) with an attribution map laid over it, written as PNG (OpenCV). Signed maps
+/// use a diverging blue–white–red scale centred on 0; magnitudes use viridis. CAM maps are upsampled.
+void writeAttributionPng(const std::string &path, const TensorValue &input, const TensorValue &map, bool signedMap);
+
 } // namespace pellucid

@@ -1,6 +1,8 @@
 #include "engine/graphtaps.h"
 
 #include <torch/csrc/jit/ir/ir.h>
+#include <torch/library.h>
+#include <torch/torch.h>
 
 #include <algorithm>
 #include <map>
@@ -58,7 +60,7 @@ std::optional<std::string> modulePath(Value *v, Value *self)
 Node *findCall(Block *block, const std::set<Node *> &skip)
 {
     for (Node *n : block->nodes()) {
-        if (n->kind() == prim::CallMethod && !skip.count(n))
+        if ((n->kind() == prim::CallMethod || n->kind() == prim::CallFunction) && !skip.count(n))
             return n;
         for (Block *b : n->blocks())
             if (Node *found = findCall(b, skip))
@@ -75,6 +77,23 @@ Inlined inlineModuleCalls(const torch::jit::Module &module)
     Value *self = g.inputs().at(0);
     std::set<Node *> skip;   // calls that cannot be inlined statically (interfaces, non-graph functions)
     while (Node *call = findCall(g.block(), skip)) {
+        if (call->kind() == prim::CallFunction) {
+            // Free functions (F.relu inside a scripted nn.ReLU, ...) are inlined too, so graph rewrites
+            // reach the ops inside them; their outputs are never taps themselves.
+            auto fnType = call->input(0)->type()->cast<c10::FunctionType>();
+            torch::jit::GraphFunction *fn = fnType ? torch::jit::tryToGraphFunction(*fnType->function()) : nullptr;
+            if (!fn) {
+                skip.insert(call);
+                continue;
+            }
+            std::vector<Value *> oldOutputs(call->outputs().begin(), call->outputs().end());
+            call->removeInput(0);
+            std::vector<Value *> newOutputs = torch::jit::inlineCallTo(call, fn, /*use_graph=*/true);
+            for (auto &r : result.records)
+                for (size_t i = 0; i < oldOutputs.size() && i < newOutputs.size(); ++i)
+                    if (r.value == oldOutputs[i]) r.value = newOutputs[i];
+            continue;
+        }
         auto cls = call->input(0)->type()->cast<c10::ClassType>();
         const std::string method = call->s(attr::name);
         torch::jit::GraphFunction *fn = nullptr;
@@ -163,6 +182,33 @@ Value *liftToTop(Graph &g, Value *v)
     return v;
 }
 
+/// Replaces aten::relu / aten::relu_ by the given out-of-place op (keeping in-place semantics for later
+/// users of the input), in every nested block. Tap records that pointed at a replaced value follow it.
+void replaceRelus(Graph &g, Block *block, const char *op, std::vector<Record> &records)
+{
+    static const auto relu = c10::Symbol::fromQualString("aten::relu");
+    static const auto reluInplace = c10::Symbol::fromQualString("aten::relu_");
+    const auto symbol = c10::Symbol::fromQualString(op);
+    for (auto it = block->nodes().begin(); it != block->nodes().end();) {
+        Node *node = *it;
+        ++it;
+        for (Block *b : node->blocks())
+            replaceRelus(g, b, op, records);
+        if (node->kind() != relu && node->kind() != reluInplace)
+            continue;
+        Value *in = node->input(0);
+        Node *replacement = g.create(symbol, {in});
+        replacement->insertBefore(node);
+        replacement->output()->setType(node->output()->type());
+        node->output()->replaceAllUsesWith(replacement->output());
+        if (node->kind() == reluInplace)
+            in->replaceAllUsesAfterNodeWith(replacement, replacement->output());
+        for (auto &r : records)
+            if (r.value == node->output()) r.value = replacement->output();
+        node->destroy();
+    }
+}
+
 } // namespace
 
 std::vector<ModuleCall> listModuleCalls(const torch::jit::Module &module)
@@ -183,11 +229,15 @@ std::vector<ModuleCall> listModuleCalls(const torch::jit::Module &module)
 }
 
 std::unique_ptr<TappedForward> buildTappedForward(const torch::jit::Module &module,
-                                                  const std::vector<std::string> &paths)
+                                                  const std::vector<std::string> &paths, ReluMode relu)
 {
     Inlined in = inlineModuleCalls(module);
     const auto last = lastCalls(in);
     Graph &g = *in.graph;
+    if (relu != ReluMode::Keep) {
+        registerReluOps();
+        replaceRelus(g, g.block(), relu == ReluMode::Guided ? "pellucid::guided_relu" : "pellucid::deconv_relu", in.records);
+    }
 
     std::vector<Value *> taps;
     for (const std::string &p : paths) {
@@ -225,5 +275,49 @@ std::vector<c10::IValue> TappedForward::run(const torch::jit::Module &module, st
     auto elements = stack.back().toTupleRef().elements();
     return std::vector<c10::IValue>(elements.begin(), elements.end());
 }
+
+} // namespace pellucid::detail
+
+namespace pellucid::detail {
+namespace {
+
+class GuidedReluFn : public torch::autograd::Function<GuidedReluFn> {
+public:
+    static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x)
+    {
+        at::Tensor y = at::relu(x);
+        ctx->save_for_backward({y});
+        return y;
+    }
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx, torch::autograd::variable_list g)
+    {
+        const at::Tensor y = ctx->get_saved_variables()[0];
+        return {g[0].clamp_min(0) * (y > 0).to(g[0].scalar_type())};
+    }
+};
+
+class DeconvReluFn : public torch::autograd::Function<DeconvReluFn> {
+public:
+    static at::Tensor forward(torch::autograd::AutogradContext *, const at::Tensor &x) { return at::relu(x); }
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext *, torch::autograd::variable_list g)
+    {
+        return {g[0].clamp_min(0)};
+    }
+};
+
+at::Tensor guidedRelu(const at::Tensor &x) { return GuidedReluFn::apply(x); }
+at::Tensor deconvRelu(const at::Tensor &x) { return DeconvReluFn::apply(x); }
+
+} // namespace
+
+TORCH_LIBRARY(pellucid, m)
+{
+    m.def("guided_relu(Tensor self) -> Tensor");
+    m.def("deconv_relu(Tensor self) -> Tensor");
+    m.impl("guided_relu", c10::DispatchKey::CompositeImplicitAutograd, TORCH_FN(guidedRelu));
+    m.impl("deconv_relu", c10::DispatchKey::CompositeImplicitAutograd, TORCH_FN(deconvRelu));
+}
+
+void registerReluOps() {}   // the registration above runs at load; referencing this keeps the object linked
 
 } // namespace pellucid::detail

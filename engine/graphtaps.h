@@ -17,6 +17,16 @@
 
 namespace pellucid::detail {
 
+/// How the clone treats ReLUs (aten::relu / aten::relu_), for the modified-gradient methods.
+enum class ReluMode {
+    Keep,
+    Guided,      // backward passes only positive gradient at positive input (guided backprop)
+    Deconvnet,   // backward passes the positive part of the gradient whatever the input (deconvnet)
+};
+
+/// Registers pellucid::guided_relu and pellucid::deconv_relu (custom autograd) once.
+void registerReluOps();
+
 struct ModuleCall {
     std::string path;        // "layer4.1.relu"
     std::string typeName;    // "ReLU"
@@ -39,6 +49,7 @@ struct TappedForward {
 /// Builds the clone of forward that also returns the outputs of the given module calls.
 /// Throws std::runtime_error for a path that forward never calls.
 std::unique_ptr<TappedForward> buildTappedForward(const torch::jit::Module &module,
-                                                  const std::vector<std::string> &paths);
+                                                  const std::vector<std::string> &paths,
+                                                  ReluMode relu = ReluMode::Keep);
 
 } // namespace pellucid::detail

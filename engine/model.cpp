@@ -6,6 +6,7 @@
 
 #include "engine/errors.h"
 #include "engine/graphtaps.h"
+#include "engine/modelimpl.h"
 
 #include <algorithm>
 #include <cmath>
@@ -36,20 +37,22 @@ std::string firstLines(const std::string &s)
     return out;
 }
 
-void flatten(const c10::IValue &v, std::vector<at::Tensor> &out)
+} // namespace
+
+void flattenTensors(const c10::IValue &v, std::vector<at::Tensor> &out)
 {
     if (v.isTensor()) {
         out.push_back(v.toTensor());
     } else if (v.isTuple()) {
-        for (const auto &e : v.toTupleRef().elements()) flatten(e, out);
+        for (const auto &e : v.toTupleRef().elements()) flattenTensors(e, out);
     } else if (v.isList()) {
-        for (const auto &e : v.toListRef()) flatten(e, out);
+        for (const auto &e : v.toListRef()) flattenTensors(e, out);
     } else if (v.isGenericDict()) {
-        for (const auto &kv : v.toGenericDict()) flatten(kv.value(), out);
+        for (const auto &kv : v.toGenericDict()) flattenTensors(kv.value(), out);
     }
 }
 
-TensorValue toValue(const at::Tensor &t)
+TensorValue tensorToValue(const at::Tensor &t)
 {
     at::Tensor c = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
     const float *p = c.data_ptr<float>();
@@ -59,12 +62,14 @@ TensorValue toValue(const at::Tensor &t)
 std::vector<TensorValue> toValues(const c10::IValue &v)
 {
     std::vector<at::Tensor> ts;
-    flatten(v, ts);
+    flattenTensors(v, ts);
     std::vector<TensorValue> out;
     out.reserve(ts.size());
-    for (const auto &t : ts) out.push_back(toValue(t));
+    for (const auto &t : ts) out.push_back(tensorToValue(t));
     return out;
 }
+
+namespace {
 
 bool sameExceptBatch(const Shape &expected, const Shape &given)
 {
@@ -141,48 +146,6 @@ std::vector<Prediction> topKPredictions(const TensorValue &logits, int k, const 
     }
     return out;
 }
-
-struct Model::Impl {
-    torch::jit::Module module;
-    torch::Device device = torch::kCPU;
-    ModelSummary summary;
-    std::vector<std::string> calledPaths;
-    // Compiled tap clones, most recently used first.
-    std::list<std::pair<std::string, std::shared_ptr<detail::TappedForward>>> cache;
-
-    std::shared_ptr<detail::TappedForward> tapped(const std::vector<std::string> &paths)
-    {
-        std::string key;
-        for (const auto &p : paths) key += p + '\n';
-        for (auto it = cache.begin(); it != cache.end(); ++it) {
-            if (it->first == key) {
-                cache.splice(cache.begin(), cache, it);
-                return it->second;
-            }
-        }
-        std::shared_ptr<detail::TappedForward> tf = detail::buildTappedForward(module, paths);
-        cache.emplace_front(key, tf);
-        if (cache.size() > 16)
-            cache.pop_back();
-        return tf;
-    }
-
-    at::Tensor toTorch(const TensorValue &input) const
-    {
-        at::Tensor t = torch::from_blob(const_cast<float *>(input.data()), input.shape(), torch::kFloat).clone();
-        if (summary.metadata.input.dtype == "int64")
-            t = t.to(torch::kLong);
-        return t.to(device);
-    }
-
-    std::vector<c10::IValue> runTapped(const at::Tensor &x, const std::vector<std::string> &paths)
-    {
-        torch::NoGradGuard noGrad;
-        return tapped(paths)->run(module, {x});
-    }
-
-    void dryRun();
-};
 
 Model::Model() : d(std::make_unique<Impl>()) {}
 Model::~Model() = default;
@@ -322,7 +285,7 @@ void Model::Impl::dryRun()
                 const c10::IValue &v = out.at(1 + i);
                 ran[calledPaths[i]] = !v.isNone();
                 std::vector<at::Tensor> ts;
-                flatten(v, ts);
+                flattenTensors(v, ts);
                 for (const auto &t : ts) shapes[calledPaths[i]].push_back(Shape(t.sizes().begin(), t.sizes().end()));
             }
             for (auto &li : summary.layers) {

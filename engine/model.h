@@ -89,9 +89,12 @@ public:
     /// Softmax top-k of the first output's first row (labels from metadata when present).
     std::vector<Prediction> topK(const TensorValue &logits, int k) const;
 
+    /// The torch-side state (opaque outside the engine's torch files).
+    struct Impl;
+    Impl &impl() { return *d; }
+
 private:
     Model();
-    struct Impl;
     std::unique_ptr<Impl> d;
 };
 

@@ -1,0 +1,689 @@
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include "engine/attribution.h"
+
+#include "engine/errors.h"
+#include "engine/modelimpl.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <random>
+
+namespace pellucid {
+namespace {
+
+struct MethodInfo {
+    AttributionMethod method;
+    const char *name;
+};
+const MethodInfo kMethods[] = {
+    {AttributionMethod::Saliency, "saliency"},       {AttributionMethod::InputXGradient, "inputxgrad"},
+    {AttributionMethod::IntegratedGradients, "ig"},  {AttributionMethod::GuidedBackprop, "guided-backprop"},
+    {AttributionMethod::Deconvnet, "deconvnet"},     {AttributionMethod::SmoothGrad, "smoothgrad"},
+    {AttributionMethod::GradCam, "gradcam"},         {AttributionMethod::GradCamPlusPlus, "gradcam++"},
+    {AttributionMethod::LayerCam, "layercam"},       {AttributionMethod::ScoreCam, "scorecam"},
+    {AttributionMethod::GuidedGradCam, "guided-gradcam"}, {AttributionMethod::Occlusion, "occlusion"},
+    {AttributionMethod::Lime, "lime"},               {AttributionMethod::KernelShap, "kernelshap"},
+};
+const std::pair<IntegrationRule, const char *> kRules[] = {
+    {IntegrationRule::GaussLegendre, "gauss-legendre"}, {IntegrationRule::RiemannLeft, "riemann-left"},
+    {IntegrationRule::RiemannRight, "riemann-right"},   {IntegrationRule::RiemannMiddle, "riemann-middle"},
+    {IntegrationRule::RiemannTrapezoid, "riemann-trapezoid"},
+};
+
+int64_t availableMemoryBytes()
+{
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    int64_t kb = 0;
+    std::string unit;
+    while (in >> key >> kb >> unit)
+        if (key == "MemAvailable:") return kb * 1024;
+    return int64_t(4) << 30;
+}
+
+/// The shared forward/backward mechanism every method is a variant of.
+class Runner {
+public:
+    Runner(Model &model, const AttributionParams &p, const AttributionSink &sink)
+        : model(model), d(model.impl()), p(p), sink(sink) {}
+
+    Model &model;
+    Model::Impl &d;
+    const AttributionParams &p;
+    const AttributionSink &sink;
+    int64_t passes = 0, chunks = 0;
+
+    void checkCancel() const
+    {
+        if (sink.cancelled && sink.cancelled()) throw Error(ErrorCode::Cancelled, "cancelled");
+    }
+
+    struct Out {
+        at::Tensor logits, layer;
+    };
+
+    Out forward(const at::Tensor &x, const std::string &layer, detail::ReluMode relu = detail::ReluMode::Keep)
+    {
+        std::vector<std::string> paths;
+        if (!layer.empty()) paths.push_back(layer);
+        std::vector<c10::IValue> outs;
+        try {
+            outs = d.tapped(paths, relu)->run(d.module, {x});
+        } catch (const Error &) {
+            throw;
+        } catch (const std::exception &e) {
+            throw Error(ErrorCode::ModelError, "The model's forward failed: " + summarizeTorchError(e.what()));
+        }
+        Out o;
+        std::vector<at::Tensor> ts;
+        flattenTensors(outs.at(0), ts);
+        if (ts.empty()) throw Error(ErrorCode::ModelError, "The model returned no tensor");
+        o.logits = ts[0];
+        if (!layer.empty()) {
+            if (outs.at(1).isNone())
+                throw Error(ErrorCode::BadInput, "Layer '" + layer + "' was not executed for this input");
+            std::vector<at::Tensor> ls;
+            flattenTensors(outs.at(1), ls);
+            if (ls.empty()) throw Error(ErrorCode::BadInput, "Layer '" + layer + "' returns no tensor");
+            o.layer = ls[0];
+        }
+        passes += x.size(0);
+        return o;
+    }
+
+    int classes(const at::Tensor &logits) const
+    {
+        if (logits.dim() != 2)
+            throw Error(ErrorCode::BadInput, "Attribution needs a model output of shape [N, classes]; this model returns "
+                                                 + shapeToString(Shape(logits.sizes().begin(), logits.sizes().end())));
+        return int(logits.size(1));
+    }
+
+    void checkTarget(int k, int n) const
+    {
+        if (k < 0 || k >= n)
+            throw Error(ErrorCode::BadInput, "Target class " + std::to_string(k) + " is outside the model's "
+                                                 + std::to_string(n) + " classes (0–" + std::to_string(n - 1) + ")");
+    }
+
+    /// Resolves the target for one input item (batch 1): the class index whose score is explained.
+    AttributionTarget resolveTarget(const at::Tensor &x)
+    {
+        AttributionTarget t = p.target;
+        if (t.kind == AttributionTarget::Kind::Predicted) {
+            torch::NoGradGuard ng;
+            const at::Tensor logits = forward(x, "").logits;
+            classes(logits);
+            t.kind = AttributionTarget::Kind::Class;
+            t.classIndex = int(logits[0].argmax().item<int64_t>());
+        }
+        return t;
+    }
+
+    at::Tensor scores(const at::Tensor &logits, const AttributionTarget &t) const
+    {
+        const int n = classes(logits);
+        checkTarget(t.classIndex, n);
+        at::Tensor s = logits.select(1, t.classIndex);
+        if (t.kind == AttributionTarget::Kind::Contrast) {
+            checkTarget(t.otherClass, n);
+            s = s - logits.select(1, t.otherClass);
+        }
+        return s;
+    }
+
+    /// ∂score/∂input for a batch of inputs.
+    at::Tensor grads(const at::Tensor &xs, const AttributionTarget &t, detail::ReluMode relu = detail::ReluMode::Keep)
+    {
+        torch::AutoGradMode enable(true);
+        at::Tensor x = xs.detach().requires_grad_(true);
+        const at::Tensor y = scores(forward(x, "", relu).logits, t).sum();
+        ++chunks;
+        return torch::autograd::grad({y}, {x})[0].detach();
+    }
+
+    /// Samples per chunk: from the internal batch, else from the memory budget and the layers' sizes.
+    int64_t chunkSize(const at::Tensor &x) const
+    {
+        if (p.internalBatch > 0) return p.internalBatch;
+        int64_t perSample = x.numel() * 4 * 4;
+        for (const auto &l : d.summary.layers)
+            if (l.leaf && l.calls > 0)
+                for (const auto &s : l.outputShapes) perSample += shapeNumel(s) / std::max<int64_t>(1, s.empty() ? 1 : s[0]) * 4 * 3;
+        const int64_t budget = p.memoryBudgetBytes > 0 ? p.memoryBudgetBytes
+                                                       : (d.device.is_cuda() ? (int64_t(2) << 30)
+                                                                             : std::min<int64_t>(availableMemoryBytes() / 4, int64_t(4) << 30));
+        return std::clamp<int64_t>(budget / std::max<int64_t>(1, perSample), 1, 256);
+    }
+
+    void progress(int64_t done, int64_t total) const
+    {
+        if (sink.progress) sink.progress(done, total);
+    }
+
+    void partial(const at::Tensor &map, int64_t done, int64_t total) const
+    {
+        if (!sink.partial || done >= total) return;
+        auto r = std::make_shared<AttributionResult>();
+        r->method = p.method;
+        r->layer = p.layer;
+        r->map = tensorToValue(map);
+        r->partial = true;
+        r->done = done;
+        r->total = total;
+        sink.partial(r);
+    }
+};
+
+at::Tensor makeBaseline(Runner &r, const at::Tensor &x)
+{
+    const AttributionParams &p = r.p;
+    switch (p.baseline) {
+    case BaselineKind::Zero:
+        return at::zeros_like(x);
+    case BaselineKind::Tensor: {
+        const Shape want(x.sizes().begin(), x.sizes().end());
+        Shape given = p.baselineTensor.shape();
+        if (given.size() + 1 == want.size()) given.insert(given.begin(), 1);
+        if (given != want)
+            throw Error(ErrorCode::BadInput, "Baseline shape " + shapeToString(p.baselineTensor.shape())
+                                                 + " does not match the input shape " + shapeToString(want));
+        return r.d.toTorch(p.baselineTensor).reshape(x.sizes()).to(x.scalar_type());
+    }
+    case BaselineKind::Uniform: {
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(p.seed);
+        const double lo = x.min().item<double>(), hi = x.max().item<double>();
+        return (at::rand(x.sizes(), gen, torch::kFloat) * (hi - lo) + lo).to(x.device());
+    }
+    case BaselineKind::Blur: {
+        if (x.dim() != 4) throw Error(ErrorCode::BadInput, "A blurred baseline needs an image input [N, C, H, W]");
+        const double sigma = std::max(0.1, double(p.blurSigma));
+        const int64_t radius = std::max<int64_t>(1, int64_t(std::ceil(3 * sigma)));
+        at::Tensor k = at::arange(-radius, radius + 1, x.options()).pow(2).div(-2 * sigma * sigma).exp();
+        k = k / k.sum();
+        const int64_t c = x.size(1);
+        at::Tensor kh = k.view({1, 1, 1, -1}).repeat({c, 1, 1, 1});
+        at::Tensor kv = k.view({1, 1, -1, 1}).repeat({c, 1, 1, 1});
+        const int64_t padW = std::min(radius, x.size(3) - 1), padH = std::min(radius, x.size(2) - 1);
+        auto conv = [c](const at::Tensor &in, const at::Tensor &kernel) {
+            return at::conv2d(in, kernel / kernel.sum() * c, at::Tensor(), at::IntArrayRef{1, 1}, at::IntArrayRef{0, 0},
+                              at::IntArrayRef{1, 1}, c);
+        };
+        at::Tensor y = x;
+        if (padW > 0) y = conv(at::reflection_pad2d(y, {padW, padW, 0, 0}), kh.narrow(3, radius - padW, 2 * padW + 1));
+        if (padH > 0) y = conv(at::reflection_pad2d(y, {0, 0, padH, padH}), kv.narrow(2, radius - padH, 2 * padH + 1));
+        return y.detach();
+    }
+    }
+    return at::zeros_like(x);
+}
+
+/// Plain gradient methods on one batch of (possibly noisy) inputs.
+at::Tensor gradientMethod(Runner &r, AttributionMethod m, const at::Tensor &xs, const AttributionTarget &t)
+{
+    switch (m) {
+    case AttributionMethod::Saliency: return r.grads(xs, t).abs();
+    case AttributionMethod::InputXGradient: return xs * r.grads(xs, t);
+    case AttributionMethod::GuidedBackprop: return r.grads(xs, t, detail::ReluMode::Guided);
+    case AttributionMethod::Deconvnet: return r.grads(xs, t, detail::ReluMode::Deconvnet);
+    default: throw Error(ErrorCode::Internal, "not a plain gradient method");
+    }
+}
+
+at::Tensor integratedGradients(Runner &r, const at::Tensor &x, const AttributionTarget &t, double &delta)
+{
+    const AttributionParams &p = r.p;
+    if (p.steps < 1) throw Error(ErrorCode::BadInput, "Integrated gradients needs at least 1 step (got " + std::to_string(p.steps) + ")");
+    std::vector<double> alphas, weights;
+    integrationPoints(p.integration, p.steps, alphas, weights);
+    const at::Tensor b = makeBaseline(r, x);
+    const at::Tensor diff = x - b;
+    at::Tensor sum = at::zeros_like(x);
+    const int64_t n = int64_t(alphas.size()), chunk = r.chunkSize(x);
+    double wDone = 0;
+    for (int64_t i = 0; i < n; i += chunk) {
+        r.checkCancel();
+        const int64_t k = std::min(chunk, n - i);
+        std::vector<float> a(alphas.begin() + i, alphas.begin() + i + k), w(weights.begin() + i, weights.begin() + i + k);
+        const std::vector<int64_t> shape = [&] { std::vector<int64_t> s(size_t(x.dim()), 1); s[0] = k; return s; }();
+        const at::Tensor at_ = torch::tensor(a, x.options()).view(shape);
+        const at::Tensor wt = torch::tensor(w, x.options()).view(shape);
+        const at::Tensor g = r.grads(b + at_ * diff, t);
+        sum += (g * wt).sum(0, true);
+        for (float v : w) wDone += v;
+        r.progress(i + k, n);
+        r.partial(diff * sum / wDone, i + k, n);
+    }
+    const at::Tensor attr = diff * sum;
+    {
+        torch::NoGradGuard ng;
+        const at::Tensor y = r.scores(r.forward(at::cat({x, b}), "").logits, t);
+        delta = attr.sum().item<double>() - (y[0] - y[1]).item<double>();
+    }
+    return attr;
+}
+
+at::Tensor camMethod(Runner &r, AttributionMethod m, const at::Tensor &x, const AttributionTarget &t)
+{
+    const std::string layer = r.model.resolveLayer(r.p.layer).path;
+    auto spatial = [&](const at::Tensor &a) {
+        if (a.dim() != 4)
+            throw Error(ErrorCode::BadInput, "Layer '" + layer + "' output " + shapeToString(Shape(a.sizes().begin(), a.sizes().end()))
+                                                 + " is not spatial: CAM methods need a layer with output [N, C, H, W]");
+    };
+    if (m == AttributionMethod::ScoreCam) {
+        torch::NoGradGuard ng;
+        const at::Tensor A = r.forward(x, layer).layer;
+        spatial(A);
+        if (x.dim() != 4) throw Error(ErrorCode::BadInput, "Score-CAM needs an image input [N, C, H, W]");
+        at::Tensor up = at::upsample_bilinear2d(A, {x.size(2), x.size(3)}, false);
+        const at::Tensor lo = up.amin({2, 3}, true), hi = up.amax({2, 3}, true);
+        up = at::where(hi > lo, (up - lo) / (hi - lo), at::zeros_like(up));
+        const int64_t C = A.size(1), chunk = r.chunkSize(x);
+        std::vector<at::Tensor> s;
+        for (int64_t c = 0; c < C; c += chunk) {
+            r.checkCancel();
+            const int64_t k = std::min(chunk, C - c);
+            const at::Tensor masks = up[0].narrow(0, c, k).unsqueeze(1);   // [k, 1, H, W]
+            s.push_back(r.scores(r.forward(x * masks, "").logits, t));
+            ++r.chunks;
+            r.progress(c + k, C);
+        }
+        const at::Tensor w = at::softmax(at::cat(s), 0).view({1, C, 1, 1});
+        return at::relu((w * A).sum(1, true));
+    }
+    torch::AutoGradMode enable(true);
+    const at::Tensor xg = x.detach().requires_grad_(true);
+    const Runner::Out o = r.forward(xg, layer);
+    const at::Tensor &A = o.layer;
+    spatial(A);
+    const at::Tensor y = r.scores(o.logits, t).sum();
+    const at::Tensor g = torch::autograd::grad({y}, {A})[0].detach();
+    const at::Tensor Ad = A.detach();
+    ++r.chunks;
+    switch (m) {
+    case AttributionMethod::GradCam:
+    case AttributionMethod::GuidedGradCam:
+        return at::relu((g.mean({2, 3}, true) * Ad).sum(1, true));
+    case AttributionMethod::GradCamPlusPlus: {
+        const at::Tensor g2 = g * g, g3 = g2 * g;
+        const at::Tensor sumA = Ad.sum({2, 3}, true);
+        at::Tensor aij = g2 / (2 * g2 + sumA * g3 + 1e-6);
+        aij = at::where(g != 0, aij, at::zeros_like(aij));
+        const at::Tensor w = (at::relu(g) * aij).sum({2, 3}, true);
+        return at::relu((w * Ad).sum(1, true));
+    }
+    case AttributionMethod::LayerCam:
+        return at::relu((at::relu(g) * Ad).sum(1, true));
+    default:
+        throw Error(ErrorCode::Internal, "not a CAM method");
+    }
+}
+
+at::Tensor occlusion(Runner &r, const at::Tensor &x, const AttributionTarget &t)
+{
+    const AttributionParams &p = r.p;
+    const int64_t dims = x.dim() - 1;
+    std::vector<int64_t> win = p.window, stride = p.stride;
+    if (win.empty()) {
+        win.assign(size_t(dims), 1);
+        win[0] = x.size(1);
+        for (int64_t i = 1; i < dims; ++i) win[size_t(i)] = std::max<int64_t>(1, x.size(i + 1) / 8);
+    }
+    if (stride.empty()) stride = win;
+    if (int64_t(win.size()) != dims || int64_t(stride.size()) != dims)
+        throw Error(ErrorCode::BadInput, "Occlusion window and stride need " + std::to_string(dims) + " values (one per input dimension after the batch)");
+    std::vector<int64_t> counts(static_cast<size_t>(dims));
+    int64_t positions = 1;
+    for (int64_t i = 0; i < dims; ++i) {
+        const int64_t in = x.size(i + 1);
+        if (win[size_t(i)] < 1 || win[size_t(i)] > in || stride[size_t(i)] < 1)
+            throw Error(ErrorCode::BadInput, "Occlusion window " + std::to_string(win[size_t(i)]) + " / stride " + std::to_string(stride[size_t(i)])
+                                                 + " do not fit input dimension " + std::to_string(i + 1) + " of size " + std::to_string(in));
+        counts[size_t(i)] = (in - win[size_t(i)] + stride[size_t(i)] - 1) / stride[size_t(i)] + 1;   // Captum: ceil + 1
+        positions *= counts[size_t(i)];
+    }
+    auto region = [&](at::Tensor t, int64_t pos) {   // t has no batch dim
+        for (int64_t i = 0; i < dims; ++i) {
+            const int64_t start = (pos % counts[size_t(i)]) * stride[size_t(i)];
+            pos /= counts[size_t(i)];
+            t = t.narrow(i, start, std::min(win[size_t(i)], t.size(i) - start));
+        }
+        return t;
+    };
+    torch::NoGradGuard ng;
+    const at::Tensor y0 = r.scores(r.forward(x, "").logits, t);
+    at::Tensor total = at::zeros_like(x[0]), count = at::zeros_like(x[0]);
+    const int64_t chunk = r.chunkSize(x);
+    for (int64_t pos = 0; pos < positions; pos += chunk) {
+        r.checkCancel();
+        const int64_t k = std::min(chunk, positions - pos);
+        std::vector<int64_t> rep(static_cast<size_t>(x.dim()), 1);
+        rep[0] = k;
+        at::Tensor xs = x.repeat(rep);
+        for (int64_t j = 0; j < k; ++j) region(xs[j], pos + j).fill_(p.fill);
+        const at::Tensor diff = (y0 - r.scores(r.forward(xs, "").logits, t)).cpu();
+        ++r.chunks;
+        for (int64_t j = 0; j < k; ++j) {
+            region(total, pos + j).add_(diff[j].item<double>());
+            region(count, pos + j).add_(1.0);
+        }
+        r.progress(pos + k, positions);
+        r.partial((total / count.clamp_min(1)).unsqueeze(0), pos + k, positions);
+    }
+    return (total / count.clamp_min(1)).unsqueeze(0);
+}
+
+/// LIME and KernelSHAP: a weighted linear model of the target score over binary feature masks.
+at::Tensor surrogate(Runner &r, AttributionMethod m, const at::Tensor &x, const AttributionTarget &t)
+{
+    const AttributionParams &p = r.p;
+    if (x.dim() < 3) throw Error(ErrorCode::BadInput, "LIME and KernelSHAP need an input with spatial dimensions");
+    const int64_t H = x.size(x.dim() - 2), W = x.size(x.dim() - 1);
+    // Feature ids per pixel, remapped to 0..M-1.
+    at::Tensor ids;
+    if (p.featureMask.numel() > 0) {
+        const Shape &s = p.featureMask.shape();
+        if (s.size() < 2 || s[s.size() - 2] != H || s[s.size() - 1] != W)
+            throw Error(ErrorCode::BadInput, "Feature mask shape " + shapeToString(s) + " does not match the input's "
+                                                 + std::to_string(H) + "×" + std::to_string(W));
+        at::Tensor raw = torch::from_blob(const_cast<float *>(p.featureMask.data()), {p.featureMask.numel()}, torch::kFloat)
+                             .to(torch::kLong).view({-1}).narrow(0, p.featureMask.numel() - H * W, H * W);
+        at::Tensor uniq, inverse;
+        std::tie(uniq, inverse, std::ignore) = at::_unique2(raw, true, true, false);
+        ids = inverse.view({H, W});
+    } else {
+        const int64_t cells = std::max(1, p.gridCells);
+        const at::Tensor rows = (at::arange(H, torch::kLong) * cells / H).view({H, 1});
+        const at::Tensor cols = (at::arange(W, torch::kLong) * cells / W).view({1, W});
+        ids = rows * cells + cols;
+    }
+    const int64_t M = ids.max().item<int64_t>() + 1;
+    const int64_t S = std::max(p.samples, 2);
+    std::mt19937_64 rng(p.seed);
+    at::Tensor Z = at::zeros({S, M}, torch::kDouble), wts = at::ones({S}, torch::kDouble);
+    auto z = Z.accessor<double, 2>();
+    auto wa = wts.accessor<double, 1>();
+    std::vector<double> sizeWeights;
+    for (int64_t k = 1; k < M; ++k) sizeWeights.push_back(double(M - 1) / double(k * (M - k)));
+    std::discrete_distribution<int64_t> sizeDist(sizeWeights.begin(), sizeWeights.end());
+    std::bernoulli_distribution coin(0.5);
+    std::vector<int64_t> order(static_cast<size_t>(M));
+    std::iota(order.begin(), order.end(), 0);
+    for (int64_t s = 0; s < S; ++s) {
+        if (s == 0) { for (int64_t j = 0; j < M; ++j) z[s][j] = 1; }
+        else if (s == 1) { /* all off */ }
+        else if (m == AttributionMethod::KernelShap && M > 1) {
+            const int64_t k = sizeDist(rng) + 1;
+            std::shuffle(order.begin(), order.end(), rng);
+            for (int64_t j = 0; j < k; ++j) z[s][order[size_t(j)]] = 1;
+        } else {
+            for (int64_t j = 0; j < M; ++j) z[s][j] = coin(rng) ? 1 : 0;
+        }
+        if (m == AttributionMethod::KernelShap) {
+            wa[s] = (s < 2) ? 1e6 : 1.0;   // the empty and full coalitions pin the intercept and the total
+        } else {
+            double on = 0;
+            for (int64_t j = 0; j < M; ++j) on += z[s][j];
+            const double cosDist = on > 0 ? 1.0 - on / (std::sqrt(on) * std::sqrt(double(M))) : 1.0;
+            wa[s] = std::exp(-cosDist * cosDist / (2 * 0.75 * 0.75));
+        }
+    }
+    // Model scores for each mask: features off take the fill value.
+    torch::NoGradGuard ng;
+    const at::Tensor idsDev = ids.to(x.device());
+    std::vector<at::Tensor> ys;
+    const int64_t chunk = r.chunkSize(x);
+    for (int64_t s = 0; s < S; s += chunk) {
+        r.checkCancel();
+        const int64_t k = std::min(chunk, S - s);
+        const at::Tensor keep = Z.narrow(0, s, k).to(x.device(), torch::kFloat).index_select(1, idsDev.view({-1})).view({k, 1, H, W});
+        std::vector<int64_t> rep(size_t(x.dim()), 1);
+        rep[0] = k;
+        at::Tensor xs = x.repeat(rep);
+        const at::Tensor mask = x.dim() == 4 ? keep : keep.view({k, H, W});
+        xs = xs * mask + (1 - mask) * p.fill;
+        ys.push_back(r.scores(r.forward(xs, "").logits, t).to(torch::kCPU, torch::kDouble));
+        ++r.chunks;
+        r.progress(s + k, S);
+    }
+    const at::Tensor y = at::cat(ys);
+    const at::Tensor A = at::cat({at::ones({S, 1}, torch::kDouble), Z}, 1);
+    const at::Tensor Aw = A * wts.view({-1, 1});
+    const at::Tensor lhs = A.t().mm(Aw) + 1e-8 * at::eye(M + 1, torch::kDouble);
+    const at::Tensor rhs = Aw.t().mv(y);
+    const at::Tensor beta = at::linalg_solve(lhs, rhs.view({-1, 1})).view({-1});
+    const at::Tensor coef = beta.narrow(0, 1, M).to(torch::kFloat);
+    at::Tensor map = coef.index_select(0, ids.view({-1})).view({H, W}).to(x.device());
+    return map.expand(x.sizes()).contiguous();
+}
+
+at::Tensor attributeOne(Runner &r, AttributionMethod m, const at::Tensor &x, const AttributionTarget &t, double &delta)
+{
+    switch (m) {
+    case AttributionMethod::Saliency:
+    case AttributionMethod::InputXGradient:
+    case AttributionMethod::GuidedBackprop:
+    case AttributionMethod::Deconvnet:
+        r.progress(0, 1);
+        return gradientMethod(r, m, x, t);
+    case AttributionMethod::IntegratedGradients:
+        return integratedGradients(r, x, t, delta);
+    case AttributionMethod::GradCam:
+    case AttributionMethod::GradCamPlusPlus:
+    case AttributionMethod::LayerCam:
+    case AttributionMethod::ScoreCam:
+        return camMethod(r, m, x, t);
+    case AttributionMethod::GuidedGradCam: {
+        if (x.dim() != 4) throw Error(ErrorCode::BadInput, "Guided Grad-CAM needs an image input [N, C, H, W]");
+        const at::Tensor cam = camMethod(r, m, x, t);
+        const at::Tensor gb = r.grads(x, t, detail::ReluMode::Guided);
+        return gb * at::upsample_nearest2d(cam, {x.size(2), x.size(3)});
+    }
+    case AttributionMethod::Occlusion:
+        return occlusion(r, x, t);
+    case AttributionMethod::Lime:
+    case AttributionMethod::KernelShap:
+        return surrogate(r, m, x, t);
+    case AttributionMethod::SmoothGrad:
+        break;
+    }
+    // Noise tunnel around another method.
+    const AttributionParams &p = r.p;
+    if (p.noiseBase == AttributionMethod::SmoothGrad) throw Error(ErrorCode::BadInput, "The noise tunnel cannot wrap itself");
+    if (p.samples < 1) throw Error(ErrorCode::BadInput, "The noise tunnel needs at least 1 sample (got " + std::to_string(p.samples) + ")");
+    const double range = (x.max() - x.min()).item<double>();
+    const double sigma = double(p.stdev) * (range > 0 ? range : 1.0);
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(p.seed);
+    const bool batched = p.noiseBase == AttributionMethod::Saliency || p.noiseBase == AttributionMethod::InputXGradient
+                         || p.noiseBase == AttributionMethod::GuidedBackprop || p.noiseBase == AttributionMethod::Deconvnet;
+    const int64_t chunk = batched ? r.chunkSize(x) : 1;
+    at::Tensor sum, sumSq;
+    for (int64_t i = 0; i < p.samples; i += chunk) {
+        r.checkCancel();
+        const int64_t k = std::min<int64_t>(chunk, p.samples - i);
+        std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+        shape[0] = k;
+        const at::Tensor noisy = x + (at::randn(shape, gen, torch::kFloat) * sigma).to(x.device());
+        at::Tensor a;
+        if (batched) {
+            a = gradientMethod(r, p.noiseBase, noisy, t);
+        } else {
+            double unused = 0;
+            a = attributeOne(r, p.noiseBase, noisy, t, unused);
+        }
+        const at::Tensor s1 = a.sum(0, true), s2 = (a * a).sum(0, true);
+        sum = sum.defined() ? sum + s1 : s1;
+        sumSq = sumSq.defined() ? sumSq + s2 : s2;
+        const double n = double(i + k);
+        r.progress(i + k, p.samples);
+        const at::Tensor mean = sum / n, meanSq = sumSq / n;
+        r.partial(p.noise == NoiseType::SmoothGrad ? mean : p.noise == NoiseType::SmoothGradSquared ? meanSq : meanSq - mean * mean,
+                  i + k, p.samples);
+    }
+    const double n = double(p.samples);
+    const at::Tensor mean = sum / n, meanSq = sumSq / n;
+    return p.noise == NoiseType::SmoothGrad ? mean : p.noise == NoiseType::SmoothGradSquared ? meanSq : meanSq - mean * mean;
+}
+
+} // namespace
+
+const char *methodName(AttributionMethod m)
+{
+    for (const auto &i : kMethods)
+        if (i.method == m) return i.name;
+    return "?";
+}
+
+bool parseMethod(const std::string &name, AttributionMethod &out)
+{
+    for (const auto &i : kMethods)
+        if (name == i.name) { out = i.method; return true; }
+    return false;
+}
+
+const std::vector<AttributionMethod> &allMethods()
+{
+    static const std::vector<AttributionMethod> all = [] {
+        std::vector<AttributionMethod> v;
+        for (const auto &i : kMethods) v.push_back(i.method);
+        return v;
+    }();
+    return all;
+}
+
+bool isCamMethod(AttributionMethod m)
+{
+    return m == AttributionMethod::GradCam || m == AttributionMethod::GradCamPlusPlus || m == AttributionMethod::LayerCam
+           || m == AttributionMethod::ScoreCam;
+}
+
+bool isSignedMethod(AttributionMethod m)
+{
+    return !(m == AttributionMethod::Saliency || isCamMethod(m));
+}
+
+const char *integrationName(IntegrationRule r)
+{
+    for (const auto &k : kRules)
+        if (k.first == r) return k.second;
+    return "?";
+}
+
+bool parseIntegration(const std::string &name, IntegrationRule &out)
+{
+    for (const auto &k : kRules)
+        if (name == k.second) { out = k.first; return true; }
+    return false;
+}
+
+void integrationPoints(IntegrationRule rule, int n, std::vector<double> &alphas, std::vector<double> &weights)
+{
+    alphas.assign(size_t(n), 0.0);
+    weights.assign(size_t(n), 1.0 / n);
+    switch (rule) {
+    case IntegrationRule::RiemannLeft:
+        for (int i = 0; i < n; ++i) alphas[size_t(i)] = n == 1 ? 0.0 : (1.0 - 1.0 / n) * i / (n - 1);
+        break;
+    case IntegrationRule::RiemannRight:
+        for (int i = 0; i < n; ++i) alphas[size_t(i)] = n == 1 ? 1.0 : 1.0 / n + (1.0 - 1.0 / n) * i / (n - 1);
+        break;
+    case IntegrationRule::RiemannMiddle:
+        for (int i = 0; i < n; ++i) alphas[size_t(i)] = n == 1 ? 0.5 : 0.5 / n + (1.0 - 1.0 / n) * i / (n - 1);
+        break;
+    case IntegrationRule::RiemannTrapezoid:
+        // Captum's placement: linspace(0, 1, n) with weights 1/n, halved at both ends.
+        if (n < 2) throw Error(ErrorCode::BadInput, "The trapezoid rule needs at least 2 steps (got " + std::to_string(n) + ")");
+        for (int i = 0; i < n; ++i) {
+            alphas[size_t(i)] = double(i) / (n - 1);
+            weights[size_t(i)] = (i == 0 || i == n - 1) ? 0.5 / n : 1.0 / n;
+        }
+        break;
+    case IntegrationRule::GaussLegendre:
+        // Nodes and weights on [-1, 1] by Newton's method on the Legendre polynomial, mapped to [0, 1].
+        for (int i = 0; i < n; ++i) {
+            double x = std::cos(M_PI * (i + 0.75) / (n + 0.5)), dp = 0;
+            for (int it = 0; it < 100; ++it) {
+                double p0 = 1, p1 = x;
+                for (int k = 2; k <= n; ++k) {
+                    const double pk = ((2 * k - 1) * x * p1 - (k - 1) * p0) / k;
+                    p0 = p1;
+                    p1 = pk;
+                }
+                if (n == 1) { p1 = x; p0 = 1; }
+                dp = n * (x * p1 - p0) / (x * x - 1);
+                const double dx = p1 / dp;
+                x -= dx;
+                if (std::fabs(dx) < 1e-15) break;
+            }
+            alphas[size_t(n - 1 - i)] = 0.5 * (x + 1);
+            weights[size_t(n - 1 - i)] = 0.5 * 2 / ((1 - x * x) * dp * dp);
+        }
+        break;
+    }
+}
+
+std::shared_ptr<AttributionResult> computeAttribution(Model &model, const TensorValue &input,
+                                                      const AttributionParams &params, const AttributionSink &sink)
+{
+    const auto t0 = std::chrono::steady_clock::now();
+    model.checkInput(input);
+    if (isCamMethod(params.method) || params.method == AttributionMethod::GuidedGradCam) {
+        if (params.layer.empty())
+            throw Error(ErrorCode::BadInput, std::string(methodName(params.method)) + " needs a layer (--layer PATH)");
+        model.resolveLayer(params.layer);
+    }
+    if ((params.method == AttributionMethod::Lime || params.method == AttributionMethod::KernelShap) && params.samples < 2)
+        throw Error(ErrorCode::BadInput, std::string(methodName(params.method)) + " needs at least 2 samples");
+    Runner r(model, params, sink);
+    const at::Tensor all = model.impl().toTorch(input);
+    if (!all.is_floating_point())
+        throw Error(ErrorCode::BadInput, "Attribution to the input needs a floating-point input; use a layer method for token ids");
+    auto result = std::make_shared<AttributionResult>();
+    result->method = params.method;
+    result->layer = params.layer;
+    result->convergenceDelta = params.method == AttributionMethod::IntegratedGradients ? 0.0 : std::nan("");
+    std::vector<at::Tensor> maps;
+    for (int64_t b = 0; b < all.size(0); ++b) {
+        const at::Tensor x = all.narrow(0, b, 1);
+        const AttributionTarget t = r.resolveTarget(x);
+        if (b == 0) result->targetClass = t.classIndex;
+        double delta = 0;
+        maps.push_back(attributeOne(r, params.method, x, t, delta).detach());
+        if (params.method == AttributionMethod::IntegratedGradients)
+            result->convergenceDelta = std::max(result->convergenceDelta, std::fabs(delta)) * (delta < 0 && b == 0 ? -1 : 1);
+    }
+    result->map = tensorToValue(at::cat(maps));
+    result->modelPasses = r.passes;
+    result->chunks = r.chunks;
+    result->elapsedMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return result;
+}
+
+Job attributionJob(TensorValue input, uint64_t inputId, AttributionParams params)
+{
+    Job job;
+    job.kind = "attribution";
+    job.work = [input = std::move(input), inputId, params = std::move(params)](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
+        AttributionSink sink;
+        sink.cancelled = [&ctx] { return ctx.cancelled(); };
+        sink.progress = [&ctx](int64_t done, int64_t total) { ctx.progress(done, total, "attribution"); };
+        sink.partial = [&ctx, inputId](std::shared_ptr<const AttributionResult> r) {
+            auto copy = std::make_shared<AttributionResult>(*r);
+            copy->inputId = inputId;
+            ctx.partial(copy);
+        };
+        auto r = computeAttribution(ctx.model(), input, params, sink);
+        r->inputId = inputId;
+        return r;
+    };
+    return job;
+}
+
+} // namespace pellucid
