@@ -5,6 +5,10 @@
 #include "tests/common/testkit.h"
 
 #include <array>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
 #include <cstdio>
 #include <sys/wait.h>
 
@@ -157,6 +161,68 @@ TEST(nan_output_exits_nonzero_after_writing)
     CHECK_EQ(r.status, 3);
     CHECK(r.err.find("NaN") != std::string::npos);
     CHECK(Json::parse(r.out).find("nan_count")->asInt() > 0);
+}
+
+TEST(attribution_reference_cases_match_captum)
+{
+    // Every run of every ../shared/reference/attribution/*/case.json, on each TorchScript file it names.
+    namespace fs = std::filesystem;
+    int runs = 0;
+    for (const auto &dir : fs::directory_iterator(fixtures::reference("attribution"))) {
+        const fs::path caseFile = dir.path() / "case.json";
+        if (!fs::exists(caseFile)) continue;
+        std::ifstream in(caseFile);
+        std::stringstream text;
+        text << in.rdbuf();
+        const Json c = Json::parse(text.str());
+        // "max|ours-expected| <= A * max|expected| + B"
+        double relTol = 1e-4, absTol = 1e-6;
+        if (const Json *t = c.find("tolerance")) {
+            std::smatch m;
+            const std::string tol = t->asString();
+            if (std::regex_search(tol, m, std::regex(R"(<=\s*([0-9.eE+-]+)\s*\*\s*max\|expected\|\s*\+\s*([0-9.eE+-]+))"))) {
+                relTol = std::stod(m[1].str());
+                absTol = std::stod(m[2].str());
+            }
+        }
+        const std::string input = (dir.path() / c.find("input")->asString()).string();
+        for (const Json &model : c.find("models")->asArray()) {
+            for (const Json &run : c.find("runs")->asArray()) {
+                std::string args;
+                for (const Json &a : run.find("args")->asArray()) {
+                    std::string v = a.asString();
+                    if (v.size() > 4 && v.substr(v.size() - 4) == ".npy" && fs::exists(dir.path() / v)) v = (dir.path() / v).string();
+                    args += " '" + v + "'";
+                }
+                const std::string out = tmp + "/ref_" + std::to_string(runs) + ".npy";
+                const Run r = cli("attribute --model " + (dir.path() / model.asString()).string() + " --input " + input
+                                  + " --out " + out + args);
+                ++runs;
+                const std::string what = dir.path().filename().string() + "/" + model.asString() + " " + run.find("expected")->asString();
+                CHECK_MSG(r.status == 0, what << ": " << r.err);
+                if (r.status != 0) continue;
+                const TensorValue expected = readNpy((dir.path() / run.find("expected")->asString()).string());
+                const double diff = fixtures::maxAbsDiff(readNpy(out), expected);
+                CHECK_MSG(diff <= relTol * fixtures::maxAbs(expected) + absTol, what << ": max diff " << diff);
+            }
+        }
+    }
+    CHECK(runs >= 18);
+}
+
+TEST(attribute_png_and_errors)
+{
+    const std::string png = tmp + "/attr.png";
+    const std::string img = fixtures::resources("samples/7-sneaker.png");
+    CHECK_EQ(cli("attribute --model " + demo + " --input " + img + " --method gradcam --layer features.9 --target predicted --out " + png).status, 0);
+    CHECK(std::filesystem::exists(png) && std::filesystem::file_size(png) > 100);
+    const Run bad = cli("attribute --model " + demo + " --input " + img + " --method gradcam --layer classifier.2 --target 1 --out " + tmp + "/x.npy");
+    CHECK_EQ(bad.status, 2);
+    CHECK(bad.err.find("not spatial") != std::string::npos);
+    CHECK_EQ(cli("attribute --model " + demo + " --input " + img + " --method nope --target 1 --out " + tmp + "/x.npy").status, 1);
+    const Run steps = cli("attribute --model " + demo + " --input " + img + " --method ig --steps 0 --target 1 --out " + tmp + "/x.npy");
+    CHECK_EQ(steps.status, 2);
+    CHECK(steps.err.find("at least 1 step") != std::string::npos);
 }
 
 TESTKIT_MAIN

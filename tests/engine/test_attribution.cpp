@@ -1,0 +1,277 @@
+// Attribution methods: axioms and sanity checks on fixture models (the Captum reference cases run through
+// the CLI in tests/cli), progressive results, cancellation, memory-aware batching and bad input.
+#include "engine/attribution.h"
+#include "engine/errors.h"
+#include "engine/model.h"
+#include "engine/npy.h"
+#include "tests/common/fixtures.h"
+#include "tests/common/testkit.h"
+
+#include <cmath>
+
+using namespace pellucid;
+
+namespace {
+
+std::unique_ptr<Model> load(const char *file)
+{
+    LoadOptions o;
+    o.device = DevicePreference::Cpu;
+    return Model::load(fixtures::path(file), o);
+}
+
+TensorValue first(const TensorValue &batch)
+{
+    const TensorValue s = batch.slice0(0);
+    Shape sh = s.shape();
+    sh.insert(sh.begin(), 1);
+    return TensorValue(sh, std::vector<float>(s.data(), s.data() + s.numel()));
+}
+
+double sum(const TensorValue &t)
+{
+    double s = 0;
+    for (int64_t i = 0; i < t.numel(); ++i) s += t.at(i);
+    return s;
+}
+
+float score(Model &m, const TensorValue &x, int k) { return m.forward(x, {}).outputs.at(0).at(k); }
+
+AttributionParams params(AttributionMethod m, int target)
+{
+    AttributionParams p;
+    p.method = m;
+    p.target.kind = AttributionTarget::Kind::Class;
+    p.target.classIndex = target;
+    return p;
+}
+
+} // namespace
+
+TEST(integration_points_match_captum_placement)
+{
+    std::vector<double> a, w;
+    integrationPoints(IntegrationRule::GaussLegendre, 3, a, w);
+    CHECK(std::fabs(a[1] - 0.5) < 1e-12);
+    CHECK(std::fabs(w[0] - 5.0 / 18) < 1e-12 && std::fabs(w[1] - 8.0 / 18) < 1e-12);
+    CHECK(std::fabs(a[0] - 0.5 * (1 - std::sqrt(0.6))) < 1e-12);
+    integrationPoints(IntegrationRule::RiemannTrapezoid, 5, a, w);
+    CHECK(a.front() == 0.0 && a.back() == 1.0 && std::fabs(w.front() - 0.1) < 1e-12 && std::fabs(w[1] - 0.2) < 1e-12);
+    integrationPoints(IntegrationRule::RiemannMiddle, 4, a, w);
+    CHECK(std::fabs(a[0] - 0.125) < 1e-12 && std::fabs(a[3] - 0.875) < 1e-12);
+    integrationPoints(IntegrationRule::RiemannLeft, 4, a, w);
+    CHECK(a[0] == 0.0 && std::fabs(a[3] - 0.75) < 1e-12);
+    integrationPoints(IntegrationRule::RiemannRight, 4, a, w);
+    CHECK(std::fabs(a[0] - 0.25) < 1e-12 && std::fabs(a[3] - 1.0) < 1e-12);
+}
+
+TEST(ig_completeness_and_delta_shrinks)
+{
+    auto m = load("seqcnn_scripted.pt");
+    const TensorValue x = first(readNpy(fixtures::path("seqcnn_input.npy")));
+    AttributionParams p = params(AttributionMethod::IntegratedGradients, 2);
+    p.steps = 256;
+    const auto fine = computeAttribution(*m, x, p);
+    const double gap = score(*m, x, 2) - score(*m, TensorValue(x.shape(), std::vector<float>(size_t(x.numel()), 0.f)), 2);
+    CHECK_MSG(std::fabs(sum(fine->map) - gap) < 2e-3 * (1 + std::fabs(gap)), "sum " << sum(fine->map) << " gap " << gap);
+    CHECK(std::fabs(fine->convergenceDelta - (sum(fine->map) - gap)) < 1e-4);
+    p.integration = IntegrationRule::RiemannLeft;
+    p.steps = 4;
+    const double coarse = std::fabs(computeAttribution(*m, x, p)->convergenceDelta);
+    p.steps = 128;
+    const double finer = std::fabs(computeAttribution(*m, x, p)->convergenceDelta);
+    CHECK_MSG(finer < coarse, "delta 4 steps " << coarse << ", 128 steps " << finer);
+}
+
+TEST(ig_on_linear_model_is_exact)
+{
+    auto m = load("linear_traced.pt");
+    const TensorValue x = readNpy(fixtures::path("linear_input.npy"));
+    AttributionParams p = params(AttributionMethod::IntegratedGradients, 1);
+    p.steps = 3;
+    const auto r = computeAttribution(*m, x, p);
+    CHECK(std::fabs(r->convergenceDelta) < 1e-5);
+}
+
+TEST(kernelshap_on_linear_model_equals_w_times_x_minus_baseline)
+{
+    auto m = load("linear_traced.pt");
+    const TensorValue x = readNpy(fixtures::path("linear_input.npy"));
+    // Each pixel its own feature; baseline (fill) 0: φ_i = w_ti · x_i.
+    std::vector<float> ids(16);
+    for (int i = 0; i < 16; ++i) ids[size_t(i)] = float(i);
+    AttributionParams p = params(AttributionMethod::KernelShap, 0);
+    p.featureMask = TensorValue({4, 4}, ids);
+    p.samples = 300;
+    p.seed = 7;
+    const auto r = computeAttribution(*m, x, p);
+    // w_0i from the gradient (the model is linear): inputxgrad = w · x.
+    const auto ixg = computeAttribution(*m, x, params(AttributionMethod::InputXGradient, 0));
+    CHECK(r->map.shape() == x.shape());
+    CHECK_MSG(fixtures::maxAbsDiff(r->map, ixg->map) < 1e-4, "diff " << fixtures::maxAbsDiff(r->map, ixg->map));
+    // LIME recovers the same linear model.
+    p.method = AttributionMethod::Lime;
+    p.samples = 400;
+    const auto lime = computeAttribution(*m, x, p);
+    CHECK_MSG(fixtures::maxAbsDiff(lime->map, ixg->map) < 1e-3, "diff " << fixtures::maxAbsDiff(lime->map, ixg->map));
+}
+
+TEST(occlusion_one_element_window_equals_exact_ablation)
+{
+    auto m = load("seqcnn_traced.pt");
+    const TensorValue x = first(readNpy(fixtures::path("seqcnn_input.npy")));
+    AttributionParams p = params(AttributionMethod::Occlusion, 4);
+    p.window = {1, 1, 1};
+    p.stride = {1, 1, 1};
+    p.internalBatch = 64;
+    const auto r = computeAttribution(*m, x, p);
+    const float y0 = score(*m, x, 4);
+    for (int64_t idx : {0L, 17L, 300L, 767L}) {
+        std::vector<float> v(x.data(), x.data() + x.numel());
+        v[size_t(idx)] = 0.f;
+        const float exact = y0 - score(*m, TensorValue(x.shape(), v), 4);
+        CHECK_MSG(std::fabs(r->map.at(idx) - exact) < 1e-5, idx << ": " << r->map.at(idx) << " vs " << exact);
+    }
+    CHECK_EQ(r->modelPasses, int64_t(3 * 16 * 16 + 1));   // the ablations and the unoccluded reference
+}
+
+TEST(guided_backprop_and_deconvnet_differ_from_the_gradient)
+{
+    auto m = load("seqcnn_scripted.pt");
+    const TensorValue x = first(readNpy(fixtures::path("seqcnn_input.npy")));
+    AttributionParams plain = params(AttributionMethod::InputXGradient, 3);
+    const auto g = computeAttribution(*m, x, plain);
+    const auto gb = computeAttribution(*m, x, params(AttributionMethod::GuidedBackprop, 3));
+    const auto dc = computeAttribution(*m, x, params(AttributionMethod::Deconvnet, 3));
+    std::vector<float> grad(size_t(x.numel()));
+    for (int64_t i = 0; i < x.numel(); ++i) grad[size_t(i)] = x.at(i) != 0 ? g->map.at(i) / x.at(i) : 0;
+    CHECK(fixtures::maxAbsDiff(gb->map, TensorValue(x.shape(), grad)) > 1e-4);
+    CHECK(fixtures::maxAbsDiff(dc->map, gb->map) > 1e-4);
+    // Traced and scripted files give the same guided gradients (F.relu inside scripted nn.ReLU is rewritten too).
+    auto traced = load("seqcnn_traced.pt");
+    CHECK(fixtures::maxAbsDiff(computeAttribution(*traced, x, params(AttributionMethod::GuidedBackprop, 3))->map, gb->map) < 1e-6);
+}
+
+TEST(contrast_target_is_the_difference)
+{
+    auto m = load("seqcnn_scripted.pt");
+    const TensorValue x = first(readNpy(fixtures::path("seqcnn_input.npy")));
+    const auto a = computeAttribution(*m, x, params(AttributionMethod::InputXGradient, 1));
+    const auto b = computeAttribution(*m, x, params(AttributionMethod::InputXGradient, 5));
+    AttributionParams p = params(AttributionMethod::InputXGradient, 1);
+    p.target.kind = AttributionTarget::Kind::Contrast;
+    p.target.otherClass = 5;
+    const auto c = computeAttribution(*m, x, p);
+    std::vector<float> diff(size_t(x.numel()));
+    for (int64_t i = 0; i < x.numel(); ++i) diff[size_t(i)] = a->map.at(i) - b->map.at(i);
+    CHECK(fixtures::maxAbsDiff(c->map, TensorValue(x.shape(), diff)) < 1e-6);
+}
+
+TEST(noise_tunnel_variants)
+{
+    auto m = load("seqcnn_scripted.pt");
+    const TensorValue x = first(readNpy(fixtures::path("seqcnn_input.npy")));
+    const auto sal = computeAttribution(*m, x, params(AttributionMethod::Saliency, 0));
+    AttributionParams p = params(AttributionMethod::SmoothGrad, 0);
+    p.stdev = 0;
+    p.samples = 3;
+    CHECK(fixtures::maxAbsDiff(computeAttribution(*m, x, p)->map, sal->map) < 1e-7);   // no noise: the saliency
+    p.noise = NoiseType::VarGrad;
+    CHECK(fixtures::maxAbs(computeAttribution(*m, x, p)->map) < 1e-9);
+    p.noise = NoiseType::SmoothGrad;
+    p.stdev = 0.2f;
+    p.seed = 3;
+    const auto s1 = computeAttribution(*m, x, p);
+    const auto s2 = computeAttribution(*m, x, p);
+    CHECK(fixtures::maxAbsDiff(s1->map, s2->map) == 0);    // seeded: reproducible
+    CHECK(fixtures::maxAbsDiff(s1->map, sal->map) > 1e-6);  // and really noisy
+    p.noiseBase = AttributionMethod::IntegratedGradients;   // any method inside the tunnel
+    p.steps = 8;
+    p.samples = 2;
+    CHECK(computeAttribution(*m, x, p)->map.shape() == x.shape());
+}
+
+TEST(cam_family_shapes_and_signs)
+{
+    auto m = load("seqcnn_traced.pt");
+    const TensorValue x = first(readNpy(fixtures::path("seqcnn_input.npy")));
+    for (AttributionMethod method : {AttributionMethod::GradCam, AttributionMethod::GradCamPlusPlus,
+                                     AttributionMethod::LayerCam, AttributionMethod::ScoreCam}) {
+        AttributionParams p = params(method, 6);
+        p.layer = "features.3";
+        const auto r = computeAttribution(*m, x, p);
+        CHECK_MSG(r->map.shape() == (Shape{1, 1, 8, 8}), methodName(method) << " " << shapeToString(r->map.shape()));
+        CHECK(r->map.stats().min >= 0);
+        CHECK(r->map.stats().max > 0);
+    }
+    AttributionParams p = params(AttributionMethod::GuidedGradCam, 6);
+    p.layer = "features.3";
+    CHECK(computeAttribution(*m, x, p)->map.shape() == x.shape());
+}
+
+TEST(progressive_results_and_cancel)
+{
+    auto m = load("seqcnn_scripted.pt");
+    const TensorValue x = first(readNpy(fixtures::path("seqcnn_input.npy")));
+    AttributionParams p = params(AttributionMethod::IntegratedGradients, 0);
+    p.steps = 20;
+    p.internalBatch = 5;
+    int partials = 0;
+    int64_t lastDone = 0;
+    AttributionSink sink;
+    sink.partial = [&](std::shared_ptr<const AttributionResult> r) {
+        ++partials;
+        CHECK(r->partial && r->done > lastDone && r->total == 20);
+        lastDone = r->done;
+    };
+    const auto r = computeAttribution(*m, x, p, sink);
+    CHECK_EQ(partials, 3);          // after chunks 1..3; the 4th is the final result
+    CHECK_EQ(r->chunks, int64_t(4));
+    bool stop = false;
+    sink.partial = [&](std::shared_ptr<const AttributionResult>) { stop = true; };
+    sink.cancelled = [&] { return stop; };
+    CHECK_THROWS_WITH(computeAttribution(*m, x, p, sink), Error, "cancelled");
+    // A tiny memory budget forces one sample per chunk.
+    p.internalBatch = 0;
+    p.memoryBudgetBytes = 1;
+    CHECK_EQ(computeAttribution(*m, x, p)->chunks, int64_t(20));
+}
+
+TEST(bad_input_is_named)
+{
+    auto m = load("seqcnn_traced.pt");
+    const TensorValue x = first(readNpy(fixtures::path("seqcnn_input.npy")));
+    AttributionParams p = params(AttributionMethod::GradCam, 0);
+    p.layer = "classifier.1";
+    CHECK_THROWS_WITH(computeAttribution(*m, x, p), Error, "is not spatial");
+    p.layer = "";
+    CHECK_THROWS_WITH(computeAttribution(*m, x, p), Error, "needs a layer");
+    CHECK_THROWS_WITH(computeAttribution(*m, x, params(AttributionMethod::Saliency, 12)), Error, "outside the model's 10 classes");
+    AttributionParams ig = params(AttributionMethod::IntegratedGradients, 0);
+    ig.steps = 0;
+    CHECK_THROWS_WITH(computeAttribution(*m, x, ig), Error, "at least 1 step");
+    ig.steps = 8;
+    ig.baseline = BaselineKind::Tensor;
+    ig.baselineTensor = TensorValue({1, 3, 8, 8}, std::vector<float>(192, 0.f));
+    CHECK_THROWS_WITH(computeAttribution(*m, x, ig), Error, "Baseline shape [1, 3, 8, 8] does not match");
+    AttributionParams occ = params(AttributionMethod::Occlusion, 0);
+    occ.window = {3, 40, 4};
+    CHECK_THROWS_WITH(computeAttribution(*m, x, occ), Error, "do not fit");
+}
+
+TEST(blurred_and_uniform_baselines)
+{
+    auto m = load("seqcnn_traced.pt");
+    const TensorValue x = first(readNpy(fixtures::path("seqcnn_input.npy")));
+    AttributionParams p = params(AttributionMethod::IntegratedGradients, 0);
+    p.steps = 64;
+    for (BaselineKind b : {BaselineKind::Blur, BaselineKind::Uniform}) {
+        p.baseline = b;
+        const auto r = computeAttribution(*m, x, p);
+        CHECK(r->map.shape() == x.shape());
+        CHECK(std::isfinite(r->convergenceDelta));
+        CHECK(fixtures::maxAbs(r->map) > 0);
+    }
+}
+
+TESTKIT_MAIN
