@@ -33,6 +33,16 @@ quint64 EngineBridge::requestActivations(const TensorValue &input, quint64 input
     return g;
 }
 
+quint64 EngineBridge::requestAttribution(const TensorValue &input, quint64 inputId, const AttributionParams &params,
+                                         const std::string &kind)
+{
+    Job job = attributionJob(input, inputId, params);
+    job.kind = kind;
+    const uint64_t g = mEngine->submit(std::move(job));
+    mLatest[kind] = g;
+    return g;
+}
+
 void EngineBridge::cancel(quint64 generation) { mEngine->cancel(generation); }
 void EngineBridge::cancelAll() { mEngine->cancelAll(); }
 
@@ -49,7 +59,9 @@ void EngineBridge::onEvent(const JobEvent &e)
         if (!stale) emit progress(e.generation, kind, e.done, e.total, QString::fromStdString(e.message));
         return;
     case JobEvent::Type::Partial:
-        return;   // no job kind of this panel set streams partials yet
+        if (auto r = std::dynamic_pointer_cast<const AttributionResult>(e.output); r && !stale)
+            emit attributionReady(e.kind, r);
+        return;
     case JobEvent::Type::Finished:
     case JobEvent::Type::Failed:
     case JobEvent::Type::Cancelled:
@@ -70,6 +82,8 @@ void EngineBridge::onEvent(const JobEvent &e)
         emit modelLoaded(m->summary);
     else if (auto a = std::dynamic_pointer_cast<const ActivationOutput>(e.output))
         emit activationsReady(a);
+    else if (auto r = std::dynamic_pointer_cast<const AttributionResult>(e.output))
+        emit attributionReady(e.kind, r);
 }
 
 } // namespace pellucid

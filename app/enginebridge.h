@@ -1,6 +1,7 @@
 #pragma once
 // The QObject bridge: engine events (worker thread) become queued signals on the GUI thread. Results of
 // superseded generations are dropped here, so panels only ever see the newest request's results.
+#include "engine/attribution.h"
 #include "engine/engine.h"
 #include "engine/jobs.h"
 
@@ -21,6 +22,9 @@ public:
 
     quint64 loadModel(const QString &path, DevicePreference device = DevicePreference::Auto);
     quint64 requestActivations(const TensorValue &input, quint64 inputId, const QString &layer);
+    /// `kind` names the request's slot: a newer request of the same kind supersedes it.
+    quint64 requestAttribution(const TensorValue &input, quint64 inputId, const AttributionParams &params,
+                               const std::string &kind);
     void cancel(quint64 generation);
     void cancelAll();
     bool busy() const { return !mRunning.empty(); }
@@ -29,6 +33,8 @@ public:
 signals:
     void modelLoaded(std::shared_ptr<const pellucid::ModelSummary> summary);
     void activationsReady(std::shared_ptr<const pellucid::ActivationOutput> output);
+    /// Partial (refining) and final attribution results of the newest request of `kind`.
+    void attributionReady(const std::string &kind, std::shared_ptr<const pellucid::AttributionResult> result);
     void jobFailed(quint64 generation, const QString &kind, const QString &message);
     void jobCancelled(quint64 generation, const QString &kind);
     void progress(quint64 generation, const QString &kind, qint64 done, qint64 total, const QString &stage);

@@ -5,6 +5,7 @@
 #include "engine/errors.h"
 #include "widgets/activationgrid.h"
 #include "widgets/activationpanel.h"
+#include "widgets/attributionpanel.h"
 #include "widgets/inputpanel.h"
 #include "widgets/layertree.h"
 #include "widgets/predictionchart.h"
@@ -43,11 +44,13 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
     mInput = new InputPanel;
     mActivations = new ActivationPanel;
     mPrediction = new PredictionChart;
+    mAttribution = new AttributionPanel;
     setCentralWidget(nullptr);
     mModelDock = addPanel(tr("Model"), "ModelDock", mLayers);
     mInputDock = addPanel(tr("Input"), "InputDock", mInput);
     mActivationsDock = addPanel(tr("Activations"), "ActivationsDock", mActivations);
     mPredictionDock = addPanel(tr("Prediction"), "PredictionDock", mPrediction);
+    mAttributionDock = addPanel(tr("Attribution"), "AttributionDock", mAttribution);
     resetLayout();
     mDefaultState = saveState();
 
@@ -84,9 +87,19 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
     connect(mBridge, &EngineBridge::activationsReady, this, &MainWindow::onActivations);
     connect(mBridge, &EngineBridge::jobFailed, this, [this](quint64, const QString &kind, const QString &message) {
         if (kind == "activations") mActivations->clear(message);
+        if (kind.startsWith("attribution")) mAttribution->showError(kind.toStdString(), message);
         showError(message);
     });
     connect(mLayers, &LayerTree::layerSelected, this, &MainWindow::selectLayer);
+    connect(mAttribution, &AttributionPanel::runRequested, this, &MainWindow::requestAttributions);
+    connect(mAttributionDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
+        if (visible) requestAttributions();
+    });
+    connect(mBridge, &EngineBridge::attributionReady, this,
+            [this](const std::string &kind, std::shared_ptr<const AttributionResult> r) {
+                mAttribution->showResult(kind, r);
+                emit attributionShown(QString::fromStdString(kind), r->partial);
+            });
     connect(mInput, &InputPanel::imageChosen, this, &MainWindow::openImage);
 
     QSettings settings;
@@ -107,7 +120,7 @@ QDockWidget *MainWindow::addPanel(const QString &title, const QString &objectNam
 
 void MainWindow::resetLayout()
 {
-    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock}) {
+    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock, mAttributionDock}) {
         d->setFloating(false);
         d->show();
         removeDockWidget(d);
@@ -116,6 +129,9 @@ void MainWindow::resetLayout()
     addDockWidget(Qt::LeftDockWidgetArea, mInputDock);
     addDockWidget(Qt::RightDockWidgetArea, mActivationsDock);
     splitDockWidget(mActivationsDock, mPredictionDock, Qt::Vertical);
+    tabifyDockWidget(mActivationsDock, mAttributionDock);
+    mAttributionDock->show();
+    mActivationsDock->raise();
     mModelDock->show();
     mInputDock->show();
     mActivationsDock->show();
@@ -156,7 +172,7 @@ void MainWindow::buildMenus()
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
     mViewMenu = menuBar()->addMenu(tr("&View"));
-    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock})
+    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock, mAttributionDock})
         mViewMenu->addAction(d->toggleViewAction());
     mViewMenu->addSeparator();
     QAction *reset = mViewMenu->addAction(tr("&Reset layout"), this, &MainWindow::resetLayout);
@@ -209,6 +225,7 @@ void MainWindow::onModelLoaded(std::shared_ptr<const ModelSummary> summary)
     mDeviceLabel->setText(tr("device: %1").arg(QString::fromStdString(mSummary->device)));
     setWindowTitle(tr("Pellucid — %1").arg(QString::fromStdString(mSummary->fileName)));
     mLayers->setModel(*mSummary);
+    mAttribution->setModel(*mSummary);
 
     QSettings settings;
     QStringList recent = settings.value("recentModels").toStringList();
@@ -251,6 +268,7 @@ void MainWindow::openImage(const QString &path)
         TensorValue t = loadInputFile(path.toStdString(), spec, shape);
         mInputTensor = t;
         mImagePath = path;
+        mAttribution->setInput(t);
         QImage preview(path);
         if (preview.isNull() && t.shape().size() == 4) {
             // A .npy input: show its first plane, min-max scaled to grey.
@@ -267,6 +285,7 @@ void MainWindow::openImage(const QString &path)
         ++mInputId;
         mErrorLabel->clear();
         requestActivations();
+        requestAttributions();
     } catch (const std::exception &e) {
         showError(QString::fromStdString(e.what()));   // the previous input stays current
     }
@@ -284,6 +303,13 @@ void MainWindow::requestActivations()
 {
     if (!mSummary || mInputTensor.numel() == 0) return;
     mBridge->requestActivations(mInputTensor, mInputId, mLayer);
+}
+
+void MainWindow::requestAttributions()
+{
+    if (!mSummary || mInputTensor.numel() == 0 || !mAttributionDock->isVisible()) return;
+    for (const auto &[kind, params] : mAttribution->requests())
+        mBridge->requestAttribution(mInputTensor, mInputId, params, kind);
 }
 
 void MainWindow::onActivations(std::shared_ptr<const ActivationOutput> out)

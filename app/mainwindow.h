@@ -15,6 +15,7 @@ class QToolButton;
 namespace pellucid {
 
 class ActivationPanel;
+class AttributionPanel;
 class EngineBridge;
 class InputPanel;
 class LayerTree;
@@ -38,6 +39,8 @@ public:
     LayerTree *layerTree() const { return mLayers; }
     ActivationPanel *activationPanel() const { return mActivations; }
     PredictionChart *predictionChart() const { return mPrediction; }
+    AttributionPanel *attributionPanel() const { return mAttribution; }
+    QDockWidget *attributionDock() const { return mAttributionDock; }
     InputPanel *inputPanel() const { return mInput; }
     QString lastError() const { return mLastError; }
     std::shared_ptr<const ModelSummary> modelSummary() const { return mSummary; }
@@ -46,6 +49,7 @@ public:
 signals:
     void modelReady();
     void activationsShown();
+    void attributionShown(const QString &kind, bool partial);
     void errorShown(const QString &message);
 
 protected:
@@ -59,6 +63,7 @@ private:
     void updateRecentMenu();
     void showError(const QString &message);
     void requestActivations();
+    void requestAttributions();
     void onModelLoaded(std::shared_ptr<const ModelSummary> summary);
     void onActivations(std::shared_ptr<const ActivationOutput> out);
 
@@ -67,7 +72,8 @@ private:
     InputPanel *mInput;
     ActivationPanel *mActivations;
     PredictionChart *mPrediction;
-    QDockWidget *mModelDock, *mInputDock, *mActivationsDock, *mPredictionDock;
+    AttributionPanel *mAttribution;
+    QDockWidget *mModelDock, *mInputDock, *mActivationsDock, *mPredictionDock, *mAttributionDock;
     QMenu *mRecentMenu = nullptr;
     QMenu *mViewMenu = nullptr;
     QLabel *mDeviceLabel, *mModelLabel, *mErrorLabel;

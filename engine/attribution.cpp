@@ -336,6 +336,9 @@ at::Tensor occlusion(Runner &r, const at::Tensor &x, const AttributionTarget &t)
         win[0] = x.size(1);
         for (int64_t i = 1; i < dims; ++i) win[size_t(i)] = std::max<int64_t>(1, x.size(i + 1) / 8);
     }
+    if (int64_t(win.size()) == dims)
+        for (int64_t i = 0; i < dims; ++i)
+            if (win[size_t(i)] == 0) win[size_t(i)] = x.size(i + 1);   // 0: the whole dimension
     if (stride.empty()) stride = win;
     if (int64_t(win.size()) != dims || int64_t(stride.size()) != dims)
         throw Error(ErrorCode::BadInput, "Occlusion window and stride need " + std::to_string(dims) + " values (one per input dimension after the batch)");

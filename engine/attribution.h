@@ -56,7 +56,7 @@ struct AttributionParams {
     float stdev = 0.15f;                      // noise σ as a fraction of the input's value range
     uint64_t seed = 0;
     // Occlusion
-    std::vector<int64_t> window, stride;      // per input dimension after the batch (C, H, W)
+    std::vector<int64_t> window, stride;      // per input dimension after the batch (C, H, W); window 0: whole dim
     float fill = 0.0f;
     // LIME / KernelSHAP: feature ids per pixel ([H, W] or the input's shape); empty: a grid of gridCells²
     TensorValue featureMask;

@@ -5,12 +5,15 @@
 #include "app/mainwindow.h"
 #include "widgets/activationgrid.h"
 #include "widgets/activationpanel.h"
+#include "widgets/attributionpanel.h"
+#include "widgets/attributionview.h"
 #include "widgets/histogramview.h"
 #include "widgets/inputpanel.h"
 #include "widgets/layertree.h"
 #include "widgets/predictionchart.h"
 
 #include <QDockWidget>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QImage>
 #include <QSettings>
@@ -133,6 +136,76 @@ private slots:
         w->setDevice(DevicePreference::Cpu);
         QVERIFY(ready.wait(30000));
         QCOMPARE(QString::fromStdString(w->modelSummary()->device), QString("cpu"));
+    }
+
+    void attributionPanelRunsAndRefines()
+    {
+        auto w = openDemo();
+        w->resize(1400, 900);
+        AttributionPanel *panel = w->attributionPanel();
+        // Waits for the final (not partial) result of `kind`.
+        auto waitFinal = [&](const QString &kind, std::function<void()> action) {
+            QSignalSpy spy(w.get(), &MainWindow::attributionShown);
+            action();
+            QElapsedTimer t;
+            t.start();
+            while (t.elapsed() < 30000) {
+                for (const auto &args : spy)
+                    if (args.at(0).toString() == kind && !args.at(1).toBool()) return true;
+                spy.wait(200);
+            }
+            return false;
+        };
+        QVERIFY(waitFinal("attribution", [&] { w->attributionDock()->raise(); }));   // becoming visible runs it
+        QVERIFY(!panel->mainView()->overlay().isNull());
+
+        // Grad-CAM at the last spatial layer: a 7×7 map over the 28×28 input.
+        QVERIFY(waitFinal("attribution", [&] { panel->setMethod(AttributionMethod::GradCam); }));
+        QCOMPARE(panel->mainView()->overlay().size(), QSize(7, 7));
+        QVERIFY(panel->mainView()->title().contains("features.10"));
+
+        // Integrated gradients reports its convergence delta.
+        QVERIFY(waitFinal("attribution", [&] { panel->setMethod(AttributionMethod::IntegratedGradients); }));
+        QVERIFY(panel->statusText().contains("convergence delta"));
+        QCOMPARE(panel->mainView()->overlay().size(), QSize(28, 28));
+
+        // A new target re-runs the method (newest wins).
+        QVERIFY(waitFinal("attribution", [&] { panel->setTargetClass(7); }));
+        QVERIFY(panel->mainView()->title().contains("class 7"));
+        w->grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/attribution.png");
+
+        // Compare view: one result per method, then a shared scale.
+        QSignalSpy cmp(w.get(), &MainWindow::attributionShown);
+        panel->setCompareMethods({AttributionMethod::Saliency, AttributionMethod::GuidedBackprop,
+                                  AttributionMethod::GradCam, AttributionMethod::Occlusion});
+        QElapsedTimer t;
+        t.start();
+        QSet<QString> done;
+        while (done.size() < 4 && t.elapsed() < 30000) {
+            cmp.wait(200);
+            for (const auto &args : cmp)
+                if (!args.at(1).toBool()) done.insert(args.at(0).toString());
+        }
+        QCOMPARE(done.size(), 4);
+        QCOMPARE(int(panel->compareViews().size()), 4);
+        panel->setSharedScale(true);
+        const double b0 = panel->compareViews()[0]->bound();
+        for (auto *v : panel->compareViews()) QCOMPARE(v->bound(), b0);
+        w->grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/attribution_compare.png");
+    }
+
+    void attributionErrorsShowInPanel()
+    {
+        auto w = openDemo();
+        w->attributionDock()->raise();
+        QSignalSpy errors(w.get(), &MainWindow::errorShown);
+        w->attributionPanel()->setMethod(AttributionMethod::IntegratedGradients);
+        w->attributionPanel()->setTargetClass(3);
+        QTest::qWait(50);
+        // Loading a model whose forward raises makes attribution fail with the model's message.
+        w->openModel(fix("thrower_scripted.pt"));
+        QVERIFY(errors.wait(30000));
+        QVERIFY(!w->lastError().isEmpty());
     }
 
     void nanOutputsAreShown()

@@ -1,0 +1,76 @@
+#pragma once
+// The Attribution dock: a method with its parameters, the target class and a CAM layer; the map over the
+// input with colour scale, sign mode, clipping and opacity; and a compare view of several methods side by
+// side (own or shared colour scale). Partial results refine the view while a long method runs.
+#include "engine/attribution.h"
+#include "widgets/attributionview.h"
+
+#include <QWidget>
+
+#include <map>
+#include <memory>
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QGridLayout;
+class QLabel;
+class QListWidget;
+class QSlider;
+class QSpinBox;
+class QStackedWidget;
+
+namespace pellucid {
+
+class AttributionView;
+
+class AttributionPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit AttributionPanel(QWidget *parent = nullptr);
+
+    void setModel(const ModelSummary &summary);
+    void setInput(const TensorValue &input);
+
+    /// The requests to run now: job kind -> parameters ("attribution" alone, or one per compared method).
+    std::vector<std::pair<std::string, AttributionParams>> requests() const;
+    void showResult(const std::string &kind, std::shared_ptr<const AttributionResult> result);
+    void showError(const std::string &kind, const QString &message);
+
+    // For tests and scripting.
+    void setMethod(AttributionMethod m);
+    void setTargetClass(int index);   // -1: predicted
+    void setCamLayer(const QString &layer);
+    void setCompareMethods(const std::vector<AttributionMethod> &methods);   // empty: single view
+    void setSharedScale(bool shared);
+    void setSignMode(SignMode mode);
+    AttributionView *mainView() const { return mMain; }
+    std::vector<AttributionView *> compareViews() const;
+    QString statusText() const;
+
+signals:
+    void runRequested();
+
+private:
+    void updateEnabled();
+    void applyStyle();
+    AttributionParams baseParams(AttributionMethod m) const;
+    void rebuildCompareGrid();
+
+    QComboBox *mMethod, *mTarget, *mLayer, *mIntegration, *mBaseline, *mNoiseType, *mSign;
+    QSpinBox *mSteps, *mSamples, *mSeed, *mWindow;
+    QDoubleSpinBox *mStdev, *mClip;
+    QSlider *mOpacity;
+    QCheckBox *mCompare, *mShared;
+    QListWidget *mCompareList;
+    QStackedWidget *mStack;
+    AttributionView *mMain;
+    QWidget *mGridHost;
+    QGridLayout *mGrid;
+    std::map<std::string, AttributionView *> mCompareViews;   // kind -> view
+    QLabel *mStatus;
+    QImage mPicture;
+    std::map<std::string, std::shared_ptr<const AttributionResult>> mLast;   // kind -> latest result
+};
+
+} // namespace pellucid
