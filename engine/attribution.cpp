@@ -403,8 +403,8 @@ at::Tensor surrogate(Runner &r, AttributionMethod m, const at::Tensor &x, const 
         ids = inverse.view({H, W});
     } else {
         const int64_t cells = std::max(1, p.gridCells);
-        const at::Tensor rows = (at::arange(H, torch::kLong) * cells / H).view({H, 1});
-        const at::Tensor cols = (at::arange(W, torch::kLong) * cells / W).view({1, W});
+        const at::Tensor rows = at::div(at::arange(H, torch::kLong) * cells, H, "floor").view({H, 1});
+        const at::Tensor cols = at::div(at::arange(W, torch::kLong) * cells, W, "floor").view({1, W});
         ids = rows * cells + cols;
     }
     const int64_t M = ids.max().item<int64_t>() + 1;
@@ -667,6 +667,33 @@ std::shared_ptr<AttributionResult> computeAttribution(Model &model, const Tensor
     result->chunks = r.chunks;
     result->elapsedMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return result;
+}
+
+double rawPassMs(Model &model, const TensorValue &input, int64_t samples, int64_t chunk, bool backward)
+{
+    Model::Impl &d = model.impl();
+    const at::Tensor x = d.toTorch(input).narrow(0, 0, 1);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int64_t done = 0; done < samples; done += chunk) {
+        const int64_t k = std::min(chunk, samples - done);
+        std::vector<int64_t> rep(size_t(x.dim()), 1);
+        rep[0] = k;
+        const at::Tensor xs = x.repeat(rep);
+        if (backward) {
+            torch::AutoGradMode enable(true);
+            const at::Tensor xg = xs.detach().requires_grad_(true);
+            std::vector<at::Tensor> ts;
+            flattenTensors(d.tapped({})->run(d.module, {xg}).at(0), ts);
+            const at::Tensor y = ts.at(0).select(1, 0).sum();
+            (void)torch::autograd::grad({y}, {xg});
+        } else {
+            torch::NoGradGuard ng;
+            std::vector<at::Tensor> ts;
+            flattenTensors(d.tapped({})->run(d.module, {xs}).at(0), ts);
+            (void)ts.at(0).sum().item<float>();
+        }
+    }
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
 Job attributionJob(TensorValue input, uint64_t inputId, AttributionParams params)

@@ -93,4 +93,8 @@ std::shared_ptr<AttributionResult> computeAttribution(Model &model, const Tensor
 
 Job attributionJob(TensorValue input, uint64_t inputId, AttributionParams params);
 
+/// Benchmark support: milliseconds to push `samples` copies of the input through the model in chunks of
+/// `chunk`, forward only or forward + backward to the input — the raw cost an attribution method pays.
+double rawPassMs(Model &model, const TensorValue &input, int64_t samples, int64_t chunk, bool backward);
+
 } // namespace pellucid

@@ -2,7 +2,9 @@
 //   pellucid-bench [--model M] [--layer PATH] [--iterations N] [--threads N] [--gui-seconds S] [--json OUT]
 // 1. Tap overhead: a forward with one layer tapped (the rewritten graph) against the module's own forward.
 // 2. Activation updates per second through the engine (job queue, worker thread, statistics, top-k).
-// 3. (GUI builds) GUI-thread stall while activations stream into the main window.
+// 3. Attribution methods against the raw cost of their model passes.
+// 4. (GUI builds) GUI-thread stall while activations stream into the main window.
+#include "engine/attribution.h"
 #include "engine/engine.h"
 #include "engine/jobs.h"
 #include "engine/json.h"
@@ -50,7 +52,7 @@ int main(int argc, char **argv)
 {
     std::string model = std::string(PELLUCID_SOURCE_RESOURCES) + "/models/fashion_mnist_cnn.pt";
     std::string layer, jsonOut;
-    int iterations = 300, threads = 0;
+    int iterations = 300, threads = 0, attrReps = 11;
     double guiSeconds = 5;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i], v = argv[i + 1];
@@ -60,6 +62,7 @@ int main(int argc, char **argv)
         else if (k == "--threads") threads = std::stoi(v);
         else if (k == "--gui-seconds") guiSeconds = std::stod(v);
         else if (k == "--json") jsonOut = v;
+        else if (k == "--attribution-reps") attrReps = std::stoi(v);
         else { std::cerr << "unknown option " << k << "\n"; return 1; }
     }
     try {
@@ -108,9 +111,61 @@ int main(int argc, char **argv)
         tap["all_taps_ms"] = a;
         tap["one_tap_overhead"] = t / p - 1;
         report["tap_overhead"] = tap;
+        // 2. Attribution methods: time, model passes, and the ratio to the raw cost of the same passes
+        //    (the same samples pushed through the model in the same chunks, measured in this run).
+        std::printf("\n[attribution] median of %d runs; raw = the same samples through the model, same chunks\n", attrReps);
+        std::printf("  %-16s %9s %7s %9s %7s  %s\n", "method", "ms", "passes", "raw ms", "ratio", "raw cost");
+        Json attr = Json::object();
+        const int classesOut = s.outputShapes.empty() || s.outputShapes[0].size() != 2 ? 0 : int(s.outputShapes[0][1]);
+        std::string camLayer;
+        for (const auto &l : s.layers)
+            if (l.calls > 0 && !l.outputShapes.empty() && l.outputShapes[0].size() == 4) camLayer = l.path;
+        for (AttributionMethod method : allMethods()) {
+            if ((isCamMethod(method) || method == AttributionMethod::GuidedGradCam) && camLayer.empty()) continue;
+            AttributionParams ap;
+            ap.method = method;
+            ap.target.kind = classesOut > 0 ? AttributionTarget::Kind::Class : AttributionTarget::Kind::Predicted;
+            ap.target.classIndex = 0;
+            ap.layer = camLayer;
+            ap.steps = 50;
+            ap.samples = (method == AttributionMethod::Lime || method == AttributionMethod::KernelShap) ? 200 : 50;
+            ap.internalBatch = 64;
+            if (method == AttributionMethod::Occlusion && shape.size() == 4) {
+                const int64_t side = std::max<int64_t>(1, shape[2] / 7);
+                ap.window = {shape[1], side, side};
+                ap.stride = {shape[1], std::max<int64_t>(1, side / 2), std::max<int64_t>(1, side / 2)};
+            }
+            computeAttribution(*m, x, ap);   // warm-up (compiles the clone)
+            std::vector<double> times;
+            int64_t passes = 0;
+            for (int i = 0; i < attrReps; ++i) {
+                const auto r = computeAttribution(*m, x, ap);
+                times.push_back(r->elapsedMs);
+                passes = r->modelPasses;
+            }
+            // Raw cost: gradient methods pay forward+backward per sample, perturbation methods forwards.
+            const bool backward = !(method == AttributionMethod::Occlusion || method == AttributionMethod::ScoreCam
+                                    || method == AttributionMethod::Lime || method == AttributionMethod::KernelShap);
+            int64_t rawSamples = passes;
+            if (method == AttributionMethod::IntegratedGradients) rawSamples = ap.steps;           // + delta's 2 forwards
+            if (method == AttributionMethod::GuidedGradCam) rawSamples = 2;
+            std::vector<double> raws;
+            rawPassMs(*m, x, rawSamples, ap.internalBatch, backward);   // warm-up
+            for (int i = 0; i < attrReps; ++i) raws.push_back(rawPassMs(*m, x, rawSamples, ap.internalBatch, backward));
+            const double tm = median(times), raw = median(raws);
+            std::printf("  %-16s %9.2f %7lld %9.2f %6.2fx  %lld x %s\n", methodName(method), tm, (long long)passes, raw, tm / raw,
+                        (long long)rawSamples, backward ? "fwd+bwd" : "fwd");
+            Json j = Json::object();
+            j["ms"] = tm;
+            j["passes"] = passes;
+            j["raw_ms"] = raw;
+            j["ratio"] = tm / raw;
+            attr[methodName(method)] = j;
+        }
+        report["attribution"] = attr;
         m.reset();
 
-        // 2. Activation updates per second through the engine.
+        // 3. Activation updates per second through the engine.
         std::mutex mu;
         std::condition_variable cv;
         uint64_t finished = 0, failed = 0;

@@ -116,6 +116,26 @@ TEST(kernelshap_on_linear_model_equals_w_times_x_minus_baseline)
     CHECK_MSG(fixtures::maxAbsDiff(lime->map, ixg->map) < 1e-3, "diff " << fixtures::maxAbsDiff(lime->map, ixg->map));
 }
 
+TEST(kernelshap_grid_superpixels_sum_their_pixels)
+{
+    auto m = load("linear_traced.pt");
+    const TensorValue x = readNpy(fixtures::path("linear_input.npy"));
+    AttributionParams p = params(AttributionMethod::KernelShap, 2);
+    p.gridCells = 2;   // four 2×2 cells
+    p.samples = 60;
+    const auto r = computeAttribution(*m, x, p);
+    const auto ixg = computeAttribution(*m, x, params(AttributionMethod::InputXGradient, 2));
+    for (int cy = 0; cy < 2; ++cy)
+        for (int cx = 0; cx < 2; ++cx) {
+            double cell = 0;
+            for (int y = 0; y < 2; ++y)
+                for (int xx = 0; xx < 2; ++xx) cell += ixg->map.at((cy * 2 + y) * 4 + cx * 2 + xx);
+            const float got = r->map.at((cy * 2) * 4 + cx * 2);
+            CHECK_MSG(std::fabs(got - cell) < 1e-4, "cell " << cy << "," << cx << ": " << got << " vs " << cell);
+            CHECK_EQ(r->map.at((cy * 2 + 1) * 4 + cx * 2 + 1), got);   // one value per superpixel
+        }
+}
+
 TEST(occlusion_one_element_window_equals_exact_ablation)
 {
     auto m = load("seqcnn_traced.pt");
