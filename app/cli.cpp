@@ -39,7 +39,8 @@ const char *kUsage =
     "              [--integration gauss-legendre|riemann-left|riemann-right|riemann-middle|riemann-trapezoid]\n"
     "              [--baseline zero|blur|uniform|FILE.npy] [--window C,H,W] [--stride C,H,W] [--samples N]\n"
     "              [--stdev S] [--seed S] [--contrast K2] [--noise-base METHOD] [--noise-type smoothgrad|smoothgrad-sq|vargrad]\n"
-    "              [--feature-mask FILE.npy] [--grid N] [--fill V] [--internal-batch N] [--memory-budget-mb N]\n"
+    "              [--superpixels slic|grid] [--superpixel-size PX] [--feature-mask FILE.npy] [--grid N] [--fill V]\n"
+    "              [--internal-batch N] [--memory-budget-mb N]\n"
     "              --out OUT.npy|OUT.png\n"
     "              METHOD: saliency inputxgrad ig guided-backprop deconvnet smoothgrad gradcam gradcam++ layercam\n"
     "              scorecam guided-gradcam occlusion lime kernelshap; --target K or --target predicted\n"
@@ -70,7 +71,8 @@ Args parse(int argc, char **argv)
     static const std::set<std::string> valueNames = {
         "model", "input", "layer", "out", "topk", "device", "input-shape", "input-dtype", "threads", "method",
         "target", "contrast", "steps", "integration", "baseline", "window", "stride", "samples", "stdev", "seed",
-        "noise-base", "noise-type", "feature-mask", "grid", "fill", "internal-batch", "memory-budget-mb"};
+        "noise-base", "noise-type", "feature-mask", "grid", "fill", "internal-batch", "memory-budget-mb",
+        "superpixels", "superpixel-size"};
     Args a;
     if (argc < 2) throw UsageError("no command given");
     a.command = argv[1];
@@ -216,6 +218,14 @@ int cmdAttribute(const Args &a)
 
     auto model = loadModel(a);
     const TensorValue input = loadInputFile(a.need("input"), model->summary().metadata.input, model->summary().inputShape);
+    const std::string superpixels = a.get("superpixels", a.has("feature-mask") ? "mask" : "slic");
+    if (superpixels == "slic" && (p.method == AttributionMethod::Lime || p.method == AttributionMethod::KernelShap)) {
+        const int side = input.shape().size() == 4 ? int(std::max(input.shape()[2], input.shape()[3])) : 32;
+        p.featureMask = slicSegments(input, a.has("superpixel-size") ? toInt(a.need("superpixel-size"), "--superpixel-size")
+                                                                     : std::max(2, side / 8));
+    } else if (superpixels != "grid" && superpixels != "slic" && superpixels != "mask") {
+        throw UsageError("--superpixels must be slic or grid");
+    }
     auto r = computeAttribution(*model, input, p);
     if (npy) writeNpy(out, r->map);
     else writeAttributionPng(out, input, r->map, isSignedMethod(p.method));

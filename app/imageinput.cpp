@@ -5,6 +5,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/ximgproc/slic.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -160,6 +161,32 @@ void writePng(const std::string &path, const cv::Mat &img)
 }
 
 } // namespace
+
+TensorValue slicSegments(const TensorValue &input, int regionSize, float ruler)
+{
+    const Shape &s = input.shape();
+    if (s.size() != 4) throw Error(ErrorCode::BadInput, "Superpixels need an image input [N, C, H, W], not " + shapeToString(s));
+    const int c = int(s[1]), h = int(s[2]), w = int(s[3]);
+    std::vector<cv::Mat> planes;
+    for (int ch = 0; ch < std::min(c, 3); ++ch) {
+        cv::Mat m(h, w, CV_32F, const_cast<float *>(input.data()) + int64_t(ch) * h * w);
+        cv::Mat u8;
+        cv::normalize(m, u8, 0, 255, cv::NORM_MINMAX, CV_8U);
+        planes.push_back(u8);
+    }
+    cv::Mat img;
+    cv::merge(planes, img);
+    if (planes.size() == 3) cv::cvtColor(img, img, cv::COLOR_RGB2Lab);
+    auto slic = cv::ximgproc::createSuperpixelSLIC(img, cv::ximgproc::SLICO, std::max(2, regionSize), ruler);
+    slic->iterate(10);
+    slic->enforceLabelConnectivity(25);
+    cv::Mat labels;
+    slic->getLabels(labels);
+    std::vector<float> ids(size_t(h) * size_t(w));
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) ids[size_t(y) * size_t(w) + size_t(x)] = float(labels.at<int>(y, x));
+    return TensorValue({h, w}, std::move(ids));
+}
 
 void writeAttributionPng(const std::string &path, const TensorValue &input, const TensorValue &map, bool signedMap)
 {

@@ -18,6 +18,10 @@ TensorValue loadInputFile(const std::string &path, const InputSpec &spec, const 
 /// A grid of the channel maps of the first batch element, viridis-coloured, written as PNG (OpenCV).
 void writeActivationPng(const std::string &path, const TensorValue &activation);
 
+/// SLIC superpixels (OpenCV ximgproc, SLICO) of a [1, C, H, W] input: an [H, W] map of segment ids, for
+/// LIME and KernelSHAP. `regionSize` is the approximate superpixel side in pixels.
+TensorValue slicSegments(const TensorValue &input, int regionSize, float ruler = 10.0f);
+
 /// The input (channel mean, grey) with an attribution map laid over it, written as PNG (OpenCV). Signed maps
 /// use a diverging blue–white–red scale centred on 0; magnitudes use viridis. CAM maps are upsampled.
 void writeAttributionPng(const std::string &path, const TensorValue &input, const TensorValue &map, bool signedMap);

@@ -308,8 +308,19 @@ void MainWindow::requestActivations()
 void MainWindow::requestAttributions()
 {
     if (!mSummary || mInputTensor.numel() == 0 || !mAttributionDock->isVisible()) return;
-    for (const auto &[kind, params] : mAttribution->requests())
+    TensorValue segments;
+    for (auto [kind, params] : mAttribution->requests()) {
+        if (params.method == AttributionMethod::Lime || params.method == AttributionMethod::KernelShap) {
+            try {
+                if (segments.numel() == 0 && mInputTensor.shape().size() == 4)
+                    segments = slicSegments(mInputTensor, int(std::max<int64_t>(2, std::max(mInputTensor.dim(2), mInputTensor.dim(3)) / 8)));
+                params.featureMask = segments;   // empty: the engine's grid
+            } catch (const std::exception &e) {
+                showError(QString::fromStdString(e.what()));
+            }
+        }
         mBridge->requestAttribution(mInputTensor, mInputId, params, kind);
+    }
 }
 
 void MainWindow::onActivations(std::shared_ptr<const ActivationOutput> out)

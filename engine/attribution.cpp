@@ -269,18 +269,36 @@ at::Tensor integratedGradients(Runner &r, const at::Tensor &x, const Attribution
     return attr;
 }
 
+/// Token outputs of transformers [B, T, C] as a patch grid [B, C, g, g] (a leading CLS token dropped when
+/// T − 1 is square); undefined when T is not a square (plus one).
+at::Tensor tokensToGrid(const at::Tensor &a)
+{
+    if (a.dim() != 3) return {};
+    const int64_t T = a.size(1);
+    for (int64_t skip : {int64_t(0), int64_t(1)}) {
+        const int64_t n = T - skip, g = int64_t(std::llround(std::sqrt(double(n))));
+        if (n > 0 && g * g == n)
+            return a.narrow(1, skip, n).reshape({a.size(0), g, g, a.size(2)}).permute({0, 3, 1, 2});
+    }
+    return {};
+}
+
 at::Tensor camMethod(Runner &r, AttributionMethod m, const at::Tensor &x, const AttributionTarget &t)
 {
     const std::string layer = r.model.resolveLayer(r.p.layer).path;
+    // Spatial [N, C, H, W] as is; transformer tokens [N, T, C] reshaped to their patch grid.
     auto spatial = [&](const at::Tensor &a) {
-        if (a.dim() != 4)
+        if (a.dim() == 4) return a;
+        at::Tensor g = tokensToGrid(a);
+        if (!g.defined())
             throw Error(ErrorCode::BadInput, "Layer '" + layer + "' output " + shapeToString(Shape(a.sizes().begin(), a.sizes().end()))
-                                                 + " is not spatial: CAM methods need a layer with output [N, C, H, W]");
+                                                 + " is not spatial: CAM methods need a layer with output [N, C, H, W] "
+                                                   "or transformer tokens [N, T, C] on a square patch grid");
+        return g;
     };
     if (m == AttributionMethod::ScoreCam) {
         torch::NoGradGuard ng;
-        const at::Tensor A = r.forward(x, layer).layer;
-        spatial(A);
+        const at::Tensor A = spatial(r.forward(x, layer).layer);
         if (x.dim() != 4) throw Error(ErrorCode::BadInput, "Score-CAM needs an image input [N, C, H, W]");
         at::Tensor up = at::upsample_bilinear2d(A, {x.size(2), x.size(3)}, false);
         const at::Tensor lo = up.amin({2, 3}, true), hi = up.amax({2, 3}, true);
@@ -301,11 +319,10 @@ at::Tensor camMethod(Runner &r, AttributionMethod m, const at::Tensor &x, const 
     torch::AutoGradMode enable(true);
     const at::Tensor xg = x.detach().requires_grad_(true);
     const Runner::Out o = r.forward(xg, layer);
-    const at::Tensor &A = o.layer;
-    spatial(A);
+    spatial(o.layer);   // checks before the backward pass
     const at::Tensor y = r.scores(o.logits, t).sum();
-    const at::Tensor g = torch::autograd::grad({y}, {A})[0].detach();
-    const at::Tensor Ad = A.detach();
+    const at::Tensor g = spatial(torch::autograd::grad({y}, {o.layer})[0].detach());
+    const at::Tensor Ad = spatial(o.layer.detach());
     ++r.chunks;
     switch (m) {
     case AttributionMethod::GradCam:

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <cstdio>
 #include <sys/wait.h>
@@ -208,6 +209,29 @@ TEST(attribution_reference_cases_match_captum)
         }
     }
     CHECK(runs >= 18);
+}
+
+TEST(lime_and_kernelshap_over_slic_superpixels)
+{
+    const std::string img = fixtures::resources("samples/9-ankle-boot.png");
+    for (const char *method : {"lime", "kernelshap"}) {
+        const std::string out = tmp + "/" + method + ".npy";
+        const Run r = cli(std::string("attribute --model ") + demo + " --input " + img + " --method " + method
+                          + " --target 9 --samples 300 --seed 1 --superpixels slic --superpixel-size 4 --out " + out);
+        CHECK_MSG(r.status == 0, r.err);
+        const TensorValue m = readNpy(out);
+        CHECK(m.shape() == (Shape{1, 1, 28, 28}));
+        std::set<float> values;
+        for (int64_t i = 0; i < m.numel(); ++i) values.insert(m.at(i));
+        CHECK_MSG(values.size() > 10 && values.size() < 200, method << ": " << values.size() << " distinct values");
+    }
+    // A grid instead of SLIC: exactly gridCells² values at most.
+    const Run g = cli("attribute --model " + demo + " --input " + img + " --method kernelshap --target 9 --samples 100 --superpixels grid --grid 4 --out " + tmp + "/grid.npy");
+    CHECK_EQ(g.status, 0);
+    std::set<float> gv;
+    const TensorValue gm = readNpy(tmp + "/grid.npy");
+    for (int64_t i = 0; i < gm.numel(); ++i) gv.insert(gm.at(i));
+    CHECK(gv.size() <= 16 && gv.size() > 1);
 }
 
 TEST(attribute_png_and_errors)

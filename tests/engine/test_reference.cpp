@@ -1,5 +1,6 @@
 // Models made outside the project (../shared/reference: PyTorch 1.13 and 2.11, traced and scripted)
 // load, run, give the recorded outputs and can be tapped.
+#include "engine/attribution.h"
 #include "engine/errors.h"
 #include "engine/model.h"
 #include "engine/npy.h"
@@ -69,6 +70,26 @@ TEST(attention_text_models_load_and_match_logits)
         CHECK_MSG(model->summary().dryRunError.empty(), f << ": " << model->summary().dryRunError);
         checkOutputs(*model, ids, "attention/text_logits.npy");
     }
+}
+
+TEST(gradcam_on_vit_tokens_uses_the_patch_grid)
+{
+    const TensorValue input = readNpy(fixtures::reference("attention/vit_input.npy"));
+    LoadOptions o;
+    o.device = DevicePreference::Cpu;
+    o.inputShape = input.shape();
+    auto model = Model::load(fixtures::reference("attention/vit_sdpa_traced.pt"), o);
+    AttributionParams p;
+    p.method = AttributionMethod::GradCam;
+    p.layer = "blocks.1";            // [1, 17, 32]: CLS + 4×4 patches
+    const auto r = computeAttribution(*model, input, p);
+    CHECK(r->map.shape() == (Shape{1, 1, 4, 4}));
+    CHECK(r->map.stats().min >= 0);
+    p.layer = "blocks.1.mlp.0";      // [1, 17, 64]
+    p.method = AttributionMethod::LayerCam;
+    CHECK(computeAttribution(*model, input, p)->map.shape() == (Shape{1, 1, 4, 4}));
+    p.layer = "head";                // [1, 10]: not spatial
+    CHECK_THROWS_WITH(computeAttribution(*model, input, p), Error, "not spatial");
 }
 
 TESTKIT_MAIN
