@@ -7,6 +7,7 @@
 #include "engine/modelimpl.h"
 
 #include <algorithm>
+#include <dlfcn.h>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -35,6 +36,24 @@ const std::pair<IntegrationRule, const char *> kRules[] = {
     {IntegrationRule::RiemannRight, "riemann-right"},   {IntegrationRule::RiemannMiddle, "riemann-middle"},
     {IntegrationRule::RiemannTrapezoid, "riemann-trapezoid"},
 };
+
+/// Free memory of the current CUDA device via libcudart's cudaMemGetInfo, looked up at run time so the
+/// engine needs no CUDA headers or link dependency; -1 when it cannot be asked.
+int64_t cudaFreeBytes()
+{
+    using MemGetInfo = int (*)(size_t *, size_t *);
+    static MemGetInfo fn = [] () -> MemGetInfo {
+        for (const char *lib : {"libcudart.so", "libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0"})
+        {
+            void *h = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD);   // the one torch already loaded, if any
+            if (!h) h = dlopen(lib, RTLD_LAZY);
+            if (void *f = h ? dlsym(h, "cudaMemGetInfo") : nullptr) return reinterpret_cast<MemGetInfo>(f);
+        }
+        return nullptr;
+    }();
+    size_t free = 0, total = 0;
+    return fn && fn(&free, &total) == 0 ? int64_t(free) : -1;
+}
 
 int64_t availableMemoryBytes()
 {
@@ -156,9 +175,14 @@ public:
         for (const auto &l : d.summary.layers)
             if (l.leaf && l.calls > 0)
                 for (const auto &s : l.outputShapes) perSample += shapeNumel(s) / std::max<int64_t>(1, s.empty() ? 1 : s[0]) * 4 * 3;
-        const int64_t budget = p.memoryBudgetBytes > 0 ? p.memoryBudgetBytes
-                                                       : (d.device.is_cuda() ? (int64_t(2) << 30)
-                                                                             : std::min<int64_t>(availableMemoryBytes() / 4, int64_t(4) << 30));
+        int64_t budget = p.memoryBudgetBytes;
+        if (budget <= 0) {
+            // Default: half the device's free memory on CUDA (2 GiB if it cannot be asked), a quarter of the
+            // available RAM (at most 4 GiB) on the CPU.
+            const int64_t cudaFree = d.device.is_cuda() ? cudaFreeBytes() : -1;
+            budget = d.device.is_cuda() ? (cudaFree > 0 ? cudaFree / 2 : (int64_t(2) << 30))
+                                        : std::min<int64_t>(availableMemoryBytes() / 4, int64_t(4) << 30);
+        }
         return std::clamp<int64_t>(budget / std::max<int64_t>(1, perSample), 1, 256);
     }
 
@@ -312,6 +336,10 @@ at::Tensor camMethod(Runner &r, AttributionMethod m, const at::Tensor &x, const 
             s.push_back(r.scores(r.forward(x * masks, "").logits, t));
             ++r.chunks;
             r.progress(c + k, C);
+            if (c + k < C) {   // the map from the channels scored so far
+                const at::Tensor wp = at::softmax(at::cat(s), 0).view({1, c + k, 1, 1});
+                r.partial(at::relu((wp * A.narrow(1, 0, c + k)).sum(1, true)), c + k, C);
+            }
         }
         const at::Tensor w = at::softmax(at::cat(s), 0).view({1, C, 1, 1});
         return at::relu((w * A).sum(1, true));
@@ -387,13 +415,15 @@ at::Tensor occlusion(Runner &r, const at::Tensor &x, const AttributionTarget &t)
         std::vector<int64_t> rep(static_cast<size_t>(x.dim()), 1);
         rep[0] = k;
         at::Tensor xs = x.repeat(rep);
-        for (int64_t j = 0; j < k; ++j) region(xs[j], pos + j).fill_(p.fill);
-        const at::Tensor diff = (y0 - r.scores(r.forward(xs, "").logits, t)).cpu();
+        at::Tensor masks = at::zeros_like(xs);
+        for (int64_t j = 0; j < k; ++j) region(masks[j], pos + j).fill_(1.0);
+        xs = xs * (1 - masks) + masks * p.fill;
+        const at::Tensor diff = y0 - r.scores(r.forward(xs, "").logits, t);
         ++r.chunks;
-        for (int64_t j = 0; j < k; ++j) {
-            region(total, pos + j).add_(diff[j].item<double>());
-            region(count, pos + j).add_(1.0);
-        }
+        std::vector<int64_t> view(static_cast<size_t>(x.dim()), 1);
+        view[0] = k;
+        total += (masks * diff.view(view)).sum(0);
+        count += masks.sum(0);
         r.progress(pos + k, positions);
         r.partial((total / count.clamp_min(1)).unsqueeze(0), pos + k, positions);
     }
@@ -459,6 +489,17 @@ at::Tensor surrogate(Runner &r, AttributionMethod m, const at::Tensor &x, const 
     torch::NoGradGuard ng;
     const at::Tensor idsDev = ids.to(x.device());
     std::vector<at::Tensor> ys;
+    // Weighted least squares with an intercept over the first n samples; coefficients painted per feature.
+    auto fit = [&](int64_t n) {
+        const at::Tensor y = at::cat(ys).narrow(0, 0, n);
+        const at::Tensor A = at::cat({at::ones({n, 1}, torch::kDouble), Z.narrow(0, 0, n)}, 1);
+        const at::Tensor Aw = A * wts.narrow(0, 0, n).view({-1, 1});
+        const at::Tensor lhs = A.t().mm(Aw) + 1e-8 * at::eye(M + 1, torch::kDouble);
+        const at::Tensor beta = at::linalg_solve(lhs, Aw.t().mv(y).view({-1, 1})).view({-1});
+        const at::Tensor coef = beta.narrow(0, 1, M).to(torch::kFloat);
+        const at::Tensor map = coef.index_select(0, ids.view({-1})).view({H, W}).to(x.device());
+        return map.expand(x.sizes()).contiguous();
+    };
     const int64_t chunk = r.chunkSize(x);
     for (int64_t s = 0; s < S; s += chunk) {
         r.checkCancel();
@@ -472,16 +513,9 @@ at::Tensor surrogate(Runner &r, AttributionMethod m, const at::Tensor &x, const 
         ys.push_back(r.scores(r.forward(xs, "").logits, t).to(torch::kCPU, torch::kDouble));
         ++r.chunks;
         r.progress(s + k, S);
+        if (s + k < S && s + k > M && r.sink.partial) r.partial(fit(s + k), s + k, S);
     }
-    const at::Tensor y = at::cat(ys);
-    const at::Tensor A = at::cat({at::ones({S, 1}, torch::kDouble), Z}, 1);
-    const at::Tensor Aw = A * wts.view({-1, 1});
-    const at::Tensor lhs = A.t().mm(Aw) + 1e-8 * at::eye(M + 1, torch::kDouble);
-    const at::Tensor rhs = Aw.t().mv(y);
-    const at::Tensor beta = at::linalg_solve(lhs, rhs.view({-1, 1})).view({-1});
-    const at::Tensor coef = beta.narrow(0, 1, M).to(torch::kFloat);
-    at::Tensor map = coef.index_select(0, ids.view({-1})).view({H, W}).to(x.device());
-    return map.expand(x.sizes()).contiguous();
+    return fit(S);
 }
 
 at::Tensor attributeOne(Runner &r, AttributionMethod m, const at::Tensor &x, const AttributionTarget &t, double &delta)

@@ -62,7 +62,7 @@ struct AttributionParams {
     TensorValue featureMask;
     int gridCells = 8;
     // Batching
-    int64_t memoryBudgetBytes = 0;            // 0: a quarter of the available memory
+    int64_t memoryBudgetBytes = 0;            // 0: half the free CUDA memory, or a quarter of the free RAM
     int64_t internalBatch = 0;                // 0: chosen from the budget
 };
 

@@ -251,6 +251,23 @@ TEST(progressive_results_and_cancel)
     sink.partial = [&](std::shared_ptr<const AttributionResult>) { stop = true; };
     sink.cancelled = [&] { return stop; };
     CHECK_THROWS_WITH(computeAttribution(*m, x, p, sink), Error, "cancelled");
+    // Score-CAM refines over channel chunks; LIME / KernelSHAP refit as samples arrive.
+    auto countPartials = [&](AttributionParams q) {
+        int n = 0;
+        AttributionSink s;
+        s.partial = [&](std::shared_ptr<const AttributionResult> pr) { ++n; CHECK(pr->map.numel() > 0); };
+        computeAttribution(*m, x, q, s);
+        return n;
+    };
+    AttributionParams sc = params(AttributionMethod::ScoreCam, 0);
+    sc.layer = "features.3";   // 6 channels
+    sc.internalBatch = 2;
+    CHECK_EQ(countPartials(sc), 2);
+    AttributionParams lime = params(AttributionMethod::Lime, 0);
+    lime.gridCells = 2;
+    lime.samples = 40;
+    lime.internalBatch = 10;
+    CHECK_EQ(countPartials(lime), 3);
     // A tiny memory budget forces one sample per chunk.
     p.internalBatch = 0;
     p.memoryBudgetBytes = 1;
