@@ -406,7 +406,7 @@ at::Tensor occlusion(Runner &r, const at::Tensor &x, const AttributionTarget &t)
         return t;
     };
     torch::NoGradGuard ng;
-    const at::Tensor y0 = r.scores(r.forward(x, "").logits, t);
+    at::Tensor y0;   // the unoccluded score, from the first chunk (which carries x itself first)
     at::Tensor total = at::zeros_like(x[0]), count = at::zeros_like(x[0]);
     const int64_t chunk = r.chunkSize(x);
     for (int64_t pos = 0; pos < positions; pos += chunk) {
@@ -418,7 +418,15 @@ at::Tensor occlusion(Runner &r, const at::Tensor &x, const AttributionTarget &t)
         at::Tensor masks = at::zeros_like(xs);
         for (int64_t j = 0; j < k; ++j) region(masks[j], pos + j).fill_(1.0);
         xs = xs * (1 - masks) + masks * p.fill;
-        const at::Tensor diff = y0 - r.scores(r.forward(xs, "").logits, t);
+        at::Tensor ys;
+        if (!y0.defined()) {
+            ys = r.scores(r.forward(at::cat({x, xs}), "").logits, t);
+            y0 = ys.narrow(0, 0, 1);
+            ys = ys.narrow(0, 1, k);
+        } else {
+            ys = r.scores(r.forward(xs, "").logits, t);
+        }
+        const at::Tensor diff = y0 - ys;
         ++r.chunks;
         std::vector<int64_t> view(static_cast<size_t>(x.dim()), 1);
         view[0] = k;

@@ -292,7 +292,7 @@ public:
     static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx, torch::autograd::variable_list g)
     {
         const at::Tensor y = ctx->get_saved_variables()[0];
-        return {g[0].clamp_min(0) * (y > 0).to(g[0].scalar_type())};
+        return {at::threshold_backward(g[0].clamp_min(0), y, 0)};   // positive gradient, positive input
     }
 };
 

@@ -1,5 +1,6 @@
 // pellucid-bench: the project's speed figures (see README, "Performance").
-//   pellucid-bench [--model M] [--layer PATH] [--iterations N] [--threads N] [--gui-seconds S] [--json OUT]
+//   pellucid-bench [--model M] [--input-shape 1,3,64,64] [--layer PATH] [--iterations N] [--threads N]
+//                  [--attribution-reps N] [--gui-seconds S] [--json OUT]
 // 1. Tap overhead: a forward with one layer tapped (the rewritten graph) against the module's own forward.
 // 2. Activation updates per second through the engine (job queue, worker thread, statistics, top-k).
 // 3. Attribution methods against the raw cost of their model passes.
@@ -53,6 +54,7 @@ int main(int argc, char **argv)
     std::string model = std::string(PELLUCID_SOURCE_RESOURCES) + "/models/fashion_mnist_cnn.pt";
     std::string layer, jsonOut;
     int iterations = 300, threads = 0, attrReps = 11;
+    Shape userShape;
     double guiSeconds = 5;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i], v = argv[i + 1];
@@ -63,11 +65,19 @@ int main(int argc, char **argv)
         else if (k == "--gui-seconds") guiSeconds = std::stod(v);
         else if (k == "--json") jsonOut = v;
         else if (k == "--attribution-reps") attrReps = std::stoi(v);
+        else if (k == "--input-shape") {
+            std::string part;
+            for (char c : v + ",") {
+                if (c == ',') { if (!part.empty()) userShape.push_back(std::stoll(part)); part.clear(); }
+                else part += c;
+            }
+        }
         else { std::cerr << "unknown option " << k << "\n"; return 1; }
     }
     try {
         LoadOptions opts;
         opts.threads = threads;
+        opts.inputShape = userShape;
         auto m = Model::load(model, opts);
         const ModelSummary &s = m->summary();
         if (layer.empty())
@@ -135,23 +145,20 @@ int main(int argc, char **argv)
                 ap.window = {shape[1], side, side};
                 ap.stride = {shape[1], std::max<int64_t>(1, side / 2), std::max<int64_t>(1, side / 2)};
             }
-            computeAttribution(*m, x, ap);   // warm-up (compiles the clone)
-            std::vector<double> times;
-            int64_t passes = 0;
-            for (int i = 0; i < attrReps; ++i) {
-                const auto r = computeAttribution(*m, x, ap);
-                times.push_back(r->elapsedMs);
-                passes = r->modelPasses;
-            }
             // Raw cost: gradient methods pay forward+backward per sample, perturbation methods forwards.
             const bool backward = !(method == AttributionMethod::Occlusion || method == AttributionMethod::ScoreCam
                                     || method == AttributionMethod::Lime || method == AttributionMethod::KernelShap);
+            const int64_t passes = computeAttribution(*m, x, ap)->modelPasses;   // warm-up (compiles the clone)
             int64_t rawSamples = passes;
-            if (method == AttributionMethod::IntegratedGradients) rawSamples = ap.steps;           // + delta's 2 forwards
+            if (method == AttributionMethod::IntegratedGradients) rawSamples = ap.steps;   // + delta's 2 forwards
             if (method == AttributionMethod::GuidedGradCam) rawSamples = 2;
-            std::vector<double> raws;
             rawPassMs(*m, x, rawSamples, ap.internalBatch, backward);   // warm-up
-            for (int i = 0; i < attrReps; ++i) raws.push_back(rawPassMs(*m, x, rawSamples, ap.internalBatch, backward));
+            // Alternate method and raw runs so machine noise hits both alike.
+            std::vector<double> times, raws;
+            for (int i = 0; i < attrReps; ++i) {
+                times.push_back(computeAttribution(*m, x, ap)->elapsedMs);
+                raws.push_back(rawPassMs(*m, x, rawSamples, ap.internalBatch, backward));
+            }
             const double tm = median(times), raw = median(raws);
             std::printf("  %-16s %9.2f %7lld %9.2f %6.2fx  %lld x %s\n", methodName(method), tm, (long long)passes, raw, tm / raw,
                         (long long)rawSamples, backward ? "fwd+bwd" : "fwd");
