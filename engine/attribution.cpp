@@ -718,8 +718,9 @@ std::shared_ptr<AttributionResult> computeAttribution(Model &model, const Tensor
         if (b == 0) result->targetClass = t.classIndex;
         double delta = 0;
         maps.push_back(attributeOne(r, params.method, x, t, delta).detach());
-        if (params.method == AttributionMethod::IntegratedGradients)
-            result->convergenceDelta = std::max(result->convergenceDelta, std::fabs(delta)) * (delta < 0 && b == 0 ? -1 : 1);
+        // Over a batch, report the delta of largest magnitude (with its sign).
+        if (params.method == AttributionMethod::IntegratedGradients && std::fabs(delta) >= std::fabs(result->convergenceDelta))
+            result->convergenceDelta = delta;
     }
     result->map = tensorToValue(at::cat(maps));
     result->modelPasses = r.passes;

@@ -72,7 +72,7 @@ struct AttributionResult : JobOutput {
     std::string layer;
     int targetClass = 0;
     TensorValue map;                 // Captum's convention: the input's shape, or [N, 1, h, w] for CAMs
-    double convergenceDelta = 0;     // IG: Σ attribution − (y(x) − y(baseline)); NaN for other methods
+    double convergenceDelta = 0;     // IG: Σ attribution − (y(x) − y(baseline)) (largest over a batch); NaN otherwise
     int64_t modelPasses = 0;         // samples pushed through the model (forward, plus backward where used)
     int64_t chunks = 0;
     int64_t done = 0, total = 0;     // progress when partial

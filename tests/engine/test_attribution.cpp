@@ -83,6 +83,19 @@ TEST(ig_completeness_and_delta_shrinks)
     CHECK_MSG(finer < coarse, "delta 4 steps " << coarse << ", 128 steps " << finer);
 }
 
+TEST(batched_input_gives_one_map_per_item)
+{
+    auto m = load("seqcnn_scripted.pt");
+    const TensorValue both = readNpy(fixtures::path("seqcnn_input.npy"));   // batch of 2
+    AttributionParams p = params(AttributionMethod::IntegratedGradients, 1);
+    p.steps = 16;
+    const auto r = computeAttribution(*m, both, p);
+    CHECK(r->map.shape() == both.shape());
+    const auto one = computeAttribution(*m, first(both), p);
+    CHECK(fixtures::maxAbsDiff(first(r->map), one->map) < 1e-6);
+    CHECK(std::fabs(r->convergenceDelta) >= std::fabs(one->convergenceDelta));
+}
+
 TEST(ig_on_linear_model_is_exact)
 {
     auto m = load("linear_traced.pt");
