@@ -14,7 +14,12 @@
 #include "engine/model.h"
 #include "engine/npy.h"
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -41,6 +46,9 @@ const char *kUsage =
     "              [--stdev S] [--seed S] [--contrast K2] [--noise-base METHOD] [--noise-type smoothgrad|smoothgrad-sq|vargrad]\n"
     "              [--superpixels slic|grid] [--superpixel-size PX] [--feature-mask FILE.npy] [--grid N] [--fill V]\n"
     "              [--internal-batch N] [--memory-budget-mb N]\n"
+    "              batch: --input-dir D (or --input BATCH.npy) --out-dir O [--shard I/N] [--format npy|png]\n"
+    "              (one result + JSON sidecar per item; items already done are skipped)\n"
+    "  merge       --out-dir O                        index.json of a (sharded) batch run\n"
     "              --out OUT.npy|OUT.png\n"
     "              METHOD: saliency inputxgrad ig guided-backprop deconvnet smoothgrad gradcam gradcam++ layercam\n"
     "              scorecam guided-gradcam occlusion lime kernelshap; --target K or --target predicted\n"
@@ -72,7 +80,7 @@ Args parse(int argc, char **argv)
         "model", "input", "layer", "out", "topk", "device", "input-shape", "input-dtype", "threads", "method",
         "target", "contrast", "steps", "integration", "baseline", "window", "stride", "samples", "stdev", "seed",
         "noise-base", "noise-type", "feature-mask", "grid", "fill", "internal-batch", "memory-budget-mb",
-        "superpixels", "superpixel-size"};
+        "superpixels", "superpixel-size", "input-dir", "out-dir", "shard", "format"};
     Args a;
     if (argc < 2) throw UsageError("no command given");
     a.command = argv[1];
@@ -169,12 +177,8 @@ Json predictionsJson(const std::vector<Prediction> &top)
     return arr;
 }
 
-int cmdAttribute(const Args &a)
+AttributionParams attributionParams(const Args &a)
 {
-    const std::string out = a.need("out");
-    const bool png = out.size() > 4 && out.substr(out.size() - 4) == ".png";
-    const bool npy = out.size() > 4 && out.substr(out.size() - 4) == ".npy";
-    if (!png && !npy) throw UsageError("--out must end in .npy or .png");
     AttributionParams p;
     if (!parseMethod(a.need("method"), p.method)) throw UsageError("unknown --method '" + a.need("method") + "'");
     const std::string target = a.need("target");
@@ -215,34 +219,229 @@ int cmdAttribute(const Args &a)
     if (a.has("fill")) p.fill = float(toDouble(a.need("fill"), "--fill"));
     if (a.has("internal-batch")) p.internalBatch = toInt(a.need("internal-batch"), "--internal-batch");
     if (a.has("memory-budget-mb")) p.memoryBudgetBytes = int64_t(toInt(a.need("memory-budget-mb"), "--memory-budget-mb")) << 20;
-
-    auto model = loadModel(a);
-    const TensorValue input = loadInputFile(a.need("input"), model->summary().metadata.input, model->summary().inputShape);
     const std::string superpixels = a.get("superpixels", a.has("feature-mask") ? "mask" : "slic");
-    if (superpixels == "slic" && (p.method == AttributionMethod::Lime || p.method == AttributionMethod::KernelShap)) {
+    if (superpixels != "grid" && superpixels != "slic" && superpixels != "mask")
+        throw UsageError("--superpixels must be slic or grid");
+    return p;
+}
+
+/// One input through the method (SLIC superpixels computed per input for LIME / KernelSHAP).
+std::shared_ptr<AttributionResult> attributeInput(Model &model, const TensorValue &input, AttributionParams p, const Args &a)
+{
+    const bool slic = a.get("superpixels", a.has("feature-mask") ? "mask" : "slic") == "slic";
+    if (slic && (p.method == AttributionMethod::Lime || p.method == AttributionMethod::KernelShap)) {
         const int side = input.shape().size() == 4 ? int(std::max(input.shape()[2], input.shape()[3])) : 32;
         p.featureMask = slicSegments(input, a.has("superpixel-size") ? toInt(a.need("superpixel-size"), "--superpixel-size")
                                                                      : std::max(2, side / 8));
-    } else if (superpixels != "grid" && superpixels != "slic" && superpixels != "mask") {
-        throw UsageError("--superpixels must be slic or grid");
     }
-    auto r = computeAttribution(*model, input, p);
+    return computeAttribution(model, input, p);
+}
+
+Json resultJson(const AttributionResult &r)
+{
+    Json j = Json::object();
+    j["method"] = methodName(r.method);
+    j["target"] = r.targetClass;
+    j["shape"] = shapeJson(r.map.shape());
+    if (r.method == AttributionMethod::IntegratedGradients) j["convergence_delta"] = r.convergenceDelta;
+    j["model_passes"] = r.modelPasses;
+    j["elapsed_ms"] = r.elapsedMs;
+    return j;
+}
+
+void writeTextAtomically(const std::string &path, const std::string &text)
+{
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << text;
+        out.flush();
+        if (!out) {
+            std::remove(tmp.c_str());
+            throw Error(ErrorCode::IoError, "Cannot write " + path);
+        }
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) {
+        std::remove(tmp.c_str());
+        throw Error(ErrorCode::IoError, "Cannot write " + path + ": " + ec.message());
+    }
+}
+
+/// Batch mode: every image / .npy in --input-dir (sorted by name), or every row of an --input .npy batch,
+/// one result file per item in --out-dir plus a JSON sidecar; items whose result exists are skipped (resume);
+/// --shard I/N keeps the items whose position k in that order has k mod N == I.
+int attributeBatch(const Args &a, const AttributionParams &p)
+{
+    namespace fs = std::filesystem;
+    const std::string outDir = a.need("out-dir");
+    const std::string format = a.get("format", "npy");
+    if (format != "npy" && format != "png") throw UsageError("--format must be npy or png");
+    int shard = 0, shards = 1;
+    if (a.has("shard")) {
+        const std::string s = a.need("shard");
+        const auto slash = s.find('/');
+        if (slash == std::string::npos) throw UsageError("--shard must be I/N");
+        shard = toInt(s.substr(0, slash), "--shard I");
+        shards = toInt(s.substr(slash + 1), "--shard N");
+        if (shards < 1 || shard < 0 || shard >= shards) throw UsageError("--shard I/N needs 0 <= I < N");
+    }
+    std::error_code ec;
+    fs::create_directories(outDir, ec);
+    if (!fs::is_directory(outDir)) throw Error(ErrorCode::IoError, "Cannot create the output folder " + outDir);
+
+    auto model = loadModel(a);
+    struct Item {
+        std::string id, source;
+        int64_t row = -1;
+    };
+    std::vector<Item> items;
+    TensorValue batch;
+    if (a.has("input-dir")) {
+        const std::string dir = a.need("input-dir");
+        if (!fs::is_directory(dir)) throw Error(ErrorCode::FileNotFound, "Input folder not found: " + dir);
+        static const std::set<std::string> exts = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".npy"};
+        for (const auto &e : fs::directory_iterator(dir)) {
+            std::string ext = e.path().extension().string();
+            std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+            if (e.is_regular_file() && exts.count(ext)) items.push_back({e.path().filename().string(), e.path().string()});
+        }
+        std::sort(items.begin(), items.end(), [](const Item &x, const Item &y) { return x.id < y.id; });
+    } else {
+        batch = readNpy(a.need("input"));
+        if (batch.shape().empty()) throw Error(ErrorCode::BadInput, "The --input batch has no batch dimension");
+        for (int64_t r = 0; r < batch.dim(0); ++r) {
+            char id[32];
+            std::snprintf(id, sizeof id, "row%06lld", (long long)r);
+            items.push_back({id, a.need("input"), r});
+        }
+    }
+    std::vector<Item> mine;
+    for (size_t k = 0; k < items.size(); ++k)
+        if (int(k % size_t(shards)) == shard) mine.push_back(items[k]);
+
+    const bool tty = isatty(2);
+    int done = 0, skipped = 0, failed = 0;
+    auto bar = [&](size_t i, const std::string &what) {
+        if (!tty) return;
+        const int width = 30, filled = mine.empty() ? width : int(width * i / mine.size());
+        std::fprintf(stderr, "\r[%s%s] %zu/%zu  done %d  skipped %d  failed %d  %-30.30s", std::string(size_t(filled), '#').c_str(),
+                     std::string(size_t(width - filled), '.').c_str(), i, mine.size(), done, skipped, failed, what.c_str());
+        std::fflush(stderr);
+    };
+    for (size_t i = 0; i < mine.size(); ++i) {
+        const Item &it = mine[i];
+        const std::string out = outDir + "/" + it.id + "." + format;
+        const std::string side = outDir + "/" + it.id + ".json";
+        bar(i, it.id);
+        if (fs::exists(out) && fs::exists(side)) { ++skipped; continue; }   // both are written atomically
+        try {
+            TensorValue input;
+            if (it.row >= 0) {
+                const TensorValue row = batch.slice0(it.row);
+                Shape sh = row.shape();
+                sh.insert(sh.begin(), 1);
+                input = TensorValue(sh, std::vector<float>(row.data(), row.data() + row.numel()));
+            } else {
+                input = loadInputFile(it.source, model->summary().metadata.input, model->summary().inputShape);
+            }
+            const auto r = attributeInput(*model, input, p, a);
+            if (format == "npy") writeNpy(out, r->map);
+            else writeAttributionPng(out, input, r->map, isSignedMethod(p.method));
+            Json j = resultJson(*r);
+            j["item"] = it.id;
+            j["input"] = it.source;
+            if (it.row >= 0) j["row"] = it.row;
+            j["output"] = it.id + "." + format;
+            j["shard"] = std::to_string(shard) + "/" + std::to_string(shards);
+            writeTextAtomically(side, j.dump(1) + "\n");
+            ++done;
+        } catch (const std::exception &e) {
+            ++failed;
+            if (tty) std::fprintf(stderr, "\n");
+            std::cerr << "pellucid-cli: " << it.id << ": " << e.what() << "\n";
+        }
+    }
+    bar(mine.size(), "");
+    if (tty) std::fprintf(stderr, "\n");
+    Json summary = Json::object();
+    summary["items"] = int64_t(mine.size());
+    summary["done"] = done;
+    summary["skipped"] = skipped;
+    summary["failed"] = failed;
+    summary["shard"] = std::to_string(shard) + "/" + std::to_string(shards);
+    std::cout << summary.dump() << "\n";
+    if (failed) {
+        std::cerr << "pellucid-cli: " << failed << " of " << mine.size() << " items failed (rerun to retry them)\n";
+        return 2;
+    }
+    return 0;
+}
+
+int cmdAttribute(const Args &a)
+{
+    const AttributionParams p = attributionParams(a);
+    if (a.has("input-dir") || a.has("out-dir")) {
+        if (!a.has("out-dir")) throw UsageError("--input-dir needs --out-dir");
+        if (a.has("out")) throw UsageError("use --out-dir (not --out) in batch mode");
+        return attributeBatch(a, p);
+    }
+    const std::string out = a.need("out");
+    const bool png = out.size() > 4 && out.substr(out.size() - 4) == ".png";
+    const bool npy = out.size() > 4 && out.substr(out.size() - 4) == ".npy";
+    if (!png && !npy) throw UsageError("--out must end in .npy or .png");
+    auto model = loadModel(a);
+    const TensorValue input = loadInputFile(a.need("input"), model->summary().metadata.input, model->summary().inputShape);
+    auto r = attributeInput(*model, input, p, a);
     if (npy) writeNpy(out, r->map);
     else writeAttributionPng(out, input, r->map, isSignedMethod(p.method));
-    Json j = Json::object();
-    j["method"] = methodName(r->method);
-    j["target"] = r->targetClass;
-    j["shape"] = shapeJson(r->map.shape());
-    if (p.method == AttributionMethod::IntegratedGradients) j["convergence_delta"] = r->convergenceDelta;
-    j["model_passes"] = r->modelPasses;
-    j["elapsed_ms"] = r->elapsedMs;
-    std::cout << j.dump() << "\n";
+    std::cout << resultJson(*r).dump() << "\n";
     const auto st = r->map.stats();
     if (st.nanCount || st.infCount) {
         std::cerr << "pellucid-cli: the attribution contains " << st.nanCount << " NaN and " << st.infCount
                   << " Inf values (written to " << out << ")\n";
         return 3;
     }
+    return 0;
+}
+
+/// Builds OUT-DIR/index.json from the per-item sidecars of a (possibly sharded) batch run.
+int cmdMerge(const Args &a)
+{
+    namespace fs = std::filesystem;
+    const std::string dir = a.need("out-dir");
+    if (!fs::is_directory(dir)) throw Error(ErrorCode::FileNotFound, "Output folder not found: " + dir);
+    std::vector<std::pair<std::string, Json>> entries;
+    for (const auto &e : fs::directory_iterator(dir)) {
+        if (e.path().extension() != ".json" || e.path().filename() == "index.json") continue;
+        std::ifstream in(e.path());
+        std::stringstream text;
+        text << in.rdbuf();
+        Json j;
+        try {
+            j = Json::parse(text.str());
+        } catch (const std::exception &ex) {
+            throw Error(ErrorCode::BadInput, e.path().string() + ": " + ex.what());
+        }
+        const Json *item = j.find("item");
+        const Json *output = j.find("output");
+        if (!item || !output) continue;   // not one of ours
+        if (!fs::exists(fs::path(dir) / output->asString()))
+            throw Error(ErrorCode::BadInput, "Item " + item->asString() + ": its result " + output->asString() + " is missing");
+        entries.emplace_back(item->asString(), j);
+    }
+    std::sort(entries.begin(), entries.end(), [](const auto &x, const auto &y) { return x.first < y.first; });
+    for (size_t i = 1; i < entries.size(); ++i)
+        if (entries[i].first == entries[i - 1].first)
+            throw Error(ErrorCode::BadInput, "Item " + entries[i].first + " appears twice");
+    Json index = Json::object();
+    index["count"] = int64_t(entries.size());
+    Json list = Json::array();
+    for (auto &e : entries) list.push(e.second);
+    index["items"] = list;
+    writeTextAtomically(dir + "/index.json", index.dump(1) + "\n");
+    std::cout << "{\"count\": " << entries.size() << ", \"index\": \"" << dir << "/index.json\"}\n";
     return 0;
 }
 
@@ -375,6 +574,7 @@ int main(int argc, char **argv)
         if (a.command == "predict") return cmdPredict(a);
         if (a.command == "activations") return cmdActivations(a);
         if (a.command == "attribute") return cmdAttribute(a);
+        if (a.command == "merge") return cmdMerge(a);
         throw UsageError("unknown command '" + a.command + "'");
     } catch (const UsageError &e) {
         std::cerr << "pellucid-cli: " << e.what() << "\n" << kUsage;

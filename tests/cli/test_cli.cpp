@@ -234,6 +234,68 @@ TEST(lime_and_kernelshap_over_slic_superpixels)
     CHECK(gv.size() <= 16 && gv.size() > 1);
 }
 
+namespace {
+std::string slurp(const std::string &path)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+} // namespace
+
+TEST(batch_runs_shard_resume_and_merge)
+{
+    namespace fs = std::filesystem;
+    const std::string root = tmp + "/batch";
+    fs::remove_all(root);
+    fs::create_directories(root + "/in");
+    for (const auto &e : fs::directory_iterator(fixtures::resources("samples")))
+        fs::copy_file(e.path(), root + "/in/" + e.path().filename().string());
+    const std::string common = "attribute --model " + demo + " --input-dir " + root + "/in --method ig --steps 8 --target predicted";
+    // Unsharded.
+    Run r = cli(common + " --out-dir " + root + "/all");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK_EQ(Json::parse(r.out).find("done")->asInt(), int64_t(10));
+    // Three shards into one folder: together they are the unsharded run, no item twice.
+    int64_t total = 0;
+    for (int i = 0; i < 3; ++i) {
+        r = cli(common + " --out-dir " + root + "/sharded --shard " + std::to_string(i) + "/3");
+        CHECK_EQ(r.status, 0);
+        total += Json::parse(r.out).find("done")->asInt();
+    }
+    CHECK_EQ(total, int64_t(10));
+    int files = 0;
+    for (const auto &e : fs::directory_iterator(root + "/all")) {
+        if (e.path().extension() != ".npy") continue;
+        ++files;
+        const std::string other = root + "/sharded/" + e.path().filename().string();
+        CHECK_MSG(fs::exists(other) && slurp(other) == slurp(e.path().string()), other);
+    }
+    CHECK_EQ(files, 10);
+    // Resume: done items are skipped; a removed one is redone.
+    fs::remove(root + "/all/3-dress.png.npy");
+    r = cli(common + " --out-dir " + root + "/all");
+    CHECK_EQ(Json::parse(r.out).find("skipped")->asInt(), int64_t(9));
+    CHECK_EQ(Json::parse(r.out).find("done")->asInt(), int64_t(1));
+    // Merge builds one index with every item once.
+    r = cli("merge --out-dir " + root + "/sharded");
+    CHECK_MSG(r.status == 0, r.err);
+    const Json index = Json::parse(slurp(root + "/sharded/index.json"));
+    CHECK_EQ(index.find("count")->asInt(), int64_t(10));
+    std::set<std::string> ids;
+    for (const Json &it : index.find("items")->asArray()) ids.insert(it.find("item")->asString());
+    CHECK_EQ(ids.size(), size_t(10));
+    // A .npy batch: one item per row.
+    writeNpy(root + "/rows.npy", TensorValue({3, 1, 28, 28}, std::vector<float>(3 * 784, 0.2f)));
+    r = cli("attribute --model " + demo + " --input " + root + "/rows.npy --method saliency --target 1 --out-dir " + root + "/rows");
+    CHECK_EQ(r.status, 0);
+    CHECK(fs::exists(root + "/rows/row000002.npy"));
+    // Bad shard and a missing folder.
+    CHECK_EQ(cli(common + " --out-dir " + root + "/x --shard 3/3").status, 1);
+    CHECK_EQ(cli("attribute --model " + demo + " --input-dir /nonexistent --method saliency --target 1 --out-dir " + root + "/y").status, 2);
+}
+
 TEST(attribute_png_and_errors)
 {
     const std::string png = tmp + "/attr.png";
