@@ -1,11 +1,13 @@
 #include "app/mainwindow.h"
 
 #include "app/enginebridge.h"
+#include "app/exportdialog.h"
 #include "app/imageinput.h"
 #include "engine/errors.h"
 #include "widgets/activationgrid.h"
 #include "widgets/activationpanel.h"
 #include "widgets/attributionpanel.h"
+#include "widgets/attributionview.h"
 #include "widgets/inputpanel.h"
 #include "widgets/layertree.h"
 #include "widgets/predictionchart.h"
@@ -153,6 +155,16 @@ void MainWindow::buildMenus()
                                                           tr("Inputs (*.png *.jpg *.jpeg *.bmp *.pgm *.tif *.npy);;All files (*)"));
         if (!path.isEmpty()) openImage(path);
     });
+    file->addAction(tr("&Export figure…"), QKeySequence(tr("Ctrl+E")), this, [this] {
+        ExportDialog dlg(figurePanels(), this);
+        if (dlg.exec() != QDialog::Accepted || dlg.path().isEmpty()) return;
+        try {
+            const QStringList files = exportPanel(dlg.panel(), dlg.path(), dlg.settings(), dlg.rawData());
+            statusBar()->showMessage(tr("Wrote %1").arg(files.join(", ")), 5000);
+        } catch (const std::exception &e) {
+            showError(QString::fromStdString(e.what()));
+        }
+    });
     mRecentMenu = file->addMenu(tr("&Recent models"));
     QMenu *device = file->addMenu(tr("&Device"));
     auto *group = new QActionGroup(this);
@@ -192,6 +204,29 @@ void MainWindow::updateRecentMenu()
     for (const QString &p : recent)
         mRecentMenu->addAction(QFileInfo(p).fileName(), this, [this, p] { openModel(p); })->setToolTip(p);
     mRecentMenu->setEnabled(!recent.isEmpty());
+}
+
+QStringList MainWindow::figurePanels() const { return {"attribution", "activations", "prediction"}; }
+
+const FigureSource *MainWindow::figureSource(const QString &panel) const
+{
+    if (panel == "attribution") return mAttribution->mainView();
+    if (panel == "activations") return mActivations;
+    if (panel == "prediction") return mPrediction;
+    return nullptr;
+}
+
+QStringList MainWindow::exportPanel(const QString &panel, const QString &path, const FigureSettings &settings, bool rawData)
+{
+    const FigureSource *source = figureSource(panel);
+    if (!source) throw FigureError("Unknown panel '" + panel.toStdString() + "'");
+    exportFigure(*source, path, settings);
+    QStringList files{path};
+    if (rawData) {
+        const QFileInfo fi(path);
+        files += source->writeRawData(fi.absolutePath() + "/" + fi.completeBaseName());
+    }
+    return files;
 }
 
 void MainWindow::setSampleFolder(const QString &folder) { mInput->setSampleFolder(folder); }

@@ -1,6 +1,7 @@
 #pragma once
 // The main window: a wiring table between the engine bridge and the dock panels.
 #include "engine/jobs.h"
+#include "widgets/figure.h"
 
 #include <QMainWindow>
 
@@ -34,6 +35,12 @@ public:
     void setSampleFolder(const QString &folder);
     /// Where models run; reloads the current model on the new device.
     void setDevice(DevicePreference device);
+
+    /// Panels that export figures: "attribution", "activations", "prediction".
+    QStringList figurePanels() const;
+    const FigureSource *figureSource(const QString &panel) const;
+    /// Exports a panel's figure (and, with `rawData`, its numbers beside it). Throws FigureError.
+    QStringList exportPanel(const QString &panel, const QString &path, const FigureSettings &settings, bool rawData);
 
     EngineBridge *bridge() const { return mBridge; }
     LayerTree *layerTree() const { return mLayers; }

@@ -1,10 +1,14 @@
 #include "widgets/activationpanel.h"
 
 #include "widgets/activationgrid.h"
+#include "widgets/colormap.h"
+#include "engine/npy.h"
 #include "widgets/channelview.h"
 #include "widgets/histogramview.h"
 
 #include <QCheckBox>
+#include <QPainter>
+#include <cmath>
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -101,6 +105,54 @@ void ActivationPanel::showChannel(int c)
     const QString title = a.shape().size() == 4 ? tr("%1 — channel %2").arg(QString::fromStdString(mResult->layer)).arg(c)
                                                 : QString::fromStdString(mResult->layer);
     mChannel->setChannel(a, c, title);
+}
+
+} // namespace pellucid
+
+namespace pellucid {
+
+void ActivationPanel::paintFigure(QPainter &p, const QRectF &rect, const FigureSettings &s) const
+{
+    if (!mResult) return;
+    const TensorValue &a = mResult->activation;
+    const Shape &sh = a.shape();
+    if (sh.size() < 2) return;
+    const int channels = sh.size() == 4 ? int(sh[1]) : 1;
+    const int h = sh.size() == 4 ? int(sh[2]) : 1, w = int(sh.back());
+    const double titleH = s.fontPt * 1.6;
+    p.setFont(s.font());
+    p.setPen(Qt::black);
+    p.drawText(QRectF(rect.left(), rect.top(), rect.width(), titleH), Qt::AlignLeft | Qt::AlignVCenter,
+               QString("%1  %2").arg(QString::fromStdString(mResult->layer), QString::fromStdString(shapeToString(sh))));
+    const QRectF area(rect.left(), rect.top() + titleH, rect.width(), rect.height() - titleH);
+    const auto &order = mGrid->order();
+    const int cols = std::max(1, int(std::ceil(std::sqrt(double(channels) * area.width() / std::max(1.0, area.height())))));
+    const int rows = (channels + cols - 1) / cols;
+    const double gap = 1.0;
+    const double cell = std::min((area.width() - gap * (cols - 1)) / cols, (area.height() - gap * (rows - 1)) / rows);
+    p.setFont(s.font(0.6));
+    for (int pos = 0; pos < channels; ++pos) {
+        const int c = pos < int(order.size()) ? order[size_t(pos)] : pos;
+        const float *plane = a.data() + int64_t(c) * h * w;
+        float lo = INFINITY, hi = -INFINITY;
+        for (int i = 0; i < h * w; ++i)
+            if (std::isfinite(plane[i])) { lo = std::min(lo, plane[i]); hi = std::max(hi, plane[i]); }
+        if (!(hi >= lo)) { lo = 0; hi = 1; }
+        const QRectF r(area.left() + (pos % cols) * (cell + gap), area.top() + (pos / cols) * (cell + gap), cell, cell * h / std::max(1, w));
+        p.setRenderHint(QPainter::SmoothPixmapTransform, false);
+        p.drawImage(r, renderPlane(plane, h, w, lo, hi));
+        if (cell >= s.fontPt * 2) {
+            p.setPen(Qt::white);
+            p.drawText(r.adjusted(1, 0, 0, 0), Qt::AlignLeft | Qt::AlignTop, QString::number(c));
+        }
+    }
+}
+
+QStringList ActivationPanel::writeRawData(const QString &base) const
+{
+    if (!mResult) return {};
+    writeNpy((base + ".npy").toStdString(), mResult->activation);
+    return {base + ".npy"};
 }
 
 } // namespace pellucid

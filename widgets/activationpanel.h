@@ -2,6 +2,7 @@
 // The Activations panel: the channel grid (sortable), the selected channel enlarged with a colour scale,
 // and a histogram of the layer's values. NaN/Inf are reported, never painted as black.
 #include "engine/jobs.h"
+#include "widgets/figure.h"
 
 #include <QWidget>
 
@@ -17,7 +18,7 @@ class ActivationGrid;
 class ChannelView;
 class HistogramView;
 
-class ActivationPanel : public QWidget {
+class ActivationPanel : public QWidget, public FigureSource {
     Q_OBJECT
 public:
     explicit ActivationPanel(QWidget *parent = nullptr);
@@ -27,6 +28,11 @@ public:
     ChannelView *channelView() const { return mChannel; }
     HistogramView *histogram() const { return mHistogram; }
     QString infoText() const;
+
+    // FigureSource: the channel grid (raster maps, vector labels); raw data: the activation as .npy.
+    double figureAspect() const override { return 1.0; }
+    void paintFigure(QPainter &p, const QRectF &rect, const FigureSettings &settings) const override;
+    QStringList writeRawData(const QString &base) const override;
 
 private:
     void showChannel(int c);

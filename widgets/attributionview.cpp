@@ -1,6 +1,7 @@
 #include "widgets/attributionview.h"
 
 #include "widgets/colormap.h"
+#include "engine/npy.h"
 
 #include <QPainter>
 #include <QPainterPath>
@@ -143,6 +144,29 @@ void AttributionView::rebuild()
         }
     }
     update();
+}
+
+double AttributionView::figureAspect() const
+{
+    const QImage &ref = !mInput.isNull() ? mInput : mOverlay;
+    return ref.isNull() ? 1.2 : 1.25 * double(ref.width()) / ref.height();
+}
+
+void AttributionView::paintFigure(QPainter &p, const QRectF &rect, const FigureSettings &settings) const
+{
+    const SignMode sign = mStyle.signedMap ? mStyle.sign : SignMode::Absolute;
+    const bool diverging = mStyle.signedMap && sign == SignMode::All;
+    auto colour = [diverging](double t) { return diverging ? divergingColor(2 * t - 1) : viridis(t); };
+    const QImage base = mInput.isNull() ? QImage()
+                                        : mInput.convertToFormat(QImage::Format_Grayscale8).convertToFormat(QImage::Format_RGB32);
+    paintHeatmapPanel(p, rect, base, mOverlay, diverging ? -mBound : 0.0, mBound, colour, mTitle, settings);
+}
+
+QStringList AttributionView::writeRawData(const QString &base) const
+{
+    if (mMap.numel() == 0) return {};
+    writeNpy((base + ".npy").toStdString(), mMap);
+    return {base + ".npy"};
 }
 
 void AttributionView::paintEvent(QPaintEvent *)

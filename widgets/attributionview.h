@@ -2,6 +2,7 @@
 // An attribution map laid over its input, with a colour scale showing values. Signed maps use a diverging
 // blue–white–red scale centred on 0; magnitudes use viridis. Sign modes, outlier clipping and opacity.
 #include "engine/tensorvalue.h"
+#include "widgets/figure.h"
 
 #include <QImage>
 #include <QWidget>
@@ -26,7 +27,7 @@ double percentileBound(const QVector<float> &plane, double percentile);
 QImage inputPicture(const TensorValue &input);
 QRgb divergingColor(double t);   // t in [-1, 1]
 
-class AttributionView : public QWidget {
+class AttributionView : public QWidget, public FigureSource {
     Q_OBJECT
 public:
     explicit AttributionView(QWidget *parent = nullptr);
@@ -39,6 +40,12 @@ public:
     QString title() const { return mTitle; }
 
     QSize sizeHint() const override { return {320, 300}; }
+
+    // FigureSource: the input with the overlay and a labelled colour scale; raw data: the map as .npy.
+    double figureAspect() const override;
+    void paintFigure(QPainter &p, const QRectF &rect, const FigureSettings &settings) const override;
+    QStringList writeRawData(const QString &base) const override;
+    const TensorValue &map() const { return mMap; }
 
 protected:
     void paintEvent(QPaintEvent *) override;

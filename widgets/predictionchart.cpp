@@ -2,7 +2,10 @@
 
 #include <qcustomplot.h>
 
+#include <QFile>
 #include <QLabel>
+#include <QPainter>
+#include <QTextStream>
 #include <QVBoxLayout>
 
 namespace pellucid {
@@ -29,6 +32,7 @@ PredictionChart::PredictionChart(QWidget *parent) : QWidget(parent)
 
 void PredictionChart::clear()
 {
+    mTop.clear();
     mBars->data()->clear();
     mLabels.clear();
     mWarning->hide();
@@ -40,6 +44,7 @@ void PredictionChart::setPredictions(const std::vector<Prediction> &top, const T
     QVector<double> keys, values;
     QVector<QString> names;
     mLabels.clear();
+    mTop = top;
     for (size_t i = 0; i < top.size(); ++i) {
         keys << double(i);
         values << double(top[i].probability);
@@ -60,6 +65,57 @@ void PredictionChart::setPredictions(const std::vector<Prediction> &top, const T
         mWarning->hide();
     }
     mPlot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+} // namespace pellucid
+
+namespace pellucid {
+
+void PredictionChart::paintFigure(QPainter &p, const QRectF &rect, const FigureSettings &s) const
+{
+    p.setFont(s.font());
+    const QFontMetricsF fm(s.font(), p.device());
+    double labelW = 0;
+    for (const auto &t : mTop) labelW = std::max(labelW, fm.horizontalAdvance(QString::fromStdString(t.label)));
+    const double axisH = s.fontPt * 2.6;
+    const QRectF plot(rect.left() + labelW + s.fontPt * 0.8, rect.top() + s.fontPt * 0.5,
+                      rect.width() - labelW - s.fontPt * 4.0, rect.height() - axisH - s.fontPt * 0.5);
+    const int n = std::max<int>(1, int(mTop.size()));
+    const double rowH = plot.height() / n;
+    p.setPen(Qt::NoPen);
+    for (int i = 0; i < int(mTop.size()); ++i) {
+        const QRectF bar(plot.left(), plot.top() + rowH * (i + 0.15), plot.width() * std::clamp(double(mTop[size_t(i)].probability), 0.0, 1.0), rowH * 0.7);
+        p.setBrush(QColor(33, 145, 140));
+        p.drawRect(bar);
+        p.setPen(Qt::black);
+        p.drawText(QRectF(rect.left(), bar.top(), labelW, bar.height()), Qt::AlignRight | Qt::AlignVCenter,
+                   QString::fromStdString(mTop[size_t(i)].label));
+        p.drawText(QRectF(bar.right() + 2, bar.top(), s.fontPt * 4, bar.height()), Qt::AlignLeft | Qt::AlignVCenter,
+                   QString::number(100.0 * mTop[size_t(i)].probability, 'f', 1) + "%");
+        p.setPen(Qt::NoPen);
+    }
+    // Probability axis.
+    p.setPen(QPen(Qt::black, 0.5));
+    p.drawLine(QPointF(plot.left(), plot.bottom()), QPointF(plot.right(), plot.bottom()));
+    for (int k = 0; k <= 4; ++k) {
+        const double x = plot.left() + plot.width() * k / 4.0;
+        p.drawLine(QPointF(x, plot.bottom()), QPointF(x, plot.bottom() + 2));
+        p.drawText(QRectF(x - 15, plot.bottom() + 2, 30, s.fontPt * 1.2), Qt::AlignHCenter | Qt::AlignTop, QString::number(k / 4.0, 'g', 2));
+    }
+    p.drawText(QRectF(plot.left(), plot.bottom() + s.fontPt * 1.3, plot.width(), s.fontPt * 1.3), Qt::AlignHCenter | Qt::AlignTop,
+               QObject::tr("probability"));
+}
+
+QStringList PredictionChart::writeRawData(const QString &base) const
+{
+    QFile f(base + ".csv");
+    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate)) throw FigureError("Cannot write " + (base + ".csv").toStdString());
+    QTextStream out(&f);
+    out << "rank,index,label,probability,logit\n";
+    for (size_t i = 0; i < mTop.size(); ++i)
+        out << i + 1 << ',' << mTop[i].index << ",\"" << QString::fromStdString(mTop[i].label).replace('"', "\"\"") << "\","
+            << QString::number(mTop[i].probability, 'g', 9) << ',' << QString::number(mTop[i].logit, 'g', 9) << '\n';
+    return {base + ".csv"};
 }
 
 } // namespace pellucid

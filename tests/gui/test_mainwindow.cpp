@@ -11,6 +11,8 @@
 #include "widgets/inputpanel.h"
 #include "widgets/layertree.h"
 #include "widgets/predictionchart.h"
+#include "widgets/figure.h"
+#include "engine/npy.h"
 
 #include <QDockWidget>
 #include <QElapsedTimer>
@@ -21,6 +23,8 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <QXmlStreamReader>
+#include <QRegularExpression>
 
 using namespace pellucid;
 
@@ -206,6 +210,89 @@ private slots:
         w->openModel(fix("thrower_scripted.pt"));
         QVERIFY(errors.wait(30000));
         QVERIFY(!w->lastError().isEmpty());
+    }
+
+    void figureExportSvgPdfPngAndRawData()
+    {
+        auto w = openDemo();
+        QVERIFY(waitShown(*w, [&] { w->openImage(res("samples/9-ankle-boot.png")); }));
+        QSignalSpy attr(w.get(), &MainWindow::attributionShown);
+        w->attributionPanel()->setMethod(AttributionMethod::GradCam);
+        w->attributionDock()->raise();
+        QVERIFY(attr.wait(30000));
+        QTest::qWait(200);
+        QTemporaryDir dir;
+        FigureSettings fs;
+        fs.widthMm = FigureSettings::kSingleColumnMm;
+        fs.dpi = 300;
+        fs.title = "Figure title";
+        fs.caption = "A caption under the figure.";
+        for (const QString &panel : w->figurePanels()) {
+            // SVG: valid XML with vector text for the labels; heat maps embedded as images.
+            const QString svg = dir.filePath(panel + ".svg");
+            const QStringList files = w->exportPanel(panel, svg, fs, true);
+            QFile f(svg);
+            QVERIFY(f.open(QIODevice::ReadOnly));
+            QXmlStreamReader xml(&f);
+            int texts = 0, images = 0;
+            QString allText;
+            while (!xml.atEnd()) {
+                xml.readNext();
+                if (xml.isStartElement() && xml.name() == QLatin1String("text")) {
+                    ++texts;
+                    allText += xml.readElementText(QXmlStreamReader::IncludeChildElements) + "|";
+                } else if (xml.isStartElement() && xml.name() == QLatin1String("image")) {
+                    ++images;
+                }
+            }
+            QVERIFY2(!xml.hasError(), qPrintable(xml.errorString()));
+            QVERIFY2(texts >= 3, qPrintable(panel));
+            QVERIFY(allText.contains("Figure title"));
+            if (panel == "prediction") {
+                QVERIFY(allText.contains("Ankle boot"));
+                QCOMPARE(images, 0);   // all vector
+            } else {
+                QVERIFY(images >= 1);
+            }
+            // Raw data beside the picture.
+            QCOMPARE(files.size(), 2);
+            if (panel == "prediction") {
+                QFile csv(files[1]);
+                QVERIFY(csv.open(QIODevice::ReadOnly));
+                QCOMPARE(QString(csv.readAll()).count('\n'), 6);   // header + top-5
+            } else {
+                QVERIFY(readNpy(files[1].toStdString()).numel() > 0);
+            }
+            // PDF: a PDF header and the requested page width (89 mm = 252.3 pt).
+            const QString pdf = dir.filePath(panel + ".pdf");
+            const QSizeF mm = exportFigure(*w->figureSource(panel), pdf, fs);
+            QFile pf(pdf);
+            QVERIFY(pf.open(QIODevice::ReadOnly));
+            const QByteArray bytes = pf.readAll();
+            QVERIFY(bytes.startsWith("%PDF-"));
+            const QRegularExpression box(R"(/MediaBox \[0 0 ([0-9.]+) ([0-9.]+)\])");
+            const auto m = box.match(QString::fromLatin1(bytes));
+            QVERIFY(m.hasMatch());
+            QVERIFY(std::fabs(m.captured(1).toDouble() - 89.0 / 25.4 * 72) < 1.0);
+            QVERIFY(std::fabs(m.captured(2).toDouble() - mm.height() / 25.4 * 72) < 1.0);
+            // PNG: pixel size = size × DPI.
+            const QString png = dir.filePath(panel + ".png");
+            exportFigure(*w->figureSource(panel), png, fs);
+            const QImage img(png);
+            QCOMPARE(img.width(), int(std::lround(89.0 / 25.4 * 300)));
+            QCOMPARE(img.height(), int(std::lround(mm.height() / 25.4 * 300)));
+        }
+        // Errors: unknown format, unwritable folder; nothing half-written is left behind.
+        QVERIFY_THROWS_EXCEPTION(FigureError, exportFigure(*w->figureSource("prediction"), dir.filePath("x.bmp"), fs));
+        QVERIFY_THROWS_EXCEPTION(FigureError, exportFigure(*w->figureSource("prediction"), "/nonexistent-dir/x.pdf", fs));
+        for (const QString &name : QDir(dir.path()).entryList(QDir::Files | QDir::Hidden))
+            QVERIFY2(!name.contains("tmp-export"), qPrintable(name));
+        // Keep the exported figures in the build folder to look at.
+        for (const QString &name : {"attribution.png", "prediction.png", "activations.png", "activations.pdf", "attribution.svg"}) {
+            const QString keep = QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/export_" + name;
+            QFile::remove(keep);
+            QFile::copy(dir.filePath(name), keep);
+        }
     }
 
     void nanOutputsAreShown()
