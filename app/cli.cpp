@@ -6,13 +6,18 @@
 // Common options: --device auto|cpu|cuda, --input-shape 1,3,224,224, --input-dtype float32|int64, --threads N.
 // Exit status: 0 success; 1 usage error; 2 any other error (one line on stderr); 3 the result holds NaN/Inf
 // (the output is still written, so it can be inspected).
+#include "app/composer.h"
 #include "app/imageinput.h"
+#include "app/session.h"
 #include "engine/attribution.h"
 #include "engine/errors.h"
 #include "engine/jobs.h"
 #include "engine/json.h"
 #include "engine/model.h"
 #include "engine/npy.h"
+
+#include <QFileInfo>
+#include <QGuiApplication>
 
 #include <algorithm>
 #include <cmath>
@@ -49,6 +54,8 @@ const char *kUsage =
     "              batch: --input-dir D (or --input BATCH.npy) --out-dir O [--shard I/N] [--format npy|png]\n"
     "              (one result + JSON sidecar per item; items already done are skipped)\n"
     "  merge       --out-dir O                        index.json of a (sharded) batch run\n"
+    "  figure      --session S.json --out FIG.pdf|FIG.svg|FIG.png [--raw]\n"
+    "              the session's composed figure, without a display (--raw: the numbers beside it)\n"
     "              --out OUT.npy|OUT.png\n"
     "              METHOD: saliency inputxgrad ig guided-backprop deconvnet smoothgrad gradcam gradcam++ layercam\n"
     "              scorecam guided-gradcam occlusion lime kernelshap; --target K or --target predicted\n"
@@ -75,12 +82,12 @@ struct Args {
 
 Args parse(int argc, char **argv)
 {
-    static const std::set<std::string> flagNames = {"json", "help"};
+    static const std::set<std::string> flagNames = {"json", "help", "raw"};
     static const std::set<std::string> valueNames = {
         "model", "input", "layer", "out", "topk", "device", "input-shape", "input-dtype", "threads", "method",
         "target", "contrast", "steps", "integration", "baseline", "window", "stride", "samples", "stdev", "seed",
         "noise-base", "noise-type", "feature-mask", "grid", "fill", "internal-batch", "memory-budget-mb",
-        "superpixels", "superpixel-size", "input-dir", "out-dir", "shard", "format"};
+        "superpixels", "superpixel-size", "input-dir", "out-dir", "shard", "format", "session"};
     Args a;
     if (argc < 2) throw UsageError("no command given");
     a.command = argv[1];
@@ -406,6 +413,45 @@ int cmdAttribute(const Args &a)
     return 0;
 }
 
+int cmdFigure(const Args &a, int argc, char **argv)
+{
+    const std::string out = a.need("out");
+    Session session;
+    try {
+        session = loadSession(QString::fromStdString(a.need("session")));
+    } catch (const SessionError &e) {
+        throw Error(ErrorCode::BadInput, e.what());
+    }
+    for (const QString &w : session.warnings) std::cerr << "pellucid-cli: warning: " << w.toStdString() << "\n";
+    if (session.composer.rows.isEmpty() || session.composer.columns.empty())
+        throw Error(ErrorCode::BadInput, "The session has no composed figure (its composer has no rows or no columns)");
+    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+    QGuiApplication app(argc, argv);   // fonts and painting; no window is shown
+    Args withModel = a;
+    withModel.values["model"] = session.modelPath.toStdString();
+    auto model = loadModel(withModel);
+    const ComposedFigure fig(computeComposer(*model, session.composer), session.composer);
+    try {
+        const QString path = QString::fromStdString(out);
+        const QSizeF mm = exportFigure(fig, path, session.figure);
+        Json j = Json::object();
+        j["out"] = out;
+        j["panels"] = fig.panelCount();
+        j["width_mm"] = mm.width();
+        j["height_mm"] = mm.height();
+        if (a.flags.count("raw")) {
+            const QFileInfo fi(path);
+            Json files = Json::array();
+            for (const QString &f : fig.writeRawData(fi.absolutePath() + "/" + fi.completeBaseName())) files.push(Json(f.toStdString()));
+            j["raw"] = files;
+        }
+        std::cout << j.dump() << "\n";
+    } catch (const FigureError &e) {
+        throw Error(ErrorCode::IoError, e.what());
+    }
+    return 0;
+}
+
 /// Builds OUT-DIR/index.json from the per-item sidecars of a (possibly sharded) batch run.
 int cmdMerge(const Args &a)
 {
@@ -575,6 +621,7 @@ int main(int argc, char **argv)
         if (a.command == "activations") return cmdActivations(a);
         if (a.command == "attribute") return cmdAttribute(a);
         if (a.command == "merge") return cmdMerge(a);
+        if (a.command == "figure") return cmdFigure(a, argc, argv);
         throw UsageError("unknown command '" + a.command + "'");
     } catch (const UsageError &e) {
         std::cerr << "pellucid-cli: " << e.what() << "\n" << kUsage;

@@ -777,3 +777,82 @@ Job attributionJob(TensorValue input, uint64_t inputId, AttributionParams params
 }
 
 } // namespace pellucid
+
+namespace pellucid {
+
+Json attributionParamsToJson(const AttributionParams &p, const std::string &baselinePath)
+{
+    Json j = Json::object();
+    j["method"] = methodName(p.method);
+    Json t = Json::object();
+    t["kind"] = p.target.kind == AttributionTarget::Kind::Predicted ? "predicted"
+                : p.target.kind == AttributionTarget::Kind::Class   ? "class"
+                                                                    : "contrast";
+    t["class"] = p.target.classIndex;
+    t["other"] = p.target.otherClass;
+    j["target"] = t;
+    j["layer"] = p.layer;
+    j["steps"] = p.steps;
+    j["integration"] = integrationName(p.integration);
+    j["baseline"] = p.baseline == BaselineKind::Zero ? "zero" : p.baseline == BaselineKind::Blur ? "blur"
+                    : p.baseline == BaselineKind::Uniform ? "uniform" : "file";
+    if (!baselinePath.empty()) j["baseline_file"] = baselinePath;
+    j["blur_sigma"] = double(p.blurSigma);
+    j["noise_base"] = methodName(p.noiseBase);
+    j["noise"] = p.noise == NoiseType::SmoothGrad ? "smoothgrad" : p.noise == NoiseType::SmoothGradSquared ? "smoothgrad-sq" : "vargrad";
+    j["samples"] = p.samples;
+    j["stdev"] = double(p.stdev);
+    j["seed"] = int64_t(p.seed);
+    Json w = Json::array(), st = Json::array();
+    for (int64_t v : p.window) w.push(Json(v));
+    for (int64_t v : p.stride) st.push(Json(v));
+    j["window"] = w;
+    j["stride"] = st;
+    j["fill"] = double(p.fill);
+    j["grid"] = p.gridCells;
+    return j;
+}
+
+AttributionParams attributionParamsFromJson(const Json &j, std::string *baselinePath)
+{
+    AttributionParams p;
+    try {
+        if (!parseMethod(j.find("method") ? j.find("method")->asString() : "", p.method))
+            throw std::runtime_error("unknown method");
+        if (const Json *t = j.find("target")) {
+            const std::string kind = t->find("kind") ? t->find("kind")->asString() : "predicted";
+            p.target.kind = kind == "class" ? AttributionTarget::Kind::Class
+                            : kind == "contrast" ? AttributionTarget::Kind::Contrast : AttributionTarget::Kind::Predicted;
+            if (const Json *c = t->find("class")) p.target.classIndex = int(c->asInt());
+            if (const Json *c = t->find("other")) p.target.otherClass = int(c->asInt());
+        }
+        if (const Json *v = j.find("layer")) p.layer = v->asString();
+        if (const Json *v = j.find("steps")) p.steps = int(v->asInt());
+        if (const Json *v = j.find("integration"); v && !parseIntegration(v->asString(), p.integration))
+            throw std::runtime_error("unknown integration rule " + v->asString());
+        if (const Json *v = j.find("baseline")) {
+            const std::string b = v->asString();
+            p.baseline = b == "blur" ? BaselineKind::Blur : b == "uniform" ? BaselineKind::Uniform : b == "file" ? BaselineKind::Tensor : BaselineKind::Zero;
+        }
+        if (const Json *v = j.find("baseline_file"); v && baselinePath) *baselinePath = v->asString();
+        if (const Json *v = j.find("blur_sigma")) p.blurSigma = float(v->asNumber());
+        if (const Json *v = j.find("noise_base"); v && !parseMethod(v->asString(), p.noiseBase))
+            throw std::runtime_error("unknown noise base " + v->asString());
+        if (const Json *v = j.find("noise")) {
+            const std::string n = v->asString();
+            p.noise = n == "smoothgrad-sq" ? NoiseType::SmoothGradSquared : n == "vargrad" ? NoiseType::VarGrad : NoiseType::SmoothGrad;
+        }
+        if (const Json *v = j.find("samples")) p.samples = int(v->asInt());
+        if (const Json *v = j.find("stdev")) p.stdev = float(v->asNumber());
+        if (const Json *v = j.find("seed")) p.seed = uint64_t(v->asInt());
+        if (const Json *v = j.find("window")) for (const Json &x : v->asArray()) p.window.push_back(x.asInt());
+        if (const Json *v = j.find("stride")) for (const Json &x : v->asArray()) p.stride.push_back(x.asInt());
+        if (const Json *v = j.find("fill")) p.fill = float(v->asNumber());
+        if (const Json *v = j.find("grid")) p.gridCells = int(v->asInt());
+    } catch (const std::exception &e) {
+        throw Error(ErrorCode::BadInput, std::string("Invalid attribution parameters: ") + e.what());
+    }
+    return p;
+}
+
+} // namespace pellucid

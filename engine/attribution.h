@@ -2,6 +2,7 @@
 // Attribution methods ("why did the model say that?"), with Captum's output conventions so numbers compare
 // directly: one shared forward/backward mechanism over the tapped clone of forward, many thin variants.
 #include "engine/engine.h"
+#include "engine/json.h"
 #include "engine/model.h"
 #include "engine/tensorvalue.h"
 
@@ -92,6 +93,11 @@ std::shared_ptr<AttributionResult> computeAttribution(Model &model, const Tensor
                                                       const AttributionParams &params, const AttributionSink &sink = {});
 
 Job attributionJob(TensorValue input, uint64_t inputId, AttributionParams params);
+
+/// Parameters as JSON (sessions, batch sidecars) and back; the feature mask and a baseline tensor are not
+/// stored (a baseline file is referenced by path in `baselinePath`). Throws Error(BadInput) on bad values.
+Json attributionParamsToJson(const AttributionParams &p, const std::string &baselinePath = {});
+AttributionParams attributionParamsFromJson(const Json &j, std::string *baselinePath = nullptr);
 
 /// Benchmark support: milliseconds to push `samples` copies of the input through the model in chunks of
 /// `chunk`, forward only or forward + backward to the input — the raw cost an attribution method pays.
