@@ -43,6 +43,14 @@ quint64 EngineBridge::requestAttribution(const TensorValue &input, quint64 input
     return g;
 }
 
+quint64 EngineBridge::submit(Job job)
+{
+    const std::string kind = job.kind;
+    const uint64_t g = mEngine->submit(std::move(job));
+    mLatest[kind] = g;
+    return g;
+}
+
 void EngineBridge::cancel(quint64 generation) { mEngine->cancel(generation); }
 void EngineBridge::cancelAll() { mEngine->cancelAll(); }
 
@@ -78,6 +86,7 @@ void EngineBridge::onEvent(const JobEvent &e)
         return;
     }
     if (stale) return;
+    emit jobFinished(e.generation, kind, e.output);
     if (auto m = std::dynamic_pointer_cast<const ModelLoadedOutput>(e.output))
         emit modelLoaded(m->summary);
     else if (auto a = std::dynamic_pointer_cast<const ActivationOutput>(e.output))

@@ -25,6 +25,8 @@ public:
     /// `kind` names the request's slot: a newer request of the same kind supersedes it.
     quint64 requestAttribution(const TensorValue &input, quint64 inputId, const AttributionParams &params,
                                const std::string &kind);
+    /// Any job (e.g. the composer's); its output arrives through jobFinished.
+    quint64 submit(Job job);
     void cancel(quint64 generation);
     void cancelAll();
     bool busy() const { return !mRunning.empty(); }
@@ -35,6 +37,7 @@ signals:
     void activationsReady(std::shared_ptr<const pellucid::ActivationOutput> output);
     /// Partial (refining) and final attribution results of the newest request of `kind`.
     void attributionReady(const std::string &kind, std::shared_ptr<const pellucid::AttributionResult> result);
+    void jobFinished(quint64 generation, const QString &kind, std::shared_ptr<const pellucid::JobOutput> output);
     void jobFailed(quint64 generation, const QString &kind, const QString &message);
     void jobCancelled(quint64 generation, const QString &kind);
     void progress(quint64 generation, const QString &kind, qint64 done, qint64 total, const QString &stage);

@@ -2,6 +2,7 @@
 
 #include "app/enginebridge.h"
 #include "app/exportdialog.h"
+#include "app/composerdialog.h"
 #include "app/imageinput.h"
 #include "engine/errors.h"
 #include "widgets/activationgrid.h"
@@ -32,6 +33,12 @@
 #include <QToolButton>
 
 namespace pellucid {
+
+/// The composer job's output: every panel's numbers, computed on the engine thread.
+struct ComposerOutput : JobOutput {
+    ComposerData data;
+    ComposerSpec spec;
+};
 
 MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
 {
@@ -93,6 +100,11 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
         showError(message);
     });
     connect(mLayers, &LayerTree::layerSelected, this, &MainWindow::selectLayer);
+    connect(mBridge, &EngineBridge::jobFinished, this, [this](quint64, const QString &kind, std::shared_ptr<const JobOutput> out) {
+        if (kind != "compose") return;
+        if (auto c = std::dynamic_pointer_cast<const ComposerOutput>(out))
+            emit composed(std::make_shared<const ComposedFigure>(c->data, c->spec));
+    });
     connect(mAttribution, &AttributionPanel::runRequested, this, &MainWindow::requestAttributions);
     connect(mAttributionDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
         if (visible) requestAttributions();
@@ -165,6 +177,31 @@ void MainWindow::buildMenus()
             showError(QString::fromStdString(e.what()));
         }
     });
+    file->addAction(tr("Figure &composer…"), this, [this] {
+        QStringList inputs;
+        if (!mImagePath.isEmpty()) inputs << mImagePath;
+        for (int i = 0; i < mInput->sampleCount(); ++i)
+            if (!inputs.contains(mInput->samplePath(i))) inputs << mInput->samplePath(i);
+        ComposerDialog dlg(this, inputs, mLayer);
+        if (!mComposer.rows.isEmpty()) dlg.setSpec(mComposer);
+        dlg.exec();
+        mComposer = dlg.spec();
+    });
+    file->addSeparator();
+    file->addAction(tr("&Save session…"), QKeySequence::Save, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Save session"), QString(), tr("Pellucid session (*.json)"));
+        if (path.isEmpty()) return;
+        try {
+            saveSessionTo(path);
+            statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
+        } catch (const std::exception &e) {
+            showError(QString::fromStdString(e.what()));
+        }
+    });
+    file->addAction(tr("Open sess&ion…"), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open session"), QString(), tr("Pellucid session (*.json)"));
+        if (!path.isEmpty()) openSession(path);
+    });
     mRecentMenu = file->addMenu(tr("&Recent models"));
     QMenu *device = file->addMenu(tr("&Device"));
     auto *group = new QActionGroup(this);
@@ -204,6 +241,73 @@ void MainWindow::updateRecentMenu()
     for (const QString &p : recent)
         mRecentMenu->addAction(QFileInfo(p).fileName(), this, [this, p] { openModel(p); })->setToolTip(p);
     mRecentMenu->setEnabled(!recent.isEmpty());
+}
+
+AttributionParams MainWindow::attributionPanelParams() const { return mAttribution->currentParams(); }
+
+Session MainWindow::currentSession() const
+{
+    Session s;
+    if (mSummary) s.modelPath = QString::fromStdString(mSummary->path);
+    if (!mImagePath.isEmpty()) s.inputs << mImagePath;
+    for (const QString &r : mComposer.rows)
+        if (!s.inputs.contains(r)) s.inputs << r;
+    s.currentInput = mImagePath;
+    s.layer = mLayer;
+    s.attribution = mAttribution->currentParams();
+    s.compare = mAttribution->compareMethods();
+    s.composer = mComposer;
+    s.figure = ExportDialog::savedSettings();
+    s.windowState = saveState();
+    return s;
+}
+
+void MainWindow::saveSessionTo(const QString &path) { saveSession(currentSession(), path); }
+
+void MainWindow::openSession(const QString &path)
+{
+    try {
+        auto s = std::make_unique<Session>(loadSession(path));
+        if (!s->warnings.isEmpty()) showError(s->warnings.join("; "));
+        if (!QFileInfo::exists(s->modelPath)) {
+            // The model is named in the warning; apply what does not need it.
+            mComposer = s->composer;
+            restoreState(s->windowState);
+            emit sessionOpened();
+            return;
+        }
+        mPendingSession = std::move(s);
+        openModel(mPendingSession->modelPath);
+    } catch (const std::exception &e) {
+        showError(QString::fromStdString(e.what()));
+    }
+}
+
+void MainWindow::applyPendingSession()
+{
+    const std::unique_ptr<Session> s = std::move(mPendingSession);
+    if (!s) return;
+    mComposer = s->composer;
+    if (!s->windowState.isEmpty()) restoreState(s->windowState);
+    if (!s->currentInput.isEmpty() && QFileInfo::exists(s->currentInput)) openImage(s->currentInput);
+    if (!s->layer.isEmpty()) selectLayer(s->layer);
+    mAttribution->setParams(s->attribution);
+    if (!s->compare.empty()) mAttribution->setCompareMethods(s->compare);
+    emit sessionOpened();
+}
+
+quint64 MainWindow::compose(const ComposerSpec &spec)
+{
+    mComposer = spec;
+    Job job;
+    job.kind = "compose";
+    job.work = [spec](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
+        auto out = std::make_shared<ComposerOutput>();
+        out->data = computeComposer(ctx.model(), spec, [&ctx] { return ctx.cancelled(); });
+        out->spec = spec;
+        return out;
+    };
+    return mBridge->submit(std::move(job));
 }
 
 QStringList MainWindow::figurePanels() const { return {"attribution", "activations", "prediction"}; }
@@ -293,6 +397,7 @@ void MainWindow::onModelLoaded(std::shared_ptr<const ModelSummary> summary)
     if (!layer.isEmpty()) mLayers->selectLayer(layer);   // emits layerSelected -> selectLayer
     if (mLayer.isEmpty()) requestActivations();
     emit modelReady();
+    applyPendingSession();
 }
 
 void MainWindow::openImage(const QString &path)

@@ -1,5 +1,7 @@
 #pragma once
 // The main window: a wiring table between the engine bridge and the dock panels.
+#include "app/composer.h"
+#include "app/session.h"
 #include "engine/jobs.h"
 #include "widgets/figure.h"
 
@@ -42,6 +44,15 @@ public:
     /// Exports a panel's figure (and, with `rawData`, its numbers beside it). Throws FigureError.
     QStringList exportPanel(const QString &panel, const QString &path, const FigureSettings &settings, bool rawData);
 
+    /// Everything a figure depends on, and back. Opening loads the model, then applies the rest.
+    Session currentSession() const;
+    void saveSessionTo(const QString &path);   // throws SessionError
+    void openSession(const QString &path);     // problems are shown; what can open, opens
+    /// The composer: runs in the engine; `composed` delivers the figure.
+    quint64 compose(const ComposerSpec &spec);
+    ComposerSpec composerSpec() const { return mComposer; }
+    AttributionParams attributionPanelParams() const;
+
     EngineBridge *bridge() const { return mBridge; }
     LayerTree *layerTree() const { return mLayers; }
     ActivationPanel *activationPanel() const { return mActivations; }
@@ -58,6 +69,8 @@ signals:
     void activationsShown();
     void attributionShown(const QString &kind, bool partial);
     void errorShown(const QString &message);
+    void sessionOpened();
+    void composed(std::shared_ptr<const pellucid::ComposedFigure> figure);
 
 protected:
     void closeEvent(QCloseEvent *) override;
@@ -94,6 +107,9 @@ private:
     quint64 mInputId = 0;
     QString mLastError;
     QByteArray mDefaultState;
+    ComposerSpec mComposer;
+    std::unique_ptr<Session> mPendingSession;
+    void applyPendingSession();
     DevicePreference mDevice = DevicePreference::Auto;
 };
 

@@ -360,6 +360,42 @@ void AttributionPanel::showError(const std::string &kind, const QString &message
     if (it != mCompareViews.end()) it->second->clear(message);
 }
 
+AttributionParams AttributionPanel::currentParams() const
+{
+    return baseParams(AttributionMethod(mMethod->currentData().toInt()));
+}
+
+std::vector<AttributionMethod> AttributionPanel::compareMethods() const
+{
+    std::vector<AttributionMethod> out;
+    if (!mCompare->isChecked()) return out;
+    for (int i = 0; i < mCompareList->count(); ++i)
+        if (mCompareList->item(i)->checkState() == Qt::Checked)
+            out.push_back(AttributionMethod(mCompareList->item(i)->data(Qt::UserRole).toInt()));
+    return out;
+}
+
+void AttributionPanel::setParams(const AttributionParams &p)
+{
+    {
+        const QSignalBlocker b1(mMethod), b2(mTarget), b3(mLayer), b4(mIntegration), b5(mBaseline), b6(mNoiseType);
+        mMethod->setCurrentIndex(mMethod->findData(int(p.method)));
+        mTarget->setCurrentIndex(std::max(0, mTarget->findData(p.target.kind == AttributionTarget::Kind::Predicted ? -1 : p.target.classIndex)));
+        if (!p.layer.empty()) mLayer->setCurrentText(QString::fromStdString(p.layer));
+        mSteps->setValue(p.steps);
+        mIntegration->setCurrentIndex(mIntegration->findData(int(p.integration)));
+        const int b = mBaseline->findData(int(p.baseline));
+        if (b >= 0) mBaseline->setCurrentIndex(b);
+        mSamples->setValue(p.samples);
+        mStdev->setValue(p.stdev);
+        mNoiseType->setCurrentIndex(mNoiseType->findData(int(p.noise)));
+        mSeed->setValue(int(p.seed));
+        mWindow->setValue(p.window.size() == 3 ? int(p.window[1]) : 0);
+    }
+    updateEnabled();
+    emit runRequested();
+}
+
 void AttributionPanel::setMethod(AttributionMethod m) { mMethod->setCurrentIndex(mMethod->findData(int(m))); }
 void AttributionPanel::setTargetClass(int index) { mTarget->setCurrentIndex(std::max(0, mTarget->findData(index))); }
 void AttributionPanel::setCamLayer(const QString &layer) { mLayer->setCurrentText(layer); }

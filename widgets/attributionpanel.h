@@ -34,6 +34,11 @@ public:
 
     /// The requests to run now: job kind -> parameters ("attribution" alone, or one per compared method).
     std::vector<std::pair<std::string, AttributionParams>> requests() const;
+    /// The main method with its parameters, and the compared methods (empty when not comparing).
+    AttributionParams currentParams() const;
+    std::vector<AttributionMethod> compareMethods() const;
+    /// Sets every control from `p` (a session being reopened) and re-runs.
+    void setParams(const AttributionParams &p);
     void showResult(const std::string &kind, std::shared_ptr<const AttributionResult> result);
     void showError(const std::string &kind, const QString &message);
 

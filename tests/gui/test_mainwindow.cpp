@@ -23,10 +23,24 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <QProcess>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QJsonArray>
 #include <QXmlStreamReader>
 #include <QRegularExpression>
 
 using namespace pellucid;
+
+Q_DECLARE_METATYPE(std::shared_ptr<const pellucid::ComposedFigure>)
+
+static double fixturesMaxDiff(const TensorValue &a, const TensorValue &b)
+{
+    if (a.shape() != b.shape()) return INFINITY;
+    double m = 0;
+    for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, double(std::fabs(a.at(i) - b.at(i))));
+    return m;
+}
 
 class TestMainWindow : public QObject {
     Q_OBJECT
@@ -293,6 +307,132 @@ private slots:
             QFile::remove(keep);
             QFile::copy(dir.filePath(name), keep);
         }
+    }
+
+    void sessionRoundTripComposerAndHeadlessFigure()
+    {
+        QTemporaryDir dir;
+        auto w = openDemo();
+        QVERIFY(waitShown(*w, [&] { w->openImage(res("samples/9-ankle-boot.png")); }));
+        QVERIFY(waitShown(*w, [&] { w->selectLayer("features.9"); }));
+        w->attributionDock()->raise();
+        AttributionParams ig;
+        ig.method = AttributionMethod::IntegratedGradients;
+        ig.steps = 16;
+        ig.seed = 3;
+        ig.target.kind = AttributionTarget::Kind::Class;
+        ig.target.classIndex = 7;
+        auto waitFinal = [](MainWindow &win, std::function<void()> action) {
+            QSignalSpy spy(&win, &MainWindow::attributionShown);
+            action();
+            QElapsedTimer t;
+            t.start();
+            while (t.elapsed() < 30000) {
+                for (const auto &args : spy)
+                    if (args.at(0).toString() == "attribution" && !args.at(1).toBool()) return true;
+                spy.wait(100);
+            }
+            return false;
+        };
+        QVERIFY(waitFinal(*w, [&] { w->attributionPanel()->setParams(ig); }));
+        const TensorValue before = w->attributionPanel()->mainView()->map();
+        QVERIFY(before.numel() == 784);
+
+        // Composer: 2 rows × 3 columns, computed by the engine.
+        ComposerSpec spec;
+        spec.rows << res("samples/7-sneaker.png") << res("samples/9-ankle-boot.png");
+        ComposerColumn input, sal, cam;
+        sal.kind = cam.kind = ComposerColumn::Kind::Attribution;
+        sal.params.method = AttributionMethod::Saliency;
+        cam.params.method = AttributionMethod::GradCam;
+        cam.params.layer = "features.9";
+        spec.columns = {input, sal, cam};
+        QSignalSpy composed(w.get(), &MainWindow::composed);
+        w->compose(spec);
+        QVERIFY(composed.wait(30000));
+        auto fig = composed.takeFirst().at(0).value<std::shared_ptr<const ComposedFigure>>();
+        QVERIFY(fig);
+        QCOMPARE(fig->panelCount(), 6);
+        const QStringList labels = fig->panelLabels();
+        QVERIFY(labels[0].startsWith("(a) 7-sneaker.png / input"));
+        QVERIFY(labels[1].startsWith("(b) 7-sneaker.png / saliency"));
+        QVERIFY(labels[5].startsWith("(f) 9-ankle-boot.png / gradcam"));
+
+        // Save, reopen in a fresh window: same choices, same numbers.
+        const QString session = dir.filePath("s.json");
+        w->saveSessionTo(session);
+        MainWindow w2;
+        w2.show();
+        QSignalSpy opened(&w2, &MainWindow::sessionOpened);
+        QVERIFY(waitFinal(w2, [&] { w2.openSession(session); }));
+        QVERIFY(opened.count() == 1 || opened.wait(30000));
+        QCOMPARE(w2.currentLayer(), QString("features.9"));
+        const AttributionParams back = w2.attributionPanelParams();
+        QCOMPARE(back.method, AttributionMethod::IntegratedGradients);
+        QCOMPARE(back.steps, 16);
+        QCOMPARE(int(back.seed), 3);
+        QCOMPARE(back.target.classIndex, 7);
+        QCOMPARE(fixturesMaxDiff(w2.attributionPanel()->mainView()->map(), before), 0.0);
+        QCOMPARE(w2.composerSpec().rows.size(), 2);
+
+        // The headless CLI draws the session's composed figure from the same numbers.
+        QProcess cli;
+        cli.start(QStringLiteral(PELLUCID_CLI), {"figure", "--session", session, "--out", dir.filePath("fig.svg"), "--raw"});
+        QVERIFY(cli.waitForFinished(60000));
+        QCOMPARE(cli.exitCode(), 0);
+        const QJsonObject out = QJsonDocument::fromJson(cli.readAllStandardOutput()).object();
+        QCOMPARE(out["panels"].toInt(), 6);
+        for (int r = 0; r < 2; ++r)
+            for (int c = 1; c < 3; ++c) {
+                const TensorValue headless = readNpy(dir.filePath(QString("fig_r%1_c%2.npy").arg(r).arg(c)).toStdString());
+                QCOMPARE(fixturesMaxDiff(headless, fig->data().maps[size_t(r * 3 + c)]), 0.0);
+            }
+        QFile svg(dir.filePath("fig.svg"));
+        QVERIFY(svg.open(QIODevice::ReadOnly));
+        const QString text = QString::fromUtf8(svg.readAll());
+        int last = -1;
+        for (const char *letter : {"(a)", "(b)", "(c)", "(d)", "(e)", "(f)"}) {
+            const int at = text.indexOf(letter);
+            QVERIFY2(at > last, letter);   // panels painted in order
+            last = at;
+        }
+    }
+
+    void sessionProblemsAreNamed()
+    {
+        QTemporaryDir dir;
+        auto write = [&](const QString &name, const QByteArray &text) {
+            QFile f(dir.filePath(name));
+            f.open(QIODevice::WriteOnly);
+            f.write(text);
+            return dir.filePath(name);
+        };
+        QVERIFY_THROWS_EXCEPTION(SessionError, loadSession(write("corrupt.json", "{\"pellucid_session\": 1, ")));
+        try {
+            loadSession(write("future.json", "{\"pellucid_session\": 99}"));
+            QFAIL("no error");
+        } catch (const SessionError &e) {
+            QVERIFY(QString(e.what()).contains("newer"));
+        }
+        // A missing input is named; a changed model hash is a warning; the rest opens.
+        const QString model = res("models/fashion_mnist_cnn.pt");
+        const QString s = write("s.json", QString("{\"pellucid_session\": 1, \"model\": {\"path\": \"%1\", \"sha256\": \"00ff\"},"
+                                                  " \"inputs\": [\"/nonexistent/pic.png\"], \"layer\": \"features.5\"}").arg(model).toUtf8());
+        const Session loaded = loadSession(s);
+        QCOMPARE(loaded.layer, QString("features.5"));
+        QVERIFY(loaded.warnings.join("|").contains("/nonexistent/pic.png"));
+        QVERIFY(loaded.warnings.join("|").contains("changed"));
+        MainWindow w;
+        w.show();
+        QSignalSpy errors(&w, &MainWindow::errorShown);
+        QSignalSpy opened(&w, &MainWindow::sessionOpened);
+        w.openSession(s);
+        QVERIFY(opened.wait(30000));
+        QVERIFY(w.modelSummary());
+        QCOMPARE(w.currentLayer(), QString("features.5"));
+        QVERIFY(errors.count() >= 1);
+        // Unwritable session path: a clear error, nothing written.
+        QVERIFY_THROWS_EXCEPTION(SessionError, saveSession(loaded, "/nonexistent-dir/s.json"));
     }
 
     void nanOutputsAreShown()
