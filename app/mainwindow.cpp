@@ -9,6 +9,8 @@
 #include "widgets/activationpanel.h"
 #include "widgets/attributionpanel.h"
 #include "widgets/attributionview.h"
+#include "widgets/channelview.h"
+#include "widgets/histogramview.h"
 #include "widgets/inputpanel.h"
 #include "widgets/layertree.h"
 #include "widgets/predictionchart.h"
@@ -310,12 +312,14 @@ quint64 MainWindow::compose(const ComposerSpec &spec)
     return mBridge->submit(std::move(job));
 }
 
-QStringList MainWindow::figurePanels() const { return {"attribution", "activations", "prediction"}; }
+QStringList MainWindow::figurePanels() const { return {"attribution", "activations", "channel", "histogram", "prediction"}; }
 
 const FigureSource *MainWindow::figureSource(const QString &panel) const
 {
-    if (panel == "attribution") return mAttribution->mainView();
+    if (panel == "attribution") return mAttribution;   // the main view, or the compare grid
     if (panel == "activations") return mActivations;
+    if (panel == "channel") return mActivations->channelView();
+    if (panel == "histogram") return mActivations->histogram();
     if (panel == "prediction") return mPrediction;
     return nullptr;
 }

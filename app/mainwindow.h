@@ -38,7 +38,8 @@ public:
     /// Where models run; reloads the current model on the new device.
     void setDevice(DevicePreference device);
 
-    /// Panels that export figures: "attribution", "activations", "prediction".
+    /// Panels that export figures: "attribution" (main view or compare grid), "activations", "channel",
+    /// "histogram", "prediction".
     QStringList figurePanels() const;
     const FigureSource *figureSource(const QString &panel) const;
     /// Exports a panel's figure (and, with `rawData`, its numbers beside it). Throws FigureError.

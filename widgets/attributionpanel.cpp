@@ -3,6 +3,7 @@
 #include "widgets/attributionview.h"
 
 #include <QCheckBox>
+#include <QPainter>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
@@ -416,6 +417,43 @@ void AttributionPanel::setCompareMethods(const std::vector<AttributionMethod> &m
     mCompare->setChecked(!methods.empty());
     rebuildCompareGrid();
     emit runRequested();
+}
+
+} // namespace pellucid
+
+namespace pellucid {
+
+double AttributionPanel::figureAspect() const
+{
+    const auto views = compareViews();
+    if (!mCompare->isChecked() || views.empty()) return mMain->figureAspect();
+    const int cols = std::max(1, int(std::ceil(std::sqrt(double(views.size())))));
+    const int rows = (int(views.size()) + cols - 1) / cols;
+    return views.front()->figureAspect() * cols / rows;
+}
+
+void AttributionPanel::paintFigure(QPainter &p, const QRectF &rect, const FigureSettings &s) const
+{
+    const auto views = compareViews();
+    if (!mCompare->isChecked() || views.empty()) {
+        mMain->paintFigure(p, rect, s);
+        return;
+    }
+    const int cols = std::max(1, int(std::ceil(std::sqrt(double(views.size())))));
+    const int rows = (int(views.size()) + cols - 1) / cols;
+    const double w = rect.width() / cols, h = rect.height() / rows;
+    for (size_t i = 0; i < views.size(); ++i)
+        views[i]->paintFigure(p, QRectF(rect.left() + w * double(int(i) % cols) + 2, rect.top() + h * double(int(i) / cols) + 2, w - 4, h - 4), s);
+}
+
+QStringList AttributionPanel::writeRawData(const QString &base) const
+{
+    const auto views = compareViews();
+    if (!mCompare->isChecked() || views.empty()) return mMain->writeRawData(base);
+    QStringList files;
+    int i = 0;
+    for (auto *v : views) files += v->writeRawData(QString("%1_%2").arg(base).arg(i++));
+    return files;
 }
 
 } // namespace pellucid

@@ -24,7 +24,7 @@ namespace pellucid {
 
 class AttributionView;
 
-class AttributionPanel : public QWidget {
+class AttributionPanel : public QWidget, public FigureSource {
     Q_OBJECT
 public:
     explicit AttributionPanel(QWidget *parent = nullptr);
@@ -52,6 +52,11 @@ public:
     AttributionView *mainView() const { return mMain; }
     std::vector<AttributionView *> compareViews() const;
     QString statusText() const;
+
+    // FigureSource: the main view, or the compare grid (each view with its scale); raw data per map.
+    double figureAspect() const override;
+    void paintFigure(QPainter &p, const QRectF &rect, const FigureSettings &settings) const override;
+    QStringList writeRawData(const QString &base) const override;
 
 signals:
     void runRequested();

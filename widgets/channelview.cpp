@@ -1,6 +1,9 @@
 #include "widgets/channelview.h"
 
 #include "widgets/colormap.h"
+#include "engine/npy.h"
+
+#include <QPainter>
 
 #include <qcustomplot.h>
 
@@ -35,6 +38,7 @@ ChannelView::ChannelView(QWidget *parent) : QWidget(parent)
 
 void ChannelView::clear()
 {
+    mPlane = TensorValue();
     mMap->data()->clear();
     if (auto *t = qobject_cast<QCPTextElement *>(mPlot->plotLayout()->element(0, 0)))
         t->setText(tr("No channel selected"));
@@ -57,6 +61,10 @@ void ChannelView::setChannel(const TensorValue &a, int channel, const QString &t
     } else if (s.size() == 3) {
         h = int(s[1]);
     }
+    std::vector<float> plane(size_t(h) * size_t(w));
+    for (int64_t i = 0; i < int64_t(h) * w; ++i) plane[size_t(i)] = a.at(offset + i);
+    mPlane = TensorValue({h, w}, std::move(plane));
+    mTitle = title;
     mMap->data()->setSize(w, h);
     mMap->data()->setRange(QCPRange(0, w - 1), QCPRange(0, h - 1));
     float lo = INFINITY, hi = -INFINITY;
@@ -74,6 +82,31 @@ void ChannelView::setChannel(const TensorValue &a, int channel, const QString &t
     if (auto *t = qobject_cast<QCPTextElement *>(mPlot->plotLayout()->element(0, 0)))
         t->setText(title);
     mPlot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+} // namespace pellucid
+
+namespace pellucid {
+
+double ChannelView::figureAspect() const
+{
+    return mPlane.numel() ? 1.25 * double(mPlane.dim(1)) / double(mPlane.dim(0)) : 1.25;
+}
+
+void ChannelView::paintFigure(QPainter &p, const QRectF &rect, const FigureSettings &s) const
+{
+    if (mPlane.numel() == 0) return;
+    const auto st = mPlane.stats();
+    const float lo = st.min, hi = st.max > st.min ? st.max : st.min + 1e-6f;
+    const QImage img = renderPlane(mPlane.data(), int(mPlane.dim(0)), int(mPlane.dim(1)), lo, hi);
+    paintHeatmapPanel(p, rect, QImage(), img, lo, hi, [](double t) { return viridis(t); }, mTitle, s);
+}
+
+QStringList ChannelView::writeRawData(const QString &base) const
+{
+    if (mPlane.numel() == 0) return {};
+    writeNpy((base + ".npy").toStdString(), mPlane);
+    return {base + ".npy"};
 }
 
 } // namespace pellucid

@@ -1,6 +1,7 @@
 #pragma once
 // One channel enlarged as a heat map with a colour scale (QCustomPlot QCPColorMap + QCPColorScale).
 #include "engine/tensorvalue.h"
+#include "widgets/figure.h"
 
 #include <QWidget>
 
@@ -10,7 +11,7 @@ class QCPColorScale;
 
 namespace pellucid {
 
-class ChannelView : public QWidget {
+class ChannelView : public QWidget, public FigureSource {
     Q_OBJECT
 public:
     explicit ChannelView(QWidget *parent = nullptr);
@@ -20,10 +21,17 @@ public:
     QCustomPlot *plot() const { return mPlot; }
     QCPColorMap *colorMap() const { return mMap; }
 
+    // FigureSource: the channel as a heat map (raster) with its labelled colour scale; raw data: .npy.
+    double figureAspect() const override;
+    void paintFigure(QPainter &p, const QRectF &rect, const FigureSettings &settings) const override;
+    QStringList writeRawData(const QString &base) const override;
+
 private:
     QCustomPlot *mPlot;
     QCPColorMap *mMap;
     QCPColorScale *mScale;
+    TensorValue mPlane;   // [h, w] of the shown channel
+    QString mTitle;
 };
 
 } // namespace pellucid

@@ -296,6 +296,39 @@ TEST(batch_runs_shard_resume_and_merge)
     CHECK_EQ(cli("attribute --model " + demo + " --input-dir /nonexistent --method saliency --target 1 --out-dir " + root + "/y").status, 2);
 }
 
+TEST(headless_figure_from_a_session)
+{
+    const std::string dir = tmp + "/figure";
+    std::filesystem::create_directories(dir);
+    const std::string session = dir + "/s.json";
+    std::ofstream(session) << "{\"pellucid_session\": 1, \"model\": {\"path\": \"" << demo << "\"},"
+                           << " \"composer\": {\"rows\": [\"" << fixtures::resources("samples/1-trouser.png") << "\"],"
+                           << " \"columns\": [{\"kind\": \"input\"}, {\"kind\": \"attribution\", \"params\": {\"method\": \"inputxgrad\"}},"
+                           << " {\"kind\": \"activation\", \"layer\": \"features.2\"}]},"
+                           << " \"figure\": {\"width_mm\": 183, \"dpi\": 100}}";
+    const Run r = cli("figure --session " + session + " --out " + dir + "/fig.png --raw");
+    CHECK_MSG(r.status == 0, r.err);
+    const Json j = Json::parse(r.out);
+    CHECK_EQ(j.find("panels")->asInt(), int64_t(3));
+    CHECK_EQ(j.find("raw")->size(), size_t(2));
+    CHECK(std::filesystem::exists(dir + "/fig.png"));
+    // The raw numbers are the engine's: input × gradient for the predicted class.
+    const TensorValue raw = readNpy(dir + "/fig_r0_c1.npy");
+    CHECK(raw.shape() == (Shape{1, 1, 28, 28}));
+    // Errors: unknown format, corrupt and future sessions, a session without a composed figure.
+    CHECK(cli("figure --session " + session + " --out " + dir + "/fig.bmp").err.find("Unknown figure format") != std::string::npos);
+    std::ofstream(dir + "/bad.json") << "{\"pellucid_session\": 1,";
+    Run bad = cli("figure --session " + dir + "/bad.json --out " + dir + "/x.pdf");
+    CHECK(bad.status == 2 && bad.err.find("corrupt") != std::string::npos);
+    std::ofstream(dir + "/future.json") << "{\"pellucid_session\": 7}";
+    bad = cli("figure --session " + dir + "/future.json --out " + dir + "/x.pdf");
+    CHECK(bad.status == 2 && bad.err.find("newer") != std::string::npos);
+    std::ofstream(dir + "/empty.json") << "{\"pellucid_session\": 1, \"model\": {\"path\": \"" << demo << "\"}}";
+    bad = cli("figure --session " + dir + "/empty.json --out " + dir + "/x.pdf");
+    CHECK(bad.status == 2 && bad.err.find("no composed figure") != std::string::npos);
+    CHECK(!std::filesystem::exists(dir + "/x.pdf"));
+}
+
 TEST(attribute_png_and_errors)
 {
     const std::string png = tmp + "/attr.png";

@@ -262,8 +262,8 @@ private slots:
             QVERIFY2(!xml.hasError(), qPrintable(xml.errorString()));
             QVERIFY2(texts >= 3, qPrintable(panel));
             QVERIFY(allText.contains("Figure title"));
-            if (panel == "prediction") {
-                QVERIFY(allText.contains("Ankle boot"));
+            if (panel == "prediction" || panel == "histogram") {
+                QVERIFY(allText.contains(panel == "prediction" ? "Ankle boot" : "value"));
                 QCOMPARE(images, 0);   // all vector
             } else {
                 QVERIFY(images >= 1);
@@ -274,6 +274,10 @@ private slots:
                 QFile csv(files[1]);
                 QVERIFY(csv.open(QIODevice::ReadOnly));
                 QCOMPARE(QString(csv.readAll()).count('\n'), 6);   // header + top-5
+            } else if (panel == "histogram") {
+                QFile csv(files[1]);
+                QVERIFY(csv.open(QIODevice::ReadOnly));
+                QCOMPARE(QString(csv.readAll()).count('\n'), 65);   // header + 64 bins
             } else {
                 QVERIFY(readNpy(files[1].toStdString()).numel() > 0);
             }
@@ -296,13 +300,24 @@ private slots:
             QCOMPARE(img.width(), int(std::lround(89.0 / 25.4 * 300)));
             QCOMPARE(img.height(), int(std::lround(mm.height() / 25.4 * 300)));
         }
+        // The compare grid exports as one figure with one map per method.
+        w->attributionPanel()->setCompareMethods({AttributionMethod::Saliency, AttributionMethod::Occlusion});
+        QTest::qWait(500);
+        QStringList cmp;
+        for (int i = 0; i < 100 && cmp.size() < 3; ++i) {
+            QTest::qWait(100);
+            cmp = w->exportPanel("attribution", dir.filePath("compare.svg"), fs, true);
+            if (cmp.size() < 3) for (const QString &f : cmp.mid(1)) QFile::remove(f);
+        }
+        QCOMPARE(cmp.size(), 3);   // the figure and two maps
         // Errors: unknown format, unwritable folder; nothing half-written is left behind.
         QVERIFY_THROWS_EXCEPTION(FigureError, exportFigure(*w->figureSource("prediction"), dir.filePath("x.bmp"), fs));
         QVERIFY_THROWS_EXCEPTION(FigureError, exportFigure(*w->figureSource("prediction"), "/nonexistent-dir/x.pdf", fs));
         for (const QString &name : QDir(dir.path()).entryList(QDir::Files | QDir::Hidden))
             QVERIFY2(!name.contains("tmp-export"), qPrintable(name));
         // Keep the exported figures in the build folder to look at.
-        for (const QString &name : {"attribution.png", "prediction.png", "activations.png", "activations.pdf", "attribution.svg"}) {
+        for (const QString &name : {"attribution.png", "prediction.png", "activations.png", "activations.pdf", "attribution.svg",
+                                    "channel.png", "histogram.png"}) {
             const QString keep = QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/export_" + name;
             QFile::remove(keep);
             QFile::copy(dir.filePath(name), keep);
