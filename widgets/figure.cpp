@@ -155,8 +155,13 @@ void paintHeatmapPanel(QPainter &p, const QRectF &rect, const QImage &base, cons
                    QFontMetricsF(s.font(), p.device()).elidedText(title, Qt::ElideRight, rect.width()));
         area.setTop(rect.top() + line);
     }
-    const double scaleW = showScale ? std::min(area.width() * 0.3, s.fontPt * 5.0) : 0;
-    QRectF imgArea = area.adjusted(0, 0, -scaleW, 0);
+    // Room on the right for the colour bar and its labels (kept inside `rect`).
+    const QFontMetricsF labelMetrics(s.font(0.85), p.device());
+    const double labelsW = std::max(labelMetrics.horizontalAdvance(QString::number(hi, 'g', 3)),
+                                    labelMetrics.horizontalAdvance(QString::number(lo, 'g', 3))) + 2;
+    const double scaleW = showScale ? std::min(area.width() * 0.4, labelsW) : 0;
+    const double barW = std::max(3.0, s.fontPt * 0.9), barGap = s.fontPt * 0.5;
+    QRectF imgArea = area.adjusted(0, 0, showScale ? -(scaleW + barW + barGap + 1.5) : 0, 0);
     const QImage &ref = !base.isNull() ? base : overlay;
     if (ref.isNull()) return;
     QSizeF fit = QSizeF(ref.size()).scaled(imgArea.size(), Qt::KeepAspectRatio);
@@ -169,8 +174,7 @@ void paintHeatmapPanel(QPainter &p, const QRectF &rect, const QImage &base, cons
     }
     if (!showScale) return;
     // Colour scale: a raster strip (the gradient) with vector frame and labels.
-    const double barW = std::max(3.0, s.fontPt * 0.9);
-    const QRectF bar(target.right() + s.fontPt * 0.5, target.top(), barW, target.height());
+    const QRectF bar(target.right() + barGap, target.top(), barW, target.height());
     QImage strip(1, 256, QImage::Format_RGB32);
     for (int i = 0; i < 256; ++i) strip.setPixel(0, i, colour(1.0 - i / 255.0));
     p.setRenderHint(QPainter::SmoothPixmapTransform, true);

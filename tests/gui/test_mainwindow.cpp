@@ -3,6 +3,7 @@
 // Writes a screenshot of the main window to the build folder (tests/gui/mainwindow.png).
 #include "app/enginebridge.h"
 #include "app/mainwindow.h"
+#include "app/composerdialog.h"
 #include "widgets/activationgrid.h"
 #include "widgets/activationpanel.h"
 #include "widgets/attributionpanel.h"
@@ -15,6 +16,7 @@
 #include "engine/npy.h"
 
 #include <QDockWidget>
+#include <QPushButton>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QImage>
@@ -372,6 +374,22 @@ private slots:
         QVERIFY(labels[0].startsWith("(a) 7-sneaker.png / input"));
         QVERIFY(labels[1].startsWith("(b) 7-sneaker.png / saliency"));
         QVERIFY(labels[5].startsWith("(f) 9-ankle-boot.png / gradcam"));
+
+        // The composer dialog: compose from its choices and show the preview.
+        {
+            ComposerDialog dlg(w.get(), {res("samples/7-sneaker.png"), res("samples/9-ankle-boot.png"), res("samples/5-sandal.png")}, "features.9");
+            dlg.resize(1100, 650);
+            dlg.show();
+            QSignalSpy done(w.get(), &MainWindow::composed);
+            for (auto *b : dlg.findChildren<QPushButton *>())
+                if (b->text() == "Compose") b->click();
+            QVERIFY(done.wait(30000));
+            QTest::qWait(100);
+            QCOMPARE(int(dlg.spec().rows.size()), 2);
+            dlg.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/composer.png");
+        }
+        w->compose(spec);   // the layout saved with the session is the test's spec
+        QVERIFY(composed.wait(30000));
 
         // Save, reopen in a fresh window: same choices, same numbers.
         const QString session = dir.filePath("s.json");
