@@ -15,6 +15,7 @@
 #include "engine/json.h"
 #include "engine/model.h"
 #include "engine/npy.h"
+#include "engine/recommender.h"
 
 #include <QFileInfo>
 #include <QGuiApplication>
@@ -50,15 +51,20 @@ const char *kUsage =
     "              [--baseline zero|blur|uniform|FILE.npy] [--window C,H,W] [--stride C,H,W] [--samples N]\n"
     "              [--stdev S] [--seed S] [--contrast K2] [--noise-base METHOD] [--noise-type smoothgrad|smoothgrad-sq|vargrad]\n"
     "              [--superpixels slic|grid] [--superpixel-size PX] [--feature-mask FILE.npy] [--grid N] [--fill V]\n"
-    "              [--internal-batch N] [--memory-budget-mb N]\n"
+    "              [--internal-batch N] [--memory-budget-mb N] --out OUT.npy|OUT.png\n"
+    "              METHOD: saliency inputxgrad ig guided-backprop deconvnet smoothgrad gradcam gradcam++ layercam\n"
+    "              scorecam guided-gradcam occlusion lime kernelshap; --target K or --target predicted\n"
     "              batch: --input-dir D (or --input BATCH.npy) --out-dir O [--shard I/N] [--format npy|png]\n"
     "              (one result + JSON sidecar per item; items already done are skipped)\n"
     "  merge       --out-dir O                        index.json of a (sharded) batch run\n"
     "  figure      --session S.json --out FIG.pdf|FIG.svg|FIG.png [--raw]\n"
     "              the session's composed figure, without a display (--raw: the numbers beside it)\n"
-    "              --out OUT.npy|OUT.png\n"
-    "              METHOD: saliency inputxgrad ig guided-backprop deconvnet smoothgrad gradcam gradcam++ layercam\n"
-    "              scorecam guided-gradcam occlusion lime kernelshap; --target K or --target predicted\n"
+    "  recommend   --model M [--data D] --user U [--topn N] [--json]   top-N with each score decomposed\n"
+    "  influence   --model M [--data D] --user U --item I [--topn N] [--json]\n"
+    "              which of the user's interactions pushed the item up: exact leave-one-out refit and the fast\n"
+    "              similarity approximation, their agreement, and the smallest removal set (counterfactual)\n"
+    "  rec-eval    --model M [--data D] [--heldout H] [--k K] [--threshold R] [--json]\n"
+    "              precision@K, recall@K, catalogue coverage, RMSE on held-out interactions\n"
     "options: --device auto|cpu|cuda  --input-shape 1,3,224,224  --input-dtype float32|int64  --threads N\n"
     "X is a .npy tensor used exactly as given (batch included) or an image preprocessed per the metadata.\n";
 
@@ -87,7 +93,8 @@ Args parse(int argc, char **argv)
         "model", "input", "layer", "out", "topk", "device", "input-shape", "input-dtype", "threads", "method",
         "target", "contrast", "steps", "integration", "baseline", "window", "stride", "samples", "stdev", "seed",
         "noise-base", "noise-type", "feature-mask", "grid", "fill", "internal-batch", "memory-budget-mb",
-        "superpixels", "superpixel-size", "input-dir", "out-dir", "shard", "format", "session"};
+        "superpixels", "superpixel-size", "input-dir", "out-dir", "shard", "format", "session",
+        "data", "items", "heldout", "user", "item", "k", "threshold", "topn"};
     Args a;
     if (argc < 2) throw UsageError("no command given");
     a.command = argv[1];
@@ -452,6 +459,137 @@ int cmdFigure(const Args &a, int argc, char **argv)
     return 0;
 }
 
+struct RecContext {
+    std::unique_ptr<Model> model;
+    MFModel mf;
+    InteractionData data;
+};
+
+RecContext loadRecommender(const Args &a)
+{
+    RecContext c;
+    LoadOptions o;
+    o.device = DevicePreference::Cpu;
+    c.model = Model::load(a.need("model"), o);
+    c.mf = loadMF(*c.model);
+    const std::string data = a.get("data", c.mf.dataPath);
+    if (data.empty()) throw UsageError("--data is needed (the model's metadata names no interaction file)");
+    c.data = readInteractions(data);
+    const std::string items = a.get("items", c.mf.itemsPath);
+    if (!items.empty() && std::filesystem::exists(items)) readItemNames(items, c.data);
+    for (const auto &r : c.data.rows) {
+        if (r.user >= c.mf.users || r.item >= c.mf.items)
+            throw Error(ErrorCode::BadInput, data + ": user " + std::to_string(r.user) + " / item " + std::to_string(r.item)
+                                                 + " is outside the model's tables (" + std::to_string(c.mf.users) + " users, "
+                                                 + std::to_string(c.mf.items) + " items)");
+    }
+    return c;
+}
+
+int64_t toId(const std::string &s, const std::string &what)
+{
+    const int v = toInt(s, what);
+    if (v < 0) throw UsageError(what + " must be a non-negative id");
+    return v;
+}
+
+Json decompositionJson(const ScoreDecomposition &d)
+{
+    Json j = Json::object();
+    j["item"] = d.item;
+    j["name"] = d.name;
+    j["score"] = double(d.score);
+    j["global"] = double(d.global);
+    j["user_bias"] = double(d.userBias);
+    j["item_bias"] = double(d.itemBias);
+    Json f = Json::array();
+    for (float v : d.factors) f.push(Json(double(v)));
+    j["factors"] = f;
+    return j;
+}
+
+int cmdRecommend(const Args &a)
+{
+    RecContext c = loadRecommender(a);
+    const int64_t user = toId(a.need("user"), "--user");
+    const int n = toInt(a.get("topn", "10"), "--topn");
+    const auto top = recommend(c.mf, c.data, user, n);
+    if (a.flags.count("json")) {
+        Json j = Json::object();
+        j["user"] = user;
+        Json items = Json::array();
+        for (const auto &d : top) items.push(decompositionJson(d));
+        j["items"] = items;
+        std::cout << j.dump(1) << "\n";
+    } else {
+        std::printf("%-6s %-32s %8s %8s %8s %8s %8s\n", "ITEM", "NAME", "SCORE", "GLOBAL", "USER_B", "ITEM_B", "FACTORS");
+        for (const auto &d : top) {
+            double f = 0;
+            for (float v : d.factors) f += v;
+            std::printf("%-6lld %-32.32s %8.3f %8.3f %8.3f %8.3f %8.3f\n", (long long)d.item, d.name.c_str(), d.score, d.global,
+                        d.userBias, d.itemBias, f);
+        }
+    }
+    return 0;
+}
+
+int cmdInfluence(const Args &a)
+{
+    RecContext c = loadRecommender(a);
+    const int64_t user = toId(a.need("user"), "--user"), item = toId(a.need("item"), "--item");
+    const auto r = influence(c.mf, c.data, user, item, toInt(a.get("topn", "10"), "--topn"));
+    Json j = Json::object();
+    j["user"] = user;
+    j["item"] = item;
+    j["score"] = r.score;
+    j["agreement_spearman"] = r.agreement;
+    Json rows = Json::array();
+    for (const auto &row : r.rows) {
+        Json x = Json::object();
+        x["item"] = row.item;
+        x["name"] = row.name;
+        x["rating"] = double(row.rating);
+        x["loo"] = row.loo;
+        x["similarity"] = row.similarity;
+        rows.push(x);
+    }
+    j["influences"] = rows;
+    Json cf = Json::object();
+    cf["found"] = r.counterfactual.found;
+    Json removed = Json::array();
+    for (int64_t v : r.counterfactual.removed) removed.push(Json(v));
+    cf["removed"] = removed;
+    cf["rank_before"] = r.counterfactual.rankBefore;
+    cf["rank_after"] = r.counterfactual.rankAfter;
+    j["counterfactual"] = cf;
+    if (a.flags.count("json")) {
+        std::cout << j.dump(1) << "\n";
+    } else {
+        std::printf("user %lld, item %lld: score %.3f; LOO vs similarity agreement (Spearman) %.3f\n", (long long)user, (long long)item, r.score, r.agreement);
+        for (const auto &row : r.rows)
+            std::printf("  %-6lld %-32.32s rating %4.1f  LOO %+8.4f  similarity %+8.4f\n", (long long)row.item, row.name.c_str(), row.rating, row.loo, row.similarity);
+    }
+    return 0;
+}
+
+int cmdRecEval(const Args &a)
+{
+    RecContext c = loadRecommender(a);
+    const std::string held = a.get("heldout", c.mf.heldoutPath);
+    if (held.empty()) throw UsageError("--heldout is needed (the model's metadata names no held-out file)");
+    const InteractionData h = readInteractions(held);
+    const RecMetrics m = evaluateRecommender(c.mf, c.data, h, toInt(a.get("k", "10"), "--k"), toDouble(a.get("threshold", "4"), "--threshold"));
+    Json j = Json::object();
+    j["k"] = m.k;
+    j["precision_at_k"] = m.precisionAtK;
+    j["recall_at_k"] = m.recallAtK;
+    j["coverage"] = m.coverage;
+    j["rmse"] = m.rmse;
+    j["users"] = m.usersEvaluated;
+    std::cout << j.dump(a.flags.count("json") ? 1 : -1) << "\n";
+    return 0;
+}
+
 /// Builds OUT-DIR/index.json from the per-item sidecars of a (possibly sharded) batch run.
 int cmdMerge(const Args &a)
 {
@@ -622,6 +760,9 @@ int main(int argc, char **argv)
         if (a.command == "attribute") return cmdAttribute(a);
         if (a.command == "merge") return cmdMerge(a);
         if (a.command == "figure") return cmdFigure(a, argc, argv);
+        if (a.command == "recommend") return cmdRecommend(a);
+        if (a.command == "influence") return cmdInfluence(a);
+        if (a.command == "rec-eval") return cmdRecEval(a);
         throw UsageError("unknown command '" + a.command + "'");
     } catch (const UsageError &e) {
         std::cerr << "pellucid-cli: " << e.what() << "\n" << kUsage;

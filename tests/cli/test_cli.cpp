@@ -329,6 +329,36 @@ TEST(headless_figure_from_a_session)
     CHECK(!std::filesystem::exists(dir + "/x.pdf"));
 }
 
+TEST(recommender_commands)
+{
+    const std::string model = fixtures::path("rec_mf.pt");
+    Run r = cli("recommend --model " + model + " --user 0 --topn 2 --json");
+    CHECK_MSG(r.status == 0, r.err);
+    const Json j = Json::parse(r.out);
+    CHECK_EQ(j.find("items")->size(), size_t(2));
+    const Json &first = j.find("items")->asArray()[0];
+    double sum = first.find("global")->asNumber() + first.find("user_bias")->asNumber() + first.find("item_bias")->asNumber();
+    for (const Json &f : first.find("factors")->asArray()) sum += f.asNumber();
+    CHECK(std::fabs(sum - first.find("score")->asNumber()) < 1e-5);
+    r = cli("influence --model " + model + " --user 0 --item 4 --topn 1 --json");
+    CHECK_MSG(r.status == 0, r.err);
+    const Json inf = Json::parse(r.out);
+    CHECK_EQ(inf.find("influences")->size(), size_t(4));
+    CHECK(inf.find("counterfactual")->contains("removed"));
+    r = cli("rec-eval --model " + model + " --k 2 --json");
+    CHECK_EQ(r.status, 0);
+    CHECK(Json::parse(r.out).find("precision_at_k")->isNumber());
+    // Bad input: an unknown user, a CSV with a bad rating (line number), an item outside the model.
+    r = cli("recommend --model " + model + " --user 42");
+    CHECK(r.status == 2 && r.err.find("Unknown user id 42") != std::string::npos);
+    std::ofstream(tmp + "/bad_ratings.csv") << "userId,movieId,rating\n0,1,4\n0,2,x\n";
+    r = cli("recommend --model " + model + " --user 0 --data " + tmp + "/bad_ratings.csv");
+    CHECK(r.status == 2 && r.err.find("line 3") != std::string::npos);
+    std::ofstream(tmp + "/big_ratings.csv") << "userId,movieId,rating\n0,1,4\n0,60,5\n";
+    r = cli("recommend --model " + model + " --user 0 --data " + tmp + "/big_ratings.csv");
+    CHECK(r.status == 2 && r.err.find("outside the model's tables") != std::string::npos);
+}
+
 TEST(attribute_png_and_errors)
 {
     const std::string png = tmp + "/attr.png";
