@@ -14,6 +14,7 @@
 #include "widgets/inputpanel.h"
 #include "widgets/layertree.h"
 #include "widgets/predictionchart.h"
+#include "widgets/recommenderpanel.h"
 
 #include <QAction>
 #include <algorithm>
@@ -36,6 +37,20 @@
 
 namespace pellucid {
 
+/// Recommender jobs' outputs (computed on the engine thread).
+struct RecLoadOutput : JobOutput {
+    std::shared_ptr<const MFModel> model;
+    std::shared_ptr<const InteractionData> data;
+    bool hasMetrics = false;
+    RecMetrics metrics;
+};
+struct RecTopOutput : JobOutput {
+    std::vector<ScoreDecomposition> top;
+};
+struct RecInfluenceOutput : JobOutput {
+    InfluenceResult result;
+};
+
 /// The composer job's output: every panel's numbers, computed on the engine thread.
 struct ComposerOutput : JobOutput {
     ComposerData data;
@@ -56,12 +71,14 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
     mActivations = new ActivationPanel;
     mPrediction = new PredictionChart;
     mAttribution = new AttributionPanel;
+    mRecommender = new RecommenderPanel;
     setCentralWidget(nullptr);
     mModelDock = addPanel(tr("Model"), "ModelDock", mLayers);
     mInputDock = addPanel(tr("Input"), "InputDock", mInput);
     mActivationsDock = addPanel(tr("Activations"), "ActivationsDock", mActivations);
     mPredictionDock = addPanel(tr("Prediction"), "PredictionDock", mPrediction);
     mAttributionDock = addPanel(tr("Attribution"), "AttributionDock", mAttribution);
+    mRecommenderDock = addPanel(tr("Recommender"), "RecommenderDock", mRecommender);
     resetLayout();
     mDefaultState = saveState();
 
@@ -102,7 +119,49 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
         showError(message);
     });
     connect(mLayers, &LayerTree::layerSelected, this, &MainWindow::selectLayer);
+    connect(mRecommender, &RecommenderPanel::recommendationsRequested, this, [this](int64_t user, int n) {
+        if (!mMF) return;
+        Job job;
+        job.kind = "rec-top";
+        job.work = [m = mMF, d = mRecData, user, n](JobContext &) -> std::shared_ptr<const JobOutput> {
+            auto out = std::make_shared<RecTopOutput>();
+            out->top = recommend(*m, *d, user, n);
+            return out;
+        };
+        mBridge->submit(std::move(job));
+    });
+    connect(mRecommender, &RecommenderPanel::influenceRequested, this, [this](int64_t user, int64_t item, int n) {
+        if (!mMF) return;
+        Job job;
+        job.kind = "rec-influence";
+        job.work = [m = mMF, d = mRecData, user, item, n](JobContext &) -> std::shared_ptr<const JobOutput> {
+            auto out = std::make_shared<RecInfluenceOutput>();
+            out->result = influence(*m, *d, user, item, n);
+            return out;
+        };
+        mBridge->submit(std::move(job));
+    });
     connect(mBridge, &EngineBridge::jobFinished, this, [this](quint64, const QString &kind, std::shared_ptr<const JobOutput> out) {
+        if (auto r = std::dynamic_pointer_cast<const RecLoadOutput>(out)) {
+            mMF = r->model;
+            mRecData = r->data;
+            mRecommender->setRecommender(mMF, mRecData);
+            if (r->hasMetrics) mRecommender->setMetrics(r->metrics);
+            mRecommenderDock->raise();
+            emit recommenderShown("loaded");
+            emit mRecommender->recommendationsRequested(mRecommender->user(), mRecommender->topN());
+            return;
+        }
+        if (auto r = std::dynamic_pointer_cast<const RecTopOutput>(out)) {
+            mRecommender->showRecommendations(r->top);
+            emit recommenderShown("top");
+            return;
+        }
+        if (auto r = std::dynamic_pointer_cast<const RecInfluenceOutput>(out)) {
+            mRecommender->showInfluence(r->result);
+            emit recommenderShown("influence");
+            return;
+        }
         if (kind != "compose") return;
         if (auto c = std::dynamic_pointer_cast<const ComposerOutput>(out))
             emit composed(std::make_shared<const ComposedFigure>(c->data, c->spec));
@@ -136,7 +195,7 @@ QDockWidget *MainWindow::addPanel(const QString &title, const QString &objectNam
 
 void MainWindow::resetLayout()
 {
-    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock, mAttributionDock}) {
+    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock, mAttributionDock, mRecommenderDock}) {
         d->setFloating(false);
         d->show();
         removeDockWidget(d);
@@ -146,7 +205,9 @@ void MainWindow::resetLayout()
     addDockWidget(Qt::RightDockWidgetArea, mActivationsDock);
     splitDockWidget(mActivationsDock, mPredictionDock, Qt::Vertical);
     tabifyDockWidget(mActivationsDock, mAttributionDock);
+    tabifyDockWidget(mAttributionDock, mRecommenderDock);
     mAttributionDock->show();
+    mRecommenderDock->show();
     mActivationsDock->raise();
     mModelDock->show();
     mInputDock->show();
@@ -223,7 +284,7 @@ void MainWindow::buildMenus()
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
     mViewMenu = menuBar()->addMenu(tr("&View"));
-    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock, mAttributionDock})
+    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock, mAttributionDock, mRecommenderDock})
         mViewMenu->addAction(d->toggleViewAction());
     mViewMenu->addSeparator();
     QAction *reset = mViewMenu->addAction(tr("&Reset layout"), this, &MainWindow::resetLayout);
@@ -312,7 +373,10 @@ quint64 MainWindow::compose(const ComposerSpec &spec)
     return mBridge->submit(std::move(job));
 }
 
-QStringList MainWindow::figurePanels() const { return {"attribution", "activations", "channel", "histogram", "prediction"}; }
+QStringList MainWindow::figurePanels() const
+{
+    return {"attribution", "activations", "channel", "histogram", "prediction", "recommendations", "interaction-graph"};
+}
 
 const FigureSource *MainWindow::figureSource(const QString &panel) const
 {
@@ -320,6 +384,8 @@ const FigureSource *MainWindow::figureSource(const QString &panel) const
     if (panel == "activations") return mActivations;
     if (panel == "channel") return mActivations->channelView();
     if (panel == "histogram") return mActivations->histogram();
+    if (panel == "recommendations") return mRecommender->bars();
+    if (panel == "interaction-graph") return mRecommender->graph();
     if (panel == "prediction") return mPrediction;
     return nullptr;
 }
@@ -379,6 +445,32 @@ void MainWindow::onModelLoaded(std::shared_ptr<const ModelSummary> summary)
     settings.setValue("recentModels", recent);
     updateRecentMenu();
 
+    if (mSummary->metadata.task == "recommendation") {
+        // A recommender: its tables and data are read on the engine thread; images do not apply.
+        mMF.reset();
+        mRecData.reset();
+        Job job;
+        job.kind = "rec-load";
+        job.work = [](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
+            auto out = std::make_shared<RecLoadOutput>();
+            auto mf = std::make_shared<MFModel>(loadMF(ctx.model()));
+            if (mf->dataPath.empty()) throw Error(ErrorCode::BadMetadata, "The recommender's metadata names no interaction data (\"data\")");
+            auto data = std::make_shared<InteractionData>(readInteractions(mf->dataPath));
+            if (!mf->itemsPath.empty()) readItemNames(mf->itemsPath, *data);
+            if (!mf->heldoutPath.empty()) {
+                out->metrics = evaluateRecommender(*mf, *data, readInteractions(mf->heldoutPath), 10);
+                out->hasMetrics = true;
+            }
+            out->model = mf;
+            out->data = data;
+            return out;
+        };
+        mBridge->submit(std::move(job));
+        emit modelReady();
+        applyPendingSession();
+        return;
+    }
+    mRecommender->setRecommender(nullptr, nullptr);
     // Re-read the current image with the new model's preprocessing.
     if (!mImagePath.isEmpty()) {
         openImage(mImagePath);

@@ -3,6 +3,7 @@
 #include "app/composer.h"
 #include "app/session.h"
 #include "engine/jobs.h"
+#include "engine/recommender.h"
 #include "widgets/figure.h"
 
 #include <QMainWindow>
@@ -18,6 +19,7 @@ class QToolButton;
 namespace pellucid {
 
 class ActivationPanel;
+class RecommenderPanel;
 class AttributionPanel;
 class EngineBridge;
 class InputPanel;
@@ -59,6 +61,7 @@ public:
     ActivationPanel *activationPanel() const { return mActivations; }
     PredictionChart *predictionChart() const { return mPrediction; }
     AttributionPanel *attributionPanel() const { return mAttribution; }
+    RecommenderPanel *recommenderPanel() const { return mRecommender; }
     QDockWidget *attributionDock() const { return mAttributionDock; }
     InputPanel *inputPanel() const { return mInput; }
     QString lastError() const { return mLastError; }
@@ -71,6 +74,7 @@ signals:
     void attributionShown(const QString &kind, bool partial);
     void errorShown(const QString &message);
     void sessionOpened();
+    void recommenderShown(const QString &what);   // "loaded", "top", "influence"
     void composed(std::shared_ptr<const pellucid::ComposedFigure> figure);
 
 protected:
@@ -94,7 +98,10 @@ private:
     ActivationPanel *mActivations;
     PredictionChart *mPrediction;
     AttributionPanel *mAttribution;
-    QDockWidget *mModelDock, *mInputDock, *mActivationsDock, *mPredictionDock, *mAttributionDock;
+    RecommenderPanel *mRecommender;
+    QDockWidget *mModelDock, *mInputDock, *mActivationsDock, *mPredictionDock, *mAttributionDock, *mRecommenderDock;
+    std::shared_ptr<const MFModel> mMF;
+    std::shared_ptr<const InteractionData> mRecData;
     QMenu *mRecentMenu = nullptr;
     QMenu *mViewMenu = nullptr;
     QLabel *mDeviceLabel, *mModelLabel, *mErrorLabel;

@@ -12,6 +12,8 @@
 #include "widgets/inputpanel.h"
 #include "widgets/layertree.h"
 #include "widgets/predictionchart.h"
+#include "widgets/recommenderpanel.h"
+#include <QTableWidget>
 #include "widgets/figure.h"
 #include "engine/npy.h"
 
@@ -243,7 +245,7 @@ private slots:
         fs.dpi = 300;
         fs.title = "Figure title";
         fs.caption = "A caption under the figure.";
-        for (const QString &panel : w->figurePanels()) {
+        for (const QString &panel : {"attribution", "activations", "channel", "histogram", "prediction"}) {
             // SVG: valid XML with vector text for the labels; heat maps embedded as images.
             const QString svg = dir.filePath(panel + ".svg");
             const QStringList files = w->exportPanel(panel, svg, fs, true);
@@ -466,6 +468,55 @@ private slots:
         QVERIFY(errors.count() >= 1);
         // Unwritable session path: a clear error, nothing written.
         QVERIFY_THROWS_EXCEPTION(SessionError, saveSession(loaded, "/nonexistent-dir/s.json"));
+    }
+
+    void recommenderPanel()
+    {
+        MainWindow w;
+        w.resize(1400, 900);
+        w.show();
+        QSignalSpy shown(&w, &MainWindow::recommenderShown);
+        auto waitFor = [&](const QString &what) {
+            QElapsedTimer t;
+            t.start();
+            while (t.elapsed() < 30000) {
+                for (const auto &args : shown)
+                    if (args.at(0).toString() == what) { shown.clear(); return true; }
+                shown.wait(100);
+            }
+            return false;
+        };
+        w.openModel(res("models/recommender_mf.pt"));
+        QVERIFY(waitFor("loaded"));
+        QVERIFY(waitFor("influence"));
+        RecommenderPanel *panel = w.recommenderPanel();
+        QCOMPARE(int(panel->bars()->items().size()), 10);
+        int sciFi = 0;   // user 0 belongs to the planted group 0 (items 0–59)
+        for (const auto &d : panel->bars()->items()) sciFi += d.item < 60;
+        QVERIFY(sciFi >= 9);
+        QVERIFY(panel->influenceTable()->rowCount() > 10);
+        QVERIFY(panel->summaryText().contains("agreement"));
+        QCOMPARE(int(panel->graph()->nodes().size()), 1 + panel->influenceTable()->rowCount() + 10);
+        // Another user: their own group's items.
+        panel->setUser(1);
+        QVERIFY(waitFor("influence"));
+        int romance = 0;
+        for (const auto &d : panel->bars()->items()) romance += d.item >= 60 && d.item < 120;
+        QVERIFY(romance >= 9);
+        // Choosing another recommendation recomputes its influence.
+        panel->bars()->select(3);
+        QVERIFY(waitFor("influence"));
+        QVERIFY(panel->summaryText().contains(QString::fromStdString(panel->bars()->items()[3].name)));
+        w.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/recommender.png");
+        QTemporaryDir dir;
+        FigureSettings fs;
+        w.exportPanel("recommendations", dir.filePath("bars.svg"), fs, true);
+        w.exportPanel("interaction-graph", dir.filePath("graph.pdf"), fs, false);
+        QFile svg(dir.filePath("bars.svg"));
+        QVERIFY(svg.open(QIODevice::ReadOnly));
+        QVERIFY(QString(svg.readAll()).contains("user bias"));
+        QVERIFY(QFileInfo(dir.filePath("bars.csv")).size() > 100);
+        QVERIFY(QFileInfo(dir.filePath("graph.pdf")).size() > 500);
     }
 
     void nanOutputsAreShown()
