@@ -145,14 +145,16 @@ def main():
         w.writerow(["movieId", "title", "genres"])
         for it in items:
             w.writerow(list(it))
+    # Data files are named relative to the model file.
+    rel = lambda name: os.path.relpath(os.path.join(args.out_data, name), os.path.dirname(os.path.abspath(args.out_model)))
     meta = {
         "format": 1, "name": "Matrix-factorisation recommender (Pellucid demo, planted taste groups)" if not args.ratings else "Matrix-factorisation recommender",
         "task": "recommendation",
         "recommender": {"user_factors": "user_factors.weight", "item_factors": "item_factors.weight",
                         "user_bias": "user_bias.weight", "item_bias": "item_bias.weight", "global_bias": "global_bias",
                         "lambda": args.lam, "rating_range": [1, 5],
-                        "data": "../data/recommender_ratings.csv", "heldout": "../data/recommender_heldout.csv",
-                        "items": "../data/recommender_items.csv"},
+                        "data": rel("recommender_ratings.csv"), "heldout": rel("recommender_heldout.csv"),
+                        "items": rel("recommender_items.csv")},
         "training": {"heldout_rmse": round(rmse, 4), "script": "resources/tools/train_recommender.py",
                      "planted_groups": None if args.ratings else {"users": "user u belongs to group u mod 4",
                                                                    "items": "item i belongs to genre i // 60", "genres": GENRES}},
