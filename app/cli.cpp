@@ -7,6 +7,7 @@
 // Exit status: 0 success; 1 usage error; 2 any other error (one line on stderr); 3 the result holds NaN/Inf
 // (the output is still written, so it can be inspected).
 #include "app/composer.h"
+#include "app/dataset.h"
 #include "app/imageinput.h"
 #include "app/session.h"
 #include "engine/attribution.h"
@@ -14,6 +15,7 @@
 #include "engine/jobs.h"
 #include "engine/json.h"
 #include "engine/model.h"
+#include "engine/evaluation.h"
 #include "engine/npy.h"
 #include "engine/recommender.h"
 
@@ -21,6 +23,7 @@
 #include <QGuiApplication>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -65,6 +68,11 @@ const char *kUsage =
     "              similarity approximation, their agreement, and the smallest removal set (counterfactual)\n"
     "  rec-eval    --model M [--data D] [--heldout H] [--k K] [--threshold R] [--json]\n"
     "              precision@K, recall@K, catalogue coverage, RMSE on held-out interactions\n"
+    "  evaluate    --model M --data D [--topk 5] [--batch 256] [--limit N] [--json]\n"
+    "              top-1/top-k accuracy, per-class precision/recall/F1, confusion matrix, calibration (ECE)\n"
+    "              D: a folder with one sub-folder per class, IDX images (labels beside), or a CSV path,label\n"
+    "  faithfulness --model M --data D --method M1[,M2…] [attribution options] [--steps 20] [--limit 50]\n"
+    "              [--blur-sigma S] [--json]   deletion and insertion curves and their AUC (Petsiuk et al.)\n"
     "options: --device auto|cpu|cuda  --input-shape 1,3,224,224  --input-dtype float32|int64  --threads N\n"
     "X is a .npy tensor used exactly as given (batch included) or an image preprocessed per the metadata.\n";
 
@@ -94,7 +102,7 @@ Args parse(int argc, char **argv)
         "target", "contrast", "steps", "integration", "baseline", "window", "stride", "samples", "stdev", "seed",
         "noise-base", "noise-type", "feature-mask", "grid", "fill", "internal-batch", "memory-budget-mb",
         "superpixels", "superpixel-size", "input-dir", "out-dir", "shard", "format", "session",
-        "data", "items", "heldout", "user", "item", "k", "threshold", "topn"};
+        "data", "items", "heldout", "user", "item", "k", "threshold", "topn", "batch", "limit", "blur-sigma"};
     Args a;
     if (argc < 2) throw UsageError("no command given");
     a.command = argv[1];
@@ -590,6 +598,152 @@ int cmdRecEval(const Args &a)
     return 0;
 }
 
+int cmdEvaluate(const Args &a)
+{
+    auto model = loadModel(a);
+    const ModelSummary &s = model->summary();
+    const Dataset data = Dataset::open(a.need("data"), s.metadata.labels);
+    if (s.outputShapes.empty() || s.outputShapes[0].size() != 2)
+        throw Error(ErrorCode::BadInput, "Evaluation needs a classifier with output [N, classes]");
+    const int classes = int(s.outputShapes[0][1]);
+    Evaluator ev(classes, toInt(a.get("topk", "5"), "--topk"));
+    const size_t n = a.has("limit") ? std::min(data.size(), size_t(toInt(a.need("limit"), "--limit"))) : data.size();
+    const size_t batch = size_t(std::max(1, toInt(a.get("batch", "256"), "--batch")));
+    const auto t0 = std::chrono::steady_clock::now();
+    double modelMs = 0;
+    for (size_t b = 0; b < n; b += batch) {
+        const size_t e = std::min(n, b + batch);
+        const TensorValue x = data.batch(b, e, s.metadata.input, s.inputShape);
+        const auto m0 = std::chrono::steady_clock::now();
+        const TensorValue logits = model->forward(x, {}).outputs.at(0);
+        modelMs += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - m0).count();
+        ev.add(logits, std::vector<int>(data.labels().begin() + long(b), data.labels().begin() + long(e)));
+        if (isatty(2)) std::fprintf(stderr, "\r%zu/%zu", e, n);
+    }
+    if (isatty(2)) std::fprintf(stderr, "\n");
+    const double totalMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const EvalResult r = ev.finish();
+    Json j = Json::object();
+    j["model"] = s.path;
+    j["data"] = a.need("data");
+    j["samples"] = r.samples;
+    j["top1"] = r.top1;
+    j["top" + std::to_string(r.topK)] = r.topK_accuracy;
+    j["macro_f1"] = r.macroF1;
+    j["ece"] = r.ece;
+    Json per = Json::array();
+    for (int c = 0; c < classes; ++c) {
+        Json x = Json::object();
+        x["class"] = c;
+        x["label"] = size_t(c) < s.metadata.labels.size() ? s.metadata.labels[size_t(c)] : "class " + std::to_string(c);
+        x["precision"] = r.precision[size_t(c)];
+        x["recall"] = r.recall[size_t(c)];
+        x["f1"] = r.f1[size_t(c)];
+        x["support"] = r.support[size_t(c)];
+        per.push(x);
+    }
+    j["per_class"] = per;
+    Json conf = Json::array();
+    for (const auto &row : r.confusion) {
+        Json jr = Json::array();
+        for (int64_t v : row) jr.push(Json(v));
+        conf.push(jr);
+    }
+    j["confusion"] = conf;
+    Json cal = Json::array();
+    for (const auto &b : r.calibration) {
+        Json x = Json::object();
+        x["lo"] = b.lo;
+        x["hi"] = b.hi;
+        x["confidence"] = b.confidence;
+        x["accuracy"] = b.accuracy;
+        x["count"] = b.count;
+        cal.push(x);
+    }
+    j["calibration"] = cal;
+    j["images_per_second"] = totalMs > 0 ? double(n) / (totalMs / 1000) : 0;
+    j["model_images_per_second"] = modelMs > 0 ? double(n) / (modelMs / 1000) : 0;
+    if (a.flags.count("json")) {
+        std::cout << j.dump(1) << "\n";
+    } else {
+        std::printf("%lld samples: top-1 %.4f, top-%d %.4f, macro F1 %.4f, ECE %.4f, %.0f images/s\n", (long long)r.samples, r.top1,
+                    r.topK, r.topK_accuracy, r.macroF1, r.ece, j.find("images_per_second")->asNumber());
+        for (int c = 0; c < classes; ++c)
+            std::printf("  %-14.14s P %.3f  R %.3f  F1 %.3f  (%lld)\n", per.asArray()[size_t(c)].find("label")->asString().c_str(),
+                        r.precision[size_t(c)], r.recall[size_t(c)], r.f1[size_t(c)], (long long)r.support[size_t(c)]);
+    }
+    return 0;
+}
+
+int cmdFaithfulness(const Args &a)
+{
+    auto model = loadModel(a);
+    const ModelSummary &s = model->summary();
+    const Dataset data = Dataset::open(a.need("data"), s.metadata.labels);
+    const int steps = toInt(a.get("steps", "20"), "--steps");
+    const size_t n = std::min(data.size(), size_t(toInt(a.get("limit", "50"), "--limit")));
+    std::vector<std::string> methods;
+    {
+        std::string m = a.need("method"), part;
+        for (char c : m + ",") {
+            if (c == ',') { if (!part.empty()) methods.push_back(part); part.clear(); }
+            else part += c;
+        }
+    }
+    Json out = Json::object();
+    out["model"] = s.path;
+    out["items"] = int64_t(n);
+    out["steps"] = steps;
+    Json results = Json::object();
+    for (const std::string &name : methods) {
+        Args one = a;
+        one.values["method"] = name;
+        if (!one.has("target")) one.values["target"] = "predicted";
+        const AttributionParams p = attributionParams(one);
+        double del = 0, ins = 0;
+        std::vector<double> delCurve(size_t(steps + 1), 0.0), insCurve(size_t(steps + 1), 0.0);
+        for (size_t i = 0; i < n; ++i) {
+            const TensorValue x = data.batch(i, i + 1, s.metadata.input, s.inputShape);
+            const auto r = attributeInput(*model, x, p, one);
+            // Deletion paints removed pixels black (the normalised value of the lowest input); insertion starts
+            // from a blurred copy (RISE).
+            std::vector<float> black(size_t(x.numel()));
+            const int64_t C = x.dim(1), P = x.dim(2) * x.dim(3);
+            for (int64_t c = 0; c < C; ++c) {
+                const float mean = s.metadata.input.mean.empty() ? 0.f : s.metadata.input.mean[size_t(std::min<int64_t>(c, int64_t(s.metadata.input.mean.size()) - 1))];
+                const float sd = s.metadata.input.std.empty() ? 1.f : s.metadata.input.std[size_t(std::min<int64_t>(c, int64_t(s.metadata.input.std.size()) - 1))];
+                std::fill(black.begin() + c * P, black.begin() + (c + 1) * P, (s.metadata.input.rangeLo - mean) / sd);
+            }
+            const double sigma = a.has("blur-sigma") ? toDouble(a.need("blur-sigma"), "--blur-sigma") : std::max(1.0, double(std::max(x.dim(2), x.dim(3))) / 10.0);
+            const auto d = faithfulnessCurve(*model, x, r->map, r->targetClass, steps, false, TensorValue(x.shape(), black));
+            const auto in = faithfulnessCurve(*model, x, r->map, r->targetClass, steps, true, gaussianBlur(x, sigma));
+            del += d.auc / double(n);
+            ins += in.auc / double(n);
+            for (int k = 0; k <= steps; ++k) {
+                delCurve[size_t(k)] += d.scores[size_t(k)] / double(n);
+                insCurve[size_t(k)] += in.scores[size_t(k)] / double(n);
+            }
+        }
+        Json m = Json::object();
+        m["deletion_auc"] = del;
+        m["insertion_auc"] = ins;
+        Json dc = Json::array(), ic = Json::array();
+        for (int k = 0; k <= steps; ++k) { dc.push(Json(delCurve[size_t(k)])); ic.push(Json(insCurve[size_t(k)])); }
+        m["deletion_curve"] = dc;
+        m["insertion_curve"] = ic;
+        results[name] = m;
+    }
+    out["methods"] = results;
+    if (a.flags.count("json")) {
+        std::cout << out.dump(1) << "\n";
+    } else {
+        std::printf("%zu items, %d steps (lower deletion AUC and higher insertion AUC are better)\n", n, steps);
+        for (const auto &[name, m] : results.asObject())
+            std::printf("  %-16s deletion AUC %.4f   insertion AUC %.4f\n", name.c_str(), m.find("deletion_auc")->asNumber(), m.find("insertion_auc")->asNumber());
+    }
+    return 0;
+}
+
 /// Builds OUT-DIR/index.json from the per-item sidecars of a (possibly sharded) batch run.
 int cmdMerge(const Args &a)
 {
@@ -763,6 +917,8 @@ int main(int argc, char **argv)
         if (a.command == "recommend") return cmdRecommend(a);
         if (a.command == "influence") return cmdInfluence(a);
         if (a.command == "rec-eval") return cmdRecEval(a);
+        if (a.command == "evaluate") return cmdEvaluate(a);
+        if (a.command == "faithfulness") return cmdFaithfulness(a);
         throw UsageError("unknown command '" + a.command + "'");
     } catch (const UsageError &e) {
         std::cerr << "pellucid-cli: " << e.what() << "\n" << kUsage;
