@@ -603,10 +603,8 @@ int cmdEvaluate(const Args &a)
     auto model = loadModel(a);
     const ModelSummary &s = model->summary();
     const Dataset data = Dataset::open(a.need("data"), s.metadata.labels);
-    if (s.outputShapes.empty() || s.outputShapes[0].size() != 2)
-        throw Error(ErrorCode::BadInput, "Evaluation needs a classifier with output [N, classes]");
-    const int classes = int(s.outputShapes[0][1]);
-    Evaluator ev(classes, toInt(a.get("topk", "5"), "--topk"));
+    int classes = 0;   // from the first batch's output (the dry run may not know the shape)
+    std::unique_ptr<Evaluator> ev;
     const size_t n = a.has("limit") ? std::min(data.size(), size_t(toInt(a.need("limit"), "--limit"))) : data.size();
     const size_t batch = size_t(std::max(1, toInt(a.get("batch", "256"), "--batch")));
     const auto t0 = std::chrono::steady_clock::now();
@@ -617,12 +615,19 @@ int cmdEvaluate(const Args &a)
         const auto m0 = std::chrono::steady_clock::now();
         const TensorValue logits = model->forward(x, {}).outputs.at(0);
         modelMs += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - m0).count();
-        ev.add(logits, std::vector<int>(data.labels().begin() + long(b), data.labels().begin() + long(e)));
+        if (!ev) {
+            if (logits.shape().size() != 2)
+                throw Error(ErrorCode::BadInput, "Evaluation needs a classifier with output [N, classes], not " + shapeToString(logits.shape()));
+            classes = int(logits.dim(1));
+            ev = std::make_unique<Evaluator>(classes, toInt(a.get("topk", "5"), "--topk"));
+        }
+        ev->add(logits, std::vector<int>(data.labels().begin() + long(b), data.labels().begin() + long(e)));
         if (isatty(2)) std::fprintf(stderr, "\r%zu/%zu", e, n);
     }
     if (isatty(2)) std::fprintf(stderr, "\n");
     const double totalMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    const EvalResult r = ev.finish();
+    if (!ev) throw Error(ErrorCode::BadInput, "The dataset is empty");
+    const EvalResult r = ev->finish();
     Json j = Json::object();
     j["model"] = s.path;
     j["data"] = a.need("data");

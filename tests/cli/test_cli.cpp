@@ -359,6 +359,41 @@ TEST(recommender_commands)
     CHECK(r.status == 2 && r.err.find("outside the model's tables") != std::string::npos);
 }
 
+TEST(evaluate_and_faithfulness_commands)
+{
+    const std::string model = fixtures::path("linear_traced.pt");
+    Run r = cli("evaluate --model " + model + " --data " + fixtures::path("evalset/eval.csv") + " --topk 2 --json");
+    CHECK_MSG(r.status == 0, r.err);
+    const Json j = Json::parse(r.out);
+    std::ifstream in(fixtures::path("evalset/expected.json"));
+    std::stringstream text;
+    text << in.rdbuf();
+    const Json e = Json::parse(text.str());
+    CHECK(std::fabs(j.find("top1")->asNumber() - e.find("top1")->asNumber()) < 1e-9);
+    CHECK(std::fabs(j.find("top2")->asNumber() - e.find("top2")->asNumber()) < 1e-9);
+    CHECK(std::fabs(j.find("macro_f1")->asNumber() - e.find("macro_f1")->asNumber()) < 1e-9);
+    CHECK_EQ(j.find("confusion")->asArray()[2].asArray()[1].asInt(), e.find("confusion")->asArray()[2].asArray()[1].asInt());
+    // The demo model on the Fashion-MNIST IDX test files (first 500 images).
+    r = cli("evaluate --model " + demo + " --data /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --limit 500 --json");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(Json::parse(r.out).find("top1")->asNumber() > 0.85);
+    r = cli("faithfulness --model " + demo + " --data /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --method saliency,gradcam --layer features.9 --limit 4 --steps 8 --json");
+    CHECK_MSG(r.status == 0, r.err);
+    const Json f = Json::parse(r.out);
+    for (const char *m : {"saliency", "gradcam"}) {
+        const Json &x = *f.find("methods")->find(m);
+        CHECK(x.find("deletion_auc")->asNumber() > 0 && x.find("deletion_auc")->asNumber() < 1);
+        CHECK_EQ(x.find("insertion_curve")->size(), size_t(9));
+    }
+    // Bad datasets: missing, a CSV with a non-numeric label (line number), a folder without classes.
+    CHECK(cli("evaluate --model " + model + " --data /nonexistent/set").err.find("Dataset not found") != std::string::npos);
+    std::ofstream(tmp + "/bad_eval.csv") << "path,label\nitem0.npy,1\nitem1.npy,cat\n";
+    r = cli("evaluate --model " + model + " --data " + tmp + "/bad_eval.csv");
+    CHECK(r.status == 2 && r.err.find("line 3") != std::string::npos);
+    std::filesystem::create_directories(tmp + "/emptyset");
+    CHECK(cli("evaluate --model " + model + " --data " + tmp + "/emptyset").err.find("no class sub-folders") != std::string::npos);
+}
+
 TEST(attribute_png_and_errors)
 {
     const std::string png = tmp + "/attr.png";
