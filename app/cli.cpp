@@ -16,6 +16,7 @@
 #include "engine/json.h"
 #include "engine/model.h"
 #include "engine/evaluation.h"
+#include "engine/projection.h"
 #include "engine/npy.h"
 #include "engine/recommender.h"
 
@@ -73,6 +74,8 @@ const char *kUsage =
     "              D: a folder with one sub-folder per class, IDX images (labels beside), or a CSV path,label\n"
     "  faithfulness --model M --data D --method M1[,M2…] [attribution options] [--steps 20] [--limit 50]\n"
     "              [--blur-sigma S] [--json]   deletion and insertion curves and their AUC (Petsiuk et al.)\n"
+    "  project     --model M --data D --layer L --method pca|tsne --out OUT.npy|OUT.csv [--dims 2] [--limit N]\n"
+    "              [--perplexity 30] [--iterations 1000]   the layer's activations (pooled) projected per item\n"
     "options: --device auto|cpu|cuda  --input-shape 1,3,224,224  --input-dtype float32|int64  --threads N\n"
     "X is a .npy tensor used exactly as given (batch included) or an image preprocessed per the metadata.\n";
 
@@ -102,7 +105,8 @@ Args parse(int argc, char **argv)
         "target", "contrast", "steps", "integration", "baseline", "window", "stride", "samples", "stdev", "seed",
         "noise-base", "noise-type", "feature-mask", "grid", "fill", "internal-batch", "memory-budget-mb",
         "superpixels", "superpixel-size", "input-dir", "out-dir", "shard", "format", "session",
-        "data", "items", "heldout", "user", "item", "k", "threshold", "topn", "batch", "limit", "blur-sigma"};
+        "data", "items", "heldout", "user", "item", "k", "threshold", "topn", "batch", "limit", "blur-sigma",
+        "dims", "perplexity", "iterations"};
     Args a;
     if (argc < 2) throw UsageError("no command given");
     a.command = argv[1];
@@ -749,6 +753,84 @@ int cmdFaithfulness(const Args &a)
     return 0;
 }
 
+int cmdProject(const Args &a)
+{
+    const std::string method = a.need("method");
+    if (method == "umap") throw UsageError("UMAP is not available yet: use --method pca or tsne");
+    if (method != "pca" && method != "tsne") throw UsageError("--method must be pca or tsne");
+    const std::string out = a.need("out");
+    const bool csv = out.size() > 4 && out.substr(out.size() - 4) == ".csv";
+    if (!csv && !(out.size() > 4 && out.substr(out.size() - 4) == ".npy")) throw UsageError("--out must end in .npy or .csv");
+    auto model = loadModel(a);
+    const ModelSummary &s = model->summary();
+    const Dataset data = Dataset::open(a.need("data"), s.metadata.labels);
+    const std::string layer = a.need("layer");
+    const std::string path = model->resolveLayer(layer).path;
+    const size_t n = a.has("limit") ? std::min(data.size(), size_t(toInt(a.need("limit"), "--limit"))) : data.size();
+    // Activations pooled to one vector per item: spatial maps averaged over H×W, tokens over T.
+    std::vector<float> feats;
+    int64_t dim = 0;
+    for (size_t b = 0; b < n; b += 256) {
+        const size_t e = std::min(n, b + 256);
+        const TensorValue act = model->forward(data.batch(b, e, s.metadata.input, s.inputShape), {layer}).taps.at(path).at(0);
+        const Shape &sh = act.shape();
+        const int64_t items = sh[0];
+        const int64_t per = act.numel() / items;
+        int64_t channels = sh.size() >= 2 ? sh[1] : 1, pool = 1;
+        if (sh.size() == 4) pool = sh[2] * sh[3];
+        if (sh.size() == 3) { channels = sh[2]; pool = sh[1]; }
+        if (sh.size() == 2) { channels = sh[1]; pool = 1; }
+        dim = channels;
+        for (int64_t i = 0; i < items; ++i)
+            for (int64_t c = 0; c < channels; ++c) {
+                double acc = 0;
+                for (int64_t k = 0; k < pool; ++k)
+                    acc += sh.size() == 3 ? act.at(i * per + k * channels + c) : act.at(i * per + c * pool + k);
+                feats.push_back(float(acc / double(pool)));
+            }
+    }
+    const TensorValue X({int64_t(n), dim}, std::move(feats));
+    const int dims = toInt(a.get("dims", "2"), "--dims");
+    TensorValue Y;
+    Json j = Json::object();
+    if (method == "pca") {
+        const PcaResult r = pca(X, dims);
+        Y = r.projected;
+        Json ratio = Json::array();
+        for (double v : r.explainedRatio) ratio.push(Json(v));
+        j["explained_variance_ratio"] = ratio;
+    } else {
+        TsneOptions o;
+        o.dims = dims;
+        o.perplexity = toDouble(a.get("perplexity", "30"), "--perplexity");
+        o.iterations = toInt(a.get("iterations", "1000"), "--iterations");
+        o.progress = [](int it, double kl, const TensorValue &) {
+            if (isatty(2)) std::fprintf(stderr, "\rt-SNE iteration %d, KL %.4f", it, kl);
+        };
+        Y = tsne(X, o);
+        if (isatty(2)) std::fprintf(stderr, "\n");
+    }
+    if (csv) {
+        std::ostringstream text;
+        text << "item,label";
+        for (int k = 0; k < dims; ++k) text << ",c" << k;
+        text << "\n";
+        for (size_t i = 0; i < n; ++i) {
+            text << '"' << data.itemName(i) << "\"," << data.label(i);
+            for (int k = 0; k < dims; ++k) text << ',' << Y.at(int64_t(i) * dims + k);
+            text << "\n";
+        }
+        writeTextAtomically(out, text.str());
+    } else {
+        writeNpy(out, Y);
+    }
+    j["items"] = int64_t(n);
+    j["features"] = dim;
+    j["out"] = out;
+    std::cout << j.dump() << "\n";
+    return 0;
+}
+
 /// Builds OUT-DIR/index.json from the per-item sidecars of a (possibly sharded) batch run.
 int cmdMerge(const Args &a)
 {
@@ -924,6 +1006,7 @@ int main(int argc, char **argv)
         if (a.command == "rec-eval") return cmdRecEval(a);
         if (a.command == "evaluate") return cmdEvaluate(a);
         if (a.command == "faithfulness") return cmdFaithfulness(a);
+        if (a.command == "project") return cmdProject(a);
         throw UsageError("unknown command '" + a.command + "'");
     } catch (const UsageError &e) {
         std::cerr << "pellucid-cli: " << e.what() << "\n" << kUsage;

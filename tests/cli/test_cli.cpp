@@ -394,6 +394,26 @@ TEST(evaluate_and_faithfulness_commands)
     CHECK(cli("evaluate --model " + model + " --data " + tmp + "/emptyset").err.find("no class sub-folders") != std::string::npos);
 }
 
+TEST(project_command)
+{
+    const std::string data = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+    Run r = cli("project --model " + demo + " --data " + data + " --layer classifier.3 --method pca --limit 300 --out " + tmp + "/pca.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    const Json j = Json::parse(r.out);
+    const auto &ratio = j.find("explained_variance_ratio")->asArray();
+    CHECK(ratio[0].asNumber() >= ratio[1].asNumber() && ratio[1].asNumber() > 0);
+    CHECK(readNpy(tmp + "/pca.npy").shape() == (Shape{300, 2}));
+    r = cli("project --model " + demo + " --data " + data + " --layer features.9 --method tsne --limit 100 --perplexity 10 --iterations 250 --out " + tmp + "/tsne.csv");
+    CHECK_MSG(r.status == 0, r.err);
+    std::ifstream in(tmp + "/tsne.csv");
+    std::string line;
+    int lines = 0;
+    while (std::getline(in, line)) ++lines;
+    CHECK_EQ(lines, 101);
+    r = cli("project --model " + demo + " --data " + data + " --layer features.9 --method umap --out " + tmp + "/u.npy");
+    CHECK(r.status == 1 && r.err.find("UMAP is not available yet") != std::string::npos);
+}
+
 TEST(attribute_png_and_errors)
 {
     const std::string png = tmp + "/attr.png";
