@@ -772,22 +772,9 @@ int cmdProject(const Args &a)
     int64_t dim = 0;
     for (size_t b = 0; b < n; b += 256) {
         const size_t e = std::min(n, b + 256);
-        const TensorValue act = model->forward(data.batch(b, e, s.metadata.input, s.inputShape), {layer}).taps.at(path).at(0);
-        const Shape &sh = act.shape();
-        const int64_t items = sh[0];
-        const int64_t per = act.numel() / items;
-        int64_t channels = sh.size() >= 2 ? sh[1] : 1, pool = 1;
-        if (sh.size() == 4) pool = sh[2] * sh[3];
-        if (sh.size() == 3) { channels = sh[2]; pool = sh[1]; }
-        if (sh.size() == 2) { channels = sh[1]; pool = 1; }
-        dim = channels;
-        for (int64_t i = 0; i < items; ++i)
-            for (int64_t c = 0; c < channels; ++c) {
-                double acc = 0;
-                for (int64_t k = 0; k < pool; ++k)
-                    acc += sh.size() == 3 ? act.at(i * per + k * channels + c) : act.at(i * per + c * pool + k);
-                feats.push_back(float(acc / double(pool)));
-            }
+        const TensorValue pooled = poolActivations(model->forward(data.batch(b, e, s.metadata.input, s.inputShape), {layer}).taps.at(path).at(0));
+        dim = pooled.dim(1);
+        feats.insert(feats.end(), pooled.data(), pooled.data() + pooled.numel());
     }
     const TensorValue X({int64_t(n), dim}, std::move(feats));
     const int dims = toInt(a.get("dims", "2"), "--dims");

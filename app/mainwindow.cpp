@@ -15,6 +15,9 @@
 #include "widgets/layertree.h"
 #include "widgets/predictionchart.h"
 #include "widgets/recommenderpanel.h"
+#include "widgets/datasetpanel.h"
+#include "app/dataset.h"
+#include "engine/projection.h"
 
 #include <QAction>
 #include <algorithm>
@@ -44,6 +47,13 @@ struct RecLoadOutput : JobOutput {
     bool hasMetrics = false;
     RecMetrics metrics;
 };
+struct DatasetEvalOutput : JobOutput {
+    EvalResult result;
+};
+struct DatasetProjectionOutput : JobOutput {
+    TensorValue points;
+    QString title;
+};
 struct RecTopOutput : JobOutput {
     std::vector<ScoreDecomposition> top;
 };
@@ -72,6 +82,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
     mPrediction = new PredictionChart;
     mAttribution = new AttributionPanel;
     mRecommender = new RecommenderPanel;
+    mDataset = new DatasetPanel;
     setCentralWidget(nullptr);
     mModelDock = addPanel(tr("Model"), "ModelDock", mLayers);
     mInputDock = addPanel(tr("Input"), "InputDock", mInput);
@@ -79,6 +90,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
     mPredictionDock = addPanel(tr("Prediction"), "PredictionDock", mPrediction);
     mAttributionDock = addPanel(tr("Attribution"), "AttributionDock", mAttribution);
     mRecommenderDock = addPanel(tr("Recommender"), "RecommenderDock", mRecommender);
+    mDatasetDock = addPanel(tr("Dataset"), "DatasetDock", mDataset);
     resetLayout();
     mDefaultState = saveState();
 
@@ -119,6 +131,23 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
         showError(message);
     });
     connect(mLayers, &LayerTree::layerSelected, this, &MainWindow::selectLayer);
+    connect(mDataset, &DatasetPanel::openRequested, this, [this] {
+        QString path = QFileDialog::getOpenFileName(this, tr("Open dataset (IDX or CSV); cancel to choose a folder of class folders"),
+                                                    QString(), tr("Datasets (*.gz *ubyte *.csv);;All files (*)"));
+        if (path.isEmpty()) path = QFileDialog::getExistingDirectory(this, tr("Open a folder with one sub-folder per class"));
+        if (!path.isEmpty()) openDataset(path);
+    });
+    connect(mDataset, &DatasetPanel::evaluateRequested, this, [this] { evaluateDataset(); });
+    connect(mDataset, &DatasetPanel::projectRequested, this, [this](const QString &m) { projectDataset(m); });
+    connect(mDataset, &DatasetPanel::itemActivated, this, [this](size_t i) {
+        if (!mDatasetData || !mSummary) return;
+        try {
+            setInputTensor(mDatasetData->batch(i, i + 1, mSummary->metadata.input, mSummary->inputShape),
+                           QString::fromStdString(mDatasetData->itemName(i)));
+        } catch (const std::exception &e) {
+            showError(QString::fromStdString(e.what()));
+        }
+    });
     connect(mRecommender, &RecommenderPanel::recommendationsRequested, this, [this](int64_t user, int n) {
         if (!mMF) return;
         Job job;
@@ -150,6 +179,16 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
             mRecommenderDock->raise();
             emit recommenderShown("loaded");
             emit mRecommender->recommendationsRequested(mRecommender->user(), mRecommender->topN());
+            return;
+        }
+        if (auto r = std::dynamic_pointer_cast<const DatasetEvalOutput>(out)) {
+            mDataset->setEvaluation(r->result);
+            emit datasetShown("evaluated");
+            return;
+        }
+        if (auto r = std::dynamic_pointer_cast<const DatasetProjectionOutput>(out)) {
+            mDataset->setProjection(r->points, r->title);
+            emit datasetShown("projected");
             return;
         }
         if (auto r = std::dynamic_pointer_cast<const RecTopOutput>(out)) {
@@ -195,7 +234,7 @@ QDockWidget *MainWindow::addPanel(const QString &title, const QString &objectNam
 
 void MainWindow::resetLayout()
 {
-    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock, mAttributionDock, mRecommenderDock}) {
+    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock, mAttributionDock, mRecommenderDock, mDatasetDock}) {
         d->setFloating(false);
         d->show();
         removeDockWidget(d);
@@ -206,8 +245,10 @@ void MainWindow::resetLayout()
     splitDockWidget(mActivationsDock, mPredictionDock, Qt::Vertical);
     tabifyDockWidget(mActivationsDock, mAttributionDock);
     tabifyDockWidget(mAttributionDock, mRecommenderDock);
+    tabifyDockWidget(mRecommenderDock, mDatasetDock);
     mAttributionDock->show();
     mRecommenderDock->show();
+    mDatasetDock->show();
     mActivationsDock->raise();
     mModelDock->show();
     mInputDock->show();
@@ -284,7 +325,7 @@ void MainWindow::buildMenus()
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
     mViewMenu = menuBar()->addMenu(tr("&View"));
-    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock, mAttributionDock, mRecommenderDock})
+    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock, mAttributionDock, mRecommenderDock, mDatasetDock})
         mViewMenu->addAction(d->toggleViewAction());
     mViewMenu->addSeparator();
     QAction *reset = mViewMenu->addAction(tr("&Reset layout"), this, &MainWindow::resetLayout);
@@ -371,6 +412,114 @@ quint64 MainWindow::compose(const ComposerSpec &spec)
         return out;
     };
     return mBridge->submit(std::move(job));
+}
+
+void MainWindow::openDataset(const QString &path)
+{
+    try {
+        std::vector<std::string> labels = mSummary ? mSummary->metadata.labels : std::vector<std::string>{};
+        auto ds = std::make_shared<const Dataset>(Dataset::open(path.toStdString(), labels));
+        mDatasetData = ds;
+        QStringList classes;
+        int maxLabel = 0;
+        for (int l : ds->labels()) maxLabel = std::max(maxLabel, l);
+        for (int c = 0; c <= maxLabel; ++c)
+            classes << (size_t(c) < labels.size() ? QString::fromStdString(labels[size_t(c)]) : QString::number(c));
+        const InputSpec spec = mSummary ? mSummary->metadata.input : InputSpec();
+        const Shape shape = mSummary ? mSummary->inputShape : Shape();
+        mDataset->setDataset(QFileInfo(path).fileName(), ds->size(), [ds, spec, shape](size_t i) {
+            try {
+                return inputPicture(ds->batch(i, i + 1, spec, shape));
+            } catch (const std::exception &) {
+                QImage broken(8, 8, QImage::Format_RGB32);
+                broken.fill(QColor(255, 0, 255));
+                return broken;
+            }
+        }, ds->labels(), classes);
+        mDatasetDock->raise();
+    } catch (const std::exception &e) {
+        showError(QString::fromStdString(e.what()));
+    }
+}
+
+quint64 MainWindow::evaluateDataset()
+{
+    if (!mDatasetData || !mSummary) return 0;
+    Job job;
+    job.kind = "dataset-eval";
+    job.work = [ds = mDatasetData, spec = mSummary->metadata.input, shape = mSummary->inputShape](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
+        std::unique_ptr<Evaluator> ev;
+        for (size_t b = 0; b < ds->size(); b += 256) {
+            ctx.throwIfCancelled();
+            const size_t e = std::min(ds->size(), b + 256);
+            const TensorValue logits = ctx.model().forward(ds->batch(b, e, spec, shape), {}).outputs.at(0);
+            if (!ev) {
+                if (logits.shape().size() != 2) throw Error(ErrorCode::BadInput, "Evaluation needs a classifier with output [N, classes]");
+                ev = std::make_unique<Evaluator>(int(logits.dim(1)), 5);
+            }
+            ev->add(logits, std::vector<int>(ds->labels().begin() + long(b), ds->labels().begin() + long(e)));
+            ctx.progress(int64_t(e), int64_t(ds->size()), "evaluating");
+        }
+        if (!ev) throw Error(ErrorCode::BadInput, "The dataset is empty");
+        auto out = std::make_shared<DatasetEvalOutput>();
+        out->result = ev->finish();
+        return out;
+    };
+    return mBridge->submit(std::move(job));
+}
+
+quint64 MainWindow::projectDataset(const QString &method)
+{
+    if (!mDatasetData || !mSummary || mLayer.isEmpty()) {
+        showError(tr("Open a dataset and select a layer to project"));
+        return 0;
+    }
+    Job job;
+    job.kind = "dataset-project";
+    job.work = [ds = mDatasetData, spec = mSummary->metadata.input, shape = mSummary->inputShape, layer = mLayer.toStdString(),
+                method](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
+        // t-SNE is exact (N²): the first 3,000 items; PCA takes every item.
+        const size_t n = method == "tsne" ? std::min<size_t>(ds->size(), 3000) : ds->size();
+        const std::string path = ctx.model().resolveLayer(layer).path;
+        std::vector<float> feats;
+        int64_t dim = 0;
+        for (size_t b = 0; b < n; b += 256) {
+            ctx.throwIfCancelled();
+            const size_t e = std::min(n, b + 256);
+            const TensorValue pooled = poolActivations(ctx.model().forward(ds->batch(b, e, spec, shape), {layer}).taps.at(path).at(0));
+            dim = pooled.dim(1);
+            feats.insert(feats.end(), pooled.data(), pooled.data() + pooled.numel());
+            ctx.progress(int64_t(e), int64_t(n), "activations");
+        }
+        const TensorValue X({int64_t(n), dim}, std::move(feats));
+        auto out = std::make_shared<DatasetProjectionOutput>();
+        if (method == "pca") {
+            const PcaResult r = pca(X, 2);
+            out->points = r.projected;
+            out->title = QObject::tr("PCA of %1 (%2% + %3% of the variance)").arg(QString::fromStdString(layer))
+                             .arg(100 * r.explainedRatio[0], 0, 'f', 1).arg(100 * r.explainedRatio[1], 0, 'f', 1);
+        } else {
+            TsneOptions o;
+            o.cancelled = [&ctx] { return ctx.cancelled(); };
+            o.progress = [&ctx](int it, double, const TensorValue &) { ctx.progress(it, 1000, "t-SNE"); };
+            out->points = tsne(X, o);
+            out->title = QObject::tr("t-SNE of %1 (%2 items)").arg(QString::fromStdString(layer)).arg(n);
+        }
+        return out;
+    };
+    return mBridge->submit(std::move(job));
+}
+
+void MainWindow::setInputTensor(const TensorValue &input, const QString &name)
+{
+    mInputTensor = input;
+    mImagePath.clear();
+    mAttribution->setInput(input);
+    mInput->showImage(name, inputPicture(input));
+    ++mInputId;
+    mErrorLabel->clear();
+    requestActivations();
+    requestAttributions();
 }
 
 QStringList MainWindow::figurePanels() const

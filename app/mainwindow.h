@@ -19,6 +19,8 @@ class QToolButton;
 namespace pellucid {
 
 class ActivationPanel;
+class DatasetPanel;
+class Dataset;
 class RecommenderPanel;
 class AttributionPanel;
 class EngineBridge;
@@ -62,6 +64,13 @@ public:
     PredictionChart *predictionChart() const { return mPrediction; }
     AttributionPanel *attributionPanel() const { return mAttribution; }
     RecommenderPanel *recommenderPanel() const { return mRecommender; }
+    DatasetPanel *datasetPanel() const { return mDataset; }
+    /// Opens a labelled dataset (class folders, IDX or CSV) in the Dataset dock; problems are shown.
+    void openDataset(const QString &path);
+    quint64 evaluateDataset();
+    quint64 projectDataset(const QString &method);
+    /// Makes a tensor the current input of every panel (a dataset item, a drawn image, ...).
+    void setInputTensor(const TensorValue &input, const QString &name);
     QDockWidget *attributionDock() const { return mAttributionDock; }
     InputPanel *inputPanel() const { return mInput; }
     QString lastError() const { return mLastError; }
@@ -75,6 +84,7 @@ signals:
     void errorShown(const QString &message);
     void sessionOpened();
     void recommenderShown(const QString &what);   // "loaded", "top", "influence"
+    void datasetShown(const QString &what);       // "evaluated", "projected"
     void composed(std::shared_ptr<const pellucid::ComposedFigure> figure);
 
 protected:
@@ -99,6 +109,9 @@ private:
     PredictionChart *mPrediction;
     AttributionPanel *mAttribution;
     RecommenderPanel *mRecommender;
+    DatasetPanel *mDataset;
+    QDockWidget *mDatasetDock;
+    std::shared_ptr<const Dataset> mDatasetData;
     QDockWidget *mModelDock, *mInputDock, *mActivationsDock, *mPredictionDock, *mAttributionDock, *mRecommenderDock;
     std::shared_ptr<const MFModel> mMF;
     std::shared_ptr<const InteractionData> mRecData;

@@ -252,6 +252,24 @@ TensorValue tsne(const TensorValue &features, const TsneOptions &o)
     return TensorValue({n, m}, std::vector<float>(Y.begin(), Y.end()));
 }
 
+TensorValue poolActivations(const TensorValue &act)
+{
+    const Shape &sh = act.shape();
+    if (sh.size() < 2) throw Error(ErrorCode::BadInput, "Cannot pool an activation of shape " + shapeToString(sh));
+    const int64_t items = sh[0], per = act.numel() / std::max<int64_t>(1, items);
+    int64_t channels = sh[1], pool = 1;
+    if (sh.size() == 3) { channels = sh[2]; pool = sh[1]; }
+    else if (sh.size() >= 4) pool = per / channels;
+    std::vector<float> out(static_cast<size_t>(items * channels));
+    for (int64_t i = 0; i < items; ++i)
+        for (int64_t c = 0; c < channels; ++c) {
+            double acc = 0;
+            for (int64_t k = 0; k < pool; ++k) acc += sh.size() == 3 ? act.at(i * per + k * channels + c) : act.at(i * per + c * pool + k);
+            out[size_t(i * channels + c)] = float(acc / double(pool));
+        }
+    return TensorValue({items, channels}, std::move(out));
+}
+
 double neighbourhoodPreservation(const TensorValue &high, const TensorValue &low, int k)
 {
     checkMatrix(high);

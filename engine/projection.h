@@ -33,6 +33,10 @@ struct TsneOptions {
 /// `features` [N, D] → [N, dims]. Memory and time grow as N²: meant for up to a few thousand points.
 TensorValue tsne(const TensorValue &features, const TsneOptions &options = {});
 
+/// Pools a layer's activations to one vector per item: [N, C, H, W] averaged over H×W, transformer tokens
+/// [N, T, C] over T, [N, F] as is.
+TensorValue poolActivations(const TensorValue &activation);
+
 /// Mean fraction of each point's k nearest neighbours in `high` that are also among its k nearest in `low`.
 double neighbourhoodPreservation(const TensorValue &high, const TensorValue &low, int k);
 

@@ -13,6 +13,8 @@
 #include "widgets/layertree.h"
 #include "widgets/predictionchart.h"
 #include "widgets/recommenderpanel.h"
+#include "widgets/datasetpanel.h"
+#include <qcustomplot.h>
 #include <QTableWidget>
 #include "widgets/figure.h"
 #include "engine/npy.h"
@@ -517,6 +519,40 @@ private slots:
         QVERIFY(QString(svg.readAll()).contains("user bias"));
         QVERIFY(QFileInfo(dir.filePath("bars.csv")).size() > 100);
         QVERIFY(QFileInfo(dir.filePath("graph.pdf")).size() > 500);
+    }
+
+    void datasetEvaluationAndProjector()
+    {
+        auto w = openDemo();
+        w->resize(1400, 900);
+        const QString idx = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+        w->openDataset(idx);
+        DatasetPanel *panel = w->datasetPanel();
+        QCOMPARE(panel->visibleCount(), 10000);
+        QSignalSpy shown(w.get(), &MainWindow::datasetShown);
+        w->evaluateDataset();
+        QVERIFY(shown.wait(60000));
+        QVERIFY2(panel->summaryText().contains("top-1 92.57%"), qPrintable(panel->summaryText()));
+        // A confusion-matrix cell lists exactly its items.
+        const auto &conf = panel->evaluation().confusion;
+        panel->showConfusionCell(6, 0);
+        QCOMPARE(int64_t(panel->visibleCount()), conf[6][0]);
+        // Clicking an item makes it the current input of every panel.
+        QSignalSpy act(w.get(), &MainWindow::activationsShown);
+        emit panel->itemActivated(0);
+        QVERIFY(act.wait(30000));
+        QCOMPARE(w->predictionChart()->labels().value(0), QString("Ankle boot"));   // test item 0 is an ankle boot
+        // The projector: PCA of the current layer over all 10,000 items, one graph per class.
+        QVERIFY(waitShown(*w, [&] { w->selectLayer("classifier.3"); }));
+        w->projectDataset("pca");
+        QVERIFY(shown.wait(60000));
+        int points = 0;
+        for (int g = 0; g < panel->projectorPlot()->graphCount(); ++g) points += panel->projectorPlot()->graph(g)->dataCount();
+        QCOMPARE(points, 10000);
+        QCOMPARE(panel->projectorPlot()->graphCount(), 10);
+        w->grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/dataset.png");
+        w->openDataset("/nonexistent/dataset");
+        QVERIFY(w->lastError().contains("Dataset not found"));
     }
 
     void nanOutputsAreShown()

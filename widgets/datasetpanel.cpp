@@ -1,0 +1,342 @@
+#include "widgets/datasetpanel.h"
+
+#include "widgets/colormap.h"
+
+#include <qcustomplot.h>
+
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QListView>
+#include <QListWidget>
+#include <QPushButton>
+#include <QSlider>
+#include <QSplitter>
+#include <QTabWidget>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+namespace pellucid {
+
+void ThumbnailModel::setSource(size_t count, Loader loader, std::vector<int> labels, QStringList classNames)
+{
+    beginResetModel();
+    mCount = count;
+    mLoader = std::move(loader);
+    mLabels = std::move(labels);
+    mClasses = std::move(classNames);
+    mPred.clear();
+    mConf.clear();
+    mCache.clear();
+    mVisible.resize(count);
+    std::iota(mVisible.begin(), mVisible.end(), size_t(0));
+    endResetModel();
+}
+
+void ThumbnailModel::setPredictions(const std::vector<int> &pred, const std::vector<float> &conf)
+{
+    mPred = pred;
+    mConf = conf;
+    emit dataChanged(index(0), index(rowCount() - 1));
+}
+
+void ThumbnailModel::setFilter(int cls, int correctness, double minConfidence, int predicted)
+{
+    beginResetModel();
+    mVisible.clear();
+    const bool havePred = mPred.size() == mCount;
+    for (size_t i = 0; i < mCount; ++i) {
+        if (cls >= 0 && mLabels[i] != cls) continue;
+        if (havePred) {
+            const bool ok = mPred[i] == mLabels[i];
+            if ((correctness == 1 && !ok) || (correctness == 2 && ok)) continue;
+            if (mConf[i] < minConfidence) continue;
+            if (predicted >= 0 && mPred[i] != predicted) continue;
+        }
+        mVisible.push_back(i);
+    }
+    endResetModel();
+}
+
+int ThumbnailModel::rowCount(const QModelIndex &parent) const { return parent.isValid() ? 0 : int(mVisible.size()); }
+
+QVariant ThumbnailModel::data(const QModelIndex &index, int role) const
+{
+    if (!index.isValid() || index.row() >= int(mVisible.size())) return {};
+    const size_t i = mVisible[size_t(index.row())];
+    if (role == Qt::DecorationRole) {
+        // Loaded when first shown, then cached: scrolling 60,000 items only loads what is on screen.
+        auto it = mCache.find(i);
+        if (it == mCache.end()) {
+            if (mCache.size() > 4000) mCache.clear();
+            it = mCache.insert(i, QPixmap::fromImage(mLoader(i).scaled(48, 48, Qt::KeepAspectRatio, Qt::FastTransformation)));
+        }
+        return *it;
+    }
+    if (role == Qt::ToolTipRole || role == Qt::DisplayRole) {
+        const QString label = mLabels[i] < mClasses.size() ? mClasses[mLabels[i]] : QString::number(mLabels[i]);
+        if (role == Qt::DisplayRole) return QString::number(i);
+        QString tip = QString("#%1  %2").arg(i).arg(label);
+        if (mPred.size() == mCount)
+            tip += QString("  → %1 (%2%)").arg(mPred[i] < mClasses.size() ? mClasses[mPred[i]] : QString::number(mPred[i])).arg(100.0 * mConf[i], 0, 'f', 1);
+        return tip;
+    }
+    if (role == Qt::BackgroundRole && mPred.size() == mCount && mPred[i] != mLabels[i]) return QColor(255, 220, 220);
+    return {};
+}
+
+DatasetPanel::DatasetPanel(QWidget *parent) : QWidget(parent)
+{
+    auto *layout = new QVBoxLayout(this);
+    layout->setContentsMargins(2, 2, 2, 2);
+    auto *bar = new QHBoxLayout;
+    auto *open = new QPushButton(tr("Open dataset…"), this);
+    auto *evaluate = new QPushButton(tr("Evaluate"), this);
+    bar->addWidget(open);
+    bar->addWidget(evaluate);
+    mInfo = new QLabel(tr("No dataset: a folder per class, Fashion-MNIST/MNIST IDX files, or a CSV of path,label"), this);
+    bar->addWidget(mInfo, 1);
+    layout->addLayout(bar);
+    auto *filters = new QHBoxLayout;
+    mClass = new QComboBox(this);
+    mCorrect = new QComboBox(this);
+    mCorrect->addItems({tr("all"), tr("correct"), tr("incorrect")});
+    mConfidence = new QSlider(Qt::Horizontal, this);
+    mConfidence->setRange(0, 100);
+    filters->addWidget(new QLabel(tr("Class"), this));
+    filters->addWidget(mClass);
+    filters->addWidget(new QLabel(tr("Show"), this));
+    filters->addWidget(mCorrect);
+    filters->addWidget(new QLabel(tr("Confidence ≥"), this));
+    filters->addWidget(mConfidence);
+    layout->addLayout(filters);
+
+    auto *split = new QSplitter(Qt::Horizontal, this);
+    mModel = new ThumbnailModel(this);
+    mList = new QListView(split);
+    mList->setModel(mModel);
+    mList->setViewMode(QListView::IconMode);
+    mList->setIconSize(QSize(48, 48));
+    mList->setGridSize(QSize(60, 70));
+    mList->setUniformItemSizes(true);
+    mList->setLayoutMode(QListView::Batched);
+    mList->setBatchSize(500);
+    mList->setResizeMode(QListView::Adjust);
+    mList->setMovement(QListView::Static);
+    mList->setObjectName("datasetThumbnails");
+    mTabs = new QTabWidget(split);
+    auto *evalTab = new QWidget(mTabs);
+    auto *el = new QVBoxLayout(evalTab);
+    mSummary = new QLabel(tr("Press Evaluate"), evalTab);
+    mSummary->setWordWrap(true);
+    el->addWidget(mSummary);
+    auto *evalSplit = new QSplitter(Qt::Vertical, evalTab);
+    mConfusion = new QCustomPlot(evalSplit);
+    mConfusion->setMinimumHeight(220);
+    mPerClass = new QTableWidget(evalSplit);
+    mPerClass->setColumnCount(5);
+    mPerClass->setHorizontalHeaderLabels({tr("Class"), tr("Precision"), tr("Recall"), tr("F1"), tr("Support")});
+    mPerClass->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+    mPerClass->verticalHeader()->hide();
+    mCalibration = new QCustomPlot(evalSplit);
+    mCalibration->setMinimumHeight(160);
+    el->addWidget(evalSplit, 1);
+    mTabs->addTab(evalTab, tr("Evaluation"));
+    auto *projTab = new QWidget(mTabs);
+    auto *pl = new QVBoxLayout(projTab);
+    auto *pbar = new QHBoxLayout;
+    mMethod = new QComboBox(projTab);
+    mMethod->addItems({"pca", "tsne"});
+    auto *run = new QPushButton(tr("Project the current layer"), projTab);
+    mColourBy = new QComboBox(projTab);
+    mColourBy->addItems({tr("label"), tr("prediction"), tr("correctness")});
+    pbar->addWidget(mMethod);
+    pbar->addWidget(run);
+    pbar->addWidget(new QLabel(tr("Colour by"), projTab));
+    pbar->addWidget(mColourBy);
+    pl->addLayout(pbar);
+    mProjector = new QCustomPlot(projTab);
+    mProjector->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom | QCP::iSelectPlottables | QCP::iMultiSelect);
+    mProjector->setSelectionRectMode(QCP::srmSelect);
+    pl->addWidget(mProjector, 1);
+    mSelection = new QListWidget(projTab);
+    mSelection->setMaximumHeight(90);
+    pl->addWidget(mSelection);
+    mTabs->addTab(projTab, tr("Projector"));
+    split->addWidget(mList);
+    split->addWidget(mTabs);
+    split->setStretchFactor(1, 2);
+    layout->addWidget(split, 1);
+
+    connect(open, &QPushButton::clicked, this, &DatasetPanel::openRequested);
+    connect(evaluate, &QPushButton::clicked, this, &DatasetPanel::evaluateRequested);
+    connect(run, &QPushButton::clicked, this, [this] { emit projectRequested(mMethod->currentText()); });
+    connect(mList, &QListView::clicked, this, [this](const QModelIndex &i) { emit itemActivated(mModel->itemAt(i.row())); });
+    connect(mClass, qOverload<int>(&QComboBox::currentIndexChanged), this, &DatasetPanel::applyFilter);
+    connect(mCorrect, qOverload<int>(&QComboBox::currentIndexChanged), this, &DatasetPanel::applyFilter);
+    connect(mConfidence, &QSlider::valueChanged, this, &DatasetPanel::applyFilter);
+    connect(mColourBy, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { if (mPoints.numel()) setProjection(mPoints, mProjector->xAxis->label()); });
+    connect(mConfusion, &QCustomPlot::plottableClick, this, [this](QCPAbstractPlottable *, int, QMouseEvent *e) {
+        const int pred = int(std::lround(mConfusion->xAxis->pixelToCoord(e->position().x())));
+        const int truth = int(std::lround(mConfusion->yAxis->pixelToCoord(e->position().y())));
+        showConfusionCell(truth, pred);
+    });
+    connect(mProjector, &QCustomPlot::selectionChangedByUser, this, [this] {
+        mSelection->clear();
+        for (const QString &s : selectedItems()) mSelection->addItem(s);
+    });
+}
+
+void DatasetPanel::setDataset(const QString &name, size_t count, ThumbnailModel::Loader loader, std::vector<int> labels, QStringList classNames)
+{
+    mName = name;
+    mLabels = labels;
+    mClasses = classNames;
+    mHasEval = false;
+    mModel->setSource(count, std::move(loader), std::move(labels), classNames);
+    const QSignalBlocker b(mClass);
+    mClass->clear();
+    mClass->addItem(tr("all"), -1);
+    for (int c = 0; c < classNames.size(); ++c) mClass->addItem(classNames[c], c);
+    mInfo->setText(tr("%1: %2 items").arg(name).arg(count));
+}
+
+int DatasetPanel::visibleCount() const { return mModel->rowCount(); }
+QString DatasetPanel::summaryText() const { return mSummary->text(); }
+
+void DatasetPanel::applyFilter()
+{
+    mModel->setFilter(mClass->currentData().toInt(), mCorrect->currentIndex(), mConfidence->value() / 100.0);
+}
+
+void DatasetPanel::showConfusionCell(int trueClass, int predictedClass)
+{
+    mModel->setFilter(trueClass, 0, 0.0, predictedClass);
+    mInfo->setText(tr("%1 items labelled %2 and predicted %3").arg(mModel->rowCount())
+                       .arg(mClasses.value(trueClass, QString::number(trueClass)), mClasses.value(predictedClass, QString::number(predictedClass))));
+}
+
+void DatasetPanel::setEvaluation(const EvalResult &r)
+{
+    mEval = r;
+    mHasEval = true;
+    mModel->setPredictions(r.predictions, r.confidences);
+    mSummary->setText(tr("%1 items: top-1 %2%, top-%3 %4%, macro F1 %5, expected calibration error %6")
+                          .arg(r.samples).arg(100 * r.top1, 0, 'f', 2).arg(r.topK).arg(100 * r.topK_accuracy, 0, 'f', 2)
+                          .arg(r.macroF1, 0, 'f', 4).arg(r.ece, 0, 'f', 4));
+    const int n = int(r.confusion.size());
+    // Confusion matrix: rows = true class, columns = predicted, log-scaled colours with counts written in.
+    mConfusion->clearPlottables();
+    mConfusion->clearItems();
+    auto *map = new QCPColorMap(mConfusion->xAxis, mConfusion->yAxis);
+    map->data()->setSize(n, n);
+    map->data()->setRange(QCPRange(0, n - 1), QCPRange(0, n - 1));
+    for (int t = 0; t < n; ++t)
+        for (int p = 0; p < n; ++p) {
+            map->data()->setCell(p, t, std::log1p(double(r.confusion[size_t(t)][size_t(p)])));
+            auto *label = new QCPItemText(mConfusion);
+            label->position->setCoords(p, t);
+            label->setText(QString::number(r.confusion[size_t(t)][size_t(p)]));
+            label->setFont(QFont(font().family(), 7));
+            label->setColor(Qt::white);
+        }
+    QCPColorGradient g;
+    g.clearColorStops();
+    for (int i = 0; i <= 8; ++i) g.setColorStopAt(i / 8.0, QColor(viridis(i / 8.0)));
+    map->setGradient(g);
+    map->rescaleDataRange();
+    auto ticker = QSharedPointer<QCPAxisTickerText>::create();
+    for (int c = 0; c < n; ++c) ticker->addTick(c, mClasses.value(c, QString::number(c)));
+    mConfusion->xAxis->setTicker(ticker);
+    mConfusion->yAxis->setTicker(ticker);
+    mConfusion->xAxis->setTickLabelRotation(45);
+    mConfusion->xAxis->setLabel(tr("predicted"));
+    mConfusion->yAxis->setLabel(tr("true (click a cell to list its items)"));
+    mConfusion->yAxis->setRangeReversed(true);
+    mConfusion->xAxis->setRange(-0.5, n - 0.5);
+    mConfusion->yAxis->setRange(-0.5, n - 0.5);
+    mConfusion->replot();
+    mPerClass->setRowCount(n);
+    for (int c = 0; c < n; ++c) {
+        mPerClass->setItem(c, 0, new QTableWidgetItem(mClasses.value(c, QString::number(c))));
+        mPerClass->setItem(c, 1, new QTableWidgetItem(QString::number(r.precision[size_t(c)], 'f', 3)));
+        mPerClass->setItem(c, 2, new QTableWidgetItem(QString::number(r.recall[size_t(c)], 'f', 3)));
+        mPerClass->setItem(c, 3, new QTableWidgetItem(QString::number(r.f1[size_t(c)], 'f', 3)));
+        mPerClass->setItem(c, 4, new QTableWidgetItem(QString::number(r.support[size_t(c)])));
+    }
+    // Reliability diagram: accuracy per confidence bin against the diagonal.
+    mCalibration->clearPlottables();
+    auto *bars = new QCPBars(mCalibration->xAxis, mCalibration->yAxis);
+    QVector<double> keys, acc;
+    for (const auto &b : r.calibration) {
+        keys << (b.lo + b.hi) / 2;
+        acc << b.accuracy;
+    }
+    bars->setData(keys, acc);
+    bars->setWidth(1.0 / std::max<size_t>(1, r.calibration.size()) * 0.9);
+    bars->setBrush(QColor(59, 82, 139, 180));
+    auto *diag = mCalibration->addGraph();
+    diag->setData(QVector<double>{0, 1}, QVector<double>{0, 1});
+    diag->setPen(QPen(Qt::red, 1, Qt::DashLine));
+    mCalibration->xAxis->setRange(0, 1);
+    mCalibration->yAxis->setRange(0, 1);
+    mCalibration->xAxis->setLabel(tr("confidence"));
+    mCalibration->yAxis->setLabel(tr("accuracy"));
+    mCalibration->replot();
+}
+
+void DatasetPanel::setProjection(const TensorValue &points, const QString &title)
+{
+    mPoints = points;
+    mProjector->clearGraphs();
+    const int64_t n = points.dim(0);
+    const int mode = mColourBy->currentIndex();
+    const bool havePred = mHasEval && mEval.predictions.size() == size_t(n);
+    const int groups = mode == 2 ? 2 : std::max<int>(1, int(mClasses.size()));
+    std::vector<QCPGraph *> graphs;
+    for (int g = 0; g < groups; ++g) {
+        auto *graph = mProjector->addGraph();
+        graph->setLineStyle(QCPGraph::lsNone);
+        const QColor c = mode == 2 ? (g ? QColor(220, 50, 50) : QColor(40, 160, 80)) : QColor(viridis(groups > 1 ? double(g) / (groups - 1) : 0.5));
+        graph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, c, 4));
+        graph->setName(mode == 2 ? (g ? tr("wrong") : tr("correct")) : mClasses.value(g, QString::number(g)));
+        graph->setSelectable(QCP::stMultipleDataRanges);
+        graphs.push_back(graph);
+    }
+    for (int64_t i = 0; i < n && i < int64_t(mLabels.size()); ++i) {
+        int g = mLabels[size_t(i)];
+        if (mode == 1 && havePred) g = mEval.predictions[size_t(i)];
+        if (mode == 2) g = havePred && mEval.predictions[size_t(i)] != mLabels[size_t(i)] ? 1 : 0;
+        g = std::clamp(g, 0, groups - 1);
+        graphs[size_t(g)]->addData(points.at(i * points.dim(1)), points.at(i * points.dim(1) + 1));
+    }
+    mProjector->xAxis->setLabel(title);
+    mProjector->legend->setVisible(groups <= 12);
+    mProjector->rescaleAxes();
+    mProjector->replot();
+    mTabs->setCurrentIndex(1);
+}
+
+QStringList DatasetPanel::selectedItems() const
+{
+    QStringList out;
+    if (!mPoints.numel()) return out;
+    const int64_t dims = mPoints.dim(1);
+    for (int g = 0; g < mProjector->graphCount(); ++g) {
+        const QCPDataSelection sel = mProjector->graph(g)->selection();
+        for (const QCPDataRange &range : sel.dataRanges())
+            for (int k = range.begin(); k < range.end(); ++k) {
+                const auto it = mProjector->graph(g)->data()->at(k);
+                // Find the item by its coordinates (points are unique in practice).
+                for (int64_t i = 0; i < mPoints.dim(0); ++i)
+                    if (mPoints.at(i * dims) == float(it->key) && mPoints.at(i * dims + 1) == float(it->value)) {
+                        out << QString("#%1 %2").arg(i).arg(mClasses.value(mLabels[size_t(i)]));
+                        break;
+                    }
+            }
+    }
+    return out;
+}
+
+} // namespace pellucid
