@@ -17,6 +17,7 @@
 #include "engine/model.h"
 #include "engine/evaluation.h"
 #include "engine/projection.h"
+#include "engine/sanity.h"
 #include "engine/npy.h"
 #include "engine/recommender.h"
 
@@ -73,7 +74,10 @@ const char *kUsage =
     "              top-1/top-k accuracy, per-class precision/recall/F1, confusion matrix, calibration (ECE)\n"
     "              D: a folder with one sub-folder per class, IDX images (labels beside), or a CSV path,label\n"
     "  faithfulness --model M --data D --method M1[,M2…] [attribution options] [--steps 20] [--limit 50]\n"
-    "              [--blur-sigma S] [--json]   deletion and insertion curves and their AUC (Petsiuk et al.)\n"
+    "              [--blur-sigma S] [--robustness] [--json]   deletion and insertion curves and their AUC (Petsiuk\n"
+    "              et al.); --robustness adds infidelity and max-sensitivity (Captum's definitions)\n"
+    "  sanity      --model M --input X --method METHOD [attribution options] [--json]\n"
+    "              model-parameter randomisation test (Adebayo et al.): Spearman and SSIM per randomised layer\n"
     "  project     --model M --data D --layer L --method pca|tsne --out OUT.npy|OUT.csv [--dims 2] [--limit N]\n"
     "              [--perplexity 30] [--iterations 1000]   the layer's activations (pooled) projected per item\n"
     "options: --device auto|cpu|cuda  --input-shape 1,3,224,224  --input-dtype float32|int64  --threads N\n"
@@ -99,7 +103,7 @@ struct Args {
 
 Args parse(int argc, char **argv)
 {
-    static const std::set<std::string> flagNames = {"json", "help", "raw"};
+    static const std::set<std::string> flagNames = {"json", "help", "raw", "robustness"};
     static const std::set<std::string> valueNames = {
         "model", "input", "layer", "out", "topk", "device", "input-shape", "input-dtype", "threads", "method",
         "target", "contrast", "steps", "integration", "baseline", "window", "stride", "samples", "stdev", "seed",
@@ -709,7 +713,7 @@ int cmdFaithfulness(const Args &a)
         one.values["method"] = name;
         if (!one.has("target")) one.values["target"] = "predicted";
         const AttributionParams p = attributionParams(one);
-        double del = 0, ins = 0;
+        double del = 0, ins = 0, infid = 0, sens = 0;
         std::vector<double> delCurve(size_t(steps + 1), 0.0), insCurve(size_t(steps + 1), 0.0);
         for (size_t i = 0; i < n; ++i) {
             const TensorValue x = data.batch(i, i + 1, s.metadata.input, s.inputShape);
@@ -728,6 +732,14 @@ int cmdFaithfulness(const Args &a)
             const auto in = faithfulnessCurve(*model, x, r->map, r->targetClass, steps, true, gaussianBlur(x, sigma));
             del += d.auc / double(n);
             ins += in.auc / double(n);
+            if (a.flags.count("robustness")) {
+                infid += infidelity(*model, x, r->map.shape() == x.shape() ? r->map : TensorValue(x.shape(), std::vector<float>(size_t(x.numel()), 0.f)),
+                                    r->targetClass, 20, 0.003 * (s.metadata.input.std.empty() ? 1.0 : 1.0 / s.metadata.input.std[0])) / double(n);
+                AttributionParams fixedTarget = p;
+                fixedTarget.target.kind = AttributionTarget::Kind::Class;
+                fixedTarget.target.classIndex = r->targetClass;
+                sens = std::max(sens, maxSensitivity(*model, x, [&](const TensorValue &xx) { return attributeInput(*model, xx, fixedTarget, one)->map; }, 5, 0.02));
+            }
             for (int k = 0; k <= steps; ++k) {
                 delCurve[size_t(k)] += d.scores[size_t(k)] / double(n);
                 insCurve[size_t(k)] += in.scores[size_t(k)] / double(n);
@@ -739,6 +751,10 @@ int cmdFaithfulness(const Args &a)
         Json dc = Json::array(), ic = Json::array();
         for (int k = 0; k <= steps; ++k) { dc.push(Json(delCurve[size_t(k)])); ic.push(Json(insCurve[size_t(k)])); }
         m["deletion_curve"] = dc;
+        if (a.flags.count("robustness")) {
+            m["infidelity"] = infid;
+            m["max_sensitivity"] = sens;
+        }
         m["insertion_curve"] = ic;
         results[name] = m;
     }
@@ -815,6 +831,44 @@ int cmdProject(const Args &a)
     j["features"] = dim;
     j["out"] = out;
     std::cout << j.dump() << "\n";
+    return 0;
+}
+
+int cmdSanity(const Args &a)
+{
+    Args one = a;
+    if (!one.has("target")) one.values["target"] = "predicted";
+    AttributionParams p = attributionParams(one);
+    auto model = loadModel(a);
+    const TensorValue x = loadInputFile(a.need("input"), model->summary().metadata.input, model->summary().inputShape);
+    // Fix the explained class to the original prediction, so randomisation changes the map, not the target.
+    if (p.target.kind == AttributionTarget::Kind::Predicted) {
+        const auto top = model->topK(model->forward(x, {}).outputs.at(0), 1);
+        p.target.kind = AttributionTarget::Kind::Class;
+        p.target.classIndex = top.empty() ? 0 : top[0].index;
+    }
+    const SanityResult r = cascadingRandomization(*model, [&](Model &m) { return attributeInput(m, x, p, one)->map; },
+                                                  uint64_t(toInt(a.get("seed", "0"), "--seed")));
+    Json j = Json::object();
+    j["method"] = methodName(p.method);
+    j["target"] = p.target.classIndex;
+    Json steps = Json::array();
+    for (const auto &st : r.steps) {
+        Json x2 = Json::object();
+        x2["randomised_down_to"] = st.layer;
+        x2["spearman"] = st.spearman;
+        x2["ssim"] = st.ssim;
+        steps.push(x2);
+    }
+    j["steps"] = steps;
+    j["insensitive"] = r.insensitive;
+    if (a.flags.count("json")) {
+        std::cout << j.dump(1) << "\n";
+    } else {
+        std::printf("%s, class %d: layers randomised from the top (Spearman / SSIM with the original map)\n", methodName(p.method), p.target.classIndex);
+        for (const auto &st : r.steps) std::printf("  %-28s %+.3f  %.3f\n", st.layer.c_str(), st.spearman, st.ssim);
+        if (r.insensitive) std::printf("  FLAGGED: the map barely depends on the model's parameters\n");
+    }
     return 0;
 }
 
@@ -994,6 +1048,7 @@ int main(int argc, char **argv)
         if (a.command == "evaluate") return cmdEvaluate(a);
         if (a.command == "faithfulness") return cmdFaithfulness(a);
         if (a.command == "project") return cmdProject(a);
+        if (a.command == "sanity") return cmdSanity(a);
         throw UsageError("unknown command '" + a.command + "'");
     } catch (const UsageError &e) {
         std::cerr << "pellucid-cli: " << e.what() << "\n" << kUsage;

@@ -414,6 +414,20 @@ TEST(project_command)
     CHECK(r.status == 1 && r.err.find("UMAP is not available yet") != std::string::npos);
 }
 
+TEST(sanity_and_robustness_commands)
+{
+    Run r = cli("sanity --model " + demo + " --input " + fixtures::resources("samples/9-ankle-boot.png") + " --method saliency --json");
+    CHECK_MSG(r.status == 0, r.err);
+    const Json j = Json::parse(r.out);
+    CHECK_EQ(j.find("steps")->asArray().front().find("randomised_down_to")->asString(), std::string("classifier.5"));
+    CHECK(j.find("steps")->asArray().back().find("spearman")->asNumber() < 0.5);
+    CHECK(!j.find("insensitive")->asBool());
+    r = cli("faithfulness --model " + demo + " --data /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --method inputxgrad --limit 2 --steps 5 --robustness --json");
+    CHECK_MSG(r.status == 0, r.err);
+    const Json &m = *Json::parse(r.out).find("methods")->find("inputxgrad");
+    CHECK(m.find("infidelity")->asNumber() >= 0 && m.find("max_sensitivity")->asNumber() > 0);
+}
+
 TEST(attribute_png_and_errors)
 {
     const std::string png = tmp + "/attr.png";

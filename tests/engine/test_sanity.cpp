@@ -2,6 +2,7 @@
 // not), infidelity and max-sensitivity on closed-form cases, SSIM properties.
 #include "engine/attribution.h"
 #include "engine/errors.h"
+#include "engine/json.h"
 #include "engine/model.h"
 #include "engine/npy.h"
 #include "engine/sanity.h"
@@ -9,6 +10,8 @@
 #include "tests/common/testkit.h"
 
 #include <cmath>
+#include <fstream>
+#include <sstream>
 
 using namespace pellucid;
 
@@ -52,6 +55,18 @@ TEST(ssim_properties)
     CHECK(ssim(a, b, 10, 10, 1.0) < 0.2);
     CHECK(std::fabs(ssim(a, b, 10, 10, 1.0) - ssim(b, a, 10, 10, 1.0)) < 1e-12);
     CHECK_THROWS_WITH(ssim(a, a, 5, 20, 1.0), Error, "at least 7×7");
+}
+
+TEST(ssim_matches_scikit_image)
+{
+    const TensorValue a = readNpy(fixtures::path("ssim_a.npy")), b = readNpy(fixtures::path("ssim_b.npy"));
+    std::vector<double> va(a.data(), a.data() + a.numel()), vb(b.data(), b.data() + b.numel());
+    std::ifstream in(fixtures::path("ssim_expected.json"));
+    std::stringstream s;
+    s << in.rdbuf();
+    const double want = Json::parse(s.str()).find("ssim")->asNumber();
+    const double got = ssim(va, vb, 20, 24, 1.0);
+    CHECK_MSG(std::fabs(got - want) < 1e-9, got << " vs skimage " << want);
 }
 
 TEST(randomisation_changes_gradients_not_edge_detectors)
