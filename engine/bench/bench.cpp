@@ -7,6 +7,7 @@
 // 4. (GUI builds) GUI-thread stall while activations stream into the main window.
 #include "engine/attribution.h"
 #include "engine/engine.h"
+#include "engine/evaluation.h"
 #include "engine/jobs.h"
 #include "engine/json.h"
 
@@ -172,6 +173,38 @@ int main(int argc, char **argv)
             attr[methodName(method)] = j;
         }
         report["attribution"] = attr;
+
+        // 3. Evaluation throughput: forward + the evaluator's bookkeeping against the raw batched forward.
+        if (classesOut > 0) {
+            const int64_t batchN = 256, batches = 8;
+            Shape bs = shape;
+            bs[0] = batchN;
+            const TensorValue xb = randomInput(bs, 99);
+            std::vector<int> labels(static_cast<size_t>(batchN));
+            for (int64_t i = 0; i < batchN; ++i) labels[size_t(i)] = int(i % classesOut);
+            m->forward(xb, {});   // warm-up
+            std::vector<double> evalMs, rawMs;
+            for (int rep = 0; rep < 5; ++rep) {
+                auto t0 = Clock::now();
+                Evaluator ev(classesOut, 5);
+                for (int64_t b = 0; b < batches; ++b) ev.add(m->forward(xb, {}).outputs.at(0), labels);
+                (void)ev.finish();
+                auto t1 = Clock::now();
+                for (int64_t b = 0; b < batches; ++b) (void)m->forward(xb, {});
+                auto t2 = Clock::now();
+                evalMs.push_back(ms(t1 - t0));
+                rawMs.push_back(ms(t2 - t1));
+            }
+            const double e = median(evalMs), rr = median(rawMs), images = double(batchN * batches);
+            std::printf("\n[evaluation throughput] %lld images in batches of %lld\n", (long long)(batchN * batches), (long long)batchN);
+            std::printf("  evaluate %.0f images/s, raw batched forward %.0f images/s: %.2fx (target <= 1.15x)\n", images / (e / 1000),
+                        images / (rr / 1000), e / rr);
+            Json ej = Json::object();
+            ej["images_per_second"] = images / (e / 1000);
+            ej["raw_images_per_second"] = images / (rr / 1000);
+            ej["ratio"] = e / rr;
+            report["evaluation"] = ej;
+        }
         m.reset();
 
         // 3. Activation updates per second through the engine.
