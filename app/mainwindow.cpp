@@ -18,6 +18,7 @@
 #include "widgets/datasetpanel.h"
 #include "app/dataset.h"
 #include "engine/projection.h"
+#include "engine/sanity.h"
 
 #include <QAction>
 #include <algorithm>
@@ -53,6 +54,14 @@ struct DatasetEvalOutput : JobOutput {
 struct DatasetProjectionOutput : JobOutput {
     TensorValue points;
     QString title;
+};
+struct FaithfulnessOutput : JobOutput {
+    std::vector<DatasetPanel::MethodCurves> curves;
+    int items = 0;
+};
+struct SanityOutput : JobOutput {
+    AttributionMethod method;
+    SanityResult result;
 };
 struct RecTopOutput : JobOutput {
     std::vector<ScoreDecomposition> top;
@@ -139,6 +148,73 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
     });
     connect(mDataset, &DatasetPanel::evaluateRequested, this, [this] { evaluateDataset(); });
     connect(mDataset, &DatasetPanel::projectRequested, this, [this](const QString &m) { projectDataset(m); });
+    connect(mDataset, &DatasetPanel::faithfulnessRequested, this, [this](const std::vector<AttributionMethod> &methods, int items) {
+        if (!mDatasetData || !mSummary || methods.empty()) return;
+        Job job;
+        job.kind = "dataset-faithfulness";
+        job.work = [ds = mDatasetData, spec = mSummary->metadata.input, shape = mSummary->inputShape, base = mAttribution->currentParams(),
+                    methods, items](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
+            auto out = std::make_shared<FaithfulnessOutput>();
+            const size_t n = std::min(ds->size(), size_t(items));
+            out->items = int(n);
+            const int steps = 20;
+            int64_t done = 0;
+            for (AttributionMethod m : methods) {
+                DatasetPanel::MethodCurves c;
+                c.method = m;
+                c.deletion.assign(steps + 1, 0.0);
+                c.insertion.assign(steps + 1, 0.0);
+                AttributionParams p = base;
+                p.method = m;
+                p.window.clear();
+                p.stride.clear();
+                if (m == AttributionMethod::Lime || m == AttributionMethod::KernelShap) p.samples = std::max(p.samples, 200);
+                for (size_t i = 0; i < n; ++i) {
+                    ctx.throwIfCancelled();
+                    const TensorValue x = ds->batch(i, i + 1, spec, shape);
+                    const auto r = computeAttribution(ctx.model(), x, p);
+                    std::vector<float> black(size_t(x.numel()));
+                    const int64_t C = x.dim(1), P = x.dim(2) * x.dim(3);
+                    for (int64_t ch = 0; ch < C; ++ch) {
+                        const float mean = spec.mean.empty() ? 0.f : spec.mean[size_t(std::min<int64_t>(ch, int64_t(spec.mean.size()) - 1))];
+                        const float sd = spec.std.empty() ? 1.f : spec.std[size_t(std::min<int64_t>(ch, int64_t(spec.std.size()) - 1))];
+                        std::fill(black.begin() + ch * P, black.begin() + (ch + 1) * P, (spec.rangeLo - mean) / sd);
+                    }
+                    const double sigma = std::max(1.0, double(std::max(x.dim(2), x.dim(3))) / 10.0);
+                    const auto d = faithfulnessCurve(ctx.model(), x, r->map, r->targetClass, steps, false, TensorValue(x.shape(), black));
+                    const auto in = faithfulnessCurve(ctx.model(), x, r->map, r->targetClass, steps, true, gaussianBlur(x, sigma));
+                    for (int k = 0; k <= steps; ++k) {
+                        c.deletion[size_t(k)] += d.scores[size_t(k)] / double(n);
+                        c.insertion[size_t(k)] += in.scores[size_t(k)] / double(n);
+                    }
+                    c.deletionAuc += d.auc / double(n);
+                    c.insertionAuc += in.auc / double(n);
+                    ctx.progress(++done, int64_t(n * methods.size()), "deletion / insertion");
+                }
+                out->curves.push_back(c);
+            }
+            return out;
+        };
+        mBridge->submit(std::move(job));
+    });
+    connect(mDataset, &DatasetPanel::sanityRequested, this, [this] {
+        if (!mSummary || mInputTensor.numel() == 0) return;
+        Job job;
+        job.kind = "sanity";
+        job.work = [x = mInputTensor, p = mAttribution->currentParams()](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
+            AttributionParams fixed = p;
+            if (fixed.target.kind == AttributionTarget::Kind::Predicted) {
+                const auto top = ctx.model().topK(ctx.model().forward(x, {}).outputs.at(0), 1);
+                fixed.target.kind = AttributionTarget::Kind::Class;
+                fixed.target.classIndex = top.empty() ? 0 : top[0].index;
+            }
+            auto out = std::make_shared<SanityOutput>();
+            out->method = p.method;
+            out->result = cascadingRandomization(ctx.model(), [&](Model &m) { ctx.throwIfCancelled(); return computeAttribution(m, x, fixed)->map; });
+            return out;
+        };
+        mBridge->submit(std::move(job));
+    });
     connect(mDataset, &DatasetPanel::itemActivated, this, [this](size_t i) {
         if (!mDatasetData || !mSummary) return;
         try {
@@ -184,6 +260,16 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
         if (auto r = std::dynamic_pointer_cast<const DatasetEvalOutput>(out)) {
             mDataset->setEvaluation(r->result);
             emit datasetShown("evaluated");
+            return;
+        }
+        if (auto r = std::dynamic_pointer_cast<const FaithfulnessOutput>(out)) {
+            mDataset->setFaithfulness(r->curves, r->items);
+            emit datasetShown("faithfulness");
+            return;
+        }
+        if (auto r = std::dynamic_pointer_cast<const SanityOutput>(out)) {
+            mDataset->setSanity(r->method, r->result);
+            emit datasetShown("sanity");
             return;
         }
         if (auto r = std::dynamic_pointer_cast<const DatasetProjectionOutput>(out)) {

@@ -84,7 +84,7 @@ signals:
     void errorShown(const QString &message);
     void sessionOpened();
     void recommenderShown(const QString &what);   // "loaded", "top", "influence"
-    void datasetShown(const QString &what);       // "evaluated", "projected"
+    void datasetShown(const QString &what);       // "evaluated", "projected", "faithfulness", "sanity"
     void composed(std::shared_ptr<const pellucid::ComposedFigure> figure);
 
 protected:

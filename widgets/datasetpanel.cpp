@@ -12,6 +12,7 @@
 #include <QListWidget>
 #include <QPushButton>
 #include <QSlider>
+#include <QSpinBox>
 #include <QSplitter>
 #include <QTabWidget>
 #include <QTableWidget>
@@ -164,6 +165,50 @@ DatasetPanel::DatasetPanel(QWidget *parent) : QWidget(parent)
     mSelection->setMaximumHeight(90);
     pl->addWidget(mSelection);
     mTabs->addTab(projTab, tr("Projector"));
+    // Explanation quality: deletion/insertion curves of several methods, and the randomisation test.
+    auto *qualTab = new QWidget(mTabs);
+    auto *ql = new QVBoxLayout(qualTab);
+    auto *qbar = new QHBoxLayout;
+    mFaithMethods = new QListWidget(qualTab);
+    mFaithMethods->setMaximumHeight(70);
+    mFaithMethods->setFlow(QListView::LeftToRight);
+    mFaithMethods->setWrapping(true);
+    for (AttributionMethod m : {AttributionMethod::Saliency, AttributionMethod::IntegratedGradients, AttributionMethod::GradCam,
+                                AttributionMethod::Occlusion, AttributionMethod::GuidedBackprop, AttributionMethod::KernelShap}) {
+        auto *item = new QListWidgetItem(QString::fromLatin1(methodName(m)), mFaithMethods);
+        item->setData(Qt::UserRole, int(m));
+        item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
+        item->setCheckState(m == AttributionMethod::Saliency || m == AttributionMethod::IntegratedGradients || m == AttributionMethod::GradCam
+                                ? Qt::Checked : Qt::Unchecked);
+    }
+    qbar->addWidget(mFaithMethods, 1);
+    auto *items = new QSpinBox(qualTab);
+    items->setRange(1, 10000);
+    items->setValue(20);
+    items->setPrefix(tr("items: "));
+    qbar->addWidget(items);
+    auto *runFaith = new QPushButton(tr("Deletion / insertion"), qualTab);
+    qbar->addWidget(runFaith);
+    auto *runSanity = new QPushButton(tr("Sanity check (current input)"), qualTab);
+    qbar->addWidget(runSanity);
+    ql->addLayout(qbar);
+    mFaith = new QCustomPlot(qualTab);
+    mFaith->setMinimumHeight(200);
+    ql->addWidget(mFaith, 1);
+    mSanityInfo = new QLabel(qualTab);
+    ql->addWidget(mSanityInfo);
+    mSanity = new QCustomPlot(qualTab);
+    mSanity->setMinimumHeight(160);
+    ql->addWidget(mSanity, 1);
+    mTabs->addTab(qualTab, tr("Explanation quality"));
+    connect(runFaith, &QPushButton::clicked, this, [this, items] {
+        std::vector<AttributionMethod> methods;
+        for (int i = 0; i < mFaithMethods->count(); ++i)
+            if (mFaithMethods->item(i)->checkState() == Qt::Checked) methods.push_back(AttributionMethod(mFaithMethods->item(i)->data(Qt::UserRole).toInt()));
+        emit faithfulnessRequested(methods, items->value());
+    });
+    connect(runSanity, &QPushButton::clicked, this, &DatasetPanel::sanityRequested);
+
     split->addWidget(mList);
     split->addWidget(mTabs);
     split->setStretchFactor(1, 2);
@@ -316,6 +361,75 @@ void DatasetPanel::setProjection(const TensorValue &points, const QString &title
     mProjector->rescaleAxes();
     mProjector->replot();
     mTabs->setCurrentIndex(1);
+}
+
+void DatasetPanel::setFaithfulness(const std::vector<MethodCurves> &curves, int items)
+{
+    mFaith->clearGraphs();
+    for (size_t m = 0; m < curves.size(); ++m) {
+        const QColor c(viridis(curves.size() > 1 ? double(m) / double(curves.size() - 1) * 0.85 : 0.3));
+        for (int kind = 0; kind < 2; ++kind) {
+            const auto &ys = kind == 0 ? curves[m].deletion : curves[m].insertion;
+            QVector<double> xs, vs;
+            for (size_t k = 0; k < ys.size(); ++k) {
+                xs << double(k) / double(std::max<size_t>(1, ys.size() - 1));
+                vs << ys[k];
+            }
+            auto *g = mFaith->addGraph();
+            g->setData(xs, vs);
+            g->setPen(QPen(c, 1.6, kind == 0 ? Qt::SolidLine : Qt::DashLine));
+            g->setName(QString("%1 %2 (AUC %3)").arg(QString::fromLatin1(methodName(curves[m].method)), kind == 0 ? tr("deletion") : tr("insertion"))
+                           .arg(kind == 0 ? curves[m].deletionAuc : curves[m].insertionAuc, 0, 'f', 3));
+        }
+    }
+    mFaith->xAxis->setLabel(tr("fraction of pixels removed / inserted (mean over %1 items)").arg(items));
+    mFaith->yAxis->setLabel(tr("probability of the class"));
+    mFaith->xAxis->setRange(0, 1);
+    mFaith->yAxis->setRange(0, 1.02);
+    mFaith->legend->setVisible(true);
+    QFont lf = font();
+    lf.setPointSizeF(7);
+    mFaith->legend->setFont(lf);
+    mFaith->replot();
+    mTabs->setCurrentIndex(2);
+}
+
+void DatasetPanel::setSanity(AttributionMethod method, const SanityResult &r)
+{
+    mSanity->clearGraphs();
+    QVector<double> xs, sp, ss;
+    auto ticker = QSharedPointer<QCPAxisTickerText>::create();
+    ticker->addTick(0, tr("original"));
+    xs << 0;
+    sp << 1;
+    ss << 1;
+    for (size_t i = 0; i < r.steps.size(); ++i) {
+        xs << double(i + 1);
+        sp << r.steps[i].spearman;
+        ss << r.steps[i].ssim;
+        ticker->addTick(double(i + 1), QString::fromStdString(r.steps[i].layer));
+    }
+    auto *a = mSanity->addGraph();
+    a->setData(xs, sp);
+    a->setName(tr("Spearman rank correlation"));
+    a->setPen(QPen(QColor(59, 82, 139), 1.6));
+    a->setScatterStyle(QCPScatterStyle::ssDisc);
+    auto *b = mSanity->addGraph();
+    b->setData(xs, ss);
+    b->setName(tr("SSIM"));
+    b->setPen(QPen(QColor(33, 145, 140), 1.6, Qt::DashLine));
+    b->setScatterStyle(QCPScatterStyle::ssSquare);
+    mSanity->xAxis->setTicker(ticker);
+    mSanity->xAxis->setTickLabelRotation(30);
+    mSanity->xAxis->setRange(-0.3, double(r.steps.size()) + 0.3);
+    mSanity->yAxis->setRange(-0.3, 1.05);
+    mSanity->legend->setVisible(true);
+    mSanity->replot();
+    mSanityInfo->setText(tr("%1: layers randomised cumulatively from the top (Adebayo et al. 2018). %2")
+                             .arg(QString::fromLatin1(methodName(method)),
+                                  r.insensitive ? tr("FLAGGED: the map barely changes — it does not depend on the model's weights.")
+                                                : tr("The map changes with the weights.")));
+    mTabs->setCurrentIndex(2);
 }
 
 QStringList DatasetPanel::selectedItems() const

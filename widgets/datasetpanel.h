@@ -4,7 +4,9 @@
 // (accuracy, per-class precision/recall/F1, a clickable confusion matrix, a reliability diagram) and an
 // embedding projector (a layer's pooled activations by PCA or t-SNE, coloured by label, prediction or
 // correctness; hover names the item, a box selection lists them).
+#include "engine/attribution.h"
 #include "engine/evaluation.h"
+#include "engine/sanity.h"
 #include "engine/tensorvalue.h"
 
 #include <QAbstractListModel>
@@ -55,6 +57,16 @@ public:
     void setDataset(const QString &name, size_t count, ThumbnailModel::Loader loader, std::vector<int> labels, QStringList classNames);
     void setEvaluation(const EvalResult &r);
     void setProjection(const TensorValue &points, const QString &title);
+    /// Mean deletion and insertion curves per method (Explanation quality tab).
+    struct MethodCurves {
+        AttributionMethod method;
+        std::vector<double> deletion, insertion;
+        double deletionAuc = 0, insertionAuc = 0;
+    };
+    void setFaithfulness(const std::vector<MethodCurves> &curves, int items);
+    void setSanity(AttributionMethod method, const SanityResult &r);
+    QCustomPlot *faithfulnessPlot() const { return mFaith; }
+    QCustomPlot *sanityPlot() const { return mSanity; }
     ThumbnailModel *thumbnails() const { return mModel; }
     QString summaryText() const;
     int visibleCount() const;
@@ -70,6 +82,8 @@ signals:
     void itemActivated(size_t index);
     void evaluateRequested();
     void projectRequested(const QString &method);
+    void faithfulnessRequested(const std::vector<pellucid::AttributionMethod> &methods, int items);
+    void sanityRequested();
 
 private:
     void applyFilter();
@@ -88,6 +102,9 @@ private:
     QCustomPlot *mConfusion, *mCalibration, *mProjector;
     QTableWidget *mPerClass;
     QListWidget *mSelection;
+    QCustomPlot *mFaith, *mSanity;
+    QListWidget *mFaithMethods;
+    QLabel *mSanityInfo;
 };
 
 } // namespace pellucid

@@ -551,6 +551,16 @@ private slots:
         QCOMPARE(points, 10000);
         QCOMPARE(panel->projectorPlot()->graphCount(), 10);
         w->grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/dataset.png");
+        // Explanation quality: deletion/insertion of two methods over 4 items, and the sanity check.
+        emit panel->faithfulnessRequested({AttributionMethod::Saliency, AttributionMethod::GradCam}, 4);
+        QVERIFY(shown.wait(60000));
+        QCOMPARE(panel->faithfulnessPlot()->graphCount(), 4);   // deletion + insertion per method
+        QCOMPARE(panel->faithfulnessPlot()->graph(0)->dataCount(), 21);
+        emit panel->sanityRequested();
+        QVERIFY(shown.wait(60000));
+        QCOMPARE(panel->sanityPlot()->graphCount(), 2);
+        QCOMPARE(panel->sanityPlot()->graph(0)->dataCount(), 9);   // the original + 8 layers with parameters
+        w->grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/dataset_quality.png");
         w->openDataset("/nonexistent/dataset");
         QVERIFY(w->lastError().contains("Dataset not found"));
     }
