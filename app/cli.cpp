@@ -720,15 +720,8 @@ int cmdFaithfulness(const Args &a)
             const auto r = attributeInput(*model, x, p, one);
             // Deletion paints removed pixels black (the normalised value of the lowest input); insertion starts
             // from a blurred copy (RISE).
-            std::vector<float> black(size_t(x.numel()));
-            const int64_t C = x.dim(1), P = x.dim(2) * x.dim(3);
-            for (int64_t c = 0; c < C; ++c) {
-                const float mean = s.metadata.input.mean.empty() ? 0.f : s.metadata.input.mean[size_t(std::min<int64_t>(c, int64_t(s.metadata.input.mean.size()) - 1))];
-                const float sd = s.metadata.input.std.empty() ? 1.f : s.metadata.input.std[size_t(std::min<int64_t>(c, int64_t(s.metadata.input.std.size()) - 1))];
-                std::fill(black.begin() + c * P, black.begin() + (c + 1) * P, (s.metadata.input.rangeLo - mean) / sd);
-            }
             const double sigma = a.has("blur-sigma") ? toDouble(a.need("blur-sigma"), "--blur-sigma") : std::max(1.0, double(std::max(x.dim(2), x.dim(3))) / 10.0);
-            const auto d = faithfulnessCurve(*model, x, r->map, r->targetClass, steps, false, TensorValue(x.shape(), black));
+            const auto d = faithfulnessCurve(*model, x, r->map, r->targetClass, steps, false, blackBaseline(x, s.metadata.input));
             const auto in = faithfulnessCurve(*model, x, r->map, r->targetClass, steps, true, gaussianBlur(x, sigma));
             del += d.auc / double(n);
             ins += in.auc / double(n);

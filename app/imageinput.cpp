@@ -13,6 +13,28 @@
 
 namespace pellucid {
 
+namespace {
+
+/// Writes a PNG to PATH.tmp.png, then renames it (nothing half-written is left on failure).
+void writePng(const std::string &path, const cv::Mat &img)
+{
+    const std::string tmp = path + ".tmp.png";
+    bool ok = false;
+    try {
+        ok = cv::imwrite(tmp, img);
+    } catch (const cv::Exception &) {
+        ok = false;
+    }
+    std::error_code ec;
+    if (ok) std::filesystem::rename(tmp, path, ec);
+    if (!ok || ec) {
+        std::filesystem::remove(tmp, ec);
+        throw Error(ErrorCode::IoError, "Cannot write " + path);
+    }
+}
+
+} // namespace
+
 TensorValue imageFileToTensor(const std::string &path, const InputSpec &spec, const Shape &modelInput)
 {
     if (!std::filesystem::exists(path))
@@ -112,19 +134,7 @@ void writeActivationPng(const std::string &path, const TensorValue &a)
         const int r = c / cols, col = c % cols;
         colored.copyTo(canvas(cv::Rect(gap + col * (cellW + gap), gap + r * (cellH + gap), cellW, cellH)));
     }
-    const std::string tmp = path + ".tmp.png";
-    bool ok = false;
-    try {
-        ok = cv::imwrite(tmp, canvas);
-    } catch (const cv::Exception &) {
-        ok = false;
-    }
-    std::error_code ec;
-    if (ok) std::filesystem::rename(tmp, path, ec);
-    if (!ok || ec) {
-        std::filesystem::remove(tmp, ec);
-        throw Error(ErrorCode::IoError, "Cannot write " + path);
-    }
+    writePng(path, canvas);
 }
 
 namespace {
@@ -141,23 +151,6 @@ cv::Mat planeMean(const TensorValue &t)
         for (int y = 0; y < h; ++y)
             for (int x = 0; x < w; ++x) m.at<float>(y, x) += t.at((int64_t(ch) * h + y) * w + x) / float(c);
     return m;
-}
-
-void writePng(const std::string &path, const cv::Mat &img)
-{
-    const std::string tmp = path + ".tmp.png";
-    bool ok = false;
-    try {
-        ok = cv::imwrite(tmp, img);
-    } catch (const cv::Exception &) {
-        ok = false;
-    }
-    std::error_code ec;
-    if (ok) std::filesystem::rename(tmp, path, ec);
-    if (!ok || ec) {
-        std::filesystem::remove(tmp, ec);
-        throw Error(ErrorCode::IoError, "Cannot write " + path);
-    }
 }
 
 } // namespace

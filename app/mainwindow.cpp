@@ -173,15 +173,8 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
                     ctx.throwIfCancelled();
                     const TensorValue x = ds->batch(i, i + 1, spec, shape);
                     const auto r = computeAttribution(ctx.model(), x, p);
-                    std::vector<float> black(size_t(x.numel()));
-                    const int64_t C = x.dim(1), P = x.dim(2) * x.dim(3);
-                    for (int64_t ch = 0; ch < C; ++ch) {
-                        const float mean = spec.mean.empty() ? 0.f : spec.mean[size_t(std::min<int64_t>(ch, int64_t(spec.mean.size()) - 1))];
-                        const float sd = spec.std.empty() ? 1.f : spec.std[size_t(std::min<int64_t>(ch, int64_t(spec.std.size()) - 1))];
-                        std::fill(black.begin() + ch * P, black.begin() + (ch + 1) * P, (spec.rangeLo - mean) / sd);
-                    }
                     const double sigma = std::max(1.0, double(std::max(x.dim(2), x.dim(3))) / 10.0);
-                    const auto d = faithfulnessCurve(ctx.model(), x, r->map, r->targetClass, steps, false, TensorValue(x.shape(), black));
+                    const auto d = faithfulnessCurve(ctx.model(), x, r->map, r->targetClass, steps, false, blackBaseline(x, spec));
                     const auto in = faithfulnessCurve(ctx.model(), x, r->map, r->targetClass, steps, true, gaussianBlur(x, sigma));
                     for (int k = 0; k <= steps; ++k) {
                         c.deletion[size_t(k)] += d.scores[size_t(k)] / double(n);

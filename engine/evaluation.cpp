@@ -91,6 +91,20 @@ EvalResult Evaluator::finish() const
     return r;
 }
 
+TensorValue blackBaseline(const TensorValue &x, const InputSpec &spec)
+{
+    if (x.shape().size() != 4) throw Error(ErrorCode::BadInput, "A black baseline needs an image input [N, C, H, W]");
+    std::vector<float> black(size_t(x.numel()));
+    const int64_t C = x.dim(1), P = x.dim(2) * x.dim(3);
+    for (int64_t n = 0; n < x.dim(0); ++n)
+        for (int64_t c = 0; c < C; ++c) {
+            auto pick = [c](const std::vector<float> &v, float dflt) { return v.empty() ? dflt : v[size_t(std::min<int64_t>(c, int64_t(v.size()) - 1))]; };
+            const float value = (spec.rangeLo - pick(spec.mean, 0.f)) / pick(spec.std, 1.f);
+            std::fill(black.begin() + (n * C + c) * P, black.begin() + (n * C + c + 1) * P, value);
+        }
+    return TensorValue(x.shape(), std::move(black));
+}
+
 TensorValue gaussianBlur(const TensorValue &input, double sigma)
 {
     const Shape &s = input.shape();

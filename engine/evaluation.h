@@ -1,5 +1,6 @@
 #pragma once
 // Classification evaluation and explanation-quality metrics over datasets (plain C++ over Model).
+#include "engine/metadata.h"
 #include "engine/model.h"
 #include "engine/tensorvalue.h"
 
@@ -53,6 +54,9 @@ struct FaithfulnessCurve {
 /// `baseline` has the input's shape (zeros for deletion; a blurred copy for insertion, as in RISE).
 FaithfulnessCurve faithfulnessCurve(Model &model, const TensorValue &input, const TensorValue &attribution, int target,
                                     int steps, bool insertion, const TensorValue &baseline);
+
+/// Deletion's baseline: every pixel black (the lowest raw value), normalised as the input spec normalises.
+TensorValue blackBaseline(const TensorValue &input, const InputSpec &spec);
 
 /// A Gaussian blur of each channel of a [1, C, H, W] tensor (insertion's starting image).
 TensorValue gaussianBlur(const TensorValue &input, double sigma);
