@@ -18,6 +18,7 @@
 #include "engine/evaluation.h"
 #include "engine/projection.h"
 #include "engine/sanity.h"
+#include "engine/generative.h"
 #include "engine/npy.h"
 #include "engine/recommender.h"
 
@@ -80,6 +81,11 @@ const char *kUsage =
     "              model-parameter randomisation test (Adebayo et al.): Spearman and SSIM per randomised layer\n"
     "  project     --model M --data D --layer L --method pca|tsne --out OUT.npy|OUT.csv [--dims 2] [--limit N]\n"
     "              [--perplexity 30] [--iterations 1000]   the layer's activations (pooled) projected per item\n"
+    "  traverse    --model M --z Z.npy --dim I --range A:B --steps N --out OUT.npy|OUT.png\n"
+    "              the decoder on z + t·e_I for t = linspace(A, B, N) (I zero-based): [N, C, H, W]\n"
+    "  interpolate --model M --z Z0.npy --z-end Z1.npy --steps N --mode lerp|slerp --out OUT.npy|OUT.png\n"
+    "  sample      --model M --count N --seed S [--truncation T] [--codes-out Z.npy] --out OUT.npy|OUT.png\n"
+    "              codes as torch.manual_seed(S); torch.randn(N, D) draws them\n"
     "options: --device auto|cpu|cuda  --input-shape 1,3,224,224  --input-dtype float32|int64  --threads N\n"
     "X is a .npy tensor used exactly as given (batch included) or an image preprocessed per the metadata.\n";
 
@@ -110,7 +116,7 @@ Args parse(int argc, char **argv)
         "noise-base", "noise-type", "feature-mask", "grid", "fill", "internal-batch", "memory-budget-mb",
         "superpixels", "superpixel-size", "input-dir", "out-dir", "shard", "format", "session",
         "data", "items", "heldout", "user", "item", "k", "threshold", "topn", "batch", "limit", "blur-sigma",
-        "dims", "perplexity", "iterations"};
+        "dims", "perplexity", "iterations", "z", "z-end", "dim", "range", "mode", "count", "truncation", "codes-out", "cols"};
     Args a;
     if (argc < 2) throw UsageError("no command given");
     a.command = argv[1];
@@ -865,6 +871,55 @@ int cmdSanity(const Args &a)
     return 0;
 }
 
+void writeImages(const std::string &out, const TensorValue &images, int cols)
+{
+    if (out.size() > 4 && out.substr(out.size() - 4) == ".npy") writeNpy(out, images);
+    else if (out.size() > 4 && out.substr(out.size() - 4) == ".png") writeImageGridPng(out, images, cols);
+    else throw UsageError("--out must end in .npy or .png");
+}
+
+int cmdTraverse(const Args &a)
+{
+    auto model = loadModel(a);
+    const TensorValue z = checkCode(*model, readNpy(a.need("z")), "code --z");
+    const std::string range = a.need("range");
+    const auto colon = range.find(':');
+    if (colon == std::string::npos) throw UsageError("--range must be A:B");
+    const double lo = toDouble(range.substr(0, colon), "--range A"), hi = toDouble(range.substr(colon + 1), "--range B");
+    const int steps = toInt(a.need("steps"), "--steps");
+    const TensorValue images = decodeCodes(*model, traverseCodes(z, toInt(a.need("dim"), "--dim"), lo, hi, steps));
+    writeImages(a.need("out"), images, toInt(a.get("cols", "0"), "--cols"));
+    std::cout << "{\"shape\": " << shapeJson(images.shape()).dump() << "}\n";
+    return 0;
+}
+
+int cmdInterpolate(const Args &a)
+{
+    auto model = loadModel(a);
+    const TensorValue z0 = checkCode(*model, readNpy(a.need("z")), "code --z");
+    const TensorValue z1 = checkCode(*model, readNpy(a.need("z-end")), "code --z-end");
+    const std::string mode = a.get("mode", "lerp");
+    if (mode != "lerp" && mode != "slerp") throw UsageError("--mode must be lerp or slerp");
+    const TensorValue images = decodeCodes(*model, interpolateCodes(z0, z1, toInt(a.need("steps"), "--steps"),
+                                                                   mode == "slerp" ? InterpolationMode::Slerp : InterpolationMode::Lerp));
+    writeImages(a.need("out"), images, toInt(a.get("cols", "0"), "--cols"));
+    std::cout << "{\"shape\": " << shapeJson(images.shape()).dump() << "}\n";
+    return 0;
+}
+
+int cmdSample(const Args &a)
+{
+    auto model = loadModel(a);
+    const int64_t D = latentDim(*model);
+    const TensorValue codes = sampleCodes(toInt(a.need("count"), "--count"), D, uint64_t(toInt(a.get("seed", "0"), "--seed")),
+                                          a.has("truncation") ? toDouble(a.need("truncation"), "--truncation") : 0.0);
+    const TensorValue images = decodeCodes(*model, codes);
+    writeImages(a.need("out"), images, toInt(a.get("cols", "0"), "--cols"));
+    if (a.has("codes-out")) writeNpy(a.need("codes-out"), codes);
+    std::cout << "{\"shape\": " << shapeJson(images.shape()).dump() << "}\n";
+    return 0;
+}
+
 /// Builds OUT-DIR/index.json from the per-item sidecars of a (possibly sharded) batch run.
 int cmdMerge(const Args &a)
 {
@@ -1042,6 +1097,9 @@ int main(int argc, char **argv)
         if (a.command == "faithfulness") return cmdFaithfulness(a);
         if (a.command == "project") return cmdProject(a);
         if (a.command == "sanity") return cmdSanity(a);
+        if (a.command == "traverse") return cmdTraverse(a);
+        if (a.command == "interpolate") return cmdInterpolate(a);
+        if (a.command == "sample") return cmdSample(a);
         throw UsageError("unknown command '" + a.command + "'");
     } catch (const UsageError &e) {
         std::cerr << "pellucid-cli: " << e.what() << "\n" << kUsage;

@@ -18,6 +18,9 @@ TensorValue loadInputFile(const std::string &path, const InputSpec &spec, const 
 /// A grid of the channel maps of the first batch element, viridis-coloured, written as PNG (OpenCV).
 void writeActivationPng(const std::string &path, const TensorValue &activation);
 
+/// Images [N, C, H, W] (values in [0, 1]) as one PNG grid of `cols` columns (grey or RGB; OpenCV).
+void writeImageGridPng(const std::string &path, const TensorValue &images, int cols = 0);
+
 /// SLIC superpixels (OpenCV ximgproc, SLICO) of a [1, C, H, W] input: an [H, W] map of segment ids, for
 /// LIME and KernelSHAP. `regionSize` is the approximate superpixel side in pixels.
 TensorValue slicSegments(const TensorValue &input, int regionSize, float ruler = 10.0f);

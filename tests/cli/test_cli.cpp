@@ -428,6 +428,28 @@ TEST(sanity_and_robustness_commands)
     CHECK(m.find("infidelity")->asNumber() >= 0 && m.find("max_sensitivity")->asNumber() > 0);
 }
 
+TEST(generative_commands)
+{
+    const std::string g = fixtures::path("gen_tiny.pt");
+    Run r = cli("traverse --model " + g + " --z " + fixtures::path("gen_z0.npy") + " --dim 2 --range -2:3 --steps 5 --out " + tmp + "/trav.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/trav.npy"), readNpy(fixtures::path("gen_traverse.npy"))) < 1e-6);
+    r = cli("interpolate --model " + g + " --z " + fixtures::path("gen_z0.npy") + " --z-end " + fixtures::path("gen_z1.npy") + " --steps 6 --mode slerp --out " + tmp + "/slerp.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/slerp.npy"), readNpy(fixtures::path("gen_slerp.npy"))) < 1e-6);
+    r = cli("sample --model " + g + " --count 3 --seed 7 --codes-out " + tmp + "/codes.npy --out " + tmp + "/samples.png");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/codes.npy"), readNpy(fixtures::path("gen_sample_codes.npy"))) < 1e-7);
+    CHECK(std::filesystem::file_size(tmp + "/samples.png") > 50);
+    // Bad input: a code of the wrong size, a classifier without a generator role, a bad --range.
+    writeNpy(tmp + "/z5.npy", TensorValue({1, 5}, std::vector<float>(5, 0.f)));
+    r = cli("traverse --model " + g + " --z " + tmp + "/z5.npy --dim 0 --range -1:1 --steps 3 --out " + tmp + "/x.npy");
+    CHECK(r.status == 2 && r.err.find("codes are [1, 4]") != std::string::npos);
+    r = cli("sample --model " + demo + " --count 2 --out " + tmp + "/x.npy");
+    CHECK(r.status == 2 && r.err.find("no generator role") != std::string::npos);
+    CHECK_EQ(cli("traverse --model " + g + " --z " + fixtures::path("gen_z0.npy") + " --dim 0 --range 1 --steps 3 --out " + tmp + "/x.npy").status, 1);
+}
+
 TEST(attribute_png_and_errors)
 {
     const std::string png = tmp + "/attr.png";
