@@ -16,6 +16,8 @@
 #include "widgets/predictionchart.h"
 #include "widgets/recommenderpanel.h"
 #include "widgets/datasetpanel.h"
+#include "widgets/latentpanel.h"
+#include "engine/generative.h"
 #include "app/dataset.h"
 #include "engine/projection.h"
 #include "engine/sanity.h"
@@ -63,6 +65,11 @@ struct SanityOutput : JobOutput {
     AttributionMethod method;
     SanityResult result;
 };
+struct LatentImagesOutput : JobOutput {
+    QString what;   // "decoded", "traversal", "interpolation"
+    TensorValue images;
+    int dims = 0, steps = 0;
+};
 struct RecTopOutput : JobOutput {
     std::vector<ScoreDecomposition> top;
 };
@@ -92,6 +99,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
     mAttribution = new AttributionPanel;
     mRecommender = new RecommenderPanel;
     mDataset = new DatasetPanel;
+    mLatent = new LatentPanel;
     setCentralWidget(nullptr);
     mModelDock = addPanel(tr("Model"), "ModelDock", mLayers);
     mInputDock = addPanel(tr("Input"), "InputDock", mInput);
@@ -100,6 +108,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
     mAttributionDock = addPanel(tr("Attribution"), "AttributionDock", mAttribution);
     mRecommenderDock = addPanel(tr("Recommender"), "RecommenderDock", mRecommender);
     mDatasetDock = addPanel(tr("Dataset"), "DatasetDock", mDataset);
+    mLatentDock = addPanel(tr("Latent"), "LatentDock", mLatent);
     resetLayout();
     mDefaultState = saveState();
 
@@ -140,6 +149,61 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
         showError(message);
     });
     connect(mLayers, &LayerTree::layerSelected, this, &MainWindow::selectLayer);
+    auto latentJob = [this](const char *kind, std::function<std::shared_ptr<LatentImagesOutput>(Model &)> work) {
+        Job job;
+        job.kind = kind;
+        job.work = [work](JobContext &ctx) -> std::shared_ptr<const JobOutput> { return work(ctx.model()); };
+        mBridge->submit(std::move(job));
+    };
+    connect(mLatent, &LatentPanel::codeChanged, this, [this, latentJob] {
+        const std::vector<float> z = mLatent->code();
+        if (z.empty()) return;
+        latentJob("latent-decode", [z](Model &m) {
+            auto out = std::make_shared<LatentImagesOutput>();
+            out->what = "decoded";
+            out->images = decodeCodes(m, checkCode(m, TensorValue({1, int64_t(z.size())}, z)));
+            return out;
+        });
+    });
+    connect(mLatent, &LatentPanel::randomRequested, this, [this](int seed, double truncation) {
+        const int64_t d = int64_t(mLatent->code().size());
+        if (d == 0) return;
+        const TensorValue z = sampleCodes(1, d, uint64_t(seed), truncation);
+        mLatent->setCode(std::vector<float>(z.data(), z.data() + z.numel()));
+    });
+    connect(mLatent, &LatentPanel::traversalRequested, this, [this, latentJob] {
+        const std::vector<float> z = mLatent->code();
+        const std::vector<int> dims = mLatent->traversalDims();
+        const int steps = mLatent->traversalSteps();
+        const double range = mLatent->traversalRange();
+        if (z.empty() || dims.empty()) return;
+        latentJob("latent-traverse", [z, dims, steps, range](Model &m) {
+            const TensorValue code = checkCode(m, TensorValue({1, int64_t(z.size())}, z));
+            std::vector<float> all;
+            for (int d : dims) {
+                const TensorValue c = traverseCodes(code, d, -range, range, steps);
+                all.insert(all.end(), c.data(), c.data() + c.numel());
+            }
+            auto out = std::make_shared<LatentImagesOutput>();
+            out->what = "traversal";
+            out->images = decodeCodes(m, TensorValue({int64_t(dims.size()) * steps, int64_t(z.size())}, std::move(all)));
+            out->dims = int(dims.size());
+            out->steps = steps;
+            return out;
+        });
+    });
+    connect(mLatent, &LatentPanel::interpolationRequested, this, [this, latentJob] {
+        const std::vector<float> a = mLatent->codeA(), b = mLatent->codeB();
+        const int steps = mLatent->interpolationSteps();
+        const InterpolationMode mode = mLatent->interpolationMode();
+        if (a.empty()) return;
+        latentJob("latent-interp", [a, b, steps, mode](Model &m) {
+            auto out = std::make_shared<LatentImagesOutput>();
+            out->what = "interpolation";
+            out->images = decodeCodes(m, interpolateCodes(TensorValue({1, int64_t(a.size())}, a), TensorValue({1, int64_t(b.size())}, b), steps, mode));
+            return out;
+        });
+    });
     connect(mDataset, &DatasetPanel::openRequested, this, [this] {
         QString path = QFileDialog::getOpenFileName(this, tr("Open dataset (IDX or CSV); cancel to choose a folder of class folders"),
                                                     QString(), tr("Datasets (*.gz *ubyte *.csv);;All files (*)"));
@@ -255,6 +319,13 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
             emit datasetShown("evaluated");
             return;
         }
+        if (auto r = std::dynamic_pointer_cast<const LatentImagesOutput>(out)) {
+            if (r->what == "decoded") mLatent->showDecoded(r->images);
+            else if (r->what == "traversal") mLatent->showTraversal(r->images, r->dims, r->steps);
+            else mLatent->showInterpolation(r->images);
+            emit latentShown(r->what);
+            return;
+        }
         if (auto r = std::dynamic_pointer_cast<const FaithfulnessOutput>(out)) {
             mDataset->setFaithfulness(r->curves, r->items);
             emit datasetShown("faithfulness");
@@ -313,7 +384,7 @@ QDockWidget *MainWindow::addPanel(const QString &title, const QString &objectNam
 
 void MainWindow::resetLayout()
 {
-    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock, mAttributionDock, mRecommenderDock, mDatasetDock}) {
+    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock, mAttributionDock, mRecommenderDock, mDatasetDock, mLatentDock}) {
         d->setFloating(false);
         d->show();
         removeDockWidget(d);
@@ -325,6 +396,8 @@ void MainWindow::resetLayout()
     tabifyDockWidget(mActivationsDock, mAttributionDock);
     tabifyDockWidget(mAttributionDock, mRecommenderDock);
     tabifyDockWidget(mRecommenderDock, mDatasetDock);
+    tabifyDockWidget(mDatasetDock, mLatentDock);
+    mLatentDock->show();
     mAttributionDock->show();
     mRecommenderDock->show();
     mDatasetDock->show();
@@ -404,7 +477,7 @@ void MainWindow::buildMenus()
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
     mViewMenu = menuBar()->addMenu(tr("&View"));
-    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock, mAttributionDock, mRecommenderDock, mDatasetDock})
+    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock, mAttributionDock, mRecommenderDock, mDatasetDock, mLatentDock})
         mViewMenu->addAction(d->toggleViewAction());
     mViewMenu->addSeparator();
     QAction *reset = mViewMenu->addAction(tr("&Reset layout"), this, &MainWindow::resetLayout);
@@ -603,7 +676,8 @@ void MainWindow::setInputTensor(const TensorValue &input, const QString &name)
 
 QStringList MainWindow::figurePanels() const
 {
-    return {"attribution", "activations", "channel", "histogram", "prediction", "recommendations", "interaction-graph"};
+    return {"attribution", "activations", "channel", "histogram", "prediction", "recommendations", "interaction-graph",
+            "latent-traversal", "latent-interpolation"};
 }
 
 const FigureSource *MainWindow::figureSource(const QString &panel) const
@@ -613,6 +687,8 @@ const FigureSource *MainWindow::figureSource(const QString &panel) const
     if (panel == "channel") return mActivations->channelView();
     if (panel == "histogram") return mActivations->histogram();
     if (panel == "recommendations") return mRecommender->bars();
+    if (panel == "latent-traversal") return mLatent->traversalGrid();
+    if (panel == "latent-interpolation") return mLatent->interpolationRow();
     if (panel == "interaction-graph") return mRecommender->graph();
     if (panel == "prediction") return mPrediction;
     return nullptr;
@@ -673,6 +749,18 @@ void MainWindow::onModelLoaded(std::shared_ptr<const ModelSummary> summary)
     settings.setValue("recentModels", recent);
     updateRecentMenu();
 
+    if (const Json *role = mSummary->metadata.raw.find("role"); role && role->isString() && (role->asString() == "generator" || role->asString() == "decoder")) {
+        // A generator: codes, not images, are its input.
+        mLatent->setLatentDim(int(mSummary->inputShape.size() == 2 ? mSummary->inputShape[1] : 0), QString::fromStdString(mSummary->fileName));
+        if (const Json *lat = mSummary->metadata.raw.find("latent"); lat && lat->find("dim"))
+            mLatent->setLatentDim(int(lat->find("dim")->asInt()), QString::fromStdString(mSummary->fileName));
+        mLatentDock->raise();
+        emit modelReady();
+        emit mLatent->randomRequested(0, 0.0);
+        applyPendingSession();
+        return;
+    }
+    mLatent->setLatentDim(0, QString());
     if (mSummary->metadata.task == "recommendation") {
         // A recommender: its tables and data are read on the engine thread; images do not apply.
         mMF.reset();

@@ -20,6 +20,7 @@ namespace pellucid {
 
 class ActivationPanel;
 class DatasetPanel;
+class LatentPanel;
 class Dataset;
 class RecommenderPanel;
 class AttributionPanel;
@@ -65,6 +66,7 @@ public:
     AttributionPanel *attributionPanel() const { return mAttribution; }
     RecommenderPanel *recommenderPanel() const { return mRecommender; }
     DatasetPanel *datasetPanel() const { return mDataset; }
+    LatentPanel *latentPanel() const { return mLatent; }
     /// Opens a labelled dataset (class folders, IDX or CSV) in the Dataset dock; problems are shown.
     void openDataset(const QString &path);
     quint64 evaluateDataset();
@@ -85,6 +87,7 @@ signals:
     void sessionOpened();
     void recommenderShown(const QString &what);   // "loaded", "top", "influence"
     void datasetShown(const QString &what);       // "evaluated", "projected", "faithfulness", "sanity"
+    void latentShown(const QString &what);        // "decoded", "traversal", "interpolation"
     void composed(std::shared_ptr<const pellucid::ComposedFigure> figure);
 
 protected:
@@ -110,6 +113,8 @@ private:
     AttributionPanel *mAttribution;
     RecommenderPanel *mRecommender;
     DatasetPanel *mDataset;
+    LatentPanel *mLatent;
+    QDockWidget *mLatentDock;
     QDockWidget *mDatasetDock;
     std::shared_ptr<const Dataset> mDatasetData;
     QDockWidget *mModelDock, *mInputDock, *mActivationsDock, *mPredictionDock, *mAttributionDock, *mRecommenderDock;

@@ -14,6 +14,8 @@
 #include "widgets/predictionchart.h"
 #include "widgets/recommenderpanel.h"
 #include "widgets/datasetpanel.h"
+#include "widgets/latentpanel.h"
+#include <QLabel>
 #include <qcustomplot.h>
 #include <QTableWidget>
 #include "widgets/figure.h"
@@ -563,6 +565,53 @@ private slots:
         w->grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/dataset_quality.png");
         w->openDataset("/nonexistent/dataset");
         QVERIFY(w->lastError().contains("Dataset not found"));
+    }
+
+    void latentPanelDecodesTraversesInterpolates()
+    {
+        MainWindow w;
+        w.resize(1400, 900);
+        w.show();
+        QSignalSpy shown(&w, &MainWindow::latentShown);
+        auto waitFor = [&](const QString &what) {
+            QElapsedTimer t;
+            t.start();
+            while (t.elapsed() < 30000) {
+                for (const auto &args : shown)
+                    if (args.at(0).toString() == what) { shown.clear(); return true; }
+                shown.wait(100);
+            }
+            return false;
+        };
+        w.openModel(fix("gen_tiny.pt"));
+        QVERIFY(waitFor("decoded"));
+        LatentPanel *panel = w.latentPanel();
+        QCOMPARE(int(panel->code().size()), 4);
+        QVERIFY(panel->decodedView()->pixmap().width() > 0);
+        // Moving a slider decodes again (newest request wins).
+        panel->setCode({0.5f, -1.0f, 2.0f, 0.0f});
+        QVERIFY(waitFor("decoded"));
+        emit panel->traversalRequested();
+        QVERIFY(waitFor("traversal"));
+        QCOMPARE(panel->traversalGrid()->images().shape(), (Shape{28, 1, 6, 6}));   // 4 dims × 7 steps
+        const auto a = panel->code();
+        panel->setCode({-2.0f, 0.0f, 1.0f, 1.0f});
+        emit panel->interpolationRequested();
+        QVERIFY(waitFor("interpolation"));
+        QCOMPARE(panel->interpolationRow()->images().dim(0), int64_t(8));
+        QTemporaryDir dir;
+        FigureSettings fs;
+        w.exportPanel("latent-traversal", dir.filePath("trav.svg"), fs, true);
+        QVERIFY(QFileInfo(dir.filePath("trav.npy")).size() > 100);
+        Q_UNUSED(a);
+        // A VAE demo, when present, for a screenshot.
+        if (QFileInfo::exists(res("models/vae_decoder.pt"))) {
+            w.openModel(res("models/vae_decoder.pt"));
+            QVERIFY(waitFor("decoded"));
+            emit panel->traversalRequested();
+            QVERIFY(waitFor("traversal"));
+            w.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/latent.png");
+        }
     }
 
     void nanOutputsAreShown()
