@@ -19,6 +19,7 @@
 #include "engine/projection.h"
 #include "engine/sanity.h"
 #include "engine/generative.h"
+#include "engine/genmetrics.h"
 #include "engine/npy.h"
 #include "engine/recommender.h"
 
@@ -86,6 +87,9 @@ const char *kUsage =
     "  interpolate --model M --z Z0.npy --z-end Z1.npy --steps N --mode lerp|slerp --out OUT.npy|OUT.png\n"
     "  sample      --model M --count N --seed S [--truncation T] [--codes-out Z.npy] --out OUT.npy|OUT.png\n"
     "              codes as torch.manual_seed(S); torch.randn(N, D) draws them\n"
+    "  gen-metrics --model G --classifier C [--layer L] [--data D] [--encoder E] [--count N] [--seed S] [--json]\n"
+    "              Inception Score and diversity of N samples (C's logits / L's pooled features), Fréchet distance to\n"
+    "              N items of D, and with a VAE encoder E: reconstruction SSIM/PSNR and KL per latent dimension\n"
     "options: --device auto|cpu|cuda  --input-shape 1,3,224,224  --input-dtype float32|int64  --threads N\n"
     "X is a .npy tensor used exactly as given (batch included) or an image preprocessed per the metadata.\n";
 
@@ -116,7 +120,8 @@ Args parse(int argc, char **argv)
         "noise-base", "noise-type", "feature-mask", "grid", "fill", "internal-batch", "memory-budget-mb",
         "superpixels", "superpixel-size", "input-dir", "out-dir", "shard", "format", "session",
         "data", "items", "heldout", "user", "item", "k", "threshold", "topn", "batch", "limit", "blur-sigma",
-        "dims", "perplexity", "iterations", "z", "z-end", "dim", "range", "mode", "count", "truncation", "codes-out", "cols"};
+        "dims", "perplexity", "iterations", "z", "z-end", "dim", "range", "mode", "count", "truncation", "codes-out", "cols",
+        "classifier", "encoder"};
     Args a;
     if (argc < 2) throw UsageError("no command given");
     a.command = argv[1];
@@ -920,6 +925,89 @@ int cmdSample(const Args &a)
     return 0;
 }
 
+/// Generator images (in the generator's output range) as the classifier's input (its range and mean/std).
+TensorValue toClassifierInput(const TensorValue &images, const ModelSummary &gen, const ModelSummary &cls)
+{
+    double lo = 0, hi = 1;
+    if (const Json *out = gen.metadata.raw.find("output"))
+        if (const Json *r = out->find("range")) { lo = r->asArray()[0].asNumber(); hi = r->asArray()[1].asNumber(); }
+    const InputSpec &spec = cls.metadata.input;
+    const int64_t C = images.dim(1), P = images.dim(2) * images.dim(3);
+    std::vector<float> v(size_t(images.numel()));
+    for (int64_t i = 0; i < images.numel(); ++i) {
+        const int64_t c = (i / P) % C;
+        const double unit = (images.at(i) - lo) / (hi - lo);
+        const float mean = spec.mean.empty() ? 0.f : spec.mean[size_t(std::min<int64_t>(c, int64_t(spec.mean.size()) - 1))];
+        const float sd = spec.std.empty() ? 1.f : spec.std[size_t(std::min<int64_t>(c, int64_t(spec.std.size()) - 1))];
+        v[size_t(i)] = float((spec.rangeLo + unit * (spec.rangeHi - spec.rangeLo) - mean) / sd);
+    }
+    return TensorValue(images.shape(), std::move(v));
+}
+
+int cmdGenMetrics(const Args &a)
+{
+    auto gen = loadModel(a);
+    Args ca = a;
+    ca.values["model"] = a.need("classifier");
+    auto cls = loadModel(ca);
+    const int64_t count = toInt(a.get("count", "500"), "--count");
+    const TensorValue codes = sampleCodes(count, latentDim(*gen), uint64_t(toInt(a.get("seed", "0"), "--seed")));
+    const TensorValue images = decodeCodes(*gen, codes);
+    const std::string layer = a.get("layer", cls->summary().metadata.suggestedLayers.empty() ? "" : cls->summary().metadata.suggestedLayers.back());
+    auto features = [&](const TensorValue &x, TensorValue &logits) {
+        std::vector<float> f, l;
+        int64_t d = 0, k = 0;
+        for (int64_t b = 0; b < x.dim(0); b += 256) {
+            const int64_t e = std::min(x.dim(0), b + 256), per = x.numel() / x.dim(0);
+            Shape sh = x.shape();
+            sh[0] = e - b;
+            const ForwardResult r = cls->forward(TensorValue(sh, std::vector<float>(x.data() + b * per, x.data() + e * per)), layer.empty() ? std::vector<std::string>{} : std::vector<std::string>{layer});
+            l.insert(l.end(), r.outputs.at(0).data(), r.outputs.at(0).data() + r.outputs.at(0).numel());
+            k = r.outputs.at(0).dim(1);
+            const TensorValue pooled = layer.empty() ? r.outputs.at(0) : poolActivations(r.taps.begin()->second.at(0));
+            d = pooled.dim(1);
+            f.insert(f.end(), pooled.data(), pooled.data() + pooled.numel());
+        }
+        logits = TensorValue({x.dim(0), k}, std::move(l));
+        return TensorValue({x.dim(0), d}, std::move(f));
+    };
+    TensorValue genLogits;
+    const TensorValue genFeatures = features(toClassifierInput(images, gen->summary(), cls->summary()), genLogits);
+    Json j = Json::object();
+    j["samples"] = count;
+    j["feature_layer"] = layer.empty() ? std::string("logits") : layer;
+    j["inception_score"] = inceptionScore(genLogits);
+    j["diversity"] = diversity(genFeatures);
+    if (a.has("data")) {
+        const Dataset data = Dataset::open(a.need("data"), cls->summary().metadata.labels);
+        const size_t n = std::min(data.size(), size_t(count));
+        TensorValue realLogits;
+        const TensorValue realFeatures = features(data.batch(0, n, cls->summary().metadata.input, cls->summary().inputShape), realLogits);
+        j["frechet_distance"] = frechetDistance(genFeatures, realFeatures);
+        j["real_inception_score"] = inceptionScore(realLogits);
+        j["real_diversity"] = diversity(realFeatures);
+        if (a.has("encoder")) {
+            Args ea = a;
+            ea.values["model"] = a.need("encoder");
+            auto enc = loadModel(ea);
+            const TensorValue raw = data.batch(0, n, enc->summary().metadata.input, enc->summary().inputShape);
+            const ForwardResult er = enc->forward(raw, {});
+            if (er.outputs.size() < 2) throw Error(ErrorCode::BadInput, "The encoder must return (mu, logvar)");
+            const TensorValue recon = decodeCodes(*gen, er.outputs[0]);
+            j["reconstruction_ssim"] = meanSsim(recon, raw);
+            j["reconstruction_psnr_db"] = psnr(recon, raw);
+            const auto kl = klPerDimension(er.outputs[0], er.outputs[1]);
+            Json kj = Json::array();
+            int active = 0;
+            for (double v : kl) { kj.push(Json(v)); active += v > 0.01; }
+            j["kl_per_dim"] = kj;
+            j["active_units"] = active;
+        }
+    }
+    std::cout << j.dump(a.flags.count("json") ? 1 : -1) << "\n";
+    return 0;
+}
+
 /// Builds OUT-DIR/index.json from the per-item sidecars of a (possibly sharded) batch run.
 int cmdMerge(const Args &a)
 {
@@ -1100,6 +1188,7 @@ int main(int argc, char **argv)
         if (a.command == "traverse") return cmdTraverse(a);
         if (a.command == "interpolate") return cmdInterpolate(a);
         if (a.command == "sample") return cmdSample(a);
+        if (a.command == "gen-metrics") return cmdGenMetrics(a);
         throw UsageError("unknown command '" + a.command + "'");
     } catch (const UsageError &e) {
         std::cerr << "pellucid-cli: " << e.what() << "\n" << kUsage;

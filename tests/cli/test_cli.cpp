@@ -450,6 +450,24 @@ TEST(generative_commands)
     CHECK_EQ(cli("traverse --model " + g + " --z " + fixtures::path("gen_z0.npy") + " --dim 0 --range 1 --steps 3 --out " + tmp + "/x.npy").status, 1);
 }
 
+TEST(gen_metrics_command)
+{
+    const std::string base = "gen-metrics --model " + fixtures::path("gen_tiny.pt") + " --classifier " + fixtures::path("gen_classifier.pt");
+    Run r = cli(base + " --data " + fixtures::path("genreal/real.csv") + " --count 12 --json");
+    CHECK_MSG(r.status == 0, r.err);
+    const Json j = Json::parse(r.out);
+    CHECK(j.find("inception_score")->asNumber() >= 1.0 && j.find("inception_score")->asNumber() <= 3.0);
+    CHECK(j.find("frechet_distance")->asNumber() >= 0);
+    CHECK(j.find("diversity")->asNumber() > 0);
+    CHECK_EQ(j.find("feature_layer")->asString(), std::string("1"));
+    // Reproducible for a seed.
+    const Run again = cli(base + " --data " + fixtures::path("genreal/real.csv") + " --count 12 --json");
+    CHECK_EQ(again.out, r.out);
+    // A classifier as the "generator": no generator role.
+    r = cli("gen-metrics --model " + fixtures::path("gen_classifier.pt") + " --classifier " + fixtures::path("gen_classifier.pt"));
+    CHECK(r.status == 2 && r.err.find("no generator role") != std::string::npos);
+}
+
 TEST(attribute_png_and_errors)
 {
     const std::string png = tmp + "/attr.png";
