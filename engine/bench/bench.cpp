@@ -1,6 +1,6 @@
 // pellucid-bench: the project's speed figures (see README, "Performance").
 //   pellucid-bench [--model M] [--input-shape 1,3,64,64] [--layer PATH] [--iterations N] [--threads N]
-//                  [--attribution-reps N] [--gui-seconds S] [--json OUT]
+//                  [--attribution-reps N] [--generator G.pt] [--gui-seconds S] [--json OUT]
 // 1. Tap overhead: a forward with one layer tapped (the rewritten graph) against the module's own forward.
 // 2. Activation updates per second through the engine (job queue, worker thread, statistics, top-k).
 // 3. Attribution methods against the raw cost of their model passes.
@@ -8,6 +8,7 @@
 #include "engine/attribution.h"
 #include "engine/engine.h"
 #include "engine/evaluation.h"
+#include "engine/generative.h"
 #include "engine/jobs.h"
 #include "engine/json.h"
 
@@ -56,6 +57,7 @@ int main(int argc, char **argv)
     std::string layer, jsonOut;
     int iterations = 300, threads = 0, attrReps = 11;
     Shape userShape;
+    std::string generator;
     double guiSeconds = 5;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i], v = argv[i + 1];
@@ -66,6 +68,7 @@ int main(int argc, char **argv)
         else if (k == "--gui-seconds") guiSeconds = std::stod(v);
         else if (k == "--json") jsonOut = v;
         else if (k == "--attribution-reps") attrReps = std::stoi(v);
+        else if (k == "--generator") generator = v;
         else if (k == "--input-shape") {
             std::string part;
             for (char c : v + ",") {
@@ -248,6 +251,49 @@ int main(int argc, char **argv)
         upd["median_latency_ms"] = median(latency);
         upd["failed"] = int64_t(failed);
         report["activation_updates"] = upd;
+
+        // 5. Decoded frames per second of a generator through the engine (the Latent dock's slider path).
+        if (!generator.empty()) {
+            std::mutex gm;
+            std::condition_variable gcv;
+            uint64_t decoded = 0;
+            Engine genEngine([&](const JobEvent &e) {
+                if (e.type == JobEvent::Type::Finished || e.type == JobEvent::Type::Failed) {
+                    std::lock_guard<std::mutex> l(gm);
+                    ++decoded;
+                    gcv.notify_all();
+                }
+            });
+            genEngine.submit(loadModelJob(generator, opts));
+            genEngine.waitIdle(120000);
+            {
+                std::lock_guard<std::mutex> l(gm);
+                decoded = 0;
+            }
+            const int frames = 200;
+            const auto g0 = Clock::now();
+            for (int i = 0; i < frames; ++i) {
+                Job job;
+                job.kind = "latent-decode";
+                const float t = float(i) / frames;
+                job.work = [t](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
+                    Model &m = ctx.model();
+                    std::vector<float> z(size_t(latentDim(m)), 0.f);
+                    z[0] = 6 * t - 3;   // a slider sweeping ±3σ
+                    (void)decodeCodes(m, TensorValue({1, int64_t(z.size())}, z));
+                    return std::make_shared<JobOutput>();
+                };
+                genEngine.submit(std::move(job));
+                std::unique_lock<std::mutex> l(gm);
+                gcv.wait(l, [&] { return decoded >= uint64_t(i + 1); });
+            }
+            const double fps = frames / (ms(Clock::now() - g0) / 1000.0);
+            std::printf("\n[generator] %s: %.0f decoded frames/s through the engine (target >= 30/s)\n", generator.c_str(), fps);
+            Json gj = Json::object();
+            gj["model"] = generator;
+            gj["decoded_frames_per_second"] = fps;
+            report["generator"] = gj;
+        }
 
 #ifdef PELLUCID_BENCH_GUI
         if (guiSeconds > 0) {
