@@ -210,6 +210,10 @@ void LatentPanel::setLatentDim(int dim, const QString &modelName)
                            : tr("Open a generator or decoder"));
     mA.assign(size_t(dim), 0.f);
     mB.assign(size_t(dim), 0.f);
+    // Results of the previous model no longer apply.
+    mTraversal->setImages(TensorValue(), 1);
+    mInterp->setImages(TensorValue(), 1);
+    mDecoded->clear();
 }
 
 std::vector<float> LatentPanel::code() const
