@@ -1,6 +1,7 @@
 #include "engine/genmetrics.h"
 
 #include "engine/errors.h"
+#include "engine/linalg.h"
 #include "engine/sanity.h"
 
 #include <algorithm>
@@ -70,42 +71,11 @@ double meanSsim(const TensorValue &a, const TensorValue &b, double range)
 
 std::vector<double> sqrtPsd(const std::vector<double> &A, int64_t d)
 {
-    std::vector<double> H = A, V(size_t(d * d), 0.0);
-    for (int64_t i = 0; i < d; ++i) V[size_t(i * d + i)] = 1;
-    for (int sweep = 0; sweep < 100; ++sweep) {
-        double off = 0, diag = 0;
-        for (int64_t p = 0; p < d; ++p) {
-            diag += H[size_t(p * d + p)] * H[size_t(p * d + p)];
-            for (int64_t q = p + 1; q < d; ++q) off += H[size_t(p * d + q)] * H[size_t(p * d + q)];
-        }
-        if (off <= 1e-30 * std::max(1.0, diag)) break;
-        for (int64_t p = 0; p < d; ++p)
-            for (int64_t q = p + 1; q < d; ++q) {
-                const double apq = H[size_t(p * d + q)];
-                if (std::fabs(apq) < 1e-300) continue;
-                const double theta = (H[size_t(q * d + q)] - H[size_t(p * d + p)]) / (2 * apq);
-                const double t = (theta >= 0 ? 1 : -1) / (std::fabs(theta) + std::sqrt(theta * theta + 1));
-                const double c = 1 / std::sqrt(t * t + 1), s = t * c;
-                for (int64_t r = 0; r < d; ++r) {
-                    const double hp = H[size_t(r * d + p)], hq = H[size_t(r * d + q)];
-                    H[size_t(r * d + p)] = c * hp - s * hq;
-                    H[size_t(r * d + q)] = s * hp + c * hq;
-                }
-                for (int64_t r = 0; r < d; ++r) {
-                    const double hp = H[size_t(p * d + r)], hq = H[size_t(q * d + r)];
-                    H[size_t(p * d + r)] = c * hp - s * hq;
-                    H[size_t(q * d + r)] = s * hp + c * hq;
-                }
-                for (int64_t r = 0; r < d; ++r) {
-                    const double vp = V[size_t(r * d + p)], vq = V[size_t(r * d + q)];
-                    V[size_t(r * d + p)] = c * vp - s * vq;
-                    V[size_t(r * d + q)] = s * vp + c * vq;
-                }
-            }
-    }
+    std::vector<double> values, V;
+    symmetricEigen(A, d, values, V);
     std::vector<double> out(size_t(d * d), 0.0);
     for (int64_t k = 0; k < d; ++k) {
-        const double root = std::sqrt(std::max(0.0, H[size_t(k * d + k)]));   // clip tiny negative eigenvalues
+        const double root = std::sqrt(std::max(0.0, values[size_t(k)]));   // clip tiny negative eigenvalues
         for (int64_t i = 0; i < d; ++i)
             for (int64_t j = 0; j < d; ++j) out[size_t(i * d + j)] += V[size_t(i * d + k)] * root * V[size_t(j * d + k)];
     }

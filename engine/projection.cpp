@@ -1,6 +1,7 @@
 #include "engine/projection.h"
 
 #include "engine/errors.h"
+#include "engine/linalg.h"
 
 #include <algorithm>
 #include <cmath>
@@ -104,43 +105,14 @@ PcaResult pca(const TensorValue &features, int k, unsigned seed)
     }
     // Rayleigh–Ritz: diagonalise VᵀCV (b × b, Jacobi) to separate close eigenvalues exactly.
     applyC(V, CV);
-    std::vector<double> H(size_t(b * b), 0.0), E(size_t(b * b), 0.0);
+    std::vector<double> H(size_t(b * b), 0.0), E, eig;
     for (int64_t p = 0; p < b; ++p)
         for (int64_t q = 0; q < b; ++q)
             for (int64_t r = 0; r < d; ++r) H[size_t(p * b + q)] += V[size_t(r * b + p)] * CV[size_t(r * b + q)];
-    for (int64_t p = 0; p < b; ++p) E[size_t(p * b + p)] = 1;
-    for (int sweep = 0; sweep < 100; ++sweep) {
-        double off = 0;
-        for (int64_t p = 0; p < b; ++p)
-            for (int64_t q = p + 1; q < b; ++q) off += H[size_t(p * b + q)] * H[size_t(p * b + q)];
-        if (off < 1e-30) break;
-        for (int64_t p = 0; p < b; ++p)
-            for (int64_t q = p + 1; q < b; ++q) {
-                const double apq = H[size_t(p * b + q)];
-                if (std::fabs(apq) < 1e-300) continue;
-                const double theta = (H[size_t(q * b + q)] - H[size_t(p * b + p)]) / (2 * apq);
-                const double t = (theta >= 0 ? 1 : -1) / (std::fabs(theta) + std::sqrt(theta * theta + 1));
-                const double c = 1 / std::sqrt(t * t + 1), s = t * c;
-                for (int64_t r = 0; r < b; ++r) {
-                    const double hp = H[size_t(r * b + p)], hq = H[size_t(r * b + q)];
-                    H[size_t(r * b + p)] = c * hp - s * hq;
-                    H[size_t(r * b + q)] = s * hp + c * hq;
-                }
-                for (int64_t r = 0; r < b; ++r) {
-                    const double hp = H[size_t(p * b + r)], hq = H[size_t(q * b + r)];
-                    H[size_t(p * b + r)] = c * hp - s * hq;
-                    H[size_t(q * b + r)] = s * hp + c * hq;
-                }
-                for (int64_t r = 0; r < b; ++r) {
-                    const double ep = E[size_t(r * b + p)], eq = E[size_t(r * b + q)];
-                    E[size_t(r * b + p)] = c * ep - s * eq;
-                    E[size_t(r * b + q)] = s * ep + c * eq;
-                }
-            }
-    }
+    symmetricEigen(H, b, eig, E);
     std::vector<int64_t> order(static_cast<size_t>(b));
     std::iota(order.begin(), order.end(), 0);
-    std::sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return H[size_t(x * b + x)] > H[size_t(y * b + y)]; });
+    std::sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return eig[size_t(x)] > eig[size_t(y)]; });
     PcaResult res;
     std::vector<float> comps(size_t(k * d)), proj(size_t(n * k));
     for (int64_t c = 0; c < k; ++c) {
@@ -152,7 +124,7 @@ PcaResult pca(const TensorValue &features, int k, unsigned seed)
         const auto big = std::max_element(w.begin(), w.end(), [](double x, double y) { return std::fabs(x) < std::fabs(y); });
         const double sign = *big < 0 ? -1 : 1;
         for (int64_t r = 0; r < d; ++r) comps[size_t(c * d + r)] = float(sign * w[size_t(r)]);
-        const double var = H[size_t(e * b + e)];
+        const double var = eig[size_t(e)];
         res.explainedVariance.push_back(var);
         res.explainedRatio.push_back(total > 0 ? var / total : 0);
         for (int64_t i = 0; i < n; ++i) {

@@ -67,6 +67,22 @@ private:
         return w;
     }
 
+    /// Waits until `spy` records a signal whose first argument is `what` (then forgets what it recorded).
+    static bool waitForArgument(QSignalSpy &spy, const QString &what, int timeoutMs = 30000)
+    {
+        QElapsedTimer t;
+        t.start();
+        while (t.elapsed() < timeoutMs) {
+            for (const auto &args : spy)
+                if (args.at(0).toString() == what) {
+                    spy.clear();
+                    return true;
+                }
+            spy.wait(100);
+        }
+        return false;
+    }
+
     static bool waitShown(MainWindow &w, std::function<void()> action)
     {
         QSignalSpy spy(&w, &MainWindow::activationsShown);
@@ -480,16 +496,7 @@ private slots:
         w.resize(1400, 900);
         w.show();
         QSignalSpy shown(&w, &MainWindow::recommenderShown);
-        auto waitFor = [&](const QString &what) {
-            QElapsedTimer t;
-            t.start();
-            while (t.elapsed() < 30000) {
-                for (const auto &args : shown)
-                    if (args.at(0).toString() == what) { shown.clear(); return true; }
-                shown.wait(100);
-            }
-            return false;
-        };
+        auto waitFor = [&](const QString &what) { return waitForArgument(shown, what); };
         w.openModel(res("models/recommender_mf.pt"));
         QVERIFY(waitFor("loaded"));
         QVERIFY(waitFor("influence"));
@@ -573,16 +580,7 @@ private slots:
         w.resize(1400, 900);
         w.show();
         QSignalSpy shown(&w, &MainWindow::latentShown);
-        auto waitFor = [&](const QString &what) {
-            QElapsedTimer t;
-            t.start();
-            while (t.elapsed() < 30000) {
-                for (const auto &args : shown)
-                    if (args.at(0).toString() == what) { shown.clear(); return true; }
-                shown.wait(100);
-            }
-            return false;
-        };
+        auto waitFor = [&](const QString &what) { return waitForArgument(shown, what); };
         w.openModel(fix("gen_tiny.pt"));
         QVERIFY(waitFor("decoded"));
         LatentPanel *panel = w.latentPanel();

@@ -1,0 +1,12 @@
+#pragma once
+// Small dense linear algebra for the engine's plain-C++ statistics (PCA, Fréchet distance).
+#include <cstdint>
+#include <vector>
+
+namespace pellucid {
+
+/// Eigen-decomposition of a symmetric d×d matrix (row-major) by cyclic Jacobi rotations. `values` gets the
+/// eigenvalues (in no particular order), `vectors` the matching unit eigenvectors as its columns (row-major).
+void symmetricEigen(std::vector<double> A, int64_t d, std::vector<double> &values, std::vector<double> &vectors);
+
+} // namespace pellucid
