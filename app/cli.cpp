@@ -82,7 +82,7 @@ const char *kUsage =
     "              model-parameter randomisation test (Adebayo et al.): Spearman and SSIM per randomised layer\n"
     "  project     --model M --data D --layer L --method pca|tsne --out OUT.npy|OUT.csv [--dims 2] [--limit N]\n"
     "              [--perplexity 30] [--iterations 1000]   the layer's activations (pooled) projected per item\n"
-    "  traverse    --model M --z Z.npy --dim I --range A:B --steps N --out OUT.npy|OUT.png\n"
+    "  traverse    --model M --z Z.npy --dim I --range A:B --steps N --out OUT.npy|OUT.png|OUT.gif|OUT.mp4\n"
     "              the decoder on z + t·e_I for t = linspace(A, B, N) (I zero-based): [N, C, H, W]\n"
     "  interpolate --model M --z Z0.npy --z-end Z1.npy --steps N --mode lerp|slerp --out OUT.npy|OUT.png\n"
     "  sample      --model M --count N --seed S [--truncation T] [--codes-out Z.npy] --out OUT.npy|OUT.png\n"
@@ -878,9 +878,11 @@ int cmdSanity(const Args &a)
 
 void writeImages(const std::string &out, const TensorValue &images, int cols)
 {
-    if (out.size() > 4 && out.substr(out.size() - 4) == ".npy") writeNpy(out, images);
-    else if (out.size() > 4 && out.substr(out.size() - 4) == ".png") writeImageGridPng(out, images, cols);
-    else throw UsageError("--out must end in .npy or .png");
+    auto ends = [&](const char *e) { return out.size() > 4 && out.substr(out.size() - 4) == e; };
+    if (ends(".npy")) writeNpy(out, images);
+    else if (ends(".png")) writeImageGridPng(out, images, cols);
+    else if (ends(".gif") || ends(".mp4")) writeAnimation(out, images);
+    else throw UsageError("--out must end in .npy, .png, .gif or .mp4");
 }
 
 int cmdTraverse(const Args &a)

@@ -5,7 +5,10 @@
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
 #include <opencv2/ximgproc/slic.hpp>
+
+#include <gif_lib.h>
 
 #include <algorithm>
 #include <cmath>
@@ -177,6 +180,116 @@ void writeImageGridPng(const std::string &path, const TensorValue &images, int c
         img.copyTo(canvas(cv::Rect(gap + (i % cols) * (w * scale + gap), gap + (i / cols) * (h * scale + gap), w * scale, h * scale)));
     }
     writePng(path, canvas);
+}
+
+namespace {
+
+cv::Mat frameBgr(const TensorValue &images, int i, int scale)
+{
+    const Shape &s = images.shape();
+    const int c = int(s[1]), h = int(s[2]), w = int(s[3]);
+    cv::Mat img(h, w, CV_8UC3);
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+            auto px = [&](int ch) {
+                const float v = images.at(((int64_t(i) * c + std::min(ch, c - 1)) * h + y) * w + x);
+                return uchar(std::clamp(std::isfinite(v) ? v * 255.0f + 0.5f : 0.0f, 0.0f, 255.0f));
+            };
+            img.at<cv::Vec3b>(y, x) = cv::Vec3b(px(2), px(1), px(0));
+        }
+    cv::resize(img, img, cv::Size(w * scale, h * scale), 0, 0, cv::INTER_NEAREST);
+    return img;
+}
+
+void writeGif(const std::string &path, const TensorValue &images, double fps, int scale)
+{
+    const int n = int(images.dim(0));
+    const bool grey = images.dim(1) == 1;
+    // Palette: 256 greys for grey images, else a 6×6×6 colour cube plus 40 greys.
+    GifColorType colours[256];
+    for (int i = 0; i < 256; ++i) {
+        if (grey) {
+            colours[i] = {GifByteType(i), GifByteType(i), GifByteType(i)};
+        } else if (i < 216) {
+            colours[i] = {GifByteType((i / 36) * 51), GifByteType(((i / 6) % 6) * 51), GifByteType((i % 6) * 51)};
+        } else {
+            const int g = (i - 216) * 255 / 39;
+            colours[i] = {GifByteType(g), GifByteType(g), GifByteType(g)};
+        }
+    }
+    int error = 0;
+    GifFileType *gif = EGifOpenFileName(path.c_str(), false, &error);
+    if (!gif) throw Error(ErrorCode::IoError, "Cannot write " + path + ": " + GifErrorString(error));
+    auto fail = [&](const char *what) {
+        EGifCloseFile(gif, &error);
+        throw Error(ErrorCode::IoError, "Cannot write " + path + " (" + what + ")");
+    };
+    ColorMapObject *map = GifMakeMapObject(256, colours);
+    const cv::Mat first = frameBgr(images, 0, scale);
+    EGifSetGifVersion(gif, true);
+    if (EGifPutScreenDesc(gif, first.cols, first.rows, 8, 0, map) == GIF_ERROR) { GifFreeMapObject(map); fail("screen"); }
+    GifFreeMapObject(map);
+    unsigned char loop[3] = {1, 0, 0};   // NETSCAPE2.0: loop forever
+    if (EGifPutExtensionLeader(gif, APPLICATION_EXT_FUNC_CODE) == GIF_ERROR
+        || EGifPutExtensionBlock(gif, 11, "NETSCAPE2.0") == GIF_ERROR || EGifPutExtensionBlock(gif, 3, loop) == GIF_ERROR
+        || EGifPutExtensionTrailer(gif) == GIF_ERROR)
+        fail("loop");
+    const int delay = std::max(1, int(std::lround(100.0 / std::max(0.1, fps))));
+    std::vector<GifByteType> row(size_t(first.cols));
+    for (int i = 0; i < n; ++i) {
+        GraphicsControlBlock gcb{};
+        gcb.DelayTime = delay;
+        gcb.TransparentColor = NO_TRANSPARENT_COLOR;
+        GifByteType ext[4];
+        EGifGCBToExtension(&gcb, ext);
+        if (EGifPutExtension(gif, GRAPHICS_EXT_FUNC_CODE, 4, ext) == GIF_ERROR) fail("frame delay");
+        const cv::Mat f = frameBgr(images, i, scale);
+        if (EGifPutImageDesc(gif, 0, 0, f.cols, f.rows, false, nullptr) == GIF_ERROR) fail("frame");
+        for (int y = 0; y < f.rows; ++y) {
+            for (int x = 0; x < f.cols; ++x) {
+                const cv::Vec3b p = f.at<cv::Vec3b>(y, x);
+                if (grey) row[size_t(x)] = p[0];
+                else row[size_t(x)] = GifByteType((p[2] + 25) / 51 * 36 + (p[1] + 25) / 51 * 6 + (p[0] + 25) / 51);
+            }
+            if (EGifPutLine(gif, row.data(), f.cols) == GIF_ERROR) fail("pixels");
+        }
+    }
+    if (EGifCloseFile(gif, &error) == GIF_ERROR) throw Error(ErrorCode::IoError, "Cannot finish " + path + ": " + GifErrorString(error));
+}
+
+} // namespace
+
+void writeAnimation(const std::string &path, const TensorValue &images, double fps, int scale)
+{
+    if (images.shape().size() != 4 || images.dim(0) < 1) throw Error(ErrorCode::BadInput, "An animation needs frames [N, C, H, W]");
+    std::string ext = std::filesystem::path(path).extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    const std::string tmp = path + ".tmp" + ext;
+    std::error_code ec;
+    try {
+        if (ext == ".gif") {
+            writeGif(tmp, images, fps, scale);
+        } else if (ext == ".mp4") {
+            const cv::Mat first = frameBgr(images, 0, scale);
+            cv::VideoWriter writer(tmp, cv::VideoWriter::fourcc('m', 'p', '4', 'v'), fps, first.size());
+            if (!writer.isOpened()) throw Error(ErrorCode::IoError, "Cannot write " + path + " (no MP4 encoder available to OpenCV)");
+            for (int i = 0; i < int(images.dim(0)); ++i) writer.write(frameBgr(images, i, scale));
+            writer.release();
+        } else {
+            throw Error(ErrorCode::BadInput, "Unknown animation format '" + ext + "' (use .gif or .mp4)");
+        }
+    } catch (...) {
+        std::filesystem::remove(tmp, ec);
+        throw;
+    }
+    // giflib creates files private to the user; make them readable like every other export.
+    std::filesystem::permissions(tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write
+                                          | std::filesystem::perms::group_read | std::filesystem::perms::others_read, ec);
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) {
+        std::filesystem::remove(tmp, ec);
+        throw Error(ErrorCode::IoError, "Cannot write " + path);
+    }
 }
 
 TensorValue slicSegments(const TensorValue &input, int regionSize, float ruler)

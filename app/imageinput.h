@@ -21,6 +21,10 @@ void writeActivationPng(const std::string &path, const TensorValue &activation);
 /// Images [N, C, H, W] (values in [0, 1]) as one PNG grid of `cols` columns (grey or RGB; OpenCV).
 void writeImageGridPng(const std::string &path, const TensorValue &images, int cols = 0);
 
+/// Images [N, C, H, W] (values in [0, 1]) as an animation: an animated GIF (giflib; 256-colour palette,
+/// looping) or an MP4 (OpenCV's video writer, mp4v), one frame per image at `fps`. Temp file + rename.
+void writeAnimation(const std::string &path, const TensorValue &images, double fps = 8, int scale = 4);
+
 /// SLIC superpixels (OpenCV ximgproc, SLICO) of a [1, C, H, W] input: an [H, W] map of segment ids, for
 /// LIME and KernelSHAP. `regionSize` is the approximate superpixel side in pixels.
 TensorValue slicSegments(const TensorValue &input, int regionSize, float ruler = 10.0f);

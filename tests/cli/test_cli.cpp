@@ -1,5 +1,8 @@
 // pellucid-cli's contract: commands, flags, JSON output, .npy shapes, exit status and one-line errors.
 #include "engine/json.h"
+
+#include <gif_lib.h>
+#include <opencv2/videoio.hpp>
 #include "engine/npy.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/testkit.h"
@@ -448,6 +451,32 @@ TEST(generative_commands)
     r = cli("sample --model " + demo + " --count 2 --out " + tmp + "/x.npy");
     CHECK(r.status == 2 && r.err.find("no generator role") != std::string::npos);
     CHECK_EQ(cli("traverse --model " + g + " --z " + fixtures::path("gen_z0.npy") + " --dim 0 --range 1 --steps 3 --out " + tmp + "/x.npy").status, 1);
+}
+
+TEST(animations_gif_and_mp4)
+{
+    const std::string g = fixtures::path("gen_tiny.pt");
+    const std::string args = "interpolate --model " + g + " --z " + fixtures::path("gen_z0.npy") + " --z-end " + fixtures::path("gen_z1.npy") + " --steps 9 --mode slerp --out ";
+    Run r = cli(args + tmp + "/anim.gif");
+    CHECK_MSG(r.status == 0, r.err);
+    int error = 0;
+    GifFileType *gif = DGifOpenFileName((tmp + "/anim.gif").c_str(), &error);
+    CHECK(gif != nullptr);
+    if (gif) {
+        CHECK(DGifSlurp(gif) == GIF_OK);
+        CHECK_EQ(gif->ImageCount, 9);
+        CHECK_EQ(gif->SWidth, 24);   // 6 px × scale 4
+        DGifCloseFile(gif, &error);
+    }
+    r = cli(args + tmp + "/anim.mp4");
+    CHECK_MSG(r.status == 0, r.err);
+    cv::VideoCapture video(tmp + "/anim.mp4");
+    CHECK(video.isOpened());
+    int frames = 0;
+    cv::Mat f;
+    while (video.read(f)) ++frames;
+    CHECK_EQ(frames, 9);
+    CHECK_EQ(cli(args + tmp + "/anim.avi").status, 1);
 }
 
 TEST(gen_metrics_command)
