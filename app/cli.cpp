@@ -84,6 +84,9 @@ const char *kUsage =
     "              [--perplexity 30] [--iterations 1000]   the layer's activations (pooled) projected per item\n"
     "  traverse    --model M --z Z.npy --dim I --range A:B --steps N --out OUT.npy|OUT.png|OUT.gif|OUT.mp4\n"
     "              the decoder on z + t·e_I for t = linspace(A, B, N) (I zero-based): [N, C, H, W]\n"
+    "              or --direction DIR.npy instead of --dim: z + t·d\n"
+    "  direction   --encoder E --data D --from A --to B --out DIR.npy [--limit N]\n"
+    "              an attribute direction: mean code of class B minus mean code of class A (encoder μ)\n"
     "  interpolate --model M --z Z0.npy --z-end Z1.npy --steps N --mode lerp|slerp --out OUT.npy|OUT.png\n"
     "  sample      --model M --count N --seed S [--truncation T] [--codes-out Z.npy] --out OUT.npy|OUT.png\n"
     "              codes as torch.manual_seed(S); torch.randn(N, D) draws them\n"
@@ -121,7 +124,7 @@ Args parse(int argc, char **argv)
         "superpixels", "superpixel-size", "input-dir", "out-dir", "shard", "format", "session",
         "data", "items", "heldout", "user", "item", "k", "threshold", "topn", "batch", "limit", "blur-sigma",
         "dims", "perplexity", "iterations", "z", "z-end", "dim", "range", "mode", "count", "truncation", "codes-out", "cols",
-        "classifier", "encoder"};
+        "classifier", "encoder", "direction", "from", "to"};
     Args a;
     if (argc < 2) throw UsageError("no command given");
     a.command = argv[1];
@@ -894,7 +897,9 @@ int cmdTraverse(const Args &a)
     if (colon == std::string::npos) throw UsageError("--range must be A:B");
     const double lo = toDouble(range.substr(0, colon), "--range A"), hi = toDouble(range.substr(colon + 1), "--range B");
     const int steps = toInt(a.need("steps"), "--steps");
-    const TensorValue images = decodeCodes(*model, traverseCodes(z, toInt(a.need("dim"), "--dim"), lo, hi, steps));
+    const TensorValue codes = a.has("direction") ? moveAlong(z, readNpy(a.need("direction")), lo, hi, steps)
+                                                 : traverseCodes(z, toInt(a.need("dim"), "--dim"), lo, hi, steps);
+    const TensorValue images = decodeCodes(*model, codes);
     writeImages(a.need("out"), images, toInt(a.get("cols", "0"), "--cols"));
     std::cout << "{\"shape\": " << shapeJson(images.shape()).dump() << "}\n";
     return 0;
@@ -1007,6 +1012,40 @@ int cmdGenMetrics(const Args &a)
         }
     }
     std::cout << j.dump(a.flags.count("json") ? 1 : -1) << "\n";
+    return 0;
+}
+
+int cmdDirection(const Args &a)
+{
+    Args ea = a;
+    ea.values["model"] = a.need("encoder");
+    auto enc = loadModel(ea);
+    const ModelSummary &s = enc->summary();
+    const Dataset data = Dataset::open(a.need("data"), s.metadata.labels);
+    const int from = toInt(a.need("from"), "--from"), to = toInt(a.need("to"), "--to");
+    const size_t limit = size_t(toInt(a.get("limit", "1000"), "--limit"));
+    auto meanOf = [&](int cls) {
+        std::vector<float> all;
+        Shape item;
+        size_t count = 0;
+        for (size_t i = 0; i < data.size() && count < limit; ++i) {
+            if (data.label(i) != cls) continue;
+            const TensorValue x = data.batch(i, i + 1, s.metadata.input, s.inputShape);
+            item.assign(x.shape().begin() + 1, x.shape().end());
+            all.insert(all.end(), x.data(), x.data() + x.numel());
+            ++count;
+        }
+        if (!count) throw Error(ErrorCode::BadInput, "The dataset has no item of class " + std::to_string(cls));
+        item.insert(item.begin(), int64_t(count));
+        return meanCode(*enc, TensorValue(item, std::move(all)));
+    };
+    const TensorValue ma = meanOf(from), mb = meanOf(to);
+    std::vector<float> d(size_t(ma.numel()));
+    for (int64_t j = 0; j < ma.numel(); ++j) d[size_t(j)] = mb.at(j) - ma.at(j);
+    const TensorValue dir({1, ma.numel()}, std::move(d));
+    writeNpy(a.need("out"), dir);
+    writeNpy(a.need("out").substr(0, a.need("out").size() - 4) + "_from.npy", ma);
+    std::cout << "{\"shape\": " << shapeJson(dir.shape()).dump() << "}\n";
     return 0;
 }
 
@@ -1191,6 +1230,7 @@ int main(int argc, char **argv)
         if (a.command == "interpolate") return cmdInterpolate(a);
         if (a.command == "sample") return cmdSample(a);
         if (a.command == "gen-metrics") return cmdGenMetrics(a);
+        if (a.command == "direction") return cmdDirection(a);
         throw UsageError("unknown command '" + a.command + "'");
     } catch (const UsageError &e) {
         std::cerr << "pellucid-cli: " << e.what() << "\n" << kUsage;

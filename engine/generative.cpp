@@ -94,6 +94,40 @@ TensorValue sampleCodes(int64_t count, int64_t dim, uint64_t seed, double trunca
     return TensorValue({count, dim}, std::vector<float>(p, p + count * dim));
 }
 
+TensorValue moveAlong(const TensorValue &z, const TensorValue &direction, double a, double b, int steps)
+{
+    const int64_t D = z.numel();
+    if (direction.numel() != D)
+        throw Error(ErrorCode::BadInput, "The direction has " + std::to_string(direction.numel()) + " values for codes of size " + std::to_string(D));
+    if (steps < 1) throw Error(ErrorCode::BadInput, "Moving along a direction needs at least 1 step");
+    std::vector<float> out(size_t(steps * D));
+    for (int k = 0; k < steps; ++k) {
+        const double t = steps == 1 ? a : a + (b - a) * double(k) / double(steps - 1);
+        for (int64_t j = 0; j < D; ++j) out[size_t(k * D + j)] = float(z.at(j) + t * direction.at(j));
+    }
+    return TensorValue({steps, D}, std::move(out));
+}
+
+TensorValue meanCode(Model &encoder, const TensorValue &images)
+{
+    if (images.shape().empty() || images.dim(0) < 1) throw Error(ErrorCode::BadInput, "No images to encode");
+    const int64_t n = images.dim(0), per = images.numel() / n;
+    std::vector<double> sum;
+    for (int64_t b = 0; b < n; b += 256) {
+        const int64_t e = std::min(n, b + 256);
+        Shape sh = images.shape();
+        sh[0] = e - b;
+        const TensorValue mu = encoder.forward(TensorValue(sh, std::vector<float>(images.data() + b * per, images.data() + e * per)), {}).outputs.at(0);
+        const int64_t D = mu.numel() / (e - b);
+        sum.resize(size_t(D), 0.0);
+        for (int64_t i = 0; i < mu.numel(); ++i) sum[size_t(i % D)] += mu.at(i);
+    }
+    std::vector<float> mean(sum.size());
+    for (size_t j = 0; j < sum.size(); ++j) mean[j] = float(sum[j] / double(n));
+    const int64_t dim = int64_t(mean.size());   // before the vector is moved away
+    return TensorValue({1, dim}, std::move(mean));
+}
+
 TensorValue decodeCodes(Model &model, const TensorValue &codes)
 {
     latentDim(model);

@@ -24,6 +24,10 @@ TensorValue interpolateCodes(const TensorValue &z0, const TensorValue &z1, int s
 /// `count` codes from the standard normal prior exactly as torch.manual_seed(seed); torch.randn(count, D)
 /// draws them; with truncation τ > 0 every entry is resampled until |z| ≤ τ (truncation trick).
 TensorValue sampleCodes(int64_t count, int64_t dim, uint64_t seed, double truncation = 0);
+/// Codes z + t·d for t = linspace(a, b, steps) along any direction d [1, D] (a traversal is d = e_I).
+TensorValue moveAlong(const TensorValue &z, const TensorValue &direction, double a, double b, int steps);
+/// The mean posterior code of images under an encoder whose first output is μ [N, D] (batched).
+TensorValue meanCode(Model &encoder, const TensorValue &images);
 /// Decodes codes [N, D] in batches: [N, C, H, W].
 TensorValue decodeCodes(Model &model, const TensorValue &codes);
 

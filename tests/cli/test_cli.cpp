@@ -479,6 +479,31 @@ TEST(animations_gif_and_mp4)
     CHECK_EQ(cli(args + tmp + "/anim.avi").status, 1);
 }
 
+TEST(attribute_direction_moves_sneakers_to_ankle_boots)
+{
+    // The VAE demo: mean code of sneakers (7) → mean code of ankle boots (9); the bundled classifier
+    // recognises the decoded endpoints.
+    const std::string idx = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+    Run r = cli("direction --encoder " + fixtures::resources("models/vae_encoder.pt") + " --data " + idx + " --from 7 --to 9 --limit 200 --out " + tmp + "/dir.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(readNpy(tmp + "/dir.npy").shape() == (Shape{1, 16}));
+    r = cli("traverse --model " + fixtures::resources("models/vae_decoder.pt") + " --z " + tmp + "/dir_from.npy --direction " + tmp + "/dir.npy --range 0:1 --steps 5 --out " + tmp + "/dirtrav.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    const TensorValue frames = readNpy(tmp + "/dirtrav.npy");
+    const Json info = Json::parse(cli("info --model " + demo).out);
+    const double mean = info.find("metadata")->find("input")->find("mean")->asArray()[0].asNumber();
+    const double sd = info.find("metadata")->find("input")->find("std")->asArray()[0].asNumber();
+    auto classify = [&](int k) {
+        std::vector<float> v(784);
+        for (int i = 0; i < 784; ++i) v[size_t(i)] = float((frames.at(int64_t(k) * 784 + i) - mean) / sd);
+        writeNpy(tmp + "/frame.npy", TensorValue({1, 1, 28, 28}, v));
+        return Json::parse(cli("predict --model " + demo + " --input " + tmp + "/frame.npy --topk 1").out).find("top")->asArray()[0].find("label")->asString();
+    };
+    CHECK_EQ(classify(0), std::string("Sneaker"));
+    CHECK_EQ(classify(4), std::string("Ankle boot"));
+    CHECK(cli("direction --encoder " + fixtures::resources("models/vae_encoder.pt") + " --data " + idx + " --from 42 --to 9 --limit 10 --out " + tmp + "/x.npy").err.find("no item of class 42") != std::string::npos);
+}
+
 TEST(gen_metrics_command)
 {
     const std::string base = "gen-metrics --model " + fixtures::path("gen_tiny.pt") + " --classifier " + fixtures::path("gen_classifier.pt");

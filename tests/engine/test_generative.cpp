@@ -63,6 +63,14 @@ TEST(slerp_keeps_norms_and_falls_back_to_lerp)
     CHECK(fixtures::maxAbsDiff(interpolateCodes(p, q, 5, InterpolationMode::Slerp), interpolateCodes(p, q, 5, InterpolationMode::Lerp)) < 1e-7);
 }
 
+TEST(moving_along_a_direction_generalises_traversal)
+{
+    const TensorValue z({1, 4}, {0.5f, -1.f, 2.f, 0.f});
+    const TensorValue e2({1, 4}, {0.f, 0.f, 1.f, 0.f});
+    CHECK(fixtures::maxAbsDiff(moveAlong(z, e2, -2, 3, 5), traverseCodes(z, 2, -2, 3, 5)) == 0);
+    CHECK_THROWS_WITH(moveAlong(z, TensorValue({1, 3}, std::vector<float>(3, 1.f)), 0, 1, 3), Error, "3 values for codes of size 4");
+}
+
 TEST(bad_codes_and_roles_are_named)
 {
     auto g = generator();
