@@ -158,30 +158,6 @@ cv::Mat planeMean(const TensorValue &t)
 
 } // namespace
 
-void writeImageGridPng(const std::string &path, const TensorValue &images, int cols)
-{
-    const Shape &s = images.shape();
-    if (s.size() != 4) throw Error(ErrorCode::BadInput, "An image grid needs images [N, C, H, W], not " + shapeToString(s));
-    const int n = int(s[0]), c = int(s[1]), h = int(s[2]), w = int(s[3]);
-    if (cols <= 0) cols = n;
-    const int rows = (n + cols - 1) / cols, scale = std::max(1, 96 / std::max(h, w)), gap = 2;
-    cv::Mat canvas(rows * (h * scale + gap) + gap, cols * (w * scale + gap) + gap, CV_8UC3, cv::Scalar(255, 255, 255));
-    for (int i = 0; i < n; ++i) {
-        cv::Mat img(h, w, CV_8UC3);
-        for (int y = 0; y < h; ++y)
-            for (int x = 0; x < w; ++x) {
-                auto px = [&](int ch) {
-                    const float v = images.at(((int64_t(i) * c + std::min(ch, c - 1)) * h + y) * w + x);
-                    return uchar(std::clamp(std::isfinite(v) ? v * 255.0f + 0.5f : 0.0f, 0.0f, 255.0f));
-                };
-                img.at<cv::Vec3b>(y, x) = cv::Vec3b(px(2), px(1), px(0));   // OpenCV is BGR
-            }
-        cv::resize(img, img, cv::Size(w * scale, h * scale), 0, 0, cv::INTER_NEAREST);
-        img.copyTo(canvas(cv::Rect(gap + (i % cols) * (w * scale + gap), gap + (i / cols) * (h * scale + gap), w * scale, h * scale)));
-    }
-    writePng(path, canvas);
-}
-
 namespace {
 
 cv::Mat frameBgr(const TensorValue &images, int i, int scale)
@@ -200,6 +176,25 @@ cv::Mat frameBgr(const TensorValue &images, int i, int scale)
     cv::resize(img, img, cv::Size(w * scale, h * scale), 0, 0, cv::INTER_NEAREST);
     return img;
 }
+
+} // namespace
+
+void writeImageGridPng(const std::string &path, const TensorValue &images, int cols)
+{
+    const Shape &s = images.shape();
+    if (s.size() != 4) throw Error(ErrorCode::BadInput, "An image grid needs images [N, C, H, W], not " + shapeToString(s));
+    const int n = int(s[0]), h = int(s[2]), w = int(s[3]);
+    if (cols <= 0) cols = n;
+    const int rows = (n + cols - 1) / cols, scale = std::max(1, 96 / std::max(h, w)), gap = 2;
+    cv::Mat canvas(rows * (h * scale + gap) + gap, cols * (w * scale + gap) + gap, CV_8UC3, cv::Scalar(255, 255, 255));
+    for (int i = 0; i < n; ++i) {
+        const cv::Mat img = frameBgr(images, i, scale);
+        img.copyTo(canvas(cv::Rect(gap + (i % cols) * (w * scale + gap), gap + (i / cols) * (h * scale + gap), w * scale, h * scale)));
+    }
+    writePng(path, canvas);
+}
+
+namespace {
 
 void writeGif(const std::string &path, const TensorValue &images, double fps, int scale)
 {
