@@ -1,5 +1,6 @@
 #pragma once
 // Paths of the committed fixtures and of the shared reference data (../shared/reference).
+#include "engine/model.h"
 #include "engine/tensorvalue.h"
 
 #include <algorithm>
@@ -12,6 +13,23 @@ inline std::string dir() { return PELLUCID_FIXTURES_DIR; }
 inline std::string path(const std::string &name) { return dir() + "/" + name; }
 inline std::string reference(const std::string &name) { return std::string(PELLUCID_REFERENCE_DIR) + "/" + name; }
 inline std::string resources(const std::string &name) { return std::string(PELLUCID_RESOURCES_DIR) + "/" + name; }
+
+/// A committed fixture model, loaded on the CPU.
+inline std::unique_ptr<pellucid::Model> loadCpu(const std::string &file)
+{
+    pellucid::LoadOptions o;
+    o.device = pellucid::DevicePreference::Cpu;
+    return pellucid::Model::load(path(file), o);
+}
+
+/// Batch element 0 of a tensor, keeping a batch dimension of 1.
+inline pellucid::TensorValue firstItem(const pellucid::TensorValue &batch)
+{
+    const pellucid::TensorValue s = batch.slice0(0);
+    pellucid::Shape sh = s.shape();
+    sh.insert(sh.begin(), 1);
+    return pellucid::TensorValue(sh, std::vector<float>(s.data(), s.data() + s.numel()));
+}
 
 /// max |a - b| over elements (shapes must match; +inf when they do not).
 inline double maxAbsDiff(const pellucid::TensorValue &a, const pellucid::TensorValue &b)

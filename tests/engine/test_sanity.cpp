@@ -17,20 +17,9 @@ using namespace pellucid;
 
 namespace {
 
-std::unique_ptr<Model> load(const char *f)
-{
-    LoadOptions o;
-    o.device = DevicePreference::Cpu;
-    return Model::load(fixtures::path(f), o);
-}
+std::unique_ptr<Model> load(const char *file) { return fixtures::loadCpu(file); }
 
-TensorValue first(const TensorValue &batch)
-{
-    const TensorValue s = batch.slice0(0);
-    Shape sh = s.shape();
-    sh.insert(sh.begin(), 1);
-    return TensorValue(sh, std::vector<float>(s.data(), s.data() + s.numel()));
-}
+TensorValue first(const TensorValue &batch) { return fixtures::firstItem(batch); }
 
 /// The plain gradient ∂y_t/∂x (input × gradient divided by the input).
 TensorValue gradient(Model &m, const TensorValue &x, int target)
