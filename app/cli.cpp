@@ -87,6 +87,13 @@ const char *kUsage =
     "              or --direction DIR.npy instead of --dim: z + t·d\n"
     "  direction   --encoder E --data D --from A --to B --out DIR.npy [--limit N]\n"
     "              an attribute direction: mean code of class B minus mean code of class A (encoder μ)\n"
+    "              --method pca --encoder E --data D [--k 5]: principal directions of the encoded items [k, D]\n"
+    "              --method ganspace --model G --layer L [--k 5] [--count 2000] [--seed S]: PCA of layer L over\n"
+    "              sampled codes carried back to latent space by regression (GANSpace) [k, D]\n"
+    "  counterfactual --model DEC --classifier C (--encoder E --input IMG | --z Z.npy) --target K --out OUT.png|OUT.npy\n"
+    "              [--steps 300] [--lr 0.05] [--lambda 0.05] [--stop 0.9] [--extra-steps 0] [--path-out PATH.npy]\n"
+    "              nearest code the classifier assigns to K (gradient steps on −log p(K) + λ‖z − z0‖²); the PNG\n"
+    "              shows the path and the difference image; exit 4 when K was not reached\n"
     "  interpolate --model M --z Z0.npy --z-end Z1.npy --steps N --mode lerp|slerp --out OUT.npy|OUT.png\n"
     "  sample      --model M --count N --seed S [--truncation T] [--codes-out Z.npy] --out OUT.npy|OUT.png\n"
     "              codes as torch.manual_seed(S); torch.randn(N, D) draws them\n"
@@ -124,7 +131,7 @@ Args parse(int argc, char **argv)
         "superpixels", "superpixel-size", "input-dir", "out-dir", "shard", "format", "session",
         "data", "items", "heldout", "user", "item", "k", "threshold", "topn", "batch", "limit", "blur-sigma",
         "dims", "perplexity", "iterations", "z", "z-end", "dim", "range", "mode", "count", "truncation", "codes-out", "cols",
-        "classifier", "encoder", "direction", "from", "to"};
+        "classifier", "encoder", "direction", "from", "to", "lr", "lambda", "stop", "extra-steps", "path-out"};
     Args a;
     if (argc < 2) throw UsageError("no command given");
     a.command = argv[1];
@@ -932,25 +939,6 @@ int cmdSample(const Args &a)
     return 0;
 }
 
-/// Generator images (in the generator's output range) as the classifier's input (its range and mean/std).
-TensorValue toClassifierInput(const TensorValue &images, const ModelSummary &gen, const ModelSummary &cls)
-{
-    double lo = 0, hi = 1;
-    if (const Json *out = gen.metadata.raw.find("output"))
-        if (const Json *r = out->find("range")) { lo = r->asArray()[0].asNumber(); hi = r->asArray()[1].asNumber(); }
-    const InputSpec &spec = cls.metadata.input;
-    const int64_t C = images.dim(1), P = images.dim(2) * images.dim(3);
-    std::vector<float> v(size_t(images.numel()));
-    for (int64_t i = 0; i < images.numel(); ++i) {
-        const int64_t c = (i / P) % C;
-        const double unit = (images.at(i) - lo) / (hi - lo);
-        const float mean = spec.mean.empty() ? 0.f : spec.mean[size_t(std::min<int64_t>(c, int64_t(spec.mean.size()) - 1))];
-        const float sd = spec.std.empty() ? 1.f : spec.std[size_t(std::min<int64_t>(c, int64_t(spec.std.size()) - 1))];
-        v[size_t(i)] = float((spec.rangeLo + unit * (spec.rangeHi - spec.rangeLo) - mean) / sd);
-    }
-    return TensorValue(images.shape(), std::move(v));
-}
-
 int cmdGenMetrics(const Args &a)
 {
     auto gen = loadModel(a);
@@ -1015,15 +1003,61 @@ int cmdGenMetrics(const Args &a)
     return 0;
 }
 
+Json directionSetJson(const DirectionSet &d)
+{
+    Json j = Json::object();
+    j["shape"] = shapeJson(d.directions.shape());
+    Json r = Json::array(), s = Json::array();
+    for (double v : d.explainedRatio) r.push(Json(v));
+    for (double v : d.sigma) s.push(Json(v));
+    j["explained_ratio"] = r;
+    j["sigma"] = s;
+    return j;
+}
+
+/// Encoder μ codes of up to `limit` dataset items: [N, D].
+TensorValue encodeDataset(Model &enc, const Dataset &data, size_t limit)
+{
+    const ModelSummary &s = enc.summary();
+    const size_t n = std::min(limit, data.size());
+    if (!n) throw Error(ErrorCode::BadInput, "The dataset is empty");
+    std::vector<float> all;
+    int64_t D = 0;
+    for (size_t b = 0; b < n; b += 256) {
+        const size_t e = std::min(n, b + 256);
+        const TensorValue mu = enc.forward(data.batch(b, e, s.metadata.input, s.inputShape), {}).outputs.at(0);
+        D = mu.numel() / int64_t(e - b);
+        all.insert(all.end(), mu.data(), mu.data() + mu.numel());
+    }
+    return TensorValue({int64_t(n), D}, std::move(all));
+}
+
 int cmdDirection(const Args &a)
 {
+    const std::string method = a.get("method", "attribute");
+    const std::string out = a.need("out");
+    if (method == "ganspace") {
+        auto gen = loadModel(a);
+        const DirectionSet d = principalDirectionsOfActivation(*gen, a.need("layer"), toInt(a.get("k", "5"), "--k"),
+                                                               toInt(a.get("count", "2000"), "--count"), uint64_t(toInt(a.get("seed", "0"), "--seed")));
+        writeNpy(out, d.directions);
+        std::cout << directionSetJson(d).dump(-1) << "\n";
+        return 0;
+    }
+    if (method != "attribute" && method != "pca") throw UsageError("--method must be attribute, pca or ganspace");
     Args ea = a;
     ea.values["model"] = a.need("encoder");
     auto enc = loadModel(ea);
     const ModelSummary &s = enc->summary();
     const Dataset data = Dataset::open(a.need("data"), s.metadata.labels);
-    const int from = toInt(a.need("from"), "--from"), to = toInt(a.need("to"), "--to");
     const size_t limit = size_t(toInt(a.get("limit", "1000"), "--limit"));
+    if (method == "pca") {
+        const DirectionSet d = principalDirectionsOfCodes(encodeDataset(*enc, data, limit), toInt(a.get("k", "5"), "--k"));
+        writeNpy(out, d.directions);
+        std::cout << directionSetJson(d).dump(-1) << "\n";
+        return 0;
+    }
+    const int from = toInt(a.need("from"), "--from"), to = toInt(a.need("to"), "--to");
     auto meanOf = [&](int cls) {
         std::vector<float> all;
         Shape item;
@@ -1043,10 +1077,93 @@ int cmdDirection(const Args &a)
     std::vector<float> d(size_t(ma.numel()));
     for (int64_t j = 0; j < ma.numel(); ++j) d[size_t(j)] = mb.at(j) - ma.at(j);
     const TensorValue dir({1, ma.numel()}, std::move(d));
-    writeNpy(a.need("out"), dir);
-    writeNpy(a.need("out").substr(0, a.need("out").size() - 4) + "_from.npy", ma);
+    writeNpy(out, dir);
+    writeNpy(out.substr(0, out.size() - 4) + "_from.npy", ma);
     std::cout << "{\"shape\": " << shapeJson(dir.shape()).dump() << "}\n";
     return 0;
+}
+
+/// Images [N, C, H, W] → one row: the images, then the difference of the last and first mapped to [0, 1].
+TensorValue withDifference(const TensorValue &frames, const TensorValue &difference)
+{
+    double m = 1e-12;
+    for (int64_t i = 0; i < difference.numel(); ++i) m = std::max(m, double(std::abs(difference.at(i))));
+    std::vector<float> v(frames.data(), frames.data() + frames.numel());
+    for (int64_t i = 0; i < difference.numel(); ++i) v.push_back(float(0.5 + 0.5 * difference.at(i) / m));
+    Shape s = frames.shape();
+    s[0] += 1;
+    return TensorValue(s, std::move(v));
+}
+
+int cmdCounterfactual(const Args &a)
+{
+    auto dec = loadModel(a);
+    Args ca = a;
+    ca.values["model"] = a.need("classifier");
+    auto cls = loadModel(ca);
+    TensorValue z0;
+    if (a.has("z")) {
+        z0 = checkCode(*dec, readNpy(a.need("z")), "code --z");
+    } else {
+        Args ea = a;
+        ea.values["model"] = a.need("encoder");
+        auto enc = loadModel(ea);
+        const TensorValue x = loadInputFile(a.need("input"), enc->summary().metadata.input, enc->summary().inputShape);
+        z0 = checkCode(*dec, enc->forward(x, {}).outputs.at(0), "encoded input");
+    }
+    CounterfactualOptions o;
+    o.target = toInt(a.need("target"), "--target");
+    o.steps = toInt(a.get("steps", "300"), "--steps");
+    o.learningRate = toDouble(a.get("lr", "0.05"), "--lr");
+    o.distanceWeight = toDouble(a.get("lambda", "0.05"), "--lambda");
+    o.stopProbability = toDouble(a.get("stop", "0.9"), "--stop");
+    o.extraSteps = toInt(a.get("extra-steps", "0"), "--extra-steps");
+    const CounterfactualResult r = latentCounterfactual(*dec, *cls, z0, o);
+    const std::string out = a.need("out");
+    const int64_t S = r.path.dim(0);
+    if (out.size() > 4 && out.substr(out.size() - 4) == ".npy") {
+        writeNpy(out, decodeCodes(*dec, r.path));
+    } else {
+        // Up to 8 frames evenly spaced along the path's length (first and last included), then the difference.
+        const int64_t D = r.path.dim(1);
+        std::vector<double> length(size_t(S), 0.0);
+        for (int64_t k = 1; k < S; ++k) {
+            double d2 = 0;
+            for (int64_t j = 0; j < D; ++j) d2 += std::pow(double(r.path.at(k * D + j)) - r.path.at((k - 1) * D + j), 2);
+            length[size_t(k)] = length[size_t(k - 1)] + std::sqrt(d2);
+        }
+        const int frames = int(std::min<int64_t>(8, S));
+        std::vector<float> codes;
+        for (int f = 0; f < frames; ++f) {
+            const double want = frames == 1 ? 0.0 : length.back() * f / (frames - 1);
+            const int64_t k = std::lower_bound(length.begin(), length.end(), want - 1e-12) - length.begin();
+            const int64_t kk = std::min<int64_t>(k, S - 1);
+            codes.insert(codes.end(), r.path.data() + kk * D, r.path.data() + (kk + 1) * D);
+        }
+        const TensorValue images = decodeCodes(*dec, TensorValue({frames, D}, std::move(codes)));
+        const bool still = out.size() > 4 && out.substr(out.size() - 4) == ".png";
+        writeImages(out, still ? withDifference(images, r.difference) : images, 0);
+    }
+    if (a.has("path-out")) writeNpy(a.need("path-out"), r.path);
+    const auto &labels = cls->summary().metadata.labels;
+    auto name = [&](int c) { return c >= 0 && size_t(c) < labels.size() ? labels[size_t(c)] : std::to_string(c); };
+    Json j = Json::object();
+    j["reached"] = r.reached;
+    j["steps"] = S - 1;
+    j["target"] = o.target;
+    j["target_label"] = name(o.target);
+    j["start_class"] = r.predicted.front();
+    j["start_label"] = name(r.predicted.front());
+    j["final_class"] = r.predicted.back();
+    j["final_label"] = name(r.predicted.back());
+    j["start_probability"] = r.targetProbability.front();
+    j["final_probability"] = r.targetProbability.back();
+    j["latent_distance"] = r.distance.back();
+    double l1 = 0;
+    for (int64_t i = 0; i < r.difference.numel(); ++i) l1 += std::abs(r.difference.at(i));
+    j["mean_abs_pixel_change"] = l1 / double(std::max<int64_t>(1, r.difference.numel()));
+    std::cout << j.dump(a.flags.count("json") ? 1 : -1) << "\n";
+    return r.reached ? 0 : 4;
 }
 
 /// Builds OUT-DIR/index.json from the per-item sidecars of a (possibly sharded) batch run.
@@ -1231,6 +1348,7 @@ int main(int argc, char **argv)
         if (a.command == "sample") return cmdSample(a);
         if (a.command == "gen-metrics") return cmdGenMetrics(a);
         if (a.command == "direction") return cmdDirection(a);
+        if (a.command == "counterfactual") return cmdCounterfactual(a);
         throw UsageError("unknown command '" + a.command + "'");
     } catch (const UsageError &e) {
         std::cerr << "pellucid-cli: " << e.what() << "\n" << kUsage;

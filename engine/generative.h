@@ -4,7 +4,9 @@
 #include "engine/model.h"
 #include "engine/tensorvalue.h"
 
+#include <functional>
 #include <string>
+#include <vector>
 
 namespace pellucid {
 
@@ -30,5 +32,50 @@ TensorValue moveAlong(const TensorValue &z, const TensorValue &direction, double
 TensorValue meanCode(Model &encoder, const TensorValue &images);
 /// Decodes codes [N, D] in batches: [N, C, H, W].
 TensorValue decodeCodes(Model &model, const TensorValue &codes);
+
+/// Per-channel affine map from a generator's output range (metadata output.range, default [0, 1]) to a
+/// classifier's input (its range, then mean/std): x' = x·scale[c] + offset[c].
+struct ChannelAffine {
+    std::vector<double> scale, offset;
+};
+ChannelAffine generatorToClassifier(const ModelSummary &gen, const ModelSummary &cls, int64_t channels);
+/// Generator images [N, C, H, W] as the classifier's input.
+TensorValue toClassifierInput(const TensorValue &images, const ModelSummary &gen, const ModelSummary &cls);
+
+/// Unit latent directions [k, D] with the share of variance each explains (of the codes or of the layer).
+struct DirectionSet {
+    TensorValue directions;
+    std::vector<double> explainedRatio;
+    std::vector<double> sigma;   // standard deviation of the codes along each direction
+};
+/// Principal directions of a set of codes [N, D] (e.g. a VAE's posterior means over a dataset).
+DirectionSet principalDirectionsOfCodes(const TensorValue &codes, int k);
+/// GANSpace (Härkönen et al. 2020): `count` codes sampled from the prior (seeded), PCA of the flattened
+/// activation of `layer`, and each component carried back to latent space by least squares — the code
+/// regressed on the component's coordinate (coordinates are uncorrelated, so one direction per component).
+DirectionSet principalDirectionsOfActivation(Model &generator, const std::string &layer, int k, int64_t count, uint64_t seed);
+
+/// A latent counterfactual: gradient steps on L(z) = −log p(target | C(G(z))) + λ‖z − z0‖² from z0 until
+/// p(target) ≥ stopProbability (then `extraSteps` more to move clear of the boundary) or `steps` run out.
+struct CounterfactualOptions {
+    int target = 0;
+    int steps = 300;
+    double learningRate = 0.05;
+    double distanceWeight = 0.05;   // λ
+    double stopProbability = 0.9;
+    int extraSteps = 0;
+    std::function<bool()> cancelled;
+    std::function<void(int step, double probability, double distance)> progress;
+};
+struct CounterfactualResult {
+    TensorValue path;                       // codes [S + 1, D], z0 first
+    std::vector<double> targetProbability;  // per code of the path
+    std::vector<double> distance;           // ‖z − z0‖ per code of the path
+    std::vector<int> predicted;             // the classifier's class per code of the path
+    TensorValue original, counterfactual;   // decoded z0 and the last code [1, C, H, W]
+    TensorValue difference;                 // counterfactual − original
+    bool reached = false;
+};
+CounterfactualResult latentCounterfactual(Model &decoder, Model &classifier, const TensorValue &z0, const CounterfactualOptions &options);
 
 } // namespace pellucid

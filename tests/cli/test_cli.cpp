@@ -2,6 +2,7 @@
 #include "engine/json.h"
 
 #include <gif_lib.h>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
 #include "engine/npy.h"
 #include "tests/common/fixtures.h"
@@ -502,6 +503,58 @@ TEST(attribute_direction_moves_sneakers_to_ankle_boots)
     CHECK_EQ(classify(0), std::string("Sneaker"));
     CHECK_EQ(classify(4), std::string("Ankle boot"));
     CHECK(cli("direction --encoder " + fixtures::resources("models/vae_encoder.pt") + " --data " + idx + " --from 42 --to 9 --limit 10 --out " + tmp + "/x.npy").err.find("no item of class 42") != std::string::npos);
+}
+
+TEST(principal_directions_commands)
+{
+    // GANSpace through the VAE decoder's first layer, and PCA of encoded test images: unit rows [k, 16],
+    // explained ratios falling.
+    Run r = cli("direction --method ganspace --model " + fixtures::resources("models/vae_decoder.pt") + " --layer fc --k 3 --count 500 --out " + tmp + "/gs.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    const TensorValue gs = readNpy(tmp + "/gs.npy");
+    CHECK(gs.shape() == (Shape{3, 16}));
+    for (int j = 0; j < 3; ++j) {
+        double n = 0;
+        for (int i = 0; i < 16; ++i) n += double(gs.at(j * 16 + i)) * gs.at(j * 16 + i);
+        CHECK(std::abs(n - 1) < 1e-5);
+    }
+    const Json j = Json::parse(r.out);
+    const auto &ratio = j.find("explained_ratio")->asArray();
+    CHECK(ratio.size() == 3 && ratio[0].asNumber() >= ratio[1].asNumber() && ratio[1].asNumber() >= ratio[2].asNumber());
+    r = cli("direction --method pca --encoder " + fixtures::resources("models/vae_encoder.pt") + " --data /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --limit 300 --k 2 --out " + tmp + "/pc.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(readNpy(tmp + "/pc.npy").shape() == (Shape{2, 16}));
+    r = cli("direction --method ganspace --model " + fixtures::resources("models/vae_decoder.pt") + " --layer nope --out " + tmp + "/x.npy");
+    CHECK(r.status == 2 && r.err.find("nope") != std::string::npos);
+    CHECK_EQ(cli("direction --method magic --model " + fixtures::resources("models/vae_decoder.pt") + " --out " + tmp + "/x.npy").status, 1);
+}
+
+TEST(counterfactual_turns_a_sneaker_into_an_ankle_boot)
+{
+    const std::string base = "counterfactual --model " + fixtures::resources("models/vae_decoder.pt") + " --classifier " + demo +
+                             " --encoder " + fixtures::resources("models/vae_encoder.pt") + " --input " + fixtures::resources("samples/7-sneaker.png");
+    Run r = cli(base + " --target 9 --out " + tmp + "/cf.png --path-out " + tmp + "/cfpath.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    const Json j = Json::parse(r.out);
+    CHECK(j.find("reached")->asBool());
+    CHECK_EQ(j.find("start_label")->asString(), std::string("Sneaker"));
+    CHECK_EQ(j.find("final_label")->asString(), std::string("Ankle boot"));
+    CHECK(j.find("final_probability")->asNumber() >= 0.9);
+    const TensorValue path = readNpy(tmp + "/cfpath.npy");
+    CHECK(path.shape().size() == 2 && path.dim(1) == 16 && path.dim(0) == int64_t(j.find("steps")->asNumber()) + 1);
+    // The PNG strip: 8 path frames and the difference image.
+    const cv::Mat strip = cv::imread(tmp + "/cf.png", cv::IMREAD_UNCHANGED);
+    CHECK(!strip.empty() && strip.cols > 8 * strip.rows);
+    // The decoded path as .npy: one image per code; the classifier agrees with the reported final class.
+    r = cli(base + " --target 9 --out " + tmp + "/cf.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(readNpy(tmp + "/cf.npy").shape() == (Shape{path.dim(0), 1, 28, 28}));
+    // An unreachable budget: exit 4 and reached false; a bad target class is named.
+    r = cli(base + " --target 9 --steps 1 --out " + tmp + "/x.png");
+    CHECK_EQ(r.status, 4);
+    CHECK(!Json::parse(r.out).find("reached")->asBool());
+    r = cli(base + " --target 11 --out " + tmp + "/x.png");
+    CHECK(r.status == 2 && r.err.find("outside the classifier's 0–9") != std::string::npos);
 }
 
 TEST(gen_metrics_command)
