@@ -947,57 +947,38 @@ int cmdGenMetrics(const Args &a)
     auto cls = loadModel(ca);
     const int64_t count = toInt(a.get("count", "500"), "--count");
     const TensorValue codes = sampleCodes(count, latentDim(*gen), uint64_t(toInt(a.get("seed", "0"), "--seed")));
-    const TensorValue images = decodeCodes(*gen, codes);
     const std::string layer = a.get("layer", cls->summary().metadata.suggestedLayers.empty() ? "" : cls->summary().metadata.suggestedLayers.back());
-    auto features = [&](const TensorValue &x, TensorValue &logits) {
-        std::vector<float> f, l;
-        int64_t d = 0, k = 0;
-        for (int64_t b = 0; b < x.dim(0); b += 256) {
-            const int64_t e = std::min(x.dim(0), b + 256), per = x.numel() / x.dim(0);
-            Shape sh = x.shape();
-            sh[0] = e - b;
-            const ForwardResult r = cls->forward(TensorValue(sh, std::vector<float>(x.data() + b * per, x.data() + e * per)), layer.empty() ? std::vector<std::string>{} : std::vector<std::string>{layer});
-            l.insert(l.end(), r.outputs.at(0).data(), r.outputs.at(0).data() + r.outputs.at(0).numel());
-            k = r.outputs.at(0).dim(1);
-            const TensorValue pooled = layer.empty() ? r.outputs.at(0) : poolActivations(r.taps.begin()->second.at(0));
-            d = pooled.dim(1);
-            f.insert(f.end(), pooled.data(), pooled.data() + pooled.numel());
-        }
-        logits = TensorValue({x.dim(0), k}, std::move(l));
-        return TensorValue({x.dim(0), d}, std::move(f));
-    };
-    TensorValue genLogits;
-    const TensorValue genFeatures = features(toClassifierInput(images, gen->summary(), cls->summary()), genLogits);
-    Json j = Json::object();
-    j["samples"] = count;
-    j["feature_layer"] = layer.empty() ? std::string("logits") : layer;
-    j["inception_score"] = inceptionScore(genLogits);
-    j["diversity"] = diversity(genFeatures);
+    TensorValue real, realForEncoder;
+    std::unique_ptr<Model> enc;
     if (a.has("data")) {
         const Dataset data = Dataset::open(a.need("data"), cls->summary().metadata.labels);
         const size_t n = std::min(data.size(), size_t(count));
-        TensorValue realLogits;
-        const TensorValue realFeatures = features(data.batch(0, n, cls->summary().metadata.input, cls->summary().inputShape), realLogits);
-        j["frechet_distance"] = frechetDistance(genFeatures, realFeatures);
-        j["real_inception_score"] = inceptionScore(realLogits);
-        j["real_diversity"] = diversity(realFeatures);
+        real = data.batch(0, n, cls->summary().metadata.input, cls->summary().inputShape);
         if (a.has("encoder")) {
             Args ea = a;
             ea.values["model"] = a.need("encoder");
-            auto enc = loadModel(ea);
-            const TensorValue raw = data.batch(0, n, enc->summary().metadata.input, enc->summary().inputShape);
-            const ForwardResult er = enc->forward(raw, {});
-            if (er.outputs.size() < 2) throw Error(ErrorCode::BadInput, "The encoder must return (mu, logvar)");
-            const TensorValue recon = decodeCodes(*gen, er.outputs[0]);
-            j["reconstruction_ssim"] = meanSsim(recon, raw);
-            j["reconstruction_psnr_db"] = psnr(recon, raw);
-            const auto kl = klPerDimension(er.outputs[0], er.outputs[1]);
-            Json kj = Json::array();
-            int active = 0;
-            for (double v : kl) { kj.push(Json(v)); active += v > 0.01; }
-            j["kl_per_dim"] = kj;
-            j["active_units"] = active;
+            enc = loadModel(ea);
+            realForEncoder = data.batch(0, n, enc->summary().metadata.input, enc->summary().inputShape);
         }
+    }
+    const GenerativeReport g = generativeReport(*gen, *cls, layer, codes, real, enc.get(), realForEncoder);
+    Json j = Json::object();
+    j["samples"] = g.samples;
+    j["feature_layer"] = g.featureLayer;
+    j["inception_score"] = g.inceptionScore;
+    j["diversity"] = g.diversity;
+    if (g.hasReal) {
+        j["frechet_distance"] = g.frechetDistance;
+        j["real_inception_score"] = g.realInceptionScore;
+        j["real_diversity"] = g.realDiversity;
+    }
+    if (g.hasReconstruction) {
+        j["reconstruction_ssim"] = g.reconstructionSsim;
+        j["reconstruction_psnr_db"] = g.reconstructionPsnr;
+        Json kj = Json::array();
+        for (double v : g.klPerDim) kj.push(Json(v));
+        j["kl_per_dim"] = kj;
+        j["active_units"] = g.activeUnits;
     }
     std::cout << j.dump(a.flags.count("json") ? 1 : -1) << "\n";
     return 0;
@@ -1126,20 +1107,10 @@ int cmdCounterfactual(const Args &a)
     } else {
         // Up to 8 frames evenly spaced along the path's length (first and last included), then the difference.
         const int64_t D = r.path.dim(1);
-        std::vector<double> length(size_t(S), 0.0);
-        for (int64_t k = 1; k < S; ++k) {
-            double d2 = 0;
-            for (int64_t j = 0; j < D; ++j) d2 += std::pow(double(r.path.at(k * D + j)) - r.path.at((k - 1) * D + j), 2);
-            length[size_t(k)] = length[size_t(k - 1)] + std::sqrt(d2);
-        }
-        const int frames = int(std::min<int64_t>(8, S));
+        const std::vector<int64_t> idx = framesAlongPath(r.path, 8);
+        const int frames = int(idx.size());
         std::vector<float> codes;
-        for (int f = 0; f < frames; ++f) {
-            const double want = frames == 1 ? 0.0 : length.back() * f / (frames - 1);
-            const int64_t k = std::lower_bound(length.begin(), length.end(), want - 1e-12) - length.begin();
-            const int64_t kk = std::min<int64_t>(k, S - 1);
-            codes.insert(codes.end(), r.path.data() + kk * D, r.path.data() + (kk + 1) * D);
-        }
+        for (int64_t k : idx) codes.insert(codes.end(), r.path.data() + k * D, r.path.data() + (k + 1) * D);
         const TensorValue images = decodeCodes(*dec, TensorValue({frames, D}, std::move(codes)));
         const bool still = out.size() > 4 && out.substr(out.size() - 4) == ".png";
         writeImages(out, still ? withDifference(images, r.difference) : images, 0);

@@ -192,6 +192,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
             return out;
         });
     });
+    wireLatentTabs();
     connect(mLatent, &LatentPanel::interpolationRequested, this, [this, latentJob] {
         const std::vector<float> a = mLatent->codeA(), b = mLatent->codeB();
         const int steps = mLatent->interpolationSteps();
@@ -755,6 +756,7 @@ void MainWindow::onModelLoaded(std::shared_ptr<const ModelSummary> summary)
         if (const Json *lat = mSummary->metadata.raw.find("latent"); lat && lat->find("dim"))
             mLatent->setLatentDim(int(lat->find("dim")->asInt()), QString::fromStdString(mSummary->fileName));
         mLatentDock->raise();
+        findLatentCompanions();
         emit modelReady();
         emit mLatent->randomRequested(0, 0.0);
         applyPendingSession();
@@ -815,6 +817,16 @@ void MainWindow::onModelLoaded(std::shared_ptr<const ModelSummary> summary)
 void MainWindow::openImage(const QString &path)
 {
     try {
+        if (!mLatent->code().empty()) {
+            // A generator is loaded: the image is the input of its VAE encoder / counterfactual (Latent dock).
+            const QImage preview(path);
+            if (preview.isNull()) throw Error(ErrorCode::BadInput, "Cannot read the image " + path.toStdString());
+            mImagePath = path;
+            mInput->showImage(path, preview);
+            mInput->showMessage(tr("%1 — input of the Latent dock's VAE and counterfactual tabs").arg(QFileInfo(path).fileName()));
+            mErrorLabel->clear();
+            return;
+        }
         const InputSpec spec = mSummary ? mSummary->metadata.input : InputSpec();
         const Shape shape = mSummary ? mSummary->inputShape : Shape();
         TensorValue t = loadInputFile(path.toStdString(), spec, shape);

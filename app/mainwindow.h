@@ -21,6 +21,7 @@ namespace pellucid {
 class ActivationPanel;
 class DatasetPanel;
 class LatentPanel;
+struct LatentCompanions;
 class Dataset;
 class RecommenderPanel;
 class AttributionPanel;
@@ -136,6 +137,11 @@ private:
     ComposerSpec mComposer;
     std::unique_ptr<Session> mPendingSession;
     void applyPendingSession();
+    // The Latent dock's tabs (app/latenttabs.cpp).
+    void wireLatentTabs();
+    void findLatentCompanions();
+    std::shared_ptr<LatentCompanions> mCompanions;
+    QString mCompanionClassifier, mCompanionEncoder;
     DevicePreference mDevice = DevicePreference::Auto;
 };
 

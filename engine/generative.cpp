@@ -5,8 +5,10 @@
 
 #include "engine/errors.h"
 #include "engine/modelimpl.h"
+#include "engine/genmetrics.h"
 #include "engine/projection.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace pellucid {
@@ -333,6 +335,115 @@ CounterfactualResult latentCounterfactual(Model &decoder, Model &classifier, con
     for (int64_t i = 0; i < r.original.numel(); ++i) diff[size_t(i)] = r.counterfactual.at(i) - r.original.at(i);
     r.difference = TensorValue(r.original.shape(), std::move(diff));
     return r;
+}
+
+std::vector<int64_t> framesAlongPath(const TensorValue &path, int frames)
+{
+    const int64_t S = path.dim(0), D = path.dim(1);
+    std::vector<double> length(size_t(S), 0.0);
+    for (int64_t k = 1; k < S; ++k) {
+        double d2 = 0;
+        for (int64_t j = 0; j < D; ++j) d2 += std::pow(double(path.at(k * D + j)) - path.at((k - 1) * D + j), 2);
+        length[size_t(k)] = length[size_t(k - 1)] + std::sqrt(d2);
+    }
+    const int n = int(std::min<int64_t>(frames, S));
+    std::vector<int64_t> idx;
+    for (int f = 0; f < n; ++f) {
+        const double want = n == 1 ? 0.0 : length.back() * f / (n - 1);
+        const int64_t k = std::lower_bound(length.begin(), length.end(), want - 1e-12) - length.begin();
+        idx.push_back(std::min<int64_t>(k, S - 1));
+    }
+    return idx;
+}
+
+namespace {
+
+/// Rows [b, e) of a batch tensor.
+TensorValue rows(const TensorValue &x, int64_t b, int64_t e)
+{
+    const int64_t per = x.numel() / x.dim(0);
+    Shape sh = x.shape();
+    sh[0] = e - b;
+    return TensorValue(sh, std::vector<float>(x.data() + b * per, x.data() + e * per));
+}
+
+/// Pooled features of `layer` (the logits when empty) and the logits, batched.
+TensorValue classifierFeatures(Model &cls, const std::string &layer, const TensorValue &x, TensorValue &logits)
+{
+    std::vector<float> f, l;
+    int64_t d = 0, k = 0;
+    for (int64_t b = 0; b < x.dim(0); b += 256) {
+        const int64_t e = std::min(x.dim(0), b + 256);
+        const ForwardResult r = cls.forward(rows(x, b, e), layer.empty() ? std::vector<std::string>{} : std::vector<std::string>{layer});
+        const TensorValue &out = r.outputs.at(0);
+        l.insert(l.end(), out.data(), out.data() + out.numel());
+        k = out.numel() / (e - b);
+        const TensorValue pooled = layer.empty() ? TensorValue({e - b, k}, std::vector<float>(out.data(), out.data() + out.numel()))
+                                                 : poolActivations(r.taps.begin()->second.at(0));
+        d = pooled.dim(1);
+        f.insert(f.end(), pooled.data(), pooled.data() + pooled.numel());
+    }
+    logits = TensorValue({x.dim(0), k}, std::move(l));
+    return TensorValue({x.dim(0), d}, std::move(f));
+}
+
+} // namespace
+
+std::pair<TensorValue, TensorValue> encodePosterior(Model &encoder, const TensorValue &images)
+{
+    std::vector<float> mu, lv;
+    int64_t D = 0;
+    for (int64_t b = 0; b < images.dim(0); b += 256) {
+        const int64_t e = std::min(images.dim(0), b + 256);
+        const ForwardResult r = encoder.forward(rows(images, b, e), {});
+        if (r.outputs.size() < 2 || r.outputs[0].shape() != r.outputs[1].shape())
+            throw Error(ErrorCode::BadInput, encoder.summary().fileName + " is not a VAE encoder: it must return (mu, logvar) of equal shapes");
+        D = r.outputs[0].numel() / (e - b);
+        mu.insert(mu.end(), r.outputs[0].data(), r.outputs[0].data() + r.outputs[0].numel());
+        lv.insert(lv.end(), r.outputs[1].data(), r.outputs[1].data() + r.outputs[1].numel());
+    }
+    return {TensorValue({images.dim(0), D}, std::move(mu)), TensorValue({images.dim(0), D}, std::move(lv))};
+}
+
+GenerativeReport generativeReport(Model &gen, Model &cls, const std::string &layer, const TensorValue &codes,
+                                  const TensorValue &real, Model *encoder, const TensorValue &realForEncoder,
+                                  const std::function<void(const std::string &)> &stage)
+{
+    auto say = [&](const std::string &s) { if (stage) stage(s); };
+    GenerativeReport g;
+    g.samples = codes.dim(0);
+    g.featureLayer = layer.empty() ? std::string("logits") : layer;
+    say("decoding " + std::to_string(g.samples) + " samples");
+    const TensorValue images = decodeCodes(gen, codes);
+    TensorValue logits;
+    say("classifier features of the samples");
+    const TensorValue features = classifierFeatures(cls, layer, toClassifierInput(images, gen.summary(), cls.summary()), logits);
+    g.inceptionScore = inceptionScore(logits);
+    g.diversity = diversity(features);
+    if (real.numel() > 0) {
+        say("classifier features of the real items");
+        g.hasReal = true;
+        g.realItems = real.dim(0);
+        TensorValue realLogits;
+        const TensorValue realFeatures = classifierFeatures(cls, layer, real, realLogits);
+        g.frechetDistance = frechetDistance(features, realFeatures);
+        g.realInceptionScore = inceptionScore(realLogits);
+        g.realDiversity = diversity(realFeatures);
+    }
+    if (encoder && realForEncoder.numel() > 0) {
+        say("encoding and reconstructing the real items");
+        g.hasReconstruction = true;
+        const auto [mu, logvar] = encodePosterior(*encoder, realForEncoder);
+        const TensorValue recon = decodeCodes(gen, mu);
+        if (recon.shape() != realForEncoder.shape())
+            throw Error(ErrorCode::BadInput, "Reconstructions " + shapeToString(recon.shape()) + " do not match the encoder's inputs " + shapeToString(realForEncoder.shape()));
+        g.reconstructionSsim = meanSsim(recon, realForEncoder);
+        g.reconstructionPsnr = psnr(recon, realForEncoder);
+        g.klPerDim = klPerDimension(mu, logvar);
+        for (double v : g.klPerDim) g.activeUnits += v > 0.01;
+        g.reconstructions = rows(recon, 0, std::min<int64_t>(16, recon.dim(0)));
+    }
+    return g;
 }
 
 } // namespace pellucid

@@ -77,5 +77,31 @@ struct CounterfactualResult {
     bool reached = false;
 };
 CounterfactualResult latentCounterfactual(Model &decoder, Model &classifier, const TensorValue &z0, const CounterfactualOptions &options);
+/// Indices of up to `frames` codes of a path [S, D] evenly spaced along its length (first and last included).
+std::vector<int64_t> framesAlongPath(const TensorValue &path, int frames);
+
+/// Quality of a generator measured with a classifier as the feature extractor: Inception Score of the
+/// generated images (classifier logits), diversity and Fréchet distance in the features of `layer` (pooled;
+/// the logits when `layer` is empty); with real images, the same for them; with a VAE encoder (returning
+/// μ, log σ²), reconstruction SSIM / PSNR of the real images and KL to the prior per latent dimension.
+struct GenerativeReport {
+    int64_t samples = 0, realItems = 0;
+    std::string featureLayer;
+    double inceptionScore = 0, diversity = 0;
+    bool hasReal = false;
+    double frechetDistance = 0, realInceptionScore = 0, realDiversity = 0;
+    bool hasReconstruction = false;
+    double reconstructionSsim = 0, reconstructionPsnr = 0;
+    std::vector<double> klPerDim;
+    int activeUnits = 0;                 // dimensions with KL > 0.01 nats
+    TensorValue reconstructions;         // of the first real images (up to 16), for display
+};
+/// `real` [M, C, H, W] in the classifier's input space (may be empty); `realForEncoder` the same items in
+/// the encoder's input space (used only with `encoder`).
+GenerativeReport generativeReport(Model &generator, Model &classifier, const std::string &layer, const TensorValue &codes,
+                                  const TensorValue &real, Model *encoder, const TensorValue &realForEncoder,
+                                  const std::function<void(const std::string &stage)> &stage = {});
+/// Encoder μ and log σ² for a batch (a VAE encoder returns both; throws Error(BadInput) otherwise).
+std::pair<TensorValue, TensorValue> encodePosterior(Model &encoder, const TensorValue &images);
 
 } // namespace pellucid

@@ -18,6 +18,12 @@
 #include <QLabel>
 #include <qcustomplot.h>
 #include <QTableWidget>
+#include <QTextBrowser>
+#include <QListWidget>
+#include <QTabWidget>
+#include <QComboBox>
+#include <QSlider>
+#include "engine/generative.h"
 #include "widgets/figure.h"
 #include "engine/npy.h"
 
@@ -610,6 +616,104 @@ private slots:
             QVERIFY(waitFor("traversal"));
             w.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/latent.png");
         }
+    }
+
+    void latentTabsOnTheVaeDemo()
+    {
+        MainWindow w;
+        w.resize(1500, 950);
+        w.show();
+        QSignalSpy shown(&w, &MainWindow::latentShown);
+        auto waitFor = [&](const QString &what, int ms = 60000) { return waitForArgument(shown, what, ms); };
+        w.openModel(res("models/vae_decoder.pt"));
+        // The companions: the encoder named by "pair" and the Fashion-MNIST classifier beside it.
+        QVERIFY(waitFor("companions"));
+        QVERIFY(waitFor("decoded"));
+        LatentPanel *panel = w.latentPanel();
+        QCOMPARE(int(panel->code().size()), 16);
+        QCOMPARE(panel->findChildren<QComboBox *>().size() > 0, true);
+        // Gallery: seeded samples; clicking one makes it the code.
+        emit panel->galleryRequested(12, 3, 0.0);
+        QVERIFY(waitFor("gallery"));
+        const TensorValue expected = sampleCodes(12, 16, 3);
+        QCOMPARE(panel->galleryCodes().shape(), (Shape{12, 16}));
+        QCOMPARE(fixturesMaxDiff(panel->galleryCodes(), expected), 0.0);
+        QCOMPARE(panel->galleryGrid()->images().shape(), (Shape{12, 1, 28, 28}));
+        panel->galleryGrid()->resize(600, 300);
+        int clicked = -1;
+        for (int y = 5; y < 300 && clicked < 0; y += 4)
+            for (int x = 5; x < 600 && clicked < 0; x += 4)
+                if (panel->galleryGrid()->indexAt(QPoint(x, y)) == 5) {
+                    QTest::mouseClick(panel->galleryGrid(), Qt::LeftButton, {}, QPoint(x, y));
+                    clicked = 5;
+                }
+        QCOMPARE(clicked, 5);
+        const std::vector<float> z = panel->code();
+        for (int j = 0; j < 16; ++j)
+            if (std::abs(expected.at(5 * 16 + j)) < 3) QVERIFY(std::abs(z[size_t(j)] - expected.at(5 * 16 + j)) <= 0.0051);
+        QVERIFY(waitFor("decoded"));
+        // GANSpace directions through the first layer; the slider moves the code along the selected one.
+        panel->tabs()->setCurrentIndex(1);
+        emit panel->directionsRequested();
+        QVERIFY(waitFor("directions"));
+        QCOMPARE(panel->directions().shape(), (Shape{5, 16}));
+        QCOMPARE(panel->directionGrid()->images().shape(), (Shape{35, 1, 28, 28}));   // 5 directions × 7 steps
+        QCOMPARE(panel->directionList()->count(), 5);
+        const std::vector<float> base = panel->code();
+        panel->directionAmount()->setValue(100);   // +1 σ along d0
+        const std::vector<float> moved = panel->code();
+        for (int j = 0; j < 16; ++j)
+            if (std::abs(base[size_t(j)] + panel->directions().at(j)) < 2.9)
+                QVERIFY(std::abs(moved[size_t(j)] - (base[size_t(j)] + panel->directions().at(j))) <= 0.0051);
+        w.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/latent_directions.png");
+        // Counterfactual from the sneaker sample (encoded) to the ankle boot class.
+        w.openImage(res("samples/7-sneaker.png"));
+        panel->tabs()->setCurrentIndex(3);
+        QVERIFY(panel->counterfactualRequest().fromInput);
+        for (QComboBox *c : panel->findChildren<QComboBox *>())
+            if (c->count() == 10 && c->toolTip().contains("class the classifier")) c->setCurrentIndex(9);
+        QCOMPARE(panel->counterfactualRequest().target, 9);
+        emit panel->counterfactualRequested();
+        QVERIFY(waitFor("counterfactual"));
+        QCOMPARE(panel->counterfactualStrip()->images().shape(), (Shape{9, 1, 28, 28}));   // 8 frames + difference
+        QVERIFY(panel->counterfactualPlot()->graph(0)->dataCount() > 1);
+        QCOMPARE(int(panel->counterfactualCode().size()), 16);
+        w.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/latent_counterfactual.png");
+        // VAE: input and reconstruction, KL per dimension (the input image and 200 test items).
+        w.openDataset("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
+        w.findChild<QDockWidget *>("LatentDock")->raise();
+        panel->tabs()->setCurrentIndex(4);
+        emit panel->vaeRequested(200);
+        QVERIFY(waitFor("vae"));
+        QCOMPARE(panel->vaePairs()->images().shape(), (Shape{16, 1, 28, 28}));
+        QCOMPARE(panel->klPlot()->plottableCount(), 2);
+        w.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/latent_vae.png");
+        // Attribute direction sneaker → ankle boot from the dataset.
+        panel->tabs()->setCurrentIndex(1);
+        for (QComboBox *c : panel->findChildren<QComboBox *>())
+            if (c->findData("attribute") >= 0) c->setCurrentIndex(c->findData("attribute"));
+        QCOMPARE(panel->directionRequest().source, QString("attribute"));
+        emit panel->directionsRequested();
+        QVERIFY(waitFor("directions"));
+        QCOMPARE(panel->directions().shape(), (Shape{1, 16}));
+        // Metrics: 300 samples against 300 test items.
+        panel->tabs()->setCurrentIndex(5);
+        emit panel->metricsRequested(300);
+        QVERIFY(waitFor("metrics", 120000));
+        const QString text = panel->metricsView()->toPlainText();
+        QVERIFY(text.contains("Inception Score"));
+        QVERIFY(text.contains("Fréchet distance to 300"));
+        QVERIFY(text.contains("Active latent units"));
+        w.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/latent_metrics.png");
+        // Errors are shown in the tab: a DCGAN generator has no encoder.
+        w.openModel(res("models/dcgan_generator.pt"));
+        QVERIFY(waitFor("companions"));
+        panel->tabs()->setCurrentIndex(4);
+        emit panel->vaeRequested(10);
+        QVERIFY(panel->findChildren<QLabel *>().size() > 0);
+        bool named = false;
+        for (QLabel *l : panel->findChildren<QLabel *>()) named = named || l->text().contains("No VAE encoder");
+        QVERIFY(named);
     }
 
     void nanOutputsAreShown()
