@@ -100,7 +100,9 @@ const char *kUsage =
     "  gen-metrics --model G --classifier C [--layer L] [--data D] [--encoder E] [--count N] [--seed S] [--json]\n"
     "              Inception Score and diversity of N samples (C's logits / L's pooled features), Fréchet distance to\n"
     "              N items of D, and with a VAE encoder E: reconstruction SSIM/PSNR and KL per latent dimension\n"
-    "options: --device auto|cpu|cuda  --input-shape 1,3,224,224  --input-dtype float32|int64  --threads N\n"
+    "generators: --class K picks the class of a conditional generator (role conditional_generator: forward(z, class)).\n"
+    "options: --role classifier|generator|decoder|encoder|conditional_generator (overrides the metadata role)\n"
+    "         --device auto|cpu|cuda  --input-shape 1,3,224,224  --input-dtype float32|int64  --threads N\n"
     "X is a .npy tensor used exactly as given (batch included) or an image preprocessed per the metadata.\n";
 
 struct Args {
@@ -131,7 +133,7 @@ Args parse(int argc, char **argv)
         "superpixels", "superpixel-size", "input-dir", "out-dir", "shard", "format", "session",
         "data", "items", "heldout", "user", "item", "k", "threshold", "topn", "batch", "limit", "blur-sigma",
         "dims", "perplexity", "iterations", "z", "z-end", "dim", "range", "mode", "count", "truncation", "codes-out", "cols",
-        "classifier", "encoder", "direction", "from", "to", "lr", "lambda", "stop", "extra-steps", "path-out"};
+        "classifier", "encoder", "direction", "from", "to", "lr", "lambda", "stop", "extra-steps", "path-out", "role", "class"};
     Args a;
     if (argc < 2) throw UsageError("no command given");
     a.command = argv[1];
@@ -202,6 +204,7 @@ std::unique_ptr<Model> loadModel(const Args &a)
     if (dev == "cpu") o.device = DevicePreference::Cpu;
     else if (dev == "cuda") o.device = DevicePreference::Cuda;
     else if (dev != "auto") throw UsageError("--device must be auto, cpu or cuda");
+    o.role = a.get("role", "");
     if (a.has("input-shape")) {
         std::string s = a.need("input-shape"), part;
         for (char c : s + ",") {
@@ -906,7 +909,7 @@ int cmdTraverse(const Args &a)
     const int steps = toInt(a.need("steps"), "--steps");
     const TensorValue codes = a.has("direction") ? moveAlong(z, readNpy(a.need("direction")), lo, hi, steps)
                                                  : traverseCodes(z, toInt(a.need("dim"), "--dim"), lo, hi, steps);
-    const TensorValue images = decodeCodes(*model, codes);
+    const TensorValue images = decodeCodes(*model, codes, toInt(a.get("class", "-1"), "--class"));
     writeImages(a.need("out"), images, toInt(a.get("cols", "0"), "--cols"));
     std::cout << "{\"shape\": " << shapeJson(images.shape()).dump() << "}\n";
     return 0;
@@ -920,7 +923,8 @@ int cmdInterpolate(const Args &a)
     const std::string mode = a.get("mode", "lerp");
     if (mode != "lerp" && mode != "slerp") throw UsageError("--mode must be lerp or slerp");
     const TensorValue images = decodeCodes(*model, interpolateCodes(z0, z1, toInt(a.need("steps"), "--steps"),
-                                                                   mode == "slerp" ? InterpolationMode::Slerp : InterpolationMode::Lerp));
+                                                                   mode == "slerp" ? InterpolationMode::Slerp : InterpolationMode::Lerp),
+                                           toInt(a.get("class", "-1"), "--class"));
     writeImages(a.need("out"), images, toInt(a.get("cols", "0"), "--cols"));
     std::cout << "{\"shape\": " << shapeJson(images.shape()).dump() << "}\n";
     return 0;
@@ -932,7 +936,7 @@ int cmdSample(const Args &a)
     const int64_t D = latentDim(*model);
     const TensorValue codes = sampleCodes(toInt(a.need("count"), "--count"), D, uint64_t(toInt(a.get("seed", "0"), "--seed")),
                                           a.has("truncation") ? toDouble(a.need("truncation"), "--truncation") : 0.0);
-    const TensorValue images = decodeCodes(*model, codes);
+    const TensorValue images = decodeCodes(*model, codes, toInt(a.get("class", "-1"), "--class"));
     writeImages(a.need("out"), images, toInt(a.get("cols", "0"), "--cols"));
     if (a.has("codes-out")) writeNpy(a.need("codes-out"), codes);
     std::cout << "{\"shape\": " << shapeJson(images.shape()).dump() << "}\n";
@@ -944,6 +948,7 @@ int cmdGenMetrics(const Args &a)
     auto gen = loadModel(a);
     Args ca = a;
     ca.values["model"] = a.need("classifier");
+    ca.values.erase("role");
     auto cls = loadModel(ca);
     const int64_t count = toInt(a.get("count", "500"), "--count");
     const TensorValue codes = sampleCodes(count, latentDim(*gen), uint64_t(toInt(a.get("seed", "0"), "--seed")));
@@ -957,6 +962,7 @@ int cmdGenMetrics(const Args &a)
         if (a.has("encoder")) {
             Args ea = a;
             ea.values["model"] = a.need("encoder");
+    ea.values.erase("role");
             enc = loadModel(ea);
             realForEncoder = data.batch(0, n, enc->summary().metadata.input, enc->summary().inputShape);
         }
@@ -1028,6 +1034,7 @@ int cmdDirection(const Args &a)
     if (method != "attribute" && method != "pca") throw UsageError("--method must be attribute, pca or ganspace");
     Args ea = a;
     ea.values["model"] = a.need("encoder");
+    ea.values.erase("role");
     auto enc = loadModel(ea);
     const ModelSummary &s = enc->summary();
     const Dataset data = Dataset::open(a.need("data"), s.metadata.labels);
@@ -1081,6 +1088,7 @@ int cmdCounterfactual(const Args &a)
     auto dec = loadModel(a);
     Args ca = a;
     ca.values["model"] = a.need("classifier");
+    ca.values.erase("role");
     auto cls = loadModel(ca);
     TensorValue z0;
     if (a.has("z")) {
@@ -1088,6 +1096,7 @@ int cmdCounterfactual(const Args &a)
     } else {
         Args ea = a;
         ea.values["model"] = a.need("encoder");
+    ea.values.erase("role");
         auto enc = loadModel(ea);
         const TensorValue x = loadInputFile(a.need("input"), enc->summary().metadata.input, enc->summary().inputShape);
         z0 = checkCode(*dec, enc->forward(x, {}).outputs.at(0), "encoded input");

@@ -176,7 +176,7 @@ void MainWindow::wireLatentTabs()
         }
         Job job;
         job.kind = "latent-directions";
-        job.work = [r, z, ds = mDatasetData, enc = mCompanionEncoder.toStdString(), companions = mCompanions](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
+        job.work = [r, z, ds = mDatasetData, enc = mCompanionEncoder.toStdString(), companions = mCompanions, cls = mLatent->classIndex()](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
             Model &gen = ctx.model();
             auto out = std::make_shared<DirectionsOutput>();
             out->source = r.source.toStdString();
@@ -217,7 +217,7 @@ void MainWindow::wireLatentTabs()
                 const TensorValue dir({1, D}, std::vector<float>(out->set.directions.data() + j * D, out->set.directions.data() + (j + 1) * D));
                 rows.push_back(r.source == "attribute" ? moveAlong(code, dir, 0, 1, r.steps) : moveAlong(code, dir, -r.range, r.range, r.steps));
             }
-            out->images = decodeCodes(gen, stack(rows));
+            out->images = decodeCodes(gen, stack(rows), cls);
             out->steps = r.steps;
             return out;
         };
@@ -229,10 +229,10 @@ void MainWindow::wireLatentTabs()
         if (d == 0) return;
         Job job;
         job.kind = "latent-gallery";
-        job.work = [count, seed, truncation, d](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
+        job.work = [count, seed, truncation, d, cls = mLatent->classIndex()](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
             auto out = std::make_shared<GalleryOutput>();
             out->codes = sampleCodes(count, d, uint64_t(seed), truncation);
-            out->images = decodeCodes(ctx.model(), out->codes);
+            out->images = decodeCodes(ctx.model(), out->codes, cls);
             return out;
         };
         mBridge->submit(std::move(job));

@@ -157,11 +157,12 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
     };
     connect(mLatent, &LatentPanel::codeChanged, this, [this, latentJob] {
         const std::vector<float> z = mLatent->code();
+        const int cls = mLatent->classIndex();
         if (z.empty()) return;
-        latentJob("latent-decode", [z](Model &m) {
+        latentJob("latent-decode", [z, cls](Model &m) {
             auto out = std::make_shared<LatentImagesOutput>();
             out->what = "decoded";
-            out->images = decodeCodes(m, checkCode(m, TensorValue({1, int64_t(z.size())}, z)));
+            out->images = decodeCodes(m, checkCode(m, TensorValue({1, int64_t(z.size())}, z)), cls);
             return out;
         });
     });
@@ -176,8 +177,9 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
         const std::vector<int> dims = mLatent->traversalDims();
         const int steps = mLatent->traversalSteps();
         const double range = mLatent->traversalRange();
+        const int cls = mLatent->classIndex();
         if (z.empty() || dims.empty()) return;
-        latentJob("latent-traverse", [z, dims, steps, range](Model &m) {
+        latentJob("latent-traverse", [z, dims, steps, range, cls](Model &m) {
             const TensorValue code = checkCode(m, TensorValue({1, int64_t(z.size())}, z));
             std::vector<float> all;
             for (int d : dims) {
@@ -186,7 +188,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
             }
             auto out = std::make_shared<LatentImagesOutput>();
             out->what = "traversal";
-            out->images = decodeCodes(m, TensorValue({int64_t(dims.size()) * steps, int64_t(z.size())}, std::move(all)));
+            out->images = decodeCodes(m, TensorValue({int64_t(dims.size()) * steps, int64_t(z.size())}, std::move(all)), cls);
             out->dims = int(dims.size());
             out->steps = steps;
             return out;
@@ -197,11 +199,12 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
         const std::vector<float> a = mLatent->codeA(), b = mLatent->codeB();
         const int steps = mLatent->interpolationSteps();
         const InterpolationMode mode = mLatent->interpolationMode();
+        const int cls = mLatent->classIndex();
         if (a.empty()) return;
-        latentJob("latent-interp", [a, b, steps, mode](Model &m) {
+        latentJob("latent-interp", [a, b, steps, mode, cls](Model &m) {
             auto out = std::make_shared<LatentImagesOutput>();
             out->what = "interpolation";
-            out->images = decodeCodes(m, interpolateCodes(TensorValue({1, int64_t(a.size())}, a), TensorValue({1, int64_t(b.size())}, b), steps, mode));
+            out->images = decodeCodes(m, interpolateCodes(TensorValue({1, int64_t(a.size())}, a), TensorValue({1, int64_t(b.size())}, b), steps, mode), cls);
             return out;
         });
     });
@@ -473,6 +476,19 @@ void MainWindow::buildMenus()
         a->setEnabled(pref != DevicePreference::Cuda || cuda);
         group->addAction(a);
     }
+    QMenu *roles = file->addMenu(tr("Model &role"));
+    auto *roleGroup = new QActionGroup(this);
+    const std::pair<QString, QString> roleItems[] = {{tr("As the metadata says"), QString()},
+                                                     {tr("Classifier"), "classifier"},
+                                                     {tr("Generator / decoder (z → image)"), "generator"},
+                                                     {tr("Conditional generator (z, class → image)"), "conditional_generator"},
+                                                     {tr("Encoder (image → z)"), "encoder"}};
+    for (const auto &[label, role] : roleItems) {
+        QAction *a = roles->addAction(label, this, [this, role = role] { setModelRole(role); });
+        a->setCheckable(true);
+        a->setChecked(role == mRole);
+        roleGroup->addAction(a);
+    }
     updateRecentMenu();
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
@@ -721,7 +737,13 @@ void MainWindow::showError(const QString &message)
 void MainWindow::openModel(const QString &path)
 {
     mModelLabel->setText(tr("loading %1…").arg(QFileInfo(path).fileName()));
-    mBridge->loadModel(path, mDevice);
+    mBridge->loadModel(path, mDevice, mRole);
+}
+
+void MainWindow::setModelRole(const QString &role)
+{
+    mRole = role;
+    if (mSummary) openModel(QString::fromStdString(mSummary->path));
 }
 
 void MainWindow::setDevice(DevicePreference device)
@@ -750,11 +772,20 @@ void MainWindow::onModelLoaded(std::shared_ptr<const ModelSummary> summary)
     settings.setValue("recentModels", recent);
     updateRecentMenu();
 
-    if (const Json *role = mSummary->metadata.raw.find("role"); role && role->isString() && (role->asString() == "generator" || role->asString() == "decoder")) {
+    if (const Json *role = mSummary->metadata.raw.find("role");
+        role && role->isString() && (role->asString() == "generator" || role->asString() == "decoder" || role->asString() == "conditional_generator")) {
         // A generator: codes, not images, are its input.
         mLatent->setLatentDim(int(mSummary->inputShape.size() == 2 ? mSummary->inputShape[1] : 0), QString::fromStdString(mSummary->fileName));
         if (const Json *lat = mSummary->metadata.raw.find("latent"); lat && lat->find("dim"))
             mLatent->setLatentDim(int(lat->find("dim")->asInt()), QString::fromStdString(mSummary->fileName));
+        QStringList classes;
+        if (role->asString() == "conditional_generator") {
+            for (const auto &l : mSummary->metadata.labels) classes << QString::fromStdString(l);
+            if (classes.isEmpty())
+                if (const Json *k = mSummary->metadata.raw.find("classes"); k && k->isNumber())
+                    for (int64_t c = 0; c < k->asInt(); ++c) classes << QString::number(c);
+        }
+        mLatent->setConditionalClasses(classes);
         mLatentDock->raise();
         findLatentCompanions();
         emit modelReady();

@@ -43,6 +43,8 @@ public:
     void setSampleFolder(const QString &folder);
     /// Where models run; reloads the current model on the new device.
     void setDevice(DevicePreference device);
+    /// The model's role as the user chose it ("" follows the metadata); reloads the current model.
+    void setModelRole(const QString &role);
 
     /// Panels that export figures: "attribution" (main view or compare grid), "activations", "channel",
     /// "histogram", "prediction".
@@ -143,6 +145,7 @@ private:
     std::shared_ptr<LatentCompanions> mCompanions;
     QString mCompanionClassifier, mCompanionEncoder;
     DevicePreference mDevice = DevicePreference::Auto;
+    QString mRole;
 };
 
 } // namespace pellucid

@@ -18,13 +18,27 @@ int64_t latentDim(const Model &model)
     const ModelSummary &s = model.summary();
     const Json *role = s.metadata.raw.find("role");
     const std::string r = role && role->isString() ? role->asString() : "";
-    if (r != "generator" && r != "decoder")
+    if (r != "generator" && r != "decoder" && r != "conditional_generator")
         throw Error(ErrorCode::BadInput, s.fileName + " has no generator role (its metadata role is " + (r.empty() ? std::string("absent") : "'" + r + "'")
-                                             + "; a generator or decoder maps latent codes to images)");
+                                             + "; a generator or decoder maps latent codes to images — choose the role in the UI or with --role)");
     if (const Json *lat = s.metadata.raw.find("latent"))
         if (const Json *d = lat->find("dim")) return d->asInt();
     if (s.inputShape.size() == 2) return s.inputShape[1];
     throw Error(ErrorCode::BadMetadata, s.fileName + ": the metadata gives no latent size (latent.dim)");
+}
+
+bool isConditional(const Model &model)
+{
+    const Json *role = model.summary().metadata.raw.find("role");
+    return role && role->isString() && role->asString() == "conditional_generator";
+}
+
+int64_t conditionalClasses(const Model &model)
+{
+    const ModelSummary &s = model.summary();
+    if (!s.metadata.labels.empty()) return int64_t(s.metadata.labels.size());
+    if (const Json *k = s.metadata.raw.find("classes"); k && k->isNumber()) return k->asInt();
+    throw Error(ErrorCode::BadMetadata, s.fileName + ": a conditional generator's metadata must give its classes (\"labels\" or \"classes\": K)");
 }
 
 TensorValue checkCode(const Model &model, const TensorValue &z, const std::string &what)
@@ -132,16 +146,39 @@ TensorValue meanCode(Model &encoder, const TensorValue &images)
     return TensorValue({1, dim}, std::move(mean));
 }
 
-TensorValue decodeCodes(Model &model, const TensorValue &codes)
+TensorValue decodeCodes(Model &model, const TensorValue &codes, int64_t classIndex)
 {
     latentDim(model);
+    const bool conditional = isConditional(model);
+    if (conditional) {
+        const int64_t K = conditionalClasses(model);
+        if (classIndex < 0 || classIndex >= K)
+            throw Error(ErrorCode::BadInput, model.summary().fileName + " is a conditional generator: choose a class between 0 and " + std::to_string(K - 1)
+                                                 + (classIndex < 0 ? std::string(" (none was given)") : " (not " + std::to_string(classIndex) + ")"));
+    }
     std::vector<float> all;
     Shape itemShape;
     const int64_t n = codes.dim(0), D = codes.dim(1);
     for (int64_t b = 0; b < n; b += 256) {
         const int64_t e = std::min(n, b + 256);
         const TensorValue batch({e - b, D}, std::vector<float>(codes.data() + b * D, codes.data() + e * D));
-        const TensorValue out = model.forward(batch, {}).outputs.at(0);
+        TensorValue out;
+        if (conditional) {
+            Model::Impl &d = model.impl();
+            torch::NoGradGuard noGrad;
+            const at::Tensor z = torch::from_blob(const_cast<float *>(batch.data()), {e - b, D}, torch::kFloat).clone().to(d.device);
+            const at::Tensor y = torch::full({e - b}, classIndex, torch::kLong).to(d.device);
+            std::vector<at::Tensor> ts;
+            try {
+                flattenTensors(d.module.forward({z, y}), ts);
+            } catch (const c10::Error &err) {
+                throw Error(ErrorCode::ModelError, model.summary().fileName + " failed as forward(z, class): " + std::string(err.what_without_backtrace()).substr(0, 400));
+            }
+            if (ts.empty()) throw Error(ErrorCode::ModelError, "The conditional generator returned no tensor");
+            out = tensorToValue(ts.front().to(torch::kCPU).to(torch::kFloat).contiguous());
+        } else {
+            out = model.forward(batch, {}).outputs.at(0);
+        }
         itemShape.assign(out.shape().begin() + 1, out.shape().end());
         all.insert(all.end(), out.data(), out.data() + out.numel());
     }
@@ -196,6 +233,7 @@ DirectionSet principalDirectionsOfCodes(const TensorValue &codes, int k)
 DirectionSet principalDirectionsOfActivation(Model &generator, const std::string &layer, int k, int64_t count, uint64_t seed)
 {
     const int64_t D = latentDim(generator);
+    if (isConditional(generator)) throw Error(ErrorCode::BadInput, "GANSpace directions are computed for unconditional generators only");
     if (count < 2) throw Error(ErrorCode::BadInput, "Principal directions need at least 2 sampled codes");
     const TensorValue Z = sampleCodes(count, D, seed);
     std::vector<float> feats;
@@ -276,6 +314,7 @@ at::Tensor firstTensor(const c10::IValue &v, const std::string &what)
 CounterfactualResult latentCounterfactual(Model &decoder, Model &classifier, const TensorValue &z0, const CounterfactualOptions &o)
 {
     const TensorValue code = checkCode(decoder, z0, "starting code");
+    if (isConditional(decoder)) throw Error(ErrorCode::BadInput, "Latent counterfactuals need an unconditional decoder (z → image)");
     if (o.steps < 1) throw Error(ErrorCode::BadInput, "A counterfactual search needs at least 1 step");
     if (!(o.learningRate > 0) || !(o.distanceWeight >= 0))
         throw Error(ErrorCode::BadInput, "The learning rate must be positive and the distance weight non-negative");
@@ -414,7 +453,30 @@ GenerativeReport generativeReport(Model &gen, Model &cls, const std::string &lay
     g.samples = codes.dim(0);
     g.featureLayer = layer.empty() ? std::string("logits") : layer;
     say("decoding " + std::to_string(g.samples) + " samples");
-    const TensorValue images = decodeCodes(gen, codes);
+    TensorValue images;
+    if (isConditional(gen)) {
+        // Classes in turn: sample i gets class i mod K.
+        const int64_t K = conditionalClasses(gen), D = codes.dim(1);
+        std::vector<TensorValue> decoded(size_t(codes.dim(0)));
+        for (int64_t c = 0; c < K; ++c) {
+            std::vector<float> part;
+            std::vector<int64_t> which;
+            for (int64_t i = c; i < codes.dim(0); i += K) {
+                part.insert(part.end(), codes.data() + i * D, codes.data() + (i + 1) * D);
+                which.push_back(i);
+            }
+            if (which.empty()) continue;
+            const TensorValue out = decodeCodes(gen, TensorValue({int64_t(which.size()), D}, std::move(part)), c);
+            for (size_t k = 0; k < which.size(); ++k) decoded[size_t(which[k])] = rows(out, int64_t(k), int64_t(k) + 1);
+        }
+        std::vector<float> all;
+        Shape sh = decoded.front().shape();
+        for (const TensorValue &t : decoded) all.insert(all.end(), t.data(), t.data() + t.numel());
+        sh[0] = codes.dim(0);
+        images = TensorValue(sh, std::move(all));
+    } else {
+        images = decodeCodes(gen, codes);
+    }
     TensorValue logits;
     say("classifier features of the samples");
     const TensorValue features = classifierFeatures(cls, layer, toClassifierInput(images, gen.summary(), cls.summary()), logits);

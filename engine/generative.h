@@ -13,8 +13,12 @@ namespace pellucid {
 enum class InterpolationMode { Lerp, Slerp };
 
 /// The latent size a generator expects (metadata latent.dim, else its input shape); throws Error(BadInput)
-/// when the model has no generator/decoder role.
+/// when the model has no generator/decoder/conditional_generator role.
 int64_t latentDim(const Model &model);
+/// A conditional generator (metadata role "conditional_generator") is called as forward(z, class) with
+/// int64 class indices [N]; its class names are metadata "labels" (or "classes": K).
+bool isConditional(const Model &model);
+int64_t conditionalClasses(const Model &model);
 /// Checks a code [1, D] (or [D]) against the model: size and finiteness. Returns it as [1, D].
 TensorValue checkCode(const Model &model, const TensorValue &z, const std::string &what = "code");
 
@@ -30,8 +34,8 @@ TensorValue sampleCodes(int64_t count, int64_t dim, uint64_t seed, double trunca
 TensorValue moveAlong(const TensorValue &z, const TensorValue &direction, double a, double b, int steps);
 /// The mean posterior code of images under an encoder whose first output is μ [N, D] (batched).
 TensorValue meanCode(Model &encoder, const TensorValue &images);
-/// Decodes codes [N, D] in batches: [N, C, H, W].
-TensorValue decodeCodes(Model &model, const TensorValue &codes);
+/// Decodes codes [N, D] in batches: [N, C, H, W]. A conditional generator needs `classIndex` (0 ≤ k < K).
+TensorValue decodeCodes(Model &model, const TensorValue &codes, int64_t classIndex = -1);
 
 /// Per-channel affine map from a generator's output range (metadata output.range, default [0, 1]) to a
 /// classifier's input (its range, then mean/std): x' = x·scale[c] + offset[c].

@@ -238,6 +238,14 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
         s.layers.push_back(std::move(li));
     }
 
+    if (!options.role.empty()) {
+        static const std::set<std::string> roles = {"classifier", "generator", "decoder", "encoder", "conditional_generator"};
+        if (!roles.count(options.role))
+            throw Error(ErrorCode::BadInput, "Unknown model role '" + options.role + "' (classifier, generator, decoder, encoder or conditional_generator)");
+        if (!s.metadata.raw.isObject()) s.metadata.raw = Json::object();
+        s.metadata.raw["role"] = Json(options.role == "classifier" ? std::string() : options.role);
+        if (options.role == "classifier") s.metadata.task = "classification";
+    }
     if (!options.inputDtype.empty()) {
         if (options.inputDtype != "float32" && options.inputDtype != "int64")
             throw Error(ErrorCode::BadInput, "Input dtype must be float32 or int64, not '" + options.inputDtype + "'");

@@ -18,6 +18,8 @@ struct LoadOptions {
     Shape inputShape;        // the user's input shape; overrides metadata when given
     int threads = 0;         // CPU threads for torch; 0 keeps torch's default
     std::string inputDtype;  // "float32" or "int64"; overrides metadata when given
+    std::string role;        // "classifier", "generator", "decoder", "encoder", "conditional_generator";
+                             // overrides the metadata role when given (the UI's role chooser)
 };
 
 struct LayerInfo {

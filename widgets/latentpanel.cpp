@@ -148,6 +148,10 @@ LatentPanel::LatentPanel(QWidget *parent) : QWidget(parent)
     mTruncation->setSingleStep(0.1);
     mTruncation->setSpecialValueText(tr("no truncation"));
     auto *random = new QPushButton(tr("Random code"), this);
+    mClass = new QComboBox(this);
+    mClass->setToolTip(tr("Class of the conditional generator"));
+    mClass->setVisible(false);
+    bar->addWidget(mClass);
     bar->addWidget(mSeed);
     bar->addWidget(mTruncation);
     bar->addWidget(random);
@@ -179,6 +183,7 @@ LatentPanel::LatentPanel(QWidget *parent) : QWidget(parent)
     mCompanions->setWordWrap(true);
     layout->addWidget(mCompanions);
     connect(random, &QPushButton::clicked, this, [this] { emit randomRequested(mSeed->value(), mTruncation->value()); });
+    connect(mClass, &QComboBox::currentIndexChanged, this, [this] { emit codeChanged(); });
 }
 
 QWidget *LatentPanel::buildTraverseTab()
@@ -453,6 +458,16 @@ QWidget *LatentPanel::buildMetricsTab()
     return w;
 }
 
+void LatentPanel::setConditionalClasses(const QStringList &classes)
+{
+    const QSignalBlocker b(mClass);
+    mClass->clear();
+    for (int i = 0; i < classes.size(); ++i) mClass->addItem(tr("class %1: %2").arg(i).arg(classes[i]), i);
+    mClass->setVisible(!classes.isEmpty());
+}
+
+int LatentPanel::classIndex() const { return mClass->count() ? mClass->currentData().toInt() : -1; }
+
 void LatentPanel::setLayers(const QStringList &layers, const QString &preferred)
 {
     mDirLayer->clear();
@@ -576,6 +591,7 @@ void LatentPanel::showTabError(const QString &tab, const QString &message)
 void LatentPanel::setLatentDim(int dim, const QString &modelName)
 {
     mDim = dim;
+    setConditionalClasses({});
     auto *grid = static_cast<QGridLayout *>(mSliderHost->layout());
     for (QSlider *s : mSliders) s->deleteLater();
     while (QLayoutItem *item = grid->takeAt(0)) {

@@ -69,6 +69,10 @@ public:
     void setClassLabels(const QStringList &labels);
     /// One line naming the companion classifier and encoder the tabs use ("" when none was found).
     void setCompanions(const QString &classifier, const QString &encoder);
+    /// A conditional generator's classes (empty: unconditional, the class chooser hides).
+    void setConditionalClasses(const QStringList &classes);
+    int classIndex() const;   // −1 when unconditional
+    QComboBox *classChooser() const { return mClass; }
     std::vector<float> code() const;
     void setCode(const std::vector<float> &z);
     void showDecoded(const TensorValue &image);
@@ -148,7 +152,7 @@ private:
     QLabel *mInfo, *mDecoded, *mCompanions;
     QSpinBox *mSeed, *mTravDims, *mTravSteps, *mInterpSteps;
     QDoubleSpinBox *mTruncation, *mTravRange;
-    QComboBox *mMode;
+    QComboBox *mMode, *mClass;
     ImageGrid *mTraversal, *mInterp;
     QTabWidget *mTabs;
     // Directions

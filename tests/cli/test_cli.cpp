@@ -505,6 +505,25 @@ TEST(attribute_direction_moves_sneakers_to_ankle_boots)
     CHECK(cli("direction --encoder " + fixtures::resources("models/vae_encoder.pt") + " --data " + idx + " --from 42 --to 9 --limit 10 --out " + tmp + "/x.npy").err.find("no item of class 42") != std::string::npos);
 }
 
+TEST(conditional_generator_and_role_options)
+{
+    const std::string g = fixtures::path("cgen_tiny.pt");
+    Run r = cli("interpolate --model " + g + " --z " + fixtures::path("gen_z0.npy") + " --z-end " + fixtures::path("gen_z1.npy") + " --steps 3 --mode lerp --class 2 --out " + tmp + "/clerp.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/clerp.npy"), readNpy(fixtures::path("cgen_lerp_class2.npy"))) < 1e-6);
+    r = cli("sample --model " + g + " --count 2 --seed 1 --out " + tmp + "/x.npy");
+    CHECK(r.status == 2 && r.err.find("choose a class between 0 and 2") != std::string::npos);
+    // --role: the tiny generator opened as a classifier is not a generator; an unknown role is named.
+    r = cli("sample --model " + fixtures::path("gen_tiny.pt") + " --role classifier --count 2 --out " + tmp + "/x.npy");
+    CHECK(r.status == 2 && r.err.find("no generator role") != std::string::npos);
+    r = cli("sample --model " + fixtures::path("gen_tiny.pt") + " --role painter --count 2 --out " + tmp + "/x.npy");
+    CHECK(r.status == 2 && r.err.find("Unknown model role 'painter'") != std::string::npos);
+    // gen-metrics on a conditional generator: samples take the classes in turn.
+    r = cli("gen-metrics --model " + g + " --classifier " + fixtures::path("gen_classifier.pt") + " --count 12 --json");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(Json::parse(r.out).find("inception_score")->asNumber() >= 1.0);
+}
+
 TEST(principal_directions_commands)
 {
     // GANSpace through the VAE decoder's first layer, and PCA of encoded test images: unit rows [k, 16],

@@ -107,6 +107,47 @@ TEST(bad_codes_and_roles_are_named)
     CHECK_THROWS_WITH(latentDim(*classifier), Error, "has no generator role");
 }
 
+TEST(conditional_generator_decodes_per_class_as_pytorch)
+{
+    auto g = fixtures::loadCpu("cgen_tiny.pt");
+    CHECK(isConditional(*g));
+    CHECK_EQ(conditionalClasses(*g), int64_t(3));
+    CHECK_EQ(latentDim(*g), int64_t(4));
+    const TensorValue z0 = readNpy(fixtures::path("gen_z0.npy")), z1 = readNpy(fixtures::path("gen_z1.npy"));
+    CHECK(fixtures::maxAbsDiff(decodeCodes(*g, z0, 1), readNpy(fixtures::path("cgen_z0_class1.npy"))) < 1e-6);
+    CHECK(fixtures::maxAbsDiff(decodeCodes(*g, interpolateCodes(z0, z1, 3, InterpolationMode::Lerp), 2), readNpy(fixtures::path("cgen_lerp_class2.npy"))) < 1e-6);
+    // Classes differ; a missing or out-of-range class is named.
+    CHECK(fixtures::maxAbsDiff(decodeCodes(*g, z0, 0), decodeCodes(*g, z0, 1)) > 1e-3);
+    CHECK_THROWS_WITH(decodeCodes(*g, z0), Error, "choose a class between 0 and 2 (none was given)");
+    CHECK_THROWS_WITH(decodeCodes(*g, z0, 3), Error, "(not 3)");
+    // An unconditional generator ignores the class.
+    auto u = generator();
+    CHECK(!isConditional(*u));
+    CHECK(fixtures::maxAbsDiff(decodeCodes(*u, z0, 2), decodeCodes(*u, z0)) == 0);
+}
+
+TEST(role_chosen_at_load_overrides_the_metadata)
+{
+    // The generator opened as a classifier loses its generator role; opened as a decoder it is one.
+    LoadOptions o;
+    o.device = DevicePreference::Cpu;
+    o.role = "classifier";
+    auto asClassifier = Model::load(fixtures::path("gen_tiny.pt"), o);
+    CHECK_THROWS_WITH(latentDim(*asClassifier), Error, "has no generator role");
+    o.role = "decoder";
+    auto asDecoder = Model::load(fixtures::path("gen_tiny.pt"), o);
+    CHECK_EQ(asDecoder->summary().metadata.raw.find("role")->asString(), std::string("decoder"));
+    CHECK_EQ(latentDim(*asDecoder), int64_t(4));
+    // A model without metadata chosen as a generator takes codes of its (given) input size.
+    o.role = "generator";
+    o.inputShape = {1, 36};
+    auto plain = Model::load(fixtures::path("linear_traced.pt"), o);
+    CHECK_EQ(latentDim(*plain), int64_t(36));
+    o.inputShape.clear();
+    o.role = "painter";
+    CHECK_THROWS_WITH(Model::load(fixtures::path("gen_tiny.pt"), o), Error, "Unknown model role 'painter'");
+}
+
 TEST(principal_directions_of_codes_find_the_spread_axis)
 {
     // Codes spread 3σ along (1, 1, 0, 0)/√2 and 0.5σ along the other axes.

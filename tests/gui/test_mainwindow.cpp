@@ -608,6 +608,26 @@ private slots:
         w.exportPanel("latent-traversal", dir.filePath("trav.svg"), fs, true);
         QVERIFY(QFileInfo(dir.filePath("trav.npy")).size() > 100);
         Q_UNUSED(a);
+        // A conditional generator: a class chooser, and the decoded image follows the class.
+        w.openModel(fix("cgen_tiny.pt"));
+        QVERIFY(waitFor("decoded"));
+        QCOMPARE(panel->classChooser()->count(), 3);
+        QVERIFY(!panel->classChooser()->isHidden());
+        const QImage class0 = panel->decodedView()->pixmap().toImage();
+        panel->classChooser()->setCurrentIndex(2);
+        QVERIFY(waitFor("decoded"));
+        QVERIFY(panel->decodedView()->pixmap().toImage() != class0);
+        // The role chooser: the tiny generator opened as a classifier has no latent panel; back to the metadata.
+        QSignalSpy ready(&w, &MainWindow::modelReady);
+        w.openModel(fix("gen_tiny.pt"));
+        QVERIFY(waitFor("decoded"));
+        w.setModelRole("classifier");
+        QVERIFY(ready.wait(30000));
+        QCOMPARE(int(panel->code().size()), 0);
+        QVERIFY(panel->classChooser()->isHidden());
+        w.setModelRole(QString());
+        QVERIFY(waitFor("decoded"));
+        QCOMPARE(int(panel->code().size()), 4);
         // A VAE demo, when present, for a screenshot.
         if (QFileInfo::exists(res("models/vae_decoder.pt"))) {
             w.openModel(res("models/vae_decoder.pt"));
