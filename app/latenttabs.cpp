@@ -64,6 +64,9 @@ struct VaeOutput : JobOutput {
     std::vector<double> kl;
     std::string summary;
 };
+struct EncodedOutput : JobOutput {
+    std::vector<float> code;
+};
 struct MetricsOutput : JobOutput {
     GenerativeReport report;
     std::string classifier;
@@ -342,6 +345,24 @@ void MainWindow::wireLatentTabs()
         mBridge->submit(std::move(job));
     });
 
+    connect(mLatent, &LatentPanel::encodeInputRequested, this, [this, needEncoder] {
+        if (!needEncoder("vae")) return;
+        if (mImagePath.isEmpty()) {
+            mLatent->showTabError("vae", tr("Open an input image first (Input dock)."));
+            return;
+        }
+        Job job;
+        job.kind = "latent-encode";
+        job.work = [image = mImagePath.toStdString(), enc = mCompanionEncoder.toStdString(), companions = mCompanions](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
+            Model &e = companions->get(enc);
+            const TensorValue mu = checkCode(ctx.model(), encodePosterior(e, imageFileToTensor(image, e.summary().metadata.input, e.summary().inputShape)).first, "encoded image");
+            auto out = std::make_shared<EncodedOutput>();
+            out->code.assign(mu.data(), mu.data() + mu.numel());
+            return out;
+        };
+        mBridge->submit(std::move(job));
+    });
+
     connect(mLatent, &LatentPanel::metricsRequested, this, [this, needClassifier](int count) {
         if (!needClassifier("metrics")) return;
         const int64_t d = int64_t(mLatent->code().size());
@@ -399,6 +420,9 @@ void MainWindow::wireLatentTabs()
         } else if (auto r = std::dynamic_pointer_cast<const VaeOutput>(out)) {
             mLatent->showVae(r->pairs, r->kl, QString::fromStdString(r->summary));
             emit latentShown("vae");
+        } else if (auto r = std::dynamic_pointer_cast<const EncodedOutput>(out)) {
+            mLatent->setCode(r->code);
+            emit latentShown("encoded");
         } else if (auto r = std::dynamic_pointer_cast<const MetricsOutput>(out)) {
             const GenerativeReport &g = r->report;
             QString html = tr("<h3>Generative quality</h3><p>%1 samples from the prior (seed 0); features: <b>%2</b>, layer <b>%3</b> (pooled).</p><table cellpadding='3'>")

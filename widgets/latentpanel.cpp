@@ -412,8 +412,12 @@ QWidget *LatentPanel::buildVaeTab()
     mVaeItems->setSuffix(tr(" dataset items"));
     mVaeItems->setToolTip(tr("KL is averaged over these items of the open dataset (or the input image alone when none is open)"));
     auto *go = new QPushButton(tr("Encode and reconstruct"), w);
+    auto *encode = new QPushButton(tr("Input image → code"), w);
+    encode->setToolTip(tr("Make the input image's posterior mean μ the current code (then Code → A / B to interpolate between two images)"));
     bar->addWidget(mVaeItems);
     bar->addWidget(go);
+    bar->addWidget(encode);
+    connect(encode, &QPushButton::clicked, this, &LatentPanel::encodeInputRequested);
     bar->addStretch(1);
     l->addLayout(bar);
     mVaeSummary = new QLabel(tr("Input (left) beside its reconstruction (right); KL(q(z|x) ‖ p(z)) per latent dimension below."), w);

@@ -136,6 +136,7 @@ signals:
     void galleryRequested(int count, int seed, double truncation);
     void counterfactualRequested();
     void vaeRequested(int items);
+    void encodeInputRequested();        // the input image's posterior mean becomes the code
     void metricsRequested(int count);
 
 private:

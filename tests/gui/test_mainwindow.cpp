@@ -3,6 +3,7 @@
 // Writes a screenshot of the main window to the build folder (tests/gui/mainwindow.png).
 #include "app/enginebridge.h"
 #include "app/mainwindow.h"
+#include "app/imageinput.h"
 #include "app/composerdialog.h"
 #include "widgets/activationgrid.h"
 #include "widgets/activationpanel.h"
@@ -707,6 +708,19 @@ private slots:
         QVERIFY(waitFor("vae"));
         QCOMPARE(panel->vaePairs()->images().shape(), (Shape{16, 1, 28, 28}));
         QCOMPARE(panel->klPlot()->plottableCount(), 2);
+        // The input image's μ becomes the code (for interpolating between two encoded images).
+        emit panel->encodeInputRequested();
+        QVERIFY(waitFor("encoded"));
+        {
+            LoadOptions lo;
+            lo.device = DevicePreference::Cpu;
+            auto enc = Model::load(res("models/vae_encoder.pt").toStdString(), lo);
+            const TensorValue x = imageFileToTensor(res("samples/7-sneaker.png").toStdString(), enc->summary().metadata.input, enc->summary().inputShape);
+            const TensorValue mu = enc->forward(x, {}).outputs.at(0);
+            const std::vector<float> code = panel->code();
+            for (int j = 0; j < 16; ++j)
+                if (std::abs(mu.at(j)) < 3) QVERIFY(std::abs(code[size_t(j)] - mu.at(j)) <= 0.0051);
+        }
         w.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/latent_vae.png");
         // Attribute direction sneaker → ankle boot from the dataset.
         panel->tabs()->setCurrentIndex(1);
