@@ -80,8 +80,10 @@ const char *kUsage =
     "              et al.); --robustness adds infidelity and max-sensitivity (Captum's definitions)\n"
     "  sanity      --model M --input X --method METHOD [attribution options] [--json]\n"
     "              model-parameter randomisation test (Adebayo et al.): Spearman and SSIM per randomised layer\n"
-    "  project     --model M --data D --layer L --method pca|tsne --out OUT.npy|OUT.csv [--dims 2] [--limit N]\n"
-    "              [--perplexity 30] [--iterations 1000]   the layer's activations (pooled) projected per item\n"
+    "  project     --model M --data D --layer L --method pca|tsne|umap --out OUT.npy|OUT.csv [--dims 2] [--limit N]\n"
+    "              t-SNE: [--perplexity 30] [--iterations 1000] [--theta 0.5 (Barnes–Hut; 0 exact)] [--seed S]\n"
+    "              UMAP: [--neighbours 15] [--min-dist 0.1] [--epochs auto] [--seed S]\n"
+    "              the layer's activations (pooled) projected per item\n"
     "  traverse    --model M --z Z.npy --dim I --range A:B --steps N --out OUT.npy|OUT.png|OUT.gif|OUT.mp4\n"
     "              the decoder on z + t·e_I for t = linspace(A, B, N) (I zero-based): [N, C, H, W]\n"
     "              or --direction DIR.npy instead of --dim: z + t·d\n"
@@ -133,7 +135,7 @@ Args parse(int argc, char **argv)
         "superpixels", "superpixel-size", "input-dir", "out-dir", "shard", "format", "session",
         "data", "items", "heldout", "user", "item", "k", "threshold", "topn", "batch", "limit", "blur-sigma",
         "dims", "perplexity", "iterations", "z", "z-end", "dim", "range", "mode", "count", "truncation", "codes-out", "cols",
-        "classifier", "encoder", "direction", "from", "to", "lr", "lambda", "stop", "extra-steps", "path-out", "role", "class"};
+        "classifier", "encoder", "direction", "from", "to", "lr", "lambda", "stop", "extra-steps", "path-out", "role", "class", "neighbours", "min-dist", "epochs", "theta"};
     Args a;
     if (argc < 2) throw UsageError("no command given");
     a.command = argv[1];
@@ -789,8 +791,7 @@ int cmdFaithfulness(const Args &a)
 int cmdProject(const Args &a)
 {
     const std::string method = a.need("method");
-    if (method == "umap") throw UsageError("UMAP is not available yet: use --method pca or tsne");
-    if (method != "pca" && method != "tsne") throw UsageError("--method must be pca or tsne");
+    if (method != "pca" && method != "tsne" && method != "umap") throw UsageError("--method must be pca, tsne or umap");
     const std::string out = a.need("out");
     const bool csv = out.size() > 4 && out.substr(out.size() - 4) == ".csv";
     if (!csv && !(out.size() > 4 && out.substr(out.size() - 4) == ".npy")) throw UsageError("--out must end in .npy or .csv");
@@ -819,11 +820,25 @@ int cmdProject(const Args &a)
         Json ratio = Json::array();
         for (double v : r.explainedRatio) ratio.push(Json(v));
         j["explained_variance_ratio"] = ratio;
+    } else if (method == "umap") {
+        UmapOptions o;
+        o.dims = dims;
+        o.neighbours = toInt(a.get("neighbours", "15"), "--neighbours");
+        o.minDist = toDouble(a.get("min-dist", "0.1"), "--min-dist");
+        o.epochs = toInt(a.get("epochs", "0"), "--epochs");
+        o.seed = unsigned(toInt(a.get("seed", "0"), "--seed"));
+        o.progress = [](int epoch, const TensorValue &) {
+            if (isatty(2)) std::fprintf(stderr, "\rUMAP epoch %d", epoch);
+        };
+        Y = umap(X, o);
+        if (isatty(2)) std::fprintf(stderr, "\n");
     } else {
         TsneOptions o;
         o.dims = dims;
         o.perplexity = toDouble(a.get("perplexity", "30"), "--perplexity");
         o.iterations = toInt(a.get("iterations", "1000"), "--iterations");
+        o.theta = toDouble(a.get("theta", dims == 2 ? "0.5" : "0"), "--theta");
+        o.seed = unsigned(toInt(a.get("seed", "0"), "--seed"));
         o.progress = [](int it, double kl, const TensorValue &) {
             if (isatty(2)) std::fprintf(stderr, "\rt-SNE iteration %d, KL %.4f", it, kl);
         };

@@ -70,6 +70,8 @@ void EngineBridge::onEvent(const JobEvent &e)
     case JobEvent::Type::Partial:
         if (auto r = std::dynamic_pointer_cast<const AttributionResult>(e.output); r && !stale)
             emit attributionReady(e.kind, r);
+        else if (!stale && e.output)
+            emit partialResult(e.generation, kind, e.output);
         return;
     case JobEvent::Type::Finished:
     case JobEvent::Type::Failed:

@@ -38,6 +38,8 @@ signals:
     /// Partial (refining) and final attribution results of the newest request of `kind`.
     void attributionReady(const std::string &kind, std::shared_ptr<const pellucid::AttributionResult> result);
     void jobFinished(quint64 generation, const QString &kind, std::shared_ptr<const pellucid::JobOutput> output);
+    /// Partial results of other job kinds (e.g. a projection's embedding while it iterates).
+    void partialResult(quint64 generation, const QString &kind, std::shared_ptr<const pellucid::JobOutput> output);
     void jobFailed(quint64 generation, const QString &kind, const QString &message);
     void jobCancelled(quint64 generation, const QString &kind);
     void progress(quint64 generation, const QString &kind, qint64 done, qint64 total, const QString &stage);

@@ -307,6 +307,12 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
         };
         mBridge->submit(std::move(job));
     });
+    connect(mBridge, &EngineBridge::partialResult, this, [this](quint64, const QString &, std::shared_ptr<const JobOutput> out) {
+        if (auto r = std::dynamic_pointer_cast<const DatasetProjectionOutput>(out)) {
+            mDataset->setProjection(r->points, r->title);
+            emit datasetShown("projecting");
+        }
+    });
     connect(mBridge, &EngineBridge::jobFinished, this, [this](quint64, const QString &kind, std::shared_ptr<const JobOutput> out) {
         if (auto r = std::dynamic_pointer_cast<const RecLoadOutput>(out)) {
             mMF = r->model;
@@ -647,8 +653,8 @@ quint64 MainWindow::projectDataset(const QString &method)
     job.kind = "dataset-project";
     job.work = [ds = mDatasetData, spec = mSummary->metadata.input, shape = mSummary->inputShape, layer = mLayer.toStdString(),
                 method](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
-        // t-SNE is exact (N²): the first 3,000 items; PCA takes every item.
-        const size_t n = method == "tsne" ? std::min<size_t>(ds->size(), 3000) : ds->size();
+        // Every item: PCA is exact, t-SNE Barnes–Hut and UMAP scale to the 60,000-image training sets.
+        const size_t n = ds->size();
         const std::string path = ctx.model().resolveLayer(layer).path;
         std::vector<float> feats;
         int64_t dim = 0;
@@ -662,17 +668,40 @@ quint64 MainWindow::projectDataset(const QString &method)
         }
         const TensorValue X({int64_t(n), dim}, std::move(feats));
         auto out = std::make_shared<DatasetProjectionOutput>();
+        const QString name = QString::fromStdString(layer);
+        // The embedding so far, shown while the optimisation runs.
+        auto live = [&ctx](const QString &title, const TensorValue &y) {
+            auto p = std::make_shared<DatasetProjectionOutput>();
+            p->points = y;
+            p->title = title;
+            ctx.partial(p);
+        };
         if (method == "pca") {
             const PcaResult r = pca(X, 2);
             out->points = r.projected;
-            out->title = QObject::tr("PCA of %1 (%2% + %3% of the variance)").arg(QString::fromStdString(layer))
+            out->title = QObject::tr("PCA of %1 (%2% + %3% of the variance)").arg(name)
                              .arg(100 * r.explainedRatio[0], 0, 'f', 1).arg(100 * r.explainedRatio[1], 0, 'f', 1);
+        } else if (method == "umap") {
+            UmapOptions o;
+            o.cancelled = [&ctx] { return ctx.cancelled(); };
+            ctx.progress(0, 1, "UMAP: nearest neighbours");
+            o.progress = [&](int epoch, const TensorValue &y) {
+                const int total = n > 10000 ? 200 : 500;
+                ctx.progress(epoch, total, "UMAP");
+                if (epoch % 50 == 0) live(QObject::tr("UMAP of %1 — epoch %2 of %3").arg(name).arg(epoch).arg(total), y);
+            };
+            out->points = umap(X, o);
+            out->title = QObject::tr("UMAP of %1 (%2 items, 15 neighbours, min_dist 0.1)").arg(name).arg(n);
         } else {
             TsneOptions o;
             o.cancelled = [&ctx] { return ctx.cancelled(); };
-            o.progress = [&ctx](int it, double, const TensorValue &) { ctx.progress(it, 1000, "t-SNE"); };
+            ctx.progress(0, 1, "t-SNE: nearest neighbours");
+            o.progress = [&](int it, double kl, const TensorValue &y) {
+                ctx.progress(it, 1000, "t-SNE");
+                live(QObject::tr("t-SNE of %1 — iteration %2 of 1000, KL %3").arg(name).arg(it).arg(kl, 0, 'f', 3), y);
+            };
             out->points = tsne(X, o);
-            out->title = QObject::tr("t-SNE of %1 (%2 items)").arg(QString::fromStdString(layer)).arg(n);
+            out->title = QObject::tr("t-SNE of %1 (%2 items, Barnes–Hut θ 0.5, perplexity 30)").arg(name).arg(n);
         }
         return out;
     };

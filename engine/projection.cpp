@@ -138,12 +138,15 @@ PcaResult pca(const TensorValue &features, int k, unsigned seed)
     return res;
 }
 
-TensorValue tsne(const TensorValue &features, const TsneOptions &o)
+TensorValue tsne(const TensorValue &features, const TsneOptions &options)
 {
     checkMatrix(features);
     const int64_t n = features.dim(0), d = features.dim(1);
-    if (o.perplexity <= 0 || 3 * o.perplexity >= double(n))
-        throw Error(ErrorCode::BadInput, "t-SNE perplexity " + std::to_string(o.perplexity) + " needs more points (N = " + std::to_string(n) + " must exceed 3 × perplexity)");
+    if (options.perplexity <= 0 || 3 * options.perplexity >= double(n))
+        throw Error(ErrorCode::BadInput, "t-SNE perplexity " + std::to_string(options.perplexity) + " needs more points (N = " + std::to_string(n) + " must exceed 3 × perplexity)");
+    if (options.theta > 0 && options.dims == 2) return tsneBarnesHut(features, options);
+    TsneOptions o = options;
+    if (o.learningRate <= 0) o.learningRate = std::max(double(n) / 12.0 / 4.0, 50.0);
     std::vector<double> X(size_t(n * d));
     for (int64_t i = 0; i < n * d; ++i) X[size_t(i)] = features.at(i);
     const std::vector<double> D = squaredDistances(X, n, d);

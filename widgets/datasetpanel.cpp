@@ -10,6 +10,7 @@
 #include <QLabel>
 #include <QListView>
 #include <QListWidget>
+#include <QPainter>
 #include <QPushButton>
 #include <QSlider>
 #include <QSpinBox>
@@ -66,25 +67,33 @@ QVariant ThumbnailModel::data(const QModelIndex &index, int role) const
 {
     if (!index.isValid() || index.row() >= int(mVisible.size())) return {};
     const size_t i = mVisible[size_t(index.row())];
-    if (role == Qt::DecorationRole) {
-        // Loaded when first shown, then cached: scrolling 60,000 items only loads what is on screen.
-        auto it = mCache.find(i);
-        if (it == mCache.end()) {
-            if (mCache.size() > 4000) mCache.clear();
-            it = mCache.insert(i, QPixmap::fromImage(mLoader(i).scaled(48, 48, Qt::KeepAspectRatio, Qt::FastTransformation)));
-        }
-        return *it;
-    }
-    if (role == Qt::ToolTipRole || role == Qt::DisplayRole) {
-        const QString label = mLabels[i] < mClasses.size() ? mClasses[mLabels[i]] : QString::number(mLabels[i]);
-        if (role == Qt::DisplayRole) return QString::number(i);
-        QString tip = QString("#%1  %2").arg(i).arg(label);
-        if (mPred.size() == mCount)
-            tip += QString("  → %1 (%2%)").arg(mPred[i] < mClasses.size() ? mClasses[mPred[i]] : QString::number(mPred[i])).arg(100.0 * mConf[i], 0, 'f', 1);
-        return tip;
-    }
+    // Thumbnails are loaded when first shown, then cached: scrolling 60,000 items only loads what is on screen.
+    if (role == Qt::DecorationRole) return thumbnail(i);
+    if (role == Qt::DisplayRole) return QString::number(i);
+    if (role == Qt::ToolTipRole) return describe(i);
     if (role == Qt::BackgroundRole && mPred.size() == mCount && mPred[i] != mLabels[i]) return QColor(255, 220, 220);
     return {};
+}
+
+QPixmap ThumbnailModel::thumbnail(size_t i) const
+{
+    if (i >= mCount || !mLoader) return {};
+    auto it = mCache.find(i);
+    if (it == mCache.end()) {
+        if (mCache.size() > 4000) mCache.clear();
+        it = mCache.insert(i, QPixmap::fromImage(mLoader(i).scaled(48, 48, Qt::KeepAspectRatio, Qt::FastTransformation)));
+    }
+    return *it;
+}
+
+QString ThumbnailModel::describe(size_t i) const
+{
+    if (i >= mCount) return {};
+    const QString label = mLabels[i] < mClasses.size() ? mClasses[mLabels[i]] : QString::number(mLabels[i]);
+    QString tip = QString("#%1  %2").arg(i).arg(label);
+    if (mPred.size() == mCount)
+        tip += QString("  → %1 (%2%)").arg(mPred[i] < mClasses.size() ? mClasses[mPred[i]] : QString::number(mPred[i])).arg(100.0 * mConf[i], 0, 'f', 1);
+    return tip;
 }
 
 DatasetPanel::DatasetPanel(QWidget *parent) : QWidget(parent)
@@ -148,7 +157,7 @@ DatasetPanel::DatasetPanel(QWidget *parent) : QWidget(parent)
     auto *pl = new QVBoxLayout(projTab);
     auto *pbar = new QHBoxLayout;
     mMethod = new QComboBox(projTab);
-    mMethod->addItems({"pca", "tsne"});
+    mMethod->addItems({"pca", "tsne", "umap"});
     auto *run = new QPushButton(tr("Project the current layer"), projTab);
     mColourBy = new QComboBox(projTab);
     mColourBy->addItems({tr("label"), tr("prediction"), tr("correctness")});
@@ -156,14 +165,24 @@ DatasetPanel::DatasetPanel(QWidget *parent) : QWidget(parent)
     pbar->addWidget(run);
     pbar->addWidget(new QLabel(tr("Colour by"), projTab));
     pbar->addWidget(mColourBy);
+    mSelectMode = new QComboBox(projTab);
+    mSelectMode->addItems({tr("pan / zoom"), tr("box select"), tr("lasso select")});
+    mSelectMode->setToolTip(tr("Mouse mode of the scatter: drag to pan (wheel zooms), or select with a box or a lasso"));
+    pbar->addWidget(mSelectMode);
     pl->addLayout(pbar);
     mProjector = new QCustomPlot(projTab);
-    mProjector->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom | QCP::iSelectPlottables | QCP::iMultiSelect);
-    mProjector->setSelectionRectMode(QCP::srmSelect);
+    mProjector->setMouseTracking(true);
+    mProjector->addLayer("lasso", nullptr, QCustomPlot::limAbove);
+    mProjector->layer("lasso")->setMode(QCPLayer::lmBuffered);
     pl->addWidget(mProjector, 1);
     mSelection = new QListWidget(projTab);
     mSelection->setMaximumHeight(90);
     pl->addWidget(mSelection);
+    mHover = new QLabel(this, Qt::ToolTip);
+    mHover->setObjectName("projectorHover");
+    mHover->setStyleSheet("QLabel { background: palette(tooltip-base); border: 1px solid gray; padding: 3px; }");
+    mHover->hide();
+    applySelectionMode();
     mTabs->addTab(projTab, tr("Projector"));
     // Explanation quality: deletion/insertion curves of several methods, and the randomisation test.
     auto *qualTab = new QWidget(mTabs);
@@ -227,9 +246,48 @@ DatasetPanel::DatasetPanel(QWidget *parent) : QWidget(parent)
         const int truth = int(std::lround(mConfusion->yAxis->pixelToCoord(e->position().y())));
         showConfusionCell(truth, pred);
     });
-    connect(mProjector, &QCustomPlot::selectionChangedByUser, this, [this] {
-        mSelection->clear();
-        for (const QString &s : selectedItems()) mSelection->addItem(s);
+    connect(mSelectMode, qOverload<int>(&QComboBox::currentIndexChanged), this, &DatasetPanel::applySelectionMode);
+    connect(mProjector->selectionRect(), &QCPSelectionRect::accepted, this, [this](const QRect &r, QMouseEvent *) {
+        const double x0 = mProjector->xAxis->pixelToCoord(r.left()), x1 = mProjector->xAxis->pixelToCoord(r.right());
+        const double y0 = mProjector->yAxis->pixelToCoord(r.top()), y1 = mProjector->yAxis->pixelToCoord(r.bottom());
+        selectPolygon(QPolygonF({QPointF(x0, y0), QPointF(x1, y0), QPointF(x1, y1), QPointF(x0, y1)}));
+    });
+    connect(mProjector, &QCustomPlot::mousePress, this, [this](QMouseEvent *e) {
+        if (mSelectMode->currentIndex() != 2 || !mPoints.numel()) return;
+        mLassoActive = true;
+        mLasso.clear();
+        mLasso << QPointF(mProjector->xAxis->pixelToCoord(e->position().x()), mProjector->yAxis->pixelToCoord(e->position().y()));
+    });
+    connect(mProjector, &QCustomPlot::mouseMove, this, [this](QMouseEvent *e) {
+        if (!mLassoActive) {
+            hoverAt(e->position());
+            return;
+        }
+        mLasso << QPointF(mProjector->xAxis->pixelToCoord(e->position().x()), mProjector->yAxis->pixelToCoord(e->position().y()));
+        if (!mLassoCurve) {
+            mLassoCurve = new QCPCurve(mProjector->xAxis, mProjector->yAxis);
+            mLassoCurve->setLayer("lasso");
+            mLassoCurve->setPen(QPen(QColor(30, 30, 30), 1.5, Qt::DashLine));
+            mLassoCurve->removeFromLegend();
+        }
+        QVector<double> xs, ys;
+        for (const QPointF &p : mLasso) { xs << p.x(); ys << p.y(); }
+        mLassoCurve->setData(xs, ys);
+        mProjector->layer("lasso")->replot();   // only the lasso layer: 60,000 points stay put
+    });
+    connect(mProjector, &QCustomPlot::mouseRelease, this, [this](QMouseEvent *) {
+        if (!mLassoActive) return;
+        mLassoActive = false;
+        if (mLassoCurve) {
+            mProjector->removePlottable(mLassoCurve);
+            mLassoCurve = nullptr;
+        }
+        if (mLasso.size() >= 3) selectPolygon(mLasso);
+        else mProjector->replot();
+    });
+    connect(mSelection, &QListWidget::itemActivated, this, [this](QListWidgetItem *item) {
+        const QVariant v = item->data(Qt::UserRole);
+        if (v.isValid()) emit itemActivated(size_t(v.toLongLong()));
     });
 }
 
@@ -331,10 +389,105 @@ void DatasetPanel::setEvaluation(const EvalResult &r)
     mCalibration->replot();
 }
 
+void DatasetPanel::applySelectionMode()
+{
+    const int m = mSelectMode->currentIndex();
+    mProjector->setInteractions(m == 0 ? QCP::iRangeDrag | QCP::iRangeZoom : QCP::iRangeZoom);
+    mProjector->setSelectionRectMode(m == 1 ? QCP::srmCustom : QCP::srmNone);
+}
+
+void DatasetPanel::selectPolygon(const QPolygonF &poly)
+{
+    mSelected.clear();
+    if (!mPoints.numel() || poly.size() < 3) {
+        showSelection();
+        return;
+    }
+    const QRectF box = poly.boundingRect();
+    const int64_t dims = mPoints.dim(1);
+    for (int64_t i = 0; i < mPoints.dim(0); ++i) {
+        const QPointF p(mPoints.at(i * dims), mPoints.at(i * dims + 1));
+        if (box.contains(p) && poly.containsPoint(p, Qt::OddEvenFill)) mSelected.push_back(i);
+    }
+    showSelection();
+}
+
+void DatasetPanel::showSelection()
+{
+    if (!mSelectedGraph) {
+        mSelectedGraph = mProjector->addGraph();
+        mSelectedGraph->setLineStyle(QCPGraph::lsNone);
+        mSelectedGraph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(Qt::black, 1.2), Qt::NoBrush, 7));
+        mSelectedGraph->setName(tr("selected"));
+        mSelectedGraph->removeFromLegend();
+        mSelectedGraph->setAdaptiveSampling(false);
+    }
+    QVector<double> xs, ys;
+    const int64_t dims = mPoints.numel() ? mPoints.dim(1) : 2;
+    for (int64_t i : mSelected) { xs << mPoints.at(i * dims); ys << mPoints.at(i * dims + 1); }
+    mSelectedGraph->setData(xs, ys, true);
+    mSelection->clear();
+    if (!mSelected.empty()) {
+        auto *head = new QListWidgetItem(tr("%1 items selected (double-click one to make it the input)").arg(mSelected.size()));
+        head->setFlags(Qt::NoItemFlags);
+        mSelection->addItem(head);
+    }
+    for (size_t k = 0; k < mSelected.size() && k < 2000; ++k) {
+        auto *item = new QListWidgetItem(mModel->thumbnail(size_t(mSelected[k])), mModel->describe(size_t(mSelected[k])));
+        item->setData(Qt::UserRole, qlonglong(mSelected[k]));
+        mSelection->addItem(item);
+    }
+    mProjector->replot();
+}
+
+int64_t DatasetPanel::pointAt(const QPointF &pixel, double radius) const
+{
+    if (!mPoints.numel()) return -1;
+    const int64_t dims = mPoints.dim(1);
+    int64_t best = -1;
+    double bd = radius * radius;
+    for (int64_t i = 0; i < mPoints.dim(0); ++i) {
+        const double dx = mProjector->xAxis->coordToPixel(mPoints.at(i * dims)) - pixel.x();
+        const double dy = mProjector->yAxis->coordToPixel(mPoints.at(i * dims + 1)) - pixel.y();
+        if (dx * dx + dy * dy <= bd) { bd = dx * dx + dy * dy; best = i; }
+    }
+    return best;
+}
+
+void DatasetPanel::hoverAt(const QPointF &pixel)
+{
+    const int64_t i = pointAt(pixel);
+    if (i < 0) {
+        mHover->hide();
+        return;
+    }
+    const QPixmap thumb = mModel->thumbnail(size_t(i)).scaled(96, 96, Qt::KeepAspectRatio, Qt::FastTransformation);
+    QString html = QString("<b>%1</b>").arg(mModel->describe(size_t(i)).toHtmlEscaped());
+    mHover->setText(QString());
+    mHover->setPixmap(QPixmap());
+    // Thumbnail above the text.
+    QPixmap card(std::max(thumb.width(), 160), thumb.height() + 22);
+    card.fill(palette().color(QPalette::ToolTipBase));
+    QPainter p(&card);
+    p.drawPixmap((card.width() - thumb.width()) / 2, 0, thumb);
+    p.setPen(palette().color(QPalette::ToolTipText));
+    p.drawText(QRect(0, thumb.height() + 2, card.width(), 20), Qt::AlignCenter, mModel->describe(size_t(i)));
+    p.end();
+    mHover->setPixmap(card);
+    mHover->setToolTip(html);
+    mHover->adjustSize();
+    mHover->move(mProjector->mapToGlobal(pixel.toPoint()) + QPoint(14, 14));
+    mHover->setProperty("item", qlonglong(i));
+    mHover->show();
+}
+
 void DatasetPanel::setProjection(const TensorValue &points, const QString &title)
 {
+    const bool samePoints = mPoints.numel() && points.numel() && mPoints.dim(0) == points.dim(0);
     mPoints = points;
     mProjector->clearGraphs();
+    mSelectedGraph = nullptr;
+    if (!samePoints) mSelected.clear();
     const int64_t n = points.dim(0);
     const int mode = mColourBy->currentIndex();
     const bool havePred = mHasEval && mEval.predictions.size() == size_t(n);
@@ -359,7 +512,8 @@ void DatasetPanel::setProjection(const TensorValue &points, const QString &title
     mProjector->xAxis->setLabel(title);
     mProjector->legend->setVisible(groups <= 12);
     mProjector->rescaleAxes();
-    mProjector->replot();
+    showSelection();   // keeps a selection across the live updates of one projection (replots)
+    if (mSelectedGraph) mSelectedGraph->removeFromLegend();
     mTabs->setCurrentIndex(1);
 }
 
@@ -435,21 +589,7 @@ void DatasetPanel::setSanity(AttributionMethod method, const SanityResult &r)
 QStringList DatasetPanel::selectedItems() const
 {
     QStringList out;
-    if (!mPoints.numel()) return out;
-    const int64_t dims = mPoints.dim(1);
-    for (int g = 0; g < mProjector->graphCount(); ++g) {
-        const QCPDataSelection sel = mProjector->graph(g)->selection();
-        for (const QCPDataRange &range : sel.dataRanges())
-            for (int k = range.begin(); k < range.end(); ++k) {
-                const auto it = mProjector->graph(g)->data()->at(k);
-                // Find the item by its coordinates (points are unique in practice).
-                for (int64_t i = 0; i < mPoints.dim(0); ++i)
-                    if (mPoints.at(i * dims) == float(it->key) && mPoints.at(i * dims + 1) == float(it->value)) {
-                        out << QString("#%1 %2").arg(i).arg(mClasses.value(mLabels[size_t(i)]));
-                        break;
-                    }
-            }
-    }
+    for (int64_t i : mSelected) out << QString("#%1 %2").arg(i).arg(mClasses.value(mLabels[size_t(i)]));
     return out;
 }
 

@@ -10,6 +10,7 @@
 #include "engine/tensorvalue.h"
 
 #include <QAbstractListModel>
+#include <QPolygonF>
 #include <QWidget>
 
 #include <functional>
@@ -18,6 +19,8 @@
 class QComboBox;
 class QCustomPlot;
 class QLabel;
+class QCPCurve;
+class QCPGraph;
 class QListView;
 class QListWidget;
 class QSlider;
@@ -39,6 +42,9 @@ public:
     QVariant data(const QModelIndex &index, int role) const override;
     size_t itemAt(int row) const { return mVisible[size_t(row)]; }
     size_t total() const { return mCount; }
+    /// The cached 48-px thumbnail of item i (loaded on first use) and its "#i label → prediction" text.
+    QPixmap thumbnail(size_t i) const;
+    QString describe(size_t i) const;
 
 private:
     size_t mCount = 0;
@@ -75,6 +81,16 @@ public:
     /// Lists the items of a confusion-matrix cell in the thumbnails (what clicking the cell does).
     void showConfusionCell(int trueClass, int predictedClass);
     QStringList selectedItems() const;
+    /// Items selected in the projector (box or lasso), in item order.
+    const std::vector<int64_t> &selection() const { return mSelected; }
+    /// Selects the points inside a polygon given in data coordinates (what box and lasso do).
+    void selectPolygon(const QPolygonF &dataPolygon);
+    /// The item whose point is nearest a widget position of the projector, within `radius` pixels; −1 if none.
+    int64_t pointAt(const QPointF &pixel, double radius = 6) const;
+    /// Shows the hover preview (thumbnail and description) for the point under a projector position.
+    void hoverAt(const QPointF &pixel);
+    QLabel *hoverPreview() const { return mHover; }
+    QComboBox *selectionMode() const { return mSelectMode; }
     const EvalResult &evaluation() const { return mEval; }
 
 signals:
@@ -93,6 +109,15 @@ private:
     EvalResult mEval;
     bool mHasEval = false;
     TensorValue mPoints;
+    std::vector<int64_t> mSelected;
+    QPolygonF mLasso;
+    bool mLassoActive = false;
+    QComboBox *mSelectMode = nullptr;
+    QLabel *mHover = nullptr;
+    QCPCurve *mLassoCurve = nullptr;
+    QCPGraph *mSelectedGraph = nullptr;
+    void showSelection();
+    void applySelectionMode();
     ThumbnailModel *mModel;
     QListView *mList;
     QComboBox *mClass, *mCorrect, *mColourBy, *mMethod;

@@ -565,8 +565,46 @@ private slots:
         int points = 0;
         for (int g = 0; g < panel->projectorPlot()->graphCount(); ++g) points += panel->projectorPlot()->graph(g)->dataCount();
         QCOMPARE(points, 10000);
-        QCOMPARE(panel->projectorPlot()->graphCount(), 10);
+        QCOMPARE(panel->projectorPlot()->graphCount(), 11);   // one per class and the selection overlay
+        // Box selection of everything, then a lasso (mouse drag in lasso mode) around the plot's left half.
+        QCustomPlot *plot = panel->projectorPlot();
+        const QCPRange xr = plot->xAxis->range(), yr = plot->yAxis->range();
+        const double ex = 0.01 * xr.size(), ey = 0.01 * yr.size();   // points lie on the rescaled axes' ends
+        panel->selectPolygon(QPolygonF({QPointF(xr.lower - ex, yr.lower - ey), QPointF(xr.upper + ex, yr.lower - ey),
+                                        QPointF(xr.upper + ex, yr.upper + ey), QPointF(xr.lower - ex, yr.upper + ey)}));
+        QCOMPARE(panel->selection().size(), size_t(10000));
+        panel->selectionMode()->setCurrentIndex(2);
+        const QRect area = plot->axisRect()->rect();
+        const QPoint a(area.left() + 2, area.top() + 2), b(area.center().x(), area.top() + 2), c(area.center().x(), area.bottom() - 2), d(area.left() + 2, area.bottom() - 2);
+        QTest::mousePress(plot, Qt::LeftButton, {}, a);
+        for (const QPoint &p : {b, c, d}) {
+            QMouseEvent move(QEvent::MouseMove, QPointF(p), plot->mapToGlobal(QPointF(p)), Qt::NoButton, Qt::LeftButton, Qt::NoModifier);
+            QApplication::sendEvent(plot, &move);
+        }
+        QTest::mouseRelease(plot, Qt::LeftButton, {}, d);
+        const double xmid = plot->xAxis->pixelToCoord(area.center().x());
+        size_t left = 0;
+        for (int g = 0; g < 10; ++g)
+            for (auto it = plot->graph(g)->data()->constBegin(); it != plot->graph(g)->data()->constEnd(); ++it) left += it->key < xmid;
+        QVERIFY(left > 0 && left < 10000);
+        QVERIFY2(std::abs(double(panel->selection().size()) - double(left)) <= 0.01 * double(left),
+                 qPrintable(QString("%1 selected, %2 left of the middle").arg(panel->selection().size()).arg(left)));
+        // Hover: the point under the cursor shows its thumbnail and description.
+        const auto first = plot->graph(0)->data()->constBegin();
+        const QPointF px(plot->xAxis->coordToPixel(first->key), plot->yAxis->coordToPixel(first->value));
+        const int64_t under = panel->pointAt(px);
+        QVERIFY(under >= 0);
+        panel->hoverAt(px);
+        QVERIFY(panel->hoverPreview()->isVisible());
+        QVERIFY(!panel->hoverPreview()->pixmap().isNull());
+        QCOMPARE(panel->hoverPreview()->property("item").toLongLong(), qlonglong(under));
         w->grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/dataset.png");
+        // UMAP of all 10,000 items: the embedding is shown while it is optimised, then the final one.
+        w->projectDataset("umap");
+        QVERIFY(waitForArgument(shown, "projecting", 120000));
+        QVERIFY(waitForArgument(shown, "projected", 240000));
+        QVERIFY(plot->xAxis->label().startsWith("UMAP"));
+        w->grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/dataset_umap.png");
         // Explanation quality: deletion/insertion of two methods over 4 items, and the sanity check.
         emit panel->faithfulnessRequested({AttributionMethod::Saliency, AttributionMethod::GradCam}, 4);
         QVERIFY(shown.wait(60000));
