@@ -2,7 +2,15 @@
 // and inputs as fast as results come back) while a 2 ms timer on the GUI thread measures how late it fires.
 #include "app/mainwindow.h"
 #include "engine/json.h"
+#include "app/dataset.h"
+#include "app/imageinput.h"
+#include "widgets/datasetpanel.h"
 #include "widgets/inputpanel.h"
+
+#include <QListView>
+#include <QScrollBar>
+#include <qcustomplot.h>
+#include <random>
 
 #include <QApplication>
 #include <QElapsedTimer>
@@ -64,5 +72,96 @@ pellucid::Json runGuiStallBench(const std::string &model, double seconds)
     j["max_stall_ms"] = gaps.empty() ? 0.0 : gaps.back();
     j["p99_stall_ms"] = gaps.empty() ? 0.0 : gaps[gaps.size() * 99 / 100];
     j["timer_ticks"] = int64_t(gaps.size());
+    return j;
+}
+
+/// The projector and thumbnail list over a whole dataset (e.g. Fashion-MNIST's 60,000 training images):
+/// time to show the scatter, to replot it, to find the point under the cursor (hover) and to lasso-select,
+/// and the slowest repaint while the thumbnail list scrolls through the whole set.
+pellucid::Json runProjectorBench(const std::string &path)
+{
+    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM") && qEnvironmentVariableIsEmpty("DISPLAY"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    qInstallMessageHandler([](QtMsgType type, const QMessageLogContext &, const QString &msg) {
+        if (type != QtDebugMsg && !msg.contains("propagateSizeHints")) fprintf(stderr, "%s\n", qPrintable(msg));
+    });
+    static int argc = 1;
+    static char name[] = "pellucid-bench";
+    static char *argv[] = {name, nullptr};
+    QApplication app(argc, argv);
+    QElapsedTimer t;
+    t.start();
+    auto data = std::make_shared<pellucid::Dataset>(pellucid::Dataset::open(path));
+    const double openMs = t.nsecsElapsed() / 1e6;
+    const size_t n = data->size();
+    pellucid::DatasetPanel panel;
+    panel.resize(1200, 800);
+    panel.show();
+    QStringList classes;
+    for (int c = 0; c < 10; ++c) classes << QString::number(c);
+    panel.setDataset(QString::fromStdString(path), n, [data](size_t i) {
+        const pellucid::TensorValue x = data->batch(i, i + 1, pellucid::InputSpec(), {1, 1, 28, 28});
+        QImage img(28, 28, QImage::Format_Grayscale8);
+        for (int y = 0; y < 28; ++y)
+            for (int xx = 0; xx < 28; ++xx) img.scanLine(y)[xx] = uchar(std::clamp(x.at(y * 28 + xx) * 255.0f, 0.0f, 255.0f));
+        return img;
+    }, data->labels(), classes);
+    // Clustered points: one blob per class, as a projection of a trained layer looks.
+    std::mt19937 rng(1);
+    std::normal_distribution<float> g;
+    std::vector<float> pts;
+    for (size_t i = 0; i < n; ++i) {
+        const int c = data->label(i);
+        pts.push_back(8 * std::cos(c * 0.63f) + g(rng));
+        pts.push_back(8 * std::sin(c * 0.63f) + g(rng));
+    }
+    const pellucid::TensorValue points({int64_t(n), 2}, std::move(pts));
+    t.restart();
+    panel.setProjection(points, "bench");
+    app.processEvents();
+    const double showMs = t.nsecsElapsed() / 1e6;
+    QCustomPlot *plot = panel.projectorPlot();
+    t.restart();
+    for (int r = 0; r < 10; ++r) plot->replot(QCustomPlot::rpImmediateRefresh);
+    const double replotMs = t.nsecsElapsed() / 1e6 / 10;
+    const QRect area = plot->axisRect()->rect();
+    std::uniform_int_distribution<int> px(area.left(), area.right()), py(area.top(), area.bottom());
+    t.restart();
+    for (int r = 0; r < 200; ++r) panel.pointAt(QPointF(px(rng), py(rng)));
+    const double hoverMs = t.nsecsElapsed() / 1e6 / 200;
+    t.restart();
+    QPolygonF lasso;
+    for (int k = 0; k < 64; ++k) lasso << QPointF(6 * std::cos(k * 0.0982), 6 * std::sin(k * 0.0982));
+    panel.selectPolygon(lasso);
+    const double lassoMs = t.nsecsElapsed() / 1e6;
+    const size_t selected = panel.selection().size();
+    // Scroll the thumbnail list from top to bottom one page at a time, repainting each page.
+    auto *list = panel.findChild<QListView *>("datasetThumbnails");
+    app.processEvents();
+    double worst = 0;
+    int pages = 0;
+    if (list) {
+        // Jump through the whole list, 60 items (about a page) at a time, repainting each time.
+        const int rows = list->model()->rowCount();
+        for (int r = 0; r < rows; r += 60) {
+            QElapsedTimer f;
+            f.start();
+            list->scrollTo(list->model()->index(r, 0), QAbstractItemView::PositionAtTop);
+            app.processEvents();
+            list->viewport()->repaint();
+            worst = std::max(worst, f.nsecsElapsed() / 1e6);
+            ++pages;
+        }
+    }
+    pellucid::Json j = pellucid::Json::object();
+    j["items"] = int64_t(n);
+    j["open_ms"] = openMs;
+    j["show_scatter_ms"] = showMs;
+    j["replot_ms"] = replotMs;
+    j["hover_lookup_ms"] = hoverMs;
+    j["lasso_select_ms"] = lassoMs;
+    j["lasso_selected"] = int64_t(selected);
+    j["thumbnail_pages_scrolled"] = pages;
+    j["slowest_page_repaint_ms"] = worst;
     return j;
 }

@@ -1,6 +1,7 @@
 // pellucid-bench: the project's speed figures (see README, "Performance").
 //   pellucid-bench [--model M] [--input-shape 1,3,64,64] [--layer PATH] [--iterations N] [--threads N]
 //                  [--attribution-reps N] [--generator G.pt] [--gui-seconds S] [--json OUT]
+//                  [--projector IDX-IMAGES.gz]  (only the projector's interactivity over that dataset)
 // 1. Tap overhead: a forward with one layer tapped (the rewritten graph) against the module's own forward.
 // 2. Activation updates per second through the engine (job queue, worker thread, statistics, top-k).
 // 3. Attribution methods against the raw cost of their model passes.
@@ -25,6 +26,7 @@
 
 #ifdef PELLUCID_BENCH_GUI
 pellucid::Json runGuiStallBench(const std::string &model, double seconds);
+pellucid::Json runProjectorBench(const std::string &dataset);
 #endif
 
 using namespace pellucid;
@@ -59,6 +61,7 @@ int main(int argc, char **argv)
     Shape userShape;
     std::string generator;
     double guiSeconds = 5;
+    std::string projector;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i], v = argv[i + 1];
         if (k == "--model") model = v;
@@ -69,6 +72,7 @@ int main(int argc, char **argv)
         else if (k == "--json") jsonOut = v;
         else if (k == "--attribution-reps") attrReps = std::stoi(v);
         else if (k == "--generator") generator = v;
+        else if (k == "--projector") projector = v;
         else if (k == "--input-shape") {
             std::string part;
             for (char c : v + ",") {
@@ -78,6 +82,19 @@ int main(int argc, char **argv)
         }
         else { std::cerr << "unknown option " << k << "\n"; return 1; }
     }
+#ifdef PELLUCID_BENCH_GUI
+    if (!projector.empty()) {
+        try {
+            const Json j = runProjectorBench(projector);
+            std::printf("%s\n", j.dump(2).c_str());
+            if (!jsonOut.empty()) std::ofstream(jsonOut) << j.dump(2) << "\n";
+        } catch (const std::exception &e) {
+            std::cerr << "pellucid-bench: " << e.what() << "\n";
+            return 2;
+        }
+        return 0;
+    }
+#endif
     try {
         LoadOptions opts;
         opts.threads = threads;
