@@ -652,7 +652,7 @@ quint64 MainWindow::projectDataset(const QString &method)
     Job job;
     job.kind = "dataset-project";
     job.work = [ds = mDatasetData, spec = mSummary->metadata.input, shape = mSummary->inputShape, layer = mLayer.toStdString(),
-                method](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
+                method, perplexity = mDataset->perplexity(), neighbours = mDataset->neighbours()](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
         // Every item: PCA is exact, t-SNE Barnes–Hut and UMAP scale to the 60,000-image training sets.
         const size_t n = ds->size();
         const std::string path = ctx.model().resolveLayer(layer).path;
@@ -683,6 +683,7 @@ quint64 MainWindow::projectDataset(const QString &method)
                              .arg(100 * r.explainedRatio[0], 0, 'f', 1).arg(100 * r.explainedRatio[1], 0, 'f', 1);
         } else if (method == "umap") {
             UmapOptions o;
+            o.neighbours = neighbours;
             o.cancelled = [&ctx] { return ctx.cancelled(); };
             ctx.progress(0, 1, "UMAP: nearest neighbours");
             o.progress = [&](int epoch, const TensorValue &y) {
@@ -691,9 +692,10 @@ quint64 MainWindow::projectDataset(const QString &method)
                 if (epoch % 50 == 0) live(QObject::tr("UMAP of %1 — epoch %2 of %3").arg(name).arg(epoch).arg(total), y);
             };
             out->points = umap(X, o);
-            out->title = QObject::tr("UMAP of %1 (%2 items, 15 neighbours, min_dist 0.1)").arg(name).arg(n);
+            out->title = QObject::tr("UMAP of %1 (%2 items, %3 neighbours, min_dist 0.1)").arg(name).arg(n).arg(neighbours);
         } else {
             TsneOptions o;
+            o.perplexity = perplexity;
             o.cancelled = [&ctx] { return ctx.cancelled(); };
             ctx.progress(0, 1, "t-SNE: nearest neighbours");
             o.progress = [&](int it, double kl, const TensorValue &y) {
@@ -701,7 +703,7 @@ quint64 MainWindow::projectDataset(const QString &method)
                 live(QObject::tr("t-SNE of %1 — iteration %2 of 1000, KL %3").arg(name).arg(it).arg(kl, 0, 'f', 3), y);
             };
             out->points = tsne(X, o);
-            out->title = QObject::tr("t-SNE of %1 (%2 items, Barnes–Hut θ 0.5, perplexity 30)").arg(name).arg(n);
+            out->title = QObject::tr("t-SNE of %1 (%2 items, Barnes–Hut θ 0.5, perplexity %3)").arg(name).arg(n).arg(perplexity);
         }
         return out;
     };

@@ -5,6 +5,7 @@
 #include <qcustomplot.h>
 
 #include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -161,8 +162,24 @@ DatasetPanel::DatasetPanel(QWidget *parent) : QWidget(parent)
     auto *run = new QPushButton(tr("Project the current layer"), projTab);
     mColourBy = new QComboBox(projTab);
     mColourBy->addItems({tr("label"), tr("prediction"), tr("correctness")});
+    mPerplexity = new QDoubleSpinBox(projTab);
+    mPerplexity->setRange(2, 200);
+    mPerplexity->setValue(30);
+    mPerplexity->setPrefix(tr("perplexity "));
+    mNeighbours = new QSpinBox(projTab);
+    mNeighbours->setRange(2, 200);
+    mNeighbours->setValue(15);
+    mNeighbours->setPrefix(tr("neighbours "));
     pbar->addWidget(mMethod);
+    pbar->addWidget(mPerplexity);
+    pbar->addWidget(mNeighbours);
     pbar->addWidget(run);
+    auto methodControls = [this] {
+        mPerplexity->setVisible(mMethod->currentText() == "tsne");
+        mNeighbours->setVisible(mMethod->currentText() == "umap");
+    };
+    connect(mMethod, &QComboBox::currentTextChanged, this, methodControls);
+    methodControls();
     pbar->addWidget(new QLabel(tr("Colour by"), projTab));
     pbar->addWidget(mColourBy);
     mSelectMode = new QComboBox(projTab);
@@ -388,6 +405,9 @@ void DatasetPanel::setEvaluation(const EvalResult &r)
     mCalibration->yAxis->setLabel(tr("accuracy"));
     mCalibration->replot();
 }
+
+double DatasetPanel::perplexity() const { return mPerplexity->value(); }
+int DatasetPanel::neighbours() const { return mNeighbours->value(); }
 
 void DatasetPanel::applySelectionMode()
 {

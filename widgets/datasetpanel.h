@@ -19,6 +19,8 @@
 class QComboBox;
 class QCustomPlot;
 class QLabel;
+class QDoubleSpinBox;
+class QSpinBox;
 class QCPCurve;
 class QCPGraph;
 class QListView;
@@ -91,6 +93,9 @@ public:
     void hoverAt(const QPointF &pixel);
     QLabel *hoverPreview() const { return mHover; }
     QComboBox *selectionMode() const { return mSelectMode; }
+    /// t-SNE perplexity and UMAP neighbour count chosen in the projector bar.
+    double perplexity() const;
+    int neighbours() const;
     const EvalResult &evaluation() const { return mEval; }
 
 signals:
@@ -113,6 +118,8 @@ private:
     QPolygonF mLasso;
     bool mLassoActive = false;
     QComboBox *mSelectMode = nullptr;
+    QDoubleSpinBox *mPerplexity = nullptr;
+    QSpinBox *mNeighbours = nullptr;
     QLabel *mHover = nullptr;
     QCPCurve *mLassoCurve = nullptr;
     QCPGraph *mSelectedGraph = nullptr;
