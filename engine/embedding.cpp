@@ -41,7 +41,8 @@ KnnGraph nearestNeighbours(const TensorValue &features, int k, const std::functi
     g.k = k;
     g.index.resize(size_t(n * k));
     g.distance.resize(size_t(n * k));
-    const int64_t block = std::max<int64_t>(64, std::min<int64_t>(2048, int64_t(2e8) / std::max<int64_t>(1, n)));
+    // Rows per block so that a block's distances (doubles) stay near 120 MB whatever N.
+    const int64_t block = std::max<int64_t>(16, std::min<int64_t>(2048, int64_t(1.5e7) / std::max<int64_t>(1, n)));
     for (int64_t b = 0; b < n; b += block) {
         throwIfCancelled(cancelled);
         const int64_t e = std::min(n, b + block);

@@ -414,8 +414,34 @@ TEST(project_command)
     int lines = 0;
     while (std::getline(in, line)) ++lines;
     CHECK_EQ(lines, 101);
-    r = cli("project --model " + demo + " --data " + data + " --layer features.9 --method umap --out " + tmp + "/u.npy");
-    CHECK(r.status == 1 && r.err.find("UMAP is not available yet") != std::string::npos);
+    // UMAP of 400 items: labels stay together (10-NN label agreement far above chance).
+    r = cli("project --model " + demo + " --data " + data + " --layer classifier.3 --method umap --limit 400 --out " + tmp + "/u.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    const TensorValue u = readNpy(tmp + "/u.npy");
+    CHECK(u.shape() == (Shape{400, 2}));
+    r = cli("project --model " + demo + " --data " + data + " --layer classifier.3 --method umap --limit 400 --out " + tmp + "/u.csv");
+    CHECK_MSG(r.status == 0, r.err);
+    std::ifstream ucsv(tmp + "/u.csv");
+    std::vector<int> labels;
+    std::getline(ucsv, line);
+    while (std::getline(ucsv, line)) {
+        const auto c1 = line.find("\","), c2 = line.find(',', c1 + 2);
+        labels.push_back(std::stoi(line.substr(c1 + 2, c2 - c1 - 2)));
+    }
+    CHECK_EQ(labels.size(), size_t(400));
+    int agree = 0;
+    for (int i = 0; i < 400 && labels.size() == 400; ++i) {
+        int best = -1;
+        double bd = 1e300;
+        for (int j = 0; j < 400; ++j) {
+            if (j == i) continue;
+            const double d = std::pow(u.at(2 * i) - u.at(2 * j), 2) + std::pow(u.at(2 * i + 1) - u.at(2 * j + 1), 2);
+            if (d < bd) { bd = d; best = j; }
+        }
+        agree += labels[size_t(best)] == labels[size_t(i)];
+    }
+    CHECK_MSG(agree > 300, agree << " of 400 nearest neighbours share the label");
+    CHECK_EQ(cli("project --model " + demo + " --data " + data + " --layer features.9 --method isomap --out " + tmp + "/u.npy").status, 1);
 }
 
 TEST(sanity_and_robustness_commands)
