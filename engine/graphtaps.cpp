@@ -209,7 +209,98 @@ void replaceRelus(Graph &g, Block *block, const char *op, std::vector<Record> &r
     }
 }
 
+void collectNodes(Block *block, std::vector<Node *> &out)
+{
+    for (Node *n : block->nodes()) {
+        out.push_back(n);
+        for (Block *b : n->blocks()) collectNodes(b, out);
+    }
+}
+
+bool feedsMatmul(Value *v)
+{
+    static const std::set<std::string> mm = {"aten::matmul", "aten::bmm", "aten::einsum", "aten::mm"};
+    for (const auto &use : v->uses()) {
+        const std::string k = use.user->kind().toQualString();
+        if (mm.count(k)) return true;
+        // A dropout (or a cast) between the softmax and the product, as hand-written attention often has.
+        if ((k == "aten::dropout" || k == "aten::to" || k == "aten::type_as" || k == "aten::contiguous") && feedsMatmul(use.user->output(0)))
+            return true;
+    }
+    return false;
+}
+
+/// Replaces `node` by `op` with the same inputs (plus `extra` trailing defaults) and one more output (the
+/// probabilities); the node's outputs are rewired to the replacement's leading outputs.
+Value *replaceWithProbs(Graph &g, Node *node, const char *op, const std::vector<c10::IValue> &extra)
+{
+    std::vector<Value *> inputs(node->inputs().begin(), node->inputs().end());
+    {
+        torch::jit::WithInsertPoint guard(node);
+        for (const auto &e : extra) inputs.push_back(g.insertConstant(e));
+    }
+    Node *rep = g.create(c10::Symbol::fromQualString(op), inputs, node->outputs().size() + 1);
+    rep->insertBefore(node);
+    for (size_t i = 0; i < node->outputs().size(); ++i) {
+        rep->output(i)->setType(node->output(i)->type());
+        node->output(i)->replaceAllUsesWith(rep->output(i));
+    }
+    Value *probs = rep->output(node->outputs().size());
+    probs->setType(c10::TensorType::get());
+    node->destroy();
+    return probs;
+}
+
 } // namespace
+
+std::unique_ptr<AttentionForward> buildAttentionForward(const torch::jit::Module &module)
+{
+    registerAttentionOps();
+    Inlined in = inlineModuleCalls(module);
+    Graph &g = *in.graph;
+    std::vector<Node *> nodes;
+    collectNodes(g.block(), nodes);
+    auto out = std::make_unique<AttentionForward>();
+    std::vector<Value *> probs;
+    for (Node *n : nodes) {
+        const std::string k = n->kind().toQualString();
+        if (k == "aten::scaled_dot_product_attention") {
+            // PyTorch 2.x: (q, k, v, attn_mask, dropout_p, is_causal[, scale[, enable_gqa]]).
+            std::vector<c10::IValue> extra;
+            if (n->inputs().size() < 7) extra.push_back(c10::IValue());
+            if (n->inputs().size() < 8) extra.push_back(false);
+            probs.push_back(replaceWithProbs(g, n, "pellucid::sdpa_probs", extra));
+            out->kinds.push_back("sdpa");
+        } else if (k == "aten::_native_multi_head_attention") {
+            std::vector<c10::IValue> extra;
+            if (n->inputs().size() < 13) extra.push_back(c10::IValue());   // mask_type
+            probs.push_back(replaceWithProbs(g, n, "pellucid::mha_probs", extra));
+            out->kinds.push_back("native_mha");
+        } else if (k == "aten::_transformer_encoder_layer_fwd") {
+            std::vector<c10::IValue> extra;
+            if (n->inputs().size() < 20) extra.push_back(c10::IValue());   // mask_type
+            probs.push_back(replaceWithProbs(g, n, "pellucid::encoder_layer_probs", extra));
+            out->kinds.push_back("encoder_layer");
+        } else if ((k == "aten::softmax" || k == "aten::_softmax") && feedsMatmul(n->output(0))) {
+            probs.push_back(n->output(0));
+            out->kinds.push_back("softmax");
+        }
+    }
+    std::vector<Value *> lifted;
+    for (Value *v : probs) lifted.push_back(liftToTop(g, v));
+    auto tf = std::make_unique<TappedForward>();
+    std::vector<Value *> outs(g.outputs().begin(), g.outputs().end());
+    tf->originalOutputs = outs.size();
+    outs.insert(outs.end(), lifted.begin(), lifted.end());
+    while (!g.outputs().empty()) g.eraseOutput(0);
+    Node *tuple = g.createTuple(outs);
+    tuple->insertBefore(g.return_node());
+    g.registerOutput(tuple->output());
+    tf->graph = in.graph;
+    tf->function = std::make_unique<torch::jit::GraphFunction>(c10::QualifiedName("pellucid.attention_forward"), tf->graph, nullptr);
+    out->forward = std::move(tf);
+    return out;
+}
 
 std::vector<ModuleCall> listModuleCalls(const torch::jit::Module &module)
 {

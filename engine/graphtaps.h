@@ -26,6 +26,8 @@ enum class ReluMode {
 
 /// Registers pellucid::guided_relu and pellucid::deconv_relu (custom autograd) once.
 void registerReluOps();
+/// Registers pellucid::sdpa_probs, mha_probs and encoder_layer_probs (engine/attention.cpp).
+void registerAttentionOps();
 
 struct ModuleCall {
     std::string path;        // "layer4.1.relu"
@@ -51,5 +53,17 @@ struct TappedForward {
 std::unique_ptr<TappedForward> buildTappedForward(const torch::jit::Module &module,
                                                   const std::vector<std::string> &paths,
                                                   ReluMode relu = ReluMode::Keep);
+
+/// The attention sites of a forward graph (module calls inlined), in program order, and a clone that also
+/// returns every site's attention probabilities [B, H, L, S] (Optional: a site inside a branch that did not
+/// run gives None). Fused sites are rewritten into explicit ones that return their probabilities:
+/// aten::scaled_dot_product_attention → pellucid::sdpa_probs, aten::_native_multi_head_attention →
+/// pellucid::mha_probs, aten::_transformer_encoder_layer_fwd → pellucid::encoder_layer_probs; a hand-written
+/// attention (a softmax whose result feeds a matmul/bmm/einsum) is tapped as it is.
+struct AttentionForward {
+    std::vector<std::string> kinds;      // per site: "sdpa", "native_mha", "encoder_layer", "softmax"
+    std::unique_ptr<TappedForward> forward;
+};
+std::unique_ptr<AttentionForward> buildAttentionForward(const torch::jit::Module &module);
 
 } // namespace pellucid::detail

@@ -23,6 +23,8 @@ struct Model::Impl {
     std::vector<std::string> calledPaths;
     // Compiled tap clones, most recently used first.
     std::list<std::pair<std::string, std::shared_ptr<detail::TappedForward>>> cache;
+    // The attention clone (built on first use).
+    std::shared_ptr<detail::AttentionForward> attention;
 
     std::shared_ptr<detail::TappedForward> tapped(const std::vector<std::string> &paths,
                                                   detail::ReluMode relu = detail::ReluMode::Keep)
