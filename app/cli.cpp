@@ -9,6 +9,8 @@
 #include "app/composer.h"
 #include "app/dataset.h"
 #include "app/imageinput.h"
+#include "app/tokenizer.h"
+#include "engine/attention.h"
 #include "app/session.h"
 #include "engine/attribution.h"
 #include "engine/errors.h"
@@ -102,6 +104,12 @@ const char *kUsage =
     "  gen-metrics --model G --classifier C [--layer L] [--data D] [--encoder E] [--count N] [--seed S] [--json]\n"
     "              Inception Score and diversity of N samples (C's logits / L's pooled features), Fréchet distance to\n"
     "              N items of D, and with a VAE encoder E: reconstruction SSIM/PSNR and KL per latent dimension\n"
+    "  attention   --model M (--input X.npy|IMAGE | --text \"...\") --out OUT.npy [--rollout | --grad-rollout [--target K]]\n"
+    "              attention probabilities float32 [batch, layers, heads, query, key] in layer order (fused kernels\n"
+    "              rewritten to explicit ones); --rollout: [batch, L, L] (Abnar & Zuidema); --grad-rollout: Chefer et al.\n"
+    "              --text uses the tokenizer the metadata names (or --tokenizer F); --truncate cuts long texts\n"
+    "  tokenize    --tokenizer F --text \"...\" [--lowercase 0|1] [--max-length N [--truncate]]\n"
+    "              ids and tokens as JSON (WordPiece vocab.txt or SentencePiece .model)\n"
     "generators: --class K picks the class of a conditional generator (role conditional_generator: forward(z, class)).\n"
     "options: --role classifier|generator|decoder|encoder|conditional_generator (overrides the metadata role)\n"
     "         --device auto|cpu|cuda  --input-shape 1,3,224,224  --input-dtype float32|int64  --threads N\n"
@@ -127,7 +135,7 @@ struct Args {
 
 Args parse(int argc, char **argv)
 {
-    static const std::set<std::string> flagNames = {"json", "help", "raw", "robustness"};
+    static const std::set<std::string> flagNames = {"json", "help", "raw", "robustness", "rollout", "grad-rollout", "truncate"};
     static const std::set<std::string> valueNames = {
         "model", "input", "layer", "out", "topk", "device", "input-shape", "input-dtype", "threads", "method",
         "target", "contrast", "steps", "integration", "baseline", "window", "stride", "samples", "stdev", "seed",
@@ -135,7 +143,7 @@ Args parse(int argc, char **argv)
         "superpixels", "superpixel-size", "input-dir", "out-dir", "shard", "format", "session",
         "data", "items", "heldout", "user", "item", "k", "threshold", "topn", "batch", "limit", "blur-sigma",
         "dims", "perplexity", "iterations", "z", "z-end", "dim", "range", "mode", "count", "truncation", "codes-out", "cols",
-        "classifier", "encoder", "direction", "from", "to", "lr", "lambda", "stop", "extra-steps", "path-out", "role", "class", "neighbours", "min-dist", "epochs", "theta"};
+        "classifier", "encoder", "direction", "from", "to", "lr", "lambda", "stop", "extra-steps", "path-out", "role", "class", "neighbours", "min-dist", "epochs", "theta", "text", "tokenizer", "lowercase", "max-length"};
     Args a;
     if (argc < 2) throw UsageError("no command given");
     a.command = argv[1];
@@ -1161,6 +1169,82 @@ int cmdCounterfactual(const Args &a)
     return r.reached ? 0 : 4;
 }
 
+/// The tokenizer a text model names in its metadata ("tokenizer": {"file", "lowercase", "max_length"}),
+/// or --tokenizer F; --truncate chooses truncation over an error for a text longer than max_length.
+std::unique_ptr<Tokenizer> tokenizerFor(const Args &a, const ModelSummary *s)
+{
+    TokenizerOptions o;
+    o.truncate = a.flags.count("truncate") > 0;
+    std::string file = a.get("tokenizer", "");
+    if (s) {
+        if (const Json *t = s->metadata.raw.find("tokenizer"); t && t->isObject()) {
+            if (file.empty())
+                if (const Json *f = t->find("file"); f && f->isString())
+                    file = (std::filesystem::path(s->path).parent_path() / f->asString()).string();
+            if (const Json *l = t->find("lowercase")) o.lowercase = l->asBool();
+            if (const Json *m = t->find("max_length")) o.maxLength = int(m->asInt());
+        }
+        if (o.maxLength == 0 && s->inputShape.size() == 2 && s->inputShapeSource == "metadata") o.maxLength = int(s->inputShape[1]);
+    }
+    if (a.has("lowercase")) o.lowercase = a.need("lowercase") != "0";
+    if (a.has("max-length")) o.maxLength = toInt(a.need("max-length"), "--max-length");
+    if (file.empty()) throw UsageError("no tokenizer: the model's metadata names none; give --tokenizer F");
+    return Tokenizer::open(file, o);
+}
+
+Json tokenizedJson(const Tokenized &t)
+{
+    Json j = Json::object(), ids = Json::array(), toks = Json::array();
+    for (int64_t id : t.ids) ids.push(Json(id));
+    for (const auto &tok : t.tokens) toks.push(Json(tok));
+    j["ids"] = ids;
+    j["tokens"] = toks;
+    j["truncated"] = t.truncated;
+    return j;
+}
+
+int cmdTokenize(const Args &a)
+{
+    const auto tok = tokenizerFor(a, nullptr);
+    Json j = tokenizedJson(tok->encode(a.need("text")));
+    j["tokenizer"] = tok->kind();
+    std::cout << j.dump(-1) << "\n";
+    return 0;
+}
+
+int cmdAttention(const Args &a)
+{
+    auto model = loadModel(a);
+    const ModelSummary &s = model->summary();
+    TensorValue input;
+    Json info = Json::object();
+    if (a.has("text")) {
+        const auto tok = tokenizerFor(a, &s);
+        const Tokenized t = tok->encode(a.need("text"));
+        std::vector<float> ids(t.ids.begin(), t.ids.end());
+        input = TensorValue({1, int64_t(ids.size())}, std::move(ids));
+        info["tokens"] = tokenizedJson(t);
+    } else {
+        input = loadInputFile(a.need("input"), s.metadata.input, s.inputShape);
+    }
+    const std::string out = a.need("out");
+    if (!(out.size() > 4 && out.substr(out.size() - 4) == ".npy")) throw UsageError("--out must end in .npy");
+    const AttentionResult r = computeAttention(*model, input);
+    TensorValue result;
+    if (a.flags.count("grad-rollout")) result = gradientRollout(*model, input, a.has("target") ? toInt(a.need("target"), "--target") : -1);
+    else if (a.flags.count("rollout")) result = attentionRollout(r.layers);
+    else result = stackAttention(r);
+    writeNpy(out, result);
+    Json kinds = Json::array();
+    for (const auto &k : r.kinds) kinds.push(Json(k));
+    info["layers"] = int64_t(r.layers.size());
+    info["sites"] = kinds;
+    info["shape"] = shapeJson(result.shape());
+    info["out"] = out;
+    std::cout << info.dump(-1) << "\n";
+    return 0;
+}
+
 /// Builds OUT-DIR/index.json from the per-item sidecars of a (possibly sharded) batch run.
 int cmdMerge(const Args &a)
 {
@@ -1344,6 +1428,8 @@ int main(int argc, char **argv)
         if (a.command == "gen-metrics") return cmdGenMetrics(a);
         if (a.command == "direction") return cmdDirection(a);
         if (a.command == "counterfactual") return cmdCounterfactual(a);
+        if (a.command == "attention") return cmdAttention(a);
+        if (a.command == "tokenize") return cmdTokenize(a);
         throw UsageError("unknown command '" + a.command + "'");
     } catch (const UsageError &e) {
         std::cerr << "pellucid-cli: " << e.what() << "\n" << kUsage;

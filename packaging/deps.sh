@@ -6,6 +6,7 @@ PACKAGES=(
   cmake ninja-build g++ ccache pkg-config
   qt6-base-dev qt6-svg-dev libgl-dev libqcustomplot-dev
   zlib1g-dev libgif-dev   # IDX datasets; GIF animations
+  libsentencepiece-dev   # SentencePiece tokenizers for text transformers
   libopencv-dev libopencv-contrib-dev   # contrib: SLIC superpixels for LIME / KernelSHAP
   libtorch-dev libopenblas0-pthread   # OpenBLAS: Debian's reference BLAS makes LibTorch ~40x slower
   dataset-fashion-mnist
