@@ -6,6 +6,7 @@
 
 #include "engine/attention.h"
 
+#include "engine/attribution.h"
 #include "engine/errors.h"
 #include "engine/modelimpl.h"
 
@@ -263,6 +264,76 @@ TensorValue gradientRollout(Model &model, const TensorValue &input, int target)
         mats.push_back(cam + at::eye(a.size(-1), a.options()).unsqueeze(0));
     }
     return tensorToValue(rolloutOf(mats).to(torch::kCPU).to(torch::kFloat).contiguous());
+}
+
+std::string embeddingLayer(const Model &model)
+{
+    const ModelSummary &s = model.summary();
+    if (const Json *e = s.metadata.raw.find("embedding_layer"); e && e->isString()) return e->asString();
+    for (const LayerInfo &l : s.layers)
+        if (l.op == "Embedding" && l.calls > 0) return l.path;
+    return "";
+}
+
+TokenAttribution tokenAttributions(Model &model, const TensorValue &ids, const std::string &layerName, int target, int steps, int64_t padId)
+{
+    Model::Impl &d = model.impl();
+    const std::string layer = layerName.empty() ? embeddingLayer(model) : layerName;
+    if (layer.empty()) throw Error(ErrorCode::BadInput, d.summary.fileName + " has no embedding layer (name one: metadata \"embedding_layer\")");
+    const std::string path = d.checkedPath(model, layer);
+    if (ids.shape().size() != 2 || ids.dim(0) != 1) throw Error(ErrorCode::BadInput, "Token attributions take one sequence of ids [1, T], not " + shapeToString(ids.shape()));
+    if (steps < 2) throw Error(ErrorCode::BadInput, "Integrated gradients need at least 2 steps");
+    const at::Tensor x = d.toTorch(ids);
+    at::Tensor xb = x.clone();
+    if (xb.size(1) > 2) xb.narrow(1, 1, xb.size(1) - 2).fill_(padId);
+    std::shared_ptr<detail::TappedForward> tf;
+    try {
+        tf = detail::buildReplacedForward(d.module, path);
+    } catch (const std::exception &e) {
+        throw Error(ErrorCode::BadInput, "Cannot attribute at layer " + layer + ": " + e.what());
+    }
+    at::Tensor E, Eb, logits;
+    {
+        torch::NoGradGuard ng;
+        const auto r = d.runTapped(x, {path});
+        std::vector<at::Tensor> outs, taps;
+        flattenTensors(r.at(0), outs);
+        flattenTensors(r.at(1), taps);
+        logits = outs.at(0);
+        E = taps.at(0);
+        std::vector<at::Tensor> tb;
+        flattenTensors(d.runTapped(xb, {path}).at(1), tb);
+        Eb = tb.at(0);
+    }
+    if (logits.dim() != 2) throw Error(ErrorCode::BadInput, "Token attributions need class scores [1, K] as the first output");
+    const int64_t K = logits.size(1);
+    const int t = target >= 0 ? target : int(logits.argmax(1).item<int64_t>());
+    if (t >= K) throw Error(ErrorCode::BadInput, "Target class " + std::to_string(t) + " is outside the model's 0–" + std::to_string(K - 1));
+    std::vector<double> alphas, weights;
+    integrationPoints(IntegrationRule::GaussLegendre, steps, alphas, weights);
+    at::Tensor total = at::zeros_like(E, E.options().dtype(torch::kDouble));
+    auto score = [&](const at::Tensor &ids, const at::Tensor &emb) {
+        std::vector<at::Tensor> outs;
+        flattenTensors(tf->run(d.module, {ids, emb}).at(0), outs);
+        return outs.at(0)[0][t];
+    };
+    for (size_t k = 0; k < alphas.size(); ++k) {
+        torch::AutoGradMode on(true);
+        const at::Tensor r = (Eb + alphas[k] * (E - Eb)).detach().requires_grad_(true);
+        const at::Tensor y = score(x, r);
+        total += weights[k] * torch::autograd::grad({y}, {r})[0].to(torch::kDouble);
+    }
+    const at::Tensor attr = ((E - Eb).to(torch::kDouble) * total).sum(-1).reshape({-1}).to(torch::kCPU).contiguous();
+    TokenAttribution out;
+    out.layer = layer;
+    out.target = t;
+    out.scores.assign(attr.data_ptr<double>(), attr.data_ptr<double>() + attr.numel());
+    double sum = 0;
+    for (double v : out.scores) sum += v;
+    torch::NoGradGuard ng;
+    const double fx = score(x, E).item<double>(), fb = score(x, Eb).item<double>();
+    out.delta = sum - (fx - fb);
+    return out;
 }
 
 } // namespace pellucid

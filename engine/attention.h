@@ -32,4 +32,19 @@ TensorValue attentionRollout(const std::vector<TensorValue> &layers);
 /// layers: [B, L, L]. target < 0: the predicted class.
 TensorValue gradientRollout(Model &model, const TensorValue &input, int target = -1);
 
+/// Layer integrated gradients on an embedding layer's output (token attributions for text): the layer's
+/// output is interpolated from the baseline's (the same ids with every token but the first and last replaced
+/// by `padId`) to the input's, the target's gradient integrated (Gauss–Legendre, `steps` points), and
+/// (E − E_b) · ∫∇ summed over the embedding dimension per token.
+struct TokenAttribution {
+    std::vector<double> scores;     // per token
+    int target = 0;
+    double delta = 0;               // Σ scores − (f(x) − f(baseline)): the completeness error
+    std::string layer;
+};
+TokenAttribution tokenAttributions(Model &model, const TensorValue &ids, const std::string &layer = "", int target = -1, int steps = 50,
+                                   int64_t padId = 0);
+/// The model's embedding layer: metadata "embedding_layer", else the first called Embedding module; "" if none.
+std::string embeddingLayer(const Model &model);
+
 } // namespace pellucid

@@ -302,6 +302,33 @@ std::unique_ptr<AttentionForward> buildAttentionForward(const torch::jit::Module
     return out;
 }
 
+std::unique_ptr<TappedForward> buildReplacedForward(const torch::jit::Module &module, const std::string &path)
+{
+    Inlined in = inlineModuleCalls(module);
+    const auto last = lastCalls(in);
+    Graph &g = *in.graph;
+    const auto it = last.find(path);
+    if (it == last.end()) throw std::runtime_error("forward never calls a module named '" + path + "'");
+    Value *original = it->second.first.value;
+    if (original->node()->owningBlock() != g.block())
+        throw std::runtime_error("module '" + path + "' runs inside a branch or loop; its output cannot be replaced");
+    Value *replacement = g.addInput("replacement")->setType(original->type());
+    // Every use after the module's call reads the replacement instead.
+    original->replaceAllUsesWith(replacement);
+    auto tf = std::make_unique<TappedForward>();
+    tf->paths = {path};
+    std::vector<Value *> outs(g.outputs().begin(), g.outputs().end());
+    tf->originalOutputs = outs.size();
+    outs.push_back(original);
+    while (!g.outputs().empty()) g.eraseOutput(0);
+    Node *tuple = g.createTuple(outs);
+    tuple->insertBefore(g.return_node());
+    g.registerOutput(tuple->output());
+    tf->graph = in.graph;
+    tf->function = std::make_unique<torch::jit::GraphFunction>(c10::QualifiedName("pellucid.replaced_forward"), tf->graph, nullptr);
+    return tf;
+}
+
 std::vector<ModuleCall> listModuleCalls(const torch::jit::Module &module)
 {
     const Inlined in = inlineModuleCalls(module);

@@ -66,4 +66,9 @@ struct AttentionForward {
 };
 std::unique_ptr<AttentionForward> buildAttentionForward(const torch::jit::Module &module);
 
+/// A clone of forward(x, replacement) in which the output of the module at `path` (its last call) is
+/// replaced by the extra input `replacement` — for layer attributions (e.g. integrated gradients on an
+/// embedding's output). The clone returns (outputs..., the module's original output).
+std::unique_ptr<TappedForward> buildReplacedForward(const torch::jit::Module &module, const std::string &path);
+
 } // namespace pellucid::detail

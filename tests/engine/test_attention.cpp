@@ -102,6 +102,28 @@ TEST(rollout_matches_numpy)
     CHECK_THROWS_WITH(attentionRollout({TensorValue({1, 2, 5, 4}, std::vector<float>(40, 0.1f))}), Error, "square self-attention");
 }
 
+TEST(token_attributions_are_complete)
+{
+    if (!haveReference()) return;
+    for (const char *file : {"text_mha_traced.pt", "text_mha_scripted.pt"}) {
+        auto m = loadReference(file, true);
+        const std::string layer = embeddingLayer(*m);
+        CHECK_MSG(!layer.empty(), file);
+        const TensorValue ids = readNpy(fixtures::reference("attention/text_ids.npy"));
+        const TokenAttribution a = tokenAttributions(*m, ids, "", 1, 64);
+        CHECK_EQ(a.scores.size(), size_t(ids.dim(1)));
+        CHECK_EQ(a.target, 1);
+        double sum = 0;
+        for (double v : a.scores) sum += std::fabs(v);
+        // Integrated gradients' completeness: Σ attributions = f(x) − f(baseline), up to the quadrature error.
+        CHECK_MSG(std::fabs(a.delta) < 1e-3 + 1e-2 * sum, file << ": delta " << a.delta << " (Σ|a| " << sum << ")");
+        CHECK(sum > 0);
+        std::printf("%s: layer %s, delta %.2g, sum|a| %.3f\n", file, a.layer.c_str(), a.delta, sum);
+    }
+    auto vit = loadReference("vit_sdpa_traced.pt", false);
+    CHECK_THROWS_WITH(tokenAttributions(*vit, TensorValue({1, 3}, {1.f, 2.f, 3.f})), Error, "has no embedding layer");
+}
+
 TEST(a_model_without_attention_is_named)
 {
     auto m = fixtures::loadCpu("seqcnn_scripted.pt");
