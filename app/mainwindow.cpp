@@ -17,6 +17,7 @@
 #include "widgets/recommenderpanel.h"
 #include "widgets/datasetpanel.h"
 #include "widgets/latentpanel.h"
+#include "widgets/attentionpanel.h"
 #include "engine/generative.h"
 #include "app/dataset.h"
 #include "engine/projection.h"
@@ -83,6 +84,9 @@ struct ComposerOutput : JobOutput {
     ComposerSpec spec;
 };
 
+/// Bumped whenever docks are added or removed.
+constexpr int kDockLayoutVersion = 2;
+
 MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
 {
     setWindowTitle(tr("Pellucid"));
@@ -100,6 +104,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
     mRecommender = new RecommenderPanel;
     mDataset = new DatasetPanel;
     mLatent = new LatentPanel;
+    mAttentionPanel = new AttentionPanel;
     setCentralWidget(nullptr);
     mModelDock = addPanel(tr("Model"), "ModelDock", mLayers);
     mInputDock = addPanel(tr("Input"), "InputDock", mInput);
@@ -109,6 +114,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
     mRecommenderDock = addPanel(tr("Recommender"), "RecommenderDock", mRecommender);
     mDatasetDock = addPanel(tr("Dataset"), "DatasetDock", mDataset);
     mLatentDock = addPanel(tr("Latent"), "LatentDock", mLatent);
+    mAttentionDock = addPanel(tr("Attention"), "AttentionDock", mAttentionPanel);
     resetLayout();
     mDefaultState = saveState();
 
@@ -195,6 +201,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
         });
     });
     wireLatentTabs();
+    wireAttention();
     connect(mLatent, &LatentPanel::interpolationRequested, this, [this, latentJob] {
         const std::vector<float> a = mLatent->codeA(), b = mLatent->codeB();
         const int steps = mLatent->interpolationSteps();
@@ -378,7 +385,9 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
 
     QSettings settings;
     restoreGeometry(settings.value("window/geometry").toByteArray());
-    restoreState(settings.value("window/state").toByteArray());
+    // The saved layout is versioned by the set of docks: a layout saved before a dock existed is ignored
+    // (restoring it would float or stack the docks it does not know).
+    if (settings.value("window/docks").toInt() == kDockLayoutVersion) restoreState(settings.value("window/state").toByteArray());
 }
 
 MainWindow::~MainWindow() = default;
@@ -394,7 +403,7 @@ QDockWidget *MainWindow::addPanel(const QString &title, const QString &objectNam
 
 void MainWindow::resetLayout()
 {
-    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock, mAttributionDock, mRecommenderDock, mDatasetDock, mLatentDock}) {
+    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock, mAttributionDock, mRecommenderDock, mDatasetDock, mLatentDock, mAttentionDock}) {
         d->setFloating(false);
         d->show();
         removeDockWidget(d);
@@ -407,7 +416,9 @@ void MainWindow::resetLayout()
     tabifyDockWidget(mAttributionDock, mRecommenderDock);
     tabifyDockWidget(mRecommenderDock, mDatasetDock);
     tabifyDockWidget(mDatasetDock, mLatentDock);
+    tabifyDockWidget(mLatentDock, mAttentionDock);
     mLatentDock->show();
+    mAttentionDock->show();
     mAttributionDock->show();
     mRecommenderDock->show();
     mDatasetDock->show();
@@ -500,7 +511,7 @@ void MainWindow::buildMenus()
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
     mViewMenu = menuBar()->addMenu(tr("&View"));
-    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock, mAttributionDock, mRecommenderDock, mDatasetDock, mLatentDock})
+    for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock, mAttributionDock, mRecommenderDock, mDatasetDock, mLatentDock, mAttentionDock})
         mViewMenu->addAction(d->toggleViewAction());
     mViewMenu->addSeparator();
     QAction *reset = mViewMenu->addAction(tr("&Reset layout"), this, &MainWindow::resetLayout);
@@ -870,6 +881,7 @@ void MainWindow::onModelLoaded(std::shared_ptr<const ModelSummary> summary)
                 break;
             }
     mLayer.clear();
+    checkAttention();
     if (!layer.isEmpty()) mLayers->selectLayer(layer);   // emits layerSelected -> selectLayer
     if (mLayer.isEmpty()) requestActivations();
     emit modelReady();
@@ -894,6 +906,7 @@ void MainWindow::openImage(const QString &path)
         TensorValue t = loadInputFile(path.toStdString(), spec, shape);
         mInputTensor = t;
         mImagePath = path;
+        mTokens.clear();
         mAttribution->setInput(t);
         QImage preview(path);
         if (preview.isNull() && t.shape().size() == 4) {
@@ -929,6 +942,7 @@ void MainWindow::requestActivations()
 {
     if (!mSummary || mInputTensor.numel() == 0) return;
     mBridge->requestActivations(mInputTensor, mInputId, mLayer);
+    requestAttention();
 }
 
 void MainWindow::requestAttributions()
@@ -966,6 +980,7 @@ void MainWindow::closeEvent(QCloseEvent *e)
     QSettings settings;
     settings.setValue("window/geometry", saveGeometry());
     settings.setValue("window/state", saveState());
+    settings.setValue("window/docks", kDockLayoutVersion);
     QMainWindow::closeEvent(e);
 }
 

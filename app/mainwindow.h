@@ -21,6 +21,7 @@ namespace pellucid {
 class ActivationPanel;
 class DatasetPanel;
 class LatentPanel;
+class AttentionPanel;
 struct LatentCompanions;
 class Dataset;
 class RecommenderPanel;
@@ -70,6 +71,10 @@ public:
     RecommenderPanel *recommenderPanel() const { return mRecommender; }
     DatasetPanel *datasetPanel() const { return mDataset; }
     LatentPanel *latentPanel() const { return mLatent; }
+    AttentionPanel *attentionPanel() const { return mAttentionPanel; }
+    /// Tokenizes a text with the model's tokenizer and makes it the current input.
+    void setText(const QString &text);
+    QStringList currentTokens() const { return mTokens; }
     /// Opens a labelled dataset (class folders, IDX or CSV) in the Dataset dock; problems are shown.
     void openDataset(const QString &path);
     quint64 evaluateDataset();
@@ -91,6 +96,7 @@ signals:
     void recommenderShown(const QString &what);   // "loaded", "top", "influence"
     void datasetShown(const QString &what);       // "evaluated", "projected", "faithfulness", "sanity"
     void latentShown(const QString &what);        // "decoded", "traversal", "interpolation"
+    void attentionShown(const QString &what);     // "sites", "attention", "tokens"
     void composed(std::shared_ptr<const pellucid::ComposedFigure> figure);
 
 protected:
@@ -144,6 +150,15 @@ private:
     void findLatentCompanions();
     std::shared_ptr<LatentCompanions> mCompanions;
     QString mCompanionClassifier, mCompanionEncoder;
+    // The Attention dock (app/attentionwiring.cpp).
+    void wireAttention();
+    void checkAttention();
+    void requestAttention();
+    AttentionPanel *mAttentionPanel;
+    QDockWidget *mAttentionDock;
+    bool mHasAttention = false;
+    quint64 mAttentionFor = ~quint64(0);
+    QStringList mTokens;   // the current text input's tokens (empty for images)
     DevicePreference mDevice = DevicePreference::Auto;
     QString mRole;
 };

@@ -6,12 +6,20 @@
 #include <QFileInfo>
 #include <QImageReader>
 #include <QLabel>
+#include <QHBoxLayout>
+#include <QLineEdit>
 #include <QListWidget>
 #include <QMimeData>
 #include <QPushButton>
 #include <QVBoxLayout>
 
 namespace pellucid {
+
+void InputPanel::setTextInput(bool enabled, const QString &hint)
+{
+    mTextRow->setVisible(enabled);
+    if (!hint.isEmpty()) mText->setPlaceholderText(hint);
+}
 
 InputPanel::InputPanel(QWidget *parent) : QWidget(parent)
 {
@@ -26,6 +34,19 @@ InputPanel::InputPanel(QWidget *parent) : QWidget(parent)
     mCaption = new QLabel(this);
     mCaption->setWordWrap(true);
     layout->addWidget(mCaption);
+    mTextRow = new QWidget(this);
+    auto *tl = new QHBoxLayout(mTextRow);
+    tl->setContentsMargins(0, 0, 0, 0);
+    mText = new QLineEdit(mTextRow);
+    mText->setObjectName("textInput");
+    mText->setPlaceholderText(tr("Type a text and press Enter"));
+    auto *run = new QPushButton(tr("Run"), mTextRow);
+    tl->addWidget(mText, 1);
+    tl->addWidget(run);
+    layout->addWidget(mTextRow);
+    mTextRow->hide();
+    connect(mText, &QLineEdit::returnPressed, this, [this] { emit textSubmitted(mText->text()); });
+    connect(run, &QPushButton::clicked, this, [this] { emit textSubmitted(mText->text()); });
     auto *open = new QPushButton(tr("Open image…"), this);
     layout->addWidget(open);
     connect(open, &QPushButton::clicked, this, [this] {

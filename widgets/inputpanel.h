@@ -3,6 +3,7 @@
 #include <QWidget>
 
 class QLabel;
+class QLineEdit;
 class QListWidget;
 
 namespace pellucid {
@@ -18,9 +19,13 @@ public:
     int sampleCount() const;
     QString samplePath(int row) const;
     QListWidget *gallery() const { return mGallery; }
+    /// Shows the text entry (for models with a tokenizer) or hides it.
+    void setTextInput(bool enabled, const QString &hint = {});
+    QLineEdit *textEntry() const { return mText; }
 
 signals:
     void imageChosen(const QString &path);
+    void textSubmitted(const QString &text);
 
 protected:
     void dragEnterEvent(QDragEnterEvent *) override;
@@ -30,6 +35,8 @@ private:
     QLabel *mPreview;
     QLabel *mCaption;
     QListWidget *mGallery;
+    QLineEdit *mText;
+    QWidget *mTextRow;
 };
 
 } // namespace pellucid
