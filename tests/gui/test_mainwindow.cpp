@@ -16,6 +16,8 @@
 #include "widgets/recommenderpanel.h"
 #include "widgets/datasetpanel.h"
 #include "widgets/latentpanel.h"
+#include "widgets/attentionpanel.h"
+#include <QLineEdit>
 #include <QLabel>
 #include <qcustomplot.h>
 #include <QTableWidget>
@@ -786,6 +788,102 @@ private slots:
         bool named = false;
         for (QLabel *l : panel->findChildren<QLabel *>()) named = named || l->text().contains("No VAE encoder");
         QVERIFY(named);
+    }
+
+    void attentionDock()
+    {
+        const QString vit = QStringLiteral(PELLUCID_REFERENCE_DIR) + "/attention/vit_sdpa_traced.pt";
+        if (!QFileInfo::exists(vit)) QSKIP("../shared/reference/attention is absent");
+        MainWindow w;
+        w.resize(1500, 950);
+        w.show();
+        QSignalSpy shown(&w, &MainWindow::attentionShown);
+        auto waitFor = [&](const QString &what, int ms = 60000) { return waitForArgument(shown, what, ms); };
+        w.openModel(vit);
+        QVERIFY(waitFor("sites"));
+        w.openImage(res("samples/7-sneaker.png"));
+        QVERIFY(waitFor("attention"));
+        AttentionPanel *panel = w.attentionPanel();
+        QCOMPARE(int(panel->data().layers.size()), 2);
+        QCOMPARE(panel->data().layers[0].shape(), (Shape{1, 2, 17, 17}));
+        // Model view: clicking a cell opens that layer and head in the matrix view.
+        panel->tabs()->setCurrentIndex(0);
+        panel->modelView()->resize(400, 300);
+        QPoint cell;
+        for (int y = 0; y < 300 && cell.isNull(); y += 3)
+            for (int x = 0; x < 400 && cell.isNull(); x += 3)
+                if (panel->modelView()->cellAt(QPoint(x, y)) == QSize(1, 1)) cell = QPoint(x, y);
+        QVERIFY(!cell.isNull());
+        QTest::mouseClick(panel->modelView(), Qt::LeftButton, {}, cell);
+        QCOMPARE(panel->layer(), 1);
+        QCOMPARE(panel->head(), 1);
+        QCOMPARE(panel->tabs()->currentWidget(), static_cast<QWidget *>(panel->matrixPlot()));
+        QCOMPARE(panel->matrixPlot()->plottableCount(), 1);
+        // Head view: lines drawn; hovering a token isolates its lines.
+        panel->tabs()->setCurrentIndex(1);
+        panel->headView()->repaint();
+        const int all = panel->headView()->linesDrawn();
+        QVERIFY(all > 17);
+        panel->headView()->setHover(0, -1);
+        panel->headView()->repaint();
+        QVERIFY(panel->headView()->linesDrawn() > 0 && panel->headView()->linesDrawn() < all);
+        w.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/attention_head.png");
+
+        // The bundled ViT: image overlay of the CLS attention, a clicked patch, rollouts.
+        if (QFileInfo::exists(res("models/fashion_mnist_vit.pt"))) {
+            w.openModel(res("models/fashion_mnist_vit.pt"));
+            QVERIFY(waitFor("sites"));
+            w.openImage(res("samples/9-ankle-boot.png"));
+            QVERIFY(waitFor("attention"));
+            QCOMPARE(panel->data().gridRows, 4);
+            QCOMPARE(panel->data().queryTokens.value(0), QString("CLS"));
+            panel->tabs()->setCurrentIndex(3);
+            QVERIFY(!panel->overlayImage().isNull());
+            const QImage cls = panel->overlayImage();
+            panel->setOverlayQuery(6);
+            QVERIFY(panel->overlayImage() != cls);
+            panel->overlaySource()->setCurrentIndex(1);
+            QVERIFY(!panel->overlayImage().isNull());
+            panel->overlaySource()->setCurrentIndex(2);
+            QVERIFY(!panel->overlayImage().isNull());
+            QCOMPARE(panel->data().gradRollout.shape(), (Shape{1, 17, 17}));
+            w.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/attention_vit.png");
+        }
+        // The bundled text transformer: typed text, its tokens, token attributions.
+        if (QFileInfo::exists(res("models/fortune_transformer.pt"))) {
+            w.openModel(res("models/fortune_transformer.pt"));
+            QVERIFY(waitFor("sites"));
+            QVERIFY(!w.inputPanel()->textEntry()->parentWidget()->isHidden());
+            w.setText("The compiler crashed while the kernel was booting.");
+            QVERIFY(waitFor("attention"));
+            const QStringList tokens = w.currentTokens();
+            QVERIFY(tokens.size() > 5);
+            QCOMPARE(panel->data().queryTokens, tokens);
+            emit panel->tokenAttributionRequested(0);
+            QVERIFY(waitFor("tokens"));
+            QVERIFY(panel->tokenView()->toPlainText().contains("completeness error"));
+            panel->tabs()->setCurrentIndex(4);
+            w.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/attention_text.png");
+            panel->tabs()->setCurrentIndex(1);
+            w.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/attention_text_head.png");
+        }
+        // 512 tokens: the head view draws each query's strongest links only.
+        AttentionData big;
+        std::vector<float> v(size_t(4 * 512 * 512));
+        for (size_t i = 0; i < v.size(); ++i) v[i] = float((i * 2654435761u) % 1000) / 1000.f / 256.f;
+        big.layers.push_back(TensorValue({1, 4, 512, 512}, v));
+        for (int i = 0; i < 512; ++i) big.queryTokens << QString("t%1").arg(i);
+        big.keyTokens = big.queryTokens;
+        big.title = "synthetic";
+        panel->setData(big);
+        panel->tabs()->setCurrentIndex(1);
+        panel->headView()->repaint();
+        QVERIFY(panel->headView()->linesDrawn() <= 512 * 16 * 4);
+        QCOMPARE(panel->headView()->height(), 24 + 512 * 16);
+        // A model without attention says so.
+        w.openModel(res("models/fashion_mnist_cnn.pt"));
+        QVERIFY(waitFor("sites"));
+        QVERIFY(panel->data().layers.empty());
     }
 
     void nanOutputsAreShown()
