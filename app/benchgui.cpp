@@ -4,6 +4,7 @@
 #include "engine/json.h"
 #include "app/dataset.h"
 #include "app/imageinput.h"
+#include "widgets/attentionpanel.h"
 #include "widgets/datasetpanel.h"
 #include "widgets/inputpanel.h"
 
@@ -163,5 +164,74 @@ pellucid::Json runProjectorBench(const std::string &path)
     j["lasso_selected"] = int64_t(selected);
     j["thumbnail_pages_scrolled"] = pages;
     j["slowest_page_repaint_ms"] = worst;
+    return j;
+}
+
+/// The Attention dock with a synthetic `tokens`-token input (12 layers × 12 heads, like BERT-base): time to
+/// show it (all matrices rendered for the model view), to repaint the head view, to switch layer/head (head
+/// view + matrix view), and to repaint while hovering a token.
+pellucid::Json runAttentionViewBench(int tokens)
+{
+    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM") && qEnvironmentVariableIsEmpty("DISPLAY"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+    static int argc = 1;
+    static char name[] = "pellucid-bench";
+    static char *argv[] = {name, nullptr};
+    QApplication app(argc, argv);
+    pellucid::AttentionPanel panel;
+    panel.resize(1200, 800);
+    panel.show();
+    pellucid::AttentionData d;
+    std::mt19937 rng(3);
+    std::exponential_distribution<float> e(1.0f);
+    const int layers = 12, heads = 12, T = tokens;
+    for (int l = 0; l < layers; ++l) {
+        std::vector<float> v(size_t(heads) * T * T);
+        for (size_t r = 0; r < size_t(heads) * T; ++r) {
+            float sum = 0;
+            for (int k = 0; k < T; ++k) sum += v[r * T + size_t(k)] = std::pow(e(rng), 4.0f);
+            for (int k = 0; k < T; ++k) v[r * T + size_t(k)] /= sum;
+        }
+        d.layers.push_back(pellucid::TensorValue({1, heads, T, T}, std::move(v)));
+    }
+    for (int i = 0; i < T; ++i) d.queryTokens << QString("tok%1").arg(i);
+    d.keyTokens = d.queryTokens;
+    d.title = "bench";
+    QElapsedTimer t;
+    t.start();
+    panel.setData(d);
+    app.processEvents();
+    const double showMs = t.nsecsElapsed() / 1e6;
+    panel.tabs()->setCurrentIndex(1);
+    app.processEvents();
+    t.restart();
+    for (int r = 0; r < 10; ++r) panel.headView()->repaint();
+    const double headMs = t.nsecsElapsed() / 1e6 / 10;
+    t.restart();
+    for (int r = 0; r < 10; ++r) {
+        panel.selectLayerHead(r % layers, r % heads);
+        app.processEvents();
+    }
+    const double switchMs = t.nsecsElapsed() / 1e6 / 10;
+    t.restart();
+    for (int r = 0; r < 20; ++r) {
+        panel.headView()->setHover(r * 7 % T, -1);
+        panel.headView()->repaint();
+    }
+    const double hoverMs = t.nsecsElapsed() / 1e6 / 20;
+    panel.tabs()->setCurrentIndex(2);
+    app.processEvents();
+    t.restart();
+    for (int r = 0; r < 10; ++r) panel.matrixPlot()->replot(QCustomPlot::rpImmediateRefresh);
+    const double matrixMs = t.nsecsElapsed() / 1e6 / 10;
+    pellucid::Json j = pellucid::Json::object();
+    j["tokens"] = int64_t(T);
+    j["layers"] = int64_t(layers);
+    j["heads"] = int64_t(heads);
+    j["show_ms"] = showMs;
+    j["head_view_repaint_ms"] = headMs;
+    j["switch_layer_head_ms"] = switchMs;
+    j["hover_repaint_ms"] = hoverMs;
+    j["matrix_replot_ms"] = matrixMs;
     return j;
 }

@@ -6,6 +6,7 @@
 #include <qcustomplot.h>
 
 #include <QCheckBox>
+#include <QElapsedTimer>
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -13,6 +14,8 @@
 #include <QPainter>
 #include <QPushButton>
 #include <QScrollArea>
+#include <QScrollBar>
+#include <QWheelEvent>
 #include <QTabWidget>
 #include <QTextBrowser>
 #include <QVBoxLayout>
@@ -41,6 +44,28 @@ QImage matrixImage(const std::vector<float> &m, int rows, int cols)
     float hi = 0;
     for (float v : m) hi = std::max(hi, std::isfinite(v) ? v : 0.f);
     return renderPlane(m.data(), rows, cols, 0.f, hi > 0 ? hi : 1.f);
+}
+
+/// Blends a 1-px line of colour c at opacity a into an RGB32 image (DDA along the major axis). QPainter's
+/// translucent cosmetic lines cost ~85 µs each; this costs about one blend per pixel.
+void blendLine(QImage &img, int x0, int y0, int x1, int y1, QRgb c, double a)
+{
+    const int dx = x1 - x0, dy = y1 - y0, n = std::max(std::abs(dx), std::abs(dy));
+    if (n == 0) return;
+    const int ia = int(std::clamp(a, 0.0, 1.0) * 256), r = qRed(c), g = qGreen(c), b = qBlue(c);
+    const int w = img.width(), h = img.height();
+    uchar *bits = img.bits();   // one detach, not one per pixel
+    const qsizetype stride = img.bytesPerLine();
+    // 16.16 fixed-point steps along both axes.
+    int64_t fx = int64_t(x0) << 16, fy = int64_t(y0) << 16;
+    const int64_t sx = (int64_t(dx) << 16) / n, sy = (int64_t(dy) << 16) / n;
+    for (int i = 0; i <= n; ++i, fx += sx, fy += sy) {
+        const int x = int(fx >> 16), y = int(fy >> 16);
+        if (unsigned(x) >= unsigned(w) || unsigned(y) >= unsigned(h)) continue;
+        QRgb *px = reinterpret_cast<QRgb *>(bits + y * stride) + x;
+        const QRgb d = *px;
+        *px = qRgb(qRed(d) + (((r - qRed(d)) * ia) >> 8), qGreen(d) + (((g - qGreen(d)) * ia) >> 8), qBlue(d) + (((b - qBlue(d)) * ia) >> 8));
+    }
 }
 
 } // namespace
@@ -120,9 +145,27 @@ void HeadView::setData(const TensorValue *layer, const QStringList &queries, con
     mKeys = keys;
     if (layer && mHeads.size() != size_t(layer->dim(1))) mHeads.assign(size_t(layer->dim(1)), true);
     mHoverQuery = mHoverKey = -1;
-    updateGeometry();
-    resize(sizeHint());
+    mTop.clear();
+    emit contentChanged(contentHeight());
     update();
+}
+
+void HeadView::computeTop()
+{
+    mTop.clear();
+    if (!mLayer) return;
+    const int64_t H = mLayer->dim(1), L = mLayer->dim(2), S = mLayer->dim(3);
+    const int64_t keep = std::min<int64_t>(S, L * S > 128 * 128 ? 8 : 16);
+    std::vector<int64_t> order(static_cast<size_t>(S));
+    mTop.resize(size_t(H * L));
+    for (int64_t h = 0; h < H; ++h)
+        for (int64_t q = 0; q < L; ++q) {
+            const float *row = mLayer->data() + (h * L + q) * S;
+            std::iota(order.begin(), order.end(), 0);
+            std::partial_sort(order.begin(), order.begin() + keep, order.end(), [&](int64_t a, int64_t b) { return row[a] > row[b]; });
+            auto &top = mTop[size_t(h * L + q)];
+            for (int64_t r = 0; r < keep && row[order[size_t(r)]] > 0.01f; ++r) top.push_back({int(order[size_t(r)]), row[order[size_t(r)]]});
+        }
 }
 
 void HeadView::setHeads(const std::vector<bool> &enabled)
@@ -137,6 +180,20 @@ void HeadView::setHover(int query, int key)
     mHoverKey = key;
     update();
 }
+
+int HeadView::contentHeight() const
+{
+    const int rows = mLayer ? int(std::max(mLayer->dim(2), mLayer->dim(3))) : 0;
+    return 24 + rows * kRow;
+}
+
+void HeadView::setOffset(int pixels)
+{
+    mOffset = std::max(0, pixels);
+    update();
+}
+
+void HeadView::wheelEvent(QWheelEvent *e) { emit scrollRequested(-e->angleDelta().y() / 2); }
 
 QSize HeadView::sizeHint() const
 {
@@ -156,7 +213,9 @@ void HeadView::paintEvent(QPaintEvent *e)
     QFont f = font();
     f.setPointSizeF(std::max(6.0, f.pointSizeF() - 1));
     p.setFont(f);
-    const QRect visible = e->rect();
+    // Content coordinates: the widget shows [offset, offset + height) of the token rows.
+    p.translate(0, -mOffset);
+    const QRect visible = e->rect().translated(0, mOffset);
     const int firstRow = std::max(0, (visible.top() - top) / kRow - 1), lastRow = (visible.bottom() - top) / kRow + 1;
     for (int64_t i = 0; i < std::max(L, S); ++i) {
         if (i < firstRow || i > lastRow) continue;
@@ -170,38 +229,60 @@ void HeadView::paintEvent(QPaintEvent *e)
             p.drawText(QRect(right + 6, y, colW - 6, kRow), Qt::AlignLeft | Qt::AlignVCenter, i < mKeys.size() ? mKeys[int(i)] : QString::number(i));
         }
     }
-    p.setRenderHint(QPainter::Antialiasing, true);
     const int x0 = left + colW, x1 = right;
-    // Each query's strongest links only (weights above 1 % and at most 16 per query and head): 512 tokens stay fluid.
-    std::vector<int64_t> order(static_cast<size_t>(S));
+    const bool long_ = L * S > 128 * 128;
+    p.setRenderHint(QPainter::Antialiasing, !long_);   // smooth lines for short inputs
+    // Each query's strongest links only (weights above 1 %, at most 16 per query and head — 8 for long
+    // inputs, where only the links of tokens on screen are drawn): 512 tokens stay fluid.
+    if (mTop.empty()) computeTop();
+    // Lines are batched per head and opacity level (10 levels): one drawLines call each, as one call per
+    // line costs the raster engine's thread hand-offs thousands of times over.
+    constexpr int kLevels = 10;
+    QImage band;
     for (int64_t h = 0; h < H; ++h) {
         if (size_t(h) < mHeads.size() && !mHeads[size_t(h)]) continue;
-        QColor c = headColor(int(h), int(H));
+        std::vector<QLine> buckets[kLevels];
         for (int64_t q = 0; q < L; ++q) {
             if (mHoverQuery >= 0 && q != mHoverQuery) continue;
-            const float *row = mLayer->data() + (h * L + q) * S;
-            std::iota(order.begin(), order.end(), 0);
-            const int64_t keep = std::min<int64_t>(S, 16);
-            std::partial_sort(order.begin(), order.begin() + keep, order.end(), [&](int64_t a, int64_t b) { return row[a] > row[b]; });
-            for (int64_t r = 0; r < keep; ++r) {
-                const int64_t k = order[size_t(r)];
+            const int yq = top + int(q) * kRow + kRow / 2;
+            const bool qOn = yq >= visible.top() && yq <= visible.bottom();
+            for (const auto &[k, w] : mTop[size_t(h * L + q)]) {
                 if (mHoverKey >= 0 && k != mHoverKey) continue;
-                const float w = row[k];
-                if (!(w > 0.01f)) break;
-                const int yq = top + int(q) * kRow + kRow / 2, yk = top + int(k) * kRow + kRow / 2;
-                if (std::max(yq, yk) < visible.top() - 2000 || std::min(yq, yk) > visible.bottom() + 2000) continue;
-                c.setAlphaF(std::clamp(double(w), 0.05, 1.0) * (mHoverQuery >= 0 || mHoverKey >= 0 ? 1.0 : 0.8));
-                p.setPen(QPen(c, 1.5));
-                p.drawLine(x0, yq, x1, yk);
+                const int yk = top + k * kRow + kRow / 2;
+                if (std::max(yq, yk) < visible.top() || std::min(yq, yk) > visible.bottom()) continue;
+                const bool kOn = yk >= visible.top() && yk <= visible.bottom();
+                if (long_ && !qOn && !kOn) continue;
+                buckets[std::clamp(int(w * kLevels), 0, kLevels - 1)].push_back(QLine(x0, yq, x1, yk));
                 ++mLinesDrawn;
             }
         }
+        QColor c = headColor(int(h), int(H));
+        for (int b = 0; b < kLevels; ++b) {
+            if (buckets[b].empty()) continue;
+            const double alpha = std::max(0.12, (b + 0.5) / kLevels);   // opacity = weight
+            if (long_) {
+                // Many lines: blended into an image of the visible band, then drawn once.
+                if (band.isNull()) {
+                    band = QImage(width(), visible.height(), QImage::Format_RGB32);
+                    band.fill(palette().color(QPalette::Base));
+                }
+                for (const QLine &l : buckets[b]) blendLine(band, l.x1(), l.y1() - visible.top(), l.x2(), l.y2() - visible.top(), c.rgb(), alpha);
+            } else {
+                c.setAlphaF(alpha);
+                p.setPen(QPen(c, 2.0));
+                p.drawLines(buckets[b].data(), int(buckets[b].size()));
+            }
+        }
+    }
+    if (!band.isNull()) {
+        // The band goes under the token labels: redraw them on top.
+        p.drawImage(QPoint(x0, visible.top()), band, QRect(x0, 0, x1 - x0, band.height()));
     }
 }
 
 void HeadView::mouseMoveEvent(QMouseEvent *e)
 {
-    const int row = (int(e->position().y()) - 20) / kRow;
+    const int row = (int(e->position().y()) + mOffset - 20) / kRow;
     const int colW = 110;
     int q = -1, k = -1;
     if (mLayer && row >= 0) {
@@ -247,11 +328,20 @@ AttentionPanel::AttentionPanel(QWidget *parent) : QWidget(parent)
     mHeadChecks = new QWidget(headTab);
     new QHBoxLayout(mHeadChecks);
     hl->addWidget(mHeadChecks);
-    mHeadScroll = new QScrollArea(headTab);
-    mHeadView = new HeadView(mHeadScroll);
-    mHeadScroll->setWidget(mHeadView);
-    mHeadScroll->setWidgetResizable(false);
-    hl->addWidget(mHeadScroll, 1);
+    auto *headRow = new QHBoxLayout;
+    mHeadView = new HeadView(headTab);
+    mHeadBar = new QScrollBar(Qt::Vertical, headTab);
+    headRow->addWidget(mHeadView, 1);
+    headRow->addWidget(mHeadBar);
+    hl->addLayout(headRow, 1);
+    auto syncBar = [this](int content) {
+        mHeadBar->setRange(0, std::max(0, content - mHeadView->height()));
+        mHeadBar->setPageStep(std::max(1, mHeadView->height()));
+        mHeadBar->setSingleStep(16);
+    };
+    connect(mHeadView, &HeadView::contentChanged, this, syncBar);
+    connect(mHeadBar, &QScrollBar::valueChanged, mHeadView, &HeadView::setOffset);
+    connect(mHeadView, &HeadView::scrollRequested, this, [this](int d) { mHeadBar->setValue(mHeadBar->value() + d); });
     mTabs->addTab(headTab, tr("Head view"));
 
     mMatrix = new QCustomPlot(mTabs);

@@ -20,6 +20,7 @@ class QCustomPlot;
 class QCPColorMap;
 class QLabel;
 class QScrollArea;
+class QScrollBar;
 class QTabWidget;
 class QTextBrowser;
 class QCheckBox;
@@ -65,23 +66,34 @@ public:
     void setHeads(const std::vector<bool> &enabled);
     void setHover(int query, int key);   // isolate a token's lines (−1: none)
     int linesDrawn() const { return mLinesDrawn; }
+    /// The view scrolls itself (only the rows on screen are ever painted): content height and offset.
+    int contentHeight() const;
+    void setOffset(int pixels);
+    int offset() const { return mOffset; }
     static QColor headColor(int head, int heads);
     QSize sizeHint() const override;
 signals:
     void hovered(int query, int key);
+    void contentChanged(int contentHeight);
+    void scrollRequested(int delta);
 
 protected:
     void paintEvent(QPaintEvent *) override;
     void mouseMoveEvent(QMouseEvent *) override;
     void leaveEvent(QEvent *) override;
+    void wheelEvent(QWheelEvent *) override;
 
 private:
     const TensorValue *mLayer = nullptr;
+    int mOffset = 0;
     QStringList mQueries, mKeys;
     std::vector<bool> mHeads;
     int mHoverQuery = -1, mHoverKey = -1;
     int mLinesDrawn = 0;
     static constexpr int kRow = 16;
+    // Each (head, query)'s strongest keys, strongest first: computed once per layer.
+    std::vector<std::vector<std::pair<int, float>>> mTop;
+    void computeTop();
 };
 
 class AttentionPanel : public QWidget, public FigureSource {
@@ -130,7 +142,7 @@ private:
     HeadView *mHeadView;
     QWidget *mHeadChecks;
     std::vector<QCheckBox *> mHeadBoxes;
-    QScrollArea *mHeadScroll;
+    QScrollBar *mHeadBar;
     QCustomPlot *mMatrix;
     QCPColorMap *mMap = nullptr;
     QLabel *mOverlay;

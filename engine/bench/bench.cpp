@@ -2,6 +2,7 @@
 //   pellucid-bench [--model M] [--input-shape 1,3,64,64] [--layer PATH] [--iterations N] [--threads N]
 //                  [--attribution-reps N] [--generator G.pt] [--gui-seconds S] [--json OUT]
 //                  [--projector IDX-IMAGES.gz]  (only the projector's interactivity over that dataset)
+//                  [--attention-views TOKENS]   (only the Attention dock with 12 layers × 12 heads of TOKENS)
 // 1. Tap overhead: a forward with one layer tapped (the rewritten graph) against the module's own forward.
 // 2. Activation updates per second through the engine (job queue, worker thread, statistics, top-k).
 // 3. Attribution methods against the raw cost of their model passes.
@@ -27,6 +28,7 @@
 #ifdef PELLUCID_BENCH_GUI
 pellucid::Json runGuiStallBench(const std::string &model, double seconds);
 pellucid::Json runProjectorBench(const std::string &dataset);
+pellucid::Json runAttentionViewBench(int tokens);
 #endif
 
 using namespace pellucid;
@@ -62,6 +64,7 @@ int main(int argc, char **argv)
     std::string generator;
     double guiSeconds = 5;
     std::string projector;
+    int attentionTokens = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i], v = argv[i + 1];
         if (k == "--model") model = v;
@@ -73,6 +76,7 @@ int main(int argc, char **argv)
         else if (k == "--attribution-reps") attrReps = std::stoi(v);
         else if (k == "--generator") generator = v;
         else if (k == "--projector") projector = v;
+        else if (k == "--attention-views") attentionTokens = std::stoi(v);
         else if (k == "--input-shape") {
             std::string part;
             for (char c : v + ",") {
@@ -83,6 +87,12 @@ int main(int argc, char **argv)
         else { std::cerr << "unknown option " << k << "\n"; return 1; }
     }
 #ifdef PELLUCID_BENCH_GUI
+    if (attentionTokens > 0) {
+        const Json j = runAttentionViewBench(attentionTokens);
+        std::printf("%s\n", j.dump(2).c_str());
+        if (!jsonOut.empty()) std::ofstream(jsonOut) << j.dump(2) << "\n";
+        return 0;
+    }
     if (!projector.empty()) {
         try {
             const Json j = runProjectorBench(projector);
