@@ -602,6 +602,63 @@ TEST(counterfactual_turns_a_sneaker_into_an_ankle_boot)
     CHECK(r.status == 2 && r.err.find("outside the classifier's 0–9") != std::string::npos);
 }
 
+TEST(attention_and_tokenize_commands)
+{
+    const std::string vit = fixtures::reference("attention/vit_sdpa_scripted.pt");
+    if (std::filesystem::exists(vit)) {
+        Run r = cli("attention --model " + vit + " --input " + fixtures::reference("attention/vit_input.npy") + " --out " + tmp + "/att.npy");
+        CHECK_MSG(r.status == 0, r.err);
+        CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/att.npy"), readNpy(fixtures::reference("attention/vit_attn.npy"))) < 1e-5);
+        CHECK(Json::parse(r.out).find("layers")->asInt() == 2);
+        r = cli("attention --model " + vit + " --input " + fixtures::reference("attention/vit_input.npy") + " --rollout --out " + tmp + "/roll.npy");
+        CHECK_MSG(r.status == 0, r.err);
+        CHECK(readNpy(tmp + "/roll.npy").shape() == (Shape{1, 17, 17}));
+        r = cli("attention --model " + vit + " --input " + fixtures::reference("attention/vit_input.npy") + " --grad-rollout --target 3 --out " + tmp + "/groll.npy");
+        CHECK_MSG(r.status == 0, r.err);
+        CHECK(readNpy(tmp + "/groll.npy").shape() == (Shape{1, 17, 17}));
+        const std::string text = fixtures::reference("attention/text_mha_traced_nograd.pt");
+        r = cli("attention --model " + text + " --input-dtype int64 --input " + fixtures::reference("attention/text_ids.npy") + " --out " + tmp + "/tatt.npy");
+        CHECK_MSG(r.status == 0, r.err);
+        CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/tatt.npy"), readNpy(fixtures::reference("attention/text_attn.npy"))) < 1e-5);
+    }
+    // A model with no attention site; a missing --out suffix.
+    Run r = cli("attention --model " + demo + " --input " + fixtures::resources("samples/7-sneaker.png") + " --out " + tmp + "/x.npy");
+    CHECK(r.status == 2 && r.err.find("has no attention site") != std::string::npos);
+    // tokenize with a WordPiece vocabulary written here, and with the bundled SentencePiece model.
+    {
+        std::ofstream v(tmp + "/vocab.txt");
+        for (const char *t : {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "hello", "world", "!", "wor", "##ld"}) v << t << "\n";
+    }
+    r = cli("tokenize --tokenizer " + tmp + "/vocab.txt --text \"Hello, World!\"");
+    CHECK_MSG(r.status == 0, r.err);
+    const Json j = Json::parse(r.out);
+    CHECK_EQ(j.find("tokens")->asArray().size(), size_t(6));
+    CHECK_EQ(j.find("tokens")->asArray()[2].asString(), std::string("[UNK]"));   // "," is not in the vocabulary
+    CHECK_EQ(j.find("ids")->asArray()[3].asInt(), int64_t(5));
+    r = cli("tokenize --tokenizer " + tmp + "/vocab.txt --max-length 4 --text \"hello world hello\"");
+    CHECK(r.status == 2 && r.err.find("at most 4") != std::string::npos);
+    r = cli("tokenize --tokenizer " + tmp + "/vocab.txt --max-length 4 --truncate --text \"hello world hello\"");
+    CHECK(r.status == 0 && Json::parse(r.out).find("truncated")->asBool());
+    const std::string textModel = fixtures::resources("models/fortune_transformer.pt");
+    if (std::filesystem::exists(textModel)) {
+        r = cli("tokenize --tokenizer " + fixtures::resources("models/fortunes_sp.model") + " --text \"the kernel panicked\"");
+        CHECK_MSG(r.status == 0, r.err);
+        CHECK_EQ(Json::parse(r.out).find("tokenizer")->asString(), std::string("sentencepiece"));
+        r = cli("attention --model " + textModel + " --text \"The compiler crashed while the kernel was booting.\" --out " + tmp + "/text.npy");
+        CHECK_MSG(r.status == 0, r.err);
+        const TensorValue a = readNpy(tmp + "/text.npy");
+        const int64_t n = int64_t(Json::parse(r.out).find("tokens")->find("ids")->asArray().size());
+        CHECK(a.shape() == (Shape{1, 2, 4, n, n}));
+        std::string longText;
+        for (int i = 0; i < 200; ++i) longText += "word ";
+        r = cli("attention --model " + textModel + " --text \"" + longText + "\" --out " + tmp + "/long.npy");
+        CHECK(r.status == 2 && r.err.find("the model takes at most 128") != std::string::npos);
+        r = cli("attention --model " + textModel + " --truncate --text \"" + longText + "\" --out " + tmp + "/long.npy");
+        CHECK_MSG(r.status == 0, r.err);
+        CHECK(readNpy(tmp + "/long.npy").dim(3) == 128);
+    }
+}
+
 TEST(gen_metrics_command)
 {
     const std::string base = "gen-metrics --model " + fixtures::path("gen_tiny.pt") + " --classifier " + fixtures::path("gen_classifier.pt");
