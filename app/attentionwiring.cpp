@@ -192,8 +192,9 @@ void MainWindow::setText(const QString &text)
         mTokens.clear();
         for (const auto &tok : t.tokens) mTokens << QString::fromStdString(tok);
         std::vector<float> ids(t.ids.begin(), t.ids.end());
+        const int64_t n = int64_t(ids.size());   // before the vector is moved
         mImagePath.clear();
-        mInputTensor = TensorValue({1, int64_t(ids.size())}, std::move(ids));
+        mInputTensor = TensorValue({1, n}, std::move(ids));
         ++mInputId;
         mInput->showMessage(tr("%1 tokens%2").arg(t.ids.size()).arg(t.truncated ? tr(" (truncated to the model's %1)").arg(o.maxLength) : QString()));
         mErrorLabel->clear();

@@ -1222,7 +1222,8 @@ int cmdAttention(const Args &a)
         const auto tok = tokenizerFor(a, &s);
         const Tokenized t = tok->encode(a.need("text"));
         std::vector<float> ids(t.ids.begin(), t.ids.end());
-        input = TensorValue({1, int64_t(ids.size())}, std::move(ids));
+        const int64_t n = int64_t(ids.size());   // before the vector is moved
+        input = TensorValue({1, n}, std::move(ids));
         info["tokens"] = tokenizedJson(t);
     } else {
         input = loadInputFile(a.need("input"), s.metadata.input, s.inputShape);

@@ -38,6 +38,9 @@ void writePng(const std::string &path, const cv::Mat &img)
 
 } // namespace
 
+/// Decoded pixels (any depth, 1/3/4 channels, BGR order as OpenCV reads them) to the model's input.
+TensorValue matToTensor(cv::Mat img, const InputSpec &spec, const Shape &modelInput);
+
 TensorValue imageFileToTensor(const std::string &path, const InputSpec &spec, const Shape &modelInput)
 {
     if (!std::filesystem::exists(path))
@@ -50,7 +53,23 @@ TensorValue imageFileToTensor(const std::string &path, const InputSpec &spec, co
     }
     if (img.empty())
         throw Error(ErrorCode::BadInput, "Cannot decode image " + path + " (not an image, or a format OpenCV cannot read)");
+    return matToTensor(img, spec, modelInput);
+}
 
+TensorValue imageBytesToTensor(const std::vector<unsigned char> &bytes, const InputSpec &spec, const Shape &modelInput)
+{
+    cv::Mat img;
+    try {
+        img = cv::imdecode(bytes, cv::IMREAD_UNCHANGED);
+    } catch (const cv::Exception &e) {
+        throw Error(ErrorCode::BadInput, std::string("Cannot decode the image: ") + e.what());
+    }
+    if (img.empty()) throw Error(ErrorCode::BadInput, "Cannot decode the image (not an image, or a format OpenCV cannot read)");
+    return matToTensor(img, spec, modelInput);
+}
+
+TensorValue matToTensor(cv::Mat img, const InputSpec &spec, const Shape &modelInput)
+{
     const Shape &shape = !spec.shape.empty() ? spec.shape : modelInput;
     int channels = shape.size() == 4 ? int(shape[1]) : (spec.channelOrder == "gray" ? 1 : 3);
     if (spec.channelOrder == "gray") channels = 1;

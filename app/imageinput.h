@@ -6,11 +6,14 @@
 #include "engine/tensorvalue.h"
 
 #include <string>
+#include <vector>
 
 namespace pellucid {
 
 /// Throws Error(BadInput) naming the file when it cannot be decoded.
 TensorValue imageFileToTensor(const std::string &path, const InputSpec &spec, const Shape &modelInput);
+/// The same preprocessing for an encoded image in memory (PNG, JPEG, …): a drawing, a frame.
+TensorValue imageBytesToTensor(const std::vector<unsigned char> &bytes, const InputSpec &spec, const Shape &modelInput);
 
 /// `.npy` is used exactly as given; anything else is decoded as an image.
 TensorValue loadInputFile(const std::string &path, const InputSpec &spec, const Shape &modelInput);

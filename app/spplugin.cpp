@@ -47,10 +47,10 @@ void pellucid_sp_info(void *handle, int *bos, int *eos, int *size)
 char *pellucid_sp_encode(void *handle, const char *text)
 {
     auto *sp = static_cast<sentencepiece::SentencePieceProcessor *>(handle);
-    std::vector<std::string> pieces;
-    sp->Encode(text, &pieces).IgnoreError();
+    std::vector<int> ids;
+    sp->Encode(text, &ids).IgnoreError();
     std::string out;
-    for (const auto &p : pieces) out += std::to_string(sp->PieceToId(p)) + "\t" + p + "\n";
+    for (int id : ids) out += std::to_string(id) + "\t" + sp->IdToPiece(id) + "\n";
     return copy(out);
 }
 
