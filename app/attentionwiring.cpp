@@ -12,6 +12,7 @@
 
 #include <QDockWidget>
 #include <QLabel>
+#include <QPainter>
 #include <QFileInfo>
 
 #include <filesystem>
@@ -196,6 +197,18 @@ void MainWindow::setText(const QString &text)
         mImagePath.clear();
         mInputTensor = TensorValue({1, n}, std::move(ids));
         ++mInputId;
+        // The preview shows the text itself.
+        QImage card(320, 320, QImage::Format_RGB32);
+        card.fill(QColor(32, 32, 32));
+        {
+            QPainter p(&card);
+            p.setPen(QColor(230, 230, 230));
+            QFont f = p.font();
+            f.setPointSize(14);
+            p.setFont(f);
+            p.drawText(card.rect().adjusted(12, 12, -12, -12), Qt::TextWordWrap | Qt::AlignLeft | Qt::AlignTop, text);
+        }
+        mInput->showImage(QString(), card);
         mInput->showMessage(tr("%1 tokens%2").arg(t.ids.size()).arg(t.truncated ? tr(" (truncated to the model's %1)").arg(o.maxLength) : QString()));
         mErrorLabel->clear();
         requestActivations();

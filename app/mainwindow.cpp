@@ -24,6 +24,7 @@
 #include "engine/sanity.h"
 
 #include <QAction>
+#include <QBuffer>
 #include <algorithm>
 #include <QActionGroup>
 #include <QApplication>
@@ -382,6 +383,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
                 emit attributionShown(QString::fromStdString(kind), r->partial);
             });
     connect(mInput, &InputPanel::imageChosen, this, &MainWindow::openImage);
+    connect(mInput, &InputPanel::drawingChanged, this, &MainWindow::setDrawing);
 
     QSettings settings;
     restoreGeometry(settings.value("window/geometry").toByteArray());
@@ -719,6 +721,32 @@ quint64 MainWindow::projectDataset(const QString &method)
         return out;
     };
     return mBridge->submit(std::move(job));
+}
+
+void MainWindow::setDrawing(const QImage &image)
+{
+    if (!mSummary) return;
+    try {
+        // Through PNG bytes, so a drawing is preprocessed exactly as the same picture saved as a file.
+        QByteArray png;
+        QBuffer buffer(&png);
+        buffer.open(QIODevice::WriteOnly);
+        image.save(&buffer, "PNG");
+        const std::vector<unsigned char> bytes(png.begin(), png.end());
+        const TensorValue t = imageBytesToTensor(bytes, mSummary->metadata.input, mSummary->inputShape);
+        mInputTensor = t;
+        mImagePath.clear();
+        mTokens.clear();
+        mAttribution->setInput(t);
+        mInput->showMessage(tr("drawing  tensor %1").arg(QString::fromStdString(shapeToString(t.shape()))));
+        ++mInputId;
+        mErrorLabel->clear();
+        requestActivations();
+        requestAttributions();
+        emit drawingApplied();
+    } catch (const std::exception &e) {
+        showError(QString::fromStdString(e.what()));
+    }
 }
 
 void MainWindow::setInputTensor(const TensorValue &input, const QString &name)

@@ -81,6 +81,9 @@ public:
     quint64 projectDataset(const QString &method);
     /// Makes a tensor the current input of every panel (a dataset item, a drawn image, ...).
     void setInputTensor(const TensorValue &input, const QString &name);
+    /// A drawing from the Input dock's canvas becomes the input (as the same picture saved as PNG would).
+    void setDrawing(const QImage &image);
+    TensorValue inputTensor() const { return mInputTensor; }
     QDockWidget *attributionDock() const { return mAttributionDock; }
     InputPanel *inputPanel() const { return mInput; }
     QString lastError() const { return mLastError; }
@@ -97,6 +100,7 @@ signals:
     void datasetShown(const QString &what);       // "evaluated", "projected", "faithfulness", "sanity"
     void latentShown(const QString &what);        // "decoded", "traversal", "interpolation"
     void attentionShown(const QString &what);     // "sites", "attention", "tokens"
+    void drawingApplied();
     void composed(std::shared_ptr<const pellucid::ComposedFigure> figure);
 
 protected:

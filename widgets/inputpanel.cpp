@@ -1,4 +1,6 @@
 #include "widgets/inputpanel.h"
+#include <QSlider>
+#include "widgets/drawingcanvas.h"
 
 #include <QDir>
 #include <QDragEnterEvent>
@@ -14,6 +16,15 @@
 #include <QVBoxLayout>
 
 namespace pellucid {
+
+void InputPanel::setDrawing(bool on)
+{
+    if (mDraw->isChecked() != on) mDraw->setChecked(on);   // re-enters through toggled
+    mPreview->setVisible(!on);
+    mCanvas->setVisible(on);
+    mCanvasRow->setVisible(on);
+    if (on) emit drawingChanged(mCanvas->image());
+}
 
 void InputPanel::setTextInput(bool enabled, const QString &hint)
 {
@@ -34,6 +45,25 @@ InputPanel::InputPanel(QWidget *parent) : QWidget(parent)
     mCaption = new QLabel(this);
     mCaption->setWordWrap(true);
     layout->addWidget(mCaption);
+    mCanvas = new DrawingCanvas(this);
+    mCanvas->setObjectName("drawingCanvas");
+    mCanvas->hide();
+    layout->addWidget(mCanvas);
+    mCanvasRow = new QWidget(this);
+    auto *cl = new QHBoxLayout(mCanvasRow);
+    cl->setContentsMargins(0, 0, 0, 0);
+    auto *clear = new QPushButton(tr("Clear"), mCanvasRow);
+    auto *width = new QSlider(Qt::Horizontal, mCanvasRow);
+    width->setRange(4, 60);
+    width->setValue(22);
+    width->setToolTip(tr("Pen width"));
+    cl->addWidget(clear);
+    cl->addWidget(width, 1);
+    layout->addWidget(mCanvasRow);
+    mCanvasRow->hide();
+    connect(clear, &QPushButton::clicked, mCanvas, &DrawingCanvas::clear);
+    connect(width, &QSlider::valueChanged, this, [this](int v) { mCanvas->setPenWidth(v); });
+    connect(mCanvas, &DrawingCanvas::changed, this, &InputPanel::drawingChanged);
     mTextRow = new QWidget(this);
     auto *tl = new QHBoxLayout(mTextRow);
     tl->setContentsMargins(0, 0, 0, 0);
@@ -48,7 +78,14 @@ InputPanel::InputPanel(QWidget *parent) : QWidget(parent)
     connect(mText, &QLineEdit::returnPressed, this, [this] { emit textSubmitted(mText->text()); });
     connect(run, &QPushButton::clicked, this, [this] { emit textSubmitted(mText->text()); });
     auto *open = new QPushButton(tr("Open image…"), this);
-    layout->addWidget(open);
+    mDraw = new QPushButton(tr("Draw"), this);
+    mDraw->setCheckable(true);
+    mDraw->setToolTip(tr("Draw the input with the mouse or a tablet; the panels follow stroke by stroke (right click clears)"));
+    auto *buttons = new QHBoxLayout;
+    buttons->addWidget(open, 1);
+    buttons->addWidget(mDraw);
+    layout->addLayout(buttons);
+    connect(mDraw, &QPushButton::toggled, this, &InputPanel::setDrawing);
     connect(open, &QPushButton::clicked, this, [this] {
         const QString path = QFileDialog::getOpenFileName(this, tr("Open image"), QString(),
                                                           tr("Images (*.png *.jpg *.jpeg *.bmp *.pgm *.ppm *.tif *.tiff *.webp)"));

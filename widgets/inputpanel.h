@@ -5,8 +5,11 @@
 class QLabel;
 class QLineEdit;
 class QListWidget;
+class QPushButton;
 
 namespace pellucid {
+
+class DrawingCanvas;
 
 class InputPanel : public QWidget {
     Q_OBJECT
@@ -22,10 +25,14 @@ public:
     /// Shows the text entry (for models with a tokenizer) or hides it.
     void setTextInput(bool enabled, const QString &hint = {});
     QLineEdit *textEntry() const { return mText; }
+    /// The drawing canvas (shown in place of the preview while "Draw" is on).
+    DrawingCanvas *canvas() const { return mCanvas; }
+    void setDrawing(bool on);
 
 signals:
     void imageChosen(const QString &path);
     void textSubmitted(const QString &text);
+    void drawingChanged(const QImage &image);
 
 protected:
     void dragEnterEvent(QDragEnterEvent *) override;
@@ -37,6 +44,9 @@ private:
     QListWidget *mGallery;
     QLineEdit *mText;
     QWidget *mTextRow;
+    DrawingCanvas *mCanvas;
+    QWidget *mCanvasRow;
+    QPushButton *mDraw;
 };
 
 } // namespace pellucid

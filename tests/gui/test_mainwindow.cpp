@@ -17,6 +17,7 @@
 #include "widgets/datasetpanel.h"
 #include "widgets/latentpanel.h"
 #include "widgets/attentionpanel.h"
+#include "widgets/drawingcanvas.h"
 #include <QLineEdit>
 #include <QLabel>
 #include <qcustomplot.h>
@@ -888,6 +889,45 @@ private slots:
         w.openModel(res("models/fashion_mnist_cnn.pt"));
         QVERIFY(waitFor("sites"));
         QVERIFY(panel->data().layers.empty());
+    }
+
+    void drawingCanvasFeedsThePanels()
+    {
+        auto w = openDemo();
+        w->resize(1400, 900);
+        QSignalSpy applied(w.get(), &MainWindow::drawingApplied);
+        QSignalSpy shown(w.get(), &MainWindow::activationsShown);
+        w->inputPanel()->setDrawing(true);
+        QVERIFY(applied.count() >= 1);   // the empty canvas at once
+        DrawingCanvas *c = w->inputPanel()->canvas();
+        QVERIFY(c->isVisible());
+        // A shoe-like outline, stroke by stroke: each stroke end is applied.
+        c->strokeTo({30, 200}, {250, 200});
+        c->strokeTo({250, 200}, {250, 150});
+        c->strokeTo({250, 150}, {150, 120});
+        c->endStroke();
+        c->strokeTo({150, 120}, {60, 150});
+        c->strokeTo({60, 150}, {30, 200});
+        c->endStroke();
+        QVERIFY(applied.count() >= 3);
+        QVERIFY(shown.wait(30000));
+        // The same tensor as the drawing saved as a PNG file and opened.
+        QTemporaryDir dir;
+        const QString png = dir.filePath("drawing.png");
+        QVERIFY(c->image().save(png));
+        const auto s = w->modelSummary();
+        const TensorValue fromFile = imageFileToTensor(png.toStdString(), s->metadata.input, s->inputShape);
+        QCOMPARE(fixturesMaxDiff(w->inputTensor(), fromFile), 0.0);
+        QVERIFY(!w->predictionChart()->labels().isEmpty());
+        w->grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/drawing.png");
+        // Clearing gives an empty (black) input.
+        c->clear();
+        double total = 0;
+        for (int y = 0; y < c->image().height(); ++y)
+            for (int x = 0; x < c->image().width(); ++x) total += qGray(c->image().pixel(x, y));
+        QCOMPARE(total, 0.0);
+        w->inputPanel()->setDrawing(false);
+        QVERIFY(!c->isVisible());
     }
 
     void nanOutputsAreShown()
