@@ -384,6 +384,10 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
             });
     connect(mInput, &InputPanel::imageChosen, this, &MainWindow::openImage);
     connect(mInput, &InputPanel::drawingChanged, this, &MainWindow::setDrawing);
+    connect(mLatent, &LatentPanel::animationExportRequested, this, [this](const QString &which) {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export %1 animation").arg(which), which + ".gif", tr("Animations (*.gif *.mp4)"));
+        if (!path.isEmpty()) exportLatentAnimation(which, path);
+    });
 
     QSettings settings;
     restoreGeometry(settings.value("window/geometry").toByteArray());
@@ -721,6 +725,32 @@ quint64 MainWindow::projectDataset(const QString &method)
         return out;
     };
     return mBridge->submit(std::move(job));
+}
+
+bool MainWindow::exportLatentAnimation(const QString &which, const QString &path)
+{
+    try {
+        TensorValue frames = which == "traversal" ? mLatent->traversalGrid()->images() : mLatent->interpolationRow()->images();
+        if (frames.shape().size() != 4 || frames.dim(0) == 0) throw Error(ErrorCode::BadInput, "Nothing to export: run the " + which.toStdString() + " first");
+        if (which == "traversal") {
+            // Rows are dimensions, columns steps: frame k stacks every dimension's step k vertically.
+            const int64_t steps = mLatent->traversalSteps(), rows = frames.dim(0) / steps;
+            const int64_t C = frames.dim(1), H = frames.dim(2), W = frames.dim(3);
+            std::vector<float> v(size_t(steps * C * rows * H * W));
+            for (int64_t k = 0; k < steps; ++k)
+                for (int64_t r = 0; r < rows; ++r)
+                    for (int64_t c = 0; c < C; ++c)
+                        for (int64_t y = 0; y < H; ++y)
+                            for (int64_t x = 0; x < W; ++x)
+                                v[size_t((((k * C + c) * rows + r) * H + y) * W + x)] = frames.at((((r * steps + k) * C + c) * H + y) * W + x);
+            frames = TensorValue({steps, C, rows * H, W}, std::move(v));
+        }
+        writeAnimation(path.toStdString(), frames);
+        return true;
+    } catch (const std::exception &e) {
+        showError(QString::fromStdString(e.what()));
+        return false;
+    }
 }
 
 void MainWindow::setDrawing(const QImage &image)

@@ -83,6 +83,9 @@ public:
     void setInputTensor(const TensorValue &input, const QString &name);
     /// A drawing from the Input dock's canvas becomes the input (as the same picture saved as PNG would).
     void setDrawing(const QImage &image);
+    /// Writes the Latent dock's traversal (one frame per step, dimensions stacked) or interpolation as a GIF
+    /// or MP4; false with the problem shown when there is nothing to write or the writer fails.
+    bool exportLatentAnimation(const QString &which, const QString &path);
     TensorValue inputTensor() const { return mInputTensor; }
     QDockWidget *attributionDock() const { return mAttributionDock; }
     InputPanel *inputPanel() const { return mInput; }

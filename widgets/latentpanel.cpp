@@ -206,10 +206,14 @@ QWidget *LatentPanel::buildTraverseTab()
     mTravRange->setPrefix(tr("±"));
     mTravRange->setSuffix(" σ");
     auto *trav = new QPushButton(tr("Traverse"), right);
+    auto *travAnim = new QPushButton(tr("Animation…"), right);
+    travAnim->setToolTip(tr("Export the traversal as a GIF or MP4 (one frame per step, the dimensions stacked)"));
     travBar->addWidget(mTravDims);
     travBar->addWidget(mTravSteps);
     travBar->addWidget(mTravRange);
     travBar->addWidget(trav);
+    travBar->addWidget(travAnim);
+    connect(travAnim, &QPushButton::clicked, this, [this] { emit animationExportRequested("traversal"); });
     rl->addLayout(travBar);
     mTraversal = new ImageGrid(right);
     rl->addWidget(mTraversal, 3);
@@ -228,6 +232,10 @@ QWidget *LatentPanel::buildTraverseTab()
     interpBar->addWidget(mMode);
     interpBar->addWidget(mInterpSteps);
     interpBar->addWidget(interp);
+    auto *interpAnim = new QPushButton(tr("Animation…"), right);
+    interpAnim->setToolTip(tr("Export the interpolation as a GIF or MP4"));
+    interpBar->addWidget(interpAnim);
+    connect(interpAnim, &QPushButton::clicked, this, [this] { emit animationExportRequested("interpolation"); });
     rl->addLayout(interpBar);
     mInterp = new ImageGrid(right);
     rl->addWidget(mInterp, 1);

@@ -137,6 +137,7 @@ signals:
     void counterfactualRequested();
     void vaeRequested(int items);
     void encodeInputRequested();        // the input image's posterior mean becomes the code
+    void animationExportRequested(const QString &which);   // "traversal" or "interpolation"
     void metricsRequested(int count);
 
 private:

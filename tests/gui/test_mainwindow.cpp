@@ -18,6 +18,7 @@
 #include "widgets/latentpanel.h"
 #include "widgets/attentionpanel.h"
 #include "widgets/drawingcanvas.h"
+#include <gif_lib.h>
 #include <QLineEdit>
 #include <QLabel>
 #include <qcustomplot.h>
@@ -645,10 +646,28 @@ private slots:
         emit panel->interpolationRequested();
         QVERIFY(waitFor("interpolation"));
         QCOMPARE(panel->interpolationRow()->images().dim(0), int64_t(8));
+        {
+            QTemporaryDir adir;
+            QVERIFY(w.exportLatentAnimation("interpolation", adir.filePath("interp.mp4")));
+            QVERIFY(QFileInfo(adir.filePath("interp.mp4")).size() > 100);
+        }
         QTemporaryDir dir;
         FigureSettings fs;
         w.exportPanel("latent-traversal", dir.filePath("trav.svg"), fs, true);
         QVERIFY(QFileInfo(dir.filePath("trav.npy")).size() > 100);
+        // Animations: the traversal (7 frames of 4 stacked dimensions) as GIF, the interpolation as MP4 below.
+        QVERIFY(w.exportLatentAnimation("traversal", dir.filePath("trav.gif")));
+        {
+            int err = 0;
+            GifFileType *gif = DGifOpenFileName(dir.filePath("trav.gif").toLocal8Bit().constData(), &err);
+            QVERIFY(gif);
+            QCOMPARE(DGifSlurp(gif), GIF_OK);
+            QCOMPARE(gif->ImageCount, 7);            // one frame per step
+            QCOMPARE(gif->SHeight, 4 * 6 * 4);       // 4 dimensions of 6 px stacked, scale 4
+            QCOMPARE(gif->SWidth, 6 * 4);
+            DGifCloseFile(gif, &err);
+        }
+        QVERIFY(!w.exportLatentAnimation("traversal", dir.filePath("trav.avi")));
         Q_UNUSED(a);
         // A conditional generator: a class chooser, and the decoded image follows the class.
         w.openModel(fix("cgen_tiny.pt"));
