@@ -56,6 +56,12 @@ TensorValue imageFileToTensor(const std::string &path, const InputSpec &spec, co
     return matToTensor(img, spec, modelInput);
 }
 
+TensorValue bgrToTensor(const unsigned char *bgr, int width, int height, const InputSpec &spec, const Shape &modelInput)
+{
+    const cv::Mat frame(height, width, CV_8UC3, const_cast<unsigned char *>(bgr));
+    return matToTensor(frame.clone(), spec, modelInput);
+}
+
 TensorValue imageBytesToTensor(const std::vector<unsigned char> &bytes, const InputSpec &spec, const Shape &modelInput)
 {
     cv::Mat img;

@@ -13,6 +13,8 @@ namespace pellucid {
 /// Throws Error(BadInput) naming the file when it cannot be decoded.
 TensorValue imageFileToTensor(const std::string &path, const InputSpec &spec, const Shape &modelInput);
 /// The same preprocessing for an encoded image in memory (PNG, JPEG, …): a drawing, a frame.
+/// A BGR frame (rows × cols × 3 bytes) with the same preprocessing as an image file.
+TensorValue bgrToTensor(const unsigned char *bgr, int width, int height, const InputSpec &spec, const Shape &modelInput);
 TensorValue imageBytesToTensor(const std::vector<unsigned char> &bytes, const InputSpec &spec, const Shape &modelInput);
 
 /// `.npy` is used exactly as given; anything else is decoded as an image.

@@ -4,6 +4,7 @@
 #include "app/exportdialog.h"
 #include "app/composerdialog.h"
 #include "app/imageinput.h"
+#include "app/livesource.h"
 #include "engine/errors.h"
 #include "widgets/activationgrid.h"
 #include "widgets/activationpanel.h"
@@ -34,6 +35,7 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QImage>
+#include <QInputDialog>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -396,7 +398,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
     if (settings.value("window/docks").toInt() == kDockLayoutVersion) restoreState(settings.value("window/state").toByteArray());
 }
 
-MainWindow::~MainWindow() = default;
+MainWindow::~MainWindow() { stopLive(); }
 
 QDockWidget *MainWindow::addPanel(const QString &title, const QString &objectName, QWidget *content)
 {
@@ -499,6 +501,17 @@ void MainWindow::buildMenus()
         a->setEnabled(pref != DevicePreference::Cuda || cuda);
         group->addAction(a);
     }
+    QMenu *live = file->addMenu(tr("&Live input"));
+    live->addAction(tr("Camera…"), this, [this] {
+        bool ok = false;
+        const int device = QInputDialog::getInt(this, tr("Camera"), tr("Video device number (/dev/videoN)"), 0, 0, 63, 1, &ok);
+        if (ok) startLive(QString("camera:%1").arg(device));
+    });
+    live->addAction(tr("Video file…"), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Play a video through the model"), QString(), tr("Videos (*.mp4 *.avi *.mkv *.webm *.mov);;All files (*)"));
+        if (!path.isEmpty()) startLive(path, true);
+    });
+    live->addAction(tr("Stop"), this, [this] { stopLive(); });
     QMenu *roles = file->addMenu(tr("Model &role"));
     auto *roleGroup = new QActionGroup(this);
     const std::pair<QString, QString> roleItems[] = {{tr("As the metadata says"), QString()},
@@ -767,9 +780,9 @@ void MainWindow::setDrawing(const QImage &image)
         mInputTensor = t;
         mImagePath.clear();
         mTokens.clear();
-        mAttribution->setInput(t);
-        mInput->showMessage(tr("drawing  tensor %1").arg(QString::fromStdString(shapeToString(t.shape()))));
         ++mInputId;
+        mAttribution->setInput(t, mInputId);
+        mInput->showMessage(tr("drawing  tensor %1").arg(QString::fromStdString(shapeToString(t.shape()))));
         mErrorLabel->clear();
         requestActivations();
         requestAttributions();
@@ -783,9 +796,9 @@ void MainWindow::setInputTensor(const TensorValue &input, const QString &name)
 {
     mInputTensor = input;
     mImagePath.clear();
-    mAttribution->setInput(input);
-    mInput->showImage(name, inputPicture(input));
     ++mInputId;
+    mAttribution->setInput(input, mInputId);
+    mInput->showImage(name, inputPicture(input));
     mErrorLabel->clear();
     requestActivations();
     requestAttributions();
@@ -965,7 +978,7 @@ void MainWindow::openImage(const QString &path)
         mInputTensor = t;
         mImagePath = path;
         mTokens.clear();
-        mAttribution->setInput(t);
+        mAttribution->setInput(t, mInputId + 1);
         QImage preview(path);
         if (preview.isNull() && t.shape().size() == 4) {
             // A .npy input: show its first plane, min-max scaled to grey.
@@ -1031,6 +1044,7 @@ void MainWindow::onActivations(std::shared_ptr<const ActivationOutput> out)
     else if (out->stats.nanCount || out->stats.infCount)
         showError(tr("Layer %1 contains %2 NaN and %3 Inf values").arg(QString::fromStdString(out->layer)).arg(out->stats.nanCount).arg(out->stats.infCount));
     emit activationsShown();
+    liveResultShown(out->inputId);
 }
 
 void MainWindow::closeEvent(QCloseEvent *e)

@@ -7,6 +7,9 @@
 #include "widgets/figure.h"
 
 #include <QMainWindow>
+#include <map>
+#include <chrono>
+#include <QElapsedTimer>
 
 #include <memory>
 
@@ -16,7 +19,11 @@ class QMenu;
 class QProgressBar;
 class QToolButton;
 
+class QTimer;
+
 namespace pellucid {
+
+class LiveSource;
 
 class ActivationPanel;
 class DatasetPanel;
@@ -86,6 +93,15 @@ public:
     /// Writes the Latent dock's traversal (one frame per step, dimensions stacked) or interpolation as a GIF
     /// or MP4; false with the problem shown when there is nothing to write or the writer fails.
     bool exportLatentAnimation(const QString &which, const QString &path);
+    /// Live input (app/livemode.cpp): "camera:N" or a video file; false with the problem shown.
+    bool startLive(const QString &source, bool loop = false);
+    void stopLive();
+    struct LiveStats {
+        quint64 produced = 0, dropped = 0, shown = 0, lastShownFrame = 0;
+        double fps = 0, latencyMs = 0;
+    };
+    LiveStats liveStats() const { return mLiveStats; }
+    bool liveRunning() const { return mLive != nullptr; }
     TensorValue inputTensor() const { return mInputTensor; }
     QDockWidget *attributionDock() const { return mAttributionDock; }
     InputPanel *inputPanel() const { return mInput; }
@@ -104,6 +120,8 @@ signals:
     void latentShown(const QString &what);        // "decoded", "traversal", "interpolation"
     void attentionShown(const QString &what);     // "sites", "attention", "tokens"
     void drawingApplied();
+    void liveFrameShown(quint64 frameIndex);
+    void liveEnded();
     void composed(std::shared_ptr<const pellucid::ComposedFigure> figure);
 
 protected:
@@ -166,6 +184,19 @@ private:
     bool mHasAttention = false;
     quint64 mAttentionFor = ~quint64(0);
     QStringList mTokens;   // the current text input's tokens (empty for images)
+    // Live mode (app/livemode.cpp).
+    void liveTick();
+    void liveResultShown(quint64 inputId);
+    std::unique_ptr<LiveSource> mLive;
+    QTimer *mLiveTimer = nullptr;
+    quint64 mLiveInFlight = 0;
+    struct LiveFrameInfo {
+        quint64 index;
+        std::chrono::steady_clock::time_point captured;
+    };
+    std::map<quint64, LiveFrameInfo> mLiveFrames;
+    LiveStats mLiveStats;
+    QElapsedTimer mLiveClock;
     DevicePreference mDevice = DevicePreference::Auto;
     QString mRole;
 };

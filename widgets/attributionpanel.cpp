@@ -199,9 +199,11 @@ void AttributionPanel::setModel(const ModelSummary &summary)
     updateEnabled();
 }
 
-void AttributionPanel::setInput(const TensorValue &input)
+void AttributionPanel::setInput(const TensorValue &input, quint64 inputId)
 {
     mPicture = inputPicture(input);
+    mPictures[inputId] = mPicture;
+    while (mPictures.size() > 16) mPictures.erase(mPictures.begin());
     mMain->setInput(mPicture);
     for (auto &kv : mCompareViews) kv.second->setInput(mPicture);
 }
@@ -337,6 +339,12 @@ void AttributionPanel::showResult(const std::string &kind, std::shared_ptr<const
         view = it->second;
     }
     mLast[kind] = r;
+    // Draw the map on the picture it was computed from, not on a newer input.
+    if (const auto pic = mPictures.find(r->inputId); pic != mPictures.end()) {
+        view->setInput(pic->second);
+        if (view == mMain) mShownInput = r->inputId;
+    }
+    if (view == mMain) mLastResultInput = r->inputId;
     QString title = displayName(r->method);
     if (!r->layer.empty() && (needsLayer(r->method))) title += QString(" @ %1").arg(QString::fromStdString(r->layer));
     if (r->partial) title += tr("  (%1/%2…)").arg(r->done).arg(r->total);

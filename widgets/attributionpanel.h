@@ -30,7 +30,13 @@ public:
     explicit AttributionPanel(QWidget *parent = nullptr);
 
     void setModel(const ModelSummary &summary);
-    void setInput(const TensorValue &input);
+    /// The current input; `inputId` ties it to the results computed from it, so an overlay is always drawn
+    /// on the picture it was computed from (live input changes faster than results arrive).
+    void setInput(const TensorValue &input, quint64 inputId = 0);
+    /// The input id of the picture under the main view's overlay (0 before any result).
+    quint64 shownInputId() const { return mShownInput; }
+    /// The input id of the newest result shown in the main view.
+    quint64 lastResultInputId() const { return mLastResultInput; }
 
     /// The requests to run now: job kind -> parameters ("attribution" alone, or one per compared method).
     std::vector<std::pair<std::string, AttributionParams>> requests() const;
@@ -80,6 +86,8 @@ private:
     std::map<std::string, AttributionView *> mCompareViews;   // kind -> view
     QLabel *mStatus;
     QImage mPicture;
+    std::map<quint64, QImage> mPictures;   // recent inputs by id
+    quint64 mShownInput = 0, mLastResultInput = 0;
     std::map<std::string, std::shared_ptr<const AttributionResult>> mLast;   // kind -> latest result
 };
 

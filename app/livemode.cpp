@@ -1,0 +1,115 @@
+// Live mode: a camera or video file streams into every open panel. One GUI timer drives it: when the
+// previous frame's results are on screen it takes the newest frame (older ones are dropped by the source,
+// never queued), makes it the input of every panel, and shows frame rate and capture-to-screen latency.
+#include "app/mainwindow.h"
+
+#include "app/enginebridge.h"
+#include "app/imageinput.h"
+#include "app/livesource.h"
+#include "engine/errors.h"
+#include "widgets/attributionpanel.h"
+#include "widgets/inputpanel.h"
+
+#include <QLabel>
+#include <QStatusBar>
+#include <QTimer>
+
+namespace pellucid {
+
+bool MainWindow::startLive(const QString &source, bool loop)
+{
+    stopLive();
+    if (!mSummary) {
+        showError(tr("Open a model before starting live input"));
+        return false;
+    }
+    try {
+        if (source.startsWith("camera:")) mLive = LiveSource::openCamera(source.mid(7).toInt());
+        else mLive = LiveSource::openVideo(source.toStdString(), loop);
+    } catch (const std::exception &e) {
+        showError(QString::fromStdString(e.what()));
+        return false;
+    }
+    mLiveStats = LiveStats();
+    mLiveInFlight = 0;
+    mLiveFrames.clear();
+    mLiveClock.start();
+    if (!mLiveTimer) {
+        mLiveTimer = new QTimer(this);
+        mLiveTimer->setInterval(5);
+        connect(mLiveTimer, &QTimer::timeout, this, &MainWindow::liveTick);
+    }
+    mLiveTimer->start();
+    statusBar()->showMessage(tr("live: %1").arg(QString::fromStdString(mLive->description())));
+    return true;
+}
+
+void MainWindow::stopLive()
+{
+    if (mLiveTimer) mLiveTimer->stop();
+    if (mLive) {
+        mLiveStats.produced = mLive->produced();
+        mLiveStats.dropped = mLive->dropped();
+    }
+    mLive.reset();
+    mLiveInFlight = 0;
+}
+
+void MainWindow::liveTick()
+{
+    if (!mLive) return;
+    mLiveStats.produced = mLive->produced();
+    mLiveStats.dropped = mLive->dropped();
+    if (mLiveInFlight) return;   // the previous frame's results are not on screen yet
+    LiveFrame f;
+    if (!mLive->take(f)) {
+        if (mLive->finished()) {
+            const std::string err = mLive->error();
+            if (!err.empty()) showError(QString::fromStdString(err));   // e.g. a camera unplugged mid-stream
+            statusBar()->showMessage(tr("live input ended: %1 frames, %2 shown, %3 dropped").arg(mLiveStats.produced).arg(mLiveStats.shown).arg(mLiveStats.dropped));
+            stopLive();
+            emit liveEnded();
+        }
+        return;
+    }
+    try {
+        const TensorValue t = bgrToTensor(f.bgr.data(), f.width, f.height, mSummary->metadata.input, mSummary->inputShape);
+        mInputTensor = t;
+        mImagePath.clear();
+        mTokens.clear();
+        ++mInputId;
+        mLiveFrames[mInputId] = {f.index, f.captured};
+        while (mLiveFrames.size() > 64) mLiveFrames.erase(mLiveFrames.begin());
+        mLiveInFlight = mInputId;
+        mAttribution->setInput(t, mInputId);
+        const QImage frame = QImage(f.bgr.data(), f.width, f.height, f.width * 3, QImage::Format_RGB888).rgbSwapped();
+        mInput->showImage(QString::fromStdString(mLive->description()), frame);
+        requestActivations();
+        requestAttributions();
+    } catch (const std::exception &e) {
+        showError(QString::fromStdString(e.what()));
+        stopLive();
+    }
+}
+
+void MainWindow::liveResultShown(quint64 inputId)
+{
+    if (!mLive || inputId != mLiveInFlight) return;
+    mLiveInFlight = 0;
+    const auto it = mLiveFrames.find(inputId);
+    if (it == mLiveFrames.end()) return;
+    const auto now = std::chrono::steady_clock::now();
+    mLiveStats.latencyMs = std::chrono::duration<double, std::milli>(now - it->second.captured).count();
+    ++mLiveStats.shown;
+    mLiveStats.lastShownFrame = it->second.index;
+    const double seconds = mLiveClock.elapsed() / 1000.0;
+    mLiveStats.fps = seconds > 0 ? mLiveStats.shown / seconds : 0;
+    statusBar()->showMessage(tr("live %1: %2 frames/s, capture → screen %3 ms, %4 dropped")
+                                 .arg(QString::fromStdString(mLive->description()))
+                                 .arg(mLiveStats.fps, 0, 'f', 1)
+                                 .arg(mLiveStats.latencyMs, 0, 'f', 1)
+                                 .arg(mLive->dropped()));
+    emit liveFrameShown(it->second.index);
+}
+
+} // namespace pellucid

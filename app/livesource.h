@@ -1,0 +1,64 @@
+#pragma once
+// Live input: a camera (OpenCV VideoCapture by device index) or a video file (played at its own frame rate,
+// optionally looping; pause and seek), captured on its own thread. Only the newest frame is kept: a frame
+// that was not taken before the next one arrived is dropped and counted, so a slow model never builds a
+// backlog. No Qt here (the CLI and tests use it too).
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace pellucid {
+
+struct LiveFrame {
+    uint64_t index = 0;                          // 1-based, in capture order
+    int width = 0, height = 0;
+    std::vector<unsigned char> bgr;              // height × width × 3
+    std::chrono::steady_clock::time_point captured;
+};
+
+class LiveSource {
+public:
+    /// Throws Error(FileNotFound / BadInput) naming the camera or file and the problem.
+    static std::unique_ptr<LiveSource> openCamera(int device, int width = 0, int height = 0);
+    static std::unique_ptr<LiveSource> openVideo(const std::string &path, bool loop = false);
+    ~LiveSource();
+
+    /// The newest frame not taken yet (false when none arrived since the last call).
+    bool take(LiveFrame &out);
+    uint64_t produced() const { return mProduced; }
+    uint64_t dropped() const { return mDropped; }
+    bool finished() const { return mFinished; }
+    /// Why capture stopped ("" while running or after a video's normal end).
+    std::string error() const;
+    double fps() const { return mFps; }
+    std::string description() const { return mDescription; }
+    void setPaused(bool paused) { mPaused = paused; }
+    bool paused() const { return mPaused; }
+    /// Video files: jump to a fraction of the length [0, 1].
+    void seek(double fraction);
+
+private:
+    LiveSource() = default;
+    void start();
+    void run();
+    struct Capture;
+    std::unique_ptr<Capture> mCap;
+    std::string mDescription;
+    bool mCamera = false, mLoop = false;
+    double mFps = 30;
+    mutable std::mutex mMutex;
+    LiveFrame mLatest;
+    bool mFresh = false;
+    std::string mError;
+    std::atomic<uint64_t> mProduced{0}, mDropped{0};
+    std::atomic<bool> mStop{false}, mFinished{false}, mPaused{false};
+    std::atomic<double> mSeek{-1};
+    std::thread mThread;
+};
+} // namespace pellucid
