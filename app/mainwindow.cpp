@@ -400,6 +400,8 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
 
 MainWindow::~MainWindow() { stopLive(); }
 
+int MainWindow::kDockLayoutVersionForPresentation() { return kDockLayoutVersion; }
+
 QDockWidget *MainWindow::addPanel(const QString &title, const QString &objectName, QWidget *content)
 {
     auto *dock = new QDockWidget(title, this);
@@ -533,6 +535,8 @@ void MainWindow::buildMenus()
     for (QDockWidget *d : {mModelDock, mInputDock, mActivationsDock, mPredictionDock, mAttributionDock, mRecommenderDock, mDatasetDock, mLatentDock, mAttentionDock})
         mViewMenu->addAction(d->toggleViewAction());
     mViewMenu->addSeparator();
+    QAction *present = mViewMenu->addAction(tr("&Presentation mode"), QKeySequence(Qt::Key_F5), this, [this] { setPresentationMode(!mPresenting); });
+    present->setToolTip(tr("Full screen for a class: PgUp/PgDn layers, ↑/↓ channels, H pointer, +/− font, Esc leaves"));
     QAction *reset = mViewMenu->addAction(tr("&Reset layout"), this, &MainWindow::resetLayout);
     reset->setObjectName("resetLayoutAction");
 
@@ -1049,6 +1053,7 @@ void MainWindow::onActivations(std::shared_ptr<const ActivationOutput> out)
 
 void MainWindow::closeEvent(QCloseEvent *e)
 {
+    if (mPresenting) setPresentationMode(false);   // the working layout is the one saved below
     QSettings settings;
     settings.setValue("window/geometry", saveGeometry());
     settings.setValue("window/state", saveState());

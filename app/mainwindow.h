@@ -6,6 +6,7 @@
 #include "engine/recommender.h"
 #include "widgets/figure.h"
 
+#include <QFont>
 #include <QMainWindow>
 #include <map>
 #include <chrono>
@@ -102,6 +103,14 @@ public:
     };
     LiveStats liveStats() const { return mLiveStats; }
     bool liveRunning() const { return mLive != nullptr; }
+    /// Presentation mode (app/presentation.cpp): full screen, large fonts, the presenter's panels, keys for
+    /// layers and channels, a pointer highlight; its layout is kept apart from the working one.
+    void setPresentationMode(bool on);
+    bool presenting() const { return mPresenting; }
+    void stepLayer(int delta);
+    void stepChannel(int delta);
+    void scalePresentationFont(double factor);
+    QWidget *pointerHighlight() const { return mPointer; }
     TensorValue inputTensor() const { return mInputTensor; }
     QDockWidget *attributionDock() const { return mAttributionDock; }
     InputPanel *inputPanel() const { return mInput; }
@@ -122,10 +131,12 @@ signals:
     void drawingApplied();
     void liveFrameShown(quint64 frameIndex);
     void liveEnded();
+    void presentationChanged(bool on);
     void composed(std::shared_ptr<const pellucid::ComposedFigure> figure);
 
 protected:
     void closeEvent(QCloseEvent *) override;
+    bool eventFilter(QObject *watched, QEvent *event) override;
     void dragEnterEvent(QDragEnterEvent *) override;
     void dropEvent(QDropEvent *) override;
 
@@ -197,6 +208,12 @@ private:
     std::map<quint64, LiveFrameInfo> mLiveFrames;
     LiveStats mLiveStats;
     QElapsedTimer mLiveClock;
+    // Presentation mode.
+    bool mPresenting = false;
+    QByteArray mWorkingState;
+    QFont mWorkingFont;
+    QWidget *mPointer = nullptr;
+    static int kDockLayoutVersionForPresentation();
     DevicePreference mDevice = DevicePreference::Auto;
     QString mRole;
 };

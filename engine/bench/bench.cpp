@@ -3,6 +3,7 @@
 //                  [--attribution-reps N] [--generator G.pt] [--gui-seconds S] [--json OUT]
 //                  [--projector IDX-IMAGES.gz]  (only the projector's interactivity over that dataset)
 //                  [--attention-views TOKENS]   (only the Attention dock with 12 layers × 12 heads of TOKENS)
+//                  [--live-frames N]            (also: N live frames, activations + Grad-CAM each, fps and memory)
 // 1. Tap overhead: a forward with one layer tapped (the rewritten graph) against the module's own forward.
 // 2. Activation updates per second through the engine (job queue, worker thread, statistics, top-k).
 // 3. Attribution methods against the raw cost of their model passes.
@@ -20,6 +21,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <unistd.h>
 #include <mutex>
 #include <random>
 #include <string>
@@ -65,6 +67,7 @@ int main(int argc, char **argv)
     double guiSeconds = 5;
     std::string projector;
     int attentionTokens = 0;
+    int liveFrames = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i], v = argv[i + 1];
         if (k == "--model") model = v;
@@ -77,6 +80,7 @@ int main(int argc, char **argv)
         else if (k == "--generator") generator = v;
         else if (k == "--projector") projector = v;
         else if (k == "--attention-views") attentionTokens = std::stoi(v);
+        else if (k == "--live-frames") liveFrames = std::stoi(v);
         else if (k == "--input-shape") {
             std::string part;
             for (char c : v + ",") {
@@ -278,6 +282,46 @@ int main(int argc, char **argv)
         upd["median_latency_ms"] = median(latency);
         upd["failed"] = int64_t(failed);
         report["activation_updates"] = upd;
+
+        // 5b. Live mode: every frame gets activations and Grad-CAM (the live panels), one frame at a time as
+        //     the live timer sends them; frames per second and resident memory growth over the stream.
+        if (liveFrames > 0 && !camLayer.empty()) {
+            auto rssMb = [] {
+                std::ifstream st("/proc/self/statm");
+                long pages = 0, resident = 0;
+                st >> pages >> resident;
+                return resident * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+            };
+            AttributionParams gc;
+            gc.method = AttributionMethod::GradCam;
+            gc.layer = camLayer;
+            gc.target.kind = AttributionTarget::Kind::Predicted;
+            auto runFrames = [&](int n, uint64_t base) {
+                for (int i = 0; i < n; ++i) {
+                    const TensorValue &frame = inputs[size_t(i) % 16];
+                    engine.submit(activationsJob(frame, base + uint64_t(i), layer));
+                    engine.submit(attributionJob(frame, base + uint64_t(i), gc));
+                    std::unique_lock<std::mutex> l(mu);
+                    const uint64_t want = finished + failed + 2;
+                    cv.wait(l, [&] { return finished + failed >= want; });
+                }
+            };
+            runFrames(200, 1000000);   // warm-up (allocator pools, caches)
+            const double before = rssMb();
+            const auto l0 = Clock::now();
+            runFrames(liveFrames, 2000000);
+            const double liveSecs = ms(Clock::now() - l0) / 1000.0;
+            const double after = rssMb();
+            std::printf("\n[live frames] %d frames, activations + Grad-CAM (%s) each: %.0f frames/s (target >= 60 on 2 cores); "
+                        "resident memory %+.1f MB (target < 20 MB over 10,000 frames)\n",
+                        liveFrames, camLayer.c_str(), liveFrames / liveSecs, after - before);
+            Json lj = Json::object();
+            lj["frames"] = liveFrames;
+            lj["frames_per_second"] = liveFrames / liveSecs;
+            lj["rss_growth_mb"] = after - before;
+            lj["gradcam_layer"] = camLayer;
+            report["live"] = lj;
+        }
 
         // 5. Decoded frames per second of a generator through the engine (the Latent dock's slider path).
         if (!generator.empty()) {

@@ -1005,6 +1005,44 @@ private slots:
         QVERIFY(!w->liveRunning());
     }
 
+    void presentationModeTogglesAndRestoresTheLayout()
+    {
+        QSettings().remove("presentation");
+        auto w = openDemo();
+        QSignalSpy shown(w.get(), &MainWindow::activationsShown);
+        auto dock = [&](const char *name) { return w->findChild<QDockWidget *>(name); };
+        QVERIFY(!dock("ActivationsDock")->isHidden());
+        const double workingFont = QApplication::font().pointSizeF();
+        w->setPresentationMode(true);
+        QVERIFY(w->presenting());
+        QVERIFY(w->isFullScreen());
+        QVERIFY(QApplication::font().pointSizeF() > 1.5 * workingFont);
+        QVERIFY(!dock("InputDock")->isHidden() && !dock("AttributionDock")->isHidden());
+        QVERIFY(dock("ActivationsDock")->isHidden() && dock("DatasetDock")->isHidden());
+        // Keys: Page Down steps to the next layer, ↓ to the next channel, H shows the pointer, + grows the font.
+        const QString before = w->currentLayer();
+        QTest::keyClick(w.get(), Qt::Key_PageDown);
+        QVERIFY(w->currentLayer() != before);
+        QVERIFY(shown.wait(30000));
+        QTest::keyClick(w.get(), Qt::Key_H);
+        QVERIFY(w->pointerHighlight() && w->pointerHighlight()->isVisible());
+        const double big = QApplication::font().pointSizeF();
+        QTest::keyClick(w.get(), Qt::Key_Plus);
+        QVERIFY(QApplication::font().pointSizeF() > big);
+        // The presenter hides the prediction: remembered for the next presentation, not for work.
+        dock("PredictionDock")->hide();
+        w->grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/presentation.png");
+        QTest::keyClick(w.get(), Qt::Key_Escape);
+        QVERIFY(!w->presenting());
+        QCOMPARE(QApplication::font().pointSizeF(), workingFont);
+        QVERIFY(!dock("ActivationsDock")->isHidden() && !dock("PredictionDock")->isHidden());
+        w->setPresentationMode(true);
+        QVERIFY(dock("PredictionDock")->isHidden());
+        QVERIFY(QApplication::font().pointSizeF() > big);   // the scale chosen last time
+        w->setPresentationMode(false);
+        QVERIFY(!dock("PredictionDock")->isHidden());
+    }
+
     void nanOutputsAreShown()
     {
         MainWindow w;
