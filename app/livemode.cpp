@@ -40,6 +40,7 @@ bool MainWindow::startLive(const QString &source, bool loop)
         connect(mLiveTimer, &QTimer::timeout, this, &MainWindow::liveTick);
     }
     mLiveTimer->start();
+    mInput->setLiveControls(true, mLive->seekable());
     statusBar()->showMessage(tr("live: %1").arg(QString::fromStdString(mLive->description())));
     return true;
 }
@@ -53,6 +54,14 @@ void MainWindow::stopLive()
     }
     mLive.reset();
     mLiveInFlight = 0;
+    mInput->setLiveControls(false, false);
+}
+
+void MainWindow::wireLive()
+{
+    connect(mInput, &InputPanel::livePauseToggled, this, [this](bool p) { if (mLive) mLive->setPaused(p); });
+    connect(mInput, &InputPanel::liveSeekRequested, this, [this](double f) { if (mLive) mLive->seek(f); });
+    connect(mInput, &InputPanel::liveStopRequested, this, [this] { stopLive(); });
 }
 
 void MainWindow::liveTick()
@@ -83,6 +92,7 @@ void MainWindow::liveTick()
         mLiveInFlight = mInputId;
         mAttribution->setInput(t, mInputId);
         const QImage frame = QImage(f.bgr.data(), f.width, f.height, f.width * 3, QImage::Format_RGB888).rgbSwapped();
+        mInput->setLivePosition(mLive->position());
         mInput->showImage(QString::fromStdString(mLive->description()), frame);
         requestActivations();
         requestAttributions();

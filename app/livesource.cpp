@@ -115,6 +115,10 @@ void LiveSource::run()
             return;
         }
         if (frame.channels() == 1) cv::cvtColor(frame, frame, cv::COLOR_GRAY2BGR);
+        if (!mCamera) {
+            const double n = mCap->cap.get(cv::CAP_PROP_FRAME_COUNT), pos = mCap->cap.get(cv::CAP_PROP_POS_FRAMES);
+            mPosition = n > 1 ? std::clamp(pos / n, 0.0, 1.0) : 0.0;
+        }
         {
             std::lock_guard<std::mutex> l(mMutex);
             if (mFresh) ++mDropped;   // the previous frame was never taken

@@ -42,6 +42,9 @@ public:
     bool paused() const { return mPaused; }
     /// Video files: jump to a fraction of the length [0, 1].
     void seek(double fraction);
+    /// Video files: the position of the newest frame as a fraction of the length (0 for cameras).
+    double position() const { return mPosition; }
+    bool seekable() const { return !mCamera; }
 
 private:
     LiveSource() = default;
@@ -59,6 +62,7 @@ private:
     std::atomic<uint64_t> mProduced{0}, mDropped{0};
     std::atomic<bool> mStop{false}, mFinished{false}, mPaused{false};
     std::atomic<double> mSeek{-1};
+    std::atomic<double> mPosition{0};
     std::thread mThread;
 };
 } // namespace pellucid

@@ -205,6 +205,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
     });
     wireLatentTabs();
     wireAttention();
+    wireLive();
     connect(mLatent, &LatentPanel::interpolationRequested, this, [this, latentJob] {
         const std::vector<float> a = mLatent->codeA(), b = mLatent->codeB();
         const int steps = mLatent->interpolationSteps();

@@ -197,6 +197,7 @@ private:
     QStringList mTokens;   // the current text input's tokens (empty for images)
     // Live mode (app/livemode.cpp).
     void liveTick();
+    void wireLive();
     void liveResultShown(quint64 inputId);
     std::unique_ptr<LiveSource> mLive;
     QTimer *mLiveTimer = nullptr;

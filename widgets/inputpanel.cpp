@@ -3,6 +3,10 @@
 #include "widgets/drawingcanvas.h"
 
 #include <QDir>
+
+#include <algorithm>
+#include <cmath>
+
 #include <QDragEnterEvent>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -24,6 +28,24 @@ void InputPanel::setDrawing(bool on)
     mCanvas->setVisible(on);
     mCanvasRow->setVisible(on);
     if (on) emit drawingChanged(mCanvas->image());
+}
+
+void InputPanel::setLiveControls(bool visible, bool seekable)
+{
+    mLiveRow->setVisible(visible);
+    mScrub->setEnabled(seekable);
+    if (!visible) {
+        const QSignalBlocker b(mPause);
+        mPause->setChecked(false);
+        mPause->setText(tr("Pause"));
+    }
+}
+
+void InputPanel::setLivePosition(double fraction)
+{
+    if (mScrub->isSliderDown()) return;
+    const QSignalBlocker b(mScrub);
+    mScrub->setValue(int(std::lround(std::clamp(fraction, 0.0, 1.0) * 1000)));
 }
 
 void InputPanel::setTextInput(bool enabled, const QString &hint)
@@ -64,6 +86,26 @@ InputPanel::InputPanel(QWidget *parent) : QWidget(parent)
     connect(clear, &QPushButton::clicked, mCanvas, &DrawingCanvas::clear);
     connect(width, &QSlider::valueChanged, this, [this](int v) { mCanvas->setPenWidth(v); });
     connect(mCanvas, &DrawingCanvas::changed, this, &InputPanel::drawingChanged);
+    mLiveRow = new QWidget(this);
+    auto *ll = new QHBoxLayout(mLiveRow);
+    ll->setContentsMargins(0, 0, 0, 0);
+    mPause = new QPushButton(tr("Pause"), mLiveRow);
+    mPause->setCheckable(true);
+    mScrub = new QSlider(Qt::Horizontal, mLiveRow);
+    mScrub->setRange(0, 1000);
+    mScrub->setToolTip(tr("Scrub through the video"));
+    auto *stop = new QPushButton(tr("Stop"), mLiveRow);
+    ll->addWidget(mPause);
+    ll->addWidget(mScrub, 1);
+    ll->addWidget(stop);
+    layout->addWidget(mLiveRow);
+    mLiveRow->hide();
+    connect(mPause, &QPushButton::toggled, this, [this](bool p) {
+        mPause->setText(p ? tr("Play") : tr("Pause"));
+        emit livePauseToggled(p);
+    });
+    connect(mScrub, &QSlider::sliderMoved, this, [this](int v) { emit liveSeekRequested(v / 1000.0); });
+    connect(stop, &QPushButton::clicked, this, &InputPanel::liveStopRequested);
     mTextRow = new QWidget(this);
     auto *tl = new QHBoxLayout(mTextRow);
     tl->setContentsMargins(0, 0, 0, 0);

@@ -6,6 +6,7 @@ class QLabel;
 class QLineEdit;
 class QListWidget;
 class QPushButton;
+class QSlider;
 
 namespace pellucid {
 
@@ -28,11 +29,18 @@ public:
     /// The drawing canvas (shown in place of the preview while "Draw" is on).
     DrawingCanvas *canvas() const { return mCanvas; }
     void setDrawing(bool on);
+    /// The live controls (pause, scrub, stop), shown while a live source plays.
+    void setLiveControls(bool visible, bool seekable);
+    void setLivePosition(double fraction);   // moves the scrub slider without seeking
+    QWidget *liveControls() const { return mLiveRow; }
 
 signals:
     void imageChosen(const QString &path);
     void textSubmitted(const QString &text);
     void drawingChanged(const QImage &image);
+    void livePauseToggled(bool paused);
+    void liveSeekRequested(double fraction);
+    void liveStopRequested();
 
 protected:
     void dragEnterEvent(QDragEnterEvent *) override;
@@ -47,6 +55,9 @@ private:
     DrawingCanvas *mCanvas;
     QWidget *mCanvasRow;
     QPushButton *mDraw;
+    QWidget *mLiveRow;
+    QPushButton *mPause;
+    QSlider *mScrub;
 };
 
 } // namespace pellucid

@@ -299,10 +299,14 @@ int main(int argc, char **argv)
             auto runFrames = [&](int n, uint64_t base) {
                 for (int i = 0; i < n; ++i) {
                     const TensorValue &frame = inputs[size_t(i) % 16];
+                    uint64_t want = 0;
+                    {
+                        std::lock_guard<std::mutex> l(mu);   // counted before submitting: both may finish at once
+                        want = finished + failed + 2;
+                    }
                     engine.submit(activationsJob(frame, base + uint64_t(i), layer));
                     engine.submit(attributionJob(frame, base + uint64_t(i), gc));
                     std::unique_lock<std::mutex> l(mu);
-                    const uint64_t want = finished + failed + 2;
                     cv.wait(l, [&] { return finished + failed >= want; });
                 }
             };

@@ -976,7 +976,9 @@ private slots:
             overlaysOnTheirFrames = overlaysOnTheirFrames && w->attributionPanel()->shownInputId() == w->attributionPanel()->lastResultInputId();
         });
         QVERIFY(w->startLive(video));
+        QVERIFY(!w->inputPanel()->liveControls()->isHidden());   // pause, scrub, stop while it plays
         QVERIFY(ended.wait(60000));
+        QVERIFY(w->inputPanel()->liveControls()->isHidden());
         const auto s = w->liveStats();
         QCOMPARE(s.produced, quint64(60));
         QVERIFY(s.shown > 1);
@@ -991,6 +993,20 @@ private slots:
         QVERIFY(s.latencyMs > 0);
         QVERIFY(overlaysOnTheirFrames);
         w->grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/live.png");
+        // Looping playback pauses (no frame is produced while paused) and stops on request.
+        QVERIFY(w->startLive(video, true));
+        QTest::qWait(100);
+        emit w->inputPanel()->livePauseToggled(true);
+        QTest::qWait(30);
+        const quint64 paused = w->liveStats().produced;
+        QTest::qWait(150);
+        QCOMPARE(w->liveStats().produced, paused);
+        emit w->inputPanel()->livePauseToggled(false);
+        QTest::qWait(100);
+        QVERIFY(w->liveStats().produced > paused);
+        QVERIFY(w->liveStats().produced > 60 || w->liveRunning());   // looping goes past the end
+        emit w->inputPanel()->liveStopRequested();
+        QVERIFY(!w->liveRunning());
         // Bad input: no camera, an undecodable video — a message, and the app goes on.
         QVERIFY(!w->startLive("camera:63"));
         QVERIFY(w->lastError().contains("No camera"));
