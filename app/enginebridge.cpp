@@ -17,10 +17,11 @@ EngineBridge::~EngineBridge()
     mEngine.reset();   // joins the worker before the QObject goes away
 }
 
-quint64 EngineBridge::loadModel(const QString &path, DevicePreference device, const QString &role)
+quint64 EngineBridge::loadModel(const QString &path, DevicePreference device, const QString &role, int threads)
 {
     LoadOptions o;
     o.device = device;
+    o.threads = threads;
     o.role = role.toStdString();
     const uint64_t g = mEngine->submit(loadModelJob(path.toStdString(), o));
     mLatest["load"] = g;

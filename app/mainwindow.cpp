@@ -504,6 +504,15 @@ void MainWindow::buildMenus()
         a->setEnabled(pref != DevicePreference::Cuda || cuda);
         group->addAction(a);
     }
+    QMenu *threadsMenu = file->addMenu(tr("CPU &threads"));
+    auto *threadGroup = new QActionGroup(this);
+    mThreads = QSettings().value("engine/threads", 0).toInt();
+    for (int n : {0, 1, 2, 4, 8, 16}) {
+        QAction *a = threadsMenu->addAction(n == 0 ? tr("LibTorch's default") : QString::number(n), this, [this, n] { setThreads(n); });
+        a->setCheckable(true);
+        a->setChecked(n == mThreads);
+        threadGroup->addAction(a);
+    }
     QMenu *live = file->addMenu(tr("&Live input"));
     live->addAction(tr("Camera…"), this, [this] {
         bool ok = false;
@@ -855,7 +864,14 @@ void MainWindow::showError(const QString &message)
 void MainWindow::openModel(const QString &path)
 {
     mModelLabel->setText(tr("loading %1…").arg(QFileInfo(path).fileName()));
-    mBridge->loadModel(path, mDevice, mRole);
+    mBridge->loadModel(path, mDevice, mRole, mThreads);
+}
+
+void MainWindow::setThreads(int threads)
+{
+    mThreads = std::max(0, threads);
+    QSettings().setValue("engine/threads", mThreads);
+    if (mSummary) openModel(QString::fromStdString(mSummary->path));
 }
 
 void MainWindow::setModelRole(const QString &role)

@@ -54,6 +54,9 @@ public:
     void setDevice(DevicePreference device);
     /// The model's role as the user chose it ("" follows the metadata); reloads the current model.
     void setModelRole(const QString &role);
+    /// CPU threads for torch (0: LibTorch's default); reloads the current model.
+    void setThreads(int threads);
+    int threads() const { return mThreads; }
 
     /// Panels that export figures: "attribution" (main view or compare grid), "activations", "channel",
     /// "histogram", "prediction".
@@ -217,6 +220,7 @@ private:
     static int kDockLayoutVersionForPresentation();
     DevicePreference mDevice = DevicePreference::Auto;
     QString mRole;
+    int mThreads = 0;
 };
 
 } // namespace pellucid

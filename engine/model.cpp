@@ -363,6 +363,8 @@ ForwardResult Model::forward(const TensorValue &input, const std::vector<std::st
             paths.push_back(p);
     }
     std::vector<c10::IValue> out;
+    // Forward-only and copied out below: inference mode skips autograd's version counters and views.
+    c10::InferenceMode inference;
     try {
         out = d->runTapped(d->toTorch(input), paths);
     } catch (const Error &) {
@@ -385,7 +387,7 @@ ForwardResult Model::forward(const TensorValue &input, const std::vector<std::st
 std::vector<TensorValue> Model::plainForward(const TensorValue &input)
 {
     checkInput(input);
-    torch::NoGradGuard noGrad;
+    c10::InferenceMode inference;
     try {
         return toValues(d->module.forward({d->toTorch(input)}));
     } catch (const std::exception &e) {

@@ -166,6 +166,7 @@ int main(int argc, char **argv)
         for (const auto &l : s.layers)
             if (l.calls > 0 && !l.outputShapes.empty() && l.outputShapes[0].size() == 4) camLayer = l.path;
         for (AttributionMethod method : allMethods()) {
+            if (attrReps <= 0) break;   // --attribution-reps 0 skips this section
             if ((isCamMethod(method) || method == AttributionMethod::GuidedGradCam) && camLayer.empty()) continue;
             AttributionParams ap;
             ap.method = method;

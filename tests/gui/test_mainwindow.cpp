@@ -1021,6 +1021,19 @@ private slots:
         QVERIFY(!w->liveRunning());
     }
 
+    void threadCountReloadsTheModel()
+    {
+        auto w = openDemo();
+        QSignalSpy ready(w.get(), &MainWindow::modelReady);
+        w->setThreads(1);
+        QVERIFY(ready.wait(30000));
+        QCOMPARE(w->threads(), 1);
+        QCOMPARE(QSettings().value("engine/threads").toInt(), 1);
+        w->setThreads(0);
+        QVERIFY(ready.wait(30000));
+        QCOMPARE(QSettings().value("engine/threads").toInt(), 0);
+    }
+
     void presentationModeTogglesAndRestoresTheLayout()
     {
         QSettings().remove("presentation");
