@@ -4,6 +4,7 @@
 //                  [--projector IDX-IMAGES.gz]  (only the projector's interactivity over that dataset)
 //                  [--attention-views TOKENS]   (only the Attention dock with 12 layers × 12 heads of TOKENS)
 //                  [--live-frames N]            (also: N live frames, activations + Grad-CAM each, fps and memory)
+//                  [--live-only]                (skip the attribution and evaluation sections, e.g. for big models)
 // 1. Tap overhead: a forward with one layer tapped (the rewritten graph) against the module's own forward.
 // 2. Activation updates per second through the engine (job queue, worker thread, statistics, top-k).
 // 3. Attribution methods against the raw cost of their model passes.
@@ -68,6 +69,14 @@ int main(int argc, char **argv)
     std::string projector;
     int attentionTokens = 0;
     int liveFrames = 0;
+    bool liveOnly = false;
+    for (int i = 1; i < argc; ++i)
+        if (std::string(argv[i]) == "--live-only") {   // a flag: drop it from the key/value pairs
+            liveOnly = true;
+            for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
+            --argc;
+            break;
+        }
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i], v = argv[i + 1];
         if (k == "--model") model = v;
@@ -166,7 +175,7 @@ int main(int argc, char **argv)
         for (const auto &l : s.layers)
             if (l.calls > 0 && !l.outputShapes.empty() && l.outputShapes[0].size() == 4) camLayer = l.path;
         for (AttributionMethod method : allMethods()) {
-            if (attrReps <= 0) break;   // --attribution-reps 0 skips this section
+            if (attrReps <= 0 || liveOnly) break;   // --attribution-reps 0 or --live-only skips this section
             if ((isCamMethod(method) || method == AttributionMethod::GuidedGradCam) && camLayer.empty()) continue;
             AttributionParams ap;
             ap.method = method;
@@ -210,7 +219,7 @@ int main(int argc, char **argv)
         report["attribution"] = attr;
 
         // 3. Evaluation throughput: forward + the evaluator's bookkeeping against the raw batched forward.
-        if (classesOut > 0) {
+        if (classesOut > 0 && !liveOnly) {
             const int64_t batchN = 256, batches = 8;
             Shape bs = shape;
             bs[0] = batchN;
