@@ -19,35 +19,18 @@ namespace {
 
 const double kNegInf = -std::numeric_limits<double>::infinity();
 
-/// softmax(scores) with a mask: bool True = keep for sdpa's attn_mask, True = masked out for the native
-/// kernels (`maskedOut`); float masks are added.
-at::Tensor maskScores(at::Tensor scores, const c10::optional<at::Tensor> &mask, bool maskedOut)
+/// Scores with the native kernels' mask applied: bool True = masked out; float masks are added.
+at::Tensor maskScores(at::Tensor scores, const at::Tensor &mask)
 {
-    if (!mask.has_value() || !mask->defined()) return scores;
-    if (mask->scalar_type() == at::kBool) return scores.masked_fill(maskedOut ? *mask : mask->logical_not(), kNegInf);
-    return scores + *mask;
+    if (mask.scalar_type() == at::kBool) return scores.masked_fill(mask, kNegInf);
+    return scores + mask;
 }
 
 std::tuple<at::Tensor, at::Tensor> sdpaProbs(const at::Tensor &query, const at::Tensor &key, const at::Tensor &value,
                                              const c10::optional<at::Tensor> &attnMask, double dropoutP, bool isCausal,
                                              c10::optional<double> scale, bool enableGqa)
 {
-    at::Tensor k = key, v = value;
-    if (enableGqa && query.dim() >= 3 && key.size(-3) != query.size(-3)) {
-        const int64_t groups = query.size(-3) / key.size(-3);
-        k = k.repeat_interleave(groups, -3);
-        v = v.repeat_interleave(groups, -3);
-    }
-    const double s = scale.has_value() ? *scale : 1.0 / std::sqrt(double(query.size(-1)));
-    at::Tensor scores = at::matmul(query, k.transpose(-2, -1)) * s;
-    if (isCausal) {
-        const int64_t L = query.size(-2), S = k.size(-2);
-        scores = scores.masked_fill(at::ones({L, S}, query.options().dtype(at::kBool)).tril().logical_not(), kNegInf);
-    }
-    scores = maskScores(scores, attnMask, /*maskedOut=*/false);
-    at::Tensor probs = at::softmax(scores, -1);
-    at::Tensor used = dropoutP > 0.0 ? at::dropout(probs, dropoutP, /*train=*/true) : probs;
-    return {at::matmul(used, v), probs};
+    return explicitAttention(query, key, value, attnMask, dropoutP, isCausal, scale, enableGqa);
 }
 
 /// Explicit _native_multi_head_attention (batch-first [B, T, E]) returning (out, weights, probs [B, H, T, S]).
@@ -70,7 +53,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> mhaProbs(const at::Tensor &query,
         const int64_t type = maskType.has_value() ? *maskType : (m.dim() == 2 && m.size(0) == B && m.size(1) == S && B != T ? 1 : 0);
         if (type == 1) m = m.view({B, 1, 1, S});   // key padding mask [B, S]
         else if (m.dim() == 2) m = m.view({1, 1, T, S});   // attention mask [T, S]
-        scores = maskScores(scores, m, /*maskedOut=*/true);
+        scores = maskScores(scores, m);
     }
     at::Tensor probs = at::softmax(scores, -1);
     if (mask.has_value() && mask->defined()) probs = probs.nan_to_num(0.0);   // fully masked rows give 0, as the kernel

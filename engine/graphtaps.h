@@ -28,6 +28,12 @@ enum class ReluMode {
 void registerReluOps();
 /// Registers pellucid::sdpa_probs, mha_probs and encoder_layer_probs (engine/attention.cpp).
 void registerAttentionOps();
+/// Scaled dot-product attention written out (scale, causal mask, attention mask, softmax, dropout, weighted
+/// sum), returning (output, probabilities): behind both the aten op registered for LibTorch < 2
+/// (engine/opscompat.cpp) and pellucid::sdpa_probs.
+std::tuple<at::Tensor, at::Tensor> explicitAttention(const at::Tensor &query, const at::Tensor &key, const at::Tensor &value,
+                                                     const c10::optional<at::Tensor> &attnMask, double dropoutP, bool isCausal,
+                                                     c10::optional<double> scale, bool enableGqa);
 
 struct ModuleCall {
     std::string path;        // "layer4.1.relu"

@@ -6,17 +6,16 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include "engine/graphtaps.h"
+
 #include <cmath>
 #include <limits>
 
 namespace pellucid::detail {
 
-#if TORCH_VERSION_MAJOR < 2
-namespace {
-
-at::Tensor scaledDotProductAttention(const at::Tensor &query, const at::Tensor &key, const at::Tensor &value,
-                                     const c10::optional<at::Tensor> &attnMask, double dropoutP, bool isCausal,
-                                     c10::optional<double> scale, bool enableGqa)
+std::tuple<at::Tensor, at::Tensor> explicitAttention(const at::Tensor &query, const at::Tensor &key, const at::Tensor &value,
+                                                     const c10::optional<at::Tensor> &attnMask, double dropoutP, bool isCausal,
+                                                     c10::optional<double> scale, bool enableGqa)
 {
     at::Tensor k = key, v = value;
     if (enableGqa && query.dim() >= 3 && key.size(-3) != query.size(-3)) {
@@ -39,9 +38,18 @@ at::Tensor scaledDotProductAttention(const at::Tensor &query, const at::Tensor &
             scores = scores + *attnMask;
     }
     at::Tensor probs = at::softmax(scores, -1);
-    if (dropoutP > 0.0)
-        probs = at::dropout(probs, dropoutP, /*train=*/true);
-    return at::matmul(probs, v);
+    const at::Tensor used = dropoutP > 0.0 ? at::dropout(probs, dropoutP, /*train=*/true) : probs;
+    return {at::matmul(used, v), probs};
+}
+
+#if TORCH_VERSION_MAJOR < 2
+namespace {
+
+at::Tensor scaledDotProductAttention(const at::Tensor &query, const at::Tensor &key, const at::Tensor &value,
+                                     const c10::optional<at::Tensor> &attnMask, double dropoutP, bool isCausal,
+                                     c10::optional<double> scale, bool enableGqa)
+{
+    return std::get<0>(explicitAttention(query, key, value, attnMask, dropoutP, isCausal, scale, enableGqa));
 }
 
 } // namespace
