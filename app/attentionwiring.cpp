@@ -181,12 +181,7 @@ void MainWindow::setText(const QString &text)
     try {
         TokenizerOptions o;
         std::string file;
-        if (const Json *t = mSummary->metadata.raw.find("tokenizer"); t && t->isObject()) {
-            if (const Json *f = t->find("file"); f && f->isString())
-                file = (std::filesystem::path(mSummary->path).parent_path() / f->asString()).string();
-            if (const Json *l = t->find("lowercase")) o.lowercase = l->asBool();
-            if (const Json *m = t->find("max_length")) o.maxLength = int(m->asInt());
-        }
+        tokenizerFromMetadata(*mSummary, file, o);
         if (file.empty()) throw Error(ErrorCode::BadMetadata, mSummary->fileName + " names no tokenizer in its metadata (\"tokenizer\": {\"file\": …})");
         o.truncate = true;   // the app cuts long texts (and says so); the CLI asks for --truncate
         const Tokenized t = Tokenizer::open(file, o)->encode(text.toStdString());

@@ -227,6 +227,15 @@ std::unique_ptr<Model> loadModel(const Args &a)
     return Model::load(a.need("model"), o);
 }
 
+/// A second model named by --KEY (a classifier, an encoder), with the main model's options but not its --role.
+std::unique_ptr<Model> loadCompanion(const Args &a, const std::string &key)
+{
+    Args c = a;
+    c.values["model"] = a.need(key);
+    c.values.erase("role");
+    return loadModel(c);
+}
+
 Json predictionsJson(const std::vector<Prediction> &top)
 {
     Json arr = Json::array();
@@ -969,10 +978,7 @@ int cmdSample(const Args &a)
 int cmdGenMetrics(const Args &a)
 {
     auto gen = loadModel(a);
-    Args ca = a;
-    ca.values["model"] = a.need("classifier");
-    ca.values.erase("role");
-    auto cls = loadModel(ca);
+    auto cls = loadCompanion(a, "classifier");
     const int64_t count = toInt(a.get("count", "500"), "--count");
     const TensorValue codes = sampleCodes(count, latentDim(*gen), uint64_t(toInt(a.get("seed", "0"), "--seed")));
     const std::string layer = a.get("layer", cls->summary().metadata.suggestedLayers.empty() ? "" : cls->summary().metadata.suggestedLayers.back());
@@ -983,10 +989,7 @@ int cmdGenMetrics(const Args &a)
         const size_t n = std::min(data.size(), size_t(count));
         real = data.batch(0, n, cls->summary().metadata.input, cls->summary().inputShape);
         if (a.has("encoder")) {
-            Args ea = a;
-            ea.values["model"] = a.need("encoder");
-    ea.values.erase("role");
-            enc = loadModel(ea);
+            enc = loadCompanion(a, "encoder");
             realForEncoder = data.batch(0, n, enc->summary().metadata.input, enc->summary().inputShape);
         }
     }
@@ -1055,10 +1058,7 @@ int cmdDirection(const Args &a)
         return 0;
     }
     if (method != "attribute" && method != "pca") throw UsageError("--method must be attribute, pca or ganspace");
-    Args ea = a;
-    ea.values["model"] = a.need("encoder");
-    ea.values.erase("role");
-    auto enc = loadModel(ea);
+    auto enc = loadCompanion(a, "encoder");
     const ModelSummary &s = enc->summary();
     const Dataset data = Dataset::open(a.need("data"), s.metadata.labels);
     const size_t limit = size_t(toInt(a.get("limit", "1000"), "--limit"));
@@ -1094,33 +1094,15 @@ int cmdDirection(const Args &a)
     return 0;
 }
 
-/// Images [N, C, H, W] → one row: the images, then the difference of the last and first mapped to [0, 1].
-TensorValue withDifference(const TensorValue &frames, const TensorValue &difference)
-{
-    double m = 1e-12;
-    for (int64_t i = 0; i < difference.numel(); ++i) m = std::max(m, double(std::abs(difference.at(i))));
-    std::vector<float> v(frames.data(), frames.data() + frames.numel());
-    for (int64_t i = 0; i < difference.numel(); ++i) v.push_back(float(0.5 + 0.5 * difference.at(i) / m));
-    Shape s = frames.shape();
-    s[0] += 1;
-    return TensorValue(s, std::move(v));
-}
-
 int cmdCounterfactual(const Args &a)
 {
     auto dec = loadModel(a);
-    Args ca = a;
-    ca.values["model"] = a.need("classifier");
-    ca.values.erase("role");
-    auto cls = loadModel(ca);
+    auto cls = loadCompanion(a, "classifier");
     TensorValue z0;
     if (a.has("z")) {
         z0 = checkCode(*dec, readNpy(a.need("z")), "code --z");
     } else {
-        Args ea = a;
-        ea.values["model"] = a.need("encoder");
-    ea.values.erase("role");
-        auto enc = loadModel(ea);
+        auto enc = loadCompanion(a, "encoder");
         const TensorValue x = loadInputFile(a.need("input"), enc->summary().metadata.input, enc->summary().inputShape);
         z0 = checkCode(*dec, enc->forward(x, {}).outputs.at(0), "encoded input");
     }
@@ -1137,15 +1119,9 @@ int cmdCounterfactual(const Args &a)
     if (out.size() > 4 && out.substr(out.size() - 4) == ".npy") {
         writeNpy(out, decodeCodes(*dec, r.path));
     } else {
-        // Up to 8 frames evenly spaced along the path's length (first and last included), then the difference.
-        const int64_t D = r.path.dim(1);
-        const std::vector<int64_t> idx = framesAlongPath(r.path, 8);
-        const int frames = int(idx.size());
-        std::vector<float> codes;
-        for (int64_t k : idx) codes.insert(codes.end(), r.path.data() + k * D, r.path.data() + (k + 1) * D);
-        const TensorValue images = decodeCodes(*dec, TensorValue({frames, D}, std::move(codes)));
+        // Up to 8 frames evenly spaced along the path's length, then (for a still) the difference.
         const bool still = out.size() > 4 && out.substr(out.size() - 4) == ".png";
-        writeImages(out, still ? withDifference(images, r.difference) : images, 0);
+        writeImages(out, counterfactualStrip(*dec, r, 8, still), 0);
     }
     if (a.has("path-out")) writeNpy(a.need("path-out"), r.path);
     const auto &labels = cls->summary().metadata.labels;
@@ -1175,17 +1151,12 @@ std::unique_ptr<Tokenizer> tokenizerFor(const Args &a, const ModelSummary *s)
 {
     TokenizerOptions o;
     o.truncate = a.flags.count("truncate") > 0;
-    std::string file = a.get("tokenizer", "");
+    std::string file;
     if (s) {
-        if (const Json *t = s->metadata.raw.find("tokenizer"); t && t->isObject()) {
-            if (file.empty())
-                if (const Json *f = t->find("file"); f && f->isString())
-                    file = (std::filesystem::path(s->path).parent_path() / f->asString()).string();
-            if (const Json *l = t->find("lowercase")) o.lowercase = l->asBool();
-            if (const Json *m = t->find("max_length")) o.maxLength = int(m->asInt());
-        }
+        tokenizerFromMetadata(*s, file, o);
         if (o.maxLength == 0 && s->inputShape.size() == 2 && s->inputShapeSource == "metadata") o.maxLength = int(s->inputShape[1]);
     }
+    if (a.has("tokenizer")) file = a.need("tokenizer");   // --tokenizer wins over the metadata's
     if (a.has("lowercase")) o.lowercase = a.need("lowercase") != "0";
     if (a.has("max-length")) o.maxLength = toInt(a.need("max-length"), "--max-length");
     if (file.empty()) throw UsageError("no tokenizer: the model's metadata names none; give --tokenizer F");

@@ -278,16 +278,7 @@ void MainWindow::wireLatentTabs()
             auto out = std::make_shared<CounterfactualOutput>();
             out->result = latentCounterfactual(gen, c, z0, o);
             const CounterfactualResult &res = out->result;
-            const int64_t D = res.path.dim(1);
-            std::vector<TensorValue> codes;
-            for (int64_t k : framesAlongPath(res.path, 8))
-                codes.push_back(TensorValue({1, D}, std::vector<float>(res.path.data() + k * D, res.path.data() + (k + 1) * D)));
-            const TensorValue frames = decodeCodes(gen, stack(codes));
-            double m = 1e-12;
-            for (int64_t i = 0; i < res.difference.numel(); ++i) m = std::max(m, double(std::abs(res.difference.at(i))));
-            std::vector<float> diff(size_t(res.difference.numel()));
-            for (int64_t i = 0; i < res.difference.numel(); ++i) diff[size_t(i)] = float(0.5 + 0.5 * res.difference.at(i) / m);
-            out->frames = stack({frames, TensorValue(res.difference.shape(), std::move(diff))});
+            out->frames = counterfactualStrip(gen, res, 8, true);
             const auto &labels = c.summary().metadata.labels;
             auto name = [&](int k) { return k >= 0 && size_t(k) < labels.size() ? labels[size_t(k)] : std::to_string(k); };
             char buf[512];

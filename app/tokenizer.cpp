@@ -310,6 +310,16 @@ private:
 
 bool sentencePieceAvailable() { return SpPlugin::get().lib != nullptr; }
 
+bool tokenizerFromMetadata(const ModelSummary &model, std::string &file, TokenizerOptions &options)
+{
+    const Json *t = model.metadata.raw.find("tokenizer");
+    if (!t || !t->isObject()) return false;
+    if (const Json *f = t->find("file"); f && f->isString()) file = (std::filesystem::path(model.path).parent_path() / f->asString()).string();
+    if (const Json *l = t->find("lowercase")) options.lowercase = l->asBool();
+    if (const Json *m = t->find("max_length")) options.maxLength = int(m->asInt());
+    return true;
+}
+
 std::unique_ptr<Tokenizer> Tokenizer::open(const std::string &path, const TokenizerOptions &options)
 {
     if (!std::filesystem::exists(path)) throw Error(ErrorCode::FileNotFound, "Tokenizer file not found: " + path);

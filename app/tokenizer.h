@@ -4,6 +4,8 @@
 // with accent stripping — then greedy longest-match-first word pieces with "##" continuations, [UNK] for
 // words that cannot be split or exceed 100 characters, [CLS] … [SEP] around the sequence) and SentencePiece
 // models through libsentencepiece. No Qt, no torch.
+#include "engine/model.h"
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -53,6 +55,10 @@ private:
     TokenizerOptions mOptions;
     int64_t mUnk = -1, mCls = -1, mSep = -1;
 };
+
+/// The tokenizer a model's metadata names ("tokenizer": {"file", "lowercase", "max_length"}): fills the file
+/// (relative to the model) and the options it gives; returns false when the metadata names none.
+bool tokenizerFromMetadata(const ModelSummary &model, std::string &file, TokenizerOptions &options);
 
 /// Whether this build has SentencePiece support (libsentencepiece-dev found at configure time).
 bool sentencePieceAvailable();

@@ -395,6 +395,23 @@ std::vector<int64_t> framesAlongPath(const TensorValue &path, int frames)
     return idx;
 }
 
+TensorValue counterfactualStrip(Model &decoder, const CounterfactualResult &r, int frames, bool withDifference)
+{
+    const int64_t D = r.path.dim(1);
+    const std::vector<int64_t> idx = framesAlongPath(r.path, frames);
+    std::vector<float> codes;
+    for (int64_t k : idx) codes.insert(codes.end(), r.path.data() + k * D, r.path.data() + (k + 1) * D);
+    const TensorValue images = decodeCodes(decoder, TensorValue({int64_t(idx.size()), D}, std::move(codes)));
+    if (!withDifference) return images;
+    double m = 1e-12;
+    for (int64_t i = 0; i < r.difference.numel(); ++i) m = std::max(m, double(std::abs(r.difference.at(i))));
+    std::vector<float> v(images.data(), images.data() + images.numel());
+    for (int64_t i = 0; i < r.difference.numel(); ++i) v.push_back(float(0.5 + 0.5 * r.difference.at(i) / m));
+    Shape s = images.shape();
+    s[0] += 1;
+    return TensorValue(s, std::move(v));
+}
+
 namespace {
 
 /// Rows [b, e) of a batch tensor.

@@ -84,6 +84,10 @@ CounterfactualResult latentCounterfactual(Model &decoder, Model &classifier, con
 /// Indices of up to `frames` codes of a path [S, D] evenly spaced along its length (first and last included).
 std::vector<int64_t> framesAlongPath(const TensorValue &path, int frames);
 
+/// Up to `frames` decoded codes evenly spaced along a counterfactual's path, then (when `withDifference`)
+/// the difference image mapped to [0, 1] with grey = 0: [frames (+1), C, H, W].
+TensorValue counterfactualStrip(Model &decoder, const CounterfactualResult &result, int frames, bool withDifference);
+
 /// Quality of a generator measured with a classifier as the feature extractor: Inception Score of the
 /// generated images (classifier logits), diversity and Fréchet distance in the features of `layer` (pooled;
 /// the logits when `layer` is empty); with real images, the same for them; with a VAE encoder (returning
