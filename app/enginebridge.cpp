@@ -71,6 +71,8 @@ void EngineBridge::onEvent(const JobEvent &e)
     case JobEvent::Type::Partial:
         if (auto r = std::dynamic_pointer_cast<const AttributionResult>(e.output); r && !stale)
             emit attributionReady(e.kind, r);
+        else if (auto a = std::dynamic_pointer_cast<const ActivationOutput>(e.output); a && !stale)
+            emit activationsReady(a);   // a live frame's activations, ahead of its attribution
         else if (!stale && e.output)
             emit partialResult(e.generation, kind, e.output);
         return;

@@ -6,10 +6,12 @@
 #include "app/enginebridge.h"
 #include "app/imageinput.h"
 #include "app/livesource.h"
+#include "engine/attribution.h"
 #include "engine/errors.h"
 #include "widgets/attributionpanel.h"
 #include "widgets/inputpanel.h"
 
+#include <QDockWidget>
 #include <QLabel>
 #include <QStatusBar>
 #include <QTimer>
@@ -54,6 +56,7 @@ void MainWindow::stopLive()
     }
     mLive.reset();
     mLiveInFlight = 0;
+    applyLiveResults();   // what arrived for the last frame is shown
     mInput->setLiveControls(false, false);
 }
 
@@ -62,11 +65,15 @@ void MainWindow::wireLive()
     connect(mInput, &InputPanel::livePauseToggled, this, [this](bool p) { if (mLive) mLive->setPaused(p); });
     connect(mInput, &InputPanel::liveSeekRequested, this, [this](double f) { if (mLive) mLive->seek(f); });
     connect(mInput, &InputPanel::liveStopRequested, this, [this] { stopLive(); });
+    connect(mBridge, &EngineBridge::jobCancelled, this, [this](quint64 generation, const QString &) {
+        if (mLive && generation == mLiveGeneration) mLiveInFlight = 0;   // superseded (e.g. a new method): the next frame goes on
+    });
 }
 
 void MainWindow::liveTick()
 {
     if (!mLive) return;
+    applyLiveResults();
     mLiveStats.produced = mLive->produced();
     mLiveStats.dropped = mLive->dropped();
     if (mLiveInFlight) return;   // the previous frame's results are not on screen yet
@@ -94,12 +101,54 @@ void MainWindow::liveTick()
         const QImage frame = QImage(f.bgr.data(), f.width, f.height, f.width * 3, QImage::Format_RGB888).rgbSwapped();
         mInput->setLivePosition(mLive->position());
         mInput->showImage(QString::fromStdString(mLive->description()), frame);
-        requestActivations();
-        requestAttributions();
+        submitLiveFrame();
     } catch (const std::exception &e) {
         showError(QString::fromStdString(e.what()));
         stopLive();
     }
+}
+
+void MainWindow::submitLiveFrame()
+{
+    // One engine job per frame: activations and prediction, and the main attribution view's map from the
+    // same forward pass where the method allows (engine/attribution.h, computeLiveFrame). Comparison views
+    // and LIME / KernelSHAP (which need superpixels) go through the usual requests.
+    auto requests = mAttributionDock->isVisible() ? mAttribution->requests() : std::vector<std::pair<std::string, AttributionParams>>{};
+    const bool surrogate = !requests.empty() && (requests.front().second.method == AttributionMethod::Lime
+                                                 || requests.front().second.method == AttributionMethod::KernelShap);
+    if (surrogate) {
+        mLiveKind = QString::fromStdString(requests.front().first);
+        mLiveGeneration = 0;
+        requestActivations();
+        requestAttributions();
+        return;
+    }
+    const AttributionParams *main = requests.empty() ? nullptr : &requests.front().second;
+    mLiveKind = requests.empty() ? QStringLiteral("activations") : QString::fromStdString(requests.front().first);
+    mLiveGeneration = mBridge->submit(liveFrameJob(mInputTensor, mInputId, mLayer.toStdString(), main, mLiveKind.toStdString()));
+    for (size_t i = 1; i < requests.size(); ++i) mBridge->requestAttribution(mInputTensor, mInputId, requests[i].second, requests[i].first);
+    requestAttention();
+}
+
+bool MainWindow::deferToLiveTimer(const QString &panel, quint64 inputId, bool final, std::function<void()> show)
+{
+    if (!mLive) return false;
+    mLivePending[panel] = {inputId, final, std::move(show)};   // a newer result replaces one not yet shown
+    return true;
+}
+
+void MainWindow::applyLiveResults()
+{
+    if (mLivePending.empty()) return;
+    std::map<QString, LivePending> pending;
+    pending.swap(mLivePending);
+    const QString finalPanel = mLiveKind == "activations" ? mLiveKind : "attribution:" + mLiveKind;
+    quint64 completed = 0;
+    for (auto &[panel, p] : pending) {
+        p.show();
+        if (panel == finalPanel && p.final) completed = p.inputId;
+    }
+    if (completed) liveResultShown(completed);
 }
 
 void MainWindow::liveResultShown(quint64 inputId)

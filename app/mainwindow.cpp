@@ -43,6 +43,7 @@
 #include <QProgressBar>
 #include <QSettings>
 #include <QStatusBar>
+#include <QThread>
 #include <QToolButton>
 
 namespace pellucid {
@@ -153,6 +154,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
     connect(mBridge, &EngineBridge::modelLoaded, this, &MainWindow::onModelLoaded);
     connect(mBridge, &EngineBridge::activationsReady, this, &MainWindow::onActivations);
     connect(mBridge, &EngineBridge::jobFailed, this, [this](quint64, const QString &kind, const QString &message) {
+        if (mLive && mLiveInFlight && kind == mLiveKind) mLiveInFlight = 0;   // the next frame goes on
         if (kind == "activations") mActivations->clear(message);
         if (kind.startsWith("attribution")) mAttribution->showError(kind.toStdString(), message);
         showError(message);
@@ -382,8 +384,11 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
     });
     connect(mBridge, &EngineBridge::attributionReady, this,
             [this](const std::string &kind, std::shared_ptr<const AttributionResult> r) {
-                mAttribution->showResult(kind, r);
-                emit attributionShown(QString::fromStdString(kind), r->partial);
+                auto show = [this, kind, r] {
+                    mAttribution->showResult(kind, r);
+                    emit attributionShown(QString::fromStdString(kind), r->partial);
+                };
+                if (!deferToLiveTimer("attribution:" + QString::fromStdString(kind), r->inputId, !r->partial, show)) show();
             });
     connect(mInput, &InputPanel::imageChosen, this, &MainWindow::openImage);
     connect(mInput, &InputPanel::drawingChanged, this, &MainWindow::setDrawing);
@@ -508,7 +513,7 @@ void MainWindow::buildMenus()
     auto *threadGroup = new QActionGroup(this);
     mThreads = QSettings().value("engine/threads", 0).toInt();
     for (int n : {0, 1, 2, 4, 8, 16}) {
-        QAction *a = threadsMenu->addAction(n == 0 ? tr("LibTorch's default") : QString::number(n), this, [this, n] { setThreads(n); });
+        QAction *a = threadsMenu->addAction(n == 0 ? tr("All cores (%1)").arg(QThread::idealThreadCount()) : QString::number(n), this, [this, n] { setThreads(n); });
         a->setCheckable(true);
         a->setChecked(n == mThreads);
         threadGroup->addAction(a);
@@ -1057,6 +1062,12 @@ void MainWindow::requestAttributions()
 
 void MainWindow::onActivations(std::shared_ptr<const ActivationOutput> out)
 {
+    if (deferToLiveTimer("activations", out->inputId, true, [this, out] { showActivations(out); })) return;
+    showActivations(out);
+}
+
+void MainWindow::showActivations(std::shared_ptr<const ActivationOutput> out)
+{
     mPrediction->setPredictions(out->topK, out->logitStats);
     if (out->layer.empty()) mActivations->clear();
     else mActivations->setResult(out);
@@ -1065,7 +1076,6 @@ void MainWindow::onActivations(std::shared_ptr<const ActivationOutput> out)
     else if (out->stats.nanCount || out->stats.infCount)
         showError(tr("Layer %1 contains %2 NaN and %3 Inf values").arg(QString::fromStdString(out->layer)).arg(out->stats.nanCount).arg(out->stats.infCount));
     emit activationsShown();
-    liveResultShown(out->inputId);
 }
 
 void MainWindow::closeEvent(QCloseEvent *e)

@@ -8,6 +8,7 @@
 
 #include <QFont>
 #include <QMainWindow>
+#include <functional>
 #include <map>
 #include <chrono>
 #include <QElapsedTimer>
@@ -54,7 +55,7 @@ public:
     void setDevice(DevicePreference device);
     /// The model's role as the user chose it ("" follows the metadata); reloads the current model.
     void setModelRole(const QString &role);
-    /// CPU threads for torch (0: LibTorch's default); reloads the current model.
+    /// CPU threads for torch (0: every core); reloads the current model.
     void setThreads(int threads);
     int threads() const { return mThreads; }
 
@@ -152,6 +153,7 @@ private:
     void requestAttributions();
     void onModelLoaded(std::shared_ptr<const ModelSummary> summary);
     void onActivations(std::shared_ptr<const ActivationOutput> out);
+    void showActivations(std::shared_ptr<const ActivationOutput> out);
 
     EngineBridge *mBridge;
     LayerTree *mLayers;
@@ -202,6 +204,19 @@ private:
     void liveTick();
     void wireLive();
     void liveResultShown(quint64 inputId);
+    /// In live mode results wait for the live timer, newest per panel replacing older ones, so panels
+    /// repaint on one timer rather than on every result signal; false (show now) when not live.
+    bool deferToLiveTimer(const QString &panel, quint64 inputId, bool final, std::function<void()> show);
+    void applyLiveResults();
+    void submitLiveFrame();
+    struct LivePending {
+        quint64 inputId;
+        bool final;
+        std::function<void()> show;
+    };
+    std::map<QString, LivePending> mLivePending;
+    QString mLiveKind;        // the job kind whose final result completes a frame ("activations" or an attribution kind)
+    quint64 mLiveGeneration = 0;
     std::unique_ptr<LiveSource> mLive;
     QTimer *mLiveTimer = nullptr;
     quint64 mLiveInFlight = 0;

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <random>
 
 namespace pellucid {
@@ -307,19 +308,44 @@ at::Tensor tokensToGrid(const at::Tensor &a)
     return {};
 }
 
+/// Spatial [N, C, H, W] as is; transformer tokens [N, T, C] reshaped to their patch grid.
+at::Tensor spatialLayer(const std::string &layer, const at::Tensor &a)
+{
+    if (a.dim() == 4) return a;
+    at::Tensor g = tokensToGrid(a);
+    if (!g.defined())
+        throw Error(ErrorCode::BadInput, "Layer '" + layer + "' output " + shapeToString(Shape(a.sizes().begin(), a.sizes().end()))
+                                             + " is not spatial: CAM methods need a layer with output [N, C, H, W] "
+                                               "or transformer tokens [N, T, C] on a square patch grid");
+    return g;
+}
+
+/// The gradient CAMs from a layer's activation A and the score's gradient g at it (both spatial).
+at::Tensor camFromGradients(AttributionMethod m, const at::Tensor &g, const at::Tensor &Ad)
+{
+    switch (m) {
+    case AttributionMethod::GradCam:
+    case AttributionMethod::GuidedGradCam:
+        return at::relu((g.mean({2, 3}, true) * Ad).sum(1, true));
+    case AttributionMethod::GradCamPlusPlus: {
+        const at::Tensor g2 = g * g, g3 = g2 * g;
+        const at::Tensor sumA = Ad.sum({2, 3}, true);
+        at::Tensor aij = g2 / (2 * g2 + sumA * g3 + 1e-6);
+        aij = at::where(g != 0, aij, at::zeros_like(aij));
+        const at::Tensor w = (at::relu(g) * aij).sum({2, 3}, true);
+        return at::relu((w * Ad).sum(1, true));
+    }
+    case AttributionMethod::LayerCam:
+        return at::relu((at::relu(g) * Ad).sum(1, true));
+    default:
+        throw Error(ErrorCode::Internal, "not a gradient CAM method");
+    }
+}
+
 at::Tensor camMethod(Runner &r, AttributionMethod m, const at::Tensor &x, const AttributionTarget &t)
 {
     const std::string layer = r.model.resolveLayer(r.p.layer).path;
-    // Spatial [N, C, H, W] as is; transformer tokens [N, T, C] reshaped to their patch grid.
-    auto spatial = [&](const at::Tensor &a) {
-        if (a.dim() == 4) return a;
-        at::Tensor g = tokensToGrid(a);
-        if (!g.defined())
-            throw Error(ErrorCode::BadInput, "Layer '" + layer + "' output " + shapeToString(Shape(a.sizes().begin(), a.sizes().end()))
-                                                 + " is not spatial: CAM methods need a layer with output [N, C, H, W] "
-                                                   "or transformer tokens [N, T, C] on a square patch grid");
-        return g;
-    };
+    auto spatial = [&](const at::Tensor &a) { return spatialLayer(layer, a); };
     if (m == AttributionMethod::ScoreCam) {
         torch::NoGradGuard ng;
         const at::Tensor A = spatial(r.forward(x, layer).layer);
@@ -350,25 +376,8 @@ at::Tensor camMethod(Runner &r, AttributionMethod m, const at::Tensor &x, const 
     spatial(o.layer);   // checks before the backward pass
     const at::Tensor y = r.scores(o.logits, t).sum();
     const at::Tensor g = spatial(torch::autograd::grad({y}, {o.layer})[0].detach());
-    const at::Tensor Ad = spatial(o.layer.detach());
     ++r.chunks;
-    switch (m) {
-    case AttributionMethod::GradCam:
-    case AttributionMethod::GuidedGradCam:
-        return at::relu((g.mean({2, 3}, true) * Ad).sum(1, true));
-    case AttributionMethod::GradCamPlusPlus: {
-        const at::Tensor g2 = g * g, g3 = g2 * g;
-        const at::Tensor sumA = Ad.sum({2, 3}, true);
-        at::Tensor aij = g2 / (2 * g2 + sumA * g3 + 1e-6);
-        aij = at::where(g != 0, aij, at::zeros_like(aij));
-        const at::Tensor w = (at::relu(g) * aij).sum({2, 3}, true);
-        return at::relu((w * Ad).sum(1, true));
-    }
-    case AttributionMethod::LayerCam:
-        return at::relu((at::relu(g) * Ad).sum(1, true));
-    default:
-        throw Error(ErrorCode::Internal, "not a CAM method");
-    }
+    return camFromGradients(m, g, spatial(o.layer.detach()));
 }
 
 at::Tensor occlusion(Runner &r, const at::Tensor &x, const AttributionTarget &t)
@@ -626,6 +635,38 @@ bool isCamMethod(AttributionMethod m)
            || m == AttributionMethod::ScoreCam;
 }
 
+bool isCamLayer(const LayerInfo &l)
+{
+    if (l.calls <= 0 || l.outputShapes.empty()) return false;
+    const Shape &o = l.outputShapes[0];
+    auto square = [](int64_t n) { const auto g = int64_t(std::llround(std::sqrt(double(n)))); return n > 0 && g * g == n; };
+    return o.size() == 4 || (o.size() == 3 && (square(o[1]) || square(o[1] - 1)));
+}
+
+std::string suggestedCamLayer(const ModelSummary &summary)
+{
+    std::string last, lastWide;
+    for (const auto &l : summary.layers) {
+        if (!isCamLayer(l)) continue;
+        last = l.path;
+        const Shape &o = l.outputShapes[0];
+        const int64_t cells = o.size() == 4 ? o[2] * o[3] : o[1];
+        if (cells > 1) lastWide = l.path;
+    }
+    if (lastWide.empty()) return last;
+    // From a leaf inside a block (a ResNet's layer4.1.bn2) up to the block itself (layer4.1: the residual sum
+    // after its ReLU), pytorch-grad-cam's model.layer4[-1]; plain Sequential containers are not climbed.
+    for (;;) {
+        const size_t dot = lastWide.rfind('.');
+        if (dot == std::string::npos) break;
+        const std::string parent = lastWide.substr(0, dot);
+        const auto it = std::find_if(summary.layers.begin(), summary.layers.end(), [&](const LayerInfo &l) { return l.path == parent; });
+        if (it == summary.layers.end() || !isCamLayer(*it) || it->op == "Sequential" || it->op == "ModuleList") break;
+        lastWide = parent;
+    }
+    return lastWide;
+}
+
 bool isSignedMethod(AttributionMethod m)
 {
     return !(m == AttributionMethod::Saliency || isCamMethod(m));
@@ -772,6 +813,116 @@ Job attributionJob(TensorValue input, uint64_t inputId, AttributionParams params
         auto r = computeAttribution(ctx.model(), input, params, sink);
         r->inputId = inputId;
         return r;
+    };
+    return job;
+}
+
+std::shared_ptr<AttributionResult> computeLiveFrame(Model &model, const TensorValue &input, uint64_t inputId,
+                                                    const std::string &activationLayer, int topK, int histogramBins,
+                                                    const AttributionParams *attribution, const AttributionSink &sink,
+                                                    const std::function<void(std::shared_ptr<ActivationOutput>)> &onActivations)
+{
+    const AttributionMethod m = attribution ? attribution->method : AttributionMethod::Saliency;
+    const bool shared = attribution && input.shape().size() >= 1 && input.dim(0) == 1 && !attribution->layer.empty()
+                        && (m == AttributionMethod::GradCam || m == AttributionMethod::GradCamPlusPlus || m == AttributionMethod::LayerCam);
+    if (!shared) {
+        onActivations(computeActivations(model, input, inputId, activationLayer, topK, histogramBins));
+        if (!attribution) return nullptr;
+        if (sink.cancelled && sink.cancelled()) throw Error(ErrorCode::Cancelled, "cancelled");
+        auto r = computeAttribution(model, input, *attribution, sink);
+        r->inputId = inputId;
+        return r;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    model.checkInput(input);
+    Model::Impl &d = model.impl();
+    const std::string camPath = model.resolveLayer(attribution->layer).path;
+    std::vector<std::string> paths{camPath};
+    std::string actPath;
+    if (!activationLayer.empty()) {
+        actPath = model.resolveLayer(activationLayer).path;
+        if (actPath != camPath) paths.push_back(actPath);
+    }
+    const at::Tensor x = d.toTorch(input);
+    if (!x.is_floating_point())
+        throw Error(ErrorCode::BadInput, "Attribution to the input needs a floating-point input; use a layer method for token ids");
+    torch::AutoGradMode enable(true);
+    const at::Tensor xg = x.detach().requires_grad_(true);   // so the graph reaches the CAM layer
+    std::vector<c10::IValue> outs;
+    try {
+        outs = d.tapped(paths)->run(d.module, {xg});
+    } catch (const Error &) {
+        throw;
+    } catch (const std::exception &e) {
+        throw Error(ErrorCode::ModelError, "The model's forward failed on input " + shapeToString(input.shape()) + ": "
+                                               + summarizeTorchError(e.what()));
+    }
+    for (size_t i = 0; i < paths.size(); ++i)
+        if (outs.at(1 + i).isNone())
+            throw Error(ErrorCode::BadInput, "Layer '" + paths[i] + "' was not executed for this input (it sits in a branch the model did not take)");
+    const double forwardMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    std::vector<at::Tensor> logitsOut, camOut;
+    flattenTensors(outs.at(0), logitsOut);
+    flattenTensors(outs.at(1), camOut);
+    if (logitsOut.empty()) throw Error(ErrorCode::ModelError, "The model returned no tensor");
+    if (camOut.empty()) throw Error(ErrorCode::BadInput, "Layer '" + camPath + "' returns no tensor");
+    {
+        ForwardResult fr;
+        fr.outputs = toValues(outs.at(0));
+        if (!actPath.empty()) fr.taps[actPath] = toValues(outs.at(actPath == camPath ? 1 : 2));
+        onActivations(activationOutputFrom(model, std::move(fr), inputId, activationLayer, topK, histogramBins, forwardMs));
+    }
+    if (sink.cancelled && sink.cancelled()) throw Error(ErrorCode::Cancelled, "cancelled");
+
+    Runner r(model, *attribution, sink);
+    const at::Tensor &logits = logitsOut[0];
+    AttributionTarget t = attribution->target;
+    if (t.kind == AttributionTarget::Kind::Predicted) {   // read from the same forward pass
+        r.classes(logits);
+        t.kind = AttributionTarget::Kind::Class;
+        t.classIndex = int(logits[0].argmax().item<int64_t>());
+    }
+    const at::Tensor A = spatialLayer(camPath, camOut[0]);
+    const at::Tensor y = r.scores(logits, t).sum();
+    const at::Tensor g = spatialLayer(camPath, torch::autograd::grad({y}, {camOut[0]})[0].detach());
+    auto result = std::make_shared<AttributionResult>();
+    result->inputId = inputId;
+    result->method = m;
+    result->layer = attribution->layer;
+    result->targetClass = t.classIndex;
+    result->convergenceDelta = std::nan("");
+    result->map = tensorToValue(camFromGradients(m, g, A.detach()));
+    result->modelPasses = 1;
+    result->chunks = 1;
+    result->elapsedMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return result;
+}
+
+Job liveFrameJob(TensorValue input, uint64_t inputId, std::string activationLayer, const AttributionParams *attribution,
+                 std::string kind, int topK, int histogramBins)
+{
+    Job job;
+    job.kind = std::move(kind);
+    std::optional<AttributionParams> params;
+    if (attribution) params = *attribution;
+    job.work = [input = std::move(input), inputId, activationLayer = std::move(activationLayer), params, topK,
+                histogramBins](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
+        AttributionSink sink;
+        sink.cancelled = [&ctx] { return ctx.cancelled(); };
+        sink.progress = [&ctx](int64_t done, int64_t total) { ctx.progress(done, total, "attribution"); };
+        sink.partial = [&ctx, inputId](std::shared_ptr<const AttributionResult> r) {
+            auto copy = std::make_shared<AttributionResult>(*r);
+            copy->inputId = inputId;
+            ctx.partial(copy);
+        };
+        std::shared_ptr<ActivationOutput> activations;
+        auto r = computeLiveFrame(ctx.model(), input, inputId, activationLayer, topK, histogramBins, params ? &*params : nullptr, sink,
+                                  [&](std::shared_ptr<ActivationOutput> a) {
+                                      activations = a;
+                                      if (params) ctx.partial(std::move(a));
+                                  });
+        if (r) return r;
+        return activations;
     };
     return job;
 }

@@ -2,6 +2,7 @@
 // Attribution methods ("why did the model say that?"), with Captum's output conventions so numbers compare
 // directly: one shared forward/backward mechanism over the tapped clone of forward, many thin variants.
 #include "engine/engine.h"
+#include "engine/jobs.h"
 #include "engine/json.h"
 #include "engine/model.h"
 #include "engine/tensorvalue.h"
@@ -27,7 +28,14 @@ const char *methodName(AttributionMethod m);
 bool parseMethod(const std::string &name, AttributionMethod &out);
 const std::vector<AttributionMethod> &allMethods();
 bool isCamMethod(AttributionMethod m);      // needs a layer; result at the layer's resolution
-bool isSignedMethod(AttributionMethod m);   // the map can be negative (diverging colour map)
+bool isSignedMethod(AttributionMethod m);
+/// Layers a CAM method can use: executed, output [N, C, H, W] or transformer tokens [N, T, C] on a square
+/// patch grid (T or T − 1 square).
+bool isCamLayer(const LayerInfo &layer);
+/// The default CAM layer, as pytorch-grad-cam recommends: the last CAM layer whose map has more than one
+/// cell (not the 1×1 output of an average pool), climbed from a leaf to the block around it (a ResNet's
+/// layer4.1); the last CAM layer when none has more than one cell; "" when there is none.
+std::string suggestedCamLayer(const ModelSummary &summary);   // the map can be negative (diverging colour map)
 const char *integrationName(IntegrationRule r);
 bool parseIntegration(const std::string &name, IntegrationRule &out);
 
@@ -93,6 +101,22 @@ std::shared_ptr<AttributionResult> computeAttribution(Model &model, const Tensor
                                                       const AttributionParams &params, const AttributionSink &sink = {});
 
 Job attributionJob(TensorValue input, uint64_t inputId, AttributionParams params);
+
+/// Live mode's work for one frame: the prediction and `activationLayer`'s activations (handed to
+/// `onActivations` as soon as they exist), then the attribution when `attribution` is given. With Grad-CAM,
+/// Grad-CAM++ or LayerCAM on a single input everything comes from ONE forward pass (taps on both layers,
+/// the predicted class read from its logits) and a backward pass that stops at the CAM layer — instead of
+/// the three forward passes that separate activation and attribution requests cost. Other methods run
+/// after the activations as computeAttribution does. Returns the attribution (nullptr without one).
+std::shared_ptr<AttributionResult> computeLiveFrame(Model &model, const TensorValue &input, uint64_t inputId,
+                                                    const std::string &activationLayer, int topK, int histogramBins,
+                                                    const AttributionParams *attribution, const AttributionSink &sink,
+                                                    const std::function<void(std::shared_ptr<ActivationOutput>)> &onActivations);
+
+/// computeLiveFrame as a job of kind `kind`: the activations come as a partial output, the attribution as
+/// the final one (without an attribution the activations are the final output).
+Job liveFrameJob(TensorValue input, uint64_t inputId, std::string activationLayer, const AttributionParams *attribution,
+                 std::string kind, int topK = 5, int histogramBins = 64);
 
 /// Parameters as JSON (sessions, batch sidecars) and back; the feature mask and a baseline tensor are not
 /// stored (a baseline file is referenced by path in `baselinePath`). Throws Error(BadInput) on bad values.

@@ -24,24 +24,28 @@ Job loadModelJob(const std::string &path, const LoadOptions &options)
 std::shared_ptr<ActivationOutput> computeActivations(Model &model, const TensorValue &input, uint64_t inputId,
                                                      const std::string &layer, int topK, int histogramBins)
 {
+    std::vector<std::string> taps;
+    if (!layer.empty()) taps.push_back(model.resolveLayer(layer).path);
+    const auto t0 = std::chrono::steady_clock::now();
+    ForwardResult r = model.forward(input, taps);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return activationOutputFrom(model, std::move(r), inputId, layer, topK, histogramBins, ms);
+}
+
+std::shared_ptr<ActivationOutput> activationOutputFrom(const Model &model, ForwardResult &&r, uint64_t inputId,
+                                                       const std::string &layer, int topK, int histogramBins, double forwardMs)
+{
     auto out = std::make_shared<ActivationOutput>();
     out->inputId = inputId;
     out->layer = layer;
-    LayerRef ref;
-    std::vector<std::string> taps;
-    if (!layer.empty()) {
-        ref = model.resolveLayer(layer);
-        taps.push_back(ref.path);
-    }
-    const auto t0 = std::chrono::steady_clock::now();
-    ForwardResult r = model.forward(input, taps);
-    out->forwardMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    out->forwardMs = forwardMs;
     if (!r.outputs.empty()) {
-        out->logits = r.outputs.front();
+        out->logits = std::move(r.outputs.front());
         out->logitStats = out->logits.stats();
         out->topK = model.topK(out->logits, topK);
     }
     if (!layer.empty()) {
+        const LayerRef ref = model.resolveLayer(layer);
         const auto &tensors = r.taps.at(ref.path);
         if (tensors.empty())
             throw Error(ErrorCode::BadInput, "Layer '" + ref.path + "' returns no tensor");

@@ -34,4 +34,8 @@ Job activationsJob(TensorValue input, uint64_t inputId, const std::string &layer
 std::shared_ptr<ActivationOutput> computeActivations(Model &model, const TensorValue &input, uint64_t inputId,
                                                      const std::string &layer, int topK, int histogramBins);
 
+/// The activation output for an already computed forward pass (`r.taps` holds `layer`'s path).
+std::shared_ptr<ActivationOutput> activationOutputFrom(const Model &model, ForwardResult &&r, uint64_t inputId,
+                                                       const std::string &layer, int topK, int histogramBins, double forwardMs);
+
 } // namespace pellucid

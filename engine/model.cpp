@@ -15,7 +15,9 @@
 #include <list>
 #include <mutex>
 #include <numeric>
+#include <cstdlib>
 #include <regex>
+#include <thread>
 #include <sstream>
 
 namespace pellucid {
@@ -158,8 +160,12 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
     // Plain interpreter: no profiling-executor rewrites, so numbers match eager PyTorch.
     torch::jit::setGraphExecutorOptimize(false);
     (void)detail::compatOpsRegistered();
+    // 0: every core (LibTorch's own default is one thread on some builds, e.g. Debian's), unless
+    // OMP_NUM_THREADS says otherwise.
     if (options.threads > 0)
         at::set_num_threads(options.threads);
+    else if (!std::getenv("OMP_NUM_THREADS"))
+        at::set_num_threads(int(std::max(1u, std::thread::hardware_concurrency())));
 
     std::error_code ec;
     if (!fs::exists(path, ec))

@@ -16,7 +16,7 @@ enum class DevicePreference { Auto, Cpu, Cuda };
 struct LoadOptions {
     DevicePreference device = DevicePreference::Auto;
     Shape inputShape;        // the user's input shape; overrides metadata when given
-    int threads = 0;         // CPU threads for torch; 0 keeps torch's default
+    int threads = 0;         // CPU threads for torch; 0: every core (or OMP_NUM_THREADS when set)
     std::string inputDtype;  // "float32" or "int64"; overrides metadata when given
     std::string role;        // "classifier", "generator", "decoder", "encoder", "conditional_generator";
                              // overrides the metadata role when given (the UI's role chooser)

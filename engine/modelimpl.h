@@ -15,6 +15,7 @@ namespace pellucid {
 
 void flattenTensors(const c10::IValue &v, std::vector<at::Tensor> &out);
 TensorValue tensorToValue(const at::Tensor &t);
+std::vector<TensorValue> toValues(const c10::IValue &v);   // every tensor in v, flattened, as float copies
 
 struct Model::Impl {
     torch::jit::Module module;

@@ -188,13 +188,8 @@ void AttributionPanel::setModel(const ModelSummary &summary)
     }
     mLayer->clear();
     for (const auto &l : summary.layers)
-        if (l.calls > 0 && !l.outputShapes.empty()) {
-            const Shape &o = l.outputShapes[0];
-            auto square = [](int64_t n) { const auto g = int64_t(std::llround(std::sqrt(double(n)))); return n > 0 && g * g == n; };
-            const bool tokens = o.size() == 3 && (square(o[1]) || square(o[1] - 1));   // [N, T, C] on a patch grid
-            if (o.size() == 4 || tokens) mLayer->addItem(QString::fromStdString(l.path));
-        }
-    if (mLayer->count() > 0) mLayer->setCurrentIndex(mLayer->count() - 1);   // the last spatial layer
+        if (isCamLayer(l)) mLayer->addItem(QString::fromStdString(l.path));
+    mLayer->setCurrentText(QString::fromStdString(suggestedCamLayer(summary)));
     mLast.clear();
     updateEnabled();
 }

@@ -171,9 +171,7 @@ int main(int argc, char **argv)
         std::printf("  %-16s %9s %7s %9s %7s %7s  %s\n", "method", "ms", "passes", "raw ms", "ratio", "min/min", "raw cost");
         Json attr = Json::object();
         const int classesOut = s.outputShapes.empty() || s.outputShapes[0].size() != 2 ? 0 : int(s.outputShapes[0][1]);
-        std::string camLayer;
-        for (const auto &l : s.layers)
-            if (l.calls > 0 && !l.outputShapes.empty() && l.outputShapes[0].size() == 4) camLayer = l.path;
+        const std::string camLayer = suggestedCamLayer(s);
         for (AttributionMethod method : allMethods()) {
             if (attrReps <= 0 || liveOnly) break;   // --attribution-reps 0 or --live-only skips this section
             if ((isCamMethod(method) || method == AttributionMethod::GuidedGradCam) && camLayer.empty()) continue;
@@ -311,11 +309,10 @@ int main(int argc, char **argv)
                     const TensorValue &frame = inputs[size_t(i) % 16];
                     uint64_t want = 0;
                     {
-                        std::lock_guard<std::mutex> l(mu);   // counted before submitting: both may finish at once
-                        want = finished + failed + 2;
+                        std::lock_guard<std::mutex> l(mu);   // counted before submitting
+                        want = finished + failed + 1;
                     }
-                    engine.submit(activationsJob(frame, base + uint64_t(i), layer));
-                    engine.submit(attributionJob(frame, base + uint64_t(i), gc));
+                    engine.submit(liveFrameJob(frame, base + uint64_t(i), layer, &gc, "attribution"));   // as the GUI's live timer does
                     std::unique_lock<std::mutex> l(mu);
                     cv.wait(l, [&] { return finished + failed >= want; });
                 }

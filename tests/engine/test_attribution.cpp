@@ -2,6 +2,7 @@
 // the CLI in tests/cli), progressive results, cancellation, memory-aware batching and bad input.
 #include "engine/attribution.h"
 #include "engine/errors.h"
+#include "engine/jobs.h"
 #include "engine/model.h"
 #include "engine/npy.h"
 #include "tests/common/fixtures.h"
@@ -311,6 +312,86 @@ TEST(blurred_and_uniform_baselines)
         CHECK(std::isfinite(r->convergenceDelta));
         CHECK(fixtures::maxAbs(r->map) > 0);
     }
+}
+
+TEST(live_frame_shares_one_forward_and_matches_separate_requests)
+{
+    auto m = load("seqcnn_scripted.pt");
+    const TensorValue x = first(readNpy(fixtures::path("seqcnn_input.npy")));
+    const auto separate = computeActivations(*m, x, 7, "features.2", 5, 32);
+    for (AttributionMethod method : {AttributionMethod::GradCam, AttributionMethod::GradCamPlusPlus,
+                                     AttributionMethod::LayerCam, AttributionMethod::ScoreCam}) {
+        AttributionParams p;
+        p.method = method;   // predicted target: read from the shared pass's logits
+        p.layer = "features.3";
+        std::shared_ptr<ActivationOutput> act;
+        const auto r = computeLiveFrame(*m, x, 7, "features.2", 5, 32, &p, {}, [&](std::shared_ptr<ActivationOutput> a) {
+            CHECK_MSG(!act, "activations delivered twice");
+            act = std::move(a);
+        });
+        CHECK(act && r);
+        if (!act || !r) continue;
+        CHECK_EQ(act->inputId, uint64_t(7));
+        CHECK_EQ(r->inputId, uint64_t(7));
+        CHECK_MSG(fixtures::maxAbsDiff(act->activation, separate->activation) < 1e-6, methodName(method));
+        CHECK(fixtures::maxAbsDiff(act->logits, separate->logits) < 1e-6);
+        CHECK_EQ(act->topK.at(0).index, separate->topK.at(0).index);
+        CHECK(act->histogram.counts == separate->histogram.counts);
+        const auto alone = computeAttribution(*m, x, p);
+        CHECK_EQ(r->targetClass, alone->targetClass);
+        CHECK_EQ(r->targetClass, separate->topK.at(0).index);
+        CHECK_MSG(fixtures::maxAbsDiff(r->map, alone->map) < 1e-5 * std::max(1.0, fixtures::maxAbs(alone->map)),
+                  methodName(method) << " differs by " << fixtures::maxAbsDiff(r->map, alone->map));
+        // The gradient CAMs take one pass for everything; separate requests take three (activations,
+        // the predicted class, the CAM's own forward).
+        if (method != AttributionMethod::ScoreCam) CHECK_EQ(r->modelPasses, int64_t(1));
+    }
+    // The activation layer may be the CAM layer itself; without an attribution only activations come.
+    AttributionParams gc;
+    gc.method = AttributionMethod::GradCam;
+    gc.layer = "features.3";
+    std::shared_ptr<ActivationOutput> same;
+    computeLiveFrame(*m, x, 1, "features.3", 5, 32, &gc, {}, [&](std::shared_ptr<ActivationOutput> a) { same = a; });
+    CHECK(same && same->activation.shape() == (Shape{1, 6, 8, 8}));
+    int calls = 0;
+    CHECK(!computeLiveFrame(*m, x, 2, "", 5, 32, nullptr, {}, [&](std::shared_ptr<ActivationOutput> a) { ++calls; CHECK(a->activation.numel() == 0 && !a->topK.empty()); }));
+    CHECK_EQ(calls, 1);
+    // Cancelled between the activations and the attribution; a bad layer is named.
+    AttributionSink stop;
+    bool cancel = false;
+    stop.cancelled = [&] { return cancel; };
+    CHECK_THROWS_WITH(computeLiveFrame(*m, x, 3, "features.2", 5, 32, &gc, stop, [&](std::shared_ptr<ActivationOutput>) { cancel = true; }),
+                      Error, "cancelled");
+    gc.layer = "features.9";
+    CHECK_THROWS_WITH(computeLiveFrame(*m, x, 4, "features.2", 5, 32, &gc, {}, [](std::shared_ptr<ActivationOutput>) {}), Error, "features.9");
+    gc.layer = "classifier.1";
+    CHECK_THROWS_WITH(computeLiveFrame(*m, x, 5, "features.2", 5, 32, &gc, {}, [](std::shared_ptr<ActivationOutput>) {}), Error, "not spatial");
+}
+
+TEST(suggested_cam_layer_climbs_to_the_block_and_skips_pooled_maps)
+{
+    auto m = load("seqcnn_scripted.pt");
+    CHECK_EQ(suggestedCamLayer(m->summary()), std::string("features.4"));   // 2×2 average pool: still a map
+    ModelSummary resnet;   // torchvision ResNet's tail
+    auto layer = [&](const char *path, const char *op, Shape out) {
+        LayerInfo l;
+        l.path = path;
+        l.op = op;
+        l.calls = 1;
+        l.outputShapes = {out};
+        resnet.layers.push_back(l);
+    };
+    layer("layer4", "Sequential", {1, 512, 7, 7});
+    layer("layer4.1", "BasicBlock", {1, 512, 7, 7});
+    layer("layer4.1.conv2", "Conv2d", {1, 512, 7, 7});
+    layer("layer4.1.bn2", "BatchNorm2d", {1, 512, 7, 7});
+    layer("avgpool", "AdaptiveAvgPool2d", {1, 512, 1, 1});
+    layer("fc", "Linear", {1, 1000});
+    CHECK_EQ(suggestedCamLayer(resnet), std::string("layer4.1"));
+    resnet.layers.erase(resnet.layers.begin(), resnet.layers.begin() + 4);
+    CHECK_EQ(suggestedCamLayer(resnet), std::string("avgpool"));   // only 1×1 maps left
+    resnet.layers.erase(resnet.layers.begin());
+    CHECK_EQ(suggestedCamLayer(resnet), std::string(""));
 }
 
 TESTKIT_MAIN

@@ -29,6 +29,7 @@
 #include <QListWidget>
 #include <QTabWidget>
 #include <QComboBox>
+#include <QSet>
 #include <QSlider>
 #include "engine/generative.h"
 #include "widgets/figure.h"
@@ -975,6 +976,16 @@ private slots:
         connect(w.get(), &MainWindow::attributionShown, w.get(), [&] {
             overlaysOnTheirFrames = overlaysOnTheirFrames && w->attributionPanel()->shownInputId() == w->attributionPanel()->lastResultInputId();
         });
+        // Results wait for the live timer: when the engine's result arrives the panel does not show it yet.
+        int arrived = 0, shownAtArrival = 0;
+        const quint64 beforeLive = w->attributionPanel()->shownInputId();   // the still image's late results do not count
+        QSet<quint64> arrivedFor;   // the first result per frame (a dock event may request the same frame again)
+        connect(w->bridge(), &EngineBridge::attributionReady, w.get(), [&](const std::string &, std::shared_ptr<const AttributionResult> r) {
+            if (!w->liveRunning() || r->inputId <= beforeLive || arrivedFor.contains(r->inputId)) return;
+            arrivedFor.insert(r->inputId);
+            ++arrived;
+            shownAtArrival += w->attributionPanel()->lastResultInputId() == r->inputId;
+        });
         QVERIFY(w->startLive(video));
         QVERIFY(!w->inputPanel()->liveControls()->isHidden());   // pause, scrub, stop while it plays
         QVERIFY(ended.wait(60000));
@@ -992,6 +1003,12 @@ private slots:
         }
         QVERIFY(s.latencyMs > 0);
         QVERIFY(overlaysOnTheirFrames);
+        QVERIFY(arrived >= int(s.shown));
+        QCOMPARE(shownAtArrival, 0);
+        // Every shown frame got its own final overlay (one engine job per frame: activations + Grad-CAM).
+        int finals = 0;
+        for (const auto &args : attr) finals += args.at(0).toString() == "attribution" && !args.at(1).toBool();
+        QVERIFY2(finals >= int(s.shown), qPrintable(QString("%1 overlays for %2 frames").arg(finals).arg(s.shown)));
         w->grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/live.png");
         // Looping playback pauses (no frame is produced while paused) and stops on request.
         QVERIFY(w->startLive(video, true));
