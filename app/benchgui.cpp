@@ -5,6 +5,7 @@
 #include "app/dataset.h"
 #include "app/imageinput.h"
 #include "widgets/attentionpanel.h"
+#include "widgets/attributionpanel.h"
 #include "widgets/datasetpanel.h"
 #include "widgets/inputpanel.h"
 
@@ -14,24 +15,77 @@
 #include <random>
 
 #include <QApplication>
+#include <QTemporaryDir>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
 #include <QElapsedTimer>
 #include <QTimer>
 
 #include <algorithm>
+#include <cmath>
+#include <functional>
 #include <cstdio>
+
+namespace {
+
+/// The benchmarks' QApplication: offscreen without a display, Qt's per-resize warnings silenced.
+struct BenchApp {
+    static bool prepare()
+    {
+        if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM") && qEnvironmentVariableIsEmpty("DISPLAY"))
+            qputenv("QT_QPA_PLATFORM", "offscreen");
+        // The offscreen platform warns on every dock resize; keep the report readable.
+        qInstallMessageHandler([](QtMsgType type, const QMessageLogContext &, const QString &msg) {
+            if (type != QtDebugMsg && !msg.contains("propagateSizeHints") && !msg.contains("QPainter::begin"))
+                fprintf(stderr, "%s\n", qPrintable(msg));
+        });
+        return true;
+    }
+    bool prepared = prepare();   // before the QApplication below is constructed
+    int argc = 1;
+    char name[16] = "pellucid-bench";
+    char *argv[2] = {name, nullptr};
+    QApplication app{argc, argv};
+};
+
+/// How late a 2 ms precise timer on the GUI thread fires: the GUI thread's stalls.
+struct StallMeter {
+    explicit StallMeter(QObject *owner)
+    {
+        tick.setTimerType(Qt::PreciseTimer);
+        tick.setInterval(2);
+        QObject::connect(&tick, &QTimer::timeout, owner, [this] {
+            const qint64 now = clock.nsecsElapsed();
+            if (last >= 0) gaps.push_back(std::max(0.0, (now - last) / 1e6 - 2.0));
+            last = now;
+            if (onTick) onTick(clock.elapsed());
+        });
+    }
+    void start()
+    {
+        clock.start();
+        tick.start();
+    }
+    bool running() const { return clock.isValid(); }
+    void report(pellucid::Json &j)
+    {
+        std::sort(gaps.begin(), gaps.end());
+        j["max_stall_ms"] = gaps.empty() ? 0.0 : gaps.back();
+        j["p99_stall_ms"] = gaps.empty() ? 0.0 : gaps[gaps.size() * 99 / 100];
+        j["timer_ticks"] = int64_t(gaps.size());
+    }
+    std::vector<double> gaps;
+    QElapsedTimer clock;
+    qint64 last = -1;
+    QTimer tick;
+    std::function<void(qint64 elapsedMs)> onTick;
+};
+
+} // namespace
 
 pellucid::Json runGuiStallBench(const std::string &model, double seconds)
 {
-    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM") && qEnvironmentVariableIsEmpty("DISPLAY"))
-        qputenv("QT_QPA_PLATFORM", "offscreen");
-    // The offscreen platform warns on every dock resize; keep the report readable.
-    qInstallMessageHandler([](QtMsgType type, const QMessageLogContext &, const QString &msg) {
-        if (type != QtDebugMsg && !msg.contains("propagateSizeHints")) fprintf(stderr, "%s\n", qPrintable(msg));
-    });
-    static int argc = 1;
-    static char name[] = "pellucid-bench";
-    static char *argv[] = {name, nullptr};
-    QApplication app(argc, argv);
+    BenchApp b;
     pellucid::MainWindow w;
     w.setSampleFolder(QStringLiteral(PELLUCID_SOURCE_RESOURCES) + "/samples");
     w.resize(1280, 820);
@@ -43,36 +97,78 @@ pellucid::Json runGuiStallBench(const std::string &model, double seconds)
         for (const auto &l : w.modelSummary()->layers)
             if (l.calls > 0 && !l.outputShapes.empty()) layers.push_back(QString::fromStdString(l.path));
     });
-    std::vector<double> gaps;
-    QElapsedTimer clock;
-    qint64 last = -1;
-    QTimer tick;
-    tick.setTimerType(Qt::PreciseTimer);
-    tick.setInterval(2);
-    QObject::connect(&tick, &QTimer::timeout, &w, [&] {
-        const qint64 now = clock.nsecsElapsed();
-        if (last >= 0) gaps.push_back(std::max(0.0, (now - last) / 1e6 - 2.0));
-        last = now;
-        if (clock.elapsed() > seconds * 1000) app.quit();
-    });
+    StallMeter meter(&w);
+    meter.onTick = [&](qint64 ms) { if (ms > seconds * 1000) b.app.quit(); };
     // Each shown result immediately triggers the next request (alternating layer and input changes).
     QObject::connect(&w, &pellucid::MainWindow::activationsShown, &w, [&] {
         ++shown;
         if (layers.empty()) return;
-        if (!clock.isValid()) { clock.start(); tick.start(); }
+        if (!meter.running()) meter.start();
         ++step;
         if (step % 2) w.selectLayer(layers[size_t(step / 2) % layers.size()]);
         else w.openImage(w.inputPanel()->samplePath((step / 2) % w.inputPanel()->sampleCount()));
     });
     w.openModel(QString::fromStdString(model));
-    QTimer::singleShot(int(seconds * 1000) + 60000, &app, &QApplication::quit);
-    app.exec();
-    std::sort(gaps.begin(), gaps.end());
+    QTimer::singleShot(int(seconds * 1000) + 60000, &b.app, &QApplication::quit);
+    b.app.exec();
     pellucid::Json j = pellucid::Json::object();
     j["results_shown"] = shown;
-    j["max_stall_ms"] = gaps.empty() ? 0.0 : gaps.back();
-    j["p99_stall_ms"] = gaps.empty() ? 0.0 : gaps[gaps.size() * 99 / 100];
-    j["timer_ticks"] = int64_t(gaps.size());
+    meter.report(j);
+    return j;
+}
+
+/// Live mode in the real main window: a looping 640×480 video (a camera's size: every frame is scaled to
+/// the model's input on the GUI thread) streams through the Input, Activations, Prediction and Attribution
+/// (Grad-CAM) docks; frames shown per second, capture-to-screen latency and the GUI thread's stalls.
+pellucid::Json runLiveStallBench(const std::string &model, double seconds)
+{
+    QTemporaryDir dir;
+    const QString video = dir.filePath("live.avi");
+    {
+        cv::VideoWriter out(video.toStdString(), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 30, cv::Size(640, 480), true);
+        if (!out.isOpened()) throw std::runtime_error("cannot write a test video with OpenCV");
+        for (int k = 0; k < 90; ++k) {   // a bright disc circling over a gradient
+            cv::Mat f(480, 640, CV_8UC3);
+            for (int y = 0; y < 480; ++y) f.row(y).setTo(cv::Scalar(y / 3, 60, 255 - y / 2));
+            cv::circle(f, cv::Point(int(320 + 200 * std::cos(k * 0.07)), int(240 + 150 * std::sin(k * 0.07))), 70,
+                       cv::Scalar(255, 255, 255), cv::FILLED);
+            out.write(f);
+        }
+    }
+    BenchApp b;
+    pellucid::MainWindow w;
+    w.resize(1280, 820);
+    w.show();
+    StallMeter meter(&w);
+    std::vector<double> latency;
+    bool started = false;
+    meter.onTick = [&](qint64 ms) {
+        if (ms > seconds * 1000) {
+            w.stopLive();
+            b.app.quit();
+        }
+    };
+    QObject::connect(&w, &pellucid::MainWindow::modelReady, &w, [&] {
+        if (started) return;
+        started = true;
+        w.attributionDock()->raise();
+        w.attributionPanel()->setMethod(pellucid::AttributionMethod::GradCam);
+        if (!w.startLive(video, true)) b.app.quit();
+        meter.start();
+    });
+    QObject::connect(&w, &pellucid::MainWindow::liveFrameShown, &w, [&] { latency.push_back(w.liveStats().latencyMs); });
+    w.openModel(QString::fromStdString(model));
+    QTimer::singleShot(int(seconds * 1000) + 60000, &b.app, &QApplication::quit);
+    b.app.exec();
+    if (!w.lastError().isEmpty() && latency.empty()) throw std::runtime_error(w.lastError().toStdString());
+    const auto s = w.liveStats();
+    std::sort(latency.begin(), latency.end());
+    pellucid::Json j = pellucid::Json::object();
+    j["frames_shown"] = int64_t(s.shown);
+    j["frames_dropped"] = int64_t(s.dropped);
+    j["frames_per_second"] = s.fps;
+    j["median_latency_ms"] = latency.empty() ? 0.0 : latency[latency.size() / 2];
+    meter.report(j);
     return j;
 }
 
@@ -81,15 +177,7 @@ pellucid::Json runGuiStallBench(const std::string &model, double seconds)
 /// and the slowest repaint while the thumbnail list scrolls through the whole set.
 pellucid::Json runProjectorBench(const std::string &path)
 {
-    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM") && qEnvironmentVariableIsEmpty("DISPLAY"))
-        qputenv("QT_QPA_PLATFORM", "offscreen");
-    qInstallMessageHandler([](QtMsgType type, const QMessageLogContext &, const QString &msg) {
-        if (type != QtDebugMsg && !msg.contains("propagateSizeHints")) fprintf(stderr, "%s\n", qPrintable(msg));
-    });
-    static int argc = 1;
-    static char name[] = "pellucid-bench";
-    static char *argv[] = {name, nullptr};
-    QApplication app(argc, argv);
+    BenchApp b;
     QElapsedTimer t;
     t.start();
     auto data = std::make_shared<pellucid::Dataset>(pellucid::Dataset::open(path));
@@ -119,7 +207,7 @@ pellucid::Json runProjectorBench(const std::string &path)
     const pellucid::TensorValue points({int64_t(n), 2}, std::move(pts));
     t.restart();
     panel.setProjection(points, "bench");
-    app.processEvents();
+    b.app.processEvents();
     const double showMs = t.nsecsElapsed() / 1e6;
     QCustomPlot *plot = panel.projectorPlot();
     t.restart();
@@ -138,7 +226,7 @@ pellucid::Json runProjectorBench(const std::string &path)
     const size_t selected = panel.selection().size();
     // Scroll the thumbnail list from top to bottom one page at a time, repainting each page.
     auto *list = panel.findChild<QListView *>("datasetThumbnails");
-    app.processEvents();
+    b.app.processEvents();
     double worst = 0;
     int pages = 0;
     if (list) {
@@ -148,7 +236,7 @@ pellucid::Json runProjectorBench(const std::string &path)
             QElapsedTimer f;
             f.start();
             list->scrollTo(list->model()->index(r, 0), QAbstractItemView::PositionAtTop);
-            app.processEvents();
+            b.app.processEvents();
             list->viewport()->repaint();
             worst = std::max(worst, f.nsecsElapsed() / 1e6);
             ++pages;
@@ -172,12 +260,7 @@ pellucid::Json runProjectorBench(const std::string &path)
 /// view + matrix view), and to repaint while hovering a token.
 pellucid::Json runAttentionViewBench(int tokens)
 {
-    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM") && qEnvironmentVariableIsEmpty("DISPLAY"))
-        qputenv("QT_QPA_PLATFORM", "offscreen");
-    static int argc = 1;
-    static char name[] = "pellucid-bench";
-    static char *argv[] = {name, nullptr};
-    QApplication app(argc, argv);
+    BenchApp b;
     pellucid::AttentionPanel panel;
     panel.resize(1200, 800);
     panel.show();
@@ -200,17 +283,17 @@ pellucid::Json runAttentionViewBench(int tokens)
     QElapsedTimer t;
     t.start();
     panel.setData(d);
-    app.processEvents();
+    b.app.processEvents();
     const double showMs = t.nsecsElapsed() / 1e6;
     panel.tabs()->setCurrentIndex(1);
-    app.processEvents();
+    b.app.processEvents();
     t.restart();
     for (int r = 0; r < 10; ++r) panel.headView()->repaint();
     const double headMs = t.nsecsElapsed() / 1e6 / 10;
     t.restart();
     for (int r = 0; r < 10; ++r) {
         panel.selectLayerHead(r % layers, r % heads);
-        app.processEvents();
+        b.app.processEvents();
     }
     const double switchMs = t.nsecsElapsed() / 1e6 / 10;
     t.restart();
@@ -220,7 +303,7 @@ pellucid::Json runAttentionViewBench(int tokens)
     }
     const double hoverMs = t.nsecsElapsed() / 1e6 / 20;
     panel.tabs()->setCurrentIndex(2);
-    app.processEvents();
+    b.app.processEvents();
     t.restart();
     for (int r = 0; r < 10; ++r) panel.matrixPlot()->replot(QCustomPlot::rpImmediateRefresh);
     const double matrixMs = t.nsecsElapsed() / 1e6 / 10;

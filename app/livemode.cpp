@@ -9,10 +9,12 @@
 #include "engine/attribution.h"
 #include "engine/errors.h"
 #include "widgets/attributionpanel.h"
+#include "widgets/cameradialog.h"
 #include "widgets/inputpanel.h"
 
 #include <QDockWidget>
 #include <QLabel>
+#include <QSettings>
 #include <QStatusBar>
 #include <QTimer>
 
@@ -20,18 +22,33 @@ namespace pellucid {
 
 bool MainWindow::startLive(const QString &source, bool loop)
 {
-    stopLive();
     if (!mSummary) {
         showError(tr("Open a model before starting live input"));
         return false;
     }
+    std::unique_ptr<LiveSource> live;
     try {
-        if (source.startsWith("camera:")) mLive = LiveSource::openCamera(source.mid(7).toInt());
-        else mLive = LiveSource::openVideo(source.toStdString(), loop);
+        if (source.startsWith("camera:")) live = LiveSource::openCamera(source.mid(7).toInt(), mCameraSize.width(), mCameraSize.height());
+        else live = LiveSource::openVideo(source.toStdString(), loop);
     } catch (const std::exception &e) {
         showError(QString::fromStdString(e.what()));
         return false;
     }
+    return startLive(std::move(live));
+}
+
+bool MainWindow::startLive(std::unique_ptr<LiveSource> source)
+{
+    stopLive();
+    if (!mSummary || !source) {
+        showError(tr("Open a model before starting live input"));
+        return false;
+    }
+    mLive = std::move(source);
+    // The model's input tensor is made on the capture thread: the GUI thread only shows results.
+    mLive->setPrepare([spec = mSummary->metadata.input, shape = mSummary->inputShape](LiveFrame &f) {
+        f.tensor = bgrToTensor(f.bgr.data(), f.width, f.height, spec, shape);
+    });
     mLiveStats = LiveStats();
     mLiveInFlight = 0;
     mLiveFrames.clear();
@@ -45,6 +62,19 @@ bool MainWindow::startLive(const QString &source, bool loop)
     mInput->setLiveControls(true, mLive->seekable());
     statusBar()->showMessage(tr("live: %1").arg(QString::fromStdString(mLive->description())));
     return true;
+}
+
+void MainWindow::chooseCamera()
+{
+    QList<CameraDialog::Device> devices;
+    for (const CameraInfo &c : LiveSource::cameras()) devices.push_back({c.index, QString::fromStdString(c.name)});
+    QSettings settings;
+    CameraDialog dialog(devices, settings.value("live/camera", 0).toInt(), settings.value("live/cameraSize").toSize(), this);
+    if (dialog.exec() != QDialog::Accepted || !dialog.acceptable()) return;
+    settings.setValue("live/camera", dialog.device());
+    settings.setValue("live/cameraSize", dialog.size());
+    mCameraSize = dialog.size();
+    startLive(QString("camera:%1").arg(dialog.device()));
 }
 
 void MainWindow::stopLive()
@@ -62,6 +92,7 @@ void MainWindow::stopLive()
 
 void MainWindow::wireLive()
 {
+    mCameraSize = QSettings().value("live/cameraSize").toSize();
     connect(mInput, &InputPanel::livePauseToggled, this, [this](bool p) { if (mLive) mLive->setPaused(p); });
     connect(mInput, &InputPanel::liveSeekRequested, this, [this](double f) { if (mLive) mLive->seek(f); });
     connect(mInput, &InputPanel::liveStopRequested, this, [this] { stopLive(); });
@@ -73,7 +104,9 @@ void MainWindow::wireLive()
 void MainWindow::liveTick()
 {
     if (!mLive) return;
-    applyLiveResults();
+    // One piece of GUI work per tick, so a paint comes between them: either the newest results go to the
+    // panels, or the next frame goes to the engine.
+    if (applyLiveResults()) return;
     mLiveStats.produced = mLive->produced();
     mLiveStats.dropped = mLive->dropped();
     if (mLiveInFlight) return;   // the previous frame's results are not on screen yet
@@ -89,7 +122,9 @@ void MainWindow::liveTick()
         return;
     }
     try {
-        const TensorValue t = bgrToTensor(f.bgr.data(), f.width, f.height, mSummary->metadata.input, mSummary->inputShape);
+        if (!f.prepareError.empty()) throw std::runtime_error(f.prepareError);
+        const TensorValue t = f.tensor.numel() ? std::move(f.tensor)   // made on the capture thread
+                                               : bgrToTensor(f.bgr.data(), f.width, f.height, mSummary->metadata.input, mSummary->inputShape);
         mInputTensor = t;
         mImagePath.clear();
         mTokens.clear();
@@ -97,11 +132,11 @@ void MainWindow::liveTick()
         mLiveFrames[mInputId] = {f.index, f.captured};
         while (mLiveFrames.size() > 64) mLiveFrames.erase(mLiveFrames.begin());
         mLiveInFlight = mInputId;
+        submitLiveFrame();   // first: the engine starts while the GUI shows the frame
         mAttribution->setInput(t, mInputId);
         const QImage frame = QImage(f.bgr.data(), f.width, f.height, f.width * 3, QImage::Format_RGB888).rgbSwapped();
         mInput->setLivePosition(mLive->position());
         mInput->showImage(QString::fromStdString(mLive->description()), frame);
-        submitLiveFrame();
     } catch (const std::exception &e) {
         showError(QString::fromStdString(e.what()));
         stopLive();
@@ -137,9 +172,9 @@ bool MainWindow::deferToLiveTimer(const QString &panel, quint64 inputId, bool fi
     return true;
 }
 
-void MainWindow::applyLiveResults()
+bool MainWindow::applyLiveResults()
 {
-    if (mLivePending.empty()) return;
+    if (mLivePending.empty()) return false;
     std::map<QString, LivePending> pending;
     pending.swap(mLivePending);
     const QString finalPanel = mLiveKind == "activations" ? mLiveKind : "attribution:" + mLiveKind;
@@ -149,6 +184,7 @@ void MainWindow::applyLiveResults()
         if (panel == finalPanel && p.final) completed = p.inputId;
     }
     if (completed) liveResultShown(completed);
+    return true;
 }
 
 void MainWindow::liveResultShown(quint64 inputId)

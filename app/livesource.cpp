@@ -9,12 +9,51 @@
 #include <cmath>
 
 #include <filesystem>
+#include <fstream>
 
 namespace pellucid {
 
 struct LiveSource::Capture {
     cv::VideoCapture cap;
+    Reader reader;   // openFunction's frames instead of cap's
+
+    bool read(cv::Mat &frame)
+    {
+        if (!reader) return cap.read(frame) && !frame.empty();
+        int w = 0, h = 0;
+        std::vector<unsigned char> bgr;
+        if (!reader(w, h, bgr) || w <= 0 || h <= 0 || bgr.size() != size_t(w) * size_t(h) * 3) return false;
+        cv::Mat(h, w, CV_8UC3, bgr.data()).copyTo(frame);
+        return true;
+    }
 };
+
+std::vector<CameraInfo> LiveSource::cameras(const std::string &root)
+{
+    namespace fs = std::filesystem;
+    std::vector<CameraInfo> out;
+    std::error_code ec;
+    for (const auto &entry : fs::directory_iterator(root, ec)) {
+        const std::string dir = entry.path().filename().string();
+        if (dir.rfind("video", 0) != 0) continue;
+        CameraInfo c;
+        try {
+            c.index = std::stoi(dir.substr(5));
+        } catch (const std::exception &) {
+            continue;
+        }
+        std::ifstream name(entry.path() / "name");
+        std::getline(name, c.name);
+        // uvcvideo gives every camera a second node for metadata; its "index" attribute is 1.
+        std::ifstream idx(entry.path() / "index");
+        int nodeIndex = 0;
+        if (idx >> nodeIndex && nodeIndex > 0) continue;
+        if (c.name.empty()) c.name = "camera " + std::to_string(c.index);
+        out.push_back(c);
+    }
+    std::sort(out.begin(), out.end(), [](const CameraInfo &a, const CameraInfo &b) { return a.index < b.index; });
+    return out;
+}
 
 std::unique_ptr<LiveSource> LiveSource::openCamera(int device, int width, int height)
 {
@@ -53,6 +92,24 @@ std::unique_ptr<LiveSource> LiveSource::openVideo(const std::string &path, bool 
     return s;
 }
 
+std::unique_ptr<LiveSource> LiveSource::openFunction(const std::string &description, Reader read, double fps, bool camera)
+{
+    std::unique_ptr<LiveSource> s(new LiveSource);
+    s->mCap = std::make_unique<Capture>();
+    s->mCap->reader = std::move(read);
+    s->mCamera = camera;
+    s->mDescription = description;
+    s->mFps = fps > 0 ? fps : 30;
+    s->start();
+    return s;
+}
+
+void LiveSource::setPrepare(std::function<void(LiveFrame &)> prepare)
+{
+    std::lock_guard<std::mutex> l(mMutex);
+    mPrepare = prepare ? std::make_shared<const std::function<void(LiveFrame &)>>(std::move(prepare)) : nullptr;
+}
+
 LiveSource::~LiveSource()
 {
     mStop = true;
@@ -76,7 +133,7 @@ bool LiveSource::take(LiveFrame &out)
 {
     std::lock_guard<std::mutex> l(mMutex);
     if (!mFresh) return false;
-    out = mLatest;
+    out = std::move(mLatest);
     mFresh = false;
     return true;
 }
@@ -99,7 +156,7 @@ void LiveSource::run()
         }
         bool ok = false;
         try {
-            ok = mCap->cap.read(frame) && !frame.empty();
+            ok = mCap->read(frame);
         } catch (const cv::Exception &e) {
             std::lock_guard<std::mutex> l(mMutex);
             mError = std::string("capture failed: ") + e.what();
@@ -119,14 +176,28 @@ void LiveSource::run()
             const double n = mCap->cap.get(cv::CAP_PROP_FRAME_COUNT), pos = mCap->cap.get(cv::CAP_PROP_POS_FRAMES);
             mPosition = n > 1 ? std::clamp(pos / n, 0.0, 1.0) : 0.0;
         }
+        LiveFrame f;
+        f.width = frame.cols;
+        f.height = frame.rows;
+        f.bgr.assign(frame.data, frame.data + size_t(frame.total() * frame.elemSize()));
+        f.captured = clock::now();
+        std::shared_ptr<const std::function<void(LiveFrame &)>> prepare;
+        {
+            std::lock_guard<std::mutex> l(mMutex);
+            prepare = mPrepare;
+        }
+        if (prepare) {
+            try {
+                (*prepare)(f);
+            } catch (const std::exception &e) {
+                f.prepareError = e.what();
+            }
+        }
         {
             std::lock_guard<std::mutex> l(mMutex);
             if (mFresh) ++mDropped;   // the previous frame was never taken
-            mLatest.index = ++mProduced;
-            mLatest.width = frame.cols;
-            mLatest.height = frame.rows;
-            mLatest.bgr.assign(frame.data, frame.data + size_t(frame.total() * frame.elemSize()));
-            mLatest.captured = clock::now();
+            f.index = ++mProduced;
+            mLatest = std::move(f);
             mFresh = true;
         }
         if (!mCamera) {   // files play at their own rate (a camera paces itself)

@@ -519,11 +519,7 @@ void MainWindow::buildMenus()
         threadGroup->addAction(a);
     }
     QMenu *live = file->addMenu(tr("&Live input"));
-    live->addAction(tr("Camera…"), this, [this] {
-        bool ok = false;
-        const int device = QInputDialog::getInt(this, tr("Camera"), tr("Video device number (/dev/videoN)"), 0, 0, 63, 1, &ok);
-        if (ok) startLive(QString("camera:%1").arg(device));
-    });
+    live->addAction(tr("Camera…"), this, [this] { chooseCamera(); });
     live->addAction(tr("Video file…"), this, [this] {
         const QString path = QFileDialog::getOpenFileName(this, tr("Play a video through the model"), QString(), tr("Videos (*.mp4 *.avi *.mkv *.webm *.mov);;All files (*)"));
         if (!path.isEmpty()) startLive(path, true);

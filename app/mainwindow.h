@@ -12,6 +12,7 @@
 #include <map>
 #include <chrono>
 #include <QElapsedTimer>
+#include <QSize>
 
 #include <memory>
 
@@ -100,6 +101,12 @@ public:
     bool exportLatentAnimation(const QString &which, const QString &path);
     /// Live input (app/livemode.cpp): "camera:N" or a video file; false with the problem shown.
     bool startLive(const QString &source, bool loop = false);
+    /// Any live source (tests: a camera stand-in that disappears mid-stream).
+    bool startLive(std::unique_ptr<LiveSource> source);
+    /// The capture size asked of cameras (empty: the camera's default); File → Live input → Camera… sets it.
+    void setCameraSize(const QSize &size) { mCameraSize = size; }
+    void chooseCamera();   // the camera dialog, then startLive
+    QSize cameraSize() const { return mCameraSize; }
     void stopLive();
     struct LiveStats {
         quint64 produced = 0, dropped = 0, shown = 0, lastShownFrame = 0;
@@ -207,7 +214,7 @@ private:
     /// In live mode results wait for the live timer, newest per panel replacing older ones, so panels
     /// repaint on one timer rather than on every result signal; false (show now) when not live.
     bool deferToLiveTimer(const QString &panel, quint64 inputId, bool final, std::function<void()> show);
-    void applyLiveResults();
+    bool applyLiveResults();   // false when nothing was waiting
     void submitLiveFrame();
     struct LivePending {
         quint64 inputId;
@@ -217,6 +224,7 @@ private:
     std::map<QString, LivePending> mLivePending;
     QString mLiveKind;        // the job kind whose final result completes a frame ("activations" or an attribution kind)
     quint64 mLiveGeneration = 0;
+    QSize mCameraSize;
     std::unique_ptr<LiveSource> mLive;
     QTimer *mLiveTimer = nullptr;
     quint64 mLiveInFlight = 0;

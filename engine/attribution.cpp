@@ -823,8 +823,10 @@ std::shared_ptr<AttributionResult> computeLiveFrame(Model &model, const TensorVa
                                                     const std::function<void(std::shared_ptr<ActivationOutput>)> &onActivations)
 {
     const AttributionMethod m = attribution ? attribution->method : AttributionMethod::Saliency;
-    const bool shared = attribution && input.shape().size() >= 1 && input.dim(0) == 1 && !attribution->layer.empty()
-                        && (m == AttributionMethod::GradCam || m == AttributionMethod::GradCamPlusPlus || m == AttributionMethod::LayerCam);
+    const bool gradCam = m == AttributionMethod::GradCam || m == AttributionMethod::GradCamPlusPlus || m == AttributionMethod::LayerCam;
+    const bool inputGradient = m == AttributionMethod::Saliency || m == AttributionMethod::InputXGradient;
+    const bool shared = attribution && input.shape().size() >= 1 && input.dim(0) == 1
+                        && ((gradCam && !attribution->layer.empty()) || inputGradient);
     if (!shared) {
         onActivations(computeActivations(model, input, inputId, activationLayer, topK, histogramBins));
         if (!attribution) return nullptr;
@@ -836,8 +838,9 @@ std::shared_ptr<AttributionResult> computeLiveFrame(Model &model, const TensorVa
     const auto t0 = std::chrono::steady_clock::now();
     model.checkInput(input);
     Model::Impl &d = model.impl();
-    const std::string camPath = model.resolveLayer(attribution->layer).path;
-    std::vector<std::string> paths{camPath};
+    const std::string camPath = gradCam ? model.resolveLayer(attribution->layer).path : std::string();
+    std::vector<std::string> paths;
+    if (gradCam) paths.push_back(camPath);
     std::string actPath;
     if (!activationLayer.empty()) {
         actPath = model.resolveLayer(activationLayer).path;
@@ -863,13 +866,13 @@ std::shared_ptr<AttributionResult> computeLiveFrame(Model &model, const TensorVa
     const double forwardMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     std::vector<at::Tensor> logitsOut, camOut;
     flattenTensors(outs.at(0), logitsOut);
-    flattenTensors(outs.at(1), camOut);
+    if (gradCam) flattenTensors(outs.at(1), camOut);
     if (logitsOut.empty()) throw Error(ErrorCode::ModelError, "The model returned no tensor");
-    if (camOut.empty()) throw Error(ErrorCode::BadInput, "Layer '" + camPath + "' returns no tensor");
+    if (gradCam && camOut.empty()) throw Error(ErrorCode::BadInput, "Layer '" + camPath + "' returns no tensor");
     {
         ForwardResult fr;
         fr.outputs = toValues(outs.at(0));
-        if (!actPath.empty()) fr.taps[actPath] = toValues(outs.at(actPath == camPath ? 1 : 2));
+        if (!actPath.empty()) fr.taps[actPath] = toValues(outs.at(actPath == camPath || !gradCam ? 1 : 2));
         onActivations(activationOutputFrom(model, std::move(fr), inputId, activationLayer, topK, histogramBins, forwardMs));
     }
     if (sink.cancelled && sink.cancelled()) throw Error(ErrorCode::Cancelled, "cancelled");
@@ -882,16 +885,23 @@ std::shared_ptr<AttributionResult> computeLiveFrame(Model &model, const TensorVa
         t.kind = AttributionTarget::Kind::Class;
         t.classIndex = int(logits[0].argmax().item<int64_t>());
     }
-    const at::Tensor A = spatialLayer(camPath, camOut[0]);
     const at::Tensor y = r.scores(logits, t).sum();
-    const at::Tensor g = spatialLayer(camPath, torch::autograd::grad({y}, {camOut[0]})[0].detach());
+    at::Tensor map;
+    if (gradCam) {
+        const at::Tensor A = spatialLayer(camPath, camOut[0]);
+        const at::Tensor g = spatialLayer(camPath, torch::autograd::grad({y}, {camOut[0]})[0].detach());
+        map = camFromGradients(m, g, A.detach());
+    } else {   // as gradientMethod: |∂y/∂x| or x · ∂y/∂x
+        const at::Tensor g = torch::autograd::grad({y}, {xg})[0].detach();
+        map = m == AttributionMethod::Saliency ? g.abs() : x * g;
+    }
     auto result = std::make_shared<AttributionResult>();
     result->inputId = inputId;
     result->method = m;
     result->layer = attribution->layer;
     result->targetClass = t.classIndex;
     result->convergenceDelta = std::nan("");
-    result->map = tensorToValue(camFromGradients(m, g, A.detach()));
+    result->map = tensorToValue(map);
     result->modelPasses = 1;
     result->chunks = 1;
     result->elapsedMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

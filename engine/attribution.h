@@ -104,10 +104,11 @@ Job attributionJob(TensorValue input, uint64_t inputId, AttributionParams params
 
 /// Live mode's work for one frame: the prediction and `activationLayer`'s activations (handed to
 /// `onActivations` as soon as they exist), then the attribution when `attribution` is given. With Grad-CAM,
-/// Grad-CAM++ or LayerCAM on a single input everything comes from ONE forward pass (taps on both layers,
-/// the predicted class read from its logits) and a backward pass that stops at the CAM layer — instead of
-/// the three forward passes that separate activation and attribution requests cost. Other methods run
-/// after the activations as computeAttribution does. Returns the attribution (nullptr without one).
+/// Grad-CAM++, LayerCAM, saliency or input × gradient on a single input everything comes from ONE forward
+/// pass (taps on both layers, the predicted class read from its logits) and one backward pass (for the CAMs
+/// it stops at the CAM layer) — instead of the three forward passes that separate activation and attribution
+/// requests cost. Other methods run after the activations as computeAttribution does. Returns the
+/// attribution (nullptr without one).
 std::shared_ptr<AttributionResult> computeLiveFrame(Model &model, const TensorValue &input, uint64_t inputId,
                                                     const std::string &activationLayer, int topK, int histogramBins,
                                                     const AttributionParams *attribution, const AttributionSink &sink,

@@ -1,6 +1,11 @@
 #include "engine/engine.h"
 
 #include <chrono>
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace pellucid {
 
@@ -160,6 +165,11 @@ void Engine::publish(JobEvent e)
 
 void Engine::run()
 {
+#ifdef __linux__
+    // Below the GUI: a model's threads (OpenMP's team is created by, and inherits the niceness of, this
+    // thread) must not starve the thread that paints, on a laptop with two cores.
+    (void)setpriority(PRIO_PROCESS, pid_t(syscall(SYS_gettid)), 5);
+#endif
     while (true) {
         Pending current;
         {

@@ -319,8 +319,9 @@ TEST(live_frame_shares_one_forward_and_matches_separate_requests)
     auto m = load("seqcnn_scripted.pt");
     const TensorValue x = first(readNpy(fixtures::path("seqcnn_input.npy")));
     const auto separate = computeActivations(*m, x, 7, "features.2", 5, 32);
-    for (AttributionMethod method : {AttributionMethod::GradCam, AttributionMethod::GradCamPlusPlus,
-                                     AttributionMethod::LayerCam, AttributionMethod::ScoreCam}) {
+    for (AttributionMethod method : {AttributionMethod::GradCam, AttributionMethod::GradCamPlusPlus, AttributionMethod::LayerCam,
+                                     AttributionMethod::ScoreCam, AttributionMethod::Saliency, AttributionMethod::InputXGradient,
+                                     AttributionMethod::IntegratedGradients}) {
         AttributionParams p;
         p.method = method;   // predicted target: read from the shared pass's logits
         p.layer = "features.3";
@@ -344,7 +345,9 @@ TEST(live_frame_shares_one_forward_and_matches_separate_requests)
                   methodName(method) << " differs by " << fixtures::maxAbsDiff(r->map, alone->map));
         // The gradient CAMs take one pass for everything; separate requests take three (activations,
         // the predicted class, the CAM's own forward).
-        if (method != AttributionMethod::ScoreCam) CHECK_EQ(r->modelPasses, int64_t(1));
+        if (method != AttributionMethod::ScoreCam && method != AttributionMethod::IntegratedGradients)
+            CHECK_EQ(r->modelPasses, int64_t(1));
+        CHECK(r->map.shape() == alone->map.shape());
     }
     // The activation layer may be the CAM layer itself; without an attribution only activations come.
     AttributionParams gc;

@@ -18,6 +18,8 @@
 #include "widgets/latentpanel.h"
 #include "widgets/attentionpanel.h"
 #include "widgets/drawingcanvas.h"
+#include "widgets/cameradialog.h"
+#include "app/livesource.h"
 #include <gif_lib.h>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
@@ -43,6 +45,7 @@
 #include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
+#include <QDir>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <QProcess>
@@ -1036,6 +1039,72 @@ private slots:
         QVERIFY(!w->startLive(bad));
         QVERIFY(w->lastError().contains("bad.avi"));
         QVERIFY(!w->liveRunning());
+    }
+
+    void cameraDisappearsMidStreamAndTheAppGoesOn()
+    {
+        auto w = openDemo();
+        QSignalSpy ended(w.get(), &MainWindow::liveEnded);
+        QSignalSpy frames(w.get(), &MainWindow::liveFrameShown);
+        // A camera stand-in: 40 frames of a moving bar at 100 fps, then nothing — as an unplugged USB camera.
+        int sent = 0;
+        auto source = LiveSource::openFunction("camera 5", [&sent](int &width, int &height, std::vector<unsigned char> &bgr) {
+            if (sent == 40) return false;
+            width = 64;
+            height = 48;
+            bgr.assign(size_t(width * height * 3), 0);
+            for (int x = 0; x < width; ++x)
+                for (int y = sent % 40; y < sent % 40 + 6 && y < height; ++y) bgr[size_t((y * width + x) * 3 + 1)] = 255;
+            ++sent;
+            return true;
+        }, 100, true);
+        QVERIFY(w->startLive(std::move(source)));
+        QVERIFY(ended.wait(30000));
+        QVERIFY(!w->liveRunning());
+        QVERIFY2(w->lastError().contains("camera 5 stopped delivering frames"), qPrintable(w->lastError()));
+        QVERIFY(frames.count() > 0);
+        QCOMPARE(w->liveStats().produced, quint64(40));
+        // Nothing lost: the app goes on with a still image.
+        QSignalSpy shown(w.get(), &MainWindow::activationsShown);
+        w->openImage(res("samples/9-ankle-boot.png"));
+        QVERIFY(shown.wait(30000));
+    }
+
+    void cameraDialogListsDevicesAndResolutions()
+    {
+        // sysfs stand-in: two cameras, one of them with uvcvideo's metadata node (index 1) that is no camera.
+        QTemporaryDir sys;
+        auto node = [&](const QString &dir, const QByteArray &name, const QByteArray &index) {
+            QDir().mkpath(sys.filePath(dir));
+            QFile n(sys.filePath(dir + "/name"));
+            QVERIFY(n.open(QIODevice::WriteOnly));
+            n.write(name + "\n");
+            QFile i(sys.filePath(dir + "/index"));
+            QVERIFY(i.open(QIODevice::WriteOnly));
+            i.write(index + "\n");
+        };
+        node("video2", "USB Camera", "0");
+        node("video0", "Integrated Camera", "0");
+        node("video1", "Integrated Camera", "1");
+        const auto cams = LiveSource::cameras(sys.path().toStdString());
+        QCOMPARE(int(cams.size()), 2);
+        QCOMPARE(cams[0].index, 0);
+        QCOMPARE(QString::fromStdString(cams[1].name), QString("USB Camera"));
+        QVERIFY(LiveSource::cameras(sys.filePath("missing").toStdString()).empty());
+        QList<CameraDialog::Device> devices;
+        for (const auto &c : cams) devices.push_back({c.index, QString::fromStdString(c.name)});
+        CameraDialog d(devices, 2, QSize(640, 480));
+        QCOMPARE(d.deviceBox()->count(), 2);
+        QCOMPARE(d.device(), 2);                  // the remembered device
+        QCOMPARE(d.size(), QSize(640, 480));      // and resolution
+        d.sizeBox()->setCurrentIndex(0);
+        QVERIFY(d.size().isEmpty());              // the camera's default
+        QVERIFY(d.acceptable());
+        CameraDialog none({}, 0, QSize());
+        QVERIFY(!none.acceptable());
+        QCOMPARE(none.device(), -1);
+        d.show();
+        d.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/camera_dialog.png");
     }
 
     void threadCountReloadsTheModel()
