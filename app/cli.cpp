@@ -3,7 +3,8 @@
 //   pellucid-cli layers --model M [--json]
 //   pellucid-cli predict --model M --input X [--topk K]
 //   pellucid-cli activations --model M --input X --layer PATH --out OUT.npy|OUT.png
-// Common options: --device auto|cpu|cuda, --input-shape 1,3,224,224, --input-dtype float32|int64, --threads N.
+// Common options: --device auto|cpu|cuda, --input-shape 1,3,224,224, --input-dtype float32|int64, --threads N,
+// --precision fp32|bf16|fp16.
 // Exit status: 0 success; 1 usage error; 2 any other error (one line on stderr); 3 the result holds NaN/Inf
 // (the output is still written, so it can be inspected).
 #include "app/composer.h"
@@ -113,6 +114,7 @@ const char *kUsage =
     "generators: --class K picks the class of a conditional generator (role conditional_generator: forward(z, class)).\n"
     "options: --role classifier|generator|decoder|encoder|conditional_generator (overrides the metadata role)\n"
     "         --device auto|cpu|cuda  --input-shape 1,3,224,224  --input-dtype float32|int64  --threads N\n"
+    "         --precision fp32|bf16|fp16 (forward-only commands; kept only when it leaves the prediction unchanged)\n"
     "X is a .npy tensor used exactly as given (batch included) or an image preprocessed per the metadata.\n";
 
 struct Args {
@@ -137,7 +139,7 @@ Args parse(int argc, char **argv)
 {
     static const std::set<std::string> flagNames = {"json", "help", "raw", "robustness", "rollout", "grad-rollout", "truncate"};
     static const std::set<std::string> valueNames = {
-        "model", "input", "layer", "out", "topk", "device", "input-shape", "input-dtype", "threads", "method",
+        "model", "input", "layer", "out", "topk", "device", "input-shape", "input-dtype", "threads", "precision", "method",
         "target", "contrast", "steps", "integration", "baseline", "window", "stride", "samples", "stdev", "seed",
         "noise-base", "noise-type", "feature-mask", "grid", "fill", "internal-batch", "memory-budget-mb",
         "superpixels", "superpixel-size", "input-dir", "out-dir", "shard", "format", "session",
@@ -224,7 +226,11 @@ std::unique_ptr<Model> loadModel(const Args &a)
     }
     o.inputDtype = a.get("input-dtype", "");
     if (a.has("threads")) o.threads = toInt(a.need("threads"), "--threads");
-    return Model::load(a.need("model"), o);
+    if (a.has("precision") && !parsePrecision(a.need("precision"), o.precision))
+        throw Error(ErrorCode::BadInput, "--precision must be fp32, fp16 or bf16 (got " + a.need("precision") + ")");
+    auto m = Model::load(a.need("model"), o);
+    if (!m->summary().precisionNote.empty()) std::cerr << "pellucid-cli: " << m->summary().precisionNote << "\n";
+    return m;
 }
 
 /// A second model named by --KEY (a classifier, an encoder), with the main model's options but not its --role.

@@ -17,9 +17,10 @@ EngineBridge::~EngineBridge()
     mEngine.reset();   // joins the worker before the QObject goes away
 }
 
-quint64 EngineBridge::loadModel(const QString &path, DevicePreference device, const QString &role, int threads)
+quint64 EngineBridge::loadModel(const QString &path, DevicePreference device, const QString &role, int threads, Precision precision)
 {
     LoadOptions o;
+    o.precision = precision;
     o.device = device;
     o.threads = threads;
     o.role = role.toStdString();

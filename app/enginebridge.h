@@ -20,7 +20,8 @@ public:
     explicit EngineBridge(QObject *parent = nullptr);
     ~EngineBridge() override;
 
-    quint64 loadModel(const QString &path, DevicePreference device = DevicePreference::Auto, const QString &role = {}, int threads = 0);
+    quint64 loadModel(const QString &path, DevicePreference device = DevicePreference::Auto, const QString &role = {}, int threads = 0,
+                      Precision precision = Precision::Float32);
     quint64 requestActivations(const TensorValue &input, quint64 inputId, const QString &layer);
     /// `kind` names the request's slot: a newer request of the same kind supersedes it.
     quint64 requestAttribution(const TensorValue &input, quint64 inputId, const AttributionParams &params,

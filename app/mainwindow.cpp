@@ -518,6 +518,19 @@ void MainWindow::buildMenus()
         a->setChecked(n == mThreads);
         threadGroup->addAction(a);
     }
+    QMenu *precisionMenu = file->addMenu(tr("&Precision"));
+    precisionMenu->setToolTip(tr("Arithmetic of forward-only work (activations, predictions); gradient methods stay float32. "
+                                 "A reduced precision is taken only when it keeps every checked prediction."));
+    auto *precisionGroup = new QActionGroup(this);
+    parsePrecision(QSettings().value("engine/precision", "fp32").toString().toStdString(), mPrecision);
+    for (const auto &[label, p] : std::vector<std::pair<QString, Precision>>{{tr("float32"), Precision::Float32},
+                                                                            {tr("bfloat16 (forward only)"), Precision::BFloat16},
+                                                                            {tr("float16 (forward only)"), Precision::Float16}}) {
+        QAction *a = precisionMenu->addAction(label, this, [this, p = p] { setPrecision(p); });
+        a->setCheckable(true);
+        a->setChecked(p == mPrecision);
+        precisionGroup->addAction(a);
+    }
     QMenu *live = file->addMenu(tr("&Live input"));
     live->addAction(tr("Camera…"), this, [this] { chooseCamera(); });
     live->addAction(tr("Video file…"), this, [this] {
@@ -865,7 +878,14 @@ void MainWindow::showError(const QString &message)
 void MainWindow::openModel(const QString &path)
 {
     mModelLabel->setText(tr("loading %1…").arg(QFileInfo(path).fileName()));
-    mBridge->loadModel(path, mDevice, mRole, mThreads);
+    mBridge->loadModel(path, mDevice, mRole, mThreads, mPrecision);
+}
+
+void MainWindow::setPrecision(Precision p)
+{
+    mPrecision = p;
+    QSettings().setValue("engine/precision", QString(precisionName(p)));
+    if (mSummary) openModel(QString::fromStdString(mSummary->path));
 }
 
 void MainWindow::setThreads(int threads)
@@ -893,7 +913,9 @@ void MainWindow::onModelLoaded(std::shared_ptr<const ModelSummary> summary)
     mErrorLabel->clear();
     mModelLabel->setText(QString::fromStdString(mSummary->fileName));
     mModelLabel->setToolTip(QString::fromStdString(mSummary->path));
-    mDeviceLabel->setText(tr("device: %1").arg(QString::fromStdString(mSummary->device)));
+    mDeviceLabel->setText(mSummary->precision == "fp32" ? tr("device: %1").arg(QString::fromStdString(mSummary->device))
+                                                        : tr("device: %1, %2").arg(QString::fromStdString(mSummary->device), QString::fromStdString(mSummary->precision)));
+    if (!mSummary->precisionNote.empty()) showError(QString::fromStdString(mSummary->precisionNote));
     setWindowTitle(tr("Pellucid — %1").arg(QString::fromStdString(mSummary->fileName)));
     mLayers->setModel(*mSummary);
     mAttribution->setModel(*mSummary);

@@ -105,6 +105,9 @@ public:
     bool startLive(std::unique_ptr<LiveSource> source);
     /// The capture size asked of cameras (empty: the camera's default); File → Live input → Camera… sets it.
     void setCameraSize(const QSize &size) { mCameraSize = size; }
+    /// Precision of forward-only work (remembered); reloads the current model, which checks it.
+    void setPrecision(Precision p);
+    Precision precision() const { return mPrecision; }
     void chooseCamera();   // the camera dialog, then startLive
     QSize cameraSize() const { return mCameraSize; }
     void stopLive();
@@ -225,6 +228,7 @@ private:
     QString mLiveKind;        // the job kind whose final result completes a frame ("activations" or an attribution kind)
     quint64 mLiveGeneration = 0;
     QSize mCameraSize;
+    Precision mPrecision = Precision::Float32;
     std::unique_ptr<LiveSource> mLive;
     QTimer *mLiveTimer = nullptr;
     quint64 mLiveInFlight = 0;

@@ -15,6 +15,7 @@
 #include <list>
 #include <mutex>
 #include <numeric>
+#include <chrono>
 #include <cstdlib>
 #include <regex>
 #include <thread>
@@ -94,6 +95,124 @@ std::string readPrefix(const std::string &path, size_t n)
 } // namespace
 
 bool cudaAvailable() { return torch::cuda::is_available(); }
+
+const char *precisionName(Precision p)
+{
+    switch (p) {
+    case Precision::Float16: return "fp16";
+    case Precision::BFloat16: return "bf16";
+    case Precision::Float32: break;
+    }
+    return "fp32";
+}
+
+bool parsePrecision(const std::string &name, Precision &out)
+{
+    for (Precision p : {Precision::Float32, Precision::Float16, Precision::BFloat16})
+        if (name == precisionName(p)) {
+            out = p;
+            return true;
+        }
+    return false;
+}
+
+void Model::Impl::warmUp()
+{
+    if (summary.inputShape.empty()) return;
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(99);
+        const bool ids = summary.metadata.input.dtype == "int64";
+        at::Tensor x = ids ? at::randint(0, 2, summary.inputShape, gen, torch::kLong) : at::rand(summary.inputShape, gen, torch::kFloat);
+        x = x.to(device);
+        for (int i = 0; i < 3; ++i) (void)runTapped(x, {});   // kernels chosen, allocator pools filled
+        if (!ids) {   // and the backward kernels the gradient methods use
+            torch::AutoGradMode enable(true);
+            const at::Tensor xg = x.detach().requires_grad_(true);
+            std::vector<at::Tensor> ts;
+            flattenTensors(tapped({})->run(module, {xg}).at(0), ts);
+            if (!ts.empty() && ts[0].is_floating_point()) (void)torch::autograd::grad({ts[0].sum()}, {xg}, {}, false, false, true);
+        }
+        syncStream();
+    } catch (const std::exception &) {
+        // Best effort: the dry run has already said what fails.
+    }
+    summary.warmupMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+Precision Model::precision() const { return d->precision; }
+
+PrecisionCheck Model::setPrecision(Precision p, const std::vector<TensorValue> &checkInputs)
+{
+    PrecisionCheck check;
+    check.precision = p;
+    Impl &m = *d;
+    if (p == Precision::Float32) {
+        m.precision = p;
+        m.reduced = torch::jit::Module();
+        m.reducedCache.clear();
+        m.summary.precision = precisionName(p);
+        return check;
+    }
+    const std::string name = precisionName(p);
+    const Precision before = m.precision;
+    torch::jit::Module oldReduced = m.reduced;
+    auto restore = [&] {
+        m.precision = before;
+        m.reduced = oldReduced;
+        m.reducedCache.clear();
+    };
+    std::vector<at::Tensor> inputs;
+    if (!m.summary.inputShape.empty()) {
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(1234);   // the dry run's input
+        inputs.push_back(m.summary.metadata.input.dtype == "int64" ? at::randint(0, 2, m.summary.inputShape, gen, torch::kLong)
+                                                                   : at::rand(m.summary.inputShape, gen, torch::kFloat));
+        inputs.back() = inputs.back().to(m.device);
+    }
+    for (const auto &v : checkInputs) {
+        checkInput(v);
+        inputs.push_back(m.toTorch(v));
+    }
+    if (inputs.empty()) throw Error(ErrorCode::BadInput, "No input to check " + name + " on: the model's input shape is unknown");
+    try {
+        m.reduced = m.module.clone();
+        m.reduced.to(p == Precision::Float16 ? at::kHalf : at::kBFloat16);
+        m.reducedCache.clear();
+        m.precision = p;
+        for (const at::Tensor &x : inputs) {
+            std::vector<at::Tensor> full, low;
+            flattenTensors(m.runTapped(x, {}).at(0), full);
+            flattenTensors(m.runForwardOnly(x, {}).at(0), low);
+            if (full.empty() || low.empty()) throw Error(ErrorCode::ModelError, "The model returned no tensor");
+            const at::Tensor a = full[0].to(at::kCPU, at::kFloat), b = low[0].to(at::kCPU, at::kFloat);
+            check.maxAbsLogitDiff = std::max(check.maxAbsLogitDiff, (a - b).abs().max().item<double>());
+            bool same;
+            if (a.dim() == 2 && a.size(1) > 1) {
+                same = a.argmax(1).equal(b.argmax(1));   // the predicted class of every row
+            } else {   // not a classifier: the output within 5 % of its range
+                same = ((a - b).abs().max() <= 0.05 * std::max(1e-6, (a.max() - a.min()).item<double>())).item<bool>();
+            }
+            ++check.inputs;
+            check.agreeing += same;
+        }
+    } catch (const Error &) {
+        restore();
+        throw;
+    } catch (const std::exception &e) {
+        restore();
+        throw Error(ErrorCode::BadInput, name + " is not available for this model on " + m.summary.device + ": " + summarizeTorchError(e.what()));
+    }
+    if (check.agreeing != check.inputs) {
+        restore();
+        std::ostringstream msg;
+        msg << name << " changes the prediction on " << (check.inputs - check.agreeing) << " of " << check.inputs
+            << " check inputs (largest logit difference " << check.maxAbsLogitDiff << "); staying at " << precisionName(before);
+        throw Error(ErrorCode::BadInput, msg.str());
+    }
+    m.summary.precision = name;
+    m.summary.precisionNote.clear();
+    return check;
+}
 
 std::string summarizeTorchError(const std::string &what)
 {
@@ -184,6 +303,12 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
         throw Error(ErrorCode::BadInput, "CUDA was requested but no CUDA device is available");
     d.device = (options.device == DevicePreference::Cpu || !cuda) ? torch::Device(torch::kCPU)
                                                                   : torch::Device(torch::kCUDA, 0);
+    if (d.device.is_cuda()) {
+        // One stream for the engine: everything this thread (the engine's worker) queues from now on goes to
+        // it, apart from other users of the GPU and in order, so inputs copy asynchronously ahead of the work.
+        const auto *impl = c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA);
+        impl->exchangeStream(impl->getStreamFromGlobalPool(d.device, /*isHighPriority=*/false));
+    }
     torch::jit::ExtraFilesMap extra{{"pellucid.json", ""}};
     try {
         d.module = torch::jit::load(path, d.device, extra);
@@ -267,6 +392,14 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
         s.inputShapeSource = "unknown";
     }
     d.dryRun();
+    if (options.precision != Precision::Float32) {
+        try {
+            m->setPrecision(options.precision);
+        } catch (const Error &e) {
+            s.precisionNote = e.what();   // the model loads in float32 and says why
+        }
+    }
+    if (d.device.is_cuda()) d.warmUp();
     return m;
 }
 
@@ -372,7 +505,7 @@ ForwardResult Model::forward(const TensorValue &input, const std::vector<std::st
     // Forward-only and copied out below: inference mode skips autograd's version counters and views.
     c10::InferenceMode inference;
     try {
-        out = d->runTapped(d->toTorch(input), paths);
+        out = d->runForwardOnly(d->toTorch(input), paths);
     } catch (const Error &) {
         throw;
     } catch (const std::exception &e) {
@@ -395,7 +528,10 @@ std::vector<TensorValue> Model::plainForward(const TensorValue &input)
     checkInput(input);
     c10::InferenceMode inference;
     try {
-        return toValues(d->module.forward({d->toTorch(input)}));
+        const at::Tensor x = d->toTorch(input);
+        if (d->precision != Precision::Float32)   // the same arithmetic as forward(), for the tap-overhead baseline
+            return toValues(d->reduced.forward({x.is_floating_point() ? x.to(d->reducedType()) : x}));
+        return toValues(d->module.forward({x}));
     } catch (const std::exception &e) {
         throw Error(ErrorCode::ModelError, "The model's forward failed: " + summarizeTorchError(e.what()));
     }

@@ -12,6 +12,18 @@
 namespace pellucid {
 
 enum class DevicePreference { Auto, Cpu, Cuda };
+/// Arithmetic of forward-only work (activations, predictions, forward-only live frames); gradient methods
+/// always run in float32.
+enum class Precision { Float32, Float16, BFloat16 };
+const char *precisionName(Precision p);            // "fp32", "fp16", "bf16"
+bool parsePrecision(const std::string &name, Precision &out);
+
+/// What enabling a reduced precision found on its check inputs.
+struct PrecisionCheck {
+    Precision precision = Precision::Float32;
+    int inputs = 0, agreeing = 0;        // check inputs whose top-1 class matched float32's
+    double maxAbsLogitDiff = 0;          // largest |logit(reduced) − logit(fp32)| over them
+};
 
 struct LoadOptions {
     DevicePreference device = DevicePreference::Auto;
@@ -20,6 +32,7 @@ struct LoadOptions {
     std::string inputDtype;  // "float32" or "int64"; overrides metadata when given
     std::string role;        // "classifier", "generator", "decoder", "encoder", "conditional_generator";
                              // overrides the metadata role when given (the UI's role chooser)
+    Precision precision = Precision::Float32;   // forward-only work; checked at load (see Model::setPrecision)
 };
 
 struct LayerInfo {
@@ -45,6 +58,9 @@ struct ModelSummary {
     std::vector<LayerInfo> layers;   // every submodule, in named_modules() order
     int64_t parameterCount = 0;
     std::string dryRunError;         // why no dry run succeeded, if none did
+    double warmupMs = 0;
+    std::string precision = "fp32";  // of forward-only work: "fp32", "fp16" or "bf16"
+    std::string precisionNote;       // why a requested reduced precision was not taken (the check's message)             // CUDA: forward + backward passes run at load so the first frame is not slow
 };
 
 struct Prediction {
@@ -84,6 +100,14 @@ public:
 
     /// Forward with taps (no gradients). Throws Error(ModelError) if the model raises.
     ForwardResult forward(const TensorValue &input, const std::vector<std::string> &layerPaths);
+
+    /// Forward-only work in reduced precision (a converted copy of the module; gradients stay float32).
+    /// Checked first on `checkInputs` plus the dry-run input: every top-1 class must match float32's, else
+    /// Error(BadInput) says on how many it changed and the model stays as it was. Float32 switches back.
+    /// Error(BadInput) too when the device has no kernels for that type (fp16 convolutions on older CPU
+    /// LibTorch builds).
+    PrecisionCheck setPrecision(Precision p, const std::vector<TensorValue> &checkInputs = {});
+    Precision precision() const;
 
     /// Plain forward through the module's own method (no rewriting): the baseline for the tap overhead.
     std::vector<TensorValue> plainForward(const TensorValue &input);

@@ -4,6 +4,7 @@
 //                  [--projector IDX-IMAGES.gz]  (only the projector's interactivity over that dataset)
 //                  [--attention-views TOKENS]   (only the Attention dock with 12 layers × 12 heads of TOKENS)
 //                  [--live-frames N]            (also: N live frames, activations + Grad-CAM each, fps and memory)
+//                  [--precision fp32|bf16|fp16] (forward-only work; checked at load)
 //                  [--live-gui-seconds S]       (GUI builds: S seconds of live video in the main window, GUI-thread stalls)
 //                  [--live-only]                (skip the attribution and evaluation sections, e.g. for big models)
 // 1. Tap overhead: a forward with one layer tapped (the rewritten graph) against the module's own forward.
@@ -65,6 +66,7 @@ int main(int argc, char **argv)
     std::string model = std::string(PELLUCID_SOURCE_RESOURCES) + "/models/fashion_mnist_cnn.pt";
     std::string layer, jsonOut;
     int iterations = 300, threads = 0, attrReps = 11;
+    Precision precision = Precision::Float32;
     Shape userShape;
     std::string generator;
     double guiSeconds = 5, liveGuiSeconds = 0;
@@ -87,6 +89,9 @@ int main(int argc, char **argv)
         else if (k == "--threads") threads = std::stoi(v);
         else if (k == "--gui-seconds") guiSeconds = std::stod(v);
         else if (k == "--live-gui-seconds") liveGuiSeconds = std::stod(v);
+        else if (k == "--precision") {
+            if (!parsePrecision(v, precision)) { std::cerr << "--precision must be fp32, fp16 or bf16\n"; return 1; }
+        }
         else if (k == "--json") jsonOut = v;
         else if (k == "--attribution-reps") attrReps = std::stoi(v);
         else if (k == "--generator") generator = v;
@@ -124,6 +129,7 @@ int main(int argc, char **argv)
     try {
         LoadOptions opts;
         opts.threads = threads;
+        opts.precision = precision;
         opts.inputShape = userShape;
         auto m = Model::load(model, opts);
         const ModelSummary &s = m->summary();
@@ -136,8 +142,10 @@ int main(int argc, char **argv)
         report["torch"] = s.torchVersion;
         report["layer"] = layer;
         report["iterations"] = iterations;
-        std::printf("model %s on %s (LibTorch %s), input %s, layer %s\n", s.fileName.c_str(), s.device.c_str(),
-                    s.torchVersion.c_str(), shapeToString(shape).c_str(), layer.c_str());
+        std::printf("model %s on %s (LibTorch %s), input %s, layer %s, forward-only precision %s, warm-up at load %.0f ms\n",
+                    s.fileName.c_str(), s.device.c_str(), s.torchVersion.c_str(), shapeToString(shape).c_str(), layer.c_str(),
+                    s.precision.c_str(), s.warmupMs);
+        if (!s.precisionNote.empty()) std::printf("  (%s)\n", s.precisionNote.c_str());
 
         // 1. Tap overhead, interleaved so drift hits both alike.
         const TensorValue x = randomInput(shape, 1);

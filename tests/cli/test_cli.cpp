@@ -692,4 +692,25 @@ TEST(attribute_png_and_errors)
     CHECK(steps.err.find("at least 1 step") != std::string::npos);
 }
 
+TEST(precision_option_keeps_the_prediction)
+{
+    for (const char *sample : {"samples/7-sneaker.png", "samples/9-ankle-boot.png", "samples/1-trouser.png"}) {
+        const std::string in = " --input " + fixtures::resources(sample);
+        const Run full = cli("predict --model " + demo + in);
+        const Run low = cli("predict --model " + demo + in + " --precision bf16");
+        CHECK_EQ(full.status, 0);
+        CHECK_EQ(low.status, 0);
+        const Json a = Json::parse(full.out), b = Json::parse(low.out);
+        const Json &ta = a.find("top")->asArray()[0], &tb = b.find("top")->asArray()[0];
+        CHECK_EQ(ta.find("label")->asString(), tb.find("label")->asString());
+        // Computed in bfloat16: close to float32, yet not identical.
+        const double pa = ta.find("probability")->asNumber(), pb = tb.find("probability")->asNumber();
+        CHECK_MSG(std::fabs(pa - pb) < 0.02, pa << " vs " << pb);
+        CHECK(ta.find("logit")->asNumber() != tb.find("logit")->asNumber());
+    }
+    const Run bad = cli("predict --model " + demo + " --input " + fixtures::resources("samples/7-sneaker.png") + " --precision fp8");
+    CHECK(bad.status != 0);
+    CHECK_MSG(bad.err.find("--precision must be fp32, fp16 or bf16 (got fp8)") != std::string::npos, bad.err);
+}
+
 TESTKIT_MAIN

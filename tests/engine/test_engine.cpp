@@ -7,6 +7,8 @@
 #include "tests/common/testkit.h"
 
 #include <chrono>
+#include <cstring>
+#include <random>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -235,6 +237,99 @@ TEST(activations_job_end_to_end)
     }
     CHECK(rec.last(bad).type == JobEvent::Type::Failed);
     CHECK(rec.last(bad).message.find("Did you mean") != std::string::npos);
+}
+
+namespace {
+
+/// float → bfloat16 → float, round to nearest even (what at::kBFloat16 conversion does).
+float roundBf16(float f)
+{
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    u += 0x7FFF + ((u >> 16) & 1);
+    u &= 0xFFFF0000u;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+int argmax(const TensorValue &logits)
+{
+    int best = 0;
+    for (int64_t k = 1; k < logits.numel(); ++k)
+        if (logits.at(k) > logits.at(best)) best = int(k);
+    return best;
+}
+
+} // namespace
+
+TEST(reduced_precision_keeps_the_prediction_or_says_why)
+{
+    auto m = fixtures::loadCpu("seqcnn_scripted.pt");
+    const TensorValue batch = readNpy(fixtures::path("seqcnn_input.npy"));
+    const ForwardResult full = m->forward(batch, {"features.3"});
+    const PrecisionCheck c = m->setPrecision(Precision::BFloat16, {batch});
+    CHECK_EQ(c.inputs, 2);   // the dry run's input and the batch
+    CHECK_EQ(c.agreeing, 2);
+    CHECK(c.maxAbsLogitDiff > 0);
+    CHECK(m->precision() == Precision::BFloat16);
+    const ForwardResult low = m->forward(batch, {"features.3"});
+    const double outDiff = fixtures::maxAbsDiff(low.outputs.at(0), full.outputs.at(0));
+    const double tapDiff = fixtures::maxAbsDiff(low.taps.at("features.3").at(0), full.taps.at("features.3").at(0));
+    CHECK_MSG(outDiff > 0 && tapDiff > 0, "not computed in bf16");
+    CHECK_MSG(outDiff < 0.02 * std::max(1.0, fixtures::maxAbs(full.outputs.at(0))), outDiff);
+    CHECK_MSG(tapDiff < 0.02 * std::max(1.0, fixtures::maxAbs(full.taps.at("features.3").at(0))), tapDiff);
+    // fp16 either works with the same check or is refused by name, the model as it was.
+    try {
+        m->setPrecision(Precision::Float16, {batch});
+        CHECK(m->precision() == Precision::Float16);
+    } catch (const Error &e) {
+        CHECK_MSG(std::string(e.what()).find("fp16") != std::string::npos, e.what());
+        CHECK(m->precision() == Precision::BFloat16);
+    }
+    m->setPrecision(Precision::Float32);
+    CHECK(m->precision() == Precision::Float32);
+    CHECK_EQ(fixtures::maxAbsDiff(m->forward(batch, {"features.3"}).outputs.at(0), full.outputs.at(0)), 0.0);
+
+    // Two inputs a hair either side of the boundary between two classes of a linear model: float32 tells
+    // them apart, bfloat16 (which rounds both to the same input) cannot — one prediction must change.
+    auto lin = fixtures::loadCpu("linear_traced.pt");
+    const TensorValue x0 = readNpy(fixtures::path("linear_input.npy"));
+    auto f = [&](const std::vector<float> &x) { return lin->forward(TensorValue(x0.shape(), x), {}).outputs.at(0); };
+    std::vector<float> base(x0.data(), x0.data() + x0.numel());
+    const int i = argmax(f(base));
+    std::mt19937 rng(7);
+    std::normal_distribution<float> g;
+    bool found = false;
+    for (int trial = 0; trial < 200 && !found; ++trial) {
+        std::vector<float> u(base.size());
+        for (auto &v : u) v = 3 * g(rng);
+        std::vector<float> x1(base.size());
+        for (size_t k = 0; k < base.size(); ++k) x1[k] = base[k] + u[k];
+        const TensorValue f0 = f(base), f1 = f(x1);
+        for (int j = 0; j < int(f0.numel()) && !found; ++j) {
+            if (j == i) continue;
+            const double d0 = f0.at(i) - f0.at(j), d1 = f1.at(i) - f1.at(j);
+            if (d1 >= 0) continue;
+            const double t = d0 / (d0 - d1), e = 2e-6;
+            std::vector<float> xa(base.size()), xb(base.size());
+            bool sameInBf16 = true;
+            for (size_t k = 0; k < base.size(); ++k) {
+                xa[k] = float(base[k] + (t - e) * u[k]);
+                xb[k] = float(base[k] + (t + e) * u[k]);
+                sameInBf16 = sameInBf16 && roundBf16(xa[k]) == roundBf16(xb[k]);
+            }
+            if (!sameInBf16 || argmax(f(xa)) != i || argmax(f(xb)) != j) continue;   // a third class at the boundary
+            found = true;
+            const std::vector<TensorValue> inputs{TensorValue(x0.shape(), xa), TensorValue(x0.shape(), xb)};
+            CHECK_THROWS_WITH(lin->setPrecision(Precision::BFloat16, inputs), Error, "bf16 changes the prediction on 1 of");
+            CHECK(lin->precision() == Precision::Float32);
+            CHECK_EQ(argmax(lin->forward(inputs[1], {}).outputs.at(0)), j);   // still float32
+        }
+    }
+    CHECK_MSG(found, "no boundary pair found");
+    Precision p;
+    CHECK(parsePrecision("bf16", p) && p == Precision::BFloat16);
+    CHECK(!parsePrecision("fp8", p));
 }
 
 TESTKIT_MAIN

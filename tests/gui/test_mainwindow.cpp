@@ -1120,6 +1120,23 @@ private slots:
         QCOMPARE(QSettings().value("engine/threads").toInt(), 0);
     }
 
+    void precisionReloadsTheModelAndIsRemembered()
+    {
+        auto w = openDemo();
+        QSignalSpy ready(w.get(), &MainWindow::modelReady);
+        w->setPrecision(Precision::BFloat16);
+        QVERIFY(ready.wait(30000));
+        QCOMPARE(QString::fromStdString(w->modelSummary()->precision), QString("bf16"));
+        QCOMPARE(QSettings().value("engine/precision").toString(), QString("bf16"));
+        QVERIFY(w->modelSummary()->precisionNote.empty());
+        QSignalSpy shown(w.get(), &MainWindow::activationsShown);
+        w->openImage(res("samples/7-sneaker.png"));
+        QVERIFY(shown.wait(30000));
+        w->setPrecision(Precision::Float32);
+        QVERIFY(ready.wait(30000));
+        QCOMPARE(QString::fromStdString(w->modelSummary()->precision), QString("fp32"));
+    }
+
     void presentationModeTogglesAndRestoresTheLayout()
     {
         QSettings().remove("presentation");
