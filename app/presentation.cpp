@@ -6,6 +6,7 @@
 
 #include "widgets/activationgrid.h"
 #include "widgets/activationpanel.h"
+#include "widgets/linescale.h"
 
 #include <QApplication>
 #include <QDockWidget>
@@ -56,6 +57,8 @@ void MainWindow::setPresentationMode(bool on)
         QFont f = mWorkingFont;
         f.setPointSizeF(mWorkingFont.pointSizeF() * scale);
         QApplication::setFont(f);
+        setLineScale(settings.value("presentation/lineScale", 2.5).toDouble());   // thick lines for a projector
+        applyLineScale(this);
         const QByteArray saved = settings.value("presentation/state").toByteArray();
         if (saved.isEmpty() || settings.value("presentation/docks").toInt() != kDockLayoutVersionForPresentation() || !restoreState(saved)) {
             // Default: the input beside the attribution overlay, with the prediction below.
@@ -83,6 +86,9 @@ void MainWindow::setPresentationMode(bool on)
         qApp->removeEventFilter(this);
         if (mPointer) mPointer->hide();
         QApplication::setFont(mWorkingFont);
+        settings.setValue("presentation/lineScale", lineScale());
+        setLineScale(1.0);
+        applyLineScale(this);
         restoreState(mWorkingState);
         mPresenting = false;
         showNormal();

@@ -1,3 +1,4 @@
+#include "widgets/linescale.h"
 #include "widgets/activationgrid.h"
 
 #include "widgets/colormap.h"
@@ -134,7 +135,7 @@ void ActivationGrid::paintEvent(QPaintEvent *)
         const QRect r = cellRect(pos, width());
         p.drawImage(r, mImages[size_t(c)]);
         if (c == mSelected) {
-            p.setPen(QPen(QColor(255, 80, 40), 2));
+            p.setPen(QPen(QColor(255, 80, 40), scaledWidth(2)));
             p.drawRect(r.adjusted(-1, -1, 1, 1));
         }
         if (label) {

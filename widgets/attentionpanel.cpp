@@ -1,3 +1,4 @@
+#include "widgets/linescale.h"
 #include "widgets/attentionpanel.h"
 
 #include "engine/npy.h"
@@ -269,7 +270,7 @@ void HeadView::paintEvent(QPaintEvent *e)
                 for (const QLine &l : buckets[b]) blendLine(band, l.x1(), l.y1() - visible.top(), l.x2(), l.y2() - visible.top(), c.rgb(), alpha);
             } else {
                 c.setAlphaF(alpha);
-                p.setPen(QPen(c, 2.0));
+                p.setPen(QPen(c, scaledWidth(2.0)));
                 p.drawLines(buckets[b].data(), int(buckets[b].size()));
             }
         }
@@ -562,7 +563,7 @@ void AttentionPanel::refreshOverlay()
     if (mOverlayQuery >= first && mOverlayQuery < first + patches) {
         const int k = mOverlayQuery - first;
         const double cw = double(out.width()) / mData.gridCols, ch = double(out.height()) / mData.gridRows;
-        p.setPen(QPen(Qt::red, std::max(1.0, out.width() / 100.0)));
+        p.setPen(QPen(Qt::red, scaledWidth(std::max(1.0, out.width() / 100.0))));
         p.drawRect(QRectF((k % mData.gridCols) * cw, (k / mData.gridCols) * ch, cw, ch));
     }
     p.end();

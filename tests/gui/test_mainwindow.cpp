@@ -19,6 +19,7 @@
 #include "widgets/attentionpanel.h"
 #include "widgets/drawingcanvas.h"
 #include "widgets/cameradialog.h"
+#include "widgets/linescale.h"
 #include "app/livesource.h"
 #include <gif_lib.h>
 #include <opencv2/imgproc.hpp>
@@ -1145,10 +1146,16 @@ private slots:
         auto dock = [&](const char *name) { return w->findChild<QDockWidget *>(name); };
         QVERIFY(!dock("ActivationsDock")->isHidden());
         const double workingFont = QApplication::font().pointSizeF();
+        auto *chart = w->findChild<PredictionChart *>();
+        QVERIFY(chart && chart->findChild<QCustomPlot *>());
+        QCPAxis *axis = chart->findChild<QCustomPlot *>()->xAxis;
+        const double workingPen = std::max(1.0, axis->basePen().widthF());
         w->setPresentationMode(true);
         QVERIFY(w->presenting());
         QVERIFY(w->isFullScreen());
         QVERIFY(QApplication::font().pointSizeF() > 1.5 * workingFont);
+        QCOMPARE(lineScale(), 2.5);   // thick lines
+        QCOMPARE(axis->basePen().widthF(), 2.5 * workingPen);
         QVERIFY(!dock("InputDock")->isHidden() && !dock("AttributionDock")->isHidden());
         QVERIFY(dock("ActivationsDock")->isHidden() && dock("DatasetDock")->isHidden());
         // Keys: Page Down steps to the next layer, ↓ to the next channel, H shows the pointer, + grows the font.
@@ -1167,6 +1174,8 @@ private slots:
         QTest::keyClick(w.get(), Qt::Key_Escape);
         QVERIFY(!w->presenting());
         QCOMPARE(QApplication::font().pointSizeF(), workingFont);
+        QCOMPARE(lineScale(), 1.0);
+        QCOMPARE(axis->basePen().widthF(), workingPen);
         QVERIFY(!dock("ActivationsDock")->isHidden() && !dock("PredictionDock")->isHidden());
         w->setPresentationMode(true);
         QVERIFY(dock("PredictionDock")->isHidden());
