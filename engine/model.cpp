@@ -16,6 +16,7 @@
 #include <mutex>
 #include <numeric>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <regex>
 #include <thread>
@@ -392,6 +393,7 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
         s.inputShapeSource = "unknown";
     }
     d.dryRun();
+    s.threads = at::get_num_threads();
     if (options.precision != Precision::Float32) {
         try {
             m->setPrecision(options.precision);

@@ -28,7 +28,7 @@ struct PrecisionCheck {
 struct LoadOptions {
     DevicePreference device = DevicePreference::Auto;
     Shape inputShape;        // the user's input shape; overrides metadata when given
-    int threads = 0;         // CPU threads for torch; 0: every core (or OMP_NUM_THREADS when set)
+    int threads = 0;         // CPU threads for torch; 0: every core (OMP_NUM_THREADS, when set, decides)
     std::string inputDtype;  // "float32" or "int64"; overrides metadata when given
     std::string role;        // "classifier", "generator", "decoder", "encoder", "conditional_generator";
                              // overrides the metadata role when given (the UI's role chooser)
@@ -59,6 +59,7 @@ struct ModelSummary {
     int64_t parameterCount = 0;
     std::string dryRunError;         // why no dry run succeeded, if none did
     double warmupMs = 0;
+    int threads = 0;                 // CPU threads torch uses after loading
     std::string precision = "fp32";  // of forward-only work: "fp32", "fp16" or "bf16"
     std::string precisionNote;       // why a requested reduced precision was not taken (the check's message)             // CUDA: forward + backward passes run at load so the first frame is not slow
 };

@@ -4,6 +4,7 @@
 //                  [--projector IDX-IMAGES.gz]  (only the projector's interactivity over that dataset)
 //                  [--attention-views TOKENS]   (only the Attention dock with 12 layers × 12 heads of TOKENS)
 //                  [--live-frames N]            (also: N live frames, activations + Grad-CAM each, fps and memory)
+//                  [--device auto|cpu|cuda]
 //                  [--precision fp32|bf16|fp16] (forward-only work; checked at load)
 //                  [--live-gui-seconds S]       (GUI builds: S seconds of live video in the main window, GUI-thread stalls)
 //                  [--live-only]                (skip the attribution and evaluation sections, e.g. for big models)
@@ -67,6 +68,7 @@ int main(int argc, char **argv)
     std::string layer, jsonOut;
     int iterations = 300, threads = 0, attrReps = 11;
     Precision precision = Precision::Float32;
+    DevicePreference device = DevicePreference::Auto;
     Shape userShape;
     std::string generator;
     double guiSeconds = 5, liveGuiSeconds = 0;
@@ -89,6 +91,12 @@ int main(int argc, char **argv)
         else if (k == "--threads") threads = std::stoi(v);
         else if (k == "--gui-seconds") guiSeconds = std::stod(v);
         else if (k == "--live-gui-seconds") liveGuiSeconds = std::stod(v);
+        else if (k == "--device") {
+            if (v == "cpu") device = DevicePreference::Cpu;
+            else if (v == "cuda") device = DevicePreference::Cuda;
+            else if (v == "auto") device = DevicePreference::Auto;
+            else { std::cerr << "--device must be auto, cpu or cuda\n"; return 1; }
+        }
         else if (k == "--precision") {
             if (!parsePrecision(v, precision)) { std::cerr << "--precision must be fp32, fp16 or bf16\n"; return 1; }
         }
@@ -130,6 +138,7 @@ int main(int argc, char **argv)
         LoadOptions opts;
         opts.threads = threads;
         opts.precision = precision;
+        opts.device = device;
         opts.inputShape = userShape;
         auto m = Model::load(model, opts);
         const ModelSummary &s = m->summary();
@@ -142,8 +151,8 @@ int main(int argc, char **argv)
         report["torch"] = s.torchVersion;
         report["layer"] = layer;
         report["iterations"] = iterations;
-        std::printf("model %s on %s (LibTorch %s), input %s, layer %s, forward-only precision %s, warm-up at load %.0f ms\n",
-                    s.fileName.c_str(), s.device.c_str(), s.torchVersion.c_str(), shapeToString(shape).c_str(), layer.c_str(),
+        std::printf("model %s on %s (LibTorch %s, %d threads), input %s, layer %s, forward-only precision %s, warm-up at load %.0f ms\n",
+                    s.fileName.c_str(), s.device.c_str(), s.torchVersion.c_str(), s.threads, shapeToString(shape).c_str(), layer.c_str(),
                     s.precision.c_str(), s.warmupMs);
         if (!s.precisionNote.empty()) std::printf("  (%s)\n", s.precisionNote.c_str());
 
@@ -337,10 +346,19 @@ int main(int argc, char **argv)
             std::printf("\n[live frames] %d frames, activations + Grad-CAM (%s) each: %.0f frames/s (target >= 60 on 2 cores); "
                         "resident memory %+.1f MB (target < 20 MB over 10,000 frames)\n",
                         liveFrames, camLayer.c_str(), liveFrames / liveSecs, after - before);
+            // The model's own forward + backward at batch 1 (to the input, no taps): what a frame cannot beat.
+            const int rawReps = std::max(10, std::min(200, liveFrames / 10));
+            auto own = Model::load(model, opts);
+            (void)rawPassMs(*own, inputs[0], 5, 1, true);
+            const double rawMs = rawPassMs(*own, inputs[0], rawReps, 1, true) / rawReps, frameMs = liveSecs * 1000.0 / liveFrames;
+            std::printf("  per frame %.2f ms vs the model's own forward + backward %.2f ms: %.2fx (GPU target <= 1.2x)\n", frameMs,
+                        rawMs, frameMs / rawMs);
             Json lj = Json::object();
             lj["frames"] = liveFrames;
             lj["frames_per_second"] = liveFrames / liveSecs;
             lj["rss_growth_mb"] = after - before;
+            lj["frame_ms"] = frameMs;
+            lj["forward_backward_ms"] = rawMs;
             lj["gradcam_layer"] = camLayer;
             report["live"] = lj;
         }

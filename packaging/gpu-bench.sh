@@ -1,0 +1,28 @@
+#!/bin/bash
+# GPU figures for issue 7, on a machine with an NVIDIA GPU, PyTorch (CUDA), CMake and Ninja but no Qt:
+# builds the engine headless against that PyTorch's LibTorch, traces a ResNet-50 with torchvision there,
+# and runs pellucid-bench on it (fp32, then bf16 and fp16 for forward-only work). Output: gpu-bench/*.txt|json.
+# Usage: packaging/gpu-bench.sh [OUT_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-gpu-bench}
+mkdir -p "$out"
+py=${PYTHON:-python3}
+prefix=$("$py" -c 'import torch; print(torch.utils.cmake_prefix_path)')
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$out/gpu.txt" || true
+cmake -S . -B build-gpu -G Ninja -DPELLUCID_GUI=OFF -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" > "$out/cmake.txt"
+ninja -C build-gpu pellucid-bench > "$out/build.txt"
+"$py" - "$out/resnet50.pt" <<'PY'
+import sys, torch
+try:
+    import torchvision
+    m = torchvision.models.resnet50().eval()   # random weights: timings do not depend on them
+except ImportError:
+    sys.exit("torchvision is needed for the ResNet-50")
+torch.jit.trace(m, torch.rand(1, 3, 224, 224)).save(sys.argv[1])
+PY
+for p in fp32 bf16 fp16; do
+  ./build-gpu/engine/pellucid-bench --device cuda --model "$out/resnet50.pt" --input-shape 1,3,224,224 --layer layer3 \
+    --live-only --live-frames 1000 --iterations 200 --precision $p --json "$out/resnet50_$p.json" | tee "$out/resnet50_$p.txt"
+done
+./build-gpu/engine/pellucid-bench --device cuda --live-frames 10000 --attribution-reps 0 --json "$out/demo.json" | tee "$out/demo.txt"
