@@ -143,6 +143,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
 
     connect(mCancel, &QToolButton::clicked, mBridge, &EngineBridge::cancelAll);
     connect(mBridge, &EngineBridge::busyChanged, this, [this](bool busy) {
+        busy = busy && !mLive;   // live frames come and go many times a second: no flickering progress bar
         mProgress->setVisible(busy);
         mCancel->setVisible(busy);
     });

@@ -93,6 +93,7 @@ AttributionView::AttributionView(QWidget *parent) : QWidget(parent)
 void AttributionView::setInput(const QImage &picture)
 {
     mInput = picture;
+    invalidate();
     update();
 }
 
@@ -107,6 +108,7 @@ void AttributionView::setMap(const TensorValue &map, const QString &title)
 void AttributionView::setStyle(const OverlayStyle &style)
 {
     mStyle = style;
+    invalidate();
     rebuild();
 }
 
@@ -114,6 +116,7 @@ void AttributionView::clear(const QString &message)
 {
     mMap = TensorValue();
     mOverlay = QImage();
+    invalidate();
     mMessage = message;
     update();
 }
@@ -125,6 +128,7 @@ void AttributionView::rebuild()
     const QVector<float> plane = reducePlane(mMap, sign, h, w);
     if (plane.isEmpty()) {
         mOverlay = QImage();
+    invalidate();
         update();
         return;
     }
@@ -187,22 +191,35 @@ void AttributionView::paintEvent(QPaintEvent *)
     QSize fit = mInput.size().scaled(area.size(), Qt::KeepAspectRatio);
     const QRect target(area.left() + (area.width() - fit.width()) / 2, area.top() + (area.height() - fit.height()) / 2,
                        fit.width(), fit.height());
-    p.setRenderHint(QPainter::SmoothPixmapTransform, false);
-    p.drawImage(target, mInput.convertToFormat(QImage::Format_Grayscale8).convertToFormat(QImage::Format_RGB32));
-    if (!mOverlay.isNull()) {
-        // CAM maps are coarser than the input: smooth them when drawn; full-resolution maps stay crisp.
-        p.setRenderHint(QPainter::SmoothPixmapTransform, mOverlay.width() < mInput.width());
-        p.drawImage(target, mOverlay);
+    if (mComposed.isNull()) {
+        // Composed once per input / map at the input's resolution times a whole factor (at least ~256 px, so
+        // a 28×28 input keeps crisp pixels under a smooth CAM map), then drawn scaled without smoothing.
+        const int k = std::max(1, (256 + std::max(mInput.width(), mInput.height()) - 1) / std::max(1, std::max(mInput.width(), mInput.height())));
+        const QSize size = mInput.size() * k;
+        mComposed = mInput.convertToFormat(QImage::Format_Grayscale8).convertToFormat(QImage::Format_RGB32).scaled(size);
+        if (!mOverlay.isNull()) {
+            // CAM maps are coarser than the input: smoothed; full-resolution maps stay crisp.
+            const bool smooth = mOverlay.width() < mInput.width();
+            QPainter c(&mComposed);
+            c.drawImage(0, 0, mOverlay.scaled(size, Qt::IgnoreAspectRatio, smooth ? Qt::SmoothTransformation : Qt::FastTransformation));
+        }
     }
+    p.setRenderHint(QPainter::SmoothPixmapTransform, false);
+    p.drawImage(target, mComposed);
     // Colour scale with values.
     const QRect bar(target.right() + 8, target.top(), barW, target.height());
     const SignMode sign = mStyle.signedMap ? mStyle.sign : SignMode::Absolute;
     const bool diverging = mStyle.signedMap && sign == SignMode::All;
-    for (int y = 0; y < bar.height(); ++y) {
-        const double t = 1.0 - double(y) / std::max(1, bar.height() - 1);
-        p.setPen(QColor(diverging ? divergingColor(2 * t - 1) : viridis(t)));
-        p.drawLine(bar.left(), bar.top() + y, bar.right(), bar.top() + y);
+    if (mBar.size() != bar.size() || mComposedDiverging != diverging) {
+        mBar = QImage(bar.size(), QImage::Format_RGB32);
+        mComposedDiverging = diverging;
+        for (int y = 0; y < bar.height(); ++y) {
+            const double t = 1.0 - double(y) / std::max(1, bar.height() - 1);
+            auto *row = reinterpret_cast<QRgb *>(mBar.scanLine(y));
+            std::fill(row, row + bar.width(), QColor(diverging ? divergingColor(2 * t - 1) : viridis(t)).rgb());
+        }
     }
+    p.drawImage(bar.topLeft(), mBar);
     p.setPen(palette().color(QPalette::WindowText));
     p.drawRect(bar.adjusted(0, 0, -1, -1));
     const QString top = QString::number(mBound, 'g', 3);

@@ -53,6 +53,12 @@ protected:
 private:
     void rebuild();
     QImage mInput, mOverlay;
+    // The picture as drawn (grey input under the overlay, at the widget's size) and the colour bar, kept
+    // between paints: redrawn only when the input, the map, the style or the size changes (live mode
+    // repaints this view for every frame, and smooth-scaling the overlay is the expensive part).
+    QImage mComposed, mBar;
+    bool mComposedDiverging = false;
+    void invalidate() { mComposed = QImage(); }
     TensorValue mMap;
     OverlayStyle mStyle;
     QString mTitle, mMessage;

@@ -945,6 +945,7 @@ private slots:
         const TensorValue fromFile = imageFileToTensor(png.toStdString(), s->metadata.input, s->inputShape);
         QCOMPARE(fixturesMaxDiff(w->inputTensor(), fromFile), 0.0);
         QVERIFY(!w->predictionChart()->labels().isEmpty());
+        QTest::qWait(100);   // the plots' queued replots, then the picture
         w->grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/drawing.png");
         // Clearing gives an empty (black) input.
         c->clear();
