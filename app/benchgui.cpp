@@ -15,6 +15,7 @@
 #include <random>
 
 #include <QApplication>
+#include <QDockWidget>
 #include <QTemporaryDir>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
@@ -151,18 +152,29 @@ pellucid::Json runLiveStallBench(const std::string &model, double seconds)
     QObject::connect(&w, &pellucid::MainWindow::modelReady, &w, [&] {
         if (started) return;
         started = true;
+        // Activations beside the attribution (not tabbed behind it): both are drawn for every frame.
+        auto *act = w.findChild<QDockWidget *>("ActivationsDock");
+        w.splitDockWidget(act, w.attributionDock(), Qt::Horizontal);
+        act->raise();
         w.attributionDock()->raise();
         w.attributionPanel()->setMethod(pellucid::AttributionMethod::GradCam);
         if (!w.startLive(video, true)) b.app.quit();
         meter.start();
     });
-    QObject::connect(&w, &pellucid::MainWindow::liveFrameShown, &w, [&] { latency.push_back(w.liveStats().latencyMs); });
+    int hiddenPanels = 0;
+    QObject::connect(&w, &pellucid::MainWindow::liveFrameShown, &w, [&] {
+        latency.push_back(w.liveStats().latencyMs);
+        const auto *act = w.findChild<QDockWidget *>("ActivationsDock");
+        hiddenPanels += !act || !act->isVisible() || !w.attributionDock()->isVisible();
+    });
     w.openModel(QString::fromStdString(model));
     QTimer::singleShot(int(seconds * 1000) + 60000, &b.app, &QApplication::quit);
     b.app.exec();
     if (!w.lastError().isEmpty() && latency.empty()) throw std::runtime_error(w.lastError().toStdString());
     const auto s = w.liveStats();
     std::sort(latency.begin(), latency.end());
+    if (hiddenPanels > 0)
+        throw std::runtime_error("the Activations and Attribution docks were not both on screen for every frame");
     pellucid::Json j = pellucid::Json::object();
     j["frames_shown"] = int64_t(s.shown);
     j["frames_dropped"] = int64_t(s.dropped);

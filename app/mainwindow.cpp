@@ -44,6 +44,7 @@
 #include <QSettings>
 #include <QStatusBar>
 #include <QThread>
+#include <utility>
 #include <QToolButton>
 
 namespace pellucid {
@@ -380,6 +381,9 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
             emit composed(std::make_shared<const ComposedFigure>(c->data, c->spec));
     });
     connect(mAttribution, &AttributionPanel::runRequested, this, &MainWindow::requestAttributions);
+    connect(mActivationsDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
+        if (visible && mHiddenActivations) mActivations->setResult(std::exchange(mHiddenActivations, nullptr));
+    });
     connect(mAttributionDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
         if (visible) requestAttributions();
     });
@@ -1088,8 +1092,10 @@ void MainWindow::onActivations(std::shared_ptr<const ActivationOutput> out)
 void MainWindow::showActivations(std::shared_ptr<const ActivationOutput> out)
 {
     mPrediction->setPredictions(out->topK, out->logitStats);
+    mHiddenActivations.reset();
     if (out->layer.empty()) mActivations->clear();
-    else mActivations->setResult(out);
+    else if (mActivationsDock->isVisible()) mActivations->setResult(out);
+    else mHiddenActivations = out;   // a tabbed-away panel is not drawn for every result (live mode), only when shown
     if (out->logitStats.nanCount || out->logitStats.infCount)
         showError(tr("The model's output contains NaN or Inf values (%1 NaN, %2 Inf)").arg(out->logitStats.nanCount).arg(out->logitStats.infCount));
     else if (out->stats.nanCount || out->stats.infCount)

@@ -164,6 +164,7 @@ private:
     void onModelLoaded(std::shared_ptr<const ModelSummary> summary);
     void onActivations(std::shared_ptr<const ActivationOutput> out);
     void showActivations(std::shared_ptr<const ActivationOutput> out);
+    std::shared_ptr<const ActivationOutput> mHiddenActivations;   // for the Activations dock when it shows again
 
     EngineBridge *mBridge;
     LayerTree *mLayers;
