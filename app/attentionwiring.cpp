@@ -23,16 +23,18 @@ namespace {
 struct AttentionSitesOutput : JobOutput {
     std::vector<std::string> sites;
 };
-struct AttentionOutput : JobOutput {
-    AttentionResult result;
-    TensorValue rollout, gradRollout;
-    quint64 inputId = 0;
-};
 struct TokenAttributionOutput : JobOutput {
     TokenAttribution result;
 };
 
 } // namespace
+
+/// One input's attention maps and rollouts (declared in mainwindow.h for showAttention).
+struct AttentionOutput : JobOutput {
+    AttentionResult result;
+    TensorValue rollout, gradRollout;
+    quint64 inputId = 0;
+};
 
 void MainWindow::wireAttention()
 {
@@ -71,34 +73,8 @@ void MainWindow::wireAttention()
             emit attentionShown("sites");
         } else if (auto r = std::dynamic_pointer_cast<const AttentionOutput>(out)) {
             if (r->inputId != mInputId) return;   // a newer input is on its way
-            AttentionData d;
-            d.layers = r->result.layers;
-            d.rollout = r->rollout;
-            d.gradRollout = r->gradRollout;
-            d.title = QString::fromStdString(mSummary->fileName);
-            const int64_t L = d.layers.empty() ? 0 : d.layers[0].dim(2);
-            if (!mTokens.isEmpty()) {
-                d.queryTokens = d.keyTokens = mTokens;
-            } else {
-                // A vision transformer: CLS then the patches, row by row.
-                const Json *att = mSummary->metadata.raw.find("attention");
-                const Json *grid = att ? att->find("patch_grid") : nullptr;
-                if (grid && grid->isArray() && grid->asArray().size() == 2) {
-                    d.gridRows = int(grid->asArray()[0].asInt());
-                    d.gridCols = int(grid->asArray()[1].asInt());
-                    const Json *cls = att->find("cls_token");
-                    d.clsIndex = cls ? int(cls->asInt()) : -1;
-                }
-                for (int64_t i = 0; i < L; ++i) {
-                    const int patch = int(i) - (d.clsIndex >= 0 ? d.clsIndex + 1 : 0);
-                    d.queryTokens << (i == d.clsIndex ? QString("CLS") : patch >= 0 && d.gridCols > 0 ? QString("p%1,%2").arg(patch / d.gridCols).arg(patch % d.gridCols)
-                                                                                                         : QString::number(i));
-                }
-                d.keyTokens = d.queryTokens;
-                if (!mImagePath.isEmpty()) d.image = QImage(mImagePath);
-            }
-            mAttentionPanel->setData(d);
-            emit attentionShown("attention");
+            auto show = [this, r] { showAttention(r); };
+            if (!deferToLiveTimer("attention", r->inputId, false, show)) show();
         } else if (auto r = std::dynamic_pointer_cast<const TokenAttributionOutput>(out)) {
             const auto &labels = mSummary->metadata.labels;
             const QString cls = r->result.target >= 0 && size_t(r->result.target) < labels.size() ? QString::fromStdString(labels[size_t(r->result.target)])
@@ -210,6 +186,39 @@ void MainWindow::setText(const QString &text)
     } catch (const std::exception &e) {
         showError(QString::fromStdString(e.what()));
     }
+}
+
+void MainWindow::showAttention(std::shared_ptr<const AttentionOutput> r)
+{
+    AttentionData d;
+    d.layers = r->result.layers;
+    d.rollout = r->rollout;
+    d.gradRollout = r->gradRollout;
+    d.title = QString::fromStdString(mSummary->fileName);
+    const int64_t L = d.layers.empty() ? 0 : d.layers[0].dim(2);
+    if (!mTokens.isEmpty()) {
+        d.queryTokens = d.keyTokens = mTokens;
+    } else {
+        // A vision transformer: CLS then the patches, row by row.
+        const Json *att = mSummary->metadata.raw.find("attention");
+        const Json *grid = att ? att->find("patch_grid") : nullptr;
+        if (grid && grid->isArray() && grid->asArray().size() == 2) {
+            d.gridRows = int(grid->asArray()[0].asInt());
+            d.gridCols = int(grid->asArray()[1].asInt());
+            const Json *cls = att->find("cls_token");
+            d.clsIndex = cls ? int(cls->asInt()) : -1;
+        }
+        for (int64_t i = 0; i < L; ++i) {
+            const int patch = int(i) - (d.clsIndex >= 0 ? d.clsIndex + 1 : 0);
+            d.queryTokens << (i == d.clsIndex ? QString("CLS") : patch >= 0 && d.gridCols > 0 ? QString("p%1,%2").arg(patch / d.gridCols).arg(patch % d.gridCols)
+                                                                                                 : QString::number(i));
+        }
+        d.keyTokens = d.queryTokens;
+        if (!mImagePath.isEmpty()) d.image = QImage(mImagePath);
+        else if (mLive) d.image = mLiveImage;   // the live frame the attention was computed from
+    }
+    mAttentionPanel->setData(d);
+    emit attentionShown("attention");
 }
 
 } // namespace pellucid

@@ -137,6 +137,7 @@ void MainWindow::liveTick()
         const QImage frame = QImage(f.bgr.data(), f.width, f.height, f.width * 3, QImage::Format_RGB888).rgbSwapped();
         mInput->setLivePosition(mLive->position());
         mInput->showImage(QString::fromStdString(mLive->description()), frame);
+        mLiveImage = frame;
     } catch (const std::exception &e) {
         showError(QString::fromStdString(e.what()));
         stopLive();

@@ -27,6 +27,7 @@ class QTimer;
 namespace pellucid {
 
 class LiveSource;
+struct AttentionOutput;
 
 class ActivationPanel;
 class DatasetPanel;
@@ -206,6 +207,7 @@ private:
     void wireAttention();
     void checkAttention();
     void requestAttention();
+    void showAttention(std::shared_ptr<const AttentionOutput> r);
     AttentionPanel *mAttentionPanel;
     QDockWidget *mAttentionDock;
     bool mHasAttention = false;
@@ -229,6 +231,7 @@ private:
     QString mLiveKind;        // the job kind whose final result completes a frame ("activations" or an attribution kind)
     quint64 mLiveGeneration = 0;
     QSize mCameraSize;
+    QImage mLiveImage;   // the frame now in the panels (the attention overlay's picture)
     Precision mPrecision = Precision::Float32;
     std::unique_ptr<LiveSource> mLive;
     QTimer *mLiveTimer = nullptr;

@@ -875,6 +875,23 @@ private slots:
             QVERIFY(!panel->overlayImage().isNull());
             QCOMPARE(panel->data().gradRollout.shape(), (Shape{1, 17, 17}));
             w.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/attention_vit.png");
+            // Live video: the attention overlay is drawn over the live frame it was computed from.
+            QTemporaryDir dir;
+            const QString video = dir.filePath("vit.avi");
+            {
+                cv::VideoWriter out(video.toStdString(), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 50, cv::Size(28, 28), true);
+                QVERIFY(out.isOpened());
+                for (int k = 0; k < 30; ++k) {
+                    cv::Mat f(28, 28, CV_8UC3, cv::Scalar(0, 0, 0));
+                    cv::rectangle(f, cv::Rect(k % 20, 4, 8, 20), cv::Scalar(255, 255, 255), cv::FILLED);
+                    out.write(f);
+                }
+            }
+            QVERIFY(w.startLive(video, true));
+            QVERIFY(waitFor("attention"));
+            QVERIFY(w.liveRunning());
+            QCOMPARE(panel->data().image.size(), QSize(28, 28));
+            w.stopLive();
         }
         // The bundled text transformer: typed text, its tokens, token attributions.
         if (QFileInfo::exists(res("models/fortune_transformer.pt"))) {
