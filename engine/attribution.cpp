@@ -71,12 +71,17 @@ int64_t availableMemoryBytes()
 class Runner {
 public:
     Runner(Model &model, const AttributionParams &p, const AttributionSink &sink)
-        : model(model), d(model.impl()), p(p), sink(sink) {}
+        : model(model), d(model.impl()), p(p), sink(sink),
+          // Forward-only methods follow the model's precision (Model::setPrecision); gradient methods stay fp32.
+          reduced(model.precision() != Precision::Float32
+                  && (p.method == AttributionMethod::Occlusion || p.method == AttributionMethod::ScoreCam
+                      || p.method == AttributionMethod::Lime || p.method == AttributionMethod::KernelShap)) {}
 
     Model &model;
     Model::Impl &d;
     const AttributionParams &p;
     const AttributionSink &sink;
+    const bool reduced;
     int64_t passes = 0, chunks = 0;
 
     void checkCancel() const
@@ -93,8 +98,9 @@ public:
         std::vector<std::string> paths;
         if (!layer.empty()) paths.push_back(layer);
         std::vector<c10::IValue> outs;
+        const bool low = reduced && x.is_floating_point() && !torch::GradMode::is_enabled() && relu == detail::ReluMode::Keep;
         try {
-            outs = d.tapped(paths, relu)->run(d.module, {x});
+            outs = low ? d.tapped(paths, relu, true)->run(d.reduced, {x.to(d.reducedType())}) : d.tapped(paths, relu)->run(d.module, {x});
         } catch (const Error &) {
             throw;
         } catch (const std::exception &e) {
@@ -104,14 +110,14 @@ public:
         std::vector<at::Tensor> ts;
         flattenTensors(outs.at(0), ts);
         if (ts.empty()) throw Error(ErrorCode::ModelError, "The model returned no tensor");
-        o.logits = ts[0];
+        o.logits = low ? ts[0].to(at::kFloat) : ts[0];
         if (!layer.empty()) {
             if (outs.at(1).isNone())
                 throw Error(ErrorCode::BadInput, "Layer '" + layer + "' was not executed for this input");
             std::vector<at::Tensor> ls;
             flattenTensors(outs.at(1), ls);
             if (ls.empty()) throw Error(ErrorCode::BadInput, "Layer '" + layer + "' returns no tensor");
-            o.layer = ls[0];
+            o.layer = low ? ls[0].to(at::kFloat) : ls[0];
         }
         passes += x.size(0);
         return o;

@@ -1,5 +1,6 @@
 // The engine's worker thread: generation ids, cancellation, newest-wins superseding, progress and
 // partial results, errors as values, and the activations job end to end.
+#include "engine/attribution.h"
 #include "engine/engine.h"
 #include "engine/jobs.h"
 #include "engine/npy.h"
@@ -286,8 +287,22 @@ TEST(reduced_precision_keeps_the_prediction_or_says_why)
         CHECK_MSG(std::string(e.what()).find("fp16") != std::string::npos, e.what());
         CHECK(m->precision() == Precision::BFloat16);
     }
+    // Forward-only attribution methods follow it; gradient methods stay float32.
+    m->setPrecision(Precision::BFloat16, {batch});
+    const TensorValue x = fixtures::firstItem(batch);
+    AttributionParams occ;
+    occ.method = AttributionMethod::Occlusion;
+    occ.target.kind = AttributionTarget::Kind::Class;
+    occ.target.classIndex = 3;
+    AttributionParams sal = occ;
+    sal.method = AttributionMethod::Saliency;
+    const auto occLow = computeAttribution(*m, x, occ), salLow = computeAttribution(*m, x, sal);
     m->setPrecision(Precision::Float32);
     CHECK(m->precision() == Precision::Float32);
+    const auto occFull = computeAttribution(*m, x, occ), salFull = computeAttribution(*m, x, sal);
+    const double occDiff = fixtures::maxAbsDiff(occLow->map, occFull->map);
+    CHECK_MSG(occDiff > 0 && occDiff < 0.05 * std::max(0.1, fixtures::maxAbs(occFull->map)), occDiff);
+    CHECK_EQ(fixtures::maxAbsDiff(salLow->map, salFull->map), 0.0);
     CHECK_EQ(fixtures::maxAbsDiff(m->forward(batch, {"features.3"}).outputs.at(0), full.outputs.at(0)), 0.0);
 
     // Two inputs a hair either side of the boundary between two classes of a linear model: float32 tells
