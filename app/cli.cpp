@@ -1035,22 +1035,6 @@ Json directionSetJson(const DirectionSet &d)
 }
 
 /// Encoder μ codes of up to `limit` dataset items: [N, D].
-TensorValue encodeDataset(Model &enc, const Dataset &data, size_t limit)
-{
-    const ModelSummary &s = enc.summary();
-    const size_t n = std::min(limit, data.size());
-    if (!n) throw Error(ErrorCode::BadInput, "The dataset is empty");
-    std::vector<float> all;
-    int64_t D = 0;
-    for (size_t b = 0; b < n; b += 256) {
-        const size_t e = std::min(n, b + 256);
-        const TensorValue mu = enc.forward(data.batch(b, e, s.metadata.input, s.inputShape), {}).outputs.at(0);
-        D = mu.numel() / int64_t(e - b);
-        all.insert(all.end(), mu.data(), mu.data() + mu.numel());
-    }
-    return TensorValue({int64_t(n), D}, std::move(all));
-}
-
 int cmdDirection(const Args &a)
 {
     const std::string method = a.get("method", "attribute");

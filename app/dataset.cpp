@@ -2,6 +2,7 @@
 
 #include "app/imageinput.h"
 #include "engine/errors.h"
+#include "engine/model.h"
 
 #include <zlib.h>
 
@@ -152,6 +153,21 @@ TensorValue Dataset::batch(size_t begin, size_t end, const InputSpec &spec, cons
     Shape shape = itemShape;
     shape.insert(shape.begin(), int64_t(end - begin));
     return TensorValue(shape, std::move(all));
+}
+
+TensorValue encodeDataset(Model &encoder, const Dataset &data, size_t limit, const std::function<void(size_t, size_t)> &beforeBatch)
+{
+    const ModelSummary &s = encoder.summary();
+    const size_t n = std::min(limit, data.size());
+    if (!n) throw Error(ErrorCode::BadInput, "The dataset is empty");
+    std::vector<TensorValue> mus;
+    for (size_t b = 0; b < n; b += 256) {
+        if (beforeBatch) beforeBatch(b, n);
+        const size_t e = std::min(n, b + 256);
+        const TensorValue mu = encoder.forward(data.batch(b, e, s.metadata.input, s.inputShape), {}).outputs.at(0);
+        mus.push_back(TensorValue({int64_t(e - b), mu.numel() / int64_t(e - b)}, std::vector<float>(mu.data(), mu.data() + mu.numel())));
+    }
+    return concatRows(mus);
 }
 
 } // namespace pellucid

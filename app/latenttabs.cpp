@@ -78,30 +78,6 @@ std::string datasetOf(const ModelSummary &s)
     return d && d->isString() ? d->asString() : std::string();
 }
 
-/// The rows [b, e) of a batch.
-TensorValue rowsOf(const TensorValue &x, int64_t b, int64_t e)
-{
-    const int64_t per = x.numel() / x.dim(0);
-    Shape sh = x.shape();
-    sh[0] = e - b;
-    return TensorValue(sh, std::vector<float>(x.data() + b * per, x.data() + e * per));
-}
-
-TensorValue stack(const std::vector<TensorValue> &parts)
-{
-    std::vector<float> all;
-    Shape sh;
-    int64_t n = 0;
-    for (const TensorValue &t : parts) {
-        all.insert(all.end(), t.data(), t.data() + t.numel());
-        sh = t.shape();
-        n += t.dim(0);
-    }
-    if (sh.empty()) return TensorValue();
-    sh[0] = n;
-    return TensorValue(sh, std::move(all));
-}
-
 } // namespace
 
 void MainWindow::findLatentCompanions()
@@ -190,21 +166,18 @@ void MainWindow::wireLatentTabs()
                 Model &e = companions->get(enc);
                 const ModelSummary &es = e.summary();
                 if (r.source == "pca") {
-                    const size_t n = std::min(ds->size(), size_t(r.count));
-                    std::vector<TensorValue> mus;
-                    for (size_t b = 0; b < n; b += 256) {
+                    const TensorValue codes = encodeDataset(e, *ds, size_t(r.count), [&ctx](size_t done, size_t total) {
                         ctx.throwIfCancelled();
-                        ctx.progress(int64_t(b), int64_t(n), "encoding dataset items");
-                        mus.push_back(encodePosterior(e, ds->batch(b, std::min(n, b + 256), es.metadata.input, es.inputShape)).first);
-                    }
-                    out->set = principalDirectionsOfCodes(stack(mus), r.k);
+                        ctx.progress(int64_t(done), int64_t(total), "encoding dataset items");
+                    });
+                    out->set = principalDirectionsOfCodes(codes, r.k);
                 } else {
                     auto meanOf = [&](int cls) {
                         std::vector<TensorValue> items;
                         for (size_t i = 0; i < ds->size() && items.size() < 1000; ++i)
                             if (ds->label(i) == cls) items.push_back(ds->batch(i, i + 1, es.metadata.input, es.inputShape));
                         if (items.empty()) throw Error(ErrorCode::BadInput, "The dataset has no item of class " + std::to_string(cls));
-                        return meanCode(e, stack(items));
+                        return meanCode(e, concatRows(items));
                     };
                     const TensorValue a = meanOf(r.from), b = meanOf(r.to);
                     std::vector<float> d(size_t(a.numel()));
@@ -220,7 +193,7 @@ void MainWindow::wireLatentTabs()
                 const TensorValue dir({1, D}, std::vector<float>(out->set.directions.data() + j * D, out->set.directions.data() + (j + 1) * D));
                 rows.push_back(r.source == "attribute" ? moveAlong(code, dir, 0, 1, r.steps) : moveAlong(code, dir, -r.range, r.range, r.steps));
             }
-            out->images = decodeCodes(gen, stack(rows), cls);
+            out->images = decodeCodes(gen, concatRows(rows), cls);
             out->steps = r.steps;
             return out;
         };
@@ -310,7 +283,7 @@ void MainWindow::wireLatentTabs()
                 const size_t n = std::min(ds->size(), size_t(items));
                 for (size_t b = 0; b < n; b += 256) parts.push_back(ds->batch(b, std::min(n, b + 256), es.metadata.input, es.inputShape));
             }
-            const TensorValue x = stack(parts);
+            const TensorValue x = concatRows(parts);
             ctx.progress(0, 2, "encoding " + std::to_string(x.dim(0)) + " images");
             const auto [mu, logvar] = encodePosterior(e, x);
             const TensorValue recon = decodeCodes(gen, mu);
@@ -320,10 +293,10 @@ void MainWindow::wireLatentTabs()
             out->kl = klPerDimension(mu, logvar);
             std::vector<TensorValue> pairs;
             for (int64_t i = 0; i < std::min<int64_t>(8, x.dim(0)); ++i) {
-                pairs.push_back(rowsOf(x, i, i + 1));
-                pairs.push_back(rowsOf(recon, i, i + 1));
+                pairs.push_back(x.rows(i, i + 1));
+                pairs.push_back(recon.rows(i, i + 1));
             }
-            out->pairs = stack(pairs);
+            out->pairs = concatRows(pairs);
             int active = 0;
             double total = 0;
             for (double v : out->kl) { active += v > 0.01; total += v; }

@@ -414,15 +414,6 @@ TensorValue counterfactualStrip(Model &decoder, const CounterfactualResult &r, i
 
 namespace {
 
-/// Rows [b, e) of a batch tensor.
-TensorValue rows(const TensorValue &x, int64_t b, int64_t e)
-{
-    const int64_t per = x.numel() / x.dim(0);
-    Shape sh = x.shape();
-    sh[0] = e - b;
-    return TensorValue(sh, std::vector<float>(x.data() + b * per, x.data() + e * per));
-}
-
 /// Pooled features of `layer` (the logits when empty) and the logits, batched.
 TensorValue classifierFeatures(Model &cls, const std::string &layer, const TensorValue &x, TensorValue &logits)
 {
@@ -430,7 +421,7 @@ TensorValue classifierFeatures(Model &cls, const std::string &layer, const Tenso
     int64_t d = 0, k = 0;
     for (int64_t b = 0; b < x.dim(0); b += 256) {
         const int64_t e = std::min(x.dim(0), b + 256);
-        const ForwardResult r = cls.forward(rows(x, b, e), layer.empty() ? std::vector<std::string>{} : std::vector<std::string>{layer});
+        const ForwardResult r = cls.forward(x.rows(b, e), layer.empty() ? std::vector<std::string>{} : std::vector<std::string>{layer});
         const TensorValue &out = r.outputs.at(0);
         l.insert(l.end(), out.data(), out.data() + out.numel());
         k = out.numel() / (e - b);
@@ -451,7 +442,7 @@ std::pair<TensorValue, TensorValue> encodePosterior(Model &encoder, const Tensor
     int64_t D = 0;
     for (int64_t b = 0; b < images.dim(0); b += 256) {
         const int64_t e = std::min(images.dim(0), b + 256);
-        const ForwardResult r = encoder.forward(rows(images, b, e), {});
+        const ForwardResult r = encoder.forward(images.rows(b, e), {});
         if (r.outputs.size() < 2 || r.outputs[0].shape() != r.outputs[1].shape())
             throw Error(ErrorCode::BadInput, encoder.summary().fileName + " is not a VAE encoder: it must return (mu, logvar) of equal shapes");
         D = r.outputs[0].numel() / (e - b);
@@ -484,13 +475,9 @@ GenerativeReport generativeReport(Model &gen, Model &cls, const std::string &lay
             }
             if (which.empty()) continue;
             const TensorValue out = decodeCodes(gen, TensorValue({int64_t(which.size()), D}, std::move(part)), c);
-            for (size_t k = 0; k < which.size(); ++k) decoded[size_t(which[k])] = rows(out, int64_t(k), int64_t(k) + 1);
+            for (size_t k = 0; k < which.size(); ++k) decoded[size_t(which[k])] = out.rows(int64_t(k), int64_t(k) + 1);
         }
-        std::vector<float> all;
-        Shape sh = decoded.front().shape();
-        for (const TensorValue &t : decoded) all.insert(all.end(), t.data(), t.data() + t.numel());
-        sh[0] = codes.dim(0);
-        images = TensorValue(sh, std::move(all));
+        images = concatRows(decoded);
     } else {
         images = decodeCodes(gen, codes);
     }
@@ -520,7 +507,7 @@ GenerativeReport generativeReport(Model &gen, Model &cls, const std::string &lay
         g.reconstructionPsnr = psnr(recon, realForEncoder);
         g.klPerDim = klPerDimension(mu, logvar);
         for (double v : g.klPerDim) g.activeUnits += v > 0.01;
-        g.reconstructions = rows(recon, 0, std::min<int64_t>(16, recon.dim(0)));
+        g.reconstructions = recon.rows(0, std::min<int64_t>(16, recon.dim(0)));
     }
     return g;
 }

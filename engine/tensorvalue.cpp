@@ -55,6 +55,33 @@ TensorValue TensorValue::slice0(int64_t index) const
     return TensorValue(rest, std::vector<float>(begin, begin + n));
 }
 
+TensorValue TensorValue::rows(int64_t begin, int64_t end) const
+{
+    if (mShape.empty() || begin < 0 || end < begin || end > mShape[0])
+        throw std::out_of_range("rows [" + std::to_string(begin) + ", " + std::to_string(end) + ") out of range for shape " + shapeToString(mShape));
+    const int64_t per = mShape[0] ? numel() / mShape[0] : 0;
+    Shape sh = mShape;
+    sh[0] = end - begin;
+    return TensorValue(sh, std::vector<float>(data() + begin * per, data() + end * per));
+}
+
+TensorValue concatRows(const std::vector<TensorValue> &parts)
+{
+    if (parts.empty()) return TensorValue();
+    Shape sh = parts.front().shape();
+    if (sh.empty()) throw std::invalid_argument("concatRows needs tensors with a first dimension");
+    std::vector<float> all;
+    int64_t n = 0;
+    for (const TensorValue &t : parts) {
+        if (t.shape().size() != sh.size() || !std::equal(sh.begin() + 1, sh.end(), t.shape().begin() + 1))
+            throw std::invalid_argument("concatRows: " + shapeToString(t.shape()) + " does not stack with " + shapeToString(sh));
+        all.insert(all.end(), t.data(), t.data() + t.numel());
+        n += t.shape()[0];
+    }
+    sh[0] = n;
+    return TensorValue(sh, std::move(all));
+}
+
 TensorValue::Stats TensorValue::stats() const
 {
     Stats s;

@@ -28,6 +28,8 @@ public:
 
     /// Element [index, ...] of the first dimension as its own tensor (a copy).
     TensorValue slice0(int64_t index) const;
+    /// Rows [begin, end) of the first dimension, which is kept (a copy).
+    TensorValue rows(int64_t begin, int64_t end) const;
 
     struct Stats {
         int64_t nanCount = 0;
@@ -41,6 +43,9 @@ private:
     Shape mShape;
     std::shared_ptr<const std::vector<float>> mData;
 };
+
+/// Tensors stacked along their first dimension (the other dimensions must agree); empty for no parts.
+TensorValue concatRows(const std::vector<TensorValue> &parts);
 
 /// Summary of one channel of a [N, C, ...] activation.
 struct ChannelStats {

@@ -78,4 +78,22 @@ TEST(close_names)
     CHECK_EQ(editDistance("kitten", "sitting"), size_t(3));
 }
 
+TEST(rows_and_concat_rows)
+{
+    std::vector<float> v(24);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = float(i);
+    const TensorValue x({4, 2, 3}, v);
+    const TensorValue mid = x.rows(1, 3);
+    CHECK(mid.shape() == (Shape{2, 2, 3}));
+    CHECK_EQ(mid.at(0), 6.0f);
+    CHECK_EQ(mid.at(11), 17.0f);
+    CHECK(x.rows(2, 2).shape() == (Shape{0, 2, 3}));
+    CHECK_THROWS_WITH(x.rows(3, 5), std::out_of_range, "rows [3, 5)");
+    const TensorValue back = concatRows({x.rows(0, 1), x.rows(1, 4)});
+    CHECK(back.shape() == x.shape());
+    for (int64_t i = 0; i < x.numel(); ++i) CHECK_EQ(back.at(i), x.at(i));
+    CHECK(concatRows({}).empty());
+    CHECK_THROWS_WITH(concatRows({x, TensorValue({1, 3, 2}, std::vector<float>(6))}), std::invalid_argument, "does not stack");
+}
+
 TESTKIT_MAIN

@@ -797,6 +797,14 @@ private slots:
         emit panel->directionsRequested();
         QVERIFY(waitFor("directions"));
         QCOMPARE(panel->directions().shape(), (Shape{1, 16}));
+        // Principal directions of the dataset's codes (the encoder's means over the dataset's items).
+        for (QComboBox *c : panel->findChildren<QComboBox *>())
+            if (c->findData("pca") >= 0) c->setCurrentIndex(c->findData("pca"));
+        QCOMPARE(panel->directionRequest().source, QString("pca"));
+        emit panel->directionsRequested();
+        QVERIFY(waitFor("directions"));
+        QCOMPARE(panel->directions().dim(0), int64_t(panel->directionRequest().k));
+        QCOMPARE(panel->directions().dim(1), int64_t(16));
         // Metrics: 300 samples against 300 test items.
         panel->tabs()->setCurrentIndex(5);
         emit panel->metricsRequested(300);
