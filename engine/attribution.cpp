@@ -803,19 +803,26 @@ double rawPassMs(Model &model, const TensorValue &input, int64_t samples, int64_
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
+/// A job's context as an attribution's sink: its cancel flag, progress, and partial maps tagged with the input id.
+static AttributionSink jobSink(JobContext &ctx, uint64_t inputId)
+{
+    AttributionSink sink;
+    sink.cancelled = [&ctx] { return ctx.cancelled(); };
+    sink.progress = [&ctx](int64_t done, int64_t total) { ctx.progress(done, total, "attribution"); };
+    sink.partial = [&ctx, inputId](std::shared_ptr<const AttributionResult> r) {
+        auto copy = std::make_shared<AttributionResult>(*r);
+        copy->inputId = inputId;
+        ctx.partial(copy);
+    };
+    return sink;
+}
+
 Job attributionJob(TensorValue input, uint64_t inputId, AttributionParams params)
 {
     Job job;
     job.kind = "attribution";
     job.work = [input = std::move(input), inputId, params = std::move(params)](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
-        AttributionSink sink;
-        sink.cancelled = [&ctx] { return ctx.cancelled(); };
-        sink.progress = [&ctx](int64_t done, int64_t total) { ctx.progress(done, total, "attribution"); };
-        sink.partial = [&ctx, inputId](std::shared_ptr<const AttributionResult> r) {
-            auto copy = std::make_shared<AttributionResult>(*r);
-            copy->inputId = inputId;
-            ctx.partial(copy);
-        };
+        const AttributionSink sink = jobSink(ctx, inputId);
         auto r = computeAttribution(ctx.model(), input, params, sink);
         r->inputId = inputId;
         return r;
@@ -923,14 +930,7 @@ Job liveFrameJob(TensorValue input, uint64_t inputId, std::string activationLaye
     if (attribution) params = *attribution;
     job.work = [input = std::move(input), inputId, activationLayer = std::move(activationLayer), params, topK,
                 histogramBins](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
-        AttributionSink sink;
-        sink.cancelled = [&ctx] { return ctx.cancelled(); };
-        sink.progress = [&ctx](int64_t done, int64_t total) { ctx.progress(done, total, "attribution"); };
-        sink.partial = [&ctx, inputId](std::shared_ptr<const AttributionResult> r) {
-            auto copy = std::make_shared<AttributionResult>(*r);
-            copy->inputId = inputId;
-            ctx.partial(copy);
-        };
+        const AttributionSink sink = jobSink(ctx, inputId);
         std::shared_ptr<ActivationOutput> activations;
         auto r = computeLiveFrame(ctx.model(), input, inputId, activationLayer, topK, histogramBins, params ? &*params : nullptr, sink,
                                   [&](std::shared_ptr<ActivationOutput> a) {

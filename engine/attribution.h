@@ -28,14 +28,14 @@ const char *methodName(AttributionMethod m);
 bool parseMethod(const std::string &name, AttributionMethod &out);
 const std::vector<AttributionMethod> &allMethods();
 bool isCamMethod(AttributionMethod m);      // needs a layer; result at the layer's resolution
-bool isSignedMethod(AttributionMethod m);
+bool isSignedMethod(AttributionMethod m);   // the map can be negative (diverging colour map)
 /// Layers a CAM method can use: executed, output [N, C, H, W] or transformer tokens [N, T, C] on a square
 /// patch grid (T or T − 1 square).
 bool isCamLayer(const LayerInfo &layer);
 /// The default CAM layer, as pytorch-grad-cam recommends: the last CAM layer whose map has more than one
 /// cell (not the 1×1 output of an average pool), climbed from a leaf to the block around it (a ResNet's
 /// layer4.1); the last CAM layer when none has more than one cell; "" when there is none.
-std::string suggestedCamLayer(const ModelSummary &summary);   // the map can be negative (diverging colour map)
+std::string suggestedCamLayer(const ModelSummary &summary);
 const char *integrationName(IntegrationRule r);
 bool parseIntegration(const std::string &name, IntegrationRule &out);
 

@@ -122,10 +122,8 @@ void Model::Impl::warmUp()
     if (summary.inputShape.empty()) return;
     const auto t0 = std::chrono::steady_clock::now();
     try {
-        auto gen = at::make_generator<at::CPUGeneratorImpl>(99);
         const bool ids = summary.metadata.input.dtype == "int64";
-        at::Tensor x = ids ? at::randint(0, 2, summary.inputShape, gen, torch::kLong) : at::rand(summary.inputShape, gen, torch::kFloat);
-        x = x.to(device);
+        const at::Tensor x = sampleInput(summary.inputShape, 99);
         for (int i = 0; i < 3; ++i) (void)runTapped(x, {});   // kernels chosen, allocator pools filled
         if (!ids) {   // and the backward kernels the gradient methods use
             torch::AutoGradMode enable(true);
@@ -164,12 +162,7 @@ PrecisionCheck Model::setPrecision(Precision p, const std::vector<TensorValue> &
         m.reducedCache.clear();
     };
     std::vector<at::Tensor> inputs;
-    if (!m.summary.inputShape.empty()) {
-        auto gen = at::make_generator<at::CPUGeneratorImpl>(1234);   // the dry run's input
-        inputs.push_back(m.summary.metadata.input.dtype == "int64" ? at::randint(0, 2, m.summary.inputShape, gen, torch::kLong)
-                                                                   : at::rand(m.summary.inputShape, gen, torch::kFloat));
-        inputs.back() = inputs.back().to(m.device);
-    }
+    if (!m.summary.inputShape.empty()) inputs.push_back(m.sampleInput(m.summary.inputShape, Impl::kDryRunSeed));   // the dry run's input
     for (const auto &v : checkInputs) {
         checkInput(v);
         inputs.push_back(m.toTorch(v));
@@ -418,11 +411,7 @@ void Model::Impl::dryRun()
             at::Tensor x;
             {
                 torch::NoGradGuard ng;
-                auto gen = at::make_generator<at::CPUGeneratorImpl>(1234);
-                x = summary.metadata.input.dtype == "int64"
-                        ? at::randint(0, 2, shape, gen, torch::kLong)
-                        : at::rand(shape, gen, torch::kFloat);
-                x = x.to(device);
+                x = sampleInput(shape, kDryRunSeed);
             }
             const auto out = runTapped(x, calledPaths);
             summary.outputShapes.clear();

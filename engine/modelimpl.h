@@ -101,6 +101,15 @@ struct Model::Impl {
     }
 
     void warmUp();
+    /// A seeded random input of `shape` on the model's device: uniform [0, 1) floats, or token ids 0/1.
+    at::Tensor sampleInput(const Shape &shape, uint64_t seed) const
+    {
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+        const at::Tensor x = summary.metadata.input.dtype == "int64" ? at::randint(0, 2, shape, gen, torch::kLong)
+                                                                     : at::rand(shape, gen, torch::kFloat);
+        return x.to(device);
+    }
+    static constexpr uint64_t kDryRunSeed = 1234;
 
     void dryRun();
 };

@@ -210,9 +210,9 @@ void AttributionView::paintEvent(QPaintEvent *)
     const QRect bar(target.right() + 8, target.top(), barW, target.height());
     const SignMode sign = mStyle.signedMap ? mStyle.sign : SignMode::Absolute;
     const bool diverging = mStyle.signedMap && sign == SignMode::All;
-    if (mBar.size() != bar.size() || mComposedDiverging != diverging) {
+    if (mBar.size() != bar.size() || mBarDiverging != diverging) {
         mBar = QImage(bar.size(), QImage::Format_RGB32);
-        mComposedDiverging = diverging;
+        mBarDiverging = diverging;
         for (int y = 0; y < bar.height(); ++y) {
             const double t = 1.0 - double(y) / std::max(1, bar.height() - 1);
             auto *row = reinterpret_cast<QRgb *>(mBar.scanLine(y));

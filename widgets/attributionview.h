@@ -57,7 +57,7 @@ private:
     // between paints: redrawn only when the input, the map, the style or the size changes (live mode
     // repaints this view for every frame, and smooth-scaling the overlay is the expensive part).
     QImage mComposed, mBar;
-    bool mComposedDiverging = false;
+    bool mBarDiverging = false;
     void invalidate() { mComposed = QImage(); }
     TensorValue mMap;
     OverlayStyle mStyle;

@@ -101,6 +101,20 @@ private:
         return false;
     }
 
+    /// A 28×28 MJPG video (OpenCV's writer: the camera's stand-in) of `frames` black frames with a white
+    /// rectangle at `bar(k)` in frame k; false when it cannot be written.
+    static bool writeBarVideo(const QString &path, int frames, double fps, const std::function<cv::Rect(int)> &bar)
+    {
+        cv::VideoWriter out(path.toStdString(), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), fps, cv::Size(28, 28), true);
+        if (!out.isOpened()) return false;
+        for (int k = 0; k < frames; ++k) {
+            cv::Mat f(28, 28, CV_8UC3, cv::Scalar(0, 0, 0));
+            cv::rectangle(f, bar(k), cv::Scalar(255, 255, 255), cv::FILLED);
+            out.write(f);
+        }
+        return true;
+    }
+
     /// Every one of `names` seen (in any order: they come from independent jobs), then the spy cleared.
     static bool waitForArguments(QSignalSpy &spy, const QStringList &names, int timeoutMs = 60000)
     {
@@ -903,15 +917,7 @@ private slots:
             // Live video: the attention overlay is drawn over the live frame it was computed from.
             QTemporaryDir dir;
             const QString video = dir.filePath("vit.avi");
-            {
-                cv::VideoWriter out(video.toStdString(), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 50, cv::Size(28, 28), true);
-                QVERIFY(out.isOpened());
-                for (int k = 0; k < 30; ++k) {
-                    cv::Mat f(28, 28, CV_8UC3, cv::Scalar(0, 0, 0));
-                    cv::rectangle(f, cv::Rect(k % 20, 4, 8, 20), cv::Scalar(255, 255, 255), cv::FILLED);
-                    out.write(f);
-                }
-            }
+            QVERIFY(writeBarVideo(video, 30, 50, [](int k) { return cv::Rect(k % 20, 4, 8, 20); }));
             QVERIFY(w.startLive(video, true));
             QVERIFY(waitFor("attention"));
             QVERIFY(w.liveRunning());
@@ -1005,15 +1011,7 @@ private slots:
         // a bright bar moving down one row per frame — faster than the panels, so frames must be dropped.
         QTemporaryDir dir;
         const QString video = dir.filePath("live.avi");
-        {
-            cv::VideoWriter out(video.toStdString(), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 200, cv::Size(28, 28), true);
-            QVERIFY(out.isOpened());
-            for (int k = 0; k < 60; ++k) {
-                cv::Mat f(28, 28, CV_8UC3, cv::Scalar(0, 0, 0));
-                cv::rectangle(f, cv::Rect(2, k % 28, 24, 3), cv::Scalar(255, 255, 255), cv::FILLED);
-                out.write(f);
-            }
-        }
+        QVERIFY(writeBarVideo(video, 60, 200, [](int k) { return cv::Rect(2, k % 28, 24, 3); }));
         auto w = openDemo();
         QSignalSpy frames(w.get(), &MainWindow::liveFrameShown);
         QSignalSpy ended(w.get(), &MainWindow::liveEnded);
