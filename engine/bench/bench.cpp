@@ -12,12 +12,12 @@
 // 2. Activation updates per second through the engine (job queue, worker thread, statistics, top-k).
 // 3. Attribution methods against the raw cost of their model passes.
 // 4. (GUI builds) GUI-thread stall while activations stream into the main window.
-#include "engine/attribution.h"
-#include "engine/engine.h"
-#include "engine/evaluation.h"
-#include "engine/generative.h"
-#include "engine/jobs.h"
-#include "engine/json.h"
+#include "engine/attribution/attribution.h"
+#include "engine/runtime/engine.h"
+#include "engine/evaluation/evaluation.h"
+#include "engine/generative/generative.h"
+#include "engine/runtime/jobs.h"
+#include "engine/core/json.h"
 
 #include <algorithm>
 #include <chrono>

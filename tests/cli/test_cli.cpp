@@ -1,10 +1,10 @@
 // pellucid-cli's contract: commands, flags, JSON output, .npy shapes, exit status and one-line errors.
-#include "engine/json.h"
+#include "engine/core/json.h"
 
 #include <gif_lib.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
-#include "engine/npy.h"
+#include "engine/core/npy.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/testkit.h"
 
@@ -711,6 +711,98 @@ TEST(precision_option_keeps_the_prediction)
     const Run bad = cli("predict --model " + demo + " --input " + fixtures::resources("samples/7-sneaker.png") + " --precision fp8");
     CHECK(bad.status != 0);
     CHECK_MSG(bad.err.find("--precision must be fp32, fp16 or bf16 (got fp8)") != std::string::npos, bad.err);
+}
+
+TEST(options_belong_to_their_command)
+{
+    // An option another command owns is an error naming this command (exit 1), as is an unknown one.
+    Run r = cli("info --model " + demo + " --steps 5");
+    CHECK_EQ(r.status, 1);
+    CHECK_MSG(r.err.find("'info'") != std::string::npos, r.err);
+    CHECK_MSG(r.err.find("--steps") != std::string::npos, r.err);
+    r = cli("info --model " + demo + " --frobnicate 1");
+    CHECK_EQ(r.status, 1);
+    CHECK_MSG(r.err.find("unknown option --frobnicate") != std::string::npos, r.err);
+    // A flag given a value, and a value option missing its value.
+    CHECK_EQ(cli("layers --model " + demo + " --json=1").status, 1);
+    CHECK_EQ(cli("predict --model " + demo + " --input").status, 1);
+    // Usage and per-command help come from the same tables.
+    r = cli("help");
+    CHECK_EQ(r.status, 0);
+    for (const char *c : {"info", "attribute", "compare", "project", "tokenize"})
+        CHECK_MSG(r.out.find(std::string("\n  ") + c + " ") != std::string::npos, c << " missing from " << r.out);
+    r = cli("help attribute");
+    CHECK_EQ(r.status, 0);
+    CHECK(r.out.find("usage: pellucid-cli attribute") != std::string::npos);
+    CHECK(r.out.find("--integration") != std::string::npos);
+    CHECK(r.out.find("--perplexity") == std::string::npos);   // project's, not attribute's
+    CHECK_EQ(cli("predict --help").status, 0);
+    CHECK_EQ(cli("help frobnicate").status, 1);
+}
+
+TEST(compare_two_models_equals_separate_runs)
+{
+    const std::string img = fixtures::resources("samples/7-sneaker.png");
+    const std::string vit = fixtures::resources("models/fashion_mnist_vit.pt");
+    const std::string opts = " --input " + img + " --method ig --steps 8 --target 7";
+    const Run r = cli("compare --model " + demo + " --model-b " + vit + opts + " --out " + tmp + "/cmp.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK_EQ(cli("attribute --model " + demo + opts + " --out " + tmp + "/cmp_a.npy").status, 0);
+    CHECK_EQ(cli("attribute --model " + vit + opts + " --out " + tmp + "/cmp_b.npy").status, 0);
+    const TensorValue both = readNpy(tmp + "/cmp.npy"), a = readNpy(tmp + "/cmp_a.npy"), b = readNpy(tmp + "/cmp_b.npy");
+    Shape expected = a.shape();
+    expected.insert(expected.begin(), 2);
+    CHECK(both.shape() == expected);
+    double maxDiff = 0, maxAbs = 0;
+    std::vector<double> va, vb;
+    for (int64_t i = 0; i < a.numel(); ++i) {
+        // B − A of the stacked output equals the difference of the separate runs.
+        maxDiff = std::max(maxDiff, double(std::abs((both.at(a.numel() + i) - both.at(i)) - (b.at(i) - a.at(i)))));
+        maxAbs = std::max(maxAbs, double(std::abs(b.at(i) - a.at(i))));
+        va.push_back(a.at(i));
+        vb.push_back(b.at(i));
+    }
+    CHECK_MSG(maxDiff < 1e-6, maxDiff);
+    CHECK(maxAbs > 1e-4);   // two different networks: the maps differ
+    const Json j = Json::parse(r.out);
+    CHECK_EQ(j.find("a")->find("model")->asString(), demo);
+    CHECK_EQ(j.find("b")->find("model")->asString(), vit);
+    CHECK_EQ(j.find("a")->find("top")->size(), size_t(5));
+    CHECK_EQ(j.find("b")->find("top")->asArray()[0].find("index")->asInt(),
+             Json::parse(cli("predict --model " + vit + " --input " + img).out).find("top")->asArray()[0].find("index")->asInt());
+    // The rank correlation, recomputed here (average ranks of ties).
+    auto ranks = [](const std::vector<double> &v) {
+        std::vector<size_t> idx(v.size());
+        for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+        std::sort(idx.begin(), idx.end(), [&](size_t x, size_t y) { return v[x] < v[y]; });
+        std::vector<double> rk(v.size());
+        for (size_t i = 0; i < idx.size();) {
+            size_t k = i;
+            while (k + 1 < idx.size() && v[idx[k + 1]] == v[idx[i]]) ++k;
+            for (size_t m = i; m <= k; ++m) rk[idx[m]] = (double(i) + double(k)) / 2;
+            i = k + 1;
+        }
+        return rk;
+    };
+    const auto ra = ranks(va), rb = ranks(vb);
+    const double n = double(ra.size()), mean = (n - 1) / 2;
+    double num = 0, da = 0, db = 0;
+    for (size_t i = 0; i < ra.size(); ++i) {
+        num += (ra[i] - mean) * (rb[i] - mean);
+        da += (ra[i] - mean) * (ra[i] - mean);
+        db += (rb[i] - mean) * (rb[i] - mean);
+    }
+    CHECK_MSG(std::abs(j.find("spearman")->asNumber() - num / std::sqrt(da * db)) < 1e-9, j.find("spearman")->asNumber());
+    // Two checkpoints of one network compare to identical maps and a correlation of 1.
+    const Run same = cli("compare --model " + demo + " --model-b " + demo + opts + " --out " + tmp + "/cmp_same.npy");
+    CHECK_EQ(same.status, 0);
+    CHECK_MSG(std::abs(Json::parse(same.out).find("spearman")->asNumber() - 1.0) < 1e-12, same.out);
+    // Maps of different shapes (models with other input sizes) are refused in one line.
+    const Run bad = cli("compare --model " + demo + " --model-b " + fixtures::path("seqcnn_traced.pt") + " --input " + img
+                        + " --method saliency --target 7 --out " + tmp + "/cmp_bad.npy");
+    CHECK_MSG(bad.status == 2, bad.status << " " << bad.err);
+    CHECK_EQ(lines(bad.err), 1);
+    CHECK_EQ(cli("compare --model " + demo + opts + " --out " + tmp + "/x.npy").status, 1);   // no --model-b
 }
 
 TESTKIT_MAIN

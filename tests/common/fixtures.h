@@ -1,7 +1,7 @@
 #pragma once
 // Paths of the committed fixtures and of the shared reference data (../shared/reference).
-#include "engine/model.h"
-#include "engine/tensorvalue.h"
+#include "engine/runtime/model.h"
+#include "engine/core/tensorvalue.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,26 +1,26 @@
 // The main window end to end (offscreen): open the demo model, select layers, the activation grid shows
 // the layer's channel count, predictions appear, bad input is shown without losing state, layout resets.
 // Writes a screenshot of the main window to the build folder (tests/gui/mainwindow.png).
-#include "app/enginebridge.h"
-#include "app/mainwindow.h"
-#include "app/imageinput.h"
-#include "app/composerdialog.h"
-#include "widgets/activationgrid.h"
-#include "widgets/activationpanel.h"
-#include "widgets/attributionpanel.h"
-#include "widgets/attributionview.h"
-#include "widgets/histogramview.h"
-#include "widgets/inputpanel.h"
-#include "widgets/layertree.h"
-#include "widgets/predictionchart.h"
-#include "widgets/recommenderpanel.h"
-#include "widgets/datasetpanel.h"
-#include "widgets/latentpanel.h"
-#include "widgets/attentionpanel.h"
-#include "widgets/drawingcanvas.h"
-#include "widgets/cameradialog.h"
-#include "widgets/linescale.h"
-#include "app/livesource.h"
+#include "app/gui/enginebridge.h"
+#include "app/gui/mainwindow.h"
+#include "app/io/imageinput.h"
+#include "app/gui/composerdialog.h"
+#include "widgets/activations/activationgrid.h"
+#include "widgets/activations/activationpanel.h"
+#include "widgets/attribution/attributionpanel.h"
+#include "widgets/attribution/attributionview.h"
+#include "widgets/activations/histogramview.h"
+#include "widgets/input/inputpanel.h"
+#include "widgets/model/layertree.h"
+#include "widgets/prediction/predictionchart.h"
+#include "widgets/recommender/recommenderpanel.h"
+#include "widgets/dataset/datasetpanel.h"
+#include "widgets/latent/latentpanel.h"
+#include "widgets/attention/attentionpanel.h"
+#include "widgets/input/drawingcanvas.h"
+#include "widgets/input/cameradialog.h"
+#include "widgets/common/linescale.h"
+#include "app/io/livesource.h"
 #include <gif_lib.h>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
@@ -34,9 +34,9 @@
 #include <QComboBox>
 #include <QSet>
 #include <QSlider>
-#include "engine/generative.h"
-#include "widgets/figure.h"
-#include "engine/npy.h"
+#include "engine/generative/generative.h"
+#include "widgets/common/figure.h"
+#include "engine/core/npy.h"
 
 #include <QDockWidget>
 #include <QPushButton>

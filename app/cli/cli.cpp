@@ -1,0 +1,408 @@
+#include "app/cli/cli.h"
+
+#include "app/io/imageinput.h"
+#include "app/io/tokenizer.h"
+#include "engine/core/errors.h"
+#include "engine/core/files.h"
+#include "engine/core/npy.h"
+#include "engine/generative/generative.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+namespace pellucid::cli {
+
+const OptionTable &modelOptions()
+{
+    static const OptionTable t = {
+        {"model", "M", "the TorchScript model (.pt)"},
+        {"device", "auto|cpu|cuda", "where the model runs (default auto)"},
+        {"input-shape", "1,3,224,224", "the input shape when neither metadata nor graph gives one"},
+        {"input-dtype", "float32|int64", "the input's dtype (int64: token ids)"},
+        {"threads", "N", "CPU threads for torch (default: every core, or OMP_NUM_THREADS)"},
+        {"precision", "fp32|bf16|fp16", "forward-only work in reduced precision, kept only when the prediction is unchanged"},
+        {"role", "classifier|generator|decoder|encoder|conditional_generator", "overrides the metadata's role"},
+    };
+    return t;
+}
+
+const OptionTable &attributionOptions()
+{
+    static const OptionTable t = {
+        {"method", "METHOD", "saliency inputxgrad ig guided-backprop deconvnet smoothgrad gradcam gradcam++ layercam scorecam "
+                             "guided-gradcam occlusion lime kernelshap"},
+        {"target", "K|predicted", "the class explained"},
+        {"contrast", "K2", "explain K against K2 (logit difference)"},
+        {"layer", "PATH", "the layer of layer methods (CAMs); default: the model's last spatial layer"},
+        {"steps", "N", "integration points (IG) or the attribution-specific step count"},
+        {"integration", "gauss-legendre|riemann-left|riemann-right|riemann-middle|riemann-trapezoid", "IG's quadrature"},
+        {"baseline", "zero|blur|uniform|FILE.npy", "the reference input"},
+        {"window", "C,H,W", "occlusion window"},
+        {"stride", "C,H,W", "occlusion stride"},
+        {"samples", "N", "noise samples (SmoothGrad) or perturbations (LIME, KernelSHAP)"},
+        {"stdev", "S", "SmoothGrad's noise standard deviation"},
+        {"seed", "S", "random seed"},
+        {"noise-base", "METHOD", "the method SmoothGrad averages (default saliency)"},
+        {"noise-type", "smoothgrad|smoothgrad-sq|vargrad", "how noisy maps are combined"},
+        {"superpixels", "slic|grid", "LIME / KernelSHAP features"},
+        {"superpixel-size", "PX", "SLIC region size"},
+        {"feature-mask", "FILE.npy", "LIME / KernelSHAP features given as an integer mask"},
+        {"grid", "N", "grid cells per side for grid features"},
+        {"fill", "V", "the value removed features take"},
+        {"internal-batch", "N", "inputs per model pass"},
+        {"memory-budget-mb", "N", "memory the method's batches may use"},
+    };
+    return t;
+}
+
+const OptionTable &tokenizerOptions()
+{
+    static const OptionTable t = {
+        {"tokenizer", "F", "WordPiece vocab.txt or SentencePiece .model (default: the one the metadata names)"},
+        {"lowercase", "0|1", "lower-case the text first"},
+        {"max-length", "N", "the most tokens"},
+        {"truncate", "", "cut a longer text instead of refusing it"},
+    };
+    return t;
+}
+
+const Option *Command::option(const std::string &n) const
+{
+    for (const OptionTable &t : options)
+        for (const Option &o : t)
+            if (o.name == n) return &o;
+    return nullptr;
+}
+
+std::string Command::usage() const
+{
+    std::ostringstream s;
+    s << "usage: pellucid-cli " << name << " " << synopsis << "\n  " << summary << "\n";
+    if (!details.empty()) {
+        std::istringstream lines(details);
+        for (std::string line; std::getline(lines, line);) s << "  " << line << "\n";
+    }
+    s << "options:\n";
+    std::set<std::string> shown;
+    for (const OptionTable &t : options)
+        for (const Option &o : t) {
+            if (!shown.insert(o.name).second) continue;
+            std::string left = "--" + o.name + (o.flag() ? "" : " " + o.value);
+            s << "  " << left;
+            if (left.size() < 30) s << std::string(30 - left.size(), ' ');
+            else s << "\n" << std::string(32, ' ');
+            s << o.help << "\n";
+        }
+    return s.str();
+}
+
+const Command *findCommand(const std::string &name)
+{
+    for (const Command &c : commands())
+        if (c.name == name) return &c;
+    return nullptr;
+}
+
+std::string usage()
+{
+    std::ostringstream s;
+    s << "usage: pellucid-cli COMMAND [options]     (pellucid-cli help COMMAND: its options)\n";
+    for (const Command &c : commands()) {
+        std::string left = c.name;
+        s << "  " << left << std::string(left.size() < 15 ? 15 - left.size() : 1, ' ') << c.synopsis << "\n"
+          << std::string(17, ' ') << c.summary << "\n";
+    }
+    s << "model options (every command that takes --model): --device auto|cpu|cuda  --input-shape 1,3,224,224\n"
+         "  --input-dtype float32|int64  --threads N  --precision fp32|bf16|fp16  --role ROLE\n"
+         "X is a .npy tensor used exactly as given (batch included) or an image preprocessed per the metadata.\n"
+         "exit status: 0 success, 1 usage error, 2 any other error (one line on stderr), 3 the result holds NaN/Inf,\n"
+         "  4 a counterfactual that did not reach its target.\n";
+    return s.str();
+}
+
+std::string Args::need(const std::string &k) const
+{
+    auto it = values.find(k);
+    if (it == values.end()) throw UsageError("missing --" + k);
+    return it->second;
+}
+
+std::string Args::get(const std::string &k, const std::string &def) const
+{
+    auto it = values.find(k);
+    return it == values.end() ? def : it->second;
+}
+
+Args parse(int argc, char **argv)
+{
+    Args a;
+    a.argc = argc;
+    a.argv = argv;
+    if (argc < 2) throw UsageError("no command given");
+    a.command = argv[1];
+    const Command *cmd = findCommand(a.command);
+    if (a.command == "help" || a.command == "--help" || a.command == "-h") {
+        if (argc > 2) a.values["command"] = argv[2];
+        return a;
+    }
+    if (!cmd) throw UsageError("unknown command '" + a.command + "'");
+    for (int i = 2; i < argc; ++i) {
+        std::string s = argv[i];
+        if (s.rfind("--", 0) != 0) throw UsageError("unexpected argument '" + s + "'");
+        s = s.substr(2);
+        std::string value;
+        const auto eq = s.find('=');
+        if (eq != std::string::npos) {
+            value = s.substr(eq + 1);
+            s = s.substr(0, eq);
+        }
+        if (s == "help") {
+            a.flags.insert(s);
+            continue;
+        }
+        const Option *o = cmd->option(s);
+        if (!o) {
+            std::string owners;
+            for (const Command &c : commands())
+                if (c.option(s)) owners += (owners.empty() ? "" : ", ") + c.name;
+            if (owners.empty()) throw UsageError("unknown option --" + s);
+            throw UsageError("--" + s + " is not an option of '" + a.command + "' (it belongs to " + owners + ")");
+        }
+        if (o->flag()) {
+            if (eq != std::string::npos) throw UsageError("--" + s + " takes no value");
+            a.flags.insert(s);
+            continue;
+        }
+        if (eq == std::string::npos) {
+            if (i + 1 >= argc) throw UsageError("--" + s + " needs a value");
+            value = argv[++i];
+        }
+        a.values[s] = value;
+    }
+    return a;
+}
+
+bool endsWith(const std::string &s, const std::string &suffix)
+{
+    return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+int toInt(const std::string &s, const std::string &what)
+{
+    try {
+        size_t n = 0;
+        const int v = std::stoi(s, &n);
+        if (n != s.size()) throw std::invalid_argument(s);
+        return v;
+    } catch (const std::exception &) {
+        throw UsageError(what + " must be an integer, not '" + s + "'");
+    }
+}
+
+double toDouble(const std::string &s, const std::string &what)
+{
+    try {
+        size_t n = 0;
+        const double v = std::stod(s, &n);
+        if (n != s.size() || !std::isfinite(v)) throw std::invalid_argument(s);
+        return v;
+    } catch (const std::exception &) {
+        throw UsageError(what + " must be a number, not '" + s + "'");
+    }
+}
+
+std::vector<int64_t> intList(const std::string &s, const std::string &what)
+{
+    std::vector<int64_t> out;
+    for (const std::string &part : splitList(s)) out.push_back(toInt(part, what));
+    return out;
+}
+
+Json shapeJson(const Shape &s)
+{
+    Json j = Json::array();
+    for (int64_t d : s) j.push(Json(d));
+    return j;
+}
+
+std::unique_ptr<Model> loadModel(const Args &a)
+{
+    LoadOptions o;
+    const std::string dev = a.get("device", "auto");
+    if (dev == "cpu") o.device = DevicePreference::Cpu;
+    else if (dev == "cuda") o.device = DevicePreference::Cuda;
+    else if (dev != "auto") throw UsageError("--device must be auto, cpu or cuda");
+    o.role = a.get("role", "");
+    if (a.has("input-shape")) o.inputShape = intList(a.need("input-shape"), "--input-shape");
+    o.inputDtype = a.get("input-dtype", "");
+    if (a.has("threads")) o.threads = toInt(a.need("threads"), "--threads");
+    if (a.has("precision") && !parsePrecision(a.need("precision"), o.precision))
+        throw Error(ErrorCode::BadInput, "--precision must be fp32, fp16 or bf16 (got " + a.need("precision") + ")");
+    auto m = Model::load(a.need("model"), o);
+    if (!m->summary().precisionNote.empty()) std::cerr << "pellucid-cli: " << m->summary().precisionNote << "\n";
+    return m;
+}
+
+std::unique_ptr<Model> loadCompanion(const Args &a, const std::string &key)
+{
+    Args c = a;
+    c.values["model"] = a.need(key);
+    c.values.erase("role");
+    return loadModel(c);
+}
+
+Json predictionsJson(const std::vector<Prediction> &top)
+{
+    Json arr = Json::array();
+    for (const auto &p : top) {
+        Json j = Json::object();
+        j["index"] = p.index;
+        j["label"] = p.label;
+        j["probability"] = double(p.probability);
+        j["logit"] = double(p.logit);
+        arr.push(j);
+    }
+    return arr;
+}
+
+AttributionParams attributionParams(const Args &a)
+{
+    AttributionParams p;
+    if (!parseMethod(a.need("method"), p.method)) throw UsageError("unknown --method '" + a.need("method") + "'");
+    const std::string target = a.need("target");
+    if (target == "predicted") {
+        p.target.kind = AttributionTarget::Kind::Predicted;
+    } else {
+        p.target.kind = AttributionTarget::Kind::Class;
+        p.target.classIndex = toInt(target, "--target");
+    }
+    if (a.has("contrast")) {
+        if (p.target.kind != AttributionTarget::Kind::Class) throw UsageError("--contrast needs a class --target");
+        p.target.kind = AttributionTarget::Kind::Contrast;
+        p.target.otherClass = toInt(a.need("contrast"), "--contrast");
+    }
+    p.layer = a.get("layer", "");
+    if (a.has("steps")) p.steps = toInt(a.need("steps"), "--steps");
+    if (a.has("integration") && !parseIntegration(a.need("integration"), p.integration))
+        throw UsageError("unknown --integration '" + a.need("integration") + "'");
+    const std::string baseline = a.get("baseline", "zero");
+    if (baseline == "zero") p.baseline = BaselineKind::Zero;
+    else if (baseline == "blur") p.baseline = BaselineKind::Blur;
+    else if (baseline == "uniform") p.baseline = BaselineKind::Uniform;
+    else { p.baseline = BaselineKind::Tensor; p.baselineTensor = readNpy(baseline); }
+    if (a.has("window")) p.window = intList(a.need("window"), "--window");
+    if (a.has("stride")) p.stride = intList(a.need("stride"), "--stride");
+    if (a.has("samples")) p.samples = toInt(a.need("samples"), "--samples");
+    if (a.has("stdev")) p.stdev = float(toDouble(a.need("stdev"), "--stdev"));
+    if (a.has("seed")) p.seed = uint64_t(toInt(a.need("seed"), "--seed"));
+    if (a.has("noise-base") && !parseMethod(a.need("noise-base"), p.noiseBase))
+        throw UsageError("unknown --noise-base '" + a.need("noise-base") + "'");
+    const std::string noise = a.get("noise-type", "smoothgrad");
+    if (noise == "smoothgrad") p.noise = NoiseType::SmoothGrad;
+    else if (noise == "smoothgrad-sq") p.noise = NoiseType::SmoothGradSquared;
+    else if (noise == "vargrad") p.noise = NoiseType::VarGrad;
+    else throw UsageError("--noise-type must be smoothgrad, smoothgrad-sq or vargrad");
+    if (a.has("feature-mask")) p.featureMask = readNpy(a.need("feature-mask"));
+    if (a.has("grid")) p.gridCells = toInt(a.need("grid"), "--grid");
+    if (a.has("fill")) p.fill = float(toDouble(a.need("fill"), "--fill"));
+    if (a.has("internal-batch")) p.internalBatch = toInt(a.need("internal-batch"), "--internal-batch");
+    if (a.has("memory-budget-mb")) p.memoryBudgetBytes = int64_t(toInt(a.need("memory-budget-mb"), "--memory-budget-mb")) << 20;
+    const std::string superpixels = a.get("superpixels", a.has("feature-mask") ? "mask" : "slic");
+    if (superpixels != "grid" && superpixels != "slic" && superpixels != "mask")
+        throw UsageError("--superpixels must be slic or grid");
+    return p;
+}
+
+std::shared_ptr<AttributionResult> attributeInput(Model &model, const TensorValue &input, AttributionParams p, const Args &a)
+{
+    const bool slic = a.get("superpixels", a.has("feature-mask") ? "mask" : "slic") == "slic";
+    if (slic && (p.method == AttributionMethod::Lime || p.method == AttributionMethod::KernelShap)) {
+        const int side = input.shape().size() == 4 ? int(std::max(input.shape()[2], input.shape()[3])) : 32;
+        p.featureMask = slicSegments(input, a.has("superpixel-size") ? toInt(a.need("superpixel-size"), "--superpixel-size")
+                                                                     : std::max(2, side / 8));
+    }
+    return computeAttribution(model, input, p);
+}
+
+Json resultJson(const AttributionResult &r)
+{
+    Json j = Json::object();
+    j["method"] = methodName(r.method);
+    j["target"] = r.targetClass;
+    j["shape"] = shapeJson(r.map.shape());
+    if (r.method == AttributionMethod::IntegratedGradients) j["convergence_delta"] = r.convergenceDelta;
+    j["model_passes"] = r.modelPasses;
+    j["elapsed_ms"] = r.elapsedMs;
+    return j;
+}
+
+void writeImages(const std::string &out, const TensorValue &images, int cols)
+{
+    auto ends = [&](const char *e) { return endsWith(out, e); };
+    if (ends(".npy")) writeNpy(out, images);
+    else if (ends(".png")) writeImageGridPng(out, images, cols);
+    else if (ends(".gif") || ends(".mp4")) writeAnimation(out, images);
+    else throw UsageError("--out must end in .npy, .png, .gif or .mp4");
+}
+
+/// The tokenizer a text model names in its metadata ("tokenizer": {"file", "lowercase", "max_length"}),
+/// or --tokenizer F; --truncate chooses truncation over an error for a text longer than max_length.
+std::unique_ptr<Tokenizer> tokenizerFor(const Args &a, const ModelSummary *s)
+{
+    TokenizerOptions o;
+    o.truncate = a.flags.count("truncate") > 0;
+    std::string file;
+    if (s) {
+        tokenizerFromMetadata(*s, file, o);
+        if (o.maxLength == 0 && s->inputShape.size() == 2 && s->inputShapeSource == "metadata") o.maxLength = int(s->inputShape[1]);
+    }
+    if (a.has("tokenizer")) file = a.need("tokenizer");   // --tokenizer wins over the metadata's
+    if (a.has("lowercase")) o.lowercase = a.need("lowercase") != "0";
+    if (a.has("max-length")) o.maxLength = toInt(a.need("max-length"), "--max-length");
+    if (file.empty()) throw UsageError("no tokenizer: the model's metadata names none; give --tokenizer F");
+    return Tokenizer::open(file, o);
+}
+
+Json tokenizedJson(const Tokenized &t)
+{
+    Json j = Json::object(), ids = Json::array(), toks = Json::array();
+    for (int64_t id : t.ids) ids.push(Json(id));
+    for (const auto &tok : t.tokens) toks.push(Json(tok));
+    j["ids"] = ids;
+    j["tokens"] = toks;
+    j["truncated"] = t.truncated;
+    return j;
+}
+
+RecContext loadRecommender(const Args &a)
+{
+    RecContext c;
+    LoadOptions o;
+    o.device = DevicePreference::Cpu;
+    c.model = Model::load(a.need("model"), o);
+    c.mf = loadMF(*c.model);
+    const std::string data = a.get("data", c.mf.dataPath);
+    if (data.empty()) throw UsageError("--data is needed (the model's metadata names no interaction file)");
+    c.data = readInteractions(data);
+    const std::string items = a.get("items", c.mf.itemsPath);
+    if (!items.empty() && std::filesystem::exists(items)) readItemNames(items, c.data);
+    for (const auto &r : c.data.rows) {
+        if (r.user >= c.mf.users || r.item >= c.mf.items)
+            throw Error(ErrorCode::BadInput, data + ": user " + std::to_string(r.user) + " / item " + std::to_string(r.item)
+                                                 + " is outside the model's tables (" + std::to_string(c.mf.users) + " users, "
+                                                 + std::to_string(c.mf.items) + " items)");
+    }
+    return c;
+}
+
+int64_t toId(const std::string &s, const std::string &what)
+{
+    const int v = toInt(s, what);
+    if (v < 0) throw UsageError(what + " must be a non-negative id");
+    return v;
+}
+
+} // namespace pellucid::cli

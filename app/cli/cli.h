@@ -1,0 +1,116 @@
+#pragma once
+// pellucid-cli's commands as data: each command (app/cli/commands/<name>.cpp) is a Command with its synopsis,
+// summary and option tables; the parser checks options against the chosen command, and the usage text and
+// `pellucid-cli help COMMAND` are made from the same tables (ARCHITECTURE.md: "add a CLI command").
+//
+// Exit status: 0 success; 1 usage error; 2 any other error (one line on stderr); 3 the result holds NaN/Inf
+// (the output is still written, so it can be inspected); 4 a counterfactual that did not reach its target.
+#include "engine/attribution/attribution.h"
+#include "engine/core/json.h"
+#include "engine/recommender/recommender.h"
+#include "engine/runtime/model.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pellucid {
+class Tokenizer;
+struct Tokenized;
+}
+
+namespace pellucid::cli {
+
+/// A wrong command line: exit 1, the message and the command's usage on stderr.
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// One option: `--name VALUE` (value names the placeholder) or a flag `--name` (value empty).
+struct Option {
+    std::string name;
+    std::string value;   // placeholder shown in help ("N", "FILE.npy"); empty: a flag
+    std::string help;
+    bool flag() const { return value.empty(); }
+};
+using OptionTable = std::vector<Option>;
+
+/// Option groups several commands share.
+const OptionTable &modelOptions();         // --model and how it is loaded (device, shape, dtype, threads, precision, role)
+const OptionTable &attributionOptions();   // --method, --target and every method parameter
+const OptionTable &tokenizerOptions();     // --tokenizer, --lowercase, --max-length, --truncate
+
+struct Args;
+
+struct Command {
+    std::string name;
+    std::string synopsis;                 // the arguments, as in "--model M --input X [--topk K]"
+    std::string summary;                  // one line for the command list
+    std::string details;                  // further lines for `help COMMAND` (may be empty)
+    std::vector<OptionTable> options;     // the command's own table and the shared groups it takes
+    std::function<int(const Args &)> run;
+
+    const Option *option(const std::string &name) const;
+    std::string usage() const;            // `help COMMAND`
+};
+
+/// Every command, in the order the usage lists them (app/cli/commands.cpp).
+const std::vector<Command> &commands();
+const Command *findCommand(const std::string &name);
+/// The whole usage text: every command's synopsis and summary, and the notes shared by all.
+std::string usage();
+
+struct Args {
+    std::string command;
+    std::map<std::string, std::string> values;
+    std::set<std::string> flags;
+    int argc = 0;
+    char **argv = nullptr;
+
+    bool has(const std::string &k) const { return values.count(k) > 0; }
+    bool flag(const std::string &k) const { return flags.count(k) > 0; }
+    std::string need(const std::string &k) const;
+    std::string get(const std::string &k, const std::string &def) const;
+};
+
+/// Parses `argv` for the command it names; an option of another command is an error naming this one.
+Args parse(int argc, char **argv);
+
+// Helpers the commands share.
+int toInt(const std::string &s, const std::string &what);
+double toDouble(const std::string &s, const std::string &what);
+std::vector<int64_t> intList(const std::string &s, const std::string &what);
+int64_t toId(const std::string &s, const std::string &what);
+bool endsWith(const std::string &s, const std::string &suffix);
+Json shapeJson(const Shape &s);
+Json predictionsJson(const std::vector<Prediction> &top);
+
+/// The model named by --model, loaded with the model options.
+std::unique_ptr<Model> loadModel(const Args &a);
+/// A second model named by --KEY (a classifier, an encoder), with the main model's options but not its --role.
+std::unique_ptr<Model> loadCompanion(const Args &a, const std::string &key);
+/// The attribution method and its parameters from the attribution options.
+AttributionParams attributionParams(const Args &a);
+/// One input through the method (SLIC superpixels computed per input for methods that use superpixels).
+std::shared_ptr<AttributionResult> attributeInput(Model &model, const TensorValue &input, AttributionParams p, const Args &a);
+Json resultJson(const AttributionResult &r);
+/// .npy, a PNG grid (`cols` columns, 0: automatic), or a GIF / MP4 animation, by --out's extension.
+void writeImages(const std::string &out, const TensorValue &images, int cols);
+
+/// The tokenizer a text model names in its metadata, or --tokenizer F.
+std::unique_ptr<Tokenizer> tokenizerFor(const Args &a, const ModelSummary *s);
+Json tokenizedJson(const Tokenized &t);
+
+/// A recommender model with its interaction data (--data and --items override the metadata's).
+struct RecContext {
+    std::unique_ptr<Model> model;
+    MFModel mf;
+    InteractionData data;
+};
+RecContext loadRecommender(const Args &a);
+
+} // namespace pellucid::cli

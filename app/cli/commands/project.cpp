@@ -1,0 +1,122 @@
+// pellucid-cli project: the layer's activations (pooled) projected per item
+#include "app/cli/cli.h"
+
+#include "app/io/dataset.h"
+#include "engine/core/files.h"
+#include "engine/core/npy.h"
+#include "engine/projection/projection.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <unistd.h>
+
+namespace pellucid::cli {
+
+namespace {
+
+int cmdProject(const Args &a)
+{
+    const std::string method = a.need("method");
+    if (method != "pca" && method != "tsne" && method != "umap") throw UsageError("--method must be pca, tsne or umap");
+    const std::string out = a.need("out");
+    const bool csv = endsWith(out, ".csv");
+    if (!csv && !(endsWith(out, ".npy"))) throw UsageError("--out must end in .npy or .csv");
+    auto model = loadModel(a);
+    const ModelSummary &s = model->summary();
+    const Dataset data = Dataset::open(a.need("data"), s.metadata.labels);
+    const std::string layer = a.need("layer");
+    const std::string path = model->resolveLayer(layer).path;
+    const size_t n = a.has("limit") ? std::min(data.size(), size_t(toInt(a.need("limit"), "--limit"))) : data.size();
+    // Activations pooled to one vector per item: spatial maps averaged over H×W, tokens over T.
+    std::vector<float> feats;
+    int64_t dim = 0;
+    for (size_t b = 0; b < n; b += 256) {
+        const size_t e = std::min(n, b + 256);
+        const TensorValue pooled = poolActivations(model->forward(data.batch(b, e, s.metadata.input, s.inputShape), {layer}).taps.at(path).at(0));
+        dim = pooled.dim(1);
+        feats.insert(feats.end(), pooled.data(), pooled.data() + pooled.numel());
+    }
+    const TensorValue X({int64_t(n), dim}, std::move(feats));
+    const int dims = toInt(a.get("dims", "2"), "--dims");
+    TensorValue Y;
+    Json j = Json::object();
+    if (method == "pca") {
+        const PcaResult r = pca(X, dims);
+        Y = r.projected;
+        Json ratio = Json::array();
+        for (double v : r.explainedRatio) ratio.push(Json(v));
+        j["explained_variance_ratio"] = ratio;
+    } else if (method == "umap") {
+        UmapOptions o;
+        o.dims = dims;
+        o.neighbours = toInt(a.get("neighbours", "15"), "--neighbours");
+        o.minDist = toDouble(a.get("min-dist", "0.1"), "--min-dist");
+        o.epochs = toInt(a.get("epochs", "0"), "--epochs");
+        o.seed = unsigned(toInt(a.get("seed", "0"), "--seed"));
+        o.progress = [](int epoch, const TensorValue &) {
+            if (isatty(2)) std::fprintf(stderr, "\rUMAP epoch %d", epoch);
+        };
+        Y = umap(X, o);
+        if (isatty(2)) std::fprintf(stderr, "\n");
+    } else {
+        TsneOptions o;
+        o.dims = dims;
+        o.perplexity = toDouble(a.get("perplexity", "30"), "--perplexity");
+        o.iterations = toInt(a.get("iterations", "1000"), "--iterations");
+        o.theta = toDouble(a.get("theta", dims == 2 ? "0.5" : "0"), "--theta");
+        o.seed = unsigned(toInt(a.get("seed", "0"), "--seed"));
+        o.progress = [](int it, double kl, const TensorValue &) {
+            if (isatty(2)) std::fprintf(stderr, "\rt-SNE iteration %d, KL %.4f", it, kl);
+        };
+        Y = tsne(X, o);
+        if (isatty(2)) std::fprintf(stderr, "\n");
+    }
+    if (csv) {
+        std::ostringstream text;
+        text << "item,label";
+        for (int k = 0; k < dims; ++k) text << ",c" << k;
+        text << "\n";
+        for (size_t i = 0; i < n; ++i) {
+            text << '"' << data.itemName(i) << "\"," << data.label(i);
+            for (int k = 0; k < dims; ++k) text << ',' << Y.at(int64_t(i) * dims + k);
+            text << "\n";
+        }
+        writeTextAtomically(out, text.str());
+    } else {
+        writeNpy(out, Y);
+    }
+    j["items"] = int64_t(n);
+    j["features"] = dim;
+    j["out"] = out;
+    std::cout << j.dump() << "\n";
+    return 0;
+}
+
+} // namespace
+
+Command projectCommand()
+{
+    return {"project",
+            "--model M --data D --layer L --method pca|tsne|umap --out OUT.npy|OUT.csv [--dims 2] [--limit N]",
+            "the layer's activations (pooled) projected per item",
+            "t-SNE: [--perplexity 30] [--iterations 1000] [--theta 0.5 (Barnes–Hut; 0 exact)] [--seed S]\n"
+            "UMAP: [--neighbours 15] [--min-dist 0.1] [--epochs auto] [--seed S]",
+            {{{"data", "D", "the dataset"},
+             {"layer", "L", "the layer whose pooled activations are projected"},
+             {"method", "pca|tsne|umap", "the projection"},
+             {"out", "OUT.npy|OUT.csv", "the points"},
+             {"dims", "N", "output dimensions (default 2)"},
+             {"limit", "N", "the first N items"},
+             {"perplexity", "P", "t-SNE perplexity (default 30)"},
+             {"iterations", "N", "t-SNE iterations (default 1000)"},
+             {"theta", "T", "Barnes–Hut angle (0: exact)"},
+             {"seed", "S", "random seed"},
+             {"neighbours", "K", "UMAP neighbours (default 15)"},
+             {"min-dist", "D", "UMAP minimum distance (default 0.1)"},
+             {"epochs", "N", "UMAP epochs (default automatic)"}}, modelOptions()},
+            cmdProject};
+}
+
+} // namespace pellucid::cli

@@ -1,0 +1,141 @@
+#include "app/figures/session.h"
+
+#include "engine/core/errors.h"
+
+#include <QCryptographicHash>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QSaveFile>
+
+namespace pellucid {
+namespace {
+
+Json strings(const QStringList &l)
+{
+    Json a = Json::array();
+    for (const QString &s : l) a.push(Json(s.toStdString()));
+    return a;
+}
+
+QString resolve(const QString &path, const QString &sessionDir)
+{
+    if (path.isEmpty() || QFileInfo(path).isAbsolute()) return path;
+    return QDir(sessionDir).filePath(path);
+}
+
+} // namespace
+
+QString sha256OfFile(const QString &path)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) return {};
+    QCryptographicHash h(QCryptographicHash::Sha256);
+    if (!h.addData(&f)) return {};
+    return QString::fromLatin1(h.result().toHex());
+}
+
+void saveSession(Session s, const QString &path)
+{
+    if (QFileInfo::exists(s.modelPath)) s.modelSha256 = sha256OfFile(s.modelPath);
+    Json j = Json::object();
+    j["pellucid_session"] = Session::kVersion;
+    Json model = Json::object();
+    model["path"] = QFileInfo(s.modelPath).absoluteFilePath().toStdString();
+    model["sha256"] = s.modelSha256.toStdString();
+    j["model"] = model;
+    QStringList inputs;
+    for (const QString &i : s.inputs) inputs << QFileInfo(i).absoluteFilePath();
+    j["inputs"] = strings(inputs);
+    j["current_input"] = s.currentInput.isEmpty() ? std::string() : QFileInfo(s.currentInput).absoluteFilePath().toStdString();
+    j["layer"] = s.layer.toStdString();
+    j["attribution"] = attributionParamsToJson(s.attribution);
+    Json compare = Json::array();
+    for (auto m : s.compare) compare.push(Json(methodName(m)));
+    j["compare"] = compare;
+    ComposerSpec composer = s.composer;
+    for (QString &r : composer.rows) r = QFileInfo(r).absoluteFilePath();
+    j["composer"] = composerToJson(composer);
+    Json fig = Json::object();
+    fig["width_mm"] = s.figure.widthMm;
+    fig["height_mm"] = s.figure.heightMm;
+    fig["dpi"] = s.figure.dpi;
+    fig["font"] = s.figure.fontFamily.toStdString();
+    fig["font_pt"] = s.figure.fontPt;
+    fig["title"] = s.figure.title.toStdString();
+    fig["caption"] = s.figure.caption.toStdString();
+    j["figure"] = fig;
+    j["window_state"] = QString::fromLatin1(s.windowState.toBase64()).toStdString();
+
+    QSaveFile out(path);   // written to a temporary file, renamed on commit
+    if (!out.open(QIODevice::WriteOnly)) throw SessionError("Cannot write " + path.toStdString() + ": " + out.errorString().toStdString());
+    out.write(QByteArray::fromStdString(j.dump(1) + "\n"));
+    if (!out.commit()) throw SessionError("Cannot write " + path.toStdString() + ": " + out.errorString().toStdString());
+}
+
+Session loadSession(const QString &path)
+{
+    QFile f(path);
+    if (!f.exists()) throw SessionError("Session file not found: " + path.toStdString());
+    if (!f.open(QIODevice::ReadOnly)) throw SessionError("Cannot read " + path.toStdString());
+    Json j;
+    try {
+        j = Json::parse(f.readAll().toStdString());
+    } catch (const std::exception &e) {
+        throw SessionError("Session " + path.toStdString() + " is corrupt: " + e.what());
+    }
+    const Json *version = j.find("pellucid_session");
+    if (!version || !version->isNumber())
+        throw SessionError(path.toStdString() + " is not a Pellucid session (no \"pellucid_session\" version)");
+    if (version->asInt() > Session::kVersion)
+        throw SessionError("Session " + path.toStdString() + " was written by a newer Pellucid (format "
+                           + std::to_string(version->asInt()) + "; this version reads up to " + std::to_string(Session::kVersion) + ")");
+    const QString dir = QFileInfo(path).absolutePath();
+    Session s;
+    try {
+        if (const Json *m = j.find("model")) {
+            s.modelPath = resolve(QString::fromStdString(m->find("path") ? m->find("path")->asString() : ""), dir);
+            s.modelSha256 = QString::fromStdString(m->find("sha256") ? m->find("sha256")->asString() : "");
+        }
+        if (const Json *v = j.find("inputs"))
+            for (const Json &i : v->asArray()) s.inputs << resolve(QString::fromStdString(i.asString()), dir);
+        if (const Json *v = j.find("current_input")) s.currentInput = resolve(QString::fromStdString(v->asString()), dir);
+        if (const Json *v = j.find("layer")) s.layer = QString::fromStdString(v->asString());
+        if (const Json *v = j.find("attribution")) s.attribution = attributionParamsFromJson(*v);
+        if (const Json *v = j.find("compare"))
+            for (const Json &m : v->asArray()) {
+                AttributionMethod method;
+                if (parseMethod(m.asString(), method)) s.compare.push_back(method);
+                else s.warnings << QString("Unknown method '%1' in the compare list was skipped").arg(QString::fromStdString(m.asString()));
+            }
+        if (const Json *v = j.find("composer")) {
+            s.composer = composerFromJson(*v);
+            for (QString &r : s.composer.rows) r = resolve(r, dir);
+        }
+        if (const Json *v = j.find("figure")) {
+            if (const Json *x = v->find("width_mm")) s.figure.widthMm = x->asNumber();
+            if (const Json *x = v->find("height_mm")) s.figure.heightMm = x->asNumber();
+            if (const Json *x = v->find("dpi")) s.figure.dpi = int(x->asInt());
+            if (const Json *x = v->find("font")) s.figure.fontFamily = QString::fromStdString(x->asString());
+            if (const Json *x = v->find("font_pt")) s.figure.fontPt = x->asNumber();
+            if (const Json *x = v->find("title")) s.figure.title = QString::fromStdString(x->asString());
+            if (const Json *x = v->find("caption")) s.figure.caption = QString::fromStdString(x->asString());
+        }
+        if (const Json *v = j.find("window_state")) s.windowState = QByteArray::fromBase64(QByteArray::fromStdString(v->asString()));
+    } catch (const std::exception &e) {
+        throw SessionError("Session " + path.toStdString() + " is corrupt: " + e.what());
+    }
+    // Problems that leave the rest usable become warnings.
+    if (!QFileInfo::exists(s.modelPath)) {
+        s.warnings << QString("The session's model is missing: %1").arg(s.modelPath);
+    } else if (!s.modelSha256.isEmpty() && sha256OfFile(s.modelPath) != s.modelSha256) {
+        s.warnings << QString("The model %1 changed since the session was saved (SHA-256 differs): numbers may differ").arg(s.modelPath);
+    }
+    QStringList missing;
+    for (const QString &i : s.inputs + s.composer.rows)
+        if (!QFileInfo::exists(i) && !missing.contains(i)) missing << i;
+    for (const QString &m : missing) s.warnings << QString("Input file missing: %1").arg(m);
+    return s;
+}
+
+} // namespace pellucid

@@ -1,0 +1,45 @@
+#pragma once
+// Sessions: everything a figure depends on, as a JSON file — the model (path and SHA-256), inputs, methods
+// and their parameters (seeds included), layer and target choices, the composer's layout, figure settings
+// and the window layout. Reopening reproduces the same numbers. A model whose hash changed opens with a
+// warning; a missing file is named and the rest still opens. Written to a temporary file, then renamed.
+#include "app/figures/composer.h"
+#include "engine/attribution/attribution.h"
+#include "widgets/common/figure.h"
+
+#include <QByteArray>
+#include <QString>
+#include <QStringList>
+
+#include <stdexcept>
+#include <vector>
+
+namespace pellucid {
+
+class SessionError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct Session {
+    static constexpr int kVersion = 1;
+    QString modelPath;
+    QString modelSha256;
+    QStringList inputs;              // inputs the session refers to (the composer's rows among them)
+    QString currentInput;
+    QString layer;                   // the Activations panel's layer
+    AttributionParams attribution;   // the Attribution panel's method and parameters
+    std::vector<AttributionMethod> compare;
+    ComposerSpec composer;
+    FigureSettings figure;
+    QByteArray windowState;
+    QStringList warnings;            // filled by loadSession: changed hash, missing files
+};
+
+QString sha256OfFile(const QString &path);   // empty when the file cannot be read
+/// Computes the model's hash (when the file exists) and writes atomically. Throws SessionError.
+void saveSession(Session session, const QString &path);
+/// Throws SessionError for a missing, corrupt or future-version file; other problems become warnings.
+Session loadSession(const QString &path);
+
+} // namespace pellucid

@@ -1,0 +1,71 @@
+// Pellucid: the desktop application. `pellucid [MODEL.pt] [--image IMG] [--layer PATH]
+// [--screenshot OUT.png [--delay-ms N]]` — without a model it opens the bundled demo.
+#include "app/gui/mainwindow.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QDir>
+#include <QFileInfo>
+#include <QScreen>
+#include <QTimer>
+
+namespace {
+
+QString resourcesDir()
+{
+    const QString env = qEnvironmentVariable("PELLUCID_RESOURCES");
+    if (!env.isEmpty()) return env;
+    const QString installed = QCoreApplication::applicationDirPath() + "/../share/pellucid/resources";
+    if (QFileInfo::exists(installed)) return installed;
+    return QStringLiteral(PELLUCID_SOURCE_RESOURCES);
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName("Pellucid");
+    QApplication::setApplicationName("Pellucid");
+    QApplication::setApplicationVersion(PELLUCID_VERSION);
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription("See inside neural networks.");
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addPositionalArgument("model", "TorchScript model to open (default: the bundled demo)");
+    QCommandLineOption image("image", "Input image or .npy to open.", "file");
+    QCommandLineOption layer("layer", "Layer to show (module path).", "path");
+    QCommandLineOption shot("screenshot", "Save a screenshot of the window once results are shown, then quit.", "png");
+    QCommandLineOption delay("delay-ms", "Extra wait before the screenshot.", "ms", "300");
+    parser.addOptions({image, layer, shot, delay});
+    parser.process(app);
+
+    const QString res = resourcesDir();
+    pellucid::MainWindow w;
+    w.setSampleFolder(res + "/samples");
+    w.show();
+
+    const QString layerPath = parser.value(layer);
+    const QString imagePath = parser.value(image);
+    QObject::connect(&w, &pellucid::MainWindow::modelReady, &w, [&] {
+        if (!imagePath.isEmpty()) w.openImage(imagePath);
+        if (!layerPath.isEmpty()) w.selectLayer(layerPath);
+    });
+    if (parser.isSet(shot)) {
+        const QString out = parser.value(shot);
+        const int wait = parser.value(delay).toInt();
+        auto take = [&w, out, wait] {
+            QTimer::singleShot(wait, &w, [&w, out] {
+                w.grab().save(out);
+                QApplication::quit();
+            });
+        };
+        QObject::connect(&w, &pellucid::MainWindow::activationsShown, &w, take, Qt::SingleShotConnection);
+        QObject::connect(&w, &pellucid::MainWindow::errorShown, &w, take, Qt::SingleShotConnection);
+        QTimer::singleShot(60000, &app, &QApplication::quit);
+    }
+    const QStringList pos = parser.positionalArguments();
+    w.openModel(pos.isEmpty() ? res + "/models/fashion_mnist_cnn.pt" : pos.first());
+    return app.exec();
+}

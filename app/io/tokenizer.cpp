@@ -1,0 +1,338 @@
+#include "app/io/tokenizer.h"
+
+#include "app/io/unicodetables.h"
+#include "engine/core/errors.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <dlfcn.h>
+
+namespace pellucid {
+namespace {
+
+/// Decodes UTF-8 into code points; invalid bytes become U+FFFD.
+std::vector<char32_t> decodeUtf8(const std::string &s)
+{
+    std::vector<char32_t> out;
+    for (size_t i = 0; i < s.size();) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (len == 0 || i + size_t(len) > s.size()) {
+            out.push_back(0xFFFD);
+            ++i;
+            continue;
+        }
+        char32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+        bool ok = true;
+        for (int k = 1; k < len; ++k) {
+            const unsigned char d = static_cast<unsigned char>(s[i + size_t(k)]);
+            if ((d >> 6) != 2) { ok = false; break; }
+            cp = (cp << 6) | (d & 0x3F);
+        }
+        out.push_back(ok ? cp : 0xFFFD);
+        i += ok ? size_t(len) : 1;
+    }
+    return out;
+}
+
+std::string encodeUtf8(const std::u32string &s)
+{
+    std::string out;
+    for (char32_t c : s) {
+        if (c < 0x80) out += char(c);
+        else if (c < 0x800) { out += char(0xC0 | (c >> 6)); out += char(0x80 | (c & 0x3F)); }
+        else if (c < 0x10000) { out += char(0xE0 | (c >> 12)); out += char(0x80 | ((c >> 6) & 0x3F)); out += char(0x80 | (c & 0x3F)); }
+        else { out += char(0xF0 | (c >> 18)); out += char(0x80 | ((c >> 12) & 0x3F)); out += char(0x80 | ((c >> 6) & 0x3F)); out += char(0x80 | (c & 0x3F)); }
+    }
+    return out;
+}
+
+bool isWhitespace(char32_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0xA0 || c == 0x3000 || (c >= 0x2000 && c <= 0x200A) || c == 0x202F || c == 0x205F; }
+bool isControl(char32_t c) { return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || (c >= 0x7F && c < 0xA0) || c == 0xFFFD || c == 0 || (c >= 0x200B && c <= 0x200F); }
+bool isPunctuation(char32_t c)
+{
+    // BERT: every non-letter/number ASCII symbol, plus Unicode punctuation.
+    if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126)) return true;
+    if (c == 0xA1 || c == 0xA7 || c == 0xAB || c == 0xB6 || c == 0xB7 || c == 0xBB || c == 0xBF) return true;
+    return (c >= 0x2010 && c <= 0x2027) || (c >= 0x2030 && c <= 0x205E) || (c >= 0x3001 && c <= 0x3003) || (c >= 0x3008 && c <= 0x3011)
+           || (c >= 0xFF01 && c <= 0xFF0F);
+}
+bool isCjk(char32_t c)
+{
+    return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B81F)
+           || (c >= 0x2B820 && c <= 0x2CEAF) || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
+}
+bool isCombiningMark(char32_t c) { return (c >= 0x0300 && c <= 0x036F) || (c >= 0x1AB0 && c <= 0x1AFF) || (c >= 0x1DC0 && c <= 0x1DFF) || (c >= 0x20D0 && c <= 0x20FF); }
+
+/// Lower case for Latin (U+0000..U+024F, from Unicode's tables), Greek and Cyrillic letters.
+char32_t lower(char32_t c)
+{
+    if (c >= 'A' && c <= 'Z') return c + 32;
+    if (c >= unicode::kLatinFirst && c <= unicode::kLatinLast) return unicode::kLatin[c - unicode::kLatinFirst].lower;
+    if (c >= 0x391 && c <= 0x3AB && c != 0x3A2) return c + 32;
+    if (c >= 0x410 && c <= 0x42F) return c + 32;
+    if (c >= 0x400 && c <= 0x40F) return c + 80;
+    return c;
+}
+
+/// The base letter of a precomposed Latin letter (NFD with the combining marks removed); 0 if none.
+char32_t stripAccent(char32_t c)
+{
+    if (c >= unicode::kLatinFirst && c <= unicode::kLatinLast) return unicode::kLatin[c - unicode::kLatinFirst].base;
+    return 0;
+}
+
+std::string readAll(const std::string &path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(ErrorCode::FileNotFound, "Tokenizer file not found: " + path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+void checkLength(Tokenized &t, const TokenizerOptions &o, bool keepLast)
+{
+    if (o.maxLength <= 0 || int(t.ids.size()) <= o.maxLength) return;
+    if (!o.truncate)
+        throw Error(ErrorCode::BadInput, "The text has " + std::to_string(t.ids.size()) + " tokens; the model takes at most " + std::to_string(o.maxLength)
+                                             + " (shorten it, or choose truncation)");
+    const size_t keep = size_t(o.maxLength);
+    if (keepLast && keep >= 2) {
+        // Keep the closing special token ([SEP] / EOS).
+        const int64_t lastId = t.ids.back();
+        const std::string lastTok = t.tokens.back();
+        t.ids.resize(keep - 1);
+        t.tokens.resize(keep - 1);
+        t.ids.push_back(lastId);
+        t.tokens.push_back(lastTok);
+    } else {
+        t.ids.resize(keep);
+        t.tokens.resize(keep);
+    }
+    t.truncated = true;
+}
+
+} // namespace
+
+WordPieceTokenizer::WordPieceTokenizer(const std::string &path, const TokenizerOptions &options) : mOptions(options)
+{
+    const std::string text = readAll(path);
+    if (text.empty()) throw Error(ErrorCode::BadInput, "The vocabulary " + path + " is empty");
+    std::istringstream in(text);
+    std::string line;
+    int64_t id = 0;
+    while (std::getline(in, line)) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        for (char32_t c : decodeUtf8(line))
+            if (c == 0xFFFD) throw Error(ErrorCode::BadInput, "The vocabulary " + path + " is not valid UTF-8 (line " + std::to_string(id + 1) + ")");
+        if (line.empty()) throw Error(ErrorCode::BadInput, "The vocabulary " + path + " has an empty entry at line " + std::to_string(id + 1) + " (one token per line)");
+        if (line.find_first_of(" \t") != std::string::npos)
+            throw Error(ErrorCode::BadInput, "The vocabulary " + path + " has whitespace inside the token at line " + std::to_string(id + 1) + " ('" + line.substr(0, 40) + "'): not a vocab.txt");
+        if (!mVocab.emplace(line, id).second)
+            throw Error(ErrorCode::BadInput, "The vocabulary " + path + " lists '" + line + "' twice (line " + std::to_string(id + 1) + ")");
+        ++id;
+    }
+    auto find = [&](const char *t) { const auto it = mVocab.find(t); return it == mVocab.end() ? int64_t(-1) : it->second; };
+    mUnk = find("[UNK]");
+    mCls = find("[CLS]");
+    mSep = find("[SEP]");
+    if (mUnk < 0) throw Error(ErrorCode::BadInput, "The vocabulary " + path + " has no [UNK] token");
+    if (options.addSpecial && (mCls < 0 || mSep < 0)) throw Error(ErrorCode::BadInput, "The vocabulary " + path + " has no [CLS] / [SEP] tokens");
+}
+
+std::vector<std::string> WordPieceTokenizer::basicTokens(const std::string &text) const
+{
+    std::vector<std::string> out;
+    std::u32string word;
+    auto flush = [&] {
+        if (!word.empty()) out.push_back(encodeUtf8(word));
+        word.clear();
+    };
+    for (char32_t c : decodeUtf8(text)) {
+        if (isControl(c)) continue;
+        if (isWhitespace(c)) { flush(); continue; }
+        if (mOptions.lowercase) {
+            if (isCombiningMark(c)) continue;   // accents written as combining marks
+            c = lower(c);
+            if (const char32_t base = stripAccent(c)) c = base;
+        }
+        if (isPunctuation(c) || isCjk(c)) {
+            flush();
+            out.push_back(encodeUtf8(std::u32string(1, c)));
+            continue;
+        }
+        word += c;
+    }
+    flush();
+    return out;
+}
+
+std::vector<std::string> WordPieceTokenizer::wordPieces(const std::string &word) const
+{
+    const std::vector<char32_t> cps = decodeUtf8(word);
+    if (cps.size() > 100) return {"[UNK]"};
+    std::vector<std::string> pieces;
+    size_t start = 0;
+    while (start < cps.size()) {
+        size_t end = cps.size();
+        std::string found;
+        while (end > start) {
+            std::string sub = encodeUtf8(std::u32string(cps.begin() + long(start), cps.begin() + long(end)));
+            if (start > 0) sub = "##" + sub;
+            if (mVocab.count(sub)) { found = sub; break; }
+            --end;
+        }
+        if (found.empty()) return {"[UNK]"};   // BERT: a word that cannot be fully split is unknown
+        pieces.push_back(found);
+        start = end;
+    }
+    return pieces;
+}
+
+Tokenized WordPieceTokenizer::encode(const std::string &text) const
+{
+    Tokenized t;
+    auto push = [&](const std::string &tok) {
+        const auto it = mVocab.find(tok);
+        t.ids.push_back(it == mVocab.end() ? mUnk : it->second);
+        t.tokens.push_back(it == mVocab.end() ? "[UNK]" : tok);
+    };
+    if (mOptions.addSpecial) push("[CLS]");
+    for (const std::string &w : basicTokens(text))
+        for (const std::string &p : wordPieces(w)) push(p);
+    if (mOptions.addSpecial) push("[SEP]");
+    checkLength(t, mOptions, mOptions.addSpecial);
+    return t;
+}
+
+namespace {
+
+/// The SentencePiece plugin (app/spplugin.cpp), loaded on first use with its own symbol scope.
+struct SpPlugin {
+    void *lib = nullptr;
+    void *(*load)(const char *, char **) = nullptr;
+    void (*info)(void *, int *, int *, int *) = nullptr;
+    char *(*encode)(void *, const char *) = nullptr;
+    char *(*piece)(void *, int) = nullptr;
+    void (*release)(char *) = nullptr;
+    void (*close)(void *) = nullptr;
+    std::string error;
+
+    static SpPlugin &get()
+    {
+        static SpPlugin p = [] {
+            SpPlugin s;
+            std::vector<std::string> dirs;
+            if (const char *env = std::getenv("PELLUCID_PLUGIN_DIR")) dirs.push_back(env);
+            std::error_code ec;
+            const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
+            if (!ec) {
+                dirs.push_back(exe.string());
+                dirs.push_back((exe / ".." / "lib" / "pellucid").string());
+            }
+            dirs.push_back(PELLUCID_PLUGIN_BUILD_DIR);
+            for (const auto &d : dirs) {
+                const std::string path = d + "/libpellucid_sentencepiece.so";
+                if (!std::filesystem::exists(path)) continue;
+                s.lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+                if (!s.lib) { s.error = dlerror(); continue; }
+                break;
+            }
+            if (!s.lib) {
+                if (s.error.empty()) s.error = "the SentencePiece plugin (libpellucid_sentencepiece.so) is not installed; build with libsentencepiece-dev";
+                return s;
+            }
+            s.load = reinterpret_cast<void *(*)(const char *, char **)>(dlsym(s.lib, "pellucid_sp_load"));
+            s.info = reinterpret_cast<void (*)(void *, int *, int *, int *)>(dlsym(s.lib, "pellucid_sp_info"));
+            s.encode = reinterpret_cast<char *(*)(void *, const char *)>(dlsym(s.lib, "pellucid_sp_encode"));
+            s.piece = reinterpret_cast<char *(*)(void *, int)>(dlsym(s.lib, "pellucid_sp_piece"));
+            s.release = reinterpret_cast<void (*)(char *)>(dlsym(s.lib, "pellucid_sp_free"));
+            s.close = reinterpret_cast<void (*)(void *)>(dlsym(s.lib, "pellucid_sp_close"));
+            if (!s.load || !s.info || !s.encode || !s.piece || !s.release || !s.close) {
+                s.error = "the SentencePiece plugin lacks its functions";
+                s.lib = nullptr;
+            }
+            return s;
+        }();
+        return p;
+    }
+    std::string take(char *p) const
+    {
+        std::string s = p ? p : "";
+        release(p);
+        return s;
+    }
+};
+
+class SentencePieceTokenizer : public Tokenizer {
+public:
+    SentencePieceTokenizer(const std::string &path, const TokenizerOptions &o) : mOptions(o), mPlugin(SpPlugin::get())
+    {
+        if (!mPlugin.lib) throw Error(ErrorCode::BadInput, path + " is a SentencePiece model, but " + mPlugin.error);
+        char *err = nullptr;
+        mHandle = mPlugin.load(path.c_str(), &err);
+        if (!mHandle) throw Error(ErrorCode::BadInput, "Cannot read the SentencePiece model " + path + ": " + mPlugin.take(err));
+        mPlugin.info(mHandle, &mBos, &mEos, &mSize);
+    }
+    ~SentencePieceTokenizer() override { if (mHandle) mPlugin.close(mHandle); }
+    Tokenized encode(const std::string &text) const override
+    {
+        Tokenized t;
+        if (mOptions.addSpecial && mBos >= 0) { t.ids.push_back(mBos); t.tokens.push_back(mPlugin.take(mPlugin.piece(mHandle, mBos))); }
+        std::istringstream lines(mPlugin.take(mPlugin.encode(mHandle, text.c_str())));
+        std::string line;
+        while (std::getline(lines, line)) {
+            const auto tab = line.find('\t');
+            if (tab == std::string::npos) continue;
+            t.ids.push_back(std::stoll(line.substr(0, tab)));
+            t.tokens.push_back(line.substr(tab + 1));
+        }
+        const bool eos = mOptions.addSpecial && mEos >= 0;
+        if (eos) { t.ids.push_back(mEos); t.tokens.push_back(mPlugin.take(mPlugin.piece(mHandle, mEos))); }
+        checkLength(t, mOptions, eos);
+        return t;
+    }
+    std::string kind() const override { return "sentencepiece"; }
+    size_t vocabularySize() const override { return size_t(mSize); }
+
+private:
+    TokenizerOptions mOptions;
+    SpPlugin &mPlugin;
+    void *mHandle = nullptr;
+    int mBos = -1, mEos = -1, mSize = 0;
+};
+
+} // namespace
+
+bool sentencePieceAvailable() { return SpPlugin::get().lib != nullptr; }
+
+bool tokenizerFromMetadata(const ModelSummary &model, std::string &file, TokenizerOptions &options)
+{
+    const Json *t = model.metadata.raw.find("tokenizer");
+    if (!t || !t->isObject()) return false;
+    if (const Json *f = t->find("file"); f && f->isString()) file = (std::filesystem::path(model.path).parent_path() / f->asString()).string();
+    if (const Json *l = t->find("lowercase")) options.lowercase = l->asBool();
+    if (const Json *m = t->find("max_length")) options.maxLength = int(m->asInt());
+    return true;
+}
+
+std::unique_ptr<Tokenizer> Tokenizer::open(const std::string &path, const TokenizerOptions &options)
+{
+    if (!std::filesystem::exists(path)) throw Error(ErrorCode::FileNotFound, "Tokenizer file not found: " + path);
+    // SentencePiece models are protobufs (binary); vocab.txt files are UTF-8 text.
+    std::ifstream in(path, std::ios::binary);
+    char head[64] = {};
+    in.read(head, sizeof head);
+    const std::streamsize n = in.gcount();
+    bool binary = false;
+    for (std::streamsize i = 0; i < n; ++i)
+        if (head[i] == 0 || (static_cast<unsigned char>(head[i]) < 9)) binary = true;
+    if (binary || (path.size() > 6 && path.substr(path.size() - 6) == ".model")) return std::make_unique<SentencePieceTokenizer>(path, options);
+    return std::make_unique<WordPieceTokenizer>(path, options);
+}
+
+} // namespace pellucid

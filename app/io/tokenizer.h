@@ -1,0 +1,66 @@
+#pragma once
+// Text tokenizers for transformer inputs: BERT WordPiece from a vocab.txt (BERT's basic tokenisation —
+// control characters removed, whitespace and punctuation split, CJK ideographs isolated, optional lower-casing
+// with accent stripping — then greedy longest-match-first word pieces with "##" continuations, [UNK] for
+// words that cannot be split or exceed 100 characters, [CLS] … [SEP] around the sequence) and SentencePiece
+// models through libsentencepiece. No Qt, no torch.
+#include "engine/runtime/model.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace pellucid {
+
+struct Tokenized {
+    std::vector<int64_t> ids;
+    std::vector<std::string> tokens;
+    bool truncated = false;
+};
+
+struct TokenizerOptions {
+    bool lowercase = true;        // WordPiece: lower-case and strip accents (uncased BERT vocabularies)
+    bool addSpecial = true;       // [CLS] … [SEP] (WordPiece); BOS/EOS when the SentencePiece model has them
+    int maxLength = 0;            // 0: no limit; otherwise longer inputs are an error unless `truncate`
+    bool truncate = false;
+};
+
+class Tokenizer {
+public:
+    virtual ~Tokenizer() = default;
+    /// Throws Error(BadInput) when the text is longer than maxLength tokens and truncation is off.
+    virtual Tokenized encode(const std::string &text) const = 0;
+    virtual std::string kind() const = 0;
+    virtual size_t vocabularySize() const = 0;
+    /// A WordPiece vocabulary (vocab.txt) or a SentencePiece model (.model), by content. Throws Error
+    /// (FileNotFound / BadInput) naming the file and the problem.
+    static std::unique_ptr<Tokenizer> open(const std::string &path, const TokenizerOptions &options = {});
+};
+
+class WordPieceTokenizer : public Tokenizer {
+public:
+    WordPieceTokenizer(const std::string &vocabPath, const TokenizerOptions &options);
+    Tokenized encode(const std::string &text) const override;
+    std::string kind() const override { return "wordpiece"; }
+    size_t vocabularySize() const override { return mVocab.size(); }
+    /// BERT's basic tokenisation alone (words and punctuation), for tests.
+    std::vector<std::string> basicTokens(const std::string &text) const;
+    /// Word pieces of one basic token.
+    std::vector<std::string> wordPieces(const std::string &word) const;
+
+private:
+    std::unordered_map<std::string, int64_t> mVocab;
+    TokenizerOptions mOptions;
+    int64_t mUnk = -1, mCls = -1, mSep = -1;
+};
+
+/// The tokenizer a model's metadata names ("tokenizer": {"file", "lowercase", "max_length"}): fills the file
+/// (relative to the model) and the options it gives; returns false when the metadata names none.
+bool tokenizerFromMetadata(const ModelSummary &model, std::string &file, TokenizerOptions &options);
+
+/// Whether this build has SentencePiece support (libsentencepiece-dev found at configure time).
+bool sentencePieceAvailable();
+
+} // namespace pellucid

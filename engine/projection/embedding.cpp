@@ -1,0 +1,413 @@
+// Large-N embeddings: exact k-nearest neighbours by blocked matrix products (torch BLAS), Barnes–Hut t-SNE
+// (van der Maaten 2014) and UMAP (McInnes, Healy & Melville 2018).
+#include <torch/torch.h>
+
+#include "engine/core/errors.h"
+#include "engine/projection/projection.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+namespace pellucid {
+
+namespace {
+
+void checkFeatures(const TensorValue &f)
+{
+    if (f.shape().size() != 2 || f.dim(0) < 2 || f.dim(1) < 1)
+        throw Error(ErrorCode::BadInput, "Features must be a matrix [N ≥ 2, D ≥ 1], not " + shapeToString(f.shape()));
+    for (int64_t i = 0; i < f.numel(); ++i)
+        if (!std::isfinite(f.at(i))) throw Error(ErrorCode::BadInput, "The features hold a non-finite value (row " + std::to_string(i / f.dim(1)) + ")");
+}
+
+void throwIfCancelled(const std::function<bool()> &c)
+{
+    if (c && c()) throw Error(ErrorCode::Cancelled, "Projection cancelled");
+}
+
+} // namespace
+
+KnnGraph nearestNeighbours(const TensorValue &features, int k, const std::function<bool()> &cancelled)
+{
+    checkFeatures(features);
+    const int64_t n = features.dim(0), d = features.dim(1);
+    if (k < 1 || k >= n) throw Error(ErrorCode::BadInput, "k = " + std::to_string(k) + " nearest neighbours need more than k points (N = " + std::to_string(n) + ")");
+    torch::NoGradGuard ng;
+    const at::Tensor X = torch::from_blob(const_cast<float *>(features.data()), {n, d}, torch::kFloat).to(torch::kDouble);
+    const at::Tensor sq = X.pow(2).sum(1);
+    KnnGraph g;
+    g.k = k;
+    g.index.resize(size_t(n * k));
+    g.distance.resize(size_t(n * k));
+    // Rows per block so that a block's distances (doubles) stay near 120 MB whatever N.
+    const int64_t block = std::max<int64_t>(16, std::min<int64_t>(2048, int64_t(1.5e7) / std::max<int64_t>(1, n)));
+    for (int64_t b = 0; b < n; b += block) {
+        throwIfCancelled(cancelled);
+        const int64_t e = std::min(n, b + block);
+        at::Tensor D = sq.narrow(0, b, e - b).unsqueeze(1) + sq.unsqueeze(0) - 2 * X.narrow(0, b, e - b).matmul(X.t());
+        D.clamp_min_(0);
+        // Exclude each point itself.
+        D.index_put_({torch::arange(e - b), torch::arange(b, e)}, INFINITY);
+        const auto top = D.topk(k, 1, /*largest=*/false, /*sorted=*/true);
+        const at::Tensor dist = std::get<0>(top).sqrt().to(torch::kFloat).contiguous();
+        const at::Tensor idx = std::get<1>(top).to(torch::kInt).contiguous();
+        std::copy(dist.data_ptr<float>(), dist.data_ptr<float>() + dist.numel(), g.distance.begin() + b * k);
+        std::copy(idx.data_ptr<int32_t>(), idx.data_ptr<int32_t>() + idx.numel(), g.index.begin() + b * k);
+    }
+    return g;
+}
+
+namespace {
+
+/// A 2-D quadtree over the embedding for the Barnes–Hut repulsion.
+struct QuadTree {
+    struct Node {
+        double cx, cy, half;          // cell centre and half width
+        double mx = 0, my = 0;        // centre of mass
+        int count = 0;
+        int child = -1;               // first of four children, or −1
+        int point = -1;               // a leaf's single point
+    };
+    std::vector<Node> nodes;
+    const double *Y = nullptr;
+
+    void build(const double *y, int64_t n)
+    {
+        Y = y;
+        double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+        for (int64_t i = 0; i < n; ++i) {
+            x0 = std::min(x0, y[2 * i]); x1 = std::max(x1, y[2 * i]);
+            y0 = std::min(y0, y[2 * i + 1]); y1 = std::max(y1, y[2 * i + 1]);
+        }
+        nodes.clear();
+        nodes.reserve(size_t(4 * n));
+        nodes.push_back({(x0 + x1) / 2, (y0 + y1) / 2, std::max(x1 - x0, y1 - y0) / 2 + 1e-5});
+        for (int64_t i = 0; i < n; ++i) insert(0, int(i), 0);
+    }
+
+    void insert(int node, int p, int depth)
+    {
+        const double px = Y[2 * p], py = Y[2 * p + 1];
+        for (;;) {
+            Node &nd = nodes[size_t(node)];
+            nd.mx = (nd.mx * nd.count + px) / (nd.count + 1);
+            nd.my = (nd.my * nd.count + py) / (nd.count + 1);
+            ++nd.count;
+            if (nd.child < 0 && nd.count == 1) {
+                nd.point = p;
+                return;
+            }
+            if (nd.child < 0) {
+                if (depth > 48) return;   // duplicate points: keep them lumped in this leaf
+                const int old = nd.point;
+                nd.point = -1;
+                const double h = nd.half / 2, cx = nd.cx, cy = nd.cy;
+                const int first = int(nodes.size());
+                nodes[size_t(node)].child = first;
+                for (int q = 0; q < 4; ++q) nodes.push_back({cx + ((q & 1) ? h : -h), cy + ((q & 2) ? h : -h), h});
+                Node &parent = nodes[size_t(node)];
+                // Re-insert the old point into its child (its mass is already counted above).
+                const int qo = (Y[2 * old] > parent.cx ? 1 : 0) | (Y[2 * old + 1] > parent.cy ? 2 : 0);
+                Node &co = nodes[size_t(first + qo)];
+                co.mx = Y[2 * old];
+                co.my = Y[2 * old + 1];
+                co.count = 1;
+                co.point = old;
+            }
+            Node &cur = nodes[size_t(node)];
+            const int q = (px > cur.cx ? 1 : 0) | (py > cur.cy ? 2 : 0);
+            node = cur.child + q;
+            ++depth;
+        }
+    }
+
+    /// Adds the repulsive force on point i (unnormalised, Σ q²·(yi − yj)) and returns Σ q over the others.
+    double repulse(int64_t i, double theta, double &fx, double &fy) const
+    {
+        const double px = Y[2 * i], py = Y[2 * i + 1];
+        double sumQ = 0;
+        int stack[256];
+        int top = 0;
+        stack[top++] = 0;
+        while (top > 0) {
+            const Node &nd = nodes[size_t(stack[--top])];
+            if (nd.count == 0) continue;
+            if (nd.child < 0 && nd.point == int(i) && nd.count == 1) continue;
+            const double dx = px - nd.mx, dy = py - nd.my, d2 = dx * dx + dy * dy;
+            if (nd.child < 0 || (2 * nd.half) * (2 * nd.half) < theta * theta * d2) {
+                // A summary cell (or a leaf): its mass minus i itself when i is inside this leaf.
+                const int count = nd.count - ((nd.child < 0 && nd.point == int(i)) ? 1 : 0);
+                if (count <= 0) continue;
+                const double q = 1 / (1 + d2);
+                sumQ += count * q;
+                fx += count * q * q * dx;
+                fy += count * q * q * dy;
+            } else {
+                for (int c = 0; c < 4 && top < 252; ++c) stack[top++] = nd.child + c;
+            }
+        }
+        return sumQ;
+    }
+};
+
+} // namespace
+
+TensorValue tsneBarnesHut(const TensorValue &features, const TsneOptions &o)
+{
+    checkFeatures(features);
+    const int64_t n = features.dim(0);
+    if (o.dims != 2) throw Error(ErrorCode::BadInput, "Barnes–Hut t-SNE embeds in 2 dimensions");
+    const int k = int(std::min<int64_t>(n - 1, int64_t(3 * o.perplexity)));
+    const KnnGraph g = nearestNeighbours(features, k, o.cancelled);
+    // Conditional affinities over the k neighbours, precision by bisection on the entropy.
+    std::vector<double> P(size_t(n * k));
+    const double target = std::log(o.perplexity);
+    for (int64_t i = 0; i < n; ++i) {
+        const float *dist = g.distance.data() + i * k;
+        double beta = 1, lo = 0, hi = INFINITY;
+        const double d0 = double(dist[0]) * dist[0];
+        for (int it = 0; it < 200; ++it) {
+            double sum = 0, h = 0;
+            for (int j = 0; j < k; ++j) {
+                const double dj = double(dist[j]) * dist[j];
+                const double p = std::exp(-(dj - d0) * beta);
+                P[size_t(i * k + j)] = p;
+                sum += p;
+            }
+            for (int j = 0; j < k; ++j) {
+                P[size_t(i * k + j)] /= sum;
+                h += beta * (double(dist[j]) * dist[j] - d0) * P[size_t(i * k + j)];
+            }
+            h += std::log(sum);
+            if (std::fabs(h - target) < 1e-5) break;
+            if (h > target) { lo = beta; beta = std::isinf(hi) ? beta * 2 : (beta + hi) / 2; }
+            else { hi = beta; beta = (beta + lo) / 2; }
+        }
+    }
+    // Symmetrise: p_ij = (p_j|i + p_i|j) / 2N on the union of the neighbour lists (CSR).
+    std::vector<std::vector<std::pair<int32_t, double>>> rows(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i)
+        for (int j = 0; j < k; ++j) {
+            const int32_t t = g.index[size_t(i * k + j)];
+            const double v = P[size_t(i * k + j)] / (2.0 * double(n));
+            rows[size_t(i)].push_back({t, v});
+            rows[size_t(t)].push_back({int32_t(i), v});
+        }
+    std::vector<int64_t> rowStart(size_t(n + 1), 0);
+    std::vector<int32_t> col;
+    std::vector<double> val;
+    for (int64_t i = 0; i < n; ++i) {
+        auto &r = rows[size_t(i)];
+        std::sort(r.begin(), r.end());
+        for (size_t a = 0; a < r.size();) {
+            size_t b = a;
+            double s = 0;
+            while (b < r.size() && r[b].first == r[a].first) s += r[b++].second;
+            col.push_back(r[a].first);
+            val.push_back(s);
+            a = b;
+        }
+        rowStart[size_t(i + 1)] = int64_t(col.size());
+        std::vector<std::pair<int32_t, double>>().swap(r);
+    }
+    const double lr = o.learningRate > 0 ? o.learningRate : std::max(double(n) / 12.0 / 4.0, 50.0);
+    std::mt19937 rng(o.seed);
+    std::normal_distribution<double> gauss(0, 1e-4);
+    std::vector<double> Y(size_t(n * 2)), vel(size_t(n * 2), 0.0), gains(size_t(n * 2), 1.0), grad(size_t(n * 2));
+    for (auto &y : Y) y = gauss(rng);
+    QuadTree tree;
+    for (int it = 0; it < o.iterations; ++it) {
+        throwIfCancelled(o.cancelled);
+        const double exaggeration = it < 250 ? 12.0 : 1.0, momentum = it < 250 ? 0.5 : 0.8;
+        tree.build(Y.data(), n);
+        double sumQ = 0;
+        std::vector<double> rep(size_t(n * 2), 0.0);
+        for (int64_t i = 0; i < n; ++i) sumQ += tree.repulse(i, o.theta, rep[size_t(2 * i)], rep[size_t(2 * i + 1)]);
+        double kl = 0;
+        const bool report = o.progress && (it % 50 == 49 || it + 1 == o.iterations);
+        for (int64_t i = 0; i < n; ++i) {
+            double ax = 0, ay = 0;
+            for (int64_t e = rowStart[size_t(i)]; e < rowStart[size_t(i + 1)]; ++e) {
+                const int32_t j = col[size_t(e)];
+                const double dx = Y[size_t(2 * i)] - Y[size_t(2 * j)], dy = Y[size_t(2 * i + 1)] - Y[size_t(2 * j + 1)];
+                const double q = 1 / (1 + dx * dx + dy * dy);
+                const double pij = val[size_t(e)];
+                ax += exaggeration * pij * q * dx;
+                ay += exaggeration * pij * q * dy;
+                if (report) kl += pij * std::log(std::max(pij, 1e-300) / std::max(q / sumQ, 1e-300));
+            }
+            grad[size_t(2 * i)] = 4 * (ax - rep[size_t(2 * i)] / sumQ);
+            grad[size_t(2 * i + 1)] = 4 * (ay - rep[size_t(2 * i + 1)] / sumQ);
+        }
+        for (int64_t i = 0; i < n * 2; ++i) {
+            gains[size_t(i)] = (grad[size_t(i)] > 0) != (vel[size_t(i)] > 0) ? gains[size_t(i)] + 0.2 : std::max(0.01, gains[size_t(i)] * 0.8);
+            vel[size_t(i)] = momentum * vel[size_t(i)] - lr * gains[size_t(i)] * grad[size_t(i)];
+            Y[size_t(i)] += vel[size_t(i)];
+        }
+        for (int c = 0; c < 2; ++c) {
+            double m = 0;
+            for (int64_t i = 0; i < n; ++i) m += Y[size_t(2 * i + c)] / double(n);
+            for (int64_t i = 0; i < n; ++i) Y[size_t(2 * i + c)] -= m;
+        }
+        if (report) o.progress(it + 1, kl, TensorValue({n, 2}, std::vector<float>(Y.begin(), Y.end())));
+    }
+    return TensorValue({n, 2}, std::vector<float>(Y.begin(), Y.end()));
+}
+
+void umapCurve(double minDist, double spread, double &a, double &b)
+{
+    // Least squares of 1/(1 + a x^(2b)) against the target on x ∈ (0, 3·spread], by Gauss–Newton on (log a, b).
+    if (!(spread > 0) || minDist < 0 || minDist >= 3 * spread)
+        throw Error(ErrorCode::BadInput, "UMAP needs spread > 0 and 0 ≤ min_dist < 3·spread");
+    std::vector<double> xs, ys;
+    for (int i = 1; i <= 300; ++i) {
+        const double x = 3 * spread * i / 300.0;
+        xs.push_back(x);
+        ys.push_back(x < minDist ? 1.0 : std::exp(-(x - minDist) / spread));
+    }
+    double la = 0, bb = 1;
+    for (int it = 0; it < 200; ++it) {
+        double JtJ[2][2] = {{0, 0}, {0, 0}}, Jtr[2] = {0, 0};
+        for (size_t i = 0; i < xs.size(); ++i) {
+            const double x2b = std::pow(xs[i], 2 * bb), A = std::exp(la);
+            const double den = 1 + A * x2b, f = 1 / den, r = f - ys[i];
+            const double dla = -A * x2b / (den * den);                              // ∂f/∂log a
+            const double db = -A * x2b * 2 * std::log(xs[i]) / (den * den);         // ∂f/∂b
+            JtJ[0][0] += dla * dla; JtJ[0][1] += dla * db; JtJ[1][1] += db * db;
+            Jtr[0] += dla * r; Jtr[1] += db * r;
+        }
+        JtJ[1][0] = JtJ[0][1];
+        const double det = JtJ[0][0] * JtJ[1][1] - JtJ[0][1] * JtJ[1][0];
+        if (std::fabs(det) < 1e-300) break;
+        const double s0 = (JtJ[1][1] * Jtr[0] - JtJ[0][1] * Jtr[1]) / det;
+        const double s1 = (JtJ[0][0] * Jtr[1] - JtJ[1][0] * Jtr[0]) / det;
+        la -= std::clamp(s0, -1.0, 1.0);
+        bb -= std::clamp(s1, -0.5, 0.5);
+        bb = std::max(bb, 0.05);
+        if (std::fabs(s0) + std::fabs(s1) < 1e-12) break;
+    }
+    a = std::exp(la);
+    b = bb;
+}
+
+TensorValue umap(const TensorValue &features, const UmapOptions &o)
+{
+    checkFeatures(features);
+    const int64_t n = features.dim(0);
+    if (o.neighbours < 2) throw Error(ErrorCode::BadInput, "UMAP needs at least 2 neighbours");
+    if (o.dims < 1) throw Error(ErrorCode::BadInput, "UMAP needs at least 1 output dimension");
+    const int k = int(std::min<int64_t>(n - 1, o.neighbours));
+    const KnnGraph g = nearestNeighbours(features, k, o.cancelled);
+    // Fuzzy memberships: ρ_i the nearest non-zero distance, σ_i such that Σ_j exp(−(d_ij − ρ_i)/σ_i) = log2 k.
+    const double target = std::log2(double(k));
+    std::vector<std::vector<std::pair<int32_t, double>>> rows(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+        const float *dist = g.distance.data() + i * k;
+        double rho = 0;
+        for (int j = 0; j < k; ++j) if (dist[j] > 0) { rho = dist[j]; break; }
+        double lo = 0, hi = INFINITY, sigma = 1;
+        for (int it = 0; it < 64; ++it) {
+            double s = 0;
+            for (int j = 0; j < k; ++j) s += std::exp(-std::max(0.0, double(dist[j]) - rho) / sigma);
+            if (std::fabs(s - target) < 1e-5) break;
+            if (s > target) { hi = sigma; sigma = (lo + hi) / 2; }
+            else { lo = sigma; sigma = std::isinf(hi) ? sigma * 2 : (lo + hi) / 2; }
+        }
+        double meanDist = 0;
+        for (int j = 0; j < k; ++j) meanDist += dist[j] / double(k);
+        sigma = std::max(sigma, 1e-3 * meanDist);
+        for (int j = 0; j < k; ++j) {
+            const int32_t t = g.index[size_t(i * k + j)];
+            const double w = std::exp(-std::max(0.0, double(dist[j]) - rho) / sigma);
+            rows[size_t(i)].push_back({t, w});
+        }
+    }
+    // Fuzzy union: w_ij + w_ji − w_ij·w_ji.
+    std::vector<std::vector<std::pair<int32_t, double>>> both(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i)
+        for (const auto &[j, w] : rows[size_t(i)]) {
+            both[size_t(i)].push_back({j, w});
+            both[size_t(j)].push_back({int32_t(i), w});
+        }
+    std::vector<int32_t> head, tail;
+    std::vector<double> weight;
+    for (int64_t i = 0; i < n; ++i) {
+        auto &r = both[size_t(i)];
+        std::sort(r.begin(), r.end());
+        for (size_t a = 0; a < r.size();) {
+            size_t b = a;
+            double prod = 1, sum = 0;
+            int cnt = 0;
+            while (b < r.size() && r[b].first == r[a].first) { sum += r[b].second; prod *= r[b].second; ++cnt; ++b; }
+            const double w = cnt >= 2 ? sum - prod : sum;   // present both ways: union; one way: w
+            if (r[a].first > i) {   // each undirected edge once, from its smaller end
+                head.push_back(int32_t(i));
+                tail.push_back(r[a].first);
+                weight.push_back(w);
+            }
+            a = b;
+        }
+    }
+    const int epochs = o.epochs > 0 ? o.epochs : (n > 10000 ? 200 : 500);
+    const double wmax = weight.empty() ? 1.0 : *std::max_element(weight.begin(), weight.end());
+    std::vector<double> epochsPerSample(weight.size()), nextSample(weight.size()), nextNegative(weight.size());
+    for (size_t e = 0; e < weight.size(); ++e) {
+        // Edges below 1/epochs of the strongest are never sampled (as umap-learn prunes them).
+        epochsPerSample[e] = weight[e] >= wmax / epochs ? wmax / weight[e] : -1;
+        nextSample[e] = epochsPerSample[e];
+        nextNegative[e] = epochsPerSample[e] / o.negativeSamples;
+    }
+    double a = 0, b = 0;
+    umapCurve(o.minDist, o.spread, a, b);
+    // Initialisation: the leading principal components scaled to ±10, plus a little noise.
+    const int dims = o.dims;
+    const PcaResult p = pca(features, std::min<int>(dims, int(std::min<int64_t>(n, features.dim(1)))), o.seed);
+    std::vector<double> Y(size_t(n * dims), 0.0);
+    std::mt19937 rng(o.seed);
+    std::normal_distribution<double> noise(0, 1e-4);
+    for (int c = 0; c < int(p.projected.dim(1)); ++c) {
+        double m = 0;
+        for (int64_t i = 0; i < n; ++i) m = std::max(m, double(std::fabs(p.projected.at(i * p.projected.dim(1) + c))));
+        for (int64_t i = 0; i < n; ++i) Y[size_t(i * dims + c)] = 10.0 * p.projected.at(i * p.projected.dim(1) + c) / std::max(m, 1e-12);
+    }
+    for (auto &y : Y) y += noise(rng);
+    std::uniform_int_distribution<int64_t> pick(0, n - 1);
+    auto clip = [](double v) { return std::clamp(v, -4.0, 4.0); };
+    for (int epoch = 0; epoch < epochs; ++epoch) {
+        throwIfCancelled(o.cancelled);
+        const double alpha = o.learningRate * (1.0 - double(epoch) / double(epochs));
+        for (size_t e = 0; e < weight.size(); ++e) {
+            if (epochsPerSample[e] < 0 || nextSample[e] > epoch + 1) continue;
+            const int64_t i = head[e], j = tail[e];
+            double d2 = 0;
+            for (int c = 0; c < dims; ++c) { const double t = Y[size_t(i * dims + c)] - Y[size_t(j * dims + c)]; d2 += t * t; }
+            if (d2 > 0) {
+                const double coef = -2 * a * b * std::pow(d2, b - 1) / (1 + a * std::pow(d2, b));
+                for (int c = 0; c < dims; ++c) {
+                    const double gr = clip(coef * (Y[size_t(i * dims + c)] - Y[size_t(j * dims + c)])) * alpha;
+                    Y[size_t(i * dims + c)] += gr;
+                    Y[size_t(j * dims + c)] -= gr;
+                }
+            }
+            nextSample[e] += epochsPerSample[e];
+            const int negatives = int((epoch + 1 - nextNegative[e]) / (epochsPerSample[e] / o.negativeSamples));
+            for (int s = 0; s < negatives; ++s) {
+                const int64_t kneg = pick(rng);
+                if (kneg == i) continue;
+                double q2 = 0;
+                for (int c = 0; c < dims; ++c) { const double t = Y[size_t(i * dims + c)] - Y[size_t(kneg * dims + c)]; q2 += t * t; }
+                const double coef = q2 > 0 ? 2 * b / ((0.001 + q2) * (1 + a * std::pow(q2, b))) : 0.0;
+                for (int c = 0; c < dims; ++c)
+                    Y[size_t(i * dims + c)] += (coef > 0 ? clip(coef * (Y[size_t(i * dims + c)] - Y[size_t(kneg * dims + c)])) : 4.0) * alpha;
+            }
+            nextNegative[e] += negatives * (epochsPerSample[e] / o.negativeSamples);
+        }
+        if (o.progress && (epoch % 10 == 9 || epoch + 1 == epochs))
+            o.progress(epoch + 1, TensorValue({n, int64_t(dims)}, std::vector<float>(Y.begin(), Y.end())));
+    }
+    return TensorValue({n, int64_t(dims)}, std::vector<float>(Y.begin(), Y.end()));
+}
+
+} // namespace pellucid

@@ -1,0 +1,441 @@
+#include "engine/runtime/graphtaps.h"
+
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/library.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <unordered_map>
+
+namespace pellucid::detail {
+namespace {
+
+using torch::jit::Block;
+using torch::jit::Graph;
+using torch::jit::Node;
+using torch::jit::Value;
+namespace attr = c10::attr;
+namespace prim = c10::prim;
+
+struct Record {
+    std::string path;
+    std::string typeName;
+    Value *value = nullptr;
+};
+
+struct Inlined {
+    std::shared_ptr<Graph> graph;
+    std::vector<Record> records;   // every recorded module call, possibly several per path
+};
+
+bool isForwardName(const std::string &name)
+{
+    if (name.rfind("forward", 0) != 0)
+        return false;
+    // Tracing names repeated calls of one module forward1, forward2, ...
+    return std::all_of(name.begin() + 7, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+/// Module path of `v` relative to `self`, following prim::GetAttr nodes; nullopt if not a plain chain.
+std::optional<std::string> modulePath(Value *v, Value *self)
+{
+    std::vector<std::string> names;
+    while (v != self) {
+        Node *n = v->node();
+        if (n->kind() != prim::GetAttr)
+            return std::nullopt;
+        names.push_back(n->s(attr::name));
+        v = n->input(0);
+    }
+    std::string path;
+    for (auto it = names.rbegin(); it != names.rend(); ++it)
+        path += (path.empty() ? "" : ".") + *it;
+    return path;
+}
+
+Node *findCall(Block *block, const std::set<Node *> &skip)
+{
+    for (Node *n : block->nodes()) {
+        if ((n->kind() == prim::CallMethod || n->kind() == prim::CallFunction) && !skip.count(n))
+            return n;
+        for (Block *b : n->blocks())
+            if (Node *found = findCall(b, skip))
+                return found;
+    }
+    return nullptr;
+}
+
+Inlined inlineModuleCalls(const torch::jit::Module &module)
+{
+    Inlined result;
+    result.graph = module.get_method("forward").graph()->copy();
+    Graph &g = *result.graph;
+    Value *self = g.inputs().at(0);
+    std::set<Node *> skip;   // calls that cannot be inlined statically (interfaces, non-graph functions)
+    while (Node *call = findCall(g.block(), skip)) {
+        if (call->kind() == prim::CallFunction) {
+            // Free functions (F.relu inside a scripted nn.ReLU, ...) are inlined too, so graph rewrites
+            // reach the ops inside them; their outputs are never taps themselves.
+            auto fnType = call->input(0)->type()->cast<c10::FunctionType>();
+            torch::jit::GraphFunction *fn = fnType ? torch::jit::tryToGraphFunction(*fnType->function()) : nullptr;
+            if (!fn) {
+                skip.insert(call);
+                continue;
+            }
+            std::vector<Value *> oldOutputs(call->outputs().begin(), call->outputs().end());
+            call->removeInput(0);
+            std::vector<Value *> newOutputs = torch::jit::inlineCallTo(call, fn, /*use_graph=*/true);
+            for (auto &r : result.records)
+                for (size_t i = 0; i < oldOutputs.size() && i < newOutputs.size(); ++i)
+                    if (r.value == oldOutputs[i]) r.value = newOutputs[i];
+            continue;
+        }
+        auto cls = call->input(0)->type()->cast<c10::ClassType>();
+        const std::string method = call->s(attr::name);
+        torch::jit::GraphFunction *fn = nullptr;
+        if (cls) {
+            if (auto *f = cls->findMethod(method))
+                fn = torch::jit::tryToGraphFunction(*f);
+        }
+        if (!fn) {
+            skip.insert(call);
+            continue;
+        }
+        const auto path = modulePath(call->input(0), self);
+        std::vector<Value *> oldOutputs(call->outputs().begin(), call->outputs().end());
+        std::vector<Value *> newOutputs = torch::jit::inlineCallTo(call, fn, /*use_graph=*/true);
+        for (auto &r : result.records)
+            for (size_t i = 0; i < oldOutputs.size() && i < newOutputs.size(); ++i)
+                if (r.value == oldOutputs[i])
+                    r.value = newOutputs[i];
+        if (path && !path->empty() && isForwardName(method) && newOutputs.size() == 1)
+            result.records.push_back({*path, cls->name() ? cls->name()->name() : "Module", newOutputs[0]});
+    }
+    return result;
+}
+
+void numberNodes(Block *block, std::unordered_map<const Node *, int> &order)
+{
+    for (Node *n : block->nodes()) {
+        order[n] = int(order.size());
+        for (Block *b : n->blocks())
+            numberNodes(b, order);
+    }
+}
+
+/// For each path, the record of its last call in program order.
+std::map<std::string, std::pair<Record, int>> lastCalls(const Inlined &in)
+{
+    std::unordered_map<const Node *, int> order;
+    numberNodes(in.graph->block(), order);
+    std::map<std::string, std::pair<Record, int>> last;   // path -> (record, call count)
+    std::map<std::string, int> position;
+    for (const Record &r : in.records) {
+        const auto it = order.find(r.value->node());
+        const int pos = it == order.end() ? -1 : it->second;   // graph inputs come first
+        auto &entry = last[r.path];
+        entry.second += 1;
+        if (entry.second == 1 || pos >= position[r.path]) {
+            entry.first = r;
+            position[r.path] = pos;
+        }
+    }
+    return last;
+}
+
+/// Carries `v` out of the if/loop blocks it is defined in, up to the graph's top block.
+Value *liftToTop(Graph &g, Value *v)
+{
+    while (v->node()->owningBlock() != g.block()) {
+        Block *block = v->node()->owningBlock();
+        Node *owner = block->owningNode();
+        const auto optType = c10::OptionalType::create(v->type());
+        if (owner->kind() == prim::If) {
+            for (Block *b : owner->blocks()) {
+                if (b == block) {
+                    b->registerOutput(v);
+                } else {
+                    torch::jit::WithInsertPoint guard(b->return_node());
+                    b->registerOutput(g.insertConstant(c10::IValue()));
+                }
+            }
+            v = owner->addOutput()->setType(optType);
+        } else if (owner->kind() == prim::Loop) {
+            Value *none = nullptr;
+            {
+                torch::jit::WithInsertPoint guard(owner);
+                none = g.insertConstant(c10::IValue());
+            }
+            owner->addInput(none);
+            block->addInput()->setType(optType);
+            block->registerOutput(v);
+            v = owner->addOutput()->setType(optType);
+        } else {
+            throw std::runtime_error("cannot tap a value inside a " + std::string(owner->kind().toQualString())
+                                     + " block");
+        }
+    }
+    return v;
+}
+
+/// Replaces aten::relu / aten::relu_ by the given out-of-place op (keeping in-place semantics for later
+/// users of the input), in every nested block. Tap records that pointed at a replaced value follow it.
+void replaceRelus(Graph &g, Block *block, const char *op, std::vector<Record> &records)
+{
+    static const auto relu = c10::Symbol::fromQualString("aten::relu");
+    static const auto reluInplace = c10::Symbol::fromQualString("aten::relu_");
+    const auto symbol = c10::Symbol::fromQualString(op);
+    for (auto it = block->nodes().begin(); it != block->nodes().end();) {
+        Node *node = *it;
+        ++it;
+        for (Block *b : node->blocks())
+            replaceRelus(g, b, op, records);
+        if (node->kind() != relu && node->kind() != reluInplace)
+            continue;
+        Value *in = node->input(0);
+        Node *replacement = g.create(symbol, {in});
+        replacement->insertBefore(node);
+        replacement->output()->setType(node->output()->type());
+        node->output()->replaceAllUsesWith(replacement->output());
+        if (node->kind() == reluInplace)
+            in->replaceAllUsesAfterNodeWith(replacement, replacement->output());
+        for (auto &r : records)
+            if (r.value == node->output()) r.value = replacement->output();
+        node->destroy();
+    }
+}
+
+void collectNodes(Block *block, std::vector<Node *> &out)
+{
+    for (Node *n : block->nodes()) {
+        out.push_back(n);
+        for (Block *b : n->blocks()) collectNodes(b, out);
+    }
+}
+
+bool feedsMatmul(Value *v)
+{
+    static const std::set<std::string> mm = {"aten::matmul", "aten::bmm", "aten::einsum", "aten::mm"};
+    for (const auto &use : v->uses()) {
+        const std::string k = use.user->kind().toQualString();
+        if (mm.count(k)) return true;
+        // A dropout (or a cast) between the softmax and the product, as hand-written attention often has.
+        if ((k == "aten::dropout" || k == "aten::to" || k == "aten::type_as" || k == "aten::contiguous") && feedsMatmul(use.user->output(0)))
+            return true;
+    }
+    return false;
+}
+
+/// Replaces `node` by `op` with the same inputs (plus `extra` trailing defaults) and one more output (the
+/// probabilities); the node's outputs are rewired to the replacement's leading outputs.
+Value *replaceWithProbs(Graph &g, Node *node, const char *op, const std::vector<c10::IValue> &extra)
+{
+    std::vector<Value *> inputs(node->inputs().begin(), node->inputs().end());
+    {
+        torch::jit::WithInsertPoint guard(node);
+        for (const auto &e : extra) inputs.push_back(g.insertConstant(e));
+    }
+    Node *rep = g.create(c10::Symbol::fromQualString(op), inputs, node->outputs().size() + 1);
+    rep->insertBefore(node);
+    for (size_t i = 0; i < node->outputs().size(); ++i) {
+        rep->output(i)->setType(node->output(i)->type());
+        node->output(i)->replaceAllUsesWith(rep->output(i));
+    }
+    Value *probs = rep->output(node->outputs().size());
+    probs->setType(c10::TensorType::get());
+    node->destroy();
+    return probs;
+}
+
+} // namespace
+
+std::unique_ptr<AttentionForward> buildAttentionForward(const torch::jit::Module &module)
+{
+    registerAttentionOps();
+    Inlined in = inlineModuleCalls(module);
+    Graph &g = *in.graph;
+    std::vector<Node *> nodes;
+    collectNodes(g.block(), nodes);
+    auto out = std::make_unique<AttentionForward>();
+    std::vector<Value *> probs;
+    for (Node *n : nodes) {
+        const std::string k = n->kind().toQualString();
+        if (k == "aten::scaled_dot_product_attention") {
+            // PyTorch 2.x: (q, k, v, attn_mask, dropout_p, is_causal[, scale[, enable_gqa]]).
+            std::vector<c10::IValue> extra;
+            if (n->inputs().size() < 7) extra.push_back(c10::IValue());
+            if (n->inputs().size() < 8) extra.push_back(false);
+            probs.push_back(replaceWithProbs(g, n, "pellucid::sdpa_probs", extra));
+            out->kinds.push_back("sdpa");
+        } else if (k == "aten::_native_multi_head_attention") {
+            std::vector<c10::IValue> extra;
+            if (n->inputs().size() < 13) extra.push_back(c10::IValue());   // mask_type
+            probs.push_back(replaceWithProbs(g, n, "pellucid::mha_probs", extra));
+            out->kinds.push_back("native_mha");
+        } else if (k == "aten::_transformer_encoder_layer_fwd") {
+            std::vector<c10::IValue> extra;
+            if (n->inputs().size() < 20) extra.push_back(c10::IValue());   // mask_type
+            probs.push_back(replaceWithProbs(g, n, "pellucid::encoder_layer_probs", extra));
+            out->kinds.push_back("encoder_layer");
+        } else if ((k == "aten::softmax" || k == "aten::_softmax") && feedsMatmul(n->output(0))) {
+            probs.push_back(n->output(0));
+            out->kinds.push_back("softmax");
+        }
+    }
+    std::vector<Value *> lifted;
+    for (Value *v : probs) lifted.push_back(liftToTop(g, v));
+    auto tf = std::make_unique<TappedForward>();
+    std::vector<Value *> outs(g.outputs().begin(), g.outputs().end());
+    tf->originalOutputs = outs.size();
+    outs.insert(outs.end(), lifted.begin(), lifted.end());
+    while (!g.outputs().empty()) g.eraseOutput(0);
+    Node *tuple = g.createTuple(outs);
+    tuple->insertBefore(g.return_node());
+    g.registerOutput(tuple->output());
+    tf->graph = in.graph;
+    tf->function = std::make_unique<torch::jit::GraphFunction>(c10::QualifiedName("pellucid.attention_forward"), tf->graph, nullptr);
+    out->forward = std::move(tf);
+    return out;
+}
+
+std::unique_ptr<TappedForward> buildReplacedForward(const torch::jit::Module &module, const std::string &path)
+{
+    Inlined in = inlineModuleCalls(module);
+    const auto last = lastCalls(in);
+    Graph &g = *in.graph;
+    const auto it = last.find(path);
+    if (it == last.end()) throw std::runtime_error("forward never calls a module named '" + path + "'");
+    Value *original = it->second.first.value;
+    if (original->node()->owningBlock() != g.block())
+        throw std::runtime_error("module '" + path + "' runs inside a branch or loop; its output cannot be replaced");
+    Value *replacement = g.addInput("replacement")->setType(original->type());
+    // Every use after the module's call reads the replacement instead.
+    original->replaceAllUsesWith(replacement);
+    auto tf = std::make_unique<TappedForward>();
+    tf->paths = {path};
+    std::vector<Value *> outs(g.outputs().begin(), g.outputs().end());
+    tf->originalOutputs = outs.size();
+    outs.push_back(original);
+    while (!g.outputs().empty()) g.eraseOutput(0);
+    Node *tuple = g.createTuple(outs);
+    tuple->insertBefore(g.return_node());
+    g.registerOutput(tuple->output());
+    tf->graph = in.graph;
+    tf->function = std::make_unique<torch::jit::GraphFunction>(c10::QualifiedName("pellucid.replaced_forward"), tf->graph, nullptr);
+    return tf;
+}
+
+std::vector<ModuleCall> listModuleCalls(const torch::jit::Module &module)
+{
+    const Inlined in = inlineModuleCalls(module);
+    std::unordered_map<const Node *, int> order;
+    numberNodes(in.graph->block(), order);
+    std::vector<std::pair<int, ModuleCall>> calls;
+    for (const auto &[path, rc] : lastCalls(in)) {
+        const auto it = order.find(rc.first.value->node());
+        calls.push_back({it == order.end() ? -1 : it->second, ModuleCall{path, rc.first.typeName, rc.second}});
+    }
+    std::stable_sort(calls.begin(), calls.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
+    std::vector<ModuleCall> out;
+    for (auto &c : calls)
+        out.push_back(std::move(c.second));
+    return out;
+}
+
+std::unique_ptr<TappedForward> buildTappedForward(const torch::jit::Module &module,
+                                                  const std::vector<std::string> &paths, ReluMode relu)
+{
+    Inlined in = inlineModuleCalls(module);
+    const auto last = lastCalls(in);
+    Graph &g = *in.graph;
+    if (relu != ReluMode::Keep) {
+        registerReluOps();
+        replaceRelus(g, g.block(), relu == ReluMode::Guided ? "pellucid::guided_relu" : "pellucid::deconv_relu", in.records);
+    }
+
+    std::vector<Value *> taps;
+    for (const std::string &p : paths) {
+        const auto it = last.find(p);
+        if (it == last.end())
+            throw std::runtime_error("forward never calls a module named '" + p + "'");
+        taps.push_back(liftToTop(g, it->second.first.value));
+    }
+
+    auto tf = std::make_unique<TappedForward>();
+    tf->paths = paths;
+    std::vector<Value *> outs(g.outputs().begin(), g.outputs().end());
+    tf->originalOutputs = outs.size();
+    outs.insert(outs.end(), taps.begin(), taps.end());
+    while (!g.outputs().empty())
+        g.eraseOutput(0);
+    Node *tuple = g.createTuple(outs);
+    tuple->insertBefore(g.return_node());
+    g.registerOutput(tuple->output());
+
+    tf->graph = in.graph;
+    tf->function = std::make_unique<torch::jit::GraphFunction>(c10::QualifiedName("pellucid.tapped_forward"),
+                                                               tf->graph, nullptr);
+    return tf;
+}
+
+std::vector<c10::IValue> TappedForward::run(const torch::jit::Module &module, std::vector<c10::IValue> inputs) const
+{
+    torch::jit::Stack stack;
+    stack.reserve(inputs.size() + 1);
+    stack.emplace_back(module._ivalue());
+    for (auto &v : inputs)
+        stack.push_back(std::move(v));
+    function->run(stack);
+    auto elements = stack.back().toTupleRef().elements();
+    return std::vector<c10::IValue>(elements.begin(), elements.end());
+}
+
+} // namespace pellucid::detail
+
+namespace pellucid::detail {
+namespace {
+
+class GuidedReluFn : public torch::autograd::Function<GuidedReluFn> {
+public:
+    static at::Tensor forward(torch::autograd::AutogradContext *ctx, const at::Tensor &x)
+    {
+        at::Tensor y = at::relu(x);
+        ctx->save_for_backward({y});
+        return y;
+    }
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx, torch::autograd::variable_list g)
+    {
+        const at::Tensor y = ctx->get_saved_variables()[0];
+        return {at::threshold_backward(g[0].clamp_min(0), y, 0)};   // positive gradient, positive input
+    }
+};
+
+class DeconvReluFn : public torch::autograd::Function<DeconvReluFn> {
+public:
+    static at::Tensor forward(torch::autograd::AutogradContext *, const at::Tensor &x) { return at::relu(x); }
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext *, torch::autograd::variable_list g)
+    {
+        return {g[0].clamp_min(0)};
+    }
+};
+
+at::Tensor guidedRelu(const at::Tensor &x) { return GuidedReluFn::apply(x); }
+at::Tensor deconvRelu(const at::Tensor &x) { return DeconvReluFn::apply(x); }
+
+} // namespace
+
+TORCH_LIBRARY(pellucid, m)
+{
+    m.def("guided_relu(Tensor self) -> Tensor");
+    m.def("deconv_relu(Tensor self) -> Tensor");
+    m.impl("guided_relu", c10::DispatchKey::CompositeImplicitAutograd, TORCH_FN(guidedRelu));
+    m.impl("deconv_relu", c10::DispatchKey::CompositeImplicitAutograd, TORCH_FN(deconvRelu));
+}
+
+void registerReluOps() {}   // the registration above runs at load; referencing this keeps the object linked
+
+} // namespace pellucid::detail

@@ -1,0 +1,536 @@
+#include <torch/script.h>
+#include <torch/torch.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
+
+#include "engine/runtime/model.h"
+
+#include "engine/core/errors.h"
+#include "engine/runtime/graphtaps.h"
+#include "engine/runtime/modelimpl.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <list>
+#include <mutex>
+#include <numeric>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <regex>
+#include <thread>
+#include <sstream>
+
+namespace pellucid {
+namespace detail {
+bool compatOpsRegistered();
+}
+namespace {
+
+std::string firstLines(const std::string &s)
+{
+    std::istringstream in(s);
+    std::string line, out;
+    while (std::getline(in, line)) {
+        if (line.rfind("Exception raised from", 0) == 0 || line.find("frame #") != std::string::npos)
+            break;
+        if (!line.empty())
+            out += (out.empty() ? "" : " ") + line;
+    }
+    return out;
+}
+
+} // namespace
+
+void flattenTensors(const c10::IValue &v, std::vector<at::Tensor> &out)
+{
+    if (v.isTensor()) {
+        out.push_back(v.toTensor());
+    } else if (v.isTuple()) {
+        for (const auto &e : v.toTupleRef().elements()) flattenTensors(e, out);
+    } else if (v.isList()) {
+        for (const auto &e : v.toListRef()) flattenTensors(e, out);
+    } else if (v.isGenericDict()) {
+        for (const auto &kv : v.toGenericDict()) flattenTensors(kv.value(), out);
+    }
+}
+
+TensorValue tensorToValue(const at::Tensor &t)
+{
+    at::Tensor c = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
+    const float *p = c.data_ptr<float>();
+    return TensorValue(Shape(c.sizes().begin(), c.sizes().end()), std::vector<float>(p, p + c.numel()));
+}
+
+std::vector<TensorValue> toValues(const c10::IValue &v)
+{
+    std::vector<at::Tensor> ts;
+    flattenTensors(v, ts);
+    std::vector<TensorValue> out;
+    out.reserve(ts.size());
+    for (const auto &t : ts) out.push_back(tensorToValue(t));
+    return out;
+}
+
+namespace {
+
+bool sameExceptBatch(const Shape &expected, const Shape &given)
+{
+    if (expected.size() != given.size() || given.empty())
+        return false;
+    for (size_t i = 1; i < expected.size(); ++i)
+        if (expected[i] != given[i]) return false;
+    return given[0] >= 1;
+}
+
+std::string readPrefix(const std::string &path, size_t n)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::string buf(n, '\0');
+    in.read(buf.data(), std::streamsize(n));
+    buf.resize(size_t(in.gcount()));
+    return buf;
+}
+
+} // namespace
+
+bool cudaAvailable() { return torch::cuda::is_available(); }
+
+const char *precisionName(Precision p)
+{
+    switch (p) {
+    case Precision::Float16: return "fp16";
+    case Precision::BFloat16: return "bf16";
+    case Precision::Float32: break;
+    }
+    return "fp32";
+}
+
+bool parsePrecision(const std::string &name, Precision &out)
+{
+    for (Precision p : {Precision::Float32, Precision::Float16, Precision::BFloat16})
+        if (name == precisionName(p)) {
+            out = p;
+            return true;
+        }
+    return false;
+}
+
+void Model::Impl::warmUp()
+{
+    if (summary.inputShape.empty()) return;
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+        const bool ids = summary.metadata.input.dtype == "int64";
+        const at::Tensor x = sampleInput(summary.inputShape, 99);
+        for (int i = 0; i < 3; ++i) (void)runTapped(x, {});   // kernels chosen, allocator pools filled
+        if (!ids) {   // and the backward kernels the gradient methods use
+            torch::AutoGradMode enable(true);
+            const at::Tensor xg = x.detach().requires_grad_(true);
+            std::vector<at::Tensor> ts;
+            flattenTensors(tapped({})->run(module, {xg}).at(0), ts);
+            if (!ts.empty() && ts[0].is_floating_point()) (void)torch::autograd::grad({ts[0].sum()}, {xg}, {}, false, false, true);
+        }
+        syncStream();
+    } catch (const std::exception &) {
+        // Best effort: the dry run has already said what fails.
+    }
+    summary.warmupMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+Precision Model::precision() const { return d->precision; }
+
+PrecisionCheck Model::setPrecision(Precision p, const std::vector<TensorValue> &checkInputs)
+{
+    PrecisionCheck check;
+    check.precision = p;
+    Impl &m = *d;
+    if (p == Precision::Float32) {
+        m.precision = p;
+        m.reduced = torch::jit::Module();
+        m.reducedCache.clear();
+        m.summary.precision = precisionName(p);
+        return check;
+    }
+    const std::string name = precisionName(p);
+    const Precision before = m.precision;
+    torch::jit::Module oldReduced = m.reduced;
+    auto restore = [&] {
+        m.precision = before;
+        m.reduced = oldReduced;
+        m.reducedCache.clear();
+    };
+    std::vector<at::Tensor> inputs;
+    if (!m.summary.inputShape.empty()) inputs.push_back(m.sampleInput(m.summary.inputShape, Impl::kDryRunSeed));   // the dry run's input
+    for (const auto &v : checkInputs) {
+        checkInput(v);
+        inputs.push_back(m.toTorch(v));
+    }
+    if (inputs.empty()) throw Error(ErrorCode::BadInput, "No input to check " + name + " on: the model's input shape is unknown");
+    try {
+        m.reduced = m.module.clone();
+        m.reduced.to(p == Precision::Float16 ? at::kHalf : at::kBFloat16);
+        m.reducedCache.clear();
+        m.precision = p;
+        for (const at::Tensor &x : inputs) {
+            std::vector<at::Tensor> full, low;
+            flattenTensors(m.runTapped(x, {}).at(0), full);
+            flattenTensors(m.runForwardOnly(x, {}).at(0), low);
+            if (full.empty() || low.empty()) throw Error(ErrorCode::ModelError, "The model returned no tensor");
+            const at::Tensor a = full[0].to(at::kCPU, at::kFloat), b = low[0].to(at::kCPU, at::kFloat);
+            check.maxAbsLogitDiff = std::max(check.maxAbsLogitDiff, (a - b).abs().max().item<double>());
+            bool same;
+            if (a.dim() == 2 && a.size(1) > 1) {
+                same = a.argmax(1).equal(b.argmax(1));   // the predicted class of every row
+            } else {   // not a classifier: the output within 5 % of its range
+                same = ((a - b).abs().max() <= 0.05 * std::max(1e-6, (a.max() - a.min()).item<double>())).item<bool>();
+            }
+            ++check.inputs;
+            check.agreeing += same;
+        }
+    } catch (const Error &) {
+        restore();
+        throw;
+    } catch (const std::exception &e) {
+        restore();
+        throw Error(ErrorCode::BadInput, name + " is not available for this model on " + m.summary.device + ": " + summarizeTorchError(e.what()));
+    }
+    if (check.agreeing != check.inputs) {
+        restore();
+        std::ostringstream msg;
+        msg << name << " changes the prediction on " << (check.inputs - check.agreeing) << " of " << check.inputs
+            << " check inputs (largest logit difference " << check.maxAbsLogitDiff << "); staying at " << precisionName(before);
+        throw Error(ErrorCode::BadInput, msg.str());
+    }
+    m.summary.precision = name;
+    m.summary.precisionNote.clear();
+    return check;
+}
+
+std::string summarizeTorchError(const std::string &what)
+{
+    // TorchScript interpreter errors end with the raised error after a serialized-code traceback.
+    if (what.find("Traceback of TorchScript") != std::string::npos) {
+        static const std::regex raised(R"(^\s*([A-Za-z_][\w.]*(Error|Exception)): (.*)$)");
+        std::istringstream in(what);
+        std::string line, found;
+        while (std::getline(in, line)) {
+            std::smatch m;
+            if (std::regex_match(line, m, raised))
+                found = m[1].str() + ": " + m[3].str();
+            else if (!found.empty() && !line.empty() && line.find("Exception raised from") == std::string::npos
+                     && line.find("frame #") == std::string::npos)
+                found += " " + line;
+            else if (!found.empty())
+                break;
+        }
+        if (!found.empty())
+            return found;
+    }
+    return firstLines(what);
+}
+
+std::vector<Prediction> topKPredictions(const TensorValue &logits, int k, const std::vector<std::string> &labels)
+{
+    std::vector<Prediction> out;
+    if (logits.numel() == 0)
+        return out;
+    const int64_t classes = logits.shape().empty() ? 1 : logits.shape().back();
+    std::vector<double> p(static_cast<size_t>(classes));
+    double mx = -INFINITY;
+    for (int64_t i = 0; i < classes; ++i) mx = std::max(mx, double(logits.at(i)));
+    double sum = 0;
+    for (int64_t i = 0; i < classes; ++i) sum += (p[size_t(i)] = std::exp(double(logits.at(i)) - mx));
+    std::vector<int> idx(static_cast<size_t>(classes));
+    std::iota(idx.begin(), idx.end(), 0);
+    k = std::max(0, std::min<int>(k, int(classes)));
+    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
+        const float la = logits.at(a), lb = logits.at(b);
+        if (std::isnan(la)) return false;
+        if (std::isnan(lb)) return true;
+        return la > lb;
+    });
+    for (int i = 0; i < k; ++i) {
+        Prediction pr;
+        pr.index = idx[size_t(i)];
+        pr.logit = logits.at(pr.index);
+        pr.probability = float(p[size_t(pr.index)] / sum);
+        pr.label = size_t(pr.index) < labels.size() ? labels[size_t(pr.index)] : "class " + std::to_string(pr.index);
+        out.push_back(pr);
+    }
+    return out;
+}
+
+Model::Model() : d(std::make_unique<Impl>()) {}
+Model::~Model() = default;
+
+const ModelSummary &Model::summary() const { return d->summary; }
+
+std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &options)
+{
+    namespace fs = std::filesystem;
+    // Plain interpreter: no profiling-executor rewrites, so numbers match eager PyTorch.
+    torch::jit::setGraphExecutorOptimize(false);
+    (void)detail::compatOpsRegistered();
+    // 0: every core (LibTorch's own default is one thread on some builds, e.g. Debian's), unless
+    // OMP_NUM_THREADS says otherwise.
+    if (options.threads > 0)
+        at::set_num_threads(options.threads);
+    else if (!std::getenv("OMP_NUM_THREADS"))
+        at::set_num_threads(int(std::max(1u, std::thread::hardware_concurrency())));
+
+    std::error_code ec;
+    if (!fs::exists(path, ec))
+        throw Error(ErrorCode::FileNotFound, "Model file not found: " + path);
+    if (fs::is_directory(path, ec))
+        throw Error(ErrorCode::NotTorchScript, path + " is a folder, not a TorchScript file");
+    const std::string head = readPrefix(path, 4);
+    if (head.size() < 4 || head.compare(0, 4, "PK\x03\x04") != 0)
+        throw Error(ErrorCode::NotTorchScript,
+                    path + " is not a TorchScript archive (expected a zip file written by torch.jit.save)");
+
+    std::unique_ptr<Model> m(new Model());
+    Impl &d = *m->d;
+    const bool cuda = torch::cuda::is_available();
+    if (options.device == DevicePreference::Cuda && !cuda)
+        throw Error(ErrorCode::BadInput, "CUDA was requested but no CUDA device is available");
+    d.device = (options.device == DevicePreference::Cpu || !cuda) ? torch::Device(torch::kCPU)
+                                                                  : torch::Device(torch::kCUDA, 0);
+    if (d.device.is_cuda()) {
+        // One stream for the engine: everything this thread (the engine's worker) queues from now on goes to
+        // it, apart from other users of the GPU and in order, so inputs copy asynchronously ahead of the work.
+        const auto *impl = c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA);
+        impl->exchangeStream(impl->getStreamFromGlobalPool(d.device, /*isHighPriority=*/false));
+    }
+    torch::jit::ExtraFilesMap extra{{"pellucid.json", ""}};
+    try {
+        d.module = torch::jit::load(path, d.device, extra);
+    } catch (const std::exception &e) {
+        const std::string msg = summarizeTorchError(e.what());
+        if (msg.find("central directory") != std::string::npos || msg.find("zip archive") != std::string::npos
+            || msg.find("file_size") != std::string::npos || msg.find("crc") != std::string::npos
+            || msg.find("failed reading") != std::string::npos)
+            throw Error(ErrorCode::CorruptArchive, path + " is a damaged TorchScript archive (truncated or corrupt): " + msg);
+        if (msg.find("constants.pkl") != std::string::npos || msg.find("data.pkl") != std::string::npos
+            || msg.find("code/") != std::string::npos)
+            throw Error(ErrorCode::NotTorchScript,
+                        path + " is a zip archive but not a TorchScript module (saved with torch.save instead of "
+                               "torch.jit.save?): " + msg);
+        throw Error(ErrorCode::CorruptArchive, "Cannot load " + path + ": " + msg);
+    }
+    d.module.eval();
+
+    ModelSummary &s = d.summary;
+    s.path = path;
+    s.fileName = fs::path(path).filename().string();
+    s.device = d.device.str();
+    s.torchVersion = TORCH_VERSION;
+    if (!extra["pellucid.json"].empty()) {
+        s.metadata = parseMetadata(extra["pellucid.json"], "archive", path + " (pellucid.json)");
+    } else if (fs::exists(path + ".json", ec)) {
+        std::ifstream in(path + ".json");
+        std::stringstream text;
+        text << in.rdbuf();
+        s.metadata = parseMetadata(text.str(), "sidecar", path + ".json");
+    }
+
+    // The layer catalogue: every submodule, with how forward calls it.
+    std::vector<detail::ModuleCall> calls;
+    try {
+        calls = detail::listModuleCalls(d.module);
+    } catch (const std::exception &e) {
+        throw Error(ErrorCode::Internal, "Cannot analyse the forward graph of " + path + ": " + summarizeTorchError(e.what()));
+    }
+    std::map<std::string, int> callCount;
+    for (const auto &c : calls) {
+        callCount[c.path] = c.callCount;
+        d.calledPaths.push_back(c.path);
+    }
+    for (const auto &nm : d.module.named_modules()) {
+        if (nm.name.empty()) {
+            for (const auto &p : nm.value.parameters(true)) s.parameterCount += p.numel();
+            continue;
+        }
+        LayerInfo li;
+        li.path = nm.name;
+        li.op = nm.value.type()->name() ? nm.value.type()->name()->name() : "Module";
+        li.depth = int(std::count(li.path.begin(), li.path.end(), '.'));
+        for (const auto &p : nm.value.parameters(true)) li.parameters += p.numel();
+        li.leaf = nm.value.children().size() == 0;
+        const auto it = callCount.find(li.path);
+        li.calls = it == callCount.end() ? 0 : it->second;
+        s.layers.push_back(std::move(li));
+    }
+
+    if (!options.role.empty()) {
+        static const std::set<std::string> roles = {"classifier", "generator", "decoder", "encoder", "conditional_generator"};
+        if (!roles.count(options.role))
+            throw Error(ErrorCode::BadInput, "Unknown model role '" + options.role + "' (classifier, generator, decoder, encoder or conditional_generator)");
+        if (!s.metadata.raw.isObject()) s.metadata.raw = Json::object();
+        s.metadata.raw["role"] = Json(options.role == "classifier" ? std::string() : options.role);
+        if (options.role == "classifier") s.metadata.task = "classification";
+    }
+    if (!options.inputDtype.empty()) {
+        if (options.inputDtype != "float32" && options.inputDtype != "int64")
+            throw Error(ErrorCode::BadInput, "Input dtype must be float32 or int64, not '" + options.inputDtype + "'");
+        s.metadata.input.dtype = options.inputDtype;
+    }
+    if (!options.inputShape.empty()) {
+        s.inputShape = options.inputShape;
+        s.inputShapeSource = "user";
+    } else if (!s.metadata.input.shape.empty()) {
+        s.inputShape = s.metadata.input.shape;
+        s.inputShapeSource = "metadata";
+    } else {
+        s.inputShapeSource = "unknown";
+    }
+    d.dryRun();
+    s.threads = at::get_num_threads();
+    if (options.precision != Precision::Float32) {
+        try {
+            m->setPrecision(options.precision);
+        } catch (const Error &e) {
+            s.precisionNote = e.what();   // the model loads in float32 and says why
+        }
+    }
+    if (d.device.is_cuda()) d.warmUp();
+    return m;
+}
+
+void Model::Impl::dryRun()
+{
+    std::vector<Shape> candidates;
+    if (!summary.inputShape.empty())
+        candidates.push_back(summary.inputShape);
+    else
+        candidates = {{1, 3, 224, 224}, {1, 1, 28, 28}, {1, 3, 32, 32}, {1, 3, 28, 28}, {1, 1, 32, 32},
+                      {1, 3, 64, 64}, {1, 3, 96, 96}, {1, 3, 299, 299}, {1, 1, 64, 64}, {1, 784}};
+    for (const Shape &shape : candidates) {
+        try {
+            at::Tensor x;
+            {
+                torch::NoGradGuard ng;
+                x = sampleInput(shape, kDryRunSeed);
+            }
+            const auto out = runTapped(x, calledPaths);
+            summary.outputShapes.clear();
+            for (const auto &t : toValues(out.at(0)))
+                summary.outputShapes.push_back(t.shape());
+            std::map<std::string, std::vector<Shape>> shapes;
+            std::map<std::string, bool> ran;
+            for (size_t i = 0; i < calledPaths.size(); ++i) {
+                const c10::IValue &v = out.at(1 + i);
+                ran[calledPaths[i]] = !v.isNone();
+                std::vector<at::Tensor> ts;
+                flattenTensors(v, ts);
+                for (const auto &t : ts) shapes[calledPaths[i]].push_back(Shape(t.sizes().begin(), t.sizes().end()));
+            }
+            for (auto &li : summary.layers) {
+                li.outputShapes = shapes[li.path];
+                li.executedInDryRun = ran[li.path];
+            }
+            if (summary.inputShape.empty()) {
+                summary.inputShape = shape;
+                summary.inputShapeSource = "dry-run";
+            }
+            summary.dryRunError.clear();
+            return;
+        } catch (const std::exception &e) {
+            summary.dryRunError = "dry run with input " + shapeToString(shape) + " failed: " + summarizeTorchError(e.what());
+        }
+    }
+}
+
+LayerRef Model::resolveLayer(const std::string &name) const
+{
+    LayerRef ref;
+    ref.path = name;
+    static const std::regex element(R"(^(.*)\[(\d+)\]$)");
+    std::smatch m;
+    if (std::regex_match(name, m, element)) {
+        ref.path = m[1].str();
+        ref.element = std::stoi(m[2].str());
+    }
+    const auto &called = d->calledPaths;
+    if (std::find(called.begin(), called.end(), ref.path) != called.end())
+        return ref;
+    const auto &layers = d->summary.layers;
+    const bool exists = std::any_of(layers.begin(), layers.end(), [&](const LayerInfo &l) { return l.path == ref.path; });
+    if (exists)
+        throw Error(ErrorCode::UnknownLayer, "Layer '" + ref.path + "' exists but forward never calls it, so it has no output to show");
+    std::string msg = "Unknown layer '" + ref.path + "'.";
+    const auto close = closestNames(ref.path, called, 3);
+    if (!close.empty()) {
+        msg += " Did you mean: ";
+        for (size_t i = 0; i < close.size(); ++i) msg += (i ? ", " : "") + close[i];
+        msg += "?";
+    }
+    throw Error(ErrorCode::UnknownLayer, msg);
+}
+
+void Model::checkInput(const TensorValue &input) const
+{
+    // Only a declared shape (metadata or the user's) is enforced; a dry-run guess is not.
+    const std::string &source = d->summary.inputShapeSource;
+    const Shape expected = (source == "metadata" || source == "user") ? d->summary.inputShape : Shape{};
+    if (input.numel() == 0)
+        throw Error(ErrorCode::BadInput, "The input is empty (shape " + shapeToString(input.shape()) + ")");
+    if (!expected.empty() && !sameExceptBatch(expected, input.shape())) {
+        throw Error(ErrorCode::BadInput, "Input shape " + shapeToString(input.shape())
+                                             + " does not match the model's expected input shape "
+                                             + shapeToString(expected) + " (any batch size)");
+    }
+}
+
+ForwardResult Model::forward(const TensorValue &input, const std::vector<std::string> &layerPaths)
+{
+    checkInput(input);
+    std::vector<std::string> paths;
+    for (const auto &name : layerPaths) {
+        const std::string p = resolveLayer(name).path;
+        if (std::find(paths.begin(), paths.end(), p) == paths.end())
+            paths.push_back(p);
+    }
+    std::vector<c10::IValue> out;
+    // Forward-only and copied out below: inference mode skips autograd's version counters and views.
+    c10::InferenceMode inference;
+    try {
+        out = d->runForwardOnly(d->toTorch(input), paths);
+    } catch (const Error &) {
+        throw;
+    } catch (const std::exception &e) {
+        throw Error(ErrorCode::ModelError, "The model's forward failed on input " + shapeToString(input.shape())
+                                               + ": " + summarizeTorchError(e.what()));
+    }
+    ForwardResult r;
+    r.outputs = toValues(out.at(0));
+    for (size_t i = 0; i < paths.size(); ++i) {
+        const c10::IValue &v = out.at(1 + i);
+        if (v.isNone())
+            throw Error(ErrorCode::BadInput, "Layer '" + paths[i] + "' was not executed for this input (it sits in a branch the model did not take)");
+        r.taps[paths[i]] = toValues(v);
+    }
+    return r;
+}
+
+std::vector<TensorValue> Model::plainForward(const TensorValue &input)
+{
+    checkInput(input);
+    c10::InferenceMode inference;
+    try {
+        const at::Tensor x = d->toTorch(input);
+        if (d->precision != Precision::Float32)   // the same arithmetic as forward(), for the tap-overhead baseline
+            return toValues(d->reduced.forward({x.is_floating_point() ? x.to(d->reducedType()) : x}));
+        return toValues(d->module.forward({x}));
+    } catch (const std::exception &e) {
+        throw Error(ErrorCode::ModelError, "The model's forward failed: " + summarizeTorchError(e.what()));
+    }
+}
+
+std::vector<Prediction> Model::topK(const TensorValue &logits, int k) const
+{
+    return topKPredictions(logits, k, d->summary.metadata.labels);
+}
+
+} // namespace pellucid

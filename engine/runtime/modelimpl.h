@@ -1,0 +1,118 @@
+#pragma once
+// Internal to the engine (includes torch): the state behind Model, shared by the engine's torch files.
+#include <torch/script.h>
+#include <torch/torch.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
+
+#include "engine/runtime/graphtaps.h"
+#include "engine/runtime/model.h"
+
+#include <list>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pellucid {
+
+void flattenTensors(const c10::IValue &v, std::vector<at::Tensor> &out);
+TensorValue tensorToValue(const at::Tensor &t);
+std::vector<TensorValue> toValues(const c10::IValue &v);   // every tensor in v, flattened, as float copies
+
+struct Model::Impl {
+    torch::jit::Module module;
+    torch::Device device = torch::kCPU;
+    ModelSummary summary;
+    std::vector<std::string> calledPaths;
+    // Compiled tap clones, most recently used first.
+    std::list<std::pair<std::string, std::shared_ptr<detail::TappedForward>>> cache;
+    // The attention clone (built on first use).
+    std::shared_ptr<detail::AttentionForward> attention;
+    // Forward-only work in reduced precision: a converted copy of the module, its own tap clones.
+    Precision precision = Precision::Float32;
+    torch::jit::Module reduced;
+    std::list<std::pair<std::string, std::shared_ptr<detail::TappedForward>>> reducedCache;
+    // CUDA: a page-locked staging buffer for inputs (asynchronous copies on the engine's stream).
+    at::Tensor staging;
+
+    std::shared_ptr<detail::TappedForward> tapped(const std::vector<std::string> &paths,
+                                                  detail::ReluMode relu = detail::ReluMode::Keep, bool inReduced = false)
+    {
+        auto &c = inReduced ? reducedCache : cache;
+        std::string key = std::to_string(int(relu)) + '\n';
+        for (const auto &p : paths) key += p + '\n';
+        for (auto it = c.begin(); it != c.end(); ++it) {
+            if (it->first == key) {
+                c.splice(c.begin(), c, it);
+                return it->second;
+            }
+        }
+        std::shared_ptr<detail::TappedForward> tf = detail::buildTappedForward(inReduced ? reduced : module, paths, relu);
+        c.emplace_front(key, tf);
+        if (c.size() > 16)
+            c.pop_back();
+        return tf;
+    }
+
+    at::ScalarType reducedType() const { return precision == Precision::Float16 ? at::kHalf : at::kBFloat16; }
+
+    at::Tensor toTorch(const TensorValue &input)
+    {
+        const at::Tensor src = torch::from_blob(const_cast<float *>(input.data()), input.shape(), torch::kFloat);
+        at::Tensor t;
+        if (device.is_cuda()) {
+            // Through a reused page-locked buffer, copied asynchronously on the engine's stream. The previous
+            // copy out of it is waited for first (normally long done: its job copied results back).
+            syncStream();
+            if (!staging.defined() || staging.sizes() != src.sizes())
+                staging = at::empty(src.sizes(), at::TensorOptions().dtype(at::kFloat).pinned_memory(true));
+            staging.copy_(src);
+            t = staging.to(device, /*non_blocking=*/true);
+        } else {
+            t = src.clone();
+        }
+        if (summary.metadata.input.dtype == "int64")
+            t = t.to(torch::kLong);
+        return t;
+    }
+
+    /// CUDA: waits for the engine stream's queued work (no-op on the CPU).
+    void syncStream() const
+    {
+        if (!device.is_cuda()) return;
+        const auto *impl = c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA);
+        impl->synchronizeStream(impl->getStream(device));
+    }
+
+    /// Module path of a layer reference, checked (throws Error(UnknownLayer) with suggestions).
+    std::string checkedPath(const Model &owner, const std::string &name) const { return owner.resolveLayer(name).path; }
+
+    std::vector<c10::IValue> runTapped(const at::Tensor &x, const std::vector<std::string> &paths)
+    {
+        torch::NoGradGuard noGrad;
+        return tapped(paths)->run(module, {x});
+    }
+
+    /// Forward-only with taps, in the model's precision.
+    std::vector<c10::IValue> runForwardOnly(const at::Tensor &x, const std::vector<std::string> &paths)
+    {
+        if (precision == Precision::Float32) return runTapped(x, paths);
+        torch::NoGradGuard noGrad;   // token ids stay integers; the embeddings they index are reduced
+        return tapped(paths, detail::ReluMode::Keep, true)->run(reduced, {x.is_floating_point() ? x.to(reducedType()) : x});
+    }
+
+    void warmUp();
+    /// A seeded random input of `shape` on the model's device: uniform [0, 1) floats, or token ids 0/1.
+    at::Tensor sampleInput(const Shape &shape, uint64_t seed) const
+    {
+        auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+        const at::Tensor x = summary.metadata.input.dtype == "int64" ? at::randint(0, 2, shape, gen, torch::kLong)
+                                                                     : at::rand(shape, gen, torch::kFloat);
+        return x.to(device);
+    }
+    static constexpr uint64_t kDryRunSeed = 1234;
+
+    void dryRun();
+};
+
+
+} // namespace pellucid

@@ -1,0 +1,127 @@
+// Bad input gets a clear error naming the problem: missing, non-TorchScript, truncated and corrupt files,
+// wrong input shapes, unknown layers (with suggestions), a model whose forward raises, NaN outputs,
+// malformed metadata and .npy files.
+#include "engine/core/errors.h"
+#include "engine/runtime/jobs.h"
+#include "engine/runtime/model.h"
+#include "engine/core/npy.h"
+#include "tests/common/fixtures.h"
+#include "tests/common/testkit.h"
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+using namespace pellucid;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string tempDir()
+{
+    const fs::path p = fs::temp_directory_path() / ("pellucid-badinput-" + std::to_string(::getpid()));
+    fs::create_directories(p);
+    return p.string();
+}
+
+ErrorCode codeOf(const std::function<void()> &f)
+{
+    try {
+        f();
+    } catch (const Error &e) {
+        return e.code();
+    }
+    return ErrorCode::Internal;
+}
+
+} // namespace
+
+TEST(missing_model_file)
+{
+    CHECK_THROWS_WITH(Model::load("/nonexistent/model.pt"), Error, "not found: /nonexistent/model.pt");
+}
+
+TEST(text_file_is_not_torchscript)
+{
+    const std::string p = tempDir() + "/notes.pt";
+    std::ofstream(p) << "this is not a model\n";
+    CHECK_THROWS_WITH(Model::load(p), Error, "is not a TorchScript archive");
+    CHECK(codeOf([&] { Model::load(p); }) == ErrorCode::NotTorchScript);
+}
+
+TEST(truncated_archive)
+{
+    const std::string src = fixtures::path("seqcnn_scripted.pt");
+    const std::string p = tempDir() + "/truncated.pt";
+    fs::copy_file(src, p, fs::copy_options::overwrite_existing);
+    fs::resize_file(p, fs::file_size(src) / 2);
+    CHECK_THROWS_WITH(Model::load(p), Error, "truncated");
+    CHECK(codeOf([&] { Model::load(p); }) == ErrorCode::CorruptArchive);
+}
+
+TEST(malformed_sidecar_metadata)
+{
+    const std::string dir = tempDir();
+    const std::string p = dir + "/withmeta.pt";
+    fs::copy_file(fixtures::path("seqcnn_traced.pt"), p, fs::copy_options::overwrite_existing);
+    std::ofstream(p + ".json") << "{\"input\": {\"shape\": [1, 3, \"x\"]}}";
+    CHECK_THROWS_WITH(Model::load(p), Error, "input.shape");
+    std::ofstream(p + ".json") << "{\"labels\": [1, 2,";
+    CHECK_THROWS_WITH(Model::load(p), Error, "JSON error at line 1");
+}
+
+TEST(wrong_input_shape_names_both_shapes)
+{
+    auto model = Model::load(fixtures::path("seqcnn_scripted.pt"), {DevicePreference::Cpu});
+    const TensorValue bad({1, 1, 16, 16}, std::vector<float>(256, 0.5f));
+    CHECK_THROWS_WITH(model->forward(bad, {}), Error, "[1, 1, 16, 16]");
+    CHECK_THROWS_WITH(model->forward(bad, {}), Error, "[1, 3, 16, 16]");
+    // A different batch size is fine.
+    const TensorValue batch({3, 3, 16, 16}, std::vector<float>(3 * 3 * 256, 0.1f));
+    CHECK_EQ(model->forward(batch, {}).outputs.at(0).dim(0), int64_t(3));
+}
+
+TEST(unknown_layer_suggests_close_names)
+{
+    auto model = Model::load(fixtures::path("seqcnn_traced.pt"), {DevicePreference::Cpu});
+    CHECK_THROWS_WITH(model->resolveLayer("features.3.rellu"), Error, "Did you mean: features.3.relu");
+    CHECK(codeOf([&] { model->resolveLayer("nope"); }) == ErrorCode::UnknownLayer);
+}
+
+TEST(forward_that_raises)
+{
+    auto model = Model::load(fixtures::path("thrower_scripted.pt"), {DevicePreference::Cpu});
+    CHECK(!model->summary().dryRunError.empty());   // no candidate shape has 7 channels
+    const TensorValue input = readNpy(fixtures::path("thrower_input.npy"));
+    CHECK_THROWS_WITH(model->forward(input, {}), Error, "Thrower expects 7 input channels");
+    CHECK(codeOf([&] { model->forward(input, {}); }) == ErrorCode::ModelError);
+    // The model stays usable after the error.
+    const TensorValue ok({1, 7, 2, 2}, std::vector<float>(28, 1.0f));
+    CHECK_EQ(model->forward(ok, {"conv"}).taps.at("conv").at(0).dim(1), int64_t(2));
+}
+
+TEST(nan_outputs_are_counted_not_hidden)
+{
+    auto model = Model::load(fixtures::path("nannet_scripted.pt"), {DevicePreference::Cpu});
+    const TensorValue input = readNpy(fixtures::path("nannet_input.npy"));
+    auto out = computeActivations(*model, input, 1, "conv", 3, 16);
+    CHECK(out->logitStats.nanCount > 0);
+    CHECK_EQ(out->stats.nanCount, int64_t(0));
+    auto outLayer = computeActivations(*model, input, 1, "out", 3, 16);
+    CHECK_EQ(outLayer->stats.nanCount, int64_t(0));   // before the log: finite
+}
+
+TEST(npy_errors)
+{
+    const std::string dir = tempDir();
+    CHECK_THROWS_WITH(readNpy(dir + "/missing.npy"), Error, "not found");
+    std::ofstream(dir + "/text.npy") << "hello";
+    CHECK_THROWS_WITH(readNpy(dir + "/text.npy"), Error, "not a .npy file");
+    const std::string full = fixtures::path("seqcnn_input.npy");
+    fs::copy_file(full, dir + "/short.npy", fs::copy_options::overwrite_existing);
+    fs::resize_file(dir + "/short.npy", fs::file_size(full) - 100);
+    CHECK_THROWS_WITH(readNpy(dir + "/short.npy"), Error, "truncated");
+    CHECK_THROWS_WITH(writeNpy("/nonexistent-dir/x.npy", TensorValue({1}, {1.0f})), Error, "Cannot write");
+}
+
+TESTKIT_MAIN

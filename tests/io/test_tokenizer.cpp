@@ -1,0 +1,117 @@
+// Tokenizers: BERT WordPiece against hand-worked cases (punctuation, accents, case, CJK, unknown and long
+// words, continuations, [CLS]/[SEP], truncation), malformed vocabularies named; SentencePiece against the
+// ids python3-sentencepiece gives for the bundled demo tokenizer.
+#include "app/io/tokenizer.h"
+#include "engine/core/errors.h"
+#include "engine/core/json.h"
+#include "tests/common/testkit.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+using namespace pellucid;
+
+namespace {
+
+std::string writeVocab(const std::string &name, const std::vector<std::string> &tokens)
+{
+    const std::string path = std::string(PELLUCID_TMP) + "/" + name;
+    std::ofstream out(path, std::ios::binary);
+    for (const auto &t : tokens) out << t << "\n";
+    return path;
+}
+
+const std::vector<std::string> kVocab = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cafe", "un", "##aff", "##able", "play",
+                                         "##ing", "!", ",", ".", "?", "'", "s", "naive", "hello", "world", "中", "文", "a", "##b"};
+
+std::vector<std::string> tokensOf(const Tokenizer &t, const std::string &text) { return t.encode(text).tokens; }
+
+} // namespace
+
+TEST(wordpiece_hand_worked_cases)
+{
+    const std::string v = writeVocab("vocab.txt", kVocab);
+    TokenizerOptions o;
+    WordPieceTokenizer t(v, o);
+    CHECK_EQ(t.vocabularySize(), kVocab.size());
+    // Lower-casing, punctuation split off, "##" continuations, [CLS] … [SEP].
+    CHECK(tokensOf(t, "Hello, World!") == (std::vector<std::string>{"[CLS]", "hello", ",", "world", "!", "[SEP]"}));
+    CHECK(t.encode("Hello, World!").ids == (std::vector<int64_t>{2, 18, 12, 19, 11, 3}));
+    CHECK(tokensOf(t, "unaffable playing") == (std::vector<std::string>{"[CLS]", "un", "##aff", "##able", "play", "##ing", "[SEP]"}));
+    // Accents stripped (precomposed and combining), apostrophes split.
+    CHECK(tokensOf(t, "Café naïve") == (std::vector<std::string>{"[CLS]", "cafe", "naive", "[SEP]"}));
+    CHECK(tokensOf(t, "cafe\xCC\x81") == (std::vector<std::string>{"[CLS]", "cafe", "[SEP]"}));   // e + U+0301
+    CHECK(tokensOf(t, "the cafe's") == (std::vector<std::string>{"[CLS]", "the", "cafe", "'", "s", "[SEP]"}));
+    // A word that cannot be split completely is [UNK] as a whole (not partly); so is a 101-character word.
+    CHECK(tokensOf(t, "playz") == (std::vector<std::string>{"[CLS]", "[UNK]", "[SEP]"}));
+    CHECK(tokensOf(t, "a" + std::string(100, 'b')) == (std::vector<std::string>{"[CLS]", "[UNK]", "[SEP]"}));
+    CHECK(tokensOf(t, "abbb") == (std::vector<std::string>{"[CLS]", "a", "##b", "##b", "##b", "[SEP]"}));
+    // CJK ideographs stand alone; control characters vanish; odd whitespace splits.
+    CHECK(tokensOf(t, "中文") == (std::vector<std::string>{"[CLS]", "中", "文", "[SEP]"}));
+    CHECK(tokensOf(t, "hello\x01\tworld\xC2\xA0the") == (std::vector<std::string>{"[CLS]", "hello", "world", "the", "[SEP]"}));
+    CHECK(t.basicTokens("Is it?!") == (std::vector<std::string>{"is", "it", "?", "!"}));
+    // Cased vocabularies keep case and accents.
+    TokenizerOptions cased;
+    cased.lowercase = false;
+    WordPieceTokenizer c(v, cased);
+    CHECK(tokensOf(c, "Hello café") == (std::vector<std::string>{"[CLS]", "[UNK]", "[UNK]", "[SEP]"}));
+}
+
+TEST(wordpiece_length_limits)
+{
+    const std::string v = writeVocab("vocab.txt", kVocab);
+    TokenizerOptions o;
+    o.maxLength = 5;
+    WordPieceTokenizer t(v, o);
+    CHECK_THROWS_WITH(t.encode("the cafe the cafe"), Error, "6 tokens; the model takes at most 5");
+    o.truncate = true;
+    WordPieceTokenizer tr(v, o);
+    const Tokenized r = tr.encode("the cafe the cafe");
+    CHECK(r.truncated);
+    CHECK(r.tokens == (std::vector<std::string>{"[CLS]", "the", "cafe", "the", "[SEP]"}));
+}
+
+TEST(malformed_vocabularies_are_named)
+{
+    CHECK_THROWS_WITH(Tokenizer::open("/nonexistent/vocab.txt"), Error, "Tokenizer file not found");
+    CHECK_THROWS_WITH(WordPieceTokenizer(writeVocab("empty.txt", {}), {}), Error, "is empty");
+    CHECK_THROWS_WITH(WordPieceTokenizer(writeVocab("dup.txt", {"[UNK]", "[CLS]", "[SEP]", "a", "a"}), {}), Error, "lists 'a' twice (line 5)");
+    CHECK_THROWS_WITH(WordPieceTokenizer(writeVocab("blank.txt", {"[UNK]", "", "b"}), {}), Error, "empty entry at line 2");
+    CHECK_THROWS_WITH(WordPieceTokenizer(writeVocab("spaces.txt", {"[UNK]", "a b"}), {}), Error, "whitespace inside the token at line 2");
+    CHECK_THROWS_WITH(WordPieceTokenizer(writeVocab("nounk.txt", {"[CLS]", "[SEP]", "a"}), {}), Error, "no [UNK] token");
+    CHECK_THROWS_WITH(WordPieceTokenizer(writeVocab("bad8.txt", {"[UNK]", "\xff\xfe"}), {}), Error, "not valid UTF-8 (line 2)");
+    // Binary garbage named .model is handed to SentencePiece, which refuses it by name.
+    const std::string junk = std::string(PELLUCID_TMP) + "/junk.model";
+    std::ofstream(junk, std::ios::binary) << std::string("\x01\x02\x03garbage", 10);
+    CHECK_THROWS_WITH(Tokenizer::open(junk), Error, "junk.model");
+}
+
+TEST(sentencepiece_matches_python)
+{
+    const std::string expected = std::string(PELLUCID_FIXTURES_DIR) + "/sp_expected.json";
+    const std::string model = std::string(PELLUCID_RESOURCES_DIR) + "/models/fortunes_sp.model";
+    if (!std::filesystem::exists(model)) {
+        std::printf("SKIP: no bundled SentencePiece model\n");
+        return;
+    }
+    CHECK(sentencePieceAvailable());
+    std::ifstream in(expected);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const Json cases = Json::parse(ss.str());
+    TokenizerOptions o;
+    const auto t = Tokenizer::open(model, o);
+    CHECK_EQ(t->kind(), std::string("sentencepiece"));
+    for (const Json &c : cases.asArray()) {
+        const Tokenized r = t->encode(c.find("text")->asString());
+        std::vector<int64_t> want;
+        for (const Json &id : c.find("ids")->asArray()) want.push_back(id.asInt());
+        CHECK_MSG(r.ids == want, c.find("text")->asString());
+        std::vector<std::string> pieces;
+        for (const Json &p : c.find("pieces")->asArray()) pieces.push_back(p.asString());
+        CHECK_MSG(r.tokens == pieces, c.find("text")->asString());
+    }
+}
+
+TESTKIT_MAIN
