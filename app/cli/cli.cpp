@@ -32,8 +32,7 @@ const OptionTable &modelOptions()
 const OptionTable &attributionOptions()
 {
     static const OptionTable t = {
-        {"method", "METHOD", "saliency inputxgrad ig guided-backprop deconvnet smoothgrad gradcam gradcam++ layercam scorecam "
-                             "guided-gradcam occlusion lime kernelshap"},
+        {"method", "METHOD", methodNames()},
         {"target", "K|predicted", "the class explained"},
         {"contrast", "K2", "explain K against K2 (logit difference)"},
         {"layer", "PATH", "the layer of layer methods (CAMs); default: the model's last spatial layer"},
@@ -319,7 +318,7 @@ AttributionParams attributionParams(const Args &a)
 std::shared_ptr<AttributionResult> attributeInput(Model &model, const TensorValue &input, AttributionParams p, const Args &a)
 {
     const bool slic = a.get("superpixels", a.has("feature-mask") ? "mask" : "slic") == "slic";
-    if (slic && (p.method == AttributionMethod::Lime || p.method == AttributionMethod::KernelShap)) {
+    if (slic && usesSuperpixels(p.method)) {
         const int side = input.shape().size() == 4 ? int(std::max(input.shape()[2], input.shape()[3])) : 32;
         p.featureMask = slicSegments(input, a.has("superpixel-size") ? toInt(a.need("superpixel-size"), "--superpixel-size")
                                                                      : std::max(2, side / 8));

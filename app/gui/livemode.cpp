@@ -150,8 +150,7 @@ void MainWindow::submitLiveFrame()
     // same forward pass where the method allows (engine/attribution.h, computeLiveFrame). Comparison views
     // and LIME / KernelSHAP (which need superpixels) go through the usual requests.
     auto requests = mAttributionDock->isVisible() ? mAttribution->requests() : std::vector<std::pair<std::string, AttributionParams>>{};
-    const bool surrogate = !requests.empty() && (requests.front().second.method == AttributionMethod::Lime
-                                                 || requests.front().second.method == AttributionMethod::KernelShap);
+    const bool surrogate = !requests.empty() && usesSuperpixels(requests.front().second.method);
     if (surrogate) {
         mLiveKind = QString::fromStdString(requests.front().first);
         mLiveGeneration = 0;

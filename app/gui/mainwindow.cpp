@@ -251,7 +251,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
                 p.method = m;
                 p.window.clear();
                 p.stride.clear();
-                if (m == AttributionMethod::Lime || m == AttributionMethod::KernelShap) p.samples = std::max(p.samples, 200);
+                p.samples = std::max(p.samples, methodInfo(m).minSamples);
                 for (size_t i = 0; i < n; ++i) {
                     ctx.throwIfCancelled();
                     const TensorValue x = ds->batch(i, i + 1, spec, shape);
@@ -1070,7 +1070,7 @@ void MainWindow::requestAttributions()
     if (!mSummary || mInputTensor.numel() == 0 || !mAttributionDock->isVisible()) return;
     TensorValue segments;
     for (auto [kind, params] : mAttribution->requests()) {
-        if (params.method == AttributionMethod::Lime || params.method == AttributionMethod::KernelShap) {
+        if (usesSuperpixels(params.method)) {
             try {
                 if (segments.numel() == 0 && mInputTensor.shape().size() == 4)
                     segments = slicSegments(mInputTensor, int(std::max<int64_t>(2, std::max(mInputTensor.dim(2), mInputTensor.dim(3)) / 8)));

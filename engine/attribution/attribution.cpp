@@ -19,19 +19,6 @@
 namespace pellucid {
 namespace {
 
-struct MethodInfo {
-    AttributionMethod method;
-    const char *name;
-};
-const MethodInfo kMethods[] = {
-    {AttributionMethod::Saliency, "saliency"},       {AttributionMethod::InputXGradient, "inputxgrad"},
-    {AttributionMethod::IntegratedGradients, "ig"},  {AttributionMethod::GuidedBackprop, "guided-backprop"},
-    {AttributionMethod::Deconvnet, "deconvnet"},     {AttributionMethod::SmoothGrad, "smoothgrad"},
-    {AttributionMethod::GradCam, "gradcam"},         {AttributionMethod::GradCamPlusPlus, "gradcam++"},
-    {AttributionMethod::LayerCam, "layercam"},       {AttributionMethod::ScoreCam, "scorecam"},
-    {AttributionMethod::GuidedGradCam, "guided-gradcam"}, {AttributionMethod::Occlusion, "occlusion"},
-    {AttributionMethod::Lime, "lime"},               {AttributionMethod::KernelShap, "kernelshap"},
-};
 const std::pair<IntegrationRule, const char *> kRules[] = {
     {IntegrationRule::GaussLegendre, "gauss-legendre"}, {IntegrationRule::RiemannLeft, "riemann-left"},
     {IntegrationRule::RiemannRight, "riemann-right"},   {IntegrationRule::RiemannMiddle, "riemann-middle"},
@@ -73,9 +60,7 @@ public:
     Runner(Model &model, const AttributionParams &p, const AttributionSink &sink)
         : model(model), d(model.impl()), p(p), sink(sink),
           // Forward-only methods follow the model's precision (Model::setPrecision); gradient methods stay fp32.
-          reduced(model.precision() != Precision::Float32
-                  && (p.method == AttributionMethod::Occlusion || p.method == AttributionMethod::ScoreCam
-                      || p.method == AttributionMethod::Lime || p.method == AttributionMethod::KernelShap)) {}
+          reduced(model.precision() != Precision::Float32 && isForwardOnlyMethod(p.method)) {}
 
     Model &model;
     Model::Impl &d;
@@ -611,36 +596,6 @@ at::Tensor attributeOne(Runner &r, AttributionMethod m, const at::Tensor &x, con
 
 } // namespace
 
-const char *methodName(AttributionMethod m)
-{
-    for (const auto &i : kMethods)
-        if (i.method == m) return i.name;
-    return "?";
-}
-
-bool parseMethod(const std::string &name, AttributionMethod &out)
-{
-    for (const auto &i : kMethods)
-        if (name == i.name) { out = i.method; return true; }
-    return false;
-}
-
-const std::vector<AttributionMethod> &allMethods()
-{
-    static const std::vector<AttributionMethod> all = [] {
-        std::vector<AttributionMethod> v;
-        for (const auto &i : kMethods) v.push_back(i.method);
-        return v;
-    }();
-    return all;
-}
-
-bool isCamMethod(AttributionMethod m)
-{
-    return m == AttributionMethod::GradCam || m == AttributionMethod::GradCamPlusPlus || m == AttributionMethod::LayerCam
-           || m == AttributionMethod::ScoreCam;
-}
-
 bool isCamLayer(const LayerInfo &l)
 {
     if (l.calls <= 0 || l.outputShapes.empty()) return false;
@@ -671,11 +626,6 @@ std::string suggestedCamLayer(const ModelSummary &summary)
         lastWide = parent;
     }
     return lastWide;
-}
-
-bool isSignedMethod(AttributionMethod m)
-{
-    return !(m == AttributionMethod::Saliency || isCamMethod(m));
 }
 
 const char *integrationName(IntegrationRule r)
@@ -743,12 +693,12 @@ std::shared_ptr<AttributionResult> computeAttribution(Model &model, const Tensor
 {
     const auto t0 = std::chrono::steady_clock::now();
     model.checkInput(input);
-    if (isCamMethod(params.method) || params.method == AttributionMethod::GuidedGradCam) {
+    if (needsLayer(params.method)) {
         if (params.layer.empty())
             throw Error(ErrorCode::BadInput, std::string(methodName(params.method)) + " needs a layer (--layer PATH)");
         model.resolveLayer(params.layer);
     }
-    if ((params.method == AttributionMethod::Lime || params.method == AttributionMethod::KernelShap) && params.samples < 2)
+    if (usesSuperpixels(params.method) && params.samples < 2)
         throw Error(ErrorCode::BadInput, std::string(methodName(params.method)) + " needs at least 2 samples");
     Runner r(model, params, sink);
     const at::Tensor all = model.impl().toTorch(input);

@@ -1,6 +1,7 @@
 #pragma once
 // Attribution methods ("why did the model say that?"), with Captum's output conventions so numbers compare
 // directly: one shared forward/backward mechanism over the tapped clone of forward, many thin variants.
+#include "engine/attribution/methods.h"
 #include "engine/runtime/engine.h"
 #include "engine/runtime/jobs.h"
 #include "engine/core/json.h"
@@ -14,21 +15,10 @@
 
 namespace pellucid {
 
-enum class AttributionMethod {
-    Saliency, InputXGradient, IntegratedGradients, GuidedBackprop, Deconvnet, SmoothGrad,
-    GradCam, GradCamPlusPlus, LayerCam, ScoreCam, GuidedGradCam, Occlusion, Lime, KernelShap,
-};
 enum class IntegrationRule { GaussLegendre, RiemannLeft, RiemannRight, RiemannMiddle, RiemannTrapezoid };
 enum class NoiseType { SmoothGrad, SmoothGradSquared, VarGrad };
 enum class BaselineKind { Zero, Blur, Uniform, Tensor };
 
-/// CLI names: saliency inputxgrad ig guided-backprop deconvnet smoothgrad gradcam gradcam++ layercam
-/// scorecam guided-gradcam occlusion lime kernelshap.
-const char *methodName(AttributionMethod m);
-bool parseMethod(const std::string &name, AttributionMethod &out);
-const std::vector<AttributionMethod> &allMethods();
-bool isCamMethod(AttributionMethod m);      // needs a layer; result at the layer's resolution
-bool isSignedMethod(AttributionMethod m);   // the map can be negative (diverging colour map)
 /// Layers a CAM method can use: executed, output [N, C, H, W] or transformer tokens [N, T, C] on a square
 /// patch grid (T or T − 1 square).
 bool isCamLayer(const LayerInfo &layer);

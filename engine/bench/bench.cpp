@@ -201,7 +201,7 @@ int main(int argc, char **argv)
             ap.target.classIndex = 0;
             ap.layer = camLayer;
             ap.steps = 50;
-            ap.samples = (method == AttributionMethod::Lime || method == AttributionMethod::KernelShap) ? 200 : 50;
+            ap.samples = methodInfo(method).defaultSamples > 0 && methodInfo(method).minSamples > 1 ? methodInfo(method).defaultSamples : 50;
             ap.internalBatch = 64;
             if (method == AttributionMethod::Occlusion && shape.size() == 4) {
                 const int64_t side = std::max<int64_t>(1, shape[2] / 7);
@@ -209,8 +209,7 @@ int main(int argc, char **argv)
                 ap.stride = {shape[1], std::max<int64_t>(1, side / 2), std::max<int64_t>(1, side / 2)};
             }
             // Raw cost: gradient methods pay forward+backward per sample, perturbation methods forwards.
-            const bool backward = !(method == AttributionMethod::Occlusion || method == AttributionMethod::ScoreCam
-                                    || method == AttributionMethod::Lime || method == AttributionMethod::KernelShap);
+            const bool backward = !isForwardOnlyMethod(method);
             const int64_t passes = computeAttribution(*m, x, ap)->modelPasses;   // warm-up (compiles the clone)
             int64_t rawSamples = passes;
             if (method == AttributionMethod::IntegratedGradients) rawSamples = ap.steps;   // + delta's 2 forwards

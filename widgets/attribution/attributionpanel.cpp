@@ -24,28 +24,7 @@
 namespace pellucid {
 namespace {
 
-QString displayName(AttributionMethod m)
-{
-    switch (m) {
-    case AttributionMethod::Saliency: return QObject::tr("Saliency");
-    case AttributionMethod::InputXGradient: return QObject::tr("Input × gradient");
-    case AttributionMethod::IntegratedGradients: return QObject::tr("Integrated gradients");
-    case AttributionMethod::GuidedBackprop: return QObject::tr("Guided backprop");
-    case AttributionMethod::Deconvnet: return QObject::tr("Deconvnet");
-    case AttributionMethod::SmoothGrad: return QObject::tr("SmoothGrad (noise tunnel)");
-    case AttributionMethod::GradCam: return QObject::tr("Grad-CAM");
-    case AttributionMethod::GradCamPlusPlus: return QObject::tr("Grad-CAM++");
-    case AttributionMethod::LayerCam: return QObject::tr("Layer-CAM");
-    case AttributionMethod::ScoreCam: return QObject::tr("Score-CAM");
-    case AttributionMethod::GuidedGradCam: return QObject::tr("Guided Grad-CAM");
-    case AttributionMethod::Occlusion: return QObject::tr("Occlusion");
-    case AttributionMethod::Lime: return QObject::tr("LIME");
-    case AttributionMethod::KernelShap: return QObject::tr("KernelSHAP");
-    }
-    return QString::fromLatin1(methodName(m));
-}
-
-bool needsLayer(AttributionMethod m) { return isCamMethod(m) || m == AttributionMethod::GuidedGradCam; }
+QString displayName(AttributionMethod m) { return QString::fromUtf8(methodInfo(m).displayName); }
 
 } // namespace
 
@@ -206,17 +185,17 @@ void AttributionPanel::setInput(const TensorValue &input, quint64 inputId)
 void AttributionPanel::updateEnabled()
 {
     const auto m = AttributionMethod(mMethod->currentData().toInt());
-    const bool tunnel = m == AttributionMethod::SmoothGrad;
     const bool compare = mCompare->isChecked();
-    auto uses = [&](AttributionMethod x) { return m == x || compare; };
-    mLayer->setEnabled(needsLayer(m) || compare);
-    mSteps->setEnabled(uses(AttributionMethod::IntegratedGradients));
-    mIntegration->setEnabled(uses(AttributionMethod::IntegratedGradients));
-    mBaseline->setEnabled(uses(AttributionMethod::IntegratedGradients));
-    mSamples->setEnabled(tunnel || m == AttributionMethod::Lime || m == AttributionMethod::KernelShap || compare);
-    mStdev->setEnabled(tunnel || compare);
-    mNoiseType->setEnabled(tunnel || compare);
-    mWindow->setEnabled(uses(AttributionMethod::Occlusion));
+    // The fields the registry says the method reads (all of them when comparing several methods).
+    auto uses = [&](MethodParam p) { return compare || usesParam(m, p); };
+    mLayer->setEnabled(uses(ParamLayer));
+    mSteps->setEnabled(uses(ParamSteps));
+    mIntegration->setEnabled(uses(ParamIntegration));
+    mBaseline->setEnabled(uses(ParamBaseline));
+    mSamples->setEnabled(uses(ParamSamples));
+    mStdev->setEnabled(uses(ParamNoise));
+    mNoiseType->setEnabled(uses(ParamNoise));
+    mWindow->setEnabled(uses(ParamWindow));
     mCompareList->setEnabled(compare);
     mShared->setEnabled(compare);
 }
@@ -235,7 +214,7 @@ AttributionParams AttributionPanel::baseParams(AttributionMethod m) const
     p.integration = IntegrationRule(mIntegration->currentData().toInt());
     p.baseline = BaselineKind(mBaseline->currentData().toInt());
     p.samples = mSamples->value();
-    if (m == AttributionMethod::Lime || m == AttributionMethod::KernelShap) p.samples = std::max(p.samples, 200);
+    p.samples = std::max(p.samples, methodInfo(m).minSamples);
     p.stdev = float(mStdev->value());
     p.noise = NoiseType(mNoiseType->currentData().toInt());
     p.seed = uint64_t(mSeed->value());

@@ -160,8 +160,8 @@ Command attributeCommand()
     return {"attribute",
             "--model M --input X --method METHOD --target K [method options] --out OUT.npy|OUT.png",
             "an attribution map of the input (Captum's conventions)",
-            "METHOD: saliency inputxgrad ig guided-backprop deconvnet smoothgrad gradcam gradcam++ layercam scorecam\n"
-            "  guided-gradcam occlusion lime kernelshap; --target K or --target predicted\n"
+            "METHOD: " + methodNames() + "\n"
+            "--target K or --target predicted\n"
             "batch: --input-dir D (or --input BATCH.npy) --out-dir O [--shard I/N] [--format npy|png]\n"
             "  (one result + JSON sidecar per item; items already done are skipped)",
             {{{"input", "X", "the input, or a .npy batch in batch mode"},

@@ -1,0 +1,79 @@
+#include "engine/attribution/methods.h"
+
+#include "engine/core/errors.h"
+
+namespace pellucid {
+
+const std::vector<MethodInfo> &methodRegistry()
+{
+    using M = AttributionMethod;
+    constexpr unsigned gradient = 0, ig = ParamSteps | ParamIntegration | ParamBaseline;
+    constexpr unsigned tunnel = ParamNoise | ParamSamples | ParamSeed;
+    constexpr unsigned surrogate = ParamSamples | ParamSeed | ParamFill | ParamFeatures;
+    // method, name, display name, needs layer, layer resolution, signed, forward-only, superpixels, params,
+    // default samples, minimum samples
+    static const std::vector<MethodInfo> rows = {
+        {M::Saliency, "saliency", "Saliency", false, false, false, false, false, gradient, 0, 0},
+        {M::InputXGradient, "inputxgrad", "Input × gradient", false, false, true, false, false, gradient, 0, 0},
+        {M::IntegratedGradients, "ig", "Integrated gradients", false, false, true, false, false, ig, 0, 0},
+        {M::GuidedBackprop, "guided-backprop", "Guided backprop", false, false, true, false, false, gradient, 0, 0},
+        {M::Deconvnet, "deconvnet", "Deconvnet", false, false, true, false, false, gradient, 0, 0},
+        {M::SmoothGrad, "smoothgrad", "SmoothGrad (noise tunnel)", false, false, true, false, false, tunnel, 25, 1},
+        {M::GradCam, "gradcam", "Grad-CAM", true, true, false, false, false, ParamLayer, 0, 0},
+        {M::GradCamPlusPlus, "gradcam++", "Grad-CAM++", true, true, false, false, false, ParamLayer, 0, 0},
+        {M::LayerCam, "layercam", "Layer-CAM", true, true, false, false, false, ParamLayer, 0, 0},
+        {M::ScoreCam, "scorecam", "Score-CAM", true, true, false, true, false, ParamLayer, 0, 0},
+        {M::GuidedGradCam, "guided-gradcam", "Guided Grad-CAM", true, false, true, false, false, ParamLayer, 0, 0},
+        {M::Occlusion, "occlusion", "Occlusion", false, false, true, true, false, ParamWindow | ParamFill, 0, 0},
+        {M::Lime, "lime", "LIME", false, false, true, true, true, surrogate, 200, 200},
+        {M::KernelShap, "kernelshap", "KernelSHAP", false, false, true, true, true, surrogate, 200, 200},
+    };
+    return rows;
+}
+
+const MethodInfo &methodInfo(AttributionMethod m)
+{
+    for (const MethodInfo &i : methodRegistry())
+        if (i.method == m) return i;
+    throw Error(ErrorCode::Internal, "attribution method " + std::to_string(int(m)) + " has no registry row");
+}
+
+const MethodInfo *findMethod(const std::string &name)
+{
+    for (const MethodInfo &i : methodRegistry())
+        if (name == i.name) return &i;
+    return nullptr;
+}
+
+std::string methodNames()
+{
+    std::string s;
+    for (const MethodInfo &i : methodRegistry()) s += (s.empty() ? "" : " ") + std::string(i.name);
+    return s;
+}
+
+const char *methodName(AttributionMethod m)
+{
+    for (const MethodInfo &i : methodRegistry())
+        if (i.method == m) return i.name;
+    return "?";
+}
+
+bool parseMethod(const std::string &name, AttributionMethod &out)
+{
+    const MethodInfo *i = findMethod(name);
+    if (i) out = i->method;
+    return i != nullptr;
+}
+
+const std::vector<AttributionMethod> &allMethods()
+{
+    static const std::vector<AttributionMethod> all = [] {
+        std::vector<AttributionMethod> v;
+        for (const MethodInfo &i : methodRegistry()) v.push_back(i.method);
+        return v;
+    }();
+    return all;
+}
+
+} // namespace pellucid
