@@ -267,6 +267,21 @@ Json predictionsJson(const std::vector<Prediction> &top)
     return arr;
 }
 
+std::unique_ptr<Model> loadClassifierFor(const Args &a, const Model &generator)
+{
+    if (a.has("classifier")) return loadCompanion(a, "classifier");
+    std::map<std::string, std::unique_ptr<Model>> opened;
+    const Companions c = discoverCompanions(generator.summary(), [&](const std::string &path) -> Model & {
+        auto &m = opened[path];
+        if (!m) m = loadCompanion([&] { Args b = a; b.values["classifier"] = path; return b; }(), "classifier");
+        return *m;
+    });
+    if (c.classifier.empty())
+        throw UsageError("missing --classifier (the generator's metadata names none, and no classifier trained on its dataset lies beside it)");
+    std::cerr << "pellucid-cli: classifier " << c.classifier << " (beside the generator)\n";
+    return std::move(opened[c.classifier]);
+}
+
 AttributionParams attributionParams(const Args &a)
 {
     AttributionParams p;
@@ -315,15 +330,17 @@ AttributionParams attributionParams(const Args &a)
     return p;
 }
 
+ExplainOptions explainOptions(const Args &a)
+{
+    ExplainOptions o;
+    o.superpixels = a.get("superpixels", a.has("feature-mask") ? "mask" : "slic") == "slic";
+    if (a.has("superpixel-size")) o.superpixelSize = toInt(a.need("superpixel-size"), "--superpixel-size");
+    return o;
+}
+
 std::shared_ptr<AttributionResult> attributeInput(Model &model, const TensorValue &input, AttributionParams p, const Args &a)
 {
-    const bool slic = a.get("superpixels", a.has("feature-mask") ? "mask" : "slic") == "slic";
-    if (slic && usesSuperpixels(p.method)) {
-        const int side = input.shape().size() == 4 ? int(std::max(input.shape()[2], input.shape()[3])) : 32;
-        p.featureMask = slicSegments(input, a.has("superpixel-size") ? toInt(a.need("superpixel-size"), "--superpixel-size")
-                                                                     : std::max(2, side / 8));
-    }
-    return computeAttribution(model, input, p);
+    return explainInput(model, input, std::move(p), explainOptions(a));
 }
 
 Json resultJson(const AttributionResult &r)

@@ -5,6 +5,7 @@
 //
 // Exit status: 0 success; 1 usage error; 2 any other error (one line on stderr); 3 the result holds NaN/Inf
 // (the output is still written, so it can be inspected); 4 a counterfactual that did not reach its target.
+#include "app/workflows/workflows.h"
 #include "engine/attribution/attribution.h"
 #include "engine/core/json.h"
 #include "engine/recommender/recommender.h"
@@ -93,8 +94,12 @@ Json predictionsJson(const std::vector<Prediction> &top);
 std::unique_ptr<Model> loadModel(const Args &a);
 /// A second model named by --KEY (a classifier, an encoder), with the main model's options but not its --role.
 std::unique_ptr<Model> loadCompanion(const Args &a, const std::string &key);
+/// A generator's classifier: --classifier, else the companion discoverCompanions finds (named on stderr).
+std::unique_ptr<Model> loadClassifierFor(const Args &a, const Model &generator);
 /// The attribution method and its parameters from the attribution options.
 AttributionParams attributionParams(const Args &a);
+/// Superpixels from --superpixels / --superpixel-size / --feature-mask.
+ExplainOptions explainOptions(const Args &a);
 /// One input through the method (SLIC superpixels computed per input for methods that use superpixels).
 std::shared_ptr<AttributionResult> attributeInput(Model &model, const TensorValue &input, AttributionParams p, const Args &a);
 Json resultJson(const AttributionResult &r);

@@ -54,21 +54,33 @@ void JobContext::partial(std::shared_ptr<const JobOutput> output)
 
 Model &JobContext::model()
 {
-    if (!mEngine.mModel)
-        throw Error(ErrorCode::NoModel, "No model is loaded");
-    return *mEngine.mModel;
+    auto it = mEngine.mModels.find(kMainModel);
+    if (it == mEngine.mModels.end()) throw Error(ErrorCode::NoModel, "No model is loaded");
+    return *it->second;
 }
 
-bool JobContext::hasModel() const { return mEngine.mModel != nullptr; }
+bool JobContext::hasModel() const { return hasModel(kMainModel); }
 
-void JobContext::setModel(std::shared_ptr<Model> model)
+Model &JobContext::model(const std::string &id)
+{
+    if (id == kMainModel) return model();
+    auto it = mEngine.mModels.find(id);
+    if (it == mEngine.mModels.end()) throw Error(ErrorCode::NoModel, "No " + id + " model is loaded");
+    return *it->second;
+}
+
+bool JobContext::hasModel(const std::string &id) const { return mEngine.mModels.count(id) > 0; }
+
+void JobContext::setModel(std::shared_ptr<Model> model, const std::string &id)
 {
     std::shared_ptr<const ModelSummary> summary;
     if (model)
         summary = std::make_shared<const ModelSummary>(model->summary());
-    mEngine.mModel = std::move(model);
+    if (model) mEngine.mModels[id] = std::move(model);
+    else mEngine.mModels.erase(id);
     std::lock_guard<std::mutex> lock(mEngine.mMutex);
-    mEngine.mSummary = std::move(summary);
+    if (summary) mEngine.mSummaries[id] = std::move(summary);
+    else mEngine.mSummaries.erase(id);
 }
 
 Engine::Engine(Listener listener)
@@ -151,10 +163,11 @@ bool Engine::waitIdle(int timeoutMs)
     return mIdle.wait_for(lock, std::chrono::milliseconds(timeoutMs), [this] { return mQueue.empty() && !mRunning; });
 }
 
-std::shared_ptr<const ModelSummary> Engine::modelSummary() const
+std::shared_ptr<const ModelSummary> Engine::modelSummary(const std::string &id) const
 {
     std::lock_guard<std::mutex> lock(mMutex);
-    return mSummary;
+    auto it = mSummaries.find(id);
+    return it == mSummaries.end() ? nullptr : it->second;
 }
 
 void Engine::publish(JobEvent e)

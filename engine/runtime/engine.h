@@ -13,12 +13,18 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
 namespace pellucid {
+
+/// Ids of the engine's workspace of models. Jobs name the models they use; other ids (companions such as a
+/// generator's classifier or encoder) are free-form.
+inline constexpr const char *kMainModel = "main";
+inline constexpr const char *kCompareModel = "compare";
 
 /// Base of every job's (partial or final) output.
 struct JobOutput {
@@ -49,11 +55,15 @@ public:
     void progress(int64_t done, int64_t total, const std::string &stage = {});
     void partial(std::shared_ptr<const JobOutput> output);
 
-    /// The current model; throws Error(NoModel) when none is loaded.
+    /// The workspace's main model; throws Error(NoModel) when none is loaded.
     Model &model();
     bool hasModel() const;
-    /// Replaces the engine's model (the load job).
-    void setModel(std::shared_ptr<Model> model);
+    /// A model of the workspace by id (kMainModel, kCompareModel, a companion's id); throws Error(NoModel)
+    /// naming the id when none is loaded under it.
+    Model &model(const std::string &id);
+    bool hasModel(const std::string &id) const;
+    /// Puts a model into the workspace under `id` (nullptr removes it): the load job.
+    void setModel(std::shared_ptr<Model> model, const std::string &id = kMainModel);
 
 private:
     friend class Engine;
@@ -89,8 +99,8 @@ public:
     /// Blocks until the queue is empty and no job runs (tests, CLI, benchmarks). False on timeout.
     bool waitIdle(int timeoutMs);
 
-    /// A snapshot of the loaded model's summary (nullptr when none); safe from any thread.
-    std::shared_ptr<const ModelSummary> modelSummary() const;
+    /// A snapshot of a loaded model's summary (nullptr when none); safe from any thread.
+    std::shared_ptr<const ModelSummary> modelSummary(const std::string &id = kMainModel) const;
     uint64_t latestGeneration() const { return mNextGeneration.load() - 1; }
 
 private:
@@ -111,8 +121,8 @@ private:
     Pending *mCurrent = nullptr;           // guarded by mMutex
     bool mStop = false;
     std::atomic<uint64_t> mNextGeneration{1};
-    std::shared_ptr<Model> mModel;         // only the worker touches the model itself
-    std::shared_ptr<const ModelSummary> mSummary;   // guarded by mMutex
+    std::map<std::string, std::shared_ptr<Model>> mModels;                 // only the worker touches models
+    std::map<std::string, std::shared_ptr<const ModelSummary>> mSummaries;   // guarded by mMutex
     std::thread mThread;
 };
 

@@ -4,17 +4,18 @@
 
 namespace pellucid {
 
-Job loadModelJob(const std::string &path, const LoadOptions &options)
+Job loadModelJob(const std::string &path, const LoadOptions &options, const std::string &id)
 {
     Job job;
-    job.kind = "load";
-    job.work = [path, options](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
+    job.kind = "load:" + id;
+    job.work = [path, options, id](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
         ctx.progress(0, 1, "loading " + path);
         std::shared_ptr<Model> model = Model::load(path, options);
         ctx.throwIfCancelled();
         auto out = std::make_shared<ModelLoadedOutput>();
+        out->id = id;
         out->summary = std::make_shared<const ModelSummary>(model->summary());
-        ctx.setModel(std::move(model));
+        ctx.setModel(std::move(model), id);
         ctx.progress(1, 1, "loaded");
         return out;
     };

@@ -8,6 +8,7 @@
 namespace pellucid {
 
 struct ModelLoadedOutput : JobOutput {
+    std::string id;   // the workspace id it was loaded under
     std::shared_ptr<const ModelSummary> summary;
 };
 
@@ -25,7 +26,8 @@ struct ActivationOutput : JobOutput {
     double forwardMs = 0;
 };
 
-Job loadModelJob(const std::string &path, const LoadOptions &options);
+/// Loads a model into the engine's workspace under `id` (the main model by default), replacing the one there.
+Job loadModelJob(const std::string &path, const LoadOptions &options, const std::string &id = kMainModel);
 
 /// `layer` may be empty: then only the prediction is computed.
 Job activationsJob(TensorValue input, uint64_t inputId, const std::string &layer, int topK = 5, int histogramBins = 64);

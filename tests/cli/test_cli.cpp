@@ -805,4 +805,22 @@ TEST(compare_two_models_equals_separate_runs)
     CHECK_EQ(cli("compare --model " + demo + opts + " --out " + tmp + "/x.npy").status, 1);   // no --model-b
 }
 
+TEST(generator_commands_find_their_companion_classifier)
+{
+    // Without --classifier the classifier beside the generator, trained on its dataset, is used and named.
+    const std::string g = fixtures::resources("models/dcgan_generator.pt");
+    const std::string c = fixtures::resources("models/fashion_mnist_cnn.pt");
+    const Run found = cli("gen-metrics --model " + g + " --count 40 --seed 3");
+    CHECK_MSG(found.status == 0, found.err);
+    CHECK_MSG(found.err.find("fashion_mnist_cnn.pt") != std::string::npos, found.err);
+    const Run given = cli("gen-metrics --model " + g + " --classifier " + c + " --count 40 --seed 3");
+    CHECK_EQ(Json::parse(found.out).find("inception_score")->asNumber(), Json::parse(given.out).find("inception_score")->asNumber());
+    // A generator alone in its folder has none: a usage error naming --classifier.
+    std::filesystem::create_directories(tmp + "/lonely");
+    std::filesystem::copy_file(g, tmp + "/lonely/g.pt", std::filesystem::copy_options::overwrite_existing);
+    const Run none = cli("gen-metrics --model " + tmp + "/lonely/g.pt --count 10");
+    CHECK_EQ(none.status, 1);
+    CHECK(none.err.find("missing --classifier") != std::string::npos);
+}
+
 TESTKIT_MAIN

@@ -16,7 +16,7 @@ namespace {
 int cmdCounterfactual(const Args &a)
 {
     auto dec = loadModel(a);
-    auto cls = loadCompanion(a, "classifier");
+    auto cls = loadClassifierFor(a, *dec);
     TensorValue z0;
     if (a.has("z")) {
         z0 = checkCode(*dec, readNpy(a.need("z")), "code --z");
@@ -69,12 +69,12 @@ int cmdCounterfactual(const Args &a)
 Command counterfactualCommand()
 {
     return {"counterfactual",
-            "--model DEC --classifier C (--encoder E --input IMG | --z Z.npy) --target K --out OUT.png|OUT.npy",
+            "--model DEC [--classifier C] (--encoder E --input IMG | --z Z.npy) --target K --out OUT.png|OUT.npy",
             "the nearest code the classifier assigns to K",
             "[--steps 300] [--lr 0.05] [--lambda 0.05] [--stop 0.9] [--extra-steps 0] [--path-out PATH.npy]\n"
             "gradient steps on −log p(K) + λ‖z − z0‖²; the PNG shows the path and the difference image; exit 4 when K was\n"
             "not reached",
-            {{{"classifier", "C", "the classifier"},
+            {{{"classifier", "C", "the classifier (default: the generator's companion)"},
              {"encoder", "E", "the VAE encoder of --input"},
              {"input", "IMG", "the image to start from"},
              {"z", "Z.npy", "the code to start from"},

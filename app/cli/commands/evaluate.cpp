@@ -1,6 +1,9 @@
 // pellucid-cli evaluate: top-1/top-k accuracy, per-class precision/recall/F1, confusion matrix, calibration (ECE)
 #include "app/cli/cli.h"
 
+#include "app/workflows/workflows.h"
+#include "engine/core/files.h"
+
 #include "app/io/dataset.h"
 #include "engine/core/errors.h"
 #include "engine/evaluation/evaluation.h"
@@ -20,31 +23,16 @@ int cmdEvaluate(const Args &a)
     auto model = loadModel(a);
     const ModelSummary &s = model->summary();
     const Dataset data = Dataset::open(a.need("data"), s.metadata.labels);
-    int classes = 0;   // from the first batch's output (the dry run may not know the shape)
-    std::unique_ptr<Evaluator> ev;
-    const size_t n = a.has("limit") ? std::min(data.size(), size_t(toInt(a.need("limit"), "--limit"))) : data.size();
-    const size_t batch = size_t(std::max(1, toInt(a.get("batch", "256"), "--batch")));
-    const auto t0 = std::chrono::steady_clock::now();
-    double modelMs = 0;
-    for (size_t b = 0; b < n; b += batch) {
-        const size_t e = std::min(n, b + batch);
-        const TensorValue x = data.batch(b, e, s.metadata.input, s.inputShape);
-        const auto m0 = std::chrono::steady_clock::now();
-        const TensorValue logits = model->forward(x, {}).outputs.at(0);
-        modelMs += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - m0).count();
-        if (!ev) {
-            if (logits.shape().size() != 2)
-                throw Error(ErrorCode::BadInput, "Evaluation needs a classifier with output [N, classes], not " + shapeToString(logits.shape()));
-            classes = int(logits.dim(1));
-            ev = std::make_unique<Evaluator>(classes, toInt(a.get("topk", "5"), "--topk"));
-        }
-        ev->add(logits, std::vector<int>(data.labels().begin() + long(b), data.labels().begin() + long(e)));
-        if (isatty(2)) std::fprintf(stderr, "\r%zu/%zu", e, n);
-    }
+    WorkflowSink sink;
+    if (isatty(2)) sink.progress = [](int64_t done, int64_t total, const std::string &) { std::fprintf(stderr, "\r%lld/%lld", (long long)done, (long long)total); };
+    const DatasetEvaluation ev = evaluateDataset(*model, data, a.has("limit") ? size_t(toInt(a.need("limit"), "--limit")) : 0,
+                                                 size_t(std::max(1, toInt(a.get("batch", "256"), "--batch"))),
+                                                 toInt(a.get("topk", "5"), "--topk"), sink);
     if (isatty(2)) std::fprintf(stderr, "\n");
-    const double totalMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    if (!ev) throw Error(ErrorCode::BadInput, "The dataset is empty");
-    const EvalResult r = ev->finish();
+    const EvalResult &r = ev.result;
+    const int classes = ev.classes;
+    const size_t n = ev.items;
+    const double totalMs = ev.totalMs, modelMs = ev.modelMs;
     Json j = Json::object();
     j["model"] = s.path;
     j["data"] = a.need("data");

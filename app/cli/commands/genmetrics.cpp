@@ -15,7 +15,7 @@ namespace {
 int cmdGenMetrics(const Args &a)
 {
     auto gen = loadModel(a);
-    auto cls = loadCompanion(a, "classifier");
+    auto cls = loadClassifierFor(a, *gen);
     const int64_t count = toInt(a.get("count", "500"), "--count");
     const TensorValue codes = sampleCodes(count, latentDim(*gen), uint64_t(toInt(a.get("seed", "0"), "--seed")));
     const std::string layer = a.get("layer", cls->summary().metadata.suggestedLayers.empty() ? "" : cls->summary().metadata.suggestedLayers.back());
@@ -58,11 +58,11 @@ int cmdGenMetrics(const Args &a)
 Command genMetricsCommand()
 {
     return {"gen-metrics",
-            "--model G --classifier C [--layer L] [--data D] [--encoder E] [--count N] [--seed S] [--json]",
+            "--model G [--classifier C] [--layer L] [--data D] [--encoder E] [--count N] [--seed S] [--json]",
             "Inception Score, diversity, Fréchet distance and VAE reconstruction of N samples",
             "IS and diversity from C's logits / L's pooled features, Fréchet distance to N items of D, and with a VAE\n"
             "encoder E: reconstruction SSIM/PSNR and KL per latent dimension",
-            {{{"classifier", "C", "the classifier whose features are compared"},
+            {{{"classifier", "C", "the classifier whose features are compared (default: the generator's companion)"},
              {"layer", "L", "its feature layer"},
              {"data", "D", "real items"},
              {"encoder", "E", "the VAE encoder"},

@@ -1,6 +1,9 @@
 // pellucid-cli project: the layer's activations (pooled) projected per item
 #include "app/cli/cli.h"
 
+#include "app/workflows/workflows.h"
+#include "engine/core/files.h"
+
 #include "app/io/dataset.h"
 #include "engine/core/files.h"
 #include "engine/core/npy.h"
@@ -18,60 +21,37 @@ namespace {
 
 int cmdProject(const Args &a)
 {
-    const std::string method = a.need("method");
-    if (method != "pca" && method != "tsne" && method != "umap") throw UsageError("--method must be pca, tsne or umap");
+    ProjectionOptions o;
+    o.method = a.need("method");
+    if (o.method != "pca" && o.method != "tsne" && o.method != "umap") throw UsageError("--method must be pca, tsne or umap");
     const std::string out = a.need("out");
     const bool csv = endsWith(out, ".csv");
-    if (!csv && !(endsWith(out, ".npy"))) throw UsageError("--out must end in .npy or .csv");
+    if (!csv && !endsWith(out, ".npy")) throw UsageError("--out must end in .npy or .csv");
     auto model = loadModel(a);
     const ModelSummary &s = model->summary();
     const Dataset data = Dataset::open(a.need("data"), s.metadata.labels);
     const std::string layer = a.need("layer");
-    const std::string path = model->resolveLayer(layer).path;
-    const size_t n = a.has("limit") ? std::min(data.size(), size_t(toInt(a.need("limit"), "--limit"))) : data.size();
-    // Activations pooled to one vector per item: spatial maps averaged over H×W, tokens over T.
-    std::vector<float> feats;
-    int64_t dim = 0;
-    for (size_t b = 0; b < n; b += 256) {
-        const size_t e = std::min(n, b + 256);
-        const TensorValue pooled = poolActivations(model->forward(data.batch(b, e, s.metadata.input, s.inputShape), {layer}).taps.at(path).at(0));
-        dim = pooled.dim(1);
-        feats.insert(feats.end(), pooled.data(), pooled.data() + pooled.numel());
-    }
-    const TensorValue X({int64_t(n), dim}, std::move(feats));
-    const int dims = toInt(a.get("dims", "2"), "--dims");
-    TensorValue Y;
+    const TensorValue X = datasetFeatures(*model, data, layer, a.has("limit") ? size_t(toInt(a.need("limit"), "--limit")) : 0);
+    const size_t n = size_t(X.dim(0));
+    o.dims = toInt(a.get("dims", "2"), "--dims");
+    o.neighbours = toInt(a.get("neighbours", "15"), "--neighbours");
+    o.minDist = toDouble(a.get("min-dist", "0.1"), "--min-dist");
+    o.epochs = toInt(a.get("epochs", "0"), "--epochs");
+    o.perplexity = toDouble(a.get("perplexity", "30"), "--perplexity");
+    o.iterations = toInt(a.get("iterations", "1000"), "--iterations");
+    if (a.has("theta")) o.theta = toDouble(a.need("theta"), "--theta");
+    o.seed = unsigned(toInt(a.get("seed", "0"), "--seed"));
+    WorkflowSink sink;
+    if (isatty(2)) sink.progress = [](int64_t done, int64_t, const std::string &stage) { std::fprintf(stderr, "\r%s %lld", stage.c_str(), (long long)done); };
+    const Projection p = projectFeatures(X, layer, o, sink);
+    if (isatty(2)) std::fprintf(stderr, "\n");
+    const TensorValue &Y = p.points;
+    const int dims = o.dims;
     Json j = Json::object();
-    if (method == "pca") {
-        const PcaResult r = pca(X, dims);
-        Y = r.projected;
+    if (o.method == "pca") {
         Json ratio = Json::array();
-        for (double v : r.explainedRatio) ratio.push(Json(v));
+        for (double v : p.explainedRatio) ratio.push(Json(v));
         j["explained_variance_ratio"] = ratio;
-    } else if (method == "umap") {
-        UmapOptions o;
-        o.dims = dims;
-        o.neighbours = toInt(a.get("neighbours", "15"), "--neighbours");
-        o.minDist = toDouble(a.get("min-dist", "0.1"), "--min-dist");
-        o.epochs = toInt(a.get("epochs", "0"), "--epochs");
-        o.seed = unsigned(toInt(a.get("seed", "0"), "--seed"));
-        o.progress = [](int epoch, const TensorValue &) {
-            if (isatty(2)) std::fprintf(stderr, "\rUMAP epoch %d", epoch);
-        };
-        Y = umap(X, o);
-        if (isatty(2)) std::fprintf(stderr, "\n");
-    } else {
-        TsneOptions o;
-        o.dims = dims;
-        o.perplexity = toDouble(a.get("perplexity", "30"), "--perplexity");
-        o.iterations = toInt(a.get("iterations", "1000"), "--iterations");
-        o.theta = toDouble(a.get("theta", dims == 2 ? "0.5" : "0"), "--theta");
-        o.seed = unsigned(toInt(a.get("seed", "0"), "--seed"));
-        o.progress = [](int it, double kl, const TensorValue &) {
-            if (isatty(2)) std::fprintf(stderr, "\rt-SNE iteration %d, KL %.4f", it, kl);
-        };
-        Y = tsne(X, o);
-        if (isatty(2)) std::fprintf(stderr, "\n");
     }
     if (csv) {
         std::ostringstream text;
@@ -88,7 +68,7 @@ int cmdProject(const Args &a)
         writeNpy(out, Y);
     }
     j["items"] = int64_t(n);
-    j["features"] = dim;
+    j["features"] = X.dim(1);
     j["out"] = out;
     std::cout << j.dump() << "\n";
     return 0;

@@ -1,11 +1,15 @@
 // pellucid-cli sanity: model-parameter randomisation test (Adebayo et al.): Spearman and SSIM per randomised layer
 #include "app/cli/cli.h"
 
+#include "app/workflows/workflows.h"
+#include "engine/core/files.h"
+
 #include "app/io/imageinput.h"
 #include "engine/evaluation/sanity.h"
 
 #include <cstdio>
 #include <iostream>
+#include <unistd.h>
 
 namespace pellucid::cli {
 
@@ -18,14 +22,7 @@ int cmdSanity(const Args &a)
     AttributionParams p = attributionParams(one);
     auto model = loadModel(a);
     const TensorValue x = loadInputFile(a.need("input"), model->summary().metadata.input, model->summary().inputShape);
-    // Fix the explained class to the original prediction, so randomisation changes the map, not the target.
-    if (p.target.kind == AttributionTarget::Kind::Predicted) {
-        const auto top = model->topK(model->forward(x, {}).outputs.at(0), 1);
-        p.target.kind = AttributionTarget::Kind::Class;
-        p.target.classIndex = top.empty() ? 0 : top[0].index;
-    }
-    const SanityResult r = cascadingRandomization(*model, [&](Model &m) { return attributeInput(m, x, p, one)->map; },
-                                                  uint64_t(toInt(a.get("seed", "0"), "--seed")));
+    const SanityResult r = sanityCheck(*model, x, p, explainOptions(a), uint64_t(toInt(a.get("seed", "0"), "--seed")));
     Json j = Json::object();
     j["method"] = methodName(p.method);
     j["target"] = p.target.classIndex;

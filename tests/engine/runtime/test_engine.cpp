@@ -347,4 +347,45 @@ TEST(reduced_precision_keeps_the_prediction_or_says_why)
     CHECK(!parsePrecision("fp8", p));
 }
 
+TEST(workspace_holds_several_models_by_id)
+{
+    // Two models loaded at once under their ids; a job names the models it uses; reloading one id keeps the other.
+    Recorder rec;
+    Engine engine([&](const JobEvent &e) { rec(e); });
+    const uint64_t a = engine.submit(loadModelJob(fixtures::resources("models/fashion_mnist_cnn.pt"), {DevicePreference::Cpu}));
+    const uint64_t b = engine.submit(loadModelJob(fixtures::path("seqcnn_scripted.pt"), {DevicePreference::Cpu}, kCompareModel));
+    struct Both : JobOutput {
+        std::string main, compare;
+        bool hasOther = true;
+    };
+    const uint64_t use = engine.submit(Job{"both", true, [](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
+        auto out = std::make_shared<Both>();
+        out->main = ctx.model().summary().fileName;
+        out->compare = ctx.model(kCompareModel).summary().fileName;
+        out->hasOther = ctx.hasModel("encoder");
+        return out;
+    }});
+    const uint64_t missing = engine.submit(Job{"missing", true, [](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
+        ctx.model("encoder");
+        return nullptr;
+    }});
+    CHECK(engine.waitIdle(30000));
+    CHECK(rec.last(a).type == JobEvent::Type::Finished && rec.last(b).type == JobEvent::Type::Finished);
+    CHECK_EQ(std::static_pointer_cast<const ModelLoadedOutput>(rec.last(b).output)->id, std::string(kCompareModel));
+    const auto both = std::static_pointer_cast<const Both>(rec.last(use).output);
+    CHECK_EQ(both->main, std::string("fashion_mnist_cnn.pt"));
+    CHECK_EQ(both->compare, std::string("seqcnn_scripted.pt"));
+    CHECK(!both->hasOther);
+    CHECK(rec.last(missing).type == JobEvent::Type::Failed);
+    CHECK_MSG(rec.last(missing).message.find("No encoder model is loaded") != std::string::npos, rec.last(missing).message);
+    CHECK_EQ(engine.modelSummary()->fileName, std::string("fashion_mnist_cnn.pt"));
+    CHECK_EQ(engine.modelSummary(kCompareModel)->fileName, std::string("seqcnn_scripted.pt"));
+    CHECK(engine.modelSummary("encoder") == nullptr);
+    // Loading the main model again leaves the compared one in place; the two loads do not supersede each other.
+    engine.submit(loadModelJob(fixtures::path("seqcnn_traced.pt"), {DevicePreference::Cpu}));
+    CHECK(engine.waitIdle(30000));
+    CHECK_EQ(engine.modelSummary()->fileName, std::string("seqcnn_traced.pt"));
+    CHECK_EQ(engine.modelSummary(kCompareModel)->fileName, std::string("seqcnn_scripted.pt"));
+}
+
 TESTKIT_MAIN

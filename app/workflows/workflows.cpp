@@ -1,0 +1,274 @@
+#include "app/workflows/workflows.h"
+
+#include "app/io/imageinput.h"
+#include "engine/core/errors.h"
+#include "engine/projection/projection.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+namespace pellucid {
+
+void WorkflowSink::check() const
+{
+    if (cancelled && cancelled()) throw Error(ErrorCode::Cancelled, "cancelled");
+}
+
+void WorkflowSink::report(int64_t done, int64_t total, const std::string &stage) const
+{
+    if (progress) progress(done, total, stage);
+}
+
+namespace {
+
+double msSince(std::chrono::steady_clock::time_point t0)
+{
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+size_t itemsOf(const Dataset &data, size_t limit) { return limit > 0 ? std::min(data.size(), limit) : data.size(); }
+
+std::string fixed(double v, int digits)
+{
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+    return buf;
+}
+
+} // namespace
+
+DatasetEvaluation evaluateDataset(Model &model, const Dataset &data, size_t limit, size_t batch, int topK, const WorkflowSink &sink)
+{
+    const ModelSummary &s = model.summary();
+    DatasetEvaluation out;
+    out.items = itemsOf(data, limit);
+    batch = std::max<size_t>(1, batch);
+    std::unique_ptr<Evaluator> ev;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (size_t b = 0; b < out.items; b += batch) {
+        sink.check();
+        const size_t e = std::min(out.items, b + batch);
+        const TensorValue x = data.batch(b, e, s.metadata.input, s.inputShape);
+        const auto m0 = std::chrono::steady_clock::now();
+        const TensorValue logits = model.forward(x, {}).outputs.at(0);
+        out.modelMs += msSince(m0);
+        if (!ev) {
+            // The class count from the first batch's output (the dry run may not know the shape).
+            if (logits.shape().size() != 2)
+                throw Error(ErrorCode::BadInput, "Evaluation needs a classifier with output [N, classes], not " + shapeToString(logits.shape()));
+            out.classes = int(logits.dim(1));
+            ev = std::make_unique<Evaluator>(out.classes, topK);
+        }
+        ev->add(logits, std::vector<int>(data.labels().begin() + long(b), data.labels().begin() + long(e)));
+        sink.report(int64_t(e), int64_t(out.items), "evaluating");
+    }
+    if (!ev) throw Error(ErrorCode::BadInput, "The dataset is empty");
+    out.result = ev->finish();
+    out.totalMs = msSince(t0);
+    return out;
+}
+
+TensorValue datasetFeatures(Model &model, const Dataset &data, const std::string &layer, size_t limit, const WorkflowSink &sink)
+{
+    const ModelSummary &s = model.summary();
+    const size_t n = itemsOf(data, limit);
+    const std::string path = model.resolveLayer(layer).path;
+    std::vector<float> feats;
+    int64_t dim = 0;
+    for (size_t b = 0; b < n; b += 256) {
+        sink.check();
+        const size_t e = std::min(n, b + 256);
+        const TensorValue pooled = poolActivations(model.forward(data.batch(b, e, s.metadata.input, s.inputShape), {layer}).taps.at(path).at(0));
+        dim = pooled.dim(1);
+        feats.insert(feats.end(), pooled.data(), pooled.data() + pooled.numel());
+        sink.report(int64_t(e), int64_t(n), "activations");
+    }
+    return TensorValue({int64_t(n), dim}, std::move(feats));
+}
+
+Projection projectFeatures(const TensorValue &X, const std::string &name, const ProjectionOptions &o, const WorkflowSink &sink,
+                           const std::function<void(const std::string &, const TensorValue &)> &live)
+{
+    Projection out;
+    const int64_t n = X.shape().empty() ? 0 : X.dim(0);
+    if (o.method == "pca") {
+        const PcaResult r = pca(X, o.dims);
+        out.points = r.projected;
+        out.explainedRatio = r.explainedRatio;
+        out.title = "PCA of " + name;
+        if (r.explainedRatio.size() >= 2)
+            out.title += " (" + fixed(100 * r.explainedRatio[0], 1) + "% + " + fixed(100 * r.explainedRatio[1], 1) + "% of the variance)";
+    } else if (o.method == "umap") {
+        UmapOptions u;
+        u.dims = o.dims;
+        u.neighbours = o.neighbours;
+        u.minDist = o.minDist;
+        u.epochs = o.epochs;
+        u.seed = o.seed;
+        u.cancelled = sink.cancelled;
+        sink.report(0, 1, "UMAP: nearest neighbours");
+        const int total = o.epochs > 0 ? o.epochs : (n > 10000 ? 200 : 500);
+        u.progress = [&](int epoch, const TensorValue &y) {
+            sink.report(epoch, total, "UMAP");
+            if (live && epoch % 50 == 0)
+                live("UMAP of " + name + " — epoch " + std::to_string(epoch) + " of " + std::to_string(total), y);
+        };
+        out.points = umap(X, u);
+        out.title = "UMAP of " + name + " (" + std::to_string(n) + " items, " + std::to_string(o.neighbours) + " neighbours, min_dist "
+                    + fixed(o.minDist, 1) + ")";
+    } else if (o.method == "tsne") {
+        TsneOptions t;
+        t.dims = o.dims;
+        t.perplexity = o.perplexity;
+        t.iterations = o.iterations;
+        t.theta = o.theta >= 0 ? o.theta : (o.dims == 2 ? 0.5 : 0.0);
+        t.seed = o.seed;
+        t.cancelled = sink.cancelled;
+        sink.report(0, 1, "t-SNE: nearest neighbours");
+        t.progress = [&](int it, double kl, const TensorValue &y) {
+            sink.report(it, o.iterations, "t-SNE");
+            if (live)
+                live("t-SNE of " + name + " — iteration " + std::to_string(it) + " of " + std::to_string(o.iterations) + ", KL " + fixed(kl, 3), y);
+        };
+        out.points = tsne(X, t);
+        out.title = "t-SNE of " + name + " (" + std::to_string(n) + " items, Barnes–Hut θ " + fixed(t.theta, 1) + ", perplexity "
+                    + fixed(o.perplexity, 0) + ")";
+    } else {
+        throw Error(ErrorCode::BadInput, "Unknown projection '" + o.method + "' (use pca, tsne or umap)");
+    }
+    return out;
+}
+
+std::shared_ptr<AttributionResult> explainInput(Model &model, const TensorValue &input, AttributionParams p, const ExplainOptions &o,
+                                                const AttributionSink &sink)
+{
+    if (o.superpixels && usesSuperpixels(p.method) && p.featureMask.numel() == 0 && input.shape().size() == 4) {
+        const int side = int(std::max(input.dim(2), input.dim(3)));
+        p.featureMask = slicSegments(input, o.superpixelSize > 0 ? o.superpixelSize : std::max(2, side / 8));
+    }
+    return computeAttribution(model, input, p, sink);
+}
+
+std::vector<MethodFaithfulness> faithfulness(Model &model, const Dataset &data, const std::vector<AttributionParams> &methods,
+                                             const FaithfulnessOptions &o, const WorkflowSink &sink)
+{
+    const ModelSummary &s = model.summary();
+    const InputSpec &spec = s.metadata.input;
+    const size_t n = itemsOf(data, o.limit);
+    std::vector<MethodFaithfulness> out;
+    int64_t done = 0;
+    for (const AttributionParams &p : methods) {
+        MethodFaithfulness m;
+        m.params = p;
+        m.deletion.assign(size_t(o.steps + 1), 0.0);
+        m.insertion.assign(size_t(o.steps + 1), 0.0);
+        for (size_t i = 0; i < n; ++i) {
+            sink.check();
+            const TensorValue x = data.batch(i, i + 1, spec, s.inputShape);
+            const auto r = explainInput(model, x, p, o.explain);
+            const double sigma = o.blurSigma > 0 ? o.blurSigma : std::max(1.0, double(std::max(x.dim(2), x.dim(3))) / 10.0);
+            const auto d = faithfulnessCurve(model, x, r->map, r->targetClass, o.steps, false, blackBaseline(x, spec));
+            const auto in = faithfulnessCurve(model, x, r->map, r->targetClass, o.steps, true, gaussianBlur(x, sigma));
+            for (int k = 0; k <= o.steps; ++k) {
+                m.deletion[size_t(k)] += d.scores[size_t(k)] / double(n);
+                m.insertion[size_t(k)] += in.scores[size_t(k)] / double(n);
+            }
+            m.deletionAuc += d.auc / double(n);
+            m.insertionAuc += in.auc / double(n);
+            if (o.robustness) {
+                const TensorValue map = r->map.shape() == x.shape() ? r->map : TensorValue(x.shape(), std::vector<float>(size_t(x.numel()), 0.f));
+                m.infidelity += infidelity(model, x, map, r->targetClass, 20, 0.003 * (spec.std.empty() ? 1.0 : 1.0 / spec.std[0])) / double(n);
+                AttributionParams fixedTarget = p;
+                fixedTarget.target.kind = AttributionTarget::Kind::Class;
+                fixedTarget.target.classIndex = r->targetClass;
+                m.maxSensitivity = std::max(m.maxSensitivity, maxSensitivity(model, x, [&](const TensorValue &xx) {
+                    return explainInput(model, xx, fixedTarget, o.explain)->map;
+                }, 5, 0.02));
+            }
+            sink.report(++done, int64_t(n * methods.size()), "deletion / insertion");
+        }
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
+SanityResult sanityCheck(Model &model, const TensorValue &x, AttributionParams &p, const ExplainOptions &explain, uint64_t seed,
+                         const WorkflowSink &sink)
+{
+    if (p.target.kind == AttributionTarget::Kind::Predicted) {
+        const auto top = model.topK(model.forward(x, {}).outputs.at(0), 1);
+        p.target.kind = AttributionTarget::Kind::Class;
+        p.target.classIndex = top.empty() ? 0 : top[0].index;
+    }
+    const AttributionParams fixedTarget = p;
+    return cascadingRandomization(model, [&](Model &m) {
+        sink.check();
+        return explainInput(m, x, fixedTarget, explain)->map;
+    }, seed);
+}
+
+namespace {
+
+std::string datasetOf(const ModelSummary &s)
+{
+    const Json *d = s.metadata.raw.find("labels_dataset");
+    return d && d->isString() ? d->asString() : std::string();
+}
+
+} // namespace
+
+Companions discoverCompanions(const ModelSummary &s, const std::function<Model &(const std::string &)> &load)
+{
+    namespace fs = std::filesystem;
+    Companions out;
+    const fs::path dir = fs::path(s.path).parent_path();
+    if (const Json *pair = s.metadata.raw.find("pair"); pair && pair->isString() && fs::exists(dir / pair->asString()))
+        out.encoder = (dir / pair->asString()).string();
+    if (const Json *c = s.metadata.raw.find("classifier"); c && c->isString() && fs::exists(dir / c->asString())) {
+        out.classifier = (dir / c->asString()).string();
+    } else if (!datasetOf(s).empty()) {
+        // A classification model beside the generator, trained on the same labelled dataset.
+        std::vector<fs::path> files;
+        std::error_code ec;
+        for (const auto &e : fs::directory_iterator(dir, ec))
+            if (e.path().extension() == ".pt" && e.path() != fs::path(s.path) && e.path().string() != out.encoder) files.push_back(e.path());
+        std::sort(files.begin(), files.end());
+        for (const fs::path &f : files) {
+            try {
+                Model &m = load(f.string());
+                if (m.summary().metadata.task == "classification" && !m.summary().metadata.labels.empty()
+                    && (datasetOf(m.summary()) == datasetOf(s) || m.summary().metadata.name.find(datasetOf(s)) != std::string::npos)) {
+                    out.classifier = f.string();
+                    break;
+                }
+            } catch (const std::exception &) {
+                // Not a model we can use; keep looking.
+            }
+        }
+    }
+    if (!out.classifier.empty()) out.classifierLabels = load(out.classifier).summary().metadata.labels;
+    for (const LayerInfo &l : s.layers)
+        if (l.calls > 0 && !l.outputShapes.empty() && l.outputShapes[0].size() >= 2) out.layers.push_back(l.path);
+    return out;
+}
+
+TensorValue traversalFrames(const TensorValue &frames, int64_t steps)
+{
+    if (frames.shape().size() != 4 || steps < 1 || frames.dim(0) % steps != 0)
+        throw Error(ErrorCode::BadInput, "A traversal of " + shapeToString(frames.shape()) + " does not hold " + std::to_string(steps)
+                                             + " steps per dimension");
+    const int64_t rows = frames.dim(0) / steps;
+    const int64_t C = frames.dim(1), H = frames.dim(2), W = frames.dim(3);
+    std::vector<float> v(size_t(steps * C * rows * H * W));
+    for (int64_t k = 0; k < steps; ++k)
+        for (int64_t r = 0; r < rows; ++r)
+            for (int64_t c = 0; c < C; ++c)
+                for (int64_t y = 0; y < H; ++y)
+                    for (int64_t x = 0; x < W; ++x)
+                        v[size_t((((k * C + c) * rows + r) * H + y) * W + x)] = frames.at((((r * steps + k) * C + c) * H + y) * W + x);
+    return TensorValue({steps, C, rows * H, W}, std::move(v));
+}
+
+} // namespace pellucid
