@@ -1,7 +1,9 @@
 #include "app/gui/composerdialog.h"
 
 #include "app/gui/exportdialog.h"
+#include "app/gui/features/figuresfeature.h"
 #include "app/gui/mainwindow.h"
+#include "app/gui/workspace.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -19,8 +21,9 @@
 
 namespace pellucid {
 
-ComposerDialog::ComposerDialog(MainWindow *window, const QStringList &inputs, const QString &currentLayer)
-    : QDialog(window), mWindow(window), mLayer(currentLayer)
+ComposerDialog::ComposerDialog(QWidget *parent, FiguresFeature *figures, Workspace *workspace, const QStringList &inputs,
+                               const QString &currentLayer)
+    : QDialog(parent), mFigures(figures), mWorkspace(workspace), mLayer(currentLayer)
 {
     setWindowTitle(tr("Figure composer"));
     resize(900, 640);
@@ -80,7 +83,7 @@ ComposerDialog::ComposerDialog(MainWindow *window, const QStringList &inputs, co
 
     connect(composeButton, &QPushButton::clicked, this, &ComposerDialog::compose);
     connect(exportButton, &QPushButton::clicked, this, &ComposerDialog::exportFigureFile);
-    connect(mWindow, &MainWindow::composed, this, [this](std::shared_ptr<const ComposedFigure> fig) {
+    connect(mFigures, &FiguresFeature::composed, this, [this](std::shared_ptr<const ComposedFigure> fig) {
         mFigure = fig;
         FigureSettings s = ExportDialog::savedSettings();
         s.title = mTitle->text();
@@ -99,12 +102,17 @@ ComposerDialog::ComposerDialog(MainWindow *window, const QStringList &inputs, co
     });
 }
 
+ComposerDialog::ComposerDialog(MainWindow *window, const QStringList &inputs, const QString &currentLayer)
+    : ComposerDialog(window, window->figures(), window->workspace(), inputs, currentLayer)
+{
+}
+
 ComposerSpec ComposerDialog::spec() const
 {
     ComposerSpec s;
     for (int i = 0; i < mRows->count(); ++i)
         if (mRows->item(i)->checkState() == Qt::Checked) s.rows << mRows->item(i)->data(Qt::UserRole).toString();
-    const AttributionParams base = mWindow->attributionPanelParams();
+    const AttributionParams base = mWorkspace->attributionParams();
     for (int i = 0; i < mColumns->count(); ++i) {
         const QListWidgetItem *item = mColumns->item(i);
         if (item->checkState() != Qt::Checked) continue;
@@ -140,7 +148,7 @@ void ComposerDialog::compose()
         return;
     }
     mStatus->setText(tr("Computing %1 panels…").arg(s.rows.size() * int(s.columns.size())));
-    mWindow->compose(s);
+    mFigures->compose(s);
 }
 
 void ComposerDialog::exportFigureFile()

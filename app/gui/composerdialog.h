@@ -16,11 +16,15 @@ class QListWidget;
 
 namespace pellucid {
 
+class FiguresFeature;
 class MainWindow;
+class Workspace;
 
 class ComposerDialog : public QDialog {
     Q_OBJECT
 public:
+    ComposerDialog(QWidget *parent, FiguresFeature *figures, Workspace *workspace, const QStringList &inputs, const QString &currentLayer);
+    /// The main window's composer.
     ComposerDialog(MainWindow *window, const QStringList &inputs, const QString &currentLayer);
     ComposerSpec spec() const;
     void setSpec(const ComposerSpec &spec);
@@ -28,7 +32,8 @@ public:
 private:
     void compose();
     void exportFigureFile();
-    MainWindow *mWindow;
+    FiguresFeature *mFigures;
+    Workspace *mWorkspace;
     QString mLayer;
     QListWidget *mRows, *mColumns;
     QComboBox *mScale;

@@ -2,7 +2,15 @@
 
 #include <QMetaObject>
 
+#include <atomic>
+
 namespace pellucid {
+
+TaskSlot::TaskSlot(const std::string &name) : mName(name)
+{
+    static std::atomic<uint64_t> next{1};
+    mKey = name + "#" + std::to_string(next++);
+}
 
 EngineBridge::EngineBridge(QObject *parent) : QObject(parent)
 {
@@ -17,41 +25,27 @@ EngineBridge::~EngineBridge()
     mEngine.reset();   // joins the worker before the QObject goes away
 }
 
-quint64 EngineBridge::loadModel(const QString &path, DevicePreference device, const QString &role, int threads, Precision precision)
-{
-    LoadOptions o;
-    o.precision = precision;
-    o.device = device;
-    o.threads = threads;
-    o.role = role.toStdString();
-    const uint64_t g = mEngine->submit(loadModelJob(path.toStdString(), o));
-    mLatest["load"] = g;
-    return g;
-}
-
-quint64 EngineBridge::requestActivations(const TensorValue &input, quint64 inputId, const QString &layer)
-{
-    const uint64_t g = mEngine->submit(activationsJob(input, inputId, layer.toStdString()));
-    mLatest["activations"] = g;
-    return g;
-}
-
-quint64 EngineBridge::requestAttribution(const TensorValue &input, quint64 inputId, const AttributionParams &params,
-                                         const std::string &kind)
-{
-    Job job = attributionJob(input, inputId, params);
-    job.kind = kind;
-    const uint64_t g = mEngine->submit(std::move(job));
-    mLatest[kind] = g;
-    return g;
-}
-
-quint64 EngineBridge::submit(Job job)
+quint64 EngineBridge::submit(Job job, Pending pending)
 {
     const std::string kind = job.kind;
+    const bool slotted = job.supersede;
     const uint64_t g = mEngine->submit(std::move(job));
-    mLatest[kind] = g;
+    if (slotted) mLatest[kind] = g;
+    mPending[g] = std::move(pending);
     return g;
+}
+
+quint64 EngineBridge::loadModel(const QString &path, const LoadOptions &options, const std::string &id, QObject *context,
+                                std::function<void(std::shared_ptr<const ModelSummary>)> done, std::function<void(const QString &)> failed)
+{
+    // One load slot per workspace id: a newer load of the same id supersedes the older one.
+    auto &slot = mLoadSlots[id];
+    if (!slot) slot = std::make_unique<TaskSlot>("load:" + id);
+    TaskHooks<ModelLoadedOutput> hooks;
+    hooks.failed = std::move(failed);
+    return runJob<ModelLoadedOutput>(slot.get(), context, loadModelJob(path.toStdString(), options, id),
+                                     [done = std::move(done)](std::shared_ptr<const ModelLoadedOutput> out) { done(out->summary); },
+                                     std::move(hooks));
 }
 
 void EngineBridge::cancel(quint64 generation) { mEngine->cancel(generation); }
@@ -59,23 +53,21 @@ void EngineBridge::cancelAll() { mEngine->cancelAll(); }
 
 void EngineBridge::onEvent(const JobEvent &e)
 {
-    const QString kind = QString::fromStdString(e.kind);
-    const bool stale = e.generation < mLatest[e.kind];
+    auto it = mPending.find(e.generation);
+    const auto latest = mLatest.find(e.kind);
+    const bool stale = latest != mLatest.end() && e.generation < latest->second;
+    // A completion whose context object was destroyed is skipped.
+    const bool contextGone = it != mPending.end() && it->second.hasContext && it->second.context.isNull();
     switch (e.type) {
     case JobEvent::Type::Started:
         mRunning.insert(e.generation);
         if (mRunning.size() == 1) emit busyChanged(true);
         return;
     case JobEvent::Type::Progress:
-        if (!stale) emit progress(e.generation, kind, e.done, e.total, QString::fromStdString(e.message));
+        if (!stale) emit progress(e.done, e.total, QString::fromStdString(e.message));
         return;
     case JobEvent::Type::Partial:
-        if (auto r = std::dynamic_pointer_cast<const AttributionResult>(e.output); r && !stale)
-            emit attributionReady(e.kind, r);
-        else if (auto a = std::dynamic_pointer_cast<const ActivationOutput>(e.output); a && !stale)
-            emit activationsReady(a);   // a live frame's activations, ahead of its attribution
-        else if (!stale && e.output)
-            emit partialResult(e.generation, kind, e.output);
+        if (!stale && e.output && it != mPending.end() && it->second.partial && !contextGone) it->second.partial(e.output);
         return;
     case JobEvent::Type::Finished:
     case JobEvent::Type::Failed:
@@ -84,22 +76,24 @@ void EngineBridge::onEvent(const JobEvent &e)
     }
     // Jobs dropped from the queue never started and were never counted.
     if (mRunning.erase(e.generation) && mRunning.empty()) emit busyChanged(false);
-    if (e.type == JobEvent::Type::Cancelled) {
-        emit jobCancelled(e.generation, kind);
-        return;
+    Pending p;
+    if (it != mPending.end()) {
+        p = std::move(it->second);
+        mPending.erase(it);
     }
-    if (e.type == JobEvent::Type::Failed) {
-        if (!stale) emit jobFailed(e.generation, kind, QString::fromStdString(e.message));
+    if (contextGone) return;
+    if (e.type == JobEvent::Type::Cancelled) {
+        if (p.cancelled) p.cancelled();
         return;
     }
     if (stale) return;
-    emit jobFinished(e.generation, kind, e.output);
-    if (auto m = std::dynamic_pointer_cast<const ModelLoadedOutput>(e.output))
-        emit modelLoaded(m->summary);
-    else if (auto a = std::dynamic_pointer_cast<const ActivationOutput>(e.output))
-        emit activationsReady(a);
-    else if (auto r = std::dynamic_pointer_cast<const AttributionResult>(e.output))
-        emit attributionReady(e.kind, r);
+    if (e.type == JobEvent::Type::Failed) {
+        const QString message = QString::fromStdString(e.message);
+        if (p.failed) p.failed(message);
+        emit failed(message);
+        return;
+    }
+    if (p.done) p.done(e.output);
 }
 
 } // namespace pellucid

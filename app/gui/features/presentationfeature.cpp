@@ -1,18 +1,13 @@
-// Presentation mode for teaching: full screen, large fonts and thick lines, a reduced set of panels (the
-// input beside its attribution overlay by default), keys to step through layers (Page Up/Down, ←/→) and
-// channels (↑/↓), and a pointer highlight (H). Its layout and font scale are remembered separately from the
-// working layout, which comes back when the mode ends.
-#include "app/gui/mainwindow.h"
+#include "app/gui/features/presentationfeature.h"
 
-#include "widgets/activations/activationgrid.h"
-#include "widgets/activations/activationpanel.h"
 #include "widgets/common/linescale.h"
 
 #include <QApplication>
-#include <QDockWidget>
 #include <QKeyEvent>
 #include <QPainter>
 #include <QSettings>
+
+#include <algorithm>
 
 namespace pellucid {
 
@@ -45,12 +40,20 @@ private:
     QPoint mPos;
 };
 
-void MainWindow::setPresentationMode(bool on)
+PresentationFeature::PresentationFeature(Workspace *workspace, QMainWindow *window) : Feature(workspace, window) {}
+
+void PresentationFeature::addActions(Menus &menus)
+{
+    QAction *present = menus.view->addAction(tr("&Presentation mode"), QKeySequence(Qt::Key_F5), this, [this] { setPresenting(!mPresenting); });
+    present->setToolTip(tr("Full screen for a class: PgUp/PgDn layers, ↑/↓ channels, H pointer, +/− font, Esc leaves"));
+}
+
+void PresentationFeature::setPresenting(bool on)
 {
     if (on == mPresenting) return;
     QSettings settings;
     if (on) {
-        mWorkingState = saveState();
+        mWorkingState = mWindow->saveState();
         mWorkingFont = QApplication::font();
         mPresenting = true;
         const double scale = settings.value("presentation/fontScale", 1.6).toDouble();
@@ -58,29 +61,29 @@ void MainWindow::setPresentationMode(bool on)
         f.setPointSizeF(mWorkingFont.pointSizeF() * scale);
         QApplication::setFont(f);
         setLineScale(settings.value("presentation/lineScale", 2.5).toDouble());   // thick lines for a projector
-        applyLineScale(this);
+        applyLineScale(mWindow);
         const QByteArray saved = settings.value("presentation/state").toByteArray();
-        if (saved.isEmpty() || settings.value("presentation/docks").toInt() != kDockLayoutVersionForPresentation() || !restoreState(saved)) {
+        if (saved.isEmpty() || settings.value("presentation/docks").toInt() != kDockLayoutVersion || !mWindow->restoreState(saved)) {
             // Default: the input beside the attribution overlay, with the prediction below.
-            for (QDockWidget *d : findChildren<QDockWidget *>()) d->hide();
+            for (QDockWidget *d : mWindow->findChildren<QDockWidget *>()) d->hide();
             for (const char *name : {"InputDock", "AttributionDock", "PredictionDock"})
-                if (auto *d = findChild<QDockWidget *>(name)) d->show();
-            if (auto *in = findChild<QDockWidget *>("InputDock"); in)
-                if (auto *at = findChild<QDockWidget *>("AttributionDock")) {
-                    addDockWidget(Qt::LeftDockWidgetArea, in);
-                    addDockWidget(Qt::RightDockWidgetArea, at);
-                    resizeDocks({in, at}, {width() / 3, 2 * width() / 3}, Qt::Horizontal);
+                if (auto *d = mWindow->findChild<QDockWidget *>(name)) d->show();
+            if (auto *in = mWindow->findChild<QDockWidget *>("InputDock"); in)
+                if (auto *at = mWindow->findChild<QDockWidget *>("AttributionDock")) {
+                    mWindow->addDockWidget(Qt::LeftDockWidgetArea, in);
+                    mWindow->addDockWidget(Qt::RightDockWidgetArea, at);
+                    mWindow->resizeDocks({in, at}, {mWindow->width() / 3, 2 * mWindow->width() / 3}, Qt::Horizontal);
                 }
         }
-        if (!mPointer) mPointer = new PointerHighlight(this);
-        mPointer->setGeometry(rect());
+        if (!mPointer) mPointer = new PointerHighlight(mWindow);
+        mPointer->setGeometry(mWindow->rect());
         mPointer->setVisible(settings.value("presentation/pointer", false).toBool());
         mPointer->raise();
         qApp->installEventFilter(this);
-        showFullScreen();
+        mWindow->showFullScreen();
     } else {
-        settings.setValue("presentation/state", saveState());
-        settings.setValue("presentation/docks", kDockLayoutVersionForPresentation());
+        settings.setValue("presentation/state", mWindow->saveState());
+        settings.setValue("presentation/docks", kDockLayoutVersion);
         settings.setValue("presentation/fontScale", QApplication::font().pointSizeF() / std::max(1.0, mWorkingFont.pointSizeF()));
         settings.setValue("presentation/pointer", mPointer && mPointer->isVisible());
         qApp->removeEventFilter(this);
@@ -88,15 +91,15 @@ void MainWindow::setPresentationMode(bool on)
         QApplication::setFont(mWorkingFont);
         settings.setValue("presentation/lineScale", lineScale());
         setLineScale(1.0);
-        applyLineScale(this);
-        restoreState(mWorkingState);
+        applyLineScale(mWindow);
+        mWindow->restoreState(mWorkingState);
         mPresenting = false;
-        showNormal();
+        mWindow->showNormal();
     }
     emit presentationChanged(on);
 }
 
-void MainWindow::scalePresentationFont(double factor)
+void PresentationFeature::scaleFont(double factor)
 {
     if (!mPresenting) return;
     QFont f = QApplication::font();
@@ -104,31 +107,27 @@ void MainWindow::scalePresentationFont(double factor)
     QApplication::setFont(f);
 }
 
-void MainWindow::stepLayer(int delta)
+void PresentationFeature::stepLayer(int delta)
 {
-    if (!mSummary) return;
+    const auto summary = mWorkspace->model();
+    if (!summary) return;
     std::vector<QString> layers;
-    for (const auto &l : mSummary->layers)
+    for (const auto &l : summary->layers)
         if (l.calls > 0 && !l.outputShapes.empty()) layers.push_back(QString::fromStdString(l.path));
     if (layers.empty()) return;
-    const auto it = std::find(layers.begin(), layers.end(), mLayer);
+    const auto it = std::find(layers.begin(), layers.end(), mWorkspace->layer());
     const int i = it == layers.end() ? 0 : int(it - layers.begin());
-    selectLayer(layers[size_t(std::clamp(i + delta, 0, int(layers.size()) - 1))]);
+    mWorkspace->setLayer(layers[size_t(std::clamp(i + delta, 0, int(layers.size()) - 1))]);
 }
 
-void MainWindow::stepChannel(int delta)
-{
-    ActivationGrid *g = mActivations->grid();
-    g->selectChannel(std::max(0, g->selectedChannel() + delta));
-}
 
-bool MainWindow::eventFilter(QObject *watched, QEvent *event)
+bool PresentationFeature::eventFilter(QObject *watched, QEvent *event)
 {
     if (mPresenting) {
         if (event->type() == QEvent::MouseMove && mPointer && mPointer->isVisible()) {
             const auto *e = static_cast<QMouseEvent *>(event);
-            mPointer->setGeometry(rect());
-            static_cast<PointerHighlight *>(mPointer)->moveTo(mapFromGlobal(e->globalPosition().toPoint()));
+            mPointer->setGeometry(mWindow->rect());
+            static_cast<PointerHighlight *>(mPointer)->moveTo(mWindow->mapFromGlobal(e->globalPosition().toPoint()));
             mPointer->raise();
         }
         if (event->type() == QEvent::KeyPress) {
@@ -136,17 +135,17 @@ bool MainWindow::eventFilter(QObject *watched, QEvent *event)
             switch (e->key()) {
             case Qt::Key_PageDown: case Qt::Key_Right: stepLayer(+1); return true;
             case Qt::Key_PageUp: case Qt::Key_Left: stepLayer(-1); return true;
-            case Qt::Key_Down: stepChannel(+1); return true;
-            case Qt::Key_Up: stepChannel(-1); return true;
+            case Qt::Key_Down: mWorkspace->stepChannel(+1); return true;
+            case Qt::Key_Up: mWorkspace->stepChannel(-1); return true;
             case Qt::Key_H: if (mPointer) mPointer->setVisible(!mPointer->isVisible()); return true;
-            case Qt::Key_Plus: case Qt::Key_Equal: scalePresentationFont(1.1); return true;
-            case Qt::Key_Minus: scalePresentationFont(1 / 1.1); return true;
-            case Qt::Key_Escape: case Qt::Key_F5: setPresentationMode(false); return true;
+            case Qt::Key_Plus: case Qt::Key_Equal: scaleFont(1.1); return true;
+            case Qt::Key_Minus: scaleFont(1 / 1.1); return true;
+            case Qt::Key_Escape: case Qt::Key_F5: setPresenting(false); return true;
             default: break;
             }
         }
     }
-    return QMainWindow::eventFilter(watched, event);
+    return Feature::eventFilter(watched, event);
 }
 
 } // namespace pellucid

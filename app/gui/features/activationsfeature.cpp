@@ -1,0 +1,71 @@
+#include "app/gui/features/activationsfeature.h"
+
+#include "widgets/activations/activationgrid.h"
+#include "widgets/activations/activationpanel.h"
+#include "widgets/activations/channelview.h"
+#include "widgets/activations/histogramview.h"
+#include "widgets/prediction/predictionchart.h"
+
+#include <utility>
+
+namespace pellucid {
+
+ActivationsFeature::ActivationsFeature(Workspace *workspace, QMainWindow *window) : Feature(workspace, window)
+{
+    mPanel = new ActivationPanel;
+    mPrediction = new PredictionChart;
+    mDock = addDock(tr("Activations"), "ActivationsDock", mPanel);
+    mPredictionDock = addDock(tr("Prediction"), "PredictionDock", mPrediction);
+    connect(mWorkspace, &Workspace::inputChanged, this, [this](InputOrigin origin) {
+        if (origin != InputOrigin::Live) request();   // a live frame's activations come from its own job
+    });
+    connect(mWorkspace, &Workspace::layerChanged, this, &ActivationsFeature::request);
+    connect(mWorkspace, &Workspace::activationsWanted, this, &ActivationsFeature::request);
+    connect(mWorkspace, &Workspace::activationsArrived, this, [this](std::shared_ptr<const ActivationOutput> out) {
+        mWorkspace->present("activations", out->inputId, true, [this, out] { show(out); });
+    });
+    connect(mDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
+        if (visible && mHidden) mPanel->setResult(std::exchange(mHidden, nullptr));
+    });
+    connect(mWorkspace, &Workspace::channelStepRequested, this, [this](int delta) {
+        ActivationGrid *g = mPanel->grid();
+        g->selectChannel(std::max(0, g->selectedChannel() + delta));
+    });
+}
+
+void ActivationsFeature::placeDocks(DockLayout &layout)
+{
+    layout.tab(mDock);
+    layout.below(mPredictionDock);
+}
+
+QList<QPair<QString, const FigureSource *>> ActivationsFeature::figures() const
+{
+    return {{"activations", mPanel}, {"channel", mPanel->channelView()}, {"histogram", mPanel->histogram()}, {"prediction", mPrediction}};
+}
+
+void ActivationsFeature::request()
+{
+    if (!mWorkspace->hasModel() || mWorkspace->input().numel() == 0) return;
+    TaskHooks<ActivationOutput> hooks;
+    hooks.failed = [this](const QString &message) { mPanel->clear(message); };
+    mBridge->runJob<ActivationOutput>(&mSlot, this, activationsJob(mWorkspace->input(), mWorkspace->inputId(), mWorkspace->layer().toStdString()),
+                                      [this](std::shared_ptr<const ActivationOutput> out) { mWorkspace->publishActivations(out); }, hooks);
+}
+
+void ActivationsFeature::show(std::shared_ptr<const ActivationOutput> out)
+{
+    mPrediction->setPredictions(out->topK, out->logitStats);
+    mHidden.reset();
+    if (out->layer.empty()) mPanel->clear();
+    else if (mDock->isVisible()) mPanel->setResult(out);
+    else mHidden = out;   // a tabbed-away panel is not drawn for every result (live mode), only when shown
+    if (out->logitStats.nanCount || out->logitStats.infCount)
+        mWorkspace->showError(tr("The model's output contains NaN or Inf values (%1 NaN, %2 Inf)").arg(out->logitStats.nanCount).arg(out->logitStats.infCount));
+    else if (out->stats.nanCount || out->stats.infCount)
+        mWorkspace->showError(tr("Layer %1 contains %2 NaN and %3 Inf values")
+                                  .arg(QString::fromStdString(out->layer)).arg(out->stats.nanCount).arg(out->stats.infCount));
+    emit activationsShown();
+}
+
+} // namespace pellucid

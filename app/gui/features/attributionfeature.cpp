@@ -1,0 +1,87 @@
+#include "app/gui/features/attributionfeature.h"
+
+#include "app/io/imageinput.h"
+#include "widgets/attribution/attributionpanel.h"
+
+#include <algorithm>
+
+namespace pellucid {
+
+AttributionFeature::AttributionFeature(Workspace *workspace, QMainWindow *window) : Feature(workspace, window)
+{
+    mPanel = new AttributionPanel;
+    mDock = addDock(tr("Attribution"), "AttributionDock", mPanel);
+    mWorkspace->setAttributionSources([this] { return mPanel->currentParams(); },
+                                      [this] { return mDock->isVisible() ? mPanel->requests() : Workspace::Requests(); });
+    connect(mWorkspace, &Workspace::modelChanged, this, [this](std::shared_ptr<const ModelSummary> s) { mPanel->setModel(*s); });
+    connect(mWorkspace, &Workspace::inputChanged, this, [this](InputOrigin origin) {
+        if (origin == InputOrigin::Text) return;   // a text's explanation: the Attention dock's token attributions
+        mPanel->setInput(mWorkspace->input(), mWorkspace->inputId());
+        if (origin != InputOrigin::Live) request();   // live frames: the live job computes the main view
+    });
+    connect(mWorkspace, &Workspace::attributionsWanted, this, &AttributionFeature::request);
+    connect(mPanel, &AttributionPanel::runRequested, this, [this] { request(); });
+    connect(mDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
+        if (visible) request();
+    });
+    connect(mWorkspace, &Workspace::attributionArrived, this, [this](const std::string &view, std::shared_ptr<const AttributionResult> r) {
+        mWorkspace->present("attribution:" + QString::fromStdString(view), r->inputId, !r->partial, [this, view, r] {
+            mPanel->showResult(view, r);
+            emit attributionShown(QString::fromStdString(view), r->partial);
+        });
+    });
+}
+
+void AttributionFeature::placeDocks(DockLayout &layout) { layout.tab(mDock); }
+
+QList<QPair<QString, const FigureSource *>> AttributionFeature::figures() const
+{
+    return {{"attribution", mPanel}};   // the main view, or the compare grid
+}
+
+TaskSlot &AttributionFeature::slot(const std::string &view)
+{
+    auto &s = mSlots[view];
+    if (!s) s = std::make_unique<TaskSlot>(view);
+    return *s;
+}
+
+void AttributionFeature::request(bool skipMainView)
+{
+    const TensorValue &input = mWorkspace->input();
+    if (!mWorkspace->hasModel() || input.numel() == 0 || !mDock->isVisible()) return;
+    TensorValue segments;
+    bool first = true;
+    for (auto [view, params] : mPanel->requests()) {
+        if (std::exchange(first, false) && skipMainView) continue;
+        if (usesSuperpixels(params.method)) {
+            try {
+                if (segments.numel() == 0 && input.shape().size() == 4)
+                    segments = slicSegments(input, int(std::max<int64_t>(2, std::max(input.dim(2), input.dim(3)) / 8)));
+                params.featureMask = segments;   // empty: the engine's grid
+            } catch (const std::exception &e) {
+                mWorkspace->showError(QString::fromStdString(e.what()));
+            }
+        }
+        TaskHooks<AttributionResult> hooks;
+        hooks.partial = [this, view = view](std::shared_ptr<const AttributionResult> r) { mWorkspace->publishAttribution(view, r); };
+        hooks.failed = [this, view = view](const QString &message) { mPanel->showError(view, message); };
+        mBridge->runJob<AttributionResult>(&slot(view), this, attributionJob(input, mWorkspace->inputId(), params),
+                                           [this, view = view](std::shared_ptr<const AttributionResult> r) { mWorkspace->publishAttribution(view, r); },
+                                           hooks);
+    }
+}
+
+void AttributionFeature::saveSession(Session &s) const
+{
+    s.attribution = mPanel->currentParams();
+    s.compare = mPanel->compareMethods();
+}
+
+void AttributionFeature::restoreSession(const Session &s)
+{
+    mPanel->setParams(s.attribution);
+    if (!s.compare.empty()) mPanel->setCompareMethods(s.compare);
+}
+
+} // namespace pellucid

@@ -1,0 +1,30 @@
+#pragma once
+// The figure composer (File → Figure composer): rows of inputs × columns of views, computed in the engine;
+// its layout and the figure settings are part of the session.
+#include "app/figures/composer.h"
+#include "app/gui/feature.h"
+
+namespace pellucid {
+
+class InputPanel;
+
+class FiguresFeature : public Feature {
+    Q_OBJECT
+public:
+    FiguresFeature(Workspace *workspace, QMainWindow *window, InputPanel *input);
+    void addActions(Menus &menus) override;
+    void saveSession(Session &session) const override;
+    void restoreSession(const Session &session) override;
+    quint64 compose(const ComposerSpec &spec);
+    ComposerSpec spec() const { return mSpec; }
+
+signals:
+    void composed(std::shared_ptr<const pellucid::ComposedFigure> figure);
+
+private:
+    InputPanel *mInput;
+    ComposerSpec mSpec;
+    TaskSlot mSlot{"compose"};
+};
+
+} // namespace pellucid
