@@ -200,7 +200,7 @@ void CompareFeature::show(std::shared_ptr<const ComparisonOutput> r)
         mActivation[c]->setInput(picture);
         mActivation[c]->setStyle(a);
         if (acts[c]->numel()) mActivation[c]->setMap(*acts[c], c == 2 ? tr("%1: B − A").arg(mWorkspace->layer()) : mWorkspace->layer());
-        else mActivation[c]->clear(tr("—"));
+        else mActivation[c]->clear(c == 1 && r->activationA.numel() ? tr("B has no layer %1").arg(mWorkspace->layer()) : tr("—"));
         OverlayStyle m;
         m.signedMap = c == 2 || isSignedMethod(r->method);
         mAttribution[c]->setInput(picture);
