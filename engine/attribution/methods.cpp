@@ -4,29 +4,36 @@
 
 namespace pellucid {
 
+namespace detail {
+// Defined beside each computation, in engine/attribution/methods/.
+extern const MethodImpl saliencyImpl, inputXGradientImpl, integratedGradientsImpl, guidedBackpropImpl, deconvnetImpl, smoothGradImpl,
+    gradCamImpl, gradCamPlusPlusImpl, layerCamImpl, scoreCamImpl, guidedGradCamImpl, occlusionImpl, limeImpl, kernelShapImpl;
+} // namespace detail
+
 const std::vector<MethodInfo> &methodRegistry()
 {
     using M = AttributionMethod;
     constexpr unsigned gradient = 0, ig = ParamSteps | ParamIntegration | ParamBaseline;
     constexpr unsigned tunnel = ParamNoise | ParamSamples | ParamSeed;
     constexpr unsigned surrogate = ParamSamples | ParamSeed | ParamFill | ParamFeatures;
+    using namespace detail;
     // method, name, display name, needs layer, layer resolution, signed, forward-only, superpixels, params,
-    // default samples, minimum samples
+    // default samples, minimum samples, computation
     static const std::vector<MethodInfo> rows = {
-        {M::Saliency, "saliency", "Saliency", false, false, false, false, false, gradient, 0, 0},
-        {M::InputXGradient, "inputxgrad", "Input × gradient", false, false, true, false, false, gradient, 0, 0},
-        {M::IntegratedGradients, "ig", "Integrated gradients", false, false, true, false, false, ig, 0, 0},
-        {M::GuidedBackprop, "guided-backprop", "Guided backprop", false, false, true, false, false, gradient, 0, 0},
-        {M::Deconvnet, "deconvnet", "Deconvnet", false, false, true, false, false, gradient, 0, 0},
-        {M::SmoothGrad, "smoothgrad", "SmoothGrad (noise tunnel)", false, false, true, false, false, tunnel, 25, 1},
-        {M::GradCam, "gradcam", "Grad-CAM", true, true, false, false, false, ParamLayer, 0, 0},
-        {M::GradCamPlusPlus, "gradcam++", "Grad-CAM++", true, true, false, false, false, ParamLayer, 0, 0},
-        {M::LayerCam, "layercam", "Layer-CAM", true, true, false, false, false, ParamLayer, 0, 0},
-        {M::ScoreCam, "scorecam", "Score-CAM", true, true, false, true, false, ParamLayer, 0, 0},
-        {M::GuidedGradCam, "guided-gradcam", "Guided Grad-CAM", true, false, true, false, false, ParamLayer, 0, 0},
-        {M::Occlusion, "occlusion", "Occlusion", false, false, true, true, false, ParamWindow | ParamFill, 0, 0},
-        {M::Lime, "lime", "LIME", false, false, true, true, true, surrogate, 200, 200},
-        {M::KernelShap, "kernelshap", "KernelSHAP", false, false, true, true, true, surrogate, 200, 200},
+        {M::Saliency, "saliency", "Saliency", false, false, false, false, false, gradient, 0, 0, &saliencyImpl},
+        {M::InputXGradient, "inputxgrad", "Input × gradient", false, false, true, false, false, gradient, 0, 0, &inputXGradientImpl},
+        {M::IntegratedGradients, "ig", "Integrated gradients", false, false, true, false, false, ig, 0, 0, &integratedGradientsImpl},
+        {M::GuidedBackprop, "guided-backprop", "Guided backprop", false, false, true, false, false, gradient, 0, 0, &guidedBackpropImpl},
+        {M::Deconvnet, "deconvnet", "Deconvnet", false, false, true, false, false, gradient, 0, 0, &deconvnetImpl},
+        {M::SmoothGrad, "smoothgrad", "SmoothGrad (noise tunnel)", false, false, true, false, false, tunnel, 25, 1, &smoothGradImpl},
+        {M::GradCam, "gradcam", "Grad-CAM", true, true, false, false, false, ParamLayer, 0, 0, &gradCamImpl},
+        {M::GradCamPlusPlus, "gradcam++", "Grad-CAM++", true, true, false, false, false, ParamLayer, 0, 0, &gradCamPlusPlusImpl},
+        {M::LayerCam, "layercam", "Layer-CAM", true, true, false, false, false, ParamLayer, 0, 0, &layerCamImpl},
+        {M::ScoreCam, "scorecam", "Score-CAM", true, true, false, true, false, ParamLayer, 0, 0, &scoreCamImpl},
+        {M::GuidedGradCam, "guided-gradcam", "Guided Grad-CAM", true, false, true, false, false, ParamLayer, 0, 0, &guidedGradCamImpl},
+        {M::Occlusion, "occlusion", "Occlusion", false, false, true, true, false, ParamWindow | ParamFill, 0, 0, &occlusionImpl},
+        {M::Lime, "lime", "LIME", false, false, true, true, true, surrogate, 200, 200, &limeImpl},
+        {M::KernelShap, "kernelshap", "KernelSHAP", false, false, true, true, true, surrogate, 200, 200, &kernelShapImpl},
     };
     return rows;
 }

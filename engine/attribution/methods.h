@@ -2,12 +2,17 @@
 // The method registry: one row per attribution method, read by the engine (names, precision, dispatch
 // checks), the Attribution panel (which fields to show), the CLI (method names and help), the composer and
 // sessions (names in JSON), the dataset workflows (sample counts). Plain data, no torch.
-// Adding a method: an enum value below, a row in methods.cpp and its computation (ARCHITECTURE.md).
+// Adding a method: an enum value below, its computation in engine/attribution/methods/<name>.cpp (a
+// detail::MethodImpl), and a row in methods.cpp (ARCHITECTURE.md).
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace pellucid {
+
+namespace detail {
+struct MethodImpl;   // the computation (engine/attribution/methods/<name>.cpp); opaque outside the engine
+}
 
 enum class AttributionMethod {
     Saliency, InputXGradient, IntegratedGradients, GuidedBackprop, Deconvnet, SmoothGrad,
@@ -40,6 +45,7 @@ struct MethodInfo {
     unsigned params;           // MethodParam bits
     int defaultSamples;        // the panel's and workflows' sample count (0: the method takes none)
     int minSamples;            // fewer samples than this give a meaningless map (GUI and workflows raise to it)
+    const detail::MethodImpl *impl;   // what computeAttribution runs
 };
 
 /// Every method, in the order the panel and the CLI list them.

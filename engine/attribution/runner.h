@@ -1,0 +1,215 @@
+#pragma once
+#include <torch/script.h>
+#include <torch/torch.h>
+
+// Internal to the attribution capability: the shared forward/backward mechanism every method is a variant
+// of, the pieces several methods use, and the method implementations the registry rows point to
+// (methods.cpp). Each method's computation lives in engine/attribution/methods/<name>.cpp.
+#include "engine/attribution/attribution.h"
+#include "engine/core/errors.h"
+#include "engine/runtime/modelimpl.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace pellucid::detail {
+
+/// Free memory of the current CUDA device via libcudart's cudaMemGetInfo, looked up at run time so the
+/// engine needs no CUDA headers or link dependency; -1 when it cannot be asked.
+inline int64_t cudaFreeBytes()
+{
+    using MemGetInfo = int (*)(size_t *, size_t *);
+    static MemGetInfo fn = [] () -> MemGetInfo {
+        for (const char *lib : {"libcudart.so", "libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0"})
+        {
+            void *h = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD);   // the one torch already loaded, if any
+            if (!h) h = dlopen(lib, RTLD_LAZY);
+            if (void *f = h ? dlsym(h, "cudaMemGetInfo") : nullptr) return reinterpret_cast<MemGetInfo>(f);
+        }
+        return nullptr;
+    }();
+    size_t free = 0, total = 0;
+    return fn && fn(&free, &total) == 0 ? int64_t(free) : -1;
+}
+
+inline int64_t availableMemoryBytes()
+{
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    int64_t kb = 0;
+    std::string unit;
+    while (in >> key >> kb >> unit)
+        if (key == "MemAvailable:") return kb * 1024;
+    return int64_t(4) << 30;
+}
+
+/// The shared forward/backward mechanism every method is a variant of.
+class Runner {
+public:
+    Runner(Model &model, const AttributionParams &p, const AttributionSink &sink)
+        : model(model), d(model.impl()), p(p), sink(sink),
+          // Forward-only methods follow the model's precision (Model::setPrecision); gradient methods stay fp32.
+          reduced(model.precision() != Precision::Float32 && isForwardOnlyMethod(p.method)) {}
+
+    Model &model;
+    Model::Impl &d;
+    const AttributionParams &p;
+    const AttributionSink &sink;
+    const bool reduced;
+    int64_t passes = 0, chunks = 0;
+
+    void checkCancel() const
+    {
+        if (sink.cancelled && sink.cancelled()) throw Error(ErrorCode::Cancelled, "cancelled");
+    }
+
+    struct Out {
+        at::Tensor logits, layer;
+    };
+
+    Out forward(const at::Tensor &x, const std::string &layer, detail::ReluMode relu = detail::ReluMode::Keep)
+    {
+        std::vector<std::string> paths;
+        if (!layer.empty()) paths.push_back(layer);
+        std::vector<c10::IValue> outs;
+        const bool low = reduced && x.is_floating_point() && !torch::GradMode::is_enabled() && relu == detail::ReluMode::Keep;
+        try {
+            outs = low ? d.tapped(paths, relu, true)->run(d.reduced, {x.to(d.reducedType())}) : d.tapped(paths, relu)->run(d.module, {x});
+        } catch (const Error &) {
+            throw;
+        } catch (const std::exception &e) {
+            throw Error(ErrorCode::ModelError, "The model's forward failed: " + summarizeTorchError(e.what()));
+        }
+        Out o;
+        std::vector<at::Tensor> ts;
+        flattenTensors(outs.at(0), ts);
+        if (ts.empty()) throw Error(ErrorCode::ModelError, "The model returned no tensor");
+        o.logits = low ? ts[0].to(at::kFloat) : ts[0];
+        if (!layer.empty()) {
+            if (outs.at(1).isNone())
+                throw Error(ErrorCode::BadInput, "Layer '" + layer + "' was not executed for this input");
+            std::vector<at::Tensor> ls;
+            flattenTensors(outs.at(1), ls);
+            if (ls.empty()) throw Error(ErrorCode::BadInput, "Layer '" + layer + "' returns no tensor");
+            o.layer = low ? ls[0].to(at::kFloat) : ls[0];
+        }
+        passes += x.size(0);
+        return o;
+    }
+
+    int classes(const at::Tensor &logits) const
+    {
+        if (logits.dim() != 2)
+            throw Error(ErrorCode::BadInput, "Attribution needs a model output of shape [N, classes]; this model returns "
+                                                 + shapeToString(Shape(logits.sizes().begin(), logits.sizes().end())));
+        return int(logits.size(1));
+    }
+
+    void checkTarget(int k, int n) const
+    {
+        if (k < 0 || k >= n)
+            throw Error(ErrorCode::BadInput, "Target class " + std::to_string(k) + " is outside the model's "
+                                                 + std::to_string(n) + " classes (0–" + std::to_string(n - 1) + ")");
+    }
+
+    /// Resolves the target for one input item (batch 1): the class index whose score is explained.
+    AttributionTarget resolveTarget(const at::Tensor &x)
+    {
+        AttributionTarget t = p.target;
+        if (t.kind == AttributionTarget::Kind::Predicted) {
+            torch::NoGradGuard ng;
+            const at::Tensor logits = forward(x, "").logits;
+            classes(logits);
+            t.kind = AttributionTarget::Kind::Class;
+            t.classIndex = int(logits[0].argmax().item<int64_t>());
+        }
+        return t;
+    }
+
+    at::Tensor scores(const at::Tensor &logits, const AttributionTarget &t) const
+    {
+        const int n = classes(logits);
+        checkTarget(t.classIndex, n);
+        at::Tensor s = logits.select(1, t.classIndex);
+        if (t.kind == AttributionTarget::Kind::Contrast) {
+            checkTarget(t.otherClass, n);
+            s = s - logits.select(1, t.otherClass);
+        }
+        return s;
+    }
+
+    /// ∂score/∂input for a batch of inputs.
+    at::Tensor grads(const at::Tensor &xs, const AttributionTarget &t, detail::ReluMode relu = detail::ReluMode::Keep)
+    {
+        torch::AutoGradMode enable(true);
+        at::Tensor x = xs.detach().requires_grad_(true);
+        const at::Tensor y = scores(forward(x, "", relu).logits, t).sum();
+        ++chunks;
+        return torch::autograd::grad({y}, {x})[0].detach();
+    }
+
+    /// Samples per chunk: from the internal batch, else from the memory budget and the layers' sizes.
+    int64_t chunkSize(const at::Tensor &x) const
+    {
+        if (p.internalBatch > 0) return p.internalBatch;
+        int64_t perSample = x.numel() * 4 * 4;
+        for (const auto &l : d.summary.layers)
+            if (l.leaf && l.calls > 0)
+                for (const auto &s : l.outputShapes) perSample += shapeNumel(s) / std::max<int64_t>(1, s.empty() ? 1 : s[0]) * 4 * 3;
+        int64_t budget = p.memoryBudgetBytes;
+        if (budget <= 0) {
+            // Default: half the device's free memory on CUDA (2 GiB if it cannot be asked), a quarter of the
+            // available RAM (at most 4 GiB) on the CPU.
+            const int64_t cudaFree = d.device.is_cuda() ? cudaFreeBytes() : -1;
+            budget = d.device.is_cuda() ? (cudaFree > 0 ? cudaFree / 2 : (int64_t(2) << 30))
+                                        : std::min<int64_t>(availableMemoryBytes() / 4, int64_t(4) << 30);
+        }
+        return std::clamp<int64_t>(budget / std::max<int64_t>(1, perSample), 1, 256);
+    }
+
+    void progress(int64_t done, int64_t total) const
+    {
+        if (sink.progress) sink.progress(done, total);
+    }
+
+    void partial(const at::Tensor &map, int64_t done, int64_t total) const
+    {
+        if (!sink.partial || done >= total) return;
+        auto r = std::make_shared<AttributionResult>();
+        r->method = p.method;
+        r->layer = p.layer;
+        r->map = tensorToValue(map);
+        r->partial = true;
+        r->done = done;
+        r->total = total;
+        sink.partial(r);
+    }
+};
+
+/// A method's computation for one input item (batch 1) and a resolved target; IG sets `delta`.
+using MethodFn = at::Tensor (*)(Runner &r, AttributionMethod m, const at::Tensor &x, const AttributionTarget &t, double &delta);
+struct MethodImpl {
+    MethodFn compute;
+};
+
+/// The registry row's computation for `m` (what computeAttribution runs per input item).
+at::Tensor attributeOne(Runner &r, AttributionMethod m, const at::Tensor &x, const AttributionTarget &t, double &delta);
+
+at::Tensor makeBaseline(Runner &r, const at::Tensor &x);
+/// Plain gradient methods (saliency, input × gradient, guided backprop, deconvnet) on a batch of inputs.
+at::Tensor gradientMethod(Runner &r, AttributionMethod m, const at::Tensor &xs, const AttributionTarget &t);
+bool isPlainGradientMethod(AttributionMethod m);
+/// Transformer tokens [B, T, C] as their patch grid [B, C, g, g] (undefined when T is not square, plus one).
+at::Tensor tokensToGrid(const at::Tensor &a);
+/// Spatial [N, C, H, W] as is; tokens reshaped to their patch grid; Error(BadInput) otherwise.
+at::Tensor spatialLayer(const std::string &layer, const at::Tensor &a);
+/// The gradient CAMs from a layer's activation A and the score's gradient g at it (both spatial).
+at::Tensor camFromGradients(AttributionMethod m, const at::Tensor &g, const at::Tensor &Ad);
+at::Tensor camMethod(Runner &r, AttributionMethod m, const at::Tensor &x, const AttributionTarget &t);
+
+} // namespace pellucid::detail
