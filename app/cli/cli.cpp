@@ -29,6 +29,18 @@ const OptionTable &modelOptions()
     return t;
 }
 
+/// An option's help with the registry's range and default (engine/attribution/methods.h).
+std::string ranged(const std::string &help, const char *parameter)
+{
+    const ParameterInfo &p = parameterInfo(parameter);
+    auto num = [](double v) {
+        std::ostringstream s;
+        s << v;
+        return s.str();
+    };
+    return help + " (" + num(p.minimum) + "–" + num(p.maximum) + ", default " + num(p.defaultValue) + ")";
+}
+
 const OptionTable &attributionOptions()
 {
     static const OptionTable t = {
@@ -36,14 +48,14 @@ const OptionTable &attributionOptions()
         {"target", "K|predicted", "the class explained"},
         {"contrast", "K2", "explain K against K2 (logit difference)"},
         {"layer", "PATH", "the layer of layer methods (CAMs); default: the model's last spatial layer"},
-        {"steps", "N", "integration points (IG) or the attribution-specific step count"},
+        {"steps", "N", ranged("integration points (IG)", "steps")},
         {"integration", "gauss-legendre|riemann-left|riemann-right|riemann-middle|riemann-trapezoid", "IG's quadrature"},
         {"baseline", "zero|blur|uniform|FILE.npy", "the reference input"},
         {"window", "C,H,W", "occlusion window"},
         {"stride", "C,H,W", "occlusion stride"},
-        {"samples", "N", "noise samples (SmoothGrad) or perturbations (LIME, KernelSHAP)"},
-        {"stdev", "S", "SmoothGrad's noise standard deviation"},
-        {"seed", "S", "random seed"},
+        {"samples", "N", ranged("noise samples (SmoothGrad) or perturbations (LIME, KernelSHAP)", "samples")},
+        {"stdev", "S", ranged("SmoothGrad's noise σ as a fraction of the input's value range", "stdev")},
+        {"seed", "S", ranged("random seed", "seed")},
         {"noise-base", "METHOD", "the method SmoothGrad averages (default saliency)"},
         {"noise-type", "smoothgrad|smoothgrad-sq|vargrad", "how noisy maps are combined"},
         {"superpixels", "slic|grid", "LIME / KernelSHAP features"},

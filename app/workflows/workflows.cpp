@@ -141,13 +141,17 @@ Projection projectFeatures(const TensorValue &X, const std::string &name, const 
     return out;
 }
 
+TensorValue superpixelMask(const TensorValue &input, const ExplainOptions &o)
+{
+    if (input.shape().size() != 4) return {};
+    const int side = int(std::max(input.dim(2), input.dim(3)));
+    return slicSegments(input, o.superpixelSize > 0 ? o.superpixelSize : std::max(2, side / 8));
+}
+
 std::shared_ptr<AttributionResult> explainInput(Model &model, const TensorValue &input, AttributionParams p, const ExplainOptions &o,
                                                 const AttributionSink &sink)
 {
-    if (o.superpixels && usesSuperpixels(p.method) && p.featureMask.numel() == 0 && input.shape().size() == 4) {
-        const int side = int(std::max(input.dim(2), input.dim(3)));
-        p.featureMask = slicSegments(input, o.superpixelSize > 0 ? o.superpixelSize : std::max(2, side / 8));
-    }
+    if (o.superpixels && usesSuperpixels(p.method) && p.featureMask.numel() == 0) p.featureMask = superpixelMask(input, o);
     return computeAttribution(model, input, p, sink);
 }
 

@@ -68,6 +68,8 @@ struct ExplainOptions {
     bool superpixels = true;
     int superpixelSize = 0;   // SLIC region size in pixels; 0: the input's longer side / 8
 };
+/// The SLIC superpixels of an image input [1, C, H, W] as a feature mask (empty for other inputs).
+TensorValue superpixelMask(const TensorValue &input, const ExplainOptions &options = {});
 std::shared_ptr<AttributionResult> explainInput(Model &model, const TensorValue &input, AttributionParams params,
                                                 const ExplainOptions &options = {}, const AttributionSink &sink = {});
 

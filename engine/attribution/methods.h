@@ -48,6 +48,17 @@ struct MethodInfo {
     const detail::MethodImpl *impl;   // what computeAttribution runs
 };
 
+/// A numeric parameter's range and default, shared by the panel's fields, the CLI's help and checks.
+struct ParameterInfo {
+    MethodParam param;
+    const char *name;          // CLI option / JSON key
+    double minimum, maximum, defaultValue;
+    const char *help;
+};
+/// Steps, samples, noise σ, seed, occlusion window side and fill.
+const std::vector<ParameterInfo> &attributionParameters();
+const ParameterInfo &parameterInfo(const std::string &name);
+
 /// Every method, in the order the panel and the CLI list them.
 const std::vector<MethodInfo> &methodRegistry();
 const MethodInfo &methodInfo(AttributionMethod m);

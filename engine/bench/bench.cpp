@@ -17,6 +17,7 @@
 #include "engine/evaluation/evaluation.h"
 #include "engine/generative/generative.h"
 #include "engine/runtime/jobs.h"
+#include "engine/core/files.h"
 #include "engine/core/json.h"
 
 #include <algorithm>
@@ -107,11 +108,7 @@ int main(int argc, char **argv)
         else if (k == "--attention-views") attentionTokens = std::stoi(v);
         else if (k == "--live-frames") liveFrames = std::stoi(v);
         else if (k == "--input-shape") {
-            std::string part;
-            for (char c : v + ",") {
-                if (c == ',') { if (!part.empty()) userShape.push_back(std::stoll(part)); part.clear(); }
-                else part += c;
-            }
+            for (const std::string &part : splitList(v)) userShape.push_back(std::stoll(part));
         }
         else { std::cerr << "unknown option " << k << "\n"; return 1; }
     }

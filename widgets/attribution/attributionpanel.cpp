@@ -50,8 +50,12 @@ AttributionPanel::AttributionPanel(QWidget *parent) : QWidget(parent)
     mLayer->setToolTip(tr("Layer for the CAM methods (spatial layers only)"));
     form->addRow(tr("CAM layer"), mLayer);
     mSteps = new QSpinBox(controls);
-    mSteps->setRange(1, 2000);
-    mSteps->setValue(50);
+    const auto range = [](QSpinBox *box, const char *name) {
+        const ParameterInfo &p = parameterInfo(name);
+        box->setRange(int(p.minimum), int(p.maximum));
+        box->setValue(int(p.defaultValue));
+    };
+    range(mSteps, "steps");
     form->addRow(tr("IG steps"), mSteps);
     mIntegration = new QComboBox(controls);
     for (auto r : {IntegrationRule::GaussLegendre, IntegrationRule::RiemannLeft, IntegrationRule::RiemannRight,
@@ -64,14 +68,13 @@ AttributionPanel::AttributionPanel(QWidget *parent) : QWidget(parent)
     mBaseline->addItem(tr("uniform noise"), int(BaselineKind::Uniform));
     form->addRow(tr("Baseline"), mBaseline);
     mSamples = new QSpinBox(controls);
-    mSamples->setRange(1, 100000);
-    mSamples->setValue(25);
+    range(mSamples, "samples");
     mSamples->setToolTip(tr("Noise-tunnel samples; LIME and KernelSHAP use at least 200"));
     form->addRow(tr("Samples"), mSamples);
     mStdev = new QDoubleSpinBox(controls);
-    mStdev->setRange(0, 2);
+    mStdev->setRange(parameterInfo("stdev").minimum, parameterInfo("stdev").maximum);
     mStdev->setSingleStep(0.05);
-    mStdev->setValue(0.15);
+    mStdev->setValue(parameterInfo("stdev").defaultValue);
     mStdev->setToolTip(tr("Noise σ as a fraction of the input's value range"));
     form->addRow(tr("Noise σ"), mStdev);
     mNoiseType = new QComboBox(controls);
@@ -80,10 +83,10 @@ AttributionPanel::AttributionPanel(QWidget *parent) : QWidget(parent)
     mNoiseType->addItem("VarGrad", int(NoiseType::VarGrad));
     form->addRow(tr("Noise type"), mNoiseType);
     mSeed = new QSpinBox(controls);
-    mSeed->setRange(0, 1 << 30);
+    range(mSeed, "seed");
     form->addRow(tr("Seed"), mSeed);
     mWindow = new QSpinBox(controls);
-    mWindow->setRange(0, 512);
+    range(mWindow, "window");
     mWindow->setSpecialValueText(tr("auto (1/8 of the side)"));
     form->addRow(tr("Occlusion window"), mWindow);
     mSign = new QComboBox(controls);

@@ -1,6 +1,6 @@
 #include "app/gui/features/attributionfeature.h"
 
-#include "app/io/imageinput.h"
+#include "app/workflows/workflows.h"
 #include "widgets/attribution/attributionpanel.h"
 
 #include <algorithm>
@@ -56,8 +56,7 @@ void AttributionFeature::request(bool skipMainView)
         if (std::exchange(first, false) && skipMainView) continue;
         if (usesSuperpixels(params.method)) {
             try {
-                if (segments.numel() == 0 && input.shape().size() == 4)
-                    segments = slicSegments(input, int(std::max<int64_t>(2, std::max(input.dim(2), input.dim(3)) / 8)));
+                if (segments.numel() == 0) segments = superpixelMask(input);   // one segmentation for every view
                 params.featureMask = segments;   // empty: the engine's grid
             } catch (const std::exception &e) {
                 mWorkspace->showError(QString::fromStdString(e.what()));

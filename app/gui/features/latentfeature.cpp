@@ -11,25 +11,21 @@
 #include <QFileDialog>
 #include <QFileInfo>
 
-#include <map>
-#include <mutex>
 
 namespace pellucid {
 
-/// The generator's companion models, loaded once each on the engine thread (only touched there).
-struct CompanionCache {
-    std::mutex mutex;
-    std::map<std::string, std::shared_ptr<Model>> models;
-    Model &get(const std::string &path)
-    {
-        std::lock_guard<std::mutex> lock(mutex);
-        auto it = models.find(path);
-        if (it != models.end()) return *it->second;
-        std::shared_ptr<Model> m = Model::load(path, LoadOptions());
-        models[path] = m;
-        return *m;
-    }
-};
+namespace {
+
+/// A generator's companion (its encoder, a classifier) in the engine's workspace of models, loaded once under
+/// the id "companion:PATH" (on the engine thread, like every job).
+Model &companion(JobContext &ctx, const std::string &path)
+{
+    const std::string id = "companion:" + path;
+    if (!ctx.hasModel(id)) ctx.setModel(Model::load(path, LoadOptions()), id);
+    return ctx.model(id);
+}
+
+} // namespace
 
 namespace {
 
@@ -70,7 +66,7 @@ struct MetricsOutput : JobOutput {
 } // namespace
 
 LatentFeature::LatentFeature(Workspace *workspace, QMainWindow *window)
-    : Feature(workspace, window), mCompanions(std::make_shared<CompanionCache>())
+    : Feature(workspace, window)
 {
     mPanel = new LatentPanel;
     mDock = addDock(tr("Latent"), "LatentDock", mPanel);
@@ -175,9 +171,9 @@ void LatentFeature::findCompanions()
 {
     mClassifier.clear();
     mEncoder.clear();
-    mBridge->run<CompanionsOutput>(&mCompanionSlot, this, [companions = mCompanions](JobContext &ctx) {
+    mBridge->run<CompanionsOutput>(&mCompanionSlot, this, [](JobContext &ctx) {
         auto out = std::make_shared<CompanionsOutput>();
-        out->companions = discoverCompanions(ctx.model().summary(), [&](const std::string &path) -> Model & { return companions->get(path); });
+        out->companions = discoverCompanions(ctx.model().summary(), [&ctx](const std::string &path) -> Model & { return companion(ctx, path); });
         return out;
     }, [this](std::shared_ptr<const CompanionsOutput> r) {
         const Companions &c = r->companions;
@@ -230,7 +226,7 @@ void LatentFeature::wireTabs()
                 return;
             }
         }
-        runTab<DirectionsOutput>(mDirectionsSlot, "directions", [r, z, ds = mWorkspace->dataset(), enc = mEncoder.toStdString(), companions = mCompanions, cls = mPanel->classIndex()](JobContext &ctx) {
+        runTab<DirectionsOutput>(mDirectionsSlot, "directions", [r, z, ds = mWorkspace->dataset(), enc = mEncoder.toStdString(), cls = mPanel->classIndex()](JobContext &ctx) {
             Model &gen = ctx.model();
             auto out = std::make_shared<DirectionsOutput>();
             out->source = r.source.toStdString();
@@ -238,7 +234,7 @@ void LatentFeature::wireTabs()
                 ctx.progress(0, 2, "GANSpace: sampling and decomposing layer " + r.layer.toStdString());
                 out->set = principalDirectionsOfActivation(gen, r.layer.toStdString(), r.k, r.count, 0);
             } else {
-                Model &e = companions->get(enc);
+                Model &e = companion(ctx, enc);
                 const ModelSummary &es = e.summary();
                 if (r.source == "pca") {
                     const TensorValue codes = encodeDataset(e, *ds, size_t(r.count), [&ctx](size_t done, size_t total) {
@@ -305,13 +301,12 @@ void LatentFeature::wireTabs()
             }
             image = mWorkspace->imagePath().toStdString();
         }
-        runTab<CounterfactualOutput>(mCounterfactualSlot, "counterfactual", [r, z, image, cls = mClassifier.toStdString(), enc = mEncoder.toStdString(),
-                    companions = mCompanions](JobContext &ctx) {
+        runTab<CounterfactualOutput>(mCounterfactualSlot, "counterfactual", [r, z, image, cls = mClassifier.toStdString(), enc = mEncoder.toStdString()](JobContext &ctx) {
             Model &gen = ctx.model();
-            Model &c = companions->get(cls);
+            Model &c = companion(ctx, cls);
             TensorValue z0 = TensorValue({1, int64_t(z.size())}, z);
             if (!image.empty()) {
-                Model &e = companions->get(enc);
+                Model &e = companion(ctx, enc);
                 z0 = encodePosterior(e, imageFileToTensor(image, e.summary().metadata.input, e.summary().inputShape)).first;
             }
             CounterfactualOptions o;
@@ -350,10 +345,9 @@ void LatentFeature::wireTabs()
             mPanel->showTabError("vae", tr("Open an input image or a dataset first."));
             return;
         }
-        runTab<VaeOutput>(mVaeSlot, "vae", [items, ds = mWorkspace->dataset(), image = mWorkspace->imagePath().toStdString(), enc = mEncoder.toStdString(),
-                    companions = mCompanions](JobContext &ctx) {
+        runTab<VaeOutput>(mVaeSlot, "vae", [items, ds = mWorkspace->dataset(), image = mWorkspace->imagePath().toStdString(), enc = mEncoder.toStdString()](JobContext &ctx) {
             Model &gen = ctx.model();
-            Model &e = companions->get(enc);
+            Model &e = companion(ctx, enc);
             const ModelSummary &es = e.summary();
             std::vector<TensorValue> parts;
             if (!image.empty()) parts.push_back(imageFileToTensor(image, es.metadata.input, es.inputShape));
@@ -395,8 +389,8 @@ void LatentFeature::wireTabs()
             mPanel->showTabError("vae", tr("Open an input image first (Input dock)."));
             return;
         }
-        runTab<EncodedOutput>(mEncodeSlot, "vae", [image = mWorkspace->imagePath().toStdString(), enc = mEncoder.toStdString(), companions = mCompanions](JobContext &ctx) {
-            Model &e = companions->get(enc);
+        runTab<EncodedOutput>(mEncodeSlot, "vae", [image = mWorkspace->imagePath().toStdString(), enc = mEncoder.toStdString()](JobContext &ctx) {
+            Model &e = companion(ctx, enc);
             const TensorValue mu = checkCode(ctx.model(), encodePosterior(e, imageFileToTensor(image, e.summary().metadata.input, e.summary().inputShape)).first, "encoded image");
             auto out = std::make_shared<EncodedOutput>();
             out->code.assign(mu.data(), mu.data() + mu.numel());
@@ -411,11 +405,10 @@ void LatentFeature::wireTabs()
         if (!needClassifier("metrics")) return;
         const int64_t d = int64_t(mPanel->code().size());
         if (d == 0) return;
-        runTab<MetricsOutput>(mMetricsSlot, "metrics", [count, d, ds = mWorkspace->dataset(), cls = mClassifier.toStdString(), enc = mEncoder.toStdString(),
-                    companions = mCompanions](JobContext &ctx) {
+        runTab<MetricsOutput>(mMetricsSlot, "metrics", [count, d, ds = mWorkspace->dataset(), cls = mClassifier.toStdString(), enc = mEncoder.toStdString()](JobContext &ctx) {
             Model &gen = ctx.model();
-            Model &c = companions->get(cls);
-            Model *e = enc.empty() ? nullptr : &companions->get(enc);
+            Model &c = companion(ctx, cls);
+            Model *e = enc.empty() ? nullptr : &companion(ctx, enc);
             TensorValue real, realEnc;
             if (ds) {
                 const size_t n = std::min(ds->size(), size_t(count));

@@ -2,13 +2,12 @@
 // The Latent dock (models whose role is generator, decoder or conditional generator): codes decoded as the
 // sliders move, traversals, interpolations and their animations, and the directions, gallery,
 // counterfactual, VAE and metrics tabs. A generator's companions (its VAE encoder and a classifier) are found
-// by the companion workflow and loaded once on the engine thread.
+// by the companion workflow and loaded once into the engine's workspace of models.
 #include "app/gui/feature.h"
 
 namespace pellucid {
 
 class LatentPanel;
-struct CompanionCache;
 
 class LatentFeature : public Feature {
     Q_OBJECT
@@ -36,7 +35,6 @@ private:
                 std::function<void(std::shared_ptr<const R>)> done);
     LatentPanel *mPanel;
     QDockWidget *mDock;
-    std::shared_ptr<CompanionCache> mCompanions;
     QString mClassifier, mEncoder;
     TaskSlot mDecodeSlot{"latent-decode"}, mTraverseSlot{"latent-traverse"}, mInterpSlot{"latent-interp"},
         mCompanionSlot{"latent-companions"}, mDirectionsSlot{"latent-directions"}, mGallerySlot{"latent-gallery"},

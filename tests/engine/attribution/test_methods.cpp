@@ -65,6 +65,22 @@ TEST(registry_rows_are_complete_and_names_round_trip)
     CHECK(methodNames().find("gradcam++") != std::string::npos);
 }
 
+TEST(parameter_rows_hold_the_defaults_of_attribution_params)
+{
+    // The table the panel's fields and the CLI's help read cannot drift from the engine's defaults.
+    const AttributionParams d;
+    CHECK_EQ(parameterInfo("steps").defaultValue, double(d.steps));
+    CHECK_EQ(parameterInfo("samples").defaultValue, double(d.samples));
+    CHECK(std::fabs(parameterInfo("stdev").defaultValue - double(d.stdev)) < 1e-7);
+    CHECK_EQ(parameterInfo("seed").defaultValue, double(d.seed));
+    CHECK_EQ(parameterInfo("fill").defaultValue, double(d.fill));
+    for (const ParameterInfo &p : attributionParameters()) {
+        CHECK_MSG(p.minimum <= p.defaultValue && p.defaultValue <= p.maximum, p.name);
+        CHECK(p.help && *p.help);
+    }
+    CHECK_THROWS_WITH(parameterInfo("nope"), Error, "no attribution parameter 'nope'");
+}
+
 TEST(every_method_follows_its_row)
 {
     auto model = fixtures::loadCpu("seqcnn_scripted.pt");
