@@ -33,8 +33,7 @@ namespace {
 struct BenchApp {
     static bool prepare()
     {
-        if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM") && qEnvironmentVariableIsEmpty("DISPLAY"))
-            qputenv("QT_QPA_PLATFORM", "offscreen");
+        if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM") && qEnvironmentVariableIsEmpty("DISPLAY")) qputenv("QT_QPA_PLATFORM", "offscreen");
         // The offscreen platform warns on every dock resize; keep the report readable.
         qInstallMessageHandler([](QtMsgType type, const QMessageLogContext &, const QString &msg) {
             if (type != QtDebugMsg && !msg.contains("propagateSizeHints") && !msg.contains("QPainter::begin"))
@@ -82,7 +81,7 @@ struct StallMeter {
     std::function<void(qint64 elapsedMs)> onTick;
 };
 
-} // namespace
+}   // namespace
 
 pellucid::Json runGuiStallBench(const std::string &model, double seconds)
 {
@@ -99,15 +98,19 @@ pellucid::Json runGuiStallBench(const std::string &model, double seconds)
             if (l.calls > 0 && !l.outputShapes.empty()) layers.push_back(QString::fromStdString(l.path));
     });
     StallMeter meter(&w);
-    meter.onTick = [&](qint64 ms) { if (ms > seconds * 1000) b.app.quit(); };
+    meter.onTick = [&](qint64 ms) {
+        if (ms > seconds * 1000) b.app.quit();
+    };
     // Each shown result immediately triggers the next request (alternating layer and input changes).
     QObject::connect(&w, &pellucid::MainWindow::activationsShown, &w, [&] {
         ++shown;
         if (layers.empty()) return;
         if (!meter.running()) meter.start();
         ++step;
-        if (step % 2) w.selectLayer(layers[size_t(step / 2) % layers.size()]);
-        else w.openImage(w.inputPanel()->samplePath((step / 2) % w.inputPanel()->sampleCount()));
+        if (step % 2)
+            w.selectLayer(layers[size_t(step / 2) % layers.size()]);
+        else
+            w.openImage(w.inputPanel()->samplePath((step / 2) % w.inputPanel()->sampleCount()));
     });
     w.openModel(QString::fromStdString(model));
     QTimer::singleShot(int(seconds * 1000) + 60000, &b.app, &QApplication::quit);
@@ -131,8 +134,8 @@ pellucid::Json runLiveStallBench(const std::string &model, double seconds)
         for (int k = 0; k < 90; ++k) {   // a bright disc circling over a gradient
             cv::Mat f(480, 640, CV_8UC3);
             for (int y = 0; y < 480; ++y) f.row(y).setTo(cv::Scalar(y / 3, 60, 255 - y / 2));
-            cv::circle(f, cv::Point(int(320 + 200 * std::cos(k * 0.07)), int(240 + 150 * std::sin(k * 0.07))), 70,
-                       cv::Scalar(255, 255, 255), cv::FILLED);
+            cv::circle(f, cv::Point(int(320 + 200 * std::cos(k * 0.07)), int(240 + 150 * std::sin(k * 0.07))), 70, cv::Scalar(255, 255, 255),
+                       cv::FILLED);
             out.write(f);
         }
     }
@@ -173,8 +176,7 @@ pellucid::Json runLiveStallBench(const std::string &model, double seconds)
     if (!w.lastError().isEmpty() && latency.empty()) throw std::runtime_error(w.lastError().toStdString());
     const auto s = w.liveStats();
     std::sort(latency.begin(), latency.end());
-    if (hiddenPanels > 0)
-        throw std::runtime_error("the Activations and Attribution docks were not both on screen for every frame");
+    if (hiddenPanels > 0) throw std::runtime_error("the Activations and Attribution docks were not both on screen for every frame");
     pellucid::Json j = pellucid::Json::object();
     j["frames_shown"] = int64_t(s.shown);
     j["frames_dropped"] = int64_t(s.dropped);
@@ -200,13 +202,16 @@ pellucid::Json runProjectorBench(const std::string &path)
     panel.show();
     QStringList classes;
     for (int c = 0; c < 10; ++c) classes << QString::number(c);
-    panel.setDataset(QString::fromStdString(path), n, [data](size_t i) {
-        const pellucid::TensorValue x = data->batch(i, i + 1, pellucid::InputSpec(), {1, 1, 28, 28});
-        QImage img(28, 28, QImage::Format_Grayscale8);
-        for (int y = 0; y < 28; ++y)
-            for (int xx = 0; xx < 28; ++xx) img.scanLine(y)[xx] = uchar(std::clamp(x.at(y * 28 + xx) * 255.0f, 0.0f, 255.0f));
-        return img;
-    }, data->labels(), classes);
+    panel.setDataset(
+        QString::fromStdString(path), n,
+        [data](size_t i) {
+            const pellucid::TensorValue x = data->batch(i, i + 1, pellucid::InputSpec(), {1, 1, 28, 28});
+            QImage img(28, 28, QImage::Format_Grayscale8);
+            for (int y = 0; y < 28; ++y)
+                for (int xx = 0; xx < 28; ++xx) img.scanLine(y)[xx] = uchar(std::clamp(x.at(y * 28 + xx) * 255.0f, 0.0f, 255.0f));
+            return img;
+        },
+        data->labels(), classes);
     // Clustered points: one blob per class, as a projection of a trained layer looks.
     std::mt19937 rng(1);
     std::normal_distribution<float> g;

@@ -103,8 +103,10 @@ std::string Command::usage() const
             if (!shown.insert(o.name).second) continue;
             std::string left = "--" + o.name + (o.flag() ? "" : " " + o.value);
             s << "  " << left;
-            if (left.size() < 30) s << std::string(30 - left.size(), ' ');
-            else s << "\n" << std::string(32, ' ');
+            if (left.size() < 30)
+                s << std::string(30 - left.size(), ' ');
+            else
+                s << "\n" << std::string(32, ' ');
             s << o.help << "\n";
         }
     return s.str();
@@ -243,9 +245,12 @@ std::unique_ptr<Model> loadModel(const Args &a)
 {
     LoadOptions o;
     const std::string dev = a.get("device", "auto");
-    if (dev == "cpu") o.device = DevicePreference::Cpu;
-    else if (dev == "cuda") o.device = DevicePreference::Cuda;
-    else if (dev != "auto") throw UsageError("--device must be auto, cpu or cuda");
+    if (dev == "cpu")
+        o.device = DevicePreference::Cpu;
+    else if (dev == "cuda")
+        o.device = DevicePreference::Cuda;
+    else if (dev != "auto")
+        throw UsageError("--device must be auto, cpu or cuda");
     o.role = a.get("role", "");
     if (a.has("input-shape")) o.inputShape = intList(a.need("input-shape"), "--input-shape");
     o.inputDtype = a.get("input-dtype", "");
@@ -285,7 +290,14 @@ std::unique_ptr<Model> loadClassifierFor(const Args &a, const Model &generator)
     std::map<std::string, std::unique_ptr<Model>> opened;
     const Companions c = discoverCompanions(generator.summary(), [&](const std::string &path) -> Model & {
         auto &m = opened[path];
-        if (!m) m = loadCompanion([&] { Args b = a; b.values["classifier"] = path; return b; }(), "classifier");
+        if (!m)
+            m = loadCompanion(
+                [&] {
+                    Args b = a;
+                    b.values["classifier"] = path;
+                    return b;
+                }(),
+                "classifier");
         return *m;
     });
     if (c.classifier.empty())
@@ -315,10 +327,16 @@ AttributionParams attributionParams(const Args &a)
     if (a.has("integration") && !parseIntegration(a.need("integration"), p.integration))
         throw UsageError("unknown --integration '" + a.need("integration") + "'");
     const std::string baseline = a.get("baseline", "zero");
-    if (baseline == "zero") p.baseline = BaselineKind::Zero;
-    else if (baseline == "blur") p.baseline = BaselineKind::Blur;
-    else if (baseline == "uniform") p.baseline = BaselineKind::Uniform;
-    else { p.baseline = BaselineKind::Tensor; p.baselineTensor = readNpy(baseline); }
+    if (baseline == "zero")
+        p.baseline = BaselineKind::Zero;
+    else if (baseline == "blur")
+        p.baseline = BaselineKind::Blur;
+    else if (baseline == "uniform")
+        p.baseline = BaselineKind::Uniform;
+    else {
+        p.baseline = BaselineKind::Tensor;
+        p.baselineTensor = readNpy(baseline);
+    }
     if (a.has("window")) p.window = intList(a.need("window"), "--window");
     if (a.has("stride")) p.stride = intList(a.need("stride"), "--stride");
     if (a.has("samples")) p.samples = toInt(a.need("samples"), "--samples");
@@ -327,18 +345,21 @@ AttributionParams attributionParams(const Args &a)
     if (a.has("noise-base") && !parseMethod(a.need("noise-base"), p.noiseBase))
         throw UsageError("unknown --noise-base '" + a.need("noise-base") + "'");
     const std::string noise = a.get("noise-type", "smoothgrad");
-    if (noise == "smoothgrad") p.noise = NoiseType::SmoothGrad;
-    else if (noise == "smoothgrad-sq") p.noise = NoiseType::SmoothGradSquared;
-    else if (noise == "vargrad") p.noise = NoiseType::VarGrad;
-    else throw UsageError("--noise-type must be smoothgrad, smoothgrad-sq or vargrad");
+    if (noise == "smoothgrad")
+        p.noise = NoiseType::SmoothGrad;
+    else if (noise == "smoothgrad-sq")
+        p.noise = NoiseType::SmoothGradSquared;
+    else if (noise == "vargrad")
+        p.noise = NoiseType::VarGrad;
+    else
+        throw UsageError("--noise-type must be smoothgrad, smoothgrad-sq or vargrad");
     if (a.has("feature-mask")) p.featureMask = readNpy(a.need("feature-mask"));
     if (a.has("grid")) p.gridCells = toInt(a.need("grid"), "--grid");
     if (a.has("fill")) p.fill = float(toDouble(a.need("fill"), "--fill"));
     if (a.has("internal-batch")) p.internalBatch = toInt(a.need("internal-batch"), "--internal-batch");
     if (a.has("memory-budget-mb")) p.memoryBudgetBytes = int64_t(toInt(a.need("memory-budget-mb"), "--memory-budget-mb")) << 20;
     const std::string superpixels = a.get("superpixels", a.has("feature-mask") ? "mask" : "slic");
-    if (superpixels != "grid" && superpixels != "slic" && superpixels != "mask")
-        throw UsageError("--superpixels must be slic or grid");
+    if (superpixels != "grid" && superpixels != "slic" && superpixels != "mask") throw UsageError("--superpixels must be slic or grid");
     return p;
 }
 
@@ -370,10 +391,14 @@ Json resultJson(const AttributionResult &r)
 void writeImages(const std::string &out, const TensorValue &images, int cols)
 {
     auto ends = [&](const char *e) { return endsWith(out, e); };
-    if (ends(".npy")) writeNpy(out, images);
-    else if (ends(".png")) writeImageGridPng(out, images, cols);
-    else if (ends(".gif") || ends(".mp4")) writeAnimation(out, images);
-    else throw UsageError("--out must end in .npy, .png, .gif or .mp4");
+    if (ends(".npy"))
+        writeNpy(out, images);
+    else if (ends(".png"))
+        writeImageGridPng(out, images, cols);
+    else if (ends(".gif") || ends(".mp4"))
+        writeAnimation(out, images);
+    else
+        throw UsageError("--out must end in .npy, .png, .gif or .mp4");
 }
 
 /// The tokenizer a text model names in its metadata ("tokenizer": {"file", "lowercase", "max_length"}),
@@ -419,9 +444,9 @@ RecContext loadRecommender(const Args &a)
     if (!items.empty() && std::filesystem::exists(items)) readItemNames(items, c.data);
     for (const auto &r : c.data.rows) {
         if (r.user >= c.mf.users || r.item >= c.mf.items)
-            throw Error(ErrorCode::BadInput, data + ": user " + std::to_string(r.user) + " / item " + std::to_string(r.item)
-                                                 + " is outside the model's tables (" + std::to_string(c.mf.users) + " users, "
-                                                 + std::to_string(c.mf.items) + " items)");
+            throw Error(ErrorCode::BadInput,
+                        data + ": user " + std::to_string(r.user) + " / item " + std::to_string(r.item) + " is outside the model's tables ("
+                            + std::to_string(c.mf.users) + " users, " + std::to_string(c.mf.items) + " items)");
     }
     return c;
 }
@@ -433,4 +458,4 @@ int64_t toId(const std::string &s, const std::string &what)
     return v;
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

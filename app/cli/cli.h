@@ -22,7 +22,7 @@
 namespace pellucid {
 class Tokenizer;
 struct Tokenized;
-}
+}   // namespace pellucid
 
 namespace pellucid::cli {
 
@@ -49,14 +49,14 @@ struct Args;
 
 struct Command {
     std::string name;
-    std::string synopsis;                 // the arguments, as in "--model M --input X [--topk K]"
-    std::string summary;                  // one line for the command list
-    std::string details;                  // further lines for `help COMMAND` (may be empty)
-    std::vector<OptionTable> options;     // the command's own table and the shared groups it takes
+    std::string synopsis;               // the arguments, as in "--model M --input X [--topk K]"
+    std::string summary;                // one line for the command list
+    std::string details;                // further lines for `help COMMAND` (may be empty)
+    std::vector<OptionTable> options;   // the command's own table and the shared groups it takes
     std::function<int(const Args &)> run;
 
     const Option *option(const std::string &name) const;
-    std::string usage() const;            // `help COMMAND`
+    std::string usage() const;   // `help COMMAND`
 };
 
 /// Every command, in the order the usage lists them (app/cli/commands.cpp).
@@ -118,4 +118,4 @@ struct RecContext {
 };
 RecContext loadRecommender(const Args &a);
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

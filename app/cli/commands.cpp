@@ -3,10 +3,10 @@
 
 namespace pellucid::cli {
 
-#define PELLUCID_COMMANDS(X) \
-    X(info) X(layers) X(predict) X(activations) X(attribute) X(compare) X(merge) X(figure) X(recommend) \
-    X(influence) X(recEval) X(evaluate) X(faithfulness) X(project) X(sanity) X(traverse) X(interpolate) X(sample) \
-    X(genMetrics) X(direction) X(counterfactual) X(attention) X(tokenize)
+#define PELLUCID_COMMANDS(X)                                                                                                                         \
+    X(info)                                                                                                                                          \
+    X(layers) X(predict) X(activations) X(attribute) X(compare) X(merge) X(figure) X(recommend) X(influence) X(recEval) X(evaluate) X(faithfulness)  \
+        X(project) X(sanity) X(traverse) X(interpolate) X(sample) X(genMetrics) X(direction) X(counterfactual) X(attention) X(tokenize)
 
 #define PELLUCID_DECLARE(name) Command name##Command();
 PELLUCID_COMMANDS(PELLUCID_DECLARE)
@@ -18,4 +18,4 @@ const std::vector<Command> &commands()
     return all;
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

@@ -25,13 +25,16 @@ std::string columnTitle(const ComposerColumn &c)
     switch (c.kind) {
     case ComposerColumn::Kind::Input: return "input";
     case ComposerColumn::Kind::Attribution:
-        return std::string(methodName(c.params.method)) + (c.params.layer.empty() || !(isCamMethod(c.params.method) || c.params.method == AttributionMethod::GuidedGradCam) ? "" : " @ " + c.params.layer);
+        return std::string(methodName(c.params.method))
+            + (c.params.layer.empty() || !(isCamMethod(c.params.method) || c.params.method == AttributionMethod::GuidedGradCam)
+                   ? ""
+                   : " @ " + c.params.layer);
     case ComposerColumn::Kind::Activation: return c.layer + " (mean)";
     }
     return "?";
 }
 
-} // namespace
+}   // namespace
 
 Json composerToJson(const ComposerSpec &spec)
 {
@@ -180,10 +183,7 @@ ComposedFigure::ComposedFigure(ComposerData data, ComposerSpec spec) : mData(std
     }
 }
 
-double ComposedFigure::figureAspect() const
-{
-    return mData.rows == 0 ? 1.0 : (double(mData.cols) * 1.3) / (double(mData.rows) * 1.0 + 0.25);
-}
+double ComposedFigure::figureAspect() const { return mData.rows == 0 ? 1.0 : (double(mData.cols) * 1.3) / (double(mData.rows) * 1.0 + 0.25); }
 
 QStringList ComposedFigure::panelLabels() const
 {
@@ -235,4 +235,4 @@ QStringList ComposedFigure::writeRawData(const QString &base) const
     return files;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

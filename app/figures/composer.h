@@ -26,7 +26,7 @@ struct ComposerColumn {
 
 struct ComposerSpec {
     enum class Scale { PerPanel, PerColumn, Shared };
-    QStringList rows;                     // input files
+    QStringList rows;   // input files
     std::vector<ComposerColumn> columns;
     Scale scale = Scale::PerColumn;
     bool letters = true;
@@ -38,9 +38,9 @@ ComposerSpec composerFromJson(const Json &j);   // throws Error(BadInput)
 
 struct ComposerData {
     int rows = 0, cols = 0;
-    std::vector<TensorValue> inputs;      // per row, as fed to the model
-    std::vector<TensorValue> maps;        // rows × cols, row-major; empty for input columns
-    std::vector<int> targets;             // per cell, the explained class (-1 if none)
+    std::vector<TensorValue> inputs;   // per row, as fed to the model
+    std::vector<TensorValue> maps;     // rows × cols, row-major; empty for input columns
+    std::vector<int> targets;          // per cell, the explained class (-1 if none)
     QStringList rowTitles, columnTitles;
 };
 
@@ -54,7 +54,7 @@ public:
     void paintFigure(QPainter &p, const QRectF &rect, const FigureSettings &settings) const override;
     QStringList writeRawData(const QString &base) const override;   // base_r{row}_c{col}.npy per computed cell
     int panelCount() const { return mData.rows * mData.cols; }
-    QStringList panelLabels() const;                                  // "(a) row/column", in painting order
+    QStringList panelLabels() const;   // "(a) row/column", in painting order
     const ComposerData &data() const { return mData; }
 
 private:
@@ -65,4 +65,4 @@ private:
     std::vector<bool> mDiverging;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -24,7 +24,7 @@ QString resolve(const QString &path, const QString &sessionDir)
     return QDir(sessionDir).filePath(path);
 }
 
-} // namespace
+}   // namespace
 
 QString sha256OfFile(const QString &path)
 {
@@ -85,11 +85,10 @@ Session loadSession(const QString &path)
         throw SessionError("Session " + path.toStdString() + " is corrupt: " + e.what());
     }
     const Json *version = j.find("pellucid_session");
-    if (!version || !version->isNumber())
-        throw SessionError(path.toStdString() + " is not a Pellucid session (no \"pellucid_session\" version)");
+    if (!version || !version->isNumber()) throw SessionError(path.toStdString() + " is not a Pellucid session (no \"pellucid_session\" version)");
     if (version->asInt() > Session::kVersion)
-        throw SessionError("Session " + path.toStdString() + " was written by a newer Pellucid (format "
-                           + std::to_string(version->asInt()) + "; this version reads up to " + std::to_string(Session::kVersion) + ")");
+        throw SessionError("Session " + path.toStdString() + " was written by a newer Pellucid (format " + std::to_string(version->asInt())
+                           + "; this version reads up to " + std::to_string(Session::kVersion) + ")");
     const QString dir = QFileInfo(path).absolutePath();
     Session s;
     try {
@@ -105,8 +104,10 @@ Session loadSession(const QString &path)
         if (const Json *v = j.find("compare"))
             for (const Json &m : v->asArray()) {
                 AttributionMethod method;
-                if (parseMethod(m.asString(), method)) s.compare.push_back(method);
-                else s.warnings << QString("Unknown method '%1' in the compare list was skipped").arg(QString::fromStdString(m.asString()));
+                if (parseMethod(m.asString(), method))
+                    s.compare.push_back(method);
+                else
+                    s.warnings << QString("Unknown method '%1' in the compare list was skipped").arg(QString::fromStdString(m.asString()));
             }
         if (const Json *v = j.find("composer")) {
             s.composer = composerFromJson(*v);
@@ -138,4 +139,4 @@ Session loadSession(const QString &path)
     return s;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -25,7 +25,7 @@ struct Session {
     static constexpr int kVersion = 1;
     QString modelPath;
     QString modelSha256;
-    QStringList inputs;              // inputs the session refers to (the composer's rows among them)
+    QStringList inputs;   // inputs the session refers to (the composer's rows among them)
     QString currentInput;
     QString layer;                   // the Activations panel's layer
     AttributionParams attribution;   // the Attribution panel's method and parameters
@@ -33,7 +33,7 @@ struct Session {
     ComposerSpec composer;
     FigureSettings figure;
     QByteArray windowState;
-    QStringList warnings;            // filled by loadSession: changed hash, missing files
+    QStringList warnings;   // filled by loadSession: changed hash, missing files
 };
 
 QString sha256OfFile(const QString &path);   // empty when the file cannot be read
@@ -42,4 +42,4 @@ void saveSession(Session session, const QString &path);
 /// Throws SessionError for a missing, corrupt or future-version file; other problems become warnings.
 Session loadSession(const QString &path);
 
-} // namespace pellucid
+}   // namespace pellucid

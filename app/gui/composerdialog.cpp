@@ -21,8 +21,7 @@
 
 namespace pellucid {
 
-ComposerDialog::ComposerDialog(QWidget *parent, FiguresFeature *figures, Workspace *workspace, const QStringList &inputs,
-                               const QString &currentLayer)
+ComposerDialog::ComposerDialog(QWidget *parent, FiguresFeature *figures, Workspace *workspace, const QStringList &inputs, const QString &currentLayer)
     : QDialog(parent), mFigures(figures), mWorkspace(workspace), mLayer(currentLayer)
 {
     setWindowTitle(tr("Figure composer"));
@@ -104,8 +103,7 @@ ComposerDialog::ComposerDialog(QWidget *parent, FiguresFeature *figures, Workspa
 
 ComposerDialog::ComposerDialog(MainWindow *window, const QStringList &inputs, const QString &currentLayer)
     : ComposerDialog(window, window->figures(), window->workspace(), inputs, currentLayer)
-{
-}
+{ }
 
 ComposerSpec ComposerDialog::spec() const
 {
@@ -170,4 +168,4 @@ void ComposerDialog::exportFigureFile()
     }
 }
 
-} // namespace pellucid
+}   // namespace pellucid

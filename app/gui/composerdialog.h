@@ -43,4 +43,4 @@ private:
     std::shared_ptr<const ComposedFigure> mFigure;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -16,7 +16,8 @@ EngineBridge::EngineBridge(QObject *parent) : QObject(parent)
 {
     mEngine = std::make_unique<Engine>([this](const JobEvent &e) {
         // Worker thread: hand the event to the GUI thread. Dropped by Qt if the bridge is gone.
-        QMetaObject::invokeMethod(this, [this, e] { onEvent(e); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            this, [this, e] { onEvent(e); }, Qt::QueuedConnection);
     });
 }
 
@@ -43,9 +44,9 @@ quint64 EngineBridge::loadModel(const QString &path, const LoadOptions &options,
     if (!slot) slot = std::make_unique<TaskSlot>("load:" + id);
     TaskHooks<ModelLoadedOutput> hooks;
     hooks.failed = std::move(failed);
-    return runJob<ModelLoadedOutput>(slot.get(), context, loadModelJob(path.toStdString(), options, id),
-                                     [done = std::move(done)](std::shared_ptr<const ModelLoadedOutput> out) { done(out->summary); },
-                                     std::move(hooks));
+    return runJob<ModelLoadedOutput>(
+        slot.get(), context, loadModelJob(path.toStdString(), options, id),
+        [done = std::move(done)](std::shared_ptr<const ModelLoadedOutput> out) { done(out->summary); }, std::move(hooks));
 }
 
 void EngineBridge::cancel(quint64 generation) { mEngine->cancel(generation); }
@@ -71,8 +72,7 @@ void EngineBridge::onEvent(const JobEvent &e)
         return;
     case JobEvent::Type::Finished:
     case JobEvent::Type::Failed:
-    case JobEvent::Type::Cancelled:
-        break;
+    case JobEvent::Type::Cancelled: break;
     }
     // Jobs dropped from the queue never started and were never counted.
     if (mRunning.erase(e.generation) && mRunning.empty()) emit busyChanged(false);
@@ -96,4 +96,4 @@ void EngineBridge::onEvent(const JobEvent &e)
     if (p.done) p.done(e.output);
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -66,8 +66,7 @@ public:
     /// An engine job made by one of the engine's factories (activationsJob, attributionJob, liveFrameJob…)
     /// whose final output is an R and whose partial outputs are P.
     template <class R, class P = R>
-    quint64 runJob(TaskSlot *slot, QObject *context, Job job, std::function<void(std::shared_ptr<const R>)> done,
-                   TaskHooks<P> hooks = {})
+    quint64 runJob(TaskSlot *slot, QObject *context, Job job, std::function<void(std::shared_ptr<const R>)> done, TaskHooks<P> hooks = {})
     {
         Pending p;
         p.context = context;
@@ -94,8 +93,7 @@ public:
 
     /// Loads a model into the engine's workspace under `id`; `done` gets its summary.
     quint64 loadModel(const QString &path, const LoadOptions &options, const std::string &id, QObject *context,
-                      std::function<void(std::shared_ptr<const ModelSummary>)> done,
-                      std::function<void(const QString &)> failed = {});
+                      std::function<void(std::shared_ptr<const ModelSummary>)> done, std::function<void(const QString &)> failed = {});
 
     void cancel(quint64 generation);
     void cancelAll();
@@ -121,12 +119,12 @@ private:
         std::function<void()> cancelled;
     };
     quint64 submit(Job job, Pending pending);
-    void onEvent(const JobEvent &e);   // GUI thread
-    std::map<std::string, uint64_t> mLatest;   // newest submitted generation per slot key
-    std::map<uint64_t, Pending> mPending;      // by generation
-    std::set<uint64_t> mRunning;               // generations that started and have not ended
+    void onEvent(const JobEvent &e);                               // GUI thread
+    std::map<std::string, uint64_t> mLatest;                       // newest submitted generation per slot key
+    std::map<uint64_t, Pending> mPending;                          // by generation
+    std::set<uint64_t> mRunning;                                   // generations that started and have not ended
     std::map<std::string, std::unique_ptr<TaskSlot>> mLoadSlots;   // one per workspace model id
     std::unique_ptr<Engine> mEngine;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -42,8 +42,7 @@ ExportDialog::ExportDialog(const QStringList &panels, QWidget *parent) : QDialog
     pathRow->addWidget(browse);
     form->addRow(tr("File"), pathRow);
     connect(browse, &QPushButton::clicked, this, [this] {
-        const QString p = QFileDialog::getSaveFileName(this, tr("Export figure"), mPath->text(),
-                                                       tr("PDF (*.pdf);;SVG (*.svg);;PNG (*.png)"));
+        const QString p = QFileDialog::getSaveFileName(this, tr("Export figure"), mPath->text(), tr("PDF (*.pdf);;SVG (*.svg);;PNG (*.png)"));
         if (!p.isEmpty()) mPath->setText(p);
     });
     mPreset = new QComboBox(this);
@@ -120,4 +119,4 @@ void ExportDialog::accept()
     QDialog::accept();
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -37,4 +37,4 @@ private:
     QCheckBox *mRaw;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

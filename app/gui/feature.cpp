@@ -22,15 +22,15 @@ void DockLayout::tab(QDockWidget *dock)
 
 void DockLayout::below(QDockWidget *dock)
 {
-    if (mFirstTab) mWindow->splitDockWidget(mFirstTab, dock, Qt::Vertical);
-    else mWindow->addDockWidget(Qt::RightDockWidgetArea, dock);
+    if (mFirstTab)
+        mWindow->splitDockWidget(mFirstTab, dock, Qt::Vertical);
+    else
+        mWindow->addDockWidget(Qt::RightDockWidgetArea, dock);
     if (!mBelow) mBelow = dock;
 }
 
 Feature::Feature(Workspace *workspace, QMainWindow *window)
-    : QObject(window), mWorkspace(workspace), mBridge(workspace->bridge()), mWindow(window)
-{
-}
+    : QObject(window), mWorkspace(workspace), mBridge(workspace->bridge()), mWindow(window) { }
 
 QDockWidget *Feature::addDock(const QString &title, const QString &objectName, QWidget *content)
 {
@@ -42,4 +42,4 @@ QDockWidget *Feature::addDock(const QString &title, const QString &objectName, Q
     return dock;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -23,10 +23,10 @@ constexpr int kDockLayoutVersion = 3;
 /// strip below it.
 class DockLayout {
 public:
-    explicit DockLayout(QMainWindow *window) : mWindow(window) {}
+    explicit DockLayout(QMainWindow *window) : mWindow(window) { }
     void left(QDockWidget *dock, bool top = false);   // top: above the docks already in the column
-    void tab(QDockWidget *dock);     // into the right tab group (the first one placed starts it)
-    void below(QDockWidget *dock);   // under the right tab group
+    void tab(QDockWidget *dock);                      // into the right tab group (the first one placed starts it)
+    void below(QDockWidget *dock);                    // under the right tab group
     QDockWidget *firstTab() const { return mFirstTab; }
     QDockWidget *firstLeft() const { return mFirstLeft; }
     QDockWidget *firstBelow() const { return mBelow; }
@@ -54,7 +54,7 @@ public:
     /// The figures this feature exports (File → Export figure), by panel name.
     virtual QList<QPair<QString, const FigureSource *>> figures() const { return {}; }
     /// The window is closing (before its layout is saved).
-    virtual void windowClosing() {}
+    virtual void windowClosing() { }
 
 protected:
     QDockWidget *addDock(const QString &title, const QString &objectName, QWidget *content);
@@ -66,4 +66,4 @@ private:
     QList<QDockWidget *> mDocks;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

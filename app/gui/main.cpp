@@ -20,7 +20,7 @@ QString resourcesDir()
     return QStringLiteral(PELLUCID_SOURCE_RESOURCES);
 }
 
-} // namespace
+}   // namespace
 
 int main(int argc, char **argv)
 {

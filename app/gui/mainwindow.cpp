@@ -150,9 +150,8 @@ void MainWindow::buildStatusBar()
     connect(mWorkspace, &Workspace::errorRaised, this, &MainWindow::showError);
     connect(mWorkspace, &Workspace::errorCleared, mErrorLabel, &QLabel::clear);
     connect(mWorkspace, &Workspace::statusMessage, this, [this](const QString &m, int ms) { statusBar()->showMessage(m, ms); });
-    connect(mWorkspace, &Workspace::modelLoading, this, [this](const QString &path) {
-        mModelLabel->setText(tr("loading %1…").arg(QFileInfo(path).fileName()));
-    });
+    connect(mWorkspace, &Workspace::modelLoading, this,
+            [this](const QString &path) { mModelLabel->setText(tr("loading %1…").arg(QFileInfo(path).fileName())); });
 }
 
 void MainWindow::buildMenus()
@@ -311,8 +310,10 @@ void MainWindow::dropEvent(QDropEvent *e)
         if (!url.isLocalFile()) continue;
         const QString p = url.toLocalFile();
         const QString suffix = QFileInfo(p).suffix().toLower();
-        if (suffix == "pt" || suffix == "pth" || suffix == "ptl" || suffix == "zip") openModel(p);
-        else openImage(p);
+        if (suffix == "pt" || suffix == "pth" || suffix == "ptl" || suffix == "zip")
+            openModel(p);
+        else
+            openImage(p);
     }
 }
 
@@ -372,4 +373,4 @@ DatasetPanel *MainWindow::datasetPanel() const { return mDataset->panel(); }
 LatentPanel *MainWindow::latentPanel() const { return mLatent->panel(); }
 AttentionPanel *MainWindow::attentionPanel() const { return mAttention->panel(); }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -65,7 +65,7 @@ public:
     void setSampleFolder(const QString &folder);
     void setText(const QString &text);   // tokenized with the model's tokenizer, made the current input
     void setInputTensor(const TensorValue &input, const QString &name);
-    void setDrawing(const QImage &image);   // as the same picture saved as PNG would be
+    void setDrawing(const QImage &image);      // as the same picture saved as PNG would be
     void setDevice(DevicePreference device);   // these reload the current model
     void setModelRole(const QString &role);
     void setThreads(int threads);
@@ -180,4 +180,4 @@ private:
     std::unique_ptr<Session> mPendingSession;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

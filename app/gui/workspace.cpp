@@ -7,7 +7,7 @@
 
 namespace pellucid {
 
-Workspace::Workspace(EngineBridge *bridge, QObject *parent) : QObject(parent), mBridge(bridge) {}
+Workspace::Workspace(EngineBridge *bridge, QObject *parent) : QObject(parent), mBridge(bridge) { }
 
 void Workspace::openModel(const QString &path)
 {
@@ -34,7 +34,7 @@ bool Workspace::isGenerator() const
     if (!mModel) return false;
     const Json *role = mModel->metadata.raw.find("role");
     return role && role->isString()
-           && (role->asString() == "generator" || role->asString() == "decoder" || role->asString() == "conditional_generator");
+        && (role->asString() == "generator" || role->asString() == "decoder" || role->asString() == "conditional_generator");
 }
 
 bool Workspace::isRecommender() const { return mModel && mModel->metadata.task == "recommendation"; }
@@ -55,8 +55,7 @@ void Workspace::closeCompareModel()
     emit compareModelChanged(nullptr);
 }
 
-void Workspace::setInput(const TensorValue &tensor, InputOrigin origin, const QString &imagePath, const QStringList &tokens,
-                         const QString &name)
+void Workspace::setInput(const TensorValue &tensor, InputOrigin origin, const QString &imagePath, const QStringList &tokens, const QString &name)
 {
     mInputName = name;
     mInput = tensor;
@@ -86,4 +85,4 @@ void Workspace::present(const QString &panel, quint64 inputId, bool final, std::
     show();
 }
 
-} // namespace pellucid
+}   // namespace pellucid

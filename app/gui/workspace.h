@@ -131,4 +131,4 @@ private:
     bool mLive = false;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -47,7 +47,7 @@ bool isImage(const fs::path &p)
     return std::find(exts.begin(), exts.end(), lower(p.extension().string())) != exts.end();
 }
 
-} // namespace
+}   // namespace
 
 Dataset Dataset::open(const std::string &path, const std::vector<std::string> &classNames)
 {
@@ -64,8 +64,10 @@ Dataset Dataset::open(const std::string &path, const std::vector<std::string> &c
         for (size_t c = 0; c < classes.size(); ++c) {
             int label = int(c);
             const auto it = std::find_if(classNames.begin(), classNames.end(), [&](const std::string &n) { return lower(n) == lower(classes[c]); });
-            if (it != classNames.end()) label = int(it - classNames.begin());
-            else if (!classes[c].empty() && std::all_of(classes[c].begin(), classes[c].end(), ::isdigit)) label = std::stoi(classes[c]);
+            if (it != classNames.end())
+                label = int(it - classNames.begin());
+            else if (!classes[c].empty() && std::all_of(classes[c].begin(), classes[c].end(), ::isdigit))
+                label = std::stoi(classes[c]);
             std::vector<std::string> files;
             for (const auto &e : fs::directory_iterator(fs::path(path) / classes[c]))
                 if (e.is_regular_file() && isImage(e.path())) files.push_back(e.path().string());
@@ -88,14 +90,19 @@ Dataset Dataset::open(const std::string &path, const std::vector<std::string> &c
         if (img.size() < 16 + size_t(n) * size_t(d.mRows * d.mCols)) throw Error(ErrorCode::BadInput, path + " is truncated");
         d.mPixels.assign(img.begin() + 16, img.begin() + 16 + long(size_t(n) * size_t(d.mRows * d.mCols)));
         std::string labelsPath = fs::path(path).filename().string();
-        for (const auto &[from, to] : std::vector<std::pair<std::string, std::string>>{{"images-idx3", "labels-idx1"}, {"images", "labels"}, {"idx3", "idx1"}}) {
+        for (const auto &[from, to] :
+             std::vector<std::pair<std::string, std::string>>{{"images-idx3", "labels-idx1"}, {"images", "labels"}, {"idx3", "idx1"}}) {
             const auto at = labelsPath.find(from);
-            if (at != std::string::npos) { labelsPath.replace(at, from.size(), to); break; }
+            if (at != std::string::npos) {
+                labelsPath.replace(at, from.size(), to);
+                break;
+            }
         }
         labelsPath = (fs::path(path).parent_path() / labelsPath).string();
         const auto lab = readMaybeGz(labelsPath);
         if (lab.size() < 8 || be32(lab, 0) != 0x00000801) throw Error(ErrorCode::BadInput, labelsPath + " is not an IDX label file (magic 0x801)");
-        if (be32(lab, 4) != n) throw Error(ErrorCode::BadInput, labelsPath + " has " + std::to_string(be32(lab, 4)) + " labels for " + std::to_string(n) + " images");
+        if (be32(lab, 4) != n)
+            throw Error(ErrorCode::BadInput, labelsPath + " has " + std::to_string(be32(lab, 4)) + " labels for " + std::to_string(n) + " images");
         for (uint32_t i = 0; i < n; ++i) d.mLabels.push_back(lab[8 + i]);
         return d;
     }
@@ -123,10 +130,7 @@ Dataset Dataset::open(const std::string &path, const std::vector<std::string> &c
     return d;
 }
 
-std::string Dataset::itemName(size_t i) const
-{
-    return mKind == "idx" ? "#" + std::to_string(i) : mPaths[i];
-}
+std::string Dataset::itemName(size_t i) const { return mKind == "idx" ? "#" + std::to_string(i) : mPaths[i]; }
 
 TensorValue Dataset::batch(size_t begin, size_t end, const InputSpec &spec, const Shape &modelInput) const
 {
@@ -145,9 +149,11 @@ TensorValue Dataset::batch(size_t begin, size_t end, const InputSpec &spec, cons
             t = loadInputFile(mPaths[i], spec, modelInput);
         }
         Shape s(t.shape().begin() + 1, t.shape().end());
-        if (itemShape.empty()) itemShape = s;
+        if (itemShape.empty())
+            itemShape = s;
         else if (s != itemShape)
-            throw Error(ErrorCode::BadInput, itemName(i) + " has shape " + shapeToString(t.shape()) + ", unlike the batch's " + shapeToString(itemShape));
+            throw Error(ErrorCode::BadInput,
+                        itemName(i) + " has shape " + shapeToString(t.shape()) + ", unlike the batch's " + shapeToString(itemShape));
         all.insert(all.end(), t.data(), t.data() + t.numel());
     }
     Shape shape = itemShape;
@@ -170,4 +176,4 @@ TensorValue encodeDataset(Model &encoder, const Dataset &data, size_t limit, con
     return concatRows(mus);
 }
 
-} // namespace pellucid
+}   // namespace pellucid

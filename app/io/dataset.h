@@ -40,7 +40,6 @@ class Model;
 /// An encoder's codes — its first output (a VAE encoder's posterior means) — for the first `limit` items, flattened
 /// per item; batches of 256 preprocessed
 /// for the encoder: [n, D]. `beforeBatch(done, total)` runs before each batch (progress; cancel by throwing).
-TensorValue encodeDataset(Model &encoder, const Dataset &data, size_t limit,
-                          const std::function<void(size_t done, size_t total)> &beforeBatch = {});
+TensorValue encodeDataset(Model &encoder, const Dataset &data, size_t limit, const std::function<void(size_t done, size_t total)> &beforeBatch = {});
 
-} // namespace pellucid
+}   // namespace pellucid

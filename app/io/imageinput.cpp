@@ -38,23 +38,21 @@ void writePng(const std::string &path, const cv::Mat &img)
     commitTemporary(tmp, path);
 }
 
-} // namespace
+}   // namespace
 
 /// Decoded pixels (any depth, 1/3/4 channels, BGR order as OpenCV reads them) to the model's input.
 TensorValue matToTensor(cv::Mat img, const InputSpec &spec, const Shape &modelInput);
 
 TensorValue imageFileToTensor(const std::string &path, const InputSpec &spec, const Shape &modelInput)
 {
-    if (!std::filesystem::exists(path))
-        throw Error(ErrorCode::FileNotFound, "Input file not found: " + path);
+    if (!std::filesystem::exists(path)) throw Error(ErrorCode::FileNotFound, "Input file not found: " + path);
     cv::Mat img;
     try {
         img = cv::imread(path, cv::IMREAD_UNCHANGED);
     } catch (const cv::Exception &e) {
         throw Error(ErrorCode::BadInput, "Cannot decode image " + path + ": " + e.what());
     }
-    if (img.empty())
-        throw Error(ErrorCode::BadInput, "Cannot decode image " + path + " (not an image, or a format OpenCV cannot read)");
+    if (img.empty()) throw Error(ErrorCode::BadInput, "Cannot decode image " + path + " (not an image, or a format OpenCV cannot read)");
     return matToTensor(img, spec, modelInput);
 }
 
@@ -85,28 +83,34 @@ TensorValue matToTensor(cv::Mat img, const InputSpec &spec, const Shape &modelIn
     const int outW = shape.size() == 4 ? int(shape[3]) : img.cols;
 
     double maxValue = 255.0;
-    if (img.depth() == CV_16U) maxValue = 65535.0;
-    else if (img.depth() == CV_32F || img.depth() == CV_64F) maxValue = 1.0;
+    if (img.depth() == CV_16U)
+        maxValue = 65535.0;
+    else if (img.depth() == CV_32F || img.depth() == CV_64F)
+        maxValue = 1.0;
     img.convertTo(img, CV_32F, 1.0 / maxValue);
 
     cv::Mat conv;
     const int in = img.channels();
     if (channels == 1) {
-        if (in == 1) conv = img;
-        else cv::cvtColor(img, conv, in == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY);
+        if (in == 1)
+            conv = img;
+        else
+            cv::cvtColor(img, conv, in == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY);
     } else if (channels == 3) {
         const bool bgr = spec.channelOrder == "bgr";
-        if (in == 1) cv::cvtColor(img, conv, bgr ? cv::COLOR_GRAY2BGR : cv::COLOR_GRAY2RGB);
-        else if (in == 4) cv::cvtColor(img, conv, bgr ? cv::COLOR_BGRA2BGR : cv::COLOR_BGRA2RGB);
-        else if (bgr) conv = img;
-        else cv::cvtColor(img, conv, cv::COLOR_BGR2RGB);
+        if (in == 1)
+            cv::cvtColor(img, conv, bgr ? cv::COLOR_GRAY2BGR : cv::COLOR_GRAY2RGB);
+        else if (in == 4)
+            cv::cvtColor(img, conv, bgr ? cv::COLOR_BGRA2BGR : cv::COLOR_BGRA2RGB);
+        else if (bgr)
+            conv = img;
+        else
+            cv::cvtColor(img, conv, cv::COLOR_BGR2RGB);
     } else {
-        throw Error(ErrorCode::BadInput, "The model expects " + std::to_string(channels)
-                                             + " channels; images give 1 (gray) or 3 (colour)");
+        throw Error(ErrorCode::BadInput, "The model expects " + std::to_string(channels) + " channels; images give 1 (gray) or 3 (colour)");
     }
     if (conv.rows != outH || conv.cols != outW)
-        cv::resize(conv, conv, cv::Size(outW, outH), 0, 0,
-                   (outH < conv.rows || outW < conv.cols) ? cv::INTER_AREA : cv::INTER_LINEAR);
+        cv::resize(conv, conv, cv::Size(outW, outH), 0, 0, (outH < conv.rows || outW < conv.cols) ? cv::INTER_AREA : cv::INTER_LINEAR);
 
     std::vector<float> values(size_t(channels) * size_t(outH) * size_t(outW));
     const float lo = spec.rangeLo, span = spec.rangeHi - spec.rangeLo;
@@ -128,8 +132,7 @@ TensorValue loadInputFile(const std::string &path, const InputSpec &spec, const 
 {
     std::string ext = std::filesystem::path(path).extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-    if (ext == ".npy")
-        return readNpy(path);
+    if (ext == ".npy") return readNpy(path);
     return imageFileToTensor(path, spec, modelInput);
 }
 
@@ -137,10 +140,18 @@ void writeActivationPng(const std::string &path, const TensorValue &a)
 {
     const Shape &s = a.shape();
     int channels = 1, h = 1, w = 1;
-    if (s.size() == 4) { channels = int(s[1]); h = int(s[2]); w = int(s[3]); }
-    else if (s.size() == 3) { h = int(s[1]); w = int(s[2]); }
-    else if (s.size() == 2) { w = int(s[1]); }
-    else if (s.size() == 1) { w = int(s[0]); }
+    if (s.size() == 4) {
+        channels = int(s[1]);
+        h = int(s[2]);
+        w = int(s[3]);
+    } else if (s.size() == 3) {
+        h = int(s[1]);
+        w = int(s[2]);
+    } else if (s.size() == 2) {
+        w = int(s[1]);
+    } else if (s.size() == 1) {
+        w = int(s[0]);
+    }
     const int cols = int(std::ceil(std::sqrt(double(channels))));
     const int rows = (channels + cols - 1) / cols;
     const int scale = std::max(1, 64 / std::max(1, std::max(h, w > 256 ? 1 : w)));
@@ -150,8 +161,13 @@ void writeActivationPng(const std::string &path, const TensorValue &a)
         const float *p = a.data() + int64_t(c) * h * w;
         float lo = INFINITY, hi = -INFINITY;
         for (int i = 0; i < h * w; ++i)
-            if (std::isfinite(p[i])) { lo = std::min(lo, p[i]); hi = std::max(hi, p[i]); }
-        if (!(hi > lo)) { hi = lo + 1; }
+            if (std::isfinite(p[i])) {
+                lo = std::min(lo, p[i]);
+                hi = std::max(hi, p[i]);
+            }
+        if (!(hi > lo)) {
+            hi = lo + 1;
+        }
         cv::Mat plane(h, w, CV_8UC1), nan(h, w, CV_8UC1, cv::Scalar(0));
         for (int i = 0; i < h * w; ++i) {
             plane.data[i] = std::isfinite(p[i]) ? uchar(std::clamp((p[i] - lo) / (hi - lo) * 255.0f + 0.5f, 0.0f, 255.0f)) : 0;
@@ -183,7 +199,7 @@ cv::Mat planeMean(const TensorValue &t)
     return m;
 }
 
-} // namespace
+}   // namespace
 
 namespace {
 
@@ -204,7 +220,7 @@ cv::Mat frameBgr(const TensorValue &images, int i, int scale)
     return img;
 }
 
-} // namespace
+}   // namespace
 
 void writeImageGridPng(const std::string &path, const TensorValue &images, int cols)
 {
@@ -249,12 +265,14 @@ void writeGif(const std::string &path, const TensorValue &images, double fps, in
     ColorMapObject *map = GifMakeMapObject(256, colours);
     const cv::Mat first = frameBgr(images, 0, scale);
     EGifSetGifVersion(gif, true);
-    if (EGifPutScreenDesc(gif, first.cols, first.rows, 8, 0, map) == GIF_ERROR) { GifFreeMapObject(map); fail("screen"); }
+    if (EGifPutScreenDesc(gif, first.cols, first.rows, 8, 0, map) == GIF_ERROR) {
+        GifFreeMapObject(map);
+        fail("screen");
+    }
     GifFreeMapObject(map);
     unsigned char loop[3] = {1, 0, 0};   // NETSCAPE2.0: loop forever
-    if (EGifPutExtensionLeader(gif, APPLICATION_EXT_FUNC_CODE) == GIF_ERROR
-        || EGifPutExtensionBlock(gif, 11, "NETSCAPE2.0") == GIF_ERROR || EGifPutExtensionBlock(gif, 3, loop) == GIF_ERROR
-        || EGifPutExtensionTrailer(gif) == GIF_ERROR)
+    if (EGifPutExtensionLeader(gif, APPLICATION_EXT_FUNC_CODE) == GIF_ERROR || EGifPutExtensionBlock(gif, 11, "NETSCAPE2.0") == GIF_ERROR
+        || EGifPutExtensionBlock(gif, 3, loop) == GIF_ERROR || EGifPutExtensionTrailer(gif) == GIF_ERROR)
         fail("loop");
     const int delay = std::max(1, int(std::lround(100.0 / std::max(0.1, fps))));
     std::vector<GifByteType> row(size_t(first.cols));
@@ -270,8 +288,10 @@ void writeGif(const std::string &path, const TensorValue &images, double fps, in
         for (int y = 0; y < f.rows; ++y) {
             for (int x = 0; x < f.cols; ++x) {
                 const cv::Vec3b p = f.at<cv::Vec3b>(y, x);
-                if (grey) row[size_t(x)] = p[0];
-                else row[size_t(x)] = GifByteType((p[2] + 25) / 51 * 36 + (p[1] + 25) / 51 * 6 + (p[0] + 25) / 51);
+                if (grey)
+                    row[size_t(x)] = p[0];
+                else
+                    row[size_t(x)] = GifByteType((p[2] + 25) / 51 * 36 + (p[1] + 25) / 51 * 6 + (p[0] + 25) / 51);
             }
             if (EGifPutLine(gif, row.data(), f.cols) == GIF_ERROR) fail("pixels");
         }
@@ -279,7 +299,7 @@ void writeGif(const std::string &path, const TensorValue &images, double fps, in
     if (EGifCloseFile(gif, &error) == GIF_ERROR) throw Error(ErrorCode::IoError, "Cannot finish " + path + ": " + GifErrorString(error));
 }
 
-} // namespace
+}   // namespace
 
 void writeAnimation(const std::string &path, const TensorValue &images, double fps, int scale)
 {
@@ -305,8 +325,10 @@ void writeAnimation(const std::string &path, const TensorValue &images, double f
         throw;
     }
     // giflib creates files private to the user; make them readable like every other export.
-    std::filesystem::permissions(tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write
-                                          | std::filesystem::perms::group_read | std::filesystem::perms::others_read, ec);
+    std::filesystem::permissions(tmp,
+                                 std::filesystem::perms::owner_read | std::filesystem::perms::owner_write | std::filesystem::perms::group_read
+                                     | std::filesystem::perms::others_read,
+                                 ec);
     commitTemporary(tmp, path);
 }
 
@@ -369,4 +391,4 @@ void writeAttributionPng(const std::string &path, const TensorValue &input, cons
     writePng(path, out);
 }
 
-} // namespace pellucid
+}   // namespace pellucid

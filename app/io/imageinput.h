@@ -38,4 +38,4 @@ TensorValue slicSegments(const TensorValue &input, int regionSize, float ruler =
 /// use a diverging blue–white–red scale centred on 0; magnitudes use viridis. CAM maps are upsampled.
 void writeAttributionPng(const std::string &path, const TensorValue &input, const TensorValue &map, bool signedMap);
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -80,11 +80,9 @@ std::unique_ptr<LiveSource> LiveSource::openVideo(const std::string &path, bool 
     s->mCap = std::make_unique<Capture>();
     s->mLoop = loop;
     s->mDescription = std::filesystem::path(path).filename().string();
-    if (!s->mCap->cap.open(path))
-        throw Error(ErrorCode::BadInput, "Cannot play " + path + ": no decoder for its container or codec");
+    if (!s->mCap->cap.open(path)) throw Error(ErrorCode::BadInput, "Cannot play " + path + ": no decoder for its container or codec");
     cv::Mat probe;
-    if (!s->mCap->cap.read(probe) || probe.empty())
-        throw Error(ErrorCode::BadInput, "Cannot decode the frames of " + path + " (unsupported codec)");
+    if (!s->mCap->cap.read(probe) || probe.empty()) throw Error(ErrorCode::BadInput, "Cannot decode the frames of " + path + " (unsupported codec)");
     s->mCap->cap.set(cv::CAP_PROP_POS_FRAMES, 0);
     const double fps = s->mCap->cap.get(cv::CAP_PROP_FPS);
     s->mFps = fps > 0 && fps < 1000 ? fps : 25;
@@ -116,7 +114,10 @@ LiveSource::~LiveSource()
     if (mThread.joinable()) mThread.join();
 }
 
-void LiveSource::start() { mThread = std::thread([this] { run(); }); }
+void LiveSource::start()
+{
+    mThread = std::thread([this] { run(); });
+}
 
 void LiveSource::seek(double fraction)
 {
@@ -207,4 +208,4 @@ void LiveSource::run()
     }
 }
 
-} // namespace pellucid
+}   // namespace pellucid

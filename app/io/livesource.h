@@ -19,17 +19,17 @@
 namespace pellucid {
 
 struct LiveFrame {
-    uint64_t index = 0;                          // 1-based, in capture order
+    uint64_t index = 0;   // 1-based, in capture order
     int width = 0, height = 0;
-    std::vector<unsigned char> bgr;              // height × width × 3
+    std::vector<unsigned char> bgr;   // height × width × 3
     std::chrono::steady_clock::time_point captured;
-    TensorValue tensor;                          // made by the source's `prepare` function, on its thread
-    std::string prepareError;                    // why `prepare` failed
+    TensorValue tensor;         // made by the source's `prepare` function, on its thread
+    std::string prepareError;   // why `prepare` failed
 };
 
 struct CameraInfo {
-    int index = 0;          // N of /dev/videoN
-    std::string name;       // the driver's name for it ("Integrated Camera: Integrated C")
+    int index = 0;      // N of /dev/videoN
+    std::string name;   // the driver's name for it ("Integrated Camera: Integrated C")
 };
 
 class LiveSource {
@@ -86,4 +86,4 @@ private:
     std::shared_ptr<const std::function<void(LiveFrame &)>> mPrepare;   // guarded by mMutex
     std::thread mThread;
 };
-} // namespace pellucid
+}   // namespace pellucid

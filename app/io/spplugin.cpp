@@ -17,7 +17,7 @@ char *copy(const std::string &s)
     return out;
 }
 
-} // namespace
+}   // namespace
 
 extern "C" {
 
@@ -54,10 +54,7 @@ char *pellucid_sp_encode(void *handle, const char *text)
     return copy(out);
 }
 
-char *pellucid_sp_piece(void *handle, int id)
-{
-    return copy(static_cast<sentencepiece::SentencePieceProcessor *>(handle)->IdToPiece(id));
-}
+char *pellucid_sp_piece(void *handle, int id) { return copy(static_cast<sentencepiece::SentencePieceProcessor *>(handle)->IdToPiece(id)); }
 
 void pellucid_sp_free(char *p) { std::free(p); }
 void pellucid_sp_close(void *handle) { delete static_cast<sentencepiece::SentencePieceProcessor *>(handle); }

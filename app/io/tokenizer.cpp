@@ -29,7 +29,10 @@ std::vector<char32_t> decodeUtf8(const std::string &s)
         bool ok = true;
         for (int k = 1; k < len; ++k) {
             const unsigned char d = static_cast<unsigned char>(s[i + size_t(k)]);
-            if ((d >> 6) != 2) { ok = false; break; }
+            if ((d >> 6) != 2) {
+                ok = false;
+                break;
+            }
             cp = (cp << 6) | (d & 0x3F);
         }
         out.push_back(ok ? cp : 0xFFFD);
@@ -42,30 +45,50 @@ std::string encodeUtf8(const std::u32string &s)
 {
     std::string out;
     for (char32_t c : s) {
-        if (c < 0x80) out += char(c);
-        else if (c < 0x800) { out += char(0xC0 | (c >> 6)); out += char(0x80 | (c & 0x3F)); }
-        else if (c < 0x10000) { out += char(0xE0 | (c >> 12)); out += char(0x80 | ((c >> 6) & 0x3F)); out += char(0x80 | (c & 0x3F)); }
-        else { out += char(0xF0 | (c >> 18)); out += char(0x80 | ((c >> 12) & 0x3F)); out += char(0x80 | ((c >> 6) & 0x3F)); out += char(0x80 | (c & 0x3F)); }
+        if (c < 0x80)
+            out += char(c);
+        else if (c < 0x800) {
+            out += char(0xC0 | (c >> 6));
+            out += char(0x80 | (c & 0x3F));
+        } else if (c < 0x10000) {
+            out += char(0xE0 | (c >> 12));
+            out += char(0x80 | ((c >> 6) & 0x3F));
+            out += char(0x80 | (c & 0x3F));
+        } else {
+            out += char(0xF0 | (c >> 18));
+            out += char(0x80 | ((c >> 12) & 0x3F));
+            out += char(0x80 | ((c >> 6) & 0x3F));
+            out += char(0x80 | (c & 0x3F));
+        }
     }
     return out;
 }
 
-bool isWhitespace(char32_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0xA0 || c == 0x3000 || (c >= 0x2000 && c <= 0x200A) || c == 0x202F || c == 0x205F; }
-bool isControl(char32_t c) { return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || (c >= 0x7F && c < 0xA0) || c == 0xFFFD || c == 0 || (c >= 0x200B && c <= 0x200F); }
+bool isWhitespace(char32_t c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0xA0 || c == 0x3000 || (c >= 0x2000 && c <= 0x200A) || c == 0x202F || c == 0x205F;
+}
+bool isControl(char32_t c)
+{
+    return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || (c >= 0x7F && c < 0xA0) || c == 0xFFFD || c == 0 || (c >= 0x200B && c <= 0x200F);
+}
 bool isPunctuation(char32_t c)
 {
     // BERT: every non-letter/number ASCII symbol, plus Unicode punctuation.
     if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126)) return true;
     if (c == 0xA1 || c == 0xA7 || c == 0xAB || c == 0xB6 || c == 0xB7 || c == 0xBB || c == 0xBF) return true;
     return (c >= 0x2010 && c <= 0x2027) || (c >= 0x2030 && c <= 0x205E) || (c >= 0x3001 && c <= 0x3003) || (c >= 0x3008 && c <= 0x3011)
-           || (c >= 0xFF01 && c <= 0xFF0F);
+        || (c >= 0xFF01 && c <= 0xFF0F);
 }
 bool isCjk(char32_t c)
 {
     return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B81F)
-           || (c >= 0x2B820 && c <= 0x2CEAF) || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
+        || (c >= 0x2B820 && c <= 0x2CEAF) || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
-bool isCombiningMark(char32_t c) { return (c >= 0x0300 && c <= 0x036F) || (c >= 0x1AB0 && c <= 0x1AFF) || (c >= 0x1DC0 && c <= 0x1DFF) || (c >= 0x20D0 && c <= 0x20FF); }
+bool isCombiningMark(char32_t c)
+{
+    return (c >= 0x0300 && c <= 0x036F) || (c >= 0x1AB0 && c <= 0x1AFF) || (c >= 0x1DC0 && c <= 0x1DFF) || (c >= 0x20D0 && c <= 0x20FF);
+}
 
 /// Lower case for Latin (U+0000..U+024F, from Unicode's tables), Greek and Cyrillic letters.
 char32_t lower(char32_t c)
@@ -98,8 +121,9 @@ void checkLength(Tokenized &t, const TokenizerOptions &o, bool keepLast)
 {
     if (o.maxLength <= 0 || int(t.ids.size()) <= o.maxLength) return;
     if (!o.truncate)
-        throw Error(ErrorCode::BadInput, "The text has " + std::to_string(t.ids.size()) + " tokens; the model takes at most " + std::to_string(o.maxLength)
-                                             + " (shorten it, or choose truncation)");
+        throw Error(ErrorCode::BadInput,
+                    "The text has " + std::to_string(t.ids.size()) + " tokens; the model takes at most " + std::to_string(o.maxLength)
+                        + " (shorten it, or choose truncation)");
     const size_t keep = size_t(o.maxLength);
     if (keepLast && keep >= 2) {
         // Keep the closing special token ([SEP] / EOS).
@@ -116,7 +140,7 @@ void checkLength(Tokenized &t, const TokenizerOptions &o, bool keepLast)
     t.truncated = true;
 }
 
-} // namespace
+}   // namespace
 
 WordPieceTokenizer::WordPieceTokenizer(const std::string &path, const TokenizerOptions &options) : mOptions(options)
 {
@@ -129,14 +153,21 @@ WordPieceTokenizer::WordPieceTokenizer(const std::string &path, const TokenizerO
         if (!line.empty() && line.back() == '\r') line.pop_back();
         for (char32_t c : decodeUtf8(line))
             if (c == 0xFFFD) throw Error(ErrorCode::BadInput, "The vocabulary " + path + " is not valid UTF-8 (line " + std::to_string(id + 1) + ")");
-        if (line.empty()) throw Error(ErrorCode::BadInput, "The vocabulary " + path + " has an empty entry at line " + std::to_string(id + 1) + " (one token per line)");
+        if (line.empty())
+            throw Error(ErrorCode::BadInput,
+                        "The vocabulary " + path + " has an empty entry at line " + std::to_string(id + 1) + " (one token per line)");
         if (line.find_first_of(" \t") != std::string::npos)
-            throw Error(ErrorCode::BadInput, "The vocabulary " + path + " has whitespace inside the token at line " + std::to_string(id + 1) + " ('" + line.substr(0, 40) + "'): not a vocab.txt");
+            throw Error(ErrorCode::BadInput,
+                        "The vocabulary " + path + " has whitespace inside the token at line " + std::to_string(id + 1) + " ('" + line.substr(0, 40)
+                            + "'): not a vocab.txt");
         if (!mVocab.emplace(line, id).second)
             throw Error(ErrorCode::BadInput, "The vocabulary " + path + " lists '" + line + "' twice (line " + std::to_string(id + 1) + ")");
         ++id;
     }
-    auto find = [&](const char *t) { const auto it = mVocab.find(t); return it == mVocab.end() ? int64_t(-1) : it->second; };
+    auto find = [&](const char *t) {
+        const auto it = mVocab.find(t);
+        return it == mVocab.end() ? int64_t(-1) : it->second;
+    };
     mUnk = find("[UNK]");
     mCls = find("[CLS]");
     mSep = find("[SEP]");
@@ -154,7 +185,10 @@ std::vector<std::string> WordPieceTokenizer::basicTokens(const std::string &text
     };
     for (char32_t c : decodeUtf8(text)) {
         if (isControl(c)) continue;
-        if (isWhitespace(c)) { flush(); continue; }
+        if (isWhitespace(c)) {
+            flush();
+            continue;
+        }
         if (mOptions.lowercase) {
             if (isCombiningMark(c)) continue;   // accents written as combining marks
             c = lower(c);
@@ -183,7 +217,10 @@ std::vector<std::string> WordPieceTokenizer::wordPieces(const std::string &word)
         while (end > start) {
             std::string sub = encodeUtf8(std::u32string(cps.begin() + long(start), cps.begin() + long(end)));
             if (start > 0) sub = "##" + sub;
-            if (mVocab.count(sub)) { found = sub; break; }
+            if (mVocab.count(sub)) {
+                found = sub;
+                break;
+            }
             --end;
         }
         if (found.empty()) return {"[UNK]"};   // BERT: a word that cannot be fully split is unknown
@@ -239,11 +276,15 @@ struct SpPlugin {
                 const std::string path = d + "/libpellucid_sentencepiece.so";
                 if (!std::filesystem::exists(path)) continue;
                 s.lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
-                if (!s.lib) { s.error = dlerror(); continue; }
+                if (!s.lib) {
+                    s.error = dlerror();
+                    continue;
+                }
                 break;
             }
             if (!s.lib) {
-                if (s.error.empty()) s.error = "the SentencePiece plugin (libpellucid_sentencepiece.so) is not installed; build with libsentencepiece-dev";
+                if (s.error.empty())
+                    s.error = "the SentencePiece plugin (libpellucid_sentencepiece.so) is not installed; build with libsentencepiece-dev";
                 return s;
             }
             s.load = reinterpret_cast<void *(*)(const char *, char **)>(dlsym(s.lib, "pellucid_sp_load"));
@@ -278,11 +319,17 @@ public:
         if (!mHandle) throw Error(ErrorCode::BadInput, "Cannot read the SentencePiece model " + path + ": " + mPlugin.take(err));
         mPlugin.info(mHandle, &mBos, &mEos, &mSize);
     }
-    ~SentencePieceTokenizer() override { if (mHandle) mPlugin.close(mHandle); }
+    ~SentencePieceTokenizer() override
+    {
+        if (mHandle) mPlugin.close(mHandle);
+    }
     Tokenized encode(const std::string &text) const override
     {
         Tokenized t;
-        if (mOptions.addSpecial && mBos >= 0) { t.ids.push_back(mBos); t.tokens.push_back(mPlugin.take(mPlugin.piece(mHandle, mBos))); }
+        if (mOptions.addSpecial && mBos >= 0) {
+            t.ids.push_back(mBos);
+            t.tokens.push_back(mPlugin.take(mPlugin.piece(mHandle, mBos)));
+        }
         std::istringstream lines(mPlugin.take(mPlugin.encode(mHandle, text.c_str())));
         std::string line;
         while (std::getline(lines, line)) {
@@ -292,7 +339,10 @@ public:
             t.tokens.push_back(line.substr(tab + 1));
         }
         const bool eos = mOptions.addSpecial && mEos >= 0;
-        if (eos) { t.ids.push_back(mEos); t.tokens.push_back(mPlugin.take(mPlugin.piece(mHandle, mEos))); }
+        if (eos) {
+            t.ids.push_back(mEos);
+            t.tokens.push_back(mPlugin.take(mPlugin.piece(mHandle, mEos)));
+        }
         checkLength(t, mOptions, eos);
         return t;
     }
@@ -306,7 +356,7 @@ private:
     int mBos = -1, mEos = -1, mSize = 0;
 };
 
-} // namespace
+}   // namespace
 
 bool sentencePieceAvailable() { return SpPlugin::get().lib != nullptr; }
 
@@ -335,4 +385,4 @@ std::unique_ptr<Tokenizer> Tokenizer::open(const std::string &path, const Tokeni
     return std::make_unique<WordPieceTokenizer>(path, options);
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -21,9 +21,9 @@ struct Tokenized {
 };
 
 struct TokenizerOptions {
-    bool lowercase = true;        // WordPiece: lower-case and strip accents (uncased BERT vocabularies)
-    bool addSpecial = true;       // [CLS] … [SEP] (WordPiece); BOS/EOS when the SentencePiece model has them
-    int maxLength = 0;            // 0: no limit; otherwise longer inputs are an error unless `truncate`
+    bool lowercase = true;    // WordPiece: lower-case and strip accents (uncased BERT vocabularies)
+    bool addSpecial = true;   // [CLS] … [SEP] (WordPiece); BOS/EOS when the SentencePiece model has them
+    int maxLength = 0;        // 0: no limit; otherwise longer inputs are an error unless `truncate`
     bool truncate = false;
 };
 
@@ -63,4 +63,4 @@ bool tokenizerFromMetadata(const ModelSummary &model, std::string &file, Tokeniz
 /// Whether this build has SentencePiece support (libsentencepiece-dev found at configure time).
 bool sentencePieceAvailable();
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -37,7 +37,7 @@ std::string fixed(double v, int digits)
     return buf;
 }
 
-} // namespace
+}   // namespace
 
 DatasetEvaluation evaluateDataset(Model &model, const Dataset &data, size_t limit, size_t batch, int topK, const WorkflowSink &sink)
 {
@@ -112,12 +112,11 @@ Projection projectFeatures(const TensorValue &X, const std::string &name, const 
         const int total = o.epochs > 0 ? o.epochs : (n > 10000 ? 200 : 500);
         u.progress = [&](int epoch, const TensorValue &y) {
             sink.report(epoch, total, "UMAP");
-            if (live && epoch % 50 == 0)
-                live("UMAP of " + name + " — epoch " + std::to_string(epoch) + " of " + std::to_string(total), y);
+            if (live && epoch % 50 == 0) live("UMAP of " + name + " — epoch " + std::to_string(epoch) + " of " + std::to_string(total), y);
         };
         out.points = umap(X, u);
         out.title = "UMAP of " + name + " (" + std::to_string(n) + " items, " + std::to_string(o.neighbours) + " neighbours, min_dist "
-                    + fixed(o.minDist, 1) + ")";
+            + fixed(o.minDist, 1) + ")";
     } else if (o.method == "tsne") {
         TsneOptions t;
         t.dims = o.dims;
@@ -134,7 +133,7 @@ Projection projectFeatures(const TensorValue &X, const std::string &name, const 
         };
         out.points = tsne(X, t);
         out.title = "t-SNE of " + name + " (" + std::to_string(n) + " items, Barnes–Hut θ " + fixed(t.theta, 1) + ", perplexity "
-                    + fixed(o.perplexity, 0) + ")";
+            + fixed(o.perplexity, 0) + ")";
     } else {
         throw Error(ErrorCode::BadInput, "Unknown projection '" + o.method + "' (use pca, tsne or umap)");
     }
@@ -187,9 +186,10 @@ std::vector<MethodFaithfulness> faithfulness(Model &model, const Dataset &data, 
                 AttributionParams fixedTarget = p;
                 fixedTarget.target.kind = AttributionTarget::Kind::Class;
                 fixedTarget.target.classIndex = r->targetClass;
-                m.maxSensitivity = std::max(m.maxSensitivity, maxSensitivity(model, x, [&](const TensorValue &xx) {
-                    return explainInput(model, xx, fixedTarget, o.explain)->map;
-                }, 5, 0.02));
+                m.maxSensitivity =
+                    std::max(m.maxSensitivity,
+                             maxSensitivity(
+                                 model, x, [&](const TensorValue &xx) { return explainInput(model, xx, fixedTarget, o.explain)->map; }, 5, 0.02));
             }
             sink.report(++done, int64_t(n * methods.size()), "deletion / insertion");
         }
@@ -207,10 +207,13 @@ SanityResult sanityCheck(Model &model, const TensorValue &x, AttributionParams &
         p.target.classIndex = top.empty() ? 0 : top[0].index;
     }
     const AttributionParams fixedTarget = p;
-    return cascadingRandomization(model, [&](Model &m) {
-        sink.check();
-        return explainInput(m, x, fixedTarget, explain)->map;
-    }, seed);
+    return cascadingRandomization(
+        model,
+        [&](Model &m) {
+            sink.check();
+            return explainInput(m, x, fixedTarget, explain)->map;
+        },
+        seed);
 }
 
 namespace {
@@ -221,7 +224,7 @@ std::string datasetOf(const ModelSummary &s)
     return d && d->isString() ? d->asString() : std::string();
 }
 
-} // namespace
+}   // namespace
 
 Companions discoverCompanions(const ModelSummary &s, const std::function<Model &(const std::string &)> &load)
 {
@@ -261,8 +264,8 @@ Companions discoverCompanions(const ModelSummary &s, const std::function<Model &
 TensorValue traversalFrames(const TensorValue &frames, int64_t steps)
 {
     if (frames.shape().size() != 4 || steps < 1 || frames.dim(0) % steps != 0)
-        throw Error(ErrorCode::BadInput, "A traversal of " + shapeToString(frames.shape()) + " does not hold " + std::to_string(steps)
-                                             + " steps per dimension");
+        throw Error(ErrorCode::BadInput,
+                    "A traversal of " + shapeToString(frames.shape()) + " does not hold " + std::to_string(steps) + " steps per dimension");
     const int64_t rows = frames.dim(0) / steps;
     const int64_t C = frames.dim(1), H = frames.dim(2), W = frames.dim(3);
     std::vector<float> v(size_t(steps * C * rows * H * W));
@@ -275,4 +278,4 @@ TensorValue traversalFrames(const TensorValue &frames, int64_t steps)
     return TensorValue({steps, C, rows * H, W}, std::move(v));
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -36,29 +36,27 @@ DatasetEvaluation evaluateDataset(Model &model, const Dataset &data, size_t limi
 
 // --- projection -------------------------------------------------------------------------------------------
 /// The layer's activations pooled to one vector per item (spatial maps over H×W, tokens over T): [N, D].
-TensorValue datasetFeatures(Model &model, const Dataset &data, const std::string &layer, size_t limit = 0,
-                            const WorkflowSink &sink = {});
+TensorValue datasetFeatures(Model &model, const Dataset &data, const std::string &layer, size_t limit = 0, const WorkflowSink &sink = {});
 
 struct ProjectionOptions {
     std::string method = "pca";   // pca | tsne | umap
     int dims = 2;
-    double perplexity = 30;       // t-SNE
-    int iterations = 1000;        // t-SNE
-    double theta = -1;            // t-SNE Barnes–Hut angle; < 0: 0.5 for 2 dimensions, else exact
-    int neighbours = 15;          // UMAP
-    double minDist = 0.1;         // UMAP
-    int epochs = 0;               // UMAP; 0: automatic
+    double perplexity = 30;   // t-SNE
+    int iterations = 1000;    // t-SNE
+    double theta = -1;        // t-SNE Barnes–Hut angle; < 0: 0.5 for 2 dimensions, else exact
+    int neighbours = 15;      // UMAP
+    double minDist = 0.1;     // UMAP
+    int epochs = 0;           // UMAP; 0: automatic
     unsigned seed = 0;
 };
 struct Projection {
-    TensorValue points;                    // [N, dims]
-    std::vector<double> explainedRatio;    // PCA
-    std::string title;                     // e.g. "t-SNE of features.9 (…)"
+    TensorValue points;                   // [N, dims]
+    std::vector<double> explainedRatio;   // PCA
+    std::string title;                    // e.g. "t-SNE of features.9 (…)"
 };
 /// Projects features; `live` gets the embedding while t-SNE / UMAP optimise (every 50 iterations / epochs).
 /// Throws Error(BadInput) for an unknown method.
-Projection projectFeatures(const TensorValue &features, const std::string &layerName, const ProjectionOptions &options,
-                           const WorkflowSink &sink = {},
+Projection projectFeatures(const TensorValue &features, const std::string &layerName, const ProjectionOptions &options, const WorkflowSink &sink = {},
                            const std::function<void(const std::string &title, const TensorValue &points)> &live = {});
 
 // --- explanation quality ----------------------------------------------------------------------------------
@@ -70,8 +68,8 @@ struct ExplainOptions {
 };
 /// The SLIC superpixels of an image input [1, C, H, W] as a feature mask (empty for other inputs).
 TensorValue superpixelMask(const TensorValue &input, const ExplainOptions &options = {});
-std::shared_ptr<AttributionResult> explainInput(Model &model, const TensorValue &input, AttributionParams params,
-                                                const ExplainOptions &options = {}, const AttributionSink &sink = {});
+std::shared_ptr<AttributionResult> explainInput(Model &model, const TensorValue &input, AttributionParams params, const ExplainOptions &options = {},
+                                                const AttributionSink &sink = {});
 
 struct FaithfulnessOptions {
     int steps = 20;
@@ -93,8 +91,8 @@ std::vector<MethodFaithfulness> faithfulness(Model &model, const Dataset &data, 
 
 /// The model-parameter randomisation test (Adebayo et al.) of one input's map: the explained class is fixed
 /// to the original prediction first (so randomisation changes the map, not the target). `params` gets it.
-SanityResult sanityCheck(Model &model, const TensorValue &input, AttributionParams &params, const ExplainOptions &explain = {},
-                         uint64_t seed = 0, const WorkflowSink &sink = {});
+SanityResult sanityCheck(Model &model, const TensorValue &input, AttributionParams &params, const ExplainOptions &explain = {}, uint64_t seed = 0,
+                         const WorkflowSink &sink = {});
 
 // --- generators -------------------------------------------------------------------------------------------
 struct Companions {
@@ -111,4 +109,4 @@ Companions discoverCompanions(const ModelSummary &generator, const std::function
 /// every dimension's step k vertically, [steps, C, dims × H, W].
 TensorValue traversalFrames(const TensorValue &images, int64_t steps);
 
-} // namespace pellucid
+}   // namespace pellucid

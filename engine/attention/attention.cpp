@@ -27,18 +27,18 @@ at::Tensor maskScores(at::Tensor scores, const at::Tensor &mask)
 }
 
 std::tuple<at::Tensor, at::Tensor> sdpaProbs(const at::Tensor &query, const at::Tensor &key, const at::Tensor &value,
-                                             const c10::optional<at::Tensor> &attnMask, double dropoutP, bool isCausal,
-                                             c10::optional<double> scale, bool enableGqa)
+                                             const c10::optional<at::Tensor> &attnMask, double dropoutP, bool isCausal, c10::optional<double> scale,
+                                             bool enableGqa)
 {
     return explicitAttention(query, key, value, attnMask, dropoutP, isCausal, scale, enableGqa);
 }
 
 /// Explicit _native_multi_head_attention (batch-first [B, T, E]) returning (out, weights, probs [B, H, T, S]).
-std::tuple<at::Tensor, at::Tensor, at::Tensor> mhaProbs(const at::Tensor &query, const at::Tensor &key, const at::Tensor &value,
-                                                        int64_t embedDim, int64_t heads, const at::Tensor &qkvWeight,
-                                                        const at::Tensor &qkvBias, const at::Tensor &projWeight,
-                                                        const at::Tensor &projBias, const c10::optional<at::Tensor> &mask,
-                                                        bool needWeights, bool averageWeights, c10::optional<int64_t> maskType)
+std::tuple<at::Tensor, at::Tensor, at::Tensor> mhaProbs(const at::Tensor &query, const at::Tensor &key, const at::Tensor &value, int64_t embedDim,
+                                                        int64_t heads, const at::Tensor &qkvWeight, const at::Tensor &qkvBias,
+                                                        const at::Tensor &projWeight, const at::Tensor &projBias,
+                                                        const c10::optional<at::Tensor> &mask, bool needWeights, bool averageWeights,
+                                                        c10::optional<int64_t> maskType)
 {
     const int64_t B = query.size(0), T = query.size(1), S = key.size(1), dh = embedDim / heads;
     const auto w = qkvWeight.chunk(3, 0);
@@ -51,8 +51,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> mhaProbs(const at::Tensor &query,
     if (mask.has_value() && mask->defined()) {
         at::Tensor m = *mask;
         const int64_t type = maskType.has_value() ? *maskType : (m.dim() == 2 && m.size(0) == B && m.size(1) == S && B != T ? 1 : 0);
-        if (type == 1) m = m.view({B, 1, 1, S});   // key padding mask [B, S]
-        else if (m.dim() == 2) m = m.view({1, 1, T, S});   // attention mask [T, S]
+        if (type == 1)
+            m = m.view({B, 1, 1, S});   // key padding mask [B, S]
+        else if (m.dim() == 2)
+            m = m.view({1, 1, T, S});   // attention mask [T, S]
         scores = maskScores(scores, m);
     }
     at::Tensor probs = at::softmax(scores, -1);
@@ -60,8 +62,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> mhaProbs(const at::Tensor &query,
     const at::Tensor ctx = at::matmul(probs, v).transpose(1, 2).reshape({B, T, embedDim});
     const at::Tensor out = at::linear(ctx, projWeight, projBias);
     at::Tensor weights;
-    if (needWeights) weights = averageWeights ? probs.sum(1) / double(heads) : probs;
-    else weights = at::empty({0}, query.options());
+    if (needWeights)
+        weights = averageWeights ? probs.sum(1) / double(heads) : probs;
+    else
+        weights = at::empty({0}, query.options());
     return {out, weights, probs};
 }
 
@@ -87,9 +91,9 @@ std::tuple<at::Tensor, at::Tensor> encoderLayerProbs(const at::Tensor &src, int6
     return {x, probs};
 }
 
-} // namespace
+}   // namespace
 
-void registerAttentionOps() {}   // the registrations below run at load; referencing this keeps the object linked
+void registerAttentionOps() { }   // the registrations below run at load; referencing this keeps the object linked
 
 TORCH_LIBRARY_FRAGMENT(pellucid, m)
 {
@@ -107,7 +111,7 @@ TORCH_LIBRARY_FRAGMENT(pellucid, m)
     m.impl("encoder_layer_probs", c10::DispatchKey::CompositeImplicitAutograd, TORCH_FN(encoderLayerProbs));
 }
 
-} // namespace detail
+}   // namespace detail
 
 namespace {
 
@@ -122,8 +126,10 @@ detail::AttentionForward &attentionForward(Model &model)
         }
     }
     if (d.attention->kinds.empty())
-        throw Error(ErrorCode::BadInput, d.summary.fileName + " has no attention site (no scaled_dot_product_attention, multi-head "
-                                                              "attention kernel, encoder-layer kernel, or softmax feeding a matrix product)");
+        throw Error(ErrorCode::BadInput,
+                    d.summary.fileName
+                        + " has no attention site (no scaled_dot_product_attention, multi-head "
+                          "attention kernel, encoder-layer kernel, or softmax feeding a matrix product)");
     return *d.attention;
 }
 
@@ -152,10 +158,7 @@ void runAttention(Model &model, const at::Tensor &x, std::vector<at::Tensor> &ou
     }
 }
 
-at::Tensor valueToTorch(const TensorValue &t)
-{
-    return torch::from_blob(const_cast<float *>(t.data()), t.shape(), torch::kFloat).clone();
-}
+at::Tensor valueToTorch(const TensorValue &t) { return torch::from_blob(const_cast<float *>(t.data()), t.shape(), torch::kFloat).clone(); }
 
 at::Tensor rolloutOf(const std::vector<at::Tensor> &mats)
 {
@@ -164,7 +167,7 @@ at::Tensor rolloutOf(const std::vector<at::Tensor> &mats)
     return r;
 }
 
-} // namespace
+}   // namespace
 
 std::vector<std::string> attentionSites(Model &model)
 {
@@ -193,8 +196,9 @@ TensorValue stackAttention(const AttentionResult &r)
     std::vector<float> all;
     for (size_t l = 0; l < r.layers.size(); ++l) {
         if (r.layers[l].shape() != s)
-            throw Error(ErrorCode::BadInput, "Attention layers differ in shape (" + shapeToString(s) + " and " + shapeToString(r.layers[l].shape())
-                                                 + " at layer " + std::to_string(l) + "): they cannot be stacked");
+            throw Error(ErrorCode::BadInput,
+                        "Attention layers differ in shape (" + shapeToString(s) + " and " + shapeToString(r.layers[l].shape()) + " at layer "
+                            + std::to_string(l) + "): they cannot be stacked");
         all.insert(all.end(), r.layers[l].data(), r.layers[l].data() + r.layers[l].numel());
     }
     // [L, B, H, Q, K] → [B, L, H, Q, K]
@@ -231,12 +235,15 @@ TensorValue gradientRollout(Model &model, const TensorValue &input, int target)
     if (outs.empty() || outs[0].dim() != 2) throw Error(ErrorCode::BadInput, "Gradient rollout needs class scores [B, K] as the first output");
     const at::Tensor logits = outs[0];
     const int64_t K = logits.size(1);
-    if (target >= K) throw Error(ErrorCode::BadInput, "Target class " + std::to_string(target) + " is outside the model's 0–" + std::to_string(K - 1));
+    if (target >= K)
+        throw Error(ErrorCode::BadInput, "Target class " + std::to_string(target) + " is outside the model's 0–" + std::to_string(K - 1));
     const at::Tensor idx = target >= 0 ? at::full({logits.size(0)}, int64_t(target), torch::kLong).to(logits.device()) : logits.argmax(1);
     const at::Tensor y = logits.gather(1, idx.unsqueeze(1)).sum();
     for (const at::Tensor &p : probs)
-        if (!p.requires_grad()) throw Error(ErrorCode::BadInput, "The attention does not depend on trainable parameters or the input: no gradient to weight it by");
-    const std::vector<at::Tensor> grads = torch::autograd::grad({y}, probs, {}, /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);
+        if (!p.requires_grad())
+            throw Error(ErrorCode::BadInput, "The attention does not depend on trainable parameters or the input: no gradient to weight it by");
+    const std::vector<at::Tensor> grads =
+        torch::autograd::grad({y}, probs, {}, /*retain_graph=*/false, /*create_graph=*/false, /*allow_unused=*/true);
     torch::NoGradGuard ng;
     std::vector<at::Tensor> mats;
     for (size_t l = 0; l < probs.size(); ++l) {
@@ -264,7 +271,8 @@ TokenAttribution tokenAttributions(Model &model, const TensorValue &ids, const s
     const std::string layer = layerName.empty() ? embeddingLayer(model) : layerName;
     if (layer.empty()) throw Error(ErrorCode::BadInput, d.summary.fileName + " has no embedding layer (name one: metadata \"embedding_layer\")");
     const std::string path = d.checkedPath(model, layer);
-    if (ids.shape().size() != 2 || ids.dim(0) != 1) throw Error(ErrorCode::BadInput, "Token attributions take one sequence of ids [1, T], not " + shapeToString(ids.shape()));
+    if (ids.shape().size() != 2 || ids.dim(0) != 1)
+        throw Error(ErrorCode::BadInput, "Token attributions take one sequence of ids [1, T], not " + shapeToString(ids.shape()));
     if (steps < 2) throw Error(ErrorCode::BadInput, "Integrated gradients need at least 2 steps");
     const at::Tensor x = d.toTorch(ids);
     at::Tensor xb = x.clone();
@@ -319,4 +327,4 @@ TokenAttribution tokenAttributions(Model &model, const TensorValue &ids, const s
     return out;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -37,9 +37,9 @@ TensorValue gradientRollout(Model &model, const TensorValue &input, int target =
 /// by `padId`) to the input's, the target's gradient integrated (Gauss–Legendre, `steps` points), and
 /// (E − E_b) · ∫∇ summed over the embedding dimension per token.
 struct TokenAttribution {
-    std::vector<double> scores;     // per token
+    std::vector<double> scores;   // per token
     int target = 0;
-    double delta = 0;               // Σ scores − (f(x) − f(baseline)): the completeness error
+    double delta = 0;   // Σ scores − (f(x) − f(baseline)): the completeness error
     std::string layer;
 };
 TokenAttribution tokenAttributions(Model &model, const TensorValue &ids, const std::string &layer = "", int target = -1, int steps = 50,
@@ -47,4 +47,4 @@ TokenAttribution tokenAttributions(Model &model, const TensorValue &ids, const s
 /// The model's embedding layer: metadata "embedding_layer", else the first called Embedding module; "" if none.
 std::string embeddingLayer(const Model &model);
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -10,23 +10,26 @@ namespace pellucid {
 namespace {
 
 const std::pair<IntegrationRule, const char *> kRules[] = {
-    {IntegrationRule::GaussLegendre, "gauss-legendre"}, {IntegrationRule::RiemannLeft, "riemann-left"},
-    {IntegrationRule::RiemannRight, "riemann-right"},   {IntegrationRule::RiemannMiddle, "riemann-middle"},
+    {IntegrationRule::GaussLegendre, "gauss-legendre"},       {IntegrationRule::RiemannLeft, "riemann-left"},
+    {IntegrationRule::RiemannRight, "riemann-right"},         {IntegrationRule::RiemannMiddle, "riemann-middle"},
     {IntegrationRule::RiemannTrapezoid, "riemann-trapezoid"},
 };
 
-} // namespace
+}   // namespace
 
-using detail::Runner;
 using detail::attributeOne;
 using detail::camFromGradients;
+using detail::Runner;
 using detail::spatialLayer;
 
 bool isCamLayer(const LayerInfo &l)
 {
     if (l.calls <= 0 || l.outputShapes.empty()) return false;
     const Shape &o = l.outputShapes[0];
-    auto square = [](int64_t n) { const auto g = int64_t(std::llround(std::sqrt(double(n)))); return n > 0 && g * g == n; };
+    auto square = [](int64_t n) {
+        const auto g = int64_t(std::llround(std::sqrt(double(n))));
+        return n > 0 && g * g == n;
+    };
     return o.size() == 4 || (o.size() == 3 && (square(o[1]) || square(o[1] - 1)));
 }
 
@@ -64,7 +67,10 @@ const char *integrationName(IntegrationRule r)
 bool parseIntegration(const std::string &name, IntegrationRule &out)
 {
     for (const auto &k : kRules)
-        if (name == k.second) { out = k.first; return true; }
+        if (name == k.second) {
+            out = k.first;
+            return true;
+        }
     return false;
 }
 
@@ -101,7 +107,10 @@ void integrationPoints(IntegrationRule rule, int n, std::vector<double> &alphas,
                     p0 = p1;
                     p1 = pk;
                 }
-                if (n == 1) { p1 = x; p0 = 1; }
+                if (n == 1) {
+                    p1 = x;
+                    p0 = 1;
+                }
                 dp = n * (x * p1 - p0) / (x * x - 1);
                 const double dx = p1 / dp;
                 x -= dx;
@@ -114,14 +123,13 @@ void integrationPoints(IntegrationRule rule, int n, std::vector<double> &alphas,
     }
 }
 
-std::shared_ptr<AttributionResult> computeAttribution(Model &model, const TensorValue &input,
-                                                      const AttributionParams &params, const AttributionSink &sink)
+std::shared_ptr<AttributionResult> computeAttribution(Model &model, const TensorValue &input, const AttributionParams &params,
+                                                      const AttributionSink &sink)
 {
     const auto t0 = std::chrono::steady_clock::now();
     model.checkInput(input);
     if (needsLayer(params.method)) {
-        if (params.layer.empty())
-            throw Error(ErrorCode::BadInput, std::string(methodName(params.method)) + " needs a layer (--layer PATH)");
+        if (params.layer.empty()) throw Error(ErrorCode::BadInput, std::string(methodName(params.method)) + " needs a layer (--layer PATH)");
         model.resolveLayer(params.layer);
     }
     if (usesSuperpixels(params.method) && params.samples < 2)
@@ -206,16 +214,14 @@ Job attributionJob(TensorValue input, uint64_t inputId, AttributionParams params
     return job;
 }
 
-std::shared_ptr<AttributionResult> computeLiveFrame(Model &model, const TensorValue &input, uint64_t inputId,
-                                                    const std::string &activationLayer, int topK, int histogramBins,
-                                                    const AttributionParams *attribution, const AttributionSink &sink,
+std::shared_ptr<AttributionResult> computeLiveFrame(Model &model, const TensorValue &input, uint64_t inputId, const std::string &activationLayer,
+                                                    int topK, int histogramBins, const AttributionParams *attribution, const AttributionSink &sink,
                                                     const std::function<void(std::shared_ptr<ActivationOutput>)> &onActivations)
 {
     const AttributionMethod m = attribution ? attribution->method : AttributionMethod::Saliency;
     const bool gradCam = m == AttributionMethod::GradCam || m == AttributionMethod::GradCamPlusPlus || m == AttributionMethod::LayerCam;
     const bool inputGradient = m == AttributionMethod::Saliency || m == AttributionMethod::InputXGradient;
-    const bool shared = attribution && input.shape().size() >= 1 && input.dim(0) == 1
-                        && ((gradCam && !attribution->layer.empty()) || inputGradient);
+    const bool shared = attribution && input.shape().size() >= 1 && input.dim(0) == 1 && ((gradCam && !attribution->layer.empty()) || inputGradient);
     if (!shared) {
         onActivations(computeActivations(model, input, inputId, activationLayer, topK, histogramBins));
         if (!attribution) return nullptr;
@@ -246,8 +252,8 @@ std::shared_ptr<AttributionResult> computeLiveFrame(Model &model, const TensorVa
     } catch (const Error &) {
         throw;
     } catch (const std::exception &e) {
-        throw Error(ErrorCode::ModelError, "The model's forward failed on input " + shapeToString(input.shape()) + ": "
-                                               + summarizeTorchError(e.what()));
+        throw Error(ErrorCode::ModelError,
+                    "The model's forward failed on input " + shapeToString(input.shape()) + ": " + summarizeTorchError(e.what()));
     }
     for (size_t i = 0; i < paths.size(); ++i)
         if (outs.at(1 + i).isNone())
@@ -297,8 +303,8 @@ std::shared_ptr<AttributionResult> computeLiveFrame(Model &model, const TensorVa
     return result;
 }
 
-Job liveFrameJob(TensorValue input, uint64_t inputId, std::string activationLayer, const AttributionParams *attribution,
-                 std::string kind, int topK, int histogramBins)
+Job liveFrameJob(TensorValue input, uint64_t inputId, std::string activationLayer, const AttributionParams *attribution, std::string kind, int topK,
+                 int histogramBins)
 {
     Job job;
     job.kind = std::move(kind);
@@ -319,7 +325,7 @@ Job liveFrameJob(TensorValue input, uint64_t inputId, std::string activationLaye
     return job;
 }
 
-} // namespace pellucid
+}   // namespace pellucid
 
 namespace pellucid {
 
@@ -329,7 +335,7 @@ Json attributionParamsToJson(const AttributionParams &p, const std::string &base
     j["method"] = methodName(p.method);
     Json t = Json::object();
     t["kind"] = p.target.kind == AttributionTarget::Kind::Predicted ? "predicted"
-                : p.target.kind == AttributionTarget::Kind::Class   ? "class"
+        : p.target.kind == AttributionTarget::Kind::Class           ? "class"
                                                                     : "contrast";
     t["class"] = p.target.classIndex;
     t["other"] = p.target.otherClass;
@@ -337,8 +343,10 @@ Json attributionParamsToJson(const AttributionParams &p, const std::string &base
     j["layer"] = p.layer;
     j["steps"] = p.steps;
     j["integration"] = integrationName(p.integration);
-    j["baseline"] = p.baseline == BaselineKind::Zero ? "zero" : p.baseline == BaselineKind::Blur ? "blur"
-                    : p.baseline == BaselineKind::Uniform ? "uniform" : "file";
+    j["baseline"] = p.baseline == BaselineKind::Zero ? "zero"
+        : p.baseline == BaselineKind::Blur           ? "blur"
+        : p.baseline == BaselineKind::Uniform        ? "uniform"
+                                                     : "file";
     if (!baselinePath.empty()) j["baseline_file"] = baselinePath;
     j["blur_sigma"] = double(p.blurSigma);
     j["noise_base"] = methodName(p.noiseBase);
@@ -360,12 +368,12 @@ AttributionParams attributionParamsFromJson(const Json &j, std::string *baseline
 {
     AttributionParams p;
     try {
-        if (!parseMethod(j.find("method") ? j.find("method")->asString() : "", p.method))
-            throw std::runtime_error("unknown method");
+        if (!parseMethod(j.find("method") ? j.find("method")->asString() : "", p.method)) throw std::runtime_error("unknown method");
         if (const Json *t = j.find("target")) {
             const std::string kind = t->find("kind") ? t->find("kind")->asString() : "predicted";
             p.target.kind = kind == "class" ? AttributionTarget::Kind::Class
-                            : kind == "contrast" ? AttributionTarget::Kind::Contrast : AttributionTarget::Kind::Predicted;
+                : kind == "contrast"        ? AttributionTarget::Kind::Contrast
+                                            : AttributionTarget::Kind::Predicted;
             if (const Json *c = t->find("class")) p.target.classIndex = int(c->asInt());
             if (const Json *c = t->find("other")) p.target.otherClass = int(c->asInt());
         }
@@ -375,7 +383,10 @@ AttributionParams attributionParamsFromJson(const Json &j, std::string *baseline
             throw std::runtime_error("unknown integration rule " + v->asString());
         if (const Json *v = j.find("baseline")) {
             const std::string b = v->asString();
-            p.baseline = b == "blur" ? BaselineKind::Blur : b == "uniform" ? BaselineKind::Uniform : b == "file" ? BaselineKind::Tensor : BaselineKind::Zero;
+            p.baseline = b == "blur" ? BaselineKind::Blur
+                : b == "uniform"     ? BaselineKind::Uniform
+                : b == "file"        ? BaselineKind::Tensor
+                                     : BaselineKind::Zero;
         }
         if (const Json *v = j.find("baseline_file"); v && baselinePath) *baselinePath = v->asString();
         if (const Json *v = j.find("blur_sigma")) p.blurSigma = float(v->asNumber());
@@ -388,8 +399,10 @@ AttributionParams attributionParamsFromJson(const Json &j, std::string *baseline
         if (const Json *v = j.find("samples")) p.samples = int(v->asInt());
         if (const Json *v = j.find("stdev")) p.stdev = float(v->asNumber());
         if (const Json *v = j.find("seed")) p.seed = uint64_t(v->asInt());
-        if (const Json *v = j.find("window")) for (const Json &x : v->asArray()) p.window.push_back(x.asInt());
-        if (const Json *v = j.find("stride")) for (const Json &x : v->asArray()) p.stride.push_back(x.asInt());
+        if (const Json *v = j.find("window"))
+            for (const Json &x : v->asArray()) p.window.push_back(x.asInt());
+        if (const Json *v = j.find("stride"))
+            for (const Json &x : v->asArray()) p.stride.push_back(x.asInt());
         if (const Json *v = j.find("fill")) p.fill = float(v->asNumber());
         if (const Json *v = j.find("grid")) p.gridCells = int(v->asInt());
     } catch (const std::exception &e) {
@@ -398,4 +411,4 @@ AttributionParams attributionParamsFromJson(const Json &j, std::string *baseline
     return p;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

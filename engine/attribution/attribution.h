@@ -41,28 +41,28 @@ struct AttributionTarget {
 struct AttributionParams {
     AttributionMethod method = AttributionMethod::Saliency;
     AttributionTarget target;
-    std::string layer;                        // CAM methods
+    std::string layer;   // CAM methods
     // Integrated gradients
     int steps = 50;
     IntegrationRule integration = IntegrationRule::GaussLegendre;
     BaselineKind baseline = BaselineKind::Zero;
-    TensorValue baselineTensor;               // BaselineKind::Tensor: the input's shape (batch 1)
-    float blurSigma = 5.0f;                   // BaselineKind::Blur, in pixels
+    TensorValue baselineTensor;   // BaselineKind::Tensor: the input's shape (batch 1)
+    float blurSigma = 5.0f;       // BaselineKind::Blur, in pixels
     // Noise tunnel (SmoothGrad and its variants, around a gradient method)
     AttributionMethod noiseBase = AttributionMethod::Saliency;
     NoiseType noise = NoiseType::SmoothGrad;
-    int samples = 25;                         // noise tunnel, LIME, KernelSHAP
-    float stdev = 0.15f;                      // noise σ as a fraction of the input's value range
+    int samples = 25;      // noise tunnel, LIME, KernelSHAP
+    float stdev = 0.15f;   // noise σ as a fraction of the input's value range
     uint64_t seed = 0;
     // Occlusion
-    std::vector<int64_t> window, stride;      // per input dimension after the batch (C, H, W); window 0: whole dim
+    std::vector<int64_t> window, stride;   // per input dimension after the batch (C, H, W); window 0: whole dim
     float fill = 0.0f;
     // LIME / KernelSHAP: feature ids per pixel ([H, W] or the input's shape); empty: a grid of gridCells²
     TensorValue featureMask;
     int gridCells = 8;
     // Batching
-    int64_t memoryBudgetBytes = 0;            // 0: half the free CUDA memory, or a quarter of the free RAM
-    int64_t internalBatch = 0;                // 0: chosen from the budget
+    int64_t memoryBudgetBytes = 0;   // 0: half the free CUDA memory, or a quarter of the free RAM
+    int64_t internalBatch = 0;       // 0: chosen from the budget
 };
 
 struct AttributionResult : JobOutput {
@@ -70,11 +70,11 @@ struct AttributionResult : JobOutput {
     AttributionMethod method = AttributionMethod::Saliency;
     std::string layer;
     int targetClass = 0;
-    TensorValue map;                 // Captum's convention: the input's shape, or [N, 1, h, w] for CAMs
-    double convergenceDelta = 0;     // IG: Σ attribution − (y(x) − y(baseline)) (largest over a batch); NaN otherwise
-    int64_t modelPasses = 0;         // samples pushed through the model (forward, plus backward where used)
+    TensorValue map;               // Captum's convention: the input's shape, or [N, 1, h, w] for CAMs
+    double convergenceDelta = 0;   // IG: Σ attribution − (y(x) − y(baseline)) (largest over a batch); NaN otherwise
+    int64_t modelPasses = 0;       // samples pushed through the model (forward, plus backward where used)
     int64_t chunks = 0;
-    int64_t done = 0, total = 0;     // progress when partial
+    int64_t done = 0, total = 0;   // progress when partial
     bool partial = false;
     double elapsedMs = 0;
 };
@@ -87,8 +87,8 @@ struct AttributionSink {
 };
 
 /// Throws Error with a message that names the problem (non-spatial layer, target out of range, ...).
-std::shared_ptr<AttributionResult> computeAttribution(Model &model, const TensorValue &input,
-                                                      const AttributionParams &params, const AttributionSink &sink = {});
+std::shared_ptr<AttributionResult> computeAttribution(Model &model, const TensorValue &input, const AttributionParams &params,
+                                                      const AttributionSink &sink = {});
 
 Job attributionJob(TensorValue input, uint64_t inputId, AttributionParams params);
 
@@ -99,15 +99,14 @@ Job attributionJob(TensorValue input, uint64_t inputId, AttributionParams params
 /// it stops at the CAM layer) — instead of the three forward passes that separate activation and attribution
 /// requests cost. Other methods run after the activations as computeAttribution does. Returns the
 /// attribution (nullptr without one).
-std::shared_ptr<AttributionResult> computeLiveFrame(Model &model, const TensorValue &input, uint64_t inputId,
-                                                    const std::string &activationLayer, int topK, int histogramBins,
-                                                    const AttributionParams *attribution, const AttributionSink &sink,
+std::shared_ptr<AttributionResult> computeLiveFrame(Model &model, const TensorValue &input, uint64_t inputId, const std::string &activationLayer,
+                                                    int topK, int histogramBins, const AttributionParams *attribution, const AttributionSink &sink,
                                                     const std::function<void(std::shared_ptr<ActivationOutput>)> &onActivations);
 
 /// computeLiveFrame as a job of kind `kind`: the activations come as a partial output, the attribution as
 /// the final one (without an attribution the activations are the final output).
-Job liveFrameJob(TensorValue input, uint64_t inputId, std::string activationLayer, const AttributionParams *attribution,
-                 std::string kind, int topK = 5, int histogramBins = 64);
+Job liveFrameJob(TensorValue input, uint64_t inputId, std::string activationLayer, const AttributionParams *attribution, std::string kind,
+                 int topK = 5, int histogramBins = 64);
 
 /// Parameters as JSON (sessions, batch sidecars) and back; the feature mask and a baseline tensor are not
 /// stored (a baseline file is referenced by path in `baselinePath`). Throws Error(BadInput) on bad values.
@@ -118,4 +117,4 @@ AttributionParams attributionParamsFromJson(const Json &j, std::string *baseline
 /// `chunk`, forward only or forward + backward to the input — the raw cost an attribution method pays.
 double rawPassMs(Model &model, const TensorValue &input, int64_t samples, int64_t chunk, bool backward);
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -6,9 +6,9 @@ namespace pellucid {
 
 namespace detail {
 // Defined beside each computation, in engine/attribution/methods/.
-extern const MethodImpl saliencyImpl, inputXGradientImpl, integratedGradientsImpl, guidedBackpropImpl, deconvnetImpl, smoothGradImpl,
-    gradCamImpl, gradCamPlusPlusImpl, layerCamImpl, scoreCamImpl, guidedGradCamImpl, occlusionImpl, limeImpl, kernelShapImpl;
-} // namespace detail
+extern const MethodImpl saliencyImpl, inputXGradientImpl, integratedGradientsImpl, guidedBackpropImpl, deconvnetImpl, smoothGradImpl, gradCamImpl,
+    gradCamPlusPlusImpl, layerCamImpl, scoreCamImpl, guidedGradCamImpl, occlusionImpl, limeImpl, kernelShapImpl;
+}   // namespace detail
 
 const std::vector<MethodInfo> &methodRegistry()
 {
@@ -104,4 +104,4 @@ const std::vector<AttributionMethod> &allMethods()
     return all;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -15,8 +15,20 @@ struct MethodImpl;   // the computation (engine/attribution/methods/<name>.cpp);
 }
 
 enum class AttributionMethod {
-    Saliency, InputXGradient, IntegratedGradients, GuidedBackprop, Deconvnet, SmoothGrad,
-    GradCam, GradCamPlusPlus, LayerCam, ScoreCam, GuidedGradCam, Occlusion, Lime, KernelShap,
+    Saliency,
+    InputXGradient,
+    IntegratedGradients,
+    GuidedBackprop,
+    Deconvnet,
+    SmoothGrad,
+    GradCam,
+    GradCamPlusPlus,
+    LayerCam,
+    ScoreCam,
+    GuidedGradCam,
+    Occlusion,
+    Lime,
+    KernelShap,
 };
 
 /// The parameters of AttributionParams a method reads (beyond the target, which every method reads).
@@ -35,23 +47,23 @@ enum MethodParam : unsigned {
 
 struct MethodInfo {
     AttributionMethod method;
-    const char *name;          // CLI and JSON name
-    const char *displayName;   // the panel's name
-    bool needsLayer;           // the user picks a layer (CAM layer)
-    bool layerResolution;      // the map is at the layer's resolution, [N, 1, h, w] (the CAMs)
-    bool signedMap;            // the map can be negative (diverging colour map)
-    bool forwardOnly;          // no gradients: follows the model's reduced precision
-    bool superpixels;          // features are superpixels of the input (SLIC computed per input)
-    unsigned params;           // MethodParam bits
-    int defaultSamples;        // the panel's and workflows' sample count (0: the method takes none)
-    int minSamples;            // fewer samples than this give a meaningless map (GUI and workflows raise to it)
+    const char *name;                 // CLI and JSON name
+    const char *displayName;          // the panel's name
+    bool needsLayer;                  // the user picks a layer (CAM layer)
+    bool layerResolution;             // the map is at the layer's resolution, [N, 1, h, w] (the CAMs)
+    bool signedMap;                   // the map can be negative (diverging colour map)
+    bool forwardOnly;                 // no gradients: follows the model's reduced precision
+    bool superpixels;                 // features are superpixels of the input (SLIC computed per input)
+    unsigned params;                  // MethodParam bits
+    int defaultSamples;               // the panel's and workflows' sample count (0: the method takes none)
+    int minSamples;                   // fewer samples than this give a meaningless map (GUI and workflows raise to it)
     const detail::MethodImpl *impl;   // what computeAttribution runs
 };
 
 /// A numeric parameter's range and default, shared by the panel's fields, the CLI's help and checks.
 struct ParameterInfo {
     MethodParam param;
-    const char *name;          // CLI option / JSON key
+    const char *name;   // CLI option / JSON key
     double minimum, maximum, defaultValue;
     const char *help;
 };
@@ -77,4 +89,4 @@ inline bool isForwardOnlyMethod(AttributionMethod m) { return methodInfo(m).forw
 inline bool usesSuperpixels(AttributionMethod m) { return methodInfo(m).superpixels; }
 inline bool needsLayer(AttributionMethod m) { return methodInfo(m).needsLayer; }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -6,15 +6,14 @@ at::Tensor makeBaseline(Runner &r, const at::Tensor &x)
 {
     const AttributionParams &p = r.p;
     switch (p.baseline) {
-    case BaselineKind::Zero:
-        return at::zeros_like(x);
+    case BaselineKind::Zero: return at::zeros_like(x);
     case BaselineKind::Tensor: {
         const Shape want(x.sizes().begin(), x.sizes().end());
         Shape given = p.baselineTensor.shape();
         if (given.size() + 1 == want.size()) given.insert(given.begin(), 1);
         if (given != want)
-            throw Error(ErrorCode::BadInput, "Baseline shape " + shapeToString(p.baselineTensor.shape())
-                                                 + " does not match the input shape " + shapeToString(want));
+            throw Error(ErrorCode::BadInput,
+                        "Baseline shape " + shapeToString(p.baselineTensor.shape()) + " does not match the input shape " + shapeToString(want));
         return r.d.toTorch(p.baselineTensor).reshape(x.sizes()).to(x.scalar_type());
     }
     case BaselineKind::Uniform: {
@@ -33,8 +32,7 @@ at::Tensor makeBaseline(Runner &r, const at::Tensor &x)
         at::Tensor kv = k.view({1, 1, -1, 1}).repeat({c, 1, 1, 1});
         const int64_t padW = std::min(radius, x.size(3) - 1), padH = std::min(radius, x.size(2) - 1);
         auto conv = [c](const at::Tensor &in, const at::Tensor &kernel) {
-            return at::conv2d(in, kernel / kernel.sum() * c, at::Tensor(), at::IntArrayRef{1, 1}, at::IntArrayRef{0, 0},
-                              at::IntArrayRef{1, 1}, c);
+            return at::conv2d(in, kernel / kernel.sum() * c, at::Tensor(), at::IntArrayRef{1, 1}, at::IntArrayRef{0, 0}, at::IntArrayRef{1, 1}, c);
         };
         at::Tensor y = x;
         if (padW > 0) y = conv(at::reflection_pad2d(y, {padW, padW, 0, 0}), kh.narrow(3, radius - padW, 2 * padW + 1));
@@ -53,8 +51,7 @@ at::Tensor tokensToGrid(const at::Tensor &a)
     const int64_t T = a.size(1);
     for (int64_t skip : {int64_t(0), int64_t(1)}) {
         const int64_t n = T - skip, g = int64_t(std::llround(std::sqrt(double(n))));
-        if (n > 0 && g * g == n)
-            return a.narrow(1, skip, n).reshape({a.size(0), g, g, a.size(2)}).permute({0, 3, 1, 2});
+        if (n > 0 && g * g == n) return a.narrow(1, skip, n).reshape({a.size(0), g, g, a.size(2)}).permute({0, 3, 1, 2});
     }
     return {};
 }
@@ -65,9 +62,10 @@ at::Tensor spatialLayer(const std::string &layer, const at::Tensor &a)
     if (a.dim() == 4) return a;
     at::Tensor g = tokensToGrid(a);
     if (!g.defined())
-        throw Error(ErrorCode::BadInput, "Layer '" + layer + "' output " + shapeToString(Shape(a.sizes().begin(), a.sizes().end()))
-                                             + " is not spatial: CAM methods need a layer with output [N, C, H, W] "
-                                               "or transformer tokens [N, T, C] on a square patch grid");
+        throw Error(ErrorCode::BadInput,
+                    "Layer '" + layer + "' output " + shapeToString(Shape(a.sizes().begin(), a.sizes().end()))
+                        + " is not spatial: CAM methods need a layer with output [N, C, H, W] "
+                          "or transformer tokens [N, T, C] on a square patch grid");
     return g;
 }
 
@@ -78,4 +76,4 @@ at::Tensor attributeOne(Runner &r, AttributionMethod m, const at::Tensor &x, con
     return info.impl->compute(r, m, x, t, delta);
 }
 
-} // namespace pellucid::detail
+}   // namespace pellucid::detail

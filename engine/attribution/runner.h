@@ -24,9 +24,8 @@ namespace pellucid::detail {
 inline int64_t cudaFreeBytes()
 {
     using MemGetInfo = int (*)(size_t *, size_t *);
-    static MemGetInfo fn = [] () -> MemGetInfo {
-        for (const char *lib : {"libcudart.so", "libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0"})
-        {
+    static MemGetInfo fn = []() -> MemGetInfo {
+        for (const char *lib : {"libcudart.so", "libcudart.so.13", "libcudart.so.12", "libcudart.so.11.0"}) {
             void *h = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD);   // the one torch already loaded, if any
             if (!h) h = dlopen(lib, RTLD_LAZY);
             if (void *f = h ? dlsym(h, "cudaMemGetInfo") : nullptr) return reinterpret_cast<MemGetInfo>(f);
@@ -54,7 +53,8 @@ public:
     Runner(Model &model, const AttributionParams &p, const AttributionSink &sink)
         : model(model), d(model.impl()), p(p), sink(sink),
           // Forward-only methods follow the model's precision (Model::setPrecision); gradient methods stay fp32.
-          reduced(model.precision() != Precision::Float32 && isForwardOnlyMethod(p.method)) {}
+          reduced(model.precision() != Precision::Float32 && isForwardOnlyMethod(p.method))
+    { }
 
     Model &model;
     Model::Impl &d;
@@ -91,8 +91,7 @@ public:
         if (ts.empty()) throw Error(ErrorCode::ModelError, "The model returned no tensor");
         o.logits = low ? ts[0].to(at::kFloat) : ts[0];
         if (!layer.empty()) {
-            if (outs.at(1).isNone())
-                throw Error(ErrorCode::BadInput, "Layer '" + layer + "' was not executed for this input");
+            if (outs.at(1).isNone()) throw Error(ErrorCode::BadInput, "Layer '" + layer + "' was not executed for this input");
             std::vector<at::Tensor> ls;
             flattenTensors(outs.at(1), ls);
             if (ls.empty()) throw Error(ErrorCode::BadInput, "Layer '" + layer + "' returns no tensor");
@@ -105,16 +104,18 @@ public:
     int classes(const at::Tensor &logits) const
     {
         if (logits.dim() != 2)
-            throw Error(ErrorCode::BadInput, "Attribution needs a model output of shape [N, classes]; this model returns "
-                                                 + shapeToString(Shape(logits.sizes().begin(), logits.sizes().end())));
+            throw Error(ErrorCode::BadInput,
+                        "Attribution needs a model output of shape [N, classes]; this model returns "
+                            + shapeToString(Shape(logits.sizes().begin(), logits.sizes().end())));
         return int(logits.size(1));
     }
 
     void checkTarget(int k, int n) const
     {
         if (k < 0 || k >= n)
-            throw Error(ErrorCode::BadInput, "Target class " + std::to_string(k) + " is outside the model's "
-                                                 + std::to_string(n) + " classes (0–" + std::to_string(n - 1) + ")");
+            throw Error(ErrorCode::BadInput,
+                        "Target class " + std::to_string(k) + " is outside the model's " + std::to_string(n) + " classes (0–" + std::to_string(n - 1)
+                            + ")");
     }
 
     /// Resolves the target for one input item (batch 1): the class index whose score is explained.
@@ -212,4 +213,4 @@ at::Tensor spatialLayer(const std::string &layer, const at::Tensor &a);
 at::Tensor camFromGradients(AttributionMethod m, const at::Tensor &g, const at::Tensor &Ad);
 at::Tensor camMethod(Runner &r, AttributionMethod m, const at::Tensor &x, const AttributionTarget &t);
 
-} // namespace pellucid::detail
+}   // namespace pellucid::detail

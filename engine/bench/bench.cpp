@@ -61,7 +61,7 @@ TensorValue randomInput(const Shape &shape, unsigned seed)
     return TensorValue(shape, std::move(v));
 }
 
-} // namespace
+}   // namespace
 
 int main(int argc, char **argv)
 {
@@ -86,31 +86,52 @@ int main(int argc, char **argv)
         }
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i], v = argv[i + 1];
-        if (k == "--model") model = v;
-        else if (k == "--layer") layer = v;
-        else if (k == "--iterations") iterations = std::stoi(v);
-        else if (k == "--threads") threads = std::stoi(v);
-        else if (k == "--gui-seconds") guiSeconds = std::stod(v);
-        else if (k == "--live-gui-seconds") liveGuiSeconds = std::stod(v);
+        if (k == "--model")
+            model = v;
+        else if (k == "--layer")
+            layer = v;
+        else if (k == "--iterations")
+            iterations = std::stoi(v);
+        else if (k == "--threads")
+            threads = std::stoi(v);
+        else if (k == "--gui-seconds")
+            guiSeconds = std::stod(v);
+        else if (k == "--live-gui-seconds")
+            liveGuiSeconds = std::stod(v);
         else if (k == "--device") {
-            if (v == "cpu") device = DevicePreference::Cpu;
-            else if (v == "cuda") device = DevicePreference::Cuda;
-            else if (v == "auto") device = DevicePreference::Auto;
-            else { std::cerr << "--device must be auto, cpu or cuda\n"; return 1; }
-        }
-        else if (k == "--precision") {
-            if (!parsePrecision(v, precision)) { std::cerr << "--precision must be fp32, fp16 or bf16\n"; return 1; }
-        }
-        else if (k == "--json") jsonOut = v;
-        else if (k == "--attribution-reps") attrReps = std::stoi(v);
-        else if (k == "--generator") generator = v;
-        else if (k == "--projector") projector = v;
-        else if (k == "--attention-views") attentionTokens = std::stoi(v);
-        else if (k == "--live-frames") liveFrames = std::stoi(v);
+            if (v == "cpu")
+                device = DevicePreference::Cpu;
+            else if (v == "cuda")
+                device = DevicePreference::Cuda;
+            else if (v == "auto")
+                device = DevicePreference::Auto;
+            else {
+                std::cerr << "--device must be auto, cpu or cuda\n";
+                return 1;
+            }
+        } else if (k == "--precision") {
+            if (!parsePrecision(v, precision)) {
+                std::cerr << "--precision must be fp32, fp16 or bf16\n";
+                return 1;
+            }
+        } else if (k == "--json")
+            jsonOut = v;
+        else if (k == "--attribution-reps")
+            attrReps = std::stoi(v);
+        else if (k == "--generator")
+            generator = v;
+        else if (k == "--projector")
+            projector = v;
+        else if (k == "--attention-views")
+            attentionTokens = std::stoi(v);
+        else if (k == "--live-frames")
+            liveFrames = std::stoi(v);
         else if (k == "--input-shape") {
             for (const std::string &part : splitList(v)) userShape.push_back(std::stoll(part));
+        } else {
+            std::cerr << "unknown option " << k << "\n";
+            return 1;
         }
-        else { std::cerr << "unknown option " << k << "\n"; return 1; }
     }
 #ifdef PELLUCID_BENCH_GUI
     if (attentionTokens > 0) {
@@ -139,8 +160,7 @@ int main(int argc, char **argv)
         opts.inputShape = userShape;
         auto m = Model::load(model, opts);
         const ModelSummary &s = m->summary();
-        if (layer.empty())
-            layer = !s.metadata.suggestedLayers.empty() ? s.metadata.suggestedLayers.front() : s.layers.front().path;
+        if (layer.empty()) layer = !s.metadata.suggestedLayers.empty() ? s.metadata.suggestedLayers.front() : s.layers.front().path;
         Shape shape = s.inputShape;
         Json report = Json::object();
         report["model"] = model;
@@ -155,10 +175,14 @@ int main(int argc, char **argv)
 
         // 1. Tap overhead, interleaved so drift hits both alike.
         const TensorValue x = randomInput(shape, 1);
-        for (int i = 0; i < 30; ++i) { m->plainForward(x); m->forward(x, {layer}); }
+        for (int i = 0; i < 30; ++i) {
+            m->plainForward(x);
+            m->forward(x, {layer});
+        }
         std::vector<double> plain, tapped, allTaps;
         std::vector<std::string> every;
-        for (const auto &l : s.layers) if (l.calls > 0) every.push_back(l.path);
+        for (const auto &l : s.layers)
+            if (l.calls > 0) every.push_back(l.path);
         for (int i = 0; i < iterations; ++i) {
             auto t0 = Clock::now();
             m->plainForward(x);
@@ -220,8 +244,8 @@ int main(int argc, char **argv)
             }
             const double tm = median(times), raw = median(raws);
             const double best = *std::min_element(times.begin(), times.end()), bestRaw = *std::min_element(raws.begin(), raws.end());
-            std::printf("  %-16s %9.2f %7lld %9.2f %6.2fx %6.2fx  %lld x %s\n", methodName(method), tm, (long long)passes, raw,
-                        tm / raw, best / bestRaw, (long long)rawSamples, backward ? "fwd+bwd" : "fwd");
+            std::printf("  %-16s %9.2f %7lld %9.2f %6.2fx %6.2fx  %lld x %s\n", methodName(method), tm, (long long)passes, raw, tm / raw,
+                        best / bestRaw, (long long)rawSamples, backward ? "fwd+bwd" : "fwd");
             Json j = Json::object();
             j["ms"] = tm;
             j["passes"] = passes;
@@ -299,8 +323,7 @@ int main(int argc, char **argv)
         const double secs = ms(Clock::now() - start) / 1000.0;
         const double rate = iterations / secs;
         std::printf("\n[activation updates through the engine] %d requests, one at a time\n", iterations);
-        std::printf("  %.0f updates/s (target >= 100/s), median latency %.2f ms, failed %llu\n", rate, median(latency),
-                    (unsigned long long)failed);
+        std::printf("  %.0f updates/s (target >= 100/s), median latency %.2f ms, failed %llu\n", rate, median(latency), (unsigned long long)failed);
         Json upd = Json::object();
         upd["updates_per_second"] = rate;
         upd["median_latency_ms"] = median(latency);
@@ -347,8 +370,8 @@ int main(int argc, char **argv)
             auto own = Model::load(model, opts);
             (void)rawPassMs(*own, inputs[0], 5, 1, true);
             const double rawMs = rawPassMs(*own, inputs[0], rawReps, 1, true) / rawReps, frameMs = liveSecs * 1000.0 / liveFrames;
-            std::printf("  per frame %.2f ms vs the model's own forward + backward %.2f ms: %.2fx (GPU target <= 1.2x)\n", frameMs,
-                        rawMs, frameMs / rawMs);
+            std::printf("  per frame %.2f ms vs the model's own forward + backward %.2f ms: %.2fx (GPU target <= 1.2x)\n", frameMs, rawMs,
+                        frameMs / rawMs);
             Json lj = Json::object();
             lj["frames"] = liveFrames;
             lj["frames_per_second"] = liveFrames / liveSecs;

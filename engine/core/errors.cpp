@@ -29,15 +29,13 @@ size_t editDistance(const std::string &a, const std::string &b)
     for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
     for (size_t i = 1; i <= a.size(); ++i) {
         cur[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j)
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        for (size_t j = 1; j <= b.size(); ++j) cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
         prev.swap(cur);
     }
     return prev[b.size()];
 }
 
-std::vector<std::string> closestNames(const std::string &name, const std::vector<std::string> &candidates,
-                                      size_t limit)
+std::vector<std::string> closestNames(const std::string &name, const std::vector<std::string> &candidates, size_t limit)
 {
     std::vector<std::tuple<size_t, size_t, std::string>> scored;
     for (const auto &c : candidates) {
@@ -54,4 +52,4 @@ std::vector<std::string> closestNames(const std::string &name, const std::vector
     return out;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

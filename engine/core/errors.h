@@ -12,9 +12,9 @@ enum class ErrorCode {
     NotTorchScript,
     CorruptArchive,
     BadMetadata,
-    BadInput,       // wrong shape, undecodable image, malformed .npy, ...
+    BadInput,   // wrong shape, undecodable image, malformed .npy, ...
     UnknownLayer,
-    ModelError,     // the model's forward raised
+    ModelError,   // the model's forward raised
     NoModel,
     IoError,
     Cancelled,
@@ -25,7 +25,7 @@ const char *errorCodeName(ErrorCode code);
 
 class Error : public std::runtime_error {
 public:
-    Error(ErrorCode code, const std::string &message) : std::runtime_error(message), mCode(code) {}
+    Error(ErrorCode code, const std::string &message) : std::runtime_error(message), mCode(code) { }
     ErrorCode code() const { return mCode; }
 
 private:
@@ -35,7 +35,6 @@ private:
 /// Levenshtein distance between two strings.
 size_t editDistance(const std::string &a, const std::string &b);
 /// Up to `limit` candidates closest to `name` (edit distance, then shared prefix), best first.
-std::vector<std::string> closestNames(const std::string &name, const std::vector<std::string> &candidates,
-                                      size_t limit = 3);
+std::vector<std::string> closestNames(const std::string &name, const std::vector<std::string> &candidates, size_t limit = 3);
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -43,7 +43,8 @@ void writeFileAtomically(const std::string &path, const std::function<void(std::
 
 void writeTextAtomically(const std::string &path, const std::string &text)
 {
-    writeFileAtomically(path, [&](std::ostream &out) { out << text; }, false);
+    writeFileAtomically(
+        path, [&](std::ostream &out) { out << text; }, false);
 }
 
 std::vector<std::string> splitList(const std::string &s, char separator)
@@ -62,4 +63,4 @@ std::vector<std::string> splitList(const std::string &s, char separator)
     return out;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -17,4 +17,4 @@ void commitTemporary(const std::string &tmp, const std::string &path);
 /// "a,b,,c" → {"a", "b", "c"}: the non-empty pieces between separators.
 std::vector<std::string> splitList(const std::string &s, char separator = ',');
 
-} // namespace pellucid
+}   // namespace pellucid

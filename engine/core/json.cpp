@@ -10,15 +10,14 @@ namespace {
 
 class Parser {
 public:
-    explicit Parser(const std::string &text) : s(text) {}
+    explicit Parser(const std::string &text) : s(text) { }
 
     Json parseDocument()
     {
         skipSpace();
         Json v = parseValue(0);
         skipSpace();
-        if (pos != s.size())
-            fail("unexpected text after the JSON value");
+        if (pos != s.size()) fail("unexpected text after the JSON value");
         return v;
     }
 
@@ -27,31 +26,35 @@ private:
     {
         size_t line = 1, col = 1;
         for (size_t i = 0; i < pos && i < s.size(); ++i) {
-            if (s[i] == '\n') { ++line; col = 1; } else { ++col; }
+            if (s[i] == '\n') {
+                ++line;
+                col = 1;
+            } else {
+                ++col;
+            }
         }
-        throw std::runtime_error("JSON error at line " + std::to_string(line) + ", column "
-                                 + std::to_string(col) + ": " + what);
+        throw std::runtime_error("JSON error at line " + std::to_string(line) + ", column " + std::to_string(col) + ": " + what);
     }
 
     void skipSpace()
     {
-        while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\n' || s[pos] == '\r'))
-            ++pos;
+        while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\n' || s[pos] == '\r')) ++pos;
     }
 
     bool consume(const char *word)
     {
         const size_t n = std::strlen(word);
-        if (s.compare(pos, n, word) == 0) { pos += n; return true; }
+        if (s.compare(pos, n, word) == 0) {
+            pos += n;
+            return true;
+        }
         return false;
     }
 
     Json parseValue(int depth)
     {
-        if (depth > 200)
-            fail("nesting too deep");
-        if (pos >= s.size())
-            fail("unexpected end of input");
+        if (depth > 200) fail("nesting too deep");
+        if (pos >= s.size()) fail("unexpected end of input");
         const char c = s[pos];
         if (c == '{') return parseObject(depth);
         if (c == '[') return parseArray(depth);
@@ -67,9 +70,16 @@ private:
     {
         const size_t start = pos;
         if (s[pos] == '-') ++pos;
-        auto digits = [&] { size_t b = pos; while (pos < s.size() && std::isdigit((unsigned char)s[pos])) ++pos; return pos > b; };
+        auto digits = [&] {
+            size_t b = pos;
+            while (pos < s.size() && std::isdigit((unsigned char)s[pos])) ++pos;
+            return pos > b;
+        };
         if (!digits()) fail("malformed number");
-        if (pos < s.size() && s[pos] == '.') { ++pos; if (!digits()) fail("malformed number"); }
+        if (pos < s.size() && s[pos] == '.') {
+            ++pos;
+            if (!digits()) fail("malformed number");
+        }
         if (pos < s.size() && (s[pos] == 'e' || s[pos] == 'E')) {
             ++pos;
             if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) ++pos;
@@ -80,10 +90,21 @@ private:
 
     static void appendUtf8(std::string &out, uint32_t cp)
     {
-        if (cp < 0x80) out += char(cp);
-        else if (cp < 0x800) { out += char(0xC0 | (cp >> 6)); out += char(0x80 | (cp & 0x3F)); }
-        else if (cp < 0x10000) { out += char(0xE0 | (cp >> 12)); out += char(0x80 | ((cp >> 6) & 0x3F)); out += char(0x80 | (cp & 0x3F)); }
-        else { out += char(0xF0 | (cp >> 18)); out += char(0x80 | ((cp >> 12) & 0x3F)); out += char(0x80 | ((cp >> 6) & 0x3F)); out += char(0x80 | (cp & 0x3F)); }
+        if (cp < 0x80)
+            out += char(cp);
+        else if (cp < 0x800) {
+            out += char(0xC0 | (cp >> 6));
+            out += char(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            out += char(0xE0 | (cp >> 12));
+            out += char(0x80 | ((cp >> 6) & 0x3F));
+            out += char(0x80 | (cp & 0x3F));
+        } else {
+            out += char(0xF0 | (cp >> 18));
+            out += char(0x80 | ((cp >> 12) & 0x3F));
+            out += char(0x80 | ((cp >> 6) & 0x3F));
+            out += char(0x80 | (cp & 0x3F));
+        }
     }
 
     uint32_t hex4()
@@ -93,10 +114,14 @@ private:
         for (int i = 0; i < 4; ++i) {
             const char c = s[pos++];
             v <<= 4;
-            if (c >= '0' && c <= '9') v |= uint32_t(c - '0');
-            else if (c >= 'a' && c <= 'f') v |= uint32_t(c - 'a' + 10);
-            else if (c >= 'A' && c <= 'F') v |= uint32_t(c - 'A' + 10);
-            else fail("bad \\u escape");
+            if (c >= '0' && c <= '9')
+                v |= uint32_t(c - '0');
+            else if (c >= 'a' && c <= 'f')
+                v |= uint32_t(c - 'a' + 10);
+            else if (c >= 'A' && c <= 'F')
+                v |= uint32_t(c - 'A' + 10);
+            else
+                fail("bad \\u escape");
         }
         return v;
     }
@@ -110,7 +135,10 @@ private:
             const char c = s[pos++];
             if (c == '"') break;
             if ((unsigned char)c < 0x20) fail("control character in string");
-            if (c != '\\') { out += c; continue; }
+            if (c != '\\') {
+                out += c;
+                continue;
+            }
             if (pos >= s.size()) fail("unterminated escape");
             const char e = s[pos++];
             switch (e) {
@@ -142,13 +170,22 @@ private:
         ++pos;
         Json a = Json::array();
         skipSpace();
-        if (pos < s.size() && s[pos] == ']') { ++pos; return a; }
+        if (pos < s.size() && s[pos] == ']') {
+            ++pos;
+            return a;
+        }
         while (true) {
             skipSpace();
             a.push(parseValue(depth + 1));
             skipSpace();
-            if (pos < s.size() && s[pos] == ',') { ++pos; continue; }
-            if (pos < s.size() && s[pos] == ']') { ++pos; return a; }
+            if (pos < s.size() && s[pos] == ',') {
+                ++pos;
+                continue;
+            }
+            if (pos < s.size() && s[pos] == ']') {
+                ++pos;
+                return a;
+            }
             fail("expected ',' or ']' in array");
         }
     }
@@ -158,7 +195,10 @@ private:
         ++pos;
         Json o = Json::object();
         skipSpace();
-        if (pos < s.size() && s[pos] == '}') { ++pos; return o; }
+        if (pos < s.size() && s[pos] == '}') {
+            ++pos;
+            return o;
+        }
         while (true) {
             skipSpace();
             if (pos >= s.size() || s[pos] != '"') fail("expected a string key in object");
@@ -169,8 +209,14 @@ private:
             skipSpace();
             o[key] = parseValue(depth + 1);
             skipSpace();
-            if (pos < s.size() && s[pos] == ',') { ++pos; continue; }
-            if (pos < s.size() && s[pos] == '}') { ++pos; return o; }
+            if (pos < s.size() && s[pos] == ',') {
+                ++pos;
+                continue;
+            }
+            if (pos < s.size() && s[pos] == '}') {
+                ++pos;
+                return o;
+            }
             fail("expected ',' or '}' in object");
         }
     }
@@ -220,21 +266,41 @@ void escapeTo(std::string &out, const std::string &s)
     out += '"';
 }
 
-} // namespace
+}   // namespace
 
 Json Json::parse(const std::string &text) { return Parser(text).parseDocument(); }
 
-bool Json::asBool() const { if (mType != Type::Bool) typeError("a boolean", mType); return mBool; }
-double Json::asNumber() const { if (mType != Type::Number) typeError("a number", mType); return mNumber; }
+bool Json::asBool() const
+{
+    if (mType != Type::Bool) typeError("a boolean", mType);
+    return mBool;
+}
+double Json::asNumber() const
+{
+    if (mType != Type::Number) typeError("a number", mType);
+    return mNumber;
+}
 int64_t Json::asInt() const
 {
     const double v = asNumber();
     if (v != std::floor(v)) throw std::runtime_error("expected an integer, found " + std::to_string(v));
     return int64_t(v);
 }
-const std::string &Json::asString() const { if (mType != Type::String) typeError("a string", mType); return mString; }
-const Json::Array &Json::asArray() const { if (mType != Type::Array) typeError("an array", mType); return mArray; }
-const Json::Object &Json::asObject() const { if (mType != Type::Object) typeError("an object", mType); return mObject; }
+const std::string &Json::asString() const
+{
+    if (mType != Type::String) typeError("a string", mType);
+    return mString;
+}
+const Json::Array &Json::asArray() const
+{
+    if (mType != Type::Array) typeError("an array", mType);
+    return mArray;
+}
+const Json::Object &Json::asObject() const
+{
+    if (mType != Type::Object) typeError("an object", mType);
+    return mObject;
+}
 
 const Json *Json::find(const std::string &key) const
 {
@@ -261,10 +327,7 @@ void Json::push(Json v)
     mArray.push_back(std::move(v));
 }
 
-size_t Json::size() const
-{
-    return mType == Type::Array ? mArray.size() : mType == Type::Object ? mObject.size() : 0;
-}
+size_t Json::size() const { return mType == Type::Array ? mArray.size() : mType == Type::Object ? mObject.size() : 0; }
 
 std::string Json::dump(int indent) const
 {
@@ -284,7 +347,10 @@ void Json::dumpTo(std::string &out, int indent, int depth) const
     case Type::Null: out += "null"; break;
     case Type::Bool: out += mBool ? "true" : "false"; break;
     case Type::Number: {
-        if (!std::isfinite(mNumber)) { out += "null"; break; }
+        if (!std::isfinite(mNumber)) {
+            out += "null";
+            break;
+        }
         char buf[32];
         if (mNumber == std::floor(mNumber) && std::fabs(mNumber) < 1e15)
             std::snprintf(buf, sizeof buf, "%.0f", mNumber);
@@ -319,4 +385,4 @@ void Json::dumpTo(std::string &out, int indent, int depth) const
     }
 }
 
-} // namespace pellucid
+}   // namespace pellucid

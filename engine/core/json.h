@@ -16,16 +16,26 @@ public:
     using Object = std::vector<std::pair<std::string, Json>>;   // keeps insertion order
 
     Json() = default;
-    Json(std::nullptr_t) {}
-    Json(bool b) : mType(Type::Bool), mBool(b) {}
-    Json(int v) : mType(Type::Number), mNumber(v) {}
-    Json(int64_t v) : mType(Type::Number), mNumber(double(v)) {}
-    Json(double v) : mType(Type::Number), mNumber(v) {}
-    Json(const char *s) : mType(Type::String), mString(s) {}
-    Json(std::string s) : mType(Type::String), mString(std::move(s)) {}
-    Json(Array a) : mType(Type::Array), mArray(std::move(a)) {}
-    static Json object() { Json j; j.mType = Type::Object; return j; }
-    static Json array() { Json j; j.mType = Type::Array; return j; }
+    Json(std::nullptr_t) { }
+    Json(bool b) : mType(Type::Bool), mBool(b) { }
+    Json(int v) : mType(Type::Number), mNumber(v) { }
+    Json(int64_t v) : mType(Type::Number), mNumber(double(v)) { }
+    Json(double v) : mType(Type::Number), mNumber(v) { }
+    Json(const char *s) : mType(Type::String), mString(s) { }
+    Json(std::string s) : mType(Type::String), mString(std::move(s)) { }
+    Json(Array a) : mType(Type::Array), mArray(std::move(a)) { }
+    static Json object()
+    {
+        Json j;
+        j.mType = Type::Object;
+        return j;
+    }
+    static Json array()
+    {
+        Json j;
+        j.mType = Type::Array;
+        return j;
+    }
 
     /// Throws std::runtime_error naming the line and column of the first problem.
     static Json parse(const std::string &text);
@@ -46,8 +56,8 @@ public:
 
     const Json *find(const std::string &key) const;   // nullptr when absent (or not an object)
     bool contains(const std::string &key) const { return find(key) != nullptr; }
-    Json &operator[](const std::string &key);        // object: insert or get
-    void push(Json v);                                // array: append
+    Json &operator[](const std::string &key);   // object: insert or get
+    void push(Json v);                          // array: append
     size_t size() const;
 
     /// indent < 0: one line. Non-finite numbers are written as null (JSON has no NaN).
@@ -64,4 +74,4 @@ private:
     Object mObject;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -73,4 +73,4 @@ bool solveSpd(std::vector<double> A, std::vector<double> b, int64_t n, std::vect
     return true;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

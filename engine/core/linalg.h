@@ -13,4 +13,4 @@ void symmetricEigen(std::vector<double> A, int64_t d, std::vector<double> &value
 /// positive definite.
 bool solveSpd(std::vector<double> A, std::vector<double> b, int64_t n, std::vector<double> &x);
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -16,14 +16,11 @@ namespace {
 std::string headerField(const std::string &header, const std::string &key)
 {
     const auto k = header.find("'" + key + "'");
-    if (k == std::string::npos)
-        return {};
+    if (k == std::string::npos) return {};
     auto p = header.find(':', k);
-    if (p == std::string::npos)
-        return {};
+    if (p == std::string::npos) return {};
     ++p;
-    while (p < header.size() && header[p] == ' ')
-        ++p;
+    while (p < header.size() && header[p] == ' ') ++p;
     if (header[p] == '(') {
         const auto e = header.find(')', p);
         return header.substr(p, e - p + 1);
@@ -56,10 +53,14 @@ float halfToFloat(uint16_t h)
     uint32_t exp = (h >> 10) & 0x1F, mant = h & 0x3FF;
     uint32_t bits;
     if (exp == 0) {
-        if (mant == 0) bits = sign;
+        if (mant == 0)
+            bits = sign;
         else {
             exp = 127 - 15 + 1;
-            while (!(mant & 0x400)) { mant <<= 1; --exp; }
+            while (!(mant & 0x400)) {
+                mant <<= 1;
+                --exp;
+            }
             mant &= 0x3FF;
             bits = sign | (exp << 23) | (mant << 13);
         }
@@ -73,19 +74,16 @@ float halfToFloat(uint16_t h)
     return f;
 }
 
-} // namespace
+}   // namespace
 
 TensorValue readNpy(const std::string &path)
 {
-    if (!std::filesystem::exists(path))
-        throw Error(ErrorCode::FileNotFound, "Input file not found: " + path);
+    if (!std::filesystem::exists(path)) throw Error(ErrorCode::FileNotFound, "Input file not found: " + path);
     std::ifstream in(path, std::ios::binary);
-    if (!in)
-        throw Error(ErrorCode::FileNotFound, "Cannot open " + path);
+    if (!in) throw Error(ErrorCode::FileNotFound, "Cannot open " + path);
     char magic[6];
     in.read(magic, 6);
-    if (!in || std::memcmp(magic, "\x93NUMPY", 6) != 0)
-        throw Error(ErrorCode::BadInput, path + " is not a .npy file (missing the \\x93NUMPY magic)");
+    if (!in || std::memcmp(magic, "\x93NUMPY", 6) != 0) throw Error(ErrorCode::BadInput, path + " is not a .npy file (missing the \\x93NUMPY magic)");
     unsigned char ver[2];
     in.read(reinterpret_cast<char *>(ver), 2);
     uint32_t headerLen = 0;
@@ -100,8 +98,7 @@ TensorValue readNpy(const std::string &path)
     }
     std::string header(headerLen, '\0');
     in.read(header.data(), headerLen);
-    if (!in)
-        throw Error(ErrorCode::BadInput, path + ": truncated .npy header");
+    if (!in) throw Error(ErrorCode::BadInput, path + ": truncated .npy header");
 
     const std::string descr = headerField(header, "descr");
     const bool fortran = headerField(header, "fortran_order").find("True") != std::string::npos;
@@ -110,12 +107,15 @@ TensorValue readNpy(const std::string &path)
     {
         std::string digits;
         for (char c : shapeText) {
-            if (std::isdigit((unsigned char)c)) digits += c;
-            else if (!digits.empty()) { shape.push_back(std::stoll(digits)); digits.clear(); }
+            if (std::isdigit((unsigned char)c))
+                digits += c;
+            else if (!digits.empty()) {
+                shape.push_back(std::stoll(digits));
+                digits.clear();
+            }
         }
     }
-    if (descr.size() < 3)
-        throw Error(ErrorCode::BadInput, path + ": unreadable dtype '" + descr + "'");
+    if (descr.size() < 3) throw Error(ErrorCode::BadInput, path + ": unreadable dtype '" + descr + "'");
     const char endian = descr[0];
     const char kind = descr[1];
     const int size = std::stoi(descr.substr(2));
@@ -124,11 +124,13 @@ TensorValue readNpy(const std::string &path)
     std::vector<char> raw(n * size_t(size));
     in.read(raw.data(), std::streamsize(raw.size()));
     if (size_t(in.gcount()) != raw.size())
-        throw Error(ErrorCode::BadInput, path + ": truncated data (expected " + std::to_string(raw.size())
-                                             + " bytes for shape " + shapeToString(shape) + ")");
+        throw Error(ErrorCode::BadInput,
+                    path + ": truncated data (expected " + std::to_string(raw.size()) + " bytes for shape " + shapeToString(shape) + ")");
     std::vector<float> values(n);
-    if (kind == 'f' && size == 4) convert<float>(raw.data(), n, values, swap);
-    else if (kind == 'f' && size == 8) convert<double>(raw.data(), n, values, swap);
+    if (kind == 'f' && size == 4)
+        convert<float>(raw.data(), n, values, swap);
+    else if (kind == 'f' && size == 8)
+        convert<double>(raw.data(), n, values, swap);
     else if (kind == 'f' && size == 2) {
         for (size_t i = 0; i < n; ++i) {
             uint16_t h;
@@ -136,14 +138,22 @@ TensorValue readNpy(const std::string &path)
             if (swap) h = uint16_t((h >> 8) | (h << 8));
             values[i] = halfToFloat(h);
         }
-    } else if (kind == 'i' && size == 8) convert<int64_t>(raw.data(), n, values, swap);
-    else if (kind == 'i' && size == 4) convert<int32_t>(raw.data(), n, values, swap);
-    else if (kind == 'i' && size == 2) convert<int16_t>(raw.data(), n, values, swap);
-    else if (kind == 'i' && size == 1) convert<int8_t>(raw.data(), n, values, swap);
-    else if (kind == 'u' && size == 1) convert<uint8_t>(raw.data(), n, values, swap);
-    else if (kind == 'u' && size == 2) convert<uint16_t>(raw.data(), n, values, swap);
-    else if (kind == 'u' && size == 4) convert<uint32_t>(raw.data(), n, values, swap);
-    else if (kind == 'b' && size == 1) convert<uint8_t>(raw.data(), n, values, swap);
+    } else if (kind == 'i' && size == 8)
+        convert<int64_t>(raw.data(), n, values, swap);
+    else if (kind == 'i' && size == 4)
+        convert<int32_t>(raw.data(), n, values, swap);
+    else if (kind == 'i' && size == 2)
+        convert<int16_t>(raw.data(), n, values, swap);
+    else if (kind == 'i' && size == 1)
+        convert<int8_t>(raw.data(), n, values, swap);
+    else if (kind == 'u' && size == 1)
+        convert<uint8_t>(raw.data(), n, values, swap);
+    else if (kind == 'u' && size == 2)
+        convert<uint16_t>(raw.data(), n, values, swap);
+    else if (kind == 'u' && size == 4)
+        convert<uint32_t>(raw.data(), n, values, swap);
+    else if (kind == 'b' && size == 1)
+        convert<uint8_t>(raw.data(), n, values, swap);
     else
         throw Error(ErrorCode::BadInput, path + ": unsupported dtype '" + descr + "'");
 
@@ -169,8 +179,7 @@ void writeNpy(const std::string &path, const TensorValue &t)
 {
     std::ostringstream h;
     h << "{'descr': '<f4', 'fortran_order': False, 'shape': (";
-    for (size_t i = 0; i < t.shape().size(); ++i)
-        h << t.shape()[i] << (t.shape().size() == 1 ? "," : (i + 1 < t.shape().size() ? ", " : ""));
+    for (size_t i = 0; i < t.shape().size(); ++i) h << t.shape()[i] << (t.shape().size() == 1 ? "," : (i + 1 < t.shape().size() ? ", " : ""));
     h << "), }";
     std::string header = h.str();
     const size_t total = 10 + header.size() + 1;
@@ -187,4 +196,4 @@ void writeNpy(const std::string &path, const TensorValue &t)
     });
 }
 
-} // namespace pellucid
+}   // namespace pellucid

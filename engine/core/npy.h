@@ -11,4 +11,4 @@ TensorValue readNpy(const std::string &path);
 /// Writes to PATH.tmp first, then renames, so a failed write never leaves a half-written file.
 void writeNpy(const std::string &path, const TensorValue &t);
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -34,4 +34,4 @@ double spearman(const std::vector<double> &a, const std::vector<double> &b)
     return da > 0 && db > 0 ? num / std::sqrt(da * db) : 0;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

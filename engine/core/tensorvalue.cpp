@@ -12,8 +12,7 @@ std::string shapeToString(const Shape &shape)
 {
     std::ostringstream out;
     out << '[';
-    for (size_t i = 0; i < shape.size(); ++i)
-        out << (i ? ", " : "") << shape[i];
+    for (size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
     out << ']';
     return out.str();
 }
@@ -21,34 +20,28 @@ std::string shapeToString(const Shape &shape)
 int64_t shapeNumel(const Shape &shape)
 {
     int64_t n = 1;
-    for (int64_t d : shape)
-        n *= d;
+    for (int64_t d : shape) n *= d;
     return n;
 }
 
-TensorValue::TensorValue(Shape shape, std::vector<float> values)
-    : mShape(std::move(shape))
+TensorValue::TensorValue(Shape shape, std::vector<float> values) : mShape(std::move(shape))
 {
     if (shapeNumel(mShape) != int64_t(values.size()))
-        throw std::invalid_argument("tensor shape " + shapeToString(mShape) + " does not hold "
-                                    + std::to_string(values.size()) + " values");
+        throw std::invalid_argument("tensor shape " + shapeToString(mShape) + " does not hold " + std::to_string(values.size()) + " values");
     mData = std::make_shared<const std::vector<float>>(std::move(values));
 }
 
 int64_t TensorValue::dim(int i) const
 {
     const int n = int(mShape.size());
-    if (i < 0)
-        i += n;
-    if (i < 0 || i >= n)
-        throw std::out_of_range("dimension out of range for shape " + shapeToString(mShape));
+    if (i < 0) i += n;
+    if (i < 0 || i >= n) throw std::out_of_range("dimension out of range for shape " + shapeToString(mShape));
     return mShape[size_t(i)];
 }
 
 TensorValue TensorValue::slice0(int64_t index) const
 {
-    if (mShape.empty() || index < 0 || index >= mShape[0])
-        throw std::out_of_range("index out of range for shape " + shapeToString(mShape));
+    if (mShape.empty() || index < 0 || index >= mShape[0]) throw std::out_of_range("index out of range for shape " + shapeToString(mShape));
     Shape rest(mShape.begin() + 1, mShape.end());
     const int64_t n = shapeNumel(rest);
     const float *begin = data() + index * n;
@@ -90,8 +83,14 @@ TensorValue::Stats TensorValue::stats() const
     int64_t finite = 0;
     for (int64_t i = 0; i < numel(); ++i) {
         const float v = at(i);
-        if (std::isnan(v)) { ++s.nanCount; continue; }
-        if (std::isinf(v)) { ++s.infCount; continue; }
+        if (std::isnan(v)) {
+            ++s.nanCount;
+            continue;
+        }
+        if (std::isinf(v)) {
+            ++s.infCount;
+            continue;
+        }
         lo = std::min(lo, v);
         hi = std::max(hi, v);
         sum += v;
@@ -115,8 +114,7 @@ Histogram computeHistogram(const TensorValue &t, int bins)
     const double scale = double(h.counts.size()) / double(h.hi - h.lo);
     for (int64_t i = 0; i < t.numel(); ++i) {
         const float v = t.at(i);
-        if (!std::isfinite(v))
-            continue;
+        if (!std::isfinite(v)) continue;
         auto b = int64_t((double(v) - h.lo) * scale);
         b = std::clamp<int64_t>(b, 0, int64_t(h.counts.size()) - 1);
         ++h.counts[size_t(b)];
@@ -128,8 +126,7 @@ std::vector<ChannelStats> computeChannelStats(const TensorValue &t)
 {
     std::vector<ChannelStats> out;
     const Shape &s = t.shape();
-    if (s.size() < 2)
-        return out;
+    if (s.size() < 2) return out;
     // [N, C] -> each feature is a "channel" of one value; [N, C, ...] -> spatial maps.
     const int64_t channels = s[1];
     const int64_t per = s.size() == 2 ? 1 : shapeNumel(Shape(s.begin() + 2, s.end()));
@@ -141,14 +138,23 @@ std::vector<ChannelStats> computeChannelStats(const TensorValue &t)
         float lo = std::numeric_limits<float>::infinity(), hi = -lo;
         for (int64_t i = 0; i < per; ++i) {
             const float v = t.at(c * per + i);
-            if (!std::isfinite(v)) { ++cs.nonFinite; continue; }
-            sum += v; ++finite;
-            lo = std::min(lo, v); hi = std::max(hi, v);
+            if (!std::isfinite(v)) {
+                ++cs.nonFinite;
+                continue;
+            }
+            sum += v;
+            ++finite;
+            lo = std::min(lo, v);
+            hi = std::max(hi, v);
         }
-        if (finite) { cs.mean = float(sum / double(finite)); cs.min = lo; cs.max = hi; }
+        if (finite) {
+            cs.mean = float(sum / double(finite));
+            cs.min = lo;
+            cs.max = hi;
+        }
         out[size_t(c)] = cs;
     }
     return out;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

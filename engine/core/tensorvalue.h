@@ -63,4 +63,4 @@ Histogram computeHistogram(const TensorValue &t, int bins);
 /// Channel statistics of the first batch element, treating dim 1 as channels (dim -1 for [N, C]).
 std::vector<ChannelStats> computeChannelStats(const TensorValue &t);
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -8,7 +8,7 @@
 
 namespace pellucid {
 
-Evaluator::Evaluator(int classes, int topK, int bins) : mClasses(classes), mTopK(std::max(1, topK)), mBins(std::max(1, bins)) {}
+Evaluator::Evaluator(int classes, int topK, int bins) : mClasses(classes), mTopK(std::max(1, topK)), mBins(std::max(1, bins)) { }
 
 void Evaluator::add(const TensorValue &logits, const std::vector<int> &labels)
 {
@@ -98,7 +98,9 @@ TensorValue blackBaseline(const TensorValue &x, const InputSpec &spec)
     const int64_t C = x.dim(1), P = x.dim(2) * x.dim(3);
     for (int64_t n = 0; n < x.dim(0); ++n)
         for (int64_t c = 0; c < C; ++c) {
-            auto pick = [c](const std::vector<float> &v, float dflt) { return v.empty() ? dflt : v[size_t(std::min<int64_t>(c, int64_t(v.size()) - 1))]; };
+            auto pick = [c](const std::vector<float> &v, float dflt) {
+                return v.empty() ? dflt : v[size_t(std::min<int64_t>(c, int64_t(v.size()) - 1))];
+            };
             const float value = (spec.rangeLo - pick(spec.mean, 0.f)) / pick(spec.std, 1.f);
             std::fill(black.begin() + (n * C + c) * P, black.begin() + (n * C + c + 1) * P, value);
         }
@@ -114,7 +116,10 @@ TensorValue gaussianBlur(const TensorValue &input, double sigma)
     std::vector<double> k(size_t(2 * radius + 1));
     for (int i = -radius; i <= radius; ++i) k[size_t(i + radius)] = std::exp(-0.5 * i * i / (sigma * sigma));
     std::vector<float> tmp(size_t(input.numel())), out(size_t(input.numel()));
-    auto reflect = [](int64_t i, int64_t n) { while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i; return i; };
+    auto reflect = [](int64_t i, int64_t n) {
+        while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i;
+        return i;
+    };
     for (int64_t c = 0; c < C; ++c) {
         const float *src = input.data() + c * H * W;
         for (int64_t y = 0; y < H; ++y)
@@ -141,12 +146,13 @@ TensorValue gaussianBlur(const TensorValue &input, double sigma)
     return TensorValue(s, std::move(out));
 }
 
-FaithfulnessCurve faithfulnessCurve(Model &model, const TensorValue &input, const TensorValue &attribution, int target,
-                                    int steps, bool insertion, const TensorValue &baseline)
+FaithfulnessCurve faithfulnessCurve(Model &model, const TensorValue &input, const TensorValue &attribution, int target, int steps, bool insertion,
+                                    const TensorValue &baseline)
 {
     const Shape &s = input.shape();
     if (s.size() != 4 || s[0] != 1) throw Error(ErrorCode::BadInput, "Deletion/insertion needs one image input [1, C, H, W]");
-    if (baseline.shape() != s) throw Error(ErrorCode::BadInput, "The baseline's shape " + shapeToString(baseline.shape()) + " differs from the input's");
+    if (baseline.shape() != s)
+        throw Error(ErrorCode::BadInput, "The baseline's shape " + shapeToString(baseline.shape()) + " differs from the input's");
     if (steps < 1) throw Error(ErrorCode::BadInput, "Deletion/insertion needs at least 1 step");
     const int64_t C = s[1], H = s[2], W = s[3], P = H * W;
     const Shape &as = attribution.shape();
@@ -165,7 +171,7 @@ FaithfulnessCurve faithfulnessCurve(Model &model, const TensorValue &input, cons
             const int64_t y0 = int64_t(sy), x0 = int64_t(sx), y1 = std::min(y0 + 1, h - 1), x1 = std::min(x0 + 1, w - 1);
             const double fy = sy - double(y0), fx = sx - double(x0);
             saliency[size_t(y * W + x)] = (1 - fy) * ((1 - fx) * coarse[size_t(y0 * w + x0)] + fx * coarse[size_t(y0 * w + x1)])
-                                          + fy * ((1 - fx) * coarse[size_t(y1 * w + x0)] + fx * coarse[size_t(y1 * w + x1)]);
+                + fy * ((1 - fx) * coarse[size_t(y1 * w + x0)] + fx * coarse[size_t(y1 * w + x1)]);
         }
     std::vector<int64_t> order(static_cast<size_t>(P));
     std::iota(order.begin(), order.end(), 0);
@@ -200,4 +206,4 @@ FaithfulnessCurve faithfulnessCurve(Model &model, const TensorValue &input, cons
     return curve;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

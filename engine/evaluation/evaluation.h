@@ -21,10 +21,10 @@ struct EvalResult {
     std::vector<double> precision, recall, f1;     // per class
     std::vector<int64_t> support;
     double macroF1 = 0;
-    std::vector<CalibrationBin> calibration;       // reliability diagram (10 bins of top-1 confidence)
-    double ece = 0;                                // expected calibration error
-    std::vector<int> predictions;                  // per sample
-    std::vector<float> confidences;                // per sample (top-1 softmax probability)
+    std::vector<CalibrationBin> calibration;   // reliability diagram (10 bins of top-1 confidence)
+    double ece = 0;                            // expected calibration error
+    std::vector<int> predictions;              // per sample
+    std::vector<float> confidences;            // per sample (top-1 softmax probability)
 };
 
 /// Accumulates logits and labels batch by batch, then computes every figure.
@@ -52,8 +52,8 @@ struct FaithfulnessCurve {
 /// channels) are replaced by `baseline` (inserted into it) a fraction 1/steps at a time; the target's
 /// softmax probability is recorded after each step. One batched forward of steps + 1 inputs.
 /// `baseline` has the input's shape (zeros for deletion; a blurred copy for insertion, as in RISE).
-FaithfulnessCurve faithfulnessCurve(Model &model, const TensorValue &input, const TensorValue &attribution, int target,
-                                    int steps, bool insertion, const TensorValue &baseline);
+FaithfulnessCurve faithfulnessCurve(Model &model, const TensorValue &input, const TensorValue &attribution, int target, int steps, bool insertion,
+                                    const TensorValue &baseline);
 
 /// Deletion's baseline: every pixel black (the lowest raw value), normalised as the input spec normalises.
 TensorValue blackBaseline(const TensorValue &input, const InputSpec &spec);
@@ -61,4 +61,4 @@ TensorValue blackBaseline(const TensorValue &input, const InputSpec &spec);
 /// A Gaussian blur of each channel of a [1, C, H, W] tensor (insertion's starting image).
 TensorValue gaussianBlur(const TensorValue &input, double sigma);
 
-} // namespace pellucid
+}   // namespace pellucid

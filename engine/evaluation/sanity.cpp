@@ -43,7 +43,7 @@ std::vector<double> normalised(std::vector<double> v)
     return v;
 }
 
-} // namespace
+}   // namespace
 
 double ssim(const std::vector<double> &a, const std::vector<double> &b, int64_t h, int64_t w, double dataRange)
 {
@@ -59,9 +59,17 @@ double ssim(const std::vector<double> &a, const std::vector<double> &b, int64_t 
             for (int dy = -pad; dy <= pad; ++dy)
                 for (int dx = -pad; dx <= pad; ++dx) {
                     const double va = a[size_t((y + dy) * w + x + dx)], vb = b[size_t((y + dy) * w + x + dx)];
-                    ma += va; mb += vb; maa += va * va; mbb += vb * vb; mab += va * vb;
+                    ma += va;
+                    mb += vb;
+                    maa += va * va;
+                    mbb += vb * vb;
+                    mab += va * vb;
                 }
-            ma /= np; mb /= np; maa /= np; mbb /= np; mab /= np;
+            ma /= np;
+            mb /= np;
+            maa /= np;
+            mbb /= np;
+            mab /= np;
             const double va = cov * (maa - ma * ma), vb = cov * (mbb - mb * mb), vab = cov * (mab - ma * mb);
             total += ((2 * ma * mb + C1) * (2 * vab + C2)) / ((ma * ma + mb * mb + C1) * (va + vb + C2));
             ++count;
@@ -139,7 +147,8 @@ double infidelity(Model &model, const TensorValue &input, const TensorValue &att
     shape[0] = samples;
     const TensorValue outs = model.forward(TensorValue(shape, std::move(batch)), {}).outputs.at(0);
     const TensorValue ref = model.forward(input, {}).outputs.at(0);
-    if (outs.shape().size() != 2 || target < 0 || target >= outs.dim(1)) throw Error(ErrorCode::BadInput, "Target " + std::to_string(target) + " is not a class of this model");
+    if (outs.shape().size() != 2 || target < 0 || target >= outs.dim(1))
+        throw Error(ErrorCode::BadInput, "Target " + std::to_string(target) + " is not a class of this model");
     const double fx = ref.at(target);
     double total = 0;
     for (int s = 0; s < samples; ++s) {
@@ -149,8 +158,8 @@ double infidelity(Model &model, const TensorValue &input, const TensorValue &att
     return total / samples;
 }
 
-double maxSensitivity(Model &, const TensorValue &input, const std::function<TensorValue(const TensorValue &)> &explain, int samples,
-                      double radius, uint64_t seed)
+double maxSensitivity(Model &, const TensorValue &input, const std::function<TensorValue(const TensorValue &)> &explain, int samples, double radius,
+                      uint64_t seed)
 {
     const TensorValue base = explain(input);
     double norm = 0;
@@ -170,4 +179,4 @@ double maxSensitivity(Model &, const TensorValue &input, const std::function<Ten
     return worst;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

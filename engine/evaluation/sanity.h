@@ -15,9 +15,9 @@ namespace pellucid {
 double ssim(const std::vector<double> &a, const std::vector<double> &b, int64_t h, int64_t w, double dataRange);
 
 struct SanityStep {
-    std::string layer;      // the deepest layer randomised so far (cascading from the top)
-    double spearman = 0;    // rank correlation of |map| with the original |map|
-    double ssim = 0;        // SSIM of the min-max normalised |maps|
+    std::string layer;     // the deepest layer randomised so far (cascading from the top)
+    double spearman = 0;   // rank correlation of |map| with the original |map|
+    double ssim = 0;       // SSIM of the min-max normalised |maps|
 };
 
 struct SanityResult {
@@ -32,12 +32,12 @@ SanityResult cascadingRandomization(Model &model, const std::function<TensorValu
 
 /// Captum's infidelity: mean over `samples` Gaussian perturbations I (σ = `noise`) of (Iᵀ Φ − (f(x) − f(x − I)))²
 /// for the target's logit, with Φ the attribution map (the input's shape).
-double infidelity(Model &model, const TensorValue &input, const TensorValue &attribution, int target, int samples = 50,
-                  double noise = 0.003, uint64_t seed = 0);
+double infidelity(Model &model, const TensorValue &input, const TensorValue &attribution, int target, int samples = 50, double noise = 0.003,
+                  uint64_t seed = 0);
 
 /// Captum's sensitivity_max: the largest ‖Φ(x + δ) − Φ(x)‖ / ‖Φ(x)‖ over `samples` uniform perturbations
 /// δ in [−radius, radius].
-double maxSensitivity(Model &model, const TensorValue &input, const std::function<TensorValue(const TensorValue &)> &explain,
-                      int samples = 10, double radius = 0.02, uint64_t seed = 0);
+double maxSensitivity(Model &model, const TensorValue &input, const std::function<TensorValue(const TensorValue &)> &explain, int samples = 10,
+                      double radius = 0.02, uint64_t seed = 0);
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -19,8 +19,9 @@ int64_t latentDim(const Model &model)
     const Json *role = s.metadata.raw.find("role");
     const std::string r = role && role->isString() ? role->asString() : "";
     if (r != "generator" && r != "decoder" && r != "conditional_generator")
-        throw Error(ErrorCode::BadInput, s.fileName + " has no generator role (its metadata role is " + (r.empty() ? std::string("absent") : "'" + r + "'")
-                                             + "; a generator or decoder maps latent codes to images — choose the role in the UI or with --role)");
+        throw Error(ErrorCode::BadInput,
+                    s.fileName + " has no generator role (its metadata role is " + (r.empty() ? std::string("absent") : "'" + r + "'")
+                        + "; a generator or decoder maps latent codes to images — choose the role in the UI or with --role)");
     if (const Json *lat = s.metadata.raw.find("latent"))
         if (const Json *d = lat->find("dim")) return d->asInt();
     if (s.inputShape.size() == 2) return s.inputShape[1];
@@ -47,17 +48,18 @@ TensorValue checkCode(const Model &model, const TensorValue &z, const std::strin
     const Shape &s = z.shape();
     const bool ok = (s.size() == 2 && s[0] == 1 && s[1] == D) || (s.size() == 1 && s[0] == D);
     if (!ok)
-        throw Error(ErrorCode::BadInput, "The " + what + " has shape " + shapeToString(s) + "; this model's codes are [1, " + std::to_string(D) + "]");
+        throw Error(ErrorCode::BadInput,
+                    "The " + what + " has shape " + shapeToString(s) + "; this model's codes are [1, " + std::to_string(D) + "]");
     for (int64_t i = 0; i < z.numel(); ++i)
-        if (!std::isfinite(z.at(i)))
-            throw Error(ErrorCode::BadInput, "The " + what + " holds a non-finite value at position " + std::to_string(i));
+        if (!std::isfinite(z.at(i))) throw Error(ErrorCode::BadInput, "The " + what + " holds a non-finite value at position " + std::to_string(i));
     return TensorValue({1, D}, std::vector<float>(z.data(), z.data() + z.numel()));
 }
 
 TensorValue traverseCodes(const TensorValue &z, int64_t dim, double a, double b, int steps)
 {
     const int64_t D = z.numel();
-    if (dim < 0 || dim >= D) throw Error(ErrorCode::BadInput, "Dimension " + std::to_string(dim) + " is outside the code's 0–" + std::to_string(D - 1));
+    if (dim < 0 || dim >= D)
+        throw Error(ErrorCode::BadInput, "Dimension " + std::to_string(dim) + " is outside the code's 0–" + std::to_string(D - 1));
     if (steps < 1) throw Error(ErrorCode::BadInput, "A traversal needs at least 1 step");
     std::vector<float> out(size_t(steps * D));
     for (int k = 0; k < steps; ++k) {
@@ -70,7 +72,8 @@ TensorValue traverseCodes(const TensorValue &z, int64_t dim, double a, double b,
 TensorValue interpolateCodes(const TensorValue &z0, const TensorValue &z1, int steps, InterpolationMode mode)
 {
     const int64_t D = z0.numel();
-    if (z1.numel() != D) throw Error(ErrorCode::BadInput, "The two codes differ in size (" + std::to_string(D) + " and " + std::to_string(z1.numel()) + ")");
+    if (z1.numel() != D)
+        throw Error(ErrorCode::BadInput, "The two codes differ in size (" + std::to_string(D) + " and " + std::to_string(z1.numel()) + ")");
     if (steps < 2) throw Error(ErrorCode::BadInput, "An interpolation needs at least 2 steps (both endpoints)");
     double n0 = 0, n1 = 0, dot = 0;
     for (int64_t j = 0; j < D; ++j) {
@@ -135,7 +138,8 @@ TensorValue meanCode(Model &encoder, const TensorValue &images)
         const int64_t e = std::min(n, b + 256);
         Shape sh = images.shape();
         sh[0] = e - b;
-        const TensorValue mu = encoder.forward(TensorValue(sh, std::vector<float>(images.data() + b * per, images.data() + e * per)), {}).outputs.at(0);
+        const TensorValue mu =
+            encoder.forward(TensorValue(sh, std::vector<float>(images.data() + b * per, images.data() + e * per)), {}).outputs.at(0);
         const int64_t D = mu.numel() / (e - b);
         sum.resize(size_t(D), 0.0);
         for (int64_t i = 0; i < mu.numel(); ++i) sum[size_t(i % D)] += mu.at(i);
@@ -153,8 +157,9 @@ TensorValue decodeCodes(Model &model, const TensorValue &codes, int64_t classInd
     if (conditional) {
         const int64_t K = conditionalClasses(model);
         if (classIndex < 0 || classIndex >= K)
-            throw Error(ErrorCode::BadInput, model.summary().fileName + " is a conditional generator: choose a class between 0 and " + std::to_string(K - 1)
-                                                 + (classIndex < 0 ? std::string(" (none was given)") : " (not " + std::to_string(classIndex) + ")"));
+            throw Error(ErrorCode::BadInput,
+                        model.summary().fileName + " is a conditional generator: choose a class between 0 and " + std::to_string(K - 1)
+                            + (classIndex < 0 ? std::string(" (none was given)") : " (not " + std::to_string(classIndex) + ")"));
     }
     std::vector<float> all;
     Shape itemShape;
@@ -172,7 +177,8 @@ TensorValue decodeCodes(Model &model, const TensorValue &codes, int64_t classInd
             try {
                 flattenTensors(d.module.forward({z, y}), ts);
             } catch (const c10::Error &err) {
-                throw Error(ErrorCode::ModelError, model.summary().fileName + " failed as forward(z, class): " + std::string(err.what_without_backtrace()).substr(0, 400));
+                throw Error(ErrorCode::ModelError,
+                            model.summary().fileName + " failed as forward(z, class): " + std::string(err.what_without_backtrace()).substr(0, 400));
             }
             if (ts.empty()) throw Error(ErrorCode::ModelError, "The conditional generator returned no tensor");
             out = tensorToValue(ts.front().to(torch::kCPU).to(torch::kFloat).contiguous());
@@ -191,7 +197,10 @@ ChannelAffine generatorToClassifier(const ModelSummary &gen, const ModelSummary 
 {
     double lo = 0, hi = 1;
     if (const Json *out = gen.metadata.raw.find("output"))
-        if (const Json *r = out->find("range")) { lo = r->asArray().at(0).asNumber(); hi = r->asArray().at(1).asNumber(); }
+        if (const Json *r = out->find("range")) {
+            lo = r->asArray().at(0).asNumber();
+            hi = r->asArray().at(1).asNumber();
+        }
     if (!(hi > lo)) throw Error(ErrorCode::BadMetadata, gen.fileName + ": output.range must be increasing");
     const InputSpec &spec = cls.metadata.input;
     ChannelAffine a;
@@ -251,7 +260,9 @@ DirectionSet principalDirectionsOfActivation(Model &generator, const std::string
         feats.insert(feats.end(), act.data(), act.data() + act.numel());
     }
     if (k < 1 || k > std::min<int64_t>(count, F))
-        throw Error(ErrorCode::BadInput, "Principal directions: k = " + std::to_string(k) + " must be between 1 and min(count, layer size) = " + std::to_string(std::min<int64_t>(count, F)));
+        throw Error(ErrorCode::BadInput,
+                    "Principal directions: k = " + std::to_string(k)
+                        + " must be between 1 and min(count, layer size) = " + std::to_string(std::min<int64_t>(count, F)));
     // Randomised SVD (Halko et al. 2011) of the centred activations with power iterations: BLAS-bound, so a
     // 2,000 × 3,136 layer takes well under a second where a dense eigen-decomposition would take minutes.
     at::Tensor X = torch::from_blob(feats.data(), {count, F}, torch::kFloat).to(torch::kDouble);
@@ -267,7 +278,7 @@ DirectionSet principalDirectionsOfActivation(Model &generator, const std::string
     const auto svd = at::linalg_svd(Q.t().matmul(X), false);
     const at::Tensor U = Q.matmul(std::get<0>(svd)).narrow(1, 0, k);   // [N, k]
     const at::Tensor S = std::get<1>(svd).narrow(0, 0, k);
-    const at::Tensor coords = (U * S.unsqueeze(0)).contiguous();          // PCA coordinates [N, k]
+    const at::Tensor coords = (U * S.unsqueeze(0)).contiguous();   // PCA coordinates [N, k]
     const int kk = k;
     DirectionSet d;
     for (int j = 0; j < kk; ++j) d.explainedRatio.push_back(total > 0 ? std::pow(S[j].item<double>(), 2) / total : 0.0);
@@ -283,7 +294,10 @@ DirectionSet principalDirectionsOfActivation(Model &generator, const std::string
             for (int64_t i = 0; i < D; ++i) v[size_t(i)] += x * Z.at(n * D + i);
         }
         double norm = 0;
-        for (double &e : v) { e /= std::max(xx, 1e-30); norm += e * e; }
+        for (double &e : v) {
+            e /= std::max(xx, 1e-30);
+            norm += e * e;
+        }
         norm = std::sqrt(norm);
         if (!(norm > 0)) throw Error(ErrorCode::BadInput, "Layer " + layer + " does not depend on the latent code");
         double proj2 = 0;
@@ -309,7 +323,7 @@ at::Tensor firstTensor(const c10::IValue &v, const std::string &what)
     return ts.front();
 }
 
-} // namespace
+}   // namespace
 
 CounterfactualResult latentCounterfactual(Model &decoder, Model &classifier, const TensorValue &z0, const CounterfactualOptions &o)
 {
@@ -348,7 +362,8 @@ CounterfactualResult latentCounterfactual(Model &decoder, Model &classifier, con
         const at::Tensor dist2 = (z - start).pow(2).sum();
         const at::Tensor loss = -logp[0][o.target] + o.distanceWeight * dist2.to(logp.device());
         const double p = std::exp(logp[0][o.target].item<double>());
-        if (!std::isfinite(loss.item<double>())) throw Error(ErrorCode::BadInput, "The counterfactual loss became non-finite at step " + std::to_string(step));
+        if (!std::isfinite(loss.item<double>()))
+            throw Error(ErrorCode::BadInput, "The counterfactual loss became non-finite at step " + std::to_string(step));
         const at::Tensor zc = z.detach().to(torch::kCPU).contiguous();
         path.insert(path.end(), zc.data_ptr<float>(), zc.data_ptr<float>() + D);
         r.targetProbability.push_back(p);
@@ -434,7 +449,7 @@ TensorValue classifierFeatures(Model &cls, const std::string &layer, const Tenso
     return TensorValue({x.dim(0), d}, std::move(f));
 }
 
-} // namespace
+}   // namespace
 
 std::pair<TensorValue, TensorValue> encodePosterior(Model &encoder, const TensorValue &images)
 {
@@ -452,11 +467,12 @@ std::pair<TensorValue, TensorValue> encodePosterior(Model &encoder, const Tensor
     return {TensorValue({images.dim(0), D}, std::move(mu)), TensorValue({images.dim(0), D}, std::move(lv))};
 }
 
-GenerativeReport generativeReport(Model &gen, Model &cls, const std::string &layer, const TensorValue &codes,
-                                  const TensorValue &real, Model *encoder, const TensorValue &realForEncoder,
-                                  const std::function<void(const std::string &)> &stage)
+GenerativeReport generativeReport(Model &gen, Model &cls, const std::string &layer, const TensorValue &codes, const TensorValue &real, Model *encoder,
+                                  const TensorValue &realForEncoder, const std::function<void(const std::string &)> &stage)
 {
-    auto say = [&](const std::string &s) { if (stage) stage(s); };
+    auto say = [&](const std::string &s) {
+        if (stage) stage(s);
+    };
     GenerativeReport g;
     g.samples = codes.dim(0);
     g.featureLayer = layer.empty() ? std::string("logits") : layer;
@@ -502,7 +518,9 @@ GenerativeReport generativeReport(Model &gen, Model &cls, const std::string &lay
         const auto [mu, logvar] = encodePosterior(*encoder, realForEncoder);
         const TensorValue recon = decodeCodes(gen, mu);
         if (recon.shape() != realForEncoder.shape())
-            throw Error(ErrorCode::BadInput, "Reconstructions " + shapeToString(recon.shape()) + " do not match the encoder's inputs " + shapeToString(realForEncoder.shape()));
+            throw Error(ErrorCode::BadInput,
+                        "Reconstructions " + shapeToString(recon.shape()) + " do not match the encoder's inputs "
+                            + shapeToString(realForEncoder.shape()));
         g.reconstructionSsim = meanSsim(recon, realForEncoder);
         g.reconstructionPsnr = psnr(recon, realForEncoder);
         g.klPerDim = klPerDimension(mu, logvar);
@@ -512,4 +530,4 @@ GenerativeReport generativeReport(Model &gen, Model &cls, const std::string &lay
     return g;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

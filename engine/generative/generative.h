@@ -72,12 +72,12 @@ struct CounterfactualOptions {
     std::function<void(int step, double probability, double distance)> progress;
 };
 struct CounterfactualResult {
-    TensorValue path;                       // codes [S + 1, D], z0 first
-    std::vector<double> targetProbability;  // per code of the path
-    std::vector<double> distance;           // ‖z − z0‖ per code of the path
-    std::vector<int> predicted;             // the classifier's class per code of the path
-    TensorValue original, counterfactual;   // decoded z0 and the last code [1, C, H, W]
-    TensorValue difference;                 // counterfactual − original
+    TensorValue path;                        // codes [S + 1, D], z0 first
+    std::vector<double> targetProbability;   // per code of the path
+    std::vector<double> distance;            // ‖z − z0‖ per code of the path
+    std::vector<int> predicted;              // the classifier's class per code of the path
+    TensorValue original, counterfactual;    // decoded z0 and the last code [1, C, H, W]
+    TensorValue difference;                  // counterfactual − original
     bool reached = false;
 };
 CounterfactualResult latentCounterfactual(Model &decoder, Model &classifier, const TensorValue &z0, const CounterfactualOptions &options);
@@ -101,15 +101,14 @@ struct GenerativeReport {
     bool hasReconstruction = false;
     double reconstructionSsim = 0, reconstructionPsnr = 0;
     std::vector<double> klPerDim;
-    int activeUnits = 0;                 // dimensions with KL > 0.01 nats
-    TensorValue reconstructions;         // of the first real images (up to 16), for display
+    int activeUnits = 0;           // dimensions with KL > 0.01 nats
+    TensorValue reconstructions;   // of the first real images (up to 16), for display
 };
 /// `real` [M, C, H, W] in the classifier's input space (may be empty); `realForEncoder` the same items in
 /// the encoder's input space (used only with `encoder`).
-GenerativeReport generativeReport(Model &generator, Model &classifier, const std::string &layer, const TensorValue &codes,
-                                  const TensorValue &real, Model *encoder, const TensorValue &realForEncoder,
-                                  const std::function<void(const std::string &stage)> &stage = {});
+GenerativeReport generativeReport(Model &generator, Model &classifier, const std::string &layer, const TensorValue &codes, const TensorValue &real,
+                                  Model *encoder, const TensorValue &realForEncoder, const std::function<void(const std::string &stage)> &stage = {});
 /// Encoder μ and log σ² for a batch (a VAE encoder returns both; throws Error(BadInput) otherwise).
 std::pair<TensorValue, TensorValue> encodePosterior(Model &encoder, const TensorValue &images);
 
-} // namespace pellucid
+}   // namespace pellucid

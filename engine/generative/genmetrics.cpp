@@ -13,12 +13,14 @@ namespace {
 void sameShape(const TensorValue &a, const TensorValue &b, const char *what)
 {
     if (a.shape() != b.shape())
-        throw Error(ErrorCode::BadInput, std::string(what) + " needs batches of one shape: " + shapeToString(a.shape()) + " vs " + shapeToString(b.shape()));
+        throw Error(ErrorCode::BadInput,
+                    std::string(what) + " needs batches of one shape: " + shapeToString(a.shape()) + " vs " + shapeToString(b.shape()));
 }
 
 void meanCov(const TensorValue &f, std::vector<double> &mean, std::vector<double> &cov)
 {
-    if (f.shape().size() != 2 || f.dim(0) < 2) throw Error(ErrorCode::BadInput, "Feature statistics need [N, D] with N >= 2, not " + shapeToString(f.shape()));
+    if (f.shape().size() != 2 || f.dim(0) < 2)
+        throw Error(ErrorCode::BadInput, "Feature statistics need [N, D] with N >= 2, not " + shapeToString(f.shape()));
     const int64_t n = f.dim(0), d = f.dim(1);
     mean.assign(size_t(d), 0.0);
     cov.assign(size_t(d * d), 0.0);
@@ -45,7 +47,7 @@ std::vector<double> matmul(const std::vector<double> &A, const std::vector<doubl
     return C;
 }
 
-} // namespace
+}   // namespace
 
 double psnr(const TensorValue &a, const TensorValue &b, double range)
 {
@@ -148,4 +150,4 @@ std::vector<double> klPerDimension(const TensorValue &mu, const TensorValue &log
     return kl;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -26,4 +26,4 @@ double diversity(const TensorValue &features);
 /// KL(N(μ, σ²) ‖ N(0, 1)) per latent dimension, averaged over the batch: mu and logvar [N, D].
 std::vector<double> klPerDimension(const TensorValue &mu, const TensorValue &logvar);
 
-} // namespace pellucid
+}   // namespace pellucid

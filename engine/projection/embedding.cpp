@@ -19,7 +19,8 @@ void checkFeatures(const TensorValue &f)
     if (f.shape().size() != 2 || f.dim(0) < 2 || f.dim(1) < 1)
         throw Error(ErrorCode::BadInput, "Features must be a matrix [N ≥ 2, D ≥ 1], not " + shapeToString(f.shape()));
     for (int64_t i = 0; i < f.numel(); ++i)
-        if (!std::isfinite(f.at(i))) throw Error(ErrorCode::BadInput, "The features hold a non-finite value (row " + std::to_string(i / f.dim(1)) + ")");
+        if (!std::isfinite(f.at(i)))
+            throw Error(ErrorCode::BadInput, "The features hold a non-finite value (row " + std::to_string(i / f.dim(1)) + ")");
 }
 
 void throwIfCancelled(const std::function<bool()> &c)
@@ -27,13 +28,14 @@ void throwIfCancelled(const std::function<bool()> &c)
     if (c && c()) throw Error(ErrorCode::Cancelled, "Projection cancelled");
 }
 
-} // namespace
+}   // namespace
 
 KnnGraph nearestNeighbours(const TensorValue &features, int k, const std::function<bool()> &cancelled)
 {
     checkFeatures(features);
     const int64_t n = features.dim(0), d = features.dim(1);
-    if (k < 1 || k >= n) throw Error(ErrorCode::BadInput, "k = " + std::to_string(k) + " nearest neighbours need more than k points (N = " + std::to_string(n) + ")");
+    if (k < 1 || k >= n)
+        throw Error(ErrorCode::BadInput, "k = " + std::to_string(k) + " nearest neighbours need more than k points (N = " + std::to_string(n) + ")");
     torch::NoGradGuard ng;
     const at::Tensor X = torch::from_blob(const_cast<float *>(features.data()), {n, d}, torch::kFloat).to(torch::kDouble);
     const at::Tensor sq = X.pow(2).sum(1);
@@ -64,11 +66,11 @@ namespace {
 /// A 2-D quadtree over the embedding for the Barnes–Hut repulsion.
 struct QuadTree {
     struct Node {
-        double cx, cy, half;          // cell centre and half width
-        double mx = 0, my = 0;        // centre of mass
+        double cx, cy, half;     // cell centre and half width
+        double mx = 0, my = 0;   // centre of mass
         int count = 0;
-        int child = -1;               // first of four children, or −1
-        int point = -1;               // a leaf's single point
+        int child = -1;   // first of four children, or −1
+        int point = -1;   // a leaf's single point
     };
     std::vector<Node> nodes;
     const double *Y = nullptr;
@@ -78,8 +80,10 @@ struct QuadTree {
         Y = y;
         double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
         for (int64_t i = 0; i < n; ++i) {
-            x0 = std::min(x0, y[2 * i]); x1 = std::max(x1, y[2 * i]);
-            y0 = std::min(y0, y[2 * i + 1]); y1 = std::max(y1, y[2 * i + 1]);
+            x0 = std::min(x0, y[2 * i]);
+            x1 = std::max(x1, y[2 * i]);
+            y0 = std::min(y0, y[2 * i + 1]);
+            y1 = std::max(y1, y[2 * i + 1]);
         }
         nodes.clear();
         nodes.reserve(size_t(4 * n));
@@ -152,7 +156,7 @@ struct QuadTree {
     }
 };
 
-} // namespace
+}   // namespace
 
 TensorValue tsneBarnesHut(const TensorValue &features, const TsneOptions &o)
 {
@@ -182,8 +186,13 @@ TensorValue tsneBarnesHut(const TensorValue &features, const TsneOptions &o)
             }
             h += std::log(sum);
             if (std::fabs(h - target) < 1e-5) break;
-            if (h > target) { lo = beta; beta = std::isinf(hi) ? beta * 2 : (beta + hi) / 2; }
-            else { hi = beta; beta = (beta + lo) / 2; }
+            if (h > target) {
+                lo = beta;
+                beta = std::isinf(hi) ? beta * 2 : (beta + hi) / 2;
+            } else {
+                hi = beta;
+                beta = (beta + lo) / 2;
+            }
         }
     }
     // Symmetrise: p_ij = (p_j|i + p_i|j) / 2N on the union of the neighbour lists (CSR).
@@ -259,8 +268,7 @@ TensorValue tsneBarnesHut(const TensorValue &features, const TsneOptions &o)
 void umapCurve(double minDist, double spread, double &a, double &b)
 {
     // Least squares of 1/(1 + a x^(2b)) against the target on x ∈ (0, 3·spread], by Gauss–Newton on (log a, b).
-    if (!(spread > 0) || minDist < 0 || minDist >= 3 * spread)
-        throw Error(ErrorCode::BadInput, "UMAP needs spread > 0 and 0 ≤ min_dist < 3·spread");
+    if (!(spread > 0) || minDist < 0 || minDist >= 3 * spread) throw Error(ErrorCode::BadInput, "UMAP needs spread > 0 and 0 ≤ min_dist < 3·spread");
     std::vector<double> xs, ys;
     for (int i = 1; i <= 300; ++i) {
         const double x = 3 * spread * i / 300.0;
@@ -273,10 +281,13 @@ void umapCurve(double minDist, double spread, double &a, double &b)
         for (size_t i = 0; i < xs.size(); ++i) {
             const double x2b = std::pow(xs[i], 2 * bb), A = std::exp(la);
             const double den = 1 + A * x2b, f = 1 / den, r = f - ys[i];
-            const double dla = -A * x2b / (den * den);                              // ∂f/∂log a
-            const double db = -A * x2b * 2 * std::log(xs[i]) / (den * den);         // ∂f/∂b
-            JtJ[0][0] += dla * dla; JtJ[0][1] += dla * db; JtJ[1][1] += db * db;
-            Jtr[0] += dla * r; Jtr[1] += db * r;
+            const double dla = -A * x2b / (den * den);                        // ∂f/∂log a
+            const double db = -A * x2b * 2 * std::log(xs[i]) / (den * den);   // ∂f/∂b
+            JtJ[0][0] += dla * dla;
+            JtJ[0][1] += dla * db;
+            JtJ[1][1] += db * db;
+            Jtr[0] += dla * r;
+            Jtr[1] += db * r;
         }
         JtJ[1][0] = JtJ[0][1];
         const double det = JtJ[0][0] * JtJ[1][1] - JtJ[0][1] * JtJ[1][0];
@@ -306,14 +317,23 @@ TensorValue umap(const TensorValue &features, const UmapOptions &o)
     for (int64_t i = 0; i < n; ++i) {
         const float *dist = g.distance.data() + i * k;
         double rho = 0;
-        for (int j = 0; j < k; ++j) if (dist[j] > 0) { rho = dist[j]; break; }
+        for (int j = 0; j < k; ++j)
+            if (dist[j] > 0) {
+                rho = dist[j];
+                break;
+            }
         double lo = 0, hi = INFINITY, sigma = 1;
         for (int it = 0; it < 64; ++it) {
             double s = 0;
             for (int j = 0; j < k; ++j) s += std::exp(-std::max(0.0, double(dist[j]) - rho) / sigma);
             if (std::fabs(s - target) < 1e-5) break;
-            if (s > target) { hi = sigma; sigma = (lo + hi) / 2; }
-            else { lo = sigma; sigma = std::isinf(hi) ? sigma * 2 : (lo + hi) / 2; }
+            if (s > target) {
+                hi = sigma;
+                sigma = (lo + hi) / 2;
+            } else {
+                lo = sigma;
+                sigma = std::isinf(hi) ? sigma * 2 : (lo + hi) / 2;
+            }
         }
         double meanDist = 0;
         for (int j = 0; j < k; ++j) meanDist += dist[j] / double(k);
@@ -340,9 +360,14 @@ TensorValue umap(const TensorValue &features, const UmapOptions &o)
             size_t b = a;
             double prod = 1, sum = 0;
             int cnt = 0;
-            while (b < r.size() && r[b].first == r[a].first) { sum += r[b].second; prod *= r[b].second; ++cnt; ++b; }
+            while (b < r.size() && r[b].first == r[a].first) {
+                sum += r[b].second;
+                prod *= r[b].second;
+                ++cnt;
+                ++b;
+            }
             const double w = cnt >= 2 ? sum - prod : sum;   // present both ways: union; one way: w
-            if (r[a].first > i) {   // each undirected edge once, from its smaller end
+            if (r[a].first > i) {                           // each undirected edge once, from its smaller end
                 head.push_back(int32_t(i));
                 tail.push_back(r[a].first);
                 weight.push_back(w);
@@ -382,7 +407,10 @@ TensorValue umap(const TensorValue &features, const UmapOptions &o)
             if (epochsPerSample[e] < 0 || nextSample[e] > epoch + 1) continue;
             const int64_t i = head[e], j = tail[e];
             double d2 = 0;
-            for (int c = 0; c < dims; ++c) { const double t = Y[size_t(i * dims + c)] - Y[size_t(j * dims + c)]; d2 += t * t; }
+            for (int c = 0; c < dims; ++c) {
+                const double t = Y[size_t(i * dims + c)] - Y[size_t(j * dims + c)];
+                d2 += t * t;
+            }
             if (d2 > 0) {
                 const double coef = -2 * a * b * std::pow(d2, b - 1) / (1 + a * std::pow(d2, b));
                 for (int c = 0; c < dims; ++c) {
@@ -397,7 +425,10 @@ TensorValue umap(const TensorValue &features, const UmapOptions &o)
                 const int64_t kneg = pick(rng);
                 if (kneg == i) continue;
                 double q2 = 0;
-                for (int c = 0; c < dims; ++c) { const double t = Y[size_t(i * dims + c)] - Y[size_t(kneg * dims + c)]; q2 += t * t; }
+                for (int c = 0; c < dims; ++c) {
+                    const double t = Y[size_t(i * dims + c)] - Y[size_t(kneg * dims + c)];
+                    q2 += t * t;
+                }
                 const double coef = q2 > 0 ? 2 * b / ((0.001 + q2) * (1 + a * std::pow(q2, b))) : 0.0;
                 for (int c = 0; c < dims; ++c)
                     Y[size_t(i * dims + c)] += (coef > 0 ? clip(coef * (Y[size_t(i * dims + c)] - Y[size_t(kneg * dims + c)])) : 4.0) * alpha;
@@ -410,4 +441,4 @@ TensorValue umap(const TensorValue &features, const UmapOptions &o)
     return TensorValue({n, int64_t(dims)}, std::vector<float>(Y.begin(), Y.end()));
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -32,7 +32,7 @@ std::vector<double> squaredDistances(const std::vector<double> &X, int64_t n, in
     return D;
 }
 
-} // namespace
+}   // namespace
 
 PcaResult pca(const TensorValue &features, int k, unsigned seed)
 {
@@ -99,7 +99,8 @@ PcaResult pca(const TensorValue &features, int k, unsigned seed)
         V = CV;
         orthonormalise(V);
         double change = 0;
-        for (int64_t c = 0; c < k; ++c) change = std::max(change, std::fabs(lambda[size_t(c)] - previous[size_t(c)]) / std::max(1e-300, std::fabs(lambda[size_t(c)])));
+        for (int64_t c = 0; c < k; ++c)
+            change = std::max(change, std::fabs(lambda[size_t(c)] - previous[size_t(c)]) / std::max(1e-300, std::fabs(lambda[size_t(c)])));
         previous = lambda;
         if (it > 5 && change < 1e-12) break;
     }
@@ -143,7 +144,9 @@ TensorValue tsne(const TensorValue &features, const TsneOptions &options)
     checkMatrix(features);
     const int64_t n = features.dim(0), d = features.dim(1);
     if (options.perplexity <= 0 || 3 * options.perplexity >= double(n))
-        throw Error(ErrorCode::BadInput, "t-SNE perplexity " + std::to_string(options.perplexity) + " needs more points (N = " + std::to_string(n) + " must exceed 3 × perplexity)");
+        throw Error(ErrorCode::BadInput,
+                    "t-SNE perplexity " + std::to_string(options.perplexity) + " needs more points (N = " + std::to_string(n)
+                        + " must exceed 3 × perplexity)");
     if (options.theta > 0 && options.dims == 2) return tsneBarnesHut(features, options);
     TsneOptions o = options;
     if (o.learningRate <= 0) o.learningRate = std::max(double(n) / 12.0 / 4.0, 50.0);
@@ -171,8 +174,13 @@ TensorValue tsne(const TensorValue &features, const TsneOptions &options)
             }
             h += std::log(sum);   // entropy in nats
             if (std::fabs(h - target) < 1e-5) break;
-            if (h > target) { lo = beta; beta = std::isinf(hi) ? beta * 2 : (beta + hi) / 2; }
-            else { hi = beta; beta = (beta + lo) / 2; }
+            if (h > target) {
+                lo = beta;
+                beta = std::isinf(hi) ? beta * 2 : (beta + hi) / 2;
+            } else {
+                hi = beta;
+                beta = (beta + lo) / 2;
+            }
         }
     }
     for (int64_t i = 0; i < n; ++i)
@@ -193,7 +201,10 @@ TensorValue tsne(const TensorValue &features, const TsneOptions &options)
         for (int64_t i = 0; i < n; ++i)
             for (int64_t j = i + 1; j < n; ++j) {
                 double s = 0;
-                for (int64_t k = 0; k < m; ++k) { const double t = Y[size_t(i * m + k)] - Y[size_t(j * m + k)]; s += t * t; }
+                for (int64_t k = 0; k < m; ++k) {
+                    const double t = Y[size_t(i * m + k)] - Y[size_t(j * m + k)];
+                    s += t * t;
+                }
                 const double q = 1 / (1 + s);
                 num[size_t(i * n + j)] = num[size_t(j * n + i)] = q;
                 sumQ += 2 * q;
@@ -233,8 +244,11 @@ TensorValue poolActivations(const TensorValue &act)
     if (sh.size() < 2) throw Error(ErrorCode::BadInput, "Cannot pool an activation of shape " + shapeToString(sh));
     const int64_t items = sh[0], per = act.numel() / std::max<int64_t>(1, items);
     int64_t channels = sh[1], pool = 1;
-    if (sh.size() == 3) { channels = sh[2]; pool = sh[1]; }
-    else if (sh.size() >= 4) pool = per / channels;
+    if (sh.size() == 3) {
+        channels = sh[2];
+        pool = sh[1];
+    } else if (sh.size() >= 4)
+        pool = per / channels;
     std::vector<float> out(static_cast<size_t>(items * channels));
     for (int64_t i = 0; i < items; ++i)
         for (int64_t c = 0; c < channels; ++c) {
@@ -259,7 +273,8 @@ double neighbourhoodPreservation(const TensorValue &high, const TensorValue &low
         std::vector<std::vector<int64_t>> out(static_cast<size_t>(n));
         for (int64_t i = 0; i < n; ++i) {
             std::vector<int64_t> idx;
-            for (int64_t j = 0; j < n; ++j) if (j != i) idx.push_back(j);
+            for (int64_t j = 0; j < n; ++j)
+                if (j != i) idx.push_back(j);
             std::partial_sort(idx.begin(), idx.begin() + std::min<int64_t>(k, n - 1), idx.end(),
                               [&](int64_t a, int64_t b) { return D[size_t(i * n + a)] < D[size_t(i * n + b)]; });
             idx.resize(size_t(std::min<int64_t>(k, n - 1)));
@@ -278,4 +293,4 @@ double neighbourhoodPreservation(const TensorValue &high, const TensorValue &low
     return total / double(n);
 }
 
-} // namespace pellucid
+}   // namespace pellucid

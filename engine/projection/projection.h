@@ -12,10 +12,10 @@
 namespace pellucid {
 
 struct PcaResult {
-    TensorValue projected;                 // [N, k]
-    TensorValue components;                // [k, D], unit rows
-    std::vector<double> explainedVariance; // per component
-    std::vector<double> explainedRatio;    // of the total variance
+    TensorValue projected;                   // [N, k]
+    TensorValue components;                  // [k, D], unit rows
+    std::vector<double> explainedVariance;   // per component
+    std::vector<double> explainedRatio;      // of the total variance
 };
 
 /// `features` [N, D]. Throws Error(BadInput) when k exceeds min(N, D).
@@ -50,7 +50,7 @@ struct UmapOptions {
     int dims = 2;
     int neighbours = 15;
     double minDist = 0.1, spread = 1.0;
-    int epochs = 0;            // 0: 500 below 10,000 points, else 200 (as umap-learn)
+    int epochs = 0;   // 0: 500 below 10,000 points, else 200 (as umap-learn)
     int negativeSamples = 5;
     double learningRate = 1.0;
     unsigned seed = 0;
@@ -70,4 +70,4 @@ TensorValue poolActivations(const TensorValue &activation);
 /// Mean fraction of each point's k nearest neighbours in `high` that are also among its k nearest in `low`.
 double neighbourhoodPreservation(const TensorValue &high, const TensorValue &low, int k);
 
-} // namespace pellucid
+}   // namespace pellucid

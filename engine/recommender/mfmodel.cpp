@@ -16,8 +16,10 @@ MFModel loadMF(Model &model)
     const std::string file = d.summary.path;
     const Json *rec = d.summary.metadata.raw.find("recommender");
     if (!rec || !rec->isObject())
-        throw Error(ErrorCode::BadMetadata, file + " has no \"recommender\" section in its metadata naming the embedding tables "
-                                                   "(user_factors, item_factors, user_bias, item_bias, global_bias)");
+        throw Error(ErrorCode::BadMetadata,
+                    file
+                        + " has no \"recommender\" section in its metadata naming the embedding tables "
+                          "(user_factors, item_factors, user_bias, item_bias, global_bias)");
     std::map<std::string, at::Tensor> tensors;
     for (const auto &p : d.module.named_parameters(true)) tensors[p.name] = p.value;
     for (const auto &b : d.module.named_buffers(true)) tensors[b.name] = b.value;
@@ -33,11 +35,11 @@ MFModel loadMF(Model &model)
         return it->second.detach().to(torch::kCPU, torch::kFloat).contiguous();
     };
     const at::Tensor P = get("user_factors", true), Q = get("item_factors", true);
-    if (P.dim() != 2 || Q.dim() != 2)
-        throw Error(ErrorCode::BadInput, file + ": embedding tables must be 2-D (users × dim, items × dim)");
+    if (P.dim() != 2 || Q.dim() != 2) throw Error(ErrorCode::BadInput, file + ": embedding tables must be 2-D (users × dim, items × dim)");
     if (P.size(1) != Q.size(1))
-        throw Error(ErrorCode::BadInput, file + ": embedding sizes disagree: user factors have dimension " + std::to_string(P.size(1))
-                                             + ", item factors " + std::to_string(Q.size(1)));
+        throw Error(ErrorCode::BadInput,
+                    file + ": embedding sizes disagree: user factors have dimension " + std::to_string(P.size(1)) + ", item factors "
+                        + std::to_string(Q.size(1)));
     MFModel m;
     m.users = P.size(0);
     m.items = Q.size(0);
@@ -48,8 +50,8 @@ MFModel loadMF(Model &model)
         const at::Tensor t = get(key, false);
         if (!t.defined()) return std::vector<float>(size_t(n), 0.0f);
         if (t.numel() != n)
-            throw Error(ErrorCode::BadInput, file + ": " + std::string(key) + " has " + std::to_string(t.numel()) + " values for "
-                                                 + std::to_string(n) + " rows");
+            throw Error(ErrorCode::BadInput,
+                        file + ": " + std::string(key) + " has " + std::to_string(t.numel()) + " values for " + std::to_string(n) + " rows");
         return std::vector<float>(t.data_ptr<float>(), t.data_ptr<float>() + n);
     };
     m.bu = bias("user_bias", m.users);
@@ -70,4 +72,4 @@ MFModel loadMF(Model &model)
     return m;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -23,9 +23,13 @@ std::vector<std::string> splitCsv(const std::string &line)
     for (size_t i = 0; i < line.size(); ++i) {
         const char c = line[i];
         if (quoted) {
-            if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') { cur += '"'; ++i; }
-            else if (c == '"') quoted = false;
-            else cur += c;
+            if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+                cur += '"';
+                ++i;
+            } else if (c == '"')
+                quoted = false;
+            else
+                cur += c;
         } else if (c == '"') {
             quoted = true;
         } else if (c == ',' || c == '\t') {
@@ -53,7 +57,6 @@ bool parseNumber(const std::string &s, double &v)
     return end && *end == '\0' && std::isfinite(v);
 }
 
-
 std::string itemName(const InteractionData &d, int64_t item)
 {
     const auto it = d.itemNames.find(item);
@@ -77,7 +80,7 @@ int rankOf(const MFModel &m, const std::set<int64_t> &seen, int64_t u, int64_t i
     return rank;
 }
 
-} // namespace
+}   // namespace
 
 std::vector<const Interaction *> InteractionData::ofUser(int64_t user) const
 {
@@ -107,14 +110,21 @@ InteractionData readInteractions(const std::string &path)
                 userCol = itemCol = ratingCol = timeCol = -1;
                 for (int c = 0; c < int(f.size()); ++c) {
                     const std::string h = lower(f[size_t(c)]);
-                    if (h == "user" || h == "userid" || h == "user_id") userCol = c;
-                    else if (h == "item" || h == "itemid" || h == "item_id" || h == "movieid" || h == "movie_id") itemCol = c;
-                    else if (h == "rating" || h == "score") ratingCol = c;
-                    else if (h == "timestamp" || h == "time") timeCol = c;
+                    if (h == "user" || h == "userid" || h == "user_id")
+                        userCol = c;
+                    else if (h == "item" || h == "itemid" || h == "item_id" || h == "movieid" || h == "movie_id")
+                        itemCol = c;
+                    else if (h == "rating" || h == "score")
+                        ratingCol = c;
+                    else if (h == "timestamp" || h == "time")
+                        timeCol = c;
                 }
                 if (userCol < 0 || itemCol < 0)
-                    throw Error(ErrorCode::BadInput, path + ": line 1: the header needs a user column (user/userId) and an item column "
-                                                            "(item/itemId/movieId); found: " + line);
+                    throw Error(ErrorCode::BadInput,
+                                path
+                                    + ": line 1: the header needs a user column (user/userId) and an item column "
+                                      "(item/itemId/movieId); found: "
+                                    + line);
                 d.explicitRatings = ratingCol >= 0;
                 continue;
             }
@@ -123,8 +133,7 @@ InteractionData readInteractions(const std::string &path)
             if (f.size() <= 3) timeCol = -1;
         }
         auto field = [&](int c, const char *what) -> double {
-            if (c >= int(f.size()))
-                throw Error(ErrorCode::BadInput, path + ": line " + std::to_string(lineNo) + ": missing the " + what + " column");
+            if (c >= int(f.size())) throw Error(ErrorCode::BadInput, path + ": line " + std::to_string(lineNo) + ": missing the " + what + " column");
             double v;
             if (!parseNumber(f[size_t(c)], v))
                 throw Error(ErrorCode::BadInput, path + ": line " + std::to_string(lineNo) + ": " + what + " '" + f[size_t(c)] + "' is not a number");
@@ -257,7 +266,10 @@ Counterfactual counterfactual(const MFModel &m, const InteractionData &data, int
             std::vector<int64_t> trial = removed;
             trial.push_back(c);
             const double s = scoreWith(m, user, item, refitUser(m, data, user, trial));
-            if (s < bestScore) { bestScore = s; best = c; }
+            if (s < bestScore) {
+                bestScore = s;
+                best = c;
+            }
         }
         removed.push_back(best);
         candidates.erase(std::find(candidates.begin(), candidates.end(), best));
@@ -271,8 +283,10 @@ Counterfactual counterfactual(const MFModel &m, const InteractionData &data, int
     for (size_t i = 0; i < removed.size();) {
         std::vector<int64_t> trial = removed;
         trial.erase(trial.begin() + long(i));
-        if (rankOf(m, seen, user, item, refitUser(m, data, user, trial)) > topN) removed = trial;
-        else ++i;
+        if (rankOf(m, seen, user, item, refitUser(m, data, user, trial)) > topN)
+            removed = trial;
+        else
+            ++i;
     }
     cf.removed = removed;
     cf.rankAfter = rankOf(m, seen, user, item, refitUser(m, data, user, removed));
@@ -300,7 +314,10 @@ InfluenceResult influence(const MFModel &m, const InteractionData &data, int64_t
         row.loo = res.score - scoreWith(m, user, item, refitUser(m, data, user, {r->item}));
         const float *qj = m.q(r->item);
         double dot = 0, qjNorm = 0;
-        for (int64_t k = 0; k < m.dim; ++k) { dot += double(qi[k]) * qj[k]; qjNorm += double(qj[k]) * qj[k]; }
+        for (int64_t k = 0; k < m.dim; ++k) {
+            dot += double(qi[k]) * qj[k];
+            qjNorm += double(qj[k]) * qj[k];
+        }
         const double cosine = qiNorm > 0 && qjNorm > 0 ? dot / std::sqrt(qiNorm * qjNorm) : 0;
         row.similarity = cosine * (double(r->rating) - m.mu - m.bu[size_t(user)] - m.bi[size_t(r->item)]);
         loo.push_back(row.loo);
@@ -348,8 +365,8 @@ RecMetrics evaluateRecommender(const MFModel &m, const InteractionData &train, c
     return out;
 }
 
-std::vector<std::pair<double, double>> forceLayout(int n, const std::vector<std::tuple<int, int, double>> &edges, int iterations,
-                                                   unsigned seed, bool pinFirst)
+std::vector<std::pair<double, double>> forceLayout(int n, const std::vector<std::tuple<int, int, double>> &edges, int iterations, unsigned seed,
+                                                   bool pinFirst)
 {
     std::mt19937 rng(seed);
     std::uniform_real_distribution<double> uni(0.1, 0.9);
@@ -366,17 +383,23 @@ std::vector<std::pair<double, double>> forceLayout(int n, const std::vector<std:
                 double dx = pos[size_t(a)].first - pos[size_t(b)].first, dy = pos[size_t(a)].second - pos[size_t(b)].second;
                 const double d = std::max(1e-4, std::sqrt(dx * dx + dy * dy));
                 const double f = k * k / d;
-                dx /= d; dy /= d;
-                disp[size_t(a)].first += dx * f; disp[size_t(a)].second += dy * f;
-                disp[size_t(b)].first -= dx * f; disp[size_t(b)].second -= dy * f;
+                dx /= d;
+                dy /= d;
+                disp[size_t(a)].first += dx * f;
+                disp[size_t(a)].second += dy * f;
+                disp[size_t(b)].first -= dx * f;
+                disp[size_t(b)].second -= dy * f;
             }
         for (const auto &[a, b, w] : edges) {
             double dx = pos[size_t(a)].first - pos[size_t(b)].first, dy = pos[size_t(a)].second - pos[size_t(b)].second;
             const double d = std::max(1e-4, std::sqrt(dx * dx + dy * dy));
             const double f = d * d / k * std::max(0.05, w);
-            dx /= d; dy /= d;
-            disp[size_t(a)].first -= dx * f; disp[size_t(a)].second -= dy * f;
-            disp[size_t(b)].first += dx * f; disp[size_t(b)].second += dy * f;
+            dx /= d;
+            dy /= d;
+            disp[size_t(a)].first -= dx * f;
+            disp[size_t(a)].second -= dy * f;
+            disp[size_t(b)].first += dx * f;
+            disp[size_t(b)].second += dy * f;
         }
         for (int a = pinFirst ? 1 : 0; a < n; ++a) {
             const double dl = std::max(1e-9, std::hypot(disp[size_t(a)].first, disp[size_t(a)].second));
@@ -388,4 +411,4 @@ std::vector<std::pair<double, double>> forceLayout(int n, const std::vector<std:
     return pos;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

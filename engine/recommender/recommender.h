@@ -21,7 +21,7 @@ struct Interaction {
 
 struct InteractionData {
     std::vector<Interaction> rows;
-    bool explicitRatings = true;              // false when the CSV has no rating column (implicit 1)
+    bool explicitRatings = true;   // false when the CSV has no rating column (implicit 1)
     std::map<int64_t, std::string> itemNames;
     std::map<int64_t, std::string> itemGroups;   // genres, when items.csv has them
     std::vector<const Interaction *> ofUser(int64_t user) const;
@@ -35,10 +35,10 @@ void readItemNames(const std::string &path, InteractionData &data);
 
 struct MFModel {
     int64_t users = 0, items = 0, dim = 0;
-    std::vector<float> P, Q;      // users × dim, items × dim
-    std::vector<float> bu, bi;    // per user, per item (zeros when the model has none)
+    std::vector<float> P, Q;     // users × dim, items × dim
+    std::vector<float> bu, bi;   // per user, per item (zeros when the model has none)
     float mu = 0;
-    double lambda = 0.1;          // ridge weight of the user refit
+    double lambda = 0.1;                            // ridge weight of the user refit
     std::string dataPath, heldoutPath, itemsPath;   // from the metadata, resolved beside the model
     float score(int64_t u, int64_t i) const;
     const float *p(int64_t u) const { return P.data() + u * dim; }
@@ -67,11 +67,11 @@ ScoreDecomposition decompose(const MFModel &m, const InteractionData &data, int6
 std::vector<double> refitUser(const MFModel &m, const InteractionData &data, int64_t user, const std::vector<int64_t> &excluded = {});
 
 struct InfluenceRow {
-    int64_t item = 0;       // a rated item
+    int64_t item = 0;   // a rated item
     std::string name;
     float rating = 0;
-    double loo = 0;         // score(target) with all interactions − score(target) refitted without this one
-    double similarity = 0;  // fast approximation: cos(q_target, q_item) · (r − μ − b_u − b_item)
+    double loo = 0;          // score(target) with all interactions − score(target) refitted without this one
+    double similarity = 0;   // fast approximation: cos(q_target, q_item) · (r − μ − b_u − b_item)
 };
 
 struct Counterfactual {
@@ -82,9 +82,9 @@ struct Counterfactual {
 
 struct InfluenceResult {
     int64_t user = 0, item = 0;
-    double score = 0;              // with the refitted full factors
+    double score = 0;                 // with the refitted full factors
     std::vector<InfluenceRow> rows;   // sorted by LOO influence, largest first
-    double agreement = 0;          // Spearman rank correlation between LOO and the approximation
+    double agreement = 0;             // Spearman rank correlation between LOO and the approximation
     Counterfactual counterfactual;
 };
 
@@ -102,12 +102,11 @@ struct RecMetrics {
 
 /// Precision@K and recall@K on held-out interactions (relevant: rating ≥ threshold, or every held-out item
 /// for implicit data), catalogue coverage of the top-K lists, RMSE for explicit ratings.
-RecMetrics evaluateRecommender(const MFModel &m, const InteractionData &train, const InteractionData &heldout, int k,
-                               double relevantThreshold = 4.0);
+RecMetrics evaluateRecommender(const MFModel &m, const InteractionData &train, const InteractionData &heldout, int k, double relevantThreshold = 4.0);
 
 /// Force-directed (Fruchterman–Reingold) layout of an undirected weighted graph in the unit square;
 /// deterministic for a seed. Node 0 can be pinned at the centre.
-std::vector<std::pair<double, double>> forceLayout(int nodes, const std::vector<std::tuple<int, int, double>> &edges,
-                                                   int iterations = 300, unsigned seed = 1, bool pinFirst = true);
+std::vector<std::pair<double, double>> forceLayout(int nodes, const std::vector<std::tuple<int, int, double>> &edges, int iterations = 300,
+                                                   unsigned seed = 1, bool pinFirst = true);
 
-} // namespace pellucid
+}   // namespace pellucid

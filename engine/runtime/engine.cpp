@@ -24,8 +24,7 @@ const char *jobEventTypeName(JobEvent::Type t)
 
 void JobContext::throwIfCancelled() const
 {
-    if (cancelled())
-        throw Error(ErrorCode::Cancelled, "cancelled");
+    if (cancelled()) throw Error(ErrorCode::Cancelled, "cancelled");
 }
 
 void JobContext::progress(int64_t done, int64_t total, const std::string &stage)
@@ -42,8 +41,7 @@ void JobContext::progress(int64_t done, int64_t total, const std::string &stage)
 
 void JobContext::partial(std::shared_ptr<const JobOutput> output)
 {
-    if (cancelled())
-        return;
+    if (cancelled()) return;
     JobEvent e;
     e.type = JobEvent::Type::Partial;
     e.generation = mGeneration;
@@ -74,17 +72,19 @@ bool JobContext::hasModel(const std::string &id) const { return mEngine.mModels.
 void JobContext::setModel(std::shared_ptr<Model> model, const std::string &id)
 {
     std::shared_ptr<const ModelSummary> summary;
+    if (model) summary = std::make_shared<const ModelSummary>(model->summary());
     if (model)
-        summary = std::make_shared<const ModelSummary>(model->summary());
-    if (model) mEngine.mModels[id] = std::move(model);
-    else mEngine.mModels.erase(id);
+        mEngine.mModels[id] = std::move(model);
+    else
+        mEngine.mModels.erase(id);
     std::lock_guard<std::mutex> lock(mEngine.mMutex);
-    if (summary) mEngine.mSummaries[id] = std::move(summary);
-    else mEngine.mSummaries.erase(id);
+    if (summary)
+        mEngine.mSummaries[id] = std::move(summary);
+    else
+        mEngine.mSummaries.erase(id);
 }
 
-Engine::Engine(Listener listener)
-    : mListener(std::move(listener))
+Engine::Engine(Listener listener) : mListener(std::move(listener))
 {
     mThread = std::thread([this] { run(); });
 }
@@ -122,8 +122,7 @@ uint64_t Engine::submit(Job job)
                     ++it;
                 }
             }
-            if (mCurrent && mCurrent->job.kind == job.kind)
-                mCurrent->cancel->store(true);
+            if (mCurrent && mCurrent->job.kind == job.kind) mCurrent->cancel->store(true);
         }
         mQueue.push_back(Pending{gen, std::move(job), std::make_shared<std::atomic<bool>>(false)});
     }
@@ -137,8 +136,7 @@ void Engine::cancel(uint64_t generation)
     std::lock_guard<std::mutex> lock(mMutex);
     for (auto &p : mQueue)
         if (p.generation == generation) p.cancel->store(true);
-    if (mCurrent && mCurrent->generation == generation)
-        mCurrent->cancel->store(true);
+    if (mCurrent && mCurrent->generation == generation) mCurrent->cancel->store(true);
 }
 
 void Engine::cancelKind(const std::string &kind)
@@ -146,8 +144,7 @@ void Engine::cancelKind(const std::string &kind)
     std::lock_guard<std::mutex> lock(mMutex);
     for (auto &p : mQueue)
         if (p.job.kind == kind) p.cancel->store(true);
-    if (mCurrent && mCurrent->job.kind == kind)
-        mCurrent->cancel->store(true);
+    if (mCurrent && mCurrent->job.kind == kind) mCurrent->cancel->store(true);
 }
 
 void Engine::cancelAll()
@@ -172,8 +169,7 @@ std::shared_ptr<const ModelSummary> Engine::modelSummary(const std::string &id) 
 
 void Engine::publish(JobEvent e)
 {
-    if (mListener)
-        mListener(e);
+    if (mListener) mListener(e);
 }
 
 void Engine::run()
@@ -188,8 +184,7 @@ void Engine::run()
         {
             std::unique_lock<std::mutex> lock(mMutex);
             mWake.wait(lock, [this] { return mStop || !mQueue.empty(); });
-            if (mStop)
-                break;
+            if (mStop) break;
             current = std::move(mQueue.front());
             mQueue.pop_front();
             mCurrent = &current;
@@ -237,8 +232,7 @@ void Engine::run()
         {
             std::lock_guard<std::mutex> lock(mMutex);
             mRunning = false;
-            if (mQueue.empty())
-                mIdle.notify_all();
+            if (mQueue.empty()) mIdle.notify_all();
         }
     }
     std::lock_guard<std::mutex> lock(mMutex);
@@ -246,4 +240,4 @@ void Engine::run()
     mIdle.notify_all();
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -36,8 +36,8 @@ struct JobEvent {
     Type type = Type::Started;
     uint64_t generation = 0;
     std::string kind;
-    int64_t done = 0, total = 0;      // progress
-    std::string message;              // error / cancellation reason / progress stage
+    int64_t done = 0, total = 0;   // progress
+    std::string message;           // error / cancellation reason / progress stage
     ErrorCode code = ErrorCode::Internal;
     std::shared_ptr<const JobOutput> output;   // Partial and Finished
 };
@@ -68,7 +68,8 @@ public:
 private:
     friend class Engine;
     JobContext(Engine &engine, uint64_t generation, std::string kind, std::shared_ptr<std::atomic<bool>> cancel)
-        : mEngine(engine), mGeneration(generation), mKind(std::move(kind)), mCancel(std::move(cancel)) {}
+        : mEngine(engine), mGeneration(generation), mKind(std::move(kind)), mCancel(std::move(cancel))
+    { }
     Engine &mEngine;
     uint64_t mGeneration;
     std::string mKind;
@@ -76,8 +77,8 @@ private:
 };
 
 struct Job {
-    std::string kind;                 // "load", "activations", ...
-    bool supersede = true;            // a newer job of this kind cancels older ones
+    std::string kind;        // "load", "activations", ...
+    bool supersede = true;   // a newer job of this kind cancels older ones
     std::function<std::shared_ptr<const JobOutput>(JobContext &)> work;
 };
 
@@ -117,13 +118,13 @@ private:
     mutable std::mutex mMutex;
     std::condition_variable mWake, mIdle;
     std::deque<Pending> mQueue;
-    bool mRunning = false;                 // a job is executing
-    Pending *mCurrent = nullptr;           // guarded by mMutex
+    bool mRunning = false;         // a job is executing
+    Pending *mCurrent = nullptr;   // guarded by mMutex
     bool mStop = false;
     std::atomic<uint64_t> mNextGeneration{1};
-    std::map<std::string, std::shared_ptr<Model>> mModels;                 // only the worker touches models
+    std::map<std::string, std::shared_ptr<Model>> mModels;                   // only the worker touches models
     std::map<std::string, std::shared_ptr<const ModelSummary>> mSummaries;   // guarded by mMutex
     std::thread mThread;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

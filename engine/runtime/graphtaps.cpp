@@ -34,8 +34,7 @@ struct Inlined {
 
 bool isForwardName(const std::string &name)
 {
-    if (name.rfind("forward", 0) != 0)
-        return false;
+    if (name.rfind("forward", 0) != 0) return false;
     // Tracing names repeated calls of one module forward1, forward2, ...
     return std::all_of(name.begin() + 7, name.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -46,25 +45,21 @@ std::optional<std::string> modulePath(Value *v, Value *self)
     std::vector<std::string> names;
     while (v != self) {
         Node *n = v->node();
-        if (n->kind() != prim::GetAttr)
-            return std::nullopt;
+        if (n->kind() != prim::GetAttr) return std::nullopt;
         names.push_back(n->s(attr::name));
         v = n->input(0);
     }
     std::string path;
-    for (auto it = names.rbegin(); it != names.rend(); ++it)
-        path += (path.empty() ? "" : ".") + *it;
+    for (auto it = names.rbegin(); it != names.rend(); ++it) path += (path.empty() ? "" : ".") + *it;
     return path;
 }
 
 Node *findCall(Block *block, const std::set<Node *> &skip)
 {
     for (Node *n : block->nodes()) {
-        if ((n->kind() == prim::CallMethod || n->kind() == prim::CallFunction) && !skip.count(n))
-            return n;
+        if ((n->kind() == prim::CallMethod || n->kind() == prim::CallFunction) && !skip.count(n)) return n;
         for (Block *b : n->blocks())
-            if (Node *found = findCall(b, skip))
-                return found;
+            if (Node *found = findCall(b, skip)) return found;
     }
     return nullptr;
 }
@@ -98,8 +93,7 @@ Inlined inlineModuleCalls(const torch::jit::Module &module)
         const std::string method = call->s(attr::name);
         torch::jit::GraphFunction *fn = nullptr;
         if (cls) {
-            if (auto *f = cls->findMethod(method))
-                fn = torch::jit::tryToGraphFunction(*f);
+            if (auto *f = cls->findMethod(method)) fn = torch::jit::tryToGraphFunction(*f);
         }
         if (!fn) {
             skip.insert(call);
@@ -110,8 +104,7 @@ Inlined inlineModuleCalls(const torch::jit::Module &module)
         std::vector<Value *> newOutputs = torch::jit::inlineCallTo(call, fn, /*use_graph=*/true);
         for (auto &r : result.records)
             for (size_t i = 0; i < oldOutputs.size() && i < newOutputs.size(); ++i)
-                if (r.value == oldOutputs[i])
-                    r.value = newOutputs[i];
+                if (r.value == oldOutputs[i]) r.value = newOutputs[i];
         if (path && !path->empty() && isForwardName(method) && newOutputs.size() == 1)
             result.records.push_back({*path, cls->name() ? cls->name()->name() : "Module", newOutputs[0]});
     }
@@ -122,8 +115,7 @@ void numberNodes(Block *block, std::unordered_map<const Node *, int> &order)
 {
     for (Node *n : block->nodes()) {
         order[n] = int(order.size());
-        for (Block *b : n->blocks())
-            numberNodes(b, order);
+        for (Block *b : n->blocks()) numberNodes(b, order);
     }
 }
 
@@ -175,8 +167,7 @@ Value *liftToTop(Graph &g, Value *v)
             block->registerOutput(v);
             v = owner->addOutput()->setType(optType);
         } else {
-            throw std::runtime_error("cannot tap a value inside a " + std::string(owner->kind().toQualString())
-                                     + " block");
+            throw std::runtime_error("cannot tap a value inside a " + std::string(owner->kind().toQualString()) + " block");
         }
     }
     return v;
@@ -192,17 +183,14 @@ void replaceRelus(Graph &g, Block *block, const char *op, std::vector<Record> &r
     for (auto it = block->nodes().begin(); it != block->nodes().end();) {
         Node *node = *it;
         ++it;
-        for (Block *b : node->blocks())
-            replaceRelus(g, b, op, records);
-        if (node->kind() != relu && node->kind() != reluInplace)
-            continue;
+        for (Block *b : node->blocks()) replaceRelus(g, b, op, records);
+        if (node->kind() != relu && node->kind() != reluInplace) continue;
         Value *in = node->input(0);
         Node *replacement = g.create(symbol, {in});
         replacement->insertBefore(node);
         replacement->output()->setType(node->output()->type());
         node->output()->replaceAllUsesWith(replacement->output());
-        if (node->kind() == reluInplace)
-            in->replaceAllUsesAfterNodeWith(replacement, replacement->output());
+        if (node->kind() == reluInplace) in->replaceAllUsesAfterNodeWith(replacement, replacement->output());
         for (auto &r : records)
             if (r.value == node->output()) r.value = replacement->output();
         node->destroy();
@@ -251,7 +239,7 @@ Value *replaceWithProbs(Graph &g, Node *node, const char *op, const std::vector<
     return probs;
 }
 
-} // namespace
+}   // namespace
 
 std::unique_ptr<AttentionForward> buildAttentionForward(const torch::jit::Module &module)
 {
@@ -341,13 +329,11 @@ std::vector<ModuleCall> listModuleCalls(const torch::jit::Module &module)
     }
     std::stable_sort(calls.begin(), calls.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
     std::vector<ModuleCall> out;
-    for (auto &c : calls)
-        out.push_back(std::move(c.second));
+    for (auto &c : calls) out.push_back(std::move(c.second));
     return out;
 }
 
-std::unique_ptr<TappedForward> buildTappedForward(const torch::jit::Module &module,
-                                                  const std::vector<std::string> &paths, ReluMode relu)
+std::unique_ptr<TappedForward> buildTappedForward(const torch::jit::Module &module, const std::vector<std::string> &paths, ReluMode relu)
 {
     Inlined in = inlineModuleCalls(module);
     const auto last = lastCalls(in);
@@ -360,8 +346,7 @@ std::unique_ptr<TappedForward> buildTappedForward(const torch::jit::Module &modu
     std::vector<Value *> taps;
     for (const std::string &p : paths) {
         const auto it = last.find(p);
-        if (it == last.end())
-            throw std::runtime_error("forward never calls a module named '" + p + "'");
+        if (it == last.end()) throw std::runtime_error("forward never calls a module named '" + p + "'");
         taps.push_back(liftToTop(g, it->second.first.value));
     }
 
@@ -370,15 +355,13 @@ std::unique_ptr<TappedForward> buildTappedForward(const torch::jit::Module &modu
     std::vector<Value *> outs(g.outputs().begin(), g.outputs().end());
     tf->originalOutputs = outs.size();
     outs.insert(outs.end(), taps.begin(), taps.end());
-    while (!g.outputs().empty())
-        g.eraseOutput(0);
+    while (!g.outputs().empty()) g.eraseOutput(0);
     Node *tuple = g.createTuple(outs);
     tuple->insertBefore(g.return_node());
     g.registerOutput(tuple->output());
 
     tf->graph = in.graph;
-    tf->function = std::make_unique<torch::jit::GraphFunction>(c10::QualifiedName("pellucid.tapped_forward"),
-                                                               tf->graph, nullptr);
+    tf->function = std::make_unique<torch::jit::GraphFunction>(c10::QualifiedName("pellucid.tapped_forward"), tf->graph, nullptr);
     return tf;
 }
 
@@ -387,14 +370,13 @@ std::vector<c10::IValue> TappedForward::run(const torch::jit::Module &module, st
     torch::jit::Stack stack;
     stack.reserve(inputs.size() + 1);
     stack.emplace_back(module._ivalue());
-    for (auto &v : inputs)
-        stack.push_back(std::move(v));
+    for (auto &v : inputs) stack.push_back(std::move(v));
     function->run(stack);
     auto elements = stack.back().toTupleRef().elements();
     return std::vector<c10::IValue>(elements.begin(), elements.end());
 }
 
-} // namespace pellucid::detail
+}   // namespace pellucid::detail
 
 namespace pellucid::detail {
 namespace {
@@ -426,7 +408,7 @@ public:
 at::Tensor guidedRelu(const at::Tensor &x) { return GuidedReluFn::apply(x); }
 at::Tensor deconvRelu(const at::Tensor &x) { return DeconvReluFn::apply(x); }
 
-} // namespace
+}   // namespace
 
 TORCH_LIBRARY(pellucid, m)
 {
@@ -436,6 +418,6 @@ TORCH_LIBRARY(pellucid, m)
     m.impl("deconv_relu", c10::DispatchKey::CompositeImplicitAutograd, TORCH_FN(deconvRelu));
 }
 
-void registerReluOps() {}   // the registration above runs at load; referencing this keeps the object linked
+void registerReluOps() { }   // the registration above runs at load; referencing this keeps the object linked
 
-} // namespace pellucid::detail
+}   // namespace pellucid::detail

@@ -36,17 +36,17 @@ std::tuple<at::Tensor, at::Tensor> explicitAttention(const at::Tensor &query, co
                                                      c10::optional<double> scale, bool enableGqa);
 
 struct ModuleCall {
-    std::string path;        // "layer4.1.relu"
-    std::string typeName;    // "ReLU"
-    int callCount = 0;       // call sites in the inlined forward
+    std::string path;       // "layer4.1.relu"
+    std::string typeName;   // "ReLU"
+    int callCount = 0;      // call sites in the inlined forward
 };
 
 /// Every submodule called by forward, in the order of their (last) call.
 std::vector<ModuleCall> listModuleCalls(const torch::jit::Module &module);
 
 struct TappedForward {
-    std::vector<std::string> paths;      // the tapped module paths, in output order
-    size_t originalOutputs = 1;          // leading tuple elements that are the model's own outputs
+    std::vector<std::string> paths;   // the tapped module paths, in output order
+    size_t originalOutputs = 1;       // leading tuple elements that are the model's own outputs
     std::shared_ptr<torch::jit::Graph> graph;
     std::unique_ptr<torch::jit::GraphFunction> function;
 
@@ -56,8 +56,7 @@ struct TappedForward {
 
 /// Builds the clone of forward that also returns the outputs of the given module calls.
 /// Throws std::runtime_error for a path that forward never calls.
-std::unique_ptr<TappedForward> buildTappedForward(const torch::jit::Module &module,
-                                                  const std::vector<std::string> &paths,
+std::unique_ptr<TappedForward> buildTappedForward(const torch::jit::Module &module, const std::vector<std::string> &paths,
                                                   ReluMode relu = ReluMode::Keep);
 
 /// The attention sites of a forward graph (module calls inlined), in program order, and a clone that also
@@ -67,7 +66,7 @@ std::unique_ptr<TappedForward> buildTappedForward(const torch::jit::Module &modu
 /// pellucid::mha_probs, aten::_transformer_encoder_layer_fwd → pellucid::encoder_layer_probs; a hand-written
 /// attention (a softmax whose result feeds a matmul/bmm/einsum) is tapped as it is.
 struct AttentionForward {
-    std::vector<std::string> kinds;      // per site: "sdpa", "native_mha", "encoder_layer", "softmax"
+    std::vector<std::string> kinds;   // per site: "sdpa", "native_mha", "encoder_layer", "softmax"
     std::unique_ptr<TappedForward> forward;
 };
 std::unique_ptr<AttentionForward> buildAttentionForward(const torch::jit::Module &module);
@@ -77,4 +76,4 @@ std::unique_ptr<AttentionForward> buildAttentionForward(const torch::jit::Module
 /// embedding's output). The clone returns (outputs..., the module's original output).
 std::unique_ptr<TappedForward> buildReplacedForward(const torch::jit::Module &module, const std::string &path);
 
-} // namespace pellucid::detail
+}   // namespace pellucid::detail

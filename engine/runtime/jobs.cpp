@@ -22,8 +22,8 @@ Job loadModelJob(const std::string &path, const LoadOptions &options, const std:
     return job;
 }
 
-std::shared_ptr<ActivationOutput> computeActivations(Model &model, const TensorValue &input, uint64_t inputId,
-                                                     const std::string &layer, int topK, int histogramBins)
+std::shared_ptr<ActivationOutput> computeActivations(Model &model, const TensorValue &input, uint64_t inputId, const std::string &layer, int topK,
+                                                     int histogramBins)
 {
     std::vector<std::string> taps;
     if (!layer.empty()) taps.push_back(model.resolveLayer(layer).path);
@@ -33,8 +33,8 @@ std::shared_ptr<ActivationOutput> computeActivations(Model &model, const TensorV
     return activationOutputFrom(model, std::move(r), inputId, layer, topK, histogramBins, ms);
 }
 
-std::shared_ptr<ActivationOutput> activationOutputFrom(const Model &model, ForwardResult &&r, uint64_t inputId,
-                                                       const std::string &layer, int topK, int histogramBins, double forwardMs)
+std::shared_ptr<ActivationOutput> activationOutputFrom(const Model &model, ForwardResult &&r, uint64_t inputId, const std::string &layer, int topK,
+                                                       int histogramBins, double forwardMs)
 {
     auto out = std::make_shared<ActivationOutput>();
     out->inputId = inputId;
@@ -48,11 +48,11 @@ std::shared_ptr<ActivationOutput> activationOutputFrom(const Model &model, Forwa
     if (!layer.empty()) {
         const LayerRef ref = model.resolveLayer(layer);
         const auto &tensors = r.taps.at(ref.path);
-        if (tensors.empty())
-            throw Error(ErrorCode::BadInput, "Layer '" + ref.path + "' returns no tensor");
+        if (tensors.empty()) throw Error(ErrorCode::BadInput, "Layer '" + ref.path + "' returns no tensor");
         if (ref.element < 0 || size_t(ref.element) >= tensors.size())
-            throw Error(ErrorCode::UnknownLayer, "Layer '" + ref.path + "' returns " + std::to_string(tensors.size())
-                                                     + " tensors; element [" + std::to_string(ref.element) + "] does not exist");
+            throw Error(ErrorCode::UnknownLayer,
+                        "Layer '" + ref.path + "' returns " + std::to_string(tensors.size()) + " tensors; element [" + std::to_string(ref.element)
+                            + "] does not exist");
         out->activation = tensors[size_t(ref.element)];
         out->stats = out->activation.stats();
         out->channels = computeChannelStats(out->activation);   // batch element 0
@@ -74,4 +74,4 @@ Job activationsJob(TensorValue input, uint64_t inputId, const std::string &layer
     return job;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -8,12 +8,15 @@ namespace {
 std::vector<float> floats(const Json &j)
 {
     std::vector<float> out;
-    if (j.isNumber()) { out.push_back(float(j.asNumber())); return out; }
+    if (j.isNumber()) {
+        out.push_back(float(j.asNumber()));
+        return out;
+    }
     for (const Json &v : j.asArray()) out.push_back(float(v.asNumber()));
     return out;
 }
 
-} // namespace
+}   // namespace
 
 ModelMetadata parseMetadata(const std::string &text, const std::string &source, const std::string &origin)
 {
@@ -22,8 +25,7 @@ ModelMetadata parseMetadata(const std::string &text, const std::string &source, 
     std::string field;
     try {
         m.raw = Json::parse(text);
-        if (!m.raw.isObject())
-            throw std::runtime_error("the document is not a JSON object");
+        if (!m.raw.isObject()) throw std::runtime_error("the document is not a JSON object");
         if (const Json *v = m.raw.find(field = "name")) m.name = v->asString();
         if (const Json *v = m.raw.find(field = "task")) m.task = v->asString();
         if (const Json *v = m.raw.find(field = "labels"))
@@ -33,7 +35,10 @@ ModelMetadata parseMetadata(const std::string &text, const std::string &source, 
         if (const Json *in = m.raw.find("input")) {
             field = "input";
             (void)in->asObject();
-            auto inField = [&](const char *key) { field = std::string("input.") + key; return in->find(key); };
+            auto inField = [&](const char *key) {
+                field = std::string("input.") + key;
+                return in->find(key);
+            };
             if (const Json *v = inField("shape")) {
                 for (const Json &d : v->asArray()) {
                     if (d.asInt() <= 0) throw std::runtime_error("dimensions must be positive");
@@ -56,16 +61,14 @@ ModelMetadata parseMetadata(const std::string &text, const std::string &source, 
                     if (!(s > 0)) throw std::runtime_error("standard deviations must be positive");
             }
             field = "input.mean/std";
-            if (m.input.mean.size() != m.input.std.size())
-                throw std::runtime_error("mean and std must have the same length");
-            if (m.input.dtype != "float32" && m.input.dtype != "int64")
-                throw std::runtime_error("dtype must be float32 or int64");
+            if (m.input.mean.size() != m.input.std.size()) throw std::runtime_error("mean and std must have the same length");
+            if (m.input.dtype != "float32" && m.input.dtype != "int64") throw std::runtime_error("dtype must be float32 or int64");
         }
     } catch (const Error &) {
         throw;
     } catch (const std::exception &e) {
-        throw Error(ErrorCode::BadMetadata, "Invalid model metadata in " + origin
-                                                + (field.empty() ? "" : " (field '" + field + "')") + ": " + e.what());
+        throw Error(ErrorCode::BadMetadata,
+                    "Invalid model metadata in " + origin + (field.empty() ? "" : " (field '" + field + "')") + ": " + e.what());
     }
     return m;
 }
@@ -99,4 +102,4 @@ Json metadataToJson(const ModelMetadata &m)
     return j;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

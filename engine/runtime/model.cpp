@@ -33,15 +33,13 @@ std::string firstLines(const std::string &s)
     std::istringstream in(s);
     std::string line, out;
     while (std::getline(in, line)) {
-        if (line.rfind("Exception raised from", 0) == 0 || line.find("frame #") != std::string::npos)
-            break;
-        if (!line.empty())
-            out += (out.empty() ? "" : " ") + line;
+        if (line.rfind("Exception raised from", 0) == 0 || line.find("frame #") != std::string::npos) break;
+        if (!line.empty()) out += (out.empty() ? "" : " ") + line;
     }
     return out;
 }
 
-} // namespace
+}   // namespace
 
 void flattenTensors(const c10::IValue &v, std::vector<at::Tensor> &out)
 {
@@ -77,8 +75,7 @@ namespace {
 
 bool sameExceptBatch(const Shape &expected, const Shape &given)
 {
-    if (expected.size() != given.size() || given.empty())
-        return false;
+    if (expected.size() != given.size() || given.empty()) return false;
     for (size_t i = 1; i < expected.size(); ++i)
         if (expected[i] != given[i]) return false;
     return given[0] >= 1;
@@ -93,7 +90,7 @@ std::string readPrefix(const std::string &path, size_t n)
     return buf;
 }
 
-} // namespace
+}   // namespace
 
 bool cudaAvailable() { return torch::cuda::is_available(); }
 
@@ -125,7 +122,7 @@ void Model::Impl::warmUp()
         const bool ids = summary.metadata.input.dtype == "int64";
         const at::Tensor x = sampleInput(summary.inputShape, 99);
         for (int i = 0; i < 3; ++i) (void)runTapped(x, {});   // kernels chosen, allocator pools filled
-        if (!ids) {   // and the backward kernels the gradient methods use
+        if (!ids) {                                           // and the backward kernels the gradient methods use
             torch::AutoGradMode enable(true);
             const at::Tensor xg = x.detach().requires_grad_(true);
             std::vector<at::Tensor> ts;
@@ -183,7 +180,7 @@ PrecisionCheck Model::setPrecision(Precision p, const std::vector<TensorValue> &
             bool same;
             if (a.dim() == 2 && a.size(1) > 1) {
                 same = a.argmax(1).equal(b.argmax(1));   // the predicted class of every row
-            } else {   // not a classifier: the output within 5 % of its range
+            } else {                                     // not a classifier: the output within 5 % of its range
                 same = ((a - b).abs().max() <= 0.05 * std::max(1e-6, (a.max() - a.min()).item<double>())).item<bool>();
             }
             ++check.inputs;
@@ -225,8 +222,7 @@ std::string summarizeTorchError(const std::string &what)
             else if (!found.empty())
                 break;
         }
-        if (!found.empty())
-            return found;
+        if (!found.empty()) return found;
     }
     return firstLines(what);
 }
@@ -234,8 +230,7 @@ std::string summarizeTorchError(const std::string &what)
 std::vector<Prediction> topKPredictions(const TensorValue &logits, int k, const std::vector<std::string> &labels)
 {
     std::vector<Prediction> out;
-    if (logits.numel() == 0)
-        return out;
+    if (logits.numel() == 0) return out;
     const int64_t classes = logits.shape().empty() ? 1 : logits.shape().back();
     std::vector<double> p(static_cast<size_t>(classes));
     double mx = -INFINITY;
@@ -262,7 +257,7 @@ std::vector<Prediction> topKPredictions(const TensorValue &logits, int k, const 
     return out;
 }
 
-Model::Model() : d(std::make_unique<Impl>()) {}
+Model::Model() : d(std::make_unique<Impl>()) { }
 Model::~Model() = default;
 
 const ModelSummary &Model::summary() const { return d->summary; }
@@ -281,22 +276,17 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
         at::set_num_threads(int(std::max(1u, std::thread::hardware_concurrency())));
 
     std::error_code ec;
-    if (!fs::exists(path, ec))
-        throw Error(ErrorCode::FileNotFound, "Model file not found: " + path);
-    if (fs::is_directory(path, ec))
-        throw Error(ErrorCode::NotTorchScript, path + " is a folder, not a TorchScript file");
+    if (!fs::exists(path, ec)) throw Error(ErrorCode::FileNotFound, "Model file not found: " + path);
+    if (fs::is_directory(path, ec)) throw Error(ErrorCode::NotTorchScript, path + " is a folder, not a TorchScript file");
     const std::string head = readPrefix(path, 4);
     if (head.size() < 4 || head.compare(0, 4, "PK\x03\x04") != 0)
-        throw Error(ErrorCode::NotTorchScript,
-                    path + " is not a TorchScript archive (expected a zip file written by torch.jit.save)");
+        throw Error(ErrorCode::NotTorchScript, path + " is not a TorchScript archive (expected a zip file written by torch.jit.save)");
 
     std::unique_ptr<Model> m(new Model());
     Impl &d = *m->d;
     const bool cuda = torch::cuda::is_available();
-    if (options.device == DevicePreference::Cuda && !cuda)
-        throw Error(ErrorCode::BadInput, "CUDA was requested but no CUDA device is available");
-    d.device = (options.device == DevicePreference::Cpu || !cuda) ? torch::Device(torch::kCPU)
-                                                                  : torch::Device(torch::kCUDA, 0);
+    if (options.device == DevicePreference::Cuda && !cuda) throw Error(ErrorCode::BadInput, "CUDA was requested but no CUDA device is available");
+    d.device = (options.device == DevicePreference::Cpu || !cuda) ? torch::Device(torch::kCPU) : torch::Device(torch::kCUDA, 0);
     if (d.device.is_cuda()) {
         // One stream for the engine: everything this thread (the engine's worker) queues from now on goes to
         // it, apart from other users of the GPU and in order, so inputs copy asynchronously ahead of the work.
@@ -309,14 +299,14 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
     } catch (const std::exception &e) {
         const std::string msg = summarizeTorchError(e.what());
         if (msg.find("central directory") != std::string::npos || msg.find("zip archive") != std::string::npos
-            || msg.find("file_size") != std::string::npos || msg.find("crc") != std::string::npos
-            || msg.find("failed reading") != std::string::npos)
+            || msg.find("file_size") != std::string::npos || msg.find("crc") != std::string::npos || msg.find("failed reading") != std::string::npos)
             throw Error(ErrorCode::CorruptArchive, path + " is a damaged TorchScript archive (truncated or corrupt): " + msg);
-        if (msg.find("constants.pkl") != std::string::npos || msg.find("data.pkl") != std::string::npos
-            || msg.find("code/") != std::string::npos)
+        if (msg.find("constants.pkl") != std::string::npos || msg.find("data.pkl") != std::string::npos || msg.find("code/") != std::string::npos)
             throw Error(ErrorCode::NotTorchScript,
-                        path + " is a zip archive but not a TorchScript module (saved with torch.save instead of "
-                               "torch.jit.save?): " + msg);
+                        path
+                            + " is a zip archive but not a TorchScript module (saved with torch.save instead of "
+                              "torch.jit.save?): "
+                            + msg);
         throw Error(ErrorCode::CorruptArchive, "Cannot load " + path + ": " + msg);
     }
     d.module.eval();
@@ -366,7 +356,8 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
     if (!options.role.empty()) {
         static const std::set<std::string> roles = {"classifier", "generator", "decoder", "encoder", "conditional_generator"};
         if (!roles.count(options.role))
-            throw Error(ErrorCode::BadInput, "Unknown model role '" + options.role + "' (classifier, generator, decoder, encoder or conditional_generator)");
+            throw Error(ErrorCode::BadInput,
+                        "Unknown model role '" + options.role + "' (classifier, generator, decoder, encoder or conditional_generator)");
         if (!s.metadata.raw.isObject()) s.metadata.raw = Json::object();
         s.metadata.raw["role"] = Json(options.role == "classifier" ? std::string() : options.role);
         if (options.role == "classifier") s.metadata.task = "classification";
@@ -404,8 +395,8 @@ void Model::Impl::dryRun()
     if (!summary.inputShape.empty())
         candidates.push_back(summary.inputShape);
     else
-        candidates = {{1, 3, 224, 224}, {1, 1, 28, 28}, {1, 3, 32, 32}, {1, 3, 28, 28}, {1, 1, 32, 32},
-                      {1, 3, 64, 64}, {1, 3, 96, 96}, {1, 3, 299, 299}, {1, 1, 64, 64}, {1, 784}};
+        candidates = {{1, 3, 224, 224}, {1, 1, 28, 28}, {1, 3, 32, 32},   {1, 3, 28, 28}, {1, 1, 32, 32},
+                      {1, 3, 64, 64},   {1, 3, 96, 96}, {1, 3, 299, 299}, {1, 1, 64, 64}, {1, 784}};
     for (const Shape &shape : candidates) {
         try {
             at::Tensor x;
@@ -415,8 +406,7 @@ void Model::Impl::dryRun()
             }
             const auto out = runTapped(x, calledPaths);
             summary.outputShapes.clear();
-            for (const auto &t : toValues(out.at(0)))
-                summary.outputShapes.push_back(t.shape());
+            for (const auto &t : toValues(out.at(0))) summary.outputShapes.push_back(t.shape());
             std::map<std::string, std::vector<Shape>> shapes;
             std::map<std::string, bool> ran;
             for (size_t i = 0; i < calledPaths.size(); ++i) {
@@ -453,12 +443,10 @@ LayerRef Model::resolveLayer(const std::string &name) const
         ref.element = std::stoi(m[2].str());
     }
     const auto &called = d->calledPaths;
-    if (std::find(called.begin(), called.end(), ref.path) != called.end())
-        return ref;
+    if (std::find(called.begin(), called.end(), ref.path) != called.end()) return ref;
     const auto &layers = d->summary.layers;
     const bool exists = std::any_of(layers.begin(), layers.end(), [&](const LayerInfo &l) { return l.path == ref.path; });
-    if (exists)
-        throw Error(ErrorCode::UnknownLayer, "Layer '" + ref.path + "' exists but forward never calls it, so it has no output to show");
+    if (exists) throw Error(ErrorCode::UnknownLayer, "Layer '" + ref.path + "' exists but forward never calls it, so it has no output to show");
     std::string msg = "Unknown layer '" + ref.path + "'.";
     const auto close = closestNames(ref.path, called, 3);
     if (!close.empty()) {
@@ -474,12 +462,11 @@ void Model::checkInput(const TensorValue &input) const
     // Only a declared shape (metadata or the user's) is enforced; a dry-run guess is not.
     const std::string &source = d->summary.inputShapeSource;
     const Shape expected = (source == "metadata" || source == "user") ? d->summary.inputShape : Shape{};
-    if (input.numel() == 0)
-        throw Error(ErrorCode::BadInput, "The input is empty (shape " + shapeToString(input.shape()) + ")");
+    if (input.numel() == 0) throw Error(ErrorCode::BadInput, "The input is empty (shape " + shapeToString(input.shape()) + ")");
     if (!expected.empty() && !sameExceptBatch(expected, input.shape())) {
-        throw Error(ErrorCode::BadInput, "Input shape " + shapeToString(input.shape())
-                                             + " does not match the model's expected input shape "
-                                             + shapeToString(expected) + " (any batch size)");
+        throw Error(ErrorCode::BadInput,
+                    "Input shape " + shapeToString(input.shape()) + " does not match the model's expected input shape " + shapeToString(expected)
+                        + " (any batch size)");
     }
 }
 
@@ -489,8 +476,7 @@ ForwardResult Model::forward(const TensorValue &input, const std::vector<std::st
     std::vector<std::string> paths;
     for (const auto &name : layerPaths) {
         const std::string p = resolveLayer(name).path;
-        if (std::find(paths.begin(), paths.end(), p) == paths.end())
-            paths.push_back(p);
+        if (std::find(paths.begin(), paths.end(), p) == paths.end()) paths.push_back(p);
     }
     std::vector<c10::IValue> out;
     // Forward-only and copied out below: inference mode skips autograd's version counters and views.
@@ -500,8 +486,8 @@ ForwardResult Model::forward(const TensorValue &input, const std::vector<std::st
     } catch (const Error &) {
         throw;
     } catch (const std::exception &e) {
-        throw Error(ErrorCode::ModelError, "The model's forward failed on input " + shapeToString(input.shape())
-                                               + ": " + summarizeTorchError(e.what()));
+        throw Error(ErrorCode::ModelError,
+                    "The model's forward failed on input " + shapeToString(input.shape()) + ": " + summarizeTorchError(e.what()));
     }
     ForwardResult r;
     r.outputs = toValues(out.at(0));
@@ -528,9 +514,6 @@ std::vector<TensorValue> Model::plainForward(const TensorValue &input)
     }
 }
 
-std::vector<Prediction> Model::topK(const TensorValue &logits, int k) const
-{
-    return topKPredictions(logits, k, d->summary.metadata.labels);
-}
+std::vector<Prediction> Model::topK(const TensorValue &logits, int k) const { return topKPredictions(logits, k, d->summary.metadata.labels); }
 
-} // namespace pellucid
+}   // namespace pellucid

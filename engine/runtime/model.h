@@ -15,34 +15,34 @@ enum class DevicePreference { Auto, Cpu, Cuda };
 /// Arithmetic of forward-only work (activations, predictions, forward-only live frames); gradient methods
 /// always run in float32.
 enum class Precision { Float32, Float16, BFloat16 };
-const char *precisionName(Precision p);            // "fp32", "fp16", "bf16"
+const char *precisionName(Precision p);   // "fp32", "fp16", "bf16"
 bool parsePrecision(const std::string &name, Precision &out);
 
 /// What enabling a reduced precision found on its check inputs.
 struct PrecisionCheck {
     Precision precision = Precision::Float32;
-    int inputs = 0, agreeing = 0;        // check inputs whose top-1 class matched float32's
-    double maxAbsLogitDiff = 0;          // largest |logit(reduced) − logit(fp32)| over them
+    int inputs = 0, agreeing = 0;   // check inputs whose top-1 class matched float32's
+    double maxAbsLogitDiff = 0;     // largest |logit(reduced) − logit(fp32)| over them
 };
 
 struct LoadOptions {
     DevicePreference device = DevicePreference::Auto;
-    Shape inputShape;        // the user's input shape; overrides metadata when given
-    int threads = 0;         // CPU threads for torch; 0: every core (OMP_NUM_THREADS, when set, decides)
-    std::string inputDtype;  // "float32" or "int64"; overrides metadata when given
-    std::string role;        // "classifier", "generator", "decoder", "encoder", "conditional_generator";
-                             // overrides the metadata role when given (the UI's role chooser)
+    Shape inputShape;                           // the user's input shape; overrides metadata when given
+    int threads = 0;                            // CPU threads for torch; 0: every core (OMP_NUM_THREADS, when set, decides)
+    std::string inputDtype;                     // "float32" or "int64"; overrides metadata when given
+    std::string role;                           // "classifier", "generator", "decoder", "encoder", "conditional_generator";
+                                                // overrides the metadata role when given (the UI's role chooser)
     Precision precision = Precision::Float32;   // forward-only work; checked at load (see Model::setPrecision)
 };
 
 struct LayerInfo {
-    std::string path;                // as named_modules() prints it
-    std::string op;                  // module class name: "Conv2d", "Sequential", ...
-    int depth = 0;                   // number of dots in path
-    bool leaf = true;                // has no submodules
-    int64_t parameters = 0;          // recursive parameter count
-    int calls = 0;                   // how often forward calls it (0: never)
-    std::vector<Shape> outputShapes; // tensors of its output from the dry run (flattened tuples)
+    std::string path;                  // as named_modules() prints it
+    std::string op;                    // module class name: "Conv2d", "Sequential", ...
+    int depth = 0;                     // number of dots in path
+    bool leaf = true;                  // has no submodules
+    int64_t parameters = 0;            // recursive parameter count
+    int calls = 0;                     // how often forward calls it (0: never)
+    std::vector<Shape> outputShapes;   // tensors of its output from the dry run (flattened tuples)
     bool executedInDryRun = false;
 };
 
@@ -50,18 +50,19 @@ struct ModelSummary {
     std::string path;
     std::string fileName;
     ModelMetadata metadata;
-    std::string device;              // "cpu", "cuda:0"
+    std::string device;   // "cpu", "cuda:0"
     std::string torchVersion;
-    Shape inputShape;                // empty when unknown
-    std::string inputShapeSource;    // "metadata", "user", "dry-run" or "unknown"
+    Shape inputShape;               // empty when unknown
+    std::string inputShapeSource;   // "metadata", "user", "dry-run" or "unknown"
     std::vector<Shape> outputShapes;
     std::vector<LayerInfo> layers;   // every submodule, in named_modules() order
     int64_t parameterCount = 0;
-    std::string dryRunError;         // why no dry run succeeded, if none did
+    std::string dryRunError;   // why no dry run succeeded, if none did
     double warmupMs = 0;
-    int threads = 0;                 // CPU threads torch uses after loading
-    std::string precision = "fp32";  // of forward-only work: "fp32", "fp16" or "bf16"
-    std::string precisionNote;       // why a requested reduced precision was not taken (the check's message)             // CUDA: forward + backward passes run at load so the first frame is not slow
+    int threads = 0;                  // CPU threads torch uses after loading
+    std::string precision = "fp32";   // of forward-only work: "fp32", "fp16" or "bf16"
+    std::string
+        precisionNote;   // why a requested reduced precision was not taken (the check's message)             // CUDA: forward + backward passes run at load so the first frame is not slow
 };
 
 struct Prediction {
@@ -135,4 +136,4 @@ std::string summarizeTorchError(const std::string &what);
 /// Softmax top-k of row 0 of a [N, C] (or [C]) logits tensor.
 std::vector<Prediction> topKPredictions(const TensorValue &logits, int k, const std::vector<std::string> &labels);
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -34,8 +34,8 @@ struct Model::Impl {
     // CUDA: a page-locked staging buffer for inputs (asynchronous copies on the engine's stream).
     at::Tensor staging;
 
-    std::shared_ptr<detail::TappedForward> tapped(const std::vector<std::string> &paths,
-                                                  detail::ReluMode relu = detail::ReluMode::Keep, bool inReduced = false)
+    std::shared_ptr<detail::TappedForward> tapped(const std::vector<std::string> &paths, detail::ReluMode relu = detail::ReluMode::Keep,
+                                                  bool inReduced = false)
     {
         auto &c = inReduced ? reducedCache : cache;
         std::string key = std::to_string(int(relu)) + '\n';
@@ -48,8 +48,7 @@ struct Model::Impl {
         }
         std::shared_ptr<detail::TappedForward> tf = detail::buildTappedForward(inReduced ? reduced : module, paths, relu);
         c.emplace_front(key, tf);
-        if (c.size() > 16)
-            c.pop_back();
+        if (c.size() > 16) c.pop_back();
         return tf;
     }
 
@@ -70,8 +69,7 @@ struct Model::Impl {
         } else {
             t = src.clone();
         }
-        if (summary.metadata.input.dtype == "int64")
-            t = t.to(torch::kLong);
+        if (summary.metadata.input.dtype == "int64") t = t.to(torch::kLong);
         return t;
     }
 
@@ -105,8 +103,8 @@ struct Model::Impl {
     at::Tensor sampleInput(const Shape &shape, uint64_t seed) const
     {
         auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-        const at::Tensor x = summary.metadata.input.dtype == "int64" ? at::randint(0, 2, shape, gen, torch::kLong)
-                                                                     : at::rand(shape, gen, torch::kFloat);
+        const at::Tensor x =
+            summary.metadata.input.dtype == "int64" ? at::randint(0, 2, shape, gen, torch::kLong) : at::rand(shape, gen, torch::kFloat);
         return x.to(device);
     }
     static constexpr uint64_t kDryRunSeed = 1234;
@@ -114,5 +112,4 @@ struct Model::Impl {
     void dryRun();
 };
 
-
-} // namespace pellucid
+}   // namespace pellucid

@@ -46,27 +46,23 @@ std::tuple<at::Tensor, at::Tensor> explicitAttention(const at::Tensor &query, co
 namespace {
 
 at::Tensor scaledDotProductAttention(const at::Tensor &query, const at::Tensor &key, const at::Tensor &value,
-                                     const c10::optional<at::Tensor> &attnMask, double dropoutP, bool isCausal,
-                                     c10::optional<double> scale, bool enableGqa)
+                                     const c10::optional<at::Tensor> &attnMask, double dropoutP, bool isCausal, c10::optional<double> scale,
+                                     bool enableGqa)
 {
     return std::get<0>(explicitAttention(query, key, value, attnMask, dropoutP, isCausal, scale, enableGqa));
 }
 
-} // namespace
+}   // namespace
 
 TORCH_LIBRARY_FRAGMENT(aten, m)
 {
     m.def("scaled_dot_product_attention(Tensor query, Tensor key, Tensor value, Tensor? attn_mask=None, "
           "float dropout_p=0.0, bool is_causal=False, *, float? scale=None, bool enable_gqa=False) -> Tensor");
-    m.impl("scaled_dot_product_attention", c10::DispatchKey::CompositeImplicitAutograd,
-           TORCH_FN(scaledDotProductAttention));
+    m.impl("scaled_dot_product_attention", c10::DispatchKey::CompositeImplicitAutograd, TORCH_FN(scaledDotProductAttention));
 }
 #endif
 
 /// Referenced from Model::load so the linker keeps this translation unit (and its registrations).
-bool compatOpsRegistered()
-{
-    return TORCH_VERSION_MAJOR < 2;
-}
+bool compatOpsRegistered() { return TORCH_VERSION_MAJOR < 2; }
 
-} // namespace pellucid::detail
+}   // namespace pellucid::detail

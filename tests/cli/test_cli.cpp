@@ -53,7 +53,7 @@ int lines(const std::string &s)
     return n;
 }
 
-} // namespace
+}   // namespace
 
 TEST(info_json)
 {
@@ -105,15 +105,16 @@ TEST(activations_npy_exact_shape_and_png)
 {
     const std::string out = tmp + "/act.npy";
     std::remove(out.c_str());
-    const Run r = cli("activations --model " + demo + " --input " + fixtures::resources("samples/0-t-shirt-top.png")
-                      + " --layer features.6 --out " + out);
+    const Run r =
+        cli("activations --model " + demo + " --input " + fixtures::resources("samples/0-t-shirt-top.png") + " --layer features.6 --out " + out);
     CHECK_EQ(r.status, 0);
     const TensorValue t = readNpy(out);
     CHECK(t.shape() == (Shape{1, 32, 14, 14}));
     const std::string png = tmp + "/act.png";
     std::remove(png.c_str());
-    CHECK_EQ(cli("activations --model " + demo + " --input " + fixtures::resources("samples/0-t-shirt-top.png")
-                 + " --layer features.6 --out " + png).status, 0);
+    CHECK_EQ(cli("activations --model " + demo + " --input " + fixtures::resources("samples/0-t-shirt-top.png") + " --layer features.6 --out " + png)
+                 .status,
+             0);
     FILE *f = fopen(png.c_str(), "rb");
     CHECK(f != nullptr);
     if (f) {
@@ -127,8 +128,8 @@ TEST(activations_npy_exact_shape_and_png)
 TEST(taps_through_cli_match_eager_hooks)
 {
     const std::string out = tmp + "/tap.npy";
-    const Run r = cli("activations --model " + fixtures::path("seqcnn_scripted.pt") + " --input "
-                      + fixtures::path("seqcnn_input.npy") + " --layer features.3.relu --out " + out);
+    const Run r = cli("activations --model " + fixtures::path("seqcnn_scripted.pt") + " --input " + fixtures::path("seqcnn_input.npy")
+                      + " --layer features.3.relu --out " + out);
     CHECK_EQ(r.status, 0);
     const double diff = fixtures::maxAbsDiff(readNpy(out), readNpy(fixtures::path("seqcnn__features.3.relu__0.npy")));
     CHECK(diff < 1e-5);
@@ -200,8 +201,7 @@ TEST(attribution_reference_cases_match_captum)
                     args += " '" + v + "'";
                 }
                 const std::string out = tmp + "/ref_" + std::to_string(runs) + ".npy";
-                const Run r = cli("attribute --model " + (dir.path() / model.asString()).string() + " --input " + input
-                                  + " --out " + out + args);
+                const Run r = cli("attribute --model " + (dir.path() / model.asString()).string() + " --input " + input + " --out " + out + args);
                 ++runs;
                 const std::string what = dir.path().filename().string() + "/" + model.asString() + " " + run.find("expected")->asString();
                 CHECK_MSG(r.status == 0, what << ": " << r.err);
@@ -230,7 +230,8 @@ TEST(lime_and_kernelshap_over_slic_superpixels)
         CHECK_MSG(values.size() > 10 && values.size() < 200, method << ": " << values.size() << " distinct values");
     }
     // A grid instead of SLIC: exactly gridCells² values at most.
-    const Run g = cli("attribute --model " + demo + " --input " + img + " --method kernelshap --target 9 --samples 100 --superpixels grid --grid 4 --out " + tmp + "/grid.npy");
+    const Run g = cli("attribute --model " + demo + " --input " + img
+                      + " --method kernelshap --target 9 --samples 100 --superpixels grid --grid 4 --out " + tmp + "/grid.npy");
     CHECK_EQ(g.status, 0);
     std::set<float> gv;
     const TensorValue gm = readNpy(tmp + "/grid.npy");
@@ -246,7 +247,7 @@ std::string slurp(const std::string &path)
     s << in.rdbuf();
     return s.str();
 }
-} // namespace
+}   // namespace
 
 TEST(batch_runs_shard_resume_and_merge)
 {
@@ -381,7 +382,9 @@ TEST(evaluate_and_faithfulness_commands)
     r = cli("evaluate --model " + demo + " --data /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --limit 500 --json");
     CHECK_MSG(r.status == 0, r.err);
     CHECK(Json::parse(r.out).find("top1")->asNumber() > 0.85);
-    r = cli("faithfulness --model " + demo + " --data /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --method saliency,gradcam --layer features.9 --limit 4 --steps 8 --json");
+    r = cli("faithfulness --model " + demo
+            + " --data /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --method saliency,gradcam --layer features.9 --limit 4 --steps 8 "
+              "--json");
     CHECK_MSG(r.status == 0, r.err);
     const Json f = Json::parse(r.out);
     for (const char *m : {"saliency", "gradcam"}) {
@@ -407,7 +410,8 @@ TEST(project_command)
     const auto &ratio = j.find("explained_variance_ratio")->asArray();
     CHECK(ratio[0].asNumber() >= ratio[1].asNumber() && ratio[1].asNumber() > 0);
     CHECK(readNpy(tmp + "/pca.npy").shape() == (Shape{300, 2}));
-    r = cli("project --model " + demo + " --data " + data + " --layer features.9 --method tsne --limit 100 --perplexity 10 --iterations 250 --out " + tmp + "/tsne.csv");
+    r = cli("project --model " + demo + " --data " + data + " --layer features.9 --method tsne --limit 100 --perplexity 10 --iterations 250 --out "
+            + tmp + "/tsne.csv");
     CHECK_MSG(r.status == 0, r.err);
     std::ifstream in(tmp + "/tsne.csv");
     std::string line;
@@ -436,7 +440,10 @@ TEST(project_command)
         for (int j = 0; j < 400; ++j) {
             if (j == i) continue;
             const double d = std::pow(u.at(2 * i) - u.at(2 * j), 2) + std::pow(u.at(2 * i + 1) - u.at(2 * j + 1), 2);
-            if (d < bd) { bd = d; best = j; }
+            if (d < bd) {
+                bd = d;
+                best = j;
+            }
         }
         agree += labels[size_t(best)] == labels[size_t(i)];
     }
@@ -452,7 +459,8 @@ TEST(sanity_and_robustness_commands)
     CHECK_EQ(j.find("steps")->asArray().front().find("randomised_down_to")->asString(), std::string("classifier.5"));
     CHECK(j.find("steps")->asArray().back().find("spearman")->asNumber() < 0.5);
     CHECK(!j.find("insensitive")->asBool());
-    r = cli("faithfulness --model " + demo + " --data /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --method inputxgrad --limit 2 --steps 5 --robustness --json");
+    r = cli("faithfulness --model " + demo
+            + " --data /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --method inputxgrad --limit 2 --steps 5 --robustness --json");
     CHECK_MSG(r.status == 0, r.err);
     const Json &m = *Json::parse(r.out).find("methods")->find("inputxgrad");
     CHECK(m.find("infidelity")->asNumber() >= 0 && m.find("max_sensitivity")->asNumber() > 0);
@@ -464,7 +472,8 @@ TEST(generative_commands)
     Run r = cli("traverse --model " + g + " --z " + fixtures::path("gen_z0.npy") + " --dim 2 --range -2:3 --steps 5 --out " + tmp + "/trav.npy");
     CHECK_MSG(r.status == 0, r.err);
     CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/trav.npy"), readNpy(fixtures::path("gen_traverse.npy"))) < 1e-6);
-    r = cli("interpolate --model " + g + " --z " + fixtures::path("gen_z0.npy") + " --z-end " + fixtures::path("gen_z1.npy") + " --steps 6 --mode slerp --out " + tmp + "/slerp.npy");
+    r = cli("interpolate --model " + g + " --z " + fixtures::path("gen_z0.npy") + " --z-end " + fixtures::path("gen_z1.npy")
+            + " --steps 6 --mode slerp --out " + tmp + "/slerp.npy");
     CHECK_MSG(r.status == 0, r.err);
     CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/slerp.npy"), readNpy(fixtures::path("gen_slerp.npy"))) < 1e-6);
     r = cli("sample --model " + g + " --count 3 --seed 7 --codes-out " + tmp + "/codes.npy --out " + tmp + "/samples.png");
@@ -477,13 +486,15 @@ TEST(generative_commands)
     CHECK(r.status == 2 && r.err.find("codes are [1, 4]") != std::string::npos);
     r = cli("sample --model " + demo + " --count 2 --out " + tmp + "/x.npy");
     CHECK(r.status == 2 && r.err.find("no generator role") != std::string::npos);
-    CHECK_EQ(cli("traverse --model " + g + " --z " + fixtures::path("gen_z0.npy") + " --dim 0 --range 1 --steps 3 --out " + tmp + "/x.npy").status, 1);
+    CHECK_EQ(cli("traverse --model " + g + " --z " + fixtures::path("gen_z0.npy") + " --dim 0 --range 1 --steps 3 --out " + tmp + "/x.npy").status,
+             1);
 }
 
 TEST(animations_gif_and_mp4)
 {
     const std::string g = fixtures::path("gen_tiny.pt");
-    const std::string args = "interpolate --model " + g + " --z " + fixtures::path("gen_z0.npy") + " --z-end " + fixtures::path("gen_z1.npy") + " --steps 9 --mode slerp --out ";
+    const std::string args = "interpolate --model " + g + " --z " + fixtures::path("gen_z0.npy") + " --z-end " + fixtures::path("gen_z1.npy")
+        + " --steps 9 --mode slerp --out ";
     Run r = cli(args + tmp + "/anim.gif");
     CHECK_MSG(r.status == 0, r.err);
     int error = 0;
@@ -511,10 +522,12 @@ TEST(attribute_direction_moves_sneakers_to_ankle_boots)
     // The VAE demo: mean code of sneakers (7) → mean code of ankle boots (9); the bundled classifier
     // recognises the decoded endpoints.
     const std::string idx = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
-    Run r = cli("direction --encoder " + fixtures::resources("models/vae_encoder.pt") + " --data " + idx + " --from 7 --to 9 --limit 200 --out " + tmp + "/dir.npy");
+    Run r = cli("direction --encoder " + fixtures::resources("models/vae_encoder.pt") + " --data " + idx + " --from 7 --to 9 --limit 200 --out " + tmp
+                + "/dir.npy");
     CHECK_MSG(r.status == 0, r.err);
     CHECK(readNpy(tmp + "/dir.npy").shape() == (Shape{1, 16}));
-    r = cli("traverse --model " + fixtures::resources("models/vae_decoder.pt") + " --z " + tmp + "/dir_from.npy --direction " + tmp + "/dir.npy --range 0:1 --steps 5 --out " + tmp + "/dirtrav.npy");
+    r = cli("traverse --model " + fixtures::resources("models/vae_decoder.pt") + " --z " + tmp + "/dir_from.npy --direction " + tmp
+            + "/dir.npy --range 0:1 --steps 5 --out " + tmp + "/dirtrav.npy");
     CHECK_MSG(r.status == 0, r.err);
     const TensorValue frames = readNpy(tmp + "/dirtrav.npy");
     const Json info = Json::parse(cli("info --model " + demo).out);
@@ -524,17 +537,25 @@ TEST(attribute_direction_moves_sneakers_to_ankle_boots)
         std::vector<float> v(784);
         for (int i = 0; i < 784; ++i) v[size_t(i)] = float((frames.at(int64_t(k) * 784 + i) - mean) / sd);
         writeNpy(tmp + "/frame.npy", TensorValue({1, 1, 28, 28}, v));
-        return Json::parse(cli("predict --model " + demo + " --input " + tmp + "/frame.npy --topk 1").out).find("top")->asArray()[0].find("label")->asString();
+        return Json::parse(cli("predict --model " + demo + " --input " + tmp + "/frame.npy --topk 1").out)
+            .find("top")
+            ->asArray()[0]
+            .find("label")
+            ->asString();
     };
     CHECK_EQ(classify(0), std::string("Sneaker"));
     CHECK_EQ(classify(4), std::string("Ankle boot"));
-    CHECK(cli("direction --encoder " + fixtures::resources("models/vae_encoder.pt") + " --data " + idx + " --from 42 --to 9 --limit 10 --out " + tmp + "/x.npy").err.find("no item of class 42") != std::string::npos);
+    CHECK(cli("direction --encoder " + fixtures::resources("models/vae_encoder.pt") + " --data " + idx + " --from 42 --to 9 --limit 10 --out " + tmp
+              + "/x.npy")
+              .err.find("no item of class 42")
+          != std::string::npos);
 }
 
 TEST(conditional_generator_and_role_options)
 {
     const std::string g = fixtures::path("cgen_tiny.pt");
-    Run r = cli("interpolate --model " + g + " --z " + fixtures::path("gen_z0.npy") + " --z-end " + fixtures::path("gen_z1.npy") + " --steps 3 --mode lerp --class 2 --out " + tmp + "/clerp.npy");
+    Run r = cli("interpolate --model " + g + " --z " + fixtures::path("gen_z0.npy") + " --z-end " + fixtures::path("gen_z1.npy")
+                + " --steps 3 --mode lerp --class 2 --out " + tmp + "/clerp.npy");
     CHECK_MSG(r.status == 0, r.err);
     CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/clerp.npy"), readNpy(fixtures::path("cgen_lerp_class2.npy"))) < 1e-6);
     r = cli("sample --model " + g + " --count 2 --seed 1 --out " + tmp + "/x.npy");
@@ -554,7 +575,8 @@ TEST(principal_directions_commands)
 {
     // GANSpace through the VAE decoder's first layer, and PCA of encoded test images: unit rows [k, 16],
     // explained ratios falling.
-    Run r = cli("direction --method ganspace --model " + fixtures::resources("models/vae_decoder.pt") + " --layer fc --k 3 --count 500 --out " + tmp + "/gs.npy");
+    Run r = cli("direction --method ganspace --model " + fixtures::resources("models/vae_decoder.pt") + " --layer fc --k 3 --count 500 --out " + tmp
+                + "/gs.npy");
     CHECK_MSG(r.status == 0, r.err);
     const TensorValue gs = readNpy(tmp + "/gs.npy");
     CHECK(gs.shape() == (Shape{3, 16}));
@@ -566,7 +588,8 @@ TEST(principal_directions_commands)
     const Json j = Json::parse(r.out);
     const auto &ratio = j.find("explained_ratio")->asArray();
     CHECK(ratio.size() == 3 && ratio[0].asNumber() >= ratio[1].asNumber() && ratio[1].asNumber() >= ratio[2].asNumber());
-    r = cli("direction --method pca --encoder " + fixtures::resources("models/vae_encoder.pt") + " --data /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --limit 300 --k 2 --out " + tmp + "/pc.npy");
+    r = cli("direction --method pca --encoder " + fixtures::resources("models/vae_encoder.pt")
+            + " --data /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --limit 300 --k 2 --out " + tmp + "/pc.npy");
     CHECK_MSG(r.status == 0, r.err);
     CHECK(readNpy(tmp + "/pc.npy").shape() == (Shape{2, 16}));
     r = cli("direction --method ganspace --model " + fixtures::resources("models/vae_decoder.pt") + " --layer nope --out " + tmp + "/x.npy");
@@ -576,8 +599,8 @@ TEST(principal_directions_commands)
 
 TEST(counterfactual_turns_a_sneaker_into_an_ankle_boot)
 {
-    const std::string base = "counterfactual --model " + fixtures::resources("models/vae_decoder.pt") + " --classifier " + demo +
-                             " --encoder " + fixtures::resources("models/vae_encoder.pt") + " --input " + fixtures::resources("samples/7-sneaker.png");
+    const std::string base = "counterfactual --model " + fixtures::resources("models/vae_decoder.pt") + " --classifier " + demo + " --encoder "
+        + fixtures::resources("models/vae_encoder.pt") + " --input " + fixtures::resources("samples/7-sneaker.png");
     Run r = cli(base + " --target 9 --out " + tmp + "/cf.png --path-out " + tmp + "/cfpath.npy");
     CHECK_MSG(r.status == 0, r.err);
     const Json j = Json::parse(r.out);
@@ -613,11 +636,13 @@ TEST(attention_and_tokenize_commands)
         r = cli("attention --model " + vit + " --input " + fixtures::reference("attention/vit_input.npy") + " --rollout --out " + tmp + "/roll.npy");
         CHECK_MSG(r.status == 0, r.err);
         CHECK(readNpy(tmp + "/roll.npy").shape() == (Shape{1, 17, 17}));
-        r = cli("attention --model " + vit + " --input " + fixtures::reference("attention/vit_input.npy") + " --grad-rollout --target 3 --out " + tmp + "/groll.npy");
+        r = cli("attention --model " + vit + " --input " + fixtures::reference("attention/vit_input.npy") + " --grad-rollout --target 3 --out " + tmp
+                + "/groll.npy");
         CHECK_MSG(r.status == 0, r.err);
         CHECK(readNpy(tmp + "/groll.npy").shape() == (Shape{1, 17, 17}));
         const std::string text = fixtures::reference("attention/text_mha_traced_nograd.pt");
-        r = cli("attention --model " + text + " --input-dtype int64 --input " + fixtures::reference("attention/text_ids.npy") + " --out " + tmp + "/tatt.npy");
+        r = cli("attention --model " + text + " --input-dtype int64 --input " + fixtures::reference("attention/text_ids.npy") + " --out " + tmp
+                + "/tatt.npy");
         CHECK_MSG(r.status == 0, r.err);
         CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/tatt.npy"), readNpy(fixtures::reference("attention/text_attn.npy"))) < 1e-5);
     }
@@ -683,7 +708,8 @@ TEST(attribute_png_and_errors)
     const std::string img = fixtures::resources("samples/7-sneaker.png");
     CHECK_EQ(cli("attribute --model " + demo + " --input " + img + " --method gradcam --layer features.9 --target predicted --out " + png).status, 0);
     CHECK(std::filesystem::exists(png) && std::filesystem::file_size(png) > 100);
-    const Run bad = cli("attribute --model " + demo + " --input " + img + " --method gradcam --layer classifier.2 --target 1 --out " + tmp + "/x.npy");
+    const Run bad =
+        cli("attribute --model " + demo + " --input " + img + " --method gradcam --layer classifier.2 --target 1 --out " + tmp + "/x.npy");
     CHECK_EQ(bad.status, 2);
     CHECK(bad.err.find("not spatial") != std::string::npos);
     CHECK_EQ(cli("attribute --model " + demo + " --input " + img + " --method nope --target 1 --out " + tmp + "/x.npy").status, 1);

@@ -34,20 +34,17 @@ inline pellucid::TensorValue firstItem(const pellucid::TensorValue &batch)
 /// max |a - b| over elements (shapes must match; +inf when they do not).
 inline double maxAbsDiff(const pellucid::TensorValue &a, const pellucid::TensorValue &b)
 {
-    if (a.shape() != b.shape())
-        return INFINITY;
+    if (a.shape() != b.shape()) return INFINITY;
     double m = 0;
-    for (int64_t i = 0; i < a.numel(); ++i)
-        m = std::max(m, double(std::fabs(a.at(i) - b.at(i))));
+    for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, double(std::fabs(a.at(i) - b.at(i))));
     return m;
 }
 
 inline double maxAbs(const pellucid::TensorValue &a)
 {
     double m = 0;
-    for (int64_t i = 0; i < a.numel(); ++i)
-        m = std::max(m, double(std::fabs(a.at(i))));
+    for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, double(std::fabs(a.at(i))));
     return m;
 }
 
-} // namespace fixtures
+}   // namespace fixtures

@@ -43,8 +43,7 @@ inline int runAll(int argc, char **argv)
 {
     int passed = 0, failed = 0;
     for (const Case &c : registry()) {
-        if (argc > 1 && std::string(c.name).find(argv[1]) == std::string::npos)
-            continue;
+        if (argc > 1 && std::string(c.name).find(argv[1]) == std::string::npos) continue;
         const int before = failures();
         try {
             c.fn();
@@ -60,57 +59,56 @@ inline int runAll(int argc, char **argv)
     return failed == 0 && passed > 0 ? 0 : 1;
 }
 
-} // namespace testkit
+}   // namespace testkit
 
 #define TK_CAT2(a, b) a##b
 #define TK_CAT(a, b) TK_CAT2(a, b)
-#define TEST(name)                                                                                   \
-    static void TK_CAT(test_, name)();                                                               \
-    static testkit::Register TK_CAT(reg_, name)(#name, TK_CAT(test_, name));                         \
+#define TEST(name)                                                                                                                                   \
+    static void TK_CAT(test_, name)();                                                                                                               \
+    static testkit::Register TK_CAT(reg_, name)(#name, TK_CAT(test_, name));                                                                         \
     static void TK_CAT(test_, name)()
 
-#define CHECK(cond)                                                                                  \
-    do {                                                                                             \
-        if (!(cond)) testkit::fail(__FILE__, __LINE__, "CHECK(" #cond ")");                          \
+#define CHECK(cond)                                                                                                                                  \
+    do {                                                                                                                                             \
+        if (!(cond)) testkit::fail(__FILE__, __LINE__, "CHECK(" #cond ")");                                                                          \
     } while (0)
 
-#define CHECK_MSG(cond, msg)                                                                         \
-    do {                                                                                             \
-        if (!(cond)) {                                                                               \
-            std::ostringstream tk_os;                                                                \
-            tk_os << "CHECK(" #cond "): " << msg;                                                    \
-            testkit::fail(__FILE__, __LINE__, tk_os.str());                                          \
-        }                                                                                            \
+#define CHECK_MSG(cond, msg)                                                                                                                         \
+    do {                                                                                                                                             \
+        if (!(cond)) {                                                                                                                               \
+            std::ostringstream tk_os;                                                                                                                \
+            tk_os << "CHECK(" #cond "): " << msg;                                                                                                    \
+            testkit::fail(__FILE__, __LINE__, tk_os.str());                                                                                          \
+        }                                                                                                                                            \
     } while (0)
 
-#define CHECK_EQ(a, b)                                                                               \
-    do {                                                                                             \
-        const auto tk_a = (a);                                                                       \
-        const auto tk_b = (b);                                                                       \
-        if (!(tk_a == tk_b)) {                                                                       \
-            std::ostringstream tk_os;                                                                \
-            tk_os << #a " == " #b ": " << tk_a << " vs " << tk_b;                                   \
-            testkit::fail(__FILE__, __LINE__, tk_os.str());                                          \
-        }                                                                                            \
+#define CHECK_EQ(a, b)                                                                                                                               \
+    do {                                                                                                                                             \
+        const auto tk_a = (a);                                                                                                                       \
+        const auto tk_b = (b);                                                                                                                       \
+        if (!(tk_a == tk_b)) {                                                                                                                       \
+            std::ostringstream tk_os;                                                                                                                \
+            tk_os << #a " == " #b ": " << tk_a << " vs " << tk_b;                                                                                    \
+            testkit::fail(__FILE__, __LINE__, tk_os.str());                                                                                          \
+        }                                                                                                                                            \
     } while (0)
 
 /// Runs `expr`, expects it to throw ExType whose what() contains `substr`; `onCatch(e)` may check more.
-#define CHECK_THROWS_WITH(expr, ExType, substr)                                                      \
-    do {                                                                                             \
-        bool tk_thrown = false;                                                                      \
-        try {                                                                                        \
-            (void)(expr);                                                                            \
-        } catch (const ExType &tk_e) {                                                               \
-            tk_thrown = true;                                                                        \
-            if (std::string(tk_e.what()).find(substr) == std::string::npos)                          \
-                testkit::fail(__FILE__, __LINE__,                                                    \
-                              std::string("message '") + tk_e.what() + "' lacks '" + (substr) + "'"); \
-        } catch (const std::exception &tk_e) {                                                       \
-            tk_thrown = true;                                                                        \
-            testkit::fail(__FILE__, __LINE__, std::string("wrong exception type: ") + tk_e.what());   \
-        }                                                                                            \
-        if (!tk_thrown) testkit::fail(__FILE__, __LINE__, "expected " #expr " to throw");            \
+#define CHECK_THROWS_WITH(expr, ExType, substr)                                                                                                      \
+    do {                                                                                                                                             \
+        bool tk_thrown = false;                                                                                                                      \
+        try {                                                                                                                                        \
+            (void)(expr);                                                                                                                            \
+        } catch (const ExType &tk_e) {                                                                                                               \
+            tk_thrown = true;                                                                                                                        \
+            if (std::string(tk_e.what()).find(substr) == std::string::npos)                                                                          \
+                testkit::fail(__FILE__, __LINE__, std::string("message '") + tk_e.what() + "' lacks '" + (substr) + "'");                            \
+        } catch (const std::exception &tk_e) {                                                                                                       \
+            tk_thrown = true;                                                                                                                        \
+            testkit::fail(__FILE__, __LINE__, std::string("wrong exception type: ") + tk_e.what());                                                  \
+        }                                                                                                                                            \
+        if (!tk_thrown) testkit::fail(__FILE__, __LINE__, "expected " #expr " to throw");                                                            \
     } while (0)
 
-#define TESTKIT_MAIN                                                                                 \
+#define TESTKIT_MAIN                                                                                                                                 \
     int main(int argc, char **argv) { return testkit::runAll(argc, argv); }

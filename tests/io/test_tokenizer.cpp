@@ -22,12 +22,12 @@ std::string writeVocab(const std::string &name, const std::vector<std::string> &
     return path;
 }
 
-const std::vector<std::string> kVocab = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cafe", "un", "##aff", "##able", "play",
-                                         "##ing", "!", ",", ".", "?", "'", "s", "naive", "hello", "world", "中", "文", "a", "##b"};
+const std::vector<std::string> kVocab = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cafe",  "un",    "##aff", "##able", "play", "##ing", "!",
+                                         ",",     ".",     "?",     "'",     "s",   "naive", "hello", "world", "中",     "文",   "a",     "##b"};
 
 std::vector<std::string> tokensOf(const Tokenizer &t, const std::string &text) { return t.encode(text).tokens; }
 
-} // namespace
+}   // namespace
 
 TEST(wordpiece_hand_worked_cases)
 {

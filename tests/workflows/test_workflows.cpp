@@ -34,7 +34,7 @@ std::unique_ptr<Model> demo()
 
 const std::string fashion = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
 
-} // namespace
+}   // namespace
 
 TEST(evaluation_matches_numpy_and_reports_progress)
 {

@@ -59,11 +59,15 @@ void ActivationGrid::rebuild()
     }
     int channels = 1, h = 1, w = 1;
     if (s.size() == 4) {
-        channels = int(s[1]); h = int(s[2]); w = int(s[3]);
+        channels = int(s[1]);
+        h = int(s[2]);
+        w = int(s[3]);
     } else if (s.size() == 3) {
-        h = int(s[1]); w = int(s[2]);
+        h = int(s[1]);
+        w = int(s[2]);
     } else if (s.size() == 2) {
-        h = 1; w = int(s[1]);
+        h = 1;
+        w = int(s[1]);
     } else {
         channels = int(s[1]);
         h = 1;
@@ -75,10 +79,17 @@ void ActivationGrid::rebuild()
         const float *p = mActivation.data() + int64_t(c) * plane;
         float lo = all.min, hi = all.max;
         if (!mShared) {
-            lo = INFINITY; hi = -INFINITY;
+            lo = INFINITY;
+            hi = -INFINITY;
             for (int i = 0; i < plane; ++i)
-                if (std::isfinite(p[i])) { lo = std::min(lo, p[i]); hi = std::max(hi, p[i]); }
-            if (!(hi >= lo)) { lo = 0; hi = 1; }
+                if (std::isfinite(p[i])) {
+                    lo = std::min(lo, p[i]);
+                    hi = std::max(hi, p[i]);
+                }
+            if (!(hi >= lo)) {
+                lo = 0;
+                hi = 1;
+            }
         }
         mImages.push_back(renderPlane(p, h, w, lo, hi));
     }
@@ -86,8 +97,7 @@ void ActivationGrid::rebuild()
     std::iota(mOrder.begin(), mOrder.end(), 0);
     if (mSort != SortKey::Index && mStats.size() == size_t(channels)) {
         std::stable_sort(mOrder.begin(), mOrder.end(), [&](int a, int b) {
-            return mSort == SortKey::Mean ? mStats[size_t(a)].mean > mStats[size_t(b)].mean
-                                          : mStats[size_t(a)].max > mStats[size_t(b)].max;
+            return mSort == SortKey::Mean ? mStats[size_t(a)].mean > mStats[size_t(b)].mean : mStats[size_t(a)].max > mStats[size_t(b)].max;
         });
     }
     if (mSelected >= channels) mSelected = -1;
@@ -160,4 +170,4 @@ void ActivationGrid::mousePressEvent(QMouseEvent *e)
     }
 }
 
-} // namespace pellucid
+}   // namespace pellucid

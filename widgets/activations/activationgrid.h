@@ -50,4 +50,4 @@ private:
     int mSelected = -1;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

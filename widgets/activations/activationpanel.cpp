@@ -50,8 +50,7 @@ ActivationPanel::ActivationPanel(QWidget *parent) : QWidget(parent)
     split->setStretchFactor(1, 2);
     layout->addWidget(split, 1);
 
-    connect(mSort, qOverload<int>(&QComboBox::currentIndexChanged), this,
-            [this](int i) { mGrid->setSortKey(ActivationGrid::SortKey(i)); });
+    connect(mSort, qOverload<int>(&QComboBox::currentIndexChanged), this, [this](int i) { mGrid->setSortKey(ActivationGrid::SortKey(i)); });
     connect(mShared, &QCheckBox::toggled, mGrid, &ActivationGrid::setSharedScale);
     connect(mGrid, &ActivationGrid::channelClicked, this, &ActivationPanel::showChannel);
 }
@@ -83,7 +82,9 @@ void ActivationPanel::setResult(std::shared_ptr<const ActivationOutput> r)
     const auto &st = mResult->stats;
     QString info = tr("%1  %2  min %3  max %4  mean %5")
                        .arg(QString::fromStdString(mResult->layer), QString::fromStdString(shapeToString(a.shape())))
-                       .arg(double(st.min), 0, 'g', 4).arg(double(st.max), 0, 'g', 4).arg(st.mean, 0, 'g', 4);
+                       .arg(double(st.min), 0, 'g', 4)
+                       .arg(double(st.max), 0, 'g', 4)
+                       .arg(st.mean, 0, 'g', 4);
     if (st.nanCount || st.infCount) {
         info += tr("  —  %1 NaN, %2 Inf (magenta / white)").arg(st.nanCount).arg(st.infCount);
         mInfo->setStyleSheet("color: #b00020; font-weight: bold;");
@@ -102,12 +103,12 @@ void ActivationPanel::showChannel(int c)
 {
     if (!mResult) return;
     const TensorValue &a = mResult->activation;
-    const QString title = a.shape().size() == 4 ? tr("%1 — channel %2").arg(QString::fromStdString(mResult->layer)).arg(c)
-                                                : QString::fromStdString(mResult->layer);
+    const QString title =
+        a.shape().size() == 4 ? tr("%1 — channel %2").arg(QString::fromStdString(mResult->layer)).arg(c) : QString::fromStdString(mResult->layer);
     mChannel->setChannel(a, c, title);
 }
 
-} // namespace pellucid
+}   // namespace pellucid
 
 namespace pellucid {
 
@@ -136,8 +137,14 @@ void ActivationPanel::paintFigure(QPainter &p, const QRectF &rect, const FigureS
         const float *plane = a.data() + int64_t(c) * h * w;
         float lo = INFINITY, hi = -INFINITY;
         for (int i = 0; i < h * w; ++i)
-            if (std::isfinite(plane[i])) { lo = std::min(lo, plane[i]); hi = std::max(hi, plane[i]); }
-        if (!(hi >= lo)) { lo = 0; hi = 1; }
+            if (std::isfinite(plane[i])) {
+                lo = std::min(lo, plane[i]);
+                hi = std::max(hi, plane[i]);
+            }
+        if (!(hi >= lo)) {
+            lo = 0;
+            hi = 1;
+        }
         const QRectF r(area.left() + (pos % cols) * (cell + gap), area.top() + (pos / cols) * (cell + gap), cell, cell * h / std::max(1, w));
         p.setRenderHint(QPainter::SmoothPixmapTransform, false);
         p.drawImage(r, renderPlane(plane, h, w, lo, hi));
@@ -155,4 +162,4 @@ QStringList ActivationPanel::writeRawData(const QString &base) const
     return {base + ".npy"};
 }
 
-} // namespace pellucid
+}   // namespace pellucid

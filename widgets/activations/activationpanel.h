@@ -45,4 +45,4 @@ private:
     QLabel *mInfo;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -40,8 +40,7 @@ void ChannelView::clear()
 {
     mPlane = TensorValue();
     mMap->data()->clear();
-    if (auto *t = qobject_cast<QCPTextElement *>(mPlot->plotLayout()->element(0, 0)))
-        t->setText(tr("No channel selected"));
+    if (auto *t = qobject_cast<QCPTextElement *>(mPlot->plotLayout()->element(0, 0))) t->setText(tr("No channel selected"));
     mPlot->replot(QCustomPlot::rpQueuedReplot);
 }
 
@@ -72,26 +71,28 @@ void ChannelView::setChannel(const TensorValue &a, int channel, const QString &t
         for (int x = 0; x < w; ++x) {
             const float v = a.at(offset + int64_t(y) * w + x);
             mMap->data()->setCell(x, y, double(v));
-            if (std::isfinite(v)) { lo = std::min(lo, v); hi = std::max(hi, v); }
+            if (std::isfinite(v)) {
+                lo = std::min(lo, v);
+                hi = std::max(hi, v);
+            }
         }
-    if (!(hi >= lo)) { lo = 0; hi = 1; }
+    if (!(hi >= lo)) {
+        lo = 0;
+        hi = 1;
+    }
     if (hi == lo) hi = lo + 1e-6f;
     mMap->setDataRange(QCPRange(lo, hi));
     mPlot->xAxis->setRange(-0.5, w - 0.5);
     mPlot->yAxis->setRange(-0.5, h - 0.5);
-    if (auto *t = qobject_cast<QCPTextElement *>(mPlot->plotLayout()->element(0, 0)))
-        t->setText(title);
+    if (auto *t = qobject_cast<QCPTextElement *>(mPlot->plotLayout()->element(0, 0))) t->setText(title);
     mPlot->replot(QCustomPlot::rpQueuedReplot);
 }
 
-} // namespace pellucid
+}   // namespace pellucid
 
 namespace pellucid {
 
-double ChannelView::figureAspect() const
-{
-    return mPlane.numel() ? 1.25 * double(mPlane.dim(1)) / double(mPlane.dim(0)) : 1.25;
-}
+double ChannelView::figureAspect() const { return mPlane.numel() ? 1.25 * double(mPlane.dim(1)) / double(mPlane.dim(0)) : 1.25; }
 
 void ChannelView::paintFigure(QPainter &p, const QRectF &rect, const FigureSettings &s) const
 {
@@ -99,7 +100,8 @@ void ChannelView::paintFigure(QPainter &p, const QRectF &rect, const FigureSetti
     const auto st = mPlane.stats();
     const float lo = st.min, hi = st.max > st.min ? st.max : st.min + 1e-6f;
     const QImage img = renderPlane(mPlane.data(), int(mPlane.dim(0)), int(mPlane.dim(1)), lo, hi);
-    paintHeatmapPanel(p, rect, QImage(), img, lo, hi, [](double t) { return viridis(t); }, mTitle, s);
+    paintHeatmapPanel(
+        p, rect, QImage(), img, lo, hi, [](double t) { return viridis(t); }, mTitle, s);
 }
 
 QStringList ChannelView::writeRawData(const QString &base) const
@@ -109,4 +111,4 @@ QStringList ChannelView::writeRawData(const QString &base) const
     return {base + ".npy"};
 }
 
-} // namespace pellucid
+}   // namespace pellucid

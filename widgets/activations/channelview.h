@@ -34,4 +34,4 @@ private:
     QString mTitle;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -45,14 +45,12 @@ void HistogramView::setHistogram(const Histogram &h, const TensorValue::Stats &s
     mPlot->xAxis->setRange(h.lo, h.hi);
     mPlot->yAxis->setRange(0, maxCount * 1.05);
     QString t = title;
-    if (stats.nanCount || stats.infCount)
-        t += tr("  —  %1 NaN, %2 Inf (not counted)").arg(stats.nanCount).arg(stats.infCount);
-    if (auto *e = qobject_cast<QCPTextElement *>(mPlot->plotLayout()->element(0, 0)))
-        e->setText(t);
+    if (stats.nanCount || stats.infCount) t += tr("  —  %1 NaN, %2 Inf (not counted)").arg(stats.nanCount).arg(stats.infCount);
+    if (auto *e = qobject_cast<QCPTextElement *>(mPlot->plotLayout()->element(0, 0))) e->setText(t);
     mPlot->replot(QCustomPlot::rpQueuedReplot);
 }
 
-} // namespace pellucid
+}   // namespace pellucid
 
 namespace pellucid {
 
@@ -85,9 +83,11 @@ void HistogramView::paintFigure(QPainter &p, const QRectF &rect, const FigureSet
         p.drawLine(QPointF(x, plot.bottom()), QPointF(x, plot.bottom() + 2));
         p.drawText(QRectF(x - 20, plot.bottom() + 2, 40, s.fontPt * 1.3), Qt::AlignHCenter | Qt::AlignTop, QString::number(v, 'g', 3));
     }
-    p.drawText(QRectF(rect.left(), plot.top() - s.fontPt * 0.6, left - 2, s.fontPt * 1.2), Qt::AlignRight | Qt::AlignVCenter, QString::number(maxCount));
+    p.drawText(QRectF(rect.left(), plot.top() - s.fontPt * 0.6, left - 2, s.fontPt * 1.2), Qt::AlignRight | Qt::AlignVCenter,
+               QString::number(maxCount));
     p.drawText(QRectF(rect.left(), plot.bottom() - s.fontPt * 0.6, left - 2, s.fontPt * 1.2), Qt::AlignRight | Qt::AlignVCenter, "0");
-    p.drawText(QRectF(plot.left(), plot.bottom() + s.fontPt * 1.4, plot.width(), s.fontPt * 1.3), Qt::AlignHCenter | Qt::AlignTop, QObject::tr("value"));
+    p.drawText(QRectF(plot.left(), plot.bottom() + s.fontPt * 1.4, plot.width(), s.fontPt * 1.3), Qt::AlignHCenter | Qt::AlignTop,
+               QObject::tr("value"));
 }
 
 QStringList HistogramView::writeRawData(const QString &base) const
@@ -103,4 +103,4 @@ QStringList HistogramView::writeRawData(const QString &base) const
     return {base + ".csv"};
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -30,4 +30,4 @@ private:
     QString mTitle;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

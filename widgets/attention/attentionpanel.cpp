@@ -69,7 +69,7 @@ void blendLine(QImage &img, int x0, int y0, int x1, int y1, QRgb c, double a)
     }
 }
 
-} // namespace
+}   // namespace
 
 // ---------------------------------------------------------------- model view
 
@@ -134,10 +134,7 @@ void AttentionGridView::mousePressEvent(QMouseEvent *e)
 
 HeadView::HeadView(QWidget *parent) : QWidget(parent) { setMouseTracking(true); }
 
-QColor HeadView::headColor(int head, int heads)
-{
-    return QColor::fromHsvF(std::fmod(0.07 + double(head) / std::max(1, heads), 1.0), 0.75, 0.85);
-}
+QColor HeadView::headColor(int head, int heads) { return QColor::fromHsvF(std::fmod(0.07 + double(head) / std::max(1, heads), 1.0), 0.75, 0.85); }
 
 void HeadView::setData(const TensorValue *layer, const QStringList &queries, const QStringList &keys)
 {
@@ -223,7 +220,8 @@ void HeadView::paintEvent(QPaintEvent *e)
         const int y = top + int(i) * kRow;
         if (i < L) {
             p.setPen(i == mHoverQuery ? palette().color(QPalette::Highlight) : palette().color(QPalette::WindowText));
-            p.drawText(QRect(left, y, colW - 6, kRow), Qt::AlignRight | Qt::AlignVCenter, i < mQueries.size() ? mQueries[int(i)] : QString::number(i));
+            p.drawText(QRect(left, y, colW - 6, kRow), Qt::AlignRight | Qt::AlignVCenter,
+                       i < mQueries.size() ? mQueries[int(i)] : QString::number(i));
         }
         if (i < S) {
             p.setPen(i == mHoverKey ? palette().color(QPalette::Highlight) : palette().color(QPalette::WindowText));
@@ -287,8 +285,10 @@ void HeadView::mouseMoveEvent(QMouseEvent *e)
     const int colW = 110;
     int q = -1, k = -1;
     if (mLayer && row >= 0) {
-        if (e->position().x() < 4 + colW && row < mLayer->dim(2)) q = row;
-        else if (e->position().x() > width() - colW - 4 && row < mLayer->dim(3)) k = row;
+        if (e->position().x() < 4 + colW && row < mLayer->dim(2))
+            q = row;
+        else if (e->position().x() > width() - colW - 4 && row < mLayer->dim(3))
+            k = row;
     }
     if (q != mHoverQuery || k != mHoverKey) {
         setHover(q, k);
@@ -568,8 +568,8 @@ void AttentionPanel::refreshOverlay()
     }
     p.end();
     mOverlayImage = out;
-    mOverlay->setPixmap(QPixmap::fromImage(out.scaled(mOverlay->size().boundedTo(QSize(520, 520)).expandedTo(QSize(200, 200)), Qt::KeepAspectRatio,
-                                                      Qt::FastTransformation)));
+    mOverlay->setPixmap(QPixmap::fromImage(
+        out.scaled(mOverlay->size().boundedTo(QSize(520, 520)).expandedTo(QSize(200, 200)), Qt::KeepAspectRatio, Qt::FastTransformation)));
 }
 
 bool AttentionPanel::eventFilter(QObject *watched, QEvent *event)
@@ -597,7 +597,9 @@ void AttentionPanel::setTokenAttributions(const QStringList &tokens, const std::
         const double t = scores[size_t(i)] / m;
         const QColor c = t >= 0 ? QColor::fromRgbF(1.0, 1.0 - 0.75 * t, 1.0 - 0.75 * t) : QColor::fromRgbF(1.0 + 0.75 * t, 1.0 + 0.75 * t, 1.0);
         html += QString("<span style='background:%1' title='%2'>&nbsp;%3&nbsp;</span> ")
-                    .arg(c.name()).arg(scores[size_t(i)], 0, 'g', 3).arg(tokens[i].toHtmlEscaped());
+                    .arg(c.name())
+                    .arg(scores[size_t(i)], 0, 'g', 3)
+                    .arg(tokens[i].toHtmlEscaped());
     }
     html += "</p><p><i>" + tr("red: towards the class, blue: against; colour scaled to the largest |attribution|") + "</i></p>";
     mTokens->setHtml(html);
@@ -643,4 +645,4 @@ QStringList AttentionPanel::writeRawData(const QString &base) const
     return {base + ".npy"};
 }
 
-} // namespace pellucid
+}   // namespace pellucid

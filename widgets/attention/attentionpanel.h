@@ -151,4 +151,4 @@ private:
     QTextBrowser *mTokens;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

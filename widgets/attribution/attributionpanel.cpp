@@ -26,7 +26,7 @@ namespace {
 
 QString displayName(AttributionMethod m) { return QString::fromUtf8(methodInfo(m).displayName); }
 
-} // namespace
+}   // namespace
 
 AttributionPanel::AttributionPanel(QWidget *parent) : QWidget(parent)
 {
@@ -58,8 +58,8 @@ AttributionPanel::AttributionPanel(QWidget *parent) : QWidget(parent)
     range(mSteps, "steps");
     form->addRow(tr("IG steps"), mSteps);
     mIntegration = new QComboBox(controls);
-    for (auto r : {IntegrationRule::GaussLegendre, IntegrationRule::RiemannLeft, IntegrationRule::RiemannRight,
-                   IntegrationRule::RiemannMiddle, IntegrationRule::RiemannTrapezoid})
+    for (auto r : {IntegrationRule::GaussLegendre, IntegrationRule::RiemannLeft, IntegrationRule::RiemannRight, IntegrationRule::RiemannMiddle,
+                   IntegrationRule::RiemannTrapezoid})
         mIntegration->addItem(integrationName(r), int(r));
     form->addRow(tr("Integration"), mIntegration);
     mBaseline = new QComboBox(controls);
@@ -109,8 +109,8 @@ AttributionPanel::AttributionPanel(QWidget *parent) : QWidget(parent)
         auto *item = new QListWidgetItem(displayName(m), mCompareList);
         item->setData(Qt::UserRole, int(m));
         item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
-        const bool on = m == AttributionMethod::Saliency || m == AttributionMethod::IntegratedGradients
-                        || m == AttributionMethod::GradCam || m == AttributionMethod::Occlusion;
+        const bool on = m == AttributionMethod::Saliency || m == AttributionMethod::IntegratedGradients || m == AttributionMethod::GradCam
+            || m == AttributionMethod::Occlusion;
         item->setCheckState(on ? Qt::Checked : Qt::Unchecked);
     }
     mCompareList->setMaximumHeight(140);
@@ -138,7 +138,10 @@ AttributionPanel::AttributionPanel(QWidget *parent) : QWidget(parent)
     split->addWidget(mStack);
     split->setStretchFactor(1, 3);
 
-    auto rerun = [this] { updateEnabled(); emit runRequested(); };
+    auto rerun = [this] {
+        updateEnabled();
+        emit runRequested();
+    };
     connect(mMethod, qOverload<int>(&QComboBox::currentIndexChanged), this, rerun);
     connect(mTarget, qOverload<int>(&QComboBox::currentIndexChanged), this, rerun);
     connect(mLayer, qOverload<int>(&QComboBox::currentIndexChanged), this, rerun);
@@ -147,8 +150,16 @@ AttributionPanel::AttributionPanel(QWidget *parent) : QWidget(parent)
     connect(mNoiseType, qOverload<int>(&QComboBox::currentIndexChanged), this, rerun);
     for (QSpinBox *s : {mSteps, mSamples, mSeed, mWindow}) connect(s, &QSpinBox::editingFinished, this, rerun);
     connect(mStdev, &QDoubleSpinBox::editingFinished, this, rerun);
-    connect(mCompare, &QCheckBox::toggled, this, [this] { rebuildCompareGrid(); emit runRequested(); });
-    connect(mCompareList, &QListWidget::itemChanged, this, [this] { if (mCompare->isChecked()) { rebuildCompareGrid(); emit runRequested(); } });
+    connect(mCompare, &QCheckBox::toggled, this, [this] {
+        rebuildCompareGrid();
+        emit runRequested();
+    });
+    connect(mCompareList, &QListWidget::itemChanged, this, [this] {
+        if (mCompare->isChecked()) {
+            rebuildCompareGrid();
+            emit runRequested();
+        }
+    });
     connect(mSign, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { applyStyle(); });
     connect(mClip, qOverload<double>(&QDoubleSpinBox::valueChanged), this, [this] { applyStyle(); });
     connect(mOpacity, &QSlider::valueChanged, this, [this] { applyStyle(); });
@@ -164,8 +175,8 @@ void AttributionPanel::setModel(const ModelSummary &summary)
     int classes = 0;
     if (!summary.outputShapes.empty() && summary.outputShapes[0].size() == 2) classes = int(summary.outputShapes[0][1]);
     for (int i = 0; i < classes; ++i) {
-        const QString label = size_t(i) < summary.metadata.labels.size() ? QString::fromStdString(summary.metadata.labels[size_t(i)])
-                                                                          : tr("class %1").arg(i);
+        const QString label =
+            size_t(i) < summary.metadata.labels.size() ? QString::fromStdString(summary.metadata.labels[size_t(i)]) : tr("class %1").arg(i);
         mTarget->addItem(QString("%1: %2").arg(i).arg(label), i);
     }
     mLayer->clear();
@@ -324,8 +335,10 @@ void AttributionPanel::showResult(const std::string &kind, std::shared_ptr<const
     if (view == mMain) mLastResultInput = r->inputId;
     QString title = displayName(r->method);
     if (!r->layer.empty() && (needsLayer(r->method))) title += QString(" @ %1").arg(QString::fromStdString(r->layer));
-    if (r->partial) title += tr("  (%1/%2…)").arg(r->done).arg(r->total);
-    else title += tr("  — class %1").arg(r->targetClass);
+    if (r->partial)
+        title += tr("  (%1/%2…)").arg(r->done).arg(r->total);
+    else
+        title += tr("  — class %1").arg(r->targetClass);
     view->setMap(r->map, title);
     applyStyle();
     if (!r->partial && kind == "attribution") {
@@ -346,18 +359,14 @@ void AttributionPanel::showError(const std::string &kind, const QString &message
     if (it != mCompareViews.end()) it->second->clear(message);
 }
 
-AttributionParams AttributionPanel::currentParams() const
-{
-    return baseParams(AttributionMethod(mMethod->currentData().toInt()));
-}
+AttributionParams AttributionPanel::currentParams() const { return baseParams(AttributionMethod(mMethod->currentData().toInt())); }
 
 std::vector<AttributionMethod> AttributionPanel::compareMethods() const
 {
     std::vector<AttributionMethod> out;
     if (!mCompare->isChecked()) return out;
     for (int i = 0; i < mCompareList->count(); ++i)
-        if (mCompareList->item(i)->checkState() == Qt::Checked)
-            out.push_back(AttributionMethod(mCompareList->item(i)->data(Qt::UserRole).toInt()));
+        if (mCompareList->item(i)->checkState() == Qt::Checked) out.push_back(AttributionMethod(mCompareList->item(i)->data(Qt::UserRole).toInt()));
     return out;
 }
 
@@ -404,7 +413,7 @@ void AttributionPanel::setCompareMethods(const std::vector<AttributionMethod> &m
     emit runRequested();
 }
 
-} // namespace pellucid
+}   // namespace pellucid
 
 namespace pellucid {
 
@@ -441,4 +450,4 @@ QStringList AttributionPanel::writeRawData(const QString &base) const
     return files;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -91,4 +91,4 @@ private:
     std::map<std::string, std::shared_ptr<const AttributionResult>> mLast;   // kind -> latest result
 };
 
-} // namespace pellucid
+}   // namespace pellucid

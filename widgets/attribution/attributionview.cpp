@@ -68,7 +68,10 @@ QImage inputPicture(const TensorValue &input)
     for (int ch = 0; ch < c; ++ch)
         for (int i = 0; i < plane; ++i) {
             const float v = channel(ch, i);
-            if (std::isfinite(v)) { lo[size_t(ch)] = std::min(lo[size_t(ch)], v); hi[size_t(ch)] = std::max(hi[size_t(ch)], v); }
+            if (std::isfinite(v)) {
+                lo[size_t(ch)] = std::min(lo[size_t(ch)], v);
+                hi[size_t(ch)] = std::max(hi[size_t(ch)], v);
+            }
         }
     auto to8 = [&](int ch, int i) {
         const float span = hi[size_t(ch)] > lo[size_t(ch)] ? hi[size_t(ch)] - lo[size_t(ch)] : 1.0f;
@@ -85,10 +88,7 @@ QImage inputPicture(const TensorValue &input)
     return img;
 }
 
-AttributionView::AttributionView(QWidget *parent) : QWidget(parent)
-{
-    setMinimumSize(160, 150);
-}
+AttributionView::AttributionView(QWidget *parent) : QWidget(parent) { setMinimumSize(160, 150); }
 
 void AttributionView::setInput(const QImage &picture)
 {
@@ -128,7 +128,7 @@ void AttributionView::rebuild()
     const QVector<float> plane = reducePlane(mMap, sign, h, w);
     if (plane.isEmpty()) {
         mOverlay = QImage();
-    invalidate();
+        invalidate();
         update();
         return;
     }
@@ -142,8 +142,11 @@ void AttributionView::rebuild()
         for (int x = 0; x < w; ++x) {
             const float v = plane[y * w + x];
             QRgb c;
-            if (!std::isfinite(v)) { c = kNanColor; ++mNonFinite; }
-            else c = diverging ? divergingColor(v / bound) : viridis(std::clamp(double(v) / bound, 0.0, 1.0));
+            if (!std::isfinite(v)) {
+                c = kNanColor;
+                ++mNonFinite;
+            } else
+                c = diverging ? divergingColor(v / bound) : viridis(std::clamp(double(v) / bound, 0.0, 1.0));
             row[x] = qRgba(qRed(c), qGreen(c), qBlue(c), int(255 * mStyle.opacity));
         }
     }
@@ -161,8 +164,7 @@ void AttributionView::paintFigure(QPainter &p, const QRectF &rect, const FigureS
     const SignMode sign = mStyle.signedMap ? mStyle.sign : SignMode::Absolute;
     const bool diverging = mStyle.signedMap && sign == SignMode::All;
     auto colour = [diverging](double t) { return diverging ? divergingColor(2 * t - 1) : viridis(t); };
-    const QImage base = mInput.isNull() ? QImage()
-                                        : mInput.convertToFormat(QImage::Format_Grayscale8).convertToFormat(QImage::Format_RGB32);
+    const QImage base = mInput.isNull() ? QImage() : mInput.convertToFormat(QImage::Format_Grayscale8).convertToFormat(QImage::Format_RGB32);
     paintHeatmapPanel(p, rect, base, mOverlay, diverging ? -mBound : 0.0, mBound, colour, mTitle, settings);
 }
 
@@ -180,8 +182,7 @@ void AttributionView::paintEvent(QPaintEvent *)
     const int barW = 14, labelW = 56, titleH = fontMetrics().height() + 4;
     QRect area = rect().adjusted(4, titleH, -(barW + labelW + 8), -4);
     p.setPen(palette().color(QPalette::WindowText));
-    p.drawText(QRect(4, 0, width() - 8, titleH), Qt::AlignLeft | Qt::AlignVCenter,
-               fontMetrics().elidedText(mTitle, Qt::ElideRight, width() - 8));
+    p.drawText(QRect(4, 0, width() - 8, titleH), Qt::AlignLeft | Qt::AlignVCenter, fontMetrics().elidedText(mTitle, Qt::ElideRight, width() - 8));
     if (!mMessage.isEmpty()) {
         p.setPen(QColor(176, 0, 32));
         p.drawText(area, Qt::AlignCenter | Qt::TextWordWrap, mMessage);
@@ -189,8 +190,7 @@ void AttributionView::paintEvent(QPaintEvent *)
     }
     if (mInput.isNull()) return;
     QSize fit = mInput.size().scaled(area.size(), Qt::KeepAspectRatio);
-    const QRect target(area.left() + (area.width() - fit.width()) / 2, area.top() + (area.height() - fit.height()) / 2,
-                       fit.width(), fit.height());
+    const QRect target(area.left() + (area.width() - fit.width()) / 2, area.top() + (area.height() - fit.height()) / 2, fit.width(), fit.height());
     if (mComposed.isNull()) {
         // Composed once per input / map at the input's resolution times a whole factor (at least ~256 px, so
         // a 28×28 input keeps crisp pixels under a smooth CAM map), then drawn scaled without smoothing.
@@ -236,4 +236,4 @@ void AttributionView::paintEvent(QPaintEvent *)
     }
 }
 
-} // namespace pellucid
+}   // namespace pellucid

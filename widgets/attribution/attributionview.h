@@ -15,8 +15,8 @@ struct OverlayStyle {
     SignMode sign = SignMode::All;
     double clipPercentile = 99.5;   // |values| above this percentile saturate
     double opacity = 0.6;
-    bool signedMap = true;          // false: magnitudes (viridis)
-    double sharedBound = 0;         // > 0: use this bound instead of the map's own (compare view)
+    bool signedMap = true;    // false: magnitudes (viridis)
+    double sharedBound = 0;   // > 0: use this bound instead of the map's own (compare view)
 };
 
 /// The map reduced to one plane (channels summed), sign mode applied, at the map's own resolution.
@@ -35,7 +35,7 @@ public:
     void setMap(const TensorValue &map, const QString &title);
     void setStyle(const OverlayStyle &style);
     void clear(const QString &message = {});
-    double bound() const { return mBound; }      // the current colour bound
+    double bound() const { return mBound; }   // the current colour bound
     const QImage &overlay() const { return mOverlay; }
     QString title() const { return mTitle; }
 
@@ -66,4 +66,4 @@ private:
     int mNonFinite = 0;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -10,7 +10,7 @@ class QCPColorGradient;
 
 namespace pellucid {
 
-QRgb viridis(double t);   // t in [0, 1]
+QRgb viridis(double t);        // t in [0, 1]
 extern const QRgb kNanColor;   // magenta
 extern const QRgb kInfColor;   // white
 
@@ -18,4 +18,4 @@ extern const QRgb kInfColor;   // white
 QImage renderPlane(const float *values, int h, int w, float lo, float hi);
 QCPColorGradient viridisGradient();
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -31,7 +31,7 @@ void commit(const QString &tmp, const QString &path)
     }
 }
 
-} // namespace
+}   // namespace
 
 QFont FigureSettings::font(double scale) const
 {
@@ -81,8 +81,7 @@ QSizeF exportFigure(const FigureSource &source, const QString &path, const Figur
     if (suffix != "png" && suffix != "svg" && suffix != "pdf")
         throw FigureError("Unknown figure format '." + suffix.toStdString() + "' (use .png, .svg or .pdf)");
     const QFileInfo dir(QFileInfo(path).absolutePath());
-    if (!dir.isDir() || !dir.isWritable())
-        throw FigureError("Cannot write " + path.toStdString() + ": the folder does not exist or is not writable");
+    if (!dir.isDir() || !dir.isWritable()) throw FigureError("Cannot write " + path.toStdString() + ": the folder does not exist or is not writable");
     const QSizeF mm = figurePageMm(source, s);
     const QString tmp = tempName(path);
     if (suffix == "png") {
@@ -157,8 +156,8 @@ void paintHeatmapPanel(QPainter &p, const QRectF &rect, const QImage &base, cons
     }
     // Room on the right for the colour bar and its labels (kept inside `rect`).
     const QFontMetricsF labelMetrics(s.font(0.85), p.device());
-    const double labelsW = std::max(labelMetrics.horizontalAdvance(QString::number(hi, 'g', 3)),
-                                    labelMetrics.horizontalAdvance(QString::number(lo, 'g', 3))) + 2;
+    const double labelsW =
+        std::max(labelMetrics.horizontalAdvance(QString::number(hi, 'g', 3)), labelMetrics.horizontalAdvance(QString::number(lo, 'g', 3))) + 2;
     const double scaleW = showScale ? std::min(area.width() * 0.4, labelsW) : 0;
     const double barW = std::max(3.0, s.fontPt * 0.9), barGap = s.fontPt * 0.5;
     QRectF imgArea = area.adjusted(0, 0, showScale ? -(scaleW + barW + barGap + 1.5) : 0, 0);
@@ -193,4 +192,4 @@ void paintHeatmapPanel(QPainter &p, const QRectF &rect, const QImage &base, cons
     }
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -16,9 +16,9 @@ class QPainter;
 namespace pellucid {
 
 struct FigureSettings {
-    double widthMm = 89.0;        // journal presets: 89 mm single column, 183 mm double column
-    double heightMm = 0.0;        // 0: from the content's aspect ratio
-    int dpi = 300;                // PNG resolution (and the raster resolution of PDF pages)
+    double widthMm = 89.0;   // journal presets: 89 mm single column, 183 mm double column
+    double heightMm = 0.0;   // 0: from the content's aspect ratio
+    int dpi = 300;           // PNG resolution (and the raster resolution of PDF pages)
     QString fontFamily = QStringLiteral("DejaVu Sans");
     double fontPt = 7.0;
     QString title;
@@ -43,7 +43,11 @@ public:
     /// Paints the content into `rect` (in points: 1/72 inch), fonts from `settings`.
     virtual void paintFigure(QPainter &p, const QRectF &rect, const FigureSettings &settings) const = 0;
     /// Writes the numbers behind the picture next to it: `base` + ".npy" / ".csv". Returns the files written.
-    virtual QStringList writeRawData(const QString &base) const { Q_UNUSED(base); return {}; }
+    virtual QStringList writeRawData(const QString &base) const
+    {
+        Q_UNUSED(base);
+        return {};
+    }
 };
 
 /// Exports `source` to `path` (.png, .svg or .pdf by extension). Throws FigureError naming the problem
@@ -59,7 +63,6 @@ QSizeF figurePageMm(const FigureSource &source, const FigureSettings &settings);
 /// A heat map inside a figure: `base` (may be null) under `overlay`, with a vertical colour scale labelled
 /// at its ends (and 0 when diverging), and a small title above. `colour(t)` maps t in [0, 1] to a colour.
 void paintHeatmapPanel(QPainter &p, const QRectF &rect, const QImage &base, const QImage &overlay, double lo, double hi,
-                       const std::function<QRgb(double)> &colour, const QString &title, const FigureSettings &settings,
-                       bool showScale = true);
+                       const std::function<QRgb(double)> &colour, const QString &title, const FigureSettings &settings, bool showScale = true);
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -20,7 +20,7 @@ QPen scaled(QObject *owner, const char *key, QPen pen)
     return pen;
 }
 
-} // namespace
+}   // namespace
 
 double lineScale() { return gScale; }
 void setLineScale(double scale) { gScale = scale > 0 ? scale : 1.0; }
@@ -46,4 +46,4 @@ void applyLineScale(QWidget *root)
     for (QWidget *w : root->findChildren<QWidget *>()) w->update();
 }
 
-} // namespace pellucid
+}   // namespace pellucid

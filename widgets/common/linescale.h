@@ -14,4 +14,4 @@ qreal scaledWidth(qreal width);    // width × lineScale() (a cosmetic 0 counts 
 /// lineScale() (their own widths are remembered the first time), then replotted; other widgets repainted.
 void applyLineScale(QWidget *root);
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -93,7 +93,8 @@ QString ThumbnailModel::describe(size_t i) const
     const QString label = mLabels[i] < mClasses.size() ? mClasses[mLabels[i]] : QString::number(mLabels[i]);
     QString tip = QString("#%1  %2").arg(i).arg(label);
     if (mPred.size() == mCount)
-        tip += QString("  → %1 (%2%)").arg(mPred[i] < mClasses.size() ? mClasses[mPred[i]] : QString::number(mPred[i])).arg(100.0 * mConf[i], 0, 'f', 1);
+        tip +=
+            QString("  → %1 (%2%)").arg(mPred[i] < mClasses.size() ? mClasses[mPred[i]] : QString::number(mPred[i])).arg(100.0 * mConf[i], 0, 'f', 1);
     return tip;
 }
 
@@ -215,7 +216,8 @@ DatasetPanel::DatasetPanel(QWidget *parent) : QWidget(parent)
         item->setData(Qt::UserRole, int(m));
         item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
         item->setCheckState(m == AttributionMethod::Saliency || m == AttributionMethod::IntegratedGradients || m == AttributionMethod::GradCam
-                                ? Qt::Checked : Qt::Unchecked);
+                                ? Qt::Checked
+                                : Qt::Unchecked);
     }
     qbar->addWidget(mFaithMethods, 1);
     auto *items = new QSpinBox(qualTab);
@@ -240,7 +242,8 @@ DatasetPanel::DatasetPanel(QWidget *parent) : QWidget(parent)
     connect(runFaith, &QPushButton::clicked, this, [this, items] {
         std::vector<AttributionMethod> methods;
         for (int i = 0; i < mFaithMethods->count(); ++i)
-            if (mFaithMethods->item(i)->checkState() == Qt::Checked) methods.push_back(AttributionMethod(mFaithMethods->item(i)->data(Qt::UserRole).toInt()));
+            if (mFaithMethods->item(i)->checkState() == Qt::Checked)
+                methods.push_back(AttributionMethod(mFaithMethods->item(i)->data(Qt::UserRole).toInt()));
         emit faithfulnessRequested(methods, items->value());
     });
     connect(runSanity, &QPushButton::clicked, this, &DatasetPanel::sanityRequested);
@@ -257,7 +260,9 @@ DatasetPanel::DatasetPanel(QWidget *parent) : QWidget(parent)
     connect(mClass, qOverload<int>(&QComboBox::currentIndexChanged), this, &DatasetPanel::applyFilter);
     connect(mCorrect, qOverload<int>(&QComboBox::currentIndexChanged), this, &DatasetPanel::applyFilter);
     connect(mConfidence, &QSlider::valueChanged, this, &DatasetPanel::applyFilter);
-    connect(mColourBy, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { if (mPoints.numel()) setProjection(mPoints, mProjector->xAxis->label()); });
+    connect(mColourBy, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] {
+        if (mPoints.numel()) setProjection(mPoints, mProjector->xAxis->label());
+    });
     connect(mConfusion, &QCustomPlot::plottableClick, this, [this](QCPAbstractPlottable *, int, QMouseEvent *e) {
         const int pred = int(std::lround(mConfusion->xAxis->pixelToCoord(e->position().x())));
         const int truth = int(std::lround(mConfusion->yAxis->pixelToCoord(e->position().y())));
@@ -288,7 +293,10 @@ DatasetPanel::DatasetPanel(QWidget *parent) : QWidget(parent)
             mLassoCurve->removeFromLegend();
         }
         QVector<double> xs, ys;
-        for (const QPointF &p : mLasso) { xs << p.x(); ys << p.y(); }
+        for (const QPointF &p : mLasso) {
+            xs << p.x();
+            ys << p.y();
+        }
         mLassoCurve->setData(xs, ys);
         mProjector->layer("lasso")->replot();   // only the lasso layer: 60,000 points stay put
     });
@@ -299,8 +307,10 @@ DatasetPanel::DatasetPanel(QWidget *parent) : QWidget(parent)
             mProjector->removePlottable(mLassoCurve);
             mLassoCurve = nullptr;
         }
-        if (mLasso.size() >= 3) selectPolygon(mLasso);
-        else mProjector->replot();
+        if (mLasso.size() >= 3)
+            selectPolygon(mLasso);
+        else
+            mProjector->replot();
     });
     connect(mSelection, &QListWidget::itemActivated, this, [this](QListWidgetItem *item) {
         const QVariant v = item->data(Qt::UserRole);
@@ -325,15 +335,13 @@ void DatasetPanel::setDataset(const QString &name, size_t count, ThumbnailModel:
 int DatasetPanel::visibleCount() const { return mModel->rowCount(); }
 QString DatasetPanel::summaryText() const { return mSummary->text(); }
 
-void DatasetPanel::applyFilter()
-{
-    mModel->setFilter(mClass->currentData().toInt(), mCorrect->currentIndex(), mConfidence->value() / 100.0);
-}
+void DatasetPanel::applyFilter() { mModel->setFilter(mClass->currentData().toInt(), mCorrect->currentIndex(), mConfidence->value() / 100.0); }
 
 void DatasetPanel::showConfusionCell(int trueClass, int predictedClass)
 {
     mModel->setFilter(trueClass, 0, 0.0, predictedClass);
-    mInfo->setText(tr("%1 items labelled %2 and predicted %3").arg(mModel->rowCount())
+    mInfo->setText(tr("%1 items labelled %2 and predicted %3")
+                       .arg(mModel->rowCount())
                        .arg(mClasses.value(trueClass, QString::number(trueClass)), mClasses.value(predictedClass, QString::number(predictedClass))));
 }
 
@@ -343,8 +351,12 @@ void DatasetPanel::setEvaluation(const EvalResult &r)
     mHasEval = true;
     mModel->setPredictions(r.predictions, r.confidences);
     mSummary->setText(tr("%1 items: top-1 %2%, top-%3 %4%, macro F1 %5, expected calibration error %6")
-                          .arg(r.samples).arg(100 * r.top1, 0, 'f', 2).arg(r.topK).arg(100 * r.topK_accuracy, 0, 'f', 2)
-                          .arg(r.macroF1, 0, 'f', 4).arg(r.ece, 0, 'f', 4));
+                          .arg(r.samples)
+                          .arg(100 * r.top1, 0, 'f', 2)
+                          .arg(r.topK)
+                          .arg(100 * r.topK_accuracy, 0, 'f', 2)
+                          .arg(r.macroF1, 0, 'f', 4)
+                          .arg(r.ece, 0, 'f', 4));
     const int n = int(r.confusion.size());
     // Confusion matrix: rows = true class, columns = predicted, log-scaled colours with counts written in.
     mConfusion->clearPlottables();
@@ -444,11 +456,16 @@ void DatasetPanel::showSelection()
     }
     QVector<double> xs, ys;
     const int64_t dims = mPoints.numel() ? mPoints.dim(1) : 2;
-    for (int64_t i : mSelected) { xs << mPoints.at(i * dims); ys << mPoints.at(i * dims + 1); }
+    for (int64_t i : mSelected) {
+        xs << mPoints.at(i * dims);
+        ys << mPoints.at(i * dims + 1);
+    }
     mSelectedGraph->setData(xs, ys, true);
     mSelection->clear();
     if (!mSelected.empty()) {
-        auto *head = new QListWidgetItem(tr("%1 items selected%2 (double-click one to make it the input)").arg(mSelected.size()).arg(mSelected.size() > 500 ? tr(", the first 500 listed") : QString()));
+        auto *head = new QListWidgetItem(tr("%1 items selected%2 (double-click one to make it the input)")
+                                             .arg(mSelected.size())
+                                             .arg(mSelected.size() > 500 ? tr(", the first 500 listed") : QString()));
         head->setFlags(Qt::NoItemFlags);
         mSelection->addItem(head);
     }
@@ -469,7 +486,10 @@ int64_t DatasetPanel::pointAt(const QPointF &pixel, double radius) const
     for (int64_t i = 0; i < mPoints.dim(0); ++i) {
         const double dx = mProjector->xAxis->coordToPixel(mPoints.at(i * dims)) - pixel.x();
         const double dy = mProjector->yAxis->coordToPixel(mPoints.at(i * dims + 1)) - pixel.y();
-        if (dx * dx + dy * dy <= bd) { bd = dx * dx + dy * dy; best = i; }
+        if (dx * dx + dy * dy <= bd) {
+            bd = dx * dx + dy * dy;
+            best = i;
+        }
     }
     return best;
 }
@@ -554,7 +574,8 @@ void DatasetPanel::setFaithfulness(const std::vector<MethodCurves> &curves, int 
             auto *g = mFaith->addGraph();
             g->setData(xs, vs);
             g->setPen(QPen(c, 1.6, kind == 0 ? Qt::SolidLine : Qt::DashLine));
-            g->setName(QString("%1 %2 (AUC %3)").arg(QString::fromLatin1(methodName(curves[m].method)), kind == 0 ? tr("deletion") : tr("insertion"))
+            g->setName(QString("%1 %2 (AUC %3)")
+                           .arg(QString::fromLatin1(methodName(curves[m].method)), kind == 0 ? tr("deletion") : tr("insertion"))
                            .arg(kind == 0 ? curves[m].deletionAuc : curves[m].insertionAuc, 0, 'f', 3));
         }
     }
@@ -615,4 +636,4 @@ QStringList DatasetPanel::selectedItems() const
     return out;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

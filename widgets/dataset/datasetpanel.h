@@ -35,7 +35,7 @@ class ThumbnailModel : public QAbstractListModel {
     Q_OBJECT
 public:
     using Loader = std::function<QImage(size_t)>;
-    explicit ThumbnailModel(QObject *parent = nullptr) : QAbstractListModel(parent) {}
+    explicit ThumbnailModel(QObject *parent = nullptr) : QAbstractListModel(parent) { }
     void setSource(size_t count, Loader loader, std::vector<int> labels, QStringList classNames);
     void setPredictions(const std::vector<int> &pred, const std::vector<float> &conf);
     /// Shows only the items passing the filters (class -1: any; correctness 0 any, 1 correct, 2 wrong).
@@ -139,4 +139,4 @@ private:
     QLabel *mSanityInfo;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

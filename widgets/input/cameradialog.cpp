@@ -28,8 +28,7 @@ CameraDialog::CameraDialog(const QList<Device> &devices, int device, const QSize
     mSize->setToolTip(tr("Asked of the camera; it may pick its nearest supported size. Frames are scaled to the "
                          "model's input either way: a smaller capture costs less time per frame."));
     form->addRow(tr("Resolution"), mSize);
-    if (devices.isEmpty())
-        form->addRow(new QLabel(tr("No video capture device is connected (none under /sys/class/video4linux)."), this));
+    if (devices.isEmpty()) form->addRow(new QLabel(tr("No video capture device is connected (none under /sys/class/video4linux)."), this));
     mButtons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
     mButtons->button(QDialogButtonBox::Ok)->setText(tr("Start"));
     mButtons->button(QDialogButtonBox::Ok)->setEnabled(acceptable());
@@ -42,4 +41,4 @@ int CameraDialog::device() const { return mDevice->currentData().toInt(); }
 QSize CameraDialog::size() const { return mSize->currentData().toSize(); }
 bool CameraDialog::acceptable() const { return device() >= 0; }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -30,4 +30,4 @@ private:
     QDialogButtonBox *mButtons;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

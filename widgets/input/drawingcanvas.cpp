@@ -109,10 +109,9 @@ void DrawingCanvas::tabletEvent(QTabletEvent *e)
         mDrawing = false;
         endStroke();
         break;
-    default:
-        break;
+    default: break;
     }
     e->accept();
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -45,4 +45,4 @@ private:
     QElapsedTimer mSince;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -129,8 +129,8 @@ InputPanel::InputPanel(QWidget *parent) : QWidget(parent)
     layout->addLayout(buttons);
     connect(mDraw, &QPushButton::toggled, this, &InputPanel::setDrawing);
     connect(open, &QPushButton::clicked, this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Open image"), QString(),
-                                                          tr("Images (*.png *.jpg *.jpeg *.bmp *.pgm *.ppm *.tif *.tiff *.webp)"));
+        const QString path =
+            QFileDialog::getOpenFileName(this, tr("Open image"), QString(), tr("Images (*.png *.jpg *.jpeg *.bmp *.pgm *.ppm *.tif *.tiff *.webp)"));
         if (!path.isEmpty()) emit imageChosen(path);
     });
     layout->addWidget(new QLabel(tr("Samples"), this));
@@ -142,9 +142,7 @@ InputPanel::InputPanel(QWidget *parent) : QWidget(parent)
     mGallery->setMovement(QListView::Static);
     mGallery->setSpacing(4);
     layout->addWidget(mGallery, 1);
-    connect(mGallery, &QListWidget::itemClicked, this, [this](QListWidgetItem *item) {
-        emit imageChosen(item->data(Qt::UserRole).toString());
-    });
+    connect(mGallery, &QListWidget::itemClicked, this, [this](QListWidgetItem *item) { emit imageChosen(item->data(Qt::UserRole).toString()); });
 }
 
 void InputPanel::setSampleFolder(const QString &folder)
@@ -167,15 +165,12 @@ QString InputPanel::samplePath(int row) const { return mGallery->item(row)->data
 void InputPanel::showImage(const QString &path, const QImage &image)
 {
     const QSize target = mPreview->size().boundedTo(QSize(512, 512));
-    mPreview->setPixmap(QPixmap::fromImage(image.scaled(target, Qt::KeepAspectRatio,
-        image.width() < 64 ? Qt::FastTransformation : Qt::SmoothTransformation)));
+    mPreview->setPixmap(
+        QPixmap::fromImage(image.scaled(target, Qt::KeepAspectRatio, image.width() < 64 ? Qt::FastTransformation : Qt::SmoothTransformation)));
     mCaption->setText(QString("%1  (%2×%3)").arg(QFileInfo(path).fileName()).arg(image.width()).arg(image.height()));
 }
 
-void InputPanel::showMessage(const QString &text)
-{
-    mCaption->setText(text);
-}
+void InputPanel::showMessage(const QString &text) { mCaption->setText(text); }
 
 void InputPanel::dragEnterEvent(QDragEnterEvent *e)
 {
@@ -185,8 +180,7 @@ void InputPanel::dragEnterEvent(QDragEnterEvent *e)
 void InputPanel::dropEvent(QDropEvent *e)
 {
     const auto urls = e->mimeData()->urls();
-    if (!urls.isEmpty() && urls.first().isLocalFile())
-        emit imageChosen(urls.first().toLocalFile());
+    if (!urls.isEmpty() && urls.first().isLocalFile()) emit imageChosen(urls.first().toLocalFile());
 }
 
-} // namespace pellucid
+}   // namespace pellucid

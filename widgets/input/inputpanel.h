@@ -60,4 +60,4 @@ private:
     QSlider *mScrub;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -42,7 +42,7 @@ QImage toImage(const TensorValue &t, int64_t index)
     return img;
 }
 
-} // namespace
+}   // namespace
 
 ImageGrid::ImageGrid(QWidget *parent) : QWidget(parent) { setMinimumSize(200, 80); }
 
@@ -97,7 +97,8 @@ void ImageGrid::paintGrid(QPainter &p, const QRectF &rect, const QFont &font) co
     const double labelW = mRowLabels.isEmpty() ? 0 : QFontMetricsF(font, p.device()).horizontalAdvance("dim 00") + 4;
     const double cell = std::min((rect.width() - labelW) / mCols, rect.height() / std::max(1, rows));
     if (mHighlight >= 0 && mHighlight < n) {
-        p.fillRect(QRectF(rect.left() + labelW + (mHighlight % mCols) * cell - 1, rect.top() + (mHighlight / mCols) * cell - 1, cell + 2, cell + 2), palette().highlight());
+        p.fillRect(QRectF(rect.left() + labelW + (mHighlight % mCols) * cell - 1, rect.top() + (mHighlight / mCols) * cell - 1, cell + 2, cell + 2),
+                   palette().highlight());
     }
     p.setRenderHint(QPainter::SmoothPixmapTransform, false);
     for (int i = 0; i < n; ++i) {
@@ -405,7 +406,9 @@ QWidget *LatentPanel::buildCounterfactualTab()
     mCfPlot->addGraph();
     l->addWidget(mCfPlot, 1);
     connect(go, &QPushButton::clicked, this, &LatentPanel::counterfactualRequested);
-    connect(use, &QPushButton::clicked, this, [this] { if (!mCfCode.empty()) setCode(mCfCode); });
+    connect(use, &QPushButton::clicked, this, [this] {
+        if (!mCfCode.empty()) setCode(mCfCode);
+    });
     return w;
 }
 
@@ -530,8 +533,8 @@ LatentPanel::CounterfactualRequest LatentPanel::counterfactualRequest() const
     return r;
 }
 
-void LatentPanel::showDirections(const TensorValue &directions, const std::vector<double> &ratio, const QString &source,
-                                 const TensorValue &images, int steps)
+void LatentPanel::showDirections(const TensorValue &directions, const std::vector<double> &ratio, const QString &source, const TensorValue &images,
+                                 int steps)
 {
     mDirections = directions;
     mDirList->clear();
@@ -561,7 +564,10 @@ void LatentPanel::showCounterfactual(const TensorValue &frames, const std::vecto
     mCfSummary->setText(summary);
     mCfCode = finalCode;
     QVector<double> x, y;
-    for (size_t i = 0; i < probability.size(); ++i) { x << double(i); y << probability[i]; }
+    for (size_t i = 0; i < probability.size(); ++i) {
+        x << double(i);
+        y << probability[i];
+    }
     mCfPlot->graph(0)->setData(x, y);
     mCfPlot->xAxis->setRange(0, std::max<double>(1, double(probability.size()) - 1));
     mCfPlot->replot();
@@ -594,10 +600,14 @@ void LatentPanel::showMetrics(const QString &html) { mMetrics->setHtml(html); }
 void LatentPanel::showTabError(const QString &tab, const QString &message)
 {
     const QString text = QString("<span style='color:#b00'>%1</span>").arg(message.toHtmlEscaped());
-    if (tab == "directions") mDirStatus->setText(text);
-    else if (tab == "counterfactual") mCfSummary->setText(text);
-    else if (tab == "vae") mVaeSummary->setText(text);
-    else if (tab == "metrics") mMetrics->setHtml(text);
+    if (tab == "directions")
+        mDirStatus->setText(text);
+    else if (tab == "counterfactual")
+        mCfSummary->setText(text);
+    else if (tab == "vae")
+        mVaeSummary->setText(text);
+    else if (tab == "metrics")
+        mMetrics->setHtml(text);
 }
 
 void LatentPanel::setLatentDim(int dim, const QString &modelName)
@@ -664,7 +674,8 @@ void LatentPanel::setCode(const std::vector<float> &z)
 void LatentPanel::showDecoded(const TensorValue &image)
 {
     if (image.shape().size() != 4) return;
-    mDecoded->setPixmap(QPixmap::fromImage(toImage(image, 0).scaled(mDecoded->size().boundedTo(QSize(360, 360)), Qt::KeepAspectRatio, Qt::FastTransformation)));
+    mDecoded->setPixmap(
+        QPixmap::fromImage(toImage(image, 0).scaled(mDecoded->size().boundedTo(QSize(360, 360)), Qt::KeepAspectRatio, Qt::FastTransformation)));
 }
 
 void LatentPanel::showTraversal(const TensorValue &images, int dims, int steps)
@@ -688,4 +699,4 @@ std::vector<int> LatentPanel::traversalDims() const
     return dims;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

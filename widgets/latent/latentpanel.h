@@ -35,7 +35,11 @@ public:
     QStringList writeRawData(const QString &base) const override;
     /// The image under a widget position, or −1.
     int indexAt(const QPoint &pos) const;
-    void setHighlight(int index) { mHighlight = index; update(); }
+    void setHighlight(int index)
+    {
+        mHighlight = index;
+        update();
+    }
 
 signals:
     void clicked(int index);
@@ -79,8 +83,7 @@ public:
     void showTraversal(const TensorValue &images, int dims, int steps);
     void showInterpolation(const TensorValue &images);
     /// directions [k, D] with their explained ratios; images: k rows × steps decoded around the code.
-    void showDirections(const TensorValue &directions, const std::vector<double> &ratio, const QString &source,
-                        const TensorValue &images, int steps);
+    void showDirections(const TensorValue &directions, const std::vector<double> &ratio, const QString &source, const TensorValue &images, int steps);
     void showGallery(const TensorValue &codes, const TensorValue &images);
     void showCounterfactual(const TensorValue &frames, const std::vector<double> &probability, const QString &summary,
                             const std::vector<float> &finalCode);
@@ -128,7 +131,7 @@ public:
     CounterfactualRequest counterfactualRequest() const;
 
 signals:
-    void codeChanged();                 // decode the current code
+    void codeChanged();   // decode the current code
     void randomRequested(int seed, double truncation);
     void traversalRequested();
     void interpolationRequested();
@@ -136,7 +139,7 @@ signals:
     void galleryRequested(int count, int seed, double truncation);
     void counterfactualRequested();
     void vaeRequested(int items);
-    void encodeInputRequested();        // the input image's posterior mean becomes the code
+    void encodeInputRequested();                           // the input image's posterior mean becomes the code
     void animationExportRequested(const QString &which);   // "traversal" or "interpolation"
     void metricsRequested(int count);
 
@@ -188,4 +191,4 @@ private:
     QTextBrowser *mMetrics;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -28,7 +28,7 @@ QString paramsText(int64_t n)
     return QString::number(n);
 }
 
-} // namespace
+}   // namespace
 
 LayerTree::LayerTree(QWidget *parent) : QWidget(parent)
 {
@@ -47,8 +47,7 @@ LayerTree::LayerTree(QWidget *parent) : QWidget(parent)
     layout->addWidget(mTree);
     connect(mFilter, &QLineEdit::textChanged, this, [this] { applyFilter(); });
     connect(mTree, &QTreeWidget::currentItemChanged, this, [this](QTreeWidgetItem *item) {
-        if (item && !item->data(0, kPathRole).toString().isEmpty())
-            emit layerSelected(item->data(0, kPathRole).toString());
+        if (item && !item->data(0, kPathRole).toString().isEmpty()) emit layerSelected(item->data(0, kPathRole).toString());
     });
 }
 
@@ -72,7 +71,8 @@ void LayerTree::setModel(const ModelSummary &summary)
         item->setText(1, QString::fromStdString(l.op));
         item->setText(2, shapesText(l));
         item->setText(3, paramsText(l.parameters));
-        item->setToolTip(0, QString::fromStdString(l.path) + (l.calls > 1 ? tr("  (called %1 times; the last call is shown)").arg(l.calls) : QString()));
+        item->setToolTip(0,
+                         QString::fromStdString(l.path) + (l.calls > 1 ? tr("  (called %1 times; the last call is shown)").arg(l.calls) : QString()));
         item->setData(0, kPathRole, l.calls > 0 ? QString::fromStdString(l.path) : QString());
         if (l.calls == 0) {
             for (int c = 0; c < 4; ++c) item->setForeground(c, palette().color(QPalette::Disabled, QPalette::Text));
@@ -97,10 +97,7 @@ void LayerTree::selectLayer(const QString &path)
     }
 }
 
-QString LayerTree::selectedLayer() const
-{
-    return mTree->currentItem() ? mTree->currentItem()->data(0, kPathRole).toString() : QString();
-}
+QString LayerTree::selectedLayer() const { return mTree->currentItem() ? mTree->currentItem()->data(0, kPathRole).toString() : QString(); }
 
 void LayerTree::setFilter(const QString &text) { mFilter->setText(text); }
 
@@ -113,7 +110,7 @@ void LayerTree::applyFilter()
         for (int i = 0; i < item->childCount(); ++i) any |= visit(item->child(i));
         const QString path = item->data(0, kPathRole).toString();
         const bool match = f.isEmpty() || path.contains(f, Qt::CaseInsensitive) || item->text(0).contains(f, Qt::CaseInsensitive)
-                           || item->text(1).contains(f, Qt::CaseInsensitive);
+            || item->text(1).contains(f, Qt::CaseInsensitive);
         item->setHidden(!(match || any));
         if (!f.isEmpty() && any) item->setExpanded(true);
         return match || any;
@@ -132,4 +129,4 @@ int LayerTree::visibleLayerCount() const
     return n;
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -32,4 +32,4 @@ private:
     QTreeWidget *mTree;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -59,7 +59,8 @@ void PredictionChart::setPredictions(const std::vector<Prediction> &top, const T
     mPlot->yAxis->setRange(-0.6, std::max<double>(1, keys.size()) - 0.4);
     if (logitStats.nanCount || logitStats.infCount) {
         mWarning->setText(tr("The model's output contains %1 NaN and %2 Inf values: probabilities are not meaningful.")
-                              .arg(logitStats.nanCount).arg(logitStats.infCount));
+                              .arg(logitStats.nanCount)
+                              .arg(logitStats.infCount));
         mWarning->show();
     } else {
         mWarning->hide();
@@ -67,7 +68,7 @@ void PredictionChart::setPredictions(const std::vector<Prediction> &top, const T
     mPlot->replot(QCustomPlot::rpQueuedReplot);
 }
 
-} // namespace pellucid
+}   // namespace pellucid
 
 namespace pellucid {
 
@@ -78,13 +79,14 @@ void PredictionChart::paintFigure(QPainter &p, const QRectF &rect, const FigureS
     double labelW = 0;
     for (const auto &t : mTop) labelW = std::max(labelW, fm.horizontalAdvance(QString::fromStdString(t.label)));
     const double axisH = s.fontPt * 2.6;
-    const QRectF plot(rect.left() + labelW + s.fontPt * 0.8, rect.top() + s.fontPt * 0.5,
-                      rect.width() - labelW - s.fontPt * 4.0, rect.height() - axisH - s.fontPt * 0.5);
+    const QRectF plot(rect.left() + labelW + s.fontPt * 0.8, rect.top() + s.fontPt * 0.5, rect.width() - labelW - s.fontPt * 4.0,
+                      rect.height() - axisH - s.fontPt * 0.5);
     const int n = std::max<int>(1, int(mTop.size()));
     const double rowH = plot.height() / n;
     p.setPen(Qt::NoPen);
     for (int i = 0; i < int(mTop.size()); ++i) {
-        const QRectF bar(plot.left(), plot.top() + rowH * (i + 0.15), plot.width() * std::clamp(double(mTop[size_t(i)].probability), 0.0, 1.0), rowH * 0.7);
+        const QRectF bar(plot.left(), plot.top() + rowH * (i + 0.15), plot.width() * std::clamp(double(mTop[size_t(i)].probability), 0.0, 1.0),
+                         rowH * 0.7);
         p.setBrush(QColor(33, 145, 140));
         p.drawRect(bar);
         p.setPen(Qt::black);
@@ -118,4 +120,4 @@ QStringList PredictionChart::writeRawData(const QString &base) const
     return {base + ".csv"};
 }
 
-} // namespace pellucid
+}   // namespace pellucid

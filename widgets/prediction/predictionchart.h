@@ -33,4 +33,4 @@ private:
     std::vector<Prediction> mTop;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

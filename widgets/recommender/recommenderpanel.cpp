@@ -20,14 +20,11 @@
 namespace pellucid {
 namespace {
 
-QColor factorColour(int k, int n)
-{
-    return QColor(viridis(n <= 1 ? 0.5 : 0.1 + 0.8 * double(k) / double(n - 1)));
-}
+QColor factorColour(int k, int n) { return QColor(viridis(n <= 1 ? 0.5 : 0.1 + 0.8 * double(k) / double(n - 1))); }
 
 const QColor kBiasColours[3] = {QColor(160, 160, 160), QColor(230, 140, 60), QColor(120, 90, 170)};
 
-} // namespace
+}   // namespace
 
 // ---------------------------------------------------------------------------------------------- ScoreBars
 
@@ -59,7 +56,8 @@ void ScoreBars::paintBars(QPainter &p, const QRectF &rect, const QFont &font, bo
     labelW = std::min(labelW + 4, rect.width() * 0.35);
     const int nf = int(mItems.front().factors.size());
     const double legendH = lineH * 1.6;
-    const QRectF plot(rect.left() + labelW, rect.top(), rect.width() - labelW - fm.horizontalAdvance("0.000") - 4, rect.height() - legendH - lineH * 1.4);
+    const QRectF plot(rect.left() + labelW, rect.top(), rect.width() - labelW - fm.horizontalAdvance("0.000") - 4,
+                      rect.height() - legendH - lineH * 1.4);
     double lo = 0, hi = 0;
     for (const auto &d : mItems) {
         double pos = 0, neg = 0;
@@ -148,8 +146,8 @@ QStringList ScoreBars::writeRawData(const QString &base) const
     for (size_t k = 0; k < nf; ++k) out << ",f" << k;
     out << '\n';
     for (const auto &d : mItems) {
-        out << d.item << ",\"" << QString::fromStdString(d.name).replace('"', "\"\"") << "\"," << d.score << ',' << d.global << ','
-            << d.userBias << ',' << d.itemBias;
+        out << d.item << ",\"" << QString::fromStdString(d.name).replace('"', "\"\"") << "\"," << d.score << ',' << d.global << ',' << d.userBias
+            << ',' << d.itemBias;
         for (float v : d.factors) out << ',' << v;
         out << '\n';
     }
@@ -190,7 +188,10 @@ void InteractionGraph::paintGraph(QPainter &p, const QRectF &rect, const QFont &
     const double r = std::max(3.0, fm.height() * 0.35);
     for (size_t i = 0; i < mNodes.size(); ++i) {
         const auto &n = mNodes[i];
-        const QColor fill = n.kind == 0 ? QColor(40, 40, 40) : n.kind == 1 ? QColor(70, 130, 200) : n.kind == 3 ? QColor(230, 90, 30) : QColor(240, 170, 60);
+        const QColor fill = n.kind == 0 ? QColor(40, 40, 40)
+            : n.kind == 1               ? QColor(70, 130, 200)
+            : n.kind == 3               ? QColor(230, 90, 30)
+                                        : QColor(240, 170, 60);
         p.setPen(QPen(Qt::white, 0.8));
         p.setBrush(fill);
         p.drawEllipse(at(int(i)), n.kind == 0 ? r * 1.6 : r, n.kind == 0 ? r * 1.6 : r);
@@ -300,8 +301,9 @@ void RecommenderPanel::setRecommender(std::shared_ptr<const MFModel> model, std:
     mData = std::move(data);
     const QSignalBlocker b(mUser);
     mUser->setRange(0, mModel ? int(mModel->users - 1) : 0);
-    mInfo->setText(mModel ? tr("%1 users, %2 items, %3 factors, %4 interactions").arg(mModel->users).arg(mModel->items).arg(mModel->dim).arg(mData->rows.size())
-                          : tr("Open a recommender model"));
+    mInfo->setText(
+        mModel ? tr("%1 users, %2 items, %3 factors, %4 interactions").arg(mModel->users).arg(mModel->items).arg(mModel->dim).arg(mData->rows.size())
+               : tr("Open a recommender model"));
     mBars->setItems({});
     mGraph->setGraph({}, {});
     mTable->setRowCount(0);
@@ -310,7 +312,11 @@ void RecommenderPanel::setRecommender(std::shared_ptr<const MFModel> model, std:
 void RecommenderPanel::setMetrics(const RecMetrics &m)
 {
     mMetrics->setText(tr("held-out: P@%1 %2  R@%1 %3  coverage %4  RMSE %5")
-                          .arg(m.k).arg(m.precisionAtK, 0, 'f', 3).arg(m.recallAtK, 0, 'f', 3).arg(m.coverage, 0, 'f', 2).arg(m.rmse, 0, 'f', 3));
+                          .arg(m.k)
+                          .arg(m.precisionAtK, 0, 'f', 3)
+                          .arg(m.recallAtK, 0, 'f', 3)
+                          .arg(m.coverage, 0, 'f', 2)
+                          .arg(m.rmse, 0, 'f', 3));
 }
 
 void RecommenderPanel::setUser(int64_t u) { mUser->setValue(int(u)); }
@@ -349,7 +355,11 @@ void RecommenderPanel::showInfluence(const InfluenceResult &r)
     const auto nameIt = mData ? mData->itemNames.find(r.item) : decltype(mData->itemNames.end()){};
     const QString name = mData && nameIt != mData->itemNames.end() ? QString::fromStdString(nameIt->second) : QString::number(r.item);
     mSummary->setText(tr("<b>%1</b> for user %2 (score %3). Leave-one-out vs similarity agreement (Spearman): %4. %5")
-                          .arg(name).arg(r.user).arg(r.score, 0, 'f', 3).arg(r.agreement, 0, 'f', 2).arg(cf));
+                          .arg(name)
+                          .arg(r.user)
+                          .arg(r.score, 0, 'f', 3)
+                          .arg(r.agreement, 0, 'f', 2)
+                          .arg(cf));
     rebuildGraph(&r);
 }
 
@@ -396,8 +406,11 @@ void RecommenderPanel::rebuildGraph(const InfluenceResult *r)
     std::vector<std::tuple<int, int, double>> layoutEdges;
     for (const auto &e : edges) layoutEdges.emplace_back(e.a, e.b, e.influence ? 1.0 : 0.5);
     const auto pos = forceLayout(int(nodes.size()), layoutEdges, 250, unsigned(u) + 1);
-    for (size_t i = 0; i < nodes.size(); ++i) { nodes[i].x = pos[i].first; nodes[i].y = pos[i].second; }
+    for (size_t i = 0; i < nodes.size(); ++i) {
+        nodes[i].x = pos[i].first;
+        nodes[i].y = pos[i].second;
+    }
     mGraph->setGraph(std::move(nodes), std::move(edges));
 }
 
-} // namespace pellucid
+}   // namespace pellucid

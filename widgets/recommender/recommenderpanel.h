@@ -51,7 +51,7 @@ class InteractionGraph : public QWidget, public FigureSource {
 public:
     struct Node {
         QString label;
-        int kind = 0;    // 0 user, 1 rated, 2 recommended, 3 selected recommendation
+        int kind = 0;   // 0 user, 1 rated, 2 recommended, 3 selected recommendation
         double x = 0.5, y = 0.5;
     };
     struct Edge {
@@ -115,4 +115,4 @@ private:
     InteractionGraph *mGraph;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -21,17 +21,19 @@ int cmdActivations(const Args &a)
     auto model = loadModel(a);
     const TensorValue input = loadInputFile(a.need("input"), model->summary().metadata.input, model->summary().inputShape);
     auto r = computeActivations(*model, input, 0, layer, 1, 16);
-    if (npy) writeNpy(out, r->activation);
-    else writeActivationPng(out, r->activation);
+    if (npy)
+        writeNpy(out, r->activation);
+    else
+        writeActivationPng(out, r->activation);
     if (r->stats.nanCount || r->stats.infCount) {
-        std::cerr << "pellucid-cli: layer " << layer << " contains " << r->stats.nanCount << " NaN and "
-                  << r->stats.infCount << " Inf values (written to " << out << ")\n";
+        std::cerr << "pellucid-cli: layer " << layer << " contains " << r->stats.nanCount << " NaN and " << r->stats.infCount
+                  << " Inf values (written to " << out << ")\n";
         return 3;
     }
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command activationsCommand()
 {
@@ -40,9 +42,10 @@ Command activationsCommand()
             "the layer's output for the input",
             "",
             {{{"input", "X", "the input (.npy or an image)"},
-             {"layer", "PATH", "the layer tapped (module path, or path[i] for a tuple output)"},
-             {"out", "OUT.npy|OUT.png", "the activation tensor, or its channel maps as a picture"}}, modelOptions()},
+              {"layer", "PATH", "the layer tapped (module path, or path[i] for a tuple output)"},
+              {"out", "OUT.npy|OUT.png", "the activation tensor, or its channel maps as a picture"}},
+             modelOptions()},
             cmdActivations};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

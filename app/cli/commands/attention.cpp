@@ -32,9 +32,12 @@ int cmdAttention(const Args &a)
     if (!(endsWith(out, ".npy"))) throw UsageError("--out must end in .npy");
     const AttentionResult r = computeAttention(*model, input);
     TensorValue result;
-    if (a.flag("grad-rollout")) result = gradientRollout(*model, input, a.has("target") ? toInt(a.need("target"), "--target") : -1);
-    else if (a.flag("rollout")) result = attentionRollout(r.layers);
-    else result = stackAttention(r);
+    if (a.flag("grad-rollout"))
+        result = gradientRollout(*model, input, a.has("target") ? toInt(a.need("target"), "--target") : -1);
+    else if (a.flag("rollout"))
+        result = attentionRollout(r.layers);
+    else
+        result = stackAttention(r);
     writeNpy(out, result);
     Json kinds = Json::array();
     for (const auto &k : r.kinds) kinds.push(Json(k));
@@ -46,7 +49,7 @@ int cmdAttention(const Args &a)
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command attentionCommand()
 {
@@ -56,12 +59,14 @@ Command attentionCommand()
             "fused kernels rewritten to explicit ones; --rollout: [batch, L, L] (Abnar & Zuidema); --grad-rollout: Chefer et al.\n"
             "--text uses the tokenizer the metadata names (or --tokenizer F); --truncate cuts long texts",
             {{{"input", "X", "the input (.npy or an image)"},
-             {"text", "\"...\"", "a text, through the tokenizer"},
-             {"out", "OUT.npy", "the probabilities or the rollout"},
-             {"rollout", "", "attention rollout"},
-             {"grad-rollout", "", "gradient-weighted rollout"},
-             {"target", "K", "the class of --grad-rollout (default: predicted)"}}, modelOptions(), tokenizerOptions()},
+              {"text", "\"...\"", "a text, through the tokenizer"},
+              {"out", "OUT.npy", "the probabilities or the rollout"},
+              {"rollout", "", "attention rollout"},
+              {"grad-rollout", "", "gradient-weighted rollout"},
+              {"target", "K", "the class of --grad-rollout (default: predicted)"}},
+             modelOptions(),
+             tokenizerOptions()},
             cmdAttention};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

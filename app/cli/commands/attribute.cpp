@@ -82,7 +82,10 @@ int attributeBatch(const Args &a, const AttributionParams &p)
         const std::string out = outDir + "/" + it.id + "." + format;
         const std::string side = outDir + "/" + it.id + ".json";
         bar(i, it.id);
-        if (fs::exists(out) && fs::exists(side)) { ++skipped; continue; }   // both are written atomically
+        if (fs::exists(out) && fs::exists(side)) {
+            ++skipped;
+            continue;
+        }   // both are written atomically
         try {
             TensorValue input;
             if (it.row >= 0) {
@@ -94,8 +97,10 @@ int attributeBatch(const Args &a, const AttributionParams &p)
                 input = loadInputFile(it.source, model->summary().metadata.input, model->summary().inputShape);
             }
             const auto r = attributeInput(*model, input, p, a);
-            if (format == "npy") writeNpy(out, r->map);
-            else writeAttributionPng(out, input, r->map, isSignedMethod(p.method));
+            if (format == "npy")
+                writeNpy(out, r->map);
+            else
+                writeAttributionPng(out, input, r->map, isSignedMethod(p.method));
             Json j = resultJson(*r);
             j["item"] = it.id;
             j["input"] = it.source;
@@ -141,36 +146,41 @@ int cmdAttribute(const Args &a)
     auto model = loadModel(a);
     const TensorValue input = loadInputFile(a.need("input"), model->summary().metadata.input, model->summary().inputShape);
     auto r = attributeInput(*model, input, p, a);
-    if (npy) writeNpy(out, r->map);
-    else writeAttributionPng(out, input, r->map, isSignedMethod(p.method));
+    if (npy)
+        writeNpy(out, r->map);
+    else
+        writeAttributionPng(out, input, r->map, isSignedMethod(p.method));
     std::cout << resultJson(*r).dump() << "\n";
     const auto st = r->map.stats();
     if (st.nanCount || st.infCount) {
-        std::cerr << "pellucid-cli: the attribution contains " << st.nanCount << " NaN and " << st.infCount
-                  << " Inf values (written to " << out << ")\n";
+        std::cerr << "pellucid-cli: the attribution contains " << st.nanCount << " NaN and " << st.infCount << " Inf values (written to " << out
+                  << ")\n";
         return 3;
     }
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command attributeCommand()
 {
     return {"attribute",
             "--model M --input X --method METHOD --target K [method options] --out OUT.npy|OUT.png",
             "an attribution map of the input (Captum's conventions)",
-            "METHOD: " + methodNames() + "\n"
-            "--target K or --target predicted\n"
-            "batch: --input-dir D (or --input BATCH.npy) --out-dir O [--shard I/N] [--format npy|png]\n"
-            "  (one result + JSON sidecar per item; items already done are skipped)",
+            "METHOD: " + methodNames()
+                + "\n"
+                  "--target K or --target predicted\n"
+                  "batch: --input-dir D (or --input BATCH.npy) --out-dir O [--shard I/N] [--format npy|png]\n"
+                  "  (one result + JSON sidecar per item; items already done are skipped)",
             {{{"input", "X", "the input, or a .npy batch in batch mode"},
-             {"out", "OUT.npy|OUT.png", "the map, or the map over the input"},
-             {"input-dir", "D", "batch mode: every image / .npy in D"},
-             {"out-dir", "O", "batch mode: one result and sidecar per item"},
-             {"shard", "I/N", "batch mode: the items k with k mod N == I"},
-             {"format", "npy|png", "batch mode: result format (default npy)"}}, modelOptions(), attributionOptions()},
+              {"out", "OUT.npy|OUT.png", "the map, or the map over the input"},
+              {"input-dir", "D", "batch mode: every image / .npy in D"},
+              {"out-dir", "O", "batch mode: one result and sidecar per item"},
+              {"shard", "I/N", "batch mode: the items k with k mod N == I"},
+              {"format", "npy|png", "batch mode: result format (default npy)"}},
+             modelOptions(),
+             attributionOptions()},
             cmdAttribute};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

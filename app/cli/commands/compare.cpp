@@ -34,8 +34,9 @@ int cmdCompare(const Args &a)
     const auto ra = attributeInput(*A, xa, p, a);
     const auto rb = attributeInput(*B, xb, p, a);
     if (ra->map.shape() != rb->map.shape())
-        throw Error(ErrorCode::BadInput, "The two models' maps differ in shape (" + shapeToString(ra->map.shape()) + " and "
-                                             + shapeToString(rb->map.shape()) + "); compare needs maps of one shape");
+        throw Error(ErrorCode::BadInput,
+                    "The two models' maps differ in shape (" + shapeToString(ra->map.shape()) + " and " + shapeToString(rb->map.shape())
+                        + "); compare needs maps of one shape");
     Shape shape = ra->map.shape();
     shape.insert(shape.begin(), 2);
     std::vector<float> both(ra->map.data(), ra->map.data() + ra->map.numel());
@@ -58,7 +59,7 @@ int cmdCompare(const Args &a)
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command compareCommand()
 {
@@ -69,8 +70,9 @@ Command compareCommand()
             {{{"model-b", "B", "the second model (same input)"},
               {"input", "X", "the input (.npy or an image), preprocessed per model"},
               {"out", "OUT.npy", "A's map then B's, stacked: [2, …] (each the shape attribute writes)"}},
-             modelOptions(), attributionOptions()},
+             modelOptions(),
+             attributionOptions()},
             cmdCompare};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

@@ -64,7 +64,7 @@ int cmdCounterfactual(const Args &a)
     return r.reached ? 0 : 4;
 }
 
-} // namespace
+}   // namespace
 
 Command counterfactualCommand()
 {
@@ -75,19 +75,20 @@ Command counterfactualCommand()
             "gradient steps on −log p(K) + λ‖z − z0‖²; the PNG shows the path and the difference image; exit 4 when K was\n"
             "not reached",
             {{{"classifier", "C", "the classifier (default: the generator's companion)"},
-             {"encoder", "E", "the VAE encoder of --input"},
-             {"input", "IMG", "the image to start from"},
-             {"z", "Z.npy", "the code to start from"},
-             {"target", "K", "the class to reach"},
-             {"out", "OUT.png|OUT.npy|OUT.gif|OUT.mp4", "the path decoded"},
-             {"steps", "N", "gradient steps (default 300)"},
-             {"lr", "R", "learning rate (default 0.05)"},
-             {"lambda", "L", "distance weight (default 0.05)"},
-             {"stop", "P", "stop at p(K) ≥ P (default 0.9)"},
-             {"extra-steps", "N", "steps after reaching it"},
-             {"path-out", "PATH.npy", "the codes along the path"},
-             {"json", "", "indented JSON"}}, modelOptions()},
+              {"encoder", "E", "the VAE encoder of --input"},
+              {"input", "IMG", "the image to start from"},
+              {"z", "Z.npy", "the code to start from"},
+              {"target", "K", "the class to reach"},
+              {"out", "OUT.png|OUT.npy|OUT.gif|OUT.mp4", "the path decoded"},
+              {"steps", "N", "gradient steps (default 300)"},
+              {"lr", "R", "learning rate (default 0.05)"},
+              {"lambda", "L", "distance weight (default 0.05)"},
+              {"stop", "P", "stop at p(K) ≥ P (default 0.9)"},
+              {"extra-steps", "N", "steps after reaching it"},
+              {"path-out", "PATH.npy", "the codes along the path"},
+              {"json", "", "indented JSON"}},
+             modelOptions()},
             cmdCounterfactual};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

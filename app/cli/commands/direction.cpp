@@ -31,8 +31,9 @@ int cmdDirection(const Args &a)
     const std::string out = a.need("out");
     if (method == "ganspace") {
         auto gen = loadModel(a);
-        const DirectionSet d = principalDirectionsOfActivation(*gen, a.need("layer"), toInt(a.get("k", "5"), "--k"),
-                                                               toInt(a.get("count", "2000"), "--count"), uint64_t(toInt(a.get("seed", "0"), "--seed")));
+        const DirectionSet d =
+            principalDirectionsOfActivation(*gen, a.need("layer"), toInt(a.get("k", "5"), "--k"), toInt(a.get("count", "2000"), "--count"),
+                                            uint64_t(toInt(a.get("seed", "0"), "--seed")));
         writeNpy(out, d.directions);
         std::cout << directionSetJson(d).dump(-1) << "\n";
         return 0;
@@ -74,7 +75,7 @@ int cmdDirection(const Args &a)
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command directionCommand()
 {
@@ -86,17 +87,18 @@ Command directionCommand()
             "--method ganspace --model G --layer L [--k 5] [--count 2000] [--seed S]: PCA of layer L over\n"
             "  sampled codes carried back to latent space by regression (GANSpace) [k, D]",
             {{{"method", "attribute|pca|ganspace", "the kind of direction (default attribute)"},
-             {"out", "DIR.npy", "the directions"},
-             {"encoder", "E", "the VAE encoder"},
-             {"data", "D", "the labelled dataset"},
-             {"from", "A", "the class the direction leaves"},
-             {"to", "B", "the class it goes to"},
-             {"limit", "N", "items per class (default 1000)"},
-             {"k", "K", "directions (default 5)"},
-             {"layer", "L", "GANSpace: the generator layer"},
-             {"count", "N", "GANSpace: sampled codes (default 2000)"},
-             {"seed", "S", "random seed"}}, modelOptions()},
+              {"out", "DIR.npy", "the directions"},
+              {"encoder", "E", "the VAE encoder"},
+              {"data", "D", "the labelled dataset"},
+              {"from", "A", "the class the direction leaves"},
+              {"to", "B", "the class it goes to"},
+              {"limit", "N", "items per class (default 1000)"},
+              {"k", "K", "directions (default 5)"},
+              {"layer", "L", "GANSpace: the generator layer"},
+              {"count", "N", "GANSpace: sampled codes (default 2000)"},
+              {"seed", "S", "random seed"}},
+             modelOptions()},
             cmdDirection};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

@@ -24,10 +24,13 @@ int cmdEvaluate(const Args &a)
     const ModelSummary &s = model->summary();
     const Dataset data = Dataset::open(a.need("data"), s.metadata.labels);
     WorkflowSink sink;
-    if (isatty(2)) sink.progress = [](int64_t done, int64_t total, const std::string &) { std::fprintf(stderr, "\r%lld/%lld", (long long)done, (long long)total); };
-    const DatasetEvaluation ev = evaluateDataset(*model, data, a.has("limit") ? size_t(toInt(a.need("limit"), "--limit")) : 0,
-                                                 size_t(std::max(1, toInt(a.get("batch", "256"), "--batch"))),
-                                                 toInt(a.get("topk", "5"), "--topk"), sink);
+    if (isatty(2))
+        sink.progress = [](int64_t done, int64_t total, const std::string &) {
+            std::fprintf(stderr, "\r%lld/%lld", (long long)done, (long long)total);
+        };
+    const DatasetEvaluation ev =
+        evaluateDataset(*model, data, a.has("limit") ? size_t(toInt(a.need("limit"), "--limit")) : 0,
+                        size_t(std::max(1, toInt(a.get("batch", "256"), "--batch"))), toInt(a.get("topk", "5"), "--topk"), sink);
     if (isatty(2)) std::fprintf(stderr, "\n");
     const EvalResult &r = ev.result;
     const int classes = ev.classes;
@@ -76,8 +79,8 @@ int cmdEvaluate(const Args &a)
     if (a.flag("json")) {
         std::cout << j.dump(1) << "\n";
     } else {
-        std::printf("%lld samples: top-1 %.4f, top-%d %.4f, macro F1 %.4f, ECE %.4f, %.0f images/s\n", (long long)r.samples, r.top1,
-                    r.topK, r.topK_accuracy, r.macroF1, r.ece, j.find("images_per_second")->asNumber());
+        std::printf("%lld samples: top-1 %.4f, top-%d %.4f, macro F1 %.4f, ECE %.4f, %.0f images/s\n", (long long)r.samples, r.top1, r.topK,
+                    r.topK_accuracy, r.macroF1, r.ece, j.find("images_per_second")->asNumber());
         for (int c = 0; c < classes; ++c)
             std::printf("  %-14.14s P %.3f  R %.3f  F1 %.3f  (%lld)\n", per.asArray()[size_t(c)].find("label")->asString().c_str(),
                         r.precision[size_t(c)], r.recall[size_t(c)], r.f1[size_t(c)], (long long)r.support[size_t(c)]);
@@ -85,7 +88,7 @@ int cmdEvaluate(const Args &a)
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command evaluateCommand()
 {
@@ -94,11 +97,12 @@ Command evaluateCommand()
             "top-1/top-k accuracy, per-class precision/recall/F1, confusion matrix, calibration (ECE)",
             "D: a folder with one sub-folder per class, IDX images (labels beside), or a CSV path,label",
             {{{"data", "D", "the labelled dataset"},
-             {"topk", "K", "top-k accuracy (default 5)"},
-             {"batch", "N", "items per model pass (default 256)"},
-             {"limit", "N", "the first N items"},
-             {"json", "", "JSON instead of a table"}}, modelOptions()},
+              {"topk", "K", "top-k accuracy (default 5)"},
+              {"batch", "N", "items per model pass (default 256)"},
+              {"limit", "N", "the first N items"},
+              {"json", "", "JSON instead of a table"}},
+             modelOptions()},
             cmdEvaluate};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

@@ -64,14 +64,16 @@ int cmdFaithfulness(const Args &a)
     if (a.flag("json")) {
         std::cout << out.dump(1) << "\n";
     } else {
-        std::printf("%lld items, %d steps (lower deletion AUC and higher insertion AUC are better)\n", (long long)out.find("items")->asInt(), o.steps);
+        std::printf("%lld items, %d steps (lower deletion AUC and higher insertion AUC are better)\n", (long long)out.find("items")->asInt(),
+                    o.steps);
         for (const auto &[name, m] : results.asObject())
-            std::printf("  %-16s deletion AUC %.4f   insertion AUC %.4f\n", name.c_str(), m.find("deletion_auc")->asNumber(), m.find("insertion_auc")->asNumber());
+            std::printf("  %-16s deletion AUC %.4f   insertion AUC %.4f\n", name.c_str(), m.find("deletion_auc")->asNumber(),
+                        m.find("insertion_auc")->asNumber());
     }
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command faithfulnessCommand()
 {
@@ -80,13 +82,15 @@ Command faithfulnessCommand()
             "deletion and insertion curves and their AUC (Petsiuk et al.)",
             "--robustness adds infidelity and max-sensitivity (Captum's definitions)",
             {{{"data", "D", "the labelled dataset"},
-             {"method", "M1[,M2…]", "the methods compared"},
-             {"steps", "N", "points on each curve (default 20)"},
-             {"limit", "N", "items (default 50)"},
-             {"blur-sigma", "S", "the insertion start's blur"},
-             {"robustness", "", "also infidelity and max-sensitivity"},
-             {"json", "", "JSON instead of a table"}}, modelOptions(), attributionOptions()},
+              {"method", "M1[,M2…]", "the methods compared"},
+              {"steps", "N", "points on each curve (default 20)"},
+              {"limit", "N", "items (default 50)"},
+              {"blur-sigma", "S", "the insertion start's blur"},
+              {"robustness", "", "also infidelity and max-sensitivity"},
+              {"json", "", "JSON instead of a table"}},
+             modelOptions(),
+             attributionOptions()},
             cmdFaithfulness};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

@@ -26,7 +26,7 @@ int cmdFigure(const Args &a)
     if (session.composer.rows.isEmpty() || session.composer.columns.empty())
         throw Error(ErrorCode::BadInput, "The session has no composed figure (its composer has no rows or no columns)");
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
-    int argc = a.argc;   // lives as long as the application
+    int argc = a.argc;                   // lives as long as the application
     QGuiApplication app(argc, a.argv);   // fonts and painting; no window is shown
     Args withModel = a;
     withModel.values["model"] = session.modelPath.toStdString();
@@ -53,7 +53,7 @@ int cmdFigure(const Args &a)
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command figureCommand()
 {
@@ -62,11 +62,11 @@ Command figureCommand()
             "the session's composed figure, without a display",
             "--raw writes the numbers beside it, bit for bit those the GUI draws",
             {{{"session", "S.json", "a saved session"},
-             {"out", "FIG.pdf|FIG.svg|FIG.png", "the figure"},
-             {"raw", "", "the panels' numbers beside the figure (.npy, .csv)"},
-             {"device", "auto|cpu|cuda", "where the model runs"},
-             {"threads", "N", "CPU threads for torch"}}},
+              {"out", "FIG.pdf|FIG.svg|FIG.png", "the figure"},
+              {"raw", "", "the panels' numbers beside the figure (.npy, .csv)"},
+              {"device", "auto|cpu|cuda", "where the model runs"},
+              {"threads", "N", "CPU threads for torch"}}},
             cmdFigure};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

@@ -53,7 +53,7 @@ int cmdGenMetrics(const Args &a)
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command genMetricsCommand()
 {
@@ -63,13 +63,14 @@ Command genMetricsCommand()
             "IS and diversity from C's logits / L's pooled features, Fréchet distance to N items of D, and with a VAE\n"
             "encoder E: reconstruction SSIM/PSNR and KL per latent dimension",
             {{{"classifier", "C", "the classifier whose features are compared (default: the generator's companion)"},
-             {"layer", "L", "its feature layer"},
-             {"data", "D", "real items"},
-             {"encoder", "E", "the VAE encoder"},
-             {"count", "N", "samples (default 500)"},
-             {"seed", "S", "random seed"},
-             {"json", "", "indented JSON"}}, modelOptions()},
+              {"layer", "L", "its feature layer"},
+              {"data", "D", "real items"},
+              {"encoder", "E", "the VAE encoder"},
+              {"count", "N", "samples (default 500)"},
+              {"seed", "S", "random seed"},
+              {"json", "", "indented JSON"}},
+             modelOptions()},
             cmdGenMetrics};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

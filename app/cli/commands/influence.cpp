@@ -1,7 +1,6 @@
 // pellucid-cli influence: which of the user's interactions pushed the item up
 #include "app/cli/cli.h"
 
-
 #include <cstdio>
 #include <iostream>
 
@@ -41,14 +40,16 @@ int cmdInfluence(const Args &a)
     if (a.flag("json")) {
         std::cout << j.dump(1) << "\n";
     } else {
-        std::printf("user %lld, item %lld: score %.3f; LOO vs similarity agreement (Spearman) %.3f\n", (long long)user, (long long)item, r.score, r.agreement);
+        std::printf("user %lld, item %lld: score %.3f; LOO vs similarity agreement (Spearman) %.3f\n", (long long)user, (long long)item, r.score,
+                    r.agreement);
         for (const auto &row : r.rows)
-            std::printf("  %-6lld %-32.32s rating %4.1f  LOO %+8.4f  similarity %+8.4f\n", (long long)row.item, row.name.c_str(), row.rating, row.loo, row.similarity);
+            std::printf("  %-6lld %-32.32s rating %4.1f  LOO %+8.4f  similarity %+8.4f\n", (long long)row.item, row.name.c_str(), row.rating, row.loo,
+                        row.similarity);
     }
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command influenceCommand()
 {
@@ -58,13 +59,13 @@ Command influenceCommand()
             "exact leave-one-out refit and the fast similarity approximation, their agreement, and the smallest removal set\n"
             "(counterfactual)",
             {{{"model", "M", "the recommender model"},
-             {"data", "D", "interactions (default: the metadata's)"},
-             {"items", "F", "item names (default: the metadata's)"},
-             {"user", "U", "the user id"},
-             {"item", "I", "the recommended item"},
-             {"topn", "N", "the top-N the counterfactual drops the item from (default 10)"},
-             {"json", "", "JSON instead of a table"}}},
+              {"data", "D", "interactions (default: the metadata's)"},
+              {"items", "F", "item names (default: the metadata's)"},
+              {"user", "U", "the user id"},
+              {"item", "I", "the recommended item"},
+              {"topn", "N", "the top-N the counterfactual drops the item from (default 10)"},
+              {"json", "", "JSON instead of a table"}}},
             cmdInfluence};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

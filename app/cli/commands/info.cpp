@@ -1,7 +1,6 @@
 // pellucid-cli info: model metadata, input spec and device (JSON)
 #include "app/cli/cli.h"
 
-
 #include <iostream>
 
 namespace pellucid::cli {
@@ -34,16 +33,8 @@ int cmdInfo(const Args &a)
     return 0;
 }
 
-} // namespace
+}   // namespace
 
-Command infoCommand()
-{
-    return {"info",
-            "--model M",
-            "model metadata, input spec and device (JSON)",
-            "",
-            {{}, modelOptions()},
-            cmdInfo};
-}
+Command infoCommand() { return {"info", "--model M", "model metadata, input spec and device (JSON)", "", {{}, modelOptions()}, cmdInfo}; }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

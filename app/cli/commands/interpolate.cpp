@@ -17,15 +17,15 @@ int cmdInterpolate(const Args &a)
     const TensorValue z1 = checkCode(*model, readNpy(a.need("z-end")), "code --z-end");
     const std::string mode = a.get("mode", "lerp");
     if (mode != "lerp" && mode != "slerp") throw UsageError("--mode must be lerp or slerp");
-    const TensorValue images = decodeCodes(*model, interpolateCodes(z0, z1, toInt(a.need("steps"), "--steps"),
-                                                                   mode == "slerp" ? InterpolationMode::Slerp : InterpolationMode::Lerp),
-                                           toInt(a.get("class", "-1"), "--class"));
+    const TensorValue images = decodeCodes(
+        *model, interpolateCodes(z0, z1, toInt(a.need("steps"), "--steps"), mode == "slerp" ? InterpolationMode::Slerp : InterpolationMode::Lerp),
+        toInt(a.get("class", "-1"), "--class"));
     writeImages(a.need("out"), images, toInt(a.get("cols", "0"), "--cols"));
     std::cout << "{\"shape\": " << shapeJson(images.shape()).dump() << "}\n";
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command interpolateCommand()
 {
@@ -34,13 +34,14 @@ Command interpolateCommand()
             "decoded codes between two codes",
             "",
             {{{"z", "Z0.npy", "the first code"},
-             {"z-end", "Z1.npy", "the last code"},
-             {"steps", "N", "frames"},
-             {"mode", "lerp|slerp", "linear or spherical (default lerp)"},
-             {"out", "OUT.npy|OUT.png|OUT.gif|OUT.mp4", "the decoded frames"},
-             {"class", "K", "the class of a conditional generator"},
-             {"cols", "N", "PNG grid columns"}}, modelOptions()},
+              {"z-end", "Z1.npy", "the last code"},
+              {"steps", "N", "frames"},
+              {"mode", "lerp|slerp", "linear or spherical (default lerp)"},
+              {"out", "OUT.npy|OUT.png|OUT.gif|OUT.mp4", "the decoded frames"},
+              {"class", "K", "the class of a conditional generator"},
+              {"cols", "N", "PNG grid columns"}},
+             modelOptions()},
             cmdInterpolate};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

@@ -1,7 +1,6 @@
 // pellucid-cli layers: every tappable layer: path, op, output shape
 #include "app/cli/cli.h"
 
-
 #include <cstdio>
 #include <iostream>
 
@@ -43,7 +42,7 @@ int cmdLayers(const Args &a)
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command layersCommand()
 {
@@ -55,4 +54,4 @@ Command layersCommand()
             cmdLayers};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

@@ -41,8 +41,7 @@ int cmdMerge(const Args &a)
     }
     std::sort(entries.begin(), entries.end(), [](const auto &x, const auto &y) { return x.first < y.first; });
     for (size_t i = 1; i < entries.size(); ++i)
-        if (entries[i].first == entries[i - 1].first)
-            throw Error(ErrorCode::BadInput, "Item " + entries[i].first + " appears twice");
+        if (entries[i].first == entries[i - 1].first) throw Error(ErrorCode::BadInput, "Item " + entries[i].first + " appears twice");
     Json index = Json::object();
     index["count"] = int64_t(entries.size());
     Json list = Json::array();
@@ -53,16 +52,11 @@ int cmdMerge(const Args &a)
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command mergeCommand()
 {
-    return {"merge",
-            "--out-dir O",
-            "index.json of a (sharded) batch run",
-            "",
-            {{{"out-dir", "O", "the batch run's output folder"}}},
-            cmdMerge};
+    return {"merge", "--out-dir O", "index.json of a (sharded) batch run", "", {{{"out-dir", "O", "the batch run's output folder"}}}, cmdMerge};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

@@ -37,14 +37,13 @@ int cmdPredict(const Args &a)
     j["inf_count"] = st.infCount;
     std::cout << j.dump(2) << "\n";
     if (st.nanCount || st.infCount) {
-        std::cerr << "pellucid-cli: the model's output contains " << st.nanCount << " NaN and " << st.infCount
-                  << " Inf values\n";
+        std::cerr << "pellucid-cli: the model's output contains " << st.nanCount << " NaN and " << st.infCount << " Inf values\n";
         return 3;
     }
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command predictCommand()
 {
@@ -52,9 +51,8 @@ Command predictCommand()
             "--model M --input X [--topk K]",
             "top-k classes (JSON)",
             "",
-            {{{"input", "X", "the input (.npy or an image)"},
-             {"topk", "K", "classes listed (default 5)"}}, modelOptions()},
+            {{{"input", "X", "the input (.npy or an image)"}, {"topk", "K", "classes listed (default 5)"}}, modelOptions()},
             cmdPredict};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

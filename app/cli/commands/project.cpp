@@ -42,7 +42,8 @@ int cmdProject(const Args &a)
     if (a.has("theta")) o.theta = toDouble(a.need("theta"), "--theta");
     o.seed = unsigned(toInt(a.get("seed", "0"), "--seed"));
     WorkflowSink sink;
-    if (isatty(2)) sink.progress = [](int64_t done, int64_t, const std::string &stage) { std::fprintf(stderr, "\r%s %lld", stage.c_str(), (long long)done); };
+    if (isatty(2))
+        sink.progress = [](int64_t done, int64_t, const std::string &stage) { std::fprintf(stderr, "\r%s %lld", stage.c_str(), (long long)done); };
     const Projection p = projectFeatures(X, layer, o, sink);
     if (isatty(2)) std::fprintf(stderr, "\n");
     const TensorValue &Y = p.points;
@@ -74,7 +75,7 @@ int cmdProject(const Args &a)
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command projectCommand()
 {
@@ -84,19 +85,20 @@ Command projectCommand()
             "t-SNE: [--perplexity 30] [--iterations 1000] [--theta 0.5 (Barnes–Hut; 0 exact)] [--seed S]\n"
             "UMAP: [--neighbours 15] [--min-dist 0.1] [--epochs auto] [--seed S]",
             {{{"data", "D", "the dataset"},
-             {"layer", "L", "the layer whose pooled activations are projected"},
-             {"method", "pca|tsne|umap", "the projection"},
-             {"out", "OUT.npy|OUT.csv", "the points"},
-             {"dims", "N", "output dimensions (default 2)"},
-             {"limit", "N", "the first N items"},
-             {"perplexity", "P", "t-SNE perplexity (default 30)"},
-             {"iterations", "N", "t-SNE iterations (default 1000)"},
-             {"theta", "T", "Barnes–Hut angle (0: exact)"},
-             {"seed", "S", "random seed"},
-             {"neighbours", "K", "UMAP neighbours (default 15)"},
-             {"min-dist", "D", "UMAP minimum distance (default 0.1)"},
-             {"epochs", "N", "UMAP epochs (default automatic)"}}, modelOptions()},
+              {"layer", "L", "the layer whose pooled activations are projected"},
+              {"method", "pca|tsne|umap", "the projection"},
+              {"out", "OUT.npy|OUT.csv", "the points"},
+              {"dims", "N", "output dimensions (default 2)"},
+              {"limit", "N", "the first N items"},
+              {"perplexity", "P", "t-SNE perplexity (default 30)"},
+              {"iterations", "N", "t-SNE iterations (default 1000)"},
+              {"theta", "T", "Barnes–Hut angle (0: exact)"},
+              {"seed", "S", "random seed"},
+              {"neighbours", "K", "UMAP neighbours (default 15)"},
+              {"min-dist", "D", "UMAP minimum distance (default 0.1)"},
+              {"epochs", "N", "UMAP epochs (default automatic)"}},
+             modelOptions()},
             cmdProject};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

@@ -1,7 +1,6 @@
 // pellucid-cli rec-eval: precision@K, recall@K, catalogue coverage, RMSE on held-out interactions
 #include "app/cli/cli.h"
 
-
 #include <iostream>
 
 namespace pellucid::cli {
@@ -26,7 +25,7 @@ int cmdRecEval(const Args &a)
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command recEvalCommand()
 {
@@ -35,13 +34,13 @@ Command recEvalCommand()
             "precision@K, recall@K, catalogue coverage, RMSE on held-out interactions",
             "",
             {{{"model", "M", "the recommender model"},
-             {"data", "D", "training interactions (default: the metadata's)"},
-             {"items", "F", "item names (default: the metadata's)"},
-             {"heldout", "H", "held-out interactions (default: the metadata's)"},
-             {"k", "K", "list length (default 10)"},
-             {"threshold", "R", "relevant rating (default 4)"},
-             {"json", "", "indented JSON"}}},
+              {"data", "D", "training interactions (default: the metadata's)"},
+              {"items", "F", "item names (default: the metadata's)"},
+              {"heldout", "H", "held-out interactions (default: the metadata's)"},
+              {"k", "K", "list length (default 10)"},
+              {"threshold", "R", "relevant rating (default 4)"},
+              {"json", "", "indented JSON"}}},
             cmdRecEval};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

@@ -1,7 +1,6 @@
 // pellucid-cli recommend: top-N with each score decomposed
 #include "app/cli/cli.h"
 
-
 #include <cstdio>
 #include <iostream>
 
@@ -42,14 +41,14 @@ int cmdRecommend(const Args &a)
         for (const auto &d : top) {
             double f = 0;
             for (float v : d.factors) f += v;
-            std::printf("%-6lld %-32.32s %8.3f %8.3f %8.3f %8.3f %8.3f\n", (long long)d.item, d.name.c_str(), d.score, d.global,
-                        d.userBias, d.itemBias, f);
+            std::printf("%-6lld %-32.32s %8.3f %8.3f %8.3f %8.3f %8.3f\n", (long long)d.item, d.name.c_str(), d.score, d.global, d.userBias,
+                        d.itemBias, f);
         }
     }
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command recommendCommand()
 {
@@ -58,12 +57,12 @@ Command recommendCommand()
             "top-N with each score decomposed",
             "",
             {{{"model", "M", "the recommender model"},
-             {"data", "D", "interactions (default: the metadata's)"},
-             {"items", "F", "item names (default: the metadata's)"},
-             {"user", "U", "the user id"},
-             {"topn", "N", "recommendations (default 10)"},
-             {"json", "", "JSON instead of a table"}}},
+              {"data", "D", "interactions (default: the metadata's)"},
+              {"items", "F", "item names (default: the metadata's)"},
+              {"user", "U", "the user id"},
+              {"topn", "N", "recommendations (default 10)"},
+              {"json", "", "JSON instead of a table"}}},
             cmdRecommend};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

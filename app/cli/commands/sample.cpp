@@ -23,7 +23,7 @@ int cmdSample(const Args &a)
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command sampleCommand()
 {
@@ -32,13 +32,14 @@ Command sampleCommand()
             "decoded random codes",
             "codes as torch.manual_seed(S); torch.randn(N, D) draws them",
             {{{"count", "N", "samples"},
-             {"seed", "S", "random seed (default 0)"},
-             {"truncation", "T", "resample |z| > T"},
-             {"codes-out", "Z.npy", "the codes drawn"},
-             {"out", "OUT.npy|OUT.png|OUT.gif|OUT.mp4", "the samples"},
-             {"class", "K", "the class of a conditional generator"},
-             {"cols", "N", "PNG grid columns"}}, modelOptions()},
+              {"seed", "S", "random seed (default 0)"},
+              {"truncation", "T", "resample |z| > T"},
+              {"codes-out", "Z.npy", "the codes drawn"},
+              {"out", "OUT.npy|OUT.png|OUT.gif|OUT.mp4", "the samples"},
+              {"class", "K", "the class of a conditional generator"},
+              {"cols", "N", "PNG grid columns"}},
+             modelOptions()},
             cmdSample};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

@@ -39,14 +39,15 @@ int cmdSanity(const Args &a)
     if (a.flag("json")) {
         std::cout << j.dump(1) << "\n";
     } else {
-        std::printf("%s, class %d: layers randomised from the top (Spearman / SSIM with the original map)\n", methodName(p.method), p.target.classIndex);
+        std::printf("%s, class %d: layers randomised from the top (Spearman / SSIM with the original map)\n", methodName(p.method),
+                    p.target.classIndex);
         for (const auto &st : r.steps) std::printf("  %-28s %+.3f  %.3f\n", st.layer.c_str(), st.spearman, st.ssim);
         if (r.insensitive) std::printf("  FLAGGED: the map barely depends on the model's parameters\n");
     }
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command sanityCommand()
 {
@@ -54,9 +55,8 @@ Command sanityCommand()
             "--model M --input X --method METHOD [method options] [--json]",
             "model-parameter randomisation test (Adebayo et al.): Spearman and SSIM per randomised layer",
             "",
-            {{{"input", "X", "the input"},
-             {"json", "", "JSON instead of a table"}}, modelOptions(), attributionOptions()},
+            {{{"input", "X", "the input"}, {"json", "", "JSON instead of a table"}}, modelOptions(), attributionOptions()},
             cmdSanity};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

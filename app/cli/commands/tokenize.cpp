@@ -18,7 +18,7 @@ int cmdTokenize(const Args &a)
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command tokenizeCommand()
 {
@@ -30,4 +30,4 @@ Command tokenizeCommand()
             cmdTokenize};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

@@ -27,7 +27,7 @@ int cmdTraverse(const Args &a)
     return 0;
 }
 
-} // namespace
+}   // namespace
 
 Command traverseCommand()
 {
@@ -36,14 +36,15 @@ Command traverseCommand()
             "the decoder on z + t·e_I for t = linspace(A, B, N) (I zero-based): [N, C, H, W]",
             "or --direction DIR.npy instead of --dim: z + t·d",
             {{{"z", "Z.npy", "the code"},
-             {"dim", "I", "the latent dimension moved"},
-             {"direction", "DIR.npy", "a direction instead of --dim"},
-             {"range", "A:B", "the offsets"},
-             {"steps", "N", "frames"},
-             {"out", "OUT.npy|OUT.png|OUT.gif|OUT.mp4", "the decoded frames"},
-             {"class", "K", "the class of a conditional generator"},
-             {"cols", "N", "PNG grid columns"}}, modelOptions()},
+              {"dim", "I", "the latent dimension moved"},
+              {"direction", "DIR.npy", "a direction instead of --dim"},
+              {"range", "A:B", "the offsets"},
+              {"steps", "N", "frames"},
+              {"out", "OUT.npy|OUT.png|OUT.gif|OUT.mp4", "the decoded frames"},
+              {"class", "K", "the class of a conditional generator"},
+              {"cols", "N", "PNG grid columns"}},
+             modelOptions()},
             cmdTraverse};
 }
 
-} // namespace pellucid::cli
+}   // namespace pellucid::cli

@@ -49,23 +49,30 @@ void ActivationsFeature::request()
     if (!mWorkspace->hasModel() || mWorkspace->input().numel() == 0) return;
     TaskHooks<ActivationOutput> hooks;
     hooks.failed = [this](const QString &message) { mPanel->clear(message); };
-    mBridge->runJob<ActivationOutput>(&mSlot, this, activationsJob(mWorkspace->input(), mWorkspace->inputId(), mWorkspace->layer().toStdString()),
-                                      [this](std::shared_ptr<const ActivationOutput> out) { mWorkspace->publishActivations(out); }, hooks);
+    mBridge->runJob<ActivationOutput>(
+        &mSlot, this, activationsJob(mWorkspace->input(), mWorkspace->inputId(), mWorkspace->layer().toStdString()),
+        [this](std::shared_ptr<const ActivationOutput> out) { mWorkspace->publishActivations(out); }, hooks);
 }
 
 void ActivationsFeature::show(std::shared_ptr<const ActivationOutput> out)
 {
     mPrediction->setPredictions(out->topK, out->logitStats);
     mHidden.reset();
-    if (out->layer.empty()) mPanel->clear();
-    else if (mDock->isVisible()) mPanel->setResult(out);
-    else mHidden = out;   // a tabbed-away panel is not drawn for every result (live mode), only when shown
+    if (out->layer.empty())
+        mPanel->clear();
+    else if (mDock->isVisible())
+        mPanel->setResult(out);
+    else
+        mHidden = out;   // a tabbed-away panel is not drawn for every result (live mode), only when shown
     if (out->logitStats.nanCount || out->logitStats.infCount)
-        mWorkspace->showError(tr("The model's output contains NaN or Inf values (%1 NaN, %2 Inf)").arg(out->logitStats.nanCount).arg(out->logitStats.infCount));
+        mWorkspace->showError(
+            tr("The model's output contains NaN or Inf values (%1 NaN, %2 Inf)").arg(out->logitStats.nanCount).arg(out->logitStats.infCount));
     else if (out->stats.nanCount || out->stats.infCount)
         mWorkspace->showError(tr("Layer %1 contains %2 NaN and %3 Inf values")
-                                  .arg(QString::fromStdString(out->layer)).arg(out->stats.nanCount).arg(out->stats.infCount));
+                                  .arg(QString::fromStdString(out->layer))
+                                  .arg(out->stats.nanCount)
+                                  .arg(out->stats.infCount));
     emit activationsShown();
 }
 
-} // namespace pellucid
+}   // namespace pellucid

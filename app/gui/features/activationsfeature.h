@@ -30,4 +30,4 @@ private:
     std::shared_ptr<const ActivationOutput> mHidden;   // for the Activations dock when it shows again
 };
 
-} // namespace pellucid
+}   // namespace pellucid

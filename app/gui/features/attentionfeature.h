@@ -29,4 +29,4 @@ private:
     TaskSlot mSitesSlot{"attention-sites"}, mSlot{"attention"}, mTokensSlot{"attention-tokens"};
 };
 
-} // namespace pellucid
+}   // namespace pellucid

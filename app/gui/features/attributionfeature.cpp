@@ -57,7 +57,7 @@ void AttributionFeature::request(bool skipMainView)
         if (usesSuperpixels(params.method)) {
             try {
                 if (segments.numel() == 0) segments = superpixelMask(input);   // one segmentation for every view
-                params.featureMask = segments;   // empty: the engine's grid
+                params.featureMask = segments;                                 // empty: the engine's grid
             } catch (const std::exception &e) {
                 mWorkspace->showError(QString::fromStdString(e.what()));
             }
@@ -65,9 +65,9 @@ void AttributionFeature::request(bool skipMainView)
         TaskHooks<AttributionResult> hooks;
         hooks.partial = [this, view = view](std::shared_ptr<const AttributionResult> r) { mWorkspace->publishAttribution(view, r); };
         hooks.failed = [this, view = view](const QString &message) { mPanel->showError(view, message); };
-        mBridge->runJob<AttributionResult>(&slot(view), this, attributionJob(input, mWorkspace->inputId(), params),
-                                           [this, view = view](std::shared_ptr<const AttributionResult> r) { mWorkspace->publishAttribution(view, r); },
-                                           hooks);
+        mBridge->runJob<AttributionResult>(
+            &slot(view), this, attributionJob(input, mWorkspace->inputId(), params),
+            [this, view = view](std::shared_ptr<const AttributionResult> r) { mWorkspace->publishAttribution(view, r); }, hooks);
     }
 }
 
@@ -83,4 +83,4 @@ void AttributionFeature::restoreSession(const Session &s)
     if (!s.compare.empty()) mPanel->setCompareMethods(s.compare);
 }
 
-} // namespace pellucid
+}   // namespace pellucid

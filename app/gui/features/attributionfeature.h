@@ -32,4 +32,4 @@ private:
     std::map<std::string, std::unique_ptr<TaskSlot>> mSlots;   // one per view of the panel
 };
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -17,11 +17,11 @@ struct ComparisonOutput : JobOutput {
     quint64 inputId = 0;
     std::vector<Prediction> topA, topB;
     std::vector<std::pair<std::string, double>> probabilityDelta;   // label, p_B − p_A over both top-5s
-    TensorValue activationA, activationB, activationDelta;         // [1, 1, h, w] channel means
-    TensorValue mapA, mapB, mapDelta;                              // the attribution maps
+    TensorValue activationA, activationB, activationDelta;          // [1, 1, h, w] channel means
+    TensorValue mapA, mapB, mapDelta;                               // the attribution maps
     AttributionMethod method = AttributionMethod::Saliency;
-    double spearman = 0;                                           // of the two maps
-    std::string notes;                                             // what could not be compared, and why
+    double spearman = 0;   // of the two maps
+    std::string notes;     // what could not be compared, and why
 };
 
 class CompareFeature : public Feature {
@@ -51,4 +51,4 @@ private:
     TaskSlot mSlot{"compare"};
 };
 
-} // namespace pellucid
+}   // namespace pellucid

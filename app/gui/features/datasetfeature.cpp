@@ -36,15 +36,15 @@ WorkflowSink sinkOf(JobContext &ctx)
     return s;
 }
 
-} // namespace
+}   // namespace
 
 DatasetFeature::DatasetFeature(Workspace *workspace, QMainWindow *window) : Feature(workspace, window)
 {
     mPanel = new DatasetPanel;
     mDock = addDock(tr("Dataset"), "DatasetDock", mPanel);
     connect(mPanel, &DatasetPanel::openRequested, this, [this] {
-        QString path = QFileDialog::getOpenFileName(mWindow, tr("Open dataset (IDX or CSV); cancel to choose a folder of class folders"),
-                                                    QString(), tr("Datasets (*.gz *ubyte *.csv);;All files (*)"));
+        QString path = QFileDialog::getOpenFileName(mWindow, tr("Open dataset (IDX or CSV); cancel to choose a folder of class folders"), QString(),
+                                                    tr("Datasets (*.gz *ubyte *.csv);;All files (*)"));
         if (path.isEmpty()) path = QFileDialog::getExistingDirectory(mWindow, tr("Open a folder with one sub-folder per class"));
         if (!path.isEmpty()) openDataset(path);
     });
@@ -78,19 +78,21 @@ void DatasetFeature::openDataset(const QString &path)
         QStringList classes;
         int maxLabel = 0;
         for (int l : ds->labels()) maxLabel = std::max(maxLabel, l);
-        for (int c = 0; c <= maxLabel; ++c)
-            classes << (size_t(c) < labels.size() ? QString::fromStdString(labels[size_t(c)]) : QString::number(c));
+        for (int c = 0; c <= maxLabel; ++c) classes << (size_t(c) < labels.size() ? QString::fromStdString(labels[size_t(c)]) : QString::number(c));
         const InputSpec spec = s ? s->metadata.input : InputSpec();
         const Shape shape = s ? s->inputShape : Shape();
-        mPanel->setDataset(QFileInfo(path).fileName(), ds->size(), [ds, spec, shape](size_t i) {
-            try {
-                return inputPicture(ds->batch(i, i + 1, spec, shape));
-            } catch (const std::exception &) {
-                QImage broken(8, 8, QImage::Format_RGB32);
-                broken.fill(QColor(255, 0, 255));
-                return broken;
-            }
-        }, ds->labels(), classes);
+        mPanel->setDataset(
+            QFileInfo(path).fileName(), ds->size(),
+            [ds, spec, shape](size_t i) {
+                try {
+                    return inputPicture(ds->batch(i, i + 1, spec, shape));
+                } catch (const std::exception &) {
+                    QImage broken(8, 8, QImage::Format_RGB32);
+                    broken.fill(QColor(255, 0, 255));
+                    return broken;
+                }
+            },
+            ds->labels(), classes);
         mDock->raise();
     } catch (const std::exception &e) {
         mWorkspace->showError(QString::fromStdString(e.what()));
@@ -101,14 +103,17 @@ quint64 DatasetFeature::evaluate()
 {
     const auto ds = mWorkspace->dataset();
     if (!ds || !mWorkspace->hasModel()) return 0;
-    return mBridge->run<EvaluationOutput>(&mEvalSlot, this, [ds](JobContext &ctx) {
-        auto out = std::make_shared<EvaluationOutput>();
-        out->result = evaluateDataset(ctx.model(), *ds, 0, 256, 5, sinkOf(ctx)).result;
-        return out;
-    }, [this](std::shared_ptr<const EvaluationOutput> r) {
-        mPanel->setEvaluation(r->result);
-        emit datasetShown("evaluated");
-    });
+    return mBridge->run<EvaluationOutput>(
+        &mEvalSlot, this,
+        [ds](JobContext &ctx) {
+            auto out = std::make_shared<EvaluationOutput>();
+            out->result = evaluateDataset(ctx.model(), *ds, 0, 256, 5, sinkOf(ctx)).result;
+            return out;
+        },
+        [this](std::shared_ptr<const EvaluationOutput> r) {
+            mPanel->setEvaluation(r->result);
+            emit datasetShown("evaluated");
+        });
 }
 
 quint64 DatasetFeature::project(const QString &method)
@@ -128,23 +133,27 @@ quint64 DatasetFeature::project(const QString &method)
         emit datasetShown("projecting");
     };
     // Every item: PCA is exact, t-SNE Barnes–Hut and UMAP scale to the 60,000-image training sets.
-    return mBridge->run<ProjectionOutput>(&mProjectSlot, this, [ds, o, layer = mWorkspace->layer().toStdString()](JobContext &ctx) {
-        const WorkflowSink sink = sinkOf(ctx);
-        const TensorValue X = datasetFeatures(ctx.model(), *ds, layer, 0, sink);
-        const Projection p = projectFeatures(X, layer, o, sink, [&ctx](const std::string &title, const TensorValue &y) {
-            auto live = std::make_shared<ProjectionOutput>();   // the embedding so far, shown while it is optimised
-            live->points = y;
-            live->title = QString::fromStdString(title);
-            ctx.partial(live);
-        });
-        auto out = std::make_shared<ProjectionOutput>();
-        out->points = p.points;
-        out->title = QString::fromStdString(p.title);
-        return out;
-    }, [this](std::shared_ptr<const ProjectionOutput> r) {
-        mPanel->setProjection(r->points, r->title);
-        emit datasetShown("projected");
-    }, hooks);
+    return mBridge->run<ProjectionOutput>(
+        &mProjectSlot, this,
+        [ds, o, layer = mWorkspace->layer().toStdString()](JobContext &ctx) {
+            const WorkflowSink sink = sinkOf(ctx);
+            const TensorValue X = datasetFeatures(ctx.model(), *ds, layer, 0, sink);
+            const Projection p = projectFeatures(X, layer, o, sink, [&ctx](const std::string &title, const TensorValue &y) {
+                auto live = std::make_shared<ProjectionOutput>();   // the embedding so far, shown while it is optimised
+                live->points = y;
+                live->title = QString::fromStdString(title);
+                ctx.partial(live);
+            });
+            auto out = std::make_shared<ProjectionOutput>();
+            out->points = p.points;
+            out->title = QString::fromStdString(p.title);
+            return out;
+        },
+        [this](std::shared_ptr<const ProjectionOutput> r) {
+            mPanel->setProjection(r->points, r->title);
+            emit datasetShown("projected");
+        },
+        hooks);
 }
 
 void DatasetFeature::faithfulness(const std::vector<AttributionMethod> &methods, int items)
@@ -162,31 +171,37 @@ void DatasetFeature::faithfulness(const std::vector<AttributionMethod> &methods,
     }
     FaithfulnessOptions o;
     o.limit = size_t(items);
-    mBridge->run<FaithfulnessOutput>(&mFaithSlot, this, [ds, params, o](JobContext &ctx) {
-        auto out = std::make_shared<FaithfulnessOutput>();
-        out->items = int(std::min(ds->size(), o.limit));
-        for (const MethodFaithfulness &m : pellucid::faithfulness(ctx.model(), *ds, params, o, sinkOf(ctx)))
-            out->curves.push_back({m.params.method, m.deletion, m.insertion, m.deletionAuc, m.insertionAuc});
-        return out;
-    }, [this](std::shared_ptr<const FaithfulnessOutput> r) {
-        mPanel->setFaithfulness(r->curves, r->items);
-        emit datasetShown("faithfulness");
-    });
+    mBridge->run<FaithfulnessOutput>(
+        &mFaithSlot, this,
+        [ds, params, o](JobContext &ctx) {
+            auto out = std::make_shared<FaithfulnessOutput>();
+            out->items = int(std::min(ds->size(), o.limit));
+            for (const MethodFaithfulness &m : pellucid::faithfulness(ctx.model(), *ds, params, o, sinkOf(ctx)))
+                out->curves.push_back({m.params.method, m.deletion, m.insertion, m.deletionAuc, m.insertionAuc});
+            return out;
+        },
+        [this](std::shared_ptr<const FaithfulnessOutput> r) {
+            mPanel->setFaithfulness(r->curves, r->items);
+            emit datasetShown("faithfulness");
+        });
 }
 
 void DatasetFeature::sanity()
 {
     if (!mWorkspace->hasModel() || mWorkspace->input().numel() == 0) return;
-    mBridge->run<SanityOutput>(&mSanitySlot, this, [x = mWorkspace->input(), p = mWorkspace->attributionParams()](JobContext &ctx) {
-        auto out = std::make_shared<SanityOutput>();
-        out->method = p.method;
-        AttributionParams fixed = p;
-        out->result = sanityCheck(ctx.model(), x, fixed, {}, 0, sinkOf(ctx));
-        return out;
-    }, [this](std::shared_ptr<const SanityOutput> r) {
-        mPanel->setSanity(r->method, r->result);
-        emit datasetShown("sanity");
-    });
+    mBridge->run<SanityOutput>(
+        &mSanitySlot, this,
+        [x = mWorkspace->input(), p = mWorkspace->attributionParams()](JobContext &ctx) {
+            auto out = std::make_shared<SanityOutput>();
+            out->method = p.method;
+            AttributionParams fixed = p;
+            out->result = sanityCheck(ctx.model(), x, fixed, {}, 0, sinkOf(ctx));
+            return out;
+        },
+        [this](std::shared_ptr<const SanityOutput> r) {
+            mPanel->setSanity(r->method, r->result);
+            emit datasetShown("sanity");
+        });
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -28,4 +28,4 @@ private:
     TaskSlot mEvalSlot{"dataset-eval"}, mProjectSlot{"dataset-project"}, mFaithSlot{"dataset-faithfulness"}, mSanitySlot{"sanity"};
 };
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -14,9 +14,9 @@ struct ComposerOutput : JobOutput {
     ComposerSpec spec;
 };
 
-} // namespace
+}   // namespace
 
-FiguresFeature::FiguresFeature(Workspace *workspace, QMainWindow *window, InputPanel *input) : Feature(workspace, window), mInput(input) {}
+FiguresFeature::FiguresFeature(Workspace *workspace, QMainWindow *window, InputPanel *input) : Feature(workspace, window), mInput(input) { }
 
 void FiguresFeature::addActions(Menus &menus)
 {
@@ -35,12 +35,15 @@ void FiguresFeature::addActions(Menus &menus)
 quint64 FiguresFeature::compose(const ComposerSpec &spec)
 {
     mSpec = spec;
-    return mBridge->run<ComposerOutput>(&mSlot, this, [spec](JobContext &ctx) {
-        auto out = std::make_shared<ComposerOutput>();
-        out->data = computeComposer(ctx.model(), spec, [&ctx] { return ctx.cancelled(); });
-        out->spec = spec;
-        return out;
-    }, [this](std::shared_ptr<const ComposerOutput> c) { emit composed(std::make_shared<const ComposedFigure>(c->data, c->spec)); });
+    return mBridge->run<ComposerOutput>(
+        &mSlot, this,
+        [spec](JobContext &ctx) {
+            auto out = std::make_shared<ComposerOutput>();
+            out->data = computeComposer(ctx.model(), spec, [&ctx] { return ctx.cancelled(); });
+            out->spec = spec;
+            return out;
+        },
+        [this](std::shared_ptr<const ComposerOutput> c) { emit composed(std::make_shared<const ComposedFigure>(c->data, c->spec)); });
 }
 
 void FiguresFeature::saveSession(Session &s) const
@@ -53,4 +56,4 @@ void FiguresFeature::saveSession(Session &s) const
 
 void FiguresFeature::restoreSession(const Session &s) { mSpec = s.composer; }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -27,4 +27,4 @@ private:
     TaskSlot mSlot{"compose"};
 };
 
-} // namespace pellucid
+}   // namespace pellucid

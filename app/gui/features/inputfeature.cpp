@@ -45,8 +45,10 @@ void InputFeature::onModel(std::shared_ptr<const ModelSummary> s)
     const Json *tok = s->metadata.raw.find("tokenizer");
     mPanel->setTextInput(tok && tok->isObject(), tr("Type a text for %1 and press Enter").arg(QString::fromStdString(s->fileName)));
     // Re-read the current image with the new model's preprocessing.
-    if (!mWorkspace->imagePath().isEmpty()) openImage(mWorkspace->imagePath());
-    else if (mPanel->sampleCount() > 0) openImage(mPanel->samplePath(0));
+    if (!mWorkspace->imagePath().isEmpty())
+        openImage(mWorkspace->imagePath());
+    else if (mPanel->sampleCount() > 0)
+        openImage(mPanel->samplePath(0));
 }
 
 void InputFeature::openImage(const QString &path)
@@ -152,4 +154,4 @@ void InputFeature::restoreSession(const Session &s)
     if (!s.currentInput.isEmpty() && QFileInfo::exists(s.currentInput)) openImage(s.currentInput);
 }
 
-} // namespace pellucid
+}   // namespace pellucid

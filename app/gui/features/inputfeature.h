@@ -29,4 +29,4 @@ private:
     InputPanel *mPanel;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -11,7 +11,6 @@
 #include <QFileDialog>
 #include <QFileInfo>
 
-
 namespace pellucid {
 
 namespace {
@@ -25,7 +24,7 @@ Model &companion(JobContext &ctx, const std::string &path)
     return ctx.model(id);
 }
 
-} // namespace
+}   // namespace
 
 namespace {
 
@@ -63,10 +62,9 @@ struct MetricsOutput : JobOutput {
     std::string classifier;
 };
 
-} // namespace
+}   // namespace
 
-LatentFeature::LatentFeature(Workspace *workspace, QMainWindow *window)
-    : Feature(workspace, window)
+LatentFeature::LatentFeature(Workspace *workspace, QMainWindow *window) : Feature(workspace, window)
 {
     mPanel = new LatentPanel;
     mDock = addDock(tr("Latent"), "LatentDock", mPanel);
@@ -75,14 +73,17 @@ LatentFeature::LatentFeature(Workspace *workspace, QMainWindow *window)
         const std::vector<float> z = mPanel->code();
         const int cls = mPanel->classIndex();
         if (z.empty()) return;
-        mBridge->run<LatentImagesOutput>(&mDecodeSlot, this, [z, cls](JobContext &ctx) {
-            auto out = std::make_shared<LatentImagesOutput>();
-            out->images = decodeCodes(ctx.model(), checkCode(ctx.model(), TensorValue({1, int64_t(z.size())}, z)), cls);
-            return out;
-        }, [this](std::shared_ptr<const LatentImagesOutput> r) {
-            mPanel->showDecoded(r->images);
-            emit latentShown("decoded");
-        });
+        mBridge->run<LatentImagesOutput>(
+            &mDecodeSlot, this,
+            [z, cls](JobContext &ctx) {
+                auto out = std::make_shared<LatentImagesOutput>();
+                out->images = decodeCodes(ctx.model(), checkCode(ctx.model(), TensorValue({1, int64_t(z.size())}, z)), cls);
+                return out;
+            },
+            [this](std::shared_ptr<const LatentImagesOutput> r) {
+                mPanel->showDecoded(r->images);
+                emit latentShown("decoded");
+            });
     });
     connect(mPanel, &LatentPanel::randomRequested, this, [this](int seed, double truncation) {
         const int64_t d = int64_t(mPanel->code().size());
@@ -97,20 +98,23 @@ LatentFeature::LatentFeature(Workspace *workspace, QMainWindow *window)
         const double range = mPanel->traversalRange();
         const int cls = mPanel->classIndex();
         if (z.empty() || dims.empty()) return;
-        mBridge->run<LatentImagesOutput>(&mTraverseSlot, this, [z, dims, steps, range, cls](JobContext &ctx) {
-            Model &m = ctx.model();
-            const TensorValue code = checkCode(m, TensorValue({1, int64_t(z.size())}, z));
-            std::vector<TensorValue> rows;
-            for (int d : dims) rows.push_back(traverseCodes(code, d, -range, range, steps));
-            auto out = std::make_shared<LatentImagesOutput>();
-            out->images = decodeCodes(m, concatRows(rows), cls);
-            out->dims = int(dims.size());
-            out->steps = steps;
-            return out;
-        }, [this](std::shared_ptr<const LatentImagesOutput> r) {
-            mPanel->showTraversal(r->images, r->dims, r->steps);
-            emit latentShown("traversal");
-        });
+        mBridge->run<LatentImagesOutput>(
+            &mTraverseSlot, this,
+            [z, dims, steps, range, cls](JobContext &ctx) {
+                Model &m = ctx.model();
+                const TensorValue code = checkCode(m, TensorValue({1, int64_t(z.size())}, z));
+                std::vector<TensorValue> rows;
+                for (int d : dims) rows.push_back(traverseCodes(code, d, -range, range, steps));
+                auto out = std::make_shared<LatentImagesOutput>();
+                out->images = decodeCodes(m, concatRows(rows), cls);
+                out->dims = int(dims.size());
+                out->steps = steps;
+                return out;
+            },
+            [this](std::shared_ptr<const LatentImagesOutput> r) {
+                mPanel->showTraversal(r->images, r->dims, r->steps);
+                emit latentShown("traversal");
+            });
     });
     connect(mPanel, &LatentPanel::interpolationRequested, this, [this] {
         const std::vector<float> a = mPanel->codeA(), b = mPanel->codeB();
@@ -118,17 +122,22 @@ LatentFeature::LatentFeature(Workspace *workspace, QMainWindow *window)
         const InterpolationMode mode = mPanel->interpolationMode();
         const int cls = mPanel->classIndex();
         if (a.empty()) return;
-        mBridge->run<LatentImagesOutput>(&mInterpSlot, this, [a, b, steps, mode, cls](JobContext &ctx) {
-            auto out = std::make_shared<LatentImagesOutput>();
-            out->images = decodeCodes(ctx.model(), interpolateCodes(TensorValue({1, int64_t(a.size())}, a), TensorValue({1, int64_t(b.size())}, b), steps, mode), cls);
-            return out;
-        }, [this](std::shared_ptr<const LatentImagesOutput> r) {
-            mPanel->showInterpolation(r->images);
-            emit latentShown("interpolation");
-        });
+        mBridge->run<LatentImagesOutput>(
+            &mInterpSlot, this,
+            [a, b, steps, mode, cls](JobContext &ctx) {
+                auto out = std::make_shared<LatentImagesOutput>();
+                out->images = decodeCodes(
+                    ctx.model(), interpolateCodes(TensorValue({1, int64_t(a.size())}, a), TensorValue({1, int64_t(b.size())}, b), steps, mode), cls);
+                return out;
+            },
+            [this](std::shared_ptr<const LatentImagesOutput> r) {
+                mPanel->showInterpolation(r->images);
+                emit latentShown("interpolation");
+            });
     });
     connect(mPanel, &LatentPanel::animationExportRequested, this, [this](const QString &which) {
-        const QString path = QFileDialog::getSaveFileName(mWindow, tr("Export %1 animation").arg(which), which + ".gif", tr("Animations (*.gif *.mp4)"));
+        const QString path =
+            QFileDialog::getSaveFileName(mWindow, tr("Export %1 animation").arg(which), which + ".gif", tr("Animations (*.gif *.mp4)"));
         if (!path.isEmpty()) exportAnimation(which, path);
     });
     wireTabs();
@@ -171,29 +180,33 @@ void LatentFeature::findCompanions()
 {
     mClassifier.clear();
     mEncoder.clear();
-    mBridge->run<CompanionsOutput>(&mCompanionSlot, this, [](JobContext &ctx) {
-        auto out = std::make_shared<CompanionsOutput>();
-        out->companions = discoverCompanions(ctx.model().summary(), [&ctx](const std::string &path) -> Model & { return companion(ctx, path); });
-        return out;
-    }, [this](std::shared_ptr<const CompanionsOutput> r) {
-        const Companions &c = r->companions;
-        mClassifier = QString::fromStdString(c.classifier);
-        mEncoder = QString::fromStdString(c.encoder);
-        QStringList labels, layers;
-        for (const auto &l : c.classifierLabels) labels << QString::fromStdString(l);
-        for (const auto &l : c.layers) layers << QString::fromStdString(l);
-        mPanel->setClassLabels(labels);
-        mPanel->setLayers(layers, layers.isEmpty() ? QString() : layers.front());
-        mPanel->setCompanions(QFileInfo(mClassifier).fileName(), QFileInfo(mEncoder).fileName());
-        emit latentShown("companions");
-    });
+    mBridge->run<CompanionsOutput>(
+        &mCompanionSlot, this,
+        [](JobContext &ctx) {
+            auto out = std::make_shared<CompanionsOutput>();
+            out->companions = discoverCompanions(ctx.model().summary(), [&ctx](const std::string &path) -> Model & { return companion(ctx, path); });
+            return out;
+        },
+        [this](std::shared_ptr<const CompanionsOutput> r) {
+            const Companions &c = r->companions;
+            mClassifier = QString::fromStdString(c.classifier);
+            mEncoder = QString::fromStdString(c.encoder);
+            QStringList labels, layers;
+            for (const auto &l : c.classifierLabels) labels << QString::fromStdString(l);
+            for (const auto &l : c.layers) layers << QString::fromStdString(l);
+            mPanel->setClassLabels(labels);
+            mPanel->setLayers(layers, layers.isEmpty() ? QString() : layers.front());
+            mPanel->setCompanions(QFileInfo(mClassifier).fileName(), QFileInfo(mEncoder).fileName());
+            emit latentShown("companions");
+        });
 }
 
 bool LatentFeature::needClassifier(const QString &tab)
 {
     if (!mClassifier.isEmpty()) return true;
-    mPanel->showTabError(tab, tr("No classifier for this generator: put a classification model trained on the same dataset beside it, "
-                                 "or name one in the generator's metadata (\"classifier\")."));
+    mPanel->showTabError(tab,
+                         tr("No classifier for this generator: put a classification model trained on the same dataset beside it, "
+                            "or name one in the generator's metadata (\"classifier\")."));
     return false;
 }
 
@@ -226,65 +239,71 @@ void LatentFeature::wireTabs()
                 return;
             }
         }
-        runTab<DirectionsOutput>(mDirectionsSlot, "directions", [r, z, ds = mWorkspace->dataset(), enc = mEncoder.toStdString(), cls = mPanel->classIndex()](JobContext &ctx) {
-            Model &gen = ctx.model();
-            auto out = std::make_shared<DirectionsOutput>();
-            out->source = r.source.toStdString();
-            if (r.source == "ganspace") {
-                ctx.progress(0, 2, "GANSpace: sampling and decomposing layer " + r.layer.toStdString());
-                out->set = principalDirectionsOfActivation(gen, r.layer.toStdString(), r.k, r.count, 0);
-            } else {
-                Model &e = companion(ctx, enc);
-                const ModelSummary &es = e.summary();
-                if (r.source == "pca") {
-                    const TensorValue codes = encodeDataset(e, *ds, size_t(r.count), [&ctx](size_t done, size_t total) {
-                        ctx.throwIfCancelled();
-                        ctx.progress(int64_t(done), int64_t(total), "encoding dataset items");
-                    });
-                    out->set = principalDirectionsOfCodes(codes, r.k);
+        runTab<DirectionsOutput>(
+            mDirectionsSlot, "directions",
+            [r, z, ds = mWorkspace->dataset(), enc = mEncoder.toStdString(), cls = mPanel->classIndex()](JobContext &ctx) {
+                Model &gen = ctx.model();
+                auto out = std::make_shared<DirectionsOutput>();
+                out->source = r.source.toStdString();
+                if (r.source == "ganspace") {
+                    ctx.progress(0, 2, "GANSpace: sampling and decomposing layer " + r.layer.toStdString());
+                    out->set = principalDirectionsOfActivation(gen, r.layer.toStdString(), r.k, r.count, 0);
                 } else {
-                    auto meanOf = [&](int cls) {
-                        std::vector<TensorValue> items;
-                        for (size_t i = 0; i < ds->size() && items.size() < 1000; ++i)
-                            if (ds->label(i) == cls) items.push_back(ds->batch(i, i + 1, es.metadata.input, es.inputShape));
-                        if (items.empty()) throw Error(ErrorCode::BadInput, "The dataset has no item of class " + std::to_string(cls));
-                        return meanCode(e, concatRows(items));
-                    };
-                    const TensorValue a = meanOf(r.from), b = meanOf(r.to);
-                    std::vector<float> d(size_t(a.numel()));
-                    for (int64_t j = 0; j < a.numel(); ++j) d[size_t(j)] = b.at(j) - a.at(j);
-                    out->set.directions = TensorValue({1, a.numel()}, std::move(d));
+                    Model &e = companion(ctx, enc);
+                    const ModelSummary &es = e.summary();
+                    if (r.source == "pca") {
+                        const TensorValue codes = encodeDataset(e, *ds, size_t(r.count), [&ctx](size_t done, size_t total) {
+                            ctx.throwIfCancelled();
+                            ctx.progress(int64_t(done), int64_t(total), "encoding dataset items");
+                        });
+                        out->set = principalDirectionsOfCodes(codes, r.k);
+                    } else {
+                        auto meanOf = [&](int cls) {
+                            std::vector<TensorValue> items;
+                            for (size_t i = 0; i < ds->size() && items.size() < 1000; ++i)
+                                if (ds->label(i) == cls) items.push_back(ds->batch(i, i + 1, es.metadata.input, es.inputShape));
+                            if (items.empty()) throw Error(ErrorCode::BadInput, "The dataset has no item of class " + std::to_string(cls));
+                            return meanCode(e, concatRows(items));
+                        };
+                        const TensorValue a = meanOf(r.from), b = meanOf(r.to);
+                        std::vector<float> d(size_t(a.numel()));
+                        for (int64_t j = 0; j < a.numel(); ++j) d[size_t(j)] = b.at(j) - a.at(j);
+                        out->set.directions = TensorValue({1, a.numel()}, std::move(d));
+                    }
                 }
-            }
-            // Each direction swept around the current code (attribute directions from 0 to 1: A's mean to B's).
-            const TensorValue code = checkCode(gen, TensorValue({1, int64_t(z.size())}, z));
-            std::vector<TensorValue> rows;
-            const int64_t k = out->set.directions.dim(0), D = out->set.directions.dim(1);
-            for (int64_t j = 0; j < k; ++j) {
-                const TensorValue dir({1, D}, std::vector<float>(out->set.directions.data() + j * D, out->set.directions.data() + (j + 1) * D));
-                rows.push_back(r.source == "attribute" ? moveAlong(code, dir, 0, 1, r.steps) : moveAlong(code, dir, -r.range, r.range, r.steps));
-            }
-            out->images = decodeCodes(gen, concatRows(rows), cls);
-            out->steps = r.steps;
-            return out;
-        }, [this](std::shared_ptr<const DirectionsOutput> r) {
-            mPanel->showDirections(r->set.directions, r->set.explainedRatio, QString::fromStdString(r->source), r->images, r->steps);
-            emit latentShown("directions");
-        });
+                // Each direction swept around the current code (attribute directions from 0 to 1: A's mean to B's).
+                const TensorValue code = checkCode(gen, TensorValue({1, int64_t(z.size())}, z));
+                std::vector<TensorValue> rows;
+                const int64_t k = out->set.directions.dim(0), D = out->set.directions.dim(1);
+                for (int64_t j = 0; j < k; ++j) {
+                    const TensorValue dir({1, D}, std::vector<float>(out->set.directions.data() + j * D, out->set.directions.data() + (j + 1) * D));
+                    rows.push_back(r.source == "attribute" ? moveAlong(code, dir, 0, 1, r.steps) : moveAlong(code, dir, -r.range, r.range, r.steps));
+                }
+                out->images = decodeCodes(gen, concatRows(rows), cls);
+                out->steps = r.steps;
+                return out;
+            },
+            [this](std::shared_ptr<const DirectionsOutput> r) {
+                mPanel->showDirections(r->set.directions, r->set.explainedRatio, QString::fromStdString(r->source), r->images, r->steps);
+                emit latentShown("directions");
+            });
     });
 
     connect(mPanel, &LatentPanel::galleryRequested, this, [this](int count, int seed, double truncation) {
         const int64_t d = int64_t(mPanel->code().size());
         if (d == 0) return;
-        runTab<GalleryOutput>(mGallerySlot, "gallery", [count, seed, truncation, d, cls = mPanel->classIndex()](JobContext &ctx) {
-            auto out = std::make_shared<GalleryOutput>();
-            out->codes = sampleCodes(count, d, uint64_t(seed), truncation);
-            out->images = decodeCodes(ctx.model(), out->codes, cls);
-            return out;
-        }, [this](std::shared_ptr<const GalleryOutput> r) {
-            mPanel->showGallery(r->codes, r->images);
-            emit latentShown("gallery");
-        });
+        runTab<GalleryOutput>(
+            mGallerySlot, "gallery",
+            [count, seed, truncation, d, cls = mPanel->classIndex()](JobContext &ctx) {
+                auto out = std::make_shared<GalleryOutput>();
+                out->codes = sampleCodes(count, d, uint64_t(seed), truncation);
+                out->images = decodeCodes(ctx.model(), out->codes, cls);
+                return out;
+            },
+            [this](std::shared_ptr<const GalleryOutput> r) {
+                mPanel->showGallery(r->codes, r->images);
+                emit latentShown("gallery");
+            });
     });
 
     connect(mPanel, &LatentPanel::counterfactualRequested, this, [this] {
@@ -301,42 +320,48 @@ void LatentFeature::wireTabs()
             }
             image = mWorkspace->imagePath().toStdString();
         }
-        runTab<CounterfactualOutput>(mCounterfactualSlot, "counterfactual", [r, z, image, cls = mClassifier.toStdString(), enc = mEncoder.toStdString()](JobContext &ctx) {
-            Model &gen = ctx.model();
-            Model &c = companion(ctx, cls);
-            TensorValue z0 = TensorValue({1, int64_t(z.size())}, z);
-            if (!image.empty()) {
-                Model &e = companion(ctx, enc);
-                z0 = encodePosterior(e, imageFileToTensor(image, e.summary().metadata.input, e.summary().inputShape)).first;
-            }
-            CounterfactualOptions o;
-            o.target = r.target;
-            o.steps = r.steps;
-            o.distanceWeight = r.distanceWeight;
-            o.stopProbability = r.stopProbability;
-            o.cancelled = [&ctx] { return ctx.cancelled(); };
-            o.progress = [&ctx, &o](int step, double p, double) {
-                if (step % 10 == 0) ctx.progress(step, o.steps, "counterfactual: p(target) = " + std::to_string(p).substr(0, 5));
-            };
-            auto out = std::make_shared<CounterfactualOutput>();
-            out->result = latentCounterfactual(gen, c, z0, o);
-            const CounterfactualResult &res = out->result;
-            out->frames = counterfactualStrip(gen, res, 8, true);
-            const auto &labels = c.summary().metadata.labels;
-            auto name = [&](int k) { return k >= 0 && size_t(k) < labels.size() ? labels[size_t(k)] : std::to_string(k); };
-            char buf[512];
-            std::snprintf(buf, sizeof buf, "%s: %s → %s in %d steps; p(%s) %.4f → %.4f; ‖z − z0‖ = %.3f. Frames evenly spaced along the path; last: difference (grey = 0).",
-                          res.reached ? "Reached" : "Not reached", name(res.predicted.front()).c_str(), name(res.predicted.back()).c_str(),
-                          int(res.path.dim(0) - 1), name(r.target).c_str(), res.targetProbability.front(), res.targetProbability.back(), res.distance.back());
-            out->summary = buf;
-            return out;
-        }, [this](std::shared_ptr<const CounterfactualOutput> r) {
-            const TensorValue &p = r->result.path;
-            const int64_t D = p.dim(1), S = p.dim(0);
-            mPanel->showCounterfactual(r->frames, r->result.targetProbability, QString::fromStdString(r->summary),
-                                       std::vector<float>(p.data() + (S - 1) * D, p.data() + S * D));
-            emit latentShown("counterfactual");
-        });
+        runTab<CounterfactualOutput>(
+            mCounterfactualSlot, "counterfactual",
+            [r, z, image, cls = mClassifier.toStdString(), enc = mEncoder.toStdString()](JobContext &ctx) {
+                Model &gen = ctx.model();
+                Model &c = companion(ctx, cls);
+                TensorValue z0 = TensorValue({1, int64_t(z.size())}, z);
+                if (!image.empty()) {
+                    Model &e = companion(ctx, enc);
+                    z0 = encodePosterior(e, imageFileToTensor(image, e.summary().metadata.input, e.summary().inputShape)).first;
+                }
+                CounterfactualOptions o;
+                o.target = r.target;
+                o.steps = r.steps;
+                o.distanceWeight = r.distanceWeight;
+                o.stopProbability = r.stopProbability;
+                o.cancelled = [&ctx] { return ctx.cancelled(); };
+                o.progress = [&ctx, &o](int step, double p, double) {
+                    if (step % 10 == 0) ctx.progress(step, o.steps, "counterfactual: p(target) = " + std::to_string(p).substr(0, 5));
+                };
+                auto out = std::make_shared<CounterfactualOutput>();
+                out->result = latentCounterfactual(gen, c, z0, o);
+                const CounterfactualResult &res = out->result;
+                out->frames = counterfactualStrip(gen, res, 8, true);
+                const auto &labels = c.summary().metadata.labels;
+                auto name = [&](int k) { return k >= 0 && size_t(k) < labels.size() ? labels[size_t(k)] : std::to_string(k); };
+                char buf[512];
+                std::snprintf(
+                    buf, sizeof buf,
+                    "%s: %s → %s in %d steps; p(%s) %.4f → %.4f; ‖z − z0‖ = %.3f. Frames evenly spaced along the path; last: difference (grey = 0).",
+                    res.reached ? "Reached" : "Not reached", name(res.predicted.front()).c_str(), name(res.predicted.back()).c_str(),
+                    int(res.path.dim(0) - 1), name(r.target).c_str(), res.targetProbability.front(), res.targetProbability.back(),
+                    res.distance.back());
+                out->summary = buf;
+                return out;
+            },
+            [this](std::shared_ptr<const CounterfactualOutput> r) {
+                const TensorValue &p = r->result.path;
+                const int64_t D = p.dim(1), S = p.dim(0);
+                mPanel->showCounterfactual(r->frames, r->result.targetProbability, QString::fromStdString(r->summary),
+                                           std::vector<float>(p.data() + (S - 1) * D, p.data() + S * D));
+                emit latentShown("counterfactual");
+            });
     });
 
     connect(mPanel, &LatentPanel::vaeRequested, this, [this](int items) {
@@ -345,42 +370,52 @@ void LatentFeature::wireTabs()
             mPanel->showTabError("vae", tr("Open an input image or a dataset first."));
             return;
         }
-        runTab<VaeOutput>(mVaeSlot, "vae", [items, ds = mWorkspace->dataset(), image = mWorkspace->imagePath().toStdString(), enc = mEncoder.toStdString()](JobContext &ctx) {
-            Model &gen = ctx.model();
-            Model &e = companion(ctx, enc);
-            const ModelSummary &es = e.summary();
-            std::vector<TensorValue> parts;
-            if (!image.empty()) parts.push_back(imageFileToTensor(image, es.metadata.input, es.inputShape));
-            if (ds) {
-                const size_t n = std::min(ds->size(), size_t(items));
-                for (size_t b = 0; b < n; b += 256) parts.push_back(ds->batch(b, std::min(n, b + 256), es.metadata.input, es.inputShape));
-            }
-            const TensorValue x = concatRows(parts);
-            ctx.progress(0, 2, "encoding " + std::to_string(x.dim(0)) + " images");
-            const auto [mu, logvar] = encodePosterior(e, x);
-            const TensorValue recon = decodeCodes(gen, mu);
-            if (recon.shape() != x.shape())
-                throw Error(ErrorCode::BadInput, "The reconstructions " + shapeToString(recon.shape()) + " do not match the inputs " + shapeToString(x.shape()));
-            auto out = std::make_shared<VaeOutput>();
-            out->kl = klPerDimension(mu, logvar);
-            std::vector<TensorValue> pairs;
-            for (int64_t i = 0; i < std::min<int64_t>(8, x.dim(0)); ++i) {
-                pairs.push_back(x.rows(i, i + 1));
-                pairs.push_back(recon.rows(i, i + 1));
-            }
-            out->pairs = concatRows(pairs);
-            int active = 0;
-            double total = 0;
-            for (double v : out->kl) { active += v > 0.01; total += v; }
-            char buf[400];
-            std::snprintf(buf, sizeof buf, "%lld image(s)%s: reconstruction SSIM %.3f, PSNR %.2f dB; KL to the prior %.2f nats in total, %d of %zu latent dimensions active (KL > 0.01). Pairs: input, reconstruction.",
-                          static_cast<long long>(x.dim(0)), image.empty() ? "" : " (the input image first)", meanSsim(recon, x), psnr(recon, x), total, active, out->kl.size());
-            out->summary = buf;
-            return out;
-        }, [this](std::shared_ptr<const VaeOutput> r) {
-            mPanel->showVae(r->pairs, r->kl, QString::fromStdString(r->summary));
-            emit latentShown("vae");
-        });
+        runTab<VaeOutput>(
+            mVaeSlot, "vae",
+            [items, ds = mWorkspace->dataset(), image = mWorkspace->imagePath().toStdString(), enc = mEncoder.toStdString()](JobContext &ctx) {
+                Model &gen = ctx.model();
+                Model &e = companion(ctx, enc);
+                const ModelSummary &es = e.summary();
+                std::vector<TensorValue> parts;
+                if (!image.empty()) parts.push_back(imageFileToTensor(image, es.metadata.input, es.inputShape));
+                if (ds) {
+                    const size_t n = std::min(ds->size(), size_t(items));
+                    for (size_t b = 0; b < n; b += 256) parts.push_back(ds->batch(b, std::min(n, b + 256), es.metadata.input, es.inputShape));
+                }
+                const TensorValue x = concatRows(parts);
+                ctx.progress(0, 2, "encoding " + std::to_string(x.dim(0)) + " images");
+                const auto [mu, logvar] = encodePosterior(e, x);
+                const TensorValue recon = decodeCodes(gen, mu);
+                if (recon.shape() != x.shape())
+                    throw Error(ErrorCode::BadInput,
+                                "The reconstructions " + shapeToString(recon.shape()) + " do not match the inputs " + shapeToString(x.shape()));
+                auto out = std::make_shared<VaeOutput>();
+                out->kl = klPerDimension(mu, logvar);
+                std::vector<TensorValue> pairs;
+                for (int64_t i = 0; i < std::min<int64_t>(8, x.dim(0)); ++i) {
+                    pairs.push_back(x.rows(i, i + 1));
+                    pairs.push_back(recon.rows(i, i + 1));
+                }
+                out->pairs = concatRows(pairs);
+                int active = 0;
+                double total = 0;
+                for (double v : out->kl) {
+                    active += v > 0.01;
+                    total += v;
+                }
+                char buf[400];
+                std::snprintf(buf, sizeof buf,
+                              "%lld image(s)%s: reconstruction SSIM %.3f, PSNR %.2f dB; KL to the prior %.2f nats in total, %d of %zu latent "
+                              "dimensions active (KL > 0.01). Pairs: input, reconstruction.",
+                              static_cast<long long>(x.dim(0)), image.empty() ? "" : " (the input image first)", meanSsim(recon, x), psnr(recon, x),
+                              total, active, out->kl.size());
+                out->summary = buf;
+                return out;
+            },
+            [this](std::shared_ptr<const VaeOutput> r) {
+                mPanel->showVae(r->pairs, r->kl, QString::fromStdString(r->summary));
+                emit latentShown("vae");
+            });
     });
 
     connect(mPanel, &LatentPanel::encodeInputRequested, this, [this] {
@@ -389,58 +424,75 @@ void LatentFeature::wireTabs()
             mPanel->showTabError("vae", tr("Open an input image first (Input dock)."));
             return;
         }
-        runTab<EncodedOutput>(mEncodeSlot, "vae", [image = mWorkspace->imagePath().toStdString(), enc = mEncoder.toStdString()](JobContext &ctx) {
-            Model &e = companion(ctx, enc);
-            const TensorValue mu = checkCode(ctx.model(), encodePosterior(e, imageFileToTensor(image, e.summary().metadata.input, e.summary().inputShape)).first, "encoded image");
-            auto out = std::make_shared<EncodedOutput>();
-            out->code.assign(mu.data(), mu.data() + mu.numel());
-            return out;
-        }, [this](std::shared_ptr<const EncodedOutput> r) {
-            mPanel->setCode(r->code);
-            emit latentShown("encoded");
-        });
+        runTab<EncodedOutput>(
+            mEncodeSlot, "vae",
+            [image = mWorkspace->imagePath().toStdString(), enc = mEncoder.toStdString()](JobContext &ctx) {
+                Model &e = companion(ctx, enc);
+                const TensorValue mu =
+                    checkCode(ctx.model(), encodePosterior(e, imageFileToTensor(image, e.summary().metadata.input, e.summary().inputShape)).first,
+                              "encoded image");
+                auto out = std::make_shared<EncodedOutput>();
+                out->code.assign(mu.data(), mu.data() + mu.numel());
+                return out;
+            },
+            [this](std::shared_ptr<const EncodedOutput> r) {
+                mPanel->setCode(r->code);
+                emit latentShown("encoded");
+            });
     });
 
     connect(mPanel, &LatentPanel::metricsRequested, this, [this](int count) {
         if (!needClassifier("metrics")) return;
         const int64_t d = int64_t(mPanel->code().size());
         if (d == 0) return;
-        runTab<MetricsOutput>(mMetricsSlot, "metrics", [count, d, ds = mWorkspace->dataset(), cls = mClassifier.toStdString(), enc = mEncoder.toStdString()](JobContext &ctx) {
-            Model &gen = ctx.model();
-            Model &c = companion(ctx, cls);
-            Model *e = enc.empty() ? nullptr : &companion(ctx, enc);
-            TensorValue real, realEnc;
-            if (ds) {
-                const size_t n = std::min(ds->size(), size_t(count));
-                real = ds->batch(0, n, c.summary().metadata.input, c.summary().inputShape);
-                if (e) realEnc = ds->batch(0, n, e->summary().metadata.input, e->summary().inputShape);
-            }
-            const auto &suggested = c.summary().metadata.suggestedLayers;
-            auto out = std::make_shared<MetricsOutput>();
-            out->classifier = c.summary().fileName;
-            out->report = generativeReport(gen, c, suggested.empty() ? std::string() : suggested.back(), sampleCodes(count, d, 0), real, e, realEnc,
-                                           [&ctx](const std::string &s) { ctx.throwIfCancelled(); ctx.progress(0, 0, s); });
-            return out;
-        }, [this](std::shared_ptr<const MetricsOutput> r) {
-            const GenerativeReport &g = r->report;
-            QString html = tr("<h3>Generative quality</h3><p>%1 samples from the prior (seed 0); features: <b>%2</b>, layer <b>%3</b> (pooled).</p><table cellpadding='3'>")
-                               .arg(g.samples).arg(QString::fromStdString(r->classifier), QString::fromStdString(g.featureLayer));
-            auto row = [&html](const QString &name, const QString &value, const QString &note = {}) {
-                html += QString("<tr><td>%1</td><td align='right'><b>%2</b></td><td><i>%3</i></td></tr>").arg(name, value, note);
-            };
-            row(tr("Inception Score"), QString::number(g.inceptionScore, 'f', 3), g.hasReal ? tr("real items: %1").arg(g.realInceptionScore, 0, 'f', 3) : QString());
-            row(tr("Diversity (mean pairwise distance)"), QString::number(g.diversity, 'f', 3), g.hasReal ? tr("real items: %1").arg(g.realDiversity, 0, 'f', 3) : QString());
-            if (g.hasReal) row(tr("Fréchet distance to %1 dataset items").arg(g.realItems), QString::number(g.frechetDistance, 'f', 3));
-            else row(tr("Fréchet distance"), "—", tr("open a dataset to compare with real items"));
-            if (g.hasReconstruction) {
-                row(tr("Reconstruction SSIM"), QString::number(g.reconstructionSsim, 'f', 4));
-                row(tr("Reconstruction PSNR"), QString::number(g.reconstructionPsnr, 'f', 2) + " dB");
-                row(tr("Active latent units (KL > 0.01)"), QString("%1 / %2").arg(g.activeUnits).arg(g.klPerDim.size()));
-            }
-            html += "</table>";
-            mPanel->showMetrics(html);
-            emit latentShown("metrics");
-        });
+        runTab<MetricsOutput>(
+            mMetricsSlot, "metrics",
+            [count, d, ds = mWorkspace->dataset(), cls = mClassifier.toStdString(), enc = mEncoder.toStdString()](JobContext &ctx) {
+                Model &gen = ctx.model();
+                Model &c = companion(ctx, cls);
+                Model *e = enc.empty() ? nullptr : &companion(ctx, enc);
+                TensorValue real, realEnc;
+                if (ds) {
+                    const size_t n = std::min(ds->size(), size_t(count));
+                    real = ds->batch(0, n, c.summary().metadata.input, c.summary().inputShape);
+                    if (e) realEnc = ds->batch(0, n, e->summary().metadata.input, e->summary().inputShape);
+                }
+                const auto &suggested = c.summary().metadata.suggestedLayers;
+                auto out = std::make_shared<MetricsOutput>();
+                out->classifier = c.summary().fileName;
+                out->report = generativeReport(gen, c, suggested.empty() ? std::string() : suggested.back(), sampleCodes(count, d, 0), real, e,
+                                               realEnc, [&ctx](const std::string &s) {
+                                                   ctx.throwIfCancelled();
+                                                   ctx.progress(0, 0, s);
+                                               });
+                return out;
+            },
+            [this](std::shared_ptr<const MetricsOutput> r) {
+                const GenerativeReport &g = r->report;
+                QString html = tr("<h3>Generative quality</h3><p>%1 samples from the prior (seed 0); features: <b>%2</b>, layer <b>%3</b> "
+                                  "(pooled).</p><table cellpadding='3'>")
+                                   .arg(g.samples)
+                                   .arg(QString::fromStdString(r->classifier), QString::fromStdString(g.featureLayer));
+                auto row = [&html](const QString &name, const QString &value, const QString &note = {}) {
+                    html += QString("<tr><td>%1</td><td align='right'><b>%2</b></td><td><i>%3</i></td></tr>").arg(name, value, note);
+                };
+                row(tr("Inception Score"), QString::number(g.inceptionScore, 'f', 3),
+                    g.hasReal ? tr("real items: %1").arg(g.realInceptionScore, 0, 'f', 3) : QString());
+                row(tr("Diversity (mean pairwise distance)"), QString::number(g.diversity, 'f', 3),
+                    g.hasReal ? tr("real items: %1").arg(g.realDiversity, 0, 'f', 3) : QString());
+                if (g.hasReal)
+                    row(tr("Fréchet distance to %1 dataset items").arg(g.realItems), QString::number(g.frechetDistance, 'f', 3));
+                else
+                    row(tr("Fréchet distance"), "—", tr("open a dataset to compare with real items"));
+                if (g.hasReconstruction) {
+                    row(tr("Reconstruction SSIM"), QString::number(g.reconstructionSsim, 'f', 4));
+                    row(tr("Reconstruction PSNR"), QString::number(g.reconstructionPsnr, 'f', 2) + " dB");
+                    row(tr("Active latent units (KL > 0.01)"), QString("%1 / %2").arg(g.activeUnits).arg(g.klPerDim.size()));
+                }
+                html += "</table>";
+                mPanel->showMetrics(html);
+                emit latentShown("metrics");
+            });
     });
 }
 
@@ -448,7 +500,8 @@ bool LatentFeature::exportAnimation(const QString &which, const QString &path)
 {
     try {
         TensorValue frames = which == "traversal" ? mPanel->traversalGrid()->images() : mPanel->interpolationRow()->images();
-        if (frames.shape().size() != 4 || frames.dim(0) == 0) throw Error(ErrorCode::BadInput, "Nothing to export: run the " + which.toStdString() + " first");
+        if (frames.shape().size() != 4 || frames.dim(0) == 0)
+            throw Error(ErrorCode::BadInput, "Nothing to export: run the " + which.toStdString() + " first");
         if (which == "traversal") frames = traversalFrames(frames, mPanel->traversalSteps());
         writeAnimation(path.toStdString(), frames);
         return true;
@@ -458,4 +511,4 @@ bool LatentFeature::exportAnimation(const QString &which, const QString &path)
     }
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -36,10 +36,9 @@ private:
     LatentPanel *mPanel;
     QDockWidget *mDock;
     QString mClassifier, mEncoder;
-    TaskSlot mDecodeSlot{"latent-decode"}, mTraverseSlot{"latent-traverse"}, mInterpSlot{"latent-interp"},
-        mCompanionSlot{"latent-companions"}, mDirectionsSlot{"latent-directions"}, mGallerySlot{"latent-gallery"},
-        mCounterfactualSlot{"latent-counterfactual"}, mVaeSlot{"latent-vae"}, mEncodeSlot{"latent-encode"},
-        mMetricsSlot{"latent-metrics"};
+    TaskSlot mDecodeSlot{"latent-decode"}, mTraverseSlot{"latent-traverse"}, mInterpSlot{"latent-interp"}, mCompanionSlot{"latent-companions"},
+        mDirectionsSlot{"latent-directions"}, mGallerySlot{"latent-gallery"}, mCounterfactualSlot{"latent-counterfactual"}, mVaeSlot{"latent-vae"},
+        mEncodeSlot{"latent-encode"}, mMetricsSlot{"latent-metrics"};
 };
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -15,8 +15,12 @@ namespace pellucid {
 LiveFeature::LiveFeature(Workspace *workspace, QMainWindow *window, InputPanel *input) : Feature(workspace, window), mInput(input)
 {
     mCameraSize = QSettings().value("live/cameraSize").toSize();
-    connect(mInput, &InputPanel::livePauseToggled, this, [this](bool p) { if (mLive) mLive->setPaused(p); });
-    connect(mInput, &InputPanel::liveSeekRequested, this, [this](double f) { if (mLive) mLive->seek(f); });
+    connect(mInput, &InputPanel::livePauseToggled, this, [this](bool p) {
+        if (mLive) mLive->setPaused(p);
+    });
+    connect(mInput, &InputPanel::liveSeekRequested, this, [this](double f) {
+        if (mLive) mLive->seek(f);
+    });
     connect(mInput, &InputPanel::liveStopRequested, this, [this] { stop(); });
     mWorkspace->setPresenter([this](const QString &panel, quint64 inputId, bool final, std::function<void()> show) {
         return defer(panel, inputId, final, std::move(show));
@@ -49,8 +53,10 @@ bool LiveFeature::start(const QString &source, bool loop)
     }
     std::unique_ptr<LiveSource> live;
     try {
-        if (source.startsWith("camera:")) live = LiveSource::openCamera(source.mid(7).toInt(), mCameraSize.width(), mCameraSize.height());
-        else live = LiveSource::openVideo(source.toStdString(), loop);
+        if (source.startsWith("camera:"))
+            live = LiveSource::openCamera(source.mid(7).toInt(), mCameraSize.width(), mCameraSize.height());
+        else
+            live = LiveSource::openVideo(source.toStdString(), loop);
     } catch (const std::exception &e) {
         mWorkspace->showError(QString::fromStdString(e.what()));
         return false;
@@ -69,9 +75,8 @@ bool LiveFeature::start(std::unique_ptr<LiveSource> source)
     mLive = std::move(source);
     mWorkspace->setLive(true);
     // The model's input tensor is made on the capture thread: the GUI thread only shows results.
-    mLive->setPrepare([spec = s->metadata.input, shape = s->inputShape](LiveFrame &f) {
-        f.tensor = bgrToTensor(f.bgr.data(), f.width, f.height, spec, shape);
-    });
+    mLive->setPrepare(
+        [spec = s->metadata.input, shape = s->inputShape](LiveFrame &f) { f.tensor = bgrToTensor(f.bgr.data(), f.width, f.height, spec, shape); });
     mStats = Stats();
     mInFlight = 0;
     mFrames.clear();
@@ -129,7 +134,8 @@ void LiveFeature::tick()
         if (mLive->finished()) {
             const std::string err = mLive->error();
             if (!err.empty()) mWorkspace->showError(QString::fromStdString(err));   // e.g. a camera unplugged mid-stream
-            mWorkspace->showStatus(tr("live input ended: %1 frames, %2 shown, %3 dropped").arg(mStats.produced).arg(mStats.shown).arg(mStats.dropped));
+            mWorkspace->showStatus(
+                tr("live input ended: %1 frames, %2 shown, %3 dropped").arg(mStats.produced).arg(mStats.shown).arg(mStats.dropped));
             stop();
             emit ended();
         }
@@ -173,21 +179,24 @@ void LiveFeature::submitFrame()
     mFinalPanel = requests.empty() ? QStringLiteral("activations") : "attribution:" + QString::fromStdString(view);
     TaskHooks<ActivationOutput> hooks;
     hooks.partial = [this](std::shared_ptr<const ActivationOutput> a) { mWorkspace->publishActivations(a); };
-    hooks.cancelled = [this] { if (mLive) mInFlight = 0; };   // superseded: the next frame goes on
-    hooks.failed = [this](const QString &) { if (mLive) mInFlight = 0; };
+    hooks.cancelled = [this] {
+        if (mLive) mInFlight = 0;
+    };   // superseded: the next frame goes on
+    hooks.failed = [this](const QString &) {
+        if (mLive) mInFlight = 0;
+    };
     const TensorValue &x = mWorkspace->input();
     const quint64 id = mWorkspace->inputId();
     Job job = liveFrameJob(x, id, mWorkspace->layer().toStdString(), main, mSlot.key());
     if (main) {
         // The final output is the attribution; the activations come first as a partial output.
-        mBridge->runJob<AttributionResult, ActivationOutput>(&mSlot, this, std::move(job), [this, view](std::shared_ptr<const AttributionResult> r) {
-            mWorkspace->publishAttribution(view, r);
-        }, hooks);
+        mBridge->runJob<AttributionResult, ActivationOutput>(
+            &mSlot, this, std::move(job), [this, view](std::shared_ptr<const AttributionResult> r) { mWorkspace->publishAttribution(view, r); },
+            hooks);
     } else {
         hooks.partial = {};
-        mBridge->runJob<ActivationOutput>(&mSlot, this, std::move(job), [this](std::shared_ptr<const ActivationOutput> a) {
-            mWorkspace->publishActivations(a);
-        }, hooks);
+        mBridge->runJob<ActivationOutput>(
+            &mSlot, this, std::move(job), [this](std::shared_ptr<const ActivationOutput> a) { mWorkspace->publishActivations(a); }, hooks);
     }
     if (requests.size() > 1) mWorkspace->requestAttributions(true);
 }
@@ -229,8 +238,9 @@ void LiveFeature::resultShown(quint64 inputId)
                                .arg(QString::fromStdString(mLive->description()))
                                .arg(mStats.fps, 0, 'f', 1)
                                .arg(mStats.latencyMs, 0, 'f', 1)
-                               .arg(mLive->dropped()), 0);
+                               .arg(mLive->dropped()),
+                           0);
     emit frameShown(it->second.index);
 }
 
-} // namespace pellucid
+}   // namespace pellucid

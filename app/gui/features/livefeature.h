@@ -74,4 +74,4 @@ private:
     TaskSlot mSlot{"live-frame"};
 };
 
-} // namespace pellucid
+}   // namespace pellucid

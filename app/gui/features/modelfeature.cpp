@@ -56,8 +56,8 @@ void ModelFeature::addActions(Menus &menus)
 {
     QMenu *file = menus.file;
     file->addAction(tr("&Open model…"), QKeySequence::Open, this, [this] {
-        const QString path = QFileDialog::getOpenFileName(mWindow, tr("Open TorchScript model"), QString(),
-                                                          tr("TorchScript (*.pt *.pth *.ptl *.zip);;All files (*)"));
+        const QString path =
+            QFileDialog::getOpenFileName(mWindow, tr("Open TorchScript model"), QString(), tr("TorchScript (*.pt *.pth *.ptl *.zip);;All files (*)"));
         if (!path.isEmpty()) mWorkspace->openModel(path);
     });
     mRecent = file->addMenu(tr("&Recent models"));
@@ -90,8 +90,8 @@ void ModelFeature::addActions(Menus &menus)
                                  "A reduced precision is taken only when it keeps every checked prediction."));
     auto *precisionGroup = new QActionGroup(this);
     for (const auto &[label, p] : std::vector<std::pair<QString, Precision>>{{tr("float32"), Precision::Float32},
-                                                                            {tr("bfloat16 (forward only)"), Precision::BFloat16},
-                                                                            {tr("float16 (forward only)"), Precision::Float16}}) {
+                                                                             {tr("bfloat16 (forward only)"), Precision::BFloat16},
+                                                                             {tr("float16 (forward only)"), Precision::Float16}}) {
         QAction *a = precisionMenu->addAction(label, this, [this, p = p] { setPrecision(p); });
         a->setCheckable(true);
         a->setChecked(p == o.precision);
@@ -117,8 +117,7 @@ void ModelFeature::updateRecentMenu()
     if (!mRecent) return;
     mRecent->clear();
     const QStringList recent = QSettings().value("recentModels").toStringList();
-    for (const QString &p : recent)
-        mRecent->addAction(QFileInfo(p).fileName(), this, [this, p] { mWorkspace->openModel(p); })->setToolTip(p);
+    for (const QString &p : recent) mRecent->addAction(QFileInfo(p).fileName(), this, [this, p] { mWorkspace->openModel(p); })->setToolTip(p);
     mRecent->setEnabled(!recent.isEmpty());
 }
 
@@ -159,4 +158,4 @@ void ModelFeature::restoreSession(const Session &s)
     if (!s.layer.isEmpty()) mWorkspace->setLayer(s.layer);
 }
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -30,4 +30,4 @@ private:
     QMenu *mRecent = nullptr;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

@@ -40,7 +40,7 @@ private:
     QPoint mPos;
 };
 
-PresentationFeature::PresentationFeature(Workspace *workspace, QMainWindow *window) : Feature(workspace, window) {}
+PresentationFeature::PresentationFeature(Workspace *workspace, QMainWindow *window) : Feature(workspace, window) { }
 
 void PresentationFeature::addActions(Menus &menus)
 {
@@ -120,7 +120,6 @@ void PresentationFeature::stepLayer(int delta)
     mWorkspace->setLayer(layers[size_t(std::clamp(i + delta, 0, int(layers.size()) - 1))]);
 }
 
-
 bool PresentationFeature::eventFilter(QObject *watched, QEvent *event)
 {
     if (mPresenting) {
@@ -133,14 +132,20 @@ bool PresentationFeature::eventFilter(QObject *watched, QEvent *event)
         if (event->type() == QEvent::KeyPress) {
             const auto *e = static_cast<QKeyEvent *>(event);
             switch (e->key()) {
-            case Qt::Key_PageDown: case Qt::Key_Right: stepLayer(+1); return true;
-            case Qt::Key_PageUp: case Qt::Key_Left: stepLayer(-1); return true;
+            case Qt::Key_PageDown:
+            case Qt::Key_Right: stepLayer(+1); return true;
+            case Qt::Key_PageUp:
+            case Qt::Key_Left: stepLayer(-1); return true;
             case Qt::Key_Down: mWorkspace->stepChannel(+1); return true;
             case Qt::Key_Up: mWorkspace->stepChannel(-1); return true;
-            case Qt::Key_H: if (mPointer) mPointer->setVisible(!mPointer->isVisible()); return true;
-            case Qt::Key_Plus: case Qt::Key_Equal: scaleFont(1.1); return true;
+            case Qt::Key_H:
+                if (mPointer) mPointer->setVisible(!mPointer->isVisible());
+                return true;
+            case Qt::Key_Plus:
+            case Qt::Key_Equal: scaleFont(1.1); return true;
             case Qt::Key_Minus: scaleFont(1 / 1.1); return true;
-            case Qt::Key_Escape: case Qt::Key_F5: setPresenting(false); return true;
+            case Qt::Key_Escape:
+            case Qt::Key_F5: setPresenting(false); return true;
             default: break;
             }
         }
@@ -148,4 +153,4 @@ bool PresentationFeature::eventFilter(QObject *watched, QEvent *event)
     return Feature::eventFilter(watched, event);
 }
 
-} // namespace pellucid
+}   // namespace pellucid

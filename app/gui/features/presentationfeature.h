@@ -34,4 +34,4 @@ private:
     QWidget *mPointer = nullptr;
 };
 
-} // namespace pellucid
+}   // namespace pellucid

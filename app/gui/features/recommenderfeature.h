@@ -29,4 +29,4 @@ private:
     TaskSlot mLoadSlot{"rec-load"}, mTopSlot{"rec-top"}, mInfluenceSlot{"rec-influence"};
 };
 
-} // namespace pellucid
+}   // namespace pellucid

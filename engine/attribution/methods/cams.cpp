@@ -8,8 +8,7 @@ at::Tensor camFromGradients(AttributionMethod m, const at::Tensor &g, const at::
 {
     switch (m) {
     case AttributionMethod::GradCam:
-    case AttributionMethod::GuidedGradCam:
-        return at::relu((g.mean({2, 3}, true) * Ad).sum(1, true));
+    case AttributionMethod::GuidedGradCam: return at::relu((g.mean({2, 3}, true) * Ad).sum(1, true));
     case AttributionMethod::GradCamPlusPlus: {
         const at::Tensor g2 = g * g, g3 = g2 * g;
         const at::Tensor sumA = Ad.sum({2, 3}, true);
@@ -18,10 +17,8 @@ at::Tensor camFromGradients(AttributionMethod m, const at::Tensor &g, const at::
         const at::Tensor w = (at::relu(g) * aij).sum({2, 3}, true);
         return at::relu((w * Ad).sum(1, true));
     }
-    case AttributionMethod::LayerCam:
-        return at::relu((at::relu(g) * Ad).sum(1, true));
-    default:
-        throw Error(ErrorCode::Internal, "not a gradient CAM method");
+    case AttributionMethod::LayerCam: return at::relu((at::relu(g) * Ad).sum(1, true));
+    default: throw Error(ErrorCode::Internal, "not a gradient CAM method");
     }
 }
 
@@ -75,7 +72,7 @@ at::Tensor guidedGradCam(Runner &r, AttributionMethod m, const at::Tensor &x, co
     return gb * at::upsample_nearest2d(cam, {x.size(2), x.size(3)});
 }
 
-} // namespace
+}   // namespace
 
 extern const MethodImpl gradCamImpl{&layerCam};
 extern const MethodImpl gradCamPlusPlusImpl{&layerCam};
@@ -83,4 +80,4 @@ extern const MethodImpl layerCamImpl{&layerCam};
 extern const MethodImpl scoreCamImpl{&layerCam};
 extern const MethodImpl guidedGradCamImpl{&guidedGradCam};
 
-} // namespace pellucid::detail
+}   // namespace pellucid::detail

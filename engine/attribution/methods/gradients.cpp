@@ -18,7 +18,7 @@ at::Tensor gradientMethod(Runner &r, AttributionMethod m, const at::Tensor &xs, 
 bool isPlainGradientMethod(AttributionMethod m)
 {
     return m == AttributionMethod::Saliency || m == AttributionMethod::InputXGradient || m == AttributionMethod::GuidedBackprop
-           || m == AttributionMethod::Deconvnet;
+        || m == AttributionMethod::Deconvnet;
 }
 
 namespace {
@@ -29,11 +29,11 @@ at::Tensor plainGradient(Runner &r, AttributionMethod m, const at::Tensor &x, co
     return gradientMethod(r, m, x, t);
 }
 
-} // namespace
+}   // namespace
 
 extern const MethodImpl saliencyImpl{&plainGradient};
 extern const MethodImpl inputXGradientImpl{&plainGradient};
 extern const MethodImpl guidedBackpropImpl{&plainGradient};
 extern const MethodImpl deconvnetImpl{&plainGradient};
 
-} // namespace pellucid::detail
+}   // namespace pellucid::detail

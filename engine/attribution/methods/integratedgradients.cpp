@@ -20,7 +20,11 @@ at::Tensor integratedGradients(Runner &r, AttributionMethod, const at::Tensor &x
         r.checkCancel();
         const int64_t k = std::min(chunk, n - i);
         std::vector<float> a(alphas.begin() + i, alphas.begin() + i + k), w(weights.begin() + i, weights.begin() + i + k);
-        const std::vector<int64_t> shape = [&] { std::vector<int64_t> s(size_t(x.dim()), 1); s[0] = k; return s; }();
+        const std::vector<int64_t> shape = [&] {
+            std::vector<int64_t> s(size_t(x.dim()), 1);
+            s[0] = k;
+            return s;
+        }();
         const at::Tensor at_ = torch::tensor(a, x.options()).view(shape);
         const at::Tensor wt = torch::tensor(w, x.options()).view(shape);
         const at::Tensor g = r.grads(b + at_ * diff, t);
@@ -38,8 +42,8 @@ at::Tensor integratedGradients(Runner &r, AttributionMethod, const at::Tensor &x
     return attr;
 }
 
-} // namespace
+}   // namespace
 
 extern const MethodImpl integratedGradientsImpl{&integratedGradients};
 
-} // namespace pellucid::detail
+}   // namespace pellucid::detail

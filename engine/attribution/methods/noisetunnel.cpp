@@ -36,7 +36,9 @@ at::Tensor noiseTunnel(Runner &r, AttributionMethod, const at::Tensor &x, const 
         const double n = double(i + k);
         r.progress(i + k, p.samples);
         const at::Tensor mean = sum / n, meanSq = sumSq / n;
-        r.partial(p.noise == NoiseType::SmoothGrad ? mean : p.noise == NoiseType::SmoothGradSquared ? meanSq : meanSq - mean * mean,
+        r.partial(p.noise == NoiseType::SmoothGrad              ? mean
+                      : p.noise == NoiseType::SmoothGradSquared ? meanSq
+                                                                : meanSq - mean * mean,
                   i + k, p.samples);
     }
     const double n = double(p.samples);
@@ -44,8 +46,8 @@ at::Tensor noiseTunnel(Runner &r, AttributionMethod, const at::Tensor &x, const 
     return p.noise == NoiseType::SmoothGrad ? mean : p.noise == NoiseType::SmoothGradSquared ? meanSq : meanSq - mean * mean;
 }
 
-} // namespace
+}   // namespace
 
 extern const MethodImpl smoothGradImpl{&noiseTunnel};
 
-} // namespace pellucid::detail
+}   // namespace pellucid::detail

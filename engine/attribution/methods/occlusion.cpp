@@ -20,14 +20,16 @@ at::Tensor occlusion(Runner &r, AttributionMethod, const at::Tensor &x, const At
             if (win[size_t(i)] == 0) win[size_t(i)] = x.size(i + 1);   // 0: the whole dimension
     if (stride.empty()) stride = win;
     if (int64_t(win.size()) != dims || int64_t(stride.size()) != dims)
-        throw Error(ErrorCode::BadInput, "Occlusion window and stride need " + std::to_string(dims) + " values (one per input dimension after the batch)");
+        throw Error(ErrorCode::BadInput,
+                    "Occlusion window and stride need " + std::to_string(dims) + " values (one per input dimension after the batch)");
     std::vector<int64_t> counts(static_cast<size_t>(dims));
     int64_t positions = 1;
     for (int64_t i = 0; i < dims; ++i) {
         const int64_t in = x.size(i + 1);
         if (win[size_t(i)] < 1 || win[size_t(i)] > in || stride[size_t(i)] < 1)
-            throw Error(ErrorCode::BadInput, "Occlusion window " + std::to_string(win[size_t(i)]) + " / stride " + std::to_string(stride[size_t(i)])
-                                                 + " do not fit input dimension " + std::to_string(i + 1) + " of size " + std::to_string(in));
+            throw Error(ErrorCode::BadInput,
+                        "Occlusion window " + std::to_string(win[size_t(i)]) + " / stride " + std::to_string(stride[size_t(i)])
+                            + " do not fit input dimension " + std::to_string(i + 1) + " of size " + std::to_string(in));
         counts[size_t(i)] = (in - win[size_t(i)] + stride[size_t(i)] - 1) / stride[size_t(i)] + 1;   // Captum: ceil + 1
         positions *= counts[size_t(i)];
     }
@@ -72,8 +74,8 @@ at::Tensor occlusion(Runner &r, AttributionMethod, const at::Tensor &x, const At
     return (total / count.clamp_min(1)).unsqueeze(0);
 }
 
-} // namespace
+}   // namespace
 
 extern const MethodImpl occlusionImpl{&occlusion};
 
-} // namespace pellucid::detail
+}   // namespace pellucid::detail

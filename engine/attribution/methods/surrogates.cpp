@@ -19,10 +19,12 @@ at::Tensor surrogate(Runner &r, AttributionMethod m, const at::Tensor &x, const 
     if (p.featureMask.numel() > 0) {
         const Shape &s = p.featureMask.shape();
         if (s.size() < 2 || s[s.size() - 2] != H || s[s.size() - 1] != W)
-            throw Error(ErrorCode::BadInput, "Feature mask shape " + shapeToString(s) + " does not match the input's "
-                                                 + std::to_string(H) + "×" + std::to_string(W));
+            throw Error(ErrorCode::BadInput,
+                        "Feature mask shape " + shapeToString(s) + " does not match the input's " + std::to_string(H) + "×" + std::to_string(W));
         at::Tensor raw = torch::from_blob(const_cast<float *>(p.featureMask.data()), {p.featureMask.numel()}, torch::kFloat)
-                             .to(torch::kLong).view({-1}).narrow(0, p.featureMask.numel() - H * W, H * W);
+                             .to(torch::kLong)
+                             .view({-1})
+                             .narrow(0, p.featureMask.numel() - H * W, H * W);
         at::Tensor uniq, inverse;
         std::tie(uniq, inverse, std::ignore) = at::_unique2(raw, true, true, false);
         ids = inverse.view({H, W});
@@ -45,9 +47,10 @@ at::Tensor surrogate(Runner &r, AttributionMethod m, const at::Tensor &x, const 
     std::vector<int64_t> order(static_cast<size_t>(M));
     std::iota(order.begin(), order.end(), 0);
     for (int64_t s = 0; s < S; ++s) {
-        if (s == 0) { for (int64_t j = 0; j < M; ++j) z[s][j] = 1; }
-        else if (s == 1) { /* all off */ }
-        else if (m == AttributionMethod::KernelShap && M > 1) {
+        if (s == 0) {
+            for (int64_t j = 0; j < M; ++j) z[s][j] = 1;
+        } else if (s == 1) { /* all off */
+        } else if (m == AttributionMethod::KernelShap && M > 1) {
             const int64_t k = sizeDist(rng) + 1;
             std::shuffle(order.begin(), order.end(), rng);
             for (int64_t j = 0; j < k; ++j) z[s][order[size_t(j)]] = 1;
@@ -96,9 +99,9 @@ at::Tensor surrogate(Runner &r, AttributionMethod m, const at::Tensor &x, const 
     return fit(S);
 }
 
-} // namespace
+}   // namespace
 
 extern const MethodImpl limeImpl{&surrogate};
 extern const MethodImpl kernelShapImpl{&surrogate};
 
-} // namespace pellucid::detail
+}   // namespace pellucid::detail

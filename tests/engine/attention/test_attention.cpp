@@ -31,7 +31,7 @@ std::unique_ptr<Model> loadReference(const std::string &file, bool text)
 
 bool haveReference() { return std::filesystem::exists(fixtures::reference("attention/vit_attn.npy")); }
 
-} // namespace
+}   // namespace
 
 TEST(reference_models_attention_matches_pytorch)
 {
@@ -39,9 +39,15 @@ TEST(reference_models_attention_matches_pytorch)
         std::printf("SKIP: ../shared/reference/attention is absent\n");
         return;
     }
-    struct Case { const char *file; bool text; const char *kind; };
-    const Case cases[] = {{"vit_sdpa_traced.pt", false, "sdpa"}, {"vit_sdpa_scripted.pt", false, "sdpa"},
-                          {"text_mha_traced.pt", true, "sdpa"}, {"text_mha_scripted.pt", true, nullptr},
+    struct Case {
+        const char *file;
+        bool text;
+        const char *kind;
+    };
+    const Case cases[] = {{"vit_sdpa_traced.pt", false, "sdpa"},
+                          {"vit_sdpa_scripted.pt", false, "sdpa"},
+                          {"text_mha_traced.pt", true, "sdpa"},
+                          {"text_mha_scripted.pt", true, nullptr},
                           {"text_mha_traced_nograd.pt", true, "encoder_layer"}};
     for (const Case &c : cases) {
         auto m = loadReference(c.file, c.text);
@@ -54,9 +60,11 @@ TEST(reference_models_attention_matches_pytorch)
         CHECK_MSG(stacked.shape() == expected.shape(), c.file << ": " << shapeToString(stacked.shape()) << " vs " << shapeToString(expected.shape()));
         CHECK_MSG(fixtures::maxAbsDiff(stacked, expected) < 1e-5, c.file << ": max |diff| " << fixtures::maxAbsDiff(stacked, expected));
         // The model's outputs are unchanged by the extraction (and equal PyTorch 2.11's).
-        CHECK_MSG(fixtures::maxAbsDiff(r.outputs.at(0), logits) < 1e-5, c.file << ": logits differ by " << fixtures::maxAbsDiff(r.outputs.at(0), logits));
+        CHECK_MSG(fixtures::maxAbsDiff(r.outputs.at(0), logits) < 1e-5,
+                  c.file << ": logits differ by " << fixtures::maxAbsDiff(r.outputs.at(0), logits));
         CHECK(fixtures::maxAbsDiff(r.outputs.at(0), m->plainForward(input).at(0)) < 1e-5);
-        if (c.kind) for (const auto &k : r.kinds) CHECK_MSG(k == c.kind, c.file << ": site kind " << k);
+        if (c.kind)
+            for (const auto &k : r.kinds) CHECK_MSG(k == c.kind, c.file << ": site kind " << k);
         std::printf("%s: %zu layers (%s), max |diff| %.2g\n", c.file, r.layers.size(), r.kinds.empty() ? "" : r.kinds[0].c_str(),
                     fixtures::maxAbsDiff(stacked, expected));
     }
@@ -88,8 +96,7 @@ TEST(rollout_matches_numpy)
 {
     const TensorValue probs = readNpy(fixtures::path("attn_probs.npy"));   // [1, 3, 2, 5, 5]
     std::vector<TensorValue> layers;
-    for (int l = 0; l < 3; ++l)
-        layers.push_back(TensorValue({1, 2, 5, 5}, std::vector<float>(probs.data() + l * 50, probs.data() + (l + 1) * 50)));
+    for (int l = 0; l < 3; ++l) layers.push_back(TensorValue({1, 2, 5, 5}, std::vector<float>(probs.data() + l * 50, probs.data() + (l + 1) * 50)));
     const TensorValue r = attentionRollout(layers);
     CHECK(r.shape() == (Shape{1, 5, 5}));
     CHECK(fixtures::maxAbsDiff(r, readNpy(fixtures::path("attn_rollout.npy"))) < 1e-6);

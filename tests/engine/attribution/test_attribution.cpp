@@ -36,7 +36,7 @@ AttributionParams params(AttributionMethod m, int target)
     return p;
 }
 
-} // namespace
+}   // namespace
 
 TEST(integration_points_match_captum_placement)
 {
@@ -206,9 +206,9 @@ TEST(noise_tunnel_variants)
     p.seed = 3;
     const auto s1 = computeAttribution(*m, x, p);
     const auto s2 = computeAttribution(*m, x, p);
-    CHECK(fixtures::maxAbsDiff(s1->map, s2->map) == 0);    // seeded: reproducible
-    CHECK(fixtures::maxAbsDiff(s1->map, sal->map) > 1e-6);  // and really noisy
-    p.noiseBase = AttributionMethod::IntegratedGradients;   // any method inside the tunnel
+    CHECK(fixtures::maxAbsDiff(s1->map, s2->map) == 0);      // seeded: reproducible
+    CHECK(fixtures::maxAbsDiff(s1->map, sal->map) > 1e-6);   // and really noisy
+    p.noiseBase = AttributionMethod::IntegratedGradients;    // any method inside the tunnel
     p.steps = 8;
     p.samples = 2;
     CHECK(computeAttribution(*m, x, p)->map.shape() == x.shape());
@@ -218,8 +218,8 @@ TEST(cam_family_shapes_and_signs)
 {
     auto m = load("seqcnn_traced.pt");
     const TensorValue x = first(readNpy(fixtures::path("seqcnn_input.npy")));
-    for (AttributionMethod method : {AttributionMethod::GradCam, AttributionMethod::GradCamPlusPlus,
-                                     AttributionMethod::LayerCam, AttributionMethod::ScoreCam}) {
+    for (AttributionMethod method :
+         {AttributionMethod::GradCam, AttributionMethod::GradCamPlusPlus, AttributionMethod::LayerCam, AttributionMethod::ScoreCam}) {
         AttributionParams p = params(method, 6);
         p.layer = "features.3";
         const auto r = computeAttribution(*m, x, p);
@@ -248,7 +248,7 @@ TEST(progressive_results_and_cancel)
         lastDone = r->done;
     };
     const auto r = computeAttribution(*m, x, p, sink);
-    CHECK_EQ(partials, 3);          // after chunks 1..3; the 4th is the final result
+    CHECK_EQ(partials, 3);   // after chunks 1..3; the 4th is the final result
     CHECK_EQ(r->chunks, int64_t(4));
     bool stop = false;
     sink.partial = [&](std::shared_ptr<const AttributionResult>) { stop = true; };
@@ -258,7 +258,10 @@ TEST(progressive_results_and_cancel)
     auto countPartials = [&](AttributionParams q) {
         int n = 0;
         AttributionSink s;
-        s.partial = [&](std::shared_ptr<const AttributionResult> pr) { ++n; CHECK(pr->map.numel() > 0); };
+        s.partial = [&](std::shared_ptr<const AttributionResult> pr) {
+            ++n;
+            CHECK(pr->map.numel() > 0);
+        };
         computeAttribution(*m, x, q, s);
         return n;
     };
@@ -319,9 +322,9 @@ TEST(live_frame_shares_one_forward_and_matches_separate_requests)
     auto m = load("seqcnn_scripted.pt");
     const TensorValue x = first(readNpy(fixtures::path("seqcnn_input.npy")));
     const auto separate = computeActivations(*m, x, 7, "features.2", 5, 32);
-    for (AttributionMethod method : {AttributionMethod::GradCam, AttributionMethod::GradCamPlusPlus, AttributionMethod::LayerCam,
-                                     AttributionMethod::ScoreCam, AttributionMethod::Saliency, AttributionMethod::InputXGradient,
-                                     AttributionMethod::IntegratedGradients}) {
+    for (AttributionMethod method :
+         {AttributionMethod::GradCam, AttributionMethod::GradCamPlusPlus, AttributionMethod::LayerCam, AttributionMethod::ScoreCam,
+          AttributionMethod::Saliency, AttributionMethod::InputXGradient, AttributionMethod::IntegratedGradients}) {
         AttributionParams p;
         p.method = method;   // predicted target: read from the shared pass's logits
         p.layer = "features.3";
@@ -345,8 +348,7 @@ TEST(live_frame_shares_one_forward_and_matches_separate_requests)
                   methodName(method) << " differs by " << fixtures::maxAbsDiff(r->map, alone->map));
         // The gradient CAMs take one pass for everything; separate requests take three (activations,
         // the predicted class, the CAM's own forward).
-        if (method != AttributionMethod::ScoreCam && method != AttributionMethod::IntegratedGradients)
-            CHECK_EQ(r->modelPasses, int64_t(1));
+        if (method != AttributionMethod::ScoreCam && method != AttributionMethod::IntegratedGradients) CHECK_EQ(r->modelPasses, int64_t(1));
         CHECK(r->map.shape() == alone->map.shape());
     }
     // The activation layer may be the CAM layer itself; without an attribution only activations come.
@@ -357,14 +359,17 @@ TEST(live_frame_shares_one_forward_and_matches_separate_requests)
     computeLiveFrame(*m, x, 1, "features.3", 5, 32, &gc, {}, [&](std::shared_ptr<ActivationOutput> a) { same = a; });
     CHECK(same && same->activation.shape() == (Shape{1, 6, 8, 8}));
     int calls = 0;
-    CHECK(!computeLiveFrame(*m, x, 2, "", 5, 32, nullptr, {}, [&](std::shared_ptr<ActivationOutput> a) { ++calls; CHECK(a->activation.numel() == 0 && !a->topK.empty()); }));
+    CHECK(!computeLiveFrame(*m, x, 2, "", 5, 32, nullptr, {}, [&](std::shared_ptr<ActivationOutput> a) {
+        ++calls;
+        CHECK(a->activation.numel() == 0 && !a->topK.empty());
+    }));
     CHECK_EQ(calls, 1);
     // Cancelled between the activations and the attribution; a bad layer is named.
     AttributionSink stop;
     bool cancel = false;
     stop.cancelled = [&] { return cancel; };
-    CHECK_THROWS_WITH(computeLiveFrame(*m, x, 3, "features.2", 5, 32, &gc, stop, [&](std::shared_ptr<ActivationOutput>) { cancel = true; }),
-                      Error, "cancelled");
+    CHECK_THROWS_WITH(computeLiveFrame(*m, x, 3, "features.2", 5, 32, &gc, stop, [&](std::shared_ptr<ActivationOutput>) { cancel = true; }), Error,
+                      "cancelled");
     gc.layer = "features.9";
     CHECK_THROWS_WITH(computeLiveFrame(*m, x, 4, "features.2", 5, 32, &gc, {}, [](std::shared_ptr<ActivationOutput>) {}), Error, "features.9");
     gc.layer = "classifier.1";
@@ -375,7 +380,7 @@ TEST(suggested_cam_layer_climbs_to_the_block_and_skips_pooled_maps)
 {
     auto m = load("seqcnn_scripted.pt");
     CHECK_EQ(suggestedCamLayer(m->summary()), std::string("features.4"));   // 2×2 average pool: still a map
-    ModelSummary resnet;   // torchvision ResNet's tail
+    ModelSummary resnet;                                                    // torchvision ResNet's tail
     auto layer = [&](const char *path, const char *op, Shape out) {
         LayerInfo l;
         l.path = path;

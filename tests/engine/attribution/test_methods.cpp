@@ -37,7 +37,7 @@ bool equal(const TensorValue &a, const TensorValue &b)
     return true;
 }
 
-} // namespace
+}   // namespace
 
 TEST(registry_rows_are_complete_and_names_round_trip)
 {
@@ -51,7 +51,7 @@ TEST(registry_rows_are_complete_and_names_round_trip)
         CHECK(parseMethod(i.name, back) && back == i.method);
         CHECK_EQ(std::string(methodName(i.method)), std::string(i.name));
         CHECK_EQ(findMethod(i.name), &i);
-        CHECK(!i.layerResolution || i.needsLayer);                 // a map at a layer's resolution needs the layer
+        CHECK(!i.layerResolution || i.needsLayer);   // a map at a layer's resolution needs the layer
         CHECK(i.needsLayer == ((i.params & ParamLayer) != 0));
         CHECK(!i.superpixels || (i.params & ParamFeatures));
         CHECK(i.minSamples <= std::max(i.defaultSamples, i.minSamples));
@@ -132,8 +132,10 @@ TEST(forward_only_rows_follow_reduced_precision)
     model->setPrecision(Precision::BFloat16, {x});   // Debian's CPU LibTorch has bf16 kernels (test_engine checks it)
     for (const MethodInfo &info : methodRegistry()) {
         const TensorValue low = computeAttribution(*model, x, baseParams(info, "features.3"))->map;
-        if (info.forwardOnly) CHECK_MSG(!equal(low, fp32[info.method]), info.name << " did not follow bf16");
-        else CHECK_MSG(equal(low, fp32[info.method]), info.name << " changed in bf16");
+        if (info.forwardOnly)
+            CHECK_MSG(!equal(low, fp32[info.method]), info.name << " did not follow bf16");
+        else
+            CHECK_MSG(equal(low, fp32[info.method]), info.name << " changed in bf16");
     }
 }
 

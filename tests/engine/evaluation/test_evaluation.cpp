@@ -31,7 +31,7 @@ std::unique_ptr<Model> linear()
     return Model::load(fixtures::path("linear_traced.pt"), o);
 }
 
-} // namespace
+}   // namespace
 
 TEST(evaluator_matches_brute_force)
 {
@@ -51,7 +51,8 @@ TEST(evaluator_matches_brute_force)
     CHECK(std::fabs(r.top1 - e.find("top1")->asNumber()) < 1e-12);
     CHECK(std::fabs(r.topK_accuracy - e.find("top2")->asNumber()) < 1e-12);
     for (int t = 0; t < 3; ++t)
-        for (int p = 0; p < 3; ++p) CHECK_EQ(r.confusion[size_t(t)][size_t(p)], e.find("confusion")->asArray()[size_t(t)].asArray()[size_t(p)].asInt());
+        for (int p = 0; p < 3; ++p)
+            CHECK_EQ(r.confusion[size_t(t)][size_t(p)], e.find("confusion")->asArray()[size_t(t)].asArray()[size_t(p)].asInt());
     for (int c = 0; c < 3; ++c) {
         CHECK(std::fabs(r.precision[size_t(c)] - e.find("precision")->asArray()[size_t(c)].asNumber()) < 1e-12);
         CHECK(std::fabs(r.recall[size_t(c)] - e.find("recall")->asArray()[size_t(c)].asNumber()) < 1e-12);
@@ -77,8 +78,7 @@ TEST(deletion_and_insertion_match_the_numpy_reference)
         const FaithfulnessCurve c = faithfulnessCurve(*m, x, attr, 1, 4, insertion, zero);
         const Json &want = *e.find("curves")->find(mode);
         CHECK_EQ(c.scores.size(), size_t(5));
-        for (size_t k = 0; k < 5; ++k)
-            CHECK_MSG(std::fabs(c.scores[k] - want.find("scores")->asArray()[k].asNumber()) < 1e-5, mode << " step " << k);
+        for (size_t k = 0; k < 5; ++k) CHECK_MSG(std::fabs(c.scores[k] - want.find("scores")->asArray()[k].asNumber()) < 1e-5, mode << " step " << k);
         CHECK_MSG(std::fabs(c.auc - want.find("auc")->asNumber()) < 1e-5, mode << " AUC " << c.auc);
     }
     CHECK_THROWS_WITH(faithfulnessCurve(*m, x, attr, 1, 0, false, zero), Error, "at least 1 step");

@@ -34,7 +34,7 @@ TensorValue gradient(Model &m, const TensorValue &x, int target)
     return TensorValue(x.shape(), g);
 }
 
-} // namespace
+}   // namespace
 
 TEST(ssim_properties)
 {
@@ -67,7 +67,8 @@ TEST(randomisation_changes_gradients_not_edge_detectors)
     p.method = AttributionMethod::Saliency;
     p.target.kind = AttributionTarget::Kind::Class;
     p.target.classIndex = 2;
-    const SanityResult grad = cascadingRandomization(*m, [&](Model &mm) { return computeAttribution(mm, x, p)->map; }, 1);
+    const SanityResult grad = cascadingRandomization(
+        *m, [&](Model &mm) { return computeAttribution(mm, x, p)->map; }, 1);
     CHECK(grad.steps.size() >= 4);
     CHECK_EQ(grad.steps.front().layer, std::string("classifier.1"));   // cascading from the top
     CHECK_MSG(grad.steps.back().spearman < 0.6, "rank correlation after full randomisation " << grad.steps.back().spearman);
@@ -103,10 +104,14 @@ TEST(infidelity_and_max_sensitivity_closed_forms)
     for (int i = 0; i < 16; ++i) wrong[size_t(i)] = g.at(i) * (i % 2 ? 1.0f : -1.0f);
     CHECK(infidelity(*lin, x, TensorValue(x.shape(), wrong), 1, 40, 0.01, 3) > 1e-7);
     // The gradient of a linear model does not move under perturbation; a non-linear model's does.
-    CHECK(maxSensitivity(*lin, x, [&](const TensorValue &xx) { return gradient(*lin, xx, 1); }, 5, 0.05, 2) < 1e-5);
+    CHECK(maxSensitivity(
+              *lin, x, [&](const TensorValue &xx) { return gradient(*lin, xx, 1); }, 5, 0.05, 2)
+          < 1e-5);
     auto cnn = load("seqcnn_traced.pt");
     const TensorValue xc = first(readNpy(fixtures::path("seqcnn_input.npy")));
-    CHECK(maxSensitivity(*cnn, xc, [&](const TensorValue &xx) { return gradient(*cnn, xx, 1); }, 5, 0.5, 2) > 1e-3);
+    CHECK(maxSensitivity(
+              *cnn, xc, [&](const TensorValue &xx) { return gradient(*cnn, xx, 1); }, 5, 0.5, 2)
+          > 1e-3);
     CHECK_THROWS_WITH(infidelity(*lin, x, TensorValue({1, 16}, std::vector<float>(16, 0.f)), 1), Error, "input's shape");
 }
 

@@ -51,7 +51,7 @@ double counterfactualLoss(Model &g, Model &c, const std::vector<double> &z, cons
     return -(logits.at(target) - m - std::log(sum)) + lambda * d2;
 }
 
-} // namespace
+}   // namespace
 
 TEST(traversal_and_interpolation_equal_pytorch)
 {
@@ -62,8 +62,10 @@ TEST(traversal_and_interpolation_equal_pytorch)
     const TensorValue trav = decodeCodes(*g, traverseCodes(z0, 2, -2, 3, 5));
     CHECK(trav.shape() == (Shape{5, 1, 6, 6}));
     CHECK(fixtures::maxAbsDiff(trav, readNpy(fixtures::path("gen_traverse.npy"))) < 1e-6);
-    CHECK(fixtures::maxAbsDiff(decodeCodes(*g, interpolateCodes(z0, z1, 4, InterpolationMode::Lerp)), readNpy(fixtures::path("gen_lerp.npy"))) < 1e-6);
-    CHECK(fixtures::maxAbsDiff(decodeCodes(*g, interpolateCodes(z0, z1, 6, InterpolationMode::Slerp)), readNpy(fixtures::path("gen_slerp.npy"))) < 1e-6);
+    CHECK(fixtures::maxAbsDiff(decodeCodes(*g, interpolateCodes(z0, z1, 4, InterpolationMode::Lerp)), readNpy(fixtures::path("gen_lerp.npy")))
+          < 1e-6);
+    CHECK(fixtures::maxAbsDiff(decodeCodes(*g, interpolateCodes(z0, z1, 6, InterpolationMode::Slerp)), readNpy(fixtures::path("gen_slerp.npy")))
+          < 1e-6);
 }
 
 TEST(seeded_samples_equal_torch_randn)
@@ -82,7 +84,7 @@ TEST(slerp_keeps_norms_and_falls_back_to_lerp)
     const TensorValue s = interpolateCodes(a, b, 7, InterpolationMode::Slerp);
     for (int64_t k = 0; k < 7; ++k) CHECK(std::fabs(norm(s, k) - 5.0) < 1e-5);
     CHECK(std::fabs(s.at(0) - 3.0f) < 1e-6 && std::fabs(s.at(6 * 3 + 1) - 5.0f) < 1e-6);   // endpoints included
-    const TensorValue p({1, 3}, {1, 2, 3}), q({1, 3}, {2, 4, 6});   // parallel
+    const TensorValue p({1, 3}, {1, 2, 3}), q({1, 3}, {2, 4, 6});                          // parallel
     CHECK(fixtures::maxAbsDiff(interpolateCodes(p, q, 5, InterpolationMode::Slerp), interpolateCodes(p, q, 5, InterpolationMode::Lerp)) < 1e-7);
 }
 
@@ -100,7 +102,9 @@ TEST(bad_codes_and_roles_are_named)
     CHECK_THROWS_WITH(checkCode(*g, TensorValue({1, 5}, std::vector<float>(5, 0.f))), Error, "this model's codes are [1, 4]");
     CHECK_THROWS_WITH(checkCode(*g, TensorValue({1, 4}, {0.f, NAN, 0.f, 0.f})), Error, "non-finite value at position 1");
     CHECK_THROWS_WITH(traverseCodes(TensorValue({1, 4}, std::vector<float>(4, 0.f)), 9, -1, 1, 3), Error, "outside the code's 0–3");
-    CHECK_THROWS_WITH(interpolateCodes(TensorValue({1, 4}, std::vector<float>(4, 0.f)), TensorValue({1, 4}, std::vector<float>(4, 1.f)), 1, InterpolationMode::Lerp), Error, "at least 2 steps");
+    CHECK_THROWS_WITH(interpolateCodes(TensorValue({1, 4}, std::vector<float>(4, 0.f)), TensorValue({1, 4}, std::vector<float>(4, 1.f)), 1,
+                                       InterpolationMode::Lerp),
+                      Error, "at least 2 steps");
     LoadOptions o;
     o.device = DevicePreference::Cpu;
     auto classifier = Model::load(fixtures::path("seqcnn_scripted.pt"), o);
@@ -115,7 +119,9 @@ TEST(conditional_generator_decodes_per_class_as_pytorch)
     CHECK_EQ(latentDim(*g), int64_t(4));
     const TensorValue z0 = readNpy(fixtures::path("gen_z0.npy")), z1 = readNpy(fixtures::path("gen_z1.npy"));
     CHECK(fixtures::maxAbsDiff(decodeCodes(*g, z0, 1), readNpy(fixtures::path("cgen_z0_class1.npy"))) < 1e-6);
-    CHECK(fixtures::maxAbsDiff(decodeCodes(*g, interpolateCodes(z0, z1, 3, InterpolationMode::Lerp), 2), readNpy(fixtures::path("cgen_lerp_class2.npy"))) < 1e-6);
+    CHECK(fixtures::maxAbsDiff(decodeCodes(*g, interpolateCodes(z0, z1, 3, InterpolationMode::Lerp), 2),
+                               readNpy(fixtures::path("cgen_lerp_class2.npy")))
+          < 1e-6);
     // Classes differ; a missing or out-of-range class is named.
     CHECK(fixtures::maxAbsDiff(decodeCodes(*g, z0, 0), decodeCodes(*g, z0, 1)) > 1e-3);
     CHECK_THROWS_WITH(decodeCodes(*g, z0), Error, "choose a class between 0 and 2 (none was given)");
@@ -155,7 +161,10 @@ TEST(principal_directions_of_codes_find_the_spread_axis)
     uint32_t state = 12345;
     auto gauss = [&]() {
         double s = 0;
-        for (int i = 0; i < 12; ++i) { state = state * 1664525u + 1013904223u; s += state / 4294967296.0; }
+        for (int i = 0; i < 12; ++i) {
+            state = state * 1664525u + 1013904223u;
+            s += state / 4294967296.0;
+        }
         return s - 6.0;
     };
     const double r = 1 / std::sqrt(2.0);
@@ -193,7 +202,10 @@ TEST(ganspace_directions_follow_the_layers_dominant_singular_vector)
     symmetricEigen(WtW, 4, values, vectors);
     size_t top = 0;
     double total = 0;
-    for (size_t i = 0; i < 4; ++i) { total += values[i]; if (values[i] > values[top]) top = i; }
+    for (size_t i = 0; i < 4; ++i) {
+        total += values[i];
+        if (values[i] > values[top]) top = i;
+    }
     const DirectionSet d = principalDirectionsOfActivation(*g, "0", 2, 4000, 3);
     double dot = 0;
     for (int i = 0; i < 4; ++i) dot += d.directions.at(i) * vectors[size_t(i * 4) + top];

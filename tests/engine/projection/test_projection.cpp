@@ -51,7 +51,11 @@ TEST(tsne_preserves_clusters)
     o.perplexity = 15;
     o.iterations = 500;
     int reports = 0;
-    o.progress = [&](int, double kl, const TensorValue &y) { ++reports; CHECK(std::isfinite(kl)); CHECK(y.shape() == (Shape{120, 2})); };
+    o.progress = [&](int, double kl, const TensorValue &y) {
+        ++reports;
+        CHECK(std::isfinite(kl));
+        CHECK(y.shape() == (Shape{120, 2}));
+    };
     o.theta = 0;   // exact gradients here; Barnes–Hut below
     const TensorValue y = tsne(x, o);
     CHECK_EQ(reports, 10);
@@ -65,7 +69,10 @@ TEST(tsne_preserves_clusters)
         for (int j = 0; j < 120; ++j) {
             if (j == i) continue;
             const double dx = y.at(2 * i) - y.at(2 * j), dy = y.at(2 * i + 1) - y.at(2 * j + 1);
-            if (dx * dx + dy * dy < bd) { bd = dx * dx + dy * dy; best = j; }
+            if (dx * dx + dy * dy < bd) {
+                bd = dx * dx + dy * dy;
+                best = j;
+            }
         }
         same += best / 40 == i / 40;
     }
@@ -105,14 +112,17 @@ double nearestSameCluster(const TensorValue &y, int per)
             if (j == i) continue;
             double d2 = 0;
             for (int64_t c = 0; c < m; ++c) d2 += std::pow(y.at(i * m + c) - y.at(j * m + c), 2);
-            if (d2 < bd) { bd = d2; best = j; }
+            if (d2 < bd) {
+                bd = d2;
+                best = j;
+            }
         }
         same += best / per == i / per;
     }
     return double(same) / double(n);
 }
 
-} // namespace
+}   // namespace
 
 TEST(nearest_neighbours_are_exact)
 {
@@ -185,7 +195,10 @@ TEST(umap_preserves_clusters_and_can_be_cancelled)
     const TensorValue x = mixture(5, 300, 20, 5);
     UmapOptions o;
     int reports = 0;
-    o.progress = [&](int, const TensorValue &y) { ++reports; CHECK(y.shape() == (Shape{1500, 2})); };
+    o.progress = [&](int, const TensorValue &y) {
+        ++reports;
+        CHECK(y.shape() == (Shape{1500, 2}));
+    };
     const TensorValue y = umap(x, o);
     CHECK_EQ(reports, 50);   // 500 epochs, every 10
     const double keep = neighbourhoodPreservation(x, y, 10);

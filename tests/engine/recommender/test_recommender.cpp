@@ -52,7 +52,7 @@ std::string tmpFile(const std::string &name, const std::string &text)
     return p.string();
 }
 
-} // namespace
+}   // namespace
 
 TEST(decomposition_sums_to_the_models_score)
 {
@@ -153,9 +153,15 @@ TEST(demo_recovers_the_planted_taste_groups)
     for (int64_t u = 0; u < 40; ++u) {
         const int group = int(u % 4);
         const auto top = recommend(mf, data, u, 10);
-        for (const auto &t : top) { own += int(t.item / 60) == group; ++total; }
+        for (const auto &t : top) {
+            own += int(t.item / 60) == group;
+            ++total;
+        }
         const InfluenceResult r = influence(mf, data, u, top.front().item, 10);
-        for (size_t k = 0; k < 3 && k < r.rows.size(); ++k) { influentialOwn += int(r.rows[k].item / 60) == group; ++influentialTotal; }
+        for (size_t k = 0; k < 3 && k < r.rows.size(); ++k) {
+            influentialOwn += int(r.rows[k].item / 60) == group;
+            ++influentialTotal;
+        }
     }
     CHECK_MSG(own >= total * 9 / 10, own << " of " << total << " recommendations from the user's group");
     CHECK_MSG(influentialOwn >= influentialTotal * 7 / 10, influentialOwn << " of " << influentialTotal << " top influences from the group");

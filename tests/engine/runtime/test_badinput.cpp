@@ -34,12 +34,9 @@ ErrorCode codeOf(const std::function<void()> &f)
     return ErrorCode::Internal;
 }
 
-} // namespace
+}   // namespace
 
-TEST(missing_model_file)
-{
-    CHECK_THROWS_WITH(Model::load("/nonexistent/model.pt"), Error, "not found: /nonexistent/model.pt");
-}
+TEST(missing_model_file) { CHECK_THROWS_WITH(Model::load("/nonexistent/model.pt"), Error, "not found: /nonexistent/model.pt"); }
 
 TEST(text_file_is_not_torchscript)
 {

@@ -67,11 +67,11 @@ struct Gate {
 };
 
 struct Value : JobOutput {
-    explicit Value(int v) : v(v) {}
+    explicit Value(int v) : v(v) { }
     int v;
 };
 
-} // namespace
+}   // namespace
 
 TEST(generation_ids_increase)
 {
@@ -85,8 +85,7 @@ TEST(generation_ids_increase)
         prev = g;
     }
     CHECK(engine.waitIdle(5000));
-    for (uint64_t g = prev - 4; g <= prev; ++g)
-        CHECK(rec.last(g).type == JobEvent::Type::Finished);
+    for (uint64_t g = prev - 4; g <= prev; ++g) CHECK(rec.last(g).type == JobEvent::Type::Finished);
 }
 
 TEST(cancel_running_job)
@@ -114,9 +113,15 @@ TEST(cancel_queued_job_never_runs)
     Engine engine([&](const JobEvent &e) { rec(e); });
     Gate gate;
     std::atomic<bool> ran{false};
-    engine.submit(Job{"block", false, [&](JobContext &) { gate.waitOpen(); return std::make_shared<Value>(0); }});
+    engine.submit(Job{"block", false, [&](JobContext &) {
+                          gate.waitOpen();
+                          return std::make_shared<Value>(0);
+                      }});
     gate.waitEntered();
-    const uint64_t g = engine.submit(Job{"other", false, [&](JobContext &) { ran = true; return std::make_shared<Value>(0); }});
+    const uint64_t g = engine.submit(Job{"other", false, [&](JobContext &) {
+                                             ran = true;
+                                             return std::make_shared<Value>(0);
+                                         }});
     engine.cancel(g);
     gate.release();
     CHECK(engine.waitIdle(5000));
@@ -146,7 +151,7 @@ TEST(newest_request_wins)
     for (int v = 1; v <= 4; ++v) gens.push_back(engine.submit(Job{"slider", true, work(v)}));
     gate.release();
     CHECK(engine.waitIdle(5000));
-    CHECK(rec.last(g0).type == JobEvent::Type::Cancelled);       // running one was cancelled
+    CHECK(rec.last(g0).type == JobEvent::Type::Cancelled);   // running one was cancelled
     for (size_t i = 0; i + 1 < gens.size(); ++i) {
         CHECK(rec.last(gens[i]).type == JobEvent::Type::Cancelled);   // queued ones were dropped
         CHECK(rec.last(gens[i]).message.find("superseded") != std::string::npos);
@@ -162,7 +167,10 @@ TEST(other_kinds_are_not_superseded)
     Recorder rec;
     Engine engine([&](const JobEvent &e) { rec(e); });
     Gate gate;
-    engine.submit(Job{"a", true, [&](JobContext &) { gate.waitOpen(); return std::make_shared<Value>(0); }});
+    engine.submit(Job{"a", true, [&](JobContext &) {
+                          gate.waitOpen();
+                          return std::make_shared<Value>(0);
+                      }});
     gate.waitEntered();
     const uint64_t b = engine.submit(Job{"b", true, [](JobContext &) { return std::make_shared<Value>(2); }});
     gate.release();
@@ -175,19 +183,18 @@ TEST(progress_and_partial_results_stream_in_order)
     Recorder rec;
     Engine engine([&](const JobEvent &e) { rec(e); });
     const uint64_t g = engine.submit(Job{"chunks", true, [](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
-        for (int i = 1; i <= 3; ++i) {
-            ctx.partial(std::make_shared<Value>(i));
-            ctx.progress(i, 3, "chunk");
-        }
-        return std::make_shared<Value>(99);
-    }});
+                                             for (int i = 1; i <= 3; ++i) {
+                                                 ctx.partial(std::make_shared<Value>(i));
+                                                 ctx.progress(i, 3, "chunk");
+                                             }
+                                             return std::make_shared<Value>(99);
+                                         }});
     CHECK(engine.waitIdle(5000));
     const auto ev = rec.of(g);
     std::vector<JobEvent::Type> types;
     for (const auto &e : ev) types.push_back(e.type);
-    const std::vector<JobEvent::Type> want = {JobEvent::Type::Started, JobEvent::Type::Partial, JobEvent::Type::Progress,
-                                              JobEvent::Type::Partial, JobEvent::Type::Progress, JobEvent::Type::Partial,
-                                              JobEvent::Type::Progress, JobEvent::Type::Finished};
+    const std::vector<JobEvent::Type> want = {JobEvent::Type::Started,  JobEvent::Type::Partial, JobEvent::Type::Progress, JobEvent::Type::Partial,
+                                              JobEvent::Type::Progress, JobEvent::Type::Partial, JobEvent::Type::Progress, JobEvent::Type::Finished};
     CHECK(types == want);
     CHECK_EQ(ev.size() > 6 ? ev[6].done : -1, int64_t(3));
 }
@@ -216,9 +223,10 @@ TEST(activations_job_end_to_end)
     const uint64_t load = engine.submit(loadModelJob(fixtures::resources("models/fashion_mnist_cnn.pt"), {DevicePreference::Cpu}));
     const TensorValue input({1, 1, 28, 28}, std::vector<float>(784, 0.25f));
     const uint64_t act = engine.submit(activationsJob(input, 7, "features.5", 3));
-    const uint64_t bad = engine.submit(Job{"activations2", true, [](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
-        return computeActivations(ctx.model(), TensorValue({1, 1, 28, 28}, std::vector<float>(784, 0.f)), 1, "features.55", 3, 8);
-    }});
+    const uint64_t bad = engine.submit(
+        Job{"activations2", true, [](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
+                return computeActivations(ctx.model(), TensorValue({1, 1, 28, 28}, std::vector<float>(784, 0.f)), 1, "features.55", 3, 8);
+            }});
     CHECK(engine.waitIdle(30000));
     CHECK(rec.last(load).type == JobEvent::Type::Finished);
     CHECK(engine.modelSummary() != nullptr);
@@ -261,7 +269,7 @@ int argmax(const TensorValue &logits)
     return best;
 }
 
-} // namespace
+}   // namespace
 
 TEST(reduced_precision_keeps_the_prediction_or_says_why)
 {
@@ -359,16 +367,16 @@ TEST(workspace_holds_several_models_by_id)
         bool hasOther = true;
     };
     const uint64_t use = engine.submit(Job{"both", true, [](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
-        auto out = std::make_shared<Both>();
-        out->main = ctx.model().summary().fileName;
-        out->compare = ctx.model(kCompareModel).summary().fileName;
-        out->hasOther = ctx.hasModel("encoder");
-        return out;
-    }});
+                                               auto out = std::make_shared<Both>();
+                                               out->main = ctx.model().summary().fileName;
+                                               out->compare = ctx.model(kCompareModel).summary().fileName;
+                                               out->hasOther = ctx.hasModel("encoder");
+                                               return out;
+                                           }});
     const uint64_t missing = engine.submit(Job{"missing", true, [](JobContext &ctx) -> std::shared_ptr<const JobOutput> {
-        ctx.model("encoder");
-        return nullptr;
-    }});
+                                                   ctx.model("encoder");
+                                                   return nullptr;
+                                               }});
     CHECK(engine.waitIdle(30000));
     CHECK(rec.last(a).type == JobEvent::Type::Finished && rec.last(b).type == JobEvent::Type::Finished);
     CHECK_EQ(std::static_pointer_cast<const ModelLoadedOutput>(rec.last(b).output)->id, std::string(kCompareModel));

@@ -20,16 +20,16 @@ void checkOutputs(Model &model, const TensorValue &input, const std::string &exp
     CHECK(!r.outputs.empty());
     if (r.outputs.empty()) return;
     const double diff = fixtures::maxAbsDiff(r.outputs[0], expected);
-    CHECK_MSG(diff <= 1e-4 * (1 + fixtures::maxAbs(expected)), model.summary().fileName << " diff " << diff
-                  << " shapes " << shapeToString(r.outputs[0].shape()) << " " << shapeToString(expected.shape()));
+    CHECK_MSG(diff <= 1e-4 * (1 + fixtures::maxAbs(expected)),
+              model.summary().fileName << " diff " << diff << " shapes " << shapeToString(r.outputs[0].shape()) << " "
+                                       << shapeToString(expected.shape()));
 }
 
-} // namespace
+}   // namespace
 
 TEST(reference_folder_is_present)
 {
-    CHECK_MSG(std::filesystem::exists(fixtures::reference("README.md")),
-              "../shared/reference not found at " << PELLUCID_REFERENCE_DIR);
+    CHECK_MSG(std::filesystem::exists(fixtures::reference("README.md")), "../shared/reference not found at " << PELLUCID_REFERENCE_DIR);
 }
 
 TEST(attribution_cnn_traced_and_scripted)
@@ -60,8 +60,7 @@ TEST(attention_vit_models_load_and_match_logits)
 TEST(attention_text_models_load_and_match_logits)
 {
     const TensorValue ids = readNpy(fixtures::reference("attention/text_ids.npy"));
-    for (const char *f : {"attention/text_mha_traced.pt", "attention/text_mha_scripted.pt",
-                          "attention/text_mha_traced_nograd.pt"}) {
+    for (const char *f : {"attention/text_mha_traced.pt", "attention/text_mha_scripted.pt", "attention/text_mha_traced_nograd.pt"}) {
         LoadOptions o;
         o.device = DevicePreference::Cpu;
         o.inputShape = ids.shape();
@@ -81,14 +80,14 @@ TEST(gradcam_on_vit_tokens_uses_the_patch_grid)
     auto model = Model::load(fixtures::reference("attention/vit_sdpa_traced.pt"), o);
     AttributionParams p;
     p.method = AttributionMethod::GradCam;
-    p.layer = "blocks.1";            // [1, 17, 32]: CLS + 4×4 patches
+    p.layer = "blocks.1";   // [1, 17, 32]: CLS + 4×4 patches
     const auto r = computeAttribution(*model, input, p);
     CHECK(r->map.shape() == (Shape{1, 1, 4, 4}));
     CHECK(r->map.stats().min >= 0);
-    p.layer = "blocks.1.mlp.0";      // [1, 17, 64]
+    p.layer = "blocks.1.mlp.0";   // [1, 17, 64]
     p.method = AttributionMethod::LayerCam;
     CHECK(computeAttribution(*model, input, p)->map.shape() == (Shape{1, 1, 4, 4}));
-    p.layer = "head";                // [1, 10]: not spatial
+    p.layer = "head";   // [1, 10]: not spatial
     CHECK_THROWS_WITH(computeAttribution(*model, input, p), Error, "not spatial");
 }
 

@@ -55,15 +55,14 @@ void checkAllTaps(const std::string &name)
                 const TensorValue expected = readNpy(fixtures::path(files[i].asString()));
                 const double diff = fixtures::maxAbsDiff(got[i], expected);
                 CHECK_MSG(diff <= 1e-5 * (1 + fixtures::maxAbs(expected)),
-                          file.asString() << " layer " << kv.first << "[" << i << "] shape "
-                                          << shapeToString(got[i].shape()) << " vs " << shapeToString(expected.shape())
-                                          << " diff " << diff);
+                          file.asString() << " layer " << kv.first << "[" << i << "] shape " << shapeToString(got[i].shape()) << " vs "
+                                          << shapeToString(expected.shape()) << " diff " << diff);
             }
         }
     }
 }
 
-} // namespace
+}   // namespace
 
 TEST(taps_sequential_nested_and_reused_module) { checkAllTaps("seqcnn"); }
 TEST(taps_inside_if_and_loop_blocks) { checkAllTaps("control"); }

@@ -34,7 +34,7 @@ std::unique_ptr<Model> load(const QString &path)
     return Model::load(path.toStdString(), o);
 }
 
-} // namespace
+}   // namespace
 
 class TestCompare : public QObject {
     Q_OBJECT
@@ -102,7 +102,8 @@ private slots:
         QVERIFY(shown.wait(60000));
         r = compare->last();
         QCOMPARE(maxDiff(r->mapDelta, TensorValue(r->mapDelta.shape(), std::vector<float>(size_t(r->mapDelta.numel()), 0.f))), 0.0);
-        QCOMPARE(maxDiff(r->activationDelta, TensorValue(r->activationDelta.shape(), std::vector<float>(size_t(r->activationDelta.numel()), 0.f))), 0.0);
+        QCOMPARE(maxDiff(r->activationDelta, TensorValue(r->activationDelta.shape(), std::vector<float>(size_t(r->activationDelta.numel()), 0.f))),
+                 0.0);
         QVERIFY(std::fabs(r->spearman - 1.0) < 1e-12);
         // A new input recomputes the comparison.
         ws->setInput(loadInputFile(res("samples/9-ankle-boot.png").toStdString(), a->summary().metadata.input, a->summary().inputShape),

@@ -267,8 +267,8 @@ private slots:
 
         // Compare view: one result per method, then a shared scale.
         QSignalSpy cmp(w.get(), &MainWindow::attributionShown);
-        panel->setCompareMethods({AttributionMethod::Saliency, AttributionMethod::GuidedBackprop,
-                                  AttributionMethod::GradCam, AttributionMethod::Occlusion});
+        panel->setCompareMethods(
+            {AttributionMethod::Saliency, AttributionMethod::GuidedBackprop, AttributionMethod::GradCam, AttributionMethod::Occlusion});
         QElapsedTimer t;
         t.start();
         QSet<QString> done;
@@ -380,17 +380,17 @@ private slots:
         for (int i = 0; i < 100 && cmp.size() < 3; ++i) {
             QTest::qWait(100);
             cmp = w->exportPanel("attribution", dir.filePath("compare.svg"), fs, true);
-            if (cmp.size() < 3) for (const QString &f : cmp.mid(1)) QFile::remove(f);
+            if (cmp.size() < 3)
+                for (const QString &f : cmp.mid(1)) QFile::remove(f);
         }
         QCOMPARE(cmp.size(), 3);   // the figure and two maps
         // Errors: unknown format, unwritable folder; nothing half-written is left behind.
         QVERIFY_THROWS_EXCEPTION(FigureError, exportFigure(*w->figureSource("prediction"), dir.filePath("x.bmp"), fs));
         QVERIFY_THROWS_EXCEPTION(FigureError, exportFigure(*w->figureSource("prediction"), "/nonexistent-dir/x.pdf", fs));
-        for (const QString &name : QDir(dir.path()).entryList(QDir::Files | QDir::Hidden))
-            QVERIFY2(!name.contains("tmp-export"), qPrintable(name));
+        for (const QString &name : QDir(dir.path()).entryList(QDir::Files | QDir::Hidden)) QVERIFY2(!name.contains("tmp-export"), qPrintable(name));
         // Keep the exported figures in the build folder to look at.
-        for (const QString &name : {"attribution.png", "prediction.png", "activations.png", "activations.pdf", "attribution.svg",
-                                    "channel.png", "histogram.png"}) {
+        for (const QString &name :
+             {"attribution.png", "prediction.png", "activations.png", "activations.pdf", "attribution.svg", "channel.png", "histogram.png"}) {
             const QString keep = QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/export_" + name;
             QFile::remove(keep);
             QFile::copy(dir.filePath(name), keep);
@@ -520,8 +520,11 @@ private slots:
         }
         // A missing input is named; a changed model hash is a warning; the rest opens.
         const QString model = res("models/fashion_mnist_cnn.pt");
-        const QString s = write("s.json", QString("{\"pellucid_session\": 1, \"model\": {\"path\": \"%1\", \"sha256\": \"00ff\"},"
-                                                  " \"inputs\": [\"/nonexistent/pic.png\"], \"layer\": \"features.5\"}").arg(model).toUtf8());
+        const QString s = write("s.json",
+                                QString("{\"pellucid_session\": 1, \"model\": {\"path\": \"%1\", \"sha256\": \"00ff\"},"
+                                        " \"inputs\": [\"/nonexistent/pic.png\"], \"layer\": \"features.5\"}")
+                                    .arg(model)
+                                    .toUtf8());
         const Session loaded = loadSession(s);
         QCOMPARE(loaded.layer, QString("features.5"));
         QVERIFY(loaded.warnings.join("|").contains("/nonexistent/pic.png"));
@@ -617,7 +620,8 @@ private slots:
         QCOMPARE(panel->selection().size(), size_t(10000));
         panel->selectionMode()->setCurrentIndex(2);
         const QRect area = plot->axisRect()->rect();
-        const QPoint a(area.left() + 2, area.top() + 2), b(area.center().x(), area.top() + 2), c(area.center().x(), area.bottom() - 2), d(area.left() + 2, area.bottom() - 2);
+        const QPoint a(area.left() + 2, area.top() + 2), b(area.center().x(), area.top() + 2), c(area.center().x(), area.bottom() - 2),
+            d(area.left() + 2, area.bottom() - 2);
         QTest::mousePress(plot, Qt::LeftButton, {}, a);
         for (const QPoint &p : {b, c, d}) {
             QMouseEvent move(QEvent::MouseMove, QPointF(p), plot->mapToGlobal(QPointF(p)), Qt::NoButton, Qt::LeftButton, Qt::NoModifier);
@@ -700,8 +704,8 @@ private slots:
             GifFileType *gif = DGifOpenFileName(dir.filePath("trav.gif").toLocal8Bit().constData(), &err);
             QVERIFY(gif);
             QCOMPARE(DGifSlurp(gif), GIF_OK);
-            QCOMPARE(gif->ImageCount, 7);            // one frame per step
-            QCOMPARE(gif->SHeight, 4 * 6 * 4);       // 4 dimensions of 6 px stacked, scale 4
+            QCOMPARE(gif->ImageCount, 7);        // one frame per step
+            QCOMPARE(gif->SHeight, 4 * 6 * 4);   // 4 dimensions of 6 px stacked, scale 4
             QCOMPARE(gif->SWidth, 6 * 4);
             DGifCloseFile(gif, &err);
         }
@@ -813,7 +817,8 @@ private slots:
             LoadOptions lo;
             lo.device = DevicePreference::Cpu;
             auto enc = Model::load(res("models/vae_encoder.pt").toStdString(), lo);
-            const TensorValue x = imageFileToTensor(res("samples/7-sneaker.png").toStdString(), enc->summary().metadata.input, enc->summary().inputShape);
+            const TensorValue x =
+                imageFileToTensor(res("samples/7-sneaker.png").toStdString(), enc->summary().metadata.input, enc->summary().inputShape);
             const TensorValue mu = enc->forward(x, {}).outputs.at(0);
             const std::vector<float> code = panel->code();
             for (int j = 0; j < 16; ++j)
@@ -1090,16 +1095,19 @@ private slots:
         QSignalSpy frames(w.get(), &MainWindow::liveFrameShown);
         // A camera stand-in: 40 frames of a moving bar at 100 fps, then nothing — as an unplugged USB camera.
         int sent = 0;
-        auto source = LiveSource::openFunction("camera 5", [&sent](int &width, int &height, std::vector<unsigned char> &bgr) {
-            if (sent == 40) return false;
-            width = 64;
-            height = 48;
-            bgr.assign(size_t(width * height * 3), 0);
-            for (int x = 0; x < width; ++x)
-                for (int y = sent % 40; y < sent % 40 + 6 && y < height; ++y) bgr[size_t((y * width + x) * 3 + 1)] = 255;
-            ++sent;
-            return true;
-        }, 100, true);
+        auto source = LiveSource::openFunction(
+            "camera 5",
+            [&sent](int &width, int &height, std::vector<unsigned char> &bgr) {
+                if (sent == 40) return false;
+                width = 64;
+                height = 48;
+                bgr.assign(size_t(width * height * 3), 0);
+                for (int x = 0; x < width; ++x)
+                    for (int y = sent % 40; y < sent % 40 + 6 && y < height; ++y) bgr[size_t((y * width + x) * 3 + 1)] = 255;
+                ++sent;
+                return true;
+            },
+            100, true);
         QVERIFY(w->startLive(std::move(source)));
         QVERIFY(ended.wait(30000));
         QVERIFY(!w->liveRunning());
@@ -1137,10 +1145,10 @@ private slots:
         for (const auto &c : cams) devices.push_back({c.index, QString::fromStdString(c.name)});
         CameraDialog d(devices, 2, QSize(640, 480));
         QCOMPARE(d.deviceBox()->count(), 2);
-        QCOMPARE(d.device(), 2);                  // the remembered device
-        QCOMPARE(d.size(), QSize(640, 480));      // and resolution
+        QCOMPARE(d.device(), 2);               // the remembered device
+        QCOMPARE(d.size(), QSize(640, 480));   // and resolution
         d.sizeBox()->setCurrentIndex(0);
-        QVERIFY(d.size().isEmpty());              // the camera's default
+        QVERIFY(d.size().isEmpty());   // the camera's default
         QVERIFY(d.acceptable());
         CameraDialog none({}, 0, QSize());
         QVERIFY(!none.acceptable());
@@ -1242,8 +1250,7 @@ private slots:
         w.show();
         auto *dock = w.findChild<QDockWidget *>("PredictionDock");
         QVERIFY(dock);
-        for (const char *name : {"ModelDock", "InputDock", "ActivationsDock", "PredictionDock"})
-            QVERIFY(w.findChild<QDockWidget *>(name));
+        for (const char *name : {"ModelDock", "InputDock", "ActivationsDock", "PredictionDock"}) QVERIFY(w.findChild<QDockWidget *>(name));
         dock->hide();
         QVERIFY(!dock->isVisible());
         w.resetLayout();
