@@ -69,6 +69,19 @@ const OptionTable &attributionOptions()
     return t;
 }
 
+const OptionTable &preprocessingOptions()
+{
+    static const OptionTable t = {
+        {"labels", "FILE", "class labels: one per line, a JSON list, or a JSON {\"id\": \"label\"} dict"},
+        {"mean", "M1,M2,M3", "per-channel mean subtracted after scaling (ImageNet: 0.485,0.456,0.406)"},
+        {"std", "S1,S2,S3", "per-channel standard deviation divided by (ImageNet: 0.229,0.224,0.225)"},
+        {"range", "LO,HI", "pixel values are scaled to [LO, HI] before mean/std (default 0,1)"},
+        {"resize", "N", "scale the shorter side to N first (torchvision's Resize)"},
+        {"crop", "H[,W]", "then crop the centre (torchvision's CenterCrop)"},
+    };
+    return t;
+}
+
 const OptionTable &tokenizerOptions()
 {
     static const OptionTable t = {
@@ -198,6 +211,13 @@ Args parse(int argc, char **argv)
     return a;
 }
 
+Dataset openDataset(const Args &a, const std::vector<std::string> &labels)
+{
+    Dataset d = Dataset::open(a.need("data"), labels, a.get("split", ""));
+    if (!d.note().empty()) std::cerr << "pellucid-cli: " << a.need("data") << ": " << d.note() << "\n";
+    return d;
+}
+
 bool endsWith(const std::string &s, const std::string &suffix)
 {
     return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -241,9 +261,29 @@ Json shapeJson(const Shape &s)
     return j;
 }
 
-std::unique_ptr<Model> loadModel(const Args &a)
+std::unique_ptr<Model> loadModel(const Args &a) { return loadModel(a, ""); }
+
+std::unique_ptr<Model> loadGenerator(const Args &a) { return loadModel(a, "decoder"); }
+
+std::unique_ptr<Model> loadModel(const Args &a, const std::string &defaultRole)
 {
     LoadOptions o;
+    o.defaultRole = defaultRole;
+    // Preprocessing and labels given on the command line (commands that read an input take them).
+    const Command *cmd = findCommand(a.command);
+    if (cmd && cmd->option("resize")) {
+        auto floatList = [&](const char *key) {
+            std::vector<float> v;
+            for (const std::string &p : splitList(a.need(key))) v.push_back(float(toDouble(p, std::string("--") + key)));
+            return v;
+        };
+        if (a.has("labels")) o.labelsFile = a.need("labels");
+        if (a.has("mean")) o.mean = floatList("mean");
+        if (a.has("std")) o.std = floatList("std");
+        if (a.has("range")) o.range = floatList("range");
+        if (a.has("resize")) o.resize = toInt(a.need("resize"), "--resize");
+        if (a.has("crop")) o.crop = intList(a.need("crop"), "--crop");
+    }
     const std::string dev = a.get("device", "auto");
     if (dev == "cpu")
         o.device = DevicePreference::Cpu;

@@ -41,9 +41,10 @@ struct Option {
 using OptionTable = std::vector<Option>;
 
 /// Option groups several commands share.
-const OptionTable &modelOptions();         // --model and how it is loaded (device, shape, dtype, threads, precision, role)
-const OptionTable &attributionOptions();   // --method, --target and every method parameter
-const OptionTable &tokenizerOptions();     // --tokenizer, --lowercase, --max-length, --truncate
+const OptionTable &modelOptions();           // --model and how it is loaded (device, shape, dtype, threads, precision, role)
+const OptionTable &attributionOptions();     // --method, --target and every method parameter
+const OptionTable &tokenizerOptions();       // --tokenizer, --lowercase, --max-length, --truncate
+const OptionTable &preprocessingOptions();   // --labels, --mean, --std, --range, --resize, --crop (commands that read inputs)
 
 struct Args;
 
@@ -92,6 +93,11 @@ Json predictionsJson(const std::vector<Prediction> &top);
 
 /// The model named by --model, loaded with the model options.
 std::unique_ptr<Model> loadModel(const Args &a);
+/// As loadModel, with `defaultRole` when neither --role nor the metadata names one.
+std::unique_ptr<Model> loadModel(const Args &a, const std::string &defaultRole);
+/// The model of a command that needs a generator (traverse, interpolate, sample, gen-metrics, GANSpace):
+/// a model whose metadata names no role is taken as a decoder; --role overrides.
+std::unique_ptr<Model> loadGenerator(const Args &a);
 /// A second model named by --KEY (a classifier, an encoder), with the main model's options but not its --role.
 std::unique_ptr<Model> loadCompanion(const Args &a, const std::string &key);
 /// A generator's classifier: --classifier, else the companion discoverCompanions finds (named on stderr).
@@ -109,6 +115,9 @@ void writeImages(const std::string &out, const TensorValue &images, int cols);
 /// The tokenizer a text model names in its metadata, or --tokenizer F.
 std::unique_ptr<Tokenizer> tokenizerFor(const Args &a, const ModelSummary *s);
 Json tokenizedJson(const Tokenized &t);
+
+/// The dataset --data names (--split for a folder of IDX files); what was chosen is said on stderr.
+Dataset openDataset(const Args &a, const std::vector<std::string> &labels);
 
 /// A recommender model with its interaction data (--data and --items override the metadata's).
 struct RecContext {

@@ -49,12 +49,34 @@ bool isImage(const fs::path &p)
 
 }   // namespace
 
-Dataset Dataset::open(const std::string &path, const std::vector<std::string> &classNames)
+Dataset Dataset::open(const std::string &path, const std::vector<std::string> &classNames, const std::string &split)
 {
     Dataset d;
     std::error_code ec;
     if (!fs::exists(path, ec)) throw Error(ErrorCode::FileNotFound, "Dataset not found: " + path);
+    if (!split.empty() && split != "test" && split != "train") throw Error(ErrorCode::BadInput, "Unknown split '" + split + "' (use test or train)");
     if (fs::is_directory(path)) {
+        // A folder of IDX files (MNIST / Fashion-MNIST as Debian ships them): one split's images file.
+        std::vector<std::string> idx;
+        for (const auto &e : fs::directory_iterator(path, ec)) {
+            const std::string n = lower(e.path().filename().string());
+            if (e.is_regular_file() && n.find("images") != std::string::npos && n.find("idx3") != std::string::npos) idx.push_back(e.path().string());
+        }
+        if (!idx.empty()) {
+            const std::string want = split.empty() ? "test" : split;
+            std::sort(idx.begin(), idx.end());
+            for (const std::string &f : idx) {
+                const std::string n = lower(fs::path(f).filename().string());
+                const bool test = n.rfind("t10k", 0) == 0 || n.find("test") != std::string::npos;
+                const bool train = n.rfind("train", 0) == 0;
+                if ((want == "test" && test) || (want == "train" && train)) {
+                    Dataset s = open(f, classNames);
+                    s.mNote = "the " + want + " split: " + fs::path(f).filename().string() + (split.empty() ? " (--split train for the other)" : "");
+                    return s;
+                }
+            }
+            throw Error(ErrorCode::BadInput, path + " holds IDX files but no " + want + " split (t10k-* for test, train-* for train)");
+        }
         d.mKind = "folder";
         std::vector<std::string> classes;
         for (const auto &e : fs::directory_iterator(path))

@@ -15,8 +15,12 @@ namespace pellucid {
 class Dataset {
 public:
     /// Throws Error naming the problem (missing folder, unreadable IDX, a CSV line without a label, ...).
-    /// `classNames` (the model's labels) map class folder names to indices when they match.
-    static Dataset open(const std::string &path, const std::vector<std::string> &classNames = {});
+    /// `classNames` (the model's labels) map class folder names to indices when they match. A folder of
+    /// IDX files (/usr/share/datasets/fashion-mnist) opens one split: `split` "test" (t10k-*, the default
+    /// when empty) or "train" (train-*); note() says which file was used.
+    static Dataset open(const std::string &path, const std::vector<std::string> &classNames = {}, const std::string &split = {});
+    /// What opening chose on the caller's behalf ("the test split: t10k-images-idx3-ubyte.gz"); empty if nothing.
+    const std::string &note() const { return mNote; }
 
     size_t size() const { return mLabels.size(); }
     int label(size_t i) const { return mLabels[i]; }
@@ -28,7 +32,8 @@ public:
     TensorValue batch(size_t begin, size_t end, const InputSpec &spec, const Shape &modelInput) const;
 
 private:
-    std::string mKind;                 // "folder", "idx" or "csv"
+    std::string mKind;   // "folder", "idx" or "csv"
+    std::string mNote;
     std::vector<std::string> mPaths;   // folder / csv
     std::vector<uint8_t> mPixels;      // idx: N × H × W
     int64_t mRows = 0, mCols = 0;

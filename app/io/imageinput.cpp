@@ -48,7 +48,8 @@ TensorValue imageFileToTensor(const std::string &path, const InputSpec &spec, co
     if (!std::filesystem::exists(path)) throw Error(ErrorCode::FileNotFound, "Input file not found: " + path);
     cv::Mat img;
     try {
-        img = cv::imread(path, cv::IMREAD_UNCHANGED);
+        // Any depth (16-bit PNG) and colour, with the EXIF orientation applied (IMREAD_UNCHANGED would ignore it).
+        img = cv::imread(path, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
     } catch (const cv::Exception &e) {
         throw Error(ErrorCode::BadInput, "Cannot decode image " + path + ": " + e.what());
     }
@@ -66,7 +67,7 @@ TensorValue imageBytesToTensor(const std::vector<unsigned char> &bytes, const In
 {
     cv::Mat img;
     try {
-        img = cv::imdecode(bytes, cv::IMREAD_UNCHANGED);
+        img = cv::imdecode(bytes, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
     } catch (const cv::Exception &e) {
         throw Error(ErrorCode::BadInput, std::string("Cannot decode the image: ") + e.what());
     }
@@ -79,8 +80,11 @@ TensorValue matToTensor(cv::Mat img, const InputSpec &spec, const Shape &modelIn
     const Shape &shape = !spec.shape.empty() ? spec.shape : modelInput;
     int channels = shape.size() == 4 ? int(shape[1]) : (spec.channelOrder == "gray" ? 1 : 3);
     if (spec.channelOrder == "gray") channels = 1;
-    const int outH = shape.size() == 4 ? int(shape[2]) : img.rows;
-    const int outW = shape.size() == 4 ? int(shape[3]) : img.cols;
+    // The output size: the metadata's shape; else an explicit centre crop (a guessed dry-run shape does not
+    // override it); else the model's input shape; else the picture's own (after resizing and cropping).
+    const bool explicitCrop = spec.cropH > 0 && spec.cropW > 0 && spec.shape.empty();
+    int outH = explicitCrop ? int(spec.cropH) : shape.size() == 4 ? int(shape[2]) : 0;
+    int outW = explicitCrop ? int(spec.cropW) : shape.size() == 4 ? int(shape[3]) : 0;
 
     double maxValue = 255.0;
     if (img.depth() == CV_16U)
@@ -108,6 +112,26 @@ TensorValue matToTensor(cv::Mat img, const InputSpec &spec, const Shape &modelIn
             cv::cvtColor(img, conv, cv::COLOR_BGR2RGB);
     } else {
         throw Error(ErrorCode::BadInput, "The model expects " + std::to_string(channels) + " channels; images give 1 (gray) or 3 (colour)");
+    }
+    // torchvision's Resize(n) (the shorter side to n, bilinear) then CenterCrop(h, w), where the metadata says.
+    if (spec.resize > 0) {
+        const double s = double(spec.resize) / double(std::min(conv.rows, conv.cols));
+        const int h = conv.rows <= conv.cols ? spec.resize : int(double(conv.rows) * s);
+        const int w = conv.cols <= conv.rows ? spec.resize : int(double(conv.cols) * s);
+        if (h != conv.rows || w != conv.cols) cv::resize(conv, conv, cv::Size(w, h), 0, 0, s < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    }
+    if (spec.cropH > 0 && spec.cropW > 0) {
+        if (spec.cropH > conv.rows || spec.cropW > conv.cols)
+            throw Error(ErrorCode::BadInput,
+                        "The picture (" + std::to_string(conv.cols) + "×" + std::to_string(conv.rows) + " after resizing) is smaller than the crop "
+                            + std::to_string(spec.cropW) + "×" + std::to_string(spec.cropH));
+        // torchvision: top = round((H − h) / 2), left = round((W − w) / 2).
+        const int top = int(std::lround((conv.rows - spec.cropH) / 2.0)), left = int(std::lround((conv.cols - spec.cropW) / 2.0));
+        conv = conv(cv::Rect(left, top, int(spec.cropW), int(spec.cropH))).clone();
+    }
+    if (outH <= 0 || outW <= 0) {
+        outH = conv.rows;
+        outW = conv.cols;
     }
     if (conv.rows != outH || conv.cols != outW)
         cv::resize(conv, conv, cv::Size(outW, outH), 0, 0, (outH < conv.rows || outW < conv.cols) ? cv::INTER_AREA : cv::INTER_LINEAR);

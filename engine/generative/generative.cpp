@@ -25,7 +25,10 @@ int64_t latentDim(const Model &model)
     if (const Json *lat = s.metadata.raw.find("latent"))
         if (const Json *d = lat->find("dim")) return d->asInt();
     if (s.inputShape.size() == 2) return s.inputShape[1];
-    throw Error(ErrorCode::BadMetadata, s.fileName + ": the metadata gives no latent size (latent.dim)");
+    throw Error(ErrorCode::BadMetadata,
+                s.fileName
+                    + ": its latent size is unknown (no metadata latent.dim, no Linear first layer); "
+                      "give --input-shape 1,D");
 }
 
 bool isConditional(const Model &model)
@@ -44,7 +47,13 @@ int64_t conditionalClasses(const Model &model)
 
 TensorValue checkCode(const Model &model, const TensorValue &z, const std::string &what)
 {
-    const int64_t D = latentDim(model);
+    int64_t D = 0;
+    try {
+        D = latentDim(model);
+    } catch (const Error &e) {
+        if (e.code() != ErrorCode::BadMetadata || z.shape().empty()) throw;
+        D = z.shape().back();   // the latent size is the code's own when the model does not say
+    }
     const Shape &s = z.shape();
     const bool ok = (s.size() == 2 && s[0] == 1 && s[1] == D) || (s.size() == 1 && s[0] == D);
     if (!ok)

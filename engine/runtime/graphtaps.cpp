@@ -1,5 +1,6 @@
 #include "engine/runtime/graphtaps.h"
 
+#include <torch/csrc/jit/ir/alias_analysis.h>
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/library.h>
 #include <torch/torch.h>
@@ -35,8 +36,10 @@ struct Inlined {
 bool isForwardName(const std::string &name)
 {
     if (name.rfind("forward", 0) != 0) return false;
-    // Tracing names repeated calls of one module forward1, forward2, ...
-    return std::all_of(name.begin() + 7, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+    // Tracing names repeated calls of one module forward1, forward2, ...; scripting names the overloads of
+    // an @overload-ed forward forward__0, forward__1 (torchvision's _DenseLayer).
+    auto digits = [](auto b, auto e) { return b != e && std::all_of(b, e, [](char c) { return c >= '0' && c <= '9'; }); };
+    return name.size() == 7 || digits(name.begin() + 7, name.end()) || (name.compare(7, 2, "__") == 0 && digits(name.begin() + 9, name.end()));
 }
 
 /// Module path of `v` relative to `self`, following prim::GetAttr nodes; nullopt if not a plain chain.
@@ -137,6 +140,53 @@ std::map<std::string, std::pair<Record, int>> lastCalls(const Inlined &in)
         }
     }
     return last;
+}
+
+void collectNodes(Block *block, std::vector<Node *> &out);
+
+/// A tap must return the value its module produced. Where alias analysis shows that a node after the tapped
+/// value's definition writes into its storage (torchvision's ReLU(inplace=True) after a BatchNorm, a
+/// residual `out += identity`, dropout_), the graph's later uses get a copy made right after the definition
+/// and the tap keeps the original: values stay intact, and gradients at the tap flow through the copy.
+/// Values nobody writes into are left alone (no copy). Tap records pointing at a protected value are kept.
+void protectFromLaterWrites(const std::shared_ptr<Graph> &graph, const std::vector<Value *> &values)
+{
+    std::vector<Value *> todo;
+    {
+        torch::jit::AliasDb db(graph);
+        std::unordered_map<const Node *, int> order;
+        numberNodes(graph->block(), order);
+        std::vector<Node *> nodes;
+        collectNodes(graph->block(), nodes);
+        for (Value *v : values) {
+            if (!v->type()->cast<c10::TensorType>() || std::find(todo.begin(), todo.end(), v) != todo.end()) continue;
+            if (!db.hasWriters(v)) continue;
+            const auto def = order.find(v->node());
+            const int after = def == order.end() ? -1 : def->second;
+            for (Node *n : nodes) {
+                if (order[n] <= after) continue;
+                if (db.writesToAlias(n, {v})) {
+                    todo.push_back(v);
+                    break;
+                }
+            }
+        }
+    }
+    static const auto clone = c10::Symbol::fromQualString("aten::clone");
+    for (Value *v : todo) {
+        Node *copy = graph->create(clone, 1);
+        if (v->node()->kind() == prim::Param)
+            copy->insertBefore(v->node()->owningBlock()->nodes().front());
+        else
+            copy->insertAfter(v->node());
+        copy->addInput(v);
+        {
+            torch::jit::WithInsertPoint guard(copy);
+            copy->addInput(graph->insertConstant(c10::IValue()));   // memory_format
+        }
+        copy->output()->setType(v->type());
+        v->replaceAllUsesAfterNodeWith(copy, copy->output());
+    }
 }
 
 /// Carries `v` out of the if/loop blocks it is defined in, up to the graph's top block.
@@ -274,6 +324,7 @@ std::unique_ptr<AttentionForward> buildAttentionForward(const torch::jit::Module
             out->kinds.push_back("softmax");
         }
     }
+    protectFromLaterWrites(in.graph, probs);
     std::vector<Value *> lifted;
     for (Value *v : probs) lifted.push_back(liftToTop(g, v));
     auto tf = std::make_unique<TappedForward>();
@@ -343,18 +394,47 @@ std::unique_ptr<TappedForward> buildTappedForward(const torch::jit::Module &modu
         replaceRelus(g, g.block(), relu == ReluMode::Guided ? "pellucid::guided_relu" : "pellucid::deconv_relu", in.records);
     }
 
-    std::vector<Value *> taps;
+    // Every call of each tapped module, in program order: the one that ran last is the tap (a module called
+    // in both branches of an if, as torchvision's MobileNetV2 blocks are when scripted, ran in one of them).
+    std::unordered_map<const Node *, int> order;
+    numberNodes(g.block(), order);
+    std::vector<std::vector<Value *>> calls;
+    std::vector<Value *> all;
     for (const std::string &p : paths) {
-        const auto it = last.find(p);
-        if (it == last.end()) throw std::runtime_error("forward never calls a module named '" + p + "'");
-        taps.push_back(liftToTop(g, it->second.first.value));
+        if (last.find(p) == last.end()) throw std::runtime_error("forward never calls a module named '" + p + "'");
+        std::vector<std::pair<int, Value *>> found;
+        for (const Record &r : in.records)
+            if (r.path == p) {
+                const auto it = order.find(r.value->node());
+                found.push_back({it == order.end() ? -1 : it->second, r.value});
+            }
+        std::stable_sort(found.begin(), found.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
+        std::vector<Value *> values;
+        for (const auto &f : found)
+            if (std::find(values.begin(), values.end(), f.second) == values.end()) values.push_back(f.second);
+        all.insert(all.end(), values.begin(), values.end());
+        calls.push_back(std::move(values));
     }
+    protectFromLaterWrites(in.graph, all);
 
     auto tf = std::make_unique<TappedForward>();
     tf->paths = paths;
     std::vector<Value *> outs(g.outputs().begin(), g.outputs().end());
     tf->originalOutputs = outs.size();
-    outs.insert(outs.end(), taps.begin(), taps.end());
+    std::map<Value *, size_t> lifted;   // a value tapped for two paths is returned once
+    for (const auto &values : calls) {
+        std::vector<size_t> indices;
+        for (Value *v : values) {
+            auto it = lifted.find(v);
+            if (it == lifted.end()) {
+                outs.push_back(liftToTop(g, v));
+                it = lifted.emplace(v, outs.size() - 1).first;
+            }
+            indices.push_back(it->second);
+        }
+        tf->candidates.push_back(std::move(indices));
+        tf->noOutput.push_back(std::all_of(values.begin(), values.end(), [](Value *v) { return v->type()->kind() == c10::TypeKind::NoneType; }));
+    }
     while (!g.outputs().empty()) g.eraseOutput(0);
     Node *tuple = g.createTuple(outs);
     tuple->insertBefore(g.return_node());
@@ -373,7 +453,15 @@ std::vector<c10::IValue> TappedForward::run(const torch::jit::Module &module, st
     for (auto &v : inputs) stack.push_back(std::move(v));
     function->run(stack);
     auto elements = stack.back().toTupleRef().elements();
-    return std::vector<c10::IValue>(elements.begin(), elements.end());
+    if (candidates.empty()) return std::vector<c10::IValue>(elements.begin(), elements.end());
+    std::vector<c10::IValue> out(elements.begin(), elements.begin() + long(originalOutputs));
+    for (const auto &indices : candidates) {
+        c10::IValue chosen;   // None when no call ran
+        for (size_t i : indices)
+            if (!elements[i].isNone()) chosen = elements[i];
+        out.push_back(std::move(chosen));
+    }
+    return out;
 }
 
 }   // namespace pellucid::detail

@@ -47,6 +47,12 @@ std::vector<ModuleCall> listModuleCalls(const torch::jit::Module &module);
 struct TappedForward {
     std::vector<std::string> paths;   // the tapped module paths, in output order
     size_t originalOutputs = 1;       // leading tuple elements that are the model's own outputs
+    /// Per path, the tuple elements that may hold its output — every call of the module in program order
+    /// (calls in an if's other branch are None when not taken); run() keeps the last one that ran, as a
+    /// forward hook would. Empty: one element per path.
+    std::vector<std::vector<size_t>> candidates;
+    /// Per path: the graph holds no output for it at all (a traced module that returns its input unchanged).
+    std::vector<bool> noOutput;
     std::shared_ptr<torch::jit::Graph> graph;
     std::unique_ptr<torch::jit::GraphFunction> function;
 

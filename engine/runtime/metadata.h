@@ -15,6 +15,8 @@ struct InputSpec {
     std::string dtype = "float32";          // "float32" or "int64"
     float rangeLo = 0.0f, rangeHi = 1.0f;   // pixel values are scaled to this range before mean/std
     std::vector<float> mean, std;           // per channel; empty: no normalisation
+    int resize = 0;                         // torchvision's Resize(n): the shorter side scaled to n first; 0: none
+    int64_t cropH = 0, cropW = 0;           // then CenterCrop(h, w); 0: none (the picture is resized to the shape)
 };
 
 struct ModelMetadata {
@@ -29,6 +31,14 @@ struct ModelMetadata {
 
 /// Throws Error(BadMetadata) naming `origin` and the offending field.
 ModelMetadata parseMetadata(const std::string &text, const std::string &source, const std::string &origin);
+/// Metadata from Hugging Face-style files beside a model, for models without Pellucid metadata:
+/// `config.json` (`id2label` → labels, task classification) and `preprocessor_config.json` (`image_mean`,
+/// `image_std`, `rescale_factor`, `crop_size` or `size` → the input shape [1, 3, H, W], RGB). `found` is
+/// false when neither file exists. Throws Error(BadMetadata) naming the file and field for malformed ones.
+ModelMetadata huggingFaceMetadata(const std::string &folder, bool &found);
 Json metadataToJson(const ModelMetadata &m);
+/// Labels from a file: one per line, a JSON list, or a JSON {"0": "label", …} dict (ids 0…K−1). Throws
+/// Error naming the file and the problem.
+std::vector<std::string> readLabelsFile(const std::string &path);
 
 }   // namespace pellucid

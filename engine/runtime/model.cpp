@@ -323,6 +323,39 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
         std::stringstream text;
         text << in.rdbuf();
         s.metadata = parseMetadata(text.str(), "sidecar", path + ".json");
+    } else {
+        bool found = false;
+        ModelMetadata hf = huggingFaceMetadata(fs::path(path).parent_path().string().empty() ? "." : fs::path(path).parent_path().string(), found);
+        if (found) s.metadata = std::move(hf);
+    }
+
+    // What the user gives instead of metadata.
+    if (!options.labelsFile.empty()) {
+        s.metadata.labels = readLabelsFile(options.labelsFile);
+        if (s.metadata.task.empty()) s.metadata.task = "classification";
+    }
+    if (!options.mean.empty() || !options.std.empty()) {
+        if (!options.mean.empty()) s.metadata.input.mean = options.mean;
+        if (!options.std.empty()) s.metadata.input.std = options.std;
+        if (s.metadata.input.mean.size() != s.metadata.input.std.size())
+            throw Error(ErrorCode::BadInput,
+                        "--mean and --std need as many values each (" + std::to_string(s.metadata.input.mean.size()) + " and "
+                            + std::to_string(s.metadata.input.std.size()) + ")");
+        for (float v : s.metadata.input.std)
+            if (!(v > 0)) throw Error(ErrorCode::BadInput, "standard deviations must be positive");
+    }
+    if (!options.range.empty()) {
+        if (options.range.size() != 2 || !(options.range[1] > options.range[0]))
+            throw Error(ErrorCode::BadInput, "--range needs two values low,high with low < high");
+        s.metadata.input.rangeLo = options.range[0];
+        s.metadata.input.rangeHi = options.range[1];
+    }
+    if (options.resize > 0) s.metadata.input.resize = options.resize;
+    if (!options.crop.empty()) {
+        if (options.crop.size() > 2 || options.crop[0] <= 0 || options.crop.back() <= 0)
+            throw Error(ErrorCode::BadInput, "--crop needs one size or h,w (positive)");
+        s.metadata.input.cropH = options.crop[0];
+        s.metadata.input.cropW = options.crop.back();
     }
 
     // The layer catalogue: every submodule, with how forward calls it.
@@ -353,15 +386,20 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
         s.layers.push_back(std::move(li));
     }
 
-    if (!options.role.empty()) {
+    const Json *metaRole = s.metadata.raw.isObject() ? s.metadata.raw.find("role") : nullptr;
+    const bool hasRole = metaRole && metaRole->isString() && !metaRole->asString().empty();
+    // The default role applies to a model whose metadata says nothing of what it is (no role, no task).
+    const std::string role = !options.role.empty() ? options.role : (!hasRole && s.metadata.task.empty() ? options.defaultRole : std::string());
+    if (!role.empty()) {
         static const std::set<std::string> roles = {"classifier", "generator", "decoder", "encoder", "conditional_generator"};
-        if (!roles.count(options.role))
-            throw Error(ErrorCode::BadInput,
-                        "Unknown model role '" + options.role + "' (classifier, generator, decoder, encoder or conditional_generator)");
+        if (!roles.count(role))
+            throw Error(ErrorCode::BadInput, "Unknown model role '" + role + "' (classifier, generator, decoder, encoder or conditional_generator)");
         if (!s.metadata.raw.isObject()) s.metadata.raw = Json::object();
-        s.metadata.raw["role"] = Json(options.role == "classifier" ? std::string() : options.role);
-        if (options.role == "classifier") s.metadata.task = "classification";
+        s.metadata.raw["role"] = Json(role == "classifier" ? std::string() : role);
+        if (role == "classifier") s.metadata.task = "classification";
     }
+    const bool generatorRole = role == "generator" || role == "decoder" || role == "conditional_generator"
+        || (role.empty() && hasRole && (metaRole->asString() == "generator" || metaRole->asString() == "decoder"));
     if (!options.inputDtype.empty()) {
         if (options.inputDtype != "float32" && options.inputDtype != "int64")
             throw Error(ErrorCode::BadInput, "Input dtype must be float32 or int64, not '" + options.inputDtype + "'");
@@ -373,6 +411,14 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
     } else if (!s.metadata.input.shape.empty()) {
         s.inputShape = s.metadata.input.shape;
         s.inputShapeSource = "metadata";
+    } else if (const Json *lat = s.metadata.raw.isObject() ? s.metadata.raw.find("latent") : nullptr;
+               generatorRole && lat && lat->find("dim") && lat->find("dim")->isNumber()) {
+        s.inputShape = {1, lat->find("dim")->asInt()};   // codes [1, D]
+        s.inputShapeSource = "metadata";
+    } else if (int64_t D = generatorRole ? firstLinearInput(d.module) : 0; D > 0) {
+        // A decoder without metadata: its codes are what its first Linear layer takes.
+        s.inputShape = {1, D};
+        s.inputShapeSource = "graph";
     } else {
         s.inputShapeSource = "unknown";
     }
@@ -387,6 +433,17 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
     }
     if (d.device.is_cuda()) d.warmUp();
     return m;
+}
+
+int64_t firstLinearInput(const torch::jit::Module &module)
+{
+    for (const auto &m : module.named_modules()) {
+        const auto type = m.value.type()->name();
+        if (!type || type->name() != "Linear" || !m.value.hasattr("weight")) continue;
+        const c10::IValue w = m.value.attr("weight");
+        if (w.isTensor() && w.toTensor().dim() == 2) return w.toTensor().size(1);
+    }
+    return 0;
 }
 
 void Model::Impl::dryRun()
@@ -493,8 +550,16 @@ ForwardResult Model::forward(const TensorValue &input, const std::vector<std::st
     r.outputs = toValues(out.at(0));
     for (size_t i = 0; i < paths.size(); ++i) {
         const c10::IValue &v = out.at(1 + i);
-        if (v.isNone())
+        if (v.isNone()) {
+            const auto tf = d->tapped(paths);
+            if (i < tf->noOutput.size() && tf->noOutput[i])
+                throw Error(ErrorCode::BadInput,
+                            "Layer '" + paths[i]
+                                + "' has no output in this traced model: tracing records none for a module "
+                                  "that returns its input unchanged (StochasticDepth or Identity in eval mode); tap the "
+                                  "layer before it, or use a scripted model");
             throw Error(ErrorCode::BadInput, "Layer '" + paths[i] + "' was not executed for this input (it sits in a branch the model did not take)");
+        }
         r.taps[paths[i]] = toValues(v);
     }
     return r;

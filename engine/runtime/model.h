@@ -32,7 +32,14 @@ struct LoadOptions {
     std::string inputDtype;                     // "float32" or "int64"; overrides metadata when given
     std::string role;                           // "classifier", "generator", "decoder", "encoder", "conditional_generator";
                                                 // overrides the metadata role when given (the UI's role chooser)
+    std::string defaultRole;                    // the role when the metadata names neither a role nor a task (a generator command's model)
     Precision precision = Precision::Float32;   // forward-only work; checked at load (see Model::setPrecision)
+    // Preprocessing and labels the user gives instead of writing metadata (each overrides the metadata's).
+    std::string labelsFile;         // one label per line, a JSON list, or a JSON {"id": "label"} dict
+    std::vector<float> mean, std;   // per channel
+    std::vector<float> range;       // [low, high] pixel values are scaled to before mean/std
+    int resize = 0;                 // the shorter side first (torchvision's Resize)
+    std::vector<int64_t> crop;      // [h, w] (or [n]) centre crop after resizing
 };
 
 struct LayerInfo {

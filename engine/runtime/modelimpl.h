@@ -112,4 +112,7 @@ struct Model::Impl {
     void dryRun();
 };
 
+/// The input size of the module's first Linear layer (0 when it has none): a decoder's latent size.
+int64_t firstLinearInput(const torch::jit::Module &module);
+
 }   // namespace pellucid

@@ -849,4 +849,78 @@ TEST(generator_commands_find_their_companion_classifier)
     CHECK(none.err.find("missing --classifier") != std::string::npos);
 }
 
+TEST(generator_commands_take_a_plain_decoder_and_idx_folders_take_a_split)
+{
+    // A decoder saved without metadata: the command names its role, the latent size comes from its first
+    // Linear layer (or the code given); numbers from eager PyTorch.
+    const std::string dec = fixtures::path("tv/plain_decoder.pt");
+    Run r = cli("traverse --model " + dec + " --z " + fixtures::path("tv/plain_decoder_z.npy") + " --dim 0 --range -1:1 --steps 3 --out " + tmp
+                + "/pd_t.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/pd_t.npy"), readNpy(fixtures::path("tv/plain_decoder_traverse.npy"))) < 1e-5);
+    r = cli("sample --model " + dec + " --count 2 --seed 5 --out " + tmp + "/pd_s.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/pd_s.npy"), readNpy(fixtures::path("tv/plain_decoder_sample.npy"))) < 1e-5);
+    const Json info = Json::parse(cli("info --model " + dec).out);
+    CHECK(info.find("metadata")->find("role") == nullptr || info.find("metadata")->find("role")->asString().empty());   // info leaves it alone
+    // --role still overrides: as a classifier the generator commands refuse it by name.
+    r = cli("sample --model " + dec + " --count 2 --role classifier --out " + tmp + "/pd_x.npy");
+    CHECK_EQ(r.status, 2);
+    CHECK(r.err.find("has no generator role") != std::string::npos);
+
+    // A folder of IDX files opens its test split (and says so); --split train the other.
+    const std::string folder = "/usr/share/datasets/fashion-mnist";
+    r = cli("evaluate --model " + demo + " --data " + folder + " --limit 300 --json");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(r.err.find("the test split: t10k-images-idx3-ubyte.gz") != std::string::npos);
+    const Run direct = cli("evaluate --model " + demo + " --data " + folder + "/t10k-images-idx3-ubyte.gz --limit 300 --json");
+    CHECK_EQ(Json::parse(r.out).find("top1")->asNumber(), Json::parse(direct.out).find("top1")->asNumber());
+    r = cli("evaluate --model " + demo + " --data " + folder + " --split train --limit 300 --json");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(r.err.find("the train split: train-images-idx3-ubyte.gz") != std::string::npos);
+    CHECK_EQ(Json::parse(r.out).find("top1")->asNumber(),
+             Json::parse(cli("evaluate --model " + demo + " --data " + folder + "/train-images-idx3-ubyte.gz --limit 300 --json").out)
+                 .find("top1")
+                 ->asNumber());
+    r = cli("evaluate --model " + demo + " --data " + folder + " --split validation");
+    CHECK_EQ(r.status, 2);
+    CHECK(r.err.find("Unknown split 'validation'") != std::string::npos && lines(r.err) == 1);
+    CHECK_EQ(cli("info --model " + demo + " --split test").status, 1);   // not an option of info
+}
+
+TEST(preprocessing_and_labels_from_the_command_line)
+{
+    // A torchvision model without metadata: ImageNet preprocessing and labels given as options.
+    const std::string m = fixtures::path("tv/resnet_basic_traced.pt");
+    const std::string img = fixtures::path("tv/photo_96x72.png");
+    const std::string opts =
+        " --labels " + fixtures::path("tv/labels_10.txt") + " --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225 --resize 72 --crop 64";
+    Run r = cli("predict --model " + m + " --input " + img + opts);
+    CHECK_MSG(r.status == 0, r.err);
+    const Json j = Json::parse(r.out);
+    CHECK(j.find("top")->asArray()[0].find("label")->asString().rfind("label ", 0) == 0);
+    // The same numbers as the tensor torchvision made (to float rounding).
+    const Run direct = cli("predict --model " + m + " --input " + fixtures::path("tv/photo_96x72_imagenet_64.npy"));
+    const double a = j.find("top")->asArray()[0].find("logit")->asNumber();
+    const double b = Json::parse(direct.out).find("top")->asArray()[0].find("logit")->asNumber();
+    CHECK_MSG(std::fabs(a - b) < 1e-4, a << " vs " << b);
+    r = cli("info --model " + m + opts);
+    CHECK_MSG(r.status == 0, r.err);
+    const Json info = Json::parse(r.out);
+    CHECK_EQ(info.find("metadata")->find("labels")->size(), size_t(10));
+    CHECK_EQ(info.find("metadata")->find("input")->find("resize")->asInt(), int64_t(72));
+    // Bad values: one line, exit 2 (or 1 for a malformed number).
+    r = cli("predict --model " + m + " --input " + img + " --mean 0.5,0.5 --std 0.2");
+    CHECK(r.status == 2 && r.err.find("--mean and --std need as many values") != std::string::npos && lines(r.err) == 1);
+    CHECK_EQ(cli("predict --model " + m + " --input " + img + " --std 0,1,1 --mean 0,0,0").status, 2);
+    CHECK_EQ(cli("predict --model " + m + " --input " + img + " --resize big").status, 1);
+    r = cli("predict --model " + m + " --input " + img + " --labels /nonexistent/labels.txt");
+    CHECK(r.status == 2 && r.err.find("Labels file not found") != std::string::npos);
+    // traverse keeps its own --range (codes, not pictures).
+    CHECK_EQ(cli("traverse --model " + fixtures::path("tv/plain_decoder.pt") + " --z " + fixtures::path("tv/plain_decoder_z.npy")
+                 + " --dim 1 --range -2:2 --steps 2 --out " + tmp + "/t2.npy")
+                 .status,
+             0);
+}
+
 TESTKIT_MAIN

@@ -19,6 +19,13 @@ PredictionChart::PredictionChart(QWidget *parent) : QWidget(parent)
     mWarning->setWordWrap(true);
     mWarning->hide();
     layout->addWidget(mWarning);
+    mReason = new QLabel(this);
+    mReason->setObjectName("predictionReason");
+    mReason->setWordWrap(true);
+    mReason->setAlignment(Qt::AlignCenter);
+    mReason->setStyleSheet("color: #555;");
+    mReason->hide();
+    layout->addWidget(mReason, 1);
     mPlot = new QCustomPlot(this);
     mPlot->setMinimumSize(220, 160);
     layout->addWidget(mPlot);
@@ -37,6 +44,19 @@ void PredictionChart::clear()
     mLabels.clear();
     mWarning->hide();
     mPlot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void PredictionChart::setReason(const QString &reason)
+{
+    mReasonText = reason;
+    mReason->setText(reason);
+    mReason->setVisible(!reason.isEmpty());
+    mPlot->setVisible(reason.isEmpty());
+    if (!reason.isEmpty()) {
+        mTop.clear();
+        mLabels.clear();
+        mBars->data()->clear();
+    }
 }
 
 void PredictionChart::setPredictions(const std::vector<Prediction> &top, const TensorValue::Stats &logitStats)

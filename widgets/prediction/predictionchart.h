@@ -17,6 +17,10 @@ public:
     explicit PredictionChart(QWidget *parent = nullptr);
     void setPredictions(const std::vector<Prediction> &top, const TensorValue::Stats &logitStats);
     void clear();
+    /// For a model that predicts no classes (a decoder, a recommender, a language model): one line saying
+    /// why instead of empty axes. An empty reason shows the chart again.
+    void setReason(const QString &reason);
+    QString reason() const { return mReasonText; }
     QCustomPlot *plot() const { return mPlot; }
     QStringList labels() const { return mLabels; }
 
@@ -28,7 +32,8 @@ public:
 private:
     QCustomPlot *mPlot;
     QCPBars *mBars;
-    QLabel *mWarning;
+    QLabel *mWarning, *mReason;
+    QString mReasonText;
     QStringList mLabels;
     std::vector<Prediction> mTop;
 };

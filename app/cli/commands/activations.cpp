@@ -44,7 +44,8 @@ Command activationsCommand()
             {{{"input", "X", "the input (.npy or an image)"},
               {"layer", "PATH", "the layer tapped (module path, or path[i] for a tuple output)"},
               {"out", "OUT.npy|OUT.png", "the activation tensor, or its channel maps as a picture"}},
-             modelOptions()},
+             modelOptions(),
+             preprocessingOptions()},
             cmdActivations};
 }
 

@@ -65,6 +65,7 @@ Command attentionCommand()
               {"grad-rollout", "", "gradient-weighted rollout"},
               {"target", "K", "the class of --grad-rollout (default: predicted)"}},
              modelOptions(),
+             preprocessingOptions(),
              tokenizerOptions()},
             cmdAttention};
 }

@@ -179,6 +179,7 @@ Command attributeCommand()
               {"shard", "I/N", "batch mode: the items k with k mod N == I"},
               {"format", "npy|png", "batch mode: result format (default npy)"}},
              modelOptions(),
+             preprocessingOptions(),
              attributionOptions()},
             cmdAttribute};
 }

@@ -71,6 +71,7 @@ Command compareCommand()
               {"input", "X", "the input (.npy or an image), preprocessed per model"},
               {"out", "OUT.npy", "A's map then B's, stacked: [2, …] (each the shape attribute writes)"}},
              modelOptions(),
+             preprocessingOptions(),
              attributionOptions()},
             cmdCompare};
 }

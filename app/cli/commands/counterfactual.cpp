@@ -15,7 +15,7 @@ namespace {
 
 int cmdCounterfactual(const Args &a)
 {
-    auto dec = loadModel(a);
+    auto dec = loadGenerator(a);
     auto cls = loadClassifierFor(a, *dec);
     TensorValue z0;
     if (a.has("z")) {

@@ -30,7 +30,7 @@ int cmdDirection(const Args &a)
     const std::string method = a.get("method", "attribute");
     const std::string out = a.need("out");
     if (method == "ganspace") {
-        auto gen = loadModel(a);
+        auto gen = loadGenerator(a);
         const DirectionSet d =
             principalDirectionsOfActivation(*gen, a.need("layer"), toInt(a.get("k", "5"), "--k"), toInt(a.get("count", "2000"), "--count"),
                                             uint64_t(toInt(a.get("seed", "0"), "--seed")));
@@ -41,7 +41,7 @@ int cmdDirection(const Args &a)
     if (method != "attribute" && method != "pca") throw UsageError("--method must be attribute, pca or ganspace");
     auto enc = loadCompanion(a, "encoder");
     const ModelSummary &s = enc->summary();
-    const Dataset data = Dataset::open(a.need("data"), s.metadata.labels);
+    const Dataset data = openDataset(a, s.metadata.labels);
     const size_t limit = size_t(toInt(a.get("limit", "1000"), "--limit"));
     if (method == "pca") {
         const DirectionSet d = principalDirectionsOfCodes(encodeDataset(*enc, data, limit), toInt(a.get("k", "5"), "--k"));
@@ -90,6 +90,7 @@ Command directionCommand()
               {"out", "DIR.npy", "the directions"},
               {"encoder", "E", "the VAE encoder"},
               {"data", "D", "the labelled dataset"},
+              {"split", "test|train", "a folder of IDX files: which split (default test)"},
               {"from", "A", "the class the direction leaves"},
               {"to", "B", "the class it goes to"},
               {"limit", "N", "items per class (default 1000)"},

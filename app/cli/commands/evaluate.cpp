@@ -22,7 +22,7 @@ int cmdEvaluate(const Args &a)
 {
     auto model = loadModel(a);
     const ModelSummary &s = model->summary();
-    const Dataset data = Dataset::open(a.need("data"), s.metadata.labels);
+    const Dataset data = openDataset(a, s.metadata.labels);
     WorkflowSink sink;
     if (isatty(2))
         sink.progress = [](int64_t done, int64_t total, const std::string &) {
@@ -97,11 +97,13 @@ Command evaluateCommand()
             "top-1/top-k accuracy, per-class precision/recall/F1, confusion matrix, calibration (ECE)",
             "D: a folder with one sub-folder per class, IDX images (labels beside), or a CSV path,label",
             {{{"data", "D", "the labelled dataset"},
+              {"split", "test|train", "a folder of IDX files: which split (default test)"},
               {"topk", "K", "top-k accuracy (default 5)"},
               {"batch", "N", "items per model pass (default 256)"},
               {"limit", "N", "the first N items"},
               {"json", "", "JSON instead of a table"}},
-             modelOptions()},
+             modelOptions(),
+             preprocessingOptions()},
             cmdEvaluate};
 }
 

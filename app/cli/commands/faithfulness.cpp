@@ -21,7 +21,7 @@ int cmdFaithfulness(const Args &a)
 {
     auto model = loadModel(a);
     const ModelSummary &s = model->summary();
-    const Dataset data = Dataset::open(a.need("data"), s.metadata.labels);
+    const Dataset data = openDataset(a, s.metadata.labels);
     FaithfulnessOptions o;
     o.steps = toInt(a.get("steps", "20"), "--steps");
     o.limit = size_t(toInt(a.get("limit", "50"), "--limit"));
@@ -82,6 +82,7 @@ Command faithfulnessCommand()
             "deletion and insertion curves and their AUC (Petsiuk et al.)",
             "--robustness adds infidelity and max-sensitivity (Captum's definitions)",
             {{{"data", "D", "the labelled dataset"},
+              {"split", "test|train", "a folder of IDX files: which split (default test)"},
               {"method", "M1[,M2…]", "the methods compared"},
               {"steps", "N", "points on each curve (default 20)"},
               {"limit", "N", "items (default 50)"},
@@ -89,6 +90,7 @@ Command faithfulnessCommand()
               {"robustness", "", "also infidelity and max-sensitivity"},
               {"json", "", "JSON instead of a table"}},
              modelOptions(),
+             preprocessingOptions(),
              attributionOptions()},
             cmdFaithfulness};
 }

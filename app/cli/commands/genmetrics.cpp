@@ -14,7 +14,7 @@ namespace {
 
 int cmdGenMetrics(const Args &a)
 {
-    auto gen = loadModel(a);
+    auto gen = loadGenerator(a);
     auto cls = loadClassifierFor(a, *gen);
     const int64_t count = toInt(a.get("count", "500"), "--count");
     const TensorValue codes = sampleCodes(count, latentDim(*gen), uint64_t(toInt(a.get("seed", "0"), "--seed")));
@@ -22,7 +22,7 @@ int cmdGenMetrics(const Args &a)
     TensorValue real, realForEncoder;
     std::unique_ptr<Model> enc;
     if (a.has("data")) {
-        const Dataset data = Dataset::open(a.need("data"), cls->summary().metadata.labels);
+        const Dataset data = openDataset(a, cls->summary().metadata.labels);
         const size_t n = std::min(data.size(), size_t(count));
         real = data.batch(0, n, cls->summary().metadata.input, cls->summary().inputShape);
         if (a.has("encoder")) {
@@ -65,6 +65,7 @@ Command genMetricsCommand()
             {{{"classifier", "C", "the classifier whose features are compared (default: the generator's companion)"},
               {"layer", "L", "its feature layer"},
               {"data", "D", "real items"},
+              {"split", "test|train", "a folder of IDX files: which split (default test)"},
               {"encoder", "E", "the VAE encoder"},
               {"count", "N", "samples (default 500)"},
               {"seed", "S", "random seed"},

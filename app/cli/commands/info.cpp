@@ -35,6 +35,9 @@ int cmdInfo(const Args &a)
 
 }   // namespace
 
-Command infoCommand() { return {"info", "--model M", "model metadata, input spec and device (JSON)", "", {{}, modelOptions()}, cmdInfo}; }
+Command infoCommand()
+{
+    return {"info", "--model M", "model metadata, input spec and device (JSON)", "", {{}, modelOptions(), preprocessingOptions()}, cmdInfo};
+}
 
 }   // namespace pellucid::cli

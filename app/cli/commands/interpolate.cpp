@@ -12,7 +12,7 @@ namespace {
 
 int cmdInterpolate(const Args &a)
 {
-    auto model = loadModel(a);
+    auto model = loadGenerator(a);
     const TensorValue z0 = checkCode(*model, readNpy(a.need("z")), "code --z");
     const TensorValue z1 = checkCode(*model, readNpy(a.need("z-end")), "code --z-end");
     const std::string mode = a.get("mode", "lerp");

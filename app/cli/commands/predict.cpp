@@ -51,7 +51,7 @@ Command predictCommand()
             "--model M --input X [--topk K]",
             "top-k classes (JSON)",
             "",
-            {{{"input", "X", "the input (.npy or an image)"}, {"topk", "K", "classes listed (default 5)"}}, modelOptions()},
+            {{{"input", "X", "the input (.npy or an image)"}, {"topk", "K", "classes listed (default 5)"}}, modelOptions(), preprocessingOptions()},
             cmdPredict};
 }
 

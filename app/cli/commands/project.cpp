@@ -29,7 +29,7 @@ int cmdProject(const Args &a)
     if (!csv && !endsWith(out, ".npy")) throw UsageError("--out must end in .npy or .csv");
     auto model = loadModel(a);
     const ModelSummary &s = model->summary();
-    const Dataset data = Dataset::open(a.need("data"), s.metadata.labels);
+    const Dataset data = openDataset(a, s.metadata.labels);
     const std::string layer = a.need("layer");
     const TensorValue X = datasetFeatures(*model, data, layer, a.has("limit") ? size_t(toInt(a.need("limit"), "--limit")) : 0);
     const size_t n = size_t(X.dim(0));
@@ -85,6 +85,7 @@ Command projectCommand()
             "t-SNE: [--perplexity 30] [--iterations 1000] [--theta 0.5 (Barnes–Hut; 0 exact)] [--seed S]\n"
             "UMAP: [--neighbours 15] [--min-dist 0.1] [--epochs auto] [--seed S]",
             {{{"data", "D", "the dataset"},
+              {"split", "test|train", "a folder of IDX files: which split (default test)"},
               {"layer", "L", "the layer whose pooled activations are projected"},
               {"method", "pca|tsne|umap", "the projection"},
               {"out", "OUT.npy|OUT.csv", "the points"},
@@ -97,7 +98,8 @@ Command projectCommand()
               {"neighbours", "K", "UMAP neighbours (default 15)"},
               {"min-dist", "D", "UMAP minimum distance (default 0.1)"},
               {"epochs", "N", "UMAP epochs (default automatic)"}},
-             modelOptions()},
+             modelOptions(),
+             preprocessingOptions()},
             cmdProject};
 }
 

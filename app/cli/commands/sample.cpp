@@ -12,7 +12,7 @@ namespace {
 
 int cmdSample(const Args &a)
 {
-    auto model = loadModel(a);
+    auto model = loadGenerator(a);
     const int64_t D = latentDim(*model);
     const TensorValue codes = sampleCodes(toInt(a.need("count"), "--count"), D, uint64_t(toInt(a.get("seed", "0"), "--seed")),
                                           a.has("truncation") ? toDouble(a.need("truncation"), "--truncation") : 0.0);

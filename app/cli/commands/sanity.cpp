@@ -55,7 +55,7 @@ Command sanityCommand()
             "--model M --input X --method METHOD [method options] [--json]",
             "model-parameter randomisation test (Adebayo et al.): Spearman and SSIM per randomised layer",
             "",
-            {{{"input", "X", "the input"}, {"json", "", "JSON instead of a table"}}, modelOptions(), attributionOptions()},
+            {{{"input", "X", "the input"}, {"json", "", "JSON instead of a table"}}, modelOptions(), preprocessingOptions(), attributionOptions()},
             cmdSanity};
 }
 

@@ -12,7 +12,7 @@ namespace {
 
 int cmdTraverse(const Args &a)
 {
-    auto model = loadModel(a);
+    auto model = loadGenerator(a);
     const TensorValue z = checkCode(*model, readNpy(a.need("z")), "code --z");
     const std::string range = a.need("range");
     const auto colon = range.find(':');

@@ -27,6 +27,15 @@ ActivationsFeature::ActivationsFeature(Workspace *workspace, QMainWindow *window
     connect(mDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
         if (visible && mHidden) mPanel->setResult(std::exchange(mHidden, nullptr));
     });
+    connect(mWorkspace, &Workspace::modelChanged, this, [this](std::shared_ptr<const ModelSummary> s) {
+        const QString name = QString::fromStdString(s->fileName);
+        if (mWorkspace->isGenerator())
+            mPrediction->setReason(tr("%1 is a generator: it maps latent codes to images and predicts no classes (see the Latent dock)").arg(name));
+        else if (mWorkspace->isRecommender())
+            mPrediction->setReason(tr("%1 is a recommender: it scores items for users, not classes (see the Recommender dock)").arg(name));
+        else
+            mPrediction->setReason({});
+    });
     connect(mWorkspace, &Workspace::channelStepRequested, this, [this](int delta) {
         ActivationGrid *g = mPanel->grid();
         g->selectChannel(std::max(0, g->selectedChannel() + delta));
@@ -56,7 +65,16 @@ void ActivationsFeature::request()
 
 void ActivationsFeature::show(std::shared_ptr<const ActivationOutput> out)
 {
-    mPrediction->setPredictions(out->topK, out->logitStats);
+    // Class probabilities need an output [N, classes]; a language model's [B, L, V] or a regression's are not.
+    const Shape &o = out->logits.shape();
+    if (o.size() != 2 || o[1] < 2) {
+        const QString what = o.size() == 3 ? tr(" (a sequence of scores per position, as a language model's)") : QString();
+        mPrediction->setReason(
+            tr("The model's output is %1%2, not [N, classes]: it predicts no classes").arg(QString::fromStdString(shapeToString(o)), what));
+    } else {
+        mPrediction->setReason({});
+        mPrediction->setPredictions(out->topK, out->logitStats);
+    }
     mHidden.reset();
     if (out->layer.empty())
         mPanel->clear();

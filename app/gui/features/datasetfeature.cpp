@@ -94,6 +94,7 @@ void DatasetFeature::openDataset(const QString &path)
             },
             ds->labels(), classes);
         mDock->raise();
+        if (!ds->note().empty()) mWorkspace->showStatus(QString::fromStdString(path.toStdString() + ": " + ds->note()), 8000);
     } catch (const std::exception &e) {
         mWorkspace->showError(QString::fromStdString(e.what()));
     }
