@@ -211,6 +211,15 @@ Args parse(int argc, char **argv)
     return a;
 }
 
+TensorValue loadInput(const Args &a, const Model &model, const std::string &key)
+{
+    const ModelSummary &s = model.summary();
+    TensorValue x = loadInputFile(a.need(key), s.metadata.input, s.inputShape);
+    const std::string note = inputDtypeNote(s.metadata.input, x);
+    if (!note.empty()) std::cerr << "pellucid-cli: " << a.need(key) << ": " << note << "\n";
+    return x;
+}
+
 Dataset openDataset(const Args &a, const std::vector<std::string> &labels)
 {
     Dataset d = Dataset::open(a.need("data"), labels, a.get("split", ""));

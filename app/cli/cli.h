@@ -102,6 +102,9 @@ std::unique_ptr<Model> loadGenerator(const Args &a);
 std::unique_ptr<Model> loadCompanion(const Args &a, const std::string &key);
 /// A generator's classifier: --classifier, else the companion discoverCompanions finds (named on stderr).
 std::unique_ptr<Model> loadClassifierFor(const Args &a, const Model &generator);
+/// The file --KEY names as the model's input (a .npy as given, an image preprocessed per the metadata); a
+/// change of element type is said on stderr.
+TensorValue loadInput(const Args &a, const Model &model, const std::string &key = "input");
 /// The attribution method and its parameters from the attribution options.
 AttributionParams attributionParams(const Args &a);
 /// Superpixels from --superpixels / --superpixel-size / --feature-mask.

@@ -2,6 +2,8 @@
 
 #include "engine/core/files.h"
 
+#include <cmath>
+
 #include "engine/core/errors.h"
 
 #include <cstdio>
@@ -157,6 +159,23 @@ TensorValue readNpy(const std::string &path)
     else
         throw Error(ErrorCode::BadInput, path + ": unsupported dtype '" + descr + "'");
 
+    // The element type, kept as a tag: integers travel as float32, exactly up to ±2^24 (token ids, class
+    // indices, masks); larger ones are refused rather than rounded.
+    std::string dtype = "float32";
+    if (kind == 'i')
+        dtype = "int" + std::to_string(size * 8);
+    else if (kind == 'u')
+        dtype = "uint" + std::to_string(size * 8);
+    else if (kind == 'b')
+        dtype = "bool";
+    else if (kind == 'f' && size != 4)
+        dtype = "float" + std::to_string(size * 8);
+    if (kind == 'i' || kind == 'u')
+        for (size_t i = 0; i < n; ++i)
+            if (std::fabs(values[i]) > 16777216.0f)
+                throw Error(ErrorCode::BadInput,
+                            path + ": " + dtype + " value " + std::to_string(int64_t(values[i]))
+                                + " is beyond ±16,777,216, which Pellucid's float32 tensors cannot hold exactly");
     if (fortran && shape.size() > 1) {
         // Reorder column-major data into C order.
         std::vector<float> c(n);
@@ -172,7 +191,7 @@ TensorValue readNpy(const std::string &path)
         }
         values.swap(c);
     }
-    return TensorValue(shape, std::move(values));
+    return TensorValue(shape, std::move(values)).withDtype(dtype);
 }
 
 void writeNpy(const std::string &path, const TensorValue &t)

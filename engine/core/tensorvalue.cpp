@@ -45,7 +45,13 @@ TensorValue TensorValue::slice0(int64_t index) const
     Shape rest(mShape.begin() + 1, mShape.end());
     const int64_t n = shapeNumel(rest);
     const float *begin = data() + index * n;
-    return TensorValue(rest, std::vector<float>(begin, begin + n));
+    return TensorValue(rest, std::vector<float>(begin, begin + n)).withDtype(mDtype);
+}
+
+bool TensorValue::isInteger() const
+{
+    return mDtype == "int64" || mDtype == "int32" || mDtype == "int16" || mDtype == "int8" || mDtype == "uint8" || mDtype == "uint16"
+        || mDtype == "uint32" || mDtype == "bool";
 }
 
 TensorValue TensorValue::rows(int64_t begin, int64_t end) const
@@ -55,7 +61,7 @@ TensorValue TensorValue::rows(int64_t begin, int64_t end) const
     const int64_t per = mShape[0] ? numel() / mShape[0] : 0;
     Shape sh = mShape;
     sh[0] = end - begin;
-    return TensorValue(sh, std::vector<float>(data() + begin * per, data() + end * per));
+    return TensorValue(sh, std::vector<float>(data() + begin * per, data() + end * per)).withDtype(mDtype);
 }
 
 TensorValue concatRows(const std::vector<TensorValue> &parts)

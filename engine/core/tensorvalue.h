@@ -20,6 +20,16 @@ public:
     TensorValue(Shape shape, std::vector<float> values);
 
     const Shape &shape() const { return mShape; }
+    /// The element type the values came as ("float32" unless a .npy said otherwise: "int64", "int32",
+    /// "bool", "uint8", "float64", …). The values are held as float32 — exactly, for integers up to ±2^24.
+    const std::string &dtype() const { return mDtype; }
+    bool isInteger() const;
+    TensorValue withDtype(const std::string &dtype) const
+    {
+        TensorValue t = *this;
+        t.mDtype = dtype;
+        return t;
+    }
     const float *data() const { return mData ? mData->data() : nullptr; }
     int64_t numel() const { return mData ? int64_t(mData->size()) : 0; }
     bool empty() const { return numel() == 0 && mShape.empty(); }
@@ -42,6 +52,7 @@ public:
 private:
     Shape mShape;
     std::shared_ptr<const std::vector<float>> mData;
+    std::string mDtype = "float32";
 };
 
 /// Tensors stacked along their first dimension (the other dimensions must agree); empty for no parts.

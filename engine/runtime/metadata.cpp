@@ -51,7 +51,10 @@ ModelMetadata parseMetadata(const std::string &text, const std::string &source, 
             }
             if (const Json *v = inField("layout")) m.input.layout = v->asString();
             if (const Json *v = inField("channel_order")) m.input.channelOrder = v->asString();
-            if (const Json *v = inField("dtype")) m.input.dtype = v->asString();
+            if (const Json *v = inField("dtype")) {
+                m.input.dtype = v->asString();
+                m.input.dtypeDeclared = true;
+            }
             if (const Json *v = inField("range")) {
                 const auto r = floats(*v);
                 if (r.size() != 2 || !(r[1] > r[0])) throw std::runtime_error("expected [low, high] with low < high");
@@ -253,6 +256,24 @@ std::vector<std::string> readLabelsFile(const std::string &path)
     }
     if (labels.empty()) throw Error(ErrorCode::BadInput, "The labels file " + path + " holds no label");
     return labels;
+}
+
+bool inputIsLong(const InputSpec &spec, const TensorValue &input)
+{
+    if (spec.dtype == "int64") return true;
+    if (spec.dtypeDeclared) return false;
+    return input.dtype() == "int64" || input.dtype() == "int32" || input.dtype() == "int16" || input.dtype() == "int8";
+}
+
+std::string inputDtypeNote(const InputSpec &spec, const TensorValue &input)
+{
+    const bool asLong = inputIsLong(spec, input);
+    const std::string used = asLong ? "int64" : "float32";
+    if (input.dtype() == used) return {};
+    if (asLong && !input.isInteger()) return "the input's " + input.dtype() + " values are used as int64, as the model's input is declared";
+    if (spec.dtypeDeclared) return "the input's " + input.dtype() + " values are converted to " + used + ", the model's declared input type";
+    if (asLong) return {};   // int32 / int16 ids run as int64: same values
+    return "the input's " + input.dtype() + " values are converted to float32";
 }
 
 }   // namespace pellucid

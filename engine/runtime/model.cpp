@@ -404,6 +404,7 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
         if (options.inputDtype != "float32" && options.inputDtype != "int64")
             throw Error(ErrorCode::BadInput, "Input dtype must be float32 or int64, not '" + options.inputDtype + "'");
         s.metadata.input.dtype = options.inputDtype;
+        s.metadata.input.dtypeDeclared = true;
     }
     if (!options.inputShape.empty()) {
         s.inputShape = options.inputShape;

@@ -69,7 +69,7 @@ struct Model::Impl {
         } else {
             t = src.clone();
         }
-        if (summary.metadata.input.dtype == "int64") t = t.to(torch::kLong);
+        if (inputIsLong(summary.metadata.input, input)) t = t.to(torch::kLong);
         return t;
     }
 

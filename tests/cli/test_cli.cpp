@@ -923,4 +923,36 @@ TEST(preprocessing_and_labels_from_the_command_line)
              0);
 }
 
+TEST(npy_inputs_keep_their_own_dtype)
+{
+    // int64 token ids run as int64 on a model without metadata (no --input-dtype), as PyTorch's logits say.
+    const std::string m = fixtures::path("tv/plain_embedding.pt");
+    Run r = cli("predict --model " + m + " --input " + fixtures::path("tv/plain_embedding_ids.npy") + " --topk 3");
+    CHECK_MSG(r.status == 0, r.err);
+    const TensorValue want = readNpy(fixtures::path("tv/plain_embedding_logits.npy"));
+    const Json top = *Json::parse(r.out).find("top");
+    for (const Json &p : top.asArray()) CHECK(std::fabs(p.find("logit")->asNumber() - want.at(p.find("index")->asInt())) < 1e-5);
+    CHECK(r.err.empty());   // ran as given: nothing to say
+    CHECK_EQ(readNpy(fixtures::path("tv/plain_embedding_ids.npy")).dtype(), std::string("int64"));
+    // Declared float32 input: the ids are converted, and that is said; a bool mask on a float model likewise.
+    r = cli("predict --model " + m + " --input " + fixtures::path("tv/plain_embedding_ids.npy") + " --input-dtype float32");
+    CHECK(r.err.find("int64 values are converted to float32") != std::string::npos);
+    r = cli("predict --model " + fixtures::path("linear_traced.pt") + " --input " + fixtures::path("tv/mask_bool.npy"));
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(r.err.find("bool values are converted to float32") != std::string::npos);
+    // Integers beyond what float32 holds exactly are refused by name.
+    std::ofstream big(tmp + "/big_ids.npy", std::ios::binary);
+    const std::string header = "{'descr': '<i8', 'fortran_order': False, 'shape': (1, 1), }";
+    std::string h = header + std::string(64 - (10 + header.size() + 1) % 64, ' ') + "\n";
+    big.write("\x93NUMPY\x01\x00", 8);
+    const char len[2] = {char(h.size() & 0xFF), char(h.size() >> 8)};
+    big.write(len, 2);
+    big.write(h.data(), std::streamsize(h.size()));
+    const int64_t v = 100000000;
+    big.write(reinterpret_cast<const char *>(&v), 8);
+    big.close();
+    r = cli("predict --model " + m + " --input " + tmp + "/big_ids.npy");
+    CHECK(r.status == 2 && r.err.find("beyond ±16,777,216") != std::string::npos);
+}
+
 TESTKIT_MAIN

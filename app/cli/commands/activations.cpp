@@ -19,7 +19,7 @@ int cmdActivations(const Args &a)
     if (!png && !npy) throw UsageError("--out must end in .npy or .png");
     const std::string layer = a.need("layer");
     auto model = loadModel(a);
-    const TensorValue input = loadInputFile(a.need("input"), model->summary().metadata.input, model->summary().inputShape);
+    const TensorValue input = loadInput(a, *model);
     auto r = computeActivations(*model, input, 0, layer, 1, 16);
     if (npy)
         writeNpy(out, r->activation);

@@ -26,7 +26,7 @@ int cmdAttention(const Args &a)
         input = TensorValue({1, n}, std::move(ids));
         info["tokens"] = tokenizedJson(t);
     } else {
-        input = loadInputFile(a.need("input"), s.metadata.input, s.inputShape);
+        input = loadInput(a, *model);
     }
     const std::string out = a.need("out");
     if (!(endsWith(out, ".npy"))) throw UsageError("--out must end in .npy");

@@ -144,7 +144,7 @@ int cmdAttribute(const Args &a)
     const bool npy = endsWith(out, ".npy");
     if (!png && !npy) throw UsageError("--out must end in .npy or .png");
     auto model = loadModel(a);
-    const TensorValue input = loadInputFile(a.need("input"), model->summary().metadata.input, model->summary().inputShape);
+    const TensorValue input = loadInput(a, *model);
     auto r = attributeInput(*model, input, p, a);
     if (npy)
         writeNpy(out, r->map);

@@ -29,8 +29,8 @@ int cmdCompare(const Args &a)
     auto A = loadModel(a);
     auto B = loadCompanion(a, "model-b");
     const std::string inputPath = a.need("input");
-    const TensorValue xa = loadInputFile(inputPath, A->summary().metadata.input, A->summary().inputShape);
-    const TensorValue xb = loadInputFile(inputPath, B->summary().metadata.input, B->summary().inputShape);
+    const TensorValue xa = loadInput(a, *A);
+    const TensorValue xb = loadInput(a, *B);
     const auto ra = attributeInput(*A, xa, p, a);
     const auto rb = attributeInput(*B, xb, p, a);
     if (ra->map.shape() != rb->map.shape())

@@ -22,7 +22,7 @@ int cmdCounterfactual(const Args &a)
         z0 = checkCode(*dec, readNpy(a.need("z")), "code --z");
     } else {
         auto enc = loadCompanion(a, "encoder");
-        const TensorValue x = loadInputFile(a.need("input"), enc->summary().metadata.input, enc->summary().inputShape);
+        const TensorValue x = loadInput(a, *enc);
         z0 = checkCode(*dec, enc->forward(x, {}).outputs.at(0), "encoded input");
     }
     CounterfactualOptions o;

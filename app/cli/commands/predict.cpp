@@ -16,7 +16,7 @@ int cmdPredict(const Args &a)
     if (k < 1) throw UsageError("--topk must be at least 1");
     auto model = loadModel(a);
     const std::string inputPath = a.need("input");
-    const TensorValue input = loadInputFile(inputPath, model->summary().metadata.input, model->summary().inputShape);
+    const TensorValue input = loadInput(a, *model);
     const ForwardResult r = model->forward(input, {});
     if (r.outputs.empty()) throw Error(ErrorCode::ModelError, "The model returned no tensor");
     const TensorValue &logits = r.outputs[0];

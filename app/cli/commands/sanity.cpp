@@ -21,7 +21,7 @@ int cmdSanity(const Args &a)
     if (!one.has("target")) one.values["target"] = "predicted";
     AttributionParams p = attributionParams(one);
     auto model = loadModel(a);
-    const TensorValue x = loadInputFile(a.need("input"), model->summary().metadata.input, model->summary().inputShape);
+    const TensorValue x = loadInput(a, *model);
     const SanityResult r = sanityCheck(*model, x, p, explainOptions(a), uint64_t(toInt(a.get("seed", "0"), "--seed")));
     Json j = Json::object();
     j["method"] = methodName(p.method);
