@@ -316,13 +316,14 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
     s.fileName = fs::path(path).filename().string();
     s.device = d.device.str();
     s.torchVersion = TORCH_VERSION;
-    if (!extra["pellucid.json"].empty()) {
-        s.metadata = parseMetadata(extra["pellucid.json"], "archive", path + " (pellucid.json)");
-    } else if (fs::exists(path + ".json", ec)) {
+    // A sidecar MODEL.pt.json (what File → Model settings writes) wins over metadata inside the archive.
+    if (fs::exists(path + ".json", ec)) {
         std::ifstream in(path + ".json");
         std::stringstream text;
         text << in.rdbuf();
         s.metadata = parseMetadata(text.str(), "sidecar", path + ".json");
+    } else if (!extra["pellucid.json"].empty()) {
+        s.metadata = parseMetadata(extra["pellucid.json"], "archive", path + " (pellucid.json)");
     } else {
         bool found = false;
         ModelMetadata hf = huggingFaceMetadata(fs::path(path).parent_path().string().empty() ? "." : fs::path(path).parent_path().string(), found);

@@ -1,6 +1,10 @@
 #include "app/gui/features/modelfeature.h"
 
+#include "app/io/imageinput.h"
+#include "engine/core/files.h"
+#include "widgets/attribution/attributionview.h"
 #include "widgets/model/layertree.h"
+#include "widgets/model/modelsettingsdialog.h"
 
 #include <QActionGroup>
 #include <QFileDialog>
@@ -59,6 +63,18 @@ void ModelFeature::addActions(Menus &menus)
         const QString path =
             QFileDialog::getOpenFileName(mWindow, tr("Open TorchScript model"), QString(), tr("TorchScript (*.pt *.pth *.ptl *.zip);;All files (*)"));
         if (!path.isEmpty()) mWorkspace->openModel(path);
+    });
+    file->addAction(tr("Model &settings…"), this, [this] {
+        ModelSettingsDialog *dialog = settingsDialog();
+        if (!dialog) return;
+        if (dialog->exec() == QDialog::Accepted) {
+            try {
+                saveSettings(dialog->document());
+            } catch (const std::exception &e) {
+                mWorkspace->showError(QString::fromStdString(e.what()));
+            }
+        }
+        dialog->deleteLater();
     });
     mRecent = file->addMenu(tr("&Recent models"));
     updateRecentMenu();
@@ -149,6 +165,48 @@ void ModelFeature::setPrecision(Precision p)
     o.precision = p;
     QSettings().setValue("engine/precision", QString(precisionName(p)));
     mWorkspace->setLoadOptions(o, true);
+}
+
+ModelSettingsDialog *ModelFeature::settingsDialog()
+{
+    const auto s = mWorkspace->model();
+    if (!s) return nullptr;
+    auto *dialog = new ModelSettingsDialog(s->metadata, QString::fromStdString(s->fileName), mWindow);
+    connect(dialog, &ModelSettingsDialog::changed, this, [this, dialog] { updatePreview(dialog); });
+    updatePreview(dialog);
+    return dialog;
+}
+
+void ModelFeature::updatePreview(ModelSettingsDialog *dialog)
+{
+    const auto s = mWorkspace->model();
+    const QString image = mWorkspace->imagePath();
+    if (!s || image.isEmpty()) {
+        dialog->setPreview({}, tr("Open an image to preview its preprocessing."));
+        return;
+    }
+    try {
+        const InputSpec spec = dialog->inputSpec();
+        const TensorValue t = loadInputFile(image.toStdString(), spec, spec.shape.empty() ? s->inputShape : spec.shape);
+        const auto st = t.stats();
+        dialog->setPreview(inputPicture(t),
+                           tr("%1 → tensor %2, values %3 … %4")
+                               .arg(QFileInfo(image).fileName(), QString::fromStdString(shapeToString(t.shape())))
+                               .arg(st.min, 0, 'f', 3)
+                               .arg(st.max, 0, 'f', 3));
+    } catch (const std::exception &e) {
+        dialog->setPreview({}, QString::fromStdString(e.what()));
+    }
+}
+
+bool ModelFeature::saveSettings(const Json &document)
+{
+    const auto s = mWorkspace->model();
+    if (!s) return false;
+    writeTextAtomically(s->path + ".json", document.dump(1) + "\n");
+    mWorkspace->showStatus(tr("Wrote %1.json").arg(QString::fromStdString(s->path)));
+    mWorkspace->reloadModel();
+    return true;
 }
 
 void ModelFeature::saveSession(Session &s) const { s.layer = mWorkspace->layer(); }

@@ -8,6 +8,7 @@ class QMenu;
 namespace pellucid {
 
 class LayerTree;
+class ModelSettingsDialog;
 
 class ModelFeature : public Feature {
     Q_OBJECT
@@ -22,6 +23,11 @@ public:
     void setRole(const QString &role);
     void setThreads(int threads);
     void setPrecision(Precision precision);
+    /// File → Model settings…: the dialog for the current model (nullptr without one), its preview of the
+    /// current image, and saving: the sidecar MODEL.pt.json written atomically, then the model reloaded.
+    ModelSettingsDialog *settingsDialog();
+    void updatePreview(ModelSettingsDialog *dialog);
+    bool saveSettings(const Json &document);
 
 private:
     void onModel(std::shared_ptr<const ModelSummary> summary);
