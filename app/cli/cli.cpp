@@ -270,8 +270,6 @@ Json shapeJson(const Shape &s)
     return j;
 }
 
-std::unique_ptr<Model> loadModel(const Args &a) { return loadModel(a, ""); }
-
 std::unique_ptr<Model> loadGenerator(const Args &a) { return loadModel(a, "decoder"); }
 
 std::unique_ptr<Model> loadModel(const Args &a, const std::string &defaultRole)

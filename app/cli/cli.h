@@ -91,10 +91,9 @@ bool endsWith(const std::string &s, const std::string &suffix);
 Json shapeJson(const Shape &s);
 Json predictionsJson(const std::vector<Prediction> &top);
 
-/// The model named by --model, loaded with the model options.
-std::unique_ptr<Model> loadModel(const Args &a);
-/// As loadModel, with `defaultRole` when neither --role nor the metadata names one.
-std::unique_ptr<Model> loadModel(const Args &a, const std::string &defaultRole);
+/// The model named by --model, loaded with the model options; `defaultRole` applies when neither --role nor
+/// the metadata names one.
+std::unique_ptr<Model> loadModel(const Args &a, const std::string &defaultRole = "");
 /// The model of a command that needs a generator (traverse, interpolate, sample, gen-metrics, GANSpace):
 /// a model whose metadata names no role is taken as a decoder; --role overrides.
 std::unique_ptr<Model> loadGenerator(const Args &a);

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 namespace pellucid {
 
@@ -45,6 +46,14 @@ void writeTextAtomically(const std::string &path, const std::string &text)
 {
     writeFileAtomically(
         path, [&](std::ostream &out) { out << text; }, false);
+}
+
+bool readTextFile(const std::string &path, std::string &text)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return false;
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    return true;
 }
 
 std::vector<std::string> splitList(const std::string &s, char separator)

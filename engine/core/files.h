@@ -14,6 +14,9 @@ void writeTextAtomically(const std::string &path, const std::string &text);
 /// Renames an already written temporary to PATH (removing the temporary on failure); throws Error(IoError).
 void commitTemporary(const std::string &tmp, const std::string &path);
 
+/// The whole file as text; false when it cannot be opened.
+bool readTextFile(const std::string &path, std::string &text);
+
 /// "a,b,,c" → {"a", "b", "c"}: the non-empty pieces between separators.
 std::vector<std::string> splitList(const std::string &s, char separator = ',');
 

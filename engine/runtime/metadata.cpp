@@ -1,10 +1,10 @@
 #include "engine/runtime/metadata.h"
 
-#include <fstream>
 #include <map>
 #include <sstream>
 
 #include "engine/core/errors.h"
+#include "engine/core/files.h"
 
 namespace pellucid {
 namespace {
@@ -128,14 +128,18 @@ Json metadataToJson(const ModelMetadata &m)
 
 namespace {
 
-bool readText(const std::string &path, std::string &text)
+/// {"0": "a", "1": "b", …} → {"a", "b", …}; the ids must be 0…K−1.
+std::vector<std::string> labelsFromIdDict(const Json &dict)
 {
-    std::ifstream in(path);
-    if (!in) return false;
-    std::stringstream s;
-    s << in.rdbuf();
-    text = s.str();
-    return true;
+    std::map<int64_t, std::string> byId;
+    for (const auto &[k, v] : dict.asObject()) byId[std::stoll(k)] = v.asString();
+    std::vector<std::string> labels;
+    int64_t next = 0;
+    for (const auto &[id, label] : byId) {
+        if (id != next++) throw std::runtime_error("ids must be 0, 1, 2, … without gaps");
+        labels.push_back(label);
+    }
+    return labels;
 }
 
 /// `size` / `crop_size` as HF writes them: a number, {"height", "width"} or {"shortest_edge"}.
@@ -168,7 +172,7 @@ ModelMetadata huggingFaceMetadata(const std::string &folder, bool &found)
     try {
         Json cfg;
         bool hf = false;
-        if (readText(folder + "/config.json", text)) {
+        if (readTextFile(folder + "/config.json", text)) {
             // Only a Hugging Face model config counts (another tool's config.json beside the model is not ours).
             try {
                 cfg = Json::parse(text);
@@ -181,20 +185,14 @@ ModelMetadata huggingFaceMetadata(const std::string &folder, bool &found)
             found = true;
             origin = folder + "/config.json";
             if (const Json *id2label = cfg.find(field = "id2label")) {
-                std::map<int64_t, std::string> byId;
-                for (const auto &[k, v] : id2label->asObject()) byId[std::stoll(k)] = v.asString();
                 Json labels = Json::array();
-                int64_t next = 0;
-                for (const auto &[id, label] : byId) {
-                    if (id != next++) throw std::runtime_error("ids must be 0, 1, 2, … without gaps");
-                    labels.push(Json(label));
-                }
+                for (const std::string &l : labelsFromIdDict(*id2label)) labels.push(Json(l));
                 doc["labels"] = labels;
                 doc["task"] = "classification";
             }
             if (const Json *name = cfg.find(field = "_name_or_path"); name && name->isString()) doc["name"] = name->asString();
         }
-        if (readText(folder + "/preprocessor_config.json", text)) {
+        if (readTextFile(folder + "/preprocessor_config.json", text)) {
             found = true;
             origin = folder + "/preprocessor_config.json";
             const Json pre = Json::parse(text);
@@ -227,7 +225,7 @@ ModelMetadata huggingFaceMetadata(const std::string &folder, bool &found)
 std::vector<std::string> readLabelsFile(const std::string &path)
 {
     std::string text;
-    if (!readText(path, text)) throw Error(ErrorCode::FileNotFound, "Labels file not found: " + path);
+    if (!readTextFile(path, text)) throw Error(ErrorCode::FileNotFound, "Labels file not found: " + path);
     std::vector<std::string> labels;
     size_t first = text.find_first_not_of(" \t\r\n");
     if (first != std::string::npos && (text[first] == '[' || text[first] == '{')) {
@@ -236,13 +234,7 @@ std::vector<std::string> readLabelsFile(const std::string &path)
             if (j.isArray()) {
                 for (const Json &l : j.asArray()) labels.push_back(l.asString());
             } else {
-                std::map<int64_t, std::string> byId;
-                for (const auto &[k, v] : j.asObject()) byId[std::stoll(k)] = v.asString();
-                int64_t next = 0;
-                for (const auto &[id, label] : byId) {
-                    if (id != next++) throw std::runtime_error("ids must be 0, 1, 2, … without gaps");
-                    labels.push_back(label);
-                }
+                labels = labelsFromIdDict(j);
             }
         } catch (const std::exception &e) {
             throw Error(ErrorCode::BadInput, "Invalid labels file " + path + ": " + e.what());

@@ -5,6 +5,7 @@
 #include "engine/runtime/model.h"
 
 #include "engine/core/errors.h"
+#include "engine/core/files.h"
 #include "engine/runtime/graphtaps.h"
 #include "engine/runtime/modelimpl.h"
 
@@ -317,11 +318,8 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
     s.device = d.device.str();
     s.torchVersion = TORCH_VERSION;
     // A sidecar MODEL.pt.json (what File → Model settings writes) wins over metadata inside the archive.
-    if (fs::exists(path + ".json", ec)) {
-        std::ifstream in(path + ".json");
-        std::stringstream text;
-        text << in.rdbuf();
-        s.metadata = parseMetadata(text.str(), "sidecar", path + ".json");
+    if (std::string text; fs::exists(path + ".json", ec) && readTextFile(path + ".json", text)) {
+        s.metadata = parseMetadata(text, "sidecar", path + ".json");
     } else if (!extra["pellucid.json"].empty()) {
         s.metadata = parseMetadata(extra["pellucid.json"], "archive", path + " (pellucid.json)");
     } else {

@@ -165,7 +165,7 @@ void ModelSettingsDialog::applyPreset(const QString &preset)
     emit changed();
 }
 
-Json ModelSettingsDialog::document() const
+Json ModelSettingsDialog::build() const
 {
     Json doc = mBase.raw.isObject() ? mBase.raw : Json::object();
     Json in = Json::object();
@@ -193,11 +193,17 @@ Json ModelSettingsDialog::document() const
     if (!task.isEmpty()) doc["task"] = task.toStdString();
     const QString role = mRole->currentData().toString();
     if (!role.isEmpty()) doc["role"] = role.toStdString();
+    return doc;
+}
+
+Json ModelSettingsDialog::document() const
+{
+    Json doc = build();
     parseMetadata(doc.dump(), "sidecar", "the model settings");   // refuses what the loader would refuse, by field
     return doc;
 }
 
-InputSpec ModelSettingsDialog::inputSpec() const { return parseMetadata(document().dump(), "sidecar", "the model settings").input; }
+InputSpec ModelSettingsDialog::inputSpec() const { return parseMetadata(build().dump(), "sidecar", "the model settings").input; }
 
 void ModelSettingsDialog::setPreview(const QImage &picture, const QString &text)
 {

@@ -36,6 +36,7 @@ signals:
     void changed();   // a field changed: the preview is out of date
 
 private:
+    Json build() const;   // the document from the fields, not yet checked
     ModelMetadata mBase;
     QLineEdit *mShape, *mMean, *mStd, *mLabels;
     QComboBox *mLayout, *mChannels, *mPreset, *mTask, *mRole;

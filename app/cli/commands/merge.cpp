@@ -6,9 +6,7 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 namespace pellucid::cli {
 
@@ -23,12 +21,11 @@ int cmdMerge(const Args &a)
     std::vector<std::pair<std::string, Json>> entries;
     for (const auto &e : fs::directory_iterator(dir)) {
         if (e.path().extension() != ".json" || e.path().filename() == "index.json") continue;
-        std::ifstream in(e.path());
-        std::stringstream text;
-        text << in.rdbuf();
+        std::string text;
+        if (!readTextFile(e.path().string(), text)) throw Error(ErrorCode::IoError, "Cannot read " + e.path().string());
         Json j;
         try {
-            j = Json::parse(text.str());
+            j = Json::parse(text);
         } catch (const std::exception &ex) {
             throw Error(ErrorCode::BadInput, e.path().string() + ": " + ex.what());
         }
