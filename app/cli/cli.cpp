@@ -455,10 +455,7 @@ std::unique_ptr<Tokenizer> tokenizerFor(const Args &a, const ModelSummary *s)
     TokenizerOptions o;
     o.truncate = a.flags.count("truncate") > 0;
     std::string file;
-    if (s) {
-        tokenizerFromMetadata(*s, file, o);
-        if (o.maxLength == 0 && s->inputShape.size() == 2 && s->inputShapeSource == "metadata") o.maxLength = int(s->inputShape[1]);
-    }
+    if (s) tokenizerFromMetadata(*s, file, o);
     if (a.has("tokenizer")) file = a.need("tokenizer");   // --tokenizer wins over the metadata's
     if (a.has("lowercase")) o.lowercase = a.need("lowercase") != "0";
     if (a.has("max-length")) o.maxLength = toInt(a.need("max-length"), "--max-length");

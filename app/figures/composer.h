@@ -1,7 +1,9 @@
 #pragma once
 // The figure composer: rows of inputs × columns of views (the input, an attribution method, a layer's
-// activation), with panel letters (a), (b), … and a per-panel, per-column or shared colour scale, painted as
-// one figure. The numbers come from computeComposer (engine calls only), shared by the GUI and the headless
+// activation, a vision transformer's attention on its patch grid, a text's token attributions), with panel
+// letters (a), (b), … and a per-panel, per-column or shared colour scale, painted as one figure. Rows are
+// image / tensor files, or texts (through the model's tokenizer). A second layout draws a generator's latent
+// traversal: chosen dimensions × steps, decoded from one seeded (or zero) code. The numbers come from computeComposer (engine calls only), shared by the GUI and the headless
 // `pellucid-cli figure`, so both draw identical data.
 #include "engine/attribution/attribution.h"
 #include "engine/core/json.h"
@@ -17,31 +19,60 @@
 namespace pellucid {
 
 struct ComposerColumn {
-    enum class Kind { Input, Attribution, Activation };
+    enum class Kind { Input, Attribution, Activation, Attention, Tokens };
+    /// Attention: the CLS token's attention at one layer (heads averaged, or one head), attention rollout, or
+    /// gradient-weighted rollout; for image rows on the patch grid (metadata attention.patch_grid), for text
+    /// rows over the tokens.
+    enum class AttentionView { Cls, Rollout, GradientRollout };
     Kind kind = Kind::Input;
     AttributionParams params;   // Attribution
     std::string layer;          // Activation: the layer; its channels are averaged
-    std::string title;          // empty: derived
+    AttentionView attention = AttentionView::Rollout;
+    int attentionLayer = -1;   // Cls: the attention site (−1: the last)
+    int head = -1;             // Cls: one head (−1: their mean)
+    int target = -1;           // GradientRollout and Tokens: the class explained (−1: predicted)
+    int steps = 50;            // Tokens: integration points of layer integrated gradients
+    std::string title;         // empty: derived
+};
+
+/// The traversal layout: row d is the code z + t·e_dims[d] for `steps` offsets t = linspace(lo, hi).
+struct ComposerTraversal {
+    std::vector<int> dims{0, 1, 2, 3};
+    double lo = -3, hi = 3;
+    int steps = 7;
+    int64_t seed = -1;     // z from the prior as torch.manual_seed(seed); torch.randn(1, D); −1: z = 0
+    int classIndex = -1;   // a conditional generator's class
 };
 
 struct ComposerSpec {
     enum class Scale { PerPanel, PerColumn, Shared };
-    QStringList rows;   // input files
+    enum class Layout { Grid, Traversal };
+    Layout layout = Layout::Grid;
+    QStringList rows;        // Grid: input files, or texts when `textRows`
+    bool textRows = false;   // rows are texts, encoded by the model's tokenizer
     std::vector<ComposerColumn> columns;
+    ComposerTraversal traversal;   // Traversal
     Scale scale = Scale::PerColumn;
     bool letters = true;
     double clipPercentile = 99.5;
 };
 
 Json composerToJson(const ComposerSpec &spec);
+/// The columns' titles (a column's own title, else one derived from its kind and parameters).
+QStringList composerColumnTitles(const ComposerSpec &spec);
 ComposerSpec composerFromJson(const Json &j);   // throws Error(BadInput)
 
 struct ComposerData {
+    ComposerSpec::Layout layout = ComposerSpec::Layout::Grid;
     int rows = 0, cols = 0;
     std::vector<TensorValue> inputs;   // per row, as fed to the model
-    std::vector<TensorValue> maps;     // rows × cols, row-major; empty for input columns
+    std::vector<QStringList> tokens;   // per row of a text grid, its tokens
+    std::vector<TensorValue> maps;     // rows × cols, row-major; empty for input columns; [1, L] over tokens
     std::vector<int> targets;          // per cell, the explained class (-1 if none)
+    TensorValue images;                // Traversal: [rows × cols, C, H, W] in [0, 1], row-major
+    TensorValue codes;                 // Traversal: the decoded codes [rows × cols, D]
     QStringList rowTitles, columnTitles;
+    QStringList classNames;   // the model's labels (titles name the explained class)
 };
 
 /// Computes every cell (blocking: call it on the engine thread or in the CLI). `cancelled` may stop it.
@@ -52,17 +83,22 @@ public:
     ComposedFigure(ComposerData data, ComposerSpec spec);
     double figureAspect() const override;
     void paintFigure(QPainter &p, const QRectF &rect, const FigureSettings &settings) const override;
-    QStringList writeRawData(const QString &base) const override;   // base_r{row}_c{col}.npy per computed cell
+    /// base_r{row}_c{col}.npy per computed cell (a text's tokens beside it as base_r{row}_tokens.txt); a
+    /// traversal as base_images.npy and base_codes.npy.
+    QStringList writeRawData(const QString &base) const override;
     int panelCount() const { return mData.rows * mData.cols; }
     QStringList panelLabels() const;   // "(a) row/column", in painting order
     const ComposerData &data() const { return mData; }
 
 private:
+    void paintTraversal(QPainter &p, const QRectF &rect, const FigureSettings &settings) const;
+    void paintTokens(QPainter &p, const QRectF &cell, size_t index, const QString &title, const FigureSettings &settings) const;
     ComposerData mData;
     ComposerSpec mSpec;
     std::vector<QImage> mBase, mOverlay;
     std::vector<double> mLo, mHi;
     std::vector<bool> mDiverging;
+    std::vector<QImage> mPictures;   // Traversal: the decoded images
 };
 
 }   // namespace pellucid

@@ -2,6 +2,7 @@
 
 #include "engine/core/errors.h"
 
+#include <QCoreApplication>
 #include <QCryptographicHash>
 #include <QDir>
 #include <QFile>
@@ -26,6 +27,25 @@ QString resolve(const QString &path, const QString &sessionDir)
 
 }   // namespace
 
+QString resourcesDir()
+{
+    const QString env = qEnvironmentVariable("PELLUCID_RESOURCES");
+    if (!env.isEmpty()) return env;
+    if (QCoreApplication::instance()) {
+        const QString installed = QCoreApplication::applicationDirPath() + "/../share/pellucid/resources";
+        if (QFileInfo::exists(installed)) return QDir(installed).absolutePath();
+    }
+    return QStringLiteral(PELLUCID_SOURCE_RESOURCES);
+}
+
+QStringList exampleSessions()
+{
+    const QDir dir(resourcesDir() + "/sessions");
+    QStringList out;
+    for (const QString &f : dir.entryList({"*.json"}, QDir::Files, QDir::Name)) out << dir.filePath(f);
+    return out;
+}
+
 QString sha256OfFile(const QString &path)
 {
     QFile f(path);
@@ -40,6 +60,7 @@ void saveSession(Session s, const QString &path)
     if (QFileInfo::exists(s.modelPath)) s.modelSha256 = sha256OfFile(s.modelPath);
     Json j = Json::object();
     j["pellucid_session"] = Session::kVersion;
+    if (!s.name.isEmpty()) j["name"] = s.name.toStdString();
     Json model = Json::object();
     model["path"] = QFileInfo(s.modelPath).absoluteFilePath().toStdString();
     model["sha256"] = s.modelSha256.toStdString();
@@ -48,13 +69,15 @@ void saveSession(Session s, const QString &path)
     for (const QString &i : s.inputs) inputs << QFileInfo(i).absoluteFilePath();
     j["inputs"] = strings(inputs);
     j["current_input"] = s.currentInput.isEmpty() ? std::string() : QFileInfo(s.currentInput).absoluteFilePath().toStdString();
+    if (!s.text.isEmpty()) j["text"] = s.text.toStdString();
     j["layer"] = s.layer.toStdString();
     j["attribution"] = attributionParamsToJson(s.attribution);
     Json compare = Json::array();
     for (auto m : s.compare) compare.push(Json(methodName(m)));
     j["compare"] = compare;
     ComposerSpec composer = s.composer;
-    for (QString &r : composer.rows) r = QFileInfo(r).absoluteFilePath();
+    if (!composer.textRows)
+        for (QString &r : composer.rows) r = QFileInfo(r).absoluteFilePath();
     j["composer"] = composerToJson(composer);
     Json fig = Json::object();
     fig["width_mm"] = s.figure.widthMm;
@@ -92,6 +115,8 @@ Session loadSession(const QString &path)
     const QString dir = QFileInfo(path).absolutePath();
     Session s;
     try {
+        if (const Json *v = j.find("name")) s.name = QString::fromStdString(v->asString());
+        if (const Json *v = j.find("text")) s.text = QString::fromStdString(v->asString());
         if (const Json *m = j.find("model")) {
             s.modelPath = resolve(QString::fromStdString(m->find("path") ? m->find("path")->asString() : ""), dir);
             s.modelSha256 = QString::fromStdString(m->find("sha256") ? m->find("sha256")->asString() : "");
@@ -111,7 +136,8 @@ Session loadSession(const QString &path)
             }
         if (const Json *v = j.find("composer")) {
             s.composer = composerFromJson(*v);
-            for (QString &r : s.composer.rows) r = resolve(r, dir);
+            if (!s.composer.textRows)
+                for (QString &r : s.composer.rows) r = resolve(r, dir);
         }
         if (const Json *v = j.find("figure")) {
             if (const Json *x = v->find("width_mm")) s.figure.widthMm = x->asNumber();
@@ -133,7 +159,7 @@ Session loadSession(const QString &path)
         s.warnings << QString("The model %1 changed since the session was saved (SHA-256 differs): numbers may differ").arg(s.modelPath);
     }
     QStringList missing;
-    for (const QString &i : s.inputs + s.composer.rows)
+    for (const QString &i : s.inputs + (s.composer.textRows ? QStringList() : s.composer.rows))
         if (!QFileInfo::exists(i) && !missing.contains(i)) missing << i;
     for (const QString &m : missing) s.warnings << QString("Input file missing: %1").arg(m);
     return s;

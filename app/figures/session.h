@@ -23,10 +23,12 @@ public:
 
 struct Session {
     static constexpr int kVersion = 1;
+    QString name;   // a title for menus (the example sessions have one)
     QString modelPath;
     QString modelSha256;
     QStringList inputs;   // inputs the session refers to (the composer's rows among them)
     QString currentInput;
+    QString text;                    // the Input dock's text, when a text is the input
     QString layer;                   // the Activations panel's layer
     AttributionParams attribution;   // the Attribution panel's method and parameters
     std::vector<AttributionMethod> compare;
@@ -36,7 +38,12 @@ struct Session {
     QStringList warnings;   // filled by loadSession: changed hash, missing files
 };
 
-QString sha256OfFile(const QString &path);   // empty when the file cannot be read
+QString sha256OfFile(const QString &path);
+/// The bundled resources (demo models, samples, example sessions): $PELLUCID_RESOURCES, else
+/// share/pellucid/resources beside the installed executable, else the source tree's resources/.
+QString resourcesDir();
+/// The example sessions bundled with Pellucid (resources/sessions/*.json), sorted by file name.
+QStringList exampleSessions();   // empty when the file cannot be read
 /// Computes the model's hash (when the file exists) and writes atomically. Throws SessionError.
 void saveSession(Session session, const QString &path);
 /// Throws SessionError for a missing, corrupt or future-version file; other problems become warnings.

@@ -5,6 +5,8 @@
 #include "app/gui/mainwindow.h"
 #include "app/gui/workspace.h"
 
+#include "engine/core/json.h"
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDialogButtonBox>
@@ -37,18 +39,35 @@ ComposerDialog::ComposerDialog(QWidget *parent, FiguresFeature *figures, Workspa
     }
     left->addRow(tr("Rows (inputs)"), mRows);
     mColumns = new QListWidget(this);
-    auto addColumn = [this](const QString &label, int kind, int method, bool on) {
-        auto *item = new QListWidgetItem(label, mColumns);
-        item->setData(Qt::UserRole, kind);
-        item->setData(Qt::UserRole + 1, method);
-        item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
-        item->setCheckState(on ? Qt::Checked : Qt::Unchecked);
-    };
-    addColumn(tr("Input"), int(ComposerColumn::Kind::Input), 0, true);
-    for (AttributionMethod m : allMethods())
-        addColumn(QString::fromLatin1(methodName(m)), int(ComposerColumn::Kind::Attribution), int(m),
-                  m == AttributionMethod::Saliency || m == AttributionMethod::IntegratedGradients || m == AttributionMethod::GradCam);
-    if (!currentLayer.isEmpty()) addColumn(tr("Activation of %1").arg(currentLayer), int(ComposerColumn::Kind::Activation), 0, false);
+    addColumn(tr("Input"), ComposerColumn{}, true, false);
+    for (AttributionMethod m : allMethods()) {
+        ComposerColumn c;
+        c.kind = ComposerColumn::Kind::Attribution;
+        c.params.method = m;
+        addColumn(QString::fromLatin1(methodName(m)), c,
+                  m == AttributionMethod::Saliency || m == AttributionMethod::IntegratedGradients || m == AttributionMethod::GradCam, true);
+    }
+    if (!currentLayer.isEmpty()) {
+        ComposerColumn c;
+        c.kind = ComposerColumn::Kind::Activation;
+        c.layer = currentLayer.toStdString();
+        addColumn(tr("Activation of %1").arg(currentLayer), c, false, false);
+    }
+    // A vision transformer (metadata attention.patch_grid): its attention on the patches.
+    const auto model = mWorkspace->model();
+    const Json *att = model ? model->metadata.raw.find("attention") : nullptr;
+    if (att && att->find("patch_grid")) {
+        for (auto view :
+             {ComposerColumn::AttentionView::Cls, ComposerColumn::AttentionView::Rollout, ComposerColumn::AttentionView::GradientRollout}) {
+            ComposerColumn c;
+            c.kind = ComposerColumn::Kind::Attention;
+            c.attention = view;
+            addColumn(view == ComposerColumn::AttentionView::Cls           ? tr("CLS attention, last layer")
+                          : view == ComposerColumn::AttentionView::Rollout ? tr("Attention rollout")
+                                                                           : tr("Gradient rollout"),
+                      c, false, false);
+        }
+    }
     left->addRow(tr("Columns (views)"), mColumns);
     mScale = new QComboBox(this);
     mScale->addItem(tr("One scale per column"), int(ComposerSpec::Scale::PerColumn));
@@ -58,6 +77,7 @@ ComposerDialog::ComposerDialog(QWidget *parent, FiguresFeature *figures, Workspa
     mLetters = new QCheckBox(tr("Panel letters (a), (b), …"), this);
     mLetters->setChecked(true);
     left->addRow(mLetters);
+    mSettings = ExportDialog::savedSettings();
     mTitle = new QLineEdit(this);
     left->addRow(tr("Title"), mTitle);
     mCaption = new QLineEdit(this);
@@ -84,7 +104,7 @@ ComposerDialog::ComposerDialog(QWidget *parent, FiguresFeature *figures, Workspa
     connect(exportButton, &QPushButton::clicked, this, &ComposerDialog::exportFigureFile);
     connect(mFigures, &FiguresFeature::composed, this, [this](std::shared_ptr<const ComposedFigure> fig) {
         mFigure = fig;
-        FigureSettings s = ExportDialog::savedSettings();
+        FigureSettings s = mSettings;
         s.title = mTitle->text();
         s.caption = mCaption->text();
         const QSizeF mm = figurePageMm(*fig, s);
@@ -105,47 +125,116 @@ ComposerDialog::ComposerDialog(MainWindow *window, const QStringList &inputs, co
     : ComposerDialog(window, window->figures(), window->workspace(), inputs, currentLayer)
 { }
 
+void ComposerDialog::setFigureSettings(const FigureSettings &settings)
+{
+    mSettings = settings;
+    mTitle->setText(settings.title);
+    mCaption->setText(settings.caption);
+}
+
+FigureSettings ComposerDialog::figureSettings() const
+{
+    FigureSettings s = mSettings;
+    s.title = mTitle->text();
+    s.caption = mCaption->text();
+    return s;
+}
+
+void ComposerDialog::addColumn(const QString &label, const ComposerColumn &column, bool on, bool fromPanel)
+{
+    auto *item = new QListWidgetItem(label, mColumns);
+    item->setData(Qt::UserRole, int(mColumnSpecs.size()));
+    item->setData(Qt::UserRole + 1, fromPanel);
+    item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
+    item->setCheckState(on ? Qt::Checked : Qt::Unchecked);
+    mColumnSpecs.push_back(column);
+}
+
 ComposerSpec ComposerDialog::spec() const
 {
     ComposerSpec s;
+    if (mTraversal) s = *mTraversal;
+    s.scale = ComposerSpec::Scale(mScale->currentData().toInt());
+    s.letters = mLetters->isChecked();
+    if (mTraversal) return s;
+    s.textRows = mTextRows;
     for (int i = 0; i < mRows->count(); ++i)
         if (mRows->item(i)->checkState() == Qt::Checked) s.rows << mRows->item(i)->data(Qt::UserRole).toString();
     const AttributionParams base = mWorkspace->attributionParams();
     for (int i = 0; i < mColumns->count(); ++i) {
         const QListWidgetItem *item = mColumns->item(i);
         if (item->checkState() != Qt::Checked) continue;
-        ComposerColumn c;
-        c.kind = ComposerColumn::Kind(item->data(Qt::UserRole).toInt());
-        if (c.kind == ComposerColumn::Kind::Attribution) {
+        ComposerColumn c = mColumnSpecs[size_t(item->data(Qt::UserRole).toInt())];
+        if (item->data(Qt::UserRole + 1).toBool()) {
+            const AttributionMethod m = c.params.method;
             c.params = base;   // the panel's target, layer and parameters
-            c.params.method = AttributionMethod(item->data(Qt::UserRole + 1).toInt());
+            c.params.method = m;
             c.params.window.clear();
             c.params.stride.clear();
         }
-        if (c.kind == ComposerColumn::Kind::Activation) c.layer = mLayer.toStdString();
         s.columns.push_back(c);
     }
-    s.scale = ComposerSpec::Scale(mScale->currentData().toInt());
-    s.letters = mLetters->isChecked();
     return s;
 }
 
 void ComposerDialog::setSpec(const ComposerSpec &spec)
 {
-    for (int i = 0; i < mRows->count(); ++i)
-        mRows->item(i)->setCheckState(spec.rows.contains(mRows->item(i)->data(Qt::UserRole).toString()) ? Qt::Checked : Qt::Unchecked);
     mScale->setCurrentIndex(mScale->findData(int(spec.scale)));
     mLetters->setChecked(spec.letters);
+    if (spec.layout == ComposerSpec::Layout::Traversal) {
+        // A traversal has no rows or columns to pick: it is composed as the session gives it.
+        mTraversal = spec;
+        mRows->setEnabled(false);
+        mColumns->setEnabled(false);
+        QStringList dims;
+        for (int d : spec.traversal.dims) dims << QString::number(d);
+        mStatus->setText(tr("This figure is a latent traversal: dimensions %1, %2 steps from %3 to %4")
+                             .arg(dims.join(", "))
+                             .arg(spec.traversal.steps)
+                             .arg(spec.traversal.lo)
+                             .arg(spec.traversal.hi));
+        return;
+    }
+    mTextRows = spec.textRows;
+    if (spec.textRows) {   // texts replace the image rows; image views go
+        mRows->clear();
+        for (int i = mColumns->count() - 1; i >= 0; --i) {
+            const auto kind = mColumnSpecs[size_t(mColumns->item(i)->data(Qt::UserRole).toInt())].kind;
+            if (kind == ComposerColumn::Kind::Attribution || kind == ComposerColumn::Kind::Activation) delete mColumns->takeItem(i);
+        }
+    }
+    for (const QString &r : spec.rows) {
+        bool found = false;
+        for (int i = 0; i < mRows->count(); ++i) found = found || mRows->item(i)->data(Qt::UserRole).toString() == r;
+        if (found) continue;
+        auto *item = new QListWidgetItem(spec.textRows ? r : QFileInfo(r).fileName(), mRows);
+        item->setData(Qt::UserRole, r);
+        item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
+    }
+    for (int i = 0; i < mRows->count(); ++i)
+        mRows->item(i)->setCheckState(spec.rows.contains(mRows->item(i)->data(Qt::UserRole).toString()) ? Qt::Checked : Qt::Unchecked);
+    // The session's columns in its order, checked; the other entries unchecked after them.
+    for (int i = 0; i < mColumns->count(); ++i) mColumns->item(i)->setCheckState(Qt::Unchecked);
+    const QStringList titles = composerColumnTitles(spec);
+    for (size_t k = 0; k < spec.columns.size(); ++k) {
+        addColumn(titles.value(int(k)), spec.columns[k], true, false);
+        mColumns->insertItem(int(k), mColumns->takeItem(mColumns->count() - 1));
+    }
+    // Entries the session's columns repeat go (the session's own parameters win).
+    for (int i = mColumns->count() - 1; i >= int(spec.columns.size()); --i)
+        if (titles.contains(mColumns->item(i)->text(), Qt::CaseInsensitive) || (mColumns->item(i)->text() == tr("Input") && titles.contains("input")))
+            delete mColumns->takeItem(i);
 }
 
 void ComposerDialog::compose()
 {
     const ComposerSpec s = spec();
-    if (s.rows.isEmpty() || s.columns.empty()) {
+    if (s.layout == ComposerSpec::Layout::Grid && (s.rows.isEmpty() || s.columns.empty())) {
         mStatus->setText(tr("Choose at least one row and one column"));
         return;
     }
-    mStatus->setText(tr("Computing %1 panels…").arg(s.rows.size() * int(s.columns.size())));
+    mStatus->setText(s.layout == ComposerSpec::Layout::Traversal ? tr("Decoding %1 images…").arg(int(s.traversal.dims.size()) * s.traversal.steps)
+                                                                 : tr("Computing %1 panels…").arg(s.rows.size() * int(s.columns.size())));
     mFigures->compose(s);
 }
 
@@ -157,7 +246,7 @@ void ComposerDialog::exportFigureFile()
     }
     const QString path = QFileDialog::getSaveFileName(this, tr("Export figure"), QString(), tr("PDF (*.pdf);;SVG (*.svg);;PNG (*.png)"));
     if (path.isEmpty()) return;
-    FigureSettings s = ExportDialog::savedSettings();
+    FigureSettings s = mSettings;
     s.title = mTitle->text();
     s.caption = mCaption->text();
     try {

@@ -1,5 +1,6 @@
 // Pellucid: the desktop application. `pellucid [MODEL.pt] [--image IMG] [--layer PATH]
 // [--screenshot OUT.png [--delay-ms N]]` — without a model it opens the bundled demo.
+#include "app/figures/session.h"
 #include "app/gui/mainwindow.h"
 
 #include <QApplication>
@@ -8,19 +9,6 @@
 #include <QFileInfo>
 #include <QScreen>
 #include <QTimer>
-
-namespace {
-
-QString resourcesDir()
-{
-    const QString env = qEnvironmentVariable("PELLUCID_RESOURCES");
-    if (!env.isEmpty()) return env;
-    const QString installed = QCoreApplication::applicationDirPath() + "/../share/pellucid/resources";
-    if (QFileInfo::exists(installed)) return installed;
-    return QStringLiteral(PELLUCID_SOURCE_RESOURCES);
-}
-
-}   // namespace
 
 int main(int argc, char **argv)
 {
@@ -41,7 +29,7 @@ int main(int argc, char **argv)
     parser.addOptions({image, layer, shot, delay});
     parser.process(app);
 
-    const QString res = resourcesDir();
+    const QString res = pellucid::resourcesDir();
     pellucid::MainWindow w;
     w.setSampleFolder(res + "/samples");
     w.show();

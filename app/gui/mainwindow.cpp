@@ -196,6 +196,22 @@ void MainWindow::buildMenus()
     menus.view->insertSeparator(menus.view->actions().value(toggles.size()));
     QAction *reset = menus.view->addAction(tr("&Reset layout"), this, &MainWindow::resetLayout);
     reset->setObjectName("resetLayoutAction");
+    // Help → Examples: one session per bundled demo (model, inputs, panels and a composed figure).
+    QMenu *examples = menus.help->addMenu(tr("&Examples"));
+    examples->setObjectName("examplesMenu");
+    for (const QString &path : exampleSessions()) {
+        QString name = QFileInfo(path).completeBaseName();
+        try {
+            const Session s = loadSession(path);
+            if (!s.name.isEmpty()) name = s.name;
+        } catch (const std::exception &) {
+            // listed by file name; opening it names the problem
+        }
+        QAction *a = examples->addAction(name, this, [this, path] { openExample(path); });
+        a->setData(path);
+    }
+    if (examples->isEmpty()) examples->addAction(tr("(no example sessions found)"))->setEnabled(false);
+    menus.help->addSeparator();
     menus.help->addAction(tr("&About Pellucid"), this, [this] {
         QMessageBox::about(this, tr("About Pellucid"), tr("Pellucid %1 — see inside neural networks.").arg(QApplication::applicationVersion()));
     });
@@ -278,6 +294,12 @@ void MainWindow::openSession(const QString &path)
     } catch (const std::exception &e) {
         showError(QString::fromStdString(e.what()));
     }
+}
+
+void MainWindow::openExample(const QString &path)
+{
+    openSession(path);
+    statusBar()->showMessage(tr("Example %1 opened: File → Figure composer draws its figure").arg(QFileInfo(path).completeBaseName()), 8000);
 }
 
 void MainWindow::applyPendingSession()

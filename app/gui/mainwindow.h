@@ -86,6 +86,7 @@ public:
     Session currentSession() const;
     void saveSessionTo(const QString &path);   // throws SessionError
     void openSession(const QString &path);     // problems are shown; what can open, opens
+    void openExample(const QString &path);     // Help → Examples: a bundled session
     quint64 compose(const ComposerSpec &spec);
     ComposerSpec composerSpec() const;
     AttributionParams attributionPanelParams() const;

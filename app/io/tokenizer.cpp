@@ -366,8 +366,21 @@ bool tokenizerFromMetadata(const ModelSummary &model, std::string &file, Tokeniz
     if (!t || !t->isObject()) return false;
     if (const Json *f = t->find("file"); f && f->isString()) file = (std::filesystem::path(model.path).parent_path() / f->asString()).string();
     if (const Json *l = t->find("lowercase")) options.lowercase = l->asBool();
-    if (const Json *m = t->find("max_length")) options.maxLength = int(m->asInt());
+    if (const Json *m = t->find("max_length"))
+        options.maxLength = int(m->asInt());
+    else if (options.maxLength == 0 && model.inputShape.size() == 2 && model.inputShapeSource == "metadata")
+        options.maxLength = int(model.inputShape[1]);
     return true;
+}
+
+std::unique_ptr<Tokenizer> tokenizerForModel(const ModelSummary &model, bool truncate)
+{
+    TokenizerOptions o;
+    o.truncate = truncate;
+    std::string file;
+    tokenizerFromMetadata(model, file, o);
+    if (file.empty()) throw Error(ErrorCode::BadMetadata, model.fileName + " names no tokenizer in its metadata (\"tokenizer\": {\"file\": …})");
+    return Tokenizer::open(file, o);
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::open(const std::string &path, const TokenizerOptions &options)

@@ -57,8 +57,11 @@ private:
 };
 
 /// The tokenizer a model's metadata names ("tokenizer": {"file", "lowercase", "max_length"}): fills the file
-/// (relative to the model) and the options it gives; returns false when the metadata names none.
+/// (relative to the model) and the options it gives — without max_length, a sequence length the metadata's
+/// input shape [1, L] fixes; returns false when the metadata names none.
 bool tokenizerFromMetadata(const ModelSummary &model, std::string &file, TokenizerOptions &options);
+/// The tokenizer the model's metadata names, opened. Throws Error(BadMetadata) naming the model when none.
+std::unique_ptr<Tokenizer> tokenizerForModel(const ModelSummary &model, bool truncate);
 
 /// Whether this build has SentencePiece support (libsentencepiece-dev found at configure time).
 bool sentencePieceAvailable();

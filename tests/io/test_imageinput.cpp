@@ -1,5 +1,5 @@
 // Image preprocessing as the metadata (or the command line) names it: torchvision's Resize + CenterCrop and
-// ImageNet normalisation against torchvision's own numbers, EXIF orientation, 16-bit PNG, labels files.
+// ImageNet normalisation against torchvision's own numbers, EXIF orientation, 16-bit PNG, CMYK JPEG, labels files.
 #include "app/io/imageinput.h"
 #include "engine/core/errors.h"
 #include "engine/core/npy.h"
@@ -95,6 +95,26 @@ TEST(sixteen_bit_png_keeps_its_range)
     gray.channelOrder = "gray";
     const TensorValue t = loadInputFile(path, gray, {1, 1, 8, 8});
     CHECK(std::fabs(t.at(0) - 1.0f) < 1e-6 && std::fabs(t.at(7) - 32768.0f / 65535.0f) < 1e-6 && t.at(8 + 7) == 0.0f);
+}
+
+TEST(cmyk_jpeg_decodes_to_its_colours)
+{
+    // A CMYK JPEG (Adobe APP14, inverted as Photoshop and Pillow write it) decodes to the RGB Pillow makes of
+    // the same file, and close to the photograph it was made from — not to an inverted or four-channel tensor.
+    InputSpec rgb;
+    rgb.channelOrder = "rgb";
+    const TensorValue t = loadInputFile(fixtures::path("tv/photo_96x72_cmyk.jpg"), rgb, {});
+    CHECK(t.shape() == (Shape{1, 3, 72, 96}));
+    const TensorValue pillow = readNpy(fixtures::path("tv/photo_96x72_cmyk_rgb.npy"));
+    CHECK_MSG(fixtures::maxAbsDiff(t, pillow) <= 2.5 / 255, fixtures::maxAbsDiff(t, pillow) * 255);
+    const TensorValue original = loadInputFile(fixtures::path("tv/photo_96x72.png"), rgb, {});
+    double mean = 0;
+    for (int64_t i = 0; i < t.numel(); ++i) mean += std::fabs(t.at(i) - original.at(i)) / double(t.numel());
+    CHECK_MSG(mean < 0.03, mean);
+    // Grey models get the luminance of those colours.
+    InputSpec gray;
+    gray.channelOrder = "gray";
+    CHECK(loadInputFile(fixtures::path("tv/photo_96x72_cmyk.jpg"), gray, {}).shape() == (Shape{1, 1, 72, 96}));
 }
 
 TEST(labels_files_in_three_forms)

@@ -24,9 +24,7 @@
 #include <cmath>
 
 namespace pellucid {
-namespace {
-
-QImage toImage(const TensorValue &t, int64_t index)
+QImage generatedPicture(const TensorValue &t, int64_t index)
 {
     const Shape &s = t.shape();
     const int c = int(s[1]), h = int(s[2]), w = int(s[3]);
@@ -41,8 +39,6 @@ QImage toImage(const TensorValue &t, int64_t index)
         }
     return img;
 }
-
-}   // namespace
 
 ImageGrid::ImageGrid(QWidget *parent) : QWidget(parent) { setMinimumSize(200, 80); }
 
@@ -103,7 +99,7 @@ void ImageGrid::paintGrid(QPainter &p, const QRectF &rect, const QFont &font) co
     p.setRenderHint(QPainter::SmoothPixmapTransform, false);
     for (int i = 0; i < n; ++i) {
         const QRectF r(rect.left() + labelW + (i % mCols) * cell + 1, rect.top() + (i / mCols) * cell + 1, cell - 2, cell - 2);
-        p.drawImage(r, toImage(mImages, i));
+        p.drawImage(r, generatedPicture(mImages, i));
     }
     p.setPen(palette().color(QPalette::WindowText));
     for (int r = 0; r < rows && r < mRowLabels.size(); ++r)
@@ -674,8 +670,8 @@ void LatentPanel::setCode(const std::vector<float> &z)
 void LatentPanel::showDecoded(const TensorValue &image)
 {
     if (image.shape().size() != 4) return;
-    mDecoded->setPixmap(
-        QPixmap::fromImage(toImage(image, 0).scaled(mDecoded->size().boundedTo(QSize(360, 360)), Qt::KeepAspectRatio, Qt::FastTransformation)));
+    mDecoded->setPixmap(QPixmap::fromImage(
+        generatedPicture(image, 0).scaled(mDecoded->size().boundedTo(QSize(360, 360)), Qt::KeepAspectRatio, Qt::FastTransformation)));
 }
 
 void LatentPanel::showTraversal(const TensorValue &images, int dims, int steps)

@@ -23,6 +23,9 @@ class QSpinBox;
 
 namespace pellucid {
 
+/// Image `index` of decoded images [N, C, H, W] with values in [0, 1] (clamped; NaN black), grey or RGB.
+QImage generatedPicture(const TensorValue &images, int64_t index);
+
 class ImageGrid : public QWidget, public FigureSource {
     Q_OBJECT
 public:

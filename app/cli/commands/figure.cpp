@@ -23,14 +23,15 @@ int cmdFigure(const Args &a)
         throw Error(ErrorCode::BadInput, e.what());
     }
     for (const QString &w : session.warnings) std::cerr << "pellucid-cli: warning: " << w.toStdString() << "\n";
-    if (session.composer.rows.isEmpty() || session.composer.columns.empty())
+    const bool traversal = session.composer.layout == ComposerSpec::Layout::Traversal;
+    if (!traversal && (session.composer.rows.isEmpty() || session.composer.columns.empty()))
         throw Error(ErrorCode::BadInput, "The session has no composed figure (its composer has no rows or no columns)");
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
     int argc = a.argc;                   // lives as long as the application
     QGuiApplication app(argc, a.argv);   // fonts and painting; no window is shown
     Args withModel = a;
     withModel.values["model"] = session.modelPath.toStdString();
-    auto model = loadModel(withModel);
+    auto model = traversal ? loadGenerator(withModel) : loadModel(withModel);
     const ComposedFigure fig(computeComposer(*model, session.composer), session.composer);
     try {
         const QString path = QString::fromStdString(out);

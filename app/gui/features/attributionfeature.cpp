@@ -50,6 +50,13 @@ void AttributionFeature::request(bool skipMainView)
 {
     const TensorValue &input = mWorkspace->input();
     if (!mWorkspace->hasModel() || input.numel() == 0 || !mDock->isVisible()) return;
+    if (mWorkspace->isGenerator() || mWorkspace->isRecommender()) {   // no class score to explain: say why, run nothing
+        const QString name = QString::fromStdString(mWorkspace->model()->fileName);
+        mPanel->showError("attribution",
+                          mWorkspace->isGenerator() ? tr("%1 is a generator: attributions explain class scores (see the Latent dock)").arg(name)
+                                                    : tr("%1 is a recommender: its explanations are in the Recommender dock").arg(name));
+        return;
+    }
     TensorValue segments;
     bool first = true;
     for (auto [view, params] : mPanel->requests()) {

@@ -4,6 +4,8 @@
 #include "app/gui/exportdialog.h"
 #include "widgets/input/inputpanel.h"
 
+#include <QTimer>
+
 namespace pellucid {
 
 namespace {
@@ -26,9 +28,15 @@ void FiguresFeature::addActions(Menus &menus)
         for (int i = 0; i < mInput->sampleCount(); ++i)
             if (!inputs.contains(mInput->samplePath(i))) inputs << mInput->samplePath(i);
         ComposerDialog dlg(mWindow, this, mWorkspace, inputs, mWorkspace->layer());
-        if (!mSpec.rows.isEmpty()) dlg.setSpec(mSpec);
+        if (!mSpec.rows.isEmpty() || mSpec.layout == ComposerSpec::Layout::Traversal) dlg.setSpec(mSpec);
+        if (mSettings) dlg.setFigureSettings(*mSettings);
+        if (mFromSession) {   // a session's figure is drawn as soon as the composer opens
+            mFromSession = false;
+            QTimer::singleShot(0, &dlg, [&dlg] { dlg.compose(); });
+        }
         dlg.exec();
         mSpec = dlg.spec();
+        mSettings = dlg.figureSettings();
     });
 }
 
@@ -51,9 +59,14 @@ void FiguresFeature::saveSession(Session &s) const
     for (const QString &r : mSpec.rows)
         if (!s.inputs.contains(r)) s.inputs << r;
     s.composer = mSpec;
-    s.figure = ExportDialog::savedSettings();
+    s.figure = mSettings ? *mSettings : ExportDialog::savedSettings();
 }
 
-void FiguresFeature::restoreSession(const Session &s) { mSpec = s.composer; }
+void FiguresFeature::restoreSession(const Session &s)
+{
+    mSpec = s.composer;
+    mSettings = s.figure;
+    mFromSession = !mSpec.rows.isEmpty() || mSpec.layout == ComposerSpec::Layout::Traversal;
+}
 
 }   // namespace pellucid

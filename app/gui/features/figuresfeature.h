@@ -4,6 +4,8 @@
 #include "app/figures/composer.h"
 #include "app/gui/feature.h"
 
+#include <optional>
+
 namespace pellucid {
 
 class InputPanel;
@@ -17,6 +19,7 @@ public:
     void restoreSession(const Session &session) override;
     quint64 compose(const ComposerSpec &spec);
     ComposerSpec spec() const { return mSpec; }
+    std::optional<FigureSettings> figureSettings() const { return mSettings; }
 
 signals:
     void composed(std::shared_ptr<const pellucid::ComposedFigure> figure);
@@ -24,6 +27,9 @@ signals:
 private:
     InputPanel *mInput;
     ComposerSpec mSpec;
+    bool mFromSession = false;
+    std::optional<FigureSettings>
+        mSettings;   // the composed figure's size, title and caption (a session's)   // the spec came from a session and is not drawn yet
     TaskSlot mSlot{"compose"};
 };
 

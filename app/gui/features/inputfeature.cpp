@@ -112,12 +112,8 @@ void InputFeature::setText(const QString &text)
     const auto s = mWorkspace->model();
     if (!s) return;
     try {
-        TokenizerOptions o;
-        std::string file;
-        tokenizerFromMetadata(*s, file, o);
-        if (file.empty()) throw Error(ErrorCode::BadMetadata, s->fileName + " names no tokenizer in its metadata (\"tokenizer\": {\"file\": …})");
-        o.truncate = true;   // the app cuts long texts (and says so); the CLI asks for --truncate
-        const Tokenized t = Tokenizer::open(file, o)->encode(text.toStdString());
+        const auto tokenizer = tokenizerForModel(*s, true);   // the app cuts long texts (and says so); the CLI asks for --truncate
+        const Tokenized t = tokenizer->encode(text.toStdString());
         QStringList tokens;
         for (const auto &tok : t.tokens) tokens << QString::fromStdString(tok);
         std::vector<float> ids(t.ids.begin(), t.ids.end());
@@ -134,8 +130,10 @@ void InputFeature::setText(const QString &text)
             p.drawText(card.rect().adjusted(12, 12, -12, -12), Qt::TextWordWrap | Qt::AlignLeft | Qt::AlignTop, text);
         }
         mPanel->showImage(QString(), card);
-        mPanel->showMessage(tr("%1 tokens%2").arg(t.ids.size()).arg(t.truncated ? tr(" (truncated to the model's %1)").arg(o.maxLength) : QString()));
+        mPanel->showMessage(
+            tr("%1 tokens%2").arg(t.ids.size()).arg(t.truncated ? tr(" (truncated to the model's %1)").arg(t.ids.size()) : QString()));
         mWorkspace->clearError();
+        mText = text;
         mWorkspace->setInput(TensorValue({1, n}, std::move(ids)), InputOrigin::Text, QString(), tokens);
     } catch (const std::exception &e) {
         mWorkspace->showError(QString::fromStdString(e.what()));
@@ -147,11 +145,15 @@ void InputFeature::saveSession(Session &s) const
     const QString image = mWorkspace->imagePath();
     if (!image.isEmpty()) s.inputs << image;
     s.currentInput = image;
+    if (mWorkspace->inputOrigin() == InputOrigin::Text) s.text = mText;
 }
 
 void InputFeature::restoreSession(const Session &s)
 {
-    if (!s.currentInput.isEmpty() && QFileInfo::exists(s.currentInput)) openImage(s.currentInput);
+    if (!s.text.isEmpty())
+        setText(s.text);
+    else if (!s.currentInput.isEmpty() && QFileInfo::exists(s.currentInput))
+        openImage(s.currentInput);
 }
 
 }   // namespace pellucid

@@ -27,6 +27,7 @@ signals:
 private:
     void onModel(std::shared_ptr<const ModelSummary> summary);
     InputPanel *mPanel;
+    QString mText;   // the text made current last (saved in sessions while it is the input)
 };
 
 }   // namespace pellucid

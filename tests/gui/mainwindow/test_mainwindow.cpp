@@ -5,6 +5,7 @@
 #include "app/gui/mainwindow.h"
 #include "app/io/imageinput.h"
 #include "app/gui/composerdialog.h"
+#include "app/gui/features/figuresfeature.h"
 #include "widgets/activations/activationgrid.h"
 #include "widgets/activations/activationpanel.h"
 #include "widgets/attribution/attributionpanel.h"
@@ -499,6 +500,54 @@ private slots:
             const int at = text.indexOf(letter);
             QVERIFY2(at > last, letter);   // panels painted in order
             last = at;
+        }
+    }
+
+    void examplesMenuOpensEveryExample()
+    {
+        auto w = std::make_unique<MainWindow>();
+        w->resize(1400, 900);
+        w->show();
+        auto *menu = w->findChild<QMenu *>("examplesMenu");
+        QVERIFY(menu);
+        QList<QAction *> actions = menu->actions();
+        QCOMPARE(actions.size(), 4);
+        for (QAction *a : actions) {
+            const QString path = a->data().toString();
+            const QString name = QFileInfo(path).completeBaseName();
+            const Session expected = loadSession(path);
+            QCOMPARE(a->text(), expected.name);
+            QSignalSpy opened(w.get(), &MainWindow::sessionOpened);
+            a->trigger();
+            QVERIFY2(opened.count() == 1 || opened.wait(60000), qPrintable(name));
+            QVERIFY2(w->modelSummary() && QString::fromStdString(w->modelSummary()->path) == expected.modelPath, qPrintable(name));
+            if (!expected.text.isEmpty()) QVERIFY2(!w->currentTokens().isEmpty(), qPrintable(name));   // the text is the input
+            if (!expected.currentInput.isEmpty()) QTRY_COMPARE_WITH_TIMEOUT(int(w->inputTensor().numel()), 784, 10000);
+            // The composer opens with the session's figure, layout and columns kept, and draws it.
+            ComposerDialog dlg(w.get(), {}, w->currentLayer());
+            dlg.setSpec(w->composerSpec());
+            QVERIFY(w->figures()->figureSettings());
+            dlg.setFigureSettings(*w->figures()->figureSettings());
+            QCOMPARE(dlg.figureSettings().title, expected.figure.title);
+            QCOMPARE(dlg.figureSettings().widthMm, expected.figure.widthMm);
+            const ComposerSpec spec = dlg.spec();
+            QCOMPARE(int(spec.layout), int(expected.composer.layout));
+            QCOMPARE(spec.textRows, expected.composer.textRows);
+            QCOMPARE(spec.rows, expected.composer.rows);
+            QCOMPARE(composerColumnTitles(spec), composerColumnTitles(expected.composer));
+            dlg.resize(1100, 650);
+            dlg.show();
+            QSignalSpy done(w.get(), &MainWindow::composed);
+            QSignalSpy errors(w.get(), &MainWindow::errorShown);
+            dlg.compose();
+            QStringList seen;
+            const bool ok = done.wait(60000);
+            for (const auto &e : errors) seen << e.at(0).toString();
+            QVERIFY2(ok, qPrintable(name + ": " + seen.join(" | ")));
+            auto fig = done.takeFirst().at(0).value<std::shared_ptr<const ComposedFigure>>();
+            QVERIFY(fig && fig->panelCount() > 0);
+            QTest::qWait(100);
+            dlg.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/example_" + name + ".png");
         }
     }
 
