@@ -450,9 +450,10 @@ void writeImages(const std::string &out, const TensorValue &images, int cols)
 
 /// The tokenizer a text model names in its metadata ("tokenizer": {"file", "lowercase", "max_length"}),
 /// or --tokenizer F; --truncate chooses truncation over an error for a text longer than max_length.
-std::unique_ptr<Tokenizer> tokenizerFor(const Args &a, const ModelSummary *s)
+std::unique_ptr<Tokenizer> tokenizerFor(const Args &a, const ModelSummary *s, bool addEnd)
 {
     TokenizerOptions o;
+    o.addEnd = addEnd;
     o.truncate = a.flags.count("truncate") > 0;
     std::string file;
     if (s) tokenizerFromMetadata(*s, file, o);
@@ -461,6 +462,77 @@ std::unique_ptr<Tokenizer> tokenizerFor(const Args &a, const ModelSummary *s)
     if (a.has("max-length")) o.maxLength = toInt(a.need("max-length"), "--max-length");
     if (file.empty()) throw UsageError("no tokenizer: the model's metadata names none; give --tokenizer F");
     return Tokenizer::open(file, o);
+}
+
+std::vector<int64_t> promptIds(const Args &a, const Model &model, std::unique_ptr<Tokenizer> &tokenizer)
+{
+    const bool text = a.has("text"), ids = a.has("ids");
+    if (text == ids) throw UsageError("give the prompt as --text \"...\" or as --ids IDS.npy (one of them)");
+    tokenizer.reset();
+    try {
+        tokenizer = tokenizerFor(a, &model.summary(), false);
+    } catch (const UsageError &) {
+        if (text) throw;   // --ids without a tokenizer: token strings are their numbers
+    }
+    if (text) {
+        const Tokenized t = tokenizer->encode(a.need("text"));
+        return t.ids;
+    }
+    const TensorValue v = readNpy(a.need("ids"));
+    if (v.shape().size() != 2 || v.dim(0) != 1 || v.dim(1) < 1)
+        throw Error(ErrorCode::BadInput, "--ids " + a.need("ids") + " holds " + shapeToString(v.shape()) + "; a prompt is int64 ids [1, L]");
+    std::vector<int64_t> out;
+    for (int64_t i = 0; i < v.numel(); ++i) {
+        const float x = v.at(i);
+        if (x != std::floor(x)) throw Error(ErrorCode::BadInput, "--ids " + a.need("ids") + " holds " + std::to_string(x) + ", not a token id");
+        out.push_back(int64_t(x));
+    }
+    return out;
+}
+
+GenerationOptions generationOptions(const Args &a)
+{
+    GenerationOptions o;
+    o.maxNew = toInt(a.get("max-new", "20"), "--max-new");
+    if (o.maxNew < 1 || o.maxNew > 4096) throw UsageError("--max-new must be 1 to 4096");
+    o.temperature = toDouble(a.get("temperature", "0"), "--temperature");
+    if (!(o.temperature >= 0 && o.temperature <= 100)) throw UsageError("--temperature must be 0 (greedy) to 100");
+    o.topK = toInt(a.get("top-k", "0"), "--top-k");
+    if (o.topK < 0) throw UsageError("--top-k must be 0 (all) or more");
+    o.topP = toDouble(a.get("top-p", "1"), "--top-p");
+    if (!(o.topP > 0 && o.topP <= 1)) throw UsageError("--top-p must be in (0, 1]");
+    o.seed = uint64_t(toId(a.get("seed", "0"), "--seed"));
+    if (a.has("stop-ids")) o.stopIds = intList(a.need("stop-ids"), "--stop-ids");
+    return o;
+}
+
+Json tokensJson(const Tokenizer *tokenizer, const std::vector<int64_t> &ids)
+{
+    Json out = Json::array();
+    for (int64_t id : ids) out.push(Json(tokenizer ? tokenizer->piece(id) : std::to_string(id)));
+    return out;
+}
+
+const OptionTable &promptOptions()
+{
+    static const OptionTable t = {
+        {"text", "\"...\"", "the prompt, through the model's tokenizer (BOS kept, no EOS)"},
+        {"ids", "IDS.npy", "the prompt as int64 ids [1, L]"},
+    };
+    return t;
+}
+
+const OptionTable &samplingOptions()
+{
+    static const OptionTable t = {
+        {"max-new", "N", "tokens generated at most (1–4096, default 20)"},
+        {"temperature", "T", "0: greedy (default); > 0: sampling at that temperature (up to 100)"},
+        {"top-k", "K", "sample among the K most probable tokens (0: all, default)"},
+        {"top-p", "P", "nucleus sampling: the smallest set whose mass reaches P (0 < P ≤ 1, default 1)"},
+        {"seed", "S", "the sampling seed (default 0)"},
+        {"stop-ids", "A,B,…", "stop after any of these ids (the model's EOS always stops)"},
+    };
+    return t;
 }
 
 Json tokenizedJson(const Tokenized &t)

@@ -8,6 +8,7 @@
 #include "app/workflows/workflows.h"
 #include "engine/attribution/attribution.h"
 #include "engine/core/json.h"
+#include "engine/language/lm.h"
 #include "engine/recommender/recommender.h"
 #include "engine/runtime/model.h"
 
@@ -114,8 +115,20 @@ Json resultJson(const AttributionResult &r);
 /// .npy, a PNG grid (`cols` columns, 0: automatic), or a GIF / MP4 animation, by --out's extension.
 void writeImages(const std::string &out, const TensorValue &images, int cols);
 
-/// The tokenizer a text model names in its metadata, or --tokenizer F.
-std::unique_ptr<Tokenizer> tokenizerFor(const Args &a, const ModelSummary *s);
+/// The tokenizer a text model names in its metadata, or --tokenizer F; `addEnd` false leaves out the closing
+/// EOS / [SEP] (a language model's prompt).
+std::unique_ptr<Tokenizer> tokenizerFor(const Args &a, const ModelSummary *s, bool addEnd = true);
+
+/// A language model's prompt: --text through its tokenizer (BOS kept, no EOS), or --ids IDS.npy (int64
+/// [1, L]); `tokenizer` is set when one is available (for token strings), else null.
+std::vector<int64_t> promptIds(const Args &a, const Model &model, std::unique_ptr<Tokenizer> &tokenizer);
+/// The generation options (--max-new, --temperature, --top-k, --top-p, --seed, --stop-ids).
+GenerationOptions generationOptions(const Args &a);
+/// Token strings of ids (or their numbers without a tokenizer).
+Json tokensJson(const Tokenizer *tokenizer, const std::vector<int64_t> &ids);
+/// Option groups of the language-model commands: the prompt (--text / --ids) and sampling.
+const OptionTable &promptOptions();
+const OptionTable &samplingOptions();
 Json tokenizedJson(const Tokenized &t);
 
 /// The dataset --data names (--split for a folder of IDX files); what was chosen is said on stderr.

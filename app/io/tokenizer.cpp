@@ -162,6 +162,7 @@ WordPieceTokenizer::WordPieceTokenizer(const std::string &path, const TokenizerO
                             + "'): not a vocab.txt");
         if (!mVocab.emplace(line, id).second)
             throw Error(ErrorCode::BadInput, "The vocabulary " + path + " lists '" + line + "' twice (line " + std::to_string(id + 1) + ")");
+        mPieces.push_back(line);
         ++id;
     }
     auto find = [&](const char *t) {
@@ -241,8 +242,8 @@ Tokenized WordPieceTokenizer::encode(const std::string &text) const
     if (mOptions.addSpecial) push("[CLS]");
     for (const std::string &w : basicTokens(text))
         for (const std::string &p : wordPieces(w)) push(p);
-    if (mOptions.addSpecial) push("[SEP]");
-    checkLength(t, mOptions, mOptions.addSpecial);
+    if (mOptions.addSpecial && mOptions.addEnd) push("[SEP]");
+    checkLength(t, mOptions, mOptions.addSpecial && mOptions.addEnd);
     return t;
 }
 
@@ -338,7 +339,7 @@ public:
             t.ids.push_back(std::stoll(line.substr(0, tab)));
             t.tokens.push_back(line.substr(tab + 1));
         }
-        const bool eos = mOptions.addSpecial && mEos >= 0;
+        const bool eos = mOptions.addSpecial && mOptions.addEnd && mEos >= 0;
         if (eos) {
             t.ids.push_back(mEos);
             t.tokens.push_back(mPlugin.take(mPlugin.piece(mHandle, mEos)));
@@ -348,6 +349,20 @@ public:
     }
     std::string kind() const override { return "sentencepiece"; }
     size_t vocabularySize() const override { return size_t(mSize); }
+    std::string piece(int64_t id) const override { return id >= 0 && id < mSize ? mPlugin.take(mPlugin.piece(mHandle, int(id))) : std::string(); }
+    std::string decode(const std::vector<int64_t> &ids) const override
+    {
+        std::string out;
+        for (int64_t id : ids) {
+            if (id == mBos || id == mEos || id < 0 || id >= mSize) continue;
+            std::string p = piece(id);
+            if (p == "<pad>" || p == "<unk>") p = p == "<unk>" ? "\u2047" : "";
+            for (size_t at; (at = p.find("\u2581")) != std::string::npos;) p.replace(at, 3, " ");
+            out += p;
+        }
+        if (!out.empty() && out.front() == ' ') out.erase(0, 1);
+        return out;
+    }
 
 private:
     TokenizerOptions mOptions;
@@ -359,6 +374,20 @@ private:
 }   // namespace
 
 bool sentencePieceAvailable() { return SpPlugin::get().lib != nullptr; }
+
+std::string WordPieceTokenizer::decode(const std::vector<int64_t> &ids) const
+{
+    std::string out;
+    for (int64_t id : ids) {
+        const std::string p = piece(id);
+        if (p.empty() || p == "[CLS]" || p == "[SEP]" || p == "[PAD]") continue;
+        if (p.size() > 2 && p.compare(0, 2, "##") == 0)
+            out += p.substr(2);
+        else
+            out += (out.empty() ? "" : " ") + p;
+    }
+    return out;
+}
 
 bool tokenizerFromMetadata(const ModelSummary &model, std::string &file, TokenizerOptions &options)
 {

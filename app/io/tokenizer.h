@@ -23,6 +23,7 @@ struct Tokenized {
 struct TokenizerOptions {
     bool lowercase = true;    // WordPiece: lower-case and strip accents (uncased BERT vocabularies)
     bool addSpecial = true;   // [CLS] … [SEP] (WordPiece); BOS/EOS when the SentencePiece model has them
+    bool addEnd = true;       // with addSpecial, the closing [SEP] / EOS too (false: a language model's prompt)
     int maxLength = 0;        // 0: no limit; otherwise longer inputs are an error unless `truncate`
     bool truncate = false;
 };
@@ -34,6 +35,11 @@ public:
     virtual Tokenized encode(const std::string &text) const = 0;
     virtual std::string kind() const = 0;
     virtual size_t vocabularySize() const = 0;
+    /// The token string of an id ("" outside the vocabulary).
+    virtual std::string piece(int64_t id) const = 0;
+    /// The text of ids: SentencePiece's ▁ become spaces, WordPiece's ## pieces join their word; special
+    /// tokens ([CLS], [SEP], [PAD], <s>, </s>, <pad>) are left out.
+    virtual std::string decode(const std::vector<int64_t> &ids) const = 0;
     /// A WordPiece vocabulary (vocab.txt) or a SentencePiece model (.model), by content. Throws Error
     /// (FileNotFound / BadInput) naming the file and the problem.
     static std::unique_ptr<Tokenizer> open(const std::string &path, const TokenizerOptions &options = {});
@@ -45,6 +51,8 @@ public:
     Tokenized encode(const std::string &text) const override;
     std::string kind() const override { return "wordpiece"; }
     size_t vocabularySize() const override { return mVocab.size(); }
+    std::string piece(int64_t id) const override { return id >= 0 && size_t(id) < mPieces.size() ? mPieces[size_t(id)] : std::string(); }
+    std::string decode(const std::vector<int64_t> &ids) const override;
     /// BERT's basic tokenisation alone (words and punctuation), for tests.
     std::vector<std::string> basicTokens(const std::string &text) const;
     /// Word pieces of one basic token.
@@ -52,6 +60,7 @@ public:
 
 private:
     std::unordered_map<std::string, int64_t> mVocab;
+    std::vector<std::string> mPieces;   // by id
     TokenizerOptions mOptions;
     int64_t mUnk = -1, mCls = -1, mSep = -1;
 };

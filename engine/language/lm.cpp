@@ -1,0 +1,497 @@
+#include "engine/language/lm.h"
+
+#include "engine/attention/attention.h"
+#include "engine/attribution/attribution.h"
+#include "engine/core/errors.h"
+#include "engine/runtime/modelimpl.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <set>
+
+namespace pellucid {
+namespace {
+
+const Json *lmMetadata(const Model &model) { return model.summary().metadata.raw.find("lm"); }
+
+std::string metaString(const Json *lm, const char *key)
+{
+    const Json *v = lm ? lm->find(key) : nullptr;
+    return v && v->isString() ? v->asString() : std::string();
+}
+
+const LayerInfo *findLayer(const ModelSummary &s, const std::string &path)
+{
+    for (const LayerInfo &l : s.layers)
+        if (l.path == path) return &l;
+    return nullptr;
+}
+
+std::string firstCalled(const ModelSummary &s, std::initializer_list<const char *> names)
+{
+    for (const char *n : names)
+        if (const LayerInfo *l = findLayer(s, n); l && l->calls > 0) return n;
+    return "";
+}
+
+/// Direct children of `prefix` named 0, 1, 2, … that forward calls, in index order.
+std::vector<std::string> numberedChildren(const ModelSummary &s, const std::string &prefix)
+{
+    std::vector<std::string> out;
+    for (int i = 0;; ++i) {
+        const std::string p = prefix + "." + std::to_string(i);
+        const LayerInfo *l = findLayer(s, p);
+        if (!l || l->calls == 0) break;
+        out.push_back(p);
+    }
+    return out;
+}
+
+std::string listOf(const std::vector<std::string> &v)
+{
+    std::string out;
+    for (size_t i = 0; i < v.size() && i < 8; ++i) out += (i ? ", " : "") + v[i];
+    if (v.size() > 8) out += ", …";
+    return out.empty() ? "none" : out;
+}
+
+torch::jit::Module submodule(const torch::jit::Module &root, const std::string &path)
+{
+    torch::jit::Module m = root;
+    size_t start = 0;
+    while (start <= path.size()) {
+        const size_t dot = path.find('.', start);
+        const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+        m = m.attr(part).toModule();
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+    }
+    return m;
+}
+
+at::Tensor firstOutput(const c10::IValue &v)
+{
+    std::vector<at::Tensor> outs;
+    flattenTensors(v, outs);
+    if (outs.empty()) throw Error(ErrorCode::BadInput, "The model returned no tensor");
+    return outs[0];
+}
+
+/// Logits [B, L, V] of a batch of ids [B, L], checked.
+at::Tensor logitsOf(Model::Impl &d, const at::Tensor &ids)
+{
+    torch::NoGradGuard ng;
+    const at::Tensor y = firstOutput(d.module.forward({ids}));
+    if (y.dim() != 3 || y.size(0) != ids.size(0) || y.size(1) != ids.size(1))
+        throw Error(ErrorCode::BadInput,
+                    d.summary.fileName + " is not a causal language model: its output is " + shapeToString(Shape(y.sizes().begin(), y.sizes().end()))
+                        + " for ids " + shapeToString(Shape(ids.sizes().begin(), ids.sizes().end())) + ", not logits [B, L, V]");
+    return y;
+}
+
+at::Tensor idsTensor(Model::Impl &d, const std::vector<int64_t> &ids, int64_t rows = 1)
+{
+    at::Tensor t = at::tensor(ids, at::TensorOptions().dtype(at::kLong)).view({1, int64_t(ids.size())});
+    if (rows > 1) t = t.repeat({rows, 1});
+    return t.to(d.device);
+}
+
+void checkIds(const Model::Impl &d, const std::vector<int64_t> &ids, int64_t vocab, const char *what)
+{
+    for (int64_t id : ids)
+        if (id < 0 || (vocab > 0 && id >= vocab))
+            throw Error(ErrorCode::BadInput,
+                        std::string(what) + " holds the id " + std::to_string(id) + ", outside the vocabulary 0–" + std::to_string(vocab - 1) + " of "
+                            + d.summary.fileName);
+}
+
+int64_t vocabularyOf(Model::Impl &d, const LanguageModelParts &parts)
+{
+    try {
+        const at::Tensor w = submodule(d.module, parts.embedding).attr("weight").toTensor();
+        return w.size(0);
+    } catch (const std::exception &) {
+        return 0;
+    }
+}
+
+}   // namespace
+
+LanguageModelParts languageModelParts(const Model &model)
+{
+    const ModelSummary &s = model.summary();
+    const Json *lm = lmMetadata(model);
+    LanguageModelParts p;
+    p.embedding = metaString(lm, "embedding");
+    if (p.embedding.empty())
+        p.embedding = firstCalled(s, {"transformer.wte", "model.embed_tokens", "embed_tokens", "wte", "tok_embeddings", "token_embedding"});
+    if (p.embedding.empty()) {
+        std::vector<std::string> embeddings;
+        for (const LayerInfo &l : s.layers)
+            if (l.op == "Embedding" && l.calls > 0) embeddings.push_back(l.path);
+        if (embeddings.size() == 1) p.embedding = embeddings[0];
+        if (p.embedding.empty())
+            throw Error(ErrorCode::BadInput,
+                        s.fileName + ": no token embedding found (Embedding modules called: " + listOf(embeddings)
+                            + "); name it in metadata \"lm\": {\"embedding\": PATH}");
+    }
+    if (!findLayer(s, p.embedding))
+        throw Error(ErrorCode::BadInput, s.fileName + ": the metadata's lm.embedding '" + p.embedding + "' is not a module of the model");
+    std::string blocks = metaString(lm, "blocks");
+    if (const Json *b = lm ? lm->find("blocks") : nullptr; b && b->isArray()) {
+        for (const Json &x : b->asArray()) p.blocks.push_back(x.asString());
+    } else {
+        if (blocks.empty())
+            for (const char *c : {"transformer.h", "model.layers", "layers", "h", "blocks", "transformer.layers", "decoder.layers"})
+                if (!numberedChildren(s, c).empty()) {
+                    blocks = c;
+                    break;
+                }
+        if (!blocks.empty()) p.blocks = numberedChildren(s, blocks);
+    }
+    if (p.blocks.empty()) {
+        std::set<std::string> lists;
+        for (const LayerInfo &l : s.layers)
+            if (l.op == "ModuleList" || l.op == "Sequential") lists.insert(l.path);
+        throw Error(ErrorCode::BadInput,
+                    s.fileName + ": no transformer blocks found (module lists: " + listOf({lists.begin(), lists.end()})
+                        + "); name them in metadata \"lm\": {\"blocks\": PREFIX}");
+    }
+    for (const std::string &b : p.blocks)
+        if (!findLayer(s, b)) throw Error(ErrorCode::BadInput, s.fileName + ": the block '" + b + "' is not a module of the model");
+    p.finalNorm = metaString(lm, "final_norm");
+    if (p.finalNorm.empty()) p.finalNorm = firstCalled(s, {"transformer.ln_f", "model.norm", "ln_f", "norm", "final_norm", "transformer.norm"});
+    p.unembed = metaString(lm, "unembed");
+    if (p.unembed.empty()) p.unembed = firstCalled(s, {"lm_head", "output", "head", "unembed"});
+    if (const Json *v = lm ? lm->find("context") : nullptr) p.context = v->asInt();
+    if (p.context == 0)
+        for (const char *pos : {"transformer.wpe", "wpe", "pos_embedding", "position_embedding"})
+            if (const LayerInfo *l = findLayer(s, pos); l && l->op == "Embedding") {
+                try {
+                    p.context = submodule(const_cast<Model &>(model).impl().module, pos).attr("weight").toTensor().size(0);
+                } catch (const std::exception &) { }
+                if (p.context) break;
+            }
+    if (const Json *v = lm ? lm->find("bos_id") : nullptr) p.bos = v->asInt();
+    if (const Json *v = lm ? lm->find("eos_id") : nullptr) p.eos = v->asInt();
+    return p;
+}
+
+bool isLanguageModel(const Model &model)
+{
+    if (model.summary().metadata.task == "language_model") return true;
+    try {
+        const LanguageModelParts p = languageModelParts(model);
+        return !p.unembed.empty() && !p.blocks.empty();
+    } catch (const Error &) {
+        return false;
+    }
+}
+
+Generation generate(Model &model, const std::vector<int64_t> &prompt, const GenerationOptions &o,
+                    const std::function<void(const GenerationStep &)> &onStep)
+{
+    Model::Impl &d = model.impl();
+    const LanguageModelParts parts = languageModelParts(model);
+    if (prompt.empty()) throw Error(ErrorCode::BadInput, "The prompt is empty: give at least one token");
+    if (o.maxNew < 0 || o.maxNew > 4096) throw Error(ErrorCode::BadInput, "--max-new must be 0 to 4096, not " + std::to_string(o.maxNew));
+    if (!(o.temperature >= 0) || o.temperature > 100) throw Error(ErrorCode::BadInput, "The temperature must be 0 to 100");
+    if (!(o.topP > 0 && o.topP <= 1)) throw Error(ErrorCode::BadInput, "top-p must be in (0, 1]");
+    if (o.topK < 0) throw Error(ErrorCode::BadInput, "top-k must be ≥ 0");
+    const int64_t vocab = vocabularyOf(d, parts);
+    checkIds(d, prompt, vocab, "The prompt");
+    std::vector<int64_t> stops = o.stopIds;
+    if (o.stopAtEos && parts.eos >= 0 && std::find(stops.begin(), stops.end(), parts.eos) == stops.end()) stops.push_back(parts.eos);
+    Generation g;
+    g.ids = prompt;
+    g.promptLength = int64_t(prompt.size());
+    g.stopReason = "max_new";
+    std::mt19937_64 rng(o.seed);
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    for (int step = 0; step < o.maxNew; ++step) {
+        if (o.cancelled && o.cancelled()) throw Error(ErrorCode::Cancelled, "cancelled");
+        // The last `context` tokens (a sliding window once the sequence outgrows the model's positions).
+        const size_t window = parts.context > 0 ? size_t(std::min<int64_t>(parts.context, int64_t(g.ids.size()))) : g.ids.size();
+        const std::vector<int64_t> in(g.ids.end() - long(window), g.ids.end());
+        const at::Tensor logits = logitsOf(d, idsTensor(d, in))[0][int64_t(in.size()) - 1].to(at::kCPU).to(at::kDouble);
+        const int64_t V = logits.size(0);
+        const at::Tensor logp = at::log_softmax(logits, 0);
+        const at::Tensor prob = logp.exp();
+        const double *p = prob.data_ptr<double>();
+        const double *lp = logp.data_ptr<double>();
+        double entropy = 0;
+        for (int64_t v = 0; v < V; ++v)
+            if (p[v] > 0) entropy -= p[v] * lp[v];
+        if (!std::isfinite(entropy))
+            throw Error(ErrorCode::BadInput, "The model's logits are not finite (NaN or Inf) at step " + std::to_string(step));
+        std::vector<int64_t> order(static_cast<size_t>(V));
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return p[a] > p[b]; });   // ties: lower id first
+        int64_t chosen = order[0];
+        if (o.temperature > 0) {
+            // Tempered distribution over the top-k, then the nucleus, renormalised.
+            std::vector<double> w(static_cast<size_t>(V));
+            const double maxL = logits.max().item<double>();
+            const double *l = logits.data_ptr<double>();
+            size_t keep = o.topK > 0 ? std::min<size_t>(size_t(o.topK), size_t(V)) : size_t(V);
+            double total = 0;
+            for (size_t k = 0; k < keep; ++k) total += (w[size_t(order[k])] = std::exp((l[order[k]] - maxL) / o.temperature));
+            if (o.topP < 1) {
+                double mass = 0;
+                size_t k = 0;
+                for (; k < keep; ++k) {
+                    mass += w[size_t(order[k])] / total;
+                    if (mass >= o.topP) break;
+                }
+                keep = std::min(keep, k + 1);
+                total = 0;
+                for (size_t j = 0; j < keep; ++j) total += w[size_t(order[j])];
+            }
+            double u = uniform(rng) * total, acc = 0;
+            chosen = order[keep - 1];
+            for (size_t k = 0; k < keep; ++k) {
+                acc += w[size_t(order[k])];
+                if (u < acc) {
+                    chosen = order[k];
+                    break;
+                }
+            }
+        }
+        GenerationStep s;
+        s.id = chosen;
+        s.probability = p[chosen];
+        s.entropy = entropy;
+        for (int k = 0; k < o.alternatives && k < V; ++k) {
+            s.topIds.push_back(order[size_t(k)]);
+            s.topProbabilities.push_back(p[order[size_t(k)]]);
+        }
+        g.ids.push_back(chosen);
+        g.steps.push_back(s);
+        if (onStep) onStep(s);
+        if (std::find(stops.begin(), stops.end(), chosen) != stops.end()) {
+            g.stopReason = "stop_id";
+            break;
+        }
+    }
+    return g;
+}
+
+bool parseGenerationMethod(const std::string &name, GenerationMethod &out)
+{
+    static const std::pair<const char *, GenerationMethod> names[] = {
+        {"saliency", GenerationMethod::Saliency}, {"inputxgrad", GenerationMethod::InputXGradient}, {"ig", GenerationMethod::IntegratedGradients},
+        {"ablation", GenerationMethod::Ablation}, {"attention", GenerationMethod::Attention},       {"rollout", GenerationMethod::Rollout}};
+    for (const auto &[n, m] : names)
+        if (name == n) {
+            out = m;
+            return true;
+        }
+    return false;
+}
+
+const char *generationMethodName(GenerationMethod m)
+{
+    switch (m) {
+    case GenerationMethod::Saliency: return "saliency";
+    case GenerationMethod::InputXGradient: return "inputxgrad";
+    case GenerationMethod::IntegratedGradients: return "ig";
+    case GenerationMethod::Ablation: return "ablation";
+    case GenerationMethod::Attention: return "attention";
+    case GenerationMethod::Rollout: return "rollout";
+    }
+    return "?";
+}
+
+GenerationAttribution attributeGeneration(Model &model, const std::vector<int64_t> &ids, int64_t P, const GenerationAttributionOptions &o)
+{
+    Model::Impl &d = model.impl();
+    const LanguageModelParts parts = languageModelParts(model);
+    const int64_t L = int64_t(ids.size()), G = L - P;
+    if (P < 1) throw Error(ErrorCode::BadInput, "The prompt must hold at least one token");
+    if (G < 1) throw Error(ErrorCode::BadInput, "Nothing to explain: no token follows the prompt");
+    if (parts.context > 0 && L > parts.context)
+        throw Error(ErrorCode::BadInput,
+                    "Prompt and continuation are " + std::to_string(L) + " tokens; the model reads at most " + std::to_string(parts.context));
+    if (o.method == GenerationMethod::IntegratedGradients && (o.steps < 2 || o.steps > 1000))
+        throw Error(ErrorCode::BadInput, "Integrated gradients need 2 to 1000 steps, not " + std::to_string(o.steps));
+    const int64_t vocab = vocabularyOf(d, parts);
+    checkIds(d, ids, vocab, "The sequence");
+    if (o.contrastId >= 0) checkIds(d, {o.contrastId}, vocab, "--contrast-id");
+    if (o.method == GenerationMethod::Ablation) checkIds(d, {o.baselineId}, vocab, "--baseline-id");
+
+    GenerationAttribution out;
+    std::vector<float> scores(static_cast<size_t>(G * L), 0.f);
+    // Row i explains ids[P + i] from the logits at position P + i − 1.
+    auto targetOf = [&](const at::Tensor &logits, int64_t row, int64_t i) {
+        const at::Tensor lp = at::log_softmax(logits[row][P + i - 1].to(at::kDouble), 0);
+        at::Tensor t = lp[ids[size_t(P + i)]];
+        if (o.contrastId >= 0) t = t - lp[o.contrastId];
+        return t;
+    };
+    const at::Tensor x1 = idsTensor(d, ids);
+    {
+        const at::Tensor logits = logitsOf(d, x1);
+        for (int64_t i = 0; i < G; ++i) out.targets.push_back(targetOf(logits, 0, i).item<double>());
+    }
+    const int64_t tokenBudget = 16384;   // rows × L per batched pass
+    const int64_t chunkRows = std::max<int64_t>(1, tokenBudget / std::max<int64_t>(1, L));
+
+    if (o.method == GenerationMethod::Attention || o.method == GenerationMethod::Rollout) {
+        const TensorValue ids1 = TensorValue({1, L}, std::vector<float>(ids.begin(), ids.end())).withDtype("int64");
+        const AttentionResult r = computeAttention(model, ids1);
+        TensorValue m;
+        if (o.method == GenerationMethod::Rollout) {
+            m = attentionRollout(r.layers);   // [1, L, L]
+        } else {
+            const TensorValue &a = r.layers.back();   // [1, H, L, L]
+            const int64_t H = a.dim(1);
+            std::vector<float> mean(static_cast<size_t>(L * L), 0.f);
+            for (int64_t h = 0; h < H; ++h)
+                for (int64_t q = 0; q < L * L; ++q) mean[size_t(q)] += a.at(h * L * L + q) / float(H);
+            m = TensorValue({1, L, L}, std::move(mean));
+        }
+        if (m.dim(1) != L)
+            throw Error(ErrorCode::BadInput,
+                        "The attention covers " + std::to_string(m.dim(1)) + " positions, not the " + std::to_string(L) + " tokens");
+        for (int64_t i = 0; i < G; ++i)
+            for (int64_t j = 0; j < P + i; ++j) scores[size_t(i * L + j)] = m.at((P + i - 1) * L + j);
+    } else if (o.method == GenerationMethod::Ablation) {
+        // Token j replaced by the baseline id: one forward row per j, every generated target read from it.
+        std::vector<int64_t> rows;
+        for (int64_t j = 0; j < L - 1; ++j) rows.push_back(j);
+        for (size_t start = 0; start < rows.size(); start += size_t(chunkRows)) {
+            if (o.cancelled && o.cancelled()) throw Error(ErrorCode::Cancelled, "cancelled");
+            const int64_t n = std::min<int64_t>(chunkRows, int64_t(rows.size() - start));
+            at::Tensor x = x1.repeat({n, 1});
+            for (int64_t r = 0; r < n; ++r) x[r][rows[start + size_t(r)]] = o.baselineId;
+            const at::Tensor logits = logitsOf(d, x);
+            for (int64_t r = 0; r < n; ++r) {
+                const int64_t j = rows[start + size_t(r)];
+                for (int64_t i = std::max<int64_t>(0, j - P + 1); i < G; ++i)
+                    scores[size_t(i * L + j)] = float(out.targets[size_t(i)] - targetOf(logits, r, i).item<double>());
+            }
+        }
+    } else {
+        // Gradient methods through the clone with the embedding's output replaced.
+        std::shared_ptr<detail::TappedForward> tf;
+        try {
+            tf = detail::buildReplacedForward(d.module, parts.embedding);
+        } catch (const std::exception &e) {
+            throw Error(ErrorCode::BadInput, "Cannot attribute at the embedding " + parts.embedding + ": " + e.what());
+        }
+        at::Tensor E;
+        {
+            std::vector<at::Tensor> taps;
+            flattenTensors(d.runTapped(x1, {parts.embedding}).at(1), taps);
+            E = taps.at(0).detach();   // [1, L, D]
+        }
+        if (E.dim() != 3 || E.size(1) != L)
+            throw Error(ErrorCode::BadInput,
+                        "The embedding's output " + shapeToString(Shape(E.sizes().begin(), E.sizes().end())) + " is not [1, L, D]");
+        std::vector<double> alphas{1.0}, weights{1.0};
+        if (o.method == GenerationMethod::IntegratedGradients) integrationPoints(IntegrationRule::GaussLegendre, o.steps, alphas, weights);
+        // Rows: (alpha k, generated step i) for k, i; each row's target is its own step's.
+        const int64_t rowsTotal = int64_t(alphas.size()) * G;
+        at::Tensor integrated = at::zeros({G, L, E.size(2)}, E.options().dtype(at::kDouble));
+        for (int64_t start = 0; start < rowsTotal; start += chunkRows) {
+            if (o.cancelled && o.cancelled()) throw Error(ErrorCode::Cancelled, "cancelled");
+            const int64_t n = std::min(chunkRows, rowsTotal - start);
+            std::vector<double> rowAlpha(static_cast<size_t>(n));
+            for (int64_t r = 0; r < n; ++r) rowAlpha[size_t(r)] = alphas[size_t((start + r) / G)];
+            const at::Tensor a = at::tensor(rowAlpha, E.options().dtype(at::kDouble)).to(E.scalar_type()).view({n, 1, 1});
+            torch::AutoGradMode on(true);
+            const at::Tensor emb = (E.expand({n, L, E.size(2)}) * a).detach().requires_grad_(true);
+            const at::Tensor logits = firstOutput(tf->run(d.module, {x1.repeat({n, 1}), emb}).at(0));
+            at::Tensor total = at::zeros({}, logits.options().dtype(at::kDouble));
+            for (int64_t r = 0; r < n; ++r) total = total + targetOf(logits, r, (start + r) % G);
+            const at::Tensor grad = torch::autograd::grad({total}, {emb})[0].to(at::kDouble);   // [n, L, D]
+            for (int64_t r = 0; r < n; ++r) {
+                const int64_t k = (start + r) / G, i = (start + r) % G;
+                integrated[i] += weights[size_t(k)] * grad[r];
+            }
+        }
+        const at::Tensor e = E[0].to(at::kDouble);   // [L, D]
+        at::Tensor s;
+        if (o.method == GenerationMethod::Saliency)
+            s = integrated.norm(2, {2});
+        else
+            s = (integrated * e.unsqueeze(0)).sum(2);   // input × gradient; IG: e · ∫ ∇ (baseline 0)
+        s = s.to(at::kCPU).contiguous();
+        const double *sp = s.data_ptr<double>();
+        for (int64_t i = 0; i < G; ++i)
+            for (int64_t j = 0; j < P + i; ++j) scores[size_t(i * L + j)] = float(sp[i * L + j]);
+        if (o.method == GenerationMethod::IntegratedGradients) {
+            // Completeness against the all-zero token embeddings (positions kept).
+            torch::NoGradGuard ng;
+            const at::Tensor logits0 = firstOutput(tf->run(d.module, {x1, at::zeros_like(E)}).at(0));
+            for (int64_t i = 0; i < G; ++i) {
+                double sum = 0;
+                for (int64_t j = 0; j < L; ++j) sum += sp[i * L + j];
+                out.completeness.push_back(sum - (out.targets[size_t(i)] - targetOf(logits0, 0, i).item<double>()));
+            }
+        }
+    }
+    out.scores = TensorValue({G, L}, std::move(scores));
+    return out;
+}
+
+LogitLens logitLens(Model &model, const std::vector<int64_t> &ids, int topK)
+{
+    Model::Impl &d = model.impl();
+    const LanguageModelParts parts = languageModelParts(model);
+    if (ids.empty()) throw Error(ErrorCode::BadInput, "The sequence is empty");
+    if (parts.context > 0 && int64_t(ids.size()) > parts.context)
+        throw Error(ErrorCode::BadInput,
+                    "The sequence is " + std::to_string(ids.size()) + " tokens; the model reads at most " + std::to_string(parts.context));
+    checkIds(d, ids, vocabularyOf(d, parts), "The sequence");
+    torch::NoGradGuard ng;
+    const at::Tensor x = idsTensor(d, ids);
+    const auto r = d.runTapped(x, parts.blocks);
+    std::vector<at::Tensor> taps;
+    for (size_t k = 1; k < r.size(); ++k) taps.push_back(firstOutput(r[k]));
+    if (taps.size() != parts.blocks.size()) throw Error(ErrorCode::BadInput, "A block produced no output");
+    std::optional<torch::jit::Module> norm;
+    if (!parts.finalNorm.empty()) norm = submodule(d.module, parts.finalNorm);
+    // The unembedding as a linear map: the head's own weight (and bias), else the embedding's (tied). A
+    // traced tied head takes its weight as an argument, so its forward is not called.
+    at::Tensor weight, bias;
+    if (!parts.unembed.empty()) {
+        const torch::jit::Module head = submodule(d.module, parts.unembed);
+        if (head.hasattr("weight") && head.attr("weight").isTensor()) weight = head.attr("weight").toTensor();
+        if (head.hasattr("bias") && head.attr("bias").isTensor()) bias = head.attr("bias").toTensor();
+    }
+    if (!weight.defined()) weight = submodule(d.module, parts.embedding).attr("weight").toTensor();
+    std::vector<at::Tensor> probs;
+    for (const at::Tensor &h : taps) {
+        if (h.dim() != 3)
+            throw Error(ErrorCode::BadInput, "A block's output is " + shapeToString(Shape(h.sizes().begin(), h.sizes().end())) + ", not [1, L, D]");
+        at::Tensor z = norm ? firstOutput(norm->forward({h})) : h;
+        z = at::matmul(z, weight.t());
+        if (bias.defined()) z = z + bias;
+        probs.push_back(at::softmax(z[0].to(at::kDouble), -1));   // [L, V]
+    }
+    const at::Tensor P = at::stack(probs);   // [B, L, V]
+    const int64_t B = P.size(0), L = P.size(1), V = P.size(2);
+    const at::Tensor logP = at::log(P.clamp_min(1e-300));
+    const at::Tensor entropy = -(P * logP).sum(-1);
+    const at::Tensor finalP = P[B - 1], finalLog = logP[B - 1];
+    const at::Tensor kl = (finalP.unsqueeze(0) * (finalLog.unsqueeze(0) - logP)).sum(-1);
+    const at::Tensor finalTop = finalP.argmax(-1);   // [L]
+    const at::Tensor pTop = P.gather(2, finalTop.view({1, L, 1}).expand({B, L, 1}));
+    const at::Tensor rank = (P > pTop).sum(-1);   // tokens strictly more probable
+    LogitLens out;
+    out.blocks = parts.blocks;
+    out.probabilities = tensorToValue(P.to(at::kFloat).to(at::kCPU).contiguous());
+    out.entropy = tensorToValue(entropy.to(at::kFloat).to(at::kCPU).contiguous());
+    out.klToFinal = tensorToValue(kl.clamp_min(0).to(at::kFloat).to(at::kCPU).contiguous());
+    out.finalRank = tensorToValue(rank.to(at::kFloat).to(at::kCPU).contiguous());
+    const at::Tensor top = std::get<1>(P.topk(std::min<int64_t>(std::max(1, topK), V), -1)).to(at::kCPU).contiguous();
+    const int64_t k = top.size(2);
+    for (int64_t c = 0; c < B * L; ++c) out.topIds.emplace_back(top.data_ptr<int64_t>() + c * k, top.data_ptr<int64_t>() + (c + 1) * k);
+    return out;
+}
+
+}   // namespace pellucid

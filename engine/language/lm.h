@@ -1,0 +1,104 @@
+#pragma once
+// Language models: what an autoregressive (causal) LM writes, token by token, and why. Any TorchScript model
+// forward(ids int64 [B, L]) -> logits [B, L, V], traced or scripted. Its parts — the token embedding, the
+// blocks, the final norm and the unembedding — come from metadata ("lm": {"embedding", "blocks",
+// "final_norm", "unembed"}) or from the module names of GPT-2 / nanoGPT (transformer.wte, transformer.h.N,
+// transformer.ln_f, lm_head) and Llama (model.embed_tokens, model.layers.N, model.norm, lm_head).
+//
+// Generation (greedy, temperature, top-k, top-p, seeded) records each step's probability, entropy and
+// alternatives; per-step attribution explains generated token i by every earlier token j (saliency, input ×
+// gradient and integrated gradients on the token embedding's output, batched over the steps; ablation; the
+// last layer's attention and rollout); the logit lens decodes every block's output through the final norm
+// (its statistics recomputed per block) and the unembedding.
+#include "engine/core/tensorvalue.h"
+#include "engine/runtime/model.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace pellucid {
+
+struct LanguageModelParts {
+    std::string embedding;             // the token embedding module (its output is what attributions perturb)
+    std::vector<std::string> blocks;   // the transformer blocks, in order
+    std::string finalNorm;             // "" when the model has none
+    std::string unembed;               // the output projection module ("" when tied and not a module)
+    int64_t context = 0;               // the longest sequence (metadata lm.context, else the position table's rows; 0: unknown)
+    int64_t bos = -1, eos = -1;        // metadata lm.bos_id / eos_id (−1: none)
+};
+
+/// The model's parts. Throws Error(BadInput) naming what is missing and listing candidates.
+LanguageModelParts languageModelParts(const Model &model);
+/// Whether the model is a causal LM: metadata task "language_model", or its parts are found by name.
+bool isLanguageModel(const Model &model);
+
+struct GenerationOptions {
+    int maxNew = 20;
+    double temperature = 0;   // 0: greedy (the most probable token; ties to the lowest id, as torch.argmax)
+    int topK = 0;             // 0: all
+    double topP = 1;          // nucleus: the smallest set of most probable tokens whose mass reaches P
+    uint64_t seed = 0;
+    std::vector<int64_t> stopIds;   // generation ends after one of these (default: the model's eos)
+    bool stopAtEos = true;
+    int alternatives = 5;   // top-k alternatives recorded per step
+    std::function<bool()> cancelled;
+};
+
+struct GenerationStep {
+    int64_t id = 0;
+    double probability = 0;   // of the chosen token, from the full (untempered) distribution
+    double entropy = 0;       // of that distribution, in nats
+    std::vector<int64_t> topIds;
+    std::vector<double> topProbabilities;
+};
+
+struct Generation {
+    std::vector<int64_t> ids;   // prompt + generated
+    int64_t promptLength = 0;
+    std::vector<GenerationStep> steps;
+    std::string stopReason;   // "max_new", "stop_id", "context"
+};
+
+/// Generates from `prompt` (ids, BOS included when the model expects one). `onStep` sees each token as it is
+/// chosen (streaming). Throws Error(BadInput) for an empty prompt, ids outside the vocabulary or bad options.
+Generation generate(Model &model, const std::vector<int64_t> &prompt, const GenerationOptions &options,
+                    const std::function<void(const GenerationStep &)> &onStep = {});
+
+enum class GenerationMethod { Saliency, InputXGradient, IntegratedGradients, Ablation, Attention, Rollout };
+bool parseGenerationMethod(const std::string &name, GenerationMethod &out);
+const char *generationMethodName(GenerationMethod m);
+
+struct GenerationAttributionOptions {
+    GenerationMethod method = GenerationMethod::Saliency;
+    int steps = 32;            // integrated gradients: Gauss–Legendre points
+    int64_t baselineId = 0;    // ablation: the id put in token j's place
+    int64_t contrastId = -1;   // ≥ 0: the target is log p(t) − log p(contrastId)
+    std::function<bool()> cancelled;
+};
+
+struct GenerationAttribution {
+    TensorValue scores;                 // [G, P + G]: row i = generated token i, column j = token j; 0 where j ≥ P + i
+    std::vector<double> targets;        // per row: the explained value (log p, or the log-probability difference)
+    std::vector<double> completeness;   // integrated gradients, per row: Σ_j score − (f(x) − f(0 · embeddings))
+};
+
+/// Explains the tokens after `promptLength` in `ids` (prompt + continuation). Gradient methods run every
+/// generated step in one batched forward + backward (integrated gradients: steps × G rows), in chunks when
+/// the batch is large.
+GenerationAttribution attributeGeneration(Model &model, const std::vector<int64_t> &ids, int64_t promptLength,
+                                          const GenerationAttributionOptions &options);
+
+struct LogitLens {
+    std::vector<std::string> blocks;
+    TensorValue probabilities;                  // [blocks, L, V]
+    TensorValue entropy;                        // [blocks, L] nats
+    TensorValue klToFinal;                      // [blocks, L]: KL(final ‖ block) in nats
+    TensorValue finalRank;                      // [blocks, L]: the rank (0 = top) of the final layer's top token in the block's distribution
+    std::vector<std::vector<int64_t>> topIds;   // per cell (block-major), the top-k ids
+};
+
+/// Every block's output through the final norm (recomputing its statistics) and the unembedding.
+LogitLens logitLens(Model &model, const std::vector<int64_t> &ids, int topK = 5);
+
+}   // namespace pellucid

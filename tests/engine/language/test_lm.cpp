@@ -1,0 +1,226 @@
+// Language models against eager PyTorch (tests/fixtures/make_fixtures.py make_lm): two tiny causal LMs with
+// GPT-2 names (tied head) and Llama names (RMSNorm, untied head, no position table), traced and scripted,
+// without metadata. The parts are found by name; greedy generation, per-step attribution (saliency, input ×
+// gradient, integrated gradients, ablation, attention) and the logit lens match the references; sampling is
+// seeded and respects top-k / top-p; bad prompts and options get one clear error.
+#include "engine/core/errors.h"
+#include "engine/core/npy.h"
+#include "engine/language/lm.h"
+#include "tests/common/fixtures.h"
+#include "tests/common/testkit.h"
+
+#include <cmath>
+#include <set>
+
+using namespace pellucid;
+
+namespace {
+
+const char *kModels[] = {"gpt_tiny_scripted.pt", "gpt_tiny_traced.pt", "llama_tiny_scripted.pt", "llama_tiny_traced.pt"};
+
+std::string base(const std::string &file) { return file.substr(0, file.find("_tiny") + 5); }
+
+std::vector<int64_t> idsOf(const TensorValue &t)
+{
+    std::vector<int64_t> out;
+    for (int64_t i = 0; i < t.numel(); ++i) out.push_back(int64_t(t.at(i)));
+    return out;
+}
+
+double maxDiff(const TensorValue &a, const TensorValue &b)
+{
+    if (a.shape() != b.shape()) return 1e30;
+    double m = 0;
+    for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, double(std::fabs(a.at(i) - b.at(i))));
+    return m;
+}
+
+double maxAbs(const TensorValue &a)
+{
+    double m = 0;
+    for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, double(std::fabs(a.at(i))));
+    return m;
+}
+
+}   // namespace
+
+TEST(parts_are_found_by_gpt2_and_llama_names)
+{
+    for (const char *f : kModels) {
+        auto m = fixtures::loadCpu(f);
+        const LanguageModelParts p = languageModelParts(*m);
+        const bool gpt = base(f) == "gpt_tiny";
+        CHECK_EQ(p.embedding, std::string(gpt ? "transformer.wte" : "model.embed_tokens"));
+        CHECK_EQ(p.blocks.size(), size_t(gpt ? 2 : 3));
+        CHECK_EQ(p.blocks[0], std::string(gpt ? "transformer.h.0" : "model.layers.0"));
+        CHECK_EQ(p.finalNorm, std::string(gpt ? "transformer.ln_f" : "model.norm"));
+        CHECK_EQ(p.unembed, std::string("lm_head"));
+        CHECK_EQ(p.context, int64_t(gpt ? 24 : 0));   // GPT: the position table's rows
+        CHECK(isLanguageModel(*m));
+    }
+    // A classifier is not a language model, and the error lists what it has.
+    auto cnn = fixtures::loadCpu("seqcnn_scripted.pt");
+    CHECK(!isLanguageModel(*cnn));
+    CHECK_THROWS_WITH(languageModelParts(*cnn), Error, "no token embedding found");
+}
+
+TEST(greedy_generation_matches_pytorch)
+{
+    for (const char *f : kModels) {
+        auto m = fixtures::loadCpu(f);
+        const std::vector<int64_t> prompt = idsOf(readNpy(fixtures::path(base(f) + "_prompt.npy")));
+        const std::vector<int64_t> want = idsOf(readNpy(fixtures::path(base(f) + "_greedy.npy")));
+        GenerationOptions o;
+        o.maxNew = 8;
+        std::vector<int64_t> streamed;
+        const Generation g = generate(*m, prompt, o, [&](const GenerationStep &s) { streamed.push_back(s.id); });
+        CHECK_MSG(g.ids == want, f);
+        CHECK_EQ(g.promptLength, int64_t(prompt.size()));
+        CHECK_EQ(g.steps.size(), size_t(8));
+        CHECK(std::vector<int64_t>(want.begin() + long(prompt.size()), want.end()) == streamed);
+        CHECK_EQ(g.stopReason, std::string("max_new"));
+        for (const GenerationStep &s : g.steps) {
+            CHECK(s.probability > 0 && s.probability <= 1 + 1e-12);
+            CHECK(s.entropy >= -1e-12);
+            CHECK_EQ(s.topIds.size(), size_t(5));
+            CHECK_EQ(s.topIds[0], s.id);   // greedy: the top alternative is the choice
+            for (size_t k = 1; k < s.topProbabilities.size(); ++k) CHECK(s.topProbabilities[k] <= s.topProbabilities[k - 1]);
+        }
+        // Stop ids end generation after the stop token.
+        o.stopIds = {want[prompt.size() + 1]};
+        const Generation stopped = generate(*m, prompt, o);
+        CHECK_EQ(stopped.stopReason, std::string("stop_id"));
+        CHECK(stopped.steps.size() <= 2);
+    }
+}
+
+TEST(sampling_is_seeded_and_respects_top_k_and_top_p)
+{
+    auto m = fixtures::loadCpu("llama_tiny_scripted.pt");   // flat distributions: sampling varies
+    const std::vector<int64_t> prompt = idsOf(readNpy(fixtures::path("llama_tiny_prompt.npy")));
+    GenerationOptions o;
+    o.maxNew = 12;
+    o.temperature = 1.5;
+    o.seed = 7;
+    const Generation a = generate(*m, prompt, o), b = generate(*m, prompt, o);
+    CHECK(a.ids == b.ids);   // the same seed, the same text
+    std::set<std::vector<int64_t>> different;
+    for (uint64_t s = 0; s < 6; ++s) {
+        o.seed = s;
+        different.insert(generate(*m, prompt, o).ids);
+    }
+    CHECK(different.size() > 1);
+    // top-k 1 is greedy whatever the temperature; top-k 3 only ever picks among each step's 3 most probable.
+    o.topK = 1;
+    GenerationOptions greedy;
+    greedy.maxNew = 12;
+    CHECK(generate(*m, prompt, o).ids == generate(*m, prompt, greedy).ids);
+    o.topK = 3;
+    for (uint64_t s = 0; s < 4; ++s) {
+        o.seed = s;
+        for (const GenerationStep &st : generate(*m, prompt, o).steps) CHECK(st.id == st.topIds[0] || st.id == st.topIds[1] || st.id == st.topIds[2]);
+    }
+    // A tiny nucleus keeps only the most probable token.
+    o.topK = 0;
+    o.topP = 1e-6;
+    CHECK(generate(*m, prompt, o).ids == generate(*m, prompt, greedy).ids);
+}
+
+TEST(per_step_attributions_match_pytorch)
+{
+    const std::pair<GenerationMethod, const char *> methods[] = {{GenerationMethod::Saliency, "saliency"},
+                                                                 {GenerationMethod::InputXGradient, "inputxgrad"},
+                                                                 {GenerationMethod::IntegratedGradients, "ig"},
+                                                                 {GenerationMethod::Ablation, "ablation"},
+                                                                 {GenerationMethod::Attention, "attention"}};
+    for (const char *f : kModels) {
+        auto m = fixtures::loadCpu(f);
+        const std::vector<int64_t> ids = idsOf(readNpy(fixtures::path(base(f) + "_greedy.npy")));
+        const int64_t P = 6;
+        for (const auto &[method, name] : methods) {
+            GenerationAttributionOptions o;
+            o.method = method;
+            o.steps = 32;
+            const GenerationAttribution r = attributeGeneration(*m, ids, P, o);
+            const TensorValue want = readNpy(fixtures::path(base(f) + "_" + name + ".npy"));
+            CHECK(r.scores.shape() == (Shape{8, 14}));
+            CHECK_MSG(maxAbs(want) > 1e-3, std::string(f) + " " + name + ": the reference is all zero");
+            const double tol = 1e-5 * std::max(1.0, maxAbs(want));
+            CHECK_MSG(maxDiff(r.scores, want) < tol, std::string(f) + " " + name + ": " + std::to_string(maxDiff(r.scores, want)));
+            // Nothing after the explained token's position.
+            for (int64_t i = 0; i < 8; ++i)
+                for (int64_t j = P + i; j < 14; ++j) CHECK(r.scores.at(i * 14 + j) == 0.f);
+            CHECK_EQ(r.targets.size(), size_t(8));
+            if (method == GenerationMethod::IntegratedGradients) CHECK_EQ(r.completeness.size(), size_t(8));
+        }
+    }
+    // Integrated gradients are complete up to the quadrature error where the function is smooth in the scale
+    // (GPT: LayerNorm after the position embeddings; the RMSNorm model is scale-invariant near 0 and is not).
+    auto gpt = fixtures::loadCpu("gpt_tiny_scripted.pt");
+    const std::vector<int64_t> ids = idsOf(readNpy(fixtures::path("gpt_tiny_greedy.npy")));
+    GenerationAttributionOptions o;
+    o.method = GenerationMethod::IntegratedGradients;
+    o.steps = 128;
+    for (double c : attributeGeneration(*gpt, ids, 6, o).completeness) CHECK_MSG(std::fabs(c) < 0.02, c);
+    // A contrastive target: log p(t) − log p(a) is the difference of the two single targets' saliency-free
+    // input × gradient (linear in the target).
+    o.method = GenerationMethod::InputXGradient;
+    o.contrastId = 5;
+    const TensorValue contrast = attributeGeneration(*gpt, ids, 6, o).scores;
+    o.contrastId = -1;
+    const TensorValue plain = attributeGeneration(*gpt, ids, 6, o).scores;
+    CHECK(maxDiff(contrast, plain) > 1e-4);
+}
+
+TEST(logit_lens_matches_pytorch)
+{
+    for (const char *f : kModels) {
+        auto m = fixtures::loadCpu(f);
+        const std::vector<int64_t> ids = idsOf(readNpy(fixtures::path(base(f) + "_greedy.npy")));
+        const LogitLens lens = logitLens(*m, ids, 3);
+        const TensorValue want = readNpy(fixtures::path(base(f) + "_lens.npy"));
+        CHECK_MSG(maxDiff(lens.probabilities, want) < 1e-6, f);
+        const int64_t B = want.dim(0), L = want.dim(1), V = want.dim(2);
+        CHECK(lens.entropy.shape() == (Shape{B, L}));
+        CHECK_EQ(lens.topIds.size(), size_t(B * L));
+        // The last block's lens is the model's own distribution: KL 0 and rank 0 there.
+        for (int64_t i = 0; i < L; ++i) {
+            CHECK(std::fabs(lens.klToFinal.at((B - 1) * L + i)) < 1e-6);
+            CHECK(lens.finalRank.at((B - 1) * L + i) == 0.f);
+        }
+        // Top ids are the most probable.
+        for (int64_t c = 0; c < B * L; ++c) {
+            float best = 0;
+            for (int64_t v = 0; v < V; ++v) best = std::max(best, want.at(c * V + v));
+            CHECK(std::fabs(want.at(c * V + lens.topIds[size_t(c)][0]) - best) < 1e-7);
+        }
+    }
+}
+
+TEST(bad_prompts_and_options_are_named)
+{
+    auto m = fixtures::loadCpu("gpt_tiny_scripted.pt");
+    GenerationOptions o;
+    CHECK_THROWS_WITH(generate(*m, {}, o), Error, "prompt is empty");
+    CHECK_THROWS_WITH(generate(*m, {1, 99}, o), Error, "outside the vocabulary 0–39");
+    CHECK_THROWS_WITH(generate(*m, {1, -2}, o), Error, "outside the vocabulary");
+    o.topP = 0;
+    CHECK_THROWS_WITH(generate(*m, {1, 2}, o), Error, "top-p must be in (0, 1]");
+    // The position table holds 24: longer sequences cannot be explained; generation slides its window.
+    std::vector<int64_t> long30(30, 3);
+    GenerationAttributionOptions a;
+    CHECK_THROWS_WITH(attributeGeneration(*m, long30, 20, a), Error, "reads at most 24");
+    CHECK_THROWS_WITH(logitLens(*m, long30), Error, "reads at most 24");
+    GenerationOptions g;
+    g.maxNew = 3;
+    CHECK_EQ(generate(*m, long30, g).steps.size(), size_t(3));
+    CHECK_THROWS_WITH(attributeGeneration(*m, {1, 2, 3}, 3, a), Error, "no token follows the prompt");
+    a.method = GenerationMethod::IntegratedGradients;
+    a.steps = 1;
+    CHECK_THROWS_WITH(attributeGeneration(*m, {1, 2, 3}, 2, a), Error, "2 to 1000 steps");
+    // A classifier is refused by name.
+    auto cnn = fixtures::loadCpu("seqcnn_scripted.pt");
+    CHECK_THROWS_WITH(generate(*cnn, {1}, o), Error, "no token embedding found");
+}
+
+TESTKIT_MAIN
