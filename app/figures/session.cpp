@@ -75,6 +75,15 @@ void saveSession(Session s, const QString &path)
     Json compare = Json::array();
     for (auto m : s.compare) compare.push(Json(methodName(m)));
     j["compare"] = compare;
+    if (!s.generationPrompt.isEmpty()) {
+        Json g = Json::object();
+        g["prompt"] = s.generationPrompt.toStdString();
+        g["method"] = s.generationMethod.toStdString();
+        g["max_new"] = s.generationMaxNew;
+        g["temperature"] = s.generationTemperature;
+        g["seed"] = s.generationSeed;
+        j["generation"] = g;
+    }
     ComposerSpec composer = s.composer;
     if (!composer.textRows)
         for (QString &r : composer.rows) r = QFileInfo(r).absoluteFilePath();
@@ -134,6 +143,13 @@ Session loadSession(const QString &path)
                 else
                     s.warnings << QString("Unknown method '%1' in the compare list was skipped").arg(QString::fromStdString(m.asString()));
             }
+        if (const Json *g = j.find("generation")) {
+            if (const Json *v = g->find("prompt")) s.generationPrompt = QString::fromStdString(v->asString());
+            if (const Json *v = g->find("method")) s.generationMethod = QString::fromStdString(v->asString());
+            if (const Json *v = g->find("max_new")) s.generationMaxNew = int(v->asInt());
+            if (const Json *v = g->find("temperature")) s.generationTemperature = v->asNumber();
+            if (const Json *v = g->find("seed")) s.generationSeed = int(v->asInt());
+        }
         if (const Json *v = j.find("composer")) {
             s.composer = composerFromJson(*v);
             if (!s.composer.textRows)

@@ -33,6 +33,10 @@ struct Session {
     AttributionParams attribution;   // the Attribution panel's method and parameters
     std::vector<AttributionMethod> compare;
     ComposerSpec composer;
+    // The Generation dock (language models): the prompt and how it was generated and explained.
+    QString generationPrompt, generationMethod;
+    int generationMaxNew = 20, generationSeed = 0;
+    double generationTemperature = 0;
     FigureSettings figure;
     QByteArray windowState;
     QStringList warnings;   // filled by loadSession: changed hash, missing files

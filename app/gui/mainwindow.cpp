@@ -5,6 +5,7 @@
 #include "app/gui/feature.h"
 #include "app/gui/features/activationsfeature.h"
 #include "app/gui/features/attentionfeature.h"
+#include "app/gui/features/generationfeature.h"
 #include "app/gui/features/attributionfeature.h"
 #include "app/gui/features/comparefeature.h"
 #include "app/gui/features/datasetfeature.h"
@@ -64,6 +65,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
     mDataset = add<DatasetFeature>();
     mLatent = add<LatentFeature>();
     mAttention = add<AttentionFeature>();
+    mGeneration = add<GenerationFeature>();
     mCompare = add<CompareFeature>();
     mLive = add<LiveFeature>(mInput->panel());
     mPresentation = add<PresentationFeature>();

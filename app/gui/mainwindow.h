@@ -42,6 +42,7 @@ class RecommenderFeature;
 class DatasetFeature;
 class LatentFeature;
 class AttentionFeature;
+class GenerationFeature;
 class CompareFeature;
 class PresentationFeature;
 class FiguresFeature;
@@ -127,6 +128,7 @@ public:
     AttentionPanel *attentionPanel() const;
     CompareFeature *compareFeature() const { return mCompare; }
     FiguresFeature *figures() const { return mFigures; }
+    GenerationFeature *generation() const { return mGeneration; }
 
 signals:
     void modelReady();
@@ -170,6 +172,7 @@ private:
     DatasetFeature *mDataset;
     LatentFeature *mLatent;
     AttentionFeature *mAttention;
+    GenerationFeature *mGeneration;
     CompareFeature *mCompare;
     LiveFeature *mLive;
     PresentationFeature *mPresentation;

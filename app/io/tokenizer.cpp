@@ -402,10 +402,11 @@ bool tokenizerFromMetadata(const ModelSummary &model, std::string &file, Tokeniz
     return true;
 }
 
-std::unique_ptr<Tokenizer> tokenizerForModel(const ModelSummary &model, bool truncate)
+std::unique_ptr<Tokenizer> tokenizerForModel(const ModelSummary &model, bool truncate, bool addEnd)
 {
     TokenizerOptions o;
     o.truncate = truncate;
+    o.addEnd = addEnd;
     std::string file;
     tokenizerFromMetadata(model, file, o);
     if (file.empty()) throw Error(ErrorCode::BadMetadata, model.fileName + " names no tokenizer in its metadata (\"tokenizer\": {\"file\": …})");

@@ -70,7 +70,8 @@ private:
 /// input shape [1, L] fixes; returns false when the metadata names none.
 bool tokenizerFromMetadata(const ModelSummary &model, std::string &file, TokenizerOptions &options);
 /// The tokenizer the model's metadata names, opened. Throws Error(BadMetadata) naming the model when none.
-std::unique_ptr<Tokenizer> tokenizerForModel(const ModelSummary &model, bool truncate);
+/// `addEnd` false: no closing EOS / [SEP] (a language model's prompt).
+std::unique_ptr<Tokenizer> tokenizerForModel(const ModelSummary &model, bool truncate, bool addEnd = true);
 
 /// Whether this build has SentencePiece support (libsentencepiece-dev found at configure time).
 bool sentencePieceAvailable();

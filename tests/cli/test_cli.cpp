@@ -955,4 +955,66 @@ TEST(npy_inputs_keep_their_own_dtype)
     CHECK(r.status == 2 && r.err.find("beyond ±16,777,216") != std::string::npos);
 }
 
+TEST(language_model_commands)
+{
+    const std::string m = fixtures::path("gpt_tiny_scripted.pt"), prompt = fixtures::path("gpt_tiny_prompt.npy");
+    // generate --json: prompt + greedy ids as PyTorch's loop makes them, with per-step details.
+    Run r = cli("generate --model " + m + " --ids " + prompt + " --max-new 8 --json");
+    CHECK_MSG(r.status == 0, r.err);
+    Json j = Json::parse(r.out);
+    const TensorValue greedy = readNpy(fixtures::path("gpt_tiny_greedy.npy"));
+    CHECK_EQ(j.find("ids")->size(), size_t(greedy.numel()));
+    for (int64_t i = 0; i < greedy.numel(); ++i) CHECK_EQ(j.find("ids")->asArray()[size_t(i)].asInt(), int64_t(greedy.at(i)));
+    CHECK_EQ(j.find("prompt_length")->asInt(), int64_t(6));
+    CHECK_EQ(j.find("tokens")->size(), size_t(14));
+    CHECK_EQ(j.find("steps")->size(), size_t(8));
+    const Json &step = j.find("steps")->asArray()[0];
+    CHECK(step.find("probability") && step.find("entropy") && step.find("top")->size() == 5);
+    // Seeded sampling is reproducible.
+    const std::string sampled = "generate --model " + fixtures::path("llama_tiny_scripted.pt") + " --ids " + fixtures::path("llama_tiny_prompt.npy")
+        + " --max-new 10 --temperature 1.5 --seed 3 --json";
+    CHECK_EQ(cli(sampled).out, cli(sampled).out);
+    // gen-attribute: [G, P + G], the reference's numbers, zeros from the explained position on.
+    const std::string out = tmp + "/genattr.npy";
+    r = cli("gen-attribute --model " + m + " --ids " + prompt + " --max-new 8 --method ig --steps 32 --out " + out);
+    CHECK_MSG(r.status == 0, r.err);
+    j = Json::parse(r.out);
+    CHECK_EQ(j.find("method")->asString(), std::string("ig"));
+    CHECK(j.find("completeness_max_error") != nullptr);
+    const TensorValue a = readNpy(out), want = readNpy(fixtures::path("gpt_tiny_ig.npy"));
+    CHECK(a.shape() == (Shape{8, 14}));
+    CHECK(fixtures::maxAbsDiff(a, want) < 1e-4);
+    // The same continuation given as ids explains the same numbers.
+    std::vector<float> cont(greedy.data() + 6, greedy.data() + 14);
+    writeNpy(tmp + "/cont.npy", TensorValue({1, 8}, cont).withDtype("int64"));
+    r = cli("gen-attribute --model " + m + " --ids " + prompt + " --continuation-ids " + tmp + "/cont.npy --method ig --out " + tmp
+            + "/genattr2.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/genattr2.npy"), a) == 0.0);
+    // logit-lens: [blocks, L, V], and --json per cell.
+    r = cli("logit-lens --model " + m + " --ids " + fixtures::path("gpt_tiny_greedy.npy") + " --out " + tmp + "/lens.npy --json --top 2");
+    CHECK_MSG(r.status == 0, r.err);
+    j = Json::parse(r.out);
+    CHECK(readNpy(tmp + "/lens.npy").shape() == (Shape{2, 14, 40}));
+    CHECK_EQ(j.find("cells")->size(), size_t(2));
+    CHECK_EQ(j.find("cells")->asArray()[1].asArray()[3].find("top")->size(), size_t(2));
+    CHECK_EQ(j.find("cells")->asArray()[1].asArray()[3].find("final_token_rank")->asInt(), int64_t(0));
+    // Errors: one line, exit 1 for usage, 2 for bad input.
+    r = cli("gen-attribute --model " + m + " --ids " + prompt + " --method sideways --max-new 2 --out " + out);
+    CHECK(r.status == 1 && r.err.find("unknown --method 'sideways'") != std::string::npos);
+    r = cli("gen-attribute --model " + m + " --ids " + prompt + " --method ig --out " + out);
+    CHECK(r.status == 1 && r.err.find("--max-new N") != std::string::npos);
+    r = cli("generate --model " + m + " --text hello");
+    CHECK(r.status == 1 && r.err.find("no tokenizer") != std::string::npos);
+    r = cli("generate --model " + m + " --ids " + prompt + " --text hello");
+    CHECK(r.status == 1 && r.err.find("one of them") != std::string::npos);
+    writeNpy(tmp + "/badids.npy", TensorValue({1, 2}, {1.f, 77.f}).withDtype("int64"));
+    r = cli("generate --model " + m + " --ids " + tmp + "/badids.npy");
+    CHECK(r.status == 2 && r.err.find("outside the vocabulary") != std::string::npos);
+    r = cli("generate --model " + m + " --ids " + prompt + " --top-p 0");
+    CHECK(r.status == 1 && r.err.find("--top-p must be in (0, 1]") != std::string::npos);
+    r = cli("logit-lens --model " + demo + " --ids " + prompt + " --out " + tmp + "/x.npy");
+    CHECK(r.status == 2 && r.err.find("no token embedding found") != std::string::npos);
+}
+
 TESTKIT_MAIN

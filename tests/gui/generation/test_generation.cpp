@@ -1,0 +1,149 @@
+// The Generation feature on its own (a window, a workspace and the real engine): the demo GPT, a typed
+// prompt, streamed greedy generation equal to the engine's own, per-step attributions equal to
+// attributeGeneration, the token strip, the matrix, the logit lens; Stop cancels; a classifier disables the
+// dock with a reason. Screenshots of each tab.
+#include "app/gui/enginebridge.h"
+#include "app/gui/features/generationfeature.h"
+#include "app/gui/workspace.h"
+#include "app/io/tokenizer.h"
+#include "engine/language/lm.h"
+#include "widgets/generation/generationpanel.h"
+
+#include <QLabel>
+#include <QMainWindow>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QTabWidget>
+#include <QTest>
+#include <QTimer>
+
+#include <cmath>
+
+using namespace pellucid;
+
+namespace {
+
+QString res(const QString &p) { return QStringLiteral(PELLUCID_RESOURCES_DIR) + "/" + p; }
+
+double maxDiff(const TensorValue &a, const TensorValue &b)
+{
+    if (a.shape() != b.shape()) return INFINITY;
+    double m = 0;
+    for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, double(std::fabs(a.at(i) - b.at(i))));
+    return m;
+}
+
+}   // namespace
+
+class TestGeneration : public QObject {
+    Q_OBJECT
+private slots:
+    void promptGenerateExplain()
+    {
+        QMainWindow window;
+        window.resize(1000, 700);
+        auto *bridge = new EngineBridge(&window);
+        auto *ws = new Workspace(bridge, &window);
+        LoadOptions cpu;
+        cpu.device = DevicePreference::Cpu;
+        ws->setLoadOptions(cpu, false);
+        auto *gen = new GenerationFeature(ws, &window);
+        window.setCentralWidget(gen->dock());
+        window.show();
+        GenerationPanel *panel = gen->panel();
+
+        // A classifier: the dock says why it is off.
+        QSignalSpy model(ws, &Workspace::modelChanged);
+        ws->openModel(res("models/fashion_mnist_cnn.pt"));
+        QVERIFY(model.wait(30000));
+        QTRY_VERIFY_WITH_TIMEOUT(!panel->generateButton()->isEnabled() && panel->findChild<QLabel *>() != nullptr, 5000);
+        QTest::qWait(300);
+        QVERIFY(!panel->generateButton()->isEnabled());
+
+        // The demo language model.
+        ws->openModel(res("models/fortune_gpt.pt"));
+        QVERIFY(model.wait(30000));
+        QTRY_VERIFY_WITH_TIMEOUT(panel->generateButton()->isEnabled(), 10000);
+        GenerationControls c = panel->controls();
+        c.prompt = "The computer";
+        c.maxNew = 12;
+        c.method = "saliency";
+        panel->setControls(c);
+        int streamed = 0;
+        connect(panel->textStrip(), &TokenStrip::tokenClicked, this, [] {});
+        QSignalSpy finished(gen, &GenerationFeature::generationFinished);
+        QSignalSpy explained(gen, &GenerationFeature::explanationShown);
+        QTimer poll;
+        int lastCount = 0;
+        connect(&poll, &QTimer::timeout, this, [&] {
+            const int n = panel->textStrip()->tokens().size();
+            if (n != lastCount) ++streamed;
+            lastCount = n;
+        });
+        poll.start(1);
+        panel->generateButton()->click();
+        QVERIFY(finished.wait(60000));
+        poll.stop();
+        QVERIFY(explained.wait(60000));
+        auto g = gen->lastGeneration();
+        QVERIFY(g);
+
+        // The engine's own greedy generation and attribution, run apart.
+        const auto m = Model::load(res("models/fortune_gpt.pt").toStdString(), cpu);
+        const auto tok = tokenizerForModel(m->summary(), true, false);
+        const std::vector<int64_t> prompt = tok->encode("The computer").ids;
+        GenerationOptions o;
+        o.maxNew = 12;
+        const Generation want = generate(*m, prompt, o);
+        QCOMPARE(g->ids, want.ids);
+        QCOMPARE(g->promptLength, int64_t(prompt.size()));
+        QVERIFY2(streamed >= 2, "tokens should appear while generating");
+        QCOMPARE(panel->textStrip()->tokens().size(), int(want.ids.size()));
+        GenerationAttributionOptions ao;
+        const TensorValue sal = attributeGeneration(*m, want.ids, int64_t(prompt.size()), ao).scores;
+        QVERIFY(maxDiff(gen->lastExplanation()->scores, sal) < 1e-6);
+        QCOMPARE(panel->matrixView()->matrix().dim(0), int64_t(want.ids.size() - prompt.size()));
+        // The logit lens: blocks × positions of the top token's probability; its last block is the model's.
+        const LogitLens lens = logitLens(*m, want.ids, 1);
+        QCOMPARE(panel->lensView()->matrix().dim(0), int64_t(lens.blocks.size()));
+        QCOMPARE(panel->lensView()->matrix().dim(1), int64_t(want.ids.size()));
+
+        // Click a generated token: the strip shows its context.
+        panel->selectToken(2);
+        QCOMPARE(panel->attributionStrip()->tokens().size(), int(prompt.size()) + 3);
+        QCOMPARE(panel->attributionStrip()->values()[0], double(sal.at(2 * sal.dim(1) + 0)));
+        QTest::qWait(50);
+        window.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/generation_text.png");
+
+        // Another method recomputes the matrix.
+        c.method = "ig";
+        panel->setControls(c);
+        QVERIFY(explained.wait(60000));
+        ao.method = GenerationMethod::IntegratedGradients;
+        QVERIFY(maxDiff(gen->lastExplanation()->scores, attributeGeneration(*m, want.ids, int64_t(prompt.size()), ao).scores) < 1e-5);
+        auto *tabs = panel->findChild<QTabWidget *>();
+        tabs->setCurrentIndex(1);
+        QTest::qWait(50);
+        window.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/generation_matrix.png");
+        tabs->setCurrentIndex(2);
+        QTest::qWait(50);
+        window.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/generation_lens.png");
+
+        // Stop: a long generation is cancelled and the dock says so.
+        c.maxNew = 500;
+        panel->setControls(c);
+        QSignalSpy finished2(gen, &GenerationFeature::generationFinished);
+        panel->generateButton()->click();
+        QTest::qWait(200);
+        for (auto *b : panel->findChildren<QPushButton *>())
+            if (b->text() == "Stop") b->click();
+        QTRY_VERIFY_WITH_TIMEOUT(panel->generateButton()->isEnabled(), 30000);
+        bool said = false;
+        for (auto *l : panel->findChildren<QLabel *>()) said = said || l->text().contains("Generation stopped after");
+        QVERIFY2(said, "Stop should cancel and say so");
+        QCOMPARE(finished2.count(), 0);
+    }
+};
+
+QTEST_MAIN(TestGeneration)
+#include "test_generation.moc"
