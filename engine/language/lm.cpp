@@ -438,6 +438,124 @@ GenerationAttribution attributeGeneration(Model &model, const std::vector<int64_
     return out;
 }
 
+bool parsePatchSite(const std::string &name, PatchSite &out)
+{
+    if (name == "block")
+        out = PatchSite::Block;
+    else if (name == "attn")
+        out = PatchSite::Attention;
+    else if (name == "mlp")
+        out = PatchSite::Mlp;
+    else
+        return false;
+    return true;
+}
+
+PatchingResult activationPatching(Model &model, const std::vector<int64_t> &clean, const std::vector<int64_t> &corrupt, int64_t target,
+                                  PatchSite site)
+{
+    Model::Impl &d = model.impl();
+    const LanguageModelParts parts = languageModelParts(model);
+    if (clean.empty() || clean.size() != corrupt.size())
+        throw Error(ErrorCode::BadInput,
+                    "The clean and corrupted prompts must have the same number of tokens (" + std::to_string(clean.size()) + " and "
+                        + std::to_string(corrupt.size()) + ")");
+    const int64_t L = int64_t(clean.size());
+    if (parts.context > 0 && L > parts.context)
+        throw Error(ErrorCode::BadInput,
+                    "The prompts are " + std::to_string(L) + " tokens; the model reads at most " + std::to_string(parts.context));
+    const int64_t vocab = vocabularyOf(d, parts);
+    checkIds(d, clean, vocab, "The clean prompt");
+    checkIds(d, corrupt, vocab, "The corrupted prompt");
+    // The sites: the blocks, or their attention / MLP submodule by the usual names.
+    PatchingResult out;
+    const ModelSummary &s = d.summary;
+    for (const std::string &b : parts.blocks) {
+        if (site == PatchSite::Block) {
+            out.sites.push_back(b);
+            continue;
+        }
+        const auto names = site == PatchSite::Attention ? std::vector<const char *>{"attn", "self_attn", "attention", "self_attention"}
+                                                        : std::vector<const char *>{"mlp", "feed_forward", "ffn", "mlp_block"};
+        std::string found;
+        for (const char *n : names)
+            if (const LayerInfo *l = findLayer(s, b + "." + n); l && l->calls > 0) {
+                found = b + "." + n;
+                break;
+            }
+        if (found.empty())
+            throw Error(ErrorCode::BadInput,
+                        "Block " + b + " has no " + (site == PatchSite::Attention ? "attention (attn, self_attn)" : "MLP (mlp, feed_forward)")
+                            + " module to patch");
+        out.sites.push_back(found);
+    }
+    const at::Tensor xc = idsTensor(d, clean), xk = idsTensor(d, corrupt);
+    std::vector<at::Tensor> hClean, hCorrupt;
+    at::Tensor logitsClean, logitsCorrupt;
+    {
+        const auto rc = d.runTapped(xc, out.sites), rk = d.runTapped(xk, out.sites);
+        logitsClean = firstOutput(rc.at(0));
+        logitsCorrupt = firstOutput(rk.at(0));
+        for (size_t k = 0; k < out.sites.size(); ++k) {
+            hClean.push_back(firstOutput(rc.at(k + 1)).detach());
+            hCorrupt.push_back(firstOutput(rk.at(k + 1)).detach());
+        }
+    }
+    if (logitsClean.dim() != 3) throw Error(ErrorCode::BadInput, s.fileName + " does not return logits [B, L, V]");
+    const int64_t V = logitsClean.size(2);
+    out.target = target >= 0 ? target : logitsClean[0][L - 1].argmax().item<int64_t>();
+    if (out.target >= V)
+        throw Error(ErrorCode::BadInput, "--target-id " + std::to_string(out.target) + " is outside the vocabulary 0–" + std::to_string(V - 1));
+    auto prob = [&](const at::Tensor &logits, int64_t row) { return at::softmax(logits[row][L - 1].to(at::kDouble), 0)[out.target]; };
+    out.pClean = prob(logitsClean, 0).item<double>();
+    out.pCorrupt = prob(logitsCorrupt, 0).item<double>();
+    const int64_t S = int64_t(out.sites.size());
+    std::vector<float> patched(static_cast<size_t>(S * L)), estimate(static_cast<size_t>(S * L));
+    for (int64_t k = 0; k < S; ++k) {
+        std::shared_ptr<detail::TappedForward> tf;
+        try {
+            tf = detail::buildReplacedForward(d.module, out.sites[size_t(k)]);
+        } catch (const std::exception &e) {
+            throw Error(ErrorCode::BadInput, "Cannot patch " + out.sites[size_t(k)] + ": " + e.what());
+        }
+        const at::Tensor &hc = hClean[size_t(k)], &hk = hCorrupt[size_t(k)];
+        if (hc.dim() != 3 || hc.size(1) != L) throw Error(ErrorCode::BadInput, out.sites[size_t(k)] + "'s output is not [1, L, D]");
+        {
+            // Row p: the corrupted output with position p from the clean run (one batched forward of L rows).
+            torch::NoGradGuard ng;
+            at::Tensor rep = hk.repeat({L, 1, 1});
+            for (int64_t p = 0; p < L; ++p) rep[p][p] = hc[0][p];
+            const at::Tensor logits = firstOutput(tf->run(d.module, {xk.repeat({L, 1}), rep}).at(0));
+            for (int64_t p = 0; p < L; ++p) patched[size_t(k * L + p)] = float(prob(logits, p).item<double>());
+        }
+        {
+            torch::AutoGradMode on(true);
+            const at::Tensor h = hk.clone().requires_grad_(true);
+            const at::Tensor y = prob(firstOutput(tf->run(d.module, {xk, h}).at(0)), 0);
+            const at::Tensor g = torch::autograd::grad({y}, {h})[0];
+            const at::Tensor delta = ((hc - hk).to(at::kDouble) * g.to(at::kDouble)).sum(-1)[0].to(at::kCPU).contiguous();   // [L]
+            for (int64_t p = 0; p < L; ++p) estimate[size_t(k * L + p)] = float(out.pCorrupt + delta[p].item<double>());
+        }
+    }
+    double ma = 0, mb = 0;
+    const size_t n = patched.size();
+    for (size_t i = 0; i < n; ++i) {
+        ma += (patched[i] - out.pCorrupt) / double(n);
+        mb += (estimate[i] - out.pCorrupt) / double(n);
+    }
+    double sab = 0, saa = 0, sbb = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const double a = patched[i] - out.pCorrupt - ma, b = estimate[i] - out.pCorrupt - mb;
+        sab += a * b;
+        saa += a * a;
+        sbb += b * b;
+    }
+    out.agreement = saa > 0 && sbb > 0 ? sab / std::sqrt(saa * sbb) : 0;
+    out.probability = TensorValue({S, L}, std::move(patched));
+    out.estimate = TensorValue({S, L}, std::move(estimate));
+    return out;
+}
+
 LogitLens logitLens(Model &model, const std::vector<int64_t> &ids, int topK)
 {
     Model::Impl &d = model.impl();

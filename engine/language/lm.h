@@ -101,4 +101,22 @@ struct LogitLens {
 /// Every block's output through the final norm (recomputing its statistics) and the unembedding.
 LogitLens logitLens(Model &model, const std::vector<int64_t> &ids, int topK = 5);
 
+/// Activation patching (clean → corrupted). For every block (or its attention / MLP module) and position,
+/// the corrupted run with that site's output at that position restored from the clean run: p(target) at the
+/// last position. Beside it, attribution patching — the first-order estimate p_corrupt + (h_clean −
+/// h_corrupt) · ∂p/∂h from one backward per site — and the Pearson correlation of the two effects.
+enum class PatchSite { Block, Attention, Mlp };
+bool parsePatchSite(const std::string &name, PatchSite &out);
+struct PatchingResult {
+    std::vector<std::string> sites;   // the patched modules, one per row
+    TensorValue probability;          // [sites, L]: p(target) with that site's output at that position restored
+    TensorValue estimate;             // [sites, L]: attribution patching's estimate of the same
+    int64_t target = 0;
+    double pClean = 0, pCorrupt = 0;
+    double agreement = 0;   // Pearson correlation of (probability − pCorrupt) and (estimate − pCorrupt)
+};
+/// `target` < 0: the clean run's most probable next token. Prompts must have equal lengths.
+PatchingResult activationPatching(Model &model, const std::vector<int64_t> &clean, const std::vector<int64_t> &corrupt, int64_t target = -1,
+                                  PatchSite site = PatchSite::Block);
+
 }   // namespace pellucid

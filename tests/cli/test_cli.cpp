@@ -1013,6 +1013,18 @@ TEST(language_model_commands)
     CHECK(r.status == 2 && r.err.find("outside the vocabulary") != std::string::npos);
     r = cli("generate --model " + m + " --ids " + prompt + " --top-p 0");
     CHECK(r.status == 1 && r.err.find("--top-p must be in (0, 1]") != std::string::npos);
+    // patch: [blocks, L] as PyTorch's hooks make it, JSON with the probabilities.
+    r = cli("patch --model " + m + " --clean-ids " + prompt + " --corrupt-ids " + fixtures::path("gpt_tiny_corrupt.npy") + " --site attn --out " + tmp
+            + "/patch.npy --estimate-out " + tmp + "/patch_est.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    j = Json::parse(r.out);
+    CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/patch.npy"), readNpy(fixtures::path("gpt_tiny_patch_attn.npy"))) < 1e-6);
+    CHECK(readNpy(tmp + "/patch_est.npy").shape() == (Shape{2, 6}));
+    CHECK(j.find("p_clean") && j.find("p_corrupt") && j.find("target") && j.find("attribution_patching_agreement"));
+    r = cli("patch --model " + m + " --clean-ids " + prompt + " --corrupt-ids " + fixtures::path("gpt_tiny_greedy.npy") + " --out " + tmp + "/p.npy");
+    CHECK(r.status == 2 && r.err.find("same number of tokens") != std::string::npos);
+    r = cli("patch --model " + m + " --clean-ids " + prompt + " --out " + tmp + "/p.npy --site nose");
+    CHECK(r.status == 1 && r.err.find("--site must be block, attn or mlp") != std::string::npos);
     r = cli("logit-lens --model " + demo + " --ids " + prompt + " --out " + tmp + "/x.npy");
     CHECK(r.status == 2 && r.err.find("no token embedding found") != std::string::npos);
 }

@@ -2,7 +2,8 @@
 // GPT-2 names (tied head) and Llama names (RMSNorm, untied head, no position table), traced and scripted,
 // without metadata. The parts are found by name; greedy generation, per-step attribution (saliency, input ×
 // gradient, integrated gradients, ablation, attention) and the logit lens match the references; sampling is
-// seeded and respects top-k / top-p; bad prompts and options get one clear error.
+// seeded and respects top-k / top-p; activation patching matches forward hooks that overwrite a position;
+// bad prompts and options get one clear error.
 #include "engine/core/errors.h"
 #include "engine/core/npy.h"
 #include "engine/language/lm.h"
@@ -195,6 +196,30 @@ TEST(logit_lens_matches_pytorch)
             CHECK(std::fabs(want.at(c * V + lens.topIds[size_t(c)][0]) - best) < 1e-7);
         }
     }
+}
+
+TEST(activation_patching_matches_pytorch_hooks)
+{
+    const std::pair<PatchSite, const char *> sites[] = {{PatchSite::Block, "block"}, {PatchSite::Attention, "attn"}, {PatchSite::Mlp, "mlp"}};
+    for (const char *f : kModels) {
+        auto m = fixtures::loadCpu(f);
+        const std::vector<int64_t> clean = idsOf(readNpy(fixtures::path(base(f) + "_prompt.npy")));
+        const std::vector<int64_t> corrupt = idsOf(readNpy(fixtures::path(base(f) + "_corrupt.npy")));
+        for (const auto &[site, name] : sites) {
+            const PatchingResult r = activationPatching(*m, clean, corrupt, -1, site);
+            const TensorValue want = readNpy(fixtures::path(base(f) + "_patch_" + name + ".npy"));
+            CHECK_MSG(maxDiff(r.probability, want) < 1e-6, std::string(f) + " " + name);
+            CHECK(r.estimate.shape() == want.shape());
+            CHECK(std::fabs(r.pClean - r.pCorrupt) > 1e-3);
+            // Restoring the last block's output at the last position restores the clean run's probability.
+            if (site == PatchSite::Block) CHECK(std::fabs(r.probability.at(r.probability.numel() - 1) - r.pClean) < 1e-6);
+            CHECK(r.agreement > 0.3 && r.agreement <= 1 + 1e-9);
+            CHECK_EQ(r.sites.size(), size_t(want.dim(0)));
+        }
+    }
+    auto m = fixtures::loadCpu("gpt_tiny_scripted.pt");
+    CHECK_THROWS_WITH(activationPatching(*m, {1, 2, 3}, {1, 2}), Error, "same number of tokens");
+    CHECK_THROWS_WITH(activationPatching(*m, {1, 2, 3}, {1, 2, 4}, 99), Error, "outside the vocabulary");
 }
 
 TEST(bad_prompts_and_options_are_named)

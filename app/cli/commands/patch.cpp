@@ -1,0 +1,87 @@
+// pellucid-cli patch: activation patching from a clean into a corrupted prompt, float32 [blocks, L]
+#include "app/cli/cli.h"
+
+#include "app/io/tokenizer.h"
+#include "engine/core/npy.h"
+
+#include <cmath>
+#include <iostream>
+
+namespace pellucid::cli {
+
+namespace {
+
+std::vector<int64_t> idsFromFile(const std::string &path, const std::string &what)
+{
+    const TensorValue v = readNpy(path);
+    if (v.shape().size() != 2 || v.dim(0) != 1 || v.dim(1) < 1)
+        throw Error(ErrorCode::BadInput, what + " " + path + " holds " + shapeToString(v.shape()) + "; a prompt is int64 ids [1, L]");
+    std::vector<int64_t> out;
+    for (int64_t i = 0; i < v.numel(); ++i) {
+        if (v.at(i) != std::floor(v.at(i)))
+            throw Error(ErrorCode::BadInput, what + " " + path + " holds " + std::to_string(v.at(i)) + ", not a token id");
+        out.push_back(int64_t(v.at(i)));
+    }
+    return out;
+}
+
+int cmdPatch(const Args &a)
+{
+    const std::string out = a.need("out");
+    if (!endsWith(out, ".npy")) throw UsageError("--out must end in .npy");
+    PatchSite site = PatchSite::Block;
+    if (a.has("site") && !parsePatchSite(a.need("site"), site)) throw UsageError("--site must be block, attn or mlp");
+    const bool texts = a.has("clean") || a.has("corrupt"), files = a.has("clean-ids") || a.has("corrupt-ids");
+    if (texts == files) throw UsageError("give --clean \"…\" --corrupt \"…\", or --clean-ids A.npy --corrupt-ids B.npy");
+    auto model = loadModel(a);
+    std::unique_ptr<Tokenizer> tok;
+    try {
+        tok = tokenizerFor(a, &model->summary(), false);
+    } catch (const UsageError &) {
+        if (texts) throw;
+    }
+    const std::vector<int64_t> clean = texts ? tok->encode(a.need("clean")).ids : idsFromFile(a.need("clean-ids"), "--clean-ids");
+    const std::vector<int64_t> corrupt = texts ? tok->encode(a.need("corrupt")).ids : idsFromFile(a.need("corrupt-ids"), "--corrupt-ids");
+    const PatchingResult r = activationPatching(*model, clean, corrupt, a.has("target-id") ? toId(a.need("target-id"), "--target-id") : -1, site);
+    writeNpy(out, r.probability);
+    if (a.has("estimate-out")) writeNpy(a.need("estimate-out"), r.estimate);
+    Json j = Json::object(), sites = Json::array();
+    for (const auto &s : r.sites) sites.push(Json(s));
+    j["target"] = r.target;
+    if (tok) j["target_token"] = tok->piece(r.target);
+    j["p_clean"] = r.pClean;
+    j["p_corrupt"] = r.pCorrupt;
+    j["sites"] = sites;
+    j["tokens_clean"] = tokensJson(tok.get(), clean);
+    j["tokens_corrupt"] = tokensJson(tok.get(), corrupt);
+    j["attribution_patching_agreement"] = r.agreement;
+    j["shape"] = shapeJson(r.probability.shape());
+    j["out"] = out;
+    std::cout << j.dump(-1) << "\n";
+    return 0;
+}
+
+}   // namespace
+
+Command patchCommand()
+{
+    return {"patch",
+            "--model M (--clean \"…\" --corrupt \"…\" | --clean-ids A.npy --corrupt-ids B.npy) [--target-id T] [--site block|attn|mlp] --out OUT.npy",
+            "activation patching: float32 [blocks, L], p(target at the last position) in the corrupted run with that block's output at that position "
+            "restored from the clean run",
+            "target: the clean run's top next token unless --target-id; JSON on stdout with target, p_clean, p_corrupt and the\n"
+            "Pearson agreement of attribution patching (the one-backward linear estimate; --estimate-out E.npy writes it)",
+            {{{"clean", "\"…\"", "the clean prompt (through the tokenizer)"},
+              {"corrupt", "\"…\"", "the corrupted prompt, as many tokens"},
+              {"clean-ids", "A.npy", "the clean prompt as int64 ids [1, L]"},
+              {"corrupt-ids", "B.npy", "the corrupted prompt as int64 ids [1, L]"},
+              {"target-id", "T", "the token whose probability is read (default: the clean run's top)"},
+              {"site", "block|attn|mlp", "what is restored: a block's output (default), its attention or its MLP"},
+              {"estimate-out", "E.npy", "attribution patching's estimate [blocks, L]"},
+              {"out", "OUT.npy", "the patched probabilities"}},
+             modelOptions(),
+             tokenizerOptions()},
+            cmdPatch};
+}
+
+}   // namespace pellucid::cli
