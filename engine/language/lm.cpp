@@ -3,6 +3,7 @@
 #include "engine/attention/attention.h"
 #include "engine/attribution/attribution.h"
 #include "engine/core/errors.h"
+#include "engine/core/npy.h"
 #include "engine/runtime/modelimpl.h"
 
 #include <algorithm>
@@ -556,7 +557,150 @@ PatchingResult activationPatching(Model &model, const std::vector<int64_t> &clea
     return out;
 }
 
-LogitLens logitLens(Model &model, const std::vector<int64_t> &ids, int topK)
+namespace {
+
+/// The lens of one block output h [N, L, D] (or [N, D]): the final norm (its statistics recomputed), then
+/// the unembedding as a linear map (the head's weight and bias, else the tied embedding's weight).
+struct Unembedding {
+    mutable std::optional<torch::jit::Module> norm;
+    at::Tensor weight, bias;
+    Unembedding(Model::Impl &d, const LanguageModelParts &parts)
+    {
+        if (!parts.finalNorm.empty()) norm = submodule(d.module, parts.finalNorm);
+        // A traced tied head takes its weight as an argument, so its forward is not called.
+        if (!parts.unembed.empty()) {
+            const torch::jit::Module head = submodule(d.module, parts.unembed);
+            if (head.hasattr("weight") && head.attr("weight").isTensor()) weight = head.attr("weight").toTensor();
+            if (head.hasattr("bias") && head.attr("bias").isTensor()) bias = head.attr("bias").toTensor();
+        }
+        if (!weight.defined()) weight = submodule(d.module, parts.embedding).attr("weight").toTensor();
+    }
+    at::Tensor operator()(const at::Tensor &h) const
+    {
+        at::Tensor z = norm ? firstOutput(norm->forward({h})) : h;
+        z = at::matmul(z, weight.t());
+        return bias.defined() ? z + bias : z;
+    }
+};
+
+/// Every block's output [1, L, D] for ids, and the final logits.
+std::vector<at::Tensor> blockOutputs(Model::Impl &d, const LanguageModelParts &parts, const at::Tensor &x, at::Tensor *logits = nullptr)
+{
+    const auto r = d.runTapped(x, parts.blocks);
+    if (logits) *logits = firstOutput(r.at(0));
+    std::vector<at::Tensor> taps;
+    for (size_t k = 1; k < r.size(); ++k) {
+        const at::Tensor h = firstOutput(r[k]);
+        if (h.dim() != 3)
+            throw Error(ErrorCode::BadInput,
+                        "The block " + parts.blocks[k - 1] + "'s output is " + shapeToString(Shape(h.sizes().begin(), h.sizes().end()))
+                            + ", not [B, L, D]");
+        taps.push_back(h);
+    }
+    if (taps.size() != parts.blocks.size()) throw Error(ErrorCode::BadInput, "A block produced no output");
+    return taps;
+}
+
+}   // namespace
+
+TunedLens trainTunedLens(Model &model, const std::vector<std::vector<int64_t>> &sequences, const TunedLensOptions &o)
+{
+    Model::Impl &d = model.impl();
+    const LanguageModelParts parts = languageModelParts(model);
+    if (o.steps < 0 || o.steps > 100000) throw Error(ErrorCode::BadInput, "Tuned-lens steps must be 0 to 100000");
+    const int64_t vocab = vocabularyOf(d, parts);
+    std::vector<std::vector<at::Tensor>> hs(parts.blocks.size());
+    std::vector<at::Tensor> finals;
+    int64_t tokens = 0;
+    for (const auto &seq : sequences) {
+        if (seq.empty()) continue;
+        if (parts.context > 0 && int64_t(seq.size()) > parts.context)
+            throw Error(ErrorCode::BadInput,
+                        "A corpus sequence has " + std::to_string(seq.size()) + " tokens; the model reads at most " + std::to_string(parts.context));
+        checkIds(d, seq, vocab, "The corpus");
+        torch::NoGradGuard ng;
+        at::Tensor logits;
+        const auto taps = blockOutputs(d, parts, idsTensor(d, seq), &logits);
+        for (size_t b = 0; b < taps.size(); ++b) hs[b].push_back(taps[b][0].detach());
+        finals.push_back(at::log_softmax(logits[0].to(at::kDouble), -1));
+        tokens += int64_t(seq.size());
+    }
+    if (tokens == 0) throw Error(ErrorCode::BadInput, "The tuned lens needs a corpus: no tokens were given");
+    const Unembedding unembed(d, parts);
+    const at::Tensor target = at::cat(finals);   // [N, V] log-probabilities
+    const at::Tensor pTarget = target.exp();
+    const int64_t D = hs[0][0].size(-1), B = int64_t(parts.blocks.size());
+    TunedLens out;
+    out.blocks = parts.blocks;
+    std::vector<float> W, C;
+    auto kl = [&](const at::Tensor &logits) { return (pTarget * (target - at::log_softmax(logits.to(at::kDouble), -1))).sum(-1).mean(); };
+    for (int64_t b = 0; b < B; ++b) {
+        const at::Tensor h = at::cat(hs[size_t(b)]);   // [N, D]
+        at::Tensor A = at::eye(D, h.options()), c = at::zeros({D}, h.options());
+        {
+            torch::NoGradGuard ng;
+            out.klLogit.push_back(kl(unembed(h)).item<double>());
+        }
+        if (b < B - 1 && o.steps > 0) {
+            A.requires_grad_(true);
+            c.requires_grad_(true);
+            torch::optim::Adam opt({A, c}, torch::optim::AdamOptions(o.learningRate));
+            for (int step = 0; step < o.steps; ++step) {
+                if (o.cancelled && o.cancelled()) throw Error(ErrorCode::Cancelled, "cancelled");
+                torch::AutoGradMode on(true);
+                opt.zero_grad();
+                const at::Tensor loss = kl(unembed(at::matmul(h, A.t()) + c));
+                loss.backward();
+                opt.step();
+            }
+        }
+        torch::NoGradGuard ng;
+        out.klTuned.push_back(kl(unembed(at::matmul(h, A.t()) + c)).item<double>());
+        const at::Tensor At = A.detach().t().contiguous().to(at::kCPU).to(at::kFloat), cc = c.detach().contiguous().to(at::kCPU).to(at::kFloat);
+        W.insert(W.end(), At.data_ptr<float>(), At.data_ptr<float>() + D * D);
+        C.insert(C.end(), cc.data_ptr<float>(), cc.data_ptr<float>() + D);
+    }
+    out.weights = TensorValue({B, D, D}, std::move(W));
+    out.biases = TensorValue({B, D}, std::move(C));
+    return out;
+}
+
+void saveTunedLens(const TunedLens &lens, const std::string &path)
+{
+    const int64_t B = lens.weights.dim(0), D = lens.weights.dim(1);
+    std::vector<float> all;
+    for (int64_t b = 0; b < B; ++b) {
+        all.insert(all.end(), lens.weights.data() + b * D * D, lens.weights.data() + (b + 1) * D * D);
+        all.insert(all.end(), lens.biases.data() + b * D, lens.biases.data() + (b + 1) * D);
+    }
+    writeNpy(path, TensorValue({B, D + 1, D}, std::move(all)));
+}
+
+TunedLens loadTunedLens(const Model &model, const std::string &path)
+{
+    const LanguageModelParts parts = languageModelParts(model);
+    const TensorValue t = readNpy(path);
+    const int64_t B = int64_t(parts.blocks.size());
+    if (t.shape().size() != 3 || t.dim(0) != B || t.dim(1) != t.dim(2) + 1)
+        throw Error(ErrorCode::BadInput,
+                    "The tuned lens " + path + " holds " + shapeToString(t.shape()) + "; this model needs [" + std::to_string(B) + ", D + 1, D]");
+    const int64_t D = t.dim(2);
+    TunedLens lens;
+    lens.blocks = parts.blocks;
+    std::vector<float> W, C;
+    for (int64_t b = 0; b < B; ++b) {
+        const float *base = t.data() + b * (D + 1) * D;
+        W.insert(W.end(), base, base + D * D);
+        C.insert(C.end(), base + D * D, base + (D + 1) * D);
+    }
+    for (float v : W)
+        if (!std::isfinite(v)) throw Error(ErrorCode::BadInput, "The tuned lens " + path + " holds a non-finite value");
+    lens.weights = TensorValue({B, D, D}, std::move(W));
+    lens.biases = TensorValue({B, D}, std::move(C));
+    return lens;
+}
+
+LogitLens logitLens(Model &model, const std::vector<int64_t> &ids, int topK, const TunedLens *tuned)
 {
     Model::Impl &d = model.impl();
     const LanguageModelParts parts = languageModelParts(model);
@@ -567,35 +711,33 @@ LogitLens logitLens(Model &model, const std::vector<int64_t> &ids, int topK)
     checkIds(d, ids, vocabularyOf(d, parts), "The sequence");
     torch::NoGradGuard ng;
     const at::Tensor x = idsTensor(d, ids);
-    const auto r = d.runTapped(x, parts.blocks);
-    std::vector<at::Tensor> taps;
-    for (size_t k = 1; k < r.size(); ++k) taps.push_back(firstOutput(r[k]));
-    if (taps.size() != parts.blocks.size()) throw Error(ErrorCode::BadInput, "A block produced no output");
-    std::optional<torch::jit::Module> norm;
-    if (!parts.finalNorm.empty()) norm = submodule(d.module, parts.finalNorm);
-    // The unembedding as a linear map: the head's own weight (and bias), else the embedding's (tied). A
-    // traced tied head takes its weight as an argument, so its forward is not called.
-    at::Tensor weight, bias;
-    if (!parts.unembed.empty()) {
-        const torch::jit::Module head = submodule(d.module, parts.unembed);
-        if (head.hasattr("weight") && head.attr("weight").isTensor()) weight = head.attr("weight").toTensor();
-        if (head.hasattr("bias") && head.attr("bias").isTensor()) bias = head.attr("bias").toTensor();
-    }
-    if (!weight.defined()) weight = submodule(d.module, parts.embedding).attr("weight").toTensor();
+    const std::vector<at::Tensor> taps = blockOutputs(d, parts, x);
+    const Unembedding unembed(d, parts);
+    if (tuned && (tuned->weights.dim(0) != int64_t(taps.size()) || tuned->weights.dim(1) != taps[0].size(-1)))
+        throw Error(ErrorCode::BadInput,
+                    "The tuned lens was trained for " + std::to_string(tuned->weights.dim(0)) + " blocks of width "
+                        + std::to_string(tuned->weights.dim(1)) + ", not this model");
     std::vector<at::Tensor> probs;
-    for (const at::Tensor &h : taps) {
-        if (h.dim() != 3)
-            throw Error(ErrorCode::BadInput, "A block's output is " + shapeToString(Shape(h.sizes().begin(), h.sizes().end())) + ", not [1, L, D]");
-        at::Tensor z = norm ? firstOutput(norm->forward({h})) : h;
-        z = at::matmul(z, weight.t());
-        if (bias.defined()) z = z + bias;
-        probs.push_back(at::softmax(z[0].to(at::kDouble), -1));   // [L, V]
+    for (size_t b = 0; b < taps.size(); ++b) {
+        at::Tensor h = taps[b];
+        if (tuned) {
+            const int64_t D = h.size(-1);
+            const at::Tensor At = torch::from_blob(const_cast<float *>(tuned->weights.data()) + int64_t(b) * D * D, {D, D}, at::kFloat)
+                                      .to(h.device())
+                                      .to(h.scalar_type());
+            const at::Tensor c =
+                torch::from_blob(const_cast<float *>(tuned->biases.data()) + int64_t(b) * D, {D}, at::kFloat).to(h.device()).to(h.scalar_type());
+            h = at::matmul(h, At) + c;
+        }
+        probs.push_back(at::softmax(unembed(h)[0].to(at::kDouble), -1));   // [L, V]
     }
     const at::Tensor P = at::stack(probs);   // [B, L, V]
     const int64_t B = P.size(0), L = P.size(1), V = P.size(2);
     const at::Tensor logP = at::log(P.clamp_min(1e-300));
     const at::Tensor entropy = -(P * logP).sum(-1);
-    const at::Tensor finalP = P[B - 1], finalLog = logP[B - 1];
+    // KL to the model's own final distribution (the untranslated last block).
+    const at::Tensor finalP = tuned ? at::softmax(unembed(taps.back())[0].to(at::kDouble), -1) : P[B - 1];
+    const at::Tensor finalLog = at::log(finalP.clamp_min(1e-300));
     const at::Tensor kl = (finalP.unsqueeze(0) * (finalLog.unsqueeze(0) - logP)).sum(-1);
     const at::Tensor finalTop = finalP.argmax(-1);   // [L]
     const at::Tensor pTop = P.gather(2, finalTop.view({1, L, 1}).expand({B, L, 1}));

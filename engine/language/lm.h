@@ -98,8 +98,31 @@ struct LogitLens {
     std::vector<std::vector<int64_t>> topIds;   // per cell (block-major), the top-k ids
 };
 
-/// Every block's output through the final norm (recomputing its statistics) and the unembedding.
-LogitLens logitLens(Model &model, const std::vector<int64_t> &ids, int topK = 5);
+/// The tuned lens (Belrose et al. 2023): per block an affine translator h ↦ A·h + c, trained so that the
+/// translated block output, through the final norm and the unembedding, matches the model's final
+/// distribution (minimising KL(final ‖ lens) over a corpus). The last block keeps the identity.
+struct TunedLens {
+    std::vector<std::string> blocks;
+    TensorValue weights;                    // [blocks, D, D] (A, applied as h · Aᵀ)
+    TensorValue biases;                     // [blocks, D]
+    std::vector<double> klLogit, klTuned;   // per block, mean KL(final ‖ lens) on the corpus before and after
+};
+struct TunedLensOptions {
+    int steps = 300;   // Adam steps per block (full batch over the corpus' positions)
+    double learningRate = 3e-3;
+    std::function<bool()> cancelled;
+};
+/// Trains the translators on `sequences` (token ids, each ≤ the model's context). Throws Error(BadInput) for
+/// an empty corpus.
+TunedLens trainTunedLens(Model &model, const std::vector<std::vector<int64_t>> &sequences, const TunedLensOptions &options = {});
+/// A tuned lens as one .npy file: float32 [blocks, D + 1, D] (rows 0…D−1: Aᵀ, row D: c); the blocks are the
+/// model's. Written atomically.
+void saveTunedLens(const TunedLens &lens, const std::string &path);
+TunedLens loadTunedLens(const Model &model, const std::string &path);
+
+/// Every block's output through the final norm (recomputing its statistics) and the unembedding; with
+/// `tuned`, each block's output is translated first.
+LogitLens logitLens(Model &model, const std::vector<int64_t> &ids, int topK = 5, const TunedLens *tuned = nullptr);
 
 /// Activation patching (clean → corrupted). For every block (or its attention / MLP module) and position,
 /// the corrupted run with that site's output at that position restored from the clean run: p(target) at the

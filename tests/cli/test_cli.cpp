@@ -1013,6 +1013,20 @@ TEST(language_model_commands)
     CHECK(r.status == 2 && r.err.find("outside the vocabulary") != std::string::npos);
     r = cli("generate --model " + m + " --ids " + prompt + " --top-p 0");
     CHECK(r.status == 1 && r.err.find("--top-p must be in (0, 1]") != std::string::npos);
+    // tuned-lens: PyTorch's translators after 20 Adam steps; logit-lens --tuned reads them.
+    r = cli("tuned-lens --model " + m + " --corpus-ids " + fixtures::path("gpt_tiny_corpus.npy") + " --steps 20 --out " + tmp + "/lens_t.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    j = Json::parse(r.out);
+    CHECK(j.find("blocks")->asArray()[0].find("kl_tuned_lens")->asNumber() < j.find("blocks")->asArray()[0].find("kl_logit_lens")->asNumber());
+    CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/lens_t.npy"), readNpy(fixtures::path("gpt_tiny_tuned_lens.npy"))) < 1e-5);
+    r = cli("logit-lens --model " + m + " --ids " + fixtures::path("gpt_tiny_greedy.npy") + " --tuned " + tmp + "/lens_t.npy --out " + tmp
+            + "/lens2.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK_EQ(Json::parse(r.out).find("lens")->asString(), std::string("tuned"));
+    CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/lens2.npy"), readNpy(tmp + "/lens.npy")) > 1e-4);
+    r = cli("logit-lens --model " + fixtures::path("llama_tiny_scripted.pt") + " --ids " + prompt + " --tuned " + tmp + "/lens_t.npy --out " + tmp
+            + "/x.npy");
+    CHECK(r.status == 2 && r.err.find("this model needs [3, D + 1, D]") != std::string::npos);
     // patch: [blocks, L] as PyTorch's hooks make it, JSON with the probabilities.
     r = cli("patch --model " + m + " --clean-ids " + prompt + " --corrupt-ids " + fixtures::path("gpt_tiny_corrupt.npy") + " --site attn --out " + tmp
             + "/patch.npy --estimate-out " + tmp + "/patch_est.npy");

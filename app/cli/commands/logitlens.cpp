@@ -20,11 +20,14 @@ int cmdLogitLens(const Args &a)
     auto model = loadModel(a);
     std::unique_ptr<Tokenizer> tok;
     const std::vector<int64_t> ids = promptIds(a, *model, tok);
-    const LogitLens lens = logitLens(*model, ids, topK);
+    TunedLens tuned;
+    if (a.has("tuned")) tuned = loadTunedLens(*model, a.need("tuned"));
+    const LogitLens lens = logitLens(*model, ids, topK, a.has("tuned") ? &tuned : nullptr);
     writeNpy(out, lens.probabilities);
     Json j = Json::object(), blocks = Json::array();
     for (const auto &b : lens.blocks) blocks.push(Json(b));
     j["blocks"] = blocks;
+    j["lens"] = a.has("tuned") ? "tuned" : "logit";
     j["tokens"] = tokensJson(tok.get(), ids);
     j["shape"] = shapeJson(lens.probabilities.shape());
     j["out"] = out;
@@ -63,11 +66,12 @@ int cmdLogitLens(const Args &a)
 Command logitLensCommand()
 {
     return {"logit-lens",
-            "--model M (--text \"...\" | --ids IDS.npy) --out OUT.npy [--json] [--top K]",
+            "--model M (--text \"...\" | --ids IDS.npy) --out OUT.npy [--tuned LENS.npy] [--json] [--top K]",
             "every block's output through the final norm and the unembedding: probabilities float32 [blocks, L, V]",
             "the final norm recomputes its statistics for each block's output; --json adds per cell the top-K tokens,\n"
             "the entropy, the KL divergence to the final layer and the rank of the final layer's top token",
             {{{"out", "OUT.npy", "the probabilities"},
+              {"tuned", "LENS.npy", "translate each block's output first (a tuned lens from tuned-lens)"},
               {"json", "", "per-cell details on stdout"},
               {"top", "K", "tokens per cell in --json (1–100, default 5)"}},
              promptOptions(),
