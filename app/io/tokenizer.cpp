@@ -1,9 +1,13 @@
 #include "app/io/tokenizer.h"
 
+#include "app/io/unicodeclasses.h"
 #include "app/io/unicodetables.h"
 #include "engine/core/errors.h"
+#include "engine/core/json.h"
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -165,6 +169,20 @@ WordPieceTokenizer::WordPieceTokenizer(const std::string &path, const TokenizerO
         mPieces.push_back(line);
         ++id;
     }
+    init(path);
+}
+
+WordPieceTokenizer::WordPieceTokenizer(const std::vector<std::string> &pieces, const TokenizerOptions &options, const std::string &source)
+    : mPieces(pieces), mOptions(options)
+{
+    for (size_t i = 0; i < pieces.size(); ++i)
+        if (pieces[i].empty() || !mVocab.emplace(pieces[i], int64_t(i)).second)
+            throw Error(ErrorCode::BadInput, "The WordPiece vocabulary of " + source + " has an empty or repeated entry at id " + std::to_string(i));
+    init(source);
+}
+
+void WordPieceTokenizer::init(const std::string &path)
+{
     auto find = [&](const char *t) {
         const auto it = mVocab.find(t);
         return it == mVocab.end() ? int64_t(-1) : it->second;
@@ -173,7 +191,7 @@ WordPieceTokenizer::WordPieceTokenizer(const std::string &path, const TokenizerO
     mCls = find("[CLS]");
     mSep = find("[SEP]");
     if (mUnk < 0) throw Error(ErrorCode::BadInput, "The vocabulary " + path + " has no [UNK] token");
-    if (options.addSpecial && (mCls < 0 || mSep < 0)) throw Error(ErrorCode::BadInput, "The vocabulary " + path + " has no [CLS] / [SEP] tokens");
+    if (mOptions.addSpecial && (mCls < 0 || mSep < 0)) throw Error(ErrorCode::BadInput, "The vocabulary " + path + " has no [CLS] / [SEP] tokens");
 }
 
 std::vector<std::string> WordPieceTokenizer::basicTokens(const std::string &text) const
@@ -413,9 +431,326 @@ std::unique_ptr<Tokenizer> tokenizerForModel(const ModelSummary &model, bool tru
     return Tokenizer::open(file, o);
 }
 
+// ---- Byte-level BPE (GPT-2)
+
+namespace {
+
+bool inRanges(const unicode::CodeRange *r, size_t n, char32_t c)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        const size_t mid = (lo + hi) / 2;
+        if (c < r[mid].first)
+            hi = mid;
+        else if (c > r[mid].last)
+            lo = mid + 1;
+        else
+            return true;
+    }
+    return false;
+}
+
+bool isLetter(char32_t c) { return inRanges(unicode::kLetters, std::size(unicode::kLetters), c); }
+bool isNumber(char32_t c) { return inRanges(unicode::kNumbers, std::size(unicode::kNumbers), c); }
+/// Python's str.isspace() (what \s matches in the `regex` module for str patterns).
+bool isSpace(char32_t c)
+{
+    return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A)
+        || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+/// GPT-2's bytes_to_unicode: printable bytes map to themselves, the others to U+0100 onwards.
+const std::array<std::string, 256> &byteToUnicode()
+{
+    static const std::array<std::string, 256> table = [] {
+        std::array<std::string, 256> t;
+        int n = 0;
+        for (int b = 0; b < 256; ++b) {
+            const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+            const char32_t cp = printable ? char32_t(b) : char32_t(256 + n++);
+            t[size_t(b)] = encodeUtf8(std::u32string(1, cp));
+        }
+        return t;
+    }();
+    return table;
+}
+
+const std::unordered_map<std::string, unsigned char> &unicodeToByte()
+{
+    static const std::unordered_map<std::string, unsigned char> table = [] {
+        std::unordered_map<std::string, unsigned char> t;
+        for (int b = 0; b < 256; ++b) t[byteToUnicode()[size_t(b)]] = (unsigned char)b;
+        return t;
+    }();
+    return table;
+}
+
+}   // namespace
+
+std::vector<std::string> BpeTokenizer::preTokenize(const std::string &text)
+{
+    // 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+    const std::vector<char32_t> c = decodeUtf8(text);
+    const size_t n = c.size();
+    std::vector<std::string> out;
+    size_t i = 0;
+    auto emit = [&](size_t from, size_t to) { out.push_back(encodeUtf8(std::u32string(c.begin() + long(from), c.begin() + long(to)))); };
+    auto other = [&](char32_t x) { return !isSpace(x) && !isLetter(x) && !isNumber(x); };
+    while (i < n) {
+        if (c[i] == '\'' && i + 1 < n) {
+            static const char *const suffixes[] = {"s", "t", "re", "ve", "m", "ll", "d"};
+            bool matched = false;
+            for (const char *suf : suffixes) {
+                const size_t len = std::strlen(suf);
+                bool ok = i + len < n + 1 && i + 1 + len <= n;
+                for (size_t k = 0; ok && k < len; ++k) ok = c[i + 1 + k] == char32_t(suf[k]);
+                if (ok) {
+                    emit(i, i + 1 + len);
+                    i += 1 + len;
+                    matched = true;
+                    break;
+                }
+            }
+            if (matched) continue;
+        }
+        const size_t start = i;
+        const size_t j = c[i] == ' ' && i + 1 < n ? i + 1 : i;   // an optional leading space
+        if (isLetter(c[j]) || isNumber(c[j]) || other(c[j])) {
+            auto cls = isLetter(c[j]) ? 0 : isNumber(c[j]) ? 1 : 2;
+            size_t k = j;
+            while (k < n && (cls == 0 ? isLetter(c[k]) : cls == 1 ? isNumber(c[k]) : other(c[k]))) ++k;
+            if (k > j) {
+                emit(start, k);
+                i = k;
+                continue;
+            }
+        }
+        // Whitespace: a run not followed by a non-space keeps its last character for the next piece.
+        size_t k = i;
+        while (k < n && isSpace(c[k])) ++k;
+        if (k > i) {
+            if (k < n && k - i > 1) {
+                emit(i, k - 1);
+                i = k - 1;
+            } else {
+                emit(i, k);
+                i = k;
+            }
+            continue;
+        }
+        emit(i, i + 1);   // not reached for valid text; keeps the loop total
+        ++i;
+    }
+    return out;
+}
+
+BpeTokenizer::BpeTokenizer(const std::vector<std::pair<std::string, int64_t>> &vocab, const std::vector<std::pair<std::string, std::string>> &merges,
+                           const std::vector<std::pair<std::string, int64_t>> &added, const TokenizerOptions &options, const std::string &source)
+    : mAdded(added), mOptions(options), mSource(source)
+{
+    if (vocab.empty()) throw Error(ErrorCode::BadInput, "The BPE vocabulary of " + source + " is empty");
+    int64_t maxId = -1;
+    for (const auto &[tok, id] : vocab) maxId = std::max(maxId, id);
+    for (const auto &[tok, id] : added) maxId = std::max(maxId, id);
+    if (maxId > 10000000) throw Error(ErrorCode::BadInput, "The BPE vocabulary of " + source + " has an id beyond 10,000,000");
+    mPieces.assign(size_t(maxId + 1), std::string());
+    for (const auto &[tok, id] : vocab) {
+        if (id < 0) throw Error(ErrorCode::BadInput, "The BPE vocabulary of " + source + " has a negative id for '" + tok.substr(0, 40) + "'");
+        mVocab[tok] = id;
+        mPieces[size_t(id)] = tok;
+    }
+    for (const auto &[tok, id] : added) {
+        mVocab[tok] = id;
+        mPieces[size_t(id)] = tok;
+    }
+    for (size_t r = 0; r < merges.size(); ++r) mRanks.emplace(merges[r].first + " " + merges[r].second, int(r));
+    std::sort(mAdded.begin(), mAdded.end(), [](const auto &a, const auto &b) { return a.first.size() > b.first.size(); });
+    for (const char *end : {"<|endoftext|>", "</s>", "<eos>"})
+        if (const auto it = mVocab.find(end); it != mVocab.end()) {
+            mEnd = it->second;
+            break;
+        }
+}
+
+std::vector<std::string> BpeTokenizer::bpe(const std::string &mapped) const
+{
+    std::vector<std::string> word;
+    for (char32_t cp : decodeUtf8(mapped)) word.push_back(encodeUtf8(std::u32string(1, cp)));
+    while (word.size() > 1) {
+        int best = -1;
+        size_t at = 0;
+        for (size_t i = 0; i + 1 < word.size(); ++i) {
+            const auto it = mRanks.find(word[i] + " " + word[i + 1]);
+            if (it != mRanks.end() && (best < 0 || it->second < best)) {
+                best = it->second;
+                at = i;
+            }
+        }
+        if (best < 0) break;
+        // Merge every occurrence of the best pair, left to right (as GPT-2's encoder does).
+        const std::string first = word[at], second = word[at + 1];
+        std::vector<std::string> merged;
+        for (size_t i = 0; i < word.size();) {
+            if (i + 1 < word.size() && word[i] == first && word[i + 1] == second) {
+                merged.push_back(first + second);
+                i += 2;
+            } else {
+                merged.push_back(word[i++]);
+            }
+        }
+        word.swap(merged);
+    }
+    return word;
+}
+
+Tokenized BpeTokenizer::encode(const std::string &text) const
+{
+    Tokenized t;
+    auto encodeSpan = [&](const std::string &span) {
+        for (const std::string &piece : preTokenize(span)) {
+            std::string mapped;
+            for (unsigned char b : piece) mapped += byteToUnicode()[b];
+            for (const std::string &sym : bpe(mapped)) {
+                const auto it = mVocab.find(sym);
+                if (it == mVocab.end())
+                    throw Error(ErrorCode::BadInput,
+                                "The BPE vocabulary of " + mSource + " has no entry for the piece '" + sym
+                                    + "' (vocabulary and merges do not match)");
+                t.ids.push_back(it->second);
+                t.tokens.push_back(sym);
+            }
+        }
+    };
+    // Added tokens are matched whole before the text is split.
+    size_t pos = 0, from = 0;
+    while (pos < text.size()) {
+        bool hit = false;
+        for (const auto &[tok, id] : mAdded)
+            if (!tok.empty() && text.compare(pos, tok.size(), tok) == 0) {
+                encodeSpan(text.substr(from, pos - from));
+                t.ids.push_back(id);
+                t.tokens.push_back(tok);
+                pos += tok.size();
+                from = pos;
+                hit = true;
+                break;
+            }
+        if (!hit) ++pos;
+    }
+    encodeSpan(text.substr(from));
+    const bool end = mOptions.addSpecial && mOptions.addEnd && mEnd >= 0;
+    if (end) {
+        t.ids.push_back(mEnd);
+        t.tokens.push_back(mPieces[size_t(mEnd)]);
+    }
+    checkLength(t, mOptions, end);
+    return t;
+}
+
+std::string BpeTokenizer::decode(const std::vector<int64_t> &ids) const
+{
+    std::string out;
+    for (int64_t id : ids) {
+        const std::string p = piece(id);
+        if (id == mEnd) continue;
+        if (std::any_of(mAdded.begin(), mAdded.end(), [&](const auto &a) { return a.second == id; })) {
+            out += p;
+            continue;
+        }
+        for (char32_t cp : decodeUtf8(p)) {
+            const auto it = unicodeToByte().find(encodeUtf8(std::u32string(1, cp)));
+            if (it != unicodeToByte().end()) out += char(it->second);
+        }
+    }
+    return out;
+}
+
+namespace {
+
+std::unique_ptr<Tokenizer> openJsonTokenizer(const std::string &path, const TokenizerOptions &options)
+{
+    Json j;
+    try {
+        j = Json::parse(readAll(path));
+    } catch (const Error &) {
+        throw;
+    } catch (const std::exception &e) {
+        throw Error(ErrorCode::BadInput, "The tokenizer " + path + " is not valid JSON: " + e.what());
+    }
+    try {
+        std::vector<std::pair<std::string, int64_t>> vocab, added;
+        std::vector<std::pair<std::string, std::string>> merges;
+        auto readMerges = [&](const Json &list) {
+            for (const Json &m : list.asArray()) {
+                if (m.isArray() && m.size() == 2) {
+                    merges.emplace_back(m.asArray()[0].asString(), m.asArray()[1].asString());
+                } else {
+                    const std::string s = m.asString();
+                    const auto sp = s.find(' ');
+                    if (sp == std::string::npos) throw std::runtime_error("a merge without two parts: '" + s.substr(0, 40) + "'");
+                    merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
+                }
+            }
+        };
+        if (const Json *model = j.find("model")) {
+            // Hugging Face tokenizer.json.
+            const std::string type = model->find("type") ? model->find("type")->asString() : "";
+            if (const Json *a = j.find("added_tokens"))
+                for (const Json &t : a->asArray()) added.emplace_back(t.find("content")->asString(), t.find("id")->asInt());
+            if (type == "BPE") {
+                const Json *pre = j.find("pre_tokenizer");
+                const std::string preType = pre && pre->isObject() && pre->find("type") ? pre->find("type")->asString() : "";
+                if (preType != "ByteLevel")
+                    throw std::runtime_error("its BPE model's pre-tokenizer is '" + preType + "'; Pellucid reads byte-level BPE (GPT-2's ByteLevel)");
+                for (const auto &[tok, id] : model->find("vocab")->asObject()) vocab.emplace_back(tok, id.asInt());
+                readMerges(*model->find("merges"));
+                return std::make_unique<BpeTokenizer>(vocab, merges, added, options, path);
+            }
+            if (type == "WordPiece") {
+                std::vector<std::string> pieces;
+                for (const auto &[tok, id] : model->find("vocab")->asObject()) {
+                    const int64_t i = id.asInt();
+                    if (i < 0 || i > 10000000) throw std::runtime_error("a vocabulary id out of range");
+                    if (size_t(i) >= pieces.size()) pieces.resize(size_t(i) + 1);
+                    pieces[size_t(i)] = tok;
+                }
+                TokenizerOptions o = options;
+                if (const Json *norm = j.find("normalizer"); norm && norm->isObject())
+                    if (const Json *lc = norm->find("lowercase")) o.lowercase = lc->asBool();
+                return std::make_unique<WordPieceTokenizer>(pieces, o, path);
+            }
+            throw std::runtime_error("its model type is '" + type + "'; Pellucid reads BPE (byte-level) and WordPiece models from tokenizer.json");
+        }
+        // GPT-2's vocab.json, with merges.txt beside it.
+        for (const auto &[tok, id] : j.asObject()) vocab.emplace_back(tok, id.asInt());
+        const std::string mergesPath = (std::filesystem::path(path).parent_path() / "merges.txt").string();
+        if (!std::filesystem::exists(mergesPath))
+            throw std::runtime_error("a GPT-2 vocab.json needs merges.txt beside it (" + mergesPath + " is missing)");
+        std::istringstream in(readAll(mergesPath));
+        std::string line;
+        while (std::getline(in, line)) {
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            if (line.empty() || line.rfind("#version", 0) == 0) continue;
+            const auto sp = line.find(' ');
+            if (sp == std::string::npos) throw std::runtime_error("merges.txt has a line without two parts: '" + line.substr(0, 40) + "'");
+            merges.emplace_back(line.substr(0, sp), line.substr(sp + 1));
+        }
+        for (const auto &[tok, id] : vocab)
+            if (tok == "<|endoftext|>") added.emplace_back(tok, id);
+        return std::make_unique<BpeTokenizer>(vocab, merges, added, options, path);
+    } catch (const Error &) {
+        throw;
+    } catch (const std::exception &e) {
+        throw Error(ErrorCode::BadInput, "The tokenizer " + path + " cannot be read: " + e.what());
+    }
+}
+
+}   // namespace
+
 std::unique_ptr<Tokenizer> Tokenizer::open(const std::string &path, const TokenizerOptions &options)
 {
     if (!std::filesystem::exists(path)) throw Error(ErrorCode::FileNotFound, "Tokenizer file not found: " + path);
+    if (path.size() > 5 && path.substr(path.size() - 5) == ".json") return openJsonTokenizer(path, options);
     // SentencePiece models are protobufs (binary); vocab.txt files are UTF-8 text.
     std::ifstream in(path, std::ios::binary);
     char head[64] = {};

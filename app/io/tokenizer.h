@@ -48,6 +48,8 @@ public:
 class WordPieceTokenizer : public Tokenizer {
 public:
     WordPieceTokenizer(const std::string &vocabPath, const TokenizerOptions &options);
+    /// From the pieces in id order (a tokenizer.json's WordPiece model); `source` names it in errors.
+    WordPieceTokenizer(const std::vector<std::string> &pieces, const TokenizerOptions &options, const std::string &source);
     Tokenized encode(const std::string &text) const override;
     std::string kind() const override { return "wordpiece"; }
     size_t vocabularySize() const override { return mVocab.size(); }
@@ -59,10 +61,40 @@ public:
     std::vector<std::string> wordPieces(const std::string &word) const;
 
 private:
+    void init(const std::string &source);
     std::unordered_map<std::string, int64_t> mVocab;
     std::vector<std::string> mPieces;   // by id
     TokenizerOptions mOptions;
     int64_t mUnk = -1, mCls = -1, mSep = -1;
+};
+
+/// GPT-2's byte-level BPE: text split by GPT-2's pattern ('s 't 're 've 'm 'll 'd, ␣?letters, ␣?numbers,
+/// ␣?other symbols, whitespace), each piece's UTF-8 bytes mapped to printable characters (bytes_to_unicode),
+/// then merged pair by pair in the merges' rank order; added tokens (<|endoftext|>, …) are matched whole
+/// first. From a vocab.json + merges.txt pair, or a Hugging Face tokenizer.json with a BPE model and a
+/// ByteLevel pre-tokenizer. No BOS is added (GPT-2's convention); with addSpecial and addEnd, the
+/// end-of-text token closes the sequence when the vocabulary has one.
+class BpeTokenizer : public Tokenizer {
+public:
+    BpeTokenizer(const std::vector<std::pair<std::string, int64_t>> &vocab, const std::vector<std::pair<std::string, std::string>> &merges,
+                 const std::vector<std::pair<std::string, int64_t>> &added, const TokenizerOptions &options, const std::string &source);
+    Tokenized encode(const std::string &text) const override;
+    std::string kind() const override { return "bpe"; }
+    size_t vocabularySize() const override { return mPieces.size(); }
+    std::string piece(int64_t id) const override { return id >= 0 && size_t(id) < mPieces.size() ? mPieces[size_t(id)] : std::string(); }
+    std::string decode(const std::vector<int64_t> &ids) const override;
+    /// GPT-2's pre-tokenization alone (UTF-8 pieces, before the byte mapping), for tests.
+    static std::vector<std::string> preTokenize(const std::string &text);
+
+private:
+    std::vector<std::string> bpe(const std::string &mapped) const;
+    std::unordered_map<std::string, int64_t> mVocab;
+    std::vector<std::string> mPieces;
+    std::unordered_map<std::string, int> mRanks;           // "a b" → rank
+    std::vector<std::pair<std::string, int64_t>> mAdded;   // longest first
+    TokenizerOptions mOptions;
+    int64_t mEnd = -1;
+    std::string mSource;
 };
 
 /// The tokenizer a model's metadata names ("tokenizer": {"file", "lowercase", "max_length"}): fills the file

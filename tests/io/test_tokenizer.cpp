@@ -114,4 +114,60 @@ TEST(sentencepiece_matches_python)
     }
 }
 
+TEST(byte_level_bpe_matches_openais_encoder)
+{
+    const std::string dir = std::string(PELLUCID_FIXTURES_DIR) + "/bpe";
+    std::ifstream in(dir + "/encodings.json");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const Json cases = Json::parse(ss.str());
+    TokenizerOptions o;
+    o.addSpecial = false;
+    for (const char *file : {"/vocab.json", "/tokenizer.json"}) {
+        const auto t = Tokenizer::open(dir + file, o);
+        CHECK_EQ(t->kind(), std::string("bpe"));
+        for (const Json &c : cases.asArray()) {
+            const std::string text = c.find("text")->asString();
+            std::vector<int64_t> want;
+            for (const Json &id : c.find("ids")->asArray()) want.push_back(id.asInt());
+            const Tokenized r = t->encode(text);
+            CHECK_MSG(r.ids == want, std::string(file) + ": '" + text + "'");
+            CHECK_MSG(t->decode(r.ids) == text || text.find("<|endoftext|>") != std::string::npos, text);   // lossless (bytes)
+            std::vector<std::string> pieces;
+            for (const Json &p : c.find("pieces")->asArray()) pieces.push_back(p.asString());
+            if (text.find("<|endoftext|>") == std::string::npos)
+                CHECK_MSG(BpeTokenizer::preTokenize(text) == pieces, "pre-tokenization of '" + text + "'");
+        }
+    }
+    // The end-of-text token closes a sequence when asked, and is matched whole inside text.
+    TokenizerOptions withEnd;
+    const auto t = Tokenizer::open(dir + "/vocab.json", withEnd);
+    const Tokenized r = t->encode("hello");
+    CHECK_EQ(r.tokens.back(), std::string("<|endoftext|>"));
+    withEnd.addEnd = false;
+    CHECK(Tokenizer::open(dir + "/vocab.json", withEnd)->encode("hello").tokens.back() != "<|endoftext|>");
+    // Errors name the file and the problem.
+    const std::string tmp = std::filesystem::temp_directory_path().string() + "/pellucid_bpe";
+    std::filesystem::create_directories(tmp);
+    std::ofstream(tmp + "/vocab.json") << "{\"a\": 0}";
+    std::filesystem::remove(tmp + "/merges.txt");
+    CHECK_THROWS_WITH(Tokenizer::open(tmp + "/vocab.json"), Error, "needs merges.txt beside it");
+    std::ofstream(tmp + "/uni.json") << R"({"model": {"type": "Unigram", "vocab": []}})";
+    CHECK_THROWS_WITH(Tokenizer::open(tmp + "/uni.json"), Error, "its model type is 'Unigram'");
+    std::ofstream(tmp + "/bad.json") << "{\"model\": ";
+    CHECK_THROWS_WITH(Tokenizer::open(tmp + "/bad.json"), Error, "not valid JSON");
+}
+
+TEST(wordpiece_from_tokenizer_json_equals_vocab_txt)
+{
+    const std::string dir = std::string(PELLUCID_FIXTURES_DIR) + "/bpe";
+    const auto a = Tokenizer::open(dir + "/wp_vocab.txt"), b = Tokenizer::open(dir + "/wp_tokenizer.json");
+    CHECK_EQ(b->kind(), a->kind());
+    for (const char *text : {"The quick brown fox jumps over the lazy dog!", "unaffable hello, WORLD.", "zebra"}) {
+        CHECK_MSG(a->encode(text).ids == b->encode(text).ids, text);
+        CHECK_EQ(b->decode(b->encode(text).ids), a->decode(a->encode(text).ids));
+    }
+    CHECK(b->encode("unaffable").tokens == (std::vector<std::string>{"[CLS]", "un", "##aff", "##able", "[SEP]"}));
+}
+
 TESTKIT_MAIN
