@@ -8,6 +8,9 @@
 //                  [--precision fp32|bf16|fp16] (forward-only work; checked at load)
 //                  [--live-gui-seconds S]       (GUI builds: S seconds of live video in the main window, GUI-thread stalls)
 //                  [--live-only]                (skip the attribution and evaluation sections, e.g. for big models)
+//                  [--lm M.pt [--lm-prompt P] [--lm-new G] [--lm-ids P.npy [--lm-continuation C.npy]]]  (only language models: per-step attribution of G
+//                                               generated tokens against one batched forward + backward, the
+//                                               logit lens against one forward)
 // 1. Tap overhead: a forward with one layer tapped (the rewritten graph) against the module's own forward.
 // 2. Activation updates per second through the engine (job queue, worker thread, statistics, top-k).
 // 3. Attribution methods against the raw cost of their model passes.
@@ -16,9 +19,11 @@
 #include "engine/runtime/engine.h"
 #include "engine/evaluation/evaluation.h"
 #include "engine/generative/generative.h"
+#include "engine/language/lm.h"
 #include "engine/runtime/jobs.h"
 #include "engine/core/files.h"
 #include "engine/core/json.h"
+#include "engine/core/npy.h"
 
 #include <algorithm>
 #include <chrono>
@@ -77,6 +82,8 @@ int main(int argc, char **argv)
     int attentionTokens = 0;
     int liveFrames = 0;
     bool liveOnly = false;
+    std::string lmModel, lmIds, lmContinuation;
+    int lmPrompt = 16, lmNew = 32;
     for (int i = 1; i < argc; ++i)
         if (std::string(argv[i]) == "--live-only") {   // a flag: drop it from the key/value pairs
             liveOnly = true;
@@ -118,6 +125,16 @@ int main(int argc, char **argv)
             jsonOut = v;
         else if (k == "--attribution-reps")
             attrReps = std::stoi(v);
+        else if (k == "--lm")
+            lmModel = v;
+        else if (k == "--lm-prompt")
+            lmPrompt = std::stoi(v);
+        else if (k == "--lm-new")
+            lmNew = std::stoi(v);
+        else if (k == "--lm-ids")
+            lmIds = v;
+        else if (k == "--lm-continuation")
+            lmContinuation = v;
         else if (k == "--generator")
             generator = v;
         else if (k == "--projector")
@@ -132,6 +149,82 @@ int main(int argc, char **argv)
             std::cerr << "unknown option " << k << "\n";
             return 1;
         }
+    }
+    if (!lmModel.empty()) {
+        try {
+            LoadOptions opts;
+            opts.threads = threads;
+            opts.device = device;
+            auto m = Model::load(lmModel, opts);
+            // A seeded prompt (BOS first when the metadata names one), then G greedy tokens.
+            const LanguageModelParts parts = languageModelParts(*m);
+            std::mt19937 rng(5);
+            std::vector<int64_t> prompt;
+            if (parts.bos >= 0) prompt.push_back(parts.bos);
+            while (int(prompt.size()) < lmPrompt) prompt.push_back(int64_t(4 + rng() % 500));
+            GenerationOptions go;
+            go.maxNew = lmNew;
+            go.stopAtEos = false;
+            if (!lmIds.empty()) {   // a given prompt (and continuation) instead
+                const TensorValue t = readNpy(lmIds);
+                prompt.clear();
+                for (int64_t i = 0; i < t.numel(); ++i) prompt.push_back(int64_t(t.at(i)));
+            }
+            std::vector<int64_t> ids = prompt;
+            if (!lmContinuation.empty()) {
+                const TensorValue c = readNpy(lmContinuation);
+                for (int64_t i = 0; i < c.numel(); ++i) ids.push_back(int64_t(c.at(i)));
+            } else {
+                ids = generate(*m, prompt, go).ids;
+            }
+            const int64_t P = int64_t(prompt.size()), G = int64_t(ids.size()) - P;
+            const LmPassCosts base = languageModelPassCosts(*m, ids, P, iterations > 20 ? 9 : iterations);
+            Json j = Json::object(), methods = Json::object();
+            j["model"] = lmModel;
+            j["device"] = m->summary().device;
+            j["prompt"] = P;
+            j["generated"] = G;
+            j["batched_forward_backward_ms"] = base.batchedForwardBackwardMs;
+            j["forward_ms"] = base.forwardMs;
+            std::printf("[language model] %s on %s: prompt %lld + %lld generated tokens; one batched forward+backward of %lld rows %.2f ms, "
+                        "one forward %.2f ms\n",
+                        lmModel.c_str(), m->summary().device.c_str(), (long long)P, (long long)G, (long long)G, base.batchedForwardBackwardMs,
+                        base.forwardMs);
+            for (const char *name : {"saliency", "inputxgrad", "ig", "ablation", "attention"}) {
+                GenerationAttributionOptions o;
+                parseGenerationMethod(name, o.method);
+                o.steps = 32;
+                std::vector<double> t;
+                for (int r = 0; r < 4; ++r) {
+                    const auto t0 = Clock::now();
+                    attributeGeneration(*m, ids, P, o);
+                    if (r) t.push_back(ms(Clock::now() - t0));
+                }
+                const double unit =
+                    o.method == GenerationMethod::IntegratedGradients ? 32 * base.batchedForwardBackwardMs : base.batchedForwardBackwardMs;
+                Json e = Json::object();
+                e["ms"] = median(t);
+                e["ratio_to_batched_passes"] = median(t) / unit;
+                methods[name] = e;
+                std::printf("  %-11s %9.2f ms  (%.2f× %s)\n", name, median(t), median(t) / unit,
+                            o.method == GenerationMethod::IntegratedGradients ? "32 batched passes" : "one batched pass");
+            }
+            j["methods"] = methods;
+            std::vector<double> lt;
+            for (int r = 0; r < 6; ++r) {
+                const auto t0 = Clock::now();
+                logitLens(*m, ids, 1);
+                if (r) lt.push_back(ms(Clock::now() - t0));
+            }
+            j["logit_lens_ms"] = median(lt);
+            j["logit_lens_ratio_to_forward"] = median(lt) / base.forwardMs;
+            std::printf("  logit lens  %9.2f ms  (%.2f× one forward; target <= 1.2×)\n", median(lt), median(lt) / base.forwardMs);
+            if (!jsonOut.empty()) std::ofstream(jsonOut) << j.dump(2) << "\n";
+        } catch (const std::exception &e) {
+            std::cerr << "pellucid-bench: " << e.what() << "\n";
+            return 2;
+        }
+        return 0;
     }
 #ifdef PELLUCID_BENCH_GUI
     if (attentionTokens > 0) {

@@ -7,6 +7,7 @@
 #include "engine/runtime/modelimpl.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <numeric>
 #include <optional>
@@ -437,6 +438,54 @@ GenerationAttribution attributeGeneration(Model &model, const std::vector<int64_
     }
     out.scores = TensorValue({G, L}, std::move(scores));
     return out;
+}
+
+LmPassCosts languageModelPassCosts(Model &model, const std::vector<int64_t> &ids, int64_t P, int reps)
+{
+    Model::Impl &d = model.impl();
+    const LanguageModelParts parts = languageModelParts(model);
+    const int64_t L = int64_t(ids.size()), G = L - P;
+    if (P < 1 || G < 1) throw Error(ErrorCode::BadInput, "The sequence needs a prompt and a continuation");
+    const std::shared_ptr<detail::TappedForward> tf = detail::buildReplacedForward(d.module, parts.embedding);
+    const at::Tensor x1 = idsTensor(d, ids);
+    at::Tensor E;
+    {
+        std::vector<at::Tensor> taps;
+        flattenTensors(d.runTapped(x1, {parts.embedding}).at(1), taps);
+        E = taps.at(0).detach();
+    }
+    const at::Tensor xs = x1.repeat({G, 1});
+    std::vector<int64_t> pos, tgt;
+    for (int64_t i = 0; i < G; ++i) {
+        pos.push_back(P + i - 1);
+        tgt.push_back(ids[size_t(P + i)]);
+    }
+    const at::Tensor rows = at::arange(G, at::TensorOptions().dtype(at::kLong).device(d.device));
+    const at::Tensor posT = at::tensor(pos, at::kLong).to(d.device), tgtT = at::tensor(tgt, at::kLong).to(d.device);
+    auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v.empty() ? 0.0 : v[v.size() / 2];
+    };
+    std::vector<double> fb, fw;
+    for (int r = 0; r < reps + 3; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        {
+            torch::AutoGradMode on(true);
+            const at::Tensor emb = E.expand({G, L, E.size(2)}).contiguous().detach().requires_grad_(true);
+            const at::Tensor logits = firstOutput(tf->run(d.module, {xs, emb}).at(0));
+            const at::Tensor lp = at::log_softmax(logits.index({rows, posT}).to(at::kDouble), -1).gather(1, tgtT.view({G, 1})).sum();
+            torch::autograd::grad({lp}, {emb});
+        }
+        d.syncStream();
+        auto t1 = std::chrono::steady_clock::now();
+        logitsOf(d, x1);
+        d.syncStream();
+        auto t2 = std::chrono::steady_clock::now();
+        if (r < 3) continue;   // warm-up (the executor specialises on the first runs of a shape)
+        fb.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+        fw.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
+    }
+    return {median(fb), median(fw)};
 }
 
 bool parsePatchSite(const std::string &name, PatchSite &out)

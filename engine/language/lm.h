@@ -124,6 +124,14 @@ TunedLens loadTunedLens(const Model &model, const std::string &path);
 /// `tuned`, each block's output is translated first.
 LogitLens logitLens(Model &model, const std::vector<int64_t> &ids, int topK = 5, const TunedLens *tuned = nullptr);
 
+/// What the gradient methods cannot avoid, for pellucid-bench: one forward + backward of the G rows
+/// [G, L] through the clone with the embedding's output replaced (a log-probability target per row), and one
+/// plain forward of [1, L]; milliseconds, medians of `reps`.
+struct LmPassCosts {
+    double batchedForwardBackwardMs = 0, forwardMs = 0;
+};
+LmPassCosts languageModelPassCosts(Model &model, const std::vector<int64_t> &ids, int64_t promptLength, int reps);
+
 /// Activation patching (clean → corrupted). For every block (or its attention / MLP module) and position,
 /// the corrupted run with that site's output at that position restored from the clean run: p(target) at the
 /// last position. Beside it, attribution patching — the first-order estimate p_corrupt + (h_clean −

@@ -264,6 +264,12 @@ bool feedsMatmul(Value *v)
         // A dropout (or a cast) between the softmax and the product, as hand-written attention often has.
         if ((k == "aten::dropout" || k == "aten::to" || k == "aten::type_as" || k == "aten::contiguous") && feedsMatmul(use.user->output(0)))
             return true;
+        // Out of an if's branch (F.softmax as scripted: `if dtype is None: ret = input.softmax(dim)`): the
+        // matching output of the if.
+        Block *b = use.user->owningBlock();
+        if (b && use.user == b->return_node() && b->owningNode() && b->owningNode()->kind() == prim::If
+            && feedsMatmul(b->owningNode()->output(use.offset)))
+            return true;
     }
     return false;
 }

@@ -4,6 +4,7 @@
 // gradient, integrated gradients, ablation, attention) and the logit lens match the references; sampling is
 // seeded and respects top-k / top-p; activation patching matches forward hooks that overwrite a position;
 // bad prompts and options get one clear error.
+#include "engine/attention/attention.h"
 #include "engine/core/errors.h"
 #include "engine/core/npy.h"
 #include "engine/language/lm.h"
@@ -271,6 +272,30 @@ TEST(activation_patching_matches_pytorch_hooks)
     auto m = fixtures::loadCpu("gpt_tiny_scripted.pt");
     CHECK_THROWS_WITH(activationPatching(*m, {1, 2, 3}, {1, 2}), Error, "same number of tokens");
     CHECK_THROWS_WITH(activationPatching(*m, {1, 2, 3}, {1, 2, 4}, 99), Error, "outside the vocabulary");
+}
+
+TEST(attention_through_functional_softmax_is_found)
+{
+    // The demo GPT calls F.softmax, which TorchScript compiles into an `if dtype is None` branch: the
+    // attention site is the softmax inside the branch. Four causal layers whose rows sum to 1.
+    LoadOptions o;
+    o.device = DevicePreference::Cpu;
+    auto m = Model::load(fixtures::resources("models/fortune_gpt.pt"), o);
+    const AttentionResult r = computeAttention(*m, TensorValue({1, 6}, {1.f, 41.f, 435.f, 9.f, 17.f, 5.f}).withDtype("int64"));
+    CHECK_EQ(r.layers.size(), size_t(4));
+    for (const TensorValue &a : r.layers) {
+        CHECK(a.shape() == (Shape{1, 4, 6, 6}));
+        for (int64_t h = 0; h < 4; ++h)
+            for (int64_t q = 0; q < 6; ++q) {
+                double sum = 0;
+                for (int64_t k = 0; k < 6; ++k) {
+                    const float v = a.at((h * 6 + q) * 6 + k);
+                    sum += v;
+                    if (k > q) CHECK(v == 0.f);   // causal
+                }
+                CHECK(std::fabs(sum - 1) < 1e-5);
+            }
+    }
 }
 
 TEST(bad_prompts_and_options_are_named)
