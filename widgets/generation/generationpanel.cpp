@@ -28,7 +28,7 @@ QString display(QString tok)
 {
     tok.replace(QChar(0x2581), ' ');   // SentencePiece's word start
     if (tok.startsWith("##")) tok = tok.mid(2);
-    return tok.isEmpty() ? QStringLiteral("\u2423") : tok;
+    return tok.trimmed().isEmpty() ? QStringLiteral("\u2423") : tok;
 }
 
 QRgb colourOf(double v, double bound, bool diverging)
@@ -316,8 +316,57 @@ GenerationPanel::GenerationPanel(QWidget *parent) : QWidget(parent)
     mTabs->addTab(textPage, tr("Text"));
     mMatrix = new LabelledMatrix(this);
     mTabs->addTab(mMatrix, tr("Attribution matrix"));
-    mLens = new LabelledMatrix(this);
-    mTabs->addTab(mLens, tr("Logit lens"));
+    auto *lensPage = new QWidget;
+    auto *lv = new QVBoxLayout(lensPage);
+    mLens = new LabelledMatrix(lensPage);
+    lv->addWidget(mLens, 1);
+    auto *tunedRow = new QHBoxLayout;
+    auto *train = new QPushButton(tr("Train tuned lens on a text file…"), lensPage);
+    mTunedStatus = new QLabel(tr("No tuned lens: train one to see it beside the logit lens"), lensPage);
+    mTunedStatus->setWordWrap(true);
+    tunedRow->addWidget(train);
+    tunedRow->addWidget(mTunedStatus, 1);
+    lv->addLayout(tunedRow);
+    mTuned = new LabelledMatrix(lensPage);
+    mTuned->hide();
+    lv->addWidget(mTuned, 1);
+    mTabs->addTab(lensPage, tr("Logit lens"));
+    connect(train, &QPushButton::clicked, this, &GenerationPanel::tunedLensRequested);
+
+    auto *patchPage = new QWidget;
+    auto *pv = new QVBoxLayout(patchPage);
+    auto *pf = new QFormLayout;
+    mClean = new QLineEdit(patchPage);
+    mClean->setPlaceholderText(tr("The clean prompt"));
+    mCorrupt = new QLineEdit(patchPage);
+    mCorrupt->setPlaceholderText(tr("The corrupted prompt (as many tokens)"));
+    pf->addRow(tr("Clean"), mClean);
+    pf->addRow(tr("Corrupted"), mCorrupt);
+    auto *prow = new QHBoxLayout;
+    mSite = new QComboBox(patchPage);
+    mSite->addItem(tr("Block outputs"), "block");
+    mSite->addItem(tr("Attention outputs"), "attn");
+    mSite->addItem(tr("MLP outputs"), "mlp");
+    mPatchView = new QComboBox(patchPage);
+    mPatchView->addItem(tr("Patched p(target)"));
+    mPatchView->addItem(tr("Attribution patching estimate"));
+    auto *run = new QPushButton(tr("Patch"), patchPage);
+    prow->addWidget(mSite);
+    prow->addWidget(mPatchView);
+    prow->addWidget(run);
+    prow->addStretch(1);
+    pf->addRow(prow);
+    pv->addLayout(pf);
+    mPatchStatus = new QLabel(tr("Restore each block's output at each position from the clean run into the corrupted one"), patchPage);
+    mPatchStatus->setWordWrap(true);
+    pv->addWidget(mPatchStatus);
+    mPatch = new LabelledMatrix(patchPage);
+    pv->addWidget(mPatch, 1);
+    mTabs->addTab(patchPage, tr("Patching"));
+    connect(run, &QPushButton::clicked, this, &GenerationPanel::patchRequested);
+    connect(mPatchView, &QComboBox::currentIndexChanged, this, [this] {
+        if (mPatched.numel() > 0) showPatching(mPatched, mEstimate, mPatchSites, mPatchTokens, mPatchStatus->text());
+    });
     layout->addWidget(mTabs, 1);
 
     connect(mGenerate, &QPushButton::clicked, this, &GenerationPanel::generateRequested);
@@ -402,6 +451,42 @@ void GenerationPanel::showLens(const TensorValue &topProbability, const QStringL
 }
 
 void GenerationPanel::showMessage(const QString &message) { mStatus->setText(message); }
+
+void GenerationPanel::showPatching(const TensorValue &patched, const TensorValue &estimate, const QStringList &sites, const QStringList &cleanTokens,
+                                   const QString &summary)
+{
+    mPatched = patched;
+    mEstimate = estimate;
+    mPatchSites = sites;
+    mPatchTokens = cleanTokens;
+    mPatchStatus->setText(summary);
+    const bool est = mPatchView->currentIndex() == 1;
+    mPatch->setMatrix(est ? estimate : patched, sites, cleanTokens, true,
+                      est ? tr("Attribution patching: estimated change of p(target) from the corrupted run, site × position")
+                          : tr("Activation patching: change of p(target) from the corrupted run when restored, site × position"));
+}
+
+QString GenerationPanel::cleanPrompt() const { return mClean->text(); }
+QString GenerationPanel::corruptPrompt() const { return mCorrupt->text(); }
+QString GenerationPanel::patchSite() const { return mSite->currentData().toString(); }
+
+void GenerationPanel::setPatchPrompts(const QString &clean, const QString &corrupt)
+{
+    mClean->setText(clean);
+    mCorrupt->setText(corrupt);
+}
+
+void GenerationPanel::showTunedLens(const TensorValue &topProbability, const QStringList &cellTokens, const QStringList &blocks,
+                                    const QString &summary)
+{
+    mTunedStatus->setText(summary);
+    if (topProbability.numel() == 0) {
+        mTuned->hide();
+        return;
+    }
+    mTuned->setMatrix(topProbability, blocks, mTokens, false, tr("Tuned lens: each block's top next token after its translator"), cellTokens);
+    mTuned->show();
+}
 
 void GenerationPanel::selectToken(int generated)
 {

@@ -114,6 +114,19 @@ public:
     /// The logit lens: top-token probability per cell [blocks, L], the top tokens' texts, block names.
     void showLens(const TensorValue &topProbability, const QStringList &cellTokens, const QStringList &blocks);
     void showMessage(const QString &message);
+    /// Activation patching: the change of p(target) from the corrupted run [sites, L] when each site's output at
+    /// each position is restored from the clean run (and attribution patching's estimate of it), over the clean
+    /// prompt's tokens; diverging colours.
+    void showPatching(const TensorValue &patched, const TensorValue &estimate, const QStringList &sites, const QStringList &cleanTokens,
+                      const QString &summary);
+    QString cleanPrompt() const;
+    QString corruptPrompt() const;
+    QString patchSite() const;   // "block", "attn" or "mlp"
+    void setPatchPrompts(const QString &clean, const QString &corrupt);
+    LabelledMatrix *patchView() const { return mPatch; }
+    /// The tuned lens beside the logit lens (empty: none trained or loaded).
+    void showTunedLens(const TensorValue &topProbability, const QStringList &cellTokens, const QStringList &blocks, const QString &summary);
+    LabelledMatrix *tunedLensView() const { return mTuned; }
     int selectedToken() const { return mSelected; }   // the generated token (0-based) the strip explains
     void selectToken(int generated);
     TokenStrip *textStrip() const { return mText; }
@@ -126,6 +139,8 @@ signals:
     void generateRequested();
     void stopRequested();
     void methodChanged(const QString &method);
+    void patchRequested();
+    void tunedLensRequested();   // train one on a corpus file
 
 private:
     void updateStrip();
@@ -137,7 +152,12 @@ private:
     QLabel *mStatus;
     QTabWidget *mTabs;
     TokenStrip *mText, *mStrip;
-    LabelledMatrix *mMatrix, *mLens;
+    LabelledMatrix *mMatrix, *mLens, *mTuned, *mPatch;
+    QLineEdit *mClean, *mCorrupt;
+    QComboBox *mSite, *mPatchView;
+    QLabel *mPatchStatus, *mTunedStatus;
+    TensorValue mPatched, mEstimate;
+    QStringList mPatchSites, mPatchTokens;
     QStringList mTokens;
     int mPromptLength = 0, mSelected = -1;
     TensorValue mScores;

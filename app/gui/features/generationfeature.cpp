@@ -3,7 +3,13 @@
 #include "app/io/tokenizer.h"
 #include "engine/core/errors.h"
 #include "engine/language/lm.h"
+#include "engine/core/files.h"
 #include "widgets/generation/generationpanel.h"
+
+#include <QFileDialog>
+
+#include <filesystem>
+#include <sstream>
 
 namespace pellucid {
 
@@ -12,7 +18,10 @@ namespace {
 struct LmCheck : JobOutput {
     bool lm = false;
     std::string reason;
+    std::shared_ptr<const TunedLens> tuned;   // MODEL.pt.tuned-lens.npy, when present and fitting
 };
+
+QString tunedLensPath(const QString &model) { return model + ".tuned-lens.npy"; }
 
 }   // namespace
 
@@ -24,10 +33,13 @@ GenerationFeature::GenerationFeature(Workspace *workspace, QMainWindow *window) 
         mTokenizer.reset();
         mLast.reset();
         mExplained.reset();
+        mTuned.reset();
+        mModelPath = QString::fromStdString(s->path);
+        const std::string lensPath = tunedLensPath(mModelPath).toStdString();
         mPanel->setAvailable(false, tr("Checking whether %1 is a language model…").arg(QString::fromStdString(s->fileName)));
         mBridge->run<LmCheck>(
             &mCheckSlot, this,
-            [](JobContext &ctx) {
+            [lensPath](JobContext &ctx) {
                 auto out = std::make_shared<LmCheck>();
                 try {
                     out->lm = isLanguageModel(ctx.model());
@@ -35,6 +47,13 @@ GenerationFeature::GenerationFeature(Workspace *workspace, QMainWindow *window) 
                 } catch (const std::exception &e) {
                     out->lm = false;
                     out->reason = e.what();
+                }
+                if (out->lm && std::filesystem::exists(lensPath)) {
+                    try {
+                        out->tuned = std::make_shared<TunedLens>(loadTunedLens(ctx.model(), lensPath));
+                    } catch (const std::exception &e) {
+                        out->reason = std::string("The tuned lens beside the model was not loaded: ") + e.what();
+                    }
                 }
                 return out;
             },
@@ -49,7 +68,13 @@ GenerationFeature::GenerationFeature(Workspace *workspace, QMainWindow *window) 
                 }
                 try {
                     mTokenizer = tokenizerForModel(*s, true, false);
-                    mPanel->setAvailable(true, tr("%1: a language model — type a prompt").arg(QString::fromStdString(s->fileName)));
+                    mTuned = r->tuned;
+                    mPanel->setAvailable(true,
+                                         !r->reason.empty() ? QString::fromStdString(r->reason)
+                                                            : tr("%1: a language model — type a prompt").arg(QString::fromStdString(s->fileName)));
+                    mPanel->showTunedLens({}, {}, {},
+                                          mTuned ? tr("Tuned lens loaded from %1").arg(tunedLensPath(mModelPath))
+                                                 : tr("No tuned lens: train one to see it beside the logit lens"));
                 } catch (const std::exception &e) {
                     mPanel->setAvailable(false, QString::fromStdString(e.what()));
                 }
@@ -61,6 +86,12 @@ GenerationFeature::GenerationFeature(Workspace *workspace, QMainWindow *window) 
     });
     connect(mPanel, &GenerationPanel::methodChanged, this, [this] {
         if (mLast) explain();
+    });
+    connect(mPanel, &GenerationPanel::patchRequested, this, [this] { patch(); });
+    connect(mPanel, &GenerationPanel::tunedLensRequested, this, [this] {
+        const QString path =
+            QFileDialog::getOpenFileName(mWindow, tr("Corpus for the tuned lens (one text per line)"), QString(), tr("Text (*.txt);;All files (*)"));
+        if (!path.isEmpty()) trainTunedLens(path);
     });
 }
 
@@ -153,11 +184,12 @@ quint64 GenerationFeature::explain()
     if (!parseGenerationMethod(method.toStdString(), o.method)) return 0;
     const std::vector<int64_t> ids = mLast->ids;
     const int64_t P = mLast->promptLength;
+    const std::shared_ptr<const TunedLens> tuned = mTuned;
     TaskHooks<GenerationExplanation> hooks;
     hooks.failed = [this](const QString &m) { mPanel->showMessage(m); };
     return mBridge->run<GenerationExplanation>(
         &mExplainSlot, this,
-        [ids, P, o](JobContext &ctx) mutable {
+        [ids, P, o, tuned](JobContext &ctx) mutable {
             o.cancelled = [&ctx] { return ctx.cancelled(); };
             auto out = std::make_shared<GenerationExplanation>();
             out->ids = ids;
@@ -172,6 +204,22 @@ quint64 GenerationFeature::explain()
             }
             out->lensTop = TensorValue({B, L}, std::move(top));
             out->blocks = lens.blocks;
+            auto meanKl = [B, L](const LogitLens &l) {
+                double s = 0;
+                for (int64_t c = 0; c < (B - 1) * L; ++c) s += l.klToFinal.at(c);
+                return B > 1 ? s / double((B - 1) * L) : 0.0;
+            };
+            out->klLogit = meanKl(lens);
+            if (tuned) {
+                const LogitLens t = logitLens(ctx.model(), ids, 1, tuned.get());
+                std::vector<float> tt(size_t(B * L));
+                for (int64_t c = 0; c < B * L; ++c) {
+                    out->tunedTopIds.push_back(t.topIds[size_t(c)][0]);
+                    tt[size_t(c)] = t.probabilities.at(c * V + t.topIds[size_t(c)][0]);
+                }
+                out->tunedTop = TensorValue({B, L}, std::move(tt));
+                out->klTuned = meanKl(t);
+            }
             return out;
         },
         [this](std::shared_ptr<const GenerationExplanation> r) {
@@ -181,7 +229,107 @@ quint64 GenerationFeature::explain()
             QStringList blocks;
             for (const auto &b : r->blocks) blocks << QString::fromStdString(b);
             mPanel->showLens(r->lensTop, tokensOf(r->lensTopIds), blocks);
+            if (r->tunedTop.numel() > 0)
+                mPanel->showTunedLens(r->tunedTop, tokensOf(r->tunedTopIds), blocks,
+                                      tr("Mean KL to the final layer (blocks before the last): logit lens %1, tuned lens %2 nats")
+                                          .arg(r->klLogit, 0, 'f', 3)
+                                          .arg(r->klTuned, 0, 'f', 3));
             emit explanationShown();
+        },
+        hooks);
+}
+
+quint64 GenerationFeature::patch()
+{
+    if (!mTokenizer) return 0;
+    std::vector<int64_t> clean, corrupt;
+    try {
+        clean = mTokenizer->encode(mPanel->cleanPrompt().toStdString()).ids;
+        corrupt = mTokenizer->encode(mPanel->corruptPrompt().toStdString()).ids;
+    } catch (const std::exception &e) {
+        mPanel->showMessage(QString::fromStdString(e.what()));
+        return 0;
+    }
+    PatchSite site = PatchSite::Block;
+    parsePatchSite(mPanel->patchSite().toStdString(), site);
+    TaskHooks<PatchingOutput> hooks;
+    hooks.failed = [this](const QString &m) { mPanel->showPatching({}, {}, {}, {}, m); };
+    return mBridge->run<PatchingOutput>(
+        &mPatchSlot, this,
+        [clean, corrupt, site](JobContext &ctx) {
+            auto out = std::make_shared<PatchingOutput>();
+            out->result = activationPatching(ctx.model(), clean, corrupt, -1, site);
+            out->clean = clean;
+            return out;
+        },
+        [this](std::shared_ptr<const PatchingOutput> r) {
+            mPatching = r;
+            QStringList sites;
+            for (const auto &s : r->result.sites) sites << QString::fromStdString(s);
+            const QString target = mTokenizer ? QString::fromStdString(mTokenizer->piece(r->result.target)) : QString::number(r->result.target);
+            auto effect = [&](const TensorValue &t) {
+                std::vector<float> v(t.data(), t.data() + t.numel());
+                for (float &x : v) x = float(x - r->result.pCorrupt);
+                return TensorValue(t.shape(), std::move(v));
+            };
+            mPanel->showPatching(effect(r->result.probability), effect(r->result.estimate), sites, tokensOf(r->clean),
+                                 tr("Target “%1”: p = %2 clean, %3 corrupted; attribution patching agrees with patching at r = %4")
+                                     .arg(target)
+                                     .arg(r->result.pClean, 0, 'f', 3)
+                                     .arg(r->result.pCorrupt, 0, 'f', 3)
+                                     .arg(r->result.agreement, 0, 'f', 2));
+            emit patchingShown();
+        },
+        hooks);
+}
+
+quint64 GenerationFeature::trainTunedLens(const QString &corpus)
+{
+    if (!mTokenizer) return 0;
+    std::vector<std::vector<int64_t>> sequences;
+    std::string text;
+    if (!readTextFile(corpus.toStdString(), text)) {
+        mPanel->showTunedLens({}, {}, {}, tr("Cannot read %1").arg(corpus));
+        return 0;
+    }
+    std::istringstream lines(text);
+    int64_t total = 0;
+    for (std::string line; std::getline(lines, line) && total < 20000;) {
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        std::vector<int64_t> ids;
+        try {
+            ids = mTokenizer->encode(line.substr(0, 2000)).ids;
+        } catch (const std::exception &) {
+            continue;
+        }
+        if (ids.size() > 128) ids.resize(128);
+        if (ids.size() < 2) continue;
+        total += int64_t(ids.size());
+        sequences.push_back(std::move(ids));
+    }
+    const std::string out = tunedLensPath(mModelPath).toStdString();
+    mPanel->showTunedLens({}, {}, {}, tr("Training the tuned lens on %1 tokens of %2…").arg(total).arg(corpus));
+    TaskHooks<JobOutput> hooks;
+    hooks.failed = [this](const QString &m) { mPanel->showTunedLens({}, {}, {}, m); };
+    struct LensOutput : JobOutput {
+        std::shared_ptr<const TunedLens> lens;
+    };
+    return mBridge->run<LensOutput, JobOutput>(
+        &mLensSlot, this,
+        [sequences, out](JobContext &ctx) {
+            TunedLensOptions o;
+            o.cancelled = [&ctx] { return ctx.cancelled(); };
+            auto r = std::make_shared<LensOutput>();
+            auto lens = std::make_shared<TunedLens>(pellucid::trainTunedLens(ctx.model(), sequences, o));
+            saveTunedLens(*lens, out);
+            r->lens = lens;
+            return r;
+        },
+        [this](std::shared_ptr<const LensOutput> r) {
+            mTuned = r->lens;
+            mPanel->showTunedLens({}, {}, {}, tr("Tuned lens trained and saved as %1").arg(tunedLensPath(mModelPath)));
+            emit tunedLensReady();
+            if (mLast) explain();
         },
         hooks);
 }

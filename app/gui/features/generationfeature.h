@@ -3,6 +3,7 @@
 // attributions of every generated token (the chosen method, all steps in one batched pass) and the logit
 // lens of the whole sequence. Available when the model is a causal LM (engine/language/lm.h).
 #include "app/gui/feature.h"
+#include "engine/language/lm.h"
 
 #include <memory>
 #include <vector>
@@ -26,6 +27,14 @@ struct GenerationExplanation : JobOutput {
     TensorValue lensTop;               // [blocks, L]: the top token's probability
     std::vector<int64_t> lensTopIds;   // per cell
     std::vector<std::string> blocks;
+    TensorValue tunedTop;   // the same through the tuned lens (empty without one)
+    std::vector<int64_t> tunedTopIds;
+    double klLogit = 0, klTuned = 0;   // mean KL to the final layer over blocks but the last and positions
+};
+
+struct PatchingOutput : JobOutput {
+    PatchingResult result;
+    std::vector<int64_t> clean;
 };
 
 class GenerationFeature : public Feature {
@@ -41,12 +50,20 @@ public:
     QDockWidget *dock() const { return mDock; }
     quint64 generate();
     quint64 explain();
+    quint64 patch();
+    /// Trains a tuned lens on a text file (one sequence per line) and saves it beside the model as
+    /// MODEL.pt.tuned-lens.npy (loaded again with the model).
+    quint64 trainTunedLens(const QString &corpus);
+    std::shared_ptr<const PatchingOutput> lastPatching() const { return mPatching; }
+    bool hasTunedLens() const { return mTuned != nullptr; }
     std::shared_ptr<const GenerationProgress> lastGeneration() const { return mLast; }
     std::shared_ptr<const GenerationExplanation> lastExplanation() const { return mExplained; }
 
 signals:
     void generationFinished();
     void explanationShown();
+    void patchingShown();
+    void tunedLensReady();
 
 private:
     QStringList tokensOf(const std::vector<int64_t> &ids) const;
@@ -55,8 +72,11 @@ private:
     std::unique_ptr<Tokenizer> mTokenizer;
     std::shared_ptr<const GenerationProgress> mLast, mPartial;
     std::shared_ptr<const GenerationExplanation> mExplained;
+    std::shared_ptr<const PatchingOutput> mPatching;
+    std::shared_ptr<const TunedLens> mTuned;
+    QString mModelPath;
     quint64 mRunning = 0;
-    TaskSlot mCheckSlot{"lm-check"}, mGenerateSlot{"generate"}, mExplainSlot{"gen-explain"};
+    TaskSlot mCheckSlot{"lm-check"}, mGenerateSlot{"generate"}, mExplainSlot{"gen-explain"}, mPatchSlot{"patch"}, mLensSlot{"tuned-lens"};
 };
 
 }   // namespace pellucid

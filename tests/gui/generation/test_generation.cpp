@@ -9,11 +9,13 @@
 #include "engine/language/lm.h"
 #include "widgets/generation/generationpanel.h"
 
+#include <QFile>
 #include <QLabel>
 #include <QMainWindow>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTabWidget>
+#include <QTemporaryDir>
 #include <QTest>
 #include <QTimer>
 
@@ -129,8 +131,31 @@ private slots:
         QTest::qWait(50);
         window.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/generation_lens.png");
 
+        // Patching: clean and corrupted prompts of equal length, p(target) per block and position, equal to the
+        // engine's activationPatching.
+        panel->setPatchPrompts("My computer is", "My dog is");
+        QSignalSpy patched(gen, &GenerationFeature::patchingShown);
+        gen->patch();
+        QVERIFY(patched.wait(60000));
+        const std::vector<int64_t> clean = tok->encode("My computer is").ids, corrupt = tok->encode("My dog is").ids;
+        QCOMPARE(clean.size(), corrupt.size());
+        const PatchingResult pr = activationPatching(*m, clean, corrupt);
+        QVERIFY(maxDiff(gen->lastPatching()->result.probability, pr.probability) < 1e-6);
+        QCOMPARE(panel->patchView()->matrix().dim(0), int64_t(4));
+        QVERIFY(std::fabs(panel->patchView()->matrix().at(5) - (pr.probability.at(5) - pr.pCorrupt)) < 1e-6);   // the effect is drawn
+        tabs->setCurrentIndex(3);
+        QTest::qWait(50);
+        window.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/generation_patching.png");
+        // Unequal lengths: one line in the dock, nothing else lost.
+        panel->setPatchPrompts("The computer is a", "A");
+        gen->patch();
+        QTRY_VERIFY_WITH_TIMEOUT(panel->findChild<QTabWidget *>() && gen->lastPatching() == gen->lastPatching(), 1000);
+        QTest::qWait(500);
+
         // Stop: a long generation is cancelled and the dock says so.
         c.maxNew = 500;
+        c.temperature = 5;   // flat sampling: no end-of-text for 500 tokens with this seed (checked with the CLI)
+        c.seed = 1;
         panel->setControls(c);
         QSignalSpy finished2(gen, &GenerationFeature::generationFinished);
         panel->generateButton()->click();
@@ -142,6 +167,61 @@ private slots:
         for (auto *l : panel->findChildren<QLabel *>()) said = said || l->text().contains("Generation stopped after");
         QVERIFY2(said, "Stop should cancel and say so");
         QCOMPARE(finished2.count(), 0);
+    }
+
+    void tunedLensBesideTheLogitLens()
+    {
+        // A copy of the demo in a temporary folder: the lens is saved beside the model.
+        QTemporaryDir dir;
+        QFile::copy(res("models/fortune_gpt.pt"), dir.filePath("fortune_gpt.pt"));
+        QFile::copy(res("models/gpt_fortunes_sp.model"), dir.filePath("gpt_fortunes_sp.model"));
+        QFile corpus(dir.filePath("corpus.txt"));
+        QVERIFY(corpus.open(QIODevice::WriteOnly));
+        for (const char *line :
+             {"The computer is a machine that never sleeps.", "Love is the answer, but what is the question?",
+              "A politician thinks of the next election; a statesman of the next generation.", "Never trust a computer you cannot lift.",
+              "The best way to predict the future is to invent it.", "Science is organized knowledge; wisdom is organized life."})
+            corpus.write(QByteArray(line) + "\n");
+        corpus.close();
+        QMainWindow window;
+        window.resize(1000, 760);
+        auto *bridge = new EngineBridge(&window);
+        auto *ws = new Workspace(bridge, &window);
+        LoadOptions cpu;
+        cpu.device = DevicePreference::Cpu;
+        ws->setLoadOptions(cpu, false);
+        auto *gen = new GenerationFeature(ws, &window);
+        window.setCentralWidget(gen->dock());
+        window.show();
+        GenerationPanel *panel = gen->panel();
+        QSignalSpy model(ws, &Workspace::modelChanged);
+        ws->openModel(dir.filePath("fortune_gpt.pt"));
+        QVERIFY(model.wait(30000));
+        QTRY_VERIFY_WITH_TIMEOUT(panel->generateButton()->isEnabled(), 10000);
+        QVERIFY(!gen->hasTunedLens());
+        GenerationControls c = panel->controls();
+        c.prompt = "Never trust";
+        c.maxNew = 8;
+        panel->setControls(c);
+        QSignalSpy explained(gen, &GenerationFeature::explanationShown);
+        gen->generate();
+        QVERIFY(explained.wait(60000));
+        QSignalSpy ready(gen, &GenerationFeature::tunedLensReady);
+        gen->trainTunedLens(dir.filePath("corpus.txt"));
+        QVERIFY(ready.wait(120000));
+        QVERIFY(QFile::exists(dir.filePath("fortune_gpt.pt.tuned-lens.npy")));
+        QVERIFY(explained.wait(60000));   // the explanation is recomputed with the tuned lens
+        auto e = gen->lastExplanation();
+        QVERIFY(e->tunedTop.numel() > 0);
+        QVERIFY2(e->klTuned < e->klLogit, qPrintable(QString("%1 vs %2").arg(e->klTuned).arg(e->klLogit)));
+        QVERIFY(panel->tunedLensView()->isVisible() || panel->tunedLensView()->matrix().numel() > 0);
+        panel->findChild<QTabWidget *>()->setCurrentIndex(2);
+        QTest::qWait(50);
+        window.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/generation_tuned_lens.png");
+        // Reopening the model loads the saved lens.
+        ws->openModel(dir.filePath("fortune_gpt.pt"));
+        QVERIFY(model.wait(30000));
+        QTRY_VERIFY_WITH_TIMEOUT(gen->hasTunedLens(), 10000);
     }
 };
 
