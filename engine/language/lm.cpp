@@ -326,20 +326,34 @@ GenerationAttribution attributeGeneration(Model &model, const std::vector<int64_
 
     GenerationAttribution out;
     std::vector<float> scores(static_cast<size_t>(G * L), 0.f);
-    // Row i explains ids[P + i] from the logits at position P + i − 1.
-    auto targetOf = [&](const at::Tensor &logits, int64_t row, int64_t i) {
-        const at::Tensor lp = at::log_softmax(logits[row][P + i - 1].to(at::kDouble), 0);
-        at::Tensor t = lp[ids[size_t(P + i)]];
-        if (o.contrastId >= 0) t = t - lp[o.contrastId];
-        return t;
+    // Row r explains ids[P + step[r]] from the logits at position P + step[r] − 1: one gather for the whole
+    // batch (selecting rows one by one would make autograd materialise the full logits once per row).
+    const at::TensorOptions longOpt = at::TensorOptions().dtype(at::kLong).device(d.device);
+    auto targetsOf = [&](const at::Tensor &logits, const std::vector<int64_t> &steps) {
+        std::vector<int64_t> pos, tgt;
+        for (int64_t i : steps) {
+            pos.push_back(P + i - 1);
+            tgt.push_back(ids[size_t(P + i)]);
+        }
+        const int64_t n = int64_t(steps.size());
+        const at::Tensor rows = logits.size(0) == 1 ? at::zeros({n}, longOpt) : at::arange(n, longOpt);
+        const at::Tensor lp = at::log_softmax(logits.index({rows, at::tensor(pos, at::kLong).to(d.device)}).to(at::kDouble), -1);   // [n, V]
+        at::Tensor t = lp.gather(1, at::tensor(tgt, at::kLong).to(d.device).view({n, 1})).view({n});
+        if (o.contrastId >= 0) t = t - lp.select(1, o.contrastId);
+        return t;   // [n]
+    };
+    std::vector<int64_t> allSteps;
+    for (int64_t i = 0; i < G; ++i) allSteps.push_back(i);
+    auto values = [](const at::Tensor &t) {
+        const at::Tensor c = t.detach().to(at::kCPU).to(at::kDouble).contiguous();
+        return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
     };
     const at::Tensor x1 = idsTensor(d, ids);
     {
-        const at::Tensor logits = logitsOf(d, x1);
-        for (int64_t i = 0; i < G; ++i) out.targets.push_back(targetOf(logits, 0, i).item<double>());
+        out.targets = values(targetsOf(logitsOf(d, x1), allSteps));
     }
-    const int64_t tokenBudget = 16384;   // rows × L per batched pass
-    const int64_t chunkRows = std::max<int64_t>(1, tokenBudget / std::max<int64_t>(1, L));
+    // Rows per batched pass: at most 16k token-rows and 32 M logits (128 MB in float32) at a time.
+    const int64_t chunkRows = std::max<int64_t>(1, std::min<int64_t>(16384 / L, (int64_t(1) << 25) / (L * std::max<int64_t>(vocab, 1))));
 
     if (o.method == GenerationMethod::Attention || o.method == GenerationMethod::Rollout) {
         const TensorValue ids1 = TensorValue({1, L}, std::vector<float>(ids.begin(), ids.end())).withDtype("int64");
@@ -372,8 +386,8 @@ GenerationAttribution attributeGeneration(Model &model, const std::vector<int64_
             const at::Tensor logits = logitsOf(d, x);
             for (int64_t r = 0; r < n; ++r) {
                 const int64_t j = rows[start + size_t(r)];
-                for (int64_t i = std::max<int64_t>(0, j - P + 1); i < G; ++i)
-                    scores[size_t(i * L + j)] = float(out.targets[size_t(i)] - targetOf(logits, r, i).item<double>());
+                const std::vector<double> t = values(targetsOf(logits.narrow(0, r, 1), allSteps));
+                for (int64_t i = std::max<int64_t>(0, j - P + 1); i < G; ++i) scores[size_t(i * L + j)] = float(out.targets[size_t(i)] - t[size_t(i)]);
             }
         }
     } else {
@@ -407,12 +421,15 @@ GenerationAttribution attributeGeneration(Model &model, const std::vector<int64_
             torch::AutoGradMode on(true);
             const at::Tensor emb = (E.expand({n, L, E.size(2)}) * a).detach().requires_grad_(true);
             const at::Tensor logits = firstOutput(tf->run(d.module, {x1.repeat({n, 1}), emb}).at(0));
-            at::Tensor total = at::zeros({}, logits.options().dtype(at::kDouble));
-            for (int64_t r = 0; r < n; ++r) total = total + targetOf(logits, r, (start + r) % G);
+            std::vector<int64_t> steps;
+            for (int64_t r = 0; r < n; ++r) steps.push_back((start + r) % G);
+            const at::Tensor total = targetsOf(logits, steps).sum();
             const at::Tensor grad = torch::autograd::grad({total}, {emb})[0].to(at::kDouble);   // [n, L, D]
-            for (int64_t r = 0; r < n; ++r) {
-                const int64_t k = (start + r) / G, i = (start + r) % G;
-                integrated[i] += weights[size_t(k)] * grad[r];
+            // Rows of one alpha are contiguous runs of steps: add each run at once.
+            for (int64_t r = 0; r < n;) {
+                const int64_t k = (start + r) / G, i = (start + r) % G, run = std::min(n - r, G - i);
+                integrated.narrow(0, i, run).add_(grad.narrow(0, r, run), weights[size_t(k)]);
+                r += run;
             }
         }
         const at::Tensor e = E[0].to(at::kDouble);   // [L, D]
@@ -428,11 +445,11 @@ GenerationAttribution attributeGeneration(Model &model, const std::vector<int64_
         if (o.method == GenerationMethod::IntegratedGradients) {
             // Completeness against the all-zero token embeddings (positions kept).
             torch::NoGradGuard ng;
-            const at::Tensor logits0 = firstOutput(tf->run(d.module, {x1, at::zeros_like(E)}).at(0));
+            const std::vector<double> t0 = values(targetsOf(firstOutput(tf->run(d.module, {x1, at::zeros_like(E)}).at(0)), allSteps));
             for (int64_t i = 0; i < G; ++i) {
                 double sum = 0;
                 for (int64_t j = 0; j < L; ++j) sum += sp[i * L + j];
-                out.completeness.push_back(sum - (out.targets[size_t(i)] - targetOf(logits0, 0, i).item<double>()));
+                out.completeness.push_back(sum - (out.targets[size_t(i)] - t0[size_t(i)]));
             }
         }
     }
