@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 using namespace pellucid;
@@ -322,6 +323,22 @@ TEST(bad_prompts_and_options_are_named)
     // A classifier is refused by name.
     auto cnn = fixtures::loadCpu("seqcnn_scripted.pt");
     CHECK_THROWS_WITH(generate(*cnn, {1}, o), Error, "no token embedding found");
+    // A text classifier whose parts are named in its sidecar still returns [B, classes], not logits [B, L, V].
+    const auto dir = std::filesystem::temp_directory_path() / "pellucid_lm_sidecar";
+    std::filesystem::create_directories(dir);
+    std::filesystem::copy_file(fixtures::resources("models/fortune_transformer.pt"), dir / "t.pt", std::filesystem::copy_options::overwrite_existing);
+    {
+        std::ofstream side(dir / "t.pt.json");
+        side << R"({"format": 1, "task": "classification", "input": {"shape": [1, 16], "dtype": "int64"},)"
+             << R"( "lm": {"embedding": "embed", "blocks": "encoder.layers"}})";
+    }
+    LoadOptions lo;
+    lo.device = DevicePreference::Cpu;
+    auto textClassifier = Model::load((dir / "t.pt").string(), lo);
+    GenerationOptions g1;
+    g1.maxNew = 2;
+    CHECK_THROWS_WITH(generate(*textClassifier, {1, 5, 9}, g1), Error, "is not a causal language model: its output is [1, 4]");
+    std::filesystem::remove_all(dir);
 }
 
 TESTKIT_MAIN
