@@ -7,8 +7,10 @@
 #include "engine/core/files.h"
 #include "engine/core/npy.h"
 #include "engine/generative/generative.h"
+#include "engine/language/lm.h"
 #include "widgets/attribution/attributionview.h"
 #include "widgets/common/colormap.h"
+#include "widgets/generation/generationpanel.h"
 #include "widgets/latent/latentpanel.h"
 
 #include <QFileInfo>
@@ -46,9 +48,19 @@ std::string columnTitle(const ComposerColumn &c)
         }
         break;
     case ComposerColumn::Kind::Tokens: return "token attributions (IG)";
+    case ComposerColumn::Kind::Generated: return "generated (colour: probability)";
+    case ComposerColumn::Kind::GenerationAttribution: return c.method + " per generated token";
+    case ComposerColumn::Kind::LogitLens: return "logit lens";
     }
     return "?";
 }
+
+bool isLanguageColumn(ComposerColumn::Kind k)
+{
+    return k == ComposerColumn::Kind::Generated || k == ComposerColumn::Kind::GenerationAttribution || k == ComposerColumn::Kind::LogitLens;
+}
+
+bool isMatrixColumn(ComposerColumn::Kind k) { return k == ComposerColumn::Kind::GenerationAttribution || k == ComposerColumn::Kind::LogitLens; }
 
 const char *kindName(ComposerColumn::Kind k)
 {
@@ -58,6 +70,9 @@ const char *kindName(ComposerColumn::Kind k)
     case ComposerColumn::Kind::Activation: return "activation";
     case ComposerColumn::Kind::Attention: return "attention";
     case ComposerColumn::Kind::Tokens: return "tokens";
+    case ComposerColumn::Kind::Generated: return "generated";
+    case ComposerColumn::Kind::GenerationAttribution: return "generation_attribution";
+    case ComposerColumn::Kind::LogitLens: return "logit_lens";
     }
     return "input";
 }
@@ -182,12 +197,14 @@ Json composerToJson(const ComposerSpec &spec)
             cj["head"] = c.head;
         }
         if (c.kind == ComposerColumn::Kind::Attention || c.kind == ComposerColumn::Kind::Tokens) cj["target"] = c.target;
-        if (c.kind == ComposerColumn::Kind::Tokens) cj["steps"] = c.steps;
+        if (c.kind == ComposerColumn::Kind::Tokens || c.kind == ComposerColumn::Kind::GenerationAttribution) cj["steps"] = c.steps;
+        if (c.kind == ComposerColumn::Kind::GenerationAttribution) cj["method"] = c.method;
         if (!c.title.empty()) cj["title"] = c.title;
         cols.push(cj);
     }
     j["columns"] = cols;
     if (spec.textRows) j["text_rows"] = true;
+    j["max_new"] = spec.maxNew;
     j["layout"] = spec.layout == ComposerSpec::Layout::Traversal ? "traversal" : "grid";
     if (spec.layout == ComposerSpec::Layout::Traversal) {
         Json t = Json::object(), dims = Json::array(), range = Json::array();
@@ -240,8 +257,23 @@ ComposerSpec composerFromJson(const Json &j)
                     c.kind = ComposerColumn::Kind::Tokens;
                     if (const Json *v = cj.find("steps")) c.steps = int(v->asInt());
                     if (c.steps < 1 || c.steps > 1000) throw std::runtime_error("tokens steps must be 1 to 1000");
+                } else if (kind == "generated") {
+                    c.kind = ComposerColumn::Kind::Generated;
+                } else if (kind == "generation_attribution") {
+                    c.kind = ComposerColumn::Kind::GenerationAttribution;
+                    if (const Json *v = cj.find("method")) c.method = v->asString();
+                    GenerationMethod m;
+                    if (!parseGenerationMethod(c.method, m))
+                        throw std::runtime_error("unknown generation attribution method '" + c.method
+                                                 + "' (saliency, inputxgrad, ig, ablation, attention, rollout)");
+                    if (const Json *v = cj.find("steps")) c.steps = int(v->asInt());
+                    if (c.steps < 2 || c.steps > 1000) throw std::runtime_error("generation_attribution steps must be 2 to 1000");
+                } else if (kind == "logit_lens") {
+                    c.kind = ComposerColumn::Kind::LogitLens;
                 } else if (kind != "input") {
-                    throw std::runtime_error("unknown column kind '" + kind + "' (input, attribution, activation, attention or tokens)");
+                    throw std::runtime_error(
+                        "unknown column kind '" + kind
+                        + "' (input, attribution, activation, attention, tokens, generated, generation_attribution or logit_lens)");
                 }
                 if (const Json *v = cj.find("target"); v && (kind == "attention" || kind == "tokens")) c.target = int(v->asInt());
                 if (const Json *t = cj.find("title")) c.title = t->asString();
@@ -249,6 +281,8 @@ ComposerSpec composerFromJson(const Json &j)
             }
         }
         if (const Json *v = j.find("text_rows")) s.textRows = v->asBool();
+        if (const Json *v = j.find("max_new")) s.maxNew = int(v->asInt());
+        if (s.maxNew < 1 || s.maxNew > 256) throw std::runtime_error("max_new must be 1 to 256");
         if (const Json *v = j.find("layout")) {
             const std::string l = v->asString();
             if (l == "traversal")
@@ -295,8 +329,8 @@ ComposerData computeComposer(Model &model, const ComposerSpec &spec, const std::
         if (spec.textRows && (c.kind == ComposerColumn::Kind::Attribution || c.kind == ComposerColumn::Kind::Activation))
             throw Error(ErrorCode::BadInput,
                         "The column '" + columnTitle(c) + "' needs image or tensor rows; a text's explanation is a tokens column");
-        if (!spec.textRows && c.kind == ComposerColumn::Kind::Tokens)
-            throw Error(ErrorCode::BadInput, "A tokens column needs text rows (\"text_rows\": true)");
+        if (!spec.textRows && (c.kind == ComposerColumn::Kind::Tokens || isLanguageColumn(c.kind)))
+            throw Error(ErrorCode::BadInput, "The column '" + columnTitle(c) + "' needs text rows (\"text_rows\": true)");
     }
     const ModelSummary &s = model.summary();
     for (const auto &l : s.metadata.labels) d.classNames << QString::fromStdString(l);
@@ -309,7 +343,29 @@ ComposerData computeComposer(Model &model, const ComposerSpec &spec, const std::
         }
         if (const Json *c = att->find("cls_token")) cls = int(c->asInt());
     }
-    if (spec.textRows) {
+    bool language = false;
+    for (const auto &c : spec.columns) language = language || isLanguageColumn(c.kind);
+    if (spec.textRows && language) {
+        // A language model's rows: the prompt (BOS, no EOS) and its greedy continuation.
+        const auto tokenizer = tokenizerForModel(s, true, false);
+        for (const QString &row : spec.rows) {
+            const std::vector<int64_t> prompt = tokenizer->encode(row.toStdString()).ids;
+            GenerationOptions g;
+            g.maxNew = spec.maxNew;
+            g.cancelled = cancelled;
+            const Generation gen = generate(model, prompt, g);
+            QStringList tokens;
+            for (int64_t id : gen.ids) tokens << QString::fromStdString(tokenizer->piece(id));
+            d.tokens.push_back(tokens);
+            d.promptLengths.push_back(int(prompt.size()));
+            d.inputs.push_back(TensorValue({1, int64_t(gen.ids.size())}, std::vector<float>(gen.ids.begin(), gen.ids.end())).withDtype("int64"));
+            d.generations.push_back(gen);
+            d.rowTitles << (row.size() > 28 ? row.left(27) + QChar(0x2026) : row);
+        }
+        d.tokenizerPieces = [tok = std::shared_ptr<Tokenizer>(tokenizerForModel(s, true, false))](int64_t id) {
+            return QString::fromStdString(tok->piece(id));
+        };
+    } else if (spec.textRows) {
         const auto tokenizer = tokenizerForModel(s, true);
         for (const QString &row : spec.rows) {
             const Tokenized t = tokenizer->encode(row.toStdString());
@@ -370,8 +426,38 @@ ComposerData computeComposer(Model &model, const ComposerSpec &spec, const std::
                 map = TensorValue({1, int64_t(ta.scores.size())}, std::vector<float>(ta.scores.begin(), ta.scores.end()));
                 target = ta.target;
             }
+            QStringList matrixRows, cellTexts;
+            if (isLanguageColumn(col.kind)) {
+                if (d.generations.empty()) throw Error(ErrorCode::BadInput, "The column '" + columnTitle(col) + "' needs a language model");
+                const Generation &gen = d.generations[size_t(r)];
+                const int64_t L = int64_t(gen.ids.size()), P = gen.promptLength;
+                if (col.kind == ComposerColumn::Kind::Generated) {
+                    std::vector<float> v(size_t(L), NAN);
+                    for (size_t k = 0; k < gen.steps.size(); ++k) v[size_t(P) + k] = float(gen.steps[k].probability);
+                    map = TensorValue({1, L}, std::move(v));
+                } else if (col.kind == ComposerColumn::Kind::GenerationAttribution) {
+                    GenerationAttributionOptions o;
+                    parseGenerationMethod(col.method, o.method);
+                    o.steps = col.steps;
+                    o.cancelled = cancelled;
+                    map = attributeGeneration(model, gen.ids, P, o).scores;
+                    matrixRows = d.tokens[size_t(r)].mid(int(P));
+                } else {
+                    const LogitLens lens = logitLens(model, gen.ids, 1);
+                    const int64_t B = lens.probabilities.dim(0), V = lens.probabilities.dim(2);
+                    std::vector<float> top(size_t(B * L));
+                    for (int64_t c2 = 0; c2 < B * L; ++c2) {
+                        top[size_t(c2)] = lens.probabilities.at(c2 * V + lens.topIds[size_t(c2)][0]);
+                        cellTexts << d.tokenizerPieces(lens.topIds[size_t(c2)][0]);
+                    }
+                    map = TensorValue({B, L}, std::move(top));
+                    for (const auto &b : lens.blocks) matrixRows << QString::fromStdString(b);
+                }
+            }
             d.maps.push_back(map);
             d.targets.push_back(target);
+            d.matrixRows.push_back(matrixRows);
+            d.cellTexts.push_back(cellTexts);
         }
     }
     return d;
@@ -403,8 +489,10 @@ ComposedFigure::ComposedFigure(ComposerData data, ComposerSpec spec) : mData(std
             const ComposerColumn &col = mSpec.columns[size_t(c)];
             mBase[i] = picture;
             if (col.kind == ComposerColumn::Kind::Input) continue;
-            const bool signedMap =
-                (col.kind == ComposerColumn::Kind::Attribution && isSignedMethod(col.params.method)) || col.kind == ComposerColumn::Kind::Tokens;
+            const bool signedMap = (col.kind == ComposerColumn::Kind::Attribution && isSignedMethod(col.params.method))
+                || col.kind == ComposerColumn::Kind::Tokens
+                || (col.kind == ComposerColumn::Kind::GenerationAttribution
+                    && (col.method == "inputxgrad" || col.method == "ig" || col.method == "ablation"));
             mDiverging[i] = signedMap;
             planes[i] = reducePlane(mData.maps[i], signedMap ? SignMode::All : SignMode::Absolute, hs[i], ws[i]);
             bounds[i] = percentileBound(planes[i], mSpec.clipPercentile);
@@ -438,7 +526,9 @@ double ComposedFigure::figureAspect() const
 {
     if (mData.rows == 0) return 1.0;
     if (mData.layout == ComposerSpec::Layout::Traversal) return (double(mData.cols) + 0.9) / (double(mData.rows) + 0.35);
-    const double cell = mData.tokens.empty() ? 1.3 : 5.0;   // a text's cells are wide
+    bool matrices = false;
+    for (const auto &c : mSpec.columns) matrices = matrices || isMatrixColumn(c.kind);
+    const double cell = mData.tokens.empty() ? 1.3 : matrices ? 2.2 : 5.0;   // a text's cells are wide; matrices need height
     return (double(mData.cols) * cell) / (double(mData.rows) * 1.0 + 0.25);
 }
 
@@ -521,7 +611,9 @@ void ComposedFigure::paintTokens(QPainter &p, const QRectF &cell, size_t i, cons
             y += h + pad;
         }
         if (y + h > area.bottom()) break;
-        const QRgb c = colours.pixel(k, 0);
+        const TensorValue &values = mData.maps[i];
+        const bool blank = k < values.numel() && !std::isfinite(values.at(k));   // e.g. the prompt of a generated text
+        const QRgb c = blank ? qRgb(235, 235, 235) : colours.pixel(k, 0);
         const QRectF box(x, y, w, h);
         p.fillRect(box, QColor(qRed(c), qGreen(c), qBlue(c)));
         p.setPen(qGray(c) < 110 ? Qt::white : Qt::black);
@@ -564,6 +656,11 @@ void ComposedFigure::paintFigure(QPainter &p, const QRectF &rect, const FigureSe
             if (mData.targets[i] >= 0) {
                 const QString cls = mData.classNames.value(mData.targets[i]);
                 title += (title.isEmpty() ? "" : " ") + (cls.isEmpty() ? QString("class %1").arg(mData.targets[i]) : cls);
+            }
+            if (!mData.tokens.empty() && isMatrixColumn(mSpec.columns[size_t(c)].kind)) {
+                paintLabelledMatrix(p, cell, s.font(0.8), mData.maps[i], mData.matrixRows[i], mData.tokens[size_t(r)], mDiverging[i], title.trimmed(),
+                                    mData.cellTexts[i]);
+                continue;
             }
             if (!mData.tokens.empty()) {
                 paintTokens(p, cell, i, title.trimmed(), s);

@@ -7,6 +7,7 @@
 // `pellucid-cli figure`, so both draw identical data.
 #include "engine/attribution/attribution.h"
 #include "engine/core/json.h"
+#include "engine/language/lm.h"
 #include "engine/runtime/model.h"
 #include "widgets/common/figure.h"
 
@@ -19,7 +20,10 @@
 namespace pellucid {
 
 struct ComposerColumn {
-    enum class Kind { Input, Attribution, Activation, Attention, Tokens };
+    /// Generated, GenerationAttribution, LogitLens: a language model's continuation of a text row (greedy,
+    /// ComposerSpec::maxNew tokens) coloured by probability, its per-step attribution matrix [G, P + G], and
+    /// its logit lens (each block's top next token and its probability).
+    enum class Kind { Input, Attribution, Activation, Attention, Tokens, Generated, GenerationAttribution, LogitLens };
     /// Attention: the CLS token's attention at one layer (heads averaged, or one head), attention rollout, or
     /// gradient-weighted rollout; for image rows on the patch grid (metadata attention.patch_grid), for text
     /// rows over the tokens.
@@ -28,11 +32,12 @@ struct ComposerColumn {
     AttributionParams params;   // Attribution
     std::string layer;          // Activation: the layer; its channels are averaged
     AttentionView attention = AttentionView::Rollout;
-    int attentionLayer = -1;   // Cls: the attention site (−1: the last)
-    int head = -1;             // Cls: one head (−1: their mean)
-    int target = -1;           // GradientRollout and Tokens: the class explained (−1: predicted)
-    int steps = 50;            // Tokens: integration points of layer integrated gradients
-    std::string title;         // empty: derived
+    int attentionLayer = -1;           // Cls: the attention site (−1: the last)
+    int head = -1;                     // Cls: one head (−1: their mean)
+    int target = -1;                   // GradientRollout and Tokens: the class explained (−1: predicted)
+    int steps = 50;                    // Tokens, GenerationAttribution (ig): integration points
+    std::string method = "saliency";   // GenerationAttribution: saliency, inputxgrad, ig, ablation, attention, rollout
+    std::string title;                 // empty: derived
 };
 
 /// The traversal layout: row d is the code z + t·e_dims[d] for `steps` offsets t = linspace(lo, hi).
@@ -50,6 +55,7 @@ struct ComposerSpec {
     Layout layout = Layout::Grid;
     QStringList rows;        // Grid: input files, or texts when `textRows`
     bool textRows = false;   // rows are texts, encoded by the model's tokenizer
+    int maxNew = 12;         // language-model columns: tokens generated (greedy) per text row
     std::vector<ComposerColumn> columns;
     ComposerTraversal traversal;   // Traversal
     Scale scale = Scale::PerColumn;
@@ -65,12 +71,16 @@ ComposerSpec composerFromJson(const Json &j);   // throws Error(BadInput)
 struct ComposerData {
     ComposerSpec::Layout layout = ComposerSpec::Layout::Grid;
     int rows = 0, cols = 0;
-    std::vector<TensorValue> inputs;   // per row, as fed to the model
-    std::vector<QStringList> tokens;   // per row of a text grid, its tokens
-    std::vector<TensorValue> maps;     // rows × cols, row-major; empty for input columns; [1, L] over tokens
-    std::vector<int> targets;          // per cell, the explained class (-1 if none)
-    TensorValue images;                // Traversal: [rows × cols, C, H, W] in [0, 1], row-major
-    TensorValue codes;                 // Traversal: the decoded codes [rows × cols, D]
+    std::vector<TensorValue> inputs;                   // per row, as fed to the model
+    std::vector<QStringList> tokens;                   // per row of a text grid, its tokens (a language model's: prompt + generated)
+    std::vector<int> promptLengths;                    // per row, with language-model columns: the prompt's tokens
+    std::vector<QStringList> matrixRows, cellTexts;    // per cell: a matrix's row labels and per-entry texts (lens)
+    std::vector<Generation> generations;               // per row, with language-model columns
+    std::function<QString(int64_t)> tokenizerPieces;   // id → token string, with language-model columns
+    std::vector<TensorValue> maps;                     // rows × cols, row-major; empty for input columns; [1, L] over tokens
+    std::vector<int> targets;                          // per cell, the explained class (-1 if none)
+    TensorValue images;                                // Traversal: [rows × cols, C, H, W] in [0, 1], row-major
+    TensorValue codes;                                 // Traversal: the decoded codes [rows × cols, D]
     QStringList rowTitles, columnTitles;
     QStringList classNames;   // the model's labels (titles name the explained class)
 };

@@ -87,7 +87,7 @@ double maxDiff(const TensorValue &a, const TensorValue &b)
 TEST(every_example_opens_without_warnings)
 {
     const QStringList examples = exampleSessions();
-    CHECK_EQ(examples.size(), 4);
+    CHECK_EQ(examples.size(), 5);
     for (const QString &path : examples) {
         const Session s = loadSession(path);
         CHECK_MSG(s.warnings.isEmpty(), path.toStdString() + ": " + s.warnings.join("; ").toStdString());
@@ -206,6 +206,49 @@ TEST(text_example_matches_the_engine)
         }
         CHECK(err < 1e-5);
         CHECK_MSG(std::fabs(ta.delta) < 0.05 * sum + 1e-3, "completeness error " + std::to_string(ta.delta));
+    }
+}
+
+TEST(language_model_example_matches_the_commands)
+{
+    const std::string base = regenerate("language_model", 6);
+    const Session s = loadSession(QString::fromStdString(root + "/resources/sessions/language_model.json"));
+    CHECK(s.generationPrompt == QString("Never trust a"));
+    for (int r = 0; r < 2; ++r) {
+        // The continuation as `generate` makes it (greedy, 10 tokens).
+        const Run g = cli("generate --model resources/models/fortune_gpt.pt --text '" + s.composer.rows[r].toStdString() + "' --max-new 10 --json");
+        CHECK_MSG(g.status == 0, g.err);
+        const Json j = Json::parse(g.out);
+        const int64_t P = j.find("prompt_length")->asInt();
+        std::vector<float> ids;
+        for (const Json &id : j.find("ids")->asArray()) ids.push_back(float(id.asInt()));
+        const int64_t L = int64_t(ids.size());
+        // Column 0: the generated tokens' probabilities (NaN over the prompt).
+        const TensorValue probs = readNpy(base + "_r" + std::to_string(r) + "_c0.npy");
+        CHECK(probs.shape() == (Shape{1, L}));
+        for (int64_t k = 0; k < L - P; ++k)
+            CHECK(std::fabs(probs.at(P + k) - j.find("steps")->asArray()[size_t(k)].find("probability")->asNumber()) < 1e-6);
+        CHECK(std::isnan(probs.at(0)));
+        // Column 1: `gen-attribute --method ig --steps 32` on the same continuation.
+        writeNpy(tmp + "/lm_p.npy", TensorValue({1, P}, std::vector<float>(ids.begin(), ids.begin() + P)).withDtype("int64"));
+        writeNpy(tmp + "/lm_c.npy", TensorValue({1, L - P}, std::vector<float>(ids.begin() + P, ids.end())).withDtype("int64"));
+        const Run a = cli("gen-attribute --model resources/models/fortune_gpt.pt --ids " + tmp + "/lm_p.npy --continuation-ids " + tmp
+                          + "/lm_c.npy --method ig --steps 32 --out " + tmp + "/lm_a.npy");
+        CHECK_MSG(a.status == 0, a.err);
+        CHECK(maxDiff(readNpy(base + "_r" + std::to_string(r) + "_c1.npy"), readNpy(tmp + "/lm_a.npy")) < 1e-5);
+        // Column 2: the logit lens's top-token probability per block and position.
+        writeNpy(tmp + "/lm_ids.npy", TensorValue({1, L}, ids).withDtype("int64"));
+        const Run l =
+            cli("logit-lens --model resources/models/fortune_gpt.pt --ids " + tmp + "/lm_ids.npy --out " + tmp + "/lm_l.npy --json --top 1");
+        CHECK_MSG(l.status == 0, l.err);
+        const Json cells = *Json::parse(l.out).find("cells");
+        const TensorValue lens = readNpy(base + "_r" + std::to_string(r) + "_c2.npy");
+        CHECK(lens.shape() == (Shape{4, L}));
+        for (int64_t b = 0; b < 4; ++b)
+            for (int64_t k = 0; k < L; ++k)
+                CHECK(std::fabs(lens.at(b * L + k)
+                                - cells.asArray()[size_t(b)].asArray()[size_t(k)].find("top")->asArray()[0].find("probability")->asNumber())
+                      < 1e-6);
     }
 }
 

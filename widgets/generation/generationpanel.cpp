@@ -174,10 +174,17 @@ double LabelledMatrix::figureAspect() const
     return std::clamp((double(mValues.dim(1)) + 3) / (double(mValues.dim(0)) + 3), 0.5, 4.0);
 }
 
-void LabelledMatrix::paintInto(QPainter &p, const QRectF &rect, const QFont &font, QRectF *cellsOut) const
+void paintLabelledMatrix(QPainter &p, const QRectF &rect, const QFont &font, const TensorValue &mValues, const QStringList &mRows,
+                         const QStringList &mColumns, bool mDiverging, const QString &mTitle, const QStringList &mTexts, double mBound,
+                         QRectF *cellsOut)
 {
     if (mValues.shape().size() != 2) return;
     const int R = int(mValues.dim(0)), C = int(mValues.dim(1));
+    if (mBound <= 0) {
+        for (int64_t i = 0; i < mValues.numel(); ++i)
+            if (std::isfinite(mValues.at(i))) mBound = std::max(mBound, double(std::fabs(mValues.at(i))));
+        if (mBound <= 0) mBound = 1;
+    }
     p.setFont(font);
     const QFontMetricsF fm(font, p.device());
     double rowW = 0, colH = 0;
@@ -212,6 +219,11 @@ void LabelledMatrix::paintInto(QPainter &p, const QRectF &rect, const QFont &fon
         p.drawText(QRectF(0, -fm.height() / 2, colH, fm.height()), Qt::AlignLeft | Qt::AlignVCenter, display(mColumns[c]));
         p.restore();
     }
+}
+
+void LabelledMatrix::paintInto(QPainter &p, const QRectF &rect, const QFont &font, QRectF *cellsOut) const
+{
+    paintLabelledMatrix(p, rect, font, mValues, mRows, mColumns, mDiverging, mTitle, mTexts, mBound, cellsOut);
 }
 
 int LabelledMatrix::rowAt(const QPoint &pos) const

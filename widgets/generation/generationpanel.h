@@ -58,6 +58,13 @@ private:
     int mSelected = -1;
 };
 
+/// Paints a labelled heat map into `rect` (points): values [R, C] with row and column labels (SentencePiece's
+/// ▁ shown as a space), optional per-cell texts, sequential or diverging around `bound` (≤ 0: the largest
+/// |value|); `cellsOut` receives the cells' rectangle. Shared by LabelledMatrix and the figure composer.
+void paintLabelledMatrix(QPainter &p, const QRectF &rect, const QFont &font, const TensorValue &values, const QStringList &rows,
+                         const QStringList &columns, bool diverging, const QString &title, const QStringList &cellTexts = {}, double bound = 0,
+                         QRectF *cellsOut = nullptr);
+
 /// A labelled heat map: rows × columns with row and column labels, sequential or diverging; cells may carry
 /// a text (the logit lens's top token).
 class LabelledMatrix : public QWidget, public FigureSource {

@@ -511,7 +511,7 @@ private slots:
         auto *menu = w->findChild<QMenu *>("examplesMenu");
         QVERIFY(menu);
         QList<QAction *> actions = menu->actions();
-        QCOMPARE(actions.size(), 4);
+        QCOMPARE(actions.size(), 5);
         for (QAction *a : actions) {
             const QString path = a->data().toString();
             const QString name = QFileInfo(path).completeBaseName();
