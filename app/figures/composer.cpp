@@ -236,10 +236,14 @@ ComposerSpec composerFromJson(const Json &j)
                 const std::string kind = cj.find("kind") ? cj.find("kind")->asString() : "input";
                 if (kind == "attribution") {
                     c.kind = ComposerColumn::Kind::Attribution;
-                    c.params = attributionParamsFromJson(*cj.find("params"));
+                    const Json *params = cj.find("params");
+                    if (!params || !params->isObject()) throw std::runtime_error("an attribution column needs \"params\" (at least {\"method\": …})");
+                    c.params = attributionParamsFromJson(*params);
                 } else if (kind == "activation") {
                     c.kind = ComposerColumn::Kind::Activation;
-                    c.layer = cj.find("layer")->asString();
+                    const Json *layer = cj.find("layer");
+                    if (!layer || !layer->isString() || layer->asString().empty()) throw std::runtime_error("an activation column needs \"layer\"");
+                    c.layer = layer->asString();
                 } else if (kind == "attention") {
                     c.kind = ComposerColumn::Kind::Attention;
                     const std::string view = cj.find("view") ? cj.find("view")->asString() : "rollout";

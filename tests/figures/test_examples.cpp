@@ -285,6 +285,12 @@ TEST(composer_json_round_trip_keeps_the_new_kinds)
     CHECK(b.traversal.steps == 5 && b.traversal.seed == 42 && b.traversal.classIndex == 4);
     CHECK_THROWS_WITH(composerFromJson(Json::parse(R"({"columns": [{"kind": "attention", "view": "sideways"}]})")), Error, "unknown attention view");
     CHECK_THROWS_WITH(composerFromJson(Json::parse(R"({"layout": "spiral"})")), Error, "unknown layout");
+    // Columns missing what they need (issue 22: these crashed).
+    CHECK_THROWS_WITH(composerFromJson(Json::parse(R"({"columns": [{"kind": "attribution"}]})")), Error, "needs \"params\"");
+    CHECK_THROWS_WITH(composerFromJson(Json::parse(R"({"columns": [{"kind": "activation"}]})")), Error, "needs \"layer\"");
+    CHECK_THROWS_WITH(composerFromJson(Json::parse(R"({"columns": [{"kind": "activation", "layer": 3}]})")), Error, "needs \"layer\"");
+    CHECK_THROWS_WITH(composerFromJson(Json::parse(R"({"columns": [{"kind": "generation_attribution", "method": "x"}]})")), Error,
+                      "unknown generation attribution method");
     CHECK_THROWS_WITH(composerFromJson(Json::parse(R"({"columns": [{"kind": "tokens", "steps": 0}]})")), Error, "steps must be 1 to 1000");
 }
 
