@@ -665,6 +665,113 @@ std::string BpeTokenizer::decode(const std::vector<int64_t> &ids) const
     return out;
 }
 
+// ---- Unigram (tokenizer.json)
+
+UnigramTokenizer::UnigramTokenizer(const std::vector<std::pair<std::string, double>> &vocab, int64_t unkId, const std::vector<int64_t> &special,
+                                   bool lowercase, const TokenizerOptions &options, const std::string &source)
+    : mUnk(unkId), mLowercase(lowercase), mOptions(options), mSpecial(special)
+{
+    if (vocab.empty()) throw Error(ErrorCode::BadInput, "The Unigram vocabulary of " + source + " is empty");
+    if (unkId < 0 || unkId >= int64_t(vocab.size())) throw Error(ErrorCode::BadInput, "The Unigram model of " + source + " has no valid unk_id");
+    double minScore = 0;
+    for (size_t i = 0; i < vocab.size(); ++i) {
+        mPieces.push_back(vocab[i].first);
+        mScores.push_back(vocab[i].second);
+        if (int64_t(i) == unkId || std::find(special.begin(), special.end(), int64_t(i)) != special.end()) continue;
+        if (vocab[i].first.empty()) continue;
+        mIndex.emplace(vocab[i].first, int64_t(i));
+        mMaxChars = std::max(mMaxChars, decodeUtf8(vocab[i].first).size());
+        minScore = std::min(minScore, vocab[i].second);
+    }
+    mUnkScore = minScore - 10;   // SentencePiece's penalty for an unknown character
+    for (size_t i = 0; i < mPieces.size(); ++i) {
+        if (mPieces[i] == "<s>") mBos = int64_t(i);
+        if (mPieces[i] == "</s>") mEos = int64_t(i);
+    }
+}
+
+Tokenized UnigramTokenizer::encode(const std::string &text) const
+{
+    Tokenized t;
+    if (mOptions.addSpecial && mBos >= 0) {
+        t.ids.push_back(mBos);
+        t.tokens.push_back(mPieces[size_t(mBos)]);
+    }
+    // Metaspace: words split on whitespace, each starting with ▁.
+    std::vector<char32_t> cps = decodeUtf8(text);
+    if (mLowercase)
+        for (char32_t &c : cps) c = lower(c);
+    std::vector<std::u32string> words;
+    std::u32string word;
+    for (char32_t c : cps) {
+        if (isWhitespace(c)) {
+            if (!word.empty()) words.push_back(word);
+            word.clear();
+        } else {
+            if (word.empty()) word.push_back(0x2581);
+            word.push_back(c);
+        }
+    }
+    if (!word.empty()) words.push_back(word);
+    for (const std::u32string &w : words) {
+        // Viterbi over character positions: the segmentation of highest total score.
+        const size_t n = w.size();
+        std::vector<double> best(n + 1, -1e300);
+        std::vector<size_t> from(n + 1, 0);
+        std::vector<int64_t> id(n + 1, -1);
+        best[0] = 0;
+        for (size_t i = 0; i < n; ++i) {
+            if (best[i] <= -1e299) continue;
+            bool any = false;
+            for (size_t len = 1; len <= mMaxChars && i + len <= n; ++len) {
+                const auto it = mIndex.find(encodeUtf8(w.substr(i, len)));
+                if (it == mIndex.end()) continue;
+                any = any || len == 1;
+                const double sc = best[i] + mScores[size_t(it->second)];
+                if (sc > best[i + len]) {
+                    best[i + len] = sc;
+                    from[i + len] = i;
+                    id[i + len] = it->second;
+                }
+            }
+            if (!any && best[i] + mUnkScore > best[i + 1]) {   // an uncovered character
+                best[i + 1] = best[i] + mUnkScore;
+                from[i + 1] = i;
+                id[i + 1] = mUnk;
+            }
+        }
+        std::vector<std::pair<int64_t, std::string>> pieces;
+        for (size_t end = n; end > 0; end = from[end]) pieces.emplace_back(id[end], encodeUtf8(w.substr(from[end], end - from[end])));
+        for (auto it = pieces.rbegin(); it != pieces.rend(); ++it) {
+            // Consecutive unknown characters make one <unk>, as SentencePiece does.
+            if (it->first == mUnk && !t.ids.empty() && t.ids.back() == mUnk) continue;
+            t.ids.push_back(it->first);
+            t.tokens.push_back(it->first == mUnk ? mPieces[size_t(mUnk)] : it->second);
+        }
+    }
+    const bool end = mOptions.addSpecial && mOptions.addEnd && mEos >= 0;
+    if (end) {
+        t.ids.push_back(mEos);
+        t.tokens.push_back(mPieces[size_t(mEos)]);
+    }
+    checkLength(t, mOptions, end);
+    return t;
+}
+
+std::string UnigramTokenizer::decode(const std::vector<int64_t> &ids) const
+{
+    std::string out;
+    for (int64_t id : ids) {
+        if (id < 0 || size_t(id) >= mPieces.size() || id == mBos || id == mEos) continue;
+        if (std::find(mSpecial.begin(), mSpecial.end(), id) != mSpecial.end() && id != mUnk) continue;
+        std::string p = id == mUnk ? std::string("\u2047") : mPieces[size_t(id)];
+        for (size_t at; (at = p.find("\u2581")) != std::string::npos;) p.replace(at, 3, " ");
+        out += p;
+    }
+    if (!out.empty() && out.front() == ' ') out.erase(0, 1);
+    return out;
+}
+
 namespace {
 
 std::unique_ptr<Tokenizer> openJsonTokenizer(const std::string &path, const TokenizerOptions &options)
@@ -719,7 +826,27 @@ std::unique_ptr<Tokenizer> openJsonTokenizer(const std::string &path, const Toke
                     if (const Json *lc = norm->find("lowercase")) o.lowercase = lc->asBool();
                 return std::make_unique<WordPieceTokenizer>(pieces, o, path);
             }
-            throw std::runtime_error("its model type is '" + type + "'; Pellucid reads BPE (byte-level) and WordPiece models from tokenizer.json");
+            if (type == "Unigram") {
+                std::vector<std::pair<std::string, double>> pieces;
+                for (const Json &e : model->find("vocab")->asArray()) {
+                    if (!e.isArray() || e.size() != 2) throw std::runtime_error("a Unigram vocabulary entry is not [piece, score]");
+                    pieces.emplace_back(e.asArray()[0].asString(), e.asArray()[1].asNumber());
+                }
+                std::vector<int64_t> special;
+                for (const auto &a : added) special.push_back(a.second);
+                bool lowercase = false;
+                if (const Json *norm = j.find("normalizer"); norm && norm->isObject()) {
+                    const std::string nt = norm->find("type") ? norm->find("type")->asString() : "";
+                    if (nt == "Lowercase") lowercase = true;
+                    if (nt == "Sequence")
+                        for (const Json &n : norm->find("normalizers")->asArray())
+                            if (n.find("type") && n.find("type")->asString() == "Lowercase") lowercase = true;
+                }
+                const int64_t unk = model->find("unk_id") && !model->find("unk_id")->isNull() ? model->find("unk_id")->asInt() : -1;
+                return std::make_unique<UnigramTokenizer>(pieces, unk, special, lowercase, options, path);
+            }
+            throw std::runtime_error("its model type is '" + type
+                                     + "'; Pellucid reads BPE (byte-level), WordPiece and Unigram models from tokenizer.json");
         }
         // GPT-2's vocab.json, with merges.txt beside it.
         for (const auto &[tok, id] : j.asObject()) vocab.emplace_back(tok, id.asInt());

@@ -97,6 +97,32 @@ private:
     std::string mSource;
 };
 
+/// A Unigram model from a Hugging Face tokenizer.json (SentencePiece's unigram, as T5/ALBERT/XLNet export it):
+/// spaces become ▁ with one in front (Metaspace), each word is split into the pieces of highest total score
+/// (Viterbi), a character no piece covers becomes <unk>; with a Lowercase normalizer the text is lower-cased
+/// first. With addSpecial, <s> / </s> (when the vocabulary has them) open and close the sequence.
+class UnigramTokenizer : public Tokenizer {
+public:
+    UnigramTokenizer(const std::vector<std::pair<std::string, double>> &vocab, int64_t unkId, const std::vector<int64_t> &special, bool lowercase,
+                     const TokenizerOptions &options, const std::string &source);
+    Tokenized encode(const std::string &text) const override;
+    std::string kind() const override { return "unigram"; }
+    size_t vocabularySize() const override { return mPieces.size(); }
+    std::string piece(int64_t id) const override { return id >= 0 && size_t(id) < mPieces.size() ? mPieces[size_t(id)] : std::string(); }
+    std::string decode(const std::vector<int64_t> &ids) const override;
+
+private:
+    std::vector<std::string> mPieces;
+    std::vector<double> mScores;
+    std::unordered_map<std::string, int64_t> mIndex;   // matchable pieces (not special tokens)
+    size_t mMaxChars = 1;
+    int64_t mUnk = -1, mBos = -1, mEos = -1;
+    bool mLowercase = false;
+    double mUnkScore = -10;
+    TokenizerOptions mOptions;
+    std::vector<int64_t> mSpecial;
+};
+
 /// The tokenizer a model's metadata names ("tokenizer": {"file", "lowercase", "max_length"}): fills the file
 /// (relative to the model) and the options it gives — without max_length, a sequence length the metadata's
 /// input shape [1, L] fixes; returns false when the metadata names none.

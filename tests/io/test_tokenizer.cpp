@@ -152,10 +152,37 @@ TEST(byte_level_bpe_matches_openais_encoder)
     std::ofstream(tmp + "/vocab.json") << "{\"a\": 0}";
     std::filesystem::remove(tmp + "/merges.txt");
     CHECK_THROWS_WITH(Tokenizer::open(tmp + "/vocab.json"), Error, "needs merges.txt beside it");
-    std::ofstream(tmp + "/uni.json") << R"({"model": {"type": "Unigram", "vocab": []}})";
-    CHECK_THROWS_WITH(Tokenizer::open(tmp + "/uni.json"), Error, "its model type is 'Unigram'");
+    std::ofstream(tmp + "/uni.json") << R"({"model": {"type": "WordLevel", "vocab": {}}})";
+    CHECK_THROWS_WITH(Tokenizer::open(tmp + "/uni.json"), Error, "its model type is 'WordLevel'");
+    std::ofstream(tmp + "/uni2.json") << R"({"model": {"type": "Unigram", "unk_id": 0, "vocab": []}})";
+    CHECK_THROWS_WITH(Tokenizer::open(tmp + "/uni2.json"), Error, "Unigram vocabulary");
     std::ofstream(tmp + "/bad.json") << "{\"model\": ";
     CHECK_THROWS_WITH(Tokenizer::open(tmp + "/bad.json"), Error, "not valid JSON");
+}
+
+TEST(unigram_from_tokenizer_json_matches_sentencepiece)
+{
+    const std::string dir = std::string(PELLUCID_FIXTURES_DIR) + "/bpe";
+    std::ifstream in(dir + "/unigram_encodings.json");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    TokenizerOptions o;
+    o.addSpecial = false;
+    const auto t = Tokenizer::open(dir + "/unigram_tokenizer.json", o);
+    CHECK_EQ(t->kind(), std::string("unigram"));
+    const Json cases = Json::parse(ss.str());
+    for (const Json &c : cases.asArray()) {
+        std::vector<int64_t> want;
+        for (const Json &id : c.find("ids")->asArray()) want.push_back(id.asInt());
+        const Tokenized r = t->encode(c.find("text")->asString());
+        CHECK_MSG(r.ids == want, c.find("text")->asString());
+    }
+    // With special tokens: <s> … </s>, as the SentencePiece path adds them.
+    const auto withSpecial = Tokenizer::open(dir + "/unigram_tokenizer.json");
+    const Tokenized r = withSpecial->encode("the sea");
+    CHECK_EQ(r.tokens.front(), std::string("<s>"));
+    CHECK_EQ(r.tokens.back(), std::string("</s>"));
+    CHECK_EQ(withSpecial->decode(r.ids), std::string("the sea"));
 }
 
 TEST(wordpiece_from_tokenizer_json_equals_vocab_txt)
