@@ -333,6 +333,11 @@ GenerationPanel::GenerationPanel(QWidget *parent) : QWidget(parent)
     mLens = new LabelledMatrix(lensPage);
     lv->addWidget(mLens, 1);
     auto *tunedRow = new QHBoxLayout;
+    mLensColour = new QComboBox(lensPage);
+    mLensColour->addItem(tr("Colour: probability of the top token"));
+    mLensColour->addItem(tr("Colour: KL to the final layer"));
+    tunedRow->addWidget(mLensColour);
+    connect(mLensColour, &QComboBox::currentIndexChanged, this, [this](int i) { setLensColour(i == 1); });
     auto *train = new QPushButton(tr("Train tuned lens on a text file…"), lensPage);
     mTunedStatus = new QLabel(tr("No tuned lens: train one to see it beside the logit lens"), lensPage);
     mTunedStatus->setWordWrap(true);
@@ -457,9 +462,24 @@ void GenerationPanel::showAttribution(const TensorValue &scores, const QString &
     updateStrip();
 }
 
-void GenerationPanel::showLens(const TensorValue &topProbability, const QStringList &cellTokens, const QStringList &blocks)
+void GenerationPanel::showLens(const TensorValue &topProbability, const TensorValue &klToFinal, const QStringList &cellTokens,
+                               const QStringList &blocks)
 {
-    mLens->setMatrix(topProbability, blocks, mTokens, false, tr("Logit lens: each block's top next token and its probability"), cellTokens);
+    mLensTop = topProbability;
+    mLensKl = klToFinal;
+    mLensTokens = cellTokens;
+    mLensBlocks = blocks;
+    setLensColour(mLensColour->currentIndex() == 1);
+}
+
+void GenerationPanel::setLensColour(bool kl)
+{
+    if (mLensColour->currentIndex() != (kl ? 1 : 0)) mLensColour->setCurrentIndex(kl ? 1 : 0);   // re-enters once
+    if (kl && mLensKl.numel() > 0)
+        mLens->setMatrix(mLensKl, mLensBlocks, mTokens, false, tr("Logit lens: each block's top next token; colour: KL(final ‖ block) in nats"),
+                         mLensTokens);
+    else
+        mLens->setMatrix(mLensTop, mLensBlocks, mTokens, false, tr("Logit lens: each block's top next token and its probability"), mLensTokens);
 }
 
 void GenerationPanel::showMessage(const QString &message) { mStatus->setText(message); }

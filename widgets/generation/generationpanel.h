@@ -118,8 +118,10 @@ public:
     void showSequence(const QStringList &tokens, int promptLength, const std::vector<double> &probabilities, bool running);
     /// The attribution matrix [G, L] of the chosen method (rows: generated tokens).
     void showAttribution(const TensorValue &scores, const QString &method, bool signedScores);
-    /// The logit lens: top-token probability per cell [blocks, L], the top tokens' texts, block names.
-    void showLens(const TensorValue &topProbability, const QStringList &cellTokens, const QStringList &blocks);
+    /// The logit lens: top-token probability per cell [blocks, L], KL to the final layer [blocks, L], the top
+    /// tokens' texts, block names. The colour shows the probability or the KL (the lens tab's choice).
+    void showLens(const TensorValue &topProbability, const TensorValue &klToFinal, const QStringList &cellTokens, const QStringList &blocks);
+    void setLensColour(bool kl);
     void showMessage(const QString &message);
     /// Activation patching: the change of p(target) from the corrupted run [sites, L] when each site's output at
     /// each position is restored from the clean run (and attribution patching's estimate of it), over the clean
@@ -161,7 +163,9 @@ private:
     TokenStrip *mText, *mStrip;
     LabelledMatrix *mMatrix, *mLens, *mTuned, *mPatch;
     QLineEdit *mClean, *mCorrupt;
-    QComboBox *mSite, *mPatchView;
+    QComboBox *mSite, *mPatchView, *mLensColour;
+    TensorValue mLensTop, mLensKl;
+    QStringList mLensTokens, mLensBlocks;
     QLabel *mPatchStatus, *mTunedStatus;
     TensorValue mPatched, mEstimate;
     QStringList mPatchSites, mPatchTokens;

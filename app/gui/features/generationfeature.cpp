@@ -203,6 +203,7 @@ quint64 GenerationFeature::explain()
                 top[size_t(c)] = lens.probabilities.at(c * V + lens.topIds[size_t(c)][0]);
             }
             out->lensTop = TensorValue({B, L}, std::move(top));
+            out->lensKl = lens.klToFinal;
             out->blocks = lens.blocks;
             auto meanKl = [B, L](const LogitLens &l) {
                 double s = 0;
@@ -228,7 +229,7 @@ quint64 GenerationFeature::explain()
             mPanel->showAttribution(r->scores, QString::fromStdString(r->method), signedScores);
             QStringList blocks;
             for (const auto &b : r->blocks) blocks << QString::fromStdString(b);
-            mPanel->showLens(r->lensTop, tokensOf(r->lensTopIds), blocks);
+            mPanel->showLens(r->lensTop, r->lensKl, tokensOf(r->lensTopIds), blocks);
             if (r->tunedTop.numel() > 0)
                 mPanel->showTunedLens(r->tunedTop, tokensOf(r->tunedTopIds), blocks,
                                       tr("Mean KL to the final layer (blocks before the last): logit lens %1, tuned lens %2 nats")

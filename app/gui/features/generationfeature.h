@@ -25,6 +25,7 @@ struct GenerationExplanation : JobOutput {
     TensorValue scores;   // [G, L]
     std::string method;
     TensorValue lensTop;               // [blocks, L]: the top token's probability
+    TensorValue lensKl;                // [blocks, L]: KL(final ‖ block)
     std::vector<int64_t> lensTopIds;   // per cell
     std::vector<std::string> blocks;
     TensorValue tunedTop;   // the same through the tuned lens (empty without one)

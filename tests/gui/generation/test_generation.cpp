@@ -109,6 +109,10 @@ private slots:
         const LogitLens lens = logitLens(*m, want.ids, 1);
         QCOMPARE(panel->lensView()->matrix().dim(0), int64_t(lens.blocks.size()));
         QCOMPARE(panel->lensView()->matrix().dim(1), int64_t(want.ids.size()));
+        // Coloured by KL to the final layer instead: the lens's own KL, 0 on the last block.
+        panel->setLensColour(true);
+        QVERIFY(maxDiff(panel->lensView()->matrix(), lens.klToFinal) < 1e-6);
+        panel->setLensColour(false);
 
         // Click a generated token: the strip shows its context.
         panel->selectToken(2);
