@@ -193,8 +193,8 @@ bool isLanguageModel(const Model &model)
     }
 }
 
-Generation generate(Model &model, const std::vector<int64_t> &prompt, const GenerationOptions &o,
-                    const std::function<void(const GenerationStep &)> &onStep)
+Generation generateImpl(Model &model, const std::vector<int64_t> &prompt, const GenerationOptions &o,
+                        const std::function<void(const GenerationStep &)> &onStep)
 {
     Model::Impl &d = model.impl();
     const LanguageModelParts parts = languageModelParts(model);
@@ -307,7 +307,7 @@ const char *generationMethodName(GenerationMethod m)
     return "?";
 }
 
-GenerationAttribution attributeGeneration(Model &model, const std::vector<int64_t> &ids, int64_t P, const GenerationAttributionOptions &o)
+GenerationAttribution attributeGenerationImpl(Model &model, const std::vector<int64_t> &ids, int64_t P, const GenerationAttributionOptions &o)
 {
     Model::Impl &d = model.impl();
     const LanguageModelParts parts = languageModelParts(model);
@@ -387,7 +387,8 @@ GenerationAttribution attributeGeneration(Model &model, const std::vector<int64_
             for (int64_t r = 0; r < n; ++r) {
                 const int64_t j = rows[start + size_t(r)];
                 const std::vector<double> t = values(targetsOf(logits.narrow(0, r, 1), allSteps));
-                for (int64_t i = std::max<int64_t>(0, j - P + 1); i < G; ++i) scores[size_t(i * L + j)] = float(out.targets[size_t(i)] - t[size_t(i)]);
+                for (int64_t i = std::max<int64_t>(0, j - P + 1); i < G; ++i)
+                    scores[size_t(i * L + j)] = float(out.targets[size_t(i)] - t[size_t(i)]);
             }
         }
     } else {
@@ -518,8 +519,8 @@ bool parsePatchSite(const std::string &name, PatchSite &out)
     return true;
 }
 
-PatchingResult activationPatching(Model &model, const std::vector<int64_t> &clean, const std::vector<int64_t> &corrupt, int64_t target,
-                                  PatchSite site)
+PatchingResult activationPatchingImpl(Model &model, const std::vector<int64_t> &clean, const std::vector<int64_t> &corrupt, int64_t target,
+                                      PatchSite site)
 {
     Model::Impl &d = model.impl();
     const LanguageModelParts parts = languageModelParts(model);
@@ -669,7 +670,7 @@ std::vector<at::Tensor> blockOutputs(Model::Impl &d, const LanguageModelParts &p
 
 }   // namespace
 
-TunedLens trainTunedLens(Model &model, const std::vector<std::vector<int64_t>> &sequences, const TunedLensOptions &o)
+TunedLens trainTunedLensImpl(Model &model, const std::vector<std::vector<int64_t>> &sequences, const TunedLensOptions &o)
 {
     Model::Impl &d = model.impl();
     const LanguageModelParts parts = languageModelParts(model);
@@ -766,7 +767,7 @@ TunedLens loadTunedLens(const Model &model, const std::string &path)
     return lens;
 }
 
-LogitLens logitLens(Model &model, const std::vector<int64_t> &ids, int topK, const TunedLens *tuned)
+LogitLens logitLensImpl(Model &model, const std::vector<int64_t> &ids, int topK, const TunedLens *tuned)
 {
     Model::Impl &d = model.impl();
     const LanguageModelParts parts = languageModelParts(model);
@@ -818,6 +819,51 @@ LogitLens logitLens(Model &model, const std::vector<int64_t> &ids, int topK, con
     const int64_t k = top.size(2);
     for (int64_t c = 0; c < B * L; ++c) out.topIds.emplace_back(top.data_ptr<int64_t>() + c * k, top.data_ptr<int64_t>() + (c + 1) * k);
     return out;
+}
+
+// ---- Public entry points: torch's exceptions (TorchScript tracebacks, c10 backtraces) become one line.
+
+namespace {
+
+template <class F>
+auto guarded(const char *what, F &&f) -> decltype(f())
+{
+    try {
+        return f();
+    } catch (const Error &) {
+        throw;
+    } catch (const std::exception &e) {
+        throw Error(ErrorCode::ModelError, std::string(what) + ": " + summarizeTorchError(e.what()));
+    }
+}
+
+}   // namespace
+
+Generation generate(Model &model, const std::vector<int64_t> &prompt, const GenerationOptions &o,
+                    const std::function<void(const GenerationStep &)> &onStep)
+{
+    return guarded("The model's forward failed while generating", [&] { return generateImpl(model, prompt, o, onStep); });
+}
+
+GenerationAttribution attributeGeneration(Model &model, const std::vector<int64_t> &ids, int64_t P, const GenerationAttributionOptions &o)
+{
+    return guarded("The model failed while explaining the generated tokens", [&] { return attributeGenerationImpl(model, ids, P, o); });
+}
+
+TunedLens trainTunedLens(Model &model, const std::vector<std::vector<int64_t>> &sequences, const TunedLensOptions &o)
+{
+    return guarded("The model failed while training the tuned lens", [&] { return trainTunedLensImpl(model, sequences, o); });
+}
+
+PatchingResult activationPatching(Model &model, const std::vector<int64_t> &clean, const std::vector<int64_t> &corrupt, int64_t target,
+                                  PatchSite site)
+{
+    return guarded("The model failed while patching", [&] { return activationPatchingImpl(model, clean, corrupt, target, site); });
+}
+
+LogitLens logitLens(Model &model, const std::vector<int64_t> &ids, int topK, const TunedLens *tuned)
+{
+    return guarded("The model failed in the logit lens", [&] { return logitLensImpl(model, ids, topK, tuned); });
 }
 
 }   // namespace pellucid

@@ -320,6 +320,19 @@ TEST(bad_prompts_and_options_are_named)
     a.method = GenerationMethod::IntegratedGradients;
     a.steps = 1;
     CHECK_THROWS_WITH(attributeGeneration(*m, {1, 2, 3}, 2, a), Error, "2 to 1000 steps");
+    // A forward that fails inside TorchScript (the traced Llama's causal mask holds 24 positions): one line,
+    // no traceback.
+    auto traced = fixtures::loadCpu("llama_tiny_traced.pt");
+    try {
+        GenerationOptions g2;
+        g2.maxNew = 1;
+        generate(*traced, std::vector<int64_t>(30, 3), g2);
+        CHECK_MSG(false, "no error");
+    } catch (const Error &e) {
+        const std::string m = e.what();
+        CHECK_MSG(m.find("forward failed while generating") != std::string::npos, m);
+        CHECK_MSG(m.find("Traceback") == std::string::npos && m.find('\n') == std::string::npos, m);
+    }
     // A classifier is refused by name.
     auto cnn = fixtures::loadCpu("seqcnn_scripted.pt");
     CHECK_THROWS_WITH(generate(*cnn, {1}, o), Error, "no token embedding found");
