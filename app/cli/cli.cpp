@@ -478,13 +478,21 @@ std::vector<int64_t> promptIds(const Args &a, const Model &model, std::unique_pt
         const Tokenized t = tokenizer->encode(a.need("text"));
         return t.ids;
     }
-    const TensorValue v = readNpy(a.need("ids"));
-    if (v.shape().size() != 2 || v.dim(0) != 1 || v.dim(1) < 1)
-        throw Error(ErrorCode::BadInput, "--ids " + a.need("ids") + " holds " + shapeToString(v.shape()) + "; a prompt is int64 ids [1, L]");
+    return tokenIdsFromNpy(a, "ids");
+}
+
+std::vector<int64_t> tokenIdsFromNpy(const Args &a, const std::string &key, bool allowFlat)
+{
+    const std::string path = a.need(key);
+    const TensorValue v = readNpy(path);
+    const bool row = v.shape().size() == 2 && v.dim(0) == 1, flat = allowFlat && v.shape().size() == 1;
+    if (v.numel() < 1 || !(row || flat))
+        throw Error(ErrorCode::BadInput,
+                    "--" + key + " " + path + " holds " + shapeToString(v.shape()) + "; token ids are int64 [1, L]" + (allowFlat ? " or [L]" : ""));
     std::vector<int64_t> out;
     for (int64_t i = 0; i < v.numel(); ++i) {
         const float x = v.at(i);
-        if (x != std::floor(x)) throw Error(ErrorCode::BadInput, "--ids " + a.need("ids") + " holds " + std::to_string(x) + ", not a token id");
+        if (x != std::floor(x)) throw Error(ErrorCode::BadInput, "--" + key + " " + path + " holds " + std::to_string(x) + ", not a token id");
         out.push_back(int64_t(x));
     }
     return out;

@@ -122,6 +122,8 @@ std::unique_ptr<Tokenizer> tokenizerFor(const Args &a, const ModelSummary *s, bo
 /// A language model's prompt: --text through its tokenizer (BOS kept, no EOS), or --ids IDS.npy (int64
 /// [1, L]); `tokenizer` is set when one is available (for token strings), else null.
 std::vector<int64_t> promptIds(const Args &a, const Model &model, std::unique_ptr<Tokenizer> &tokenizer);
+/// Token ids from the .npy file --KEY names: int64 [1, L] (or [L] with `allowFlat`), whole numbers only.
+std::vector<int64_t> tokenIdsFromNpy(const Args &a, const std::string &key, bool allowFlat = false);
 /// The generation options (--max-new, --temperature, --top-k, --top-p, --seed, --stop-ids).
 GenerationOptions generationOptions(const Args &a);
 /// Token strings of ids (or their numbers without a tokenizer).

@@ -626,13 +626,8 @@ void ComposedFigure::paintTokens(QPainter &p, const QRectF &cell, size_t i, cons
     }
     // The scale: a vertical strip with its ends labelled (and 0 when diverging).
     const QRectF bar(right + s.fontPt * 0.4, area.top(), std::max(3.0, s.fontPt * 0.7), std::min(area.height(), s.fontPt * 5));
-    QImage strip(1, 256, QImage::Format_RGB32);
-    for (int k = 0; k < 256; ++k) strip.setPixel(0, k, mDiverging[i] ? divergingColor(1.0 - 2 * k / 255.0) : viridis(1.0 - k / 255.0));
-    p.setRenderHint(QPainter::SmoothPixmapTransform, true);
-    p.drawImage(bar, strip);
-    p.setPen(QPen(Qt::black, 0.4));
-    p.setBrush(Qt::NoBrush);
-    p.drawRect(bar);
+    const bool diverging = mDiverging[i];
+    paintColourStrip(p, bar, [diverging](double t) { return diverging ? divergingColor(2 * t - 1) : viridis(t); });
     p.setFont(s.font(0.85));
     p.drawText(QPointF(bar.right() + 1, bar.top() + small.ascent()), hiText);
     p.drawText(QPointF(bar.right() + 1, bar.bottom()), loText);

@@ -407,6 +407,24 @@ std::string WordPieceTokenizer::decode(const std::vector<int64_t> &ids) const
     return out;
 }
 
+std::vector<std::vector<int64_t>> corpusSequences(const Tokenizer &tokenizer, const std::string &text, size_t context, int64_t maxTokens,
+                                                  size_t maxLineBytes, int64_t *tokens)
+{
+    std::vector<std::vector<int64_t>> out;
+    int64_t total = 0;
+    std::istringstream lines(text);
+    for (std::string line; total < maxTokens && std::getline(lines, line);) {
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        std::vector<int64_t> ids = tokenizer.encode(line.substr(0, maxLineBytes)).ids;
+        if (ids.size() > context) ids.resize(context);
+        if (ids.size() < 2) continue;
+        total += int64_t(ids.size());
+        out.push_back(std::move(ids));
+    }
+    if (tokens) *tokens = total;
+    return out;
+}
+
 bool tokenizerFromMetadata(const ModelSummary &model, std::string &file, TokenizerOptions &options)
 {
     const Json *t = model.metadata.raw.find("tokenizer");

@@ -123,6 +123,12 @@ private:
     std::vector<int64_t> mSpecial;
 };
 
+/// A corpus for training on a language model: one sequence per non-blank line of `text` (its first
+/// `maxLineBytes` bytes, through `tokenizer`), cut at `context` tokens, sequences shorter than 2 left out,
+/// until `maxTokens` tokens are gathered; `tokens` receives their count.
+std::vector<std::vector<int64_t>> corpusSequences(const Tokenizer &tokenizer, const std::string &text, size_t context, int64_t maxTokens,
+                                                  size_t maxLineBytes, int64_t *tokens = nullptr);
+
 /// The tokenizer a model's metadata names ("tokenizer": {"file", "lowercase", "max_length"}): fills the file
 /// (relative to the model) and the options it gives — without max_length, a sequence length the metadata's
 /// input shape [1, L] fixes; returns false when the metadata names none.

@@ -6,6 +6,7 @@
 #include <opencv2/videoio.hpp>
 #include "engine/core/npy.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/shell.h"
 #include "tests/common/testkit.h"
 
 #include <array>
@@ -21,27 +22,9 @@ using namespace pellucid;
 
 namespace {
 
-struct Run {
-    int status = -1;
-    std::string out, err;
-};
+using testkit::Run;
 
-Run cli(const std::string &args)
-{
-    const std::string errFile = std::string(PELLUCID_TMP) + "/cli_stderr.txt";
-    const std::string cmd = std::string(PELLUCID_CLI) + " " + args + " 2>" + errFile;
-    Run r;
-    FILE *p = popen(cmd.c_str(), "r");
-    std::array<char, 4096> buf{};
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-    const int st = pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    FILE *e = fopen(errFile.c_str(), "r");
-    while (e && (n = fread(buf.data(), 1, buf.size(), e)) > 0) r.err.append(buf.data(), n);
-    if (e) fclose(e);
-    return r;
-}
+Run cli(const std::string &args) { return testkit::runShell(std::string(PELLUCID_CLI) + " " + args, std::string(PELLUCID_TMP) + "/cli_stderr.txt"); }
 
 const std::string demo = fixtures::resources("models/fashion_mnist_cnn.pt");
 const std::string tmp = PELLUCID_TMP;

@@ -10,6 +10,7 @@
 #include "engine/core/npy.h"
 #include "engine/generative/generative.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/shell.h"
 #include "tests/common/testkit.h"
 
 #include <array>
@@ -25,10 +26,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-    int status = -1;
-    std::string out, err;
-};
+using testkit::Run;
 
 const std::string root = fs::path(PELLUCID_RESOURCES_DIR).parent_path().string();   // the project root
 const std::string tmp = PELLUCID_TMP;
@@ -36,18 +34,7 @@ const std::string tmp = PELLUCID_TMP;
 /// pellucid-cli run in the project root, as a user would.
 Run cli(const std::string &args)
 {
-    const std::string errFile = tmp + "/examples_stderr.txt";
-    const std::string cmd = "cd '" + root + "' && " + std::string(PELLUCID_CLI) + " " + args + " 2>" + errFile;
-    Run r;
-    FILE *p = popen(cmd.c_str(), "r");
-    std::array<char, 4096> buf{};
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-    const int st = pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    std::ifstream e(errFile);
-    r.err.assign(std::istreambuf_iterator<char>(e), {});
-    return r;
+    return testkit::runShell("cd '" + root + "' && " + std::string(PELLUCID_CLI) + " " + args, tmp + "/examples_stderr.txt");
 }
 
 std::unique_ptr<Model> cpuModel(const std::string &resource)

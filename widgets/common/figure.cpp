@@ -142,6 +142,17 @@ QSizeF exportFigure(const FigureSource &source, const QString &path, const Figur
     return mm;
 }
 
+void paintColourStrip(QPainter &p, const QRectF &bar, const std::function<QRgb(double)> &colour)
+{
+    QImage strip(1, 256, QImage::Format_RGB32);
+    for (int i = 0; i < 256; ++i) strip.setPixel(0, i, colour(1.0 - i / 255.0));
+    p.setRenderHint(QPainter::SmoothPixmapTransform, true);
+    p.drawImage(bar, strip);
+    p.setPen(QPen(Qt::black, 0.4));
+    p.setBrush(Qt::NoBrush);
+    p.drawRect(bar);
+}
+
 void paintHeatmapPanel(QPainter &p, const QRectF &rect, const QImage &base, const QImage &overlay, double lo, double hi,
                        const std::function<QRgb(double)> &colour, const QString &title, const FigureSettings &s, bool showScale)
 {
@@ -174,13 +185,7 @@ void paintHeatmapPanel(QPainter &p, const QRectF &rect, const QImage &base, cons
     if (!showScale) return;
     // Colour scale: a raster strip (the gradient) with vector frame and labels.
     const QRectF bar(target.right() + barGap, target.top(), barW, target.height());
-    QImage strip(1, 256, QImage::Format_RGB32);
-    for (int i = 0; i < 256; ++i) strip.setPixel(0, i, colour(1.0 - i / 255.0));
-    p.setRenderHint(QPainter::SmoothPixmapTransform, true);
-    p.drawImage(bar, strip);
-    p.setPen(QPen(Qt::black, 0.4));
-    p.setBrush(Qt::NoBrush);
-    p.drawRect(bar);
+    paintColourStrip(p, bar, colour);
     p.setFont(s.font(0.85));
     const double lh = s.fontPt;
     const QRectF labels(bar.right() + 1.5, bar.top() - lh / 2, scaleW, bar.height() + lh);

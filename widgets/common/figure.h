@@ -60,6 +60,10 @@ void paintFigurePage(QPainter &p, const FigureSource &source, const QSizeF &page
 /// The figure's page size in millimetres for these settings.
 QSizeF figurePageMm(const FigureSource &source, const FigureSettings &settings);
 
+/// A colour scale's gradient in `bar` (top: colour(1), bottom: colour(0)) as a raster strip with a vector
+/// frame; the labels are the caller's.
+void paintColourStrip(QPainter &p, const QRectF &bar, const std::function<QRgb(double)> &colour);
+
 /// A heat map inside a figure: `base` (may be null) under `overlay`, with a vertical colour scale labelled
 /// at its ends (and 0 when diverging), and a small title above. `colour(t)` maps t in [0, 1] to a colour.
 void paintHeatmapPanel(QPainter &p, const QRectF &rect, const QImage &base, const QImage &overlay, double lo, double hi,

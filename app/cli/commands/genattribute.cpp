@@ -30,14 +30,8 @@ int cmdGenAttribute(const Args &a)
     std::vector<int64_t> ids = promptIds(a, *model, tok);
     const int64_t P = int64_t(ids.size());
     if (a.has("continuation-ids")) {
-        const TensorValue c = readNpy(a.need("continuation-ids"));
-        if (c.numel() < 1 || c.shape().size() > 2 || (c.shape().size() == 2 && c.dim(0) != 1))
-            throw Error(ErrorCode::BadInput, "--continuation-ids holds " + shapeToString(c.shape()) + "; a continuation is int64 ids [1, G] or [G]");
-        for (int64_t i = 0; i < c.numel(); ++i) {
-            if (c.at(i) != std::floor(c.at(i)))
-                throw Error(ErrorCode::BadInput, "--continuation-ids holds " + std::to_string(c.at(i)) + ", not a token id");
-            ids.push_back(int64_t(c.at(i)));
-        }
+        const std::vector<int64_t> c = tokenIdsFromNpy(a, "continuation-ids", true);
+        ids.insert(ids.end(), c.begin(), c.end());
     } else {
         ids = generate(*model, ids, generationOptions(a)).ids;
     }

@@ -4,26 +4,11 @@
 #include "app/io/tokenizer.h"
 #include "engine/core/npy.h"
 
-#include <cmath>
 #include <iostream>
 
 namespace pellucid::cli {
 
 namespace {
-
-std::vector<int64_t> idsFromFile(const std::string &path, const std::string &what)
-{
-    const TensorValue v = readNpy(path);
-    if (v.shape().size() != 2 || v.dim(0) != 1 || v.dim(1) < 1)
-        throw Error(ErrorCode::BadInput, what + " " + path + " holds " + shapeToString(v.shape()) + "; a prompt is int64 ids [1, L]");
-    std::vector<int64_t> out;
-    for (int64_t i = 0; i < v.numel(); ++i) {
-        if (v.at(i) != std::floor(v.at(i)))
-            throw Error(ErrorCode::BadInput, what + " " + path + " holds " + std::to_string(v.at(i)) + ", not a token id");
-        out.push_back(int64_t(v.at(i)));
-    }
-    return out;
-}
 
 int cmdPatch(const Args &a)
 {
@@ -40,8 +25,8 @@ int cmdPatch(const Args &a)
     } catch (const UsageError &) {
         if (texts) throw;
     }
-    const std::vector<int64_t> clean = texts ? tok->encode(a.need("clean")).ids : idsFromFile(a.need("clean-ids"), "--clean-ids");
-    const std::vector<int64_t> corrupt = texts ? tok->encode(a.need("corrupt")).ids : idsFromFile(a.need("corrupt-ids"), "--corrupt-ids");
+    const std::vector<int64_t> clean = texts ? tok->encode(a.need("clean")).ids : tokenIdsFromNpy(a, "clean-ids");
+    const std::vector<int64_t> corrupt = texts ? tok->encode(a.need("corrupt")).ids : tokenIdsFromNpy(a, "corrupt-ids");
     const PatchingResult r = activationPatching(*model, clean, corrupt, a.has("target-id") ? toId(a.need("target-id"), "--target-id") : -1, site);
     writeNpy(out, r.probability);
     if (a.has("estimate-out")) writeNpy(a.need("estimate-out"), r.estimate);

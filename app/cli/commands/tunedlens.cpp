@@ -7,7 +7,6 @@
 
 #include <cmath>
 #include <iostream>
-#include <sstream>
 
 namespace pellucid::cli {
 
@@ -38,9 +37,7 @@ int cmdTunedLens(const Args &a)
         auto tok = tokenizerFor(a, &model->summary(), false);
         std::string text;
         if (!readTextFile(a.need("corpus"), text)) throw Error(ErrorCode::FileNotFound, "Cannot read the corpus " + a.need("corpus"));
-        std::istringstream lines(text);
-        for (std::string line; std::getline(lines, line) && total < maxTokens;)
-            if (line.find_first_not_of(" \t\r") != std::string::npos) add(tok->encode(line.substr(0, 4000)).ids);
+        sequences = corpusSequences(*tok, text, size_t(context), maxTokens, 4000, &total);
     } else {
         const TensorValue c = readNpy(a.need("corpus-ids"));
         if (c.shape().size() != 2)

@@ -9,7 +9,6 @@
 #include <QFileDialog>
 
 #include <filesystem>
-#include <sstream>
 
 namespace pellucid {
 
@@ -293,20 +292,12 @@ quint64 GenerationFeature::trainTunedLens(const QString &corpus)
         mPanel->showTunedLens({}, {}, {}, tr("Cannot read %1").arg(corpus));
         return 0;
     }
-    std::istringstream lines(text);
     int64_t total = 0;
-    for (std::string line; std::getline(lines, line) && total < 20000;) {
-        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-        std::vector<int64_t> ids;
-        try {
-            ids = mTokenizer->encode(line.substr(0, 2000)).ids;
-        } catch (const std::exception &) {
-            continue;
-        }
-        if (ids.size() > 128) ids.resize(128);
-        if (ids.size() < 2) continue;
-        total += int64_t(ids.size());
-        sequences.push_back(std::move(ids));
+    try {
+        sequences = corpusSequences(*mTokenizer, text, 128, 20000, 2000, &total);
+    } catch (const std::exception &e) {
+        mPanel->showTunedLens({}, {}, {}, QString::fromStdString(e.what()));
+        return 0;
     }
     const std::string out = tunedLensPath(mModelPath).toStdString();
     mPanel->showTunedLens({}, {}, {}, tr("Training the tuned lens on %1 tokens of %2…").arg(total).arg(corpus));
