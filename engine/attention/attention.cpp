@@ -279,7 +279,7 @@ TokenAttribution tokenAttributions(Model &model, const TensorValue &ids, const s
     if (xb.size(1) > 2) xb.narrow(1, 1, xb.size(1) - 2).fill_(padId);
     std::shared_ptr<detail::TappedForward> tf;
     try {
-        tf = detail::buildReplacedForward(d.module, path);
+        tf = d.replaced(path);
     } catch (const std::exception &e) {
         throw Error(ErrorCode::BadInput, "Cannot attribute at layer " + layer + ": " + e.what());
     }

@@ -194,20 +194,34 @@ int main(int argc, char **argv)
                 GenerationAttributionOptions o;
                 parseGenerationMethod(name, o.method);
                 o.steps = 32;
-                std::vector<double> t;
-                for (int r = 0; r < 4; ++r) {
+                // Each run beside a fresh measure of the batched pass (this VM's speed drifts): the median of the
+                // runs' ratios.
+                const bool ig = o.method == GenerationMethod::IntegratedGradients;
+                const int runs = ig ? 3 : 5;
+                std::vector<double> t, ratios;
+                GenerationAttribution last;
+                attributeGeneration(*m, ids, P, o);
+                for (int r = 0; r < runs; ++r) {
+                    const double unit = (ig ? 32 : 1) * languageModelPassCosts(*m, ids, P, 1, 0).batchedForwardBackwardMs;
                     const auto t0 = Clock::now();
-                    attributeGeneration(*m, ids, P, o);
-                    if (r) t.push_back(ms(Clock::now() - t0));
+                    last = attributeGeneration(*m, ids, P, o);
+                    t.push_back(ms(Clock::now() - t0));
+                    ratios.push_back(t.back() / unit);
                 }
-                const double unit =
-                    o.method == GenerationMethod::IntegratedGradients ? 32 * base.batchedForwardBackwardMs : base.batchedForwardBackwardMs;
                 Json e = Json::object();
                 e["ms"] = median(t);
-                e["ratio_to_batched_passes"] = median(t) / unit;
+                e["ratio_to_batched_passes"] = median(ratios);
+                e["passes"] = last.passes;
+                e["token_rows"] = last.tokenRows;
+                e["head_at_targets"] = last.headAtTargets;
+                e["prefix_rows"] = last.prefixRows;
                 methods[name] = e;
-                std::printf("  %-11s %9.2f ms  (%.2f× %s)\n", name, median(t), median(t) / unit,
-                            o.method == GenerationMethod::IntegratedGradients ? "32 batched passes" : "one batched pass");
+                std::printf("  %-11s %9.2f ms  (%.2f× %s)", name, median(t), median(ratios), ig ? "32 batched passes" : "one batched pass");
+                if (last.passes)
+                    std::printf("  [%lld passes, %lld token rows against %lld%s%s]", (long long)last.passes, (long long)last.tokenRows,
+                                (long long)((ig ? 32 : 1) * G * int64_t(ids.size())), last.headAtTargets ? ", head at targets" : "",
+                                last.prefixRows ? ", prefix rows" : "");
+                std::printf("\n");
             }
             j["methods"] = methods;
             std::vector<double> lt;

@@ -83,15 +83,19 @@ at::Tensor firstOutput(const c10::IValue &v)
 }
 
 /// Logits [B, L, V] of a batch of ids [B, L], checked.
-at::Tensor logitsOf(Model::Impl &d, const at::Tensor &ids)
+at::Tensor checkedLogits(Model::Impl &d, const at::Tensor &y, const at::Tensor &ids)
 {
-    torch::NoGradGuard ng;
-    const at::Tensor y = firstOutput(d.module.forward({ids}));
     if (y.dim() != 3 || y.size(0) != ids.size(0) || y.size(1) != ids.size(1))
         throw Error(ErrorCode::BadInput,
                     d.summary.fileName + " is not a causal language model: its output is " + shapeToString(Shape(y.sizes().begin(), y.sizes().end()))
                         + " for ids " + shapeToString(Shape(ids.sizes().begin(), ids.sizes().end())) + ", not logits [B, L, V]");
     return y;
+}
+
+at::Tensor logitsOf(Model::Impl &d, const at::Tensor &ids)
+{
+    torch::NoGradGuard ng;
+    return checkedLogits(d, firstOutput(d.module.forward({ids})), ids);
 }
 
 at::Tensor idsTensor(Model::Impl &d, const std::vector<int64_t> &ids, int64_t rows = 1)
@@ -119,6 +123,30 @@ int64_t vocabularyOf(Model::Impl &d, const LanguageModelParts &parts)
         return 0;
     }
 }
+
+/// The lens of one block output h [N, L, D] (or [N, D]): the final norm (its statistics recomputed), then
+/// the unembedding as a linear map (the head's weight and bias, else the tied embedding's weight).
+struct Unembedding {
+    mutable std::optional<torch::jit::Module> norm;
+    at::Tensor weight, bias;
+    Unembedding(Model::Impl &d, const LanguageModelParts &parts)
+    {
+        if (!parts.finalNorm.empty()) norm = submodule(d.module, parts.finalNorm);
+        // A traced tied head takes its weight as an argument, so its forward is not called.
+        if (!parts.unembed.empty()) {
+            const torch::jit::Module head = submodule(d.module, parts.unembed);
+            if (head.hasattr("weight") && head.attr("weight").isTensor()) weight = head.attr("weight").toTensor();
+            if (head.hasattr("bias") && head.attr("bias").isTensor()) bias = head.attr("bias").toTensor();
+        }
+        if (!weight.defined()) weight = submodule(d.module, parts.embedding).attr("weight").toTensor();
+    }
+    at::Tensor operator()(const at::Tensor &h) const
+    {
+        at::Tensor z = norm ? firstOutput(norm->forward({h})) : h;
+        z = at::matmul(z, weight.t());
+        return bias.defined() ? z + bias : z;
+    }
+};
 
 }   // namespace
 
@@ -329,18 +357,22 @@ GenerationAttribution attributeGenerationImpl(Model &model, const std::vector<in
     // Row r explains ids[P + step[r]] from the logits at position P + step[r] − 1: one gather for the whole
     // batch (selecting rows one by one would make autograd materialise the full logits once per row).
     const at::TensorOptions longOpt = at::TensorOptions().dtype(at::kLong).device(d.device);
-    auto targetsOf = [&](const at::Tensor &logits, const std::vector<int64_t> &steps) {
-        std::vector<int64_t> pos, tgt;
-        for (int64_t i : steps) {
-            pos.push_back(P + i - 1);
-            tgt.push_back(ids[size_t(P + i)]);
-        }
+    // rowLogits [n, V]: the logits that predict ids[P + steps[r]].
+    auto targetsOfRows = [&](const at::Tensor &rowLogits, const std::vector<int64_t> &steps) {
+        std::vector<int64_t> tgt;
+        for (int64_t i : steps) tgt.push_back(ids[size_t(P + i)]);
         const int64_t n = int64_t(steps.size());
-        const at::Tensor rows = logits.size(0) == 1 ? at::zeros({n}, longOpt) : at::arange(n, longOpt);
-        const at::Tensor lp = at::log_softmax(logits.index({rows, at::tensor(pos, at::kLong).to(d.device)}).to(at::kDouble), -1);   // [n, V]
+        const at::Tensor lp = at::log_softmax(rowLogits.to(at::kDouble), -1);   // [n, V]
         at::Tensor t = lp.gather(1, at::tensor(tgt, at::kLong).to(d.device).view({n, 1})).view({n});
         if (o.contrastId >= 0) t = t - lp.select(1, o.contrastId);
         return t;   // [n]
+    };
+    auto targetsOf = [&](const at::Tensor &logits, const std::vector<int64_t> &steps) {
+        std::vector<int64_t> pos;
+        for (int64_t i : steps) pos.push_back(P + i - 1);
+        const int64_t n = int64_t(steps.size());
+        const at::Tensor rows = logits.size(0) == 1 ? at::zeros({n}, longOpt) : at::arange(n, longOpt);
+        return targetsOfRows(logits.index({rows, at::tensor(pos, at::kLong).to(d.device)}), steps);
     };
     std::vector<int64_t> allSteps;
     for (int64_t i = 0; i < G; ++i) allSteps.push_back(i);
@@ -349,9 +381,9 @@ GenerationAttribution attributeGenerationImpl(Model &model, const std::vector<in
         return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
     };
     const at::Tensor x1 = idsTensor(d, ids);
-    {
-        out.targets = values(targetsOf(logitsOf(d, x1), allSteps));
-    }
+    const bool gradientMethod =
+        o.method == GenerationMethod::Saliency || o.method == GenerationMethod::InputXGradient || o.method == GenerationMethod::IntegratedGradients;
+    if (!gradientMethod) out.targets = values(targetsOf(logitsOf(d, x1), allSteps));   // (gradient methods: from their first forward)
     // Rows per batched pass: at most 16k token-rows and 32 M logits (128 MB in float32) at a time.
     const int64_t chunkRows = std::max<int64_t>(1, std::min<int64_t>(16384 / L, (int64_t(1) << 25) / (L * std::max<int64_t>(vocab, 1))));
 
@@ -395,42 +427,127 @@ GenerationAttribution attributeGenerationImpl(Model &model, const std::vector<in
         // Gradient methods through the clone with the embedding's output replaced.
         std::shared_ptr<detail::TappedForward> tf;
         try {
-            tf = detail::buildReplacedForward(d.module, parts.embedding);
+            tf = d.replaced(parts.embedding);
         } catch (const std::exception &e) {
             throw Error(ErrorCode::BadInput, "Cannot attribute at the embedding " + parts.embedding + ": " + e.what());
         }
-        at::Tensor E;
+        const std::string lastBlock = parts.blocks.empty() ? std::string() : parts.blocks.back();
+        at::Tensor E, hLast;
         {
+            std::vector<std::string> paths{parts.embedding};
+            if (!lastBlock.empty()) paths.push_back(lastBlock);
+            const auto r = d.runTapped(x1, paths);
+            out.targets = values(targetsOf(checkedLogits(d, firstOutput(r.at(0)), x1), allSteps));
             std::vector<at::Tensor> taps;
-            flattenTensors(d.runTapped(x1, {parts.embedding}).at(1), taps);
+            flattenTensors(r.at(1), taps);
             E = taps.at(0).detach();   // [1, L, D]
+            if (r.size() > 2 && !r[2].isNone()) hLast = firstOutput(r[2]).detach();
         }
         if (E.dim() != 3 || E.size(1) != L)
             throw Error(ErrorCode::BadInput,
                         "The embedding's output " + shapeToString(Shape(E.sizes().begin(), E.sizes().end())) + " is not [1, L, D]");
+        const int64_t D = E.size(2);
+        // Faster exact route, used only where it gives the model's own numbers: each row's forward ends at the
+        // last block and the final norm and unembedding run at that row's one target position (not the head
+        // over every position of every row), and rows of early steps are cut to their prefix (a causal model's
+        // logits at position p do not depend on later tokens).
+        std::optional<Unembedding> head;
+        std::shared_ptr<detail::TappedForward> cutTf;
+        bool truncate = false;
+        auto close = [](const at::Tensor &a, const at::Tensor &b) {
+            const double scale = std::max(1.0, b.abs().max().item<double>());
+            return a.sizes() == b.sizes()
+                && (a.to(at::kCPU).to(at::kDouble) - b.to(at::kCPU).to(at::kDouble)).abs().max().item<double>() <= 1e-4 * scale;
+        };
+        if (hLast.defined() && hLast.dim() == 3 && hLast.size(0) == 1 && hLast.size(1) == L) {
+            try {
+                torch::NoGradGuard ng;
+                head.emplace(d, parts);
+                const at::Tensor pos = at::arange(P - 1, L - 1, longOpt);
+                const at::Tensor viaHead = targetsOfRows((*head)(hLast[0].index({pos}).unsqueeze(1)).squeeze(1), allSteps);
+                if (close(viaHead, at::tensor(out.targets, at::kDouble))) {
+                    cutTf = d.replaced(parts.embedding, lastBlock);
+                    // A prefix's hidden states equal the whole sequence's there: both the cut forward and the
+                    // prefix rows are exact. Else the cut forward alone, where it matches.
+                    if (G > 1) {
+                        const int64_t Ls = P + G / 2;
+                        const at::Tensor part = firstOutput(cutTf->run(d.module, {x1.narrow(1, 0, Ls), E.narrow(1, 0, Ls)}).at(0));
+                        truncate = close(part, hLast.narrow(1, 0, Ls));
+                    }
+                    if (!truncate && !close(firstOutput(cutTf->run(d.module, {x1, E}).at(0)), hLast)) cutTf.reset();
+                }
+            } catch (const std::exception &) {
+                cutTf.reset();   // the plain route below
+                truncate = false;
+            }
+        }
         std::vector<double> alphas{1.0}, weights{1.0};
         if (o.method == GenerationMethod::IntegratedGradients) integrationPoints(IntegrationRule::GaussLegendre, o.steps, alphas, weights);
-        // Rows: (alpha k, generated step i) for k, i; each row's target is its own step's.
-        const int64_t rowsTotal = int64_t(alphas.size()) * G;
-        at::Tensor integrated = at::zeros({G, L, E.size(2)}, E.options().dtype(at::kDouble));
-        for (int64_t start = 0; start < rowsTotal; start += chunkRows) {
-            if (o.cancelled && o.cancelled()) throw Error(ErrorCode::Cancelled, "cancelled");
-            const int64_t n = std::min(chunkRows, rowsTotal - start);
-            std::vector<double> rowAlpha(static_cast<size_t>(n));
-            for (int64_t r = 0; r < n; ++r) rowAlpha[size_t(r)] = alphas[size_t((start + r) / G)];
-            const at::Tensor a = at::tensor(rowAlpha, E.options().dtype(at::kDouble)).to(E.scalar_type()).view({n, 1, 1});
-            torch::AutoGradMode on(true);
-            const at::Tensor emb = (E.expand({n, L, E.size(2)}) * a).detach().requires_grad_(true);
-            const at::Tensor logits = firstOutput(tf->run(d.module, {x1.repeat({n, 1}), emb}).at(0));
-            std::vector<int64_t> steps;
-            for (int64_t r = 0; r < n; ++r) steps.push_back((start + r) % G);
-            const at::Tensor total = targetsOf(logits, steps).sum();
-            const at::Tensor grad = torch::autograd::grad({total}, {emb})[0].to(at::kDouble);   // [n, L, D]
-            // Rows of one alpha are contiguous runs of steps: add each run at once.
-            for (int64_t r = 0; r < n;) {
-                const int64_t k = (start + r) / G, i = (start + r) % G, run = std::min(n - r, G - i);
-                integrated.narrow(0, i, run).add_(grad.narrow(0, r, run), weights[size_t(k)]);
-                r += run;
+        const int64_t K = int64_t(alphas.size());
+        // Rows: (alpha k, generated step i); each row's target is its own step's. Steps are split into runs
+        // [a, b] of rows K·(b − a + 1) at length P + b (L when rows are not cut), chosen to minimise the token
+        // rows computed plus a per-pass cost.
+        auto lengthOf = [&](int64_t b) { return truncate ? P + b : L; };
+        auto rowsPerPass = [&](int64_t len) {
+            return std::max<int64_t>(1, std::min<int64_t>(16384 / len, (int64_t(1) << 25) / (len * std::max<int64_t>(cutTf ? D : vocab, 1))));
+        };
+        auto costOf = [&](int64_t a, int64_t b) {
+            const int64_t rows = K * (b - a + 1), len = lengthOf(b), passes = (rows + rowsPerPass(len) - 1) / rowsPerPass(len);
+            return double(passes) * 128.0 + double(rows * len);
+        };
+        std::vector<double> best(size_t(G + 1), 0.0);
+        std::vector<int64_t> from(size_t(G + 1), 0);
+        for (int64_t e = 1; e <= G; ++e) {
+            best[size_t(e)] = 1e300;
+            for (int64_t s0 = 0; s0 < e; ++s0) {
+                const double c = best[size_t(s0)] + costOf(s0, e - 1);
+                if (c < best[size_t(e)]) {
+                    best[size_t(e)] = c;
+                    from[size_t(e)] = s0;
+                }
+            }
+        }
+        std::vector<std::pair<int64_t, int64_t>> runs;   // [a, b] step ranges
+        for (int64_t e = G; e > 0; e = from[size_t(e)]) runs.push_back({from[size_t(e)], e - 1});
+        std::reverse(runs.begin(), runs.end());
+
+        out.headAtTargets = bool(cutTf);
+        out.prefixRows = truncate;
+        at::Tensor integrated = at::zeros({G, L, D}, E.options().dtype(at::kDouble));
+        for (const auto &[a, b] : runs) {
+            const int64_t nb = b - a + 1, rowsTotal = K * nb, len = lengthOf(b), chunk = rowsPerPass(len);
+            const at::Tensor ids = x1.narrow(1, 0, len), Eb = E.narrow(1, 0, len);
+            for (int64_t start = 0; start < rowsTotal; start += chunk) {
+                if (o.cancelled && o.cancelled()) throw Error(ErrorCode::Cancelled, "cancelled");
+                const int64_t n = std::min(chunk, rowsTotal - start);
+                std::vector<double> rowAlpha(static_cast<size_t>(n));
+                std::vector<int64_t> steps;
+                for (int64_t r = 0; r < n; ++r) {
+                    rowAlpha[size_t(r)] = alphas[size_t((start + r) / nb)];
+                    steps.push_back(a + (start + r) % nb);
+                }
+                const at::Tensor al = at::tensor(rowAlpha, E.options().dtype(at::kDouble)).to(E.scalar_type()).view({n, 1, 1});
+                torch::AutoGradMode on(true);
+                const at::Tensor emb = (Eb.expand({n, len, D}) * al).detach().requires_grad_(true);
+                at::Tensor total;
+                if (cutTf) {
+                    const at::Tensor h = firstOutput(cutTf->run(d.module, {ids.repeat({n, 1}), emb}).at(0));   // [n, len, D]
+                    std::vector<int64_t> pos;
+                    for (int64_t i : steps) pos.push_back(P + i - 1);
+                    const at::Tensor hs = h.index({at::arange(n, longOpt), at::tensor(pos, at::kLong).to(d.device)});   // [n, D]
+                    total = targetsOfRows((*head)(hs.unsqueeze(1)).squeeze(1), steps).sum();
+                } else {
+                    total = targetsOf(firstOutput(tf->run(d.module, {ids.repeat({n, 1}), emb}).at(0)), steps).sum();
+                }
+                const at::Tensor grad = torch::autograd::grad({total}, {emb})[0].to(at::kDouble);   // [n, len, D]
+                ++out.passes;
+                out.tokenRows += n * len;
+                // Rows of one alpha are contiguous runs of steps: add each run at once.
+                for (int64_t r = 0; r < n;) {
+                    const int64_t k = (start + r) / nb, i = a + (start + r) % nb, run = std::min(n - r, b - i + 1);
+                    integrated.narrow(0, i, run).narrow(1, 0, len).add_(grad.narrow(0, r, run), weights[size_t(k)]);
+                    r += run;
+                }
             }
         }
         const at::Tensor e = E[0].to(at::kDouble);   // [L, D]
@@ -458,13 +575,13 @@ GenerationAttribution attributeGenerationImpl(Model &model, const std::vector<in
     return out;
 }
 
-LmPassCosts languageModelPassCosts(Model &model, const std::vector<int64_t> &ids, int64_t P, int reps)
+LmPassCosts languageModelPassCosts(Model &model, const std::vector<int64_t> &ids, int64_t P, int reps, int warmUp)
 {
     Model::Impl &d = model.impl();
     const LanguageModelParts parts = languageModelParts(model);
     const int64_t L = int64_t(ids.size()), G = L - P;
     if (P < 1 || G < 1) throw Error(ErrorCode::BadInput, "The sequence needs a prompt and a continuation");
-    const std::shared_ptr<detail::TappedForward> tf = detail::buildReplacedForward(d.module, parts.embedding);
+    const std::shared_ptr<detail::TappedForward> tf = d.replaced(parts.embedding);
     const at::Tensor x1 = idsTensor(d, ids);
     at::Tensor E;
     {
@@ -485,7 +602,9 @@ LmPassCosts languageModelPassCosts(Model &model, const std::vector<int64_t> &ids
         return v.empty() ? 0.0 : v[v.size() / 2];
     };
     std::vector<double> fb, fw;
-    for (int r = 0; r < reps + 3; ++r) {
+    // Warm-up runs first (the executor specialises on the first runs of a shape), then each kind timed in
+    // its own loop.
+    for (int r = 0; r < reps + warmUp; ++r) {
         auto t0 = std::chrono::steady_clock::now();
         {
             torch::AutoGradMode on(true);
@@ -495,13 +614,13 @@ LmPassCosts languageModelPassCosts(Model &model, const std::vector<int64_t> &ids
             torch::autograd::grad({lp}, {emb});
         }
         d.syncStream();
-        auto t1 = std::chrono::steady_clock::now();
+        if (r >= warmUp) fb.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    for (int r = 0; r < reps + warmUp; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
         logitsOf(d, x1);
         d.syncStream();
-        auto t2 = std::chrono::steady_clock::now();
-        if (r < 3) continue;   // warm-up (the executor specialises on the first runs of a shape)
-        fb.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-        fw.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
+        if (r >= warmUp) fw.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
     return {median(fb), median(fw)};
 }
@@ -514,10 +633,141 @@ bool parsePatchSite(const std::string &name, PatchSite &out)
         out = PatchSite::Attention;
     else if (name == "mlp")
         out = PatchSite::Mlp;
+    else if (name == "head")
+        out = PatchSite::Head;
     else
         return false;
     return true;
 }
+
+namespace {
+
+double pearson(const std::vector<float> &x, const std::vector<float> &y)
+{
+    const size_t n = x.size();
+    if (n == 0) return 0;
+    double mx = 0, my = 0;
+    for (size_t i = 0; i < n; ++i) {
+        mx += x[i] / double(n);
+        my += y[i] / double(n);
+    }
+    double sxy = 0, sxx = 0, syy = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const double a = x[i] - mx, b = y[i] - my;
+        sxy += a * b;
+        sxx += a * a;
+        syy += b * b;
+    }
+    return sxx > 0 && syy > 0 ? sxy / std::sqrt(sxx * syy) : 0;
+}
+
+/// Per-head patching. out.sites holds each block's attention output projection. The projection is linear
+/// (nn.Linear: y = x Wᵀ + b; GPT-2's Conv1D: y = x W + b), so restoring head h's slice of its input x at
+/// position p adds (x_clean − x_corrupt)[p, slice h] through W's matching columns to its output there: the
+/// corrupted run is replayed with that output, one batched forward of heads × L rows per block.
+PatchingResult patchHeads(Model &model, PatchingResult out, const std::vector<int64_t> &clean, const std::vector<int64_t> &corrupt, int64_t target)
+{
+    Model::Impl &d = model.impl();
+    const int64_t L = int64_t(clean.size()), S = int64_t(out.sites.size());
+    const at::Tensor xc = idsTensor(d, clean), xk = idsTensor(d, corrupt);
+    std::vector<std::string> taps;
+    for (const std::string &p : out.sites) {
+        taps.push_back(p + "#input");
+        taps.push_back(p);
+    }
+    const auto rc = d.runTapped(xc, taps), rk = d.runTapped(xk, taps);
+    const at::Tensor logitsClean = firstOutput(rc.at(0)), logitsCorrupt = firstOutput(rk.at(0));
+    if (logitsClean.dim() != 3) throw Error(ErrorCode::BadInput, d.summary.fileName + " does not return logits [B, L, V]");
+    const int64_t V = logitsClean.size(2);
+    out.target = target >= 0 ? target : logitsClean[0][L - 1].argmax().item<int64_t>();
+    if (out.target >= V)
+        throw Error(ErrorCode::BadInput, "--target-id " + std::to_string(out.target) + " is outside the vocabulary 0–" + std::to_string(V - 1));
+    auto prob = [&](const at::Tensor &logits, int64_t row) { return at::softmax(logits[row][L - 1].to(at::kDouble), 0)[out.target]; };
+    out.pClean = prob(logitsClean, 0).item<double>();
+    out.pCorrupt = prob(logitsCorrupt, 0).item<double>();
+    // Heads per block: the attention probabilities [1, H, L, L] of the clean run.
+    const TensorValue ids1 = TensorValue({1, L}, std::vector<float>(clean.begin(), clean.end())).withDtype("int64");
+    std::vector<TensorValue> attention;
+    try {
+        attention = computeAttention(model, ids1).layers;
+    } catch (const std::exception &e) {
+        throw Error(ErrorCode::BadInput, std::string("Heads cannot be counted: ") + e.what());
+    }
+    if (int64_t(attention.size()) != S)
+        throw Error(ErrorCode::BadInput,
+                    "Heads cannot be counted: " + std::to_string(attention.size()) + " attention sites for " + std::to_string(S) + " blocks");
+    std::vector<std::string> rows;
+    std::vector<float> patched, estimate;
+    for (int64_t k = 0; k < S; ++k) {
+        const std::string &site = out.sites[size_t(k)];
+        const at::Tensor in_c = firstOutput(rc.at(size_t(1 + 2 * k))).detach(), in_k = firstOutput(rk.at(size_t(1 + 2 * k))).detach();
+        const at::Tensor y_k = firstOutput(rk.at(size_t(2 + 2 * k))).detach();
+        if (in_c.dim() != 3 || in_c.size(1) != L || y_k.dim() != 3) throw Error(ErrorCode::BadInput, site + "'s input or output is not [1, L, D]");
+        const int64_t H = attention[size_t(k)].dim(1), Din = in_c.size(2);
+        if (H < 1 || Din % H != 0)
+            throw Error(ErrorCode::BadInput, site + ": " + std::to_string(Din) + " input features do not split into " + std::to_string(H) + " heads");
+        if (out.heads && out.heads != H) throw Error(ErrorCode::BadInput, "Blocks have different numbers of heads");
+        out.heads = H;
+        const torch::jit::Module proj = submodule(d.module, site);
+        if (!proj.hasattr("weight") || !proj.attr("weight").isTensor())
+            throw Error(ErrorCode::BadInput, "Heads of " + site + " are not separable: the projection has no weight");
+        at::Tensor W = proj.attr("weight").toTensor().detach();   // as y = x · Wt
+        const std::string type = proj.type()->name() ? proj.type()->name()->name() : "";
+        if (type == "Linear" && W.dim() == 2 && W.size(1) == Din)
+            W = W.t();
+        else if (!(type == "Conv1D" && W.dim() == 2 && W.size(0) == Din))
+            throw Error(ErrorCode::BadInput, "Heads of " + site + " are not separable: the projection is a " + type + ", not a Linear or Conv1D");
+        if (W.size(1) != y_k.size(2)) throw Error(ErrorCode::BadInput, site + "'s weight does not match its output");
+        const int64_t dh = Din / H;
+        // delta[h, p, :] = (x_clean − x_corrupt)[p, head h] · Wt[head h, :]
+        const at::Tensor dx = (in_c - in_k)[0];   // [L, Din]
+        std::vector<at::Tensor> deltas;
+        for (int64_t h = 0; h < H; ++h) deltas.push_back(at::matmul(dx.narrow(1, h * dh, dh), W.narrow(0, h * dh, dh)));
+        const at::Tensor delta = at::stack(deltas);   // [H, L, Dout]
+        std::shared_ptr<detail::TappedForward> tf;
+        try {
+            tf = d.replaced(site);
+        } catch (const std::exception &e) {
+            throw Error(ErrorCode::BadInput, "Cannot patch " + site + ": " + e.what());
+        }
+        std::vector<float> pk(static_cast<size_t>(H * L));
+        {
+            torch::NoGradGuard ng;
+            const int64_t total = H * L, chunk = std::max<int64_t>(1, 4096 / L);
+            for (int64_t start = 0; start < total; start += chunk) {
+                const int64_t n = std::min(chunk, total - start);
+                at::Tensor rep = y_k.repeat({n, 1, 1});
+                for (int64_t r = 0; r < n; ++r) {
+                    const int64_t h = (start + r) / L, p = (start + r) % L;
+                    rep[r][p] += delta[h][p];
+                }
+                const at::Tensor logits = firstOutput(tf->run(d.module, {xk.repeat({n, 1}), rep}).at(0));
+                for (int64_t r = 0; r < n; ++r) pk[size_t(start + r)] = float(prob(logits, r).item<double>());
+            }
+        }
+        at::Tensor g;
+        {
+            torch::AutoGradMode on(true);
+            const at::Tensor y = y_k.clone().requires_grad_(true);
+            g = torch::autograd::grad({prob(firstOutput(tf->run(d.module, {xk, y}).at(0)), 0)}, {y})[0][0].to(at::kDouble);   // [L, Dout]
+        }
+        const at::Tensor est = (delta.to(at::kDouble) * g.unsqueeze(0)).sum(-1).to(at::kCPU).contiguous();   // [H, L]
+        for (int64_t h = 0; h < H; ++h) {
+            rows.push_back(site + " head " + std::to_string(h));
+            for (int64_t p = 0; p < L; ++p) {
+                patched.push_back(pk[size_t(h * L + p)]);
+                estimate.push_back(float(out.pCorrupt + est[h][p].item<double>()));
+            }
+        }
+    }
+    out.sites = rows;
+    out.agreement = pearson(patched, estimate);
+    out.probability = TensorValue({S * out.heads, L}, std::move(patched));
+    out.estimate = TensorValue({S * out.heads, L}, std::move(estimate));
+    return out;
+}
+
+}   // namespace
 
 PatchingResult activationPatchingImpl(Model &model, const std::vector<int64_t> &clean, const std::vector<int64_t> &corrupt, int64_t target,
                                       PatchSite site)
@@ -543,8 +793,8 @@ PatchingResult activationPatchingImpl(Model &model, const std::vector<int64_t> &
             out.sites.push_back(b);
             continue;
         }
-        const auto names = site == PatchSite::Attention ? std::vector<const char *>{"attn", "self_attn", "attention", "self_attention"}
-                                                        : std::vector<const char *>{"mlp", "feed_forward", "ffn", "mlp_block"};
+        const auto names = site != PatchSite::Mlp ? std::vector<const char *>{"attn", "self_attn", "attention", "self_attention"}
+                                                  : std::vector<const char *>{"mlp", "feed_forward", "ffn", "mlp_block"};
         std::string found;
         for (const char *n : names)
             if (const LayerInfo *l = findLayer(s, b + "." + n); l && l->calls > 0) {
@@ -553,10 +803,25 @@ PatchingResult activationPatchingImpl(Model &model, const std::vector<int64_t> &
             }
         if (found.empty())
             throw Error(ErrorCode::BadInput,
-                        "Block " + b + " has no " + (site == PatchSite::Attention ? "attention (attn, self_attn)" : "MLP (mlp, feed_forward)")
+                        "Block " + b + " has no " + (site != PatchSite::Mlp ? "attention (attn, self_attn)" : "MLP (mlp, feed_forward)")
                             + " module to patch");
+        if (site == PatchSite::Head) {
+            // Heads are separable where the attention ends in a linear output projection of the heads side
+            // by side.
+            std::string proj;
+            for (const char *n : {"c_proj", "o_proj", "out_proj", "proj", "dense", "wo"})
+                if (const LayerInfo *l = findLayer(s, found + "." + n); l && l->calls > 0) {
+                    proj = found + "." + n;
+                    break;
+                }
+            if (proj.empty())
+                throw Error(ErrorCode::BadInput,
+                            "Heads of " + found + " are not separable: it has no output projection (c_proj, o_proj, out_proj) to patch");
+            found = proj;
+        }
         out.sites.push_back(found);
     }
+    if (site == PatchSite::Head) return patchHeads(model, out, clean, corrupt, target);
     const at::Tensor xc = idsTensor(d, clean), xk = idsTensor(d, corrupt);
     std::vector<at::Tensor> hClean, hCorrupt;
     at::Tensor logitsClean, logitsCorrupt;
@@ -582,7 +847,7 @@ PatchingResult activationPatchingImpl(Model &model, const std::vector<int64_t> &
     for (int64_t k = 0; k < S; ++k) {
         std::shared_ptr<detail::TappedForward> tf;
         try {
-            tf = detail::buildReplacedForward(d.module, out.sites[size_t(k)]);
+            tf = d.replaced(out.sites[size_t(k)]);
         } catch (const std::exception &e) {
             throw Error(ErrorCode::BadInput, "Cannot patch " + out.sites[size_t(k)] + ": " + e.what());
         }
@@ -605,50 +870,13 @@ PatchingResult activationPatchingImpl(Model &model, const std::vector<int64_t> &
             for (int64_t p = 0; p < L; ++p) estimate[size_t(k * L + p)] = float(out.pCorrupt + delta[p].item<double>());
         }
     }
-    double ma = 0, mb = 0;
-    const size_t n = patched.size();
-    for (size_t i = 0; i < n; ++i) {
-        ma += (patched[i] - out.pCorrupt) / double(n);
-        mb += (estimate[i] - out.pCorrupt) / double(n);
-    }
-    double sab = 0, saa = 0, sbb = 0;
-    for (size_t i = 0; i < n; ++i) {
-        const double a = patched[i] - out.pCorrupt - ma, b = estimate[i] - out.pCorrupt - mb;
-        sab += a * b;
-        saa += a * a;
-        sbb += b * b;
-    }
-    out.agreement = saa > 0 && sbb > 0 ? sab / std::sqrt(saa * sbb) : 0;
+    out.agreement = pearson(patched, estimate);
     out.probability = TensorValue({S, L}, std::move(patched));
     out.estimate = TensorValue({S, L}, std::move(estimate));
     return out;
 }
 
 namespace {
-
-/// The lens of one block output h [N, L, D] (or [N, D]): the final norm (its statistics recomputed), then
-/// the unembedding as a linear map (the head's weight and bias, else the tied embedding's weight).
-struct Unembedding {
-    mutable std::optional<torch::jit::Module> norm;
-    at::Tensor weight, bias;
-    Unembedding(Model::Impl &d, const LanguageModelParts &parts)
-    {
-        if (!parts.finalNorm.empty()) norm = submodule(d.module, parts.finalNorm);
-        // A traced tied head takes its weight as an argument, so its forward is not called.
-        if (!parts.unembed.empty()) {
-            const torch::jit::Module head = submodule(d.module, parts.unembed);
-            if (head.hasattr("weight") && head.attr("weight").isTensor()) weight = head.attr("weight").toTensor();
-            if (head.hasattr("bias") && head.attr("bias").isTensor()) bias = head.attr("bias").toTensor();
-        }
-        if (!weight.defined()) weight = submodule(d.module, parts.embedding).attr("weight").toTensor();
-    }
-    at::Tensor operator()(const at::Tensor &h) const
-    {
-        at::Tensor z = norm ? firstOutput(norm->forward({h})) : h;
-        z = at::matmul(z, weight.t());
-        return bias.defined() ? z + bias : z;
-    }
-};
 
 /// Every block's output [1, L, D] for ids, and the final logits.
 std::vector<at::Tensor> blockOutputs(Model::Impl &d, const LanguageModelParts &parts, const at::Tensor &x, at::Tensor *logits = nullptr)

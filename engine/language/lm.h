@@ -81,11 +81,17 @@ struct GenerationAttribution {
     TensorValue scores;                 // [G, P + G]: row i = generated token i, column j = token j; 0 where j ≥ P + i
     std::vector<double> targets;        // per row: the explained value (log p, or the log-probability difference)
     std::vector<double> completeness;   // integrated gradients, per row: Σ_j score − (f(x) − f(0 · embeddings))
+    // How the gradient methods ran: batched forward + backward passes, the token rows they computed, whether
+    // the head ran only at each row's target position and whether rows were cut to their prefix.
+    int64_t passes = 0, tokenRows = 0;
+    bool headAtTargets = false, prefixRows = false;
 };
 
-/// Explains the tokens after `promptLength` in `ids` (prompt + continuation). Gradient methods run every
-/// generated step in one batched forward + backward (integrated gradients: steps × G rows), in chunks when
-/// the batch is large.
+/// Explains the tokens after `promptLength` in `ids` (prompt + continuation). Gradient methods batch the
+/// generated steps (integrated gradients: steps × G rows) into few forward + backward passes: where the
+/// model's numbers show it is exact (checked on the run), each pass ends at the last block with the final
+/// norm and unembedding applied at the rows' target positions only, and rows of early steps are cut to
+/// their prefix (grouped by length to minimise the work).
 GenerationAttribution attributeGeneration(Model &model, const std::vector<int64_t> &ids, int64_t promptLength,
                                           const GenerationAttributionOptions &options);
 
@@ -130,16 +136,19 @@ LogitLens logitLens(Model &model, const std::vector<int64_t> &ids, int topK = 5,
 struct LmPassCosts {
     double batchedForwardBackwardMs = 0, forwardMs = 0;
 };
-LmPassCosts languageModelPassCosts(Model &model, const std::vector<int64_t> &ids, int64_t promptLength, int reps);
+LmPassCosts languageModelPassCosts(Model &model, const std::vector<int64_t> &ids, int64_t promptLength, int reps, int warmUp = 3);
 
 /// Activation patching (clean → corrupted). For every block (or its attention / MLP module) and position,
 /// the corrupted run with that site's output at that position restored from the clean run: p(target) at the
 /// last position. Beside it, attribution patching — the first-order estimate p_corrupt + (h_clean −
 /// h_corrupt) · ∂p/∂h from one backward per site — and the Pearson correlation of the two effects.
-enum class PatchSite { Block, Attention, Mlp };
+/// Head: each attention head separately — its slice of the attention's output projection's input (the heads
+/// side by side) restored at one position; rows block-major, `heads` per block.
+enum class PatchSite { Block, Attention, Mlp, Head };
 bool parsePatchSite(const std::string &name, PatchSite &out);
 struct PatchingResult {
-    std::vector<std::string> sites;   // the patched modules, one per row
+    std::vector<std::string> sites;   // the patched modules, one per row ("<projection> head h" per head)
+    int64_t heads = 0;                // PatchSite::Head: heads per block (rows = blocks × heads)
     TensorValue probability;          // [sites, L]: p(target) with that site's output at that position restored
     TensorValue estimate;             // [sites, L]: attribution patching's estimate of the same
     int64_t target = 0;

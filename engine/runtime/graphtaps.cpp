@@ -2,6 +2,7 @@
 
 #include <torch/csrc/jit/ir/alias_analysis.h>
 #include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
 #include <torch/library.h>
 #include <torch/torch.h>
 
@@ -27,6 +28,14 @@ struct Record {
     std::string typeName;
     Value *value = nullptr;
 };
+
+constexpr const char *kInputSuffix = "#input";
+
+bool isInputRecord(const std::string &path)
+{
+    const size_t n = std::char_traits<char>::length(kInputSuffix);
+    return path.size() > n && path.compare(path.size() - n, n, kInputSuffix) == 0;
+}
 
 struct Inlined {
     std::shared_ptr<Graph> graph;
@@ -103,13 +112,18 @@ Inlined inlineModuleCalls(const torch::jit::Module &module)
             continue;
         }
         const auto path = modulePath(call->input(0), self);
+        Value *argument = call->inputs().size() > 1 ? call->input(1) : nullptr;
         std::vector<Value *> oldOutputs(call->outputs().begin(), call->outputs().end());
         std::vector<Value *> newOutputs = torch::jit::inlineCallTo(call, fn, /*use_graph=*/true);
         for (auto &r : result.records)
             for (size_t i = 0; i < oldOutputs.size() && i < newOutputs.size(); ++i)
                 if (r.value == oldOutputs[i]) r.value = newOutputs[i];
-        if (path && !path->empty() && isForwardName(method) && newOutputs.size() == 1)
+        if (path && !path->empty() && isForwardName(method) && newOutputs.size() == 1) {
             result.records.push_back({*path, cls->name() ? cls->name()->name() : "Module", newOutputs[0]});
+            // The call's first argument, tapped as "<path>#input" (not a module: never listed or replaced).
+            if (argument && argument->type()->kind() == c10::TypeKind::TensorType)
+                result.records.push_back({*path + kInputSuffix, "Input", argument});
+        }
     }
     return result;
 }
@@ -347,12 +361,12 @@ std::unique_ptr<AttentionForward> buildAttentionForward(const torch::jit::Module
     return out;
 }
 
-std::unique_ptr<TappedForward> buildReplacedForward(const torch::jit::Module &module, const std::string &path)
+std::unique_ptr<TappedForward> buildReplacedForward(const torch::jit::Module &module, const std::string &path, const std::string &cutAt)
 {
     Inlined in = inlineModuleCalls(module);
     const auto last = lastCalls(in);
     Graph &g = *in.graph;
-    const auto it = last.find(path);
+    const auto it = isInputRecord(path) ? last.end() : last.find(path);
     if (it == last.end()) throw std::runtime_error("forward never calls a module named '" + path + "'");
     Value *original = it->second.first.value;
     if (original->node()->owningBlock() != g.block())
@@ -363,12 +377,23 @@ std::unique_ptr<TappedForward> buildReplacedForward(const torch::jit::Module &mo
     auto tf = std::make_unique<TappedForward>();
     tf->paths = {path};
     std::vector<Value *> outs(g.outputs().begin(), g.outputs().end());
+    if (!cutAt.empty()) {
+        // The forward ends at the last call of cutAt: what only feeds the rest (a language model's head over
+        // every position) is removed below.
+        const auto cut = last.find(cutAt);
+        if (cut == last.end()) throw std::runtime_error("forward never calls a module named '" + cutAt + "'");
+        Value *v = cut->second.first.value;
+        if (v->node()->owningBlock() != g.block())
+            throw std::runtime_error("module '" + cutAt + "' runs inside a branch or loop; the forward cannot end there");
+        outs = {v};
+    }
     tf->originalOutputs = outs.size();
     outs.push_back(original);
     while (!g.outputs().empty()) g.eraseOutput(0);
     Node *tuple = g.createTuple(outs);
     tuple->insertBefore(g.return_node());
     g.registerOutput(tuple->output());
+    if (!cutAt.empty()) torch::jit::EliminateDeadCode(in.graph);
     tf->graph = in.graph;
     tf->function = std::make_unique<torch::jit::GraphFunction>(c10::QualifiedName("pellucid.replaced_forward"), tf->graph, nullptr);
     return tf;
@@ -381,6 +406,7 @@ std::vector<ModuleCall> listModuleCalls(const torch::jit::Module &module)
     numberNodes(in.graph->block(), order);
     std::vector<std::pair<int, ModuleCall>> calls;
     for (const auto &[path, rc] : lastCalls(in)) {
+        if (isInputRecord(path)) continue;
         const auto it = order.find(rc.first.value->node());
         calls.push_back({it == order.end() ? -1 : it->second, ModuleCall{path, rc.first.typeName, rc.second}});
     }

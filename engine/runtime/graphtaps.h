@@ -60,7 +60,9 @@ struct TappedForward {
     std::vector<c10::IValue> run(const torch::jit::Module &module, std::vector<c10::IValue> inputs) const;
 };
 
-/// Builds the clone of forward that also returns the outputs of the given module calls.
+/// Builds the clone of forward that also returns the outputs of the given module calls. A path
+/// "<module>#input" taps the first argument of that module's call (e.g. an attention's output projection's
+/// input: the heads side by side).
 /// Throws std::runtime_error for a path that forward never calls.
 std::unique_ptr<TappedForward> buildTappedForward(const torch::jit::Module &module, const std::vector<std::string> &paths,
                                                   ReluMode relu = ReluMode::Keep);
@@ -79,7 +81,9 @@ std::unique_ptr<AttentionForward> buildAttentionForward(const torch::jit::Module
 
 /// A clone of forward(x, replacement) in which the output of the module at `path` (its last call) is
 /// replaced by the extra input `replacement` — for layer attributions (e.g. integrated gradients on an
-/// embedding's output). The clone returns (outputs..., the module's original output).
-std::unique_ptr<TappedForward> buildReplacedForward(const torch::jit::Module &module, const std::string &path);
+/// embedding's output). The clone returns (outputs..., the module's original output). With cutAt, the
+/// clone ends at the last call of that module: it returns (cutAt's output, the original output) and what
+/// only fed the rest of forward is eliminated (a language model's head over every position).
+std::unique_ptr<TappedForward> buildReplacedForward(const torch::jit::Module &module, const std::string &path, const std::string &cutAt = {});
 
 }   // namespace pellucid::detail

@@ -52,6 +52,23 @@ struct Model::Impl {
         return tf;
     }
 
+    /// The clone with the output of `path` replaced by an extra input (ending at cutAt's output when given),
+    /// cached beside the tap clones.
+    std::shared_ptr<detail::TappedForward> replaced(const std::string &path, const std::string &cutAt = {})
+    {
+        const std::string key = "replace\n" + path + '\n' + cutAt;
+        for (auto it = cache.begin(); it != cache.end(); ++it) {
+            if (it->first == key) {
+                cache.splice(cache.begin(), cache, it);
+                return it->second;
+            }
+        }
+        std::shared_ptr<detail::TappedForward> tf = detail::buildReplacedForward(module, path, cutAt);
+        cache.emplace_front(key, tf);
+        if (cache.size() > 16) cache.pop_back();
+        return tf;
+    }
+
     at::ScalarType reducedType() const { return precision == Precision::Float16 ? at::kHalf : at::kBFloat16; }
 
     at::Tensor toTorch(const TensorValue &input)

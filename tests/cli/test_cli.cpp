@@ -1018,10 +1018,17 @@ TEST(language_model_commands)
     CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/patch.npy"), readNpy(fixtures::path("gpt_tiny_patch_attn.npy"))) < 1e-6);
     CHECK(readNpy(tmp + "/patch_est.npy").shape() == (Shape{2, 6}));
     CHECK(j.find("p_clean") && j.find("p_corrupt") && j.find("target") && j.find("attribution_patching_agreement"));
+    // --site head: [blocks, heads, L].
+    r = cli("patch --model " + m + " --clean-ids " + prompt + " --corrupt-ids " + fixtures::path("gpt_tiny_corrupt.npy") + " --site head --out " + tmp
+            + "/patch_head.npy --estimate-out " + tmp + "/patch_head_est.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/patch_head.npy"), readNpy(fixtures::path("gpt_tiny_patch_head.npy"))) < 1e-6);
+    CHECK(readNpy(tmp + "/patch_head_est.npy").shape() == (Shape{2, 2, 6}));
+    CHECK(Json::parse(r.out).find("heads") && Json::parse(r.out).find("heads")->asInt() == 2);
     r = cli("patch --model " + m + " --clean-ids " + prompt + " --corrupt-ids " + fixtures::path("gpt_tiny_greedy.npy") + " --out " + tmp + "/p.npy");
     CHECK(r.status == 2 && r.err.find("same number of tokens") != std::string::npos);
     r = cli("patch --model " + m + " --clean-ids " + prompt + " --out " + tmp + "/p.npy --site nose");
-    CHECK(r.status == 1 && r.err.find("--site must be block, attn or mlp") != std::string::npos);
+    CHECK(r.status == 1 && r.err.find("--site must be block, attn, mlp or head") != std::string::npos);
     r = cli("logit-lens --model " + demo + " --ids " + prompt + " --out " + tmp + "/x.npy");
     CHECK(r.status == 2 && r.err.find("no token embedding found") != std::string::npos);
 }

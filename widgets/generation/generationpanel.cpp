@@ -364,6 +364,7 @@ GenerationPanel::GenerationPanel(QWidget *parent) : QWidget(parent)
     mSite->addItem(tr("Block outputs"), "block");
     mSite->addItem(tr("Attention outputs"), "attn");
     mSite->addItem(tr("MLP outputs"), "mlp");
+    mSite->addItem(tr("Attention heads"), "head");
     mPatchView = new QComboBox(patchPage);
     mPatchView->addItem(tr("Patched p(target)"));
     mPatchView->addItem(tr("Attribution patching estimate"));
@@ -500,6 +501,12 @@ void GenerationPanel::showPatching(const TensorValue &patched, const TensorValue
 
 QString GenerationPanel::cleanPrompt() const { return mClean->text(); }
 QString GenerationPanel::corruptPrompt() const { return mCorrupt->text(); }
+void GenerationPanel::setPatchSite(const QString &site)
+{
+    const int i = mSite->findData(site);
+    if (i >= 0) mSite->setCurrentIndex(i);
+}
+
 QString GenerationPanel::patchSite() const { return mSite->currentData().toString(); }
 
 void GenerationPanel::setPatchPrompts(const QString &clean, const QString &corrupt)

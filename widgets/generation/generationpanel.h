@@ -130,7 +130,8 @@ public:
                       const QString &summary);
     QString cleanPrompt() const;
     QString corruptPrompt() const;
-    QString patchSite() const;   // "block", "attn" or "mlp"
+    QString patchSite() const;   // "block", "attn", "mlp" or "head"
+    void setPatchSite(const QString &site);
     void setPatchPrompts(const QString &clean, const QString &corrupt);
     LabelledMatrix *patchView() const { return mPatch; }
     /// The tuned lens beside the logit lens (empty: none trained or loaded).

@@ -177,6 +177,41 @@ TEST(per_step_attributions_match_pytorch)
     CHECK(maxDiff(contrast, plain) > 1e-4);
 }
 
+TEST(fast_route_is_taken_where_exact_and_steps_aside_elsewhere)
+{
+    // On the causal fixtures the gradient methods end each pass at the last block (head at the targets only)
+    // and may cut rows to their prefix; integrated gradients (32 × 8 rows) then compute fewer token rows than
+    // every row at full length. The numbers are checked against PyTorch above.
+    for (const char *f : kModels) {
+        auto m = fixtures::loadCpu(f);
+        const std::vector<int64_t> ids = idsOf(readNpy(fixtures::path(base(f) + "_greedy.npy")));
+        GenerationAttributionOptions o;
+        o.method = GenerationMethod::IntegratedGradients;
+        o.steps = 32;
+        const GenerationAttribution r = attributeGeneration(*m, ids, 6, o);
+        CHECK_MSG(r.headAtTargets && r.prefixRows, f);
+        CHECK_MSG(r.passes >= 2 && r.tokenRows < 32 * 8 * 14, std::string(f) + ": " + std::to_string(r.tokenRows) + " token rows");
+    }
+    // Where a shortcut would change the numbers, it is not taken and the result is still PyTorch's: without a
+    // causal mask a prefix's logits depend on later tokens; with logits soft-capped after the head the head
+    // alone is not the model's output.
+    for (const char *name : {"gpt_bidir", "gpt_capped"}) {
+        auto m = fixtures::loadCpu(std::string(name) + "_scripted.pt");
+        const std::vector<int64_t> ids = idsOf(readNpy(fixtures::path(std::string(name) + "_ids.npy")));
+        for (const char *method : {"saliency", "inputxgrad"}) {
+            GenerationAttributionOptions o;
+            CHECK(parseGenerationMethod(method, o.method));
+            const GenerationAttribution r = attributeGeneration(*m, ids, 4, o);
+            const TensorValue want = readNpy(fixtures::path(std::string(name) + "_" + method + ".npy"));
+            CHECK_MSG(maxAbs(want) > 1e-3, name);
+            CHECK_MSG(maxDiff(r.scores, want) < 1e-5 * std::max(1.0, maxAbs(want)),
+                      std::string(name) + " " + method + ": " + std::to_string(maxDiff(r.scores, want)));
+            CHECK_MSG(!r.prefixRows, name);
+            CHECK_MSG(r.headAtTargets == (std::string(name) == "gpt_bidir"), name);
+        }
+    }
+}
+
 TEST(logit_lens_matches_pytorch)
 {
     for (const char *f : kModels) {
@@ -269,6 +304,22 @@ TEST(activation_patching_matches_pytorch_hooks)
             CHECK(r.agreement > 0.3 && r.agreement <= 1 + 1e-9);
             CHECK_EQ(r.sites.size(), size_t(want.dim(0)));
         }
+    }
+    // Per head: each head's slice of the attention output projection's input, against a forward pre-hook.
+    for (const char *f : kModels) {
+        auto m = fixtures::loadCpu(f);
+        const std::vector<int64_t> clean = idsOf(readNpy(fixtures::path(base(f) + "_prompt.npy")));
+        const std::vector<int64_t> corrupt = idsOf(readNpy(fixtures::path(base(f) + "_corrupt.npy")));
+        const PatchingResult r = activationPatching(*m, clean, corrupt, -1, PatchSite::Head);
+        const TensorValue want = readNpy(fixtures::path(base(f) + "_patch_head.npy"));   // [blocks, heads, L]
+        CHECK_EQ(r.heads, want.dim(1));
+        CHECK(r.probability.shape() == (Shape{want.dim(0) * want.dim(1), want.dim(2)}));
+        double diff = 0;
+        for (int64_t i = 0; i < want.numel(); ++i) diff = std::max(diff, double(std::fabs(r.probability.at(i) - want.at(i))));
+        CHECK_MSG(diff < 1e-6, std::string(f) + " head: " + std::to_string(diff));
+        CHECK_EQ(r.sites.size(), size_t(want.dim(0) * want.dim(1)));
+        CHECK_MSG(r.sites[1].find("c_proj head 1") != std::string::npos, r.sites[1]);
+        CHECK_MSG(r.agreement > 0, std::string(f) + " head agreement " + std::to_string(r.agreement));
     }
     auto m = fixtures::loadCpu("gpt_tiny_scripted.pt");
     CHECK_THROWS_WITH(activationPatching(*m, {1, 2, 3}, {1, 2}), Error, "same number of tokens");

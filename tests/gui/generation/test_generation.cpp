@@ -150,6 +150,17 @@ private slots:
         tabs->setCurrentIndex(3);
         QTest::qWait(50);
         window.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/generation_patching.png");
+        // Per head: blocks × heads rows, the engine's numbers.
+        panel->setPatchSite("head");
+        gen->patch();
+        QVERIFY(patched.wait(60000));
+        const PatchingResult ph = activationPatching(*m, clean, corrupt, -1, PatchSite::Head);
+        QVERIFY(ph.heads > 1);
+        QVERIFY(maxDiff(gen->lastPatching()->result.probability, ph.probability) < 1e-6);
+        QCOMPARE(panel->patchView()->matrix().dim(0), int64_t(4) * ph.heads);
+        QTest::qWait(50);
+        window.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/generation_patching_heads.png");
+        panel->setPatchSite("block");
         // Unequal lengths: one line in the dock, nothing else lost.
         panel->setPatchPrompts("The computer is a", "A");
         gen->patch();
