@@ -908,4 +908,10 @@ std::unique_ptr<Tokenizer> Tokenizer::open(const std::string &path, const Tokeni
     return std::make_unique<WordPieceTokenizer>(path, options);
 }
 
+std::vector<std::vector<int64_t>> tunedLensCorpus(const Tokenizer &tokenizer, const std::string &text, int64_t context, int64_t maxTokens,
+                                                  int64_t *tokens)
+{
+    return corpusSequences(tokenizer, text, size_t(context > 0 ? context : 128), maxTokens, 4000, tokens);
+}
+
 }   // namespace pellucid

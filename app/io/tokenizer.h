@@ -129,6 +129,13 @@ private:
 std::vector<std::vector<int64_t>> corpusSequences(const Tokenizer &tokenizer, const std::string &text, size_t context, int64_t maxTokens,
                                                   size_t maxLineBytes, int64_t *tokens = nullptr);
 
+/// The tuned lens's training corpus from a text, as `pellucid-cli tuned-lens --corpus` and the Generation
+/// dock build it: corpusSequences cut at the model's context (128 tokens when unknown), each line's first
+/// 4000 bytes, at most maxTokens tokens (kTunedLensCorpusTokens by default in both).
+constexpr int64_t kTunedLensCorpusTokens = 20000;
+std::vector<std::vector<int64_t>> tunedLensCorpus(const Tokenizer &tokenizer, const std::string &text, int64_t context, int64_t maxTokens,
+                                                  int64_t *tokens = nullptr);
+
 /// The tokenizer a model's metadata names ("tokenizer": {"file", "lowercase", "max_length"}): fills the file
 /// (relative to the model) and the options it gives — without max_length, a sequence length the metadata's
 /// input shape [1, L] fixes; returns false when the metadata names none.

@@ -1012,9 +1012,11 @@ LogitLens logitLensImpl(Model &model, const std::vector<int64_t> &ids, int topK,
         throw Error(ErrorCode::BadInput,
                     "The tuned lens was trained for " + std::to_string(tuned->weights.dim(0)) + " blocks of width "
                         + std::to_string(tuned->weights.dim(1)) + ", not this model");
-    std::vector<at::Tensor> probs;
+    // Every block's output through the lens at once ([B, L, D] → [B, L, V]), in the model's precision;
+    // a norm that only takes one sequence at a time is run block by block.
+    std::vector<at::Tensor> hs;
     for (size_t b = 0; b < taps.size(); ++b) {
-        at::Tensor h = taps[b];
+        at::Tensor h = taps[b][0];   // [L, D]
         if (tuned) {
             const int64_t D = h.size(-1);
             const at::Tensor At = torch::from_blob(const_cast<float *>(tuned->weights.data()) + int64_t(b) * D * D, {D, D}, at::kFloat)
@@ -1024,26 +1026,34 @@ LogitLens logitLensImpl(Model &model, const std::vector<int64_t> &ids, int topK,
                 torch::from_blob(const_cast<float *>(tuned->biases.data()) + int64_t(b) * D, {D}, at::kFloat).to(h.device()).to(h.scalar_type());
             h = at::matmul(h, At) + c;
         }
-        probs.push_back(at::softmax(unembed(h)[0].to(at::kDouble), -1));   // [L, V]
+        hs.push_back(h);
     }
-    const at::Tensor P = at::stack(probs);   // [B, L, V]
+    at::Tensor logits;
+    try {
+        logits = unembed(at::stack(hs));   // [B, L, V]
+    } catch (const std::exception &) {
+        std::vector<at::Tensor> each;
+        for (const at::Tensor &h : hs) each.push_back(unembed(h.unsqueeze(0))[0]);
+        logits = at::stack(each);
+    }
+    logits = logits.to(at::kFloat);
+    const at::Tensor logP = at::log_softmax(logits, -1), P = logP.exp();   // [B, L, V]
     const int64_t B = P.size(0), L = P.size(1), V = P.size(2);
-    const at::Tensor logP = at::log(P.clamp_min(1e-300));
     const at::Tensor entropy = -(P * logP).sum(-1);
     // KL to the model's own final distribution (the untranslated last block).
-    const at::Tensor finalP = tuned ? at::softmax(unembed(taps.back())[0].to(at::kDouble), -1) : P[B - 1];
-    const at::Tensor finalLog = at::log(finalP.clamp_min(1e-300));
+    const at::Tensor finalLogits = tuned ? unembed(taps.back())[0].to(at::kFloat) : logits[B - 1];
+    const at::Tensor finalLog = at::log_softmax(finalLogits, -1), finalP = finalLog.exp();
     const at::Tensor kl = (finalP.unsqueeze(0) * (finalLog.unsqueeze(0) - logP)).sum(-1);
-    const at::Tensor finalTop = finalP.argmax(-1);   // [L]
-    const at::Tensor pTop = P.gather(2, finalTop.view({1, L, 1}).expand({B, L, 1}));
-    const at::Tensor rank = (P > pTop).sum(-1);   // tokens strictly more probable
+    const at::Tensor finalTop = finalLogits.argmax(-1);   // [L]
+    const at::Tensor top1 = logits.gather(2, finalTop.view({1, L, 1}).expand({B, L, 1}));
+    const at::Tensor rank = (logits > top1).sum(-1);   // tokens strictly more probable (softmax keeps the order)
     LogitLens out;
     out.blocks = parts.blocks;
     out.probabilities = tensorToValue(P.to(at::kFloat).to(at::kCPU).contiguous());
     out.entropy = tensorToValue(entropy.to(at::kFloat).to(at::kCPU).contiguous());
     out.klToFinal = tensorToValue(kl.clamp_min(0).to(at::kFloat).to(at::kCPU).contiguous());
     out.finalRank = tensorToValue(rank.to(at::kFloat).to(at::kCPU).contiguous());
-    const at::Tensor top = std::get<1>(P.topk(std::min<int64_t>(std::max(1, topK), V), -1)).to(at::kCPU).contiguous();
+    const at::Tensor top = std::get<1>(logits.topk(std::min<int64_t>(std::max(1, topK), V), -1)).to(at::kCPU).contiguous();
     const int64_t k = top.size(2);
     for (int64_t c = 0; c < B * L; ++c) out.topIds.emplace_back(top.data_ptr<int64_t>() + c * k, top.data_ptr<int64_t>() + (c + 1) * k);
     return out;

@@ -19,7 +19,7 @@ int cmdTunedLens(const Args &a)
     TunedLensOptions o;
     o.steps = toInt(a.get("steps", "300"), "--steps");
     if (o.steps < 1 || o.steps > 100000) throw UsageError("--steps must be 1 to 100000");
-    const int maxTokens = toInt(a.get("max-tokens", "20000"), "--max-tokens");
+    const int maxTokens = toInt(a.get("max-tokens", std::to_string(kTunedLensCorpusTokens)), "--max-tokens");
     if (maxTokens < 1 || maxTokens > 1000000) throw UsageError("--max-tokens must be 1 to 1000000");
     if (a.has("corpus") == a.has("corpus-ids")) throw UsageError("give --corpus FILE.txt or --corpus-ids C.npy (one of them)");
     auto model = loadModel(a);
@@ -37,7 +37,7 @@ int cmdTunedLens(const Args &a)
         auto tok = tokenizerFor(a, &model->summary(), false);
         std::string text;
         if (!readTextFile(a.need("corpus"), text)) throw Error(ErrorCode::FileNotFound, "Cannot read the corpus " + a.need("corpus"));
-        sequences = corpusSequences(*tok, text, size_t(context), maxTokens, 4000, &total);
+        sequences = tunedLensCorpus(*tok, text, parts.context, maxTokens, &total);
     } else {
         const TensorValue c = readNpy(a.need("corpus-ids"));
         if (c.shape().size() != 2)

@@ -18,6 +18,7 @@ struct LmCheck : JobOutput {
     bool lm = false;
     std::string reason;
     std::shared_ptr<const TunedLens> tuned;   // MODEL.pt.tuned-lens.npy, when present and fitting
+    int64_t context = 0;                      // the longest sequence the model reads (0: unknown)
 };
 
 QString tunedLensPath(const QString &model) { return model + ".tuned-lens.npy"; }
@@ -42,7 +43,7 @@ GenerationFeature::GenerationFeature(Workspace *workspace, QMainWindow *window) 
                 auto out = std::make_shared<LmCheck>();
                 try {
                     out->lm = isLanguageModel(ctx.model());
-                    if (out->lm) languageModelParts(ctx.model());
+                    if (out->lm) out->context = languageModelParts(ctx.model()).context;
                 } catch (const std::exception &e) {
                     out->lm = false;
                     out->reason = e.what();
@@ -68,6 +69,7 @@ GenerationFeature::GenerationFeature(Workspace *workspace, QMainWindow *window) 
                 try {
                     mTokenizer = tokenizerForModel(*s, true, false);
                     mTuned = r->tuned;
+                    mContext = r->context;
                     mPanel->setAvailable(true,
                                          !r->reason.empty() ? QString::fromStdString(r->reason)
                                                             : tr("%1: a language model — type a prompt").arg(QString::fromStdString(s->fileName)));
@@ -294,7 +296,7 @@ quint64 GenerationFeature::trainTunedLens(const QString &corpus)
     }
     int64_t total = 0;
     try {
-        sequences = corpusSequences(*mTokenizer, text, 128, 20000, 2000, &total);
+        sequences = tunedLensCorpus(*mTokenizer, text, mContext, kTunedLensCorpusTokens, &total);
     } catch (const std::exception &e) {
         mPanel->showTunedLens({}, {}, {}, QString::fromStdString(e.what()));
         return 0;

@@ -75,6 +75,7 @@ private:
     std::shared_ptr<const GenerationExplanation> mExplained;
     std::shared_ptr<const PatchingOutput> mPatching;
     std::shared_ptr<const TunedLens> mTuned;
+    int64_t mContext = 0;   // the model's longest sequence (0: unknown)
     QString mModelPath;
     quint64 mRunning = 0;
     TaskSlot mCheckSlot{"lm-check"}, mGenerateSlot{"generate"}, mExplainSlot{"gen-explain"}, mPatchSlot{"patch"}, mLensSlot{"tuned-lens"};

@@ -7,6 +7,8 @@
 #include "app/gui/workspace.h"
 #include "app/io/tokenizer.h"
 #include "engine/language/lm.h"
+#include "engine/core/files.h"
+#include "engine/core/npy.h"
 #include "widgets/generation/generationpanel.h"
 
 #include <QFile>
@@ -225,6 +227,21 @@ private slots:
         gen->trainTunedLens(dir.filePath("corpus.txt"));
         QVERIFY(ready.wait(120000));
         QVERIFY(QFile::exists(dir.filePath("fortune_gpt.pt.tuned-lens.npy")));
+        {
+            // The dock trains on the corpus the CLI's tuned-lens builds (tunedLensCorpus at the model's
+            // context): the same translators.
+            LoadOptions lo;
+            lo.device = DevicePreference::Cpu;
+            auto m = Model::load(dir.filePath("fortune_gpt.pt").toStdString(), lo);
+            auto tok = tokenizerForModel(m->summary(), true, false);
+            std::string text;
+            QVERIFY(readTextFile(dir.filePath("corpus.txt").toStdString(), text));
+            const TunedLens want = trainTunedLens(*m, tunedLensCorpus(*tok, text, languageModelParts(*m).context, kTunedLensCorpusTokens));
+            const TensorValue saved = readNpy(dir.filePath("fortune_gpt.pt.tuned-lens.npy").toStdString());
+            const std::string tmp = dir.filePath("want.npy").toStdString();
+            saveTunedLens(want, tmp);
+            QVERIFY2(maxDiff(saved, readNpy(tmp)) < 1e-5, qPrintable(QString::number(maxDiff(saved, readNpy(tmp)))));
+        }
         QVERIFY(explained.wait(60000));   // the explanation is recomputed with the tuned lens
         auto e = gen->lastExplanation();
         QVERIFY(e->tunedTop.numel() > 0);
