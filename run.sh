@@ -5,4 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bash packaging/deps.sh
 bash packaging/build.sh
+# LibTorch's OpenMP workers sleep between parallel regions instead of spinning, unless told otherwise: on
+# few cores their spinning takes the CPU from OpenBLAS's threads (2-4x slower, erratic; README, Performance).
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 exec ./build/app/pellucid "$@"

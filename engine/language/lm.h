@@ -134,7 +134,8 @@ LogitLens logitLens(Model &model, const std::vector<int64_t> &ids, int topK = 5,
 /// [G, L] through the clone with the embedding's output replaced (a log-probability target per row), and one
 /// plain forward of [1, L]; milliseconds, medians of `reps`.
 struct LmPassCosts {
-    double batchedForwardBackwardMs = 0, forwardMs = 0;
+    double batchedForwardBackwardMs = 0, forwardMs = 0;          // medians
+    double fastestForwardBackwardMs = 0, fastestForwardMs = 0;   // the fastest runs
 };
 LmPassCosts languageModelPassCosts(Model &model, const std::vector<int64_t> &ids, int64_t promptLength, int reps, int warmUp = 3);
 
