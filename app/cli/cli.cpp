@@ -206,9 +206,53 @@ Args parse(int argc, char **argv)
             if (i + 1 >= argc) throw UsageError("--" + s + " needs a value");
             value = argv[++i];
         }
+        if (value.empty()) throw UsageError("--" + s + " is empty; it needs a value");
         a.values[s] = value;
     }
+    // An output never overwrites an input: --out (or --X-out) naming the same file as any other option.
+    for (const auto &[k, v] : a.values) {
+        if (k != "out" && !endsWith(k, "-out")) continue;
+        std::error_code ec;
+        if (!std::filesystem::exists(v, ec)) continue;
+        for (const auto &[k2, v2] : a.values)
+            if (k2 != k && std::filesystem::exists(v2, ec) && std::filesystem::equivalent(v, v2, ec))
+                throw UsageError("--" + k + " " + v + " is the file --" + k2 + " reads; it would be overwritten");
+    }
     return a;
+}
+
+std::string oneLine(const std::string &what)
+{
+    std::string m = summarizeTorchError(what);
+    // Bare names of standard-library exceptions say nothing to a user.
+    static const char *numbers[] = {"stoi", "stol", "stoll", "stoul", "stoull", "stof", "stod", "stold"};
+    for (const char *n : numbers)
+        if (m == n) return "a number in the input could not be read (malformed or out of range)";
+    if (m == "vector" || m.find("max_size()") != std::string::npos || m.find("basic_string::_M_create") != std::string::npos || m == "std::bad_alloc"
+        || m == "bad_alloc")
+        return "a size in the input is too large to allocate";
+    // The first non-empty line, control and other non-printable bytes escaped.
+    std::string line;
+    size_t start = 0;
+    while (start < m.size()) {
+        size_t end = m.find('\n', start);
+        if (end == std::string::npos) end = m.size();
+        line = m.substr(start, end - start);
+        if (line.find_first_not_of(" \t\r") != std::string::npos) break;
+        start = end + 1;
+    }
+    std::string out;
+    for (size_t i = 0; i < line.size(); ++i) {
+        const unsigned char c = static_cast<unsigned char>(line[i]);
+        if (c < 0x20 || c == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        } else {
+            out += char(c);   // UTF-8 passes through
+        }
+    }
+    return out;
 }
 
 TensorValue loadInput(const Args &a, const Model &model, const std::string &key)

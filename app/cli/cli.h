@@ -66,6 +66,9 @@ const std::vector<Command> &commands();
 const Command *findCommand(const std::string &name);
 /// The whole usage text: every command's synopsis and summary, and the notes shared by all.
 std::string usage();
+/// An error message as one line for stderr: torch tracebacks dropped, bare standard-library exception names
+/// replaced by what they mean, control bytes escaped.
+std::string oneLine(const std::string &what);
 
 struct Args {
     std::string command;

@@ -2,13 +2,41 @@
 // lists them and `pellucid-cli help COMMAND` shows one command's options.
 #include "app/cli/cli.h"
 
+#include <QString>
+#include <QtGlobal>
+#include <opencv2/core/utils/logger.hpp>
+
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <new>
 
 using namespace pellucid::cli;
 
+namespace {
+
+/// Library chatter stays off stderr: Pellucid's own one-line errors are the messages.
+void quietLibraries()
+{
+    // Qt (figures: QPainter warnings for absurd sizes, "XDG_RUNTIME_DIR not set"): dropped; fatal ones abort.
+    qInstallMessageHandler([](QtMsgType type, const QMessageLogContext &, const QString &msg) {
+        if (type == QtFatalMsg) {
+            std::fprintf(stderr, "pellucid-cli: Qt: %s\n", qPrintable(msg));
+            std::abort();
+        }
+    });
+    cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+    setenv("OPENCV_LOG_LEVEL", "SILENT", 0);
+    setenv("GST_DEBUG", "0", 0);
+}
+
+}   // namespace
+
 int main(int argc, char **argv)
 {
+    quietLibraries();
     const Command *cmd = argc >= 2 ? findCommand(argv[1]) : nullptr;
+    int status = 0;
     try {
         const Args a = parse(argc, argv);
         if (!cmd) {   // help
@@ -19,18 +47,31 @@ int main(int argc, char **argv)
             } else {
                 std::cout << usage();
             }
-            return 0;
-        }
-        if (a.flag("help")) {
+        } else if (a.flag("help")) {
             std::cout << cmd->usage();
-            return 0;
+        } else {
+            status = cmd->run(a);
         }
-        return cmd->run(a);
     } catch (const UsageError &e) {
-        std::cerr << "pellucid-cli: " << e.what() << "\n" << (cmd ? cmd->usage() : usage());
+        // One line, and where to read more (not the whole usage text).
+        std::cerr << "pellucid-cli: " << oneLine(e.what()) << "\n"
+                  << "see `pellucid-cli help" << (cmd ? " " + cmd->name : std::string()) << "`\n";
         return 1;
+    } catch (const std::bad_alloc &) {
+        std::cerr << "pellucid-cli: out of memory: the input asks for more memory than this machine can give\n";
+        return 2;
     } catch (const std::exception &e) {
-        std::cerr << "pellucid-cli: " << e.what() << "\n";
+        std::cerr << "pellucid-cli: " << oneLine(e.what()) << "\n";
+        return 2;
+    } catch (...) {
+        std::cerr << "pellucid-cli: an unknown error stopped the command\n";
         return 2;
     }
+    // What was written to stdout must have arrived (a full disk, a closed pipe).
+    std::cout.flush();
+    if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout)) {
+        std::cerr << "pellucid-cli: stdout: write error (disk full, or the reading end closed)\n";
+        return 2;
+    }
+    return status;
 }

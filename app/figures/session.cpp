@@ -1,6 +1,7 @@
 #include "app/figures/session.h"
 
 #include "engine/core/errors.h"
+#include "engine/core/files.h"
 
 #include <QCoreApplication>
 #include <QCryptographicHash>
@@ -49,7 +50,7 @@ QStringList exampleSessions()
 QString sha256OfFile(const QString &path)
 {
     QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) return {};
+    if (!QFileInfo(path).isFile() || !f.open(QIODevice::ReadOnly)) return {};
     QCryptographicHash h(QCryptographicHash::Sha256);
     if (!h.addData(&f)) return {};
     return QString::fromLatin1(h.result().toHex());
@@ -109,6 +110,11 @@ Session loadSession(const QString &path)
 {
     QFile f(path);
     if (!f.exists()) throw SessionError("Session file not found: " + path.toStdString());
+    try {
+        checkInputFile(path.toStdString(), kMaxTextFileBytes, "The session");   // not a FIFO, /dev/zero or 2 GB
+    } catch (const std::exception &e) {
+        throw SessionError(e.what());
+    }
     if (!f.open(QIODevice::ReadOnly)) throw SessionError("Cannot read " + path.toStdString());
     Json j;
     try {

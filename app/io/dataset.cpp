@@ -2,11 +2,13 @@
 
 #include "app/io/imageinput.h"
 #include "engine/core/errors.h"
+#include "engine/core/files.h"
 #include "engine/runtime/model.h"
 
 #include <zlib.h>
 
 #include <algorithm>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -16,14 +18,23 @@ namespace {
 
 namespace fs = std::filesystem;
 
+constexpr uint64_t kMaxIdxBytes = uint64_t(2) << 30;   // an IDX file, unpacked
+
 std::vector<uint8_t> readMaybeGz(const std::string &path)
 {
+    checkInputFile(path, kMaxIdxBytes);
     gzFile f = gzopen(path.c_str(), "rb");   // reads plain files too
     if (!f) throw Error(ErrorCode::FileNotFound, "Cannot open " + path);
     std::vector<uint8_t> out;
     std::vector<uint8_t> buf(1 << 16);
     int n;
-    while ((n = gzread(f, buf.data(), unsigned(buf.size()))) > 0) out.insert(out.end(), buf.begin(), buf.begin() + n);
+    while ((n = gzread(f, buf.data(), unsigned(buf.size()))) > 0) {
+        out.insert(out.end(), buf.begin(), buf.begin() + n);
+        if (out.size() > kMaxIdxBytes) {
+            gzclose(f);
+            throw Error(ErrorCode::BadInput, path + " unpacks to more than the 2 GiB an IDX file may hold here");
+        }
+    }
     const bool failed = n < 0;
     gzclose(f);
     if (failed) throw Error(ErrorCode::BadInput, path + " is not a readable (gzip) file");
@@ -109,8 +120,16 @@ Dataset Dataset::open(const std::string &path, const std::vector<std::string> &c
         const uint32_t n = be32(img, 4);
         d.mRows = be32(img, 8);
         d.mCols = be32(img, 12);
-        if (img.size() < 16 + size_t(n) * size_t(d.mRows * d.mCols)) throw Error(ErrorCode::BadInput, path + " is truncated");
-        d.mPixels.assign(img.begin() + 16, img.begin() + 16 + long(size_t(n) * size_t(d.mRows * d.mCols)));
+        if (d.mRows < 1 || d.mCols < 1 || d.mRows > 16384 || d.mCols > 16384)
+            throw Error(ErrorCode::BadInput,
+                        path + ": its header gives images of " + std::to_string(d.mRows) + " × " + std::to_string(d.mCols)
+                            + " pixels (1 to 16384 each are read)");
+        const uint64_t pixels = uint64_t(d.mRows) * uint64_t(d.mCols);
+        if (img.size() - 16 < uint64_t(n) * pixels)
+            throw Error(ErrorCode::BadInput,
+                        path + " is truncated: its header counts " + std::to_string(n) + " images of " + std::to_string(pixels)
+                            + " pixels, the file holds " + std::to_string((img.size() - 16) / pixels));
+        d.mPixels.assign(img.begin() + 16, img.begin() + 16 + long(size_t(n) * size_t(pixels)));
         std::string labelsPath = fs::path(path).filename().string();
         for (const auto &[from, to] :
              std::vector<std::pair<std::string, std::string>>{{"images-idx3", "labels-idx1"}, {"images", "labels"}, {"idx3", "idx1"}}) {
@@ -125,11 +144,16 @@ Dataset Dataset::open(const std::string &path, const std::vector<std::string> &c
         if (lab.size() < 8 || be32(lab, 0) != 0x00000801) throw Error(ErrorCode::BadInput, labelsPath + " is not an IDX label file (magic 0x801)");
         if (be32(lab, 4) != n)
             throw Error(ErrorCode::BadInput, labelsPath + " has " + std::to_string(be32(lab, 4)) + " labels for " + std::to_string(n) + " images");
+        if (lab.size() - 8 < n)
+            throw Error(ErrorCode::BadInput,
+                        labelsPath + " is truncated: its header counts " + std::to_string(n) + " labels, the file holds "
+                            + std::to_string(lab.size() - 8));
         for (uint32_t i = 0; i < n; ++i) d.mLabels.push_back(lab[8 + i]);
         return d;
     }
     // CSV: path,label (paths relative to the CSV's folder); a header line is skipped.
     d.mKind = "csv";
+    checkInputFile(path, kMaxTextFileBytes, "The dataset");
     std::ifstream in(path);
     std::string line;
     size_t lineNo = 0;

@@ -46,6 +46,7 @@ TensorValue matToTensor(cv::Mat img, const InputSpec &spec, const Shape &modelIn
 TensorValue imageFileToTensor(const std::string &path, const InputSpec &spec, const Shape &modelInput)
 {
     if (!std::filesystem::exists(path)) throw Error(ErrorCode::FileNotFound, "Input file not found: " + path);
+    checkInputFile(path, uint64_t(1) << 30, "The image");   // a FIFO would block the decoder
     cv::Mat img;
     try {
         // Any depth (16-bit PNG) and colour, with the EXIF orientation applied (IMREAD_UNCHANGED would ignore it).

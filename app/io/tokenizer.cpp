@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include "engine/core/files.h"
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -114,6 +116,9 @@ char32_t stripAccent(char32_t c)
 
 std::string readAll(const std::string &path)
 {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) throw Error(ErrorCode::FileNotFound, "Tokenizer file not found: " + path);
+    checkInputFile(path, kMaxTextFileBytes, "The tokenizer");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(ErrorCode::FileNotFound, "Tokenizer file not found: " + path);
     std::stringstream ss;
@@ -895,6 +900,9 @@ std::unique_ptr<Tokenizer> openJsonTokenizer(const std::string &path, const Toke
 std::unique_ptr<Tokenizer> Tokenizer::open(const std::string &path, const TokenizerOptions &options)
 {
     if (!std::filesystem::exists(path)) throw Error(ErrorCode::FileNotFound, "Tokenizer file not found: " + path);
+    // Regular files under the text ceiling only: a FIFO would block, a huge file would make the protobuf
+    // parser abort.
+    checkInputFile(path, kMaxTextFileBytes, "The tokenizer");
     if (path.size() > 5 && path.substr(path.size() - 5) == ".json") return openJsonTokenizer(path, options);
     // SentencePiece models are protobufs (binary); vocab.txt files are UTF-8 text.
     std::ifstream in(path, std::ios::binary);

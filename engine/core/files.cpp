@@ -48,8 +48,39 @@ void writeTextAtomically(const std::string &path, const std::string &text)
         path, [&](std::ostream &out) { out << text; }, false);
 }
 
-bool readTextFile(const std::string &path, std::string &text)
+namespace {
+
+std::string sizeText(uint64_t bytes)
 {
+    if (bytes >= (uint64_t(1) << 30) && bytes % (uint64_t(1) << 30) == 0) return std::to_string(bytes >> 30) + " GiB";
+    if (bytes >= (uint64_t(1) << 20)) return std::to_string(bytes >> 20) + " MiB";
+    return std::to_string(bytes) + " bytes";
+}
+
+}   // namespace
+
+uint64_t checkInputFile(const std::string &path, uint64_t maxBytes, const std::string &what)
+{
+    namespace fs = std::filesystem;
+    const std::string name = (what.empty() ? std::string() : what + " ") + path;
+    std::error_code ec;
+    const fs::file_status st = fs::status(path, ec);
+    if (ec || !fs::exists(st)) throw Error(ErrorCode::FileNotFound, name + ": file not found");
+    if (fs::is_directory(st)) throw Error(ErrorCode::BadInput, name + " is a folder, not a file");
+    if (!fs::is_regular_file(st))
+        throw Error(ErrorCode::BadInput, name + " is not a regular file (a pipe, socket or device is not read: it could block or never end)");
+    const uint64_t size = fs::file_size(path, ec);
+    if (ec) throw Error(ErrorCode::BadInput, name + ": cannot read its size (" + ec.message() + ")");
+    if (size > maxBytes)
+        throw Error(ErrorCode::BadInput, name + " is " + sizeText(size) + ", over the " + sizeText(maxBytes) + " this reader accepts");
+    return size;
+}
+
+bool readTextFile(const std::string &path, std::string &text, uint64_t maxBytes)
+{
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) return false;
+    checkInputFile(path, maxBytes);
     std::ifstream in(path, std::ios::binary);
     if (!in) return false;
     text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

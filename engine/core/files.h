@@ -1,5 +1,6 @@
 #pragma once
 // General file and string helpers (no torch): atomic writes and list splitting, one definition each.
+#include <cstdint>
 #include <functional>
 #include <ostream>
 #include <string>
@@ -14,8 +15,19 @@ void writeTextAtomically(const std::string &path, const std::string &text);
 /// Renames an already written temporary to PATH (removing the temporary on failure); throws Error(IoError).
 void commitTemporary(const std::string &tmp, const std::string &path);
 
-/// The whole file as text; false when it cannot be opened.
-bool readTextFile(const std::string &path, std::string &text);
+/// Ceilings on what readers load whole (README, Notes and known limits).
+constexpr uint64_t kMaxTextFileBytes = uint64_t(256) << 20;   // sessions, CSV, vocabularies, JSON, corpora
+constexpr uint64_t kMaxNpyBytes = uint64_t(4) << 30;          // an .npy file's data
+
+/// Checks `path` before it is opened: it must exist and be a regular file (a FIFO would block forever, a
+/// device such as /dev/zero never ends, a folder is not a file) of at most maxBytes bytes. Throws
+/// Error(FileNotFound) or Error(BadInput) naming `what` (e.g. "--input" or "the model") and the path.
+/// Returns the file's size.
+uint64_t checkInputFile(const std::string &path, uint64_t maxBytes, const std::string &what = "");
+
+/// The whole file as text; false when it cannot be opened. Throws Error (checkInputFile) for a FIFO, a
+/// device or a file over maxBytes.
+bool readTextFile(const std::string &path, std::string &text, uint64_t maxBytes = kMaxTextFileBytes);
 
 /// "a,b,,c" → {"a", "b", "c"}: the non-empty pieces between separators.
 std::vector<std::string> splitList(const std::string &s, char separator = ',');

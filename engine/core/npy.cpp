@@ -10,30 +10,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace pellucid {
 namespace {
-
-std::string headerField(const std::string &header, const std::string &key)
-{
-    const auto k = header.find("'" + key + "'");
-    if (k == std::string::npos) return {};
-    auto p = header.find(':', k);
-    if (p == std::string::npos) return {};
-    ++p;
-    while (p < header.size() && header[p] == ' ') ++p;
-    if (header[p] == '(') {
-        const auto e = header.find(')', p);
-        return header.substr(p, e - p + 1);
-    }
-    if (header[p] == '\'') {
-        const auto e = header.find('\'', p + 1);
-        return header.substr(p + 1, e - p - 1);
-    }
-    const auto e = header.find_first_of(",}", p);
-    return header.substr(p, e - p);
-}
 
 template <typename T>
 void convert(const char *raw, size_t n, std::vector<float> &out, bool swap)
@@ -76,11 +57,122 @@ float halfToFloat(uint16_t h)
     return f;
 }
 
+/// The header's dict parsed strictly: {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } — the three
+/// keys once each, a shape of non-negative integers. Anything else is refused by name.
+struct NpyHeader {
+    std::string descr;
+    bool fortran = false;
+    Shape shape;
+};
+
+NpyHeader parseNpyHeader(const std::string &path, const std::string &h)
+{
+    auto bad = [&](const std::string &what) { return Error(ErrorCode::BadInput, path + ": malformed .npy header (" + what + ")"); };
+    size_t p = 0;
+    auto skip = [&] {
+        while (p < h.size() && (h[p] == ' ' || h[p] == '\t' || h[p] == '\n' || h[p] == '\r')) ++p;
+    };
+    auto expect = [&](char c) {
+        skip();
+        if (p >= h.size() || h[p] != c) throw bad(std::string("expected '") + c + "'");
+        ++p;
+    };
+    auto quoted = [&] {
+        skip();
+        if (p >= h.size() || (h[p] != '\'' && h[p] != '"')) throw bad("expected a quoted string");
+        const char q = h[p++];
+        const size_t e = h.find(q, p);
+        if (e == std::string::npos) throw bad("unterminated string");
+        std::string v = h.substr(p, e - p);
+        p = e + 1;
+        return v;
+    };
+    NpyHeader out;
+    bool haveDescr = false, haveOrder = false, haveShape = false;
+    expect('{');
+    for (;;) {
+        skip();
+        if (p < h.size() && h[p] == '}') {
+            ++p;
+            break;
+        }
+        const std::string key = quoted();
+        expect(':');
+        skip();
+        if (key == "descr" && !haveDescr) {
+            out.descr = quoted();
+            haveDescr = true;
+        } else if (key == "fortran_order" && !haveOrder) {
+            if (h.compare(p, 4, "True") == 0) {
+                out.fortran = true;
+                p += 4;
+            } else if (h.compare(p, 5, "False") == 0) {
+                p += 5;
+            } else {
+                throw bad("fortran_order must be True or False");
+            }
+            haveOrder = true;
+        } else if (key == "shape" && !haveShape) {
+            expect('(');
+            for (;;) {
+                skip();
+                if (p < h.size() && h[p] == ')') {
+                    ++p;
+                    break;
+                }
+                const size_t start = p;
+                while (p < h.size() && h[p] >= '0' && h[p] <= '9') ++p;
+                if (p == start) throw bad("the shape holds '" + h.substr(start, 8) + "', not a non-negative integer");
+                if (p - start > 15) throw bad("a dimension of the shape has more than 15 digits");
+                out.shape.push_back(std::stoll(h.substr(start, p - start)));
+                skip();
+                if (p < h.size() && h[p] == ',') {
+                    ++p;
+                    continue;
+                }
+                skip();
+                if (p >= h.size() || h[p] != ')') throw bad("the shape holds '" + h.substr(p, 8) + "' after a dimension");
+            }
+            haveShape = true;
+        } else {
+            throw bad(key == "descr" || key == "fortran_order" || key == "shape" ? "'" + key + "' given twice" : "unknown key '" + key + "'");
+        }
+        skip();
+        if (p < h.size() && h[p] == ',') ++p;
+    }
+    skip();
+    if (p != h.size()) throw bad("text after the dict");
+    if (!haveDescr || !haveOrder || !haveShape)
+        throw bad(std::string("missing '") + (!haveDescr ? "descr" : !haveOrder ? "fortran_order" : "shape") + "'");
+    return out;
+}
+
+/// Printable form of bytes read from a file, for messages: control and non-ASCII bytes as \xNN.
+std::string printable(const std::string &s, size_t max = 40)
+{
+    std::string out;
+    for (size_t i = 0; i < s.size() && i < max; ++i) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c < 0x7f) {
+            out += char(c);
+        } else {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        }
+    }
+    if (s.size() > max) out += "…";
+    return out;
+}
+
 }   // namespace
 
 TensorValue readNpy(const std::string &path)
 {
-    if (!std::filesystem::exists(path)) throw Error(ErrorCode::FileNotFound, "Input file not found: " + path);
+    // Regular files only, the data's size checked against the file before anything is allocated.
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) throw Error(ErrorCode::FileNotFound, "Input file not found: " + path);
+    const uint64_t fileSize = checkInputFile(path, kMaxNpyBytes + (uint64_t(1) << 20));
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(ErrorCode::FileNotFound, "Cannot open " + path);
     char magic[6];
@@ -88,6 +180,11 @@ TensorValue readNpy(const std::string &path)
     if (!in || std::memcmp(magic, "\x93NUMPY", 6) != 0) throw Error(ErrorCode::BadInput, path + " is not a .npy file (missing the \\x93NUMPY magic)");
     unsigned char ver[2];
     in.read(reinterpret_cast<char *>(ver), 2);
+    if (!in) throw Error(ErrorCode::BadInput, path + ": truncated .npy header");
+    if (ver[0] < 1 || ver[0] > 3 || ver[1] != 0)
+        throw Error(ErrorCode::BadInput,
+                    path + ": unsupported .npy format version " + std::to_string(ver[0]) + "." + std::to_string(ver[1])
+                        + " (NumPy writes 1.0, 2.0 and 3.0)");
     uint32_t headerLen = 0;
     if (ver[0] == 1) {
         unsigned char l[2];
@@ -98,31 +195,42 @@ TensorValue readNpy(const std::string &path)
         in.read(reinterpret_cast<char *>(l), 4);
         headerLen = l[0] | (l[1] << 8) | (l[2] << 16) | (uint32_t(l[3]) << 24);
     }
+    if (!in) throw Error(ErrorCode::BadInput, path + ": truncated .npy header");
+    const uint64_t prefix = ver[0] == 1 ? 10 : 12;
+    if (headerLen > (uint32_t(1) << 20) || prefix + headerLen > fileSize)
+        throw Error(ErrorCode::BadInput,
+                    path + ": the .npy header claims " + std::to_string(headerLen) + " bytes, but the file holds "
+                        + std::to_string(fileSize - std::min(fileSize, prefix)) + " after its prefix");
     std::string header(headerLen, '\0');
     in.read(header.data(), headerLen);
     if (!in) throw Error(ErrorCode::BadInput, path + ": truncated .npy header");
-
-    const std::string descr = headerField(header, "descr");
-    const bool fortran = headerField(header, "fortran_order").find("True") != std::string::npos;
-    const std::string shapeText = headerField(header, "shape");
-    Shape shape;
-    {
-        std::string digits;
-        for (char c : shapeText) {
-            if (std::isdigit((unsigned char)c))
-                digits += c;
-            else if (!digits.empty()) {
-                shape.push_back(std::stoll(digits));
-                digits.clear();
-            }
-        }
-    }
-    if (descr.size() < 3) throw Error(ErrorCode::BadInput, path + ": unreadable dtype '" + descr + "'");
-    const char endian = descr[0];
+    const NpyHeader hd = parseNpyHeader(path, header);
+    const std::string &descr = hd.descr;
+    const bool fortran = hd.fortran;
+    const Shape &shape = hd.shape;
+    static const std::set<std::string> kinds = {"f4", "f8", "f2", "i8", "i4", "i2", "i1", "u1", "u2", "u4", "b1"};
+    if (descr.size() != 3 || (descr[0] != '<' && descr[0] != '>' && descr[0] != '|' && descr[0] != '=') || !kinds.count(descr.substr(1)))
+        throw Error(ErrorCode::BadInput,
+                    path + ": unsupported dtype '" + printable(descr) + "' (float16/32/64, int8/16/32/64, uint8/16/32 and bool are read)");
     const char kind = descr[1];
-    const int size = std::stoi(descr.substr(2));
-    const bool swap = endian == '>';
-    const size_t n = size_t(shapeNumel(shape));
+    const int size = descr[2] - '0';
+    const bool swap = descr[0] == '>';
+    // The element count, checked for overflow and against the bytes the file holds.
+    uint64_t count = 1;
+    for (int64_t d : shape) {
+        if (d != 0 && count > (uint64_t(1) << 62) / uint64_t(d))
+            throw Error(ErrorCode::BadInput, path + ": the shape " + shapeToString(shape) + " has more elements than can be counted");
+        count *= uint64_t(d);
+    }
+    const uint64_t need = count * uint64_t(size), have = fileSize - prefix - headerLen;
+    if (need > kMaxNpyBytes)
+        throw Error(ErrorCode::BadInput,
+                    path + ": the shape " + shapeToString(shape) + " needs " + std::to_string(need) + " bytes, over the 4 GiB an .npy may hold here");
+    if (need > have)
+        throw Error(ErrorCode::BadInput,
+                    path + ": truncated data (the shape " + shapeToString(shape) + " needs " + std::to_string(need) + " bytes, the file holds "
+                        + std::to_string(have) + ")");
+    const size_t n = size_t(count);
     std::vector<char> raw(n * size_t(size));
     in.read(raw.data(), std::streamsize(raw.size()));
     if (size_t(in.gcount()) != raw.size())
@@ -196,6 +304,10 @@ TensorValue readNpy(const std::string &path)
 
 void writeNpy(const std::string &path, const TensorValue &t)
 {
+    // What is written must be what NumPy reads back: as many values as the shape holds.
+    if (t.numel() != shapeNumel(t.shape()))
+        throw Error(ErrorCode::BadInput, "Nothing valid to write to " + path + ": " + std::to_string(t.numel()) + " values for the shape "
+                                             + shapeToString(t.shape()));
     std::ostringstream h;
     h << "{'descr': '<f4', 'fortran_order': False, 'shape': (";
     for (size_t i = 0; i < t.shape().size(); ++i) h << t.shape()[i] << (t.shape().size() == 1 ? "," : (i + 1 < t.shape().size() ? ", " : ""));

@@ -1,11 +1,14 @@
 #include "engine/recommender/recommender.h"
 
+#include "engine/core/files.h"
+
 #include "engine/core/linalg.h"
 
 #include "engine/core/errors.h"
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <random>
@@ -92,6 +95,8 @@ std::vector<const Interaction *> InteractionData::ofUser(int64_t user) const
 
 InteractionData readInteractions(const std::string &path)
 {
+    if (!std::filesystem::exists(path)) throw Error(ErrorCode::FileNotFound, "Interaction file not found: " + path);
+    checkInputFile(path, kMaxTextFileBytes, "The interaction file");
     std::ifstream in(path);
     if (!in) throw Error(ErrorCode::FileNotFound, "Interaction file not found: " + path);
     InteractionData d;
@@ -155,6 +160,8 @@ InteractionData readInteractions(const std::string &path)
 
 void readItemNames(const std::string &path, InteractionData &data)
 {
+    if (!std::filesystem::exists(path)) throw Error(ErrorCode::FileNotFound, "Item file not found: " + path);
+    checkInputFile(path, kMaxTextFileBytes, "The item file");
     std::ifstream in(path);
     if (!in) throw Error(ErrorCode::FileNotFound, "Item file not found: " + path);
     std::string line;

@@ -279,6 +279,7 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
     std::error_code ec;
     if (!fs::exists(path, ec)) throw Error(ErrorCode::FileNotFound, "Model file not found: " + path);
     if (fs::is_directory(path, ec)) throw Error(ErrorCode::NotTorchScript, path + " is a folder, not a TorchScript file");
+    checkInputFile(path, uint64_t(256) << 30, "The model");   // a FIFO or device would block the loader
     const std::string head = readPrefix(path, 4);
     if (head.size() < 4 || head.compare(0, 4, "PK\x03\x04") != 0)
         throw Error(ErrorCode::NotTorchScript, path + " is not a TorchScript archive (expected a zip file written by torch.jit.save)");

@@ -16,6 +16,7 @@
 #include <set>
 #include <sstream>
 #include <cstdio>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 using namespace pellucid;
@@ -1031,6 +1032,113 @@ TEST(language_model_commands)
     CHECK(r.status == 1 && r.err.find("--site must be block, attn, mlp or head") != std::string::npos);
     r = cli("logit-lens --model " + demo + " --ids " + prompt + " --out " + tmp + "/x.npy");
     CHECK(r.status == 2 && r.err.find("no token embedding found") != std::string::npos);
+}
+
+TEST(hostile_input_gets_one_line_and_never_hangs_or_balloons)
+{
+    // Each run under a time limit (a hang fails instead of blocking) and a 6 GB address-space limit (a reader
+    // that allocated what a header claims would fail with another message). Every error is one line.
+    auto run = [](const std::string &args) {
+        return testkit::runShell("ulimit -v 6000000; timeout 60 " + std::string(PELLUCID_CLI) + " " + args, tmp + "/hostile_stderr.txt");
+    };
+    const std::string dir = tmp + "/hostile";
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    auto npy = [&](const std::string &name, const std::string &header, size_t dataBytes, int major = 1) {
+        std::string h = header;
+        const size_t prefix = major == 1 ? 10 : 12;
+        h.append((64 - (prefix + h.size() + 1) % 64) % 64, ' ');
+        h += '\n';
+        std::ofstream f(dir + "/" + name, std::ios::binary);
+        f.write("\x93NUMPY", 6);
+        f.put(char(major));
+        f.put(0);
+        const uint32_t n = uint32_t(h.size());
+        f.put(char(n & 0xff));
+        f.put(char((n >> 8) & 0xff));
+        if (major != 1) {
+            f.put(char((n >> 16) & 0xff));
+            f.put(char(n >> 24));
+        }
+        f << h << std::string(dataBytes, '\0');
+        return dir + "/" + name;
+    };
+    const std::string cnn = demo;
+    // .npy headers: each wrong one refused by name, before any allocation.
+    const std::pair<std::string, std::string> npys[] = {
+        {npy("neg.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (-1, 784), }", 3136), "not a non-negative integer"},
+        {npy("float.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (28.0, 28), }", 3136), "malformed .npy header"},
+        {npy("v0.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (784,), }", 3136, 0), "unsupported .npy format version 0.0"},
+        {npy("v255.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (784,), }", 3136, 255), "unsupported .npy format version 255.0"},
+        {npy("overflow.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", 16),
+         "more elements than can be counted"},
+        {npy("bomb.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (20000, 20000), }", 3000), "truncated data"},
+        {npy("giant.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (100000, 10000), }", 3000), "over the 4 GiB"},
+        {npy("dtype.npy", "{'descr': '<c16', 'fortran_order': False, 'shape': (2,), }", 32), "unsupported dtype"},
+        {npy("key.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}", 8), "unknown key 'x'"},
+    };
+    for (const auto &[file, want] : npys) {
+        const Run r = run("predict --model " + cnn + " --input " + file);
+        CHECK_MSG(r.status == 2 && r.err.find(want) != std::string::npos && lines(r.err) == 1, file + ": " + r.err);
+    }
+    {
+        // A v2 header length of 0xfffffff0 and a file of only the magic.
+        std::ofstream(dir + "/v2len.npy", std::ios::binary) << std::string("\x93NUMPY\x02\x00\xf0\xff\xff\xff{", 13);
+        std::ofstream(dir + "/magic.npy", std::ios::binary) << std::string("\x93NUMPY", 6);
+        Run r = run("predict --model " + cnn + " --input " + dir + "/v2len.npy");
+        CHECK_MSG(r.status == 2 && r.err.find("header claims 4294967280 bytes") != std::string::npos, r.err);
+        r = run("predict --model " + cnn + " --input " + dir + "/magic.npy");
+        CHECK_MSG(r.status == 2 && r.err.find("truncated .npy header") != std::string::npos && lines(r.err) == 1, r.err);
+    }
+    // FIFOs and devices as inputs of every kind: refused at once, never opened.
+    const std::string fifo = dir + "/pipe";
+    CHECK(mkfifo(fifo.c_str(), 0600) == 0);
+    const std::string fifoRuns[] = {"info --model " + fifo,
+                                    "predict --model " + cnn + " --input " + fifo,
+                                    "predict --model " + cnn + " --input /dev/zero",
+                                    "tokenize --tokenizer " + fifo + " --text hello",
+                                    "evaluate --model " + cnn + " --data " + fifo,
+                                    "figure --session " + fifo + " --out " + dir + "/f.pdf",
+                                    "figure --session /dev/zero --out " + dir + "/f.pdf"};
+    for (const std::string &args : fifoRuns) {
+        const Run r = run(args);
+        CHECK_MSG(r.status == 2 && r.err.find("not a regular file") != std::string::npos && lines(r.err) == 1, args + ": " + r.err);
+    }
+    // An IDX header claiming 2^31 items of 0 × 0 pixels; labels shorter than their count.
+    {
+        std::string idx("\x00\x00\x08\x03\x80\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 16);
+        std::ofstream(dir + "/t10k-images-idx3-ubyte", std::ios::binary) << idx;
+        Run r = run("evaluate --model " + cnn + " --data " + dir + "/t10k-images-idx3-ubyte");
+        CHECK_MSG(r.status == 2 && r.err.find("images of 0 × 0 pixels") != std::string::npos && lines(r.err) == 1, r.err);
+        std::string img("\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x1c\x00\x00\x00\x1c", 16);
+        img += std::string(2 * 784, '\x10');
+        std::ofstream(dir + "/t10k-images-idx3-ubyte", std::ios::binary) << img;
+        std::ofstream(dir + "/t10k-labels-idx1-ubyte", std::ios::binary) << std::string("\x00\x00\x08\x01\x00\x00\x00\x02\x01", 9);
+        r = run("evaluate --model " + cnn + " --data " + dir + "/t10k-images-idx3-ubyte");
+        CHECK_MSG(r.status == 2 && r.err.find("labels, the file holds 1") != std::string::npos && lines(r.err) == 1, r.err);
+    }
+    // Outputs: never over an input; a write error on stdout is an error.
+    {
+        const std::string x = dir + "/x.npy";
+        writeNpy(x, TensorValue({1, 1, 28, 28}, std::vector<float>(784, 0.5f)));
+        const auto before = std::filesystem::file_size(x);
+        Run r = run("activations --model " + cnn + " --input " + x + " --layer features.0 --out " + x);
+        CHECK_MSG(r.status == 1 && r.err.find("it would be overwritten") != std::string::npos && lines(r.err) == 2, r.err);
+        CHECK(std::filesystem::file_size(x) == before && readNpy(x).at(0) == 0.5f);
+        r = run("activations --model " + cnn + " --input " + x + " --layer \"\" --out " + dir + "/y.npy");
+        CHECK_MSG(r.status == 1 && r.err.find("--layer is empty") != std::string::npos, r.err);
+        CHECK(!std::filesystem::exists(dir + "/y.npy"));
+        r = run("predict --model " + cnn + " --input " + x + " >/dev/full");
+        CHECK_MSG(r.status == 2 && r.err.find("stdout: write error") != std::string::npos, r.err);
+        r = run("info --model " + cnn + " >/dev/full");
+        CHECK_MSG(r.status == 2 && r.err.find("stdout: write error") != std::string::npos, r.err);
+    }
+    // Usage errors: one line and where to read more, not the whole usage text.
+    {
+        const Run r = run("predict --model " + cnn + " --topk abc");
+        CHECK_MSG(r.status == 1 && lines(r.err) == 2 && r.err.find("see `pellucid-cli help predict`") != std::string::npos, r.err);
+    }
+    std::filesystem::remove_all(dir);
 }
 
 TESTKIT_MAIN
