@@ -22,7 +22,7 @@ const OptionTable &modelOptions()
         {"device", "auto|cpu|cuda", "where the model runs (default auto)"},
         {"input-shape", "1,3,224,224", "the input shape when neither metadata nor graph gives one"},
         {"input-dtype", "float32|int64", "the input's dtype (int64: token ids)"},
-        {"threads", "N", "CPU threads for torch (default: every core, or OMP_NUM_THREADS)"},
+        {"threads", "N", "CPU threads for torch (0–256; default: every core, or OMP_NUM_THREADS)"},
         {"precision", "fp32|bf16|fp16", "forward-only work in reduced precision, kept only when the prediction is unchanged"},
         {"role", "classifier|generator|decoder|encoder|conditional_generator", "overrides the metadata's role"},
     };
@@ -61,7 +61,7 @@ const OptionTable &attributionOptions()
         {"superpixels", "slic|grid", "LIME / KernelSHAP features"},
         {"superpixel-size", "PX", "SLIC region size"},
         {"feature-mask", "FILE.npy", "LIME / KernelSHAP features given as an integer mask"},
-        {"grid", "N", "grid cells per side for grid features"},
+        {"grid", "N", "grid cells per side for grid features (1–256, default 8)"},
         {"fill", "V", "the value removed features take"},
         {"internal-batch", "N", "inputs per model pass"},
         {"memory-budget-mb", "N", "memory the method's batches may use"},

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <sstream>
 #include <cmath>
 #include <optional>
 
@@ -127,6 +128,22 @@ std::shared_ptr<AttributionResult> computeAttribution(Model &model, const Tensor
                                                       const AttributionSink &sink)
 {
     const auto t0 = std::chrono::steady_clock::now();
+    // Every numeric parameter within the registry's range (the CLI, the panel and sessions alike).
+    auto inRange = [](const char *name, double v) {
+        const ParameterInfo &p = parameterInfo(name);
+        if (!(v >= p.minimum && v <= p.maximum)) {
+            std::ostringstream s;
+            s << name << " must be " << p.minimum << " to " << p.maximum << ", not " << v;
+            throw Error(ErrorCode::BadInput, s.str());
+        }
+    };
+    inRange("steps", params.steps);
+    inRange("samples", params.samples);
+    inRange("stdev", params.stdev);
+    inRange("fill", params.fill);
+    for (int64_t w : params.window) inRange("window", double(w));
+    if (params.gridCells < 1 || params.gridCells > 256)
+        throw Error(ErrorCode::BadInput, "grid must be 1 to 256 cells a side, not " + std::to_string(params.gridCells));
     model.checkInput(input);
     if (needsLayer(params.method)) {
         if (params.layer.empty()) throw Error(ErrorCode::BadInput, std::string(methodName(params.method)) + " needs a layer (--layer PATH)");

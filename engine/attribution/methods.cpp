@@ -43,7 +43,7 @@ const std::vector<ParameterInfo> &attributionParameters()
     // The defaults are AttributionParams' (attribution.h); the ranges the panel's fields allow.
     static const std::vector<ParameterInfo> rows = {
         {ParamSteps, "steps", 1, 2000, 50, "integration points"},
-        {ParamSamples, "samples", 1, 100000, 25, "noise samples (SmoothGrad) or perturbations (LIME, KernelSHAP)"},
+        {ParamSamples, "samples", 1, 10000, 25, "noise samples (SmoothGrad) or perturbations (LIME, KernelSHAP)"},
         {ParamNoise, "stdev", 0, 2, 0.15, "noise σ as a fraction of the input's value range"},
         {ParamSeed, "seed", 0, double(1 << 30), 0, "random seed"},
         {ParamWindow, "window", 0, 512, 0, "occlusion window side in pixels (0: an eighth of the input)"},

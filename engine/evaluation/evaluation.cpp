@@ -22,6 +22,11 @@ void Evaluator::add(const TensorValue &logits, const std::vector<int> &labels)
         if (label < 0 || label >= mClasses)
             throw Error(ErrorCode::BadInput, "Label " + std::to_string(label) + " is outside the model's " + std::to_string(mClasses) + " classes");
         const float *row = logits.data() + n * mClasses;
+        const int64_t item = mSeen++;
+        if (!std::all_of(row, row + mClasses, [](float v) { return std::isfinite(v); })) {
+            mNonFinite.push_back(item);   // a NaN/Inf input (or a model that makes one): reported, not scored
+            continue;
+        }
         const float mx = *std::max_element(row, row + mClasses);
         double sum = 0;
         for (int c = 0; c < mClasses; ++c) sum += std::exp(double(row[c]) - mx);
@@ -39,6 +44,7 @@ EvalResult Evaluator::finish() const
 {
     EvalResult r;
     r.samples = int64_t(mLabels.size());
+    r.nonFinite = mNonFinite;
     r.topK = mTopK;
     r.confusion.assign(size_t(mClasses), std::vector<int64_t>(size_t(mClasses), 0));
     int64_t correct = 0, inTop = 0;

@@ -15,6 +15,7 @@ struct CalibrationBin {
 
 struct EvalResult {
     int64_t samples = 0;
+    std::vector<int64_t> nonFinite;   // items (in the order added) whose logits hold NaN/Inf: skipped, not counted in samples
     int topK = 5;
     double top1 = 0, topK_accuracy = 0;
     std::vector<std::vector<int64_t>> confusion;   // [true][predicted]
@@ -40,6 +41,8 @@ private:
     std::vector<int> mLabels, mPred;
     std::vector<float> mConf;
     std::vector<char> mInTopK;
+    std::vector<int64_t> mNonFinite;
+    int64_t mSeen = 0;
 };
 
 struct FaithfulnessCurve {

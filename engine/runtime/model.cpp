@@ -271,6 +271,8 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
     (void)detail::compatOpsRegistered();
     // 0: every core (LibTorch's own default is one thread on some builds, e.g. Debian's), unless
     // OMP_NUM_THREADS says otherwise.
+    if (options.threads < 0 || options.threads > 256)
+        throw Error(ErrorCode::BadInput, "threads must be 0 (every core) to 256, not " + std::to_string(options.threads));
     if (options.threads > 0)
         at::set_num_threads(options.threads);
     else if (!std::getenv("OMP_NUM_THREADS"))

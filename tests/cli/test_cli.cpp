@@ -699,7 +699,7 @@ TEST(attribute_png_and_errors)
     CHECK_EQ(cli("attribute --model " + demo + " --input " + img + " --method nope --target 1 --out " + tmp + "/x.npy").status, 1);
     const Run steps = cli("attribute --model " + demo + " --input " + img + " --method ig --steps 0 --target 1 --out " + tmp + "/x.npy");
     CHECK_EQ(steps.status, 2);
-    CHECK(steps.err.find("at least 1 step") != std::string::npos);
+    CHECK(steps.err.find("steps must be 1 to 2000, not 0") != std::string::npos);
 }
 
 TEST(precision_option_keeps_the_prediction)
@@ -1132,6 +1132,39 @@ TEST(hostile_input_gets_one_line_and_never_hangs_or_balloons)
         CHECK_MSG(r.status == 2 && r.err.find("stdout: write error") != std::string::npos, r.err);
         r = run("info --model " + cnn + " >/dev/full");
         CHECK_MSG(r.status == 2 && r.err.find("stdout: write error") != std::string::npos, r.err);
+    }
+    // Numbers out of their range: one line naming the range, at once (no 100,000 threads or IG steps).
+    {
+        const std::string x = dir + "/x.npy";
+        const std::pair<std::string, std::string> ranges[] = {
+            {"predict --model " + cnn + " --input " + x + " --threads 100000", "threads must be 0 (every core) to 256"},
+            {"attribute --model " + cnn + " --input " + x + " --method ig --steps 100000 --target 0 --out " + dir + "/a.npy",
+             "steps must be 1 to 2000"},
+            {"attribute --model " + cnn + " --input " + x + " --method lime --samples 100000 --target 0 --out " + dir + "/a.npy",
+             "samples must be 1 to 10000"},
+            {"attribute --model " + cnn + " --input " + x + " --method lime --superpixels grid --grid 100000 --target 0 --out " + dir + "/a.npy",
+             "grid must be 1 to 256"}};
+        for (const auto &[args, want] : ranges) {
+            const Run r = run(args);
+            CHECK_MSG(r.status == 2 && r.err.find(want) != std::string::npos && lines(r.err) == 1, args + ": " + r.err);
+        }
+    }
+    // A dataset with NaN and Inf images: those items named and left out, the rest evaluated.
+    {
+        std::ofstream csv(dir + "/data.csv");
+        for (int i = 0; i < 4; ++i) {
+            std::vector<float> v(784, 0.25f);
+            if (i == 1) v[10] = std::nanf("");
+            if (i == 2) v[20] = INFINITY;
+            writeNpy(dir + "/item" + std::to_string(i) + ".npy", TensorValue({1, 1, 28, 28}, v));
+            csv << "item" << i << ".npy," << i << "\n";
+        }
+        csv.close();
+        const Run r = run("evaluate --model " + cnn + " --data " + dir + "/data.csv --json");
+        CHECK_MSG(r.status == 0 && r.err.find("2 item(s) gave NaN/Inf outputs") != std::string::npos, r.err);
+        const Json j = Json::parse(r.out);
+        CHECK_EQ(j.find("samples")->asInt(), int64_t(2));
+        CHECK_EQ(j.find("non_finite")->size(), size_t(2));
     }
     // Usage errors: one line and where to read more, not the whole usage text.
     {

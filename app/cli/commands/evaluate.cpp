@@ -40,6 +40,13 @@ int cmdEvaluate(const Args &a)
     j["model"] = s.path;
     j["data"] = a.need("data");
     j["samples"] = r.samples;
+    // Items whose outputs hold NaN/Inf (a NaN pixel, an Inf in an .npy): named, left out of every metric.
+    Json bad = Json::array();
+    for (int64_t i : r.nonFinite) bad.push(Json(data.itemName(size_t(i))));
+    j["non_finite"] = bad;
+    if (!r.nonFinite.empty())
+        std::fprintf(stderr, "pellucid-cli: %zu item(s) gave NaN/Inf outputs and were left out (first: %s)\n", r.nonFinite.size(),
+                     data.itemName(size_t(r.nonFinite[0])).c_str());
     j["top1"] = r.top1;
     j["top" + std::to_string(r.topK)] = r.topK_accuracy;
     j["macro_f1"] = r.macroF1;
