@@ -154,6 +154,12 @@ void MainWindow::buildStatusBar()
     connect(mWorkspace, &Workspace::statusMessage, this, [this](const QString &m, int ms) { statusBar()->showMessage(m, ms); });
     connect(mWorkspace, &Workspace::modelLoading, this,
             [this](const QString &path) { mModelLabel->setText(tr("loading %1…").arg(QFileInfo(path).fileName())); });
+    // A failed load leaves the model that was there (or none), and the field says so.
+    connect(mWorkspace, &Workspace::modelLoadFailed, this, [this](const QString &path, const QString &) {
+        const auto current = mWorkspace->model();
+        mModelLabel->setText(current ? QString::fromStdString(current->fileName) + tr(" (%1 not loaded)").arg(QFileInfo(path).fileName())
+                                     : tr("no model (%1 not loaded)").arg(QFileInfo(path).fileName()));
+    });
 }
 
 void MainWindow::buildMenus()

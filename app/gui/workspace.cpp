@@ -12,10 +12,13 @@ Workspace::Workspace(EngineBridge *bridge, QObject *parent) : QObject(parent), m
 void Workspace::openModel(const QString &path)
 {
     emit modelLoading(path);
-    mBridge->loadModel(path, mOptions, kMainModel, this, [this](std::shared_ptr<const ModelSummary> s) {
-        mModel = std::move(s);
-        emit modelChanged(mModel);
-    });
+    mBridge->loadModel(
+        path, mOptions, kMainModel, this,
+        [this](std::shared_ptr<const ModelSummary> s) {
+            mModel = std::move(s);
+            emit modelChanged(mModel);
+        },
+        [this, path](const QString &message) { emit modelLoadFailed(path, message); });
 }
 
 void Workspace::reloadModel()

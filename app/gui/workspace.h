@@ -100,6 +100,8 @@ public:
 
 signals:
     void modelLoading(const QString &path);
+    /// Loading `path` failed (the engine bridge reported `message`); the previous model, if any, stays.
+    void modelLoadFailed(const QString &path, const QString &message);
     void modelChanged(std::shared_ptr<const pellucid::ModelSummary> summary);
     void compareModelChanged(std::shared_ptr<const pellucid::ModelSummary> summary);   // nullptr: closed
     void inputChanged(pellucid::InputOrigin origin);

@@ -292,7 +292,19 @@ TEST(bad_input_is_named)
     CHECK_THROWS_WITH(computeAttribution(*m, x, params(AttributionMethod::Saliency, 12)), Error, "outside the model's 10 classes");
     AttributionParams ig = params(AttributionMethod::IntegratedGradients, 0);
     ig.steps = 0;
-    CHECK_THROWS_WITH(computeAttribution(*m, x, ig), Error, "at least 1 step");
+    CHECK_THROWS_WITH(computeAttribution(*m, x, ig), Error, "steps must be 1 to 2000, not 0");
+    // Every numeric parameter is held to the registry's range, whatever the caller (CLI, panel, session).
+    ig.steps = 100000;
+    CHECK_THROWS_WITH(computeAttribution(*m, x, ig), Error, "steps must be 1 to 2000");
+    AttributionParams lime = params(AttributionMethod::Lime, 0);
+    lime.samples = 100000;
+    CHECK_THROWS_WITH(computeAttribution(*m, x, lime), Error, "samples must be 1 to 10000");
+    lime.samples = 50;
+    lime.gridCells = 100000;
+    CHECK_THROWS_WITH(computeAttribution(*m, x, lime), Error, "grid must be 1 to 256");
+    AttributionParams sg = params(AttributionMethod::SmoothGrad, 0);
+    sg.stdev = -1;
+    CHECK_THROWS_WITH(computeAttribution(*m, x, sg), Error, "stdev must be 0 to 2");
     ig.steps = 8;
     ig.baseline = BaselineKind::Tensor;
     ig.baselineTensor = TensorValue({1, 3, 8, 8}, std::vector<float>(192, 0.f));

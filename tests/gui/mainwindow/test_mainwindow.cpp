@@ -49,6 +49,9 @@
 #include <QStandardPaths>
 #include <QDir>
 #include <QTemporaryDir>
+#include <QStatusBar>
+
+#include <sys/stat.h>
 #include <QtTest>
 #include <QProcess>
 #include <QJsonDocument>
@@ -204,6 +207,30 @@ private slots:
         QCOMPARE(w->modelSummary(), before);   // the loaded model is kept
 
         QTemporaryDir dir;
+        // A FIFO as the model: refused at once with a message (it would block the loader), the status bar's
+        // model field back from "loading…".
+        const QString fifo = dir.filePath("pipe.pt");
+        QVERIFY(mkfifo(fifo.toLocal8Bit().constData(), 0600) == 0);
+        w->openModel(fifo);
+        QVERIFY(errors.wait(30000));
+        QVERIFY2(w->lastError().contains("not a regular file"), qPrintable(w->lastError()));
+        QCOMPARE(w->modelSummary(), before);
+        for (QLabel *l : w->statusBar()->findChildren<QLabel *>()) QVERIFY2(!l->text().startsWith("loading"), qPrintable(l->text()));
+        // An .npy whose shape overflows: one clear error, nothing shown as a tensor.
+        {
+            QFile npy(dir.filePath("overflow.npy"));
+            QVERIFY(npy.open(QIODevice::WriteOnly));
+            QByteArray h("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }");
+            h.append(QByteArray(int((64 - (10 + h.size() + 1) % 64) % 64), ' ')).append('\n');
+            npy.write(QByteArray("\x93NUMPY\x01\x00", 8));
+            const char len[2] = {char(h.size() & 0xff), char(h.size() >> 8)};
+            npy.write(len, 2);
+            npy.write(h);
+            npy.write(QByteArray(16, '\0'));
+        }
+        w->openImage(dir.filePath("overflow.npy"));
+        QVERIFY2(w->lastError().contains("more elements than can be counted"), qPrintable(w->lastError()));
+
         const QString notImage = dir.filePath("notes.png");
         QFile f(notImage);
         QVERIFY(f.open(QIODevice::WriteOnly));
