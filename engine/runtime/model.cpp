@@ -6,6 +6,7 @@
 
 #include "engine/core/errors.h"
 #include "engine/core/files.h"
+#include "engine/runtime/archive.h"
 #include "engine/runtime/graphtaps.h"
 #include "engine/runtime/modelimpl.h"
 
@@ -285,6 +286,8 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
     const std::string head = readPrefix(path, 4);
     if (head.size() < 4 || head.compare(0, 4, "PK\x03\x04") != 0)
         throw Error(ErrorCode::NotTorchScript, path + " is not a TorchScript archive (expected a zip file written by torch.jit.save)");
+    // Its records against what its pickles reference, before LibTorch (which would read past a short one).
+    checkTorchScriptArchive(path);
 
     std::unique_ptr<Model> m(new Model());
     Impl &d = *m->d;

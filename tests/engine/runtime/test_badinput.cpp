@@ -5,6 +5,7 @@
 #include "engine/runtime/jobs.h"
 #include "engine/runtime/model.h"
 #include "engine/core/npy.h"
+#include "engine/runtime/archive.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/testkit.h"
 
@@ -106,6 +107,31 @@ TEST(nan_outputs_are_counted_not_hidden)
     CHECK_EQ(out->stats.nanCount, int64_t(0));
     auto outLayer = computeActivations(*model, input, 1, "out", 3, 16);
     CHECK_EQ(outLayer->stats.nanCount, int64_t(0));   // before the log: finite
+}
+
+TEST(short_tensor_records_are_refused_before_libtorch_reads_them)
+{
+    // A tensor record emptied or cut short (LibTorch would read past its end): refused by name.
+    for (const char *f : {"corrupt_empty_record.pt", "corrupt_short_record.pt"}) {
+        CHECK_THROWS_WITH(Model::load(fixtures::path(f)), Error, "linear_traced/data/0 holds");
+        CHECK(codeOf([&] { Model::load(fixtures::path(f)); }) == ErrorCode::CorruptArchive);
+    }
+    CHECK_THROWS_WITH(Model::load(fixtures::path("corrupt_truncated.pt")), Error, "truncated or corrupt");
+    // Every intact fixture passes with its storages seen (the pickle walk follows what torch.jit.save writes).
+    // The demos and ../shared/reference's models (PyTorch 1.13 and 2.x) too.
+    int checked = 0;
+    for (const std::string &folder : {fixtures::path(""), fixtures::resources("models"), fixtures::reference("")}) {
+        std::error_code ec;
+        if (!fs::is_directory(folder, ec)) continue;
+        for (const auto &e : fs::recursive_directory_iterator(folder, ec)) {
+            const std::string name = e.path().filename().string();
+            if (e.path().extension() != ".pt" || name.rfind("corrupt_", 0) == 0) continue;
+            const ArchiveCheck c = checkTorchScriptArchive(e.path().string());
+            CHECK_MSG(c.pickleUnderstood, name);
+            checked += c.storages > 0;
+        }
+    }
+    CHECK_MSG(checked >= 25, checked);
 }
 
 TEST(npy_errors)

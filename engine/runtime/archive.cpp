@@ -1,0 +1,426 @@
+#include "engine/runtime/archive.h"
+
+#include "engine/core/errors.h"
+
+#include <algorithm>
+#include <fstream>
+#include <memory>
+#include <vector>
+
+namespace pellucid {
+namespace {
+
+uint64_t le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; --i) v = (v << 8) | p[i];
+    return v;
+}
+
+struct Entry {
+    uint64_t size = 0, compressed = 0, offset = 0;
+    int method = 0;
+};
+
+class File {
+public:
+    File(const std::string &path) : mPath(path), mIn(path, std::ios::binary)
+    {
+        if (!mIn) throw Error(ErrorCode::FileNotFound, "Cannot open " + path);
+        mIn.seekg(0, std::ios::end);
+        mSize = uint64_t(mIn.tellg());
+    }
+    uint64_t size() const { return mSize; }
+    std::vector<unsigned char> read(uint64_t at, uint64_t n)
+    {
+        if (at > mSize || n > mSize - at)
+            throw Error(ErrorCode::CorruptArchive, mPath + ": the zip directory points outside the file (a truncated or corrupt archive)");
+        std::vector<unsigned char> b(static_cast<size_t>(n));
+        mIn.seekg(std::streamoff(at));
+        mIn.read(reinterpret_cast<char *>(b.data()), std::streamsize(n));
+        if (uint64_t(mIn.gcount()) != n) throw Error(ErrorCode::CorruptArchive, mPath + ": cannot read the archive");
+        return b;
+    }
+
+private:
+    std::string mPath;
+    std::ifstream mIn;
+    uint64_t mSize = 0;
+};
+
+/// The central directory: name → entry (sizes from the zip64 extra field where the 32-bit ones overflow).
+std::map<std::string, Entry> centralDirectory(File &f, const std::string &path)
+{
+    const uint64_t tail = std::min<uint64_t>(f.size(), 65557);
+    if (tail < 22) throw Error(ErrorCode::NotTorchScript, path + " is not a TorchScript archive (too short for a zip file)");
+    const std::vector<unsigned char> t = f.read(f.size() - tail, tail);
+    int64_t eocd = -1;
+    for (int64_t i = int64_t(tail) - 22; i >= 0; --i)
+        if (le(&t[size_t(i)], 4) == 0x06054b50) {
+            eocd = i;
+            break;
+        }
+    if (eocd < 0) throw Error(ErrorCode::CorruptArchive, path + " is a truncated or corrupt TorchScript archive (its zip directory is missing)");
+    const unsigned char *e = &t[size_t(eocd)];
+    uint64_t entries = le(e + 10, 2), cdSize = le(e + 12, 4), cdOffset = le(e + 16, 4);
+    if (entries == 0xffff || cdSize == 0xffffffff || cdOffset == 0xffffffff) {
+        // Zip64: the locator just before the end record gives the zip64 end record.
+        if (eocd < 20 || le(&t[size_t(eocd - 20)], 4) != 0x07064b50)
+            throw Error(ErrorCode::CorruptArchive, path + ": a zip64 archive without its locator");
+        const uint64_t at = le(&t[size_t(eocd - 20) + 8], 8);
+        const std::vector<unsigned char> z = f.read(at, 56);
+        if (le(z.data(), 4) != 0x06064b50) throw Error(ErrorCode::CorruptArchive, path + ": a corrupt zip64 end record");
+        entries = le(z.data() + 32, 8);
+        cdSize = le(z.data() + 40, 8);
+        cdOffset = le(z.data() + 48, 8);
+    }
+    if (cdSize > (uint64_t(256) << 20)) throw Error(ErrorCode::CorruptArchive, path + ": a zip directory of " + std::to_string(cdSize) + " bytes");
+    const std::vector<unsigned char> cd = f.read(cdOffset, cdSize);
+    std::map<std::string, Entry> out;
+    size_t p = 0;
+    for (uint64_t k = 0; k < entries; ++k) {
+        if (p + 46 > cd.size() || le(&cd[p], 4) != 0x02014b50) throw Error(ErrorCode::CorruptArchive, path + ": a corrupt zip directory");
+        Entry en;
+        en.method = int(le(&cd[p + 10], 2));
+        en.compressed = le(&cd[p + 20], 4);
+        en.size = le(&cd[p + 24], 4);
+        const size_t nameLen = size_t(le(&cd[p + 28], 2)), extraLen = size_t(le(&cd[p + 30], 2)), commentLen = size_t(le(&cd[p + 32], 2));
+        en.offset = le(&cd[p + 42], 4);
+        if (p + 46 + nameLen + extraLen + commentLen > cd.size()) throw Error(ErrorCode::CorruptArchive, path + ": a corrupt zip directory");
+        const std::string name(reinterpret_cast<const char *>(&cd[p + 46]), nameLen);
+        // Zip64 extra field (id 1): the 64-bit values of the fields that are 0xffffffff, in this order.
+        for (size_t x = p + 46 + nameLen; x + 4 <= p + 46 + nameLen + extraLen;) {
+            const uint64_t id = le(&cd[x], 2), len = le(&cd[x + 2], 2);
+            if (id == 1) {
+                size_t q = x + 4;
+                auto take = [&](uint64_t &field) {
+                    if (field == 0xffffffff && q + 8 <= x + 4 + len) {
+                        field = le(&cd[q], 8);
+                        q += 8;
+                    }
+                };
+                take(en.size);
+                take(en.compressed);
+                take(en.offset);
+            }
+            x += 4 + size_t(len);
+        }
+        out[name] = en;
+        p += 46 + nameLen + extraLen + commentLen;
+    }
+    return out;
+}
+
+/// The bytes of a stored (uncompressed) record.
+std::vector<unsigned char> recordBytes(File &f, const std::string &path, const std::string &name, const Entry &en)
+{
+    const std::vector<unsigned char> h = f.read(en.offset, 30);
+    if (le(h.data(), 4) != 0x04034b50) throw Error(ErrorCode::CorruptArchive, path + ": the record " + name + " has no local header");
+    const uint64_t start = en.offset + 30 + le(h.data() + 26, 2) + le(h.data() + 28, 2);
+    return f.read(start, en.size);
+}
+
+// ---- A walk over a pickle's opcodes: just enough values to see the storage references.
+
+struct Value {
+    enum Kind { Other, Mark, Int, Str, Global, Tuple } kind = Other;
+    int64_t i = 0;
+    std::string s, s2;
+    std::vector<std::shared_ptr<Value>> items;
+};
+using V = std::shared_ptr<Value>;
+
+struct StorageRef {
+    std::string type, key;
+    int64_t numel = 0;
+};
+
+/// False when the pickle uses an opcode this walk does not follow (then nothing is concluded).
+bool walkPickle(const std::vector<unsigned char> &b, std::vector<StorageRef> &refs)
+{
+    std::vector<V> stack;
+    std::map<uint64_t, V> memo;
+    size_t p = 0;
+    auto make = [](Value::Kind k) {
+        auto v = std::make_shared<Value>();
+        v->kind = k;
+        return v;
+    };
+    auto need = [&](size_t n) { return p + n <= b.size(); };
+    auto pop = [&]() -> V {
+        if (stack.empty()) return nullptr;
+        V v = stack.back();
+        stack.pop_back();
+        return v;
+    };
+    auto popToMark = [&](std::vector<V> &items) {
+        while (!stack.empty() && stack.back()->kind != Value::Mark) {
+            items.insert(items.begin(), stack.back());
+            stack.pop_back();
+        }
+        if (stack.empty()) return false;
+        stack.pop_back();
+        return true;
+    };
+    auto line = [&](std::string &out) {
+        const size_t e = p;
+        while (p < b.size() && b[p] != '\n') ++p;
+        if (p >= b.size()) return false;
+        out.assign(reinterpret_cast<const char *>(&b[e]), p - e);
+        ++p;
+        return true;
+    };
+    auto str = [&](uint64_t n) -> V {
+        if (!need(size_t(n))) return nullptr;
+        V v = make(Value::Str);
+        v->s.assign(reinterpret_cast<const char *>(&b[p]), size_t(n));
+        p += size_t(n);
+        return v;
+    };
+    while (p < b.size()) {
+        const unsigned char op = b[p++];
+        switch (op) {
+        case 0x80:   // PROTO
+            if (!need(1)) return false;
+            ++p;
+            break;
+        case 0x95:   // FRAME
+            if (!need(8)) return false;
+            p += 8;
+            break;
+        case '.': return true;   // STOP
+        case '(': stack.push_back(make(Value::Mark)); break;
+        case 'J':
+        case 'K':
+        case 'M': {
+            const size_t n = op == 'J' ? 4 : op == 'K' ? 1 : 2;
+            if (!need(n)) return false;
+            V v = make(Value::Int);
+            v->i = op == 'J' ? int64_t(int32_t(le(&b[p], 4))) : int64_t(le(&b[p], int(n)));
+            p += n;
+            stack.push_back(v);
+            break;
+        }
+        case 0x8a: {   // LONG1
+            if (!need(1)) return false;
+            const size_t n = b[p++];
+            if (!need(n) || n > 8) return false;
+            V v = make(Value::Int);
+            v->i = int64_t(le(&b[p], int(n)));
+            if (n > 0 && n < 8 && (b[p + n - 1] & 0x80)) v->i -= int64_t(1) << (8 * n);
+            p += n;
+            stack.push_back(v);
+            break;
+        }
+        case 'N':
+        case 0x88:
+        case 0x89:
+        case ']':
+        case '}':
+        case ')':
+        case 0x8f: stack.push_back(make(Value::Other)); break;
+        case 'X':
+        case 0x8c:
+        case 0x8d:
+        case 'T':
+        case 'U': {
+            const size_t n = op == 'X' || op == 'T' ? 4 : op == 0x8d ? 8 : 1;
+            if (!need(n)) return false;
+            const uint64_t len = le(&b[p], int(n));
+            p += n;
+            V v = str(len);
+            if (!v) return false;
+            stack.push_back(v);
+            break;
+        }
+        case 'B':
+        case 'C':
+        case 0x8e: {
+            const size_t n = op == 'B' ? 4 : op == 'C' ? 1 : 8;
+            if (!need(n)) return false;
+            const uint64_t len = le(&b[p], int(n));
+            p += n;
+            if (!need(size_t(len))) return false;
+            p += size_t(len);
+            stack.push_back(make(Value::Other));
+            break;
+        }
+        case 'G':
+            if (!need(8)) return false;
+            p += 8;
+            stack.push_back(make(Value::Other));
+            break;
+        case 'c': {   // GLOBAL module\nname\n
+            V v = make(Value::Global);
+            if (!line(v->s) || !line(v->s2)) return false;
+            stack.push_back(v);
+            break;
+        }
+        case 0x93: {   // STACK_GLOBAL
+            V name = pop(), module = pop();
+            if (!name || !module) return false;
+            V v = make(Value::Global);
+            v->s = module->s;
+            v->s2 = name->s;
+            stack.push_back(v);
+            break;
+        }
+        case 't':
+        case 'l':
+        case 'd': {
+            V v = make(op == 't' ? Value::Tuple : Value::Other);
+            if (!popToMark(v->items)) return false;
+            stack.push_back(v);
+            break;
+        }
+        case 0x85:
+        case 0x86:
+        case 0x87: {
+            V v = make(Value::Tuple);
+            for (int k = 0; k < op - 0x84; ++k) {
+                V x = pop();
+                if (!x) return false;
+                v->items.insert(v->items.begin(), x);
+            }
+            stack.push_back(v);
+            break;
+        }
+        case 'a':
+            if (!pop()) return false;
+            break;
+        case 's':
+            if (!pop() || !pop()) return false;
+            break;
+        case 'e':
+        case 'u':
+        case 0x90: {
+            std::vector<V> items;
+            if (!popToMark(items)) return false;
+            break;
+        }
+        case 'q':
+        case 'r': {
+            const size_t n = op == 'q' ? 1 : 4;
+            if (!need(n) || stack.empty()) return false;
+            memo[le(&b[p], int(n))] = stack.back();
+            p += n;
+            break;
+        }
+        case 0x94:
+            if (stack.empty()) return false;
+            memo[memo.size()] = stack.back();
+            break;
+        case 'h':
+        case 'j': {
+            const size_t n = op == 'h' ? 1 : 4;
+            if (!need(n)) return false;
+            const auto it = memo.find(le(&b[p], int(n)));
+            p += n;
+            if (it == memo.end()) return false;
+            stack.push_back(it->second);
+            break;
+        }
+        case 'Q': {   // BINPERSID
+            V id = pop();
+            if (!id) return false;
+            if (id->kind == Value::Tuple && id->items.size() >= 5 && id->items[0]->kind == Value::Str && id->items[0]->s == "storage"
+                && id->items[1]->kind == Value::Global && id->items[2]->kind == Value::Str && id->items[4]->kind == Value::Int)
+                refs.push_back({id->items[1]->s2, id->items[2]->s, id->items[4]->i});
+            stack.push_back(make(Value::Other));
+            break;
+        }
+        case 'R':
+            if (!pop() || !pop()) return false;
+            stack.push_back(make(Value::Other));
+            break;
+        case 'b':
+            if (!pop()) return false;
+            break;
+        case 0x81:
+            if (!pop() || !pop()) return false;
+            stack.push_back(make(Value::Other));
+            break;
+        case 0x92:
+            if (!pop() || !pop() || !pop()) return false;
+            stack.push_back(make(Value::Other));
+            break;
+        case '0':
+            if (!pop()) return false;
+            break;
+        case '1': {
+            std::vector<V> items;
+            if (!popToMark(items)) return false;
+            break;
+        }
+        case '2':
+            if (stack.empty()) return false;
+            stack.push_back(stack.back());
+            break;
+        default: return false;   // INST, OBJ, EXT*, text opcodes: not written by torch.jit.save
+        }
+    }
+    return false;   // no STOP
+}
+
+int64_t elementSize(const std::string &storage)
+{
+    static const std::map<std::string, int64_t> sizes = {
+        {"FloatStorage", 4},        {"DoubleStorage", 8},         {"HalfStorage", 2},  {"BFloat16Storage", 2}, {"LongStorage", 8},
+        {"IntStorage", 4},          {"ShortStorage", 2},          {"CharStorage", 1},  {"ByteStorage", 1},     {"BoolStorage", 1},
+        {"ComplexFloatStorage", 8}, {"ComplexDoubleStorage", 16}, {"QInt8Storage", 1}, {"QUInt8Storage", 1},   {"QInt32Storage", 4},
+    };
+    const auto it = sizes.find(storage);
+    return it == sizes.end() ? 0 : it->second;
+}
+
+}   // namespace
+
+ArchiveCheck checkTorchScriptArchive(const std::string &path)
+{
+    File f(path);
+    ArchiveCheck out;
+    const std::map<std::string, Entry> dir = centralDirectory(f, path);
+    for (const auto &[name, en] : dir) {
+        out.records[name] = en.size;
+        if (en.method == 0 && en.compressed != en.size)
+            throw Error(ErrorCode::CorruptArchive,
+                        path + ": the record " + name + " claims " + std::to_string(en.size) + " bytes stored in " + std::to_string(en.compressed));
+        if (en.offset > f.size() || en.compressed > f.size() - std::min(f.size(), en.offset))
+            throw Error(ErrorCode::CorruptArchive, path + ": the record " + name + " lies outside the file (a truncated archive)");
+    }
+    // Each pickle's storages against the records of its tensor folder (ROOT/data.pkl → ROOT/data/KEY).
+    for (const auto &[name, en] : dir) {
+        const size_t slash = name.rfind('/');
+        const std::string base = slash == std::string::npos ? name : name.substr(slash + 1);
+        if (base != "data.pkl" && base != "constants.pkl") continue;
+        if (en.method != 0 || en.size > (uint64_t(512) << 20)) {
+            out.pickleUnderstood = false;
+            continue;
+        }
+        std::vector<StorageRef> refs;
+        if (!walkPickle(recordBytes(f, path, name, en), refs)) {
+            out.pickleUnderstood = false;
+            continue;
+        }
+        const std::string folder = name.substr(0, name.size() - 4) + "/";   // ROOT/data/ or ROOT/constants/
+        for (const StorageRef &r : refs) {
+            const int64_t item = elementSize(r.type);
+            if (item == 0 || r.numel < 0) continue;
+            const auto it = dir.find(folder + r.key);
+            if (it == dir.end()) {
+                if (r.numel == 0) continue;   // an empty storage has no record
+                throw Error(ErrorCode::CorruptArchive,
+                            path + ": " + base + " refers to the tensor record " + folder + r.key + ", which the archive lacks");
+            }
+            const uint64_t needBytes = uint64_t(r.numel) * uint64_t(item);
+            if (it->second.size < needBytes)
+                throw Error(ErrorCode::CorruptArchive,
+                            path + ": the tensor record " + folder + r.key + " holds " + std::to_string(it->second.size) + " bytes, its " + r.type
+                                + " needs " + std::to_string(needBytes) + " (a truncated or corrupt model)");
+            ++out.storages;
+        }
+    }
+    return out;
+}
+
+}   // namespace pellucid
