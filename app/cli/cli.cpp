@@ -228,8 +228,8 @@ std::string oneLine(const std::string &what)
     static const char *numbers[] = {"stoi", "stol", "stoll", "stoul", "stoull", "stof", "stod", "stold"};
     for (const char *n : numbers)
         if (m == n) return "a number in the input could not be read (malformed or out of range)";
-    if (m == "vector" || m.find("max_size()") != std::string::npos || m.find("basic_string::_M_create") != std::string::npos || m == "std::bad_alloc"
-        || m == "bad_alloc")
+    if (m == "vector" || m.rfind("vector::", 0) == 0 || m == "std::bad_array_new_length" || m.find("max_size()") != std::string::npos
+        || m.find("basic_string::_M_create") != std::string::npos || m == "std::bad_alloc" || m == "bad_alloc")
         return "a size in the input is too large to allocate";
     // The first non-empty line, control and other non-printable bytes escaped.
     std::string line;
@@ -241,6 +241,7 @@ std::string oneLine(const std::string &what)
         if (line.find_first_not_of(" \t\r") != std::string::npos) break;
         start = end + 1;
     }
+    if (line.find_first_not_of(" \t\r") == std::string::npos) return "the command failed without saying why";
     std::string out;
     for (size_t i = 0; i < line.size(); ++i) {
         const unsigned char c = static_cast<unsigned char>(line[i]);

@@ -2,6 +2,7 @@
 
 #include "engine/core/files.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/core/errors.h"
@@ -11,13 +12,16 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <type_traits>
 #include <sstream>
 
 namespace pellucid {
 namespace {
 
+/// Integers beyond ±2^24, which float32 cannot hold exactly, are reported through `beyond` (checked before
+/// the conversion rounds them).
 template <typename T>
-void convert(const char *raw, size_t n, std::vector<float> &out, bool swap)
+void convert(const char *raw, size_t n, std::vector<float> &out, bool swap, bool *beyond = nullptr, int64_t *first = nullptr)
 {
     for (size_t i = 0; i < n; ++i) {
         T v;
@@ -26,6 +30,12 @@ void convert(const char *raw, size_t n, std::vector<float> &out, bool swap)
         if (swap)
             for (size_t b = 0; b < sizeof(T) / 2; ++b) std::swap(bytes[b], bytes[sizeof(T) - 1 - b]);
         std::memcpy(&v, bytes, sizeof(T));
+        if constexpr (std::is_integral_v<T> && sizeof(T) >= 4) {
+            if (beyond && !*beyond && (double(v) > 16777216.0 || double(v) < -16777216.0)) {
+                *beyond = true;
+                *first = int64_t(v);
+            }
+        }
         out[i] = float(v);
     }
 }
@@ -138,7 +148,10 @@ NpyHeader parseNpyHeader(const std::string &path, const std::string &h)
             throw bad(key == "descr" || key == "fortran_order" || key == "shape" ? "'" + key + "' given twice" : "unknown key '" + key + "'");
         }
         skip();
-        if (p < h.size() && h[p] == ',') ++p;
+        if (p < h.size() && h[p] == ',')
+            ++p;
+        else if (p >= h.size() || h[p] != '}')
+            throw bad("expected ',' or '}' after the value of '" + key + "'");
     }
     skip();
     if (p != h.size()) throw bad("text after the dict");
@@ -217,8 +230,15 @@ TensorValue readNpy(const std::string &path)
     const bool swap = descr[0] == '>';
     // The element count, checked for overflow and against the bytes the file holds.
     uint64_t count = 1;
+    for (int64_t d : shape)
+        if (d > (int64_t(1) << 40)) throw Error(ErrorCode::BadInput, path + ": the shape " + shapeToString(shape) + " has a dimension over 2^40");
+    const bool empty = std::find(shape.begin(), shape.end(), 0) != shape.end();
     for (int64_t d : shape) {
-        if (d != 0 && count > (uint64_t(1) << 62) / uint64_t(d))
+        if (empty) {
+            count = 0;
+            break;
+        }
+        if (count > (uint64_t(1) << 60) / uint64_t(d))   // ≤ 2^60 elements of ≤ 8 bytes: the byte count cannot wrap
             throw Error(ErrorCode::BadInput, path + ": the shape " + shapeToString(shape) + " has more elements than can be counted");
         count *= uint64_t(d);
     }
@@ -237,6 +257,8 @@ TensorValue readNpy(const std::string &path)
         throw Error(ErrorCode::BadInput,
                     path + ": truncated data (expected " + std::to_string(raw.size()) + " bytes for shape " + shapeToString(shape) + ")");
     std::vector<float> values(n);
+    bool beyond = false;
+    int64_t firstBeyond = 0;
     if (kind == 'f' && size == 4)
         convert<float>(raw.data(), n, values, swap);
     else if (kind == 'f' && size == 8)
@@ -249,9 +271,9 @@ TensorValue readNpy(const std::string &path)
             values[i] = halfToFloat(h);
         }
     } else if (kind == 'i' && size == 8)
-        convert<int64_t>(raw.data(), n, values, swap);
+        convert<int64_t>(raw.data(), n, values, swap, &beyond, &firstBeyond);
     else if (kind == 'i' && size == 4)
-        convert<int32_t>(raw.data(), n, values, swap);
+        convert<int32_t>(raw.data(), n, values, swap, &beyond, &firstBeyond);
     else if (kind == 'i' && size == 2)
         convert<int16_t>(raw.data(), n, values, swap);
     else if (kind == 'i' && size == 1)
@@ -261,7 +283,7 @@ TensorValue readNpy(const std::string &path)
     else if (kind == 'u' && size == 2)
         convert<uint16_t>(raw.data(), n, values, swap);
     else if (kind == 'u' && size == 4)
-        convert<uint32_t>(raw.data(), n, values, swap);
+        convert<uint32_t>(raw.data(), n, values, swap, &beyond, &firstBeyond);
     else if (kind == 'b' && size == 1)
         convert<uint8_t>(raw.data(), n, values, swap);
     else
@@ -278,12 +300,10 @@ TensorValue readNpy(const std::string &path)
         dtype = "bool";
     else if (kind == 'f' && size != 4)
         dtype = "float" + std::to_string(size * 8);
-    if (kind == 'i' || kind == 'u')
-        for (size_t i = 0; i < n; ++i)
-            if (std::fabs(values[i]) > 16777216.0f)
-                throw Error(ErrorCode::BadInput,
-                            path + ": " + dtype + " value " + std::to_string(int64_t(values[i]))
-                                + " is beyond ±16,777,216, which Pellucid's float32 tensors cannot hold exactly");
+    if (beyond)
+        throw Error(ErrorCode::BadInput,
+                    path + ": " + dtype + " value " + std::to_string(firstBeyond)
+                        + " is beyond ±16,777,216, which Pellucid's float32 tensors cannot hold exactly");
     if (fortran && shape.size() > 1) {
         // Reorder column-major data into C order.
         std::vector<float> c(n);
@@ -306,8 +326,8 @@ void writeNpy(const std::string &path, const TensorValue &t)
 {
     // What is written must be what NumPy reads back: as many values as the shape holds.
     if (t.numel() != shapeNumel(t.shape()))
-        throw Error(ErrorCode::BadInput, "Nothing valid to write to " + path + ": " + std::to_string(t.numel()) + " values for the shape "
-                                             + shapeToString(t.shape()));
+        throw Error(ErrorCode::BadInput,
+                    "Nothing valid to write to " + path + ": " + std::to_string(t.numel()) + " values for the shape " + shapeToString(t.shape()));
     std::ostringstream h;
     h << "{'descr': '<f4', 'fortran_order': False, 'shape': (";
     for (size_t i = 0; i < t.shape().size(); ++i) h << t.shape()[i] << (t.shape().size() == 1 ? "," : (i + 1 < t.shape().size() ? ", " : ""));

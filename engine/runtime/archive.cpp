@@ -89,8 +89,11 @@ std::map<std::string, Entry> centralDirectory(File &f, const std::string &path)
         if (p + 46 + nameLen + extraLen + commentLen > cd.size()) throw Error(ErrorCode::CorruptArchive, path + ": a corrupt zip directory");
         const std::string name(reinterpret_cast<const char *>(&cd[p + 46]), nameLen);
         // Zip64 extra field (id 1): the 64-bit values of the fields that are 0xffffffff, in this order.
-        for (size_t x = p + 46 + nameLen; x + 4 <= p + 46 + nameLen + extraLen;) {
+        const size_t extraEnd = p + 46 + nameLen + extraLen;
+        for (size_t x = p + 46 + nameLen; x + 4 <= extraEnd;) {
             const uint64_t id = le(&cd[x], 2), len = le(&cd[x + 2], 2);
+            if (x + 4 + len > extraEnd)
+                throw Error(ErrorCode::CorruptArchive, path + ": a corrupt zip directory (an extra field runs past its entry)");
             if (id == 1) {
                 size_t q = x + 4;
                 auto take = [&](uint64_t &field) {
@@ -105,7 +108,8 @@ std::map<std::string, Entry> centralDirectory(File &f, const std::string &path)
             }
             x += 4 + size_t(len);
         }
-        out[name] = en;
+        if (!out.emplace(name, en).second)
+            throw Error(ErrorCode::CorruptArchive, path + ": the record " + name + " appears twice in the zip directory");
         p += 46 + nameLen + extraLen + commentLen;
     }
     return out;
@@ -146,20 +150,33 @@ bool walkPickle(const std::vector<unsigned char> &b, std::vector<StorageRef> &re
         v->kind = k;
         return v;
     };
-    auto need = [&](size_t n) { return p + n <= b.size(); };
+    auto need = [&](uint64_t n) { return p <= b.size() && n <= b.size() - p; };
     auto pop = [&]() -> V {
         if (stack.empty()) return nullptr;
         V v = stack.back();
         stack.pop_back();
         return v;
     };
-    auto popToMark = [&](std::vector<V> &items) {
-        while (!stack.empty() && stack.back()->kind != Value::Mark) {
-            items.insert(items.begin(), stack.back());
-            stack.pop_back();
+    // Items are kept only for short flat tuples (a storage reference is 5 scalars): no deep chains of
+    // values, no quadratic copying for long lists.
+    auto keep = [](const V &v) {
+        if (v->kind != Value::Tuple) return;
+        bool flat = v->items.size() <= 8;
+        for (const V &x : v->items) flat = flat && x->kind != Value::Tuple && x->kind != Value::Mark;
+        if (!flat) {
+            v->kind = Value::Other;
+            v->items.clear();
         }
-        if (stack.empty()) return false;
-        stack.pop_back();
+    };
+    auto popToMark = [&](std::vector<V> &items) {
+        size_t m = stack.size();
+        while (m > 0 && stack[m - 1]->kind != Value::Mark) --m;
+        if (m == 0) return false;
+        if (stack.size() - m <= 8)
+            items.assign(stack.begin() + long(m), stack.end());
+        else
+            items.clear(), items.push_back(nullptr);   // too long to be a storage reference
+        stack.resize(m - 1);
         return true;
     };
     auto line = [&](std::string &out) {
@@ -270,6 +287,9 @@ bool walkPickle(const std::vector<unsigned char> &b, std::vector<StorageRef> &re
         case 'd': {
             V v = make(op == 't' ? Value::Tuple : Value::Other);
             if (!popToMark(v->items)) return false;
+            if (!v->items.empty() && !v->items[0]) v->kind = Value::Other;
+            if (v->kind != Value::Tuple) v->items.clear();
+            keep(v);
             stack.push_back(v);
             break;
         }
@@ -282,6 +302,7 @@ bool walkPickle(const std::vector<unsigned char> &b, std::vector<StorageRef> &re
                 if (!x) return false;
                 v->items.insert(v->items.begin(), x);
             }
+            keep(v);
             stack.push_back(v);
             break;
         }
@@ -324,7 +345,8 @@ bool walkPickle(const std::vector<unsigned char> &b, std::vector<StorageRef> &re
             V id = pop();
             if (!id) return false;
             if (id->kind == Value::Tuple && id->items.size() >= 5 && id->items[0]->kind == Value::Str && id->items[0]->s == "storage"
-                && id->items[1]->kind == Value::Global && id->items[2]->kind == Value::Str && id->items[4]->kind == Value::Int)
+                && id->items[1]->kind == Value::Global && id->items[2]->kind == Value::Str && id->items[4]->kind == Value::Int
+                && !(id->items[3]->kind == Value::Str && id->items[3]->s == "meta"))   // meta tensors have no data
                 refs.push_back({id->items[1]->s2, id->items[2]->s, id->items[4]->i});
             stack.push_back(make(Value::Other));
             break;
@@ -390,8 +412,10 @@ ArchiveCheck checkTorchScriptArchive(const std::string &path)
     }
     // Each pickle's storages against the records of its tensor folder (ROOT/data.pkl → ROOT/data/KEY).
     for (const auto &[name, en] : dir) {
-        const size_t slash = name.rfind('/');
-        const std::string base = slash == std::string::npos ? name : name.substr(slash + 1);
+        // ROOT/data.pkl and ROOT/constants.pkl only (not a user's extra file of the same name deeper down).
+        const size_t slash = name.find('/');
+        if (slash == std::string::npos || name.find('/', slash + 1) != std::string::npos) continue;
+        const std::string base = name.substr(slash + 1);
         if (base != "data.pkl" && base != "constants.pkl") continue;
         if (en.method != 0 || en.size > (uint64_t(512) << 20)) {
             out.pickleUnderstood = false;
@@ -405,7 +429,10 @@ ArchiveCheck checkTorchScriptArchive(const std::string &path)
         const std::string folder = name.substr(0, name.size() - 4) + "/";   // ROOT/data/ or ROOT/constants/
         for (const StorageRef &r : refs) {
             const int64_t item = elementSize(r.type);
-            if (item == 0 || r.numel < 0) continue;
+            if (item == 0) continue;   // a storage type this check does not know: LibTorch decides
+            if (r.numel < 0 || uint64_t(r.numel) > UINT64_MAX / uint64_t(item))
+                throw Error(ErrorCode::CorruptArchive,
+                            path + ": " + base + " gives the tensor " + r.key + " " + std::to_string(r.numel) + " elements");
             const auto it = dir.find(folder + r.key);
             if (it == dir.end()) {
                 if (r.numel == 0) continue;   // an empty storage has no record

@@ -145,6 +145,33 @@ TEST(npy_errors)
     fs::resize_file(dir + "/short.npy", fs::file_size(full) - 100);
     CHECK_THROWS_WITH(readNpy(dir + "/short.npy"), Error, "truncated");
     CHECK_THROWS_WITH(writeNpy("/nonexistent-dir/x.npy", TensorValue({1}, {1.0f})), Error, "Cannot write");
+    // Headers as NumPy writes them, and nothing else.
+    auto npy = [&](const std::string &name, const std::string &header, const std::string &data) {
+        std::string h = header;
+        h.append((64 - (10 + h.size() + 1) % 64) % 64, ' ');
+        h += '\n';
+        std::ofstream f(dir + "/" + name, std::ios::binary);
+        f.write("\x93NUMPY\x01\x00", 8);
+        f.put(char(h.size() & 0xff));
+        f.put(char(h.size() >> 8));
+        f << h << data;
+        return dir + "/" + name;
+    };
+    CHECK_THROWS_WITH(readNpy(npy("nocomma.npy", "{'descr': '<f4' 'fortran_order': False, 'shape': (1,)}", std::string(4, '\0'))), Error,
+                      "expected ',' or '}'");
+    CHECK_THROWS_WITH(readNpy(npy("wrap.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (2147483648, 1073741824), }", "")), Error,
+                      "more elements than can be counted");
+    const TensorValue none = readNpy(npy("empty.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 1000000, 0), }", ""));
+    CHECK_EQ(none.numel(), int64_t(0));
+    // An int32 id just beyond float32's exact range is refused, not rounded to its neighbour.
+    const int32_t big = 16777217;
+    CHECK_THROWS_WITH(
+        readNpy(npy("id.npy", "{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }", std::string(reinterpret_cast<const char *>(&big), 4))),
+        Error, "value 16777217 is beyond");
+    const int32_t ok = 16777216;
+    CHECK_EQ(readNpy(npy("id2.npy", "{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }", std::string(reinterpret_cast<const char *>(&ok), 4)))
+                 .at(0),
+             16777216.0f);
 }
 
 TESTKIT_MAIN
