@@ -155,10 +155,9 @@ void MainWindow::buildStatusBar()
     connect(mWorkspace, &Workspace::modelLoading, this,
             [this](const QString &path) { mModelLabel->setText(tr("loading %1…").arg(QFileInfo(path).fileName())); });
     // A failed load leaves the model that was there (or none), and the field says so.
-    connect(mWorkspace, &Workspace::modelLoadFailed, this, [this](const QString &path, const QString &) {
+    connect(mWorkspace, &Workspace::modelLoadFailed, this, [this](const QString &, const QString &) {
         const auto current = mWorkspace->model();
-        mModelLabel->setText(current ? QString::fromStdString(current->fileName) + tr(" (%1 not loaded)").arg(QFileInfo(path).fileName())
-                                     : tr("no model (%1 not loaded)").arg(QFileInfo(path).fileName()));
+        mModelLabel->setText(current ? QString::fromStdString(current->fileName) : tr("no model"));
     });
 }
 
@@ -228,6 +227,7 @@ void MainWindow::buildMenus()
 void MainWindow::showError(const QString &message)
 {
     mLastError = message;
+    statusBar()->clearMessage();   // a temporary message ("loading …") would hide the error behind it
     mErrorLabel->setText(message);
     mErrorLabel->setToolTip(message);
     emit errorShown(message);

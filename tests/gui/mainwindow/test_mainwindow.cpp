@@ -216,6 +216,9 @@ private slots:
         QVERIFY2(w->lastError().contains("not a regular file"), qPrintable(w->lastError()));
         QCOMPARE(w->modelSummary(), before);
         for (QLabel *l : w->statusBar()->findChildren<QLabel *>()) QVERIFY2(!l->text().startsWith("loading"), qPrintable(l->text()));
+        QVERIFY2(w->statusBar()->currentMessage().isEmpty(), qPrintable(w->statusBar()->currentMessage()));   // the error is not hidden
+        QCOMPARE(w->statusBar()->findChild<QLabel *>()->isVisible(), true);
+        w->grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/failed_model_load.png");
         // An .npy whose shape overflows: one clear error, nothing shown as a tensor.
         {
             QFile npy(dir.filePath("overflow.npy"));
