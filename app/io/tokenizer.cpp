@@ -11,6 +11,7 @@
 #include "engine/core/files.h"
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
 
@@ -147,6 +148,18 @@ void checkLength(Tokenized &t, const TokenizerOptions &o, bool keepLast)
         t.tokens.resize(keep);
     }
     t.truncated = true;
+}
+
+/// The closing end token (EOS) where the options ask for it and the model has one (endId ≥ 0), then the
+/// length rule (truncation keeps that token).
+void closeEncoding(Tokenized &t, const TokenizerOptions &o, int64_t endId, const std::function<std::string()> &endPiece)
+{
+    const bool end = o.addSpecial && o.addEnd && endId >= 0;
+    if (end) {
+        t.ids.push_back(endId);
+        t.tokens.push_back(endPiece());
+    }
+    checkLength(t, o, end);
 }
 
 }   // namespace
@@ -362,12 +375,7 @@ public:
             t.ids.push_back(std::stoll(line.substr(0, tab)));
             t.tokens.push_back(line.substr(tab + 1));
         }
-        const bool eos = mOptions.addSpecial && mOptions.addEnd && mEos >= 0;
-        if (eos) {
-            t.ids.push_back(mEos);
-            t.tokens.push_back(mPlugin.take(mPlugin.piece(mHandle, mEos)));
-        }
-        checkLength(t, mOptions, eos);
+        closeEncoding(t, mOptions, mEos, [&] { return mPlugin.take(mPlugin.piece(mHandle, mEos)); });
         return t;
     }
     std::string kind() const override { return "sentencepiece"; }
@@ -661,12 +669,7 @@ Tokenized BpeTokenizer::encode(const std::string &text) const
         if (!hit) ++pos;
     }
     encodeSpan(text.substr(from));
-    const bool end = mOptions.addSpecial && mOptions.addEnd && mEnd >= 0;
-    if (end) {
-        t.ids.push_back(mEnd);
-        t.tokens.push_back(mPieces[size_t(mEnd)]);
-    }
-    checkLength(t, mOptions, end);
+    closeEncoding(t, mOptions, mEnd, [&] { return mPieces[size_t(mEnd)]; });
     return t;
 }
 
@@ -772,12 +775,7 @@ Tokenized UnigramTokenizer::encode(const std::string &text) const
             t.tokens.push_back(it->first == mUnk ? mPieces[size_t(mUnk)] : it->second);
         }
     }
-    const bool end = mOptions.addSpecial && mOptions.addEnd && mEos >= 0;
-    if (end) {
-        t.ids.push_back(mEos);
-        t.tokens.push_back(mPieces[size_t(mEos)]);
-    }
-    checkLength(t, mOptions, end);
+    closeEncoding(t, mOptions, mEos, [&] { return mPieces[size_t(mEos)]; });
     return t;
 }
 

@@ -229,7 +229,7 @@ int main(int argc, char **argv)
             std::vector<double> lt, fwd;
             logitLens(*m, ids, 1);
             for (int r = 0; r < 9; ++r) {
-                fwd.push_back(languageModelPassCosts(*m, ids, P, 1, 0).forwardMs);
+                fwd.push_back(languageModelPassCosts(*m, ids, P, 1, 0, false).forwardMs);
                 const auto t0 = Clock::now();
                 logitLens(*m, ids, 1);
                 lt.push_back(ms(Clock::now() - t0));

@@ -97,15 +97,17 @@ NpyHeader parseNpyHeader(const std::string &path, const std::string &h)
         p = e + 1;
         return v;
     };
+    // The closing bracket c next (after blanks): consumed.
+    auto closes = [&](char c) {
+        skip();
+        if (p >= h.size() || h[p] != c) return false;
+        ++p;
+        return true;
+    };
     NpyHeader out;
     bool haveDescr = false, haveOrder = false, haveShape = false;
     expect('{');
-    for (;;) {
-        skip();
-        if (p < h.size() && h[p] == '}') {
-            ++p;
-            break;
-        }
+    while (!closes('}')) {
         const std::string key = quoted();
         expect(':');
         skip();
@@ -124,12 +126,7 @@ NpyHeader parseNpyHeader(const std::string &path, const std::string &h)
             haveOrder = true;
         } else if (key == "shape" && !haveShape) {
             expect('(');
-            for (;;) {
-                skip();
-                if (p < h.size() && h[p] == ')') {
-                    ++p;
-                    break;
-                }
+            while (!closes(')')) {
                 const size_t start = p;
                 while (p < h.size() && h[p] >= '0' && h[p] <= '9') ++p;
                 if (p == start) throw bad("the shape holds '" + h.substr(start, 8) + "', not a non-negative integer");

@@ -575,7 +575,7 @@ GenerationAttribution attributeGenerationImpl(Model &model, const std::vector<in
     return out;
 }
 
-LmPassCosts languageModelPassCosts(Model &model, const std::vector<int64_t> &ids, int64_t P, int reps, int warmUp)
+LmPassCosts languageModelPassCosts(Model &model, const std::vector<int64_t> &ids, int64_t P, int reps, int warmUp, bool withBatchedPass)
 {
     Model::Impl &d = model.impl();
     const LanguageModelParts parts = languageModelParts(model);
@@ -604,7 +604,7 @@ LmPassCosts languageModelPassCosts(Model &model, const std::vector<int64_t> &ids
     std::vector<double> fb, fw;
     // Warm-up runs first (the executor specialises on the first runs of a shape), then each kind timed in
     // its own loop.
-    for (int r = 0; r < reps + warmUp; ++r) {
+    for (int r = 0; withBatchedPass && r < reps + warmUp; ++r) {
         auto t0 = std::chrono::steady_clock::now();
         {
             torch::AutoGradMode on(true);
@@ -622,7 +622,7 @@ LmPassCosts languageModelPassCosts(Model &model, const std::vector<int64_t> &ids
         d.syncStream();
         if (r >= warmUp) fw.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
-    return {median(fb), median(fw), *std::min_element(fb.begin(), fb.end()), *std::min_element(fw.begin(), fw.end())};
+    return {median(fb), median(fw)};
 }
 
 bool parsePatchSite(const std::string &name, PatchSite &out)
@@ -661,6 +661,26 @@ double pearson(const std::vector<float> &x, const std::vector<float> &y)
     return sxx > 0 && syy > 0 ? sxy / std::sqrt(sxx * syy) : 0;
 }
 
+/// p(target) at the last position of row `row` of logits [B, L, V].
+at::Tensor lastProbability(const at::Tensor &logits, int64_t row, int64_t target)
+{
+    return at::softmax(logits[row][logits.size(1) - 1].to(at::kDouble), 0)[target];
+}
+
+/// The patching target (given, else the clean run's top next token), checked against the vocabulary, and
+/// its probability in both runs.
+void resolvePatchTarget(PatchingResult &out, const std::string &fileName, const at::Tensor &logitsClean, const at::Tensor &logitsCorrupt,
+                        int64_t target)
+{
+    if (logitsClean.dim() != 3) throw Error(ErrorCode::BadInput, fileName + " does not return logits [B, L, V]");
+    const int64_t V = logitsClean.size(2), L = logitsClean.size(1);
+    out.target = target >= 0 ? target : logitsClean[0][L - 1].argmax().item<int64_t>();
+    if (out.target >= V)
+        throw Error(ErrorCode::BadInput, "--target-id " + std::to_string(out.target) + " is outside the vocabulary 0–" + std::to_string(V - 1));
+    out.pClean = lastProbability(logitsClean, 0, out.target).item<double>();
+    out.pCorrupt = lastProbability(logitsCorrupt, 0, out.target).item<double>();
+}
+
 /// Per-head patching. out.sites holds each block's attention output projection. The projection is linear
 /// (nn.Linear: y = x Wᵀ + b; GPT-2's Conv1D: y = x W + b), so restoring head h's slice of its input x at
 /// position p adds (x_clean − x_corrupt)[p, slice h] through W's matching columns to its output there: the
@@ -676,15 +696,8 @@ PatchingResult patchHeads(Model &model, PatchingResult out, const std::vector<in
         taps.push_back(p);
     }
     const auto rc = d.runTapped(xc, taps), rk = d.runTapped(xk, taps);
-    const at::Tensor logitsClean = firstOutput(rc.at(0)), logitsCorrupt = firstOutput(rk.at(0));
-    if (logitsClean.dim() != 3) throw Error(ErrorCode::BadInput, d.summary.fileName + " does not return logits [B, L, V]");
-    const int64_t V = logitsClean.size(2);
-    out.target = target >= 0 ? target : logitsClean[0][L - 1].argmax().item<int64_t>();
-    if (out.target >= V)
-        throw Error(ErrorCode::BadInput, "--target-id " + std::to_string(out.target) + " is outside the vocabulary 0–" + std::to_string(V - 1));
-    auto prob = [&](const at::Tensor &logits, int64_t row) { return at::softmax(logits[row][L - 1].to(at::kDouble), 0)[out.target]; };
-    out.pClean = prob(logitsClean, 0).item<double>();
-    out.pCorrupt = prob(logitsCorrupt, 0).item<double>();
+    resolvePatchTarget(out, d.summary.fileName, firstOutput(rc.at(0)), firstOutput(rk.at(0)), target);
+    auto prob = [&](const at::Tensor &logits, int64_t row) { return lastProbability(logits, row, out.target); };
     // Heads per block: the attention probabilities [1, H, L, L] of the clean run.
     const TensorValue ids1 = TensorValue({1, L}, std::vector<float>(clean.begin(), clean.end())).withDtype("int64");
     std::vector<TensorValue> attention;
@@ -834,14 +847,8 @@ PatchingResult activationPatchingImpl(Model &model, const std::vector<int64_t> &
             hCorrupt.push_back(firstOutput(rk.at(k + 1)).detach());
         }
     }
-    if (logitsClean.dim() != 3) throw Error(ErrorCode::BadInput, s.fileName + " does not return logits [B, L, V]");
-    const int64_t V = logitsClean.size(2);
-    out.target = target >= 0 ? target : logitsClean[0][L - 1].argmax().item<int64_t>();
-    if (out.target >= V)
-        throw Error(ErrorCode::BadInput, "--target-id " + std::to_string(out.target) + " is outside the vocabulary 0–" + std::to_string(V - 1));
-    auto prob = [&](const at::Tensor &logits, int64_t row) { return at::softmax(logits[row][L - 1].to(at::kDouble), 0)[out.target]; };
-    out.pClean = prob(logitsClean, 0).item<double>();
-    out.pCorrupt = prob(logitsCorrupt, 0).item<double>();
+    resolvePatchTarget(out, s.fileName, logitsClean, logitsCorrupt, target);
+    auto prob = [&](const at::Tensor &logits, int64_t row) { return lastProbability(logits, row, out.target); };
     const int64_t S = int64_t(out.sites.size());
     std::vector<float> patched(static_cast<size_t>(S * L)), estimate(static_cast<size_t>(S * L));
     for (int64_t k = 0; k < S; ++k) {

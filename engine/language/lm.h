@@ -134,10 +134,11 @@ LogitLens logitLens(Model &model, const std::vector<int64_t> &ids, int topK = 5,
 /// [G, L] through the clone with the embedding's output replaced (a log-probability target per row), and one
 /// plain forward of [1, L]; milliseconds, medians of `reps`.
 struct LmPassCosts {
-    double batchedForwardBackwardMs = 0, forwardMs = 0;          // medians
-    double fastestForwardBackwardMs = 0, fastestForwardMs = 0;   // the fastest runs
+    double batchedForwardBackwardMs = 0, forwardMs = 0;   // medians
 };
-LmPassCosts languageModelPassCosts(Model &model, const std::vector<int64_t> &ids, int64_t promptLength, int reps, int warmUp = 3);
+/// withBatchedPass false: only the plain forward is timed (the batched fields stay 0).
+LmPassCosts languageModelPassCosts(Model &model, const std::vector<int64_t> &ids, int64_t promptLength, int reps, int warmUp = 3,
+                                   bool withBatchedPass = true);
 
 /// Activation patching (clean → corrupted). For every block (or its attention / MLP module) and position,
 /// the corrupted run with that site's output at that position restored from the clean run: p(target) at the

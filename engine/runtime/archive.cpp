@@ -168,16 +168,16 @@ bool walkPickle(const std::vector<unsigned char> &b, std::vector<StorageRef> &re
             v->items.clear();
         }
     };
-    auto popToMark = [&](std::vector<V> &items) {
+    // Pops through the last mark: the number of values above it (−1: no mark), moved into items when at most
+    // 8 (longer runs cannot be a storage reference and are dropped).
+    auto popToMark = [&](std::vector<V> &items) -> int64_t {
         size_t m = stack.size();
         while (m > 0 && stack[m - 1]->kind != Value::Mark) --m;
-        if (m == 0) return false;
-        if (stack.size() - m <= 8)
-            items.assign(stack.begin() + long(m), stack.end());
-        else
-            items.clear(), items.push_back(nullptr);   // too long to be a storage reference
+        if (m == 0) return -1;
+        const int64_t n = int64_t(stack.size() - m);
+        if (n <= 8) items.assign(stack.begin() + long(m), stack.end());
         stack.resize(m - 1);
-        return true;
+        return n;
     };
     auto line = [&](std::string &out) {
         const size_t e = p;
@@ -286,9 +286,12 @@ bool walkPickle(const std::vector<unsigned char> &b, std::vector<StorageRef> &re
         case 'l':
         case 'd': {
             V v = make(op == 't' ? Value::Tuple : Value::Other);
-            if (!popToMark(v->items)) return false;
-            if (!v->items.empty() && !v->items[0]) v->kind = Value::Other;
-            if (v->kind != Value::Tuple) v->items.clear();
+            const int64_t n = popToMark(v->items);
+            if (n < 0) return false;
+            if (op != 't' || n > 8) {
+                v->kind = Value::Other;
+                v->items.clear();
+            }
             keep(v);
             stack.push_back(v);
             break;
@@ -316,7 +319,7 @@ bool walkPickle(const std::vector<unsigned char> &b, std::vector<StorageRef> &re
         case 'u':
         case 0x90: {
             std::vector<V> items;
-            if (!popToMark(items)) return false;
+            if (popToMark(items) < 0) return false;
             break;
         }
         case 'q':
@@ -371,7 +374,7 @@ bool walkPickle(const std::vector<unsigned char> &b, std::vector<StorageRef> &re
             break;
         case '1': {
             std::vector<V> items;
-            if (!popToMark(items)) return false;
+            if (popToMark(items) < 0) return false;
             break;
         }
         case '2':

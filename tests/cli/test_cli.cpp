@@ -6,6 +6,7 @@
 #include <opencv2/videoio.hpp>
 #include "engine/core/npy.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/rawnpy.h"
 #include "tests/common/shell.h"
 #include "tests/common/testkit.h"
 
@@ -1045,23 +1046,7 @@ TEST(hostile_input_gets_one_line_and_never_hangs_or_balloons)
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     auto npy = [&](const std::string &name, const std::string &header, size_t dataBytes, int major = 1) {
-        std::string h = header;
-        const size_t prefix = major == 1 ? 10 : 12;
-        h.append((64 - (prefix + h.size() + 1) % 64) % 64, ' ');
-        h += '\n';
-        std::ofstream f(dir + "/" + name, std::ios::binary);
-        f.write("\x93NUMPY", 6);
-        f.put(char(major));
-        f.put(0);
-        const uint32_t n = uint32_t(h.size());
-        f.put(char(n & 0xff));
-        f.put(char((n >> 8) & 0xff));
-        if (major != 1) {
-            f.put(char((n >> 16) & 0xff));
-            f.put(char(n >> 24));
-        }
-        f << h << std::string(dataBytes, '\0');
-        return dir + "/" + name;
+        return testkit::writeRawNpy(dir + "/" + name, header, std::string(dataBytes, '\0'), major);
     };
     const std::string cnn = demo;
     // .npy headers: each wrong one refused by name, before any allocation.

@@ -7,6 +7,7 @@
 #include "engine/core/npy.h"
 #include "engine/runtime/archive.h"
 #include "tests/common/fixtures.h"
+#include "tests/common/rawnpy.h"
 #include "tests/common/testkit.h"
 
 #include <filesystem>
@@ -147,15 +148,7 @@ TEST(npy_errors)
     CHECK_THROWS_WITH(writeNpy("/nonexistent-dir/x.npy", TensorValue({1}, {1.0f})), Error, "Cannot write");
     // Headers as NumPy writes them, and nothing else.
     auto npy = [&](const std::string &name, const std::string &header, const std::string &data) {
-        std::string h = header;
-        h.append((64 - (10 + h.size() + 1) % 64) % 64, ' ');
-        h += '\n';
-        std::ofstream f(dir + "/" + name, std::ios::binary);
-        f.write("\x93NUMPY\x01\x00", 8);
-        f.put(char(h.size() & 0xff));
-        f.put(char(h.size() >> 8));
-        f << h << data;
-        return dir + "/" + name;
+        return testkit::writeRawNpy(dir + "/" + name, header, data);
     };
     CHECK_THROWS_WITH(readNpy(npy("nocomma.npy", "{'descr': '<f4' 'fortran_order': False, 'shape': (1,)}", std::string(4, '\0'))), Error,
                       "expected ',' or '}'");

@@ -48,6 +48,8 @@
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QDir>
+#include "tests/common/rawnpy.h"
+
 #include <QTemporaryDir>
 #include <QStatusBar>
 
@@ -220,17 +222,8 @@ private slots:
         QCOMPARE(w->statusBar()->findChild<QLabel *>()->isVisible(), true);
         w->grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/failed_model_load.png");
         // An .npy whose shape overflows: one clear error, nothing shown as a tensor.
-        {
-            QFile npy(dir.filePath("overflow.npy"));
-            QVERIFY(npy.open(QIODevice::WriteOnly));
-            QByteArray h("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }");
-            h.append(QByteArray(int((64 - (10 + h.size() + 1) % 64) % 64), ' ')).append('\n');
-            npy.write(QByteArray("\x93NUMPY\x01\x00", 8));
-            const char len[2] = {char(h.size() & 0xff), char(h.size() >> 8)};
-            npy.write(len, 2);
-            npy.write(h);
-            npy.write(QByteArray(16, '\0'));
-        }
+        testkit::writeRawNpy(dir.filePath("overflow.npy").toStdString(),
+                             "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", std::string(16, '\0'));
         w->openImage(dir.filePath("overflow.npy"));
         QVERIFY2(w->lastError().contains("more elements than can be counted"), qPrintable(w->lastError()));
 
