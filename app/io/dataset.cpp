@@ -19,6 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr uint64_t kMaxIdxBytes = uint64_t(2) << 30;   // an IDX file, unpacked
+constexpr int64_t kMaxLabel = int64_t(1) << 24;        // class indices: below 16,777,216
 
 std::vector<uint8_t> readMaybeGz(const std::string &path)
 {
@@ -99,8 +100,8 @@ Dataset Dataset::open(const std::string &path, const std::vector<std::string> &c
             const auto it = std::find_if(classNames.begin(), classNames.end(), [&](const std::string &n) { return lower(n) == lower(classes[c]); });
             if (it != classNames.end())
                 label = int(it - classNames.begin());
-            else if (!classes[c].empty() && std::all_of(classes[c].begin(), classes[c].end(), ::isdigit))
-                label = std::stoi(classes[c]);
+            else if (int64_t n = 0; std::all_of(classes[c].begin(), classes[c].end(), ::isdigit) && parseInteger(classes[c], n) && n < kMaxLabel)
+                label = int(n);
             std::vector<std::string> files;
             for (const auto &e : fs::directory_iterator(fs::path(path) / classes[c]))
                 if (e.is_regular_file() && isImage(e.path())) files.push_back(e.path().string());
@@ -164,13 +165,18 @@ Dataset Dataset::open(const std::string &path, const std::vector<std::string> &c
         const auto comma = line.rfind(',');
         if (comma == std::string::npos) throw Error(ErrorCode::BadInput, path + ": line " + std::to_string(lineNo) + ": expected path,label");
         const std::string file = line.substr(0, comma), label = line.substr(comma + 1);
-        if (label.empty() || !std::all_of(label.begin(), label.end(), ::isdigit)) {
+        int64_t index = 0;
+        if (label.empty() || !std::all_of(label.begin(), label.end(), ::isdigit) || !parseInteger(label, index)) {
             if (lineNo == 1) continue;
-            throw Error(ErrorCode::BadInput, path + ": line " + std::to_string(lineNo) + ": label '" + label + "' is not a class index");
+            throw Error(ErrorCode::BadInput,
+                        path + ": line " + std::to_string(lineNo) + ": label '" + label.substr(0, 40) + "' is not a class index");
         }
+        if (index >= kMaxLabel)
+            throw Error(ErrorCode::BadInput,
+                        path + ": line " + std::to_string(lineNo) + ": the class index " + label + " is beyond " + std::to_string(kMaxLabel - 1));
         const fs::path p(file);
         d.mPaths.push_back((p.is_absolute() ? p : fs::path(path).parent_path() / p).string());
-        d.mLabels.push_back(std::stoi(label));
+        d.mLabels.push_back(int(index));
     }
     if (d.mLabels.empty()) throw Error(ErrorCode::BadInput, path + " lists no items");
     return d;

@@ -22,39 +22,60 @@ char *copy(const std::string &s)
 extern "C" {
 
 /// Loads a model; on failure returns null and sets *error (free with pellucid_sp_free).
+/// No exception crosses this C interface: libsentencepiece throws from inside (its trie builder's
+/// Darts::Exception on a model with an empty piece, found by tests/fuzz/fuzz_sentencepiece).
 void *pellucid_sp_load(const char *path, char **error)
 {
     auto *sp = new sentencepiece::SentencePieceProcessor();
-    const auto status = sp->Load(path);
-    if (!status.ok()) {
+    try {
+        const auto status = sp->Load(path);
+        if (status.ok()) return sp;
         *error = copy(status.ToString());
-        delete sp;
-        return nullptr;
+    } catch (const std::exception &e) {
+        *error = copy(std::string("the model cannot be read (") + e.what() + ")");
+    } catch (...) {
+        *error = copy("the model cannot be read");
     }
-    return sp;
+    delete sp;
+    return nullptr;
 }
 
 /// "bos eos size" of the model.
 void pellucid_sp_info(void *handle, int *bos, int *eos, int *size)
 {
     auto *sp = static_cast<sentencepiece::SentencePieceProcessor *>(handle);
-    *bos = sp->bos_id();
-    *eos = sp->eos_id();
-    *size = sp->GetPieceSize();
+    *bos = *eos = -1;
+    *size = 0;
+    try {
+        *bos = sp->bos_id();
+        *eos = sp->eos_id();
+        *size = sp->GetPieceSize();
+    } catch (...) { }
 }
 
 /// Encodes text as lines "id<TAB>piece"; the special ids' pieces with id = −1 when asked for one that is absent.
 char *pellucid_sp_encode(void *handle, const char *text)
 {
     auto *sp = static_cast<sentencepiece::SentencePieceProcessor *>(handle);
-    std::vector<int> ids;
-    sp->Encode(text, &ids).IgnoreError();
     std::string out;
-    for (int id : ids) out += std::to_string(id) + "\t" + sp->IdToPiece(id) + "\n";
+    try {
+        std::vector<int> ids;
+        sp->Encode(text, &ids).IgnoreError();
+        for (int id : ids) out += std::to_string(id) + "\t" + sp->IdToPiece(id) + "\n";
+    } catch (...) {
+        out.clear();
+    }
     return copy(out);
 }
 
-char *pellucid_sp_piece(void *handle, int id) { return copy(static_cast<sentencepiece::SentencePieceProcessor *>(handle)->IdToPiece(id)); }
+char *pellucid_sp_piece(void *handle, int id)
+{
+    try {
+        return copy(static_cast<sentencepiece::SentencePieceProcessor *>(handle)->IdToPiece(id));
+    } catch (...) {
+        return copy("");
+    }
+}
 
 void pellucid_sp_free(char *p) { std::free(p); }
 void pellucid_sp_close(void *handle) { delete static_cast<sentencepiece::SentencePieceProcessor *>(handle); }

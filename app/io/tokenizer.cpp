@@ -285,6 +285,30 @@ Tokenized WordPieceTokenizer::encode(const std::string &text) const
 
 namespace {
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
+/// How the plugin binds its symbols: RTLD_DEEPBIND, so its own protobuf comes before the one LibTorch's
+/// libprotobuf puts in the global scope. AddressSanitizer refuses RTLD_DEEPBIND; its builds bind normally,
+/// which is safe only when no protobuf is loaded yet (a program without LibTorch, as the fuzz harnesses);
+/// otherwise `error` says why SentencePiece is unavailable.
+int pluginBinding(std::string &error)
+{
+    if (!kAddressSanitizer) return RTLD_DEEPBIND;
+    if (dlsym(RTLD_DEFAULT, "_ZN6google8protobuf11MessageLite14ParseFromArrayEPKvi"))
+        error = "SentencePiece tokenizers are unavailable in an AddressSanitizer build of a program with LibTorch (the plugin needs RTLD_DEEPBIND)";
+    return 0;
+}
+
 /// The SentencePiece plugin (app/spplugin.cpp), loaded on first use with its own symbol scope.
 struct SpPlugin {
     void *lib = nullptr;
@@ -312,7 +336,9 @@ struct SpPlugin {
             for (const auto &d : dirs) {
                 const std::string path = d + "/libpellucid_sentencepiece.so";
                 if (!std::filesystem::exists(path)) continue;
-                s.lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+                const int binding = pluginBinding(s.error);
+                if (!s.error.empty()) return s;
+                s.lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | binding);
                 if (!s.lib) {
                     s.error = dlerror();
                     continue;
@@ -824,19 +850,19 @@ std::unique_ptr<Tokenizer> openJsonTokenizer(const std::string &path, const Toke
             // Hugging Face tokenizer.json.
             const std::string type = model->find("type") ? model->find("type")->asString() : "";
             if (const Json *a = j.find("added_tokens"))
-                for (const Json &t : a->asArray()) added.emplace_back(t.find("content")->asString(), t.find("id")->asInt());
+                for (const Json &t : a->asArray()) added.emplace_back(t.at("content").asString(), t.at("id").asInt());
             if (type == "BPE") {
                 const Json *pre = j.find("pre_tokenizer");
                 const std::string preType = pre && pre->isObject() && pre->find("type") ? pre->find("type")->asString() : "";
                 if (preType != "ByteLevel")
                     throw std::runtime_error("its BPE model's pre-tokenizer is '" + preType + "'; Pellucid reads byte-level BPE (GPT-2's ByteLevel)");
-                for (const auto &[tok, id] : model->find("vocab")->asObject()) vocab.emplace_back(tok, id.asInt());
-                readMerges(*model->find("merges"));
+                for (const auto &[tok, id] : model->at("vocab").asObject()) vocab.emplace_back(tok, id.asInt());
+                readMerges(model->at("merges"));
                 return std::make_unique<BpeTokenizer>(vocab, merges, added, options, path);
             }
             if (type == "WordPiece") {
                 std::vector<std::string> pieces;
-                for (const auto &[tok, id] : model->find("vocab")->asObject()) {
+                for (const auto &[tok, id] : model->at("vocab").asObject()) {
                     const int64_t i = id.asInt();
                     if (i < 0 || i > 10000000) throw std::runtime_error("a vocabulary id out of range");
                     if (size_t(i) >= pieces.size()) pieces.resize(size_t(i) + 1);
@@ -849,7 +875,7 @@ std::unique_ptr<Tokenizer> openJsonTokenizer(const std::string &path, const Toke
             }
             if (type == "Unigram") {
                 std::vector<std::pair<std::string, double>> pieces;
-                for (const Json &e : model->find("vocab")->asArray()) {
+                for (const Json &e : model->at("vocab").asArray()) {
                     if (!e.isArray() || e.size() != 2) throw std::runtime_error("a Unigram vocabulary entry is not [piece, score]");
                     pieces.emplace_back(e.asArray()[0].asString(), e.asArray()[1].asNumber());
                 }
@@ -860,7 +886,7 @@ std::unique_ptr<Tokenizer> openJsonTokenizer(const std::string &path, const Toke
                     const std::string nt = norm->find("type") ? norm->find("type")->asString() : "";
                     if (nt == "Lowercase") lowercase = true;
                     if (nt == "Sequence")
-                        for (const Json &n : norm->find("normalizers")->asArray())
+                        for (const Json &n : norm->at("normalizers").asArray())
                             if (n.find("type") && n.find("type")->asString() == "Lowercase") lowercase = true;
                 }
                 const int64_t unk = model->find("unk_id") && !model->find("unk_id")->isNull() ? model->find("unk_id")->asInt() : -1;

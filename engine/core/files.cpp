@@ -103,4 +103,17 @@ std::vector<std::string> splitList(const std::string &s, char separator)
     return out;
 }
 
+bool parseInteger(const std::string &s, int64_t &out)
+{
+    size_t p = s.empty() || (s[0] != '-' && s[0] != '+') ? 0 : 1;
+    if (p >= s.size() || s.size() - p > 18) return false;   // 18 digits always fit
+    int64_t v = 0;
+    for (; p < s.size(); ++p) {
+        if (s[p] < '0' || s[p] > '9') return false;
+        v = v * 10 + (s[p] - '0');
+    }
+    out = s[0] == '-' ? -v : v;
+    return true;
+}
+
 }   // namespace pellucid

@@ -31,5 +31,7 @@ bool readTextFile(const std::string &path, std::string &text, uint64_t maxBytes 
 
 /// "a,b,,c" → {"a", "b", "c"}: the non-empty pieces between separators.
 std::vector<std::string> splitList(const std::string &s, char separator = ',');
+/// A whole decimal number, optionally signed, that fits int64 (no spaces, no other characters); false otherwise.
+bool parseInteger(const std::string &s, int64_t &out);
 
 }   // namespace pellucid

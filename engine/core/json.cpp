@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -283,7 +284,11 @@ double Json::asNumber() const
 int64_t Json::asInt() const
 {
     const double v = asNumber();
-    if (v != std::floor(v)) throw std::runtime_error("expected an integer, found " + std::to_string(v));
+    if (v != std::floor(v) || std::fabs(v) >= 9.2e18) {
+        char buf[40];
+        std::snprintf(buf, sizeof buf, "%.17g", v);
+        throw std::runtime_error(std::string(v != std::floor(v) ? "expected an integer, found " : "an integer out of range: ") + buf);
+    }
     return int64_t(v);
 }
 const std::string &Json::asString() const
@@ -300,6 +305,13 @@ const Json::Object &Json::asObject() const
 {
     if (mType != Type::Object) typeError("an object", mType);
     return mObject;
+}
+
+const Json &Json::at(const std::string &key) const
+{
+    if (const Json *v = find(key)) return *v;
+    throw std::runtime_error(isObject() ? "the field \"" + key + "\" is missing"
+                                        : "expected an object with \"" + key + "\", found " + typeName(mType));
 }
 
 const Json *Json::find(const std::string &key) const
@@ -351,11 +363,22 @@ void Json::dumpTo(std::string &out, int indent, int depth) const
             out += "null";
             break;
         }
-        char buf[32];
-        if (mNumber == std::floor(mNumber) && std::fabs(mNumber) < 1e15)
+        // The shortest text that reads back to the value: as a float32 when the value is one (most numbers
+        // here come from float tensors: 0.1f is written 0.1, not 0.100000001), else as a double.
+        char buf[40];
+        if (mNumber == std::floor(mNumber) && std::fabs(mNumber) < 1e15) {
             std::snprintf(buf, sizeof buf, "%.0f", mNumber);
-        else
-            std::snprintf(buf, sizeof buf, "%.9g", mNumber);
+        } else if (std::fabs(mNumber) <= 3.4e38 && double(float(mNumber)) == mNumber) {
+            for (int digits = 6; digits <= 9; ++digits) {
+                std::snprintf(buf, sizeof buf, "%.*g", digits, mNumber);
+                if (float(std::strtod(buf, nullptr)) == float(mNumber)) break;
+            }
+        } else {
+            for (int digits = 15; digits <= 17; ++digits) {
+                std::snprintf(buf, sizeof buf, "%.*g", digits, mNumber);
+                if (std::strtod(buf, nullptr) == mNumber) break;
+            }
+        }
         out += buf;
         break;
     }

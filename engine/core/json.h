@@ -56,6 +56,8 @@ public:
 
     const Json *find(const std::string &key) const;   // nullptr when absent (or not an object)
     bool contains(const std::string &key) const { return find(key) != nullptr; }
+    /// A field that must be there: throws std::runtime_error naming it when absent (or not an object).
+    const Json &at(const std::string &key) const;
     Json &operator[](const std::string &key);   // object: insert or get
     void push(Json v);                          // array: append
     size_t size() const;

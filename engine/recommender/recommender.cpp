@@ -60,6 +60,9 @@ bool parseNumber(const std::string &s, double &v)
     return end && *end == '\0' && std::isfinite(v);
 }
 
+/// A user or item id: a whole number from 0 to 2^53 (every one exact in a double).
+bool isId(double v) { return v >= 0 && v <= 9007199254740992.0 && v == std::floor(v); }
+
 std::string itemName(const InteractionData &d, int64_t item)
 {
     const auto it = d.itemNames.find(item);
@@ -146,12 +149,19 @@ InteractionData readInteractions(const std::string &path)
         };
         Interaction r;
         const double u = field(userCol, "user"), i = field(itemCol, "item");
-        if (u < 0 || i < 0 || u != std::floor(u) || i != std::floor(i))
-            throw Error(ErrorCode::BadInput, path + ": line " + std::to_string(lineNo) + ": user and item ids must be non-negative integers");
+        if (!isId(u) || !isId(i))
+            throw Error(ErrorCode::BadInput, path + ": line " + std::to_string(lineNo) + ": user and item ids must be integers from 0 to 2^53");
         r.user = int64_t(u);
         r.item = int64_t(i);
         r.rating = ratingCol >= 0 ? float(field(ratingCol, "rating")) : 1.0f;
-        r.timestamp = timeCol >= 0 && timeCol < int(f.size()) && !f[size_t(timeCol)].empty() ? int64_t(field(timeCol, "timestamp")) : 0;
+        if (!std::isfinite(r.rating))
+            throw Error(ErrorCode::BadInput, path + ": line " + std::to_string(lineNo) + ": the rating is beyond a float's range");
+        if (timeCol >= 0 && timeCol < int(f.size()) && !f[size_t(timeCol)].empty()) {
+            const double t = field(timeCol, "timestamp");
+            if (std::fabs(t) >= 9.2e18)
+                throw Error(ErrorCode::BadInput, path + ": line " + std::to_string(lineNo) + ": the timestamp is out of range");
+            r.timestamp = int64_t(t);
+        }
         d.rows.push_back(r);
     }
     if (d.rows.empty()) throw Error(ErrorCode::BadInput, path + " holds no interactions");
@@ -174,6 +184,7 @@ void readItemNames(const std::string &path, InteractionData &data)
             if (lineNo == 1) continue;   // header
             throw Error(ErrorCode::BadInput, path + ": line " + std::to_string(lineNo) + ": expected id,title[,genres]");
         }
+        if (!isId(id)) throw Error(ErrorCode::BadInput, path + ": line " + std::to_string(lineNo) + ": item ids must be integers from 0 to 2^53");
         data.itemNames[int64_t(id)] = f[1];
         if (f.size() > 2) data.itemGroups[int64_t(id)] = f[2];
     }

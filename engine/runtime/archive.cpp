@@ -3,6 +3,9 @@
 #include "engine/core/errors.h"
 
 #include <algorithm>
+#ifdef PELLUCID_HAVE_ZLIB
+#include <zlib.h>
+#endif
 #include <fstream>
 #include <memory>
 #include <vector>
@@ -115,13 +118,39 @@ std::map<std::string, Entry> centralDirectory(File &f, const std::string &path)
     return out;
 }
 
-/// The bytes of a stored (uncompressed) record.
-std::vector<unsigned char> recordBytes(File &f, const std::string &path, const std::string &name, const Entry &en)
+/// The bytes of a record: stored, or deflated (torch.jit.save compresses some debug pickles) when zlib is
+/// there; the inflated bytes must be exactly the size the directory gives. `ok` false: a method this check
+/// cannot read.
+std::vector<unsigned char> recordBytes(File &f, const std::string &path, const std::string &name, const Entry &en, bool &ok)
 {
+    ok = true;
     const std::vector<unsigned char> h = f.read(en.offset, 30);
     if (le(h.data(), 4) != 0x04034b50) throw Error(ErrorCode::CorruptArchive, path + ": the record " + name + " has no local header");
     const uint64_t start = en.offset + 30 + le(h.data() + 26, 2) + le(h.data() + 28, 2);
-    return f.read(start, en.size);
+    if (en.method == 0) return f.read(start, en.size);
+#ifdef PELLUCID_HAVE_ZLIB
+    if (en.method == 8) {
+        const std::vector<unsigned char> packed = f.read(start, en.compressed);
+        std::vector<unsigned char> out(size_t(en.size) + 1);   // one more: a stream longer than declared shows
+        z_stream z{};
+        if (inflateInit2(&z, -MAX_WBITS) != Z_OK) throw Error(ErrorCode::Internal, "zlib could not start");
+        z.next_in = const_cast<unsigned char *>(packed.data());
+        z.avail_in = uInt(packed.size());
+        z.next_out = out.data();
+        z.avail_out = uInt(out.size());
+        const int rc = inflate(&z, Z_FINISH);
+        const uint64_t produced = z.total_out;
+        inflateEnd(&z);
+        if (rc != Z_STREAM_END || produced != en.size)
+            throw Error(ErrorCode::CorruptArchive,
+                        path + ": the compressed record " + name + " does not inflate to the " + std::to_string(en.size)
+                            + " bytes its directory entry gives");
+        out.resize(size_t(en.size));
+        return out;
+    }
+#endif
+    ok = false;
+    return {};
 }
 
 // ---- A walk over a pickle's opcodes: just enough values to see the storage references.
@@ -139,8 +168,13 @@ struct StorageRef {
     int64_t numel = 0;
 };
 
-/// False when the pickle uses an opcode this walk does not follow (then nothing is concluded).
-bool walkPickle(const std::vector<unsigned char> &b, std::vector<StorageRef> &refs)
+/// What a walk over a pickle found: its STOP; an opcode this walk does not follow (then nothing is concluded:
+/// LibTorch decides); or a pickle that cannot be read — an argument or a length running past the record's end,
+/// a stack or memo reference to nothing, no STOP — which LibTorch's unpickler must not see (it reserves what a
+/// length says before reading: a few bytes claim gigabytes).
+enum class Walk { Stop, Unknown, Corrupt };
+
+Walk walkPickle(const std::vector<unsigned char> &b, std::vector<StorageRef> &refs)
 {
     std::vector<V> stack;
     std::map<uint64_t, V> memo;
@@ -198,20 +232,20 @@ bool walkPickle(const std::vector<unsigned char> &b, std::vector<StorageRef> &re
         const unsigned char op = b[p++];
         switch (op) {
         case 0x80:   // PROTO
-            if (!need(1)) return false;
+            if (!need(1)) return Walk::Corrupt;
             ++p;
             break;
         case 0x95:   // FRAME
-            if (!need(8)) return false;
+            if (!need(8)) return Walk::Corrupt;
             p += 8;
             break;
-        case '.': return true;   // STOP
+        case '.': return Walk::Stop;
         case '(': stack.push_back(make(Value::Mark)); break;
         case 'J':
         case 'K':
         case 'M': {
             const size_t n = op == 'J' ? 4 : op == 'K' ? 1 : 2;
-            if (!need(n)) return false;
+            if (!need(n)) return Walk::Corrupt;
             V v = make(Value::Int);
             v->i = op == 'J' ? int64_t(int32_t(le(&b[p], 4))) : int64_t(le(&b[p], int(n)));
             p += n;
@@ -219,9 +253,9 @@ bool walkPickle(const std::vector<unsigned char> &b, std::vector<StorageRef> &re
             break;
         }
         case 0x8a: {   // LONG1
-            if (!need(1)) return false;
+            if (!need(1)) return Walk::Corrupt;
             const size_t n = b[p++];
-            if (!need(n) || n > 8) return false;
+            if (!need(n) || n > 8) return Walk::Corrupt;
             V v = make(Value::Int);
             v->i = int64_t(le(&b[p], int(n)));
             if (n > 0 && n < 8 && (b[p + n - 1] & 0x80)) v->i -= int64_t(1) << (8 * n);
@@ -242,11 +276,11 @@ bool walkPickle(const std::vector<unsigned char> &b, std::vector<StorageRef> &re
         case 'T':
         case 'U': {
             const size_t n = op == 'X' || op == 'T' ? 4 : op == 0x8d ? 8 : 1;
-            if (!need(n)) return false;
+            if (!need(n)) return Walk::Corrupt;
             const uint64_t len = le(&b[p], int(n));
             p += n;
             V v = str(len);
-            if (!v) return false;
+            if (!v) return Walk::Corrupt;
             stack.push_back(v);
             break;
         }
@@ -254,28 +288,28 @@ bool walkPickle(const std::vector<unsigned char> &b, std::vector<StorageRef> &re
         case 'C':
         case 0x8e: {
             const size_t n = op == 'B' ? 4 : op == 'C' ? 1 : 8;
-            if (!need(n)) return false;
+            if (!need(n)) return Walk::Corrupt;
             const uint64_t len = le(&b[p], int(n));
             p += n;
-            if (!need(size_t(len))) return false;
+            if (!need(size_t(len))) return Walk::Corrupt;
             p += size_t(len);
             stack.push_back(make(Value::Other));
             break;
         }
         case 'G':
-            if (!need(8)) return false;
+            if (!need(8)) return Walk::Corrupt;
             p += 8;
             stack.push_back(make(Value::Other));
             break;
         case 'c': {   // GLOBAL module\nname\n
             V v = make(Value::Global);
-            if (!line(v->s) || !line(v->s2)) return false;
+            if (!line(v->s) || !line(v->s2)) return Walk::Corrupt;
             stack.push_back(v);
             break;
         }
         case 0x93: {   // STACK_GLOBAL
             V name = pop(), module = pop();
-            if (!name || !module) return false;
+            if (!name || !module) return Walk::Corrupt;
             V v = make(Value::Global);
             v->s = module->s;
             v->s2 = name->s;
@@ -287,7 +321,7 @@ bool walkPickle(const std::vector<unsigned char> &b, std::vector<StorageRef> &re
         case 'd': {
             V v = make(op == 't' ? Value::Tuple : Value::Other);
             const int64_t n = popToMark(v->items);
-            if (n < 0) return false;
+            if (n < 0) return Walk::Corrupt;
             if (op != 't' || n > 8) {
                 v->kind = Value::Other;
                 v->items.clear();
@@ -302,7 +336,7 @@ bool walkPickle(const std::vector<unsigned char> &b, std::vector<StorageRef> &re
             V v = make(Value::Tuple);
             for (int k = 0; k < op - 0x84; ++k) {
                 V x = pop();
-                if (!x) return false;
+                if (!x) return Walk::Corrupt;
                 v->items.insert(v->items.begin(), x);
             }
             keep(v);
@@ -310,43 +344,43 @@ bool walkPickle(const std::vector<unsigned char> &b, std::vector<StorageRef> &re
             break;
         }
         case 'a':
-            if (!pop()) return false;
+            if (!pop()) return Walk::Corrupt;
             break;
         case 's':
-            if (!pop() || !pop()) return false;
+            if (!pop() || !pop()) return Walk::Corrupt;
             break;
         case 'e':
         case 'u':
         case 0x90: {
             std::vector<V> items;
-            if (popToMark(items) < 0) return false;
+            if (popToMark(items) < 0) return Walk::Corrupt;
             break;
         }
         case 'q':
         case 'r': {
             const size_t n = op == 'q' ? 1 : 4;
-            if (!need(n) || stack.empty()) return false;
+            if (!need(n) || stack.empty()) return Walk::Corrupt;
             memo[le(&b[p], int(n))] = stack.back();
             p += n;
             break;
         }
         case 0x94:
-            if (stack.empty()) return false;
+            if (stack.empty()) return Walk::Corrupt;
             memo[memo.size()] = stack.back();
             break;
         case 'h':
         case 'j': {
             const size_t n = op == 'h' ? 1 : 4;
-            if (!need(n)) return false;
+            if (!need(n)) return Walk::Corrupt;
             const auto it = memo.find(le(&b[p], int(n)));
             p += n;
-            if (it == memo.end()) return false;
+            if (it == memo.end()) return Walk::Corrupt;
             stack.push_back(it->second);
             break;
         }
         case 'Q': {   // BINPERSID
             V id = pop();
-            if (!id) return false;
+            if (!id) return Walk::Corrupt;
             if (id->kind == Value::Tuple && id->items.size() >= 5 && id->items[0]->kind == Value::Str && id->items[0]->s == "storage"
                 && id->items[1]->kind == Value::Global && id->items[2]->kind == Value::Str && id->items[4]->kind == Value::Int
                 && !(id->items[3]->kind == Value::Str && id->items[3]->s == "meta"))   // meta tensors have no data
@@ -355,36 +389,36 @@ bool walkPickle(const std::vector<unsigned char> &b, std::vector<StorageRef> &re
             break;
         }
         case 'R':
-            if (!pop() || !pop()) return false;
+            if (!pop() || !pop()) return Walk::Corrupt;
             stack.push_back(make(Value::Other));
             break;
         case 'b':
-            if (!pop()) return false;
+            if (!pop()) return Walk::Corrupt;
             break;
         case 0x81:
-            if (!pop() || !pop()) return false;
+            if (!pop() || !pop()) return Walk::Corrupt;
             stack.push_back(make(Value::Other));
             break;
         case 0x92:
-            if (!pop() || !pop() || !pop()) return false;
+            if (!pop() || !pop() || !pop()) return Walk::Corrupt;
             stack.push_back(make(Value::Other));
             break;
         case '0':
-            if (!pop()) return false;
+            if (!pop()) return Walk::Corrupt;
             break;
         case '1': {
             std::vector<V> items;
-            if (popToMark(items) < 0) return false;
+            if (popToMark(items) < 0) return Walk::Corrupt;
             break;
         }
         case '2':
-            if (stack.empty()) return false;
+            if (stack.empty()) return Walk::Corrupt;
             stack.push_back(stack.back());
             break;
-        default: return false;   // INST, OBJ, EXT*, text opcodes: not written by torch.jit.save
+        default: return Walk::Unknown;   // INST, OBJ, EXT*, text opcodes: not written by torch.jit.save
         }
     }
-    return false;   // no STOP
+    return Walk::Corrupt;   // no STOP
 }
 
 int64_t elementSize(const std::string &storage)
@@ -410,25 +444,42 @@ ArchiveCheck checkTorchScriptArchive(const std::string &path)
         if (en.method == 0 && en.compressed != en.size)
             throw Error(ErrorCode::CorruptArchive,
                         path + ": the record " + name + " claims " + std::to_string(en.size) + " bytes stored in " + std::to_string(en.compressed));
+        if (en.method == 8 && en.size / 1032 > en.compressed + 1)   // deflate expands at most 1032:1
+            throw Error(ErrorCode::CorruptArchive,
+                        path + ": the compressed record " + name + " claims " + std::to_string(en.size) + " bytes from "
+                            + std::to_string(en.compressed) + " (more than deflate can expand)");
         if (en.offset > f.size() || en.compressed > f.size() - std::min(f.size(), en.offset))
             throw Error(ErrorCode::CorruptArchive, path + ": the record " + name + " lies outside the file (a truncated archive)");
     }
-    // Each pickle's storages against the records of its tensor folder (ROOT/data.pkl → ROOT/data/KEY).
+    // Every pickle (ROOT/data.pkl, ROOT/constants.pkl, code/*.debug_pkl, …) must be readable to its end; the
+    // storages of ROOT/data.pkl and ROOT/constants.pkl are checked against their tensor folder (ROOT/data/KEY).
     for (const auto &[name, en] : dir) {
-        // ROOT/data.pkl and ROOT/constants.pkl only (not a user's extra file of the same name deeper down).
-        const size_t slash = name.find('/');
-        if (slash == std::string::npos || name.find('/', slash + 1) != std::string::npos) continue;
-        const std::string base = name.substr(slash + 1);
-        if (base != "data.pkl" && base != "constants.pkl") continue;
-        if (en.method != 0 || en.size > (uint64_t(512) << 20)) {
+        const bool pickle =
+            name.size() > 4 && (name.compare(name.size() - 4, 4, ".pkl") == 0 || name.compare(name.size() - 10, 10, ".debug_pkl") == 0);
+        if (!pickle || name.find("/extra/") != std::string::npos) continue;   // extra files are the user's bytes
+        if (en.size > (uint64_t(512) << 20) || en.compressed > (uint64_t(512) << 20)) {
+            out.pickleUnderstood = false;
+            continue;
+        }
+        bool readable = true;
+        const std::vector<unsigned char> bytes = recordBytes(f, path, name, en, readable);
+        if (!readable) {
             out.pickleUnderstood = false;
             continue;
         }
         std::vector<StorageRef> refs;
-        if (!walkPickle(recordBytes(f, path, name, en), refs)) {
+        const Walk walk = walkPickle(bytes, refs);
+        if (walk == Walk::Corrupt)
+            throw Error(ErrorCode::CorruptArchive, path + ": the pickle " + name + " is corrupt (it runs past its record or refers to nothing)");
+        if (walk == Walk::Unknown) {
             out.pickleUnderstood = false;
             continue;
         }
+        // Storages: ROOT/data.pkl and ROOT/constants.pkl only (not a user's extra file of the same name deeper down).
+        const size_t slash = name.find('/');
+        if (slash == std::string::npos || name.find('/', slash + 1) != std::string::npos) continue;
+        const std::string base = name.substr(slash + 1);
+        if (base != "data.pkl" && base != "constants.pkl") continue;
         const std::string folder = name.substr(0, name.size() - 4) + "/";   // ROOT/data/ or ROOT/constants/
         for (const StorageRef &r : refs) {
             const int64_t item = elementSize(r.type);

@@ -132,7 +132,11 @@ namespace {
 std::vector<std::string> labelsFromIdDict(const Json &dict)
 {
     std::map<int64_t, std::string> byId;
-    for (const auto &[k, v] : dict.asObject()) byId[std::stoll(k)] = v.asString();
+    for (const auto &[k, v] : dict.asObject()) {
+        int64_t id = 0;
+        if (!parseInteger(k, id)) throw std::runtime_error("the id '" + k.substr(0, 24) + "' is not an integer");
+        byId[id] = v.asString();
+    }
     std::vector<std::string> labels;
     int64_t next = 0;
     for (const auto &[id, label] : byId) {

@@ -11,6 +11,12 @@
 #include "engine/runtime/modelimpl.h"
 
 #include <algorithm>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <set>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -259,6 +265,111 @@ std::vector<Prediction> topKPredictions(const TensorValue &logits, int k, const 
     return out;
 }
 
+namespace {
+
+/// Loads `path` in a forked child (CPU, one thread, quiet) and waits for it. A child killed by a signal or
+/// stopping abnormally means this process must not load the file; a child that met a clear error sends it
+/// back (code and message through a pipe) and this process throws it without touching LibTorch. Only a file
+/// the child loaded is loaded here, and such a file (path, size, modification time) is not tried again in this
+/// process. A child still busy after two minutes is let go (a slow load is not a crash).
+void loadInChildFirst(const std::string &path, const LoadOptions &options)
+{
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const std::string key =
+        path + '\n' + std::to_string(fs::file_size(path, ec)) + '\n' + std::to_string(fs::last_write_time(path, ec).time_since_epoch().count());
+    static std::mutex mutex;
+    static std::set<std::string> loaded;
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (loaded.count(key)) return;
+    }
+    int fds[2];
+    if (pipe(fds) != 0) return;   // no pipe or child to spare: load as before
+    std::fflush(nullptr);
+    const pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        const int null = ::open("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        LoadOptions o = options;
+        o.isolateFirstLoad = false;
+        o.device = DevicePreference::Cpu;
+        o.threads = 1;
+        auto send = [&](int code, const std::string &what) {
+            const std::string m = std::to_string(code) + "\n" + what.substr(0, 60000);
+            for (size_t at = 0; at < m.size();) {
+                const ssize_t n = write(fds[1], m.data() + at, m.size() - at);
+                if (n <= 0) break;
+                at += size_t(n);
+            }
+        };
+        try {
+            Model::load(path, o);
+            _exit(0);
+        } catch (const Error &e) {
+            send(int(e.code()), e.what());
+            _exit(3);
+        } catch (const std::exception &e) {
+            send(int(ErrorCode::CorruptArchive), "Cannot load " + path + ": " + e.what());
+            _exit(3);
+        } catch (...) {
+            _exit(4);
+        }
+    }
+    close(fds[1]);
+    std::string reply;
+    int status = 0;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+    pid_t done = 0;
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    char buf[4096];
+    auto drain = [&] {
+        ssize_t n;
+        while ((n = read(fds[0], buf, sizeof buf)) > 0) reply.append(buf, size_t(n));
+    };
+    while ((done = waitpid(pid, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline) {
+        drain();
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    drain();
+    close(fds[0]);
+    if (done == 0) {   // still loading: not a crash
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return;
+    }
+    if (done < 0) return;
+    if (WIFSIGNALED(status))
+        throw Error(ErrorCode::CorruptArchive,
+                    path + ": LibTorch's loader crashed on this archive (" + std::string(strsignal(WTERMSIG(status)))
+                        + " in a test load); it was not loaded");
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 3 && reply.find('\n') != std::string::npos) {
+        const auto nl = reply.find('\n');
+        int code = int(ErrorCode::CorruptArchive);
+        try {
+            code = std::stoi(reply.substr(0, nl));
+        } catch (const std::exception &) { }
+        throw Error(ErrorCode(code), reply.substr(nl + 1));
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        throw Error(ErrorCode::CorruptArchive,
+                    path + ": LibTorch's loader failed on this archive (a test load stopped with status "
+                        + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "); it was not loaded");
+    std::lock_guard<std::mutex> lock(mutex);
+    loaded.insert(key);
+}
+
+}   // namespace
+
 Model::Model() : d(std::make_unique<Impl>()) { }
 Model::~Model() = default;
 
@@ -288,6 +399,7 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
         throw Error(ErrorCode::NotTorchScript, path + " is not a TorchScript archive (expected a zip file written by torch.jit.save)");
     // Its records against what its pickles reference, before LibTorch (which would read past a short one).
     checkTorchScriptArchive(path);
+    if (options.isolateFirstLoad) loadInChildFirst(path, options);
 
     std::unique_ptr<Model> m(new Model());
     Impl &d = *m->d;
@@ -308,6 +420,8 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
         if (msg.find("central directory") != std::string::npos || msg.find("zip archive") != std::string::npos
             || msg.find("file_size") != std::string::npos || msg.find("crc") != std::string::npos || msg.find("failed reading") != std::string::npos)
             throw Error(ErrorCode::CorruptArchive, path + " is a damaged TorchScript archive (truncated or corrupt): " + msg);
+        if (msg.find("File \"code/") != std::string::npos)
+            throw Error(ErrorCode::CorruptArchive, path + ": the TorchScript code inside does not compile (a damaged or edited archive): " + msg);
         if (msg.find("constants.pkl") != std::string::npos || msg.find("data.pkl") != std::string::npos || msg.find("code/") != std::string::npos)
             throw Error(ErrorCode::NotTorchScript,
                         path

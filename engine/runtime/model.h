@@ -40,6 +40,10 @@ struct LoadOptions {
     std::vector<float> range;       // [low, high] pixel values are scaled to before mean/std
     int resize = 0;                 // the shorter side first (torchvision's Resize)
     std::vector<int64_t> crop;      // [h, w] (or [n]) centre crop after resizing
+    // The first load of each file (by path, size and time) runs in a forked child before this process loads
+    // it: LibTorch's importer compiles the archive's code and can crash on archives no check foresees; a child
+    // that dies is a clear refusal, not the end of the app with its unsaved work.
+    bool isolateFirstLoad = true;
 };
 
 struct LayerInfo {

@@ -160,7 +160,7 @@ void LatentFeature::onModel(std::shared_ptr<const ModelSummary> s)
     }
     // A generator: codes, not images, are its input.
     mPanel->setLatentDim(int(s->inputShape.size() == 2 ? s->inputShape[1] : 0), QString::fromStdString(s->fileName));
-    if (const Json *lat = s->metadata.raw.find("latent"); lat && lat->find("dim"))
+    if (const Json *lat = s->metadata.raw.find("latent"); lat && lat->find("dim") && lat->find("dim")->isNumber())
         mPanel->setLatentDim(int(lat->find("dim")->asInt()), QString::fromStdString(s->fileName));
     QStringList classes;
     const Json *role = s->metadata.raw.find("role");

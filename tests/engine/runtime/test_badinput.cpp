@@ -110,6 +110,20 @@ TEST(nan_outputs_are_counted_not_hidden)
     CHECK_EQ(outLayer->stats.nanCount, int64_t(0));   // before the log: finite
 }
 
+TEST(an_archive_that_crashes_libtorchs_loader_is_refused_and_the_process_lives)
+{
+    // tests/fuzz/fuzz_archive's find: a mangled class constant in code/*.py that LibTorch 1.13's importer
+    // sometimes answers with SIGSEGV (ScriptTypeParser::parseClassConstant), sometimes with an error. The first
+    // load runs in a child; its crash or its error comes back as an Error, and this process never compiles it.
+    for (int i = 0; i < 4; ++i) {
+        const ErrorCode code = codeOf([&] { Model::load(fixtures::path("corrupt_code_crash.pt")); });
+        CHECK(code == ErrorCode::CorruptArchive || code == ErrorCode::NotTorchScript);
+    }
+    // An intact model still loads, through the child once and then directly.
+    CHECK(Model::load(fixtures::path("linear_traced.pt")) != nullptr);
+    CHECK(Model::load(fixtures::path("linear_traced.pt")) != nullptr);
+}
+
 TEST(short_tensor_records_are_refused_before_libtorch_reads_them)
 {
     // A tensor record emptied or cut short (LibTorch would read past its end): refused by name.
@@ -118,6 +132,12 @@ TEST(short_tensor_records_are_refused_before_libtorch_reads_them)
         CHECK(codeOf([&] { Model::load(fixtures::path(f)); }) == ErrorCode::CorruptArchive);
     }
     CHECK_THROWS_WITH(Model::load(fixtures::path("corrupt_truncated.pt")), Error, "truncated or corrupt");
+    // A debug pickle whose string claims 2 GB (found by tests/fuzz/fuzz_archive: LibTorch's unpickler reserved
+    // it), stored and deflated: every pickle is read to its end first.
+    for (const char *f : {"corrupt_pickle_length_stored.pt", "corrupt_pickle_length_deflated.pt"}) {
+        CHECK_THROWS_WITH(Model::load(fixtures::path(f)), Error, ".py.debug_pkl is corrupt");
+        CHECK(codeOf([&] { Model::load(fixtures::path(f)); }) == ErrorCode::CorruptArchive);
+    }
     // Every intact fixture passes with its storages seen (the pickle walk follows what torch.jit.save writes).
     // The demos and ../shared/reference's models (PyTorch 1.13 and 2.x) too.
     int checked = 0;
