@@ -22,49 +22,103 @@ const OptionTable &modelOptions()
         {"device", "auto|cpu|cuda", "where the model runs (default auto)"},
         {"input-shape", "1,3,224,224", "the input shape when neither metadata nor graph gives one"},
         {"input-dtype", "float32|int64", "the input's dtype (int64: token ids)"},
-        {"threads", "N", "CPU threads for torch (0–256; default: every core, or OMP_NUM_THREADS)"},
+        {"threads", "N", "CPU threads for torch (default 0: every core, or OMP_NUM_THREADS)", ints(0, 256)},
         {"precision", "fp32|bf16|fp16", "forward-only work in reduced precision, kept only when the prediction is unchanged"},
         {"role", "classifier|generator|decoder|encoder|conditional_generator", "overrides the metadata's role"},
     };
     return t;
 }
 
-/// An option's help with the registry's range and default (engine/attribution/methods.h).
+namespace {
+
+std::string number(double v)
+{
+    std::ostringstream s;
+    s.precision(15);
+    s << v;
+    return s.str();
+}
+
+/// An option's help with the registry's default (engine/attribution/methods.h); its range is the option's.
 std::string ranged(const std::string &help, const char *parameter)
 {
+    return help + " (default " + number(parameterInfo(parameter).defaultValue) + ")";
+}
+
+/// "--count 1e8": each element of the value (lists split at ',' or ':') a number in the option's range.
+void checkRange(const Command &cmd, const Option &o, const std::string &value)
+{
+    // A word the placeholder offers instead of a number ("K|predicted").
+    const std::string alternatives = "|" + o.value + "|";
+    if (alternatives.find("|" + value + "|") != std::string::npos) return;
+    const bool list = o.value.find(',') != std::string::npos || o.value.find(':') != std::string::npos;
+    std::vector<std::string> parts;
+    if (list) {
+        std::string cur;
+        for (char c : value) {
+            if (c == ',' || c == ':') {
+                parts.push_back(cur);
+                cur.clear();
+            } else {
+                cur += c;
+            }
+        }
+        parts.push_back(cur);
+    } else {
+        parts.push_back(value);
+    }
+    for (const std::string &p : parts) {
+        char *end = nullptr;
+        const double v = p.empty() ? 0 : std::strtod(p.c_str(), &end);
+        const bool numeric = !p.empty() && end && *end == '\0' && std::isfinite(v) && !std::isspace(static_cast<unsigned char>(p[0]));
+        if (!numeric || !o.range.contains(v))
+            throw UsageError("--" + o.name + " " + oneLine(value).substr(0, 40) + ": " + (numeric ? "out of range" : "not a number") + " ("
+                             + o.range.text() + (list ? " each" : "") + ")");
+    }
+    (void)cmd;
+}
+
+}   // namespace
+
+std::string Range::text() const
+{
+    if (!set()) return "";
+    const std::string kind = integer ? "integers " : "";
+    if (openLo) return kind + number(lo) + " < x ≤ " + number(hi);
+    return kind + number(lo) + "–" + number(hi);
+}
+
+Range registryRange(const char *parameter)
+{
     const ParameterInfo &p = parameterInfo(parameter);
-    auto num = [](double v) {
-        std::ostringstream s;
-        s << v;
-        return s.str();
-    };
-    return help + " (" + num(p.minimum) + "–" + num(p.maximum) + ", default " + num(p.defaultValue) + ")";
+    const bool integer = std::string(parameter) != "stdev" && std::string(parameter) != "fill";
+    return {p.minimum, p.maximum, integer, false};
 }
 
 const OptionTable &attributionOptions()
 {
     static const OptionTable t = {
         {"method", "METHOD", methodNames()},
-        {"target", "K|predicted", "the class explained"},
-        {"contrast", "K2", "explain K against K2 (logit difference)"},
+        {"target", "K|predicted", "the class explained", ints(0, 16777215)},
+        {"contrast", "K2", "explain K against K2 (logit difference)", ints(0, 16777215)},
         {"layer", "PATH", "the layer of layer methods (CAMs); default: the model's last spatial layer"},
-        {"steps", "N", ranged("integration points (IG)", "steps")},
+        {"steps", "N", ranged("integration points (IG)", "steps"), registryRange("steps")},
         {"integration", "gauss-legendre|riemann-left|riemann-right|riemann-middle|riemann-trapezoid", "IG's quadrature"},
         {"baseline", "zero|blur|uniform|FILE.npy", "the reference input"},
-        {"window", "C,H,W", "occlusion window"},
-        {"stride", "C,H,W", "occlusion stride"},
-        {"samples", "N", ranged("noise samples (SmoothGrad) or perturbations (LIME, KernelSHAP)", "samples")},
-        {"stdev", "S", ranged("SmoothGrad's noise σ as a fraction of the input's value range", "stdev")},
-        {"seed", "S", ranged("random seed", "seed")},
+        {"window", "C,H,W", "occlusion window", registryRange("window")},
+        {"stride", "C,H,W", "occlusion stride", ints(1, 512)},
+        {"samples", "N", ranged("noise samples (SmoothGrad) or perturbations (LIME, KernelSHAP)", "samples"), registryRange("samples")},
+        {"stdev", "S", ranged("SmoothGrad's noise σ as a fraction of the input's value range", "stdev"), registryRange("stdev")},
+        {"seed", "S", ranged("random seed", "seed"), registryRange("seed")},
         {"noise-base", "METHOD", "the method SmoothGrad averages (default saliency)"},
         {"noise-type", "smoothgrad|smoothgrad-sq|vargrad", "how noisy maps are combined"},
         {"superpixels", "slic|grid", "LIME / KernelSHAP features"},
-        {"superpixel-size", "PX", "SLIC region size"},
+        {"superpixel-size", "PX", "SLIC region size", ints(2, 1024)},
         {"feature-mask", "FILE.npy", "LIME / KernelSHAP features given as an integer mask"},
-        {"grid", "N", "grid cells per side for grid features (1–256, default 8)"},
-        {"fill", "V", "the value removed features take"},
-        {"internal-batch", "N", "inputs per model pass"},
-        {"memory-budget-mb", "N", "memory the method's batches may use"},
+        {"grid", "N", "grid cells per side for grid features (default 8)", ints(1, 256)},
+        {"fill", "V", "the value removed features take", registryRange("fill")},
+        {"internal-batch", "N", "inputs per model pass", ints(1, 65536)},
+        {"memory-budget-mb", "N", "memory the method's batches may use", ints(1, 1048576)},
     };
     return t;
 }
@@ -73,11 +127,11 @@ const OptionTable &preprocessingOptions()
 {
     static const OptionTable t = {
         {"labels", "FILE", "class labels: one per line, a JSON list, or a JSON {\"id\": \"label\"} dict"},
-        {"mean", "M1,M2,M3", "per-channel mean subtracted after scaling (ImageNet: 0.485,0.456,0.406)"},
-        {"std", "S1,S2,S3", "per-channel standard deviation divided by (ImageNet: 0.229,0.224,0.225)"},
-        {"range", "LO,HI", "pixel values are scaled to [LO, HI] before mean/std (default 0,1)"},
-        {"resize", "N", "scale the shorter side to N first (torchvision's Resize)"},
-        {"crop", "H[,W]", "then crop the centre (torchvision's CenterCrop)"},
+        {"mean", "M1,M2,M3", "per-channel mean subtracted after scaling (ImageNet: 0.485,0.456,0.406)", reals(-1e6, 1e6)},
+        {"std", "S1,S2,S3", "per-channel standard deviation divided by (ImageNet: 0.229,0.224,0.225)", positive(1e6)},
+        {"range", "LO,HI", "pixel values are scaled to [LO, HI] before mean/std (default 0,1)", reals(-1e6, 1e6)},
+        {"resize", "N", "scale the shorter side to N first (torchvision's Resize)", ints(1, 16384)},
+        {"crop", "H[,W]", "then crop the centre (torchvision's CenterCrop)", ints(1, 16384)},
     };
     return t;
 }
@@ -87,7 +141,7 @@ const OptionTable &tokenizerOptions()
     static const OptionTable t = {
         {"tokenizer", "F", "WordPiece vocab.txt or SentencePiece .model (default: the one the metadata names)"},
         {"lowercase", "0|1", "lower-case the text first"},
-        {"max-length", "N", "the most tokens"},
+        {"max-length", "N", "the most tokens", ints(1, 1000000)},
         {"truncate", "", "cut a longer text instead of refusing it"},
     };
     return t;
@@ -120,7 +174,7 @@ std::string Command::usage() const
                 s << std::string(30 - left.size(), ' ');
             else
                 s << "\n" << std::string(32, ' ');
-            s << o.help << "\n";
+            s << o.help << (o.range.set() ? " [" + o.range.text() + "]" : "") << "\n";
         }
     return s.str();
 }
@@ -207,6 +261,7 @@ Args parse(int argc, char **argv)
             value = argv[++i];
         }
         if (value.empty()) throw UsageError("--" + s + " is empty; it needs a value");
+        if (o->range.set()) checkRange(*cmd, *o, value);
         a.values[s] = value;
     }
     // An output never overwrites an input: --out (or --X-out) naming the same file as any other option.
@@ -578,11 +633,11 @@ const OptionTable &promptOptions()
 const OptionTable &samplingOptions()
 {
     static const OptionTable t = {
-        {"max-new", "N", "tokens generated at most (1–4096, default 20)"},
-        {"temperature", "T", "0: greedy (default); > 0: sampling at that temperature (up to 100)"},
-        {"top-k", "K", "sample among the K most probable tokens (0: all, default)"},
-        {"top-p", "P", "nucleus sampling: the smallest set whose mass reaches P (0 < P ≤ 1, default 1)"},
-        {"seed", "S", "the sampling seed (default 0)"},
+        {"max-new", "N", "tokens generated at most (default 20)", ints(1, 4096)},
+        {"temperature", "T", "0: greedy (default); > 0: sampling at that temperature", reals(0, 100)},
+        {"top-k", "K", "sample among the K most probable tokens (0: all, default)", ints(0, 1000000)},
+        {"top-p", "P", "nucleus sampling: the smallest set whose mass reaches P (default 1)", positive(1)},
+        {"seed", "S", "the sampling seed (default 0)", registryRange("seed")},
         {"stop-ids", "A,B,…", "stop after any of these ids (the model's EOS always stops)"},
     };
     return t;

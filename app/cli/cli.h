@@ -13,6 +13,7 @@
 #include "engine/runtime/model.h"
 
 #include <functional>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <set>
@@ -33,10 +34,27 @@ struct UsageError : std::runtime_error {
 };
 
 /// One option: `--name VALUE` (value names the placeholder) or a flag `--name` (value empty).
+/// The values a numeric option takes: checked when the command line is parsed (each element of a list
+/// such as C,H,W or A:B), shown by `help COMMAND`.
+struct Range {
+    double lo = 0, hi = -1;   // hi < lo: no range (not a number)
+    bool integer = false;
+    bool openLo = false;   // lo itself excluded (a learning rate, a σ)
+    bool set() const { return lo <= hi; }
+    bool contains(double v) const { return (openLo ? v > lo : v >= lo) && v <= hi && (!integer || v == std::floor(v)); }
+    std::string text() const;   // "1–4096", "0 < x ≤ 1", "integers 0–256"
+};
+inline Range ints(double lo, double hi) { return {lo, hi, true, false}; }
+inline Range reals(double lo, double hi) { return {lo, hi, false, false}; }
+inline Range positive(double hi) { return {0, hi, false, true}; }
+/// The range of an attribution parameter, from the method registry.
+Range registryRange(const char *parameter);
+
 struct Option {
     std::string name;
     std::string value;   // placeholder shown in help ("N", "FILE.npy"); empty: a flag
     std::string help;
+    Range range{};   // numeric options: the values allowed
     bool flag() const { return value.empty(); }
 };
 using OptionTable = std::vector<Option>;

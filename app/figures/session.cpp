@@ -3,6 +3,9 @@
 #include "engine/core/errors.h"
 #include "engine/core/files.h"
 
+#include <cmath>
+#include <cstdio>
+
 #include <QCoreApplication>
 #include <QCryptographicHash>
 #include <QDir>
@@ -13,11 +16,25 @@
 namespace pellucid {
 namespace {
 
+constexpr uint64_t kMaxSessionBytes = uint64_t(64) << 20;   // sessions are small JSON; 64 MiB is generous
+
 Json strings(const QStringList &l)
 {
     Json a = Json::array();
     for (const QString &s : l) a.push(Json(s.toStdString()));
     return a;
+}
+
+/// A numeric session field in its range (the CLI's for the same setting), else SessionError naming it.
+double inRange(const Json &v, const char *field, double lo, double hi, bool integer)
+{
+    const double x = integer ? double(v.asInt()) : v.asNumber();
+    if (!std::isfinite(x) || x < lo || x > hi) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "\"%s\" is %.6g; it must be %s%.6g to %.6g", field, x, integer ? "an integer from " : "", lo, hi);
+        throw SessionError(buf);
+    }
+    return x;
 }
 
 QString resolve(const QString &path, const QString &sessionDir)
@@ -111,11 +128,16 @@ Session loadSession(const QString &path)
     QFile f(path);
     if (!f.exists()) throw SessionError("Session file not found: " + path.toStdString());
     try {
-        checkInputFile(path.toStdString(), kMaxTextFileBytes, "The session");   // not a FIFO, /dev/zero or 2 GB
+        checkInputFile(path.toStdString(), kMaxSessionBytes, "The session");   // not a FIFO, /dev/zero or 2 GB
     } catch (const std::exception &e) {
         throw SessionError(e.what());
     }
     if (!f.open(QIODevice::ReadOnly)) throw SessionError("Cannot read " + path.toStdString());
+    // A session is a JSON object: anything else is refused from its first bytes, not after reading it whole.
+    QByteArray head = f.peek(4096);
+    if (head.startsWith("\xEF\xBB\xBF")) head = head.mid(3);   // a UTF-8 byte-order mark
+    head = head.trimmed();
+    if (head.isEmpty() || head[0] != '{') throw SessionError(path.toStdString() + " is not a Pellucid session (not a JSON object)");
     Json j;
     try {
         j = Json::parse(f.readAll().toStdString());
@@ -152,9 +174,9 @@ Session loadSession(const QString &path)
         if (const Json *g = j.find("generation")) {
             if (const Json *v = g->find("prompt")) s.generationPrompt = QString::fromStdString(v->asString());
             if (const Json *v = g->find("method")) s.generationMethod = QString::fromStdString(v->asString());
-            if (const Json *v = g->find("max_new")) s.generationMaxNew = int(v->asInt());
-            if (const Json *v = g->find("temperature")) s.generationTemperature = v->asNumber();
-            if (const Json *v = g->find("seed")) s.generationSeed = int(v->asInt());
+            if (const Json *v = g->find("max_new")) s.generationMaxNew = int(inRange(*v, "max_new", 1, 4096, true));
+            if (const Json *v = g->find("temperature")) s.generationTemperature = inRange(*v, "temperature", 0, 100, false);
+            if (const Json *v = g->find("seed")) s.generationSeed = int(inRange(*v, "seed", 0, double(1 << 30), true));
         }
         if (const Json *v = j.find("composer")) {
             s.composer = composerFromJson(*v);
@@ -162,11 +184,11 @@ Session loadSession(const QString &path)
                 for (QString &r : s.composer.rows) r = resolve(r, dir);
         }
         if (const Json *v = j.find("figure")) {
-            if (const Json *x = v->find("width_mm")) s.figure.widthMm = x->asNumber();
-            if (const Json *x = v->find("height_mm")) s.figure.heightMm = x->asNumber();
-            if (const Json *x = v->find("dpi")) s.figure.dpi = int(x->asInt());
+            if (const Json *x = v->find("width_mm")) s.figure.widthMm = inRange(*x, "width_mm", 10, 2000, false);
+            if (const Json *x = v->find("height_mm")) s.figure.heightMm = inRange(*x, "height_mm", 0, 2000, false);
+            if (const Json *x = v->find("dpi")) s.figure.dpi = int(inRange(*x, "dpi", 36, 2400, true));
             if (const Json *x = v->find("font")) s.figure.fontFamily = QString::fromStdString(x->asString());
-            if (const Json *x = v->find("font_pt")) s.figure.fontPt = x->asNumber();
+            if (const Json *x = v->find("font_pt")) s.figure.fontPt = inRange(*x, "font_pt", 2, 72, false);
             if (const Json *x = v->find("title")) s.figure.title = QString::fromStdString(x->asString());
             if (const Json *x = v->find("caption")) s.figure.caption = QString::fromStdString(x->asString());
         }

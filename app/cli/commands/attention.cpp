@@ -63,7 +63,7 @@ Command attentionCommand()
               {"out", "OUT.npy", "the probabilities or the rollout"},
               {"rollout", "", "attention rollout"},
               {"grad-rollout", "", "gradient-weighted rollout"},
-              {"target", "K", "the class of --grad-rollout (default: predicted)"}},
+              {"target", "K", "the class of --grad-rollout (default: predicted)", ints(0, 16777215)}},
              modelOptions(),
              preprocessingOptions(),
              tokenizerOptions()},

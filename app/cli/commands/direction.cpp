@@ -93,11 +93,11 @@ Command directionCommand()
               {"split", "test|train", "a folder of IDX files: which split (default test)"},
               {"from", "A", "the class the direction leaves"},
               {"to", "B", "the class it goes to"},
-              {"limit", "N", "items per class (default 1000)"},
-              {"k", "K", "directions (default 5)"},
+              {"limit", "N", "items per class (default 1000)", ints(1, 10000000)},
+              {"k", "K", "directions (default 5)", ints(1, 1000)},
               {"layer", "L", "GANSpace: the generator layer"},
-              {"count", "N", "GANSpace: sampled codes (default 2000)"},
-              {"seed", "S", "random seed"}},
+              {"count", "N", "GANSpace: sampled codes (default 2000)", ints(2, 100000)},
+              {"seed", "S", "random seed", registryRange("seed")}},
              modelOptions()},
             cmdDirection};
 }

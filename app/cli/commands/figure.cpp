@@ -66,7 +66,7 @@ Command figureCommand()
               {"out", "FIG.pdf|FIG.svg|FIG.png", "the figure"},
               {"raw", "", "the panels' numbers beside the figure (.npy, .csv)"},
               {"device", "auto|cpu|cuda", "where the model runs"},
-              {"threads", "N", "CPU threads for torch"}}},
+              {"threads", "N", "CPU threads for torch", ints(0, 256)}}},
             cmdFigure};
 }
 

@@ -67,8 +67,8 @@ Command genMetricsCommand()
               {"data", "D", "real items"},
               {"split", "test|train", "a folder of IDX files: which split (default test)"},
               {"encoder", "E", "the VAE encoder"},
-              {"count", "N", "samples (default 500)"},
-              {"seed", "S", "random seed"},
+              {"count", "N", "samples (default 500)", ints(2, 100000)},
+              {"seed", "S", "random seed", registryRange("seed")},
               {"json", "", "indented JSON"}},
              modelOptions()},
             cmdGenMetrics};

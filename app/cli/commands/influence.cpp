@@ -61,9 +61,9 @@ Command influenceCommand()
             {{{"model", "M", "the recommender model"},
               {"data", "D", "interactions (default: the metadata's)"},
               {"items", "F", "item names (default: the metadata's)"},
-              {"user", "U", "the user id"},
-              {"item", "I", "the recommended item"},
-              {"topn", "N", "the top-N the counterfactual drops the item from (default 10)"},
+              {"user", "U", "the user id", ints(0, 9007199254740992)},
+              {"item", "I", "the recommended item", ints(0, 9007199254740992)},
+              {"topn", "N", "the top-N the counterfactual drops the item from (default 10)", ints(1, 100000)},
               {"json", "", "JSON instead of a table"}}},
             cmdInfluence};
 }

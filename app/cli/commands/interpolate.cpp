@@ -35,11 +35,11 @@ Command interpolateCommand()
             "",
             {{{"z", "Z0.npy", "the first code"},
               {"z-end", "Z1.npy", "the last code"},
-              {"steps", "N", "frames"},
+              {"steps", "N", "frames", ints(1, 1000)},
               {"mode", "lerp|slerp", "linear or spherical (default lerp)"},
               {"out", "OUT.npy|OUT.png|OUT.gif|OUT.mp4", "the decoded frames"},
-              {"class", "K", "the class of a conditional generator"},
-              {"cols", "N", "PNG grid columns"}},
+              {"class", "K", "the class of a conditional generator", ints(0, 16777215)},
+              {"cols", "N", "PNG grid columns", ints(1, 256)}},
              modelOptions()},
             cmdInterpolate};
 }

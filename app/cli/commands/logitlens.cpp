@@ -73,7 +73,7 @@ Command logitLensCommand()
             {{{"out", "OUT.npy", "the probabilities"},
               {"tuned", "LENS.npy", "translate each block's output first (a tuned lens from tuned-lens)"},
               {"json", "", "per-cell details on stdout"},
-              {"top", "K", "tokens per cell in --json (1–100, default 5)"}},
+              {"top", "K", "tokens per cell in --json (default 5)", ints(1, 100)}},
              promptOptions(),
              modelOptions(),
              tokenizerOptions()},

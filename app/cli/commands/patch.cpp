@@ -69,7 +69,7 @@ Command patchCommand()
               {"corrupt", "\"…\"", "the corrupted prompt, as many tokens"},
               {"clean-ids", "A.npy", "the clean prompt as int64 ids [1, L]"},
               {"corrupt-ids", "B.npy", "the corrupted prompt as int64 ids [1, L]"},
-              {"target-id", "T", "the token whose probability is read (default: the clean run's top)"},
+              {"target-id", "T", "the token whose probability is read (default: the clean run's top)", ints(0, 2147483647)},
               {"site", "block|attn|mlp|head", "what is restored: a block's output (default), its attention, its MLP or one attention head"},
               {"estimate-out", "E.npy", "attribution patching's estimate, shaped as OUT"},
               {"out", "OUT.npy", "the patched probabilities"}},

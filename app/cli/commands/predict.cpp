@@ -51,7 +51,9 @@ Command predictCommand()
             "--model M --input X [--topk K]",
             "top-k classes (JSON)",
             "",
-            {{{"input", "X", "the input (.npy or an image)"}, {"topk", "K", "classes listed (default 5)"}}, modelOptions(), preprocessingOptions()},
+            {{{"input", "X", "the input (.npy or an image)"}, {"topk", "K", "classes listed (default 5)", ints(1, 1000)}},
+             modelOptions(),
+             preprocessingOptions()},
             cmdPredict};
 }
 

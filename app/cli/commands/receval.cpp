@@ -37,8 +37,8 @@ Command recEvalCommand()
               {"data", "D", "training interactions (default: the metadata's)"},
               {"items", "F", "item names (default: the metadata's)"},
               {"heldout", "H", "held-out interactions (default: the metadata's)"},
-              {"k", "K", "list length (default 10)"},
-              {"threshold", "R", "relevant rating (default 4)"},
+              {"k", "K", "list length (default 10)", ints(1, 100000)},
+              {"threshold", "R", "relevant rating (default 4)", reals(-1e9, 1e9)},
               {"json", "", "indented JSON"}}},
             cmdRecEval};
 }

@@ -59,8 +59,8 @@ Command recommendCommand()
             {{{"model", "M", "the recommender model"},
               {"data", "D", "interactions (default: the metadata's)"},
               {"items", "F", "item names (default: the metadata's)"},
-              {"user", "U", "the user id"},
-              {"topn", "N", "recommendations (default 10)"},
+              {"user", "U", "the user id", ints(0, 9007199254740992)},
+              {"topn", "N", "recommendations (default 10)", ints(1, 100000)},
               {"json", "", "JSON instead of a table"}}},
             cmdRecommend};
 }

@@ -31,13 +31,13 @@ Command sampleCommand()
             "--model M --count N --seed S [--truncation T] [--codes-out Z.npy] --out OUT.npy|OUT.png",
             "decoded random codes",
             "codes as torch.manual_seed(S); torch.randn(N, D) draws them",
-            {{{"count", "N", "samples"},
-              {"seed", "S", "random seed (default 0)"},
-              {"truncation", "T", "resample |z| > T"},
+            {{{"count", "N", "samples", ints(1, 10000)},
+              {"seed", "S", "random seed (default 0)", registryRange("seed")},
+              {"truncation", "T", "resample |z| > T", positive(100)},
               {"codes-out", "Z.npy", "the codes drawn"},
               {"out", "OUT.npy|OUT.png|OUT.gif|OUT.mp4", "the samples"},
-              {"class", "K", "the class of a conditional generator"},
-              {"cols", "N", "PNG grid columns"}},
+              {"class", "K", "the class of a conditional generator", ints(0, 16777215)},
+              {"cols", "N", "PNG grid columns", ints(1, 256)}},
              modelOptions()},
             cmdSample};
 }

@@ -36,13 +36,13 @@ Command traverseCommand()
             "the decoder on z + t·e_I for t = linspace(A, B, N) (I zero-based): [N, C, H, W]",
             "or --direction DIR.npy instead of --dim: z + t·d",
             {{{"z", "Z.npy", "the code"},
-              {"dim", "I", "the latent dimension moved"},
+              {"dim", "I", "the latent dimension moved", ints(0, 1000000)},
               {"direction", "DIR.npy", "a direction instead of --dim"},
-              {"range", "A:B", "the offsets"},
-              {"steps", "N", "frames"},
+              {"range", "A:B", "the offsets", reals(-1e6, 1e6)},
+              {"steps", "N", "frames", ints(1, 1000)},
               {"out", "OUT.npy|OUT.png|OUT.gif|OUT.mp4", "the decoded frames"},
-              {"class", "K", "the class of a conditional generator"},
-              {"cols", "N", "PNG grid columns"}},
+              {"class", "K", "the class of a conditional generator", ints(0, 16777215)},
+              {"cols", "N", "PNG grid columns", ints(1, 256)}},
              modelOptions()},
             cmdTraverse};
 }

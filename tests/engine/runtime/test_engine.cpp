@@ -8,6 +8,7 @@
 #include "tests/common/testkit.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <condition_variable>
@@ -246,6 +247,63 @@ TEST(activations_job_end_to_end)
     }
     CHECK(rec.last(bad).type == JobEvent::Type::Failed);
     CHECK(rec.last(bad).message.find("Did you mean") != std::string::npos);
+}
+
+TEST(a_slider_storm_leaves_no_backlog_and_the_newest_result_last)
+{
+    // 1,000 requests within a second (a slider dragged through its range): each supersedes the one before,
+    // so the queue never holds more than one waiting job, every request ends with exactly one terminal event,
+    // and the last result is the newest request's. Size configurable (PELLUCID_STORM_REQUESTS).
+    const int requests = std::getenv("PELLUCID_STORM_REQUESTS") ? std::atoi(std::getenv("PELLUCID_STORM_REQUESTS")) : 1000;
+    Recorder rec;
+    Engine engine([&](const JobEvent &e) { rec(e); });
+    engine.submit(loadModelJob(fixtures::resources("models/fashion_mnist_cnn.pt"), {DevicePreference::Cpu}));
+    CHECK(engine.waitIdle(30000));
+    std::vector<uint64_t> gens;
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < requests; ++i) {
+        const TensorValue input({1, 1, 28, 28}, std::vector<float>(784, float(i) / float(requests)));
+        gens.push_back(engine.submit(activationsJob(input, uint64_t(i), "features.5", 3)));
+        std::this_thread::sleep_until(start + std::chrono::microseconds(int64_t(1000000) * (i + 1) / requests));
+    }
+    const auto submitted = std::chrono::steady_clock::now();
+    CHECK(engine.waitIdle(10000));
+    const double drainMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - submitted).count();
+    int started = 0, finished = 0, cancelled = 0, terminalTwice = 0;
+    for (uint64_t g : gens) {
+        int terminal = 0;
+        for (const JobEvent &e : rec.of(g)) {
+            started += e.type == JobEvent::Type::Started;
+            finished += e.type == JobEvent::Type::Finished;
+            cancelled += e.type == JobEvent::Type::Cancelled;
+            terminal += e.type == JobEvent::Type::Finished || e.type == JobEvent::Type::Cancelled || e.type == JobEvent::Type::Failed;
+        }
+        terminalTwice += terminal != 1;
+    }
+    std::printf("  %d requests in %.0f ms: %d ran, %d finished, %d superseded; idle %.0f ms after the last\n", requests,
+                std::chrono::duration<double, std::milli>(submitted - start).count(), started, finished, cancelled, drainMs);
+    CHECK_EQ(terminalTwice, 0);
+    CHECK_EQ(finished + cancelled, requests);
+    // No backlog: once the last request is in, what is left is at most the running job and the newest one
+    // (one forward each, well under a second on this model).
+    CHECK(drainMs < 2000);
+    const JobEvent last = rec.last(gens.back());
+    CHECK(last.type == JobEvent::Type::Finished);
+    auto out = std::dynamic_pointer_cast<const ActivationOutput>(last.output);
+    CHECK(out != nullptr);
+    if (out) CHECK_EQ(out->inputId, uint64_t(requests - 1));
+    // No result of an older request arrives after the newest one's.
+    bool afterNewest = false, stale = false;
+    {
+        std::lock_guard<std::mutex> l(rec.m);
+        for (const JobEvent &e : rec.events) {
+            if (e.generation == gens.back() && e.type == JobEvent::Type::Finished)
+                afterNewest = true;
+            else if (afterNewest && e.type == JobEvent::Type::Finished)
+                stale = true;
+        }
+    }
+    CHECK(!stale);
 }
 
 namespace {
