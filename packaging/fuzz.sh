@@ -3,8 +3,10 @@
 # the main build and runs each one on a copy of its committed seed corpus.
 #
 #   packaging/fuzz.sh                      a long campaign: 10 minutes per harness
-#   packaging/fuzz.sh --seconds 20         CI's short run (.ci/run)
+#   packaging/fuzz.sh --seconds 20         a short run
 #   packaging/fuzz.sh --runs 10000 npy     a fixed number of inputs, some harnesses only
+#   packaging/fuzz.sh --ci                 CI's run (.ci/run): 2,000 inputs each from the committed corpora
+#                                          with a fixed seed, so it is the same run on every machine
 #
 # A harness fails when a parser crashes, hangs (over 10 s on one input), allocates over 512 MB at once or
 # 2 GB in all, throws anything but its one-line error, or breaks a round trip (harness.h). The failing
@@ -14,12 +16,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=600
 runs=""
+seed=""
+fresh=0
 harnesses=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --seed) seed="$2"; shift 2 ;;
+    --ci) runs=2000; seed=1; fresh=1; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) harnesses+=("$1"); shift ;;
   esac
 done
@@ -53,10 +59,12 @@ report=build-fuzz/report.txt
 failed=0
 for h in "${harnesses[@]}"; do
   corpus=build-fuzz/corpus/$h crashes=build-fuzz/crashes/$h log=build-fuzz/logs/$h.log
+  [ $fresh -eq 1 ] && corpus=build-fuzz/ci-corpus/$h && rm -rf "$corpus"
   mkdir -p "$corpus" "$crashes" build-fuzz/logs
   cp -n tests/fuzz/corpus/"$h"/* "$corpus"/ 2>/dev/null || true
   limit=(-max_total_time="$seconds")
   [ -n "$runs" ] && limit=(-runs="$runs")
+  [ -n "$seed" ] && limit+=(-seed="$seed")
   set +e
   build-fuzz/fuzz_"$h" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$crashes"/ "$corpus" > "$log" 2>&1

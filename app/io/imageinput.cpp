@@ -1,4 +1,5 @@
 #include "app/io/imageinput.h"
+#include "app/io/quiet.h"
 
 #include "engine/core/files.h"
 
@@ -26,7 +27,7 @@ void writePng(const std::string &path, const cv::Mat &img)
     const std::string tmp = path + ".tmp.png";
     bool ok = false;
     try {
-        ok = cv::imwrite(tmp, img);
+        ok = withoutLibraryChatter([&] { return cv::imwrite(tmp, img); });
     } catch (const cv::Exception &) {
         ok = false;
     }
@@ -50,7 +51,7 @@ TensorValue imageFileToTensor(const std::string &path, const InputSpec &spec, co
     cv::Mat img;
     try {
         // Any depth (16-bit PNG) and colour, with the EXIF orientation applied (IMREAD_UNCHANGED would ignore it).
-        img = cv::imread(path, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
+        img = withoutLibraryChatter([&] { return cv::imread(path, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR); });
     } catch (const cv::Exception &e) {
         throw Error(ErrorCode::BadInput, "Cannot decode image " + path + ": " + e.what());
     }
@@ -68,7 +69,7 @@ TensorValue imageBytesToTensor(const std::vector<unsigned char> &bytes, const In
 {
     cv::Mat img;
     try {
-        img = cv::imdecode(bytes, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR);
+        img = withoutLibraryChatter([&] { return cv::imdecode(bytes, cv::IMREAD_ANYDEPTH | cv::IMREAD_ANYCOLOR); });
     } catch (const cv::Exception &e) {
         throw Error(ErrorCode::BadInput, std::string("Cannot decode the image: ") + e.what());
     }
@@ -338,10 +339,14 @@ void writeAnimation(const std::string &path, const TensorValue &images, double f
             writeGif(tmp, images, fps, scale);
         } else if (ext == ".mp4") {
             const cv::Mat first = frameBgr(images, 0, scale);
-            cv::VideoWriter writer(tmp, cv::VideoWriter::fourcc('m', 'p', '4', 'v'), fps, first.size());
+            cv::VideoWriter writer;
+            withoutLibraryChatter([&] { return writer.open(tmp, cv::VideoWriter::fourcc('m', 'p', '4', 'v'), fps, first.size()); });
             if (!writer.isOpened()) throw Error(ErrorCode::IoError, "Cannot write " + path + " (no MP4 encoder available to OpenCV)");
             for (int i = 0; i < int(images.dim(0)); ++i) writer.write(frameBgr(images, i, scale));
-            writer.release();
+            withoutLibraryChatter([&] {
+                writer.release();
+                return true;
+            });
         } else {
             throw Error(ErrorCode::BadInput, "Unknown animation format '" + ext + "' (use .gif or .mp4)");
         }

@@ -1,6 +1,8 @@
 #include "app/io/livesource.h"
 
+#include "app/io/quiet.h"
 #include "engine/core/errors.h"
+#include "engine/core/files.h"
 
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
@@ -63,7 +65,7 @@ std::unique_ptr<LiveSource> LiveSource::openCamera(int device, int width, int he
     s->mDescription = "camera " + std::to_string(device);
     if (!std::filesystem::exists("/dev/video" + std::to_string(device)))
         throw Error(ErrorCode::FileNotFound, "No camera at /dev/video" + std::to_string(device));
-    if (!s->mCap->cap.open(device, cv::CAP_V4L2))
+    if (!withoutLibraryChatter([&] { return s->mCap->cap.open(device, cv::CAP_V4L2); }))
         throw Error(ErrorCode::BadInput, "Cannot open camera " + std::to_string(device) + " (busy, or not a capture device)");
     if (width > 0) s->mCap->cap.set(cv::CAP_PROP_FRAME_WIDTH, width);
     if (height > 0) s->mCap->cap.set(cv::CAP_PROP_FRAME_HEIGHT, height);
@@ -80,9 +82,12 @@ std::unique_ptr<LiveSource> LiveSource::openVideo(const std::string &path, bool 
     s->mCap = std::make_unique<Capture>();
     s->mLoop = loop;
     s->mDescription = std::filesystem::path(path).filename().string();
-    if (!s->mCap->cap.open(path)) throw Error(ErrorCode::BadInput, "Cannot play " + path + ": no decoder for its container or codec");
+    checkInputFile(path, uint64_t(64) << 30, "The video");   // a FIFO would block the demuxer
+    if (!withoutLibraryChatter([&] { return s->mCap->cap.open(path); }))
+        throw Error(ErrorCode::BadInput, "Cannot play " + path + ": no decoder for its container or codec");
     cv::Mat probe;
-    if (!s->mCap->cap.read(probe) || probe.empty()) throw Error(ErrorCode::BadInput, "Cannot decode the frames of " + path + " (unsupported codec)");
+    if (!withoutLibraryChatter([&] { return s->mCap->cap.read(probe); }) || probe.empty())
+        throw Error(ErrorCode::BadInput, "Cannot decode the frames of " + path + " (unsupported codec)");
     s->mCap->cap.set(cv::CAP_PROP_POS_FRAMES, 0);
     const double fps = s->mCap->cap.get(cv::CAP_PROP_FPS);
     s->mFps = fps > 0 && fps < 1000 ? fps : 25;

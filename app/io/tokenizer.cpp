@@ -297,16 +297,16 @@ constexpr bool kAddressSanitizer = false;
 constexpr bool kAddressSanitizer = false;
 #endif
 
-/// How the plugin binds its symbols: RTLD_DEEPBIND, so its own protobuf comes before the one LibTorch's
-/// libprotobuf puts in the global scope. AddressSanitizer refuses RTLD_DEEPBIND; its builds bind normally,
-/// which is safe only when no protobuf is loaded yet (a program without LibTorch, as the fuzz harnesses);
-/// otherwise `error` says why SentencePiece is unavailable.
-int pluginBinding(std::string &error)
+/// Opens the plugin in its own symbol scope, so its protobuf comes before the one LibTorch's libprotobuf puts
+/// in the global scope: RTLD_DEEPBIND. AddressSanitizer refuses RTLD_DEEPBIND; its builds bind normally when
+/// no protobuf is loaded yet (a program without LibTorch, as the fuzz harnesses), else open the plugin in a
+/// link-map namespace of its own (dlmopen: its own libc too, which the plugin's C interface allows: what it
+/// allocates, it frees).
+void *openPlugin(const std::string &path)
 {
-    if (!kAddressSanitizer) return RTLD_DEEPBIND;
-    if (dlsym(RTLD_DEFAULT, "_ZN6google8protobuf11MessageLite14ParseFromArrayEPKvi"))
-        error = "SentencePiece tokenizers are unavailable in an AddressSanitizer build of a program with LibTorch (the plugin needs RTLD_DEEPBIND)";
-    return 0;
+    if (!kAddressSanitizer) return dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    if (!dlsym(RTLD_DEFAULT, "_ZN6google8protobuf11MessageLite14ParseFromArrayEPKvi")) return dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    return dlmopen(LM_ID_NEWLM, path.c_str(), RTLD_NOW | RTLD_LOCAL);
 }
 
 /// The SentencePiece plugin (app/spplugin.cpp), loaded on first use with its own symbol scope.
@@ -336,9 +336,7 @@ struct SpPlugin {
             for (const auto &d : dirs) {
                 const std::string path = d + "/libpellucid_sentencepiece.so";
                 if (!std::filesystem::exists(path)) continue;
-                const int binding = pluginBinding(s.error);
-                if (!s.error.empty()) return s;
-                s.lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | binding);
+                s.lib = openPlugin(path);
                 if (!s.lib) {
                     s.error = dlerror();
                     continue;

@@ -1200,6 +1200,16 @@ TEST(hostile_input_gets_one_line_and_never_hangs_or_balloons)
         CHECK_EQ(j.find("samples")->asInt(), int64_t(2));
         CHECK_EQ(j.find("non_finite")->size(), size_t(2));
     }
+    // A PNG cut short: libpng's own "Read Error" line is kept from stderr; ours is the only one.
+    {
+        std::ifstream in(std::string(PELLUCID_RESOURCES_DIR) + "/samples/7-sneaker.png", std::ios::binary);
+        std::string png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::ofstream(dir + "/cut.png", std::ios::binary) << png.substr(0, 300);
+        const Run r = run("predict --model " + cnn + " --input " + dir + "/cut.png");
+        CHECK_MSG(r.status == 2 && lines(r.err) == 1 && r.err.find("libpng") == std::string::npos
+                      && r.err.find("Cannot decode image") != std::string::npos,
+                  r.err);
+    }
     // Usage errors: one line and where to read more, not the whole usage text.
     {
         const Run r = run("predict --model " + cnn + " --topk abc");

@@ -1,0 +1,215 @@
+// A soak of the whole window (offscreen): random clicks, keys, file drops, layer and model switches and
+// slider storms for PELLUCID_SOAK_SECONDS (default 20; `packaging/soak.sh` runs 600), with dialogs and popups
+// closed as they open. It must end with no crash, the window still answering, and the resident memory within
+// PELLUCID_SOAK_MB (default 20) of what it was after a warm-up that met every model once.
+#include "app/gui/mainwindow.h"
+#include "engine/core/npy.h"
+#include "widgets/activations/activationgrid.h"
+#include "widgets/activations/activationpanel.h"
+#include "widgets/prediction/predictionchart.h"
+
+#include <QAbstractSlider>
+#include <QApplication>
+#include <QDialog>
+#include <QDropEvent>
+#include <QElapsedTimer>
+#include <QMenu>
+#include <QMimeData>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTimer>
+#include <QUrl>
+#include <QtTest>
+
+#include <malloc.h>
+#include <random>
+#include <unistd.h>
+
+using namespace pellucid;
+
+namespace {
+
+QString res(const QString &p) { return QStringLiteral(PELLUCID_RESOURCES_DIR) + "/" + p; }
+QString fix(const QString &p) { return QStringLiteral(PELLUCID_FIXTURES_DIR) + "/" + p; }
+
+double residentMb()
+{
+    malloc_trim(0);   // freed memory back to the system, so what remains is what is held
+    long pages = 0, resident = 0;
+    if (FILE *f = std::fopen("/proc/self/statm", "r")) {
+        if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+        std::fclose(f);
+    }
+    return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+int envInt(const char *name, int fallback)
+{
+    const QByteArray v = qgetenv(name);
+    bool ok = false;
+    const int n = v.toInt(&ok);
+    return ok && n > 0 ? n : fallback;
+}
+
+}   // namespace
+
+class TestSoak : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName("PellucidSoak");
+        QCoreApplication::setApplicationName("PellucidSoak");
+        QSettings().clear();
+    }
+
+    void randomUseForMinutesKeepsMemoryFlat()
+    {
+        const int seconds = envInt("PELLUCID_SOAK_SECONDS", 20);
+        const int budgetMb = envInt("PELLUCID_SOAK_MB", 20);
+        const unsigned seed = unsigned(envInt("PELLUCID_SOAK_SEED", 1));
+        std::mt19937 rng(seed);
+        auto pick = [&](int n) { return int(std::uniform_int_distribution<int>(0, n - 1)(rng)); };
+
+        QTemporaryDir dir;
+        // Files a user might drop: samples, tensors (one NaN), a garbage image, a corrupt model, demo models.
+        writeNpy(dir.filePath("x.npy").toStdString(), TensorValue({1, 1, 28, 28}, std::vector<float>(784, 0.3f)));
+        std::vector<float> nanv(784, 0.5f);
+        nanv[5] = std::nanf("");
+        writeNpy(dir.filePath("nan.npy").toStdString(), TensorValue({1, 1, 28, 28}, nanv));
+        {
+            QFile f(dir.filePath("garbage.png"));
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("not a picture at all");
+        }
+        const QStringList models = {res("models/fashion_mnist_cnn.pt"), res("models/fashion_mnist_vit.pt"), res("models/vae_decoder.pt"),
+                                    res("models/dcgan_generator.pt"),   res("models/fortune_gpt.pt"),       res("models/recommender_mf.pt"),
+                                    fix("corrupt_short_record.pt"),     fix("corrupt_code_crash.pt")};
+        const QStringList drops = {res("samples/0-t-shirt-top.png"), res("samples/7-sneaker.png"), dir.filePath("x.npy"),
+                                   dir.filePath("nan.npy"),          dir.filePath("garbage.png"),  res("models/fashion_mnist_cnn.pt"),
+                                   fix("corrupt_empty_record.pt")};
+
+        MainWindow w;
+        w.setSampleFolder(res("samples"));
+        w.resize(1280, 820);
+        w.show();
+        // Dialogs and popups a click opens (file choosers, camera, settings) are closed as they appear.
+        QTimer closer;
+        int closed = 0;
+        connect(&closer, &QTimer::timeout, [&] {
+            if (QWidget *popup = QApplication::activePopupWidget()) {
+                popup->close();
+                ++closed;
+            }
+            if (QWidget *modal = QApplication::activeModalWidget()) {
+                if (auto *d = qobject_cast<QDialog *>(modal))
+                    d->reject();
+                else
+                    modal->close();
+                ++closed;
+            }
+        });
+        closer.start(30);
+
+        auto drop = [&](const QString &file) {
+            auto *mime = new QMimeData;
+            mime->setUrls({QUrl::fromLocalFile(file)});
+            const QPoint at = w.rect().center();
+            QDragEnterEvent enter(at, Qt::CopyAction, mime, Qt::LeftButton, Qt::NoModifier);
+            QCoreApplication::sendEvent(&w, &enter);
+            QDropEvent dropEvent(QPointF(at), Qt::CopyAction, mime, Qt::LeftButton, Qt::NoModifier);
+            QCoreApplication::sendEvent(&w, &dropEvent);
+            delete mime;
+        };
+        auto randomClick = [&] {
+            const QPoint p(pick(w.width()), 30 + pick(std::max(1, w.height() - 30)));   // below the menu bar
+            QWidget *target = w.childAt(p);
+            if (!target || !target->isVisible() || !target->isEnabled()) return;
+            QTest::mouseClick(target, pick(4) == 0 ? Qt::RightButton : Qt::LeftButton, Qt::NoModifier, target->mapFrom(&w, p));
+        };
+        auto randomKey = [&] {
+            static const Qt::Key keys[] = {Qt::Key_Left,   Qt::Key_Right,  Qt::Key_Up, Qt::Key_Down, Qt::Key_Tab,      Qt::Key_Space,
+                                           Qt::Key_Return, Qt::Key_Escape, Qt::Key_A,  Qt::Key_5,    Qt::Key_PageDown, Qt::Key_Home};
+            QWidget *target = QApplication::focusWidget() ? QApplication::focusWidget() : &w;
+            QTest::keyClick(target, keys[pick(int(std::size(keys)))]);
+        };
+        auto sliderStorm = [&] {
+            QList<QAbstractSlider *> sliders;
+            for (QAbstractSlider *s : w.findChildren<QAbstractSlider *>())
+                if (s->isVisible() && s->isEnabled()) sliders << s;
+            if (sliders.isEmpty()) return;
+            QAbstractSlider *s = sliders[pick(int(sliders.size()))];
+            for (int v = s->minimum(); v <= s->maximum(); v += std::max(1, (s->maximum() - s->minimum()) / 50)) s->setValue(v);
+        };
+        auto randomLayer = [&] {
+            const auto summary = w.modelSummary();
+            if (!summary || summary->layers.empty()) return;
+            w.selectLayer(QString::fromStdString(summary->layers[size_t(pick(int(summary->layers.size())))].path));
+        };
+        auto settle = [&](int ms) {
+            QElapsedTimer t;
+            t.start();
+            while (t.elapsed() < ms) QTest::qWait(20);
+        };
+
+        // Warm-up: every model once, with an input and a layer (caches, fonts, plugins filled).
+        for (const QString &m : models) {
+            w.openModel(m);
+            settle(1500);
+            w.openImage(res("samples/7-sneaker.png"));
+            randomLayer();
+            settle(500);
+        }
+        w.openModel(models[0]);
+        settle(3000);
+        const double startMb = residentMb();
+
+        QElapsedTimer clock;
+        clock.start();
+        int actions = 0;
+        while (clock.elapsed() < qint64(seconds) * 1000) {
+            switch (pick(10)) {
+            case 0:
+            case 1:
+            case 2: randomClick(); break;
+            case 3:
+            case 4: randomKey(); break;
+            case 5: drop(drops[pick(int(drops.size()))]); break;
+            case 6: randomLayer(); break;
+            case 7: sliderStorm(); break;
+            case 8:
+                if (pick(4) == 0) w.openModel(models[pick(int(models.size()))]);
+                break;
+            default: w.openImage(drops[pick(3)]); break;
+            }
+            ++actions;
+            QTest::qWait(pick(40));
+        }
+        // Back to the demo, let the engine finish what was asked, then measure.
+        QSignalSpy ready(&w, &MainWindow::modelReady);
+        w.openModel(models[0]);
+        QVERIFY(ready.wait(60000));
+        settle(3000);
+        const double endMb = residentMb();
+        qInfo("soak: %d actions in %d s (seed %u), %d dialogs or popups closed; resident %.1f MB after the warm-up, %.1f MB at the end", actions,
+              seconds, seed, closed, startMb, endMb);
+
+        // Still answering: a layer switch shows its activations.
+        QSignalSpy shown(&w, &MainWindow::activationsShown);
+        w.openImage(res("samples/9-ankle-boot.png"));
+        w.selectLayer("features.9");
+        QVERIFY(shown.wait(30000));
+        QCOMPARE(w.activationPanel()->grid()->channelCount(), 64);
+        // …and what it shows is the current input's (no stale result of the storm).
+        QTest::qWait(1000);
+        QCOMPARE(w.predictionChart()->labels().value(0), QString("Ankle boot"));
+        QVERIFY2(endMb - startMb <= budgetMb, qPrintable(QString("resident memory grew %1 MB (budget %2 MB)").arg(endMb - startMb).arg(budgetMb)));
+        w.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/soak_end.png");
+    }
+};
+
+QTEST_MAIN(TestSoak)
+#include "test_soak.moc"
