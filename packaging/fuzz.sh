@@ -5,7 +5,7 @@
 #   packaging/fuzz.sh                      a long campaign: 10 minutes per harness
 #   packaging/fuzz.sh --seconds 20         a short run
 #   packaging/fuzz.sh --runs 10000 npy     a fixed number of inputs, some harnesses only
-#   packaging/fuzz.sh --ci                 CI's run (.ci/run): 2,000 inputs each from the committed corpora
+#   packaging/fuzz.sh --ci                 CI's run (.ci/run): 10,000 inputs each from the committed corpora
 #                                          with a fixed seed, so it is the same run on every machine
 #
 # A harness fails when a parser crashes, hangs (over 10 s on one input), allocates over 512 MB at once or
@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
     --seconds) seconds="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --seed) seed="$2"; shift 2 ;;
-    --ci) runs=2000; seed=1; fresh=1; shift ;;
+    --ci) runs=10000; seed=1; fresh=1; shift ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) harnesses+=("$1"); shift ;;
   esac

@@ -53,7 +53,7 @@ void pellucid_sp_info(void *handle, int *bos, int *eos, int *size)
     } catch (...) { }
 }
 
-/// Encodes text as lines "id<TAB>piece"; the special ids' pieces with id = −1 when asked for one that is absent.
+/// Encodes text as records "ID LENGTH PIECE" (the piece's bytes, whatever they are), one after another.
 char *pellucid_sp_encode(void *handle, const char *text)
 {
     auto *sp = static_cast<sentencepiece::SentencePieceProcessor *>(handle);
@@ -61,7 +61,10 @@ char *pellucid_sp_encode(void *handle, const char *text)
     try {
         std::vector<int> ids;
         sp->Encode(text, &ids).IgnoreError();
-        for (int id : ids) out += std::to_string(id) + "\t" + sp->IdToPiece(id) + "\n";
+        for (int id : ids) {
+            const std::string piece = sp->IdToPiece(id);
+            out += std::to_string(id) + " " + std::to_string(piece.size()) + " " + piece;
+        }
     } catch (...) {
         out.clear();
     }

@@ -391,13 +391,17 @@ public:
             t.ids.push_back(mBos);
             t.tokens.push_back(mPlugin.take(mPlugin.piece(mHandle, mBos)));
         }
-        std::istringstream lines(mPlugin.take(mPlugin.encode(mHandle, text.c_str())));
-        std::string line;
-        while (std::getline(lines, line)) {
-            const auto tab = line.find('\t');
-            if (tab == std::string::npos) continue;
-            t.ids.push_back(std::stoll(line.substr(0, tab)));
-            t.tokens.push_back(line.substr(tab + 1));
+        // "ID LENGTH PIECE" records (a piece may hold any byte, a newline too: found by fuzz_sentencepiece).
+        const std::string out = mPlugin.take(mPlugin.encode(mHandle, text.c_str()));
+        for (size_t at = 0; at < out.size();) {
+            const size_t sp1 = out.find(' ', at), sp2 = sp1 == std::string::npos ? sp1 : out.find(' ', sp1 + 1);
+            int64_t id = 0, length = 0;
+            if (sp2 == std::string::npos || !parseInteger(out.substr(at, sp1 - at), id) || !parseInteger(out.substr(sp1 + 1, sp2 - sp1 - 1), length)
+                || length < 0 || uint64_t(length) > out.size() - sp2 - 1)
+                throw Error(ErrorCode::Internal, "The SentencePiece plugin returned a malformed encoding");
+            t.ids.push_back(id);
+            t.tokens.push_back(out.substr(sp2 + 1, size_t(length)));
+            at = sp2 + 1 + size_t(length);
         }
         closeEncoding(t, mOptions, mEos, [&] { return mPlugin.take(mPlugin.piece(mHandle, mEos)); });
         return t;

@@ -45,6 +45,14 @@ double residentMb()
     return double(resident) * double(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
 }
 
+/// What malloc holds for the program (in use, mmapped blocks included), beside the resident size: growth
+/// here is memory kept, growth of the resident size alone is fragmentation.
+double heapInUseMb()
+{
+    const struct mallinfo2 m = mallinfo2();
+    return double(m.uordblks + m.hblkhd) / (1024.0 * 1024.0);
+}
+
 int envInt(const char *name, int fallback)
 {
     const QByteArray v = qgetenv(name);
@@ -155,7 +163,7 @@ private slots:
             while (t.elapsed() < ms) QTest::qWait(20);
         };
 
-        // Warm-up: every model once, with an input and a layer (caches, fonts, plugins filled).
+        // Warm-up, part one: every model once, with an input and a layer (caches, fonts, plugins filled).
         for (const QString &m : models) {
             w.openModel(m);
             settle(1500);
@@ -163,39 +171,54 @@ private slots:
             randomLayer();
             settle(500);
         }
-        w.openModel(models[0]);
-        settle(3000);
-        const double startMb = residentMb();
-
-        QElapsedTimer clock;
-        clock.start();
         int actions = 0;
-        while (clock.elapsed() < qint64(seconds) * 1000) {
-            switch (pick(10)) {
-            case 0:
-            case 1:
-            case 2: randomClick(); break;
-            case 3:
-            case 4: randomKey(); break;
-            case 5: drop(drops[pick(int(drops.size()))]); break;
-            case 6: randomLayer(); break;
-            case 7: sliderStorm(); break;
-            case 8:
-                if (pick(4) == 0) w.openModel(models[pick(int(models.size()))]);
-                break;
-            default: w.openImage(drops[pick(3)]); break;
+        auto storm = [&](qint64 ms, bool report) {
+            QElapsedTimer clock;
+            clock.start();
+            qint64 nextReport = 30000;
+            while (clock.elapsed() < ms) {
+                switch (pick(10)) {
+                case 0:
+                case 1:
+                case 2: randomClick(); break;
+                case 3:
+                case 4: randomKey(); break;
+                case 5: drop(drops[pick(int(drops.size()))]); break;
+                case 6: randomLayer(); break;
+                case 7: sliderStorm(); break;
+                case 8:
+                    if (pick(4) == 0) w.openModel(models[pick(int(models.size()))]);
+                    break;
+                default: w.openImage(drops[pick(3)]); break;
+                }
+                ++actions;
+                QTest::qWait(pick(40));
+                if (report && clock.elapsed() >= nextReport) {   // the trace of memory over the run
+                    qInfo("soak: %lld s, %d actions, resident %.1f MB, heap in use %.1f MB", clock.elapsed() / 1000, actions, residentMb(),
+                          heapInUseMb());
+                    nextReport += 30000;
+                }
             }
-            ++actions;
-            QTest::qWait(pick(40));
-        }
-        // Back to the demo, let the engine finish what was asked, then measure.
-        QSignalSpy ready(&w, &MainWindow::modelReady);
-        w.openModel(models[0]);
-        QVERIFY(ready.wait(60000));
-        settle(3000);
-        const double endMb = residentMb();
-        qInfo("soak: %d actions in %d s (seed %u), %d dialogs or popups closed; resident %.1f MB after the warm-up, %.1f MB at the end", actions,
-              seconds, seed, closed, startMb, endMb);
+        };
+        // Both measurements alike: back on the demo model, the engine idle.
+        auto demoSettled = [&] {
+            QSignalSpy ready(&w, &MainWindow::modelReady);
+            w.openModel(models[0]);
+            const bool ok = ready.wait(60000);
+            settle(3000);
+            return ok;
+        };
+        // Warm-up, part two: the same random use for a fifth of the run (5–60 s), so what the first minutes
+        // of use fill once (caches, fonts, the models' graph analyses) is in the baseline.
+        storm(std::clamp<qint64>(qint64(seconds) * 200, 5000, 60000), false);
+        QVERIFY(demoSettled());
+        const double startMb = residentMb(), startHeap = heapInUseMb();
+        storm(qint64(seconds) * 1000, true);
+        QVERIFY(demoSettled());
+        const double endMb = residentMb(), endHeap = heapInUseMb();
+        qInfo("soak: %d actions in %d s (seed %u), %d dialogs or popups closed; resident %.1f MB after the warm-up, %.1f MB at the end; "
+              "heap in use %.1f MB, then %.1f MB",
+              actions, seconds, seed, closed, startMb, endMb, startHeap, endHeap);
 
         // Still answering: a layer switch shows its activations.
         QSignalSpy shown(&w, &MainWindow::activationsShown);
@@ -211,5 +234,13 @@ private slots:
     }
 };
 
-QTEST_MAIN(TestSoak)
+int main(int argc, char **argv)
+{
+    // Qt Test stops a test function after 5 minutes unless told otherwise: the soak's own length plus ten.
+    if (qEnvironmentVariableIsEmpty("QTEST_FUNCTION_TIMEOUT"))
+        qputenv("QTEST_FUNCTION_TIMEOUT", QByteArray::number((qint64(envInt("PELLUCID_SOAK_SECONDS", 20)) + 600) * 1000));
+    QApplication app(argc, argv);
+    TestSoak test;
+    return QTest::qExec(&test, argc, argv);
+}
 #include "test_soak.moc"
