@@ -278,7 +278,37 @@ TEST(composer_json_round_trip_keeps_the_new_kinds)
     CHECK_THROWS_WITH(composerFromJson(Json::parse(R"({"columns": [{"kind": "activation", "layer": 3}]})")), Error, "needs \"layer\"");
     CHECK_THROWS_WITH(composerFromJson(Json::parse(R"({"columns": [{"kind": "generation_attribution", "method": "x"}]})")), Error,
                       "unknown generation attribution method");
-    CHECK_THROWS_WITH(composerFromJson(Json::parse(R"({"columns": [{"kind": "tokens", "steps": 0}]})")), Error, "steps must be 1 to 1000");
+    CHECK_THROWS_WITH(composerFromJson(Json::parse(R"({"columns": [{"kind": "tokens", "steps": 0}]})")), Error,
+                      "\"steps\" is 0; it must be an integer from 1 to 1000");
+    // Numbers out of their range are refused with the field named (issue 22).
+    CHECK_THROWS_WITH(composerFromJson(Json::parse(R"({"columns": [{"kind": "attention", "view": "cls", "head": 99999}]})")), Error,
+                      "\"head\" is 99999");
+    CHECK_THROWS_WITH(composerFromJson(Json::parse(R"({"max_new": 100000})")), Error, "\"max_new\" is 100000");
+    CHECK_THROWS_WITH(composerFromJson(Json::parse(R"({"clip_percentile": 250})")), Error, "\"clip_percentile\" is 250");
+}
+
+TEST(session_numbers_out_of_range_and_non_sessions_are_refused_by_name)
+{
+    const std::pair<std::string, std::string> cases[] = {
+        {R"({"pellucid_session": 1, "figure": {"dpi": 100000}})", "\"dpi\" is 100000"},
+        {R"({"pellucid_session": 1, "figure": {"font_pt": 0.01}})", "\"font_pt\" is 0.01"},
+        {R"({"pellucid_session": 1, "generation": {"max_new": 99999}})", "\"max_new\" is 99999"},
+        {R"({"pellucid_session": 1, "generation": {"temperature": 1e9}})", "\"temperature\" is 1e+09"},
+        {"[1, 2, 3]", "not a Pellucid session (not a JSON object)"},
+        {std::string(5000, 'x'), "not a Pellucid session (not a JSON object)"},
+    };
+    int k = 0;
+    for (const auto &[text, want] : cases) {
+        const std::string path = tmp + "/range_session_" + std::to_string(k++) + ".json";
+        std::ofstream(path) << text;
+        std::string message;
+        try {
+            loadSession(QString::fromStdString(path));
+        } catch (const SessionError &e) {
+            message = e.what();
+        }
+        CHECK_MSG(message.find(want) != std::string::npos, text.substr(0, 60) + ": " + message);
+    }
 }
 
 TEST(bad_specs_get_one_clear_error)
