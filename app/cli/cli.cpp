@@ -46,7 +46,7 @@ std::string ranged(const std::string &help, const char *parameter)
 }
 
 /// "--count 1e8": each element of the value (lists split at ',' or ':') a number in the option's range.
-void checkRange(const Command &cmd, const Option &o, const std::string &value)
+void checkRange(const Option &o, const std::string &value)
 {
     // A word the placeholder offers instead of a number ("K|predicted").
     const std::string alternatives = "|" + o.value + "|";
@@ -75,7 +75,6 @@ void checkRange(const Command &cmd, const Option &o, const std::string &value)
             throw UsageError("--" + o.name + " " + oneLine(value).substr(0, 40) + ": " + (numeric ? "out of range" : "not a number") + " ("
                              + o.range.text() + (list ? " each" : "") + ")");
     }
-    (void)cmd;
 }
 
 }   // namespace
@@ -261,7 +260,7 @@ Args parse(int argc, char **argv)
             value = argv[++i];
         }
         if (value.empty()) throw UsageError("--" + s + " is empty; it needs a value");
-        if (o->range.set()) checkRange(*cmd, *o, value);
+        if (o->range.set()) checkRange(*o, value);
         a.values[s] = value;
     }
     // An output never overwrites an input: --out (or --X-out) naming the same file as any other option.

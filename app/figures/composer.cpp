@@ -23,27 +23,6 @@
 namespace pellucid {
 namespace {
 
-/// A numeric field of the composer's JSON in its range, else a message naming it.
-int intIn(const Json &v, const char *field, int lo, int hi)
-{
-    const int64_t x = v.asInt();
-    if (x < lo || x > hi)
-        throw std::runtime_error(std::string("\"") + field + "\" is " + std::to_string(x) + "; it must be an integer from " + std::to_string(lo)
-                                 + " to " + std::to_string(hi));
-    return int(x);
-}
-
-double realIn(const Json &v, const char *field, double lo, double hi)
-{
-    const double x = v.asNumber();
-    if (!(x >= lo && x <= hi)) {
-        char buf[160];
-        std::snprintf(buf, sizeof buf, "\"%s\" is %.6g; it must be from %.6g to %.6g", field, x, lo, hi);
-        throw std::runtime_error(buf);
-    }
-    return x;
-}
-
 const char *scaleName(ComposerSpec::Scale s)
 {
     return s == ComposerSpec::Scale::PerPanel ? "panel" : s == ComposerSpec::Scale::Shared ? "shared" : "column";
@@ -194,6 +173,26 @@ ComposerData computeTraversal(Model &model, const ComposerSpec &spec, const std:
 
 }   // namespace
 
+int fieldInt(const Json &v, const char *field, int lo, int hi)
+{
+    const int64_t x = v.asInt();
+    if (x < lo || x > hi)
+        throw std::runtime_error(std::string("\"") + field + "\" is " + std::to_string(x) + "; it must be an integer from " + std::to_string(lo)
+                                 + " to " + std::to_string(hi));
+    return int(x);
+}
+
+double fieldReal(const Json &v, const char *field, double lo, double hi)
+{
+    const double x = v.asNumber();
+    if (!(x >= lo && x <= hi)) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "\"%s\" is %.6g; it must be from %.6g to %.6g", field, x, lo, hi);
+        throw std::runtime_error(buf);
+    }
+    return x;
+}
+
 QStringList composerColumnTitles(const ComposerSpec &spec)
 {
     QStringList out;
@@ -277,11 +276,11 @@ ComposerSpec composerFromJson(const Json &j)
                         c.attention = ComposerColumn::AttentionView::GradientRollout;
                     else
                         throw std::runtime_error("unknown attention view '" + view + "' (cls, rollout or grad_rollout)");
-                    if (const Json *v = cj.find("layer")) c.attentionLayer = intIn(*v, "layer", -1, 4096);
-                    if (const Json *v = cj.find("head")) c.head = intIn(*v, "head", -1, 4096);
+                    if (const Json *v = cj.find("layer")) c.attentionLayer = fieldInt(*v, "layer", -1, 4096);
+                    if (const Json *v = cj.find("head")) c.head = fieldInt(*v, "head", -1, 4096);
                 } else if (kind == "tokens") {
                     c.kind = ComposerColumn::Kind::Tokens;
-                    if (const Json *v = cj.find("steps")) c.steps = intIn(*v, "steps", 1, 1000);
+                    if (const Json *v = cj.find("steps")) c.steps = fieldInt(*v, "steps", 1, 1000);
                 } else if (kind == "generated") {
                     c.kind = ComposerColumn::Kind::Generated;
                 } else if (kind == "generation_attribution") {
@@ -291,7 +290,7 @@ ComposerSpec composerFromJson(const Json &j)
                     if (!parseGenerationMethod(c.method, m))
                         throw std::runtime_error("unknown generation attribution method '" + c.method
                                                  + "' (saliency, inputxgrad, ig, ablation, attention, rollout)");
-                    if (const Json *v = cj.find("steps")) c.steps = intIn(*v, "steps", 2, 1000);
+                    if (const Json *v = cj.find("steps")) c.steps = fieldInt(*v, "steps", 2, 1000);
                 } else if (kind == "logit_lens") {
                     c.kind = ComposerColumn::Kind::LogitLens;
                 } else if (kind != "input") {
@@ -299,13 +298,14 @@ ComposerSpec composerFromJson(const Json &j)
                         "unknown column kind '" + kind
                         + "' (input, attribution, activation, attention, tokens, generated, generation_attribution or logit_lens)");
                 }
-                if (const Json *v = cj.find("target"); v && (kind == "attention" || kind == "tokens")) c.target = intIn(*v, "target", -1, 16777215);
+                if (const Json *v = cj.find("target"); v && (kind == "attention" || kind == "tokens"))
+                    c.target = fieldInt(*v, "target", -1, 16777215);
                 if (const Json *t = cj.find("title")) c.title = t->asString();
                 s.columns.push_back(c);
             }
         }
         if (const Json *v = j.find("text_rows")) s.textRows = v->asBool();
-        if (const Json *v = j.find("max_new")) s.maxNew = intIn(*v, "max_new", 1, 4096);
+        if (const Json *v = j.find("max_new")) s.maxNew = fieldInt(*v, "max_new", 1, 4096);
         if (s.maxNew < 1 || s.maxNew > 256) throw std::runtime_error("max_new must be 1 to 256");
         if (const Json *v = j.find("layout")) {
             const std::string l = v->asString();
@@ -317,23 +317,23 @@ ComposerSpec composerFromJson(const Json &j)
         if (const Json *t = j.find("traversal")) {
             if (const Json *v = t->find("dims")) {
                 s.traversal.dims.clear();
-                for (const Json &d : v->asArray()) s.traversal.dims.push_back(intIn(d, "dims", 0, 1000000));
+                for (const Json &d : v->asArray()) s.traversal.dims.push_back(fieldInt(d, "dims", 0, 1000000));
             }
             if (const Json *v = t->find("range")) {
                 if (v->asArray().size() != 2) throw std::runtime_error("traversal range must be [lo, hi]");
-                s.traversal.lo = realIn(v->asArray()[0], "range", -1e6, 1e6);
-                s.traversal.hi = realIn(v->asArray()[1], "range", -1e6, 1e6);
+                s.traversal.lo = fieldReal(v->asArray()[0], "range", -1e6, 1e6);
+                s.traversal.hi = fieldReal(v->asArray()[1], "range", -1e6, 1e6);
             }
-            if (const Json *v = t->find("steps")) s.traversal.steps = intIn(*v, "steps", 1, 1000);
-            if (const Json *v = t->find("seed")) s.traversal.seed = intIn(*v, "seed", -1, 1 << 30);
-            if (const Json *v = t->find("class")) s.traversal.classIndex = intIn(*v, "class", -1, 16777215);
+            if (const Json *v = t->find("steps")) s.traversal.steps = fieldInt(*v, "steps", 1, 1000);
+            if (const Json *v = t->find("seed")) s.traversal.seed = fieldInt(*v, "seed", -1, 1 << 30);
+            if (const Json *v = t->find("class")) s.traversal.classIndex = fieldInt(*v, "class", -1, 16777215);
         }
         if (const Json *sc = j.find("scale")) {
             const std::string v = sc->asString();
             s.scale = v == "panel" ? ComposerSpec::Scale::PerPanel : v == "shared" ? ComposerSpec::Scale::Shared : ComposerSpec::Scale::PerColumn;
         }
         if (const Json *l = j.find("letters")) s.letters = l->asBool();
-        if (const Json *c = j.find("clip_percentile")) s.clipPercentile = realIn(*c, "clip_percentile", 0, 100);
+        if (const Json *c = j.find("clip_percentile")) s.clipPercentile = fieldReal(*c, "clip_percentile", 0, 100);
     } catch (const Error &) {
         throw;
     } catch (const std::exception &e) {

@@ -67,6 +67,9 @@ Json composerToJson(const ComposerSpec &spec);
 /// The columns' titles (a column's own title, else one derived from its kind and parameters).
 QStringList composerColumnTitles(const ComposerSpec &spec);
 ComposerSpec composerFromJson(const Json &j);   // throws Error(BadInput)
+/// A numeric field of a composer or session JSON in its range, else std::runtime_error naming the field.
+int fieldInt(const Json &v, const char *field, int lo, int hi);
+double fieldReal(const Json &v, const char *field, double lo, double hi);
 
 struct ComposerData {
     ComposerSpec::Layout layout = ComposerSpec::Layout::Grid;

@@ -25,18 +25,6 @@ Json strings(const QStringList &l)
     return a;
 }
 
-/// A numeric session field in its range (the CLI's for the same setting), else SessionError naming it.
-double inRange(const Json &v, const char *field, double lo, double hi, bool integer)
-{
-    const double x = integer ? double(v.asInt()) : v.asNumber();
-    if (!std::isfinite(x) || x < lo || x > hi) {
-        char buf[160];
-        std::snprintf(buf, sizeof buf, "\"%s\" is %.6g; it must be %s%.6g to %.6g", field, x, integer ? "an integer from " : "", lo, hi);
-        throw SessionError(buf);
-    }
-    return x;
-}
-
 QString resolve(const QString &path, const QString &sessionDir)
 {
     if (path.isEmpty() || QFileInfo(path).isAbsolute()) return path;
@@ -174,9 +162,9 @@ Session loadSession(const QString &path)
         if (const Json *g = j.find("generation")) {
             if (const Json *v = g->find("prompt")) s.generationPrompt = QString::fromStdString(v->asString());
             if (const Json *v = g->find("method")) s.generationMethod = QString::fromStdString(v->asString());
-            if (const Json *v = g->find("max_new")) s.generationMaxNew = int(inRange(*v, "max_new", 1, 4096, true));
-            if (const Json *v = g->find("temperature")) s.generationTemperature = inRange(*v, "temperature", 0, 100, false);
-            if (const Json *v = g->find("seed")) s.generationSeed = int(inRange(*v, "seed", 0, double(1 << 30), true));
+            if (const Json *v = g->find("max_new")) s.generationMaxNew = fieldInt(*v, "max_new", 1, 4096);
+            if (const Json *v = g->find("temperature")) s.generationTemperature = fieldReal(*v, "temperature", 0, 100);
+            if (const Json *v = g->find("seed")) s.generationSeed = fieldInt(*v, "seed", 0, 1 << 30);
         }
         if (const Json *v = j.find("composer")) {
             s.composer = composerFromJson(*v);
@@ -184,11 +172,11 @@ Session loadSession(const QString &path)
                 for (QString &r : s.composer.rows) r = resolve(r, dir);
         }
         if (const Json *v = j.find("figure")) {
-            if (const Json *x = v->find("width_mm")) s.figure.widthMm = inRange(*x, "width_mm", 10, 2000, false);
-            if (const Json *x = v->find("height_mm")) s.figure.heightMm = inRange(*x, "height_mm", 0, 2000, false);
-            if (const Json *x = v->find("dpi")) s.figure.dpi = int(inRange(*x, "dpi", 36, 2400, true));
+            if (const Json *x = v->find("width_mm")) s.figure.widthMm = fieldReal(*x, "width_mm", 10, 2000);
+            if (const Json *x = v->find("height_mm")) s.figure.heightMm = fieldReal(*x, "height_mm", 0, 2000);
+            if (const Json *x = v->find("dpi")) s.figure.dpi = fieldInt(*x, "dpi", 36, 2400);
             if (const Json *x = v->find("font")) s.figure.fontFamily = QString::fromStdString(x->asString());
-            if (const Json *x = v->find("font_pt")) s.figure.fontPt = inRange(*x, "font_pt", 2, 72, false);
+            if (const Json *x = v->find("font_pt")) s.figure.fontPt = fieldReal(*x, "font_pt", 2, 72);
             if (const Json *x = v->find("title")) s.figure.title = QString::fromStdString(x->asString());
             if (const Json *x = v->find("caption")) s.figure.caption = QString::fromStdString(x->asString());
         }
