@@ -5,6 +5,7 @@ set -euo pipefail
 PACKAGES=(
   cmake ninja-build g++ ccache pkg-config
   qt6-base-dev qt6-svg-dev libgl-dev libqcustomplot-dev
+  libqt6sql6-sqlite   # the feedback database (Qt SQL's SQLite driver)
   zlib1g-dev libgif-dev   # IDX datasets; GIF animations
   libsentencepiece-dev   # SentencePiece tokenizers for text transformers
   libopencv-dev libopencv-contrib-dev   # contrib: SLIC superpixels for LIME / KernelSHAP

@@ -1,5 +1,7 @@
 #include "engine/evaluation/evaluation.h"
 
+#include "engine/evaluation/agreement.h"
+
 #include "engine/core/errors.h"
 
 #include <algorithm>
@@ -161,24 +163,8 @@ FaithfulnessCurve faithfulnessCurve(Model &model, const TensorValue &input, cons
         throw Error(ErrorCode::BadInput, "The baseline's shape " + shapeToString(baseline.shape()) + " differs from the input's");
     if (steps < 1) throw Error(ErrorCode::BadInput, "Deletion/insertion needs at least 1 step");
     const int64_t C = s[1], H = s[2], W = s[3], P = H * W;
-    const Shape &as = attribution.shape();
-    if (as.size() < 2) throw Error(ErrorCode::BadInput, "The attribution " + shapeToString(as) + " is not a map");
-    // Pixel saliency: the attribution summed over its channels (batch element 0); coarser maps (CAMs) are
-    // upsampled bilinearly to the input's pixels.
-    const int64_t h = as[as.size() - 2], w = as[as.size() - 1], planes = std::max<int64_t>(1, (as.size() >= 3 ? as[as.size() - 3] : 1));
-    std::vector<double> coarse(static_cast<size_t>(h * w), 0.0);
-    for (int64_t c = 0; c < planes; ++c)
-        for (int64_t i = 0; i < h * w; ++i) coarse[size_t(i)] += attribution.at(c * h * w + i);
-    std::vector<double> saliency(static_cast<size_t>(P), 0.0);
-    for (int64_t y = 0; y < H; ++y)
-        for (int64_t x = 0; x < W; ++x) {
-            const double sy = std::clamp((y + 0.5) * double(h) / double(H) - 0.5, 0.0, double(h - 1));
-            const double sx = std::clamp((x + 0.5) * double(w) / double(W) - 0.5, 0.0, double(w - 1));
-            const int64_t y0 = int64_t(sy), x0 = int64_t(sx), y1 = std::min(y0 + 1, h - 1), x1 = std::min(x0 + 1, w - 1);
-            const double fy = sy - double(y0), fx = sx - double(x0);
-            saliency[size_t(y * W + x)] = (1 - fy) * ((1 - fx) * coarse[size_t(y0 * w + x0)] + fx * coarse[size_t(y0 * w + x1)])
-                + fy * ((1 - fx) * coarse[size_t(y1 * w + x0)] + fx * coarse[size_t(y1 * w + x1)]);
-        }
+    // Pixel saliency: the attribution summed over its channels, coarser maps (CAMs) upsampled bilinearly.
+    const std::vector<double> saliency = pixelSaliency(attribution, H, W);
     std::vector<int64_t> order(static_cast<size_t>(P));
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return saliency[size_t(a)] > saliency[size_t(b)]; });
