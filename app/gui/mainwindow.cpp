@@ -9,6 +9,7 @@
 #include "app/gui/features/attributionfeature.h"
 #include "app/gui/features/comparefeature.h"
 #include "app/gui/features/datasetfeature.h"
+#include "app/gui/features/feedbackfeature.h"
 #include "app/gui/features/figuresfeature.h"
 #include "app/gui/features/inputfeature.h"
 #include "app/gui/features/latentfeature.h"
@@ -70,6 +71,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
     mLive = add<LiveFeature>(mInput->panel());
     mPresentation = add<PresentationFeature>();
     mFigures = add<FiguresFeature>(mInput->panel());
+    mFeedback = add<FeedbackFeature>();
     resetLayout();
     buildStatusBar();
     buildMenus();

@@ -46,6 +46,7 @@ class GenerationFeature;
 class CompareFeature;
 class PresentationFeature;
 class FiguresFeature;
+class FeedbackFeature;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -128,6 +129,7 @@ public:
     AttentionPanel *attentionPanel() const;
     CompareFeature *compareFeature() const { return mCompare; }
     FiguresFeature *figures() const { return mFigures; }
+    FeedbackFeature *feedback() const { return mFeedback; }
     GenerationFeature *generation() const { return mGeneration; }
 
 signals:
@@ -177,6 +179,7 @@ private:
     LiveFeature *mLive;
     PresentationFeature *mPresentation;
     FiguresFeature *mFigures;
+    FeedbackFeature *mFeedback;
     QLabel *mDeviceLabel, *mModelLabel, *mErrorLabel;
     QProgressBar *mProgress;
     QToolButton *mCancel;

@@ -98,6 +98,14 @@ public:
     /// Presentation keys: the Activations dock moves its channel selection.
     void stepChannel(int delta) { emit channelStepRequested(delta); }
 
+    // Going back to an annotated item (the Feedback dock): the Input dock opens the image, the Attribution
+    // dock takes the parameters.
+    void requestImage(const QString &path) { emit imageRequested(path); }
+    void requestAttributionParams(const AttributionParams &params) { emit attributionParamsRequested(params); }
+    /// A rating (1–5) of the generated sample on show: `source` "latent" or "generation", `sample` what it
+    /// is as JSON (the code, the prompt and text); the Feedback dock stores it.
+    void rateSample(const QString &source, int rating, const QString &sample) { emit sampleRated(source, rating, sample); }
+
 signals:
     void modelLoading(const QString &path);
     /// Loading `path` failed (the engine bridge reported `message`); the previous model, if any, stays.
@@ -115,6 +123,9 @@ signals:
     void channelStepRequested(int delta);
     void activationsWanted();
     void attributionsWanted(bool skipMainView);
+    void imageRequested(const QString &path);
+    void attributionParamsRequested(const pellucid::AttributionParams &params);
+    void sampleRated(const QString &source, int rating, const QString &sample);
 
 private:
     EngineBridge *mBridge;

@@ -1037,6 +1037,115 @@ TEST(language_model_commands)
     CHECK(r.status == 2 && r.err.find("no token embedding found") != std::string::npos);
 }
 
+TEST(annotate_and_feedback_commands)
+{
+    // Masks for three samples (the item's silhouette, drawn at the image's size), a verdict each from two
+    // annotators, then the report, export and merge exactly as the contract writes them.
+    const std::string dir = tmp + "/feedback";
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    const std::string db = dir + "/a.sqlite", other = dir + "/b.sqlite";
+    const std::vector<std::string> names = {"0-t-shirt-top", "7-sneaker", "9-ankle-boot"};
+    for (const std::string &n : names) {
+        const cv::Mat img = cv::imread(fixtures::resources("samples/" + n + ".png"), cv::IMREAD_GRAYSCALE);
+        cv::imwrite(dir + "/" + n + "_mask.png", img > 40);
+        const Run r = cli("annotate --db " + db + " --model " + demo + " --input " + fixtures::resources("samples/" + n + ".png") + " --mask " + dir
+                          + "/" + n + "_mask.png --annotator alice");
+        CHECK_MSG(r.status == 0, r.err);
+        if (r.status != 0) return;
+        const Json j = Json::parse(r.out);
+        CHECK(j.at("mask_area").asInt() == cv::countNonZero(img > 40));
+        CHECK(j.at("annotations").asArray().size() == 1 && j.at("annotations").asArray()[0].at("kind").asString() == "mask");
+    }
+    const std::string sneaker = fixtures::resources("samples/7-sneaker.png");
+    Run r = cli("annotate --db " + other + " --model " + demo + " --input " + sneaker
+                + " --verdict disagree --method gradcam --layer features.9 --annotator bob --note 'too coarse, misses the sole'");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK_EQ(Json::parse(r.out).at("target").asInt(), int64_t(7));
+    // A .npy mask of the input's size with a verdict in one call.
+    std::vector<float> half(784, 0.f);
+    for (int i = 0; i < 784; ++i) half[size_t(i)] = (i % 28) < 14;
+    writeNpy(dir + "/left.npy", TensorValue({28, 28}, half));
+    r = cli("annotate --db " + db + " --model " + demo + " --input " + sneaker + " --mask " + dir
+            + "/left.npy --verdict agree --method gradcam --layer features.9 --annotator carol");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK_EQ(Json::parse(r.out).at("annotations").asArray().size(), size_t(2));
+
+    r = cli("feedback --db " + db + " --report --methods saliency,gradcam,guided-backprop --json");
+    CHECK_MSG(r.status == 0, r.err);
+    Json rep = Json::parse(r.out);
+    CHECK_EQ(rep.at("items").asInt(), int64_t(4));
+    const auto &methods = rep.at("methods").asArray();
+    CHECK_EQ(methods.size(), size_t(3));
+    for (const Json &m : methods) {
+        CHECK_EQ(m.at("items").asInt(), int64_t(4));
+        for (const char *key : {"pointing_game", "energy_pointing_game", "iou_top10", "auc"}) {
+            const double v = m.at(key).asNumber();
+            CHECK_MSG(v >= 0 && v <= 1, key << " " << v);
+        }
+    }
+    for (size_t i = 1; i < methods.size(); ++i) CHECK(methods[i - 1].at("pointing_game").asNumber() >= methods[i].at("pointing_game").asNumber());
+    r = cli("feedback --db " + db + " --report --methods gradcam --model " + demo);
+    CHECK_MSG(r.status == 0 && r.out.find("gradcam") != std::string::npos && r.out.find("pointing game") != std::string::npos, r.out << r.err);
+
+    // Merge twice: the second adds nothing; then bob's and carol's verdicts on the same map give a kappa.
+    r = cli("feedback --db " + db + " --merge " + other);
+    CHECK_MSG(r.status == 0 && Json::parse(r.out).at("added").asInt() == 1, r.out << r.err);
+    r = cli("feedback --db " + db + " --merge " + other);
+    CHECK_MSG(r.status == 0 && Json::parse(r.out).at("added").asInt() == 0 && Json::parse(r.out).at("already_there").asInt() == 1, r.out);
+    rep = Json::parse(cli("feedback --db " + db + " --report --methods gradcam --json").out);
+    CHECK_EQ(rep.at("agreement").at("verdict_kappa").asArray().size(), size_t(1));
+    CHECK_EQ(rep.at("methods").asArray()[0].at("verdicts").at("disagree").asInt(), int64_t(1));
+    CHECK_EQ(rep.at("agreement").at("mask_pairs").asInt(), int64_t(1));   // alice's and carol's masks of the sneaker
+
+    r = cli("feedback --db " + db + " --export " + dir + "/all.csv");
+    CHECK_MSG(r.status == 0, r.err);
+    std::ifstream csv(dir + "/all.csv");
+    std::string line;
+    int rows = 0;
+    bool quotedNote = false;
+    while (std::getline(csv, line)) {
+        ++rows;
+        quotedNote |= line.find("\"too coarse, misses the sole\"") != std::string::npos;
+    }
+    CHECK_EQ(rows, 1 + 6);
+    CHECK(quotedNote);
+    r = cli("feedback --db " + db + " --export " + dir + "/all.json");
+    CHECK_EQ(
+        Json::parse(std::string(std::istreambuf_iterator<char>(std::ifstream(dir + "/all.json").rdbuf()), {})).at("annotations").asArray().size(),
+        size_t(6));
+
+    // Bad input: one line, the database untouched.
+    {
+        std::ofstream notes(dir + "/notes.db");
+        notes << "not a database";
+    }
+    cv::imwrite(dir + "/small.png", cv::Mat(10, 10, CV_8U, cv::Scalar(255)));
+    struct Case {
+        std::string args, needle;
+    };
+    const std::vector<Case> cases = {
+        {"annotate --db " + dir + "/notes.db --model " + demo + " --input " + sneaker + " --mask " + dir + "/left.npy", "not an SQLite database"},
+        {"annotate --db " + db + " --model " + demo + " --input " + sneaker + " --mask " + dir + "/absent.png", "absent.png"},
+        {"annotate --db " + db + " --model " + demo + " --input " + sneaker + " --mask " + dir + "/small.png", "not the input's 28×28"},
+        {"feedback --db " + dir + "/notes.db --report", "not an SQLite database"},
+        {"feedback --db " + dir + "/absent.sqlite --report", "not found"},
+        {"feedback --db " + db + " --merge " + dir + "/notes.db", "not an SQLite database"},
+        {"feedback --db " + db + " --report --methods nonsense", "Unknown method 'nonsense'"},
+    };
+    for (const Case &c : cases) {
+        const Run bad = cli(c.args);
+        CHECK_MSG(bad.status == 2, c.args << " -> " << bad.status << " " << bad.err);
+        CHECK_MSG(bad.err.find(c.needle) != std::string::npos && lines(bad.err) == 1, c.args << " stderr: " << bad.err);
+    }
+    std::ifstream still(dir + "/notes.db");
+    CHECK_EQ(std::string(std::istreambuf_iterator<char>(still), {}), std::string("not a database"));
+    CHECK_EQ(cli("annotate --db " + db + " --model " + demo + " --input " + sneaker).status, 1);                        // neither mask nor verdict
+    CHECK_EQ(cli("annotate --db " + db + " --model " + demo + " --input " + sneaker + " --verdict agree").status, 1);   // no method
+    CHECK_EQ(cli("feedback --db " + db + " --report --export x.csv").status, 1);
+    CHECK_EQ(Json::parse(cli("feedback --db " + db + " --export " + dir + "/again.json").out).at("annotations").asInt(), int64_t(6));
+}
+
 TEST(every_numeric_option_shows_its_range)
 {
     // Walks `help COMMAND` for every command: an option whose value is a number (or a list of numbers) shows

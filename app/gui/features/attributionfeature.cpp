@@ -20,6 +20,11 @@ AttributionFeature::AttributionFeature(Workspace *workspace, QMainWindow *window
         if (origin != InputOrigin::Live) request();   // live frames: the live job computes the main view
     });
     connect(mWorkspace, &Workspace::attributionsWanted, this, &AttributionFeature::request);
+    connect(mWorkspace, &Workspace::attributionParamsRequested, this, [this](const AttributionParams &p) {
+        mPanel->setParams(p);
+        mDock->raise();
+        request();
+    });
     connect(mPanel, &AttributionPanel::runRequested, this, [this] { request(); });
     connect(mDock, &QDockWidget::visibilityChanged, this, [this](bool visible) {
         if (visible) request();

@@ -1,5 +1,9 @@
 #include "app/gui/features/generationfeature.h"
 
+#include "engine/core/json.h"
+
+#include <QShortcut>
+
 #include "app/io/tokenizer.h"
 #include "engine/core/errors.h"
 #include "engine/language/lm.h"
@@ -29,6 +33,24 @@ GenerationFeature::GenerationFeature(Workspace *workspace, QMainWindow *window) 
 {
     mPanel = new GenerationPanel;
     mDock = addDock(tr("Generation"), "GenerationDock", mPanel);
+    // Keys 1–5 rate the generated text on show (the Feedback dock stores it).
+    for (int k = 1; k <= 5; ++k) {
+        auto *key = new QShortcut(QKeySequence(Qt::Key_0 + k), mDock);
+        key->setContext(Qt::WidgetWithChildrenShortcut);
+        connect(key, &QShortcut::activated, this, [this, k] {
+            const QStringList tokens = mPanel->textStrip()->tokens();
+            if (tokens.isEmpty()) return;
+            const GenerationControls c = mPanel->controls();
+            Json sample = Json::object();
+            sample["prompt"] = Json(c.prompt.toStdString());
+            sample["text"] = Json(tokens.join(QString()).toStdString());
+            sample["temperature"] = Json(c.temperature);
+            sample["top_k"] = Json(c.topK);
+            sample["top_p"] = Json(c.topP);
+            sample["seed"] = Json(c.seed);
+            mWorkspace->rateSample("generation", k, QString::fromStdString(sample.dump()));
+        });
+    }
     connect(mWorkspace, &Workspace::modelChanged, this, [this](std::shared_ptr<const ModelSummary> s) {
         mTokenizer.reset();
         mLast.reset();

@@ -20,6 +20,7 @@ InputFeature::InputFeature(Workspace *workspace, QMainWindow *window) : Feature(
     mPanel = new InputPanel;
     addDock(tr("Input"), "InputDock", mPanel);
     connect(mPanel, &InputPanel::imageChosen, this, &InputFeature::openImage);
+    connect(mWorkspace, &Workspace::imageRequested, this, &InputFeature::openImage);
     connect(mPanel, &InputPanel::drawingChanged, this, &InputFeature::setDrawing);
     connect(mPanel, &InputPanel::textSubmitted, this, &InputFeature::setText);
     connect(mWorkspace, &Workspace::modelChanged, this, &InputFeature::onModel);

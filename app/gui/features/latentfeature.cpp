@@ -1,5 +1,10 @@
 #include "app/gui/features/latentfeature.h"
 
+#include "engine/core/json.h"
+
+#include <QCursor>
+#include <QShortcut>
+
 #include "app/io/dataset.h"
 #include "app/io/imageinput.h"
 #include "app/workflows/workflows.h"
@@ -68,6 +73,35 @@ LatentFeature::LatentFeature(Workspace *workspace, QMainWindow *window) : Featur
 {
     mPanel = new LatentPanel;
     mDock = addDock(tr("Latent"), "LatentDock", mPanel);
+    // Keys 1–5 rate the sample on show (the Feedback dock stores it): the gallery image under the mouse on
+    // the gallery tab, else the decoded code.
+    for (int k = 1; k <= 5; ++k) {
+        auto *key = new QShortcut(QKeySequence(Qt::Key_0 + k), mDock);
+        key->setContext(Qt::WidgetWithChildrenShortcut);
+        connect(key, &QShortcut::activated, this, [this, k] {
+            Json sample = Json::object();
+            auto codeJson = [](const float *z, int64_t n) {
+                Json a = Json::array();
+                for (int64_t i = 0; i < n; ++i) a.push(Json(double(z[i])));
+                return a;
+            };
+            ImageGrid *gallery = mPanel->galleryGrid();
+            const int index = gallery->isVisible() ? gallery->indexAt(gallery->mapFromGlobal(QCursor::pos())) : -1;
+            const TensorValue &codes = mPanel->galleryCodes();
+            if (index >= 0 && codes.shape().size() == 2 && index < codes.dim(0)) {
+                sample["view"] = Json("gallery");
+                sample["index"] = Json(index);
+                sample["code"] = codeJson(codes.data() + int64_t(index) * codes.dim(1), codes.dim(1));
+            } else {
+                const std::vector<float> z = mPanel->code();
+                if (z.empty()) return;
+                sample["view"] = Json("decoded");
+                sample["code"] = codeJson(z.data(), int64_t(z.size()));
+            }
+            if (mPanel->classIndex() >= 0) sample["class"] = Json(mPanel->classIndex());
+            mWorkspace->rateSample("latent", k, QString::fromStdString(sample.dump()));
+        });
+    }
     connect(mWorkspace, &Workspace::modelChanged, this, &LatentFeature::onModel);
     connect(mPanel, &LatentPanel::codeChanged, this, [this] {
         const std::vector<float> z = mPanel->code();
