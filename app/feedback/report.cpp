@@ -6,6 +6,8 @@
 #include "engine/core/errors.h"
 #include "engine/core/files.h"
 #include "engine/core/npy.h"
+#include "engine/core/stats.h"
+#include "engine/generative/generative.h"
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -72,6 +74,66 @@ int verdictIndex(const std::string &v)
     for (int i = 0; i < 3; ++i)
         if (v == kVerdicts[i]) return i;
     return -1;
+}
+
+/// The rated latent samples decoded again and measured beside their ratings (RatingSummary).
+void measureRatedSamples(RatingSummary &s, const std::vector<const Annotation *> &rows)
+{
+    if (s.source != "latent") {
+        s.metricsNote = "measured for latent samples only";
+        return;
+    }
+    try {
+        std::vector<float> codes;
+        std::vector<double> ratings;
+        int64_t dim = -1;
+        for (const Annotation *a : rows) {
+            const Json j = Json::parse(a->sample);
+            if (j.contains("class")) throw Error(ErrorCode::BadInput, "samples of a conditional generator are not measured");
+            const auto &z = j.at("code").asArray();
+            if (dim >= 0 && int64_t(z.size()) != dim) throw Error(ErrorCode::BadInput, "the rated codes differ in length");
+            dim = int64_t(z.size());
+            for (const Json &v : z) codes.push_back(float(v.asNumber()));
+            ratings.push_back(a->rating);
+        }
+        if (dim <= 0) throw Error(ErrorCode::BadInput, "no codes stored with the ratings");
+        if (sha256File(s.modelPath) != s.modelSha)
+            throw Error(ErrorCode::BadInput, "the generator at " + s.modelPath + " changed since it was rated");
+        auto generator = Model::load(s.modelPath);
+        std::map<std::string, std::unique_ptr<Model>> loaded;
+        const Companions c = discoverCompanions(generator->summary(), [&](const std::string &path) -> Model & {
+            auto &m = loaded[path];
+            if (!m) m = Model::load(path);
+            return *m;
+        });
+        if (c.classifier.empty()) throw Error(ErrorCode::BadInput, "no companion classifier found beside the generator");
+        Model &classifier = *loaded.at(c.classifier);
+        const TensorValue z({int64_t(rows.size()), dim}, codes);
+        const GenerativeReport g = generativeReport(*generator, classifier, "", z, {}, nullptr, {});
+        s.classifier = c.classifier;
+        s.inceptionScore = g.inceptionScore;
+        s.diversity = g.diversity;
+        // Each sample's top-1 probability under the classifier, against its rating.
+        const TensorValue images = toClassifierInput(decodeCodes(*generator, z), generator->summary(), classifier.summary());
+        const TensorValue logits = classifier.forward(images, {}).outputs.at(0);
+        const int64_t n = logits.dim(0), k = logits.dim(1);
+        std::vector<double> confidence(static_cast<size_t>(n), 0.0);
+        std::map<int, std::pair<double, int>> byRating;
+        for (int64_t i = 0; i < n; ++i) {
+            double mx = -INFINITY, sum = 0;
+            for (int64_t j = 0; j < k; ++j) mx = std::max(mx, double(logits.at(i * k + j)));
+            for (int64_t j = 0; j < k; ++j) sum += std::exp(double(logits.at(i * k + j)) - mx);
+            confidence[size_t(i)] = 1.0 / sum;
+            auto &b = byRating[int(ratings[size_t(i)])];
+            b.first += confidence[size_t(i)];
+            b.second += 1;
+        }
+        for (const auto &[rating, b] : byRating) s.confidenceByRating[rating] = b.first / b.second;
+        s.confidenceSpearman = spearman(ratings, confidence);
+        s.hasMetrics = true;
+    } catch (const std::exception &e) {
+        s.metricsNote = e.what();
+    }
 }
 
 }   // namespace
@@ -326,6 +388,7 @@ Report feedbackReport(const Store &store, const ReportOptions &o, const Workflow
             for (const std::string &f : a->flags) ++s.flags[f];
         }
         s.rating = meanInterval(values);
+        measureRatedSamples(s, rows);
         r.ratings.push_back(std::move(s));
     }
     return r;
@@ -384,6 +447,17 @@ Json reportJson(const Report &r)
         Json f = Json::object();
         for (const auto &[flag, n] : s.flags) f[flag] = Json(n);
         e["flags"] = std::move(f);
+        if (s.hasMetrics) {
+            e["classifier"] = Json(s.classifier);
+            e["inception_score"] = Json(s.inceptionScore);
+            e["diversity"] = Json(s.diversity);
+            e["rating_confidence_spearman"] = Json(s.confidenceSpearman);
+            Json by = Json::object();
+            for (const auto &[rating, c] : s.confidenceByRating) by[std::to_string(rating)] = Json(c);
+            e["confidence_by_rating"] = std::move(by);
+        } else {
+            e["metrics_note"] = Json(s.metricsNote);
+        }
         ratings.push(std::move(e));
     }
     j["ratings"] = std::move(ratings);
@@ -431,6 +505,14 @@ std::string reportText(const Report &r)
                       g.modelPath.c_str(), (long long)g.count, g.rating.mean, (g.rating.hi - g.rating.lo) / 2);
         s << line;
         for (const auto &[flag, n] : g.flags) s << ", " << flag << " " << n;
+        if (g.hasMetrics) {
+            std::snprintf(line, sizeof line,
+                          "; the same samples: inception score %.3f, diversity %.3f, Spearman rho(rating, classifier confidence) %.3f",
+                          g.inceptionScore, g.diversity, g.confidenceSpearman);
+            s << line;
+        } else if (!g.metricsNote.empty()) {
+            s << " (not measured: " << g.metricsNote << ")";
+        }
         s << "\n";
     }
     for (const std::string &k : r.skipped) s << "skipped: " << k << "\n";

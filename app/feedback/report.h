@@ -58,6 +58,13 @@ struct RatingSummary {
     int64_t count = 0;
     MeanInterval rating;
     std::map<std::string, int64_t> flags;
+    // Beside the ratings, the same samples measured (latent samples of an unconditional generator with a
+    // companion classifier): inception score and diversity of the rated samples, and Spearman's ρ between
+    // each sample's rating and the classifier's confidence in it. `metricsNote` says why when absent.
+    bool hasMetrics = false;
+    std::string classifier, metricsNote;
+    double inceptionScore = 0, diversity = 0, confidenceSpearman = 0;
+    std::map<int, double> confidenceByRating;   // mean top-1 probability of the samples rated k
 };
 struct Report {
     std::string database;

@@ -5,6 +5,7 @@
 #include "app/io/imageinput.h"
 #include "engine/attribution/methods.h"
 #include "engine/core/errors.h"
+#include "engine/generative/generative.h"
 #include "tests/common/testkit.h"
 
 #include <QCoreApplication>
@@ -272,6 +273,47 @@ TEST(filters_and_skipped_items_are_said)
     CHECK(r.skipped.empty() && r.maskItems == 3);
     o.methods = {"nonsense"};
     CHECK_THROWS_WITH(feedbackReport(s, o), Error, "Unknown method 'nonsense'");
+}
+
+TEST(rated_latent_samples_are_measured_beside_their_ratings)
+{
+    const std::string decoder = std::string(PELLUCID_RESOURCES_DIR) + "/models/vae_decoder.pt";
+    auto gen = Model::load(decoder);
+    const int64_t dim = latentDim(*gen);
+    const TensorValue z = sampleCodes(6, dim, 3);
+    const std::string db = scratch().filePath("ratings.sqlite").toStdString();
+    Store s(db);
+    const int ratings[] = {1, 2, 3, 4, 5, 5};
+    std::vector<Annotation> rows;
+    for (int i = 0; i < 6; ++i) {
+        Annotation a;
+        a.kind = "rating";
+        a.modelSha = sha256File(decoder);
+        a.modelPath = decoder;
+        a.annotator = "dana";
+        a.rating = ratings[i];
+        a.source = "latent";
+        Json code = Json::array();
+        for (int64_t d = 0; d < dim; ++d) code.push(Json(double(z.at(i * dim + d))));
+        Json sample = Json::object();
+        sample["view"] = Json("gallery");
+        sample["code"] = std::move(code);
+        a.sample = sample.dump();
+        rows.push_back(a);
+    }
+    s.add(rows);
+    const Report r = feedbackReport(s, {});
+    CHECK_EQ(r.ratings.size(), size_t(1));
+    const RatingSummary &g = r.ratings[0];
+    CHECK_MSG(g.hasMetrics, g.metricsNote);
+    if (!g.hasMetrics) return;
+    auto cls = Model::load(g.classifier);
+    const GenerativeReport direct = generativeReport(*gen, *cls, "", z, {}, nullptr, {});
+    CHECK(std::abs(g.inceptionScore - direct.inceptionScore) < 1e-9 && std::abs(g.diversity - direct.diversity) < 1e-9);
+    CHECK(g.confidenceSpearman >= -1 && g.confidenceSpearman <= 1);
+    CHECK_EQ(g.confidenceByRating.size(), size_t(5));
+    CHECK(near(g.rating.mean, 20.0 / 6.0));
+    CHECK(reportJson(r).at("ratings").asArray()[0].contains("inception_score"));
 }
 
 TEST(mask_files_are_read_and_fitted)

@@ -95,6 +95,13 @@ private slots:
         QTest::keyClick(ed, Qt::Key_Return);
         QCOMPARE(int(ed->mask()[2 * 28 + 2]), 1);   // inside the triangle
         QCOMPARE(int(ed->mask()[8 * 28 + 8]), 0);   // beyond its long side
+        // The eraser takes a disc out of the triangle.
+        ed->setTool(MaskEditor::Tool::Eraser);
+        const int64_t before = ed->area();
+        QTest::mousePress(ed, Qt::LeftButton, Qt::NoModifier, at(3.5, 3.5));
+        QTest::mouseRelease(ed, Qt::LeftButton, Qt::NoModifier, at(3.5, 3.5));
+        QCOMPARE(int(ed->mask()[3 * 28 + 3]), 0);
+        QVERIFY(ed->area() < before && ed->area() >= before - 9);
         ed->setTool(MaskEditor::Tool::Brush);
         const std::vector<uint8_t> drawn = ed->mask();
         panel->setAnnotator("alice");
