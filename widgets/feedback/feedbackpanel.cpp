@@ -272,18 +272,21 @@ QWidget *FeedbackPanel::buildTableTab()
     auto *filters = new QHBoxLayout;
     mFilterKind = new QComboBox;
     mFilterAnnotator = new QComboBox;
+    mFilterModel = new QComboBox;
     mFilterMethod = new QComboBox;
-    for (auto [label, box] :
-         {std::pair{tr("Kind"), mFilterKind}, std::pair{tr("Annotator"), mFilterAnnotator}, std::pair{tr("Method"), mFilterMethod}}) {
+    for (auto [label, box] : {std::pair{tr("Kind"), mFilterKind}, std::pair{tr("Annotator"), mFilterAnnotator}, std::pair{tr("Model"), mFilterModel},
+                              std::pair{tr("Method"), mFilterMethod}}) {
         filters->addWidget(new QLabel(label));
+        box->setObjectName("filter" + label);
         box->setMinimumWidth(90);
         connect(box, &QComboBox::currentIndexChanged, this, &FeedbackPanel::applyFilters);
         filters->addWidget(box);
     }
     filters->addStretch(1);
     v->addLayout(filters);
-    mTable = new QTableWidget(0, 8);
-    mTable->setHorizontalHeaderLabels({tr("#"), tr("Kind"), tr("Annotator"), tr("When"), tr("Input"), tr("Method"), tr("Judgement"), tr("Note")});
+    mTable = new QTableWidget(0, 9);
+    mTable->setHorizontalHeaderLabels(
+        {tr("#"), tr("Kind"), tr("Annotator"), tr("When"), tr("Model"), tr("Input"), tr("Method"), tr("Judgement"), tr("Note")});
     mTable->verticalHeader()->hide();
     mTable->setSelectionBehavior(QAbstractItemView::SelectRows);
     mTable->setSelectionMode(QAbstractItemView::SingleSelection);
@@ -389,14 +392,16 @@ void FeedbackPanel::showAnnotations(const std::vector<AnnotationRow> &rows)
         const int at = box->findText(keep);
         box->setCurrentIndex(at >= 0 ? at : 0);
     };
-    std::set<QString> kinds, annotators, methods;
+    std::set<QString> kinds, annotators, models, methods;
     for (const AnnotationRow &r : rows) {
         kinds.insert(r.kind);
         annotators.insert(r.annotator);
+        models.insert(r.model);
         methods.insert(r.method);
     }
     refill(mFilterKind, kinds);
     refill(mFilterAnnotator, annotators);
+    refill(mFilterModel, models);
     refill(mFilterMethod, methods);
     applyFilters();
 }
@@ -406,11 +411,12 @@ void FeedbackPanel::applyFilters()
     auto keeps = [](QComboBox *box, const QString &v) { return box->currentIndex() <= 0 || box->currentText() == v; };
     mTable->setRowCount(0);
     for (const AnnotationRow &r : mRows) {
-        if (!keeps(mFilterKind, r.kind) || !keeps(mFilterAnnotator, r.annotator) || !keeps(mFilterMethod, r.method)) continue;
+        if (!keeps(mFilterKind, r.kind) || !keeps(mFilterAnnotator, r.annotator) || !keeps(mFilterModel, r.model) || !keeps(mFilterMethod, r.method))
+            continue;
         const int i = mTable->rowCount();
         mTable->insertRow(i);
-        const QString values[] = {QString::number(r.id), r.kind, r.annotator, r.created, r.input, r.method, r.judgement, r.note};
-        for (int k = 0; k < 8; ++k) mTable->setItem(i, k, cell(values[k]));
+        const QString values[] = {QString::number(r.id), r.kind, r.annotator, r.created, r.model, r.input, r.method, r.judgement, r.note};
+        for (int k = 0; k < 9; ++k) mTable->setItem(i, k, cell(values[k]));
     }
 }
 

@@ -113,7 +113,7 @@ private:
     MaskEditor *mEditor;
     QLabel *mDatabase, *mExplanation, *mMessage, *mAgreementSummary, *mReportSummary;
     QLineEdit *mAnnotator, *mNote;
-    QComboBox *mBackground, *mFilterAnnotator, *mFilterKind, *mFilterMethod;
+    QComboBox *mBackground, *mFilterAnnotator, *mFilterKind, *mFilterModel, *mFilterMethod;
     QSpinBox *mBrush;
     QPushButton *mAgree, *mDisagree, *mUnsure;
     QList<QCheckBox *> mFlags;

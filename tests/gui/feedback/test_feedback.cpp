@@ -10,6 +10,7 @@
 #include "widgets/feedback/feedbackpanel.h"
 #include "widgets/latent/latentpanel.h"
 
+#include <QComboBox>
 #include <QDockWidget>
 #include <QPushButton>
 #include <QSettings>
@@ -186,6 +187,12 @@ private slots:
         // The table, and back to the mask's item: the classifier and the sneaker reopen with the mask.
         panel->tabs()->setCurrentIndex(1);
         QTest::qWait(200);
+        QCOMPARE(panel->annotationTable()->rowCount(), 3);
+        auto *byModel = panel->findChild<QComboBox *>("filterModel");
+        QVERIFY(byModel);
+        byModel->setCurrentText("vae_decoder.pt");
+        QCOMPARE(panel->annotationTable()->rowCount(), 1);   // the rating
+        byModel->setCurrentIndex(0);
         QCOMPARE(panel->annotationTable()->rowCount(), 3);
         fb->dock()->grab().save(shot("feedback_table.png"));
         ed->clear();

@@ -11,6 +11,7 @@
 #include <QAbstractSlider>
 #include <QApplication>
 #include <QDialog>
+#include <QDockWidget>
 #include <QDropEvent>
 #include <QElapsedTimer>
 #include <QFile>
@@ -18,6 +19,7 @@
 #include <QMimeData>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QTabWidget>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTimer>
@@ -25,6 +27,7 @@
 #include <QtTest>
 
 #include <malloc.h>
+#include <map>
 #include <random>
 #include <unistd.h>
 
@@ -175,11 +178,34 @@ private slots:
             QCoreApplication::sendEvent(&w, &dropEvent);
             delete mime;
         };
+        // PELLUCID_SOAK_ATTRIBUTE=1: malloc's in-use heap before and after each click, summed per dock and
+        // widget class and printed at the end (noisy — engine jobs finish meanwhile — but what clicks keep
+        // adds up).
+        const bool attribute = qEnvironmentVariableIsSet("PELLUCID_SOAK_ATTRIBUTE");
+        std::map<QString, std::pair<double, int>> clickGrowth;
         auto randomClick = [&] {
             const QPoint p(pick(w.width()), 30 + pick(std::max(1, w.height() - 30)));   // below the menu bar
             QWidget *target = w.childAt(p);
             if (!target || !target->isVisible() || !target->isEnabled()) return;
-            QTest::mouseClick(target, pick(4) == 0 ? Qt::RightButton : Qt::LeftButton, Qt::NoModifier, target->mapFrom(&w, p));
+            const bool right = pick(4) == 0;
+            QString where;
+            double before = 0;
+            if (attribute) {
+                for (QWidget *a = target; a; a = a->parentWidget())
+                    if (auto *dock = qobject_cast<QDockWidget *>(a)) {
+                        where = dock->objectName();
+                        break;
+                    }
+                where += QString("/%1/%2%3").arg(target->metaObject()->className(), target->objectName(), right ? " (right)" : "");
+                before = heapInUseMb();
+            }
+            QTest::mouseClick(target, right ? Qt::RightButton : Qt::LeftButton, Qt::NoModifier, target->mapFrom(&w, p));
+            if (attribute) {
+                QTest::qWait(5);
+                auto &g = clickGrowth[where];
+                g.first += heapInUseMb() - before;
+                g.second += 1;
+            }
         };
         auto randomKey = [&] {
             static const Qt::Key keys[] = {Qt::Key_Left,   Qt::Key_Right,  Qt::Key_Up, Qt::Key_Down, Qt::Key_Tab,      Qt::Key_Space,
@@ -213,6 +239,26 @@ private slots:
             w.openImage(res("samples/7-sneaker.png"));
             randomLayer();
             settle(500);
+        }
+        // Warm-up, part two: every dock raised and every tab of every panel shown once, on the demo model and
+        // on each model (plots allocate their paint buffers, views their caches, the first time they are shown
+        // at a size).
+        auto visitEveryView = [&] {
+            for (QDockWidget *d : w.findChildren<QDockWidget *>()) {
+                d->show();
+                d->raise();
+                QTest::qWait(60);
+                for (QTabWidget *t : d->findChildren<QTabWidget *>())
+                    for (int i = 0; i < t->count(); ++i) {
+                        t->setCurrentIndex(i);
+                        QTest::qWait(60);
+                    }
+            }
+        };
+        for (const QString &m : models) {
+            w.openModel(m);
+            settle(800);
+            visitEveryView();
         }
         int actions = 0;
         // PELLUCID_SOAK_ACTIONS (comma-separated: click, key, drop, layer, slider, model, image; default all)
@@ -267,7 +313,7 @@ private slots:
             settle(3000);
             return ok;
         };
-        // Warm-up, part two: the same random use for a fifth of the run (5–60 s), so what the first minutes
+        // Warm-up, part three: the same random use for a fifth of the run (5–60 s), so what the first minutes
         // of use fill once (caches, fonts, the models' graph analyses) is in the baseline.
         storm(std::clamp<qint64>(qint64(seconds) * 200, 5000, 60000), false);
         QVERIFY(demoSettled());
@@ -277,6 +323,12 @@ private slots:
         QVERIFY(demoSettled());
         const double endMb = residentMb(), endHeap = heapInUseMb();
         qInfo("soak: at the end, resident %.1f MB (%s)", endMb, qPrintable(residentByKind()));
+        if (attribute) {
+            std::vector<std::pair<double, QString>> top;
+            for (const auto &[where, g] : clickGrowth) top.emplace_back(g.first, QString("%1 (%2 clicks)").arg(where).arg(g.second));
+            std::sort(top.rbegin(), top.rend());
+            for (size_t i = 0; i < top.size() && i < 20; ++i) qInfo("soak: clicks on %s: %+.2f MB", qPrintable(top[i].second), top[i].first);
+        }
         // Under heaptrack: leave without tearing the window down, so what the window holds shows as not freed.
         if (qEnvironmentVariableIsSet("PELLUCID_SOAK_EXIT_AFTER_MEASURING")) {
             std::fflush(nullptr);
