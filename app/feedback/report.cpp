@@ -77,7 +77,7 @@ int verdictIndex(const std::string &v)
 }
 
 /// The rated latent samples decoded again and measured beside their ratings (RatingSummary).
-void measureRatedSamples(RatingSummary &s, const std::vector<const Annotation *> &rows)
+void measureRatedSamples(RatingSummary &s, const std::vector<const Annotation *> &rows, const ReportOptions &o)
 {
     if (s.source != "latent") {
         s.metricsNote = "measured for latent samples only";
@@ -109,10 +109,18 @@ void measureRatedSamples(RatingSummary &s, const std::vector<const Annotation *>
         if (c.classifier.empty()) throw Error(ErrorCode::BadInput, "no companion classifier found beside the generator");
         Model &classifier = *loaded.at(c.classifier);
         const TensorValue z({int64_t(rows.size()), dim}, codes);
-        const GenerativeReport g = generativeReport(*generator, classifier, "", z, {}, nullptr, {});
+        const ModelSummary &cs = classifier.summary();
+        const std::string layer = cs.metadata.suggestedLayers.empty() ? "" : cs.metadata.suggestedLayers.back();   // as gen-metrics
+        TensorValue real;
+        if (o.real) real = o.real->batch(0, std::min(o.real->size(), o.realItems), cs.metadata.input, cs.inputShape);
+        const GenerativeReport g = generativeReport(*generator, classifier, layer, z, real, nullptr, {});
         s.classifier = c.classifier;
+        s.featureLayer = g.featureLayer;
         s.inceptionScore = g.inceptionScore;
         s.diversity = g.diversity;
+        s.hasFrechet = g.hasReal;
+        s.frechetDistance = g.frechetDistance;
+        s.realItems = g.realItems;
         // Each sample's top-1 probability under the classifier, against its rating.
         const TensorValue images = toClassifierInput(decodeCodes(*generator, z), generator->summary(), classifier.summary());
         const TensorValue logits = classifier.forward(images, {}).outputs.at(0);
@@ -388,7 +396,7 @@ Report feedbackReport(const Store &store, const ReportOptions &o, const Workflow
             for (const std::string &f : a->flags) ++s.flags[f];
         }
         s.rating = meanInterval(values);
-        measureRatedSamples(s, rows);
+        measureRatedSamples(s, rows, o);
         r.ratings.push_back(std::move(s));
     }
     return r;
@@ -452,6 +460,11 @@ Json reportJson(const Report &r)
             e["inception_score"] = Json(s.inceptionScore);
             e["diversity"] = Json(s.diversity);
             e["rating_confidence_spearman"] = Json(s.confidenceSpearman);
+            e["feature_layer"] = Json(s.featureLayer);
+            if (s.hasFrechet) {
+                e["frechet_distance"] = Json(s.frechetDistance);
+                e["real_items"] = Json(s.realItems);
+            }
             Json by = Json::object();
             for (const auto &[rating, c] : s.confidenceByRating) by[std::to_string(rating)] = Json(c);
             e["confidence_by_rating"] = std::move(by);
@@ -510,6 +523,10 @@ std::string reportText(const Report &r)
                           "; the same samples: inception score %.3f, diversity %.3f, Spearman rho(rating, classifier confidence) %.3f",
                           g.inceptionScore, g.diversity, g.confidenceSpearman);
             s << line;
+            if (g.hasFrechet) {
+                std::snprintf(line, sizeof line, ", Frechet distance %.3f to %lld real images", g.frechetDistance, (long long)g.realItems);
+                s << line;
+            }
         } else if (!g.metricsNote.empty()) {
             s << " (not measured: " << g.metricsNote << ")";
         }

@@ -4,6 +4,7 @@
 // intervals over items), verdicts per method, agreement between annotators (mask IoU, Cohen's κ on
 // verdicts) and ratings of generated samples. Used by `pellucid-cli feedback --report` and the Feedback dock.
 #include "app/feedback/store.h"
+#include "app/io/dataset.h"
 #include "app/workflows/workflows.h"
 #include "engine/core/json.h"
 #include "engine/evaluation/agreement.h"
@@ -39,6 +40,9 @@ struct ReportOptions {
     std::string modelPath;              // restrict to this model (by SHA-256) and load it from here
     std::vector<std::string> methods;   // CLI names; empty: every method of the registry
     double topPercent = 10;
+    /// Real images for the rated samples' Fréchet distance (the first `realItems`); null: none.
+    const Dataset *real = nullptr;
+    size_t realItems = 1000;
 };
 
 struct MethodReport {
@@ -64,6 +68,10 @@ struct RatingSummary {
     bool hasMetrics = false;
     std::string classifier, metricsNote;
     double inceptionScore = 0, diversity = 0, confidenceSpearman = 0;
+    std::string featureLayer;   // the classifier's layer diversity and the Fréchet distance use (as gen-metrics)
+    bool hasFrechet = false;    // with real images (ReportOptions::real)
+    double frechetDistance = 0;
+    int64_t realItems = 0;
     std::map<int, double> confidenceByRating;   // mean top-1 probability of the samples rated k
 };
 struct Report {

@@ -308,8 +308,20 @@ TEST(rated_latent_samples_are_measured_beside_their_ratings)
     CHECK_MSG(g.hasMetrics, g.metricsNote);
     if (!g.hasMetrics) return;
     auto cls = Model::load(g.classifier);
-    const GenerativeReport direct = generativeReport(*gen, *cls, "", z, {}, nullptr, {});
+    const std::string layer = cls->summary().metadata.suggestedLayers.empty() ? "" : cls->summary().metadata.suggestedLayers.back();
+    const GenerativeReport direct = generativeReport(*gen, *cls, layer, z, {}, nullptr, {});
     CHECK(std::abs(g.inceptionScore - direct.inceptionScore) < 1e-9 && std::abs(g.diversity - direct.diversity) < 1e-9);
+    CHECK(!g.hasFrechet);
+    // With real images (the first 200 Fashion-MNIST test items): the Fréchet distance as gen-metrics has it.
+    const Dataset real = Dataset::open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", cls->summary().metadata.labels);
+    ReportOptions o;
+    o.real = &real;
+    o.realItems = 200;
+    const Report withReal = feedbackReport(s, o);
+    const TensorValue realBatch = real.batch(0, 200, cls->summary().metadata.input, cls->summary().inputShape);
+    const GenerativeReport directReal = generativeReport(*gen, *cls, layer, z, realBatch, nullptr, {});
+    CHECK(withReal.ratings[0].hasFrechet && withReal.ratings[0].realItems == 200);
+    CHECK(std::abs(withReal.ratings[0].frechetDistance - directReal.frechetDistance) < 1e-9);
     CHECK(g.confidenceSpearman >= -1 && g.confidenceSpearman <= 1);
     CHECK_EQ(g.confidenceByRating.size(), size_t(5));
     CHECK(near(g.rating.mean, 20.0 / 6.0));

@@ -6,6 +6,8 @@
 #include "engine/core/errors.h"
 #include "engine/core/files.h"
 
+#include <memory>
+
 #include <QCoreApplication>
 
 #include <iostream>
@@ -29,6 +31,12 @@ int cmdFeedback(const Args &a)
         o.modelPath = a.get("model", "");
         if (a.has("methods")) o.methods = splitList(a.need("methods"));
         if (a.has("top-percent")) o.topPercent = toDouble(a.need("top-percent"), "--top-percent");
+        std::unique_ptr<Dataset> real;
+        if (a.has("data")) {
+            real = std::make_unique<Dataset>(openDataset(a, {}));
+            o.real = real.get();
+            if (a.has("real-items")) o.realItems = size_t(toInt(a.need("real-items"), "--real-items"));
+        }
         const feedback::Report r = feedback::feedbackReport(store, o);
         for (const std::string &s : r.skipped) std::cerr << "skipped: " << s << "\n";
         if (a.flag("json"))
@@ -71,6 +79,8 @@ Command feedbackCommand()
             "  Each map is the method's default for the model's predicted class (or the parameters an annotation stored),\n"
             "  summed over channels at the input's resolution (CAMs upsampled bilinearly); top-k %: values at or above the\n"
             "  (100 - k)th percentile.\n"
+            "  Ratings of latent samples: inception score, diversity and (with --data) Frechet distance of the rated samples\n"
+            "  under the generator's companion classifier, and Spearman's rho of rating and classifier confidence.\n"
             "--merge copies the rows this database lacks (by uid): merging twice adds nothing.",
             {{{"db", "DB", "the feedback database (SQLite)"},
               {"report", "", "the methods ranked by agreement with the masks"},
@@ -78,6 +88,9 @@ Command feedbackCommand()
               {"methods", "M1,M2,…", "report: these methods (default: every method)"},
               {"top-percent", "K", "report: the top-k % of pixels for the IoU (default 10)", positive(100)},
               {"json", "", "report: JSON instead of a table"},
+              {"data", "D", "report: real images for the rated samples' Fréchet distance (a dataset)"},
+              {"split", "train|test", "report: --data's split (a folder of IDX files)"},
+              {"real-items", "N", "report: how many of --data's items (default 1000)", ints(2, 100000)},
               {"export", "OUT.csv|OUT.json", "every annotation as CSV or JSON"},
               {"merge", "OTHER.db", "copy another annotator's database into this one"}}},
             cmdFeedback};

@@ -2,6 +2,7 @@
 
 #include "app/feedback/report.h"
 #include "app/feedback/store.h"
+#include "app/io/dataset.h"
 #include "engine/attribution/methods.h"
 #include "engine/core/npy.h"
 #include "widgets/attribution/attributionview.h"
@@ -470,10 +471,12 @@ void FeedbackFeature::computeReport()
     hooks.failed = [this](const QString &message) { mPanel->showMessage(message); };
     mBridge->run<ReportOutput>(
         &mReportSlot, this,
-        [path](JobContext &ctx) {
+        [path, real = mWorkspace->dataset()](JobContext &ctx) {
             auto out = std::make_shared<ReportOutput>();
             const feedback::Store store(path, true);   // this thread's own connection
-            out->report = feedback::feedbackReport(store, {}, sinkOf(ctx));
+            feedback::ReportOptions o;
+            o.real = real.get();   // the open dataset, for the rated samples' Fréchet distance
+            out->report = feedback::feedbackReport(store, o, sinkOf(ctx));
             return out;
         },
         [this](std::shared_ptr<const ReportOutput> r) {
