@@ -171,6 +171,16 @@ MaskImage readMaskFile(const std::string &path)
     m.pixels.assign(size_t(img.total()), 0);
     std::vector<cv::Mat> channels;
     cv::split(img, channels);
+    // With an alpha channel that varies, the alpha is the mask (a painted layer over transparency); an
+    // opaque or absent alpha is left out, the colour channels decide.
+    if (channels.size() == 2 || channels.size() == 4) {
+        double lo = 0, hi = 0;
+        cv::minMaxLoc(channels.back(), &lo, &hi);
+        if (lo != hi)
+            channels = {channels.back()};
+        else
+            channels.pop_back();
+    }
     for (const cv::Mat &c : channels) {
         cv::Mat nonZero = c != 0;
         for (int y = 0; y < img.rows; ++y)
@@ -180,26 +190,35 @@ MaskImage readMaskFile(const std::string &path)
     return m;
 }
 
-MaskImage fitMask(const MaskImage &mask, int H, int W, int fileWidth, int fileHeight)
+MaskImage fitMask(const MaskImage &mask, int H, int W, int fileWidth, int fileHeight, const InputSpec &spec)
 {
     if (mask.width == W && mask.height == H) return mask;
-    if (mask.width == fileWidth && mask.height == fileHeight && fileWidth > 0) {
-        MaskImage out;
-        out.width = W;
-        out.height = H;
-        out.pixels.resize(size_t(W) * size_t(H));
-        for (int y = 0; y < H; ++y)
-            for (int x = 0; x < W; ++x) {   // nearest, pixel centres
-                const int sy = std::min(mask.height - 1, int((y + 0.5) * mask.height / H));
-                const int sx = std::min(mask.width - 1, int((x + 0.5) * mask.width / W));
-                out.pixels[size_t(y) * size_t(W) + size_t(x)] = mask.pixels[size_t(sy) * size_t(mask.width) + size_t(sx)];
-            }
-        return out;
+    if (!(mask.width == fileWidth && mask.height == fileHeight && fileWidth > 0)) {
+        std::string file = fileWidth > 0 ? " or the file's " + std::to_string(fileWidth) + "×" + std::to_string(fileHeight) : "";
+        throw Error(ErrorCode::BadInput,
+                    "The mask is " + std::to_string(mask.width) + "×" + std::to_string(mask.height) + ", not the input's " + std::to_string(W) + "×"
+                        + std::to_string(H) + file);
     }
-    std::string file = fileWidth > 0 ? " or the file's " + std::to_string(fileWidth) + "×" + std::to_string(fileHeight) : "";
-    throw Error(ErrorCode::BadInput,
-                "The mask is " + std::to_string(mask.width) + "×" + std::to_string(mask.height) + ", not the input's " + std::to_string(W) + "×"
-                    + std::to_string(H) + file);
+    // The picture's geometry (app/io/imageinput.cpp), with nearest neighbour so the mask stays a mask.
+    cv::Mat m(mask.height, mask.width, CV_8U, const_cast<uint8_t *>(mask.pixels.data()));
+    cv::Mat g = m.clone();
+    if (spec.resize > 0) {
+        const double s = double(spec.resize) / double(std::min(g.rows, g.cols));
+        const int h = g.rows <= g.cols ? spec.resize : int(double(g.rows) * s);
+        const int w = g.cols <= g.rows ? spec.resize : int(double(g.cols) * s);
+        if (h != g.rows || w != g.cols) cv::resize(g, g, cv::Size(w, h), 0, 0, cv::INTER_NEAREST);
+    }
+    if (spec.cropH > 0 && spec.cropW > 0) {
+        if (spec.cropH > g.rows || spec.cropW > g.cols) throw Error(ErrorCode::BadInput, "The mask is smaller than the model's crop");
+        const int top = int(std::lround((g.rows - spec.cropH) / 2.0)), left = int(std::lround((g.cols - spec.cropW) / 2.0));
+        g = g(cv::Rect(left, top, int(spec.cropW), int(spec.cropH))).clone();
+    }
+    if (g.rows != H || g.cols != W) cv::resize(g, g, cv::Size(W, H), 0, 0, cv::INTER_NEAREST);
+    MaskImage out;
+    out.width = W;
+    out.height = H;
+    out.pixels.assign(g.datastart, g.dataend);
+    return out;
 }
 
 TensorValue inputFromBytes(const Model &model, const std::vector<uint8_t> &bytes, const std::string &path)
@@ -256,6 +275,7 @@ Report feedbackReport(const Store &store, const ReportOptions &o, const Workflow
     // Each method's figures over the masks, model by model.
     std::map<AttributionMethod, std::vector<double>> pointing, energy, iou, auc;
     std::map<AttributionMethod, std::string> errors;
+    std::map<AttributionMethod, int64_t> failures;
     std::map<std::string, std::vector<const Annotation *>> byModel;
     for (const Annotation *a : masks) byModel[a->modelSha].push_back(a);
     const int64_t total = int64_t(masks.size() * methods.size());
@@ -318,8 +338,10 @@ Report feedbackReport(const Store &store, const ReportOptions &o, const Workflow
                 } catch (const Error &e) {
                     if (e.code() == ErrorCode::Cancelled) throw;
                     errors[m] = e.what();
+                    ++failures[m];
                 } catch (const std::exception &e) {
                     errors[m] = e.what();
+                    ++failures[m];
                 }
                 sink.report(++done, total, "feedback report");
             }
@@ -335,6 +357,9 @@ Report feedbackReport(const Store &store, const ReportOptions &o, const Workflow
         mr.iouTop = meanInterval(iou[m]);
         mr.auc = meanInterval(auc[m]);
         if (mr.items == 0 && errors.count(m)) mr.error = errors[m];
+        if (mr.items > 0 && failures[m] > 0)   // ranked over fewer items than the others: said
+            r.skipped.push_back(mr.method + " failed on " + std::to_string(failures[m]) + " of " + std::to_string(failures[m] + mr.items)
+                                + " masks: " + errors[m]);
         for (const Annotation *v : verdicts)
             if (v->method == mr.method) {
                 mr.agree += v->verdict == "agree";
@@ -492,16 +517,17 @@ std::string reportText(const Report &r)
         char c[64];
         if (!items || std::isnan(m.mean))
             std::snprintf(c, sizeof c, "-");
+        else if (std::isnan(m.lo))
+            std::snprintf(c, sizeof c, "%.3f (n = %lld)", m.mean, (long long)m.n);
         else
             std::snprintf(c, sizeof c, "%.3f ± %.3f", m.mean, (m.hi - m.lo) / 2);
         return std::string(c);
     };
     for (const MethodReport &m : r.methods) {
-        std::snprintf(line, sizeof line, "%-20s %6lld  %-18s %-18s %-18s %-18s %lld/%lld/%lld%s\n", m.method.c_str(), (long long)m.items,
+        std::snprintf(line, sizeof line, "%-20s %6lld  %-18s %-18s %-18s %-18s %lld/%lld/%lld", m.method.c_str(), (long long)m.items,
                       cell(m.pointing, m.items).c_str(), cell(m.energy, m.items).c_str(), cell(m.iouTop, m.items).c_str(),
-                      cell(m.auc, m.items).c_str(), (long long)m.agree, (long long)m.disagree, (long long)m.unsure,
-                      m.error.empty() ? "" : ("  (" + m.error + ")").c_str());
-        s << line;
+                      cell(m.auc, m.items).c_str(), (long long)m.agree, (long long)m.disagree, (long long)m.unsure);
+        s << line << (m.error.empty() ? std::string() : "  (" + m.error + ")") << "\n";
     }
     if (r.maskPairs) {
         std::snprintf(line, sizeof line, "Masks of different annotators on one input: %lld pairs, mean IoU %.3f\n", (long long)r.maskPairs,

@@ -22,9 +22,10 @@ struct MaskImage {
     std::vector<uint8_t> pixels;   // row-major, 0 / 1
 };
 MaskImage readMaskFile(const std::string &path);
-/// The mask at the model input's H × W: as it is when it has that size, nearest-neighbour from the input
-/// file's own size (`fileWidth` × `fileHeight`) when the model resizes it; else Error(BadInput) naming both.
-MaskImage fitMask(const MaskImage &mask, int H, int W, int fileWidth, int fileHeight);
+/// The mask at the model input's H × W: as it is when it has that size; from the input file's own size
+/// (`fileWidth` × `fileHeight`) through the same geometry as the picture (the metadata's resize of the
+/// shorter side, centre crop, resize to the model's input; nearest neighbour); else Error(BadInput).
+MaskImage fitMask(const MaskImage &mask, int H, int W, int fileWidth, int fileHeight, const InputSpec &spec = {});
 
 /// The model's input as the report and `annotate` read it: the stored bytes of an image or a .npy (by the
 /// path's extension), preprocessed per the model's metadata.

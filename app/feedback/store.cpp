@@ -19,6 +19,7 @@
 #include <QVariant>
 
 #include <atomic>
+#include <functional>
 #include <fstream>
 #include <set>
 
@@ -184,7 +185,16 @@ Store::Store(const std::string &path, bool readOnly) : d(std::make_unique<Impl>(
     }
     try {
         // What the file is, before anything is written to it.
-        const QString check = d->scalar("PRAGMA quick_check").toString();
+        QString check;
+        {
+            QSqlQuery query(d->db());
+            if (!query.exec("PRAGMA quick_check"))
+                throw Error(ErrorCode::BadInput,
+                            "Feedback database " + path + " is corrupt (" + q(query.lastError().text().simplified()) + "); it was left as it is");
+            QStringList rows;
+            while (query.next()) rows << query.value(0).toString();
+            check = rows.join('\n');
+        }
         if (check != "ok") {
             // SQLite's report runs over many lines: its first finding, in one.
             QStringList findings = check.split('\n', Qt::SkipEmptyParts);
@@ -240,68 +250,86 @@ Store::~Store()
 const std::string &Store::path() const { return d->path; }
 int Store::schemaVersion() const { return d->version; }
 
-void Store::add(std::vector<Annotation> &rows)
+namespace {
+
+/// One row into the annotations table (inside the caller's transaction). `ignoreExisting`: a row whose uid
+/// is there already is skipped (merge); returns whether it was inserted.
+bool insertRow(QSqlDatabase db, Annotation &a, bool ignoreExisting, const std::function<void(const QSqlError &)> &fail)
+{
+    if (a.uid.empty()) a.uid = q(QUuid::createUuid().toString(QUuid::WithoutBraces));
+    if (a.created.empty()) a.created = q(QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs));
+    QSqlQuery query(db);
+    query.prepare(QString("INSERT %1 INTO annotations (uid, kind, model_sha, model_path, input_sha, input_path, annotator, created, method, params,"
+                          " target, map_sha, mask_width, mask_height, mask, verdict, rating, flags, source, sample, note)"
+                          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                      .arg(ignoreExisting ? "OR IGNORE" : ""));
+    query.addBindValue(qs(a.uid));
+    query.addBindValue(qs(a.kind));
+    query.addBindValue(qs(a.modelSha));
+    query.addBindValue(qs(a.modelPath));
+    query.addBindValue(nullable(a.inputSha));
+    query.addBindValue(nullable(a.inputPath));
+    query.addBindValue(qs(a.annotator));
+    query.addBindValue(qs(a.created));
+    query.addBindValue(nullable(a.method));
+    query.addBindValue(nullable(a.params));
+    query.addBindValue(a.target >= 0 ? QVariant(a.target) : QVariant());
+    query.addBindValue(nullable(a.mapSha));
+    const bool mask = !a.mask.empty();
+    query.addBindValue(mask ? QVariant(a.maskWidth) : QVariant());
+    query.addBindValue(mask ? QVariant(a.maskHeight) : QVariant());
+    query.addBindValue(mask ? QVariant(qCompress(QByteArray(reinterpret_cast<const char *>(a.mask.data()), qsizetype(a.mask.size())))) : QVariant());
+    query.addBindValue(nullable(a.verdict));
+    query.addBindValue(a.rating > 0 ? QVariant(a.rating) : QVariant());
+    query.addBindValue(a.flags.empty() ? QVariant() : QVariant(qs(flagsJson(a.flags))));
+    query.addBindValue(nullable(a.source));
+    query.addBindValue(nullable(a.sample));
+    query.addBindValue(nullable(a.note));
+    if (!query.exec()) fail(query.lastError());
+    if (query.numRowsAffected() <= 0) return false;
+    a.id = query.lastInsertId().toLongLong();
+    return true;
+}
+
+/// An input's bytes (inside the caller's transaction); `keepPath`: an input already there keeps its path.
+void insertInput(QSqlDatabase db, const InputBlob &in, bool keepPath, const std::function<void(const QSqlError &)> &fail)
+{
+    if (in.sha.size() != 64) throw Error(ErrorCode::BadInput, "An input needs its SHA-256");
+    QSqlQuery query(db);
+    query.prepare(keepPath ? "INSERT INTO inputs (sha, path, bytes) VALUES (?, ?, ?) ON CONFLICT (sha) DO NOTHING"
+                           : "INSERT INTO inputs (sha, path, bytes) VALUES (?, ?, ?) ON CONFLICT (sha) DO UPDATE SET path = excluded.path");
+    query.addBindValue(qs(in.sha));
+    query.addBindValue(qs(in.path));
+    query.addBindValue(QByteArray(reinterpret_cast<const char *>(in.bytes.data()), qsizetype(in.bytes.size())));
+    if (!query.exec()) fail(query.lastError());
+}
+
+}   // namespace
+
+void Store::add(std::vector<Annotation> &rows, const std::vector<InputBlob> &inputs)
 {
     for (const Annotation &a : rows) validate(a);
     std::vector<Annotation> made = rows;
+    const auto fail = [this](const QSqlError &e) { d->fail("storing an annotation", e); };
     d->transaction([&] {
-        for (Annotation &a : made) {
-            if (a.uid.empty()) a.uid = q(QUuid::createUuid().toString(QUuid::WithoutBraces));
-            if (a.created.empty()) a.created = q(QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs));
-            QSqlQuery query(d->db());
-            query.prepare(
-                "INSERT INTO annotations (uid, kind, model_sha, model_path, input_sha, input_path, annotator, created, method, params, target,"
-                " map_sha, mask_width, mask_height, mask, verdict, rating, flags, source, sample, note)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-            query.addBindValue(qs(a.uid));
-            query.addBindValue(qs(a.kind));
-            query.addBindValue(qs(a.modelSha));
-            query.addBindValue(qs(a.modelPath));
-            query.addBindValue(nullable(a.inputSha));
-            query.addBindValue(nullable(a.inputPath));
-            query.addBindValue(qs(a.annotator));
-            query.addBindValue(qs(a.created));
-            query.addBindValue(nullable(a.method));
-            query.addBindValue(nullable(a.params));
-            query.addBindValue(a.target >= 0 ? QVariant(a.target) : QVariant());
-            query.addBindValue(nullable(a.mapSha));
-            const bool mask = !a.mask.empty();
-            query.addBindValue(mask ? QVariant(a.maskWidth) : QVariant());
-            query.addBindValue(mask ? QVariant(a.maskHeight) : QVariant());
-            query.addBindValue(mask ? QVariant(qCompress(QByteArray(reinterpret_cast<const char *>(a.mask.data()), qsizetype(a.mask.size()))))
-                                    : QVariant());
-            query.addBindValue(nullable(a.verdict));
-            query.addBindValue(a.rating > 0 ? QVariant(a.rating) : QVariant());
-            query.addBindValue(a.flags.empty() ? QVariant() : QVariant(qs(flagsJson(a.flags))));
-            query.addBindValue(nullable(a.source));
-            query.addBindValue(nullable(a.sample));
-            query.addBindValue(nullable(a.note));
-            if (!query.exec()) d->fail("storing an annotation", query.lastError());
-            a.id = query.lastInsertId().toLongLong();
-        }
+        for (const InputBlob &in : inputs) insertInput(d->db(), in, false, fail);
+        for (Annotation &a : made) insertRow(d->db(), a, false, fail);
     });
     rows = std::move(made);
 }
 
-int64_t Store::add(Annotation &row)
+int64_t Store::add(Annotation &row, const std::vector<InputBlob> &inputs)
 {
     std::vector<Annotation> rows{row};
-    add(rows);
+    add(rows, inputs);
     row = rows[0];
     return row.id;
 }
 
 void Store::putInput(const std::string &sha, const std::string &path, const std::vector<uint8_t> &bytes)
 {
-    if (sha.size() != 64) throw Error(ErrorCode::BadInput, "An input needs its SHA-256");
-    d->transaction([&] {
-        QSqlQuery query(d->db());
-        query.prepare("INSERT INTO inputs (sha, path, bytes) VALUES (?, ?, ?) ON CONFLICT (sha) DO UPDATE SET path = excluded.path");
-        query.addBindValue(qs(sha));
-        query.addBindValue(qs(path));
-        query.addBindValue(QByteArray(reinterpret_cast<const char *>(bytes.data()), qsizetype(bytes.size())));
-        if (!query.exec()) d->fail("storing an input", query.lastError());
-    });
+    const auto fail = [this](const QSqlError &e) { d->fail("storing an input", e); };
+    d->transaction([&] { insertInput(d->db(), {sha, path, bytes}, false, fail); });
 }
 
 std::vector<uint8_t> Store::inputBytes(const std::string &sha) const
@@ -394,30 +422,23 @@ MergeResult Store::merge(const std::string &otherPath)
     if (QFileInfo(qs(otherPath)).canonicalFilePath() == QFileInfo(qs(d->path)).canonicalFilePath())
         throw Error(ErrorCode::BadInput, "Cannot merge feedback database " + otherPath + " into itself");
     Store other(otherPath, true);
-    const std::vector<Annotation> theirs = other.annotations();
-    std::set<std::string> have;
-    {
-        QSqlQuery query = d->run("SELECT uid FROM annotations");
-        while (query.next()) have.insert(q(query.value(0).toString()));
+    std::vector<Annotation> theirs = other.annotations();
+    for (const Annotation &a : theirs) validate(a);
+    std::set<std::string> shas;
+    for (const Annotation &a : theirs)
+        if (!a.inputSha.empty()) shas.insert(a.inputSha);
+    std::vector<InputBlob> inputs;
+    for (const std::string &sha : shas) {
+        std::vector<uint8_t> bytes = other.inputBytes(sha);
+        if (!bytes.empty()) inputs.push_back({sha, other.inputPath(sha), std::move(bytes)});
     }
-    std::vector<Annotation> missing;
-    std::set<std::string> inputs;
+    // One transaction: rows already here (by uid, even when another process adds them meanwhile) are skipped.
     MergeResult r;
-    for (const Annotation &a : theirs) {
-        if (have.count(a.uid)) {
-            ++r.alreadyThere;
-            continue;
-        }
-        missing.push_back(a);
-        if (!a.inputSha.empty()) inputs.insert(a.inputSha);
-    }
-    for (const std::string &sha : inputs)
-        if (inputBytes(sha).empty()) {
-            const std::vector<uint8_t> bytes = other.inputBytes(sha);
-            if (!bytes.empty()) putInput(sha, other.inputPath(sha), bytes);
-        }
-    add(missing);   // their uid and time kept
-    r.added = int64_t(missing.size());
+    const auto fail = [this](const QSqlError &e) { d->fail("merging", e); };
+    d->transaction([&] {
+        for (const InputBlob &in : inputs) insertInput(d->db(), in, true, fail);
+        for (Annotation &a : theirs) (insertRow(d->db(), a, true, fail) ? r.added : r.alreadyThere) += 1;
+    });
     return r;
 }
 

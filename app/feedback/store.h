@@ -45,6 +45,12 @@ struct Filter {
     std::string kind, annotator, modelSha, method, inputSha;
 };
 
+/// An input's bytes, kept once per SHA-256.
+struct InputBlob {
+    std::string sha, path;
+    std::vector<uint8_t> bytes;
+};
+
 struct MergeResult {
     int64_t added = 0, alreadyThere = 0;
 };
@@ -62,11 +68,12 @@ public:
     const std::string &path() const;
     int schemaVersion() const;
 
-    /// Stores the rows in one transaction (all or none); fills id, uid and created. Checks each row first
-    /// (kind, verdict, rating 1–5, mask size) and throws Error(BadInput) naming the problem.
-    void add(std::vector<Annotation> &rows);
-    int64_t add(Annotation &row);
-    /// The input's bytes, kept once per SHA-256 (in the same transaction as the rows when called before add).
+    /// Stores the rows, and the inputs they judge, in one transaction (all or none); fills id, uid and
+    /// created. Checks each row first (kind, verdict, rating 1–5, mask size) and throws Error(BadInput)
+    /// naming the problem.
+    void add(std::vector<Annotation> &rows, const std::vector<InputBlob> &inputs = {});
+    int64_t add(Annotation &row, const std::vector<InputBlob> &inputs = {});
+    /// An input's bytes on their own (one transaction); the newest path is kept.
     void putInput(const std::string &sha, const std::string &path, const std::vector<uint8_t> &bytes);
     /// The bytes stored for an input; empty when none.
     std::vector<uint8_t> inputBytes(const std::string &sha) const;
@@ -77,7 +84,7 @@ public:
     /// Removes one row (the GUI's table). False when there was none.
     bool remove(int64_t id);
 
-    /// Copies every row (and input) of another database that this one lacks (by uid).
+    /// Copies every row (and input) of another database that this one lacks (by uid), in one transaction.
     MergeResult merge(const std::string &otherPath);
 
     /// "ok", or what SQLite's integrity check found.

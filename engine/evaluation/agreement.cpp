@@ -174,7 +174,11 @@ MeanInterval meanInterval(const std::vector<double> &values)
     double ss = 0;
     for (double v : values)
         if (std::isfinite(v)) ss += (v - r.mean) * (v - r.mean);
-    const double half = r.n > 1 ? 1.959963984540054 * std::sqrt(ss / double(r.n - 1)) / std::sqrt(double(r.n)) : 0.0;
+    if (r.n < 2) {   // one item: no interval
+        r.lo = r.hi = std::nan("");
+        return r;
+    }
+    const double half = 1.959963984540054 * std::sqrt(ss / double(r.n - 1)) / std::sqrt(double(r.n));
     r.lo = r.mean - half;
     r.hi = r.mean + half;
     return r;

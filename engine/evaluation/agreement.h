@@ -44,7 +44,7 @@ struct MaskAgreement {
 MaskAgreement maskAgreement(const std::vector<double> &map, const PixelMask &mask, double topPercent = 10);
 
 /// A mean over items with its 95 % interval (normal approximation, sample standard deviation); NaN values
-/// are left out.
+/// are left out; fewer than two items: the interval is NaN.
 struct MeanInterval {
     double mean = 0, lo = 0, hi = 0;
     int64_t n = 0;

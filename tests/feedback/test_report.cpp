@@ -9,8 +9,10 @@
 #include "tests/common/testkit.h"
 
 #include <QCoreApplication>
+#include <opencv2/imgcodecs.hpp>
 #include <QTemporaryDir>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iterator>
@@ -356,6 +358,37 @@ TEST(mask_files_are_read_and_fitted)
     const MaskImage fitted = fitMask(big, 2, 3, 6, 4);
     CHECK(fitted.pixels == std::vector<uint8_t>({1, 0, 0, 0, 0, 0}));
     CHECK_THROWS_WITH(fitMask(big, 2, 3, 0, 0), Error, "not the input's 3×2");
+    // The picture's geometry: a 40 × 20 file, shorter side resized to 10 (20 × 10), centre crop 10 × 10 (columns
+    // 5–14 of the resized, i.e. 10–29 of the file): a mask of the file's columns 10–19 lands on the crop's left half.
+    MaskImage wide;
+    wide.width = 40;
+    wide.height = 20;
+    wide.pixels.assign(800, 0);
+    for (int y = 0; y < 20; ++y)
+        for (int x = 10; x < 20; ++x) wide.pixels[size_t(y * 40 + x)] = 1;
+    InputSpec spec;
+    spec.resize = 10;
+    spec.cropH = spec.cropW = 10;
+    const MaskImage cropped = fitMask(wide, 10, 10, 40, 20, spec);
+    int64_t left = 0, right = 0;
+    for (int y = 0; y < 10; ++y)
+        for (int x = 0; x < 10; ++x) (x < 5 ? left : right) += cropped.pixels[size_t(y * 10 + x)];
+    CHECK_EQ(left, int64_t(50));
+    CHECK_EQ(right, int64_t(0));
+    // An RGBA mask painted over transparency: the alpha decides (opaque black paint counts).
+    cv::Mat rgba(4, 4, CV_8UC4, cv::Scalar(0, 0, 0, 0));
+    rgba.at<cv::Vec4b>(1, 2) = cv::Vec4b(0, 0, 0, 255);
+    const std::string png = scratch().filePath("alpha.png").toStdString();
+    cv::imwrite(png, rgba);
+    const MaskImage alpha = readMaskFile(png);
+    CHECK_EQ(std::count(alpha.pixels.begin(), alpha.pixels.end(), uint8_t(1)), std::ptrdiff_t(1));
+    CHECK_EQ(int(alpha.pixels[1 * 4 + 2]), 1);
+    // Opaque everywhere: the colour decides.
+    cv::Mat opaque(4, 4, CV_8UC4, cv::Scalar(0, 0, 0, 255));
+    opaque.at<cv::Vec4b>(3, 3) = cv::Vec4b(255, 255, 255, 255);
+    cv::imwrite(png, opaque);
+    const MaskImage colour = readMaskFile(png);
+    CHECK_EQ(std::count(colour.pixels.begin(), colour.pixels.end(), uint8_t(1)), std::ptrdiff_t(1));
     CHECK_THROWS_WITH(readMaskFile(scratch().filePath("none.png").toStdString()), Error, "none.png");
 }
 

@@ -100,6 +100,7 @@ void ReportChart::paintInto(QPainter &p, const QRectF &rect, const QFont &font) 
             const double y = panel.top() + rowH * i, h = rowH * 0.64, top = y + (rowH - h) / 2;
             const QRectF bar(panel.left(), top, std::clamp(v, 0.0, 1.0) * panel.width(), h);
             p.fillRect(bar, QColor(52, 120, 190));
+            if (!std::isfinite(m.lo[size_t(i)]) || !std::isfinite(m.hi[size_t(i)])) continue;   // one item: no interval
             const double lo = std::clamp(m.lo[size_t(i)], 0.0, 1.0), hi = std::clamp(m.hi[size_t(i)], 0.0, 1.0);
             const double cy = top + h / 2;
             p.setPen(QPen(QColor(20, 20, 20), 0));
@@ -365,6 +366,8 @@ void FeedbackPanel::setExplanation(const QString &description)
 void FeedbackPanel::showAgreement(const std::vector<MethodAgreementRow> &rows, const QString &summary)
 {
     mAgreementSummary->setText(summary);
+    mAgreement->clearSpans();
+    mAgreement->setRowCount(0);
     mAgreement->setRowCount(int(rows.size()));
     for (int i = 0; i < int(rows.size()); ++i) {
         const MethodAgreementRow &r = rows[size_t(i)];

@@ -97,8 +97,7 @@ int cmdAnnotate(const Args &given)
         out["target"] = Json(int64_t(result->targetClass));
         out["map_sha256"] = Json(rows.back().mapSha);
     }
-    store.putInput(inputSha, inputPath, bytes);
-    store.add(rows);
+    store.add(rows, {{inputSha, inputPath, bytes}});   // rows and input in one transaction
     Json list = Json::array();
     for (const feedback::Annotation &r : rows) {
         Json e = Json::object();
@@ -134,8 +133,7 @@ Command annotateCommand()
               {"verdict", "agree|disagree|unsure", "a verdict on METHOD's map of the input"},
               {"note", "TEXT", "a note kept with the annotation"}},
              modelOptions(),
-             preprocessingOptions(),
-             attributionOptions()},
+             attributionOptions()},   // no preprocessing overrides: the report recomputes maps as the metadata says
             cmdAnnotate};
 }
 

@@ -294,6 +294,7 @@ bool FeedbackFeature::saveMask()
     if (!mWorkspace->hasModel()) return fail(tr("Open a model first: a mask belongs to a model's input"));
     if (ed->maskWidth() == 0) return fail(tr("Open an image input first, then draw where the evidence should be"));
     if (ed->area() == 0) return fail(tr("The mask is empty: draw the region with the brush or the polygon"));
+    if (mWorkspace->live()) return fail(tr("Stop live input first: a mask belongs to one still input"));
     if (!ensureStore()) return false;
     try {
         feedback::Annotation a;
@@ -324,8 +325,7 @@ bool FeedbackFeature::saveMask()
             a.target = mExplanation->targetClass;
             a.mapSha = feedback::sha256Bytes(mExplanation->map.data(), size_t(mExplanation->map.numel()) * sizeof(float));
         }
-        mStore->putInput(a.inputSha, a.inputPath, bytes);
-        mStore->add(a);
+        mStore->add(a, {{a.inputSha, a.inputPath, bytes}});
         QSettings().setValue("feedback/annotator", mPanel->annotator());
         mPanel->clearNote();
         mPanel->showMessage(
@@ -366,8 +366,7 @@ bool FeedbackFeature::giveVerdict(const QString &verdict)
         a.target = mExplanation->targetClass;
         a.mapSha = feedback::sha256Bytes(mExplanation->map.data(), size_t(mExplanation->map.numel()) * sizeof(float));
         a.note = mPanel->note().toStdString();
-        mStore->putInput(a.inputSha, a.inputPath, bytes);
-        mStore->add(a);
+        mStore->add(a, {{a.inputSha, a.inputPath, bytes}});
         mPanel->clearNote();
         mPanel->showMessage(tr("Verdict #%1: %2 with %3").arg(a.id).arg(verdict, QString::fromStdString(a.method)));
         refreshTable();
@@ -396,6 +395,7 @@ bool FeedbackFeature::rate(const QString &source, int rating, const QString &sam
         for (const QString &f : mPanel->ratingFlags()) a.flags.push_back(f.toStdString());
         a.note = mPanel->note().toStdString();
         mStore->add(a);
+        mPanel->clearNote();
         mPanel->showMessage(tr("Rated the %1 sample %2/5 (#%3)").arg(source).arg(rating).arg(a.id));
         mWorkspace->showStatus(tr("Rated %1/5").arg(rating), 2000);
         refreshTable();
@@ -442,6 +442,8 @@ void FeedbackFeature::computeAgreement()
                     row.auc = g.auc;
                 } catch (const Error &e) {
                     if (e.code() == ErrorCode::Cancelled) throw;
+                    row.error = QString::fromStdString(e.what());
+                } catch (const std::exception &e) {
                     row.error = QString::fromStdString(e.what());
                 }
                 out->rows.push_back(row);
@@ -545,20 +547,26 @@ void FeedbackFeature::jumpTo(qint64 id)
     }
     // The input: the file when it is still there and unchanged, else the stored bytes in a temporary file.
     QString input = QString::fromStdString(a.inputPath);
-    if (!QFileInfo(input).isFile() || feedback::sha256File(input.toStdString()) != a.inputSha) {
-        static QTemporaryDir kept;
-        const std::vector<uint8_t> bytes = mStore->inputBytes(a.inputSha);
-        if (bytes.empty()) {
-            fail(tr("The input of annotation #%1 is neither at %2 nor in the database").arg(id).arg(input));
-            return;
+    try {
+        if (!QFileInfo(input).isFile() || feedback::sha256File(input.toStdString()) != a.inputSha) {
+            static QTemporaryDir kept;
+            const std::vector<uint8_t> bytes = mStore->inputBytes(a.inputSha);
+            if (bytes.empty()) {
+                fail(tr("The input of annotation #%1 is neither at %2 nor in the database").arg(id).arg(input));
+                return;
+            }
+            input = kept.filePath(QString::fromStdString(a.inputSha.substr(0, 12)) + "-" + QFileInfo(input).fileName());
+            std::ofstream(input.toStdString(), std::ios::binary).write(reinterpret_cast<const char *>(bytes.data()), std::streamsize(bytes.size()));
         }
-        input = kept.filePath(QString::fromStdString(a.inputSha.substr(0, 12)) + "-" + QFileInfo(input).fileName());
-        std::ofstream(input.toStdString(), std::ios::binary).write(reinterpret_cast<const char *>(bytes.data()), std::streamsize(bytes.size()));
+    } catch (const std::exception &e) {
+        fail(QString::fromStdString(e.what()));
+        return;
     }
     auto openRest = [this, a, input] {
         auto once = std::make_shared<QMetaObject::Connection>();
-        *once = connect(mWorkspace, &Workspace::inputChanged, this, [this, a, once](InputOrigin) {
+        *once = connect(mWorkspace, &Workspace::inputChanged, this, [this, a, once, input](InputOrigin) {
             disconnect(*once);
+            if (mWorkspace->imagePath() != input) return;   // the image did not open (said already); something else came
             if (!a.mask.empty()) mPanel->editor()->setMask(a.maskWidth, a.maskHeight, a.mask);
             if (!a.params.empty()) {
                 try {
@@ -583,9 +591,9 @@ void FeedbackFeature::jumpTo(qint64 id)
         return;
     }
     auto once = std::make_shared<QMetaObject::Connection>();
-    *once = connect(mWorkspace, &Workspace::modelChanged, this, [openRest, once](std::shared_ptr<const ModelSummary>) {
+    *once = connect(mWorkspace, &Workspace::modelChanged, this, [openRest, once, path = a.modelPath](std::shared_ptr<const ModelSummary> s) {
         QObject::disconnect(*once);
-        openRest();
+        if (s && s->path == path) openRest();   // else the model did not open (said already)
     });
     mWorkspace->openModel(QString::fromStdString(a.modelPath));
 }
