@@ -17,6 +17,7 @@
 #include <QFile>
 #include <QMenu>
 #include <QMimeData>
+#include <QRegularExpression>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QTabWidget>
@@ -97,6 +98,38 @@ QString residentByKind()
         .arg(anonMaps)
         .arg(file, 0, 'f', 1)
         .arg(stack, 0, 'f', 1);
+}
+
+/// malloc's heap in use per arena (glibc's malloc_info: each arena's current system memory less its free
+/// chunks), "arena 0 (the main thread's) 80.1, arena 1 12.3" — which threads keep what they allocate.
+QString heapByArena()
+{
+    char *buf = nullptr;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return {};
+    malloc_info(0, f);
+    std::fclose(f);
+    const QString xml = QString::fromLatin1(buf, qsizetype(len));
+    std::free(buf);
+    QStringList parts;
+    int at = 0;
+    for (;;) {
+        const int start = xml.indexOf("<heap nr=", at);
+        if (start < 0) break;
+        const int end = xml.indexOf("</heap>", start);
+        const QString heap = xml.mid(start, end - start);
+        at = end;
+        const QString nr = heap.section('"', 1, 1);
+        double system = 0, freeBytes = 0;
+        const QRegularExpression total("<total type=\"(fast|rest)\" count=\"\\d+\" size=\"(\\d+)\"/>");
+        for (auto it = total.globalMatch(heap); it.hasNext();) freeBytes += it.next().captured(2).toDouble();
+        const QRegularExpression current("<system type=\"current\" size=\"(\\d+)\"/>");
+        const auto m = current.match(heap);
+        if (m.hasMatch()) system = m.captured(1).toDouble();
+        parts << QString("arena %1 %2").arg(nr).arg((system - freeBytes) / (1024.0 * 1024.0), 0, 'f', 1);
+    }
+    return parts.join(", ");
 }
 
 int envInt(const char *name, int fallback)
@@ -318,11 +351,12 @@ private slots:
         storm(std::clamp<qint64>(qint64(seconds) * 200, 5000, 60000), false);
         QVERIFY(demoSettled());
         const double startMb = residentMb(), startHeap = heapInUseMb();
-        qInfo("soak: after the warm-up, resident %.1f MB (%s)", startMb, qPrintable(residentByKind()));
+        qInfo("soak: after the warm-up, resident %.1f MB (%s); heap in use by arena: %s", startMb, qPrintable(residentByKind()),
+              qPrintable(heapByArena()));
         storm(qint64(seconds) * 1000, true);
         QVERIFY(demoSettled());
         const double endMb = residentMb(), endHeap = heapInUseMb();
-        qInfo("soak: at the end, resident %.1f MB (%s)", endMb, qPrintable(residentByKind()));
+        qInfo("soak: at the end, resident %.1f MB (%s); heap in use by arena: %s", endMb, qPrintable(residentByKind()), qPrintable(heapByArena()));
         if (attribute) {
             std::vector<std::pair<double, QString>> top;
             for (const auto &[where, g] : clickGrowth) top.emplace_back(g.first, QString("%1 (%2 clicks)").arg(where).arg(g.second));
