@@ -1,5 +1,7 @@
 #include "app/workflows/workflows.h"
 
+#include "engine/runtime/engine.h"
+
 #include "app/io/imageinput.h"
 #include "engine/core/errors.h"
 #include "engine/projection/projection.h"
@@ -10,6 +12,14 @@
 #include <filesystem>
 
 namespace pellucid {
+
+WorkflowSink sinkOf(JobContext &ctx)
+{
+    WorkflowSink s;
+    s.cancelled = [&ctx] { return ctx.cancelled(); };
+    s.progress = [&ctx](int64_t done, int64_t total, const std::string &stage) { ctx.progress(done, total, stage); };
+    return s;
+}
 
 void WorkflowSink::check() const
 {

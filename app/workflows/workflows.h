@@ -15,6 +15,8 @@
 
 namespace pellucid {
 
+class JobContext;
+
 /// Where a workflow reports; any member may be empty.
 struct WorkflowSink {
     std::function<bool()> cancelled;
@@ -22,6 +24,8 @@ struct WorkflowSink {
     void check() const;   // throws Error(Cancelled) when cancelled
     void report(int64_t done, int64_t total, const std::string &stage) const;
 };
+/// The sink of an engine job (the GUI runs workflows inside jobs): its cancel flag and its progress.
+WorkflowSink sinkOf(JobContext &ctx);
 
 // --- evaluation -------------------------------------------------------------------------------------------
 struct DatasetEvaluation {

@@ -28,14 +28,6 @@ struct SanityOutput : JobOutput {
     SanityResult result;
 };
 
-WorkflowSink sinkOf(JobContext &ctx)
-{
-    WorkflowSink s;
-    s.cancelled = [&ctx] { return ctx.cancelled(); };
-    s.progress = [&ctx](int64_t done, int64_t total, const std::string &stage) { ctx.progress(done, total, stage); };
-    return s;
-}
-
 }   // namespace
 
 DatasetFeature::DatasetFeature(Workspace *workspace, QMainWindow *window) : Feature(workspace, window)

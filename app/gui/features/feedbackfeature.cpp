@@ -4,6 +4,7 @@
 #include "app/feedback/store.h"
 #include "app/io/dataset.h"
 #include "engine/attribution/methods.h"
+#include "engine/core/errors.h"
 #include "engine/core/npy.h"
 #include "widgets/attribution/attributionview.h"
 #include "widgets/feedback/feedbackpanel.h"
@@ -34,14 +35,6 @@ struct AgreementOutput : JobOutput {
 struct ReportOutput : JobOutput {
     feedback::Report report;
 };
-
-WorkflowSink sinkOf(JobContext &ctx)
-{
-    WorkflowSink s;
-    s.cancelled = [&ctx] { return ctx.cancelled(); };
-    s.progress = [&ctx](int64_t done, int64_t total, const std::string &stage) { ctx.progress(done, total, stage); };
-    return s;
-}
 
 std::vector<uint8_t> readBytes(const QString &path)
 {
@@ -278,15 +271,39 @@ void FeedbackFeature::refreshTable()
     }
 }
 
-namespace {
+feedback::Annotation FeedbackFeature::newAnnotation(const char *kind, std::vector<uint8_t> *inputBytes) const
+{
+    feedback::Annotation a;
+    a.kind = kind;
+    const QString modelPath = QString::fromStdString(mWorkspace->model()->path);
+    a.modelSha = modelSha(modelPath);
+    a.modelPath = modelPath.toStdString();
+    a.annotator = mPanel->annotator().toStdString();
+    if (a.annotator.empty()) throw Error(ErrorCode::BadInput, tr("Give the annotator's name first").toStdString());
+    a.note = mPanel->note().toStdString();
+    if (inputBytes) {
+        QString inputPath = mWorkspace->imagePath();
+        *inputBytes = QFileInfo(inputPath).isFile() ? readBytes(inputPath) : std::vector<uint8_t>{};
+        if (inputBytes->empty()) {   // a drawing or a tensor: kept as the .npy of the model's input
+            QTemporaryDir dir;
+            const QString npy = dir.filePath("input.npy");
+            writeNpy(npy.toStdString(), mWorkspace->input());
+            *inputBytes = readBytes(npy);
+            inputPath = mWorkspace->inputName().isEmpty() ? QStringLiteral("drawing.npy") : mWorkspace->inputName() + ".npy";
+        }
+        a.inputSha = feedback::sha256Bytes(inputBytes->data(), inputBytes->size());
+        a.inputPath = inputPath.toStdString();
+    }
+    return a;
+}
 
-/// What was judged: the model, and the input's bytes (the file, or the tensor as a .npy for drawings).
-struct Judged {
-    std::string modelSha, modelPath, inputSha, inputPath;
-    std::vector<uint8_t> bytes;
-};
-
-}   // namespace
+void FeedbackFeature::nameExplanation(feedback::Annotation &a) const
+{
+    a.method = methodName(mExplanation->method);
+    a.params = attributionParamsToJson(mExplanationParams).dump();
+    a.target = mExplanation->targetClass;
+    a.mapSha = feedback::sha256Bytes(mExplanation->map.data(), size_t(mExplanation->map.numel()) * sizeof(float));
+}
 
 bool FeedbackFeature::saveMask()
 {
@@ -297,39 +314,19 @@ bool FeedbackFeature::saveMask()
     if (mWorkspace->live()) return fail(tr("Stop live input first: a mask belongs to one still input"));
     if (!ensureStore()) return false;
     try {
-        feedback::Annotation a;
-        a.kind = "mask";
-        const QString modelPath = QString::fromStdString(mWorkspace->model()->path);
-        a.modelSha = modelSha(modelPath);
-        a.modelPath = modelPath.toStdString();
-        QString inputPath = mWorkspace->imagePath();
-        std::vector<uint8_t> bytes = QFileInfo(inputPath).isFile() ? readBytes(inputPath) : std::vector<uint8_t>{};
-        if (bytes.empty()) {   // a drawing or a tensor: kept as the .npy of the model's input
-            QTemporaryDir dir;
-            const QString npy = dir.filePath("input.npy");
-            writeNpy(npy.toStdString(), mWorkspace->input());
-            bytes = readBytes(npy);
-            inputPath = mWorkspace->inputName().isEmpty() ? QStringLiteral("drawing.npy") : mWorkspace->inputName() + ".npy";
-        }
-        a.inputSha = feedback::sha256Bytes(bytes.data(), bytes.size());
-        a.inputPath = inputPath.toStdString();
-        a.annotator = mPanel->annotator().toStdString();
-        if (a.annotator.empty()) return fail(tr("Give the annotator's name first"));
+        std::vector<uint8_t> bytes;
+        feedback::Annotation a = newAnnotation("mask", &bytes);
         a.maskWidth = ed->maskWidth();
         a.maskHeight = ed->maskHeight();
         a.mask = ed->mask();
-        a.note = mPanel->note().toStdString();
-        if (mPanel->overlayBackground() && mExplanation) {   // drawn over this explanation: named with it
-            a.method = methodName(mExplanation->method);
-            a.params = attributionParamsToJson(mExplanationParams).dump();
-            a.target = mExplanation->targetClass;
-            a.mapSha = feedback::sha256Bytes(mExplanation->map.data(), size_t(mExplanation->map.numel()) * sizeof(float));
-        }
+        if (mPanel->overlayBackground() && mExplanation) nameExplanation(a);   // drawn over this explanation: named with it
         mStore->add(a, {{a.inputSha, a.inputPath, bytes}});
         QSettings().setValue("feedback/annotator", mPanel->annotator());
         mPanel->clearNote();
-        mPanel->showMessage(
-            tr("Saved mask #%1 (%2 px) of %3 by %4").arg(a.id).arg(ed->area()).arg(QFileInfo(inputPath).fileName(), mPanel->annotator()));
+        mPanel->showMessage(tr("Saved mask #%1 (%2 px) of %3 by %4")
+                                .arg(a.id)
+                                .arg(ed->area())
+                                .arg(QFileInfo(QString::fromStdString(a.inputPath)).fileName(), mPanel->annotator()));
         refreshTable();
         emit feedbackShown("saved");
         return true;
@@ -343,29 +340,10 @@ bool FeedbackFeature::giveVerdict(const QString &verdict)
     if (!mExplanation || mExplanation->inputId != mWorkspace->inputId()) return fail(tr("No explanation of this input on show to judge"));
     if (!ensureStore()) return false;
     try {
-        feedback::Annotation a;
-        a.kind = "verdict";
+        std::vector<uint8_t> bytes;
+        feedback::Annotation a = newAnnotation("verdict", &bytes);
         a.verdict = verdict.toStdString();
-        const QString modelPath = QString::fromStdString(mWorkspace->model()->path);
-        a.modelSha = modelSha(modelPath);
-        a.modelPath = modelPath.toStdString();
-        QString inputPath = mWorkspace->imagePath();
-        std::vector<uint8_t> bytes = QFileInfo(inputPath).isFile() ? readBytes(inputPath) : std::vector<uint8_t>{};
-        if (bytes.empty()) {
-            QTemporaryDir dir;
-            writeNpy(dir.filePath("input.npy").toStdString(), mWorkspace->input());
-            bytes = readBytes(dir.filePath("input.npy"));
-            inputPath = QStringLiteral("drawing.npy");
-        }
-        a.inputSha = feedback::sha256Bytes(bytes.data(), bytes.size());
-        a.inputPath = inputPath.toStdString();
-        a.annotator = mPanel->annotator().toStdString();
-        if (a.annotator.empty()) return fail(tr("Give the annotator's name first"));
-        a.method = methodName(mExplanation->method);
-        a.params = attributionParamsToJson(mExplanationParams).dump();
-        a.target = mExplanation->targetClass;
-        a.mapSha = feedback::sha256Bytes(mExplanation->map.data(), size_t(mExplanation->map.numel()) * sizeof(float));
-        a.note = mPanel->note().toStdString();
+        nameExplanation(a);
         mStore->add(a, {{a.inputSha, a.inputPath, bytes}});
         mPanel->clearNote();
         mPanel->showMessage(tr("Verdict #%1: %2 with %3").arg(a.id).arg(verdict, QString::fromStdString(a.method)));
@@ -382,18 +360,11 @@ bool FeedbackFeature::rate(const QString &source, int rating, const QString &sam
     if (!mWorkspace->hasModel()) return fail(tr("No model: nothing generated to rate"));
     if (!ensureStore()) return false;
     try {
-        feedback::Annotation a;
-        a.kind = "rating";
-        const QString modelPath = QString::fromStdString(mWorkspace->model()->path);
-        a.modelSha = modelSha(modelPath);
-        a.modelPath = modelPath.toStdString();
-        a.annotator = mPanel->annotator().toStdString();
-        if (a.annotator.empty()) return fail(tr("Give the annotator's name first"));
+        feedback::Annotation a = newAnnotation("rating", nullptr);
         a.rating = rating;
         a.source = source.toStdString();
         a.sample = sample.toStdString();
         for (const QString &f : mPanel->ratingFlags()) a.flags.push_back(f.toStdString());
-        a.note = mPanel->note().toStdString();
         mStore->add(a);
         mPanel->clearNote();
         mPanel->showMessage(tr("Rated the %1 sample %2/5 (#%3)").arg(source).arg(rating).arg(a.id));

@@ -5,14 +5,17 @@
 // Latent and Generation docks), browse, delete, merge and export annotations, and compute the report.
 #include "app/gui/feature.h"
 
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 namespace pellucid {
 
 class FeedbackPanel;
 namespace feedback {
 class Store;
-}
+struct Annotation;
+}   // namespace feedback
 
 class FeedbackFeature : public Feature {
     Q_OBJECT
@@ -42,6 +45,11 @@ signals:
     void feedbackShown(const QString &what);   // "saved", "verdict", "rating", "agreement", "report", "merged", "jump"
 
 private:
+    /// A row of `kind` naming the current model, annotator and note, and with `inputBytes` the current input
+    /// (its file, or the tensor as a .npy for drawings). Throws Error naming what is missing.
+    feedback::Annotation newAnnotation(const char *kind, std::vector<uint8_t> *inputBytes) const;
+    /// The explanation on show (method, parameters, class, map hash) into the row.
+    void nameExplanation(feedback::Annotation &a) const;
     void refreshTable();
     void refreshBackground();
     bool ensureStore();
