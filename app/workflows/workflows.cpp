@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -77,6 +78,43 @@ DatasetEvaluation evaluateDataset(Model &model, const Dataset &data, size_t limi
     if (!ev) throw Error(ErrorCode::BadInput, "The dataset is empty");
     out.result = ev->finish();
     out.totalMs = msSince(t0);
+    return out;
+}
+
+DatasetDissection dissectDataset(Model &classifier, const Dataset &data, const std::string &layer, size_t limit, int curveUnits,
+                                 const WorkflowSink &sink)
+{
+    const ModelSummary &s = classifier.summary();
+    const size_t n = itemsOf(data, limit);
+    DatasetDissection out;
+    std::vector<float> all;
+    std::vector<int> labels;
+    Shape item;
+    for (size_t b = 0; b < n; b += 256) {
+        sink.check();
+        const size_t e = std::min(n, b + 256);
+        const TensorValue x = data.batch(b, e, s.metadata.input, s.inputShape);
+        const int64_t per = x.numel() / int64_t(e - b);
+        item.assign(x.shape().begin() + 1, x.shape().end());
+        for (size_t i = b; i < e; ++i) {
+            const float *v = x.data() + int64_t(i - b) * per;
+            if (!std::all_of(v, v + per, [](float f) { return std::isfinite(f); })) {
+                out.skipped.push_back(data.itemName(i));
+                continue;
+            }
+            all.insert(all.end(), v, v + per);
+            labels.push_back(data.label(i));
+        }
+        sink.report(int64_t(e), int64_t(n), "reading items");
+    }
+    if (labels.empty()) throw Error(ErrorCode::BadInput, n == 0 ? std::string("The dataset is empty") : "Every item of the dataset holds NaN or Inf");
+    out.items = labels.size();
+    item.insert(item.begin(), int64_t(labels.size()));
+    DissectOptions o;
+    o.curveUnits = curveUnits;
+    o.cancelled = sink.cancelled;
+    o.progress = [&](int64_t done, int64_t total) { sink.report(done, total, "removing units"); };
+    out.dissection = dissectClassifier(classifier, TensorValue(item, std::move(all)), labels, layer, o);
     return out;
 }
 

@@ -7,6 +7,7 @@
 #include "engine/attribution/attribution.h"
 #include "engine/evaluation/evaluation.h"
 #include "engine/evaluation/sanity.h"
+#include "engine/generative/dissection.h"
 
 #include <functional>
 #include <memory>
@@ -108,6 +109,17 @@ struct Companions {
 /// metadata names ("classifier") or else a classification model beside it trained on the same labelled
 /// dataset. `load` opens a candidate (the caller may cache); candidates that fail to load are skipped.
 Companions discoverCompanions(const ModelSummary &generator, const std::function<Model &(const std::string &path)> &load);
+
+// --- dissection ------------------------------------------------------------------------------------------
+struct DatasetDissection {
+    Dissection dissection;
+    size_t items = 0;                 // items measured
+    std::vector<std::string> skipped;   // items left out because they hold NaN or Inf (their names)
+};
+/// Classifier dissection (dissectClassifier) over the first `limit` items of a labelled dataset (0: all),
+/// preprocessed as the model's inputs; items holding NaN or Inf are skipped and named.
+DatasetDissection dissectDataset(Model &classifier, const Dataset &data, const std::string &layer, size_t limit = 0, int curveUnits = 20,
+                                 const WorkflowSink &sink = {});
 
 /// A traversal decoded as [dims × steps, C, H, W] (rows are dimensions) as animation frames: frame k stacks
 /// every dimension's step k vertically, [steps, C, dims × H, W].

@@ -4,6 +4,7 @@
 #include <gif_lib.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
+#include "engine/core/files.h"
 #include "engine/core/npy.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/rawnpy.h"
@@ -581,6 +582,90 @@ TEST(principal_directions_commands)
     r = cli("direction --method ganspace --model " + fixtures::resources("models/vae_decoder.pt") + " --layer nope --out " + tmp + "/x.npy");
     CHECK(r.status == 2 && r.err.find("nope") != std::string::npos);
     CHECK_EQ(cli("direction --method magic --model " + fixtures::resources("models/vae_decoder.pt") + " --out " + tmp + "/x.npy").status, 1);
+}
+
+TEST(dissect_ablate_and_sefa_commands)
+{
+    // Against eager PyTorch's forward hooks (tests/fixtures/make_dissection_fixtures.py).
+    const std::string d = fixtures::path("dissect/");
+    const std::string gen = d + "gen_traced.pt", cls = d + "cls_scripted.pt";
+    Run r = cli("dissect --model " + gen + " --classifier " + cls + " --layer 3 --count 24 --seed 3 --out " + tmp + "/eff.npy --json");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/eff.npy"), readNpy(d + "gen_effect_3.npy")) < 2e-6);
+    std::string text;
+    CHECK(readTextFile(d + "expected.json", text));
+    const Json expected = Json::parse(text);
+    Json j = Json::parse(r.out);
+    CHECK_EQ(j.find("units")->asInt(), int64_t(5));
+    CHECK_EQ(j.find("samples")->asInt(), int64_t(24));
+    const auto &per = j.find("per_class")->asArray();
+    CHECK_EQ(per.size(), size_t(4));
+    for (size_t k = 0; k < 4; ++k) {
+        const Json &ref = expected.find("gen_removal_3")->asArray()[k];
+        const auto &curve = per[k].find("removal_curve")->asArray();
+        const auto &top = per[k].find("top_units")->asArray();
+        CHECK_EQ(curve.size(), ref.find("curve")->asArray().size());
+        for (size_t n = 0; n < curve.size(); ++n) CHECK(std::abs(curve[n].asNumber() - ref.find("curve")->asArray()[n].asNumber()) < 2e-6);
+        for (size_t n = 0; n < top.size(); ++n) CHECK_EQ(top[n].asInt(), ref.find("order")->asArray()[n].asInt());
+        CHECK_EQ(per[k].find("label")->asString(), std::string(1, char('w' + k)));
+    }
+    // Without --json: the summary only.
+    r = cli("dissect --model " + gen + " --classifier " + cls + " --layer 1 --count 24 --seed 3 --out " + tmp + "/eff1.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(!Json::parse(r.out).contains("per_class"));
+    CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/eff1.npy"), readNpy(d + "gen_effect_1.npy")) < 2e-6);
+    // Classifier dissection over a labelled CSV of .npy items (class 2 has none).
+    r = cli("dissect --model " + d + "cls_traced.pt --data " + d + "items/items.csv --layer 0 --out " + tmp + "/ceff.npy --json");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/ceff.npy"), readNpy(d + "cls_effect_0.npy")) < 2e-6);
+    j = Json::parse(r.out);
+    CHECK_EQ(j.find("classes_without_items")->asArray().size(), size_t(1));
+    CHECK_EQ(j.find("per_class")->asArray()[0].find("items")->asInt(), int64_t(10));
+    // ablate: units inserted inside a mask, and removed everywhere; a PNG too.
+    r = cli("ablate --model " + d + "gen_scripted.pt --layer 1 --units 1,3 --value 1.5 --mask " + d + "mask_4x4.npy --z " + d
+            + "ablate_codes.npy --out " + tmp + "/ins.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/ins.npy"), readNpy(d + "ablate_insert.npy")) < 1e-5);
+    r = cli("ablate --model " + gen + " --layer 3 --units 0,2,4 --z " + d + "ablate_codes.npy --out " + tmp + "/zero.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/zero.npy"), readNpy(d + "ablate_zero.npy")) < 1e-5);
+    r = cli("ablate --model " + gen + " --layer 3 --units 0 --z " + d + "ablate_codes.npy --out " + tmp + "/zero.png");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(!cv::imread(tmp + "/zero.png", cv::IMREAD_UNCHANGED).empty());
+    // SeFa against NumPy's eigh.
+    r = cli("direction --method sefa --model " + gen + " --k 6 --out " + tmp + "/sefa.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/sefa.npy"), readNpy(d + "sefa_gen.npy")) < 1e-5);
+    CHECK_EQ(Json::parse(r.out).find("layer")->asString(), std::string("1"));
+    // The demos: the DCGAN's companion classifier is found beside it; the CNN over Fashion-MNIST test items.
+    r = cli("dissect --model " + fixtures::resources("models/dcgan_generator.pt") + " --layer net.3 --count 20 --curve-units 3 --out " + tmp
+            + "/dc.npy --json");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(readNpy(tmp + "/dc.npy").shape() == (Shape{64, 10}));
+    CHECK(r.err.find("fashion_mnist_cnn.pt") != std::string::npos);   // the companion, named on stderr
+    CHECK_EQ(Json::parse(r.out).find("per_class")->asArray()[0].find("removal_curve")->asArray().size(), size_t(3));
+    r = cli("dissect --model " + demo + " --data /usr/share/datasets/fashion-mnist --limit 100 --layer features.9 --curve-units 2 --out " + tmp
+            + "/cnn.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(readNpy(tmp + "/cnn.npy").shape() == (Shape{64, 10}));
+    r = cli("direction --method sefa --model " + fixtures::resources("models/dcgan_generator.pt") + " --k 4 --out " + tmp + "/dcsefa.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(readNpy(tmp + "/dcsefa.npy").shape() == (Shape{4, 32}));
+    CHECK_EQ(Json::parse(r.out).find("layer")->asString(), std::string("fc.0"));
+    // Bad input: one line, exit 2 (usage errors exit 1).
+    r = cli("ablate --model " + gen + " --layer 1 --units 1,99 --z " + d + "ablate_codes.npy --out " + tmp + "/x.npy");
+    CHECK_MSG(r.status == 2 && r.err.find("Unit 99 is outside layer 1's units 0–7") != std::string::npos, r.err);
+    r = cli("ablate --model " + gen + " --layer 3 --units 1 --mask " + d + "mask_4x4.npy --z " + d + "ablate_codes.npy --out " + tmp + "/x.npy");
+    CHECK_MSG(r.status == 2 && r.err.find("layer 3's units are 8×8") != std::string::npos, r.err);
+    r = cli("ablate --model " + gen + " --layer 1 --units 1 --z " + d + "mask_4x4.npy --out " + tmp + "/x.npy");
+    CHECK_MSG(r.status == 2 && r.err.find("takes [N, 6]") != std::string::npos, r.err);
+    r = cli("dissect --model " + gen + " --layer 1 --count 4 --out " + tmp + "/x.npy");
+    CHECK_MSG(r.status == 1 && r.err.find("missing --classifier") != std::string::npos, r.err);
+    r = cli("dissect --model " + d + "cls_traced.pt --data " + d + "items/items.csv --layer 0 --seed 3 --out " + tmp + "/x.npy");
+    CHECK_EQ(r.status, 1);
+    r = cli("direction --method sefa --model " + gen + " --layer 3 --k 2 --out " + tmp + "/x.npy");
+    CHECK_MSG(r.status == 2 && r.err.find("not the 6-dimensional code") != std::string::npos, r.err);
+    for (const Run &e : {r}) CHECK(std::count(e.err.begin(), e.err.end(), '\n') <= 2);
 }
 
 TEST(counterfactual_turns_a_sneaker_into_an_ankle_boot)

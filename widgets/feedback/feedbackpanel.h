@@ -4,7 +4,7 @@
 // delete, merge, export); the report (each method's agreement with people, bars with 95 % intervals,
 // exportable as a figure). Plain Qt: the feature (app/gui/features/feedbackfeature) does the storing.
 #include "widgets/common/figure.h"
-#include "widgets/feedback/maskeditor.h"
+#include "widgets/common/maskeditor.h"
 
 #include <QWidget>
 

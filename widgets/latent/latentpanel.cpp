@@ -1,4 +1,5 @@
 #include "widgets/latent/latentpanel.h"
+#include "widgets/latent/unitspanel.h"
 
 #include "engine/core/npy.h"
 
@@ -171,6 +172,7 @@ LatentPanel::LatentPanel(QWidget *parent) : QWidget(parent)
     mTabs->addTab(buildCounterfactualTab(), tr("Counterfactual"));
     mTabs->addTab(buildVaeTab(), tr("VAE"));
     mTabs->addTab(buildMetricsTab(), tr("Metrics"));
+    mTabs->addTab(mUnits = new UnitsPanel, tr("Units"));
     split->addWidget(scroll);
     split->addWidget(mDecoded);
     split->addWidget(mTabs);
@@ -250,6 +252,7 @@ QWidget *LatentPanel::buildDirectionsTab()
     auto *bar = new QHBoxLayout;
     mDirSource = new QComboBox(w);
     mDirSource->addItem(tr("GANSpace: PCA of a layer"), "ganspace");
+    mDirSource->addItem(tr("SeFa: closed form from the first layer's weight"), "sefa");
     mDirSource->addItem(tr("PCA of encoded dataset items"), "pca");
     mDirSource->addItem(tr("Attribute: class A → class B"), "attribute");
     mDirLayer = new QComboBox(w);
@@ -294,7 +297,7 @@ QWidget *LatentPanel::buildDirectionsTab()
     auto updateControls = [this, arrow] {
         const QString src = mDirSource->currentData().toString();
         mDirLayer->setVisible(src == "ganspace");
-        mDirCount->setVisible(src != "attribute");
+        mDirCount->setVisible(src != "attribute" && src != "sefa");
         mDirCount->setSuffix(src == "ganspace" ? tr(" samples") : tr(" items"));
         mDirK->setVisible(src != "attribute");
         mDirFrom->setVisible(src == "attribute");
@@ -604,6 +607,8 @@ void LatentPanel::showTabError(const QString &tab, const QString &message)
         mVaeSummary->setText(text);
     else if (tab == "metrics")
         mMetrics->setHtml(text);
+    else if (tab == "units")
+        mUnits->showError(message);
 }
 
 void LatentPanel::setLatentDim(int dim, const QString &modelName)

@@ -23,6 +23,8 @@ class QSpinBox;
 
 namespace pellucid {
 
+class UnitsPanel;
+
 /// Image `index` of decoded images [N, C, H, W] with values in [0, 1] (clamped; NaN black), grey or RGB.
 QImage generatedPicture(const TensorValue &images, int64_t index);
 
@@ -105,6 +107,7 @@ public:
     QCustomPlot *counterfactualPlot() const { return mCfPlot; }
     QTextBrowser *metricsView() const { return mMetrics; }
     QTabWidget *tabs() const { return mTabs; }
+    UnitsPanel *units() const { return mUnits; }
     QLabel *decodedView() const { return mDecoded; }
     QListWidget *directionList() const { return mDirList; }
     QSlider *directionAmount() const { return mDirAmount; }
@@ -120,7 +123,7 @@ public:
     const std::vector<float> &counterfactualCode() const { return mCfCode; }
 
     struct DirectionRequest {
-        QString source;   // "ganspace", "pca" or "attribute"
+        QString source;   // "ganspace", "sefa", "pca" or "attribute"
         QString layer;
         int k = 5, count = 2000, from = 0, to = 1, steps = 7;
         double range = 3;
@@ -163,6 +166,7 @@ private:
     QComboBox *mMode, *mClass;
     ImageGrid *mTraversal, *mInterp;
     QTabWidget *mTabs;
+    UnitsPanel *mUnits;
     // Directions
     QComboBox *mDirSource, *mDirLayer, *mDirFrom, *mDirTo;
     QSpinBox *mDirK, *mDirCount;

@@ -1,9 +1,10 @@
-// pellucid-cli direction: a latent direction: attribute (class A → B), PCA of encoded items, or GANSpace
+// pellucid-cli direction: a latent direction: attribute (class A → B), PCA of encoded items, GANSpace or SeFa
 #include "app/cli/cli.h"
 
 #include "app/io/dataset.h"
 #include "engine/core/errors.h"
 #include "engine/core/npy.h"
+#include "engine/generative/dissection.h"
 #include "engine/generative/generative.h"
 
 #include <iostream>
@@ -38,7 +39,19 @@ int cmdDirection(const Args &a)
         std::cout << directionSetJson(d).dump(-1) << "\n";
         return 0;
     }
-    if (method != "attribute" && method != "pca") throw UsageError("--method must be attribute, pca or ganspace");
+    if (method == "sefa") {
+        auto gen = loadGenerator(a);
+        const SefaResult r = sefaDirections(*gen, a.get("layer", ""), toInt(a.get("k", "5"), "--k"));
+        writeNpy(out, r.directions.directions);
+        Json j = directionSetJson(r.directions);
+        j["layer"] = r.layer;
+        Json ev = Json::array();
+        for (double v : r.eigenvalues) ev.push(Json(v));
+        j["eigenvalues"] = ev;
+        std::cout << j.dump(-1) << "\n";
+        return 0;
+    }
+    if (method != "attribute" && method != "pca") throw UsageError("--method must be attribute, pca, ganspace or sefa");
     auto enc = loadCompanion(a, "encoder");
     const ModelSummary &s = enc->summary();
     const Dataset data = openDataset(a, s.metadata.labels);
@@ -81,12 +94,14 @@ Command directionCommand()
 {
     return {"direction",
             "--encoder E --data D --from A --to B --out DIR.npy [--limit N]",
-            "a latent direction: attribute (class A → B), PCA of encoded items, or GANSpace",
+            "a latent direction: attribute (class A → B), PCA of encoded items, GANSpace or SeFa",
             "attribute: mean code of class B minus mean code of class A (encoder μ)\n"
             "--method pca --encoder E --data D [--k 5]: principal directions of the encoded items [k, D]\n"
             "--method ganspace --model G --layer L [--k 5] [--count 2000] [--seed S]: PCA of layer L over\n"
-            "  sampled codes carried back to latent space by regression (GANSpace) [k, D]",
-            {{{"method", "attribute|pca|ganspace", "the kind of direction (default attribute)"},
+            "  sampled codes carried back to latent space by regression (GANSpace) [k, D]\n"
+            "--method sefa --model G [--layer L] --k K: SeFa, the unit eigenvectors of AᵀA for A the weight of the first layer that\n"
+            "  takes z (Linear, or a transposed convolution as [out, D]; --layer names another), eigenvalue descending [K, D]",
+            {{{"method", "attribute|pca|ganspace|sefa", "the kind of direction (default attribute)"},
               {"out", "DIR.npy", "the directions"},
               {"encoder", "E", "the VAE encoder"},
               {"data", "D", "the labelled dataset"},
@@ -95,7 +110,7 @@ Command directionCommand()
               {"to", "B", "the class it goes to"},
               {"limit", "N", "items per class (default 1000)", ints(1, 10000000)},
               {"k", "K", "directions (default 5)", ints(1, 1000)},
-              {"layer", "L", "GANSpace: the generator layer"},
+              {"layer", "L", "GANSpace: the generator layer; SeFa: the layer that takes z (default: the first Linear / transposed convolution)"},
               {"count", "N", "GANSpace: sampled codes (default 2000)", ints(2, 100000)},
               {"seed", "S", "random seed", registryRange("seed")}},
              modelOptions()},

@@ -9,9 +9,11 @@
 #include "app/io/imageinput.h"
 #include "app/workflows/workflows.h"
 #include "engine/core/errors.h"
+#include "engine/generative/dissection.h"
 #include "engine/generative/generative.h"
 #include "engine/generative/genmetrics.h"
 #include "widgets/latent/latentpanel.h"
+#include "widgets/latent/unitspanel.h"
 
 #include <QFileDialog>
 #include <QFileInfo>
@@ -39,6 +41,16 @@ struct LatentImagesOutput : JobOutput {
 };
 struct CompanionsOutput : JobOutput {
     Companions companions;
+    std::vector<std::string> unitLayers;   // executed layers with an output [N, U, h, w]
+    std::string preferredUnitLayer;
+};
+struct UnitsOutput : JobOutput {
+    UnitMaps maps;
+    Dissection dissection;
+};
+struct UnitEditOutput : JobOutput {
+    TensorValue pair;   // [2, C, H, W]: the original and the edited image
+    std::string verdict;
 };
 struct DirectionsOutput : JobOutput {
     DirectionSet set;
@@ -116,6 +128,7 @@ LatentFeature::LatentFeature(Workspace *workspace, QMainWindow *window) : Featur
             },
             [this](std::shared_ptr<const LatentImagesOutput> r) {
                 mPanel->showDecoded(r->images);
+                mPanel->units()->setImage(r->images);
                 emit latentShown("decoded");
             });
     });
@@ -175,6 +188,7 @@ LatentFeature::LatentFeature(Workspace *workspace, QMainWindow *window) : Featur
         if (!path.isEmpty()) exportAnimation(which, path);
     });
     wireTabs();
+    wireUnits();
 }
 
 LatentFeature::~LatentFeature() = default;
@@ -183,7 +197,10 @@ void LatentFeature::placeDocks(DockLayout &layout) { layout.tab(mDock); }
 
 QList<QPair<QString, const FigureSource *>> LatentFeature::figures() const
 {
-    return {{"latent-traversal", mPanel->traversalGrid()}, {"latent-interpolation", mPanel->interpolationRow()}};
+    return {{"latent-traversal", mPanel->traversalGrid()},
+            {"latent-interpolation", mPanel->interpolationRow()},
+            {"latent-units", mPanel->units()->gallery()},
+            {"latent-unit-edit", mPanel->units()->editView()}};
 }
 
 void LatentFeature::onModel(std::shared_ptr<const ModelSummary> s)
@@ -218,7 +235,20 @@ void LatentFeature::findCompanions()
         &mCompanionSlot, this,
         [](JobContext &ctx) {
             auto out = std::make_shared<CompanionsOutput>();
-            out->companions = discoverCompanions(ctx.model().summary(), [&ctx](const std::string &path) -> Model & { return companion(ctx, path); });
+            const ModelSummary &s = ctx.model().summary();
+            out->companions = discoverCompanions(s, [&ctx](const std::string &path) -> Model & { return companion(ctx, path); });
+            // Units: the layer with the most units among those with a spatial extent of at least 4×4 (a middle layer
+            // of a DCGAN) is offered first.
+            int64_t most = 0;
+            for (const LayerInfo &l : s.layers)
+                if (l.calls > 0 && !l.outputShapes.empty() && l.outputShapes.front().size() == 4) {
+                    out->unitLayers.push_back(l.path);
+                    const Shape &o = l.outputShapes.front();
+                    if (o[2] >= 4 && o[1] > most) {
+                        most = o[1];
+                        out->preferredUnitLayer = l.path;
+                    }
+                }
             return out;
         },
         [this](std::shared_ptr<const CompanionsOutput> r) {
@@ -230,6 +260,10 @@ void LatentFeature::findCompanions()
             for (const auto &l : c.layers) layers << QString::fromStdString(l);
             mPanel->setClassLabels(labels);
             mPanel->setLayers(layers, layers.isEmpty() ? QString() : layers.front());
+            QStringList unitLayers;
+            for (const auto &l : r->unitLayers) unitLayers << QString::fromStdString(l);
+            mPanel->units()->setLayers(unitLayers, QString::fromStdString(r->preferredUnitLayer));
+            mPanel->units()->setClassLabels(labels);
             mPanel->setCompanions(QFileInfo(mClassifier).fileName(), QFileInfo(mEncoder).fileName());
             emit latentShown("companions");
         });
@@ -260,13 +294,93 @@ void LatentFeature::runTab(TaskSlot &slot, const QString &tab, std::function<std
     mBridge->run<R>(&slot, this, std::move(work), std::move(done), hooks);
 }
 
+void LatentFeature::wireUnits()
+{
+    UnitsPanel *units = mPanel->units();
+    connect(units, &UnitsPanel::dissectRequested, this, [this, units] {
+        if (!needClassifier("units")) return;
+        const UnitsPanel::Request r = units->request();
+        if (r.layer.isEmpty()) {
+            units->showError(tr("This generator has no layer with units at a spatial resolution (an output [N, U, h, w])."));
+            return;
+        }
+        units->showStatus(tr("Dissecting layer %1 over %2 codes …").arg(r.layer).arg(r.count));
+        runTab<UnitsOutput>(
+            mUnitsSlot, "units",
+            [r, cls = mClassifier.toStdString()](JobContext &ctx) {
+                Model &gen = ctx.model();
+                Model &c = companion(ctx, cls);
+                auto out = std::make_shared<UnitsOutput>();
+                const std::string layer = r.layer.toStdString();
+                ctx.progress(0, 1, "unit maps of layer " + layer);
+                out->maps = generatorUnitMaps(gen, layer, r.count, uint64_t(r.seed), 0.99, 3);
+                const WorkflowSink sink = sinkOf(ctx);
+                DissectOptions o;
+                o.cancelled = sink.cancelled;
+                o.progress = [&sink](int64_t done, int64_t total) { sink.report(done, total, "removing units"); };
+                out->dissection = dissectGenerator(gen, c, layer, r.count, uint64_t(r.seed), o);
+                return out;
+            },
+            [this, units](std::shared_ptr<const UnitsOutput> r) {
+                units->showUnits(r->maps, r->dissection);
+                emit latentShown("units");
+            });
+    });
+    connect(units, &UnitsPanel::editRequested, this, [this, units](bool insert) {
+        if (!needClassifier("units")) return;
+        const std::vector<float> z = mPanel->code();
+        if (z.empty()) return;
+        if (!units->hasUnits()) {
+            units->showError(tr("Dissect a layer first, then select its units."));
+            return;
+        }
+        UnitEdit e;
+        e.layer = units->maps().layer.layer;
+        e.units = units->selectedUnits();
+        if (e.units.empty()) {
+            units->showError(tr("Select units in the gallery first (click them)."));
+            return;
+        }
+        if (insert) e.values = units->insertValues();
+        e.mask = units->layerMask();
+        runTab<UnitEditOutput>(
+            mUnitEditSlot, "units",
+            [z, e, insert, cls = mClassifier.toStdString()](JobContext &ctx) {
+                Model &gen = ctx.model();
+                Model &c = companion(ctx, cls);
+                const TensorValue code = checkCode(gen, TensorValue({1, int64_t(z.size())}, z));
+                auto out = std::make_shared<UnitEditOutput>();
+                out->pair = concatRows({decodeCodes(gen, code), decodeWithEdit(gen, code, e)});
+                const TensorValue logits = c.forward(toClassifierInput(out->pair, gen.summary(), c.summary()), {}).outputs.at(0);
+                auto verdict = [&](int64_t row) {
+                    const Prediction p = c.topK(logits.rows(row, row + 1), 1).at(0);
+                    return (p.label.empty() ? std::to_string(p.index) : p.label) + " " + std::to_string(int(std::lround(p.probability * 100))) + " %";
+                };
+                int64_t cells = 0;
+                for (int64_t i = 0; i < e.mask.numel(); ++i) cells += e.mask.at(i) != 0;
+                std::string units;
+                for (size_t i = 0; i < e.units.size(); ++i) units += (i ? ", " : "") + std::to_string(e.units[i]);
+                out->verdict = "original: " + verdict(0) + "  ·  edited: " + verdict(1) + "  (units " + units + " of layer " + e.layer + " "
+                    + (insert ? "inserted" : "removed") + " "
+                    + (e.mask.numel() ? "in " + std::to_string(cells) + " of " + std::to_string(e.mask.numel()) + " cells"
+                                      : std::string("everywhere"))
+                    + ")";
+                return out;
+            },
+            [this, units](std::shared_ptr<const UnitEditOutput> r) {
+                units->showEdit(r->pair, QString::fromStdString(r->verdict));
+                emit latentShown("units-edit");
+            });
+    });
+}
+
 void LatentFeature::wireTabs()
 {
     connect(mPanel, &LatentPanel::directionsRequested, this, [this] {
         const LatentPanel::DirectionRequest r = mPanel->directionRequest();
         const std::vector<float> z = mPanel->code();
         if (z.empty()) return;
-        if (r.source != "ganspace") {
+        if (r.source != "ganspace" && r.source != "sefa") {
             if (!needEncoder("directions")) return;
             if (!mWorkspace->dataset()) {
                 mPanel->showTabError("directions", tr("Open a labelled dataset (Dataset dock) to compute directions from encoded items."));
@@ -282,6 +396,8 @@ void LatentFeature::wireTabs()
                 if (r.source == "ganspace") {
                     ctx.progress(0, 2, "GANSpace: sampling and decomposing layer " + r.layer.toStdString());
                     out->set = principalDirectionsOfActivation(gen, r.layer.toStdString(), r.k, r.count, 0);
+                } else if (r.source == "sefa") {
+                    out->set = sefaDirections(gen, "", int(std::min<int64_t>(r.k, int64_t(z.size())))).directions;
                 } else {
                     Model &e = companion(ctx, enc);
                     const ModelSummary &es = e.summary();

@@ -28,6 +28,7 @@ private:
     void onModel(std::shared_ptr<const ModelSummary> summary);
     void findCompanions();
     void wireTabs();
+    void wireUnits();
     bool needClassifier(const QString &tab);
     bool needEncoder(const QString &tab);
     template <class R>
@@ -38,7 +39,7 @@ private:
     QString mClassifier, mEncoder;
     TaskSlot mDecodeSlot{"latent-decode"}, mTraverseSlot{"latent-traverse"}, mInterpSlot{"latent-interp"}, mCompanionSlot{"latent-companions"},
         mDirectionsSlot{"latent-directions"}, mGallerySlot{"latent-gallery"}, mCounterfactualSlot{"latent-counterfactual"}, mVaeSlot{"latent-vae"},
-        mEncodeSlot{"latent-encode"}, mMetricsSlot{"latent-metrics"};
+        mEncodeSlot{"latent-encode"}, mMetricsSlot{"latent-metrics"}, mUnitsSlot{"latent-units"}, mUnitEditSlot{"latent-unit-edit"};
 };
 
 }   // namespace pellucid

@@ -17,6 +17,9 @@
 #include "widgets/recommender/recommenderpanel.h"
 #include "widgets/dataset/datasetpanel.h"
 #include "widgets/latent/latentpanel.h"
+#include "widgets/latent/unitspanel.h"
+#include "widgets/common/maskeditor.h"
+#include "engine/generative/dissection.h"
 #include "widgets/attention/attentionpanel.h"
 #include "widgets/input/drawingcanvas.h"
 #include "widgets/input/cameradialog.h"
@@ -811,6 +814,104 @@ private slots:
             QVERIFY(waitFor("traversal"));
             w.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/latent.png");
         }
+    }
+
+    void latentUnitsOnTheDcganDemo()
+    {
+        MainWindow w;
+        w.resize(1500, 950);
+        w.show();
+        QSignalSpy shown(&w, &MainWindow::latentShown);
+        auto waitFor = [&](const QString &what, int ms = 60000) { return waitForArgument(shown, what, ms); };
+        w.openModel(res("models/dcgan_generator.pt"));
+        QVERIFY(waitForArguments(shown, {"companions", "decoded"}));
+        LatentPanel *panel = w.latentPanel();
+        UnitsPanel *units = panel->units();
+        panel->tabs()->setCurrentWidget(units);
+        // The layer offered first: the one with most units at a spatial extent of at least 4×4 (the 128 × 7×7 input
+        // of the first transposed convolution).
+        QCOMPARE(units->request().layer, QString("net.0"));
+        for (QComboBox *c : units->findChildren<QComboBox *>())
+            if (c->findText("net.3") >= 0) c->setCurrentText("net.3");
+        for (QSpinBox *s : units->findChildren<QSpinBox *>())
+            if (s->suffix().contains("codes")) s->setValue(40);
+        const UnitsPanel::Request r = units->request();
+        QCOMPARE(r.layer, QString("net.3"));
+        QCOMPARE(r.count, 40);
+        emit units->dissectRequested();
+        QVERIFY(waitFor("units", 120000));
+        // What the tab shows is the engine's dissection of the same codes with the companion classifier.
+        LoadOptions lo;
+        lo.device = DevicePreference::Cpu;
+        auto gen = Model::load(res("models/dcgan_generator.pt").toStdString(), lo);
+        auto cls = Model::load(res("models/fashion_mnist_cnn.pt").toStdString(), lo);
+        DissectOptions o;
+        const Dissection d = dissectGenerator(*gen, *cls, "net.3", 40, 0, o);
+        QCOMPARE(units->dissection().effect.shape(), (Shape{64, 10}));
+        QCOMPARE(fixturesMaxDiff(units->dissection().effect, d.effect), 0.0);
+        QCOMPARE(int(units->gallery()->order().size()), 64);
+        QCOMPARE(units->maps().meanMaps.shape(), (Shape{64, 14, 14}));
+        // Sorted by the effect on the class chosen; the chart shows the first unit's effect on every class.
+        QCOMPARE(units->gallery()->order(), d.ranking[size_t(units->sortClass())]);
+        QCOMPARE(units->effectPlot()->plottableCount(), 1);
+        QCOMPARE(units->curvePlot()->graph(0)->dataCount(), 20);
+        // Select the top 8 units of the class the classifier gives the current image, by clicking them.
+        const std::vector<float> z = panel->code();
+        const TensorValue code({1, int64_t(z.size())}, z);
+        const TensorValue image = decodeCodes(*gen, code);
+        const int k = cls->topK(cls->forward(toClassifierInput(image, gen->summary(), cls->summary()), {}).outputs.at(0), 1).at(0).index;
+        for (QComboBox *c : units->findChildren<QComboBox *>())
+            if (c->count() == 10 && c->toolTip().contains("sorted")) c->setCurrentIndex(k);
+        QCOMPARE(units->sortClass(), k);
+        units->gallery()->resize(900, 2000);
+        for (int i = 0; i < 8; ++i) QTest::mouseClick(units->gallery(), Qt::LeftButton, {}, units->gallery()->cellRect(i).center());
+        const std::vector<int64_t> top8(d.ranking[size_t(k)].begin(), d.ranking[size_t(k)].begin() + 8);
+        QCOMPARE(units->selectedUnits(), top8);
+        // Remove them everywhere: the edited image is the engine's decodeWithEdit.
+        emit units->editRequested(false);
+        QVERIFY(waitFor("units-edit"));
+        UnitEdit e{"net.3", top8, {}, {}};
+        const TensorValue edited = decodeWithEdit(*gen, code, e);
+        QCOMPARE(units->editView()->images().shape(), (Shape{2, 1, 28, 28}));
+        QCOMPARE(fixturesMaxDiff(units->editView()->images().rows(1, 2), edited), 0.0);
+        QVERIFY(units->verdictLabel()->text().contains("removed everywhere"));
+        // Paint the left half: the layer mask is its 14 × 14 cells, insertion sets the 99th percentile there.
+        std::vector<uint8_t> half(28 * 28, 0);
+        for (int y = 0; y < 28; ++y)
+            for (int x = 0; x < 14; ++x) half[size_t(y * 28 + x)] = 1;
+        units->maskEditor()->setMask(28, 28, half);
+        const TensorValue mask = units->layerMask();
+        QCOMPARE(mask.shape(), (Shape{14, 14}));
+        QCOMPARE(mask.at(0), 1.0f);
+        QCOMPARE(mask.at(13), 0.0f);
+        QCOMPARE(mask.at(6), 1.0f);
+        QCOMPARE(mask.at(7), 0.0f);
+        emit units->editRequested(true);
+        QVERIFY(waitFor("units-edit"));
+        QVERIFY(units->verdictLabel()->text().contains("inserted in 98 of 196 cells"));
+        UnitEdit ins{"net.3", top8, units->insertValues(), mask};
+        QCOMPARE(fixturesMaxDiff(units->editView()->images().rows(1, 2), decodeWithEdit(*gen, code, ins)), 0.0);
+        QTest::qWait(200);
+        w.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/latent_units.png");
+        // The gallery and the edit export as figures.
+        QTemporaryDir dir;
+        FigureSettings fs;
+        w.exportPanel("latent-units", dir.filePath("units.svg"), fs, true);
+        QVERIFY(QFileInfo(dir.filePath("units.svg")).size() > 1000);
+        QVERIFY(QFileInfo::exists(dir.filePath("units_mean_maps.npy")));
+        // SeFa directions in the Directions tab: the engine's, from the first Linear layer's weight.
+        panel->tabs()->setCurrentIndex(1);
+        for (QComboBox *c : panel->findChildren<QComboBox *>())
+            if (c->findData("sefa") >= 0) c->setCurrentIndex(c->findData("sefa"));
+        QCOMPARE(panel->directionRequest().source, QString("sefa"));
+        emit panel->directionsRequested();
+        QVERIFY(waitFor("directions"));
+        QCOMPARE(fixturesMaxDiff(panel->directions(), sefaDirections(*gen, "", 5).directions.directions), 0.0);
+        w.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/latent_sefa.png");
+        // An edit without selected units is refused in the tab.
+        units->selectUnits({});
+        emit units->editRequested(false);
+        QVERIFY(units->statusLabel()->text().contains("Select units"));
     }
 
     void latentTabsOnTheVaeDemo()

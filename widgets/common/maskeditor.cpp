@@ -1,4 +1,4 @@
-#include "widgets/feedback/maskeditor.h"
+#include "widgets/common/maskeditor.h"
 
 #include <QKeyEvent>
 #include <QMouseEvent>
