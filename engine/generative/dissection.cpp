@@ -108,13 +108,7 @@ at::Tensor maskTensor(const UnitEdit &e, const torch::Device &device)
 }
 
 /// A batch of a TensorValue's rows [b, e) on the model's device.
-at::Tensor rows(Model::Impl &d, const TensorValue &t, int64_t b, int64_t e)
-{
-    const int64_t item = t.numel() / std::max<int64_t>(1, t.dim(0));
-    Shape s = t.shape();
-    s[0] = e - b;
-    return d.toTorch(TensorValue(s, std::vector<float>(t.data() + b * item, t.data() + e * item)));
-}
+at::Tensor rows(Model::Impl &d, const TensorValue &t, int64_t b, int64_t e) { return d.toTorch(t.rows(b, e)); }
 
 /// The classifier's class probabilities (double) for generated images, mapped to its input.
 struct ClassifierView {

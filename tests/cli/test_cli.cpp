@@ -652,6 +652,18 @@ TEST(dissect_ablate_and_sefa_commands)
     CHECK_MSG(r.status == 0, r.err);
     CHECK(readNpy(tmp + "/dcsefa.npy").shape() == (Shape{4, 32}));
     CHECK_EQ(Json::parse(r.out).find("layer")->asString(), std::string("fc.0"));
+    // The VAE decoder: the same machinery (its companion classifier found beside it).
+    const std::string vae = fixtures::resources("models/vae_decoder.pt");
+    r = cli("dissect --model " + vae + " --layer deconv.3 --count 20 --curve-units 2 --out " + tmp + "/vae.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(readNpy(tmp + "/vae.npy").shape() == (Shape{32, 10}));
+    r = cli("direction --method sefa --model " + vae + " --k 3 --out " + tmp + "/vsefa.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK_EQ(Json::parse(r.out).find("layer")->asString(), std::string("fc"));
+    writeNpy(tmp + "/vz.npy", TensorValue({1, 16}, std::vector<float>(16, 0.3f)));
+    r = cli("ablate --model " + vae + " --layer deconv.1 --units 0,5 --z " + tmp + "/vz.npy --out " + tmp + "/vabl.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(readNpy(tmp + "/vabl.npy").shape() == (Shape{1, 1, 28, 28}));
     // Bad input: one line, exit 2 (usage errors exit 1).
     r = cli("ablate --model " + gen + " --layer 1 --units 1,99 --z " + d + "ablate_codes.npy --out " + tmp + "/x.npy");
     CHECK_MSG(r.status == 2 && r.err.find("Unit 99 is outside layer 1's units 0–7") != std::string::npos, r.err);

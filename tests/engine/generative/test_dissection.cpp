@@ -219,6 +219,10 @@ TEST(bad_input_is_named)
     std::vector<float> x(64, 0.5f);
     UnitEdit flat{"3", {5}, {}, TensorValue({2, 2}, std::vector<float>(4, 1))};
     CHECK_THROWS_WITH(forwardWithEdit(*c, TensorValue({1, 1, 8, 8}, x), flat), Error, "A mask needs a layer with spatial extent");
+    // A layer whose output has no channel dimension: a transformer block's [N, T, D].
+    auto gpt = fixtures::loadCpu("gpt_tiny_scripted.pt");
+    const TensorValue ids = readNpy(fixtures::path("gpt_tiny_prompt.npy"));
+    CHECK_THROWS_WITH(forwardWithEdit(*gpt, ids, UnitEdit{"transformer.h.0", {0}, {}, {}}), Error, "Layer transformer.h.0 has no units: its output is [1, ");
     // The generator's images do not fit a classifier of other images.
     auto tinyCls = fixtures::loadCpu("gen_classifier.pt");
     CHECK_THROWS_WITH(dissectGenerator(*g, *tinyCls, "1", 4, 0), Error, "the classifier gen_classifier.pt takes");
