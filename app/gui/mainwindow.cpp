@@ -78,6 +78,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
 
     // The window's signals: what the features show.
     connect(mActivations, &ActivationsFeature::activationsShown, this, &MainWindow::activationsShown);
+    connect(mActivations, &ActivationsFeature::unitsShown, this, &MainWindow::classifierUnitsShown);
     connect(mAttribution, &AttributionFeature::attributionShown, this, &MainWindow::attributionShown);
     connect(mRecommender, &RecommenderFeature::recommenderShown, this, &MainWindow::recommenderShown);
     connect(mDataset, &DatasetFeature::datasetShown, this, &MainWindow::datasetShown);

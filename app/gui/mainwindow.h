@@ -126,6 +126,7 @@ public:
     RecommenderPanel *recommenderPanel() const;
     DatasetPanel *datasetPanel() const;
     LatentPanel *latentPanel() const;
+    ActivationsFeature *activations() const { return mActivations; }
     AttentionPanel *attentionPanel() const;
     CompareFeature *compareFeature() const { return mCompare; }
     FiguresFeature *figures() const { return mFigures; }
@@ -135,6 +136,7 @@ public:
 signals:
     void modelReady();
     void activationsShown();
+    void classifierUnitsShown();
     void attributionShown(const QString &kind, bool partial);
     void errorShown(const QString &message);
     void sessionOpened();

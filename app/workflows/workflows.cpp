@@ -81,14 +81,20 @@ DatasetEvaluation evaluateDataset(Model &model, const Dataset &data, size_t limi
     return out;
 }
 
-DatasetDissection dissectDataset(Model &classifier, const Dataset &data, const std::string &layer, size_t limit, int curveUnits,
-                                 const WorkflowSink &sink)
-{
-    const ModelSummary &s = classifier.summary();
-    const size_t n = itemsOf(data, limit);
-    DatasetDissection out;
-    std::vector<float> all;
+namespace {
+
+/// The first `limit` items (0: all) preprocessed for the model, without those holding NaN or Inf (named).
+struct FiniteItems {
+    TensorValue items;
     std::vector<int> labels;
+    std::vector<std::string> skipped;
+};
+FiniteItems readFiniteItems(const Model &model, const Dataset &data, size_t limit, const WorkflowSink &sink)
+{
+    const ModelSummary &s = model.summary();
+    const size_t n = itemsOf(data, limit);
+    FiniteItems out;
+    std::vector<float> all;
     Shape item;
     for (size_t b = 0; b < n; b += 256) {
         sink.check();
@@ -103,18 +109,61 @@ DatasetDissection dissectDataset(Model &classifier, const Dataset &data, const s
                 continue;
             }
             all.insert(all.end(), v, v + per);
-            labels.push_back(data.label(i));
+            out.labels.push_back(data.label(i));
         }
         sink.report(int64_t(e), int64_t(n), "reading items");
     }
-    if (labels.empty()) throw Error(ErrorCode::BadInput, n == 0 ? std::string("The dataset is empty") : "Every item of the dataset holds NaN or Inf");
-    out.items = labels.size();
-    item.insert(item.begin(), int64_t(labels.size()));
+    if (out.labels.empty())
+        throw Error(ErrorCode::BadInput, n == 0 ? std::string("The dataset is empty") : "Every item of the dataset holds NaN or Inf");
+    item.insert(item.begin(), int64_t(out.labels.size()));
+    out.items = TensorValue(item, std::move(all));
+    return out;
+}
+
+DatasetDissection dissectItems(Model &classifier, const FiniteItems &f, const std::string &layer, int curveUnits, const WorkflowSink &sink)
+{
+    DatasetDissection out;
+    out.items = f.labels.size();
+    out.skipped = f.skipped;
     DissectOptions o;
     o.curveUnits = curveUnits;
     o.cancelled = sink.cancelled;
     o.progress = [&](int64_t done, int64_t total) { sink.report(done, total, "removing units"); };
-    out.dissection = dissectClassifier(classifier, TensorValue(item, std::move(all)), labels, layer, o);
+    out.dissection = dissectClassifier(classifier, f.items, f.labels, layer, o);
+    return out;
+}
+
+}   // namespace
+
+DatasetDissection dissectDataset(Model &classifier, const Dataset &data, const std::string &layer, size_t limit, int curveUnits,
+                                 const WorkflowSink &sink)
+{
+    return dissectItems(classifier, readFiniteItems(classifier, data, limit, sink), layer, curveUnits, sink);
+}
+
+ClassifierUnits classifierUnits(Model &classifier, const Dataset &data, const std::string &layer, size_t limit, int curveUnits,
+                                const WorkflowSink &sink)
+{
+    const FiniteItems f = readFiniteItems(classifier, data, limit, sink);
+    ClassifierUnits out;
+    out.maps = unitMapsOfInputs(classifier, f.items, layer, 0.99, 3);
+    out.dissection = dissectItems(classifier, f, layer, curveUnits, sink);
+    // The items for display: the model's normalisation undone, its pixel range mapped to [0, 1].
+    const InputSpec &spec = classifier.summary().metadata.input;
+    TensorValue shown = f.items;
+    if (shown.shape().size() == 4) {
+        const int64_t C = shown.dim(1), P = shown.dim(2) * shown.dim(3);
+        std::vector<float> v(shown.data(), shown.data() + shown.numel());
+        const double span = spec.rangeHi > spec.rangeLo ? spec.rangeHi - spec.rangeLo : 1.0;
+        for (size_t i = 0; i < v.size(); ++i) {
+            const size_t c = size_t((int64_t(i) / P) % C);
+            const double mean = spec.mean.empty() ? 0.0 : spec.mean[std::min(c, spec.mean.size() - 1)];
+            const double sd = spec.std.empty() ? 1.0 : spec.std[std::min(c, spec.std.size() - 1)];
+            v[i] = float((v[i] * sd + mean - spec.rangeLo) / span);
+        }
+        shown = TensorValue(shown.shape(), std::move(v));
+    }
+    out.maps.images = shown;
     return out;
 }
 

@@ -274,36 +274,26 @@ TensorValue decodeWithEdit(Model &generator, const TensorValue &codes, const Uni
     return forwardWithEdit(generator, codes, edit);
 }
 
-UnitMaps generatorUnitMaps(Model &generator, const std::string &layer, int64_t count, uint64_t seed, double quantileLevel, int topK)
+namespace {
+
+/// Fills the maps from the layer's activations [N, U, h, w] (chunks, CPU float).
+void fillMaps(UnitMaps &m, const std::string &path, const std::vector<at::Tensor> &acts, double quantileLevel, int topK)
 {
-    const int64_t D = latentDim(generator);
-    if (isConditional(generator)) throw Error(ErrorCode::BadInput, "Unit maps take an unconditional generator or decoder (z → image)");
-    if (count < 1) throw Error(ErrorCode::BadInput, "Unit maps need at least one code");
-    if (!(quantileLevel > 0 && quantileLevel < 1)) throw Error(ErrorCode::BadInput, "The quantile must lie strictly between 0 and 1");
-    UnitMaps m;
-    m.codes = sampleCodes(count, D, seed);
-    m.quantileLevel = quantileLevel;
-    Site s(generator, layer);
-    std::vector<at::Tensor> images, acts;
-    for (int64_t b = 0; b < count; b += kChunk) {
-        const auto r = s.run(rows(s.d, m.codes, b, std::min(count, b + kChunk)));
-        images.push_back(r.first.to(torch::kCPU).to(torch::kFloat));
-        acts.push_back(r.second.to(torch::kCPU).to(torch::kFloat));
-    }
-    m.layer = describe(s.path, acts.front());
+    m.layer = describe(path, acts.front());
     if (m.layer.height == 0)
         throw Error(ErrorCode::BadInput,
-                    "Unit maps need a layer with spatial extent [N, U, h, w]; layer " + s.path + " gives [N, " + std::to_string(m.layer.units) + "]");
+                    "Unit maps need a layer with spatial extent [N, U, h, w]; layer " + path + " gives [N, " + std::to_string(m.layer.units) + "]");
     const at::Tensor A = at::cat(acts, 0).contiguous();   // [N, U, h, w]
-    if (!at::isfinite(A).all().item<bool>()) throw Error(ErrorCode::BadInput, "Layer " + s.path + " produced a non-finite value for a sampled code");
-    m.images = toValue(at::cat(images, 0));
+    if (!at::isfinite(A).all().item<bool>()) throw Error(ErrorCode::BadInput, "Layer " + path + " produced a non-finite value");
+    const int64_t count = A.size(0);
+    m.quantileLevel = quantileLevel;
     m.activations = toValue(A);
     m.meanMaps = toValue(A.to(torch::kDouble).mean(0));
     const at::Tensor peaks = A.flatten(2).amax(2).contiguous();   // [N, U]
     m.peaks = toValue(peaks);
     const int64_t U = m.layer.units;
     for (int64_t u = 0; u < U; ++u) {
-        // NumPy's default (linear) quantile of the unit's activations over every code and position.
+        // NumPy's default (linear) quantile of the unit's activations over every sample and position.
         const at::Tensor v = std::get<0>(A.select(1, u).reshape({-1}).to(torch::kDouble).sort()).contiguous();
         const double *p = v.data_ptr<double>();
         const double pos = quantileLevel * double(v.numel() - 1);
@@ -316,6 +306,48 @@ UnitMaps generatorUnitMaps(Model &generator, const std::string &layer, int64_t c
         order.resize(size_t(std::min<int64_t>(count, std::max(1, topK))));
         m.topSamples.push_back(std::move(order));
     }
+}
+
+void checkQuantile(double q)
+{
+    if (!(q > 0 && q < 1)) throw Error(ErrorCode::BadInput, "The quantile must lie strictly between 0 and 1");
+}
+
+}   // namespace
+
+UnitMaps generatorUnitMaps(Model &generator, const std::string &layer, int64_t count, uint64_t seed, double quantileLevel, int topK)
+{
+    const int64_t D = latentDim(generator);
+    if (isConditional(generator)) throw Error(ErrorCode::BadInput, "Unit maps take an unconditional generator or decoder (z → image)");
+    if (count < 1) throw Error(ErrorCode::BadInput, "Unit maps need at least one code");
+    checkQuantile(quantileLevel);
+    UnitMaps m;
+    m.codes = sampleCodes(count, D, seed);
+    Site s(generator, layer);
+    std::vector<at::Tensor> images, acts;
+    for (int64_t b = 0; b < count; b += kChunk) {
+        const auto r = s.run(rows(s.d, m.codes, b, std::min(count, b + kChunk)));
+        images.push_back(r.first.to(torch::kCPU).to(torch::kFloat));
+        acts.push_back(r.second.to(torch::kCPU).to(torch::kFloat));
+    }
+    fillMaps(m, s.path, acts, quantileLevel, topK);
+    m.images = toValue(at::cat(images, 0));
+    return m;
+}
+
+UnitMaps unitMapsOfInputs(Model &model, const TensorValue &inputs, const std::string &layer, double quantileLevel, int topK)
+{
+    if (inputs.shape().empty() || inputs.dim(0) < 1) throw Error(ErrorCode::BadInput, "Unit maps need at least one input");
+    model.checkInput(inputs);
+    checkQuantile(quantileLevel);
+    UnitMaps m;
+    Site s(model, layer);
+    std::vector<at::Tensor> acts;
+    const int64_t n = inputs.dim(0);
+    for (int64_t b = 0; b < n; b += kChunk)
+        acts.push_back(s.run(rows(s.d, inputs, b, std::min(n, b + kChunk))).second.to(torch::kCPU).to(torch::kFloat));
+    fillMaps(m, s.path, acts, quantileLevel, topK);
+    m.images = inputs;
     return m;
 }
 

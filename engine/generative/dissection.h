@@ -53,6 +53,9 @@ struct UnitMaps {
     std::vector<std::vector<int64_t>> topSamples;   // per unit: codes by peak activation, highest first (up to topK)
 };
 UnitMaps generatorUnitMaps(Model &generator, const std::string &layer, int64_t count, uint64_t seed, double quantileLevel = 0.99, int topK = 8);
+/// The same over any batch of the model's inputs (a classifier's dataset items): `codes` is empty and
+/// `images` holds the inputs as given.
+UnitMaps unitMapsOfInputs(Model &model, const TensorValue &inputs, const std::string &layer, double quantileLevel = 0.99, int topK = 8);
 /// Per unit, where code `sample` activates it above its quantile: the activation upsampled (bilinear,
 /// align_corners false) to the image's H × W, thresholded: [U, H, W] of 0 / 1.
 TensorValue unitRegions(const UnitMaps &maps, int64_t sample);

@@ -63,4 +63,20 @@ QCPColorGradient viridisGradient()
     return g;
 }
 
+QImage generatedPicture(const TensorValue &t, int64_t index)
+{
+    const Shape &s = t.shape();
+    const int c = int(s[1]), h = int(s[2]), w = int(s[3]);
+    QImage img(w, h, QImage::Format_RGB32);
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+            auto px = [&](int ch) {
+                const float v = t.at(((index * c + std::min(ch, c - 1)) * h + y) * w + x);
+                return int(std::clamp(std::isfinite(v) ? v * 255.0f + 0.5f : 0.0f, 0.0f, 255.0f));
+            };
+            img.setPixel(x, y, qRgb(px(0), px(1), px(2)));
+        }
+    return img;
+}
+
 }   // namespace pellucid

@@ -4,6 +4,7 @@
 // traversal grid (chosen dimensions × steps) and an interpolation row between two stored codes (lerp or
 // slerp). The traversal grid exports as a figure.
 #include "engine/generative/generative.h"
+#include "widgets/common/colormap.h"
 #include "widgets/common/figure.h"
 
 #include <QWidget>
@@ -25,8 +26,6 @@ namespace pellucid {
 
 class UnitsPanel;
 
-/// Image `index` of decoded images [N, C, H, W] with values in [0, 1] (clamped; NaN black), grey or RGB.
-QImage generatedPicture(const TensorValue &images, int64_t index);
 
 class ImageGrid : public QWidget, public FigureSource {
     Q_OBJECT

@@ -1,212 +1,25 @@
 #include "widgets/latent/unitspanel.h"
 
-#include "engine/core/npy.h"
 #include "widgets/common/colormap.h"
+#include "widgets/common/dissectionview.h"
 #include "widgets/common/maskeditor.h"
 #include "widgets/latent/latentpanel.h"
 
-#include <qcustomplot.h>
-
 #include <QComboBox>
-#include <QFile>
-#include <QGridLayout>
 #include <QHBoxLayout>
 #include <QLabel>
-#include <QMouseEvent>
-#include <QPainter>
 #include <QPushButton>
-#include <QScrollArea>
 #include <QSpinBox>
-#include <QSplitter>
-#include <QTextStream>
 #include <QVBoxLayout>
 
 #include <algorithm>
-#include <cmath>
 
 namespace pellucid {
-
-namespace {
-constexpr double kThumb = 40;   // px: a map or a sample in a gallery cell
-constexpr double kGap = 6;
-constexpr double kLabel = 14;
-}   // namespace
-
-UnitGallery::UnitGallery(QWidget *parent) : QWidget(parent)
-{
-    setMinimumSize(200, 80);
-    QSizePolicy p(QSizePolicy::Expanding, QSizePolicy::Preferred);
-    p.setHeightForWidth(true);
-    setSizePolicy(p);
-}
-
-void UnitGallery::setUnits(const UnitMaps &maps, const std::vector<int64_t> &order, const std::vector<double> &score, int samplesPerUnit)
-{
-    mMaps.clear();
-    mSamples.clear();
-    mOrder = order;
-    mScore = score;
-    mMeanMaps = maps.meanMaps;
-    const int64_t U = maps.layer.units, h = maps.layer.height, w = maps.layer.width;
-    for (int64_t u = 0; u < U; ++u) {
-        const float *m = maps.meanMaps.data() + u * h * w;
-        float lo = 0, hi = 0;
-        for (int64_t i = 0; i < h * w; ++i) hi = std::max(hi, m[i]), lo = std::min(lo, m[i]);
-        mMaps.push_back(renderPlane(m, int(h), int(w), lo, hi > lo ? hi : lo + 1));
-        std::vector<QImage> s;
-        for (size_t i = 0; i < std::min<size_t>(size_t(samplesPerUnit), maps.topSamples[size_t(u)].size()); ++i)
-            s.push_back(generatedPicture(maps.images, maps.topSamples[size_t(u)][i]));
-        mSamples.push_back(std::move(s));
-    }
-    std::set<int64_t> keep;
-    for (int64_t u : mSelected)
-        if (u < U) keep.insert(u);
-    mSelected = keep;
-    updateGeometry();
-    update();
-}
-
-void UnitGallery::setSelected(const std::set<int64_t> &units)
-{
-    mSelected = units;
-    update();
-    emit selectionChanged();
-}
-
-double UnitGallery::cellWidth() const
-{
-    size_t samples = 0;
-    for (const auto &s : mSamples) samples = std::max(samples, s.size());
-    return kThumb * double(1 + samples) + 2 * double(samples) + 2 * kGap;
-}
-
-double UnitGallery::cellHeight() const { return kThumb + kLabel + 2 * kGap; }
-
-int UnitGallery::columnsFor(double width) const { return std::max(1, int(width / cellWidth())); }
-
-QRect UnitGallery::cellRect(int index) const
-{
-    const int cols = columnsFor(width());
-    return QRect(int((index % cols) * cellWidth()), int((index / cols) * cellHeight()), int(cellWidth()), int(cellHeight()));
-}
-
-int UnitGallery::heightForWidth(int w) const
-{
-    if (mOrder.empty()) return 80;
-    const int cols = columnsFor(w);
-    return int(std::ceil(double(mOrder.size()) / cols) * cellHeight());
-}
-
-QSize UnitGallery::sizeHint() const { return {int(cellWidth() * 3), heightForWidth(int(cellWidth() * 3))}; }
-
-void UnitGallery::resizeEvent(QResizeEvent *e)
-{
-    QWidget::resizeEvent(e);
-    const int h = heightForWidth(width());
-    if (h != minimumHeight()) setMinimumHeight(h);
-}
-
-int64_t UnitGallery::unitAt(const QPoint &pos) const
-{
-    for (size_t i = 0; i < mOrder.size(); ++i)
-        if (cellRect(int(i)).contains(pos)) return mOrder[i];
-    return -1;
-}
-
-void UnitGallery::mousePressEvent(QMouseEvent *e)
-{
-    const int64_t u = unitAt(e->pos());
-    if (u < 0) return;
-    if (mSelected.count(u))
-        mSelected.erase(u);
-    else
-        mSelected.insert(u);
-    update();
-    emit unitClicked(u);
-    emit selectionChanged();
-}
-
-void UnitGallery::paintCells(QPainter &p, const QRectF &rect, const QFont &font, int cols, double cellW, bool forFigure,
-                             const std::vector<int64_t> &order) const
-{
-    const double scale = cellW / cellWidth();
-    const double cellH = cellHeight() * scale, thumb = kThumb * scale, gap = kGap * scale;
-    p.setFont(font);
-    for (size_t i = 0; i < order.size(); ++i) {
-        const int64_t u = order[i];
-        const QRectF cell(rect.left() + double(i % size_t(cols)) * cellW, rect.top() + double(i / size_t(cols)) * cellH, cellW, cellH);
-        if (!forFigure && mSelected.count(u)) {
-            p.setPen(QPen(QColor(230, 120, 0), 2));
-            p.setBrush(QColor(255, 240, 220));
-            p.drawRect(cell.adjusted(1, 1, -1, -1));
-        }
-        double x = cell.left() + gap;
-        const double y = cell.top() + gap;
-        p.drawImage(QRectF(x, y, thumb, thumb), mMaps[size_t(u)]);
-        x += thumb + 2 * scale;
-        for (const QImage &s : mSamples[size_t(u)]) {
-            p.drawImage(QRectF(x, y, thumb, thumb), s);
-            x += thumb + 2 * scale;
-        }
-        p.setPen(forFigure ? Qt::black : palette().color(QPalette::WindowText));
-        const QString score =
-            size_t(u) < mScore.size() ? QString("  Δp %1%2").arg(mScore[size_t(u)] >= 0 ? "+" : "").arg(mScore[size_t(u)], 0, 'f', 4) : QString();
-        p.drawText(QRectF(cell.left() + gap, y + thumb, cellW - 2 * gap, kLabel * scale), Qt::AlignLeft | Qt::AlignVCenter,
-                   QString("unit %1%2").arg(u).arg(score));
-    }
-}
-
-void UnitGallery::paintEvent(QPaintEvent *)
-{
-    QPainter p(this);
-    p.fillRect(rect(), palette().color(QPalette::Base));
-    if (mOrder.empty()) {
-        p.drawText(rect(), Qt::AlignCenter, tr("Dissect a layer to see its units"));
-        return;
-    }
-    QFont f = font();
-    f.setPointSizeF(7.5);
-    paintCells(p, rect(), f, columnsFor(width()), cellWidth(), false, mOrder);
-}
-
-double UnitGallery::figureAspect() const
-{
-    const size_t n = std::max<size_t>(1, std::min<size_t>(mOrder.size(), 24));
-    const int cols = 4;
-    const double rows = std::ceil(double(n) / cols);
-    return cols * cellWidth() / (rows * cellHeight());
-}
-
-void UnitGallery::paintFigure(QPainter &p, const QRectF &rect, const FigureSettings &settings) const
-{
-    // The first 24 units of the order (the most effective), 4 per row.
-    const int cols = 4;
-    const std::vector<int64_t> first(mOrder.begin(), mOrder.begin() + long(std::min<size_t>(mOrder.size(), 24)));
-    paintCells(p, rect, settings.font(), cols, rect.width() / cols, true, first);
-}
-
-QStringList UnitGallery::writeRawData(const QString &base) const
-{
-    if (mMeanMaps.numel() == 0) return {};
-    QStringList files;
-    writeNpy((base + "_mean_maps.npy").toStdString(), mMeanMaps);
-    files << base + "_mean_maps.npy";
-    QFile f(base + "_units.csv");
-    if (f.open(QIODevice::WriteOnly | QIODevice::Text)) {
-        QTextStream out(&f);
-        out << "rank,unit,effect\n";
-        for (size_t i = 0; i < mOrder.size(); ++i)
-            out << i << "," << mOrder[i] << "," << (size_t(mOrder[i]) < mScore.size() ? mScore[size_t(mOrder[i])] : 0.0) << "\n";
-        files << f.fileName();
-    }
-    return files;
-}
-
-// --- the panel ---------------------------------------------------------------------------------------------
 
 UnitsPanel::UnitsPanel(QWidget *parent) : QWidget(parent)
 {
     auto *l = new QVBoxLayout(this);
+    mView = new DissectionView(this);
     auto *bar = new QHBoxLayout;
     mLayer = new QComboBox(this);
     mLayer->setToolTip(tr("The generator layer whose units (channels) are dissected"));
@@ -217,60 +30,39 @@ UnitsPanel::UnitsPanel(QWidget *parent) : QWidget(parent)
     mSeed = new QSpinBox(this);
     mSeed->setRange(0, 1000000);
     mSeed->setPrefix(tr("seed "));
-    mSortClass = new QComboBox(this);
-    mSortClass->setToolTip(tr("Units are sorted by their causal effect on this class"));
     mDissect = new QPushButton(tr("Dissect"), this);
     bar->addWidget(new QLabel(tr("Layer"), this));
     bar->addWidget(mLayer);
     bar->addWidget(mCount);
     bar->addWidget(mSeed);
     bar->addWidget(new QLabel(tr("sort by effect on"), this));
-    bar->addWidget(mSortClass);
+    bar->addWidget(mView->sortChooser());
     bar->addWidget(mDissect);
     bar->addStretch(1);
     l->addLayout(bar);
     mStatus = new QLabel(tr("Units of a generator layer: what each draws, and how much the classifier's verdict depends on it."), this);
     mStatus->setWordWrap(true);
     l->addWidget(mStatus);
+    l->addWidget(mView, 1);
 
-    auto *split = new QSplitter(Qt::Horizontal, this);
-    auto *scroll = new QScrollArea(split);
-    scroll->setWidgetResizable(true);
-    mGallery = new UnitGallery;
-    scroll->setWidget(mGallery);
-    split->addWidget(scroll);
-
-    auto *right = new QWidget(split);
-    auto *rl = new QVBoxLayout(right);
-    rl->setContentsMargins(0, 0, 0, 0);
-    auto *plots = new QHBoxLayout;
-    mEffectPlot = new QCustomPlot(right);
-    mEffectPlot->setMinimumSize(220, 170);
-    mEffectPlot->yAxis->setLabel(tr("Δp when removed"));
-    plots->addWidget(mEffectPlot, 1);
-    mCurvePlot = new QCustomPlot(right);
-    mCurvePlot->setMinimumSize(220, 170);
-    mCurvePlot->xAxis->setLabel(tr("top units removed together"));
-    mCurvePlot->yAxis->setLabel(tr("Δp"));
-    plots->addWidget(mCurvePlot, 1);
-    rl->addLayout(plots, 3);
-
-    auto *paintRow = new QHBoxLayout;
-    mPaint = new MaskEditor(right);
-    mPaint->setMinimumSize(160, 160);
+    auto *paintHost = new QWidget(this);
+    auto *paintRow = new QHBoxLayout(paintHost);
+    paintRow->setContentsMargins(0, 0, 0, 0);
+    mPaint = new MaskEditor(paintHost);
+    mPaint->setMinimumSize(150, 150);
     paintRow->addWidget(mPaint, 1);
     auto *tools = new QVBoxLayout;
-    mBrush = new QSpinBox(right);
+    mBrush = new QSpinBox(paintHost);
     mBrush->setRange(1, 64);
     mBrush->setValue(3);
     mBrush->setPrefix(tr("brush "));
     connect(mBrush, &QSpinBox::valueChanged, mPaint, &MaskEditor::setBrushRadius);
     mPaint->setBrushRadius(3);
-    auto *clear = new QPushButton(tr("Clear region"), right);
+    auto *clear = new QPushButton(tr("Clear region"), this);
     connect(clear, &QPushButton::clicked, mPaint, &MaskEditor::clear);
-    mRemove = new QPushButton(tr("Remove units here"), right);
+    mRemove = new QPushButton(tr("Remove units here"), this);
     mRemove->setToolTip(tr("Set the selected units to 0 inside the painted region (everywhere when none is painted)"));
-    mInsert = new QPushButton(tr("Insert units here"), right);
+    mInsert = new QPushButton(tr("Insert units here"), this);
     mInsert->setToolTip(tr("Set the selected units to their 99th percentile inside the painted region"));
     tools->addWidget(mBrush);
     tools->addWidget(clear);
@@ -278,28 +70,24 @@ UnitsPanel::UnitsPanel(QWidget *parent) : QWidget(parent)
     tools->addWidget(mInsert);
     tools->addStretch(1);
     paintRow->addLayout(tools);
-    mEdited = new ImageGrid(right);
+    auto *result = new QVBoxLayout;
+    mEdited = new ImageGrid(this);
     mEdited->setMinimumSize(200, 110);
-    paintRow->addWidget(mEdited, 2);
-    rl->addLayout(paintRow, 2);
-    mVerdict = new QLabel(right);
+    result->addWidget(mEdited, 1);
+    mVerdict = new QLabel(this);
     mVerdict->setWordWrap(true);
-    rl->addWidget(mVerdict);
-    split->addWidget(right);
-    split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 2);
-    l->addWidget(split, 1);
+    result->addWidget(mVerdict);
+    paintRow->addLayout(result, 3);
+    mView->addBelowPlots(paintHost, 1);
 
     connect(mDissect, &QPushButton::clicked, this, &UnitsPanel::dissectRequested);
     connect(mRemove, &QPushButton::clicked, this, [this] { emit editRequested(false); });
     connect(mInsert, &QPushButton::clicked, this, [this] { emit editRequested(true); });
-    connect(mSortClass, &QComboBox::currentIndexChanged, this, [this] {
-        resort();
-        showCurve();
+    connect(mView, &DissectionView::resorted, this, [this] {
+        if (mView->hasUnits()) mStatus->setText(mView->summary() + tr(" Click units to select them, paint a region, then remove or insert them."));
     });
-    connect(mGallery, &UnitGallery::unitClicked, this, &UnitsPanel::showEffects);
-    connect(mGallery, &UnitGallery::selectionChanged, this, [this] {
-        const bool any = !mGallery->selected().empty();
+    connect(mView, &DissectionView::selectionChanged, this, [this] {
+        const bool any = !mView->selectedUnits().empty();
         mRemove->setEnabled(any);
         mInsert->setEnabled(any);
     });
@@ -315,105 +103,21 @@ void UnitsPanel::setLayers(const QStringList &layers, const QString &preferred)
     if (!preferred.isEmpty() && layers.contains(preferred)) mLayer->setCurrentText(preferred);
 }
 
-void UnitsPanel::setClassLabels(const QStringList &labels)
-{
-    mLabels = labels;
-    const QSignalBlocker b(mSortClass);
-    mSortClass->clear();
-    for (int k = 0; k < labels.size(); ++k) mSortClass->addItem(QString("%1 %2").arg(k).arg(labels[k]), k);
-}
+void UnitsPanel::setClassLabels(const QStringList &labels) { mView->setClassLabels(labels); }
 
 UnitsPanel::Request UnitsPanel::request() const { return {mLayer->currentText(), mCount->value(), mSeed->value()}; }
 
-int UnitsPanel::sortClass() const { return std::max(0, mSortClass->currentIndex()); }
+int UnitsPanel::sortClass() const { return mView->sortClass(); }
+bool UnitsPanel::hasUnits() const { return mView->hasUnits(); }
+const UnitMaps &UnitsPanel::maps() const { return mView->maps(); }
+const Dissection &UnitsPanel::dissection() const { return mView->dissection(); }
+UnitGallery *UnitsPanel::gallery() const { return mView->gallery(); }
+QCustomPlot *UnitsPanel::effectPlot() const { return mView->effectPlot(); }
+QCustomPlot *UnitsPanel::curvePlot() const { return mView->curvePlot(); }
+std::vector<int64_t> UnitsPanel::selectedUnits() const { return mView->selectedUnits(); }
+void UnitsPanel::selectUnits(const std::set<int64_t> &units) { mView->selectUnits(units); }
 
-void UnitsPanel::showUnits(const UnitMaps &maps, const Dissection &d)
-{
-    mMaps = maps;
-    mDissection = d;
-    if (mSortClass->count() != int(d.classes)) {
-        QStringList labels;
-        for (int64_t k = 0; k < d.classes; ++k)
-            labels << (size_t(k) < d.labels.size() ? QString::fromStdString(d.labels[size_t(k)]) : QString::number(k));
-        setClassLabels(labels);
-    }
-    mCurrentUnit = -1;
-    resort();
-    showCurve();
-}
-
-void UnitsPanel::resort()
-{
-    if (!hasUnits() || mDissection.ranking.empty()) return;
-    const int k = std::min<int>(sortClass(), int(mDissection.ranking.size()) - 1);
-    std::vector<double> score;
-    for (int64_t u = 0; u < mDissection.layer.units; ++u) score.push_back(mDissection.effect.at(u * mDissection.classes + k));
-    mGallery->setUnits(mMaps, mDissection.ranking[size_t(k)], score);
-    if (!mGallery->order().empty()) showEffects(mGallery->order().front());
-    mStatus->setText(tr("Layer %1: %2 units at %3×%4 over %5 codes, sorted by the drop in p(%6) when each is removed. Click units to "
-                        "select them, paint a region, then remove or insert them.")
-                         .arg(QString::fromStdString(mMaps.layer.layer))
-                         .arg(mMaps.layer.units)
-                         .arg(mMaps.layer.height)
-                         .arg(mMaps.layer.width)
-                         .arg(mMaps.codes.dim(0))
-                         .arg(mSortClass->currentText()));
-}
-
-void UnitsPanel::showEffects(int64_t unit)
-{
-    if (!hasUnits() || unit < 0 || unit >= mDissection.layer.units) return;
-    mCurrentUnit = unit;
-    mEffectPlot->clearPlottables();
-    auto *bars = new QCPBars(mEffectPlot->xAxis, mEffectPlot->yAxis);
-    QVector<double> x, y;
-    QSharedPointer<QCPAxisTickerText> ticks(new QCPAxisTickerText);
-    double lo = 0, hi = 0;
-    for (int64_t k = 0; k < mDissection.classes; ++k) {
-        x << double(k);
-        const double v = mDissection.effect.at(unit * mDissection.classes + k);
-        y << v;
-        lo = std::min(lo, v);
-        hi = std::max(hi, v);
-        ticks->addTick(double(k), size_t(k) < mDissection.labels.size() ? QString::fromStdString(mDissection.labels[size_t(k)]) : QString::number(k));
-    }
-    bars->setData(x, y);
-    bars->setBrush(QColor(60, 110, 190));
-    bars->setPen(Qt::NoPen);
-    mEffectPlot->xAxis->setTicker(ticks);
-    mEffectPlot->xAxis->setTickLabelRotation(40);
-    mEffectPlot->xAxis->setRange(-0.7, double(mDissection.classes) - 0.3);
-    const double pad = std::max(1e-4, 0.1 * (hi - lo));
-    mEffectPlot->yAxis->setRange(lo - pad, hi + pad);
-    mEffectPlot->yAxis->setLabel(tr("Δp, unit %1 removed").arg(unit));
-    mEffectPlot->replot();
-}
-
-void UnitsPanel::showCurve()
-{
-    if (!hasUnits() || mDissection.removal.empty()) return;
-    const int k = std::min<int>(sortClass(), int(mDissection.removal.size()) - 1);
-    const std::vector<double> &c = mDissection.removal[size_t(k)];
-    mCurvePlot->clearGraphs();
-    auto *g = mCurvePlot->addGraph();
-    QVector<double> x, y;
-    double lo = 0, hi = 0;
-    for (size_t n = 0; n < c.size(); ++n) {
-        x << double(n + 1);
-        y << c[n];
-        lo = std::min(lo, c[n]);
-        hi = std::max(hi, c[n]);
-    }
-    g->setData(x, y);
-    g->setPen(QPen(QColor(190, 60, 40), 2));
-    g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 5));
-    mCurvePlot->xAxis->setRange(0.5, double(c.size()) + 0.5);
-    const double base = size_t(k) < mDissection.baseProbability.size() ? mDissection.baseProbability[size_t(k)] : 0.0;
-    hi = std::max(hi, base);
-    mCurvePlot->yAxis->setRange(lo - 0.02, hi + 0.02);
-    mCurvePlot->yAxis->setLabel(tr("Δp(%1), mean p %2").arg(k).arg(base, 0, 'f', 2));
-    mCurvePlot->replot();
-}
+void UnitsPanel::showUnits(const UnitMaps &maps, const Dissection &d) { mView->showUnits(maps, d); }
 
 void UnitsPanel::setImage(const TensorValue &image)
 {
@@ -431,19 +135,9 @@ void UnitsPanel::showError(const QString &message) { mStatus->setText(QString("<
 
 void UnitsPanel::showStatus(const QString &message) { mStatus->setText(message.toHtmlEscaped()); }
 
-std::vector<int64_t> UnitsPanel::selectedUnits() const
-{
-    std::vector<int64_t> out;
-    for (int64_t u : mGallery->order())
-        if (mGallery->selected().count(u)) out.push_back(u);
-    return out;
-}
-
-void UnitsPanel::selectUnits(const std::set<int64_t> &units) { mGallery->setSelected(units); }
-
 TensorValue UnitsPanel::layerMask() const
 {
-    const int64_t h = mMaps.layer.height, w = mMaps.layer.width;
+    const int64_t h = maps().layer.height, w = maps().layer.width;
     const int W = mPaint->maskWidth(), H = mPaint->maskHeight();
     if (h <= 0 || w <= 0 || W <= 0 || H <= 0 || mPaint->area() == 0) return {};
     const std::vector<uint8_t> &m = mPaint->mask();
@@ -467,7 +161,7 @@ TensorValue UnitsPanel::layerMask() const
 std::vector<double> UnitsPanel::insertValues() const
 {
     std::vector<double> v;
-    for (int64_t u : selectedUnits()) v.push_back(size_t(u) < mMaps.quantile.size() ? mMaps.quantile[size_t(u)] : 0.0);
+    for (int64_t u : selectedUnits()) v.push_back(size_t(u) < maps().quantile.size() ? maps().quantile[size_t(u)] : 0.0);
     return v;
 }
 

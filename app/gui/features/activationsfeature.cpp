@@ -1,20 +1,39 @@
 #include "app/gui/features/activationsfeature.h"
 
+#include "app/workflows/workflows.h"
 #include "widgets/activations/activationgrid.h"
+#include "widgets/activations/classifierunitspanel.h"
+#include "widgets/common/dissectionview.h"
 #include "widgets/activations/activationpanel.h"
 #include "widgets/activations/channelview.h"
 #include "widgets/activations/histogramview.h"
 #include "widgets/prediction/predictionchart.h"
 
+#include <QTabWidget>
+
 #include <utility>
 
 namespace pellucid {
 
+namespace {
+struct ClassifierUnitsOutput : JobOutput {
+    ClassifierUnits units;
+};
+}   // namespace
+
 ActivationsFeature::ActivationsFeature(Workspace *workspace, QMainWindow *window) : Feature(workspace, window)
 {
     mPanel = new ActivationPanel;
+    mUnits = new ClassifierUnitsPanel;
+    mTabs = new QTabWidget;
+    mTabs->setDocumentMode(true);
+    mTabs->addTab(mPanel, tr("Maps"));
+    mTabs->addTab(mUnits, tr("Units"));
     mPrediction = new PredictionChart;
-    mDock = addDock(tr("Activations"), "ActivationsDock", mPanel);
+    mDock = addDock(tr("Activations"), "ActivationsDock", mTabs);
+    connect(mUnits, &ClassifierUnitsPanel::dissectRequested, this, &ActivationsFeature::dissect);
+    connect(mWorkspace, &Workspace::layerChanged, this, &ActivationsFeature::updateUnitsContext);
+    connect(mWorkspace, &Workspace::datasetChanged, this, &ActivationsFeature::updateUnitsContext);
     mPredictionDock = addDock(tr("Prediction"), "PredictionDock", mPrediction);
     connect(mWorkspace, &Workspace::inputChanged, this, [this](InputOrigin origin) {
         if (origin != InputOrigin::Live) request();   // a live frame's activations come from its own job
@@ -28,6 +47,8 @@ ActivationsFeature::ActivationsFeature(Workspace *workspace, QMainWindow *window
         if (visible && mHidden) mPanel->setResult(std::exchange(mHidden, nullptr));
     });
     connect(mWorkspace, &Workspace::modelChanged, this, [this](std::shared_ptr<const ModelSummary> s) {
+        mUnits->view()->clear();
+        updateUnitsContext();
         const QString name = QString::fromStdString(s->fileName);
         if (mWorkspace->isGenerator())
             mPrediction->setReason(tr("%1 is a generator: it maps latent codes to images and predicts no classes (see the Latent dock)").arg(name));
@@ -50,7 +71,45 @@ void ActivationsFeature::placeDocks(DockLayout &layout)
 
 QList<QPair<QString, const FigureSource *>> ActivationsFeature::figures() const
 {
-    return {{"activations", mPanel}, {"channel", mPanel->channelView()}, {"histogram", mPanel->histogram()}, {"prediction", mPrediction}};
+    return {{"activations", mPanel},
+            {"channel", mPanel->channelView()},
+            {"histogram", mPanel->histogram()},
+            {"prediction", mPrediction},
+            {"classifier-units", mUnits->view()->gallery()}};
+}
+
+void ActivationsFeature::updateUnitsContext()
+{
+    const bool classifier = mWorkspace->hasModel() && !mWorkspace->isGenerator() && !mWorkspace->isRecommender();
+    mUnits->setContext(classifier ? mWorkspace->layer() : QString(), mWorkspace->dataset() != nullptr);
+}
+
+void ActivationsFeature::dissect()
+{
+    const QString layer = mWorkspace->layer();
+    const std::shared_ptr<const Dataset> data = mWorkspace->dataset();
+    if (!mWorkspace->hasModel() || layer.isEmpty() || !data) {
+        mUnits->showError(tr("Select a layer of a classifier and open a labelled dataset (Dataset dock) first."));
+        return;
+    }
+    mUnits->showStatus(tr("Dissecting layer %1 over %2 items …").arg(layer).arg(mUnits->itemLimit()));
+    TaskHooks<ClassifierUnitsOutput> hooks;
+    hooks.failed = [this](const QString &message) { mUnits->showError(message); };
+    mBridge->run<ClassifierUnitsOutput>(
+        &mUnitsSlot, this,
+        [data, layer = layer.toStdString(), limit = size_t(mUnits->itemLimit())](JobContext &ctx) {
+            auto out = std::make_shared<ClassifierUnitsOutput>();
+            out->units = classifierUnits(ctx.model(), *data, layer, limit, 20, sinkOf(ctx));
+            return out;
+        },
+        [this](std::shared_ptr<const ClassifierUnitsOutput> r) {
+            mUnits->view()->showUnits(r->units.maps, r->units.dissection.dissection);
+            if (!r->units.dissection.skipped.empty())
+                mUnits->showStatus(mUnits->view()->summary()
+                                   + tr(" %1 items holding NaN or Inf were skipped.").arg(r->units.dissection.skipped.size()));
+            emit unitsShown();
+        },
+        hooks);
 }
 
 void ActivationsFeature::request()

@@ -13,6 +13,7 @@
 #include "engine/generative/generative.h"
 #include "engine/generative/genmetrics.h"
 #include "widgets/latent/latentpanel.h"
+#include "widgets/common/dissectionview.h"
 #include "widgets/latent/unitspanel.h"
 
 #include <QFileDialog>

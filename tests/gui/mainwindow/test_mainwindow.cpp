@@ -17,6 +17,11 @@
 #include "widgets/recommender/recommenderpanel.h"
 #include "widgets/dataset/datasetpanel.h"
 #include "widgets/latent/latentpanel.h"
+#include "widgets/common/dissectionview.h"
+#include "widgets/activations/classifierunitspanel.h"
+#include "app/gui/features/activationsfeature.h"
+#include "app/workflows/workflows.h"
+#include "app/io/dataset.h"
 #include "widgets/latent/unitspanel.h"
 #include "widgets/common/maskeditor.h"
 #include "engine/generative/dissection.h"
@@ -912,6 +917,60 @@ private slots:
         units->selectUnits({});
         emit units->editRequested(false);
         QVERIFY(units->statusLabel()->text().contains("Select units"));
+    }
+
+    void activationsUnitsOnTheCnnDemo()
+    {
+        MainWindow w;
+        w.resize(1500, 950);
+        w.show();
+        QSignalSpy ready(&w, &MainWindow::modelReady);
+        QSignalSpy units(&w, &MainWindow::classifierUnitsShown);
+        QSignalSpy errors(&w, &MainWindow::errorShown);
+        w.openModel(res("models/fashion_mnist_cnn.pt"));
+        QVERIFY(ready.wait(60000) || ready.count() > 0);
+        ClassifierUnitsPanel *panel = w.activations()->units();
+        w.activations()->tabs()->setCurrentWidget(panel);
+        w.selectLayer("features.9");
+        QPushButton *go = nullptr;
+        for (QPushButton *b : panel->findChildren<QPushButton *>())
+            if (b->text().contains("Dissect")) go = b;
+        QVERIFY(go);
+        QVERIFY(!go->isEnabled());   // no dataset yet
+        w.openDataset("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
+        QTRY_VERIFY_WITH_TIMEOUT(go->isEnabled(), 30000);
+        for (QSpinBox *s : panel->findChildren<QSpinBox *>())
+            if (s->suffix().contains("items")) s->setValue(120);
+        QCOMPARE(panel->itemLimit(), 120);
+        go->click();
+        QVERIFY(units.wait(120000));
+        // The engine's dissection of the same 120 test items.
+        LoadOptions lo;
+        lo.device = DevicePreference::Cpu;
+        auto cls = Model::load(res("models/fashion_mnist_cnn.pt").toStdString(), lo);
+        const Dataset data = Dataset::open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
+        const DatasetDissection d = dissectDataset(*cls, data, "features.9", 120);
+        DissectionView *view = panel->view();
+        QCOMPARE(view->dissection().effect.shape(), (Shape{64, 10}));
+        QCOMPARE(fixturesMaxDiff(view->dissection().effect, d.dissection.effect), 0.0);
+        QCOMPARE(view->maps().meanMaps.shape(), (Shape{64, 14, 14}));
+        QCOMPARE(view->maps().images.shape(), (Shape{120, 1, 28, 28}));
+        // The items are shown in their pixel range, not the model's normalisation.
+        double lo0 = 1e9, hi0 = -1e9;
+        for (int64_t i = 0; i < view->maps().images.numel(); ++i) lo0 = std::min(lo0, double(view->maps().images.at(i))), hi0 = std::max(hi0, double(view->maps().images.at(i)));
+        QVERIFY(lo0 > -1e-5 && hi0 < 1 + 1e-5 && hi0 > 0.9);
+        // The removal curve of the chosen class: removing its top units drops its probability on its own items.
+        for (QComboBox *c : panel->findChildren<QComboBox *>())
+            if (c->count() == 10) c->setCurrentIndex(1);   // Trouser
+        QCOMPARE(view->gallery()->order(), d.dissection.ranking[1]);
+        QCOMPARE(view->curvePlot()->graph(0)->dataCount(), 20);
+        QVERIFY(d.dissection.removal[1].back() > 0);
+        QVERIFY(panel->statusLabel()->text().contains("120 items"));
+        w.findChild<QDockWidget *>("ActivationsDock")->raise();
+        QTest::qWait(200);
+        w.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/activations_units.png");
+        QVERIFY(w.figurePanels().contains("classifier-units"));
+        QCOMPARE(errors.count(), 0);
     }
 
     void latentTabsOnTheVaeDemo()
