@@ -90,6 +90,18 @@ void saveSession(Session s, const QString &path)
         g["seed"] = s.generationSeed;
         j["generation"] = g;
     }
+    if (!s.units.layer.isEmpty()) {
+        Json u = Json::object();
+        u["layer"] = s.units.layer.toStdString();
+        u["count"] = s.units.count;
+        u["seed"] = s.units.seed;
+        u["class"] = s.units.sortClass;
+        Json sel = Json::array();
+        for (int64_t v : s.units.selected) sel.push(Json(v));
+        u["selected"] = sel;
+        u["dissected"] = s.units.dissected;
+        j["units"] = u;
+    }
     ComposerSpec composer = s.composer;
     if (!composer.textRows)
         for (QString &r : composer.rows) r = QFileInfo(r).absoluteFilePath();
@@ -165,6 +177,15 @@ Session loadSession(const QString &path)
             if (const Json *v = g->find("max_new")) s.generationMaxNew = fieldInt(*v, "max_new", 1, 4096);
             if (const Json *v = g->find("temperature")) s.generationTemperature = fieldReal(*v, "temperature", 0, 100);
             if (const Json *v = g->find("seed")) s.generationSeed = fieldInt(*v, "seed", 0, 1 << 30);
+        }
+        if (const Json *u = j.find("units")) {
+            if (const Json *v = u->find("layer")) s.units.layer = QString::fromStdString(v->asString());
+            if (const Json *v = u->find("count")) s.units.count = fieldInt(*v, "units.count", 10, 5000);
+            if (const Json *v = u->find("seed")) s.units.seed = fieldInt(*v, "units.seed", 0, 1000000);
+            if (const Json *v = u->find("class")) s.units.sortClass = fieldInt(*v, "units.class", 0, 1 << 24);
+            if (const Json *v = u->find("selected"))
+                for (const Json &x : v->asArray()) s.units.selected.push_back(fieldInt(x, "units.selected", 0, 1 << 24));
+            if (const Json *v = u->find("dissected")) s.units.dissected = v->asBool();
         }
         if (const Json *v = j.find("composer")) {
             s.composer = composerFromJson(*v);

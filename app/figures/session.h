@@ -37,6 +37,14 @@ struct Session {
     QString generationPrompt, generationMethod;
     int generationMaxNew = 20, generationSeed = 0;
     double generationTemperature = 0;
+    // The Latent dock's Units tab: the dissection's settings, the class units are sorted by and the units
+    // selected (a session that was dissected dissects again when it opens).
+    struct Units {
+        QString layer;
+        int count = 100, seed = 0, sortClass = 0;
+        std::vector<int64_t> selected;
+        bool dissected = false;
+    } units;
     FigureSettings figure;
     QByteArray windowState;
     QStringList warnings;   // filled by loadSession: changed hash, missing files

@@ -249,6 +249,11 @@ void DissectionView::setClassLabels(const QStringList &labels)
     for (int k = 0; k < labels.size(); ++k) mSortClass->addItem(QString("%1 %2").arg(k).arg(labels[k]), k);
 }
 
+void DissectionView::setSortClass(int k)
+{
+    if (k >= 0 && k < mSortClass->count()) mSortClass->setCurrentIndex(k);
+}
+
 int DissectionView::sortClass() const { return std::max(0, mSortClass->currentIndex()); }
 
 QString DissectionView::sortClassName() const { return mSortClass->currentText(); }

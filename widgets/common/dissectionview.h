@@ -75,6 +75,7 @@ public:
     const UnitMaps &maps() const { return mMaps; }
     const Dissection &dissection() const { return mDissection; }
     int sortClass() const;
+    void setSortClass(int k);   // ignored outside the classes
     QString sortClassName() const;
     /// The selected units, in gallery order.
     std::vector<int64_t> selectedUnits() const;

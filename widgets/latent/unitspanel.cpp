@@ -107,6 +107,15 @@ void UnitsPanel::setClassLabels(const QStringList &labels) { mView->setClassLabe
 
 UnitsPanel::Request UnitsPanel::request() const { return {mLayer->currentText(), mCount->value(), mSeed->value()}; }
 
+void UnitsPanel::setRequest(const Request &r)
+{
+    if (mLayer->findText(r.layer) >= 0) mLayer->setCurrentText(r.layer);
+    mCount->setValue(r.count);
+    mSeed->setValue(r.seed);
+}
+
+void UnitsPanel::setSortClass(int k) { mView->setSortClass(k); }
+
 int UnitsPanel::sortClass() const { return mView->sortClass(); }
 bool UnitsPanel::hasUnits() const { return mView->hasUnits(); }
 const UnitMaps &UnitsPanel::maps() const { return mView->maps(); }

@@ -36,6 +36,8 @@ public:
         int count = 100, seed = 0;
     };
     Request request() const;
+    void setRequest(const Request &r);   // a layer that is not listed is kept out
+    void setSortClass(int k);
     void showUnits(const UnitMaps &maps, const Dissection &dissection);
     /// The current code's image (the picture painted over).
     void setImage(const TensorValue &image);

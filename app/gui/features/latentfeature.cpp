@@ -204,6 +204,32 @@ QList<QPair<QString, const FigureSource *>> LatentFeature::figures() const
             {"latent-unit-edit", mPanel->units()->editView()}};
 }
 
+void LatentFeature::saveSession(Session &s) const
+{
+    if (!mWorkspace->isGenerator()) return;
+    const UnitsPanel *u = mPanel->units();
+    const UnitsPanel::Request r = u->request();
+    if (r.layer.isEmpty()) return;
+    s.units.layer = u->hasUnits() ? QString::fromStdString(u->maps().layer.layer) : r.layer;
+    s.units.count = r.count;
+    s.units.seed = r.seed;
+    s.units.sortClass = u->sortClass();
+    s.units.selected = u->selectedUnits();
+    s.units.dissected = u->hasUnits();
+}
+
+void LatentFeature::restoreSession(const Session &s)
+{
+    if (s.units.layer.isEmpty()) return;
+    mRestoredUnits = s.units;
+    mPanel->units()->setRequest({s.units.layer, s.units.count, s.units.seed});
+    if (!s.units.dissected) return;
+    if (mClassifier.isEmpty())
+        mUnitsPending = true;   // the companions are still being found
+    else
+        emit mPanel->units()->dissectRequested();
+}
+
 void LatentFeature::onModel(std::shared_ptr<const ModelSummary> s)
 {
     if (!mWorkspace->isGenerator()) {
@@ -265,6 +291,11 @@ void LatentFeature::findCompanions()
             for (const auto &l : r->unitLayers) unitLayers << QString::fromStdString(l);
             mPanel->units()->setLayers(unitLayers, QString::fromStdString(r->preferredUnitLayer));
             mPanel->units()->setClassLabels(labels);
+            if (mUnitsPending) {
+                mUnitsPending = false;
+                mPanel->units()->setRequest({mRestoredUnits.layer, mRestoredUnits.count, mRestoredUnits.seed});
+                emit mPanel->units()->dissectRequested();
+            }
             mPanel->setCompanions(QFileInfo(mClassifier).fileName(), QFileInfo(mEncoder).fileName());
             emit latentShown("companions");
         });
@@ -324,6 +355,11 @@ void LatentFeature::wireUnits()
             },
             [this, units](std::shared_ptr<const UnitsOutput> r) {
                 units->showUnits(r->maps, r->dissection);
+                if (!mRestoredUnits.layer.isEmpty() && mRestoredUnits.layer.toStdString() == r->maps.layer.layer) {
+                    units->setSortClass(mRestoredUnits.sortClass);
+                    units->selectUnits(std::set<int64_t>(mRestoredUnits.selected.begin(), mRestoredUnits.selected.end()));
+                    mRestoredUnits = Session::Units();
+                }
                 emit latentShown("units");
             });
     });

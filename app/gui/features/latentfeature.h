@@ -17,6 +17,8 @@ public:
     LatentPanel *panel() const { return mPanel; }
     void placeDocks(DockLayout &layout) override;
     QList<QPair<QString, const FigureSource *>> figures() const override;
+    void saveSession(Session &session) const override;
+    void restoreSession(const Session &session) override;
     /// Writes the traversal (one frame per step, dimensions stacked) or the interpolation as a GIF or MP4;
     /// false with the problem shown when there is nothing to write or the writer fails.
     bool exportAnimation(const QString &which, const QString &path);
@@ -37,6 +39,8 @@ private:
     LatentPanel *mPanel;
     QDockWidget *mDock;
     QString mClassifier, mEncoder;
+    bool mUnitsPending = false;        // a session's dissection waits for the companions
+    Session::Units mRestoredUnits;     // its sort class and selection, applied when the dissection arrives
     TaskSlot mDecodeSlot{"latent-decode"}, mTraverseSlot{"latent-traverse"}, mInterpSlot{"latent-interp"}, mCompanionSlot{"latent-companions"},
         mDirectionsSlot{"latent-directions"}, mGallerySlot{"latent-gallery"}, mCounterfactualSlot{"latent-counterfactual"}, mVaeSlot{"latent-vae"},
         mEncodeSlot{"latent-encode"}, mMetricsSlot{"latent-metrics"}, mUnitsSlot{"latent-units"}, mUnitEditSlot{"latent-unit-edit"};

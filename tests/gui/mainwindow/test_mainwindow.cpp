@@ -904,6 +904,23 @@ private slots:
         w.exportPanel("latent-units", dir.filePath("units.svg"), fs, true);
         QVERIFY(QFileInfo(dir.filePath("units.svg")).size() > 1000);
         QVERIFY(QFileInfo::exists(dir.filePath("units_mean_maps.npy")));
+        // A session keeps the Units tab: opened again, it dissects the same codes and selects the same units.
+        const QString sessionPath = dir.filePath("units.json");
+        w.saveSessionTo(sessionPath);
+        {
+            MainWindow w2;
+            w2.resize(1500, 950);
+            w2.show();
+            QSignalSpy shown2(&w2, &MainWindow::latentShown);
+            w2.openSession(sessionPath);
+            QVERIFY(waitForArgument(shown2, "units", 120000));
+            UnitsPanel *u2 = w2.latentPanel()->units();
+            QCOMPARE(u2->request().layer, QString("net.3"));
+            QCOMPARE(u2->request().count, 40);
+            QCOMPARE(u2->sortClass(), k);
+            QCOMPARE(u2->selectedUnits(), top8);
+            QCOMPARE(fixturesMaxDiff(u2->dissection().effect, d.effect), 0.0);
+        }
         // SeFa directions in the Directions tab: the engine's, from the first Linear layer's weight.
         panel->tabs()->setCurrentIndex(1);
         for (QComboBox *c : panel->findChildren<QComboBox *>())
