@@ -180,7 +180,7 @@ Session loadSession(const QString &path)
         }
         if (const Json *u = j.find("units")) {
             if (const Json *v = u->find("layer")) s.units.layer = QString::fromStdString(v->asString());
-            if (const Json *v = u->find("count")) s.units.count = fieldInt(*v, "units.count", 10, 5000);
+            if (const Json *v = u->find("count")) s.units.count = fieldInt(*v, "units.count", 10, 2000);
             if (const Json *v = u->find("seed")) s.units.seed = fieldInt(*v, "units.seed", 0, 1000000);
             if (const Json *v = u->find("class")) s.units.sortClass = fieldInt(*v, "units.class", 0, 1 << 24);
             if (const Json *v = u->find("selected"))

@@ -146,11 +146,13 @@ ClassifierUnits classifierUnits(Model &classifier, const Dataset &data, const st
 {
     const FiniteItems f = readFiniteItems(classifier, data, limit, sink);
     ClassifierUnits out;
-    out.maps = unitMapsOfInputs(classifier, f.items, layer, 0.99, 3);
+    // The maps over the first 2,000 items at most (they hold every item's activations); the effects over all.
+    const int64_t mapped = std::min<int64_t>(f.items.dim(0), 2000);
+    out.maps = unitMapsOfInputs(classifier, f.items.rows(0, mapped), layer, 0.99, 3);
     out.dissection = dissectItems(classifier, f, layer, curveUnits, sink);
     // The items for display: the model's normalisation undone, its pixel range mapped to [0, 1].
     const InputSpec &spec = classifier.summary().metadata.input;
-    TensorValue shown = f.items;
+    TensorValue shown = f.items.rows(0, mapped);
     if (shown.shape().size() == 4) {
         const int64_t C = shown.dim(1), P = shown.dim(2) * shown.dim(3);
         std::vector<float> v(shown.data(), shown.data() + shown.numel());

@@ -120,8 +120,8 @@ struct DatasetDissection {
 /// preprocessed as the model's inputs; items holding NaN or Inf are skipped and named.
 DatasetDissection dissectDataset(Model &classifier, const Dataset &data, const std::string &layer, size_t limit = 0, int curveUnits = 20,
                                  const WorkflowSink &sink = {});
-/// The Activations dock's Units view: the dissection above and the layer's unit maps over the same items
-/// (`maps.images`: the items mapped back from the model's normalisation to [0, 1], for display).
+/// The Activations dock's Units view: the dissection above and the layer's unit maps over the same items (the
+/// first 2,000 of them; `maps.images`: the items mapped back from the model's normalisation to [0, 1]).
 struct ClassifierUnits {
     DatasetDissection dissection;
     UnitMaps maps;

@@ -170,6 +170,27 @@ void checkCancel(const DissectOptions &o)
 
 TensorValue toValue(const at::Tensor &t) { return tensorToValue(t.to(torch::kCPU).to(torch::kFloat).contiguous()); }
 
+/// The layer's output per chunk of samples, kept while they fit a budget (then each chunk's is computed again
+/// when an edit needs it: one more forward to the layer instead of unbounded memory).
+struct LayerOutputs {
+    int64_t budget = 0;
+    std::vector<at::Tensor> kept;
+    at::Tensor first;
+    int64_t bytes = 0;
+    bool keep = true;
+    void add(const at::Tensor &a)
+    {
+        if (!first.defined()) first = a;
+        bytes += a.numel() * int64_t(a.element_size());
+        if (bytes > budget) {
+            keep = false;
+            kept.clear();
+        }
+        if (keep) kept.push_back(a);
+    }
+    at::Tensor get(Site &s, const std::vector<at::Tensor> &inputs, size_t c) const { return keep ? kept[c] : s.run(inputs[c]).second; }
+};
+
 /// The shared loop: `measure(edit)` returns the per-sample difference p(original) − p(edited) [N, K] (double, CPU)
 /// for an edit; effect rows and removal curves are reduced by `reduce` ([N, K] → [K]).
 template <class Measure, class Reduce>
@@ -288,7 +309,9 @@ void fillMaps(UnitMaps &m, const std::string &path, const std::vector<at::Tensor
     const int64_t count = A.size(0);
     m.quantileLevel = quantileLevel;
     m.activations = toValue(A);
-    m.meanMaps = toValue(A.to(torch::kDouble).mean(0));
+    at::Tensor sum = at::zeros({A.size(1), A.size(2), A.size(3)}, torch::kDouble);
+    for (int64_t n = 0; n < count; ++n) sum += A[n].to(torch::kDouble);
+    m.meanMaps = toValue(sum / double(count));
     const at::Tensor peaks = A.flatten(2).amax(2).contiguous();   // [N, U]
     m.peaks = toValue(peaks);
     const int64_t U = m.layer.units;
@@ -306,6 +329,17 @@ void fillMaps(UnitMaps &m, const std::string &path, const std::vector<at::Tensor
         order.resize(size_t(std::min<int64_t>(count, std::max(1, topK))));
         m.topSamples.push_back(std::move(order));
     }
+}
+
+/// Unit maps hold every sample's activations (for the quantiles and the regions): refused beyond 256 MB.
+void checkMapsBudget(const std::string &path, const at::Tensor &chunk, int64_t samples)
+{
+    constexpr int64_t kMaxBytes = int64_t(256) << 20;
+    const int64_t perSample = chunk.numel() / std::max<int64_t>(1, chunk.size(0)) * int64_t(sizeof(float));
+    if (perSample * samples > kMaxBytes)
+        throw Error(ErrorCode::BadInput, "Unit maps of " + std::to_string(samples) + " samples of layer " + path + " would hold "
+                                             + std::to_string(perSample * samples >> 20) + " MB of activations; take at most "
+                                             + std::to_string(kMaxBytes / perSample) + " samples");
 }
 
 void checkQuantile(double q)
@@ -329,6 +363,7 @@ UnitMaps generatorUnitMaps(Model &generator, const std::string &layer, int64_t c
         const auto r = s.run(rows(s.d, m.codes, b, std::min(count, b + kChunk)));
         images.push_back(r.first.to(torch::kCPU).to(torch::kFloat));
         acts.push_back(r.second.to(torch::kCPU).to(torch::kFloat));
+        if (b == 0) checkMapsBudget(s.path, acts.front(), count);
     }
     fillMaps(m, s.path, acts, quantileLevel, topK);
     m.images = toValue(at::cat(images, 0));
@@ -345,7 +380,10 @@ UnitMaps unitMapsOfInputs(Model &model, const TensorValue &inputs, const std::st
     std::vector<at::Tensor> acts;
     const int64_t n = inputs.dim(0);
     for (int64_t b = 0; b < n; b += kChunk)
+    {
         acts.push_back(s.run(rows(s.d, inputs, b, std::min(n, b + kChunk))).second.to(torch::kCPU).to(torch::kFloat));
+        if (b == 0) checkMapsBudget(s.path, acts.front(), n);
+    }
     fillMaps(m, s.path, acts, quantileLevel, topK);
     m.images = inputs;
     return m;
@@ -372,16 +410,17 @@ Dissection dissectGenerator(Model &generator, Model &classifier, const std::stri
     const TensorValue Z = sampleCodes(count, D, seed);
     Site s(generator, layer);
     ClassifierView view{classifier, generator.summary(), {}, {}};
-    std::vector<at::Tensor> zs, acts, base;
+    std::vector<at::Tensor> zs, base;
+    LayerOutputs acts{o.keepBytes};
     for (int64_t b = 0; b < count; b += kChunk) {
         checkCancel(o);
         zs.push_back(rows(s.d, Z, b, std::min(count, b + kChunk)));
         const auto r = s.run(zs.back());
-        acts.push_back(r.second);
+        acts.add(r.second);
         base.push_back(view.probabilities(r.first));
     }
     Dissection r;
-    r.layer = describe(s.path, acts.front());
+    r.layer = describe(s.path, acts.first);
     r.samples = count;
     const at::Tensor P = at::cat(base, 0);   // [N, K]
     r.classes = P.size(1);
@@ -390,7 +429,7 @@ Dissection dissectGenerator(Model &generator, Model &classifier, const std::stri
     r.baseProbability.assign(meanP.data_ptr<double>(), meanP.data_ptr<double>() + r.classes);
     auto measure = [&](const UnitEdit &e) {
         std::vector<at::Tensor> diff;
-        for (size_t c = 0; c < zs.size(); ++c) diff.push_back(base[c] - view.probabilities(s.with(zs[c], applyEdit(acts[c], e, {}))));
+        for (size_t c = 0; c < zs.size(); ++c) diff.push_back(base[c] - view.probabilities(s.with(zs[c], applyEdit(acts.get(s, zs, c), e, {}))));
         return at::cat(diff, 0);
     };
     dissect(
@@ -407,16 +446,17 @@ Dissection dissectClassifier(Model &classifier, const TensorValue &items, const 
     classifier.checkInput(items);
     Site s(classifier, layer);
     const int64_t N = items.dim(0);
-    std::vector<at::Tensor> xs, acts, base;
+    std::vector<at::Tensor> xs, base;
+    LayerOutputs acts{o.keepBytes};
     for (int64_t b = 0; b < N; b += kChunk) {
         checkCancel(o);
         xs.push_back(rows(s.d, items, b, std::min(N, b + kChunk)));
         const auto r = s.run(xs.back());
-        acts.push_back(r.second);
+        acts.add(r.second);
         base.push_back(classifierProbabilities(s.d, r.first));
     }
     Dissection r;
-    r.layer = describe(s.path, acts.front());
+    r.layer = describe(s.path, acts.first);
     r.samples = N;
     const at::Tensor P = at::cat(base, 0);
     r.classes = P.size(1);
@@ -439,7 +479,7 @@ Dissection dissectClassifier(Model &classifier, const TensorValue &items, const 
     r.baseProbability.assign(meanP.data_ptr<double>(), meanP.data_ptr<double>() + r.classes);
     auto measure = [&](const UnitEdit &e) {
         std::vector<at::Tensor> diff;
-        for (size_t c = 0; c < xs.size(); ++c) diff.push_back(base[c] - classifierProbabilities(s.d, s.with(xs[c], applyEdit(acts[c], e, {}))));
+        for (size_t c = 0; c < xs.size(); ++c) diff.push_back(base[c] - classifierProbabilities(s.d, s.with(xs[c], applyEdit(acts.get(s, xs, c), e, {}))));
         return at::cat(diff, 0);
     };
     dissect(r, measure, reduce, o);

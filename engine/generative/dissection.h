@@ -74,6 +74,9 @@ struct Dissection {
 };
 struct DissectOptions {
     int curveUnits = 20;   // removal curves up to this many units (at most the layer's)
+    /// The layer's outputs over all samples are kept while they fit in this many bytes; beyond it each is
+    /// computed again when an edit needs it (memory bounded, one more forward to the layer per edit).
+    int64_t keepBytes = int64_t(256) << 20;
     std::function<void(int64_t done, int64_t total)> progress;
     std::function<bool()> cancelled;
 };

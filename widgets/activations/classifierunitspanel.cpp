@@ -18,7 +18,7 @@ ClassifierUnitsPanel::ClassifierUnitsPanel(QWidget *parent) : QWidget(parent)
     auto *bar = new QHBoxLayout;
     mLayer = new QLabel(this);
     mItems = new QSpinBox(this);
-    mItems->setRange(10, 1000000);
+    mItems->setRange(10, 70000);
     mItems->setValue(500);
     mItems->setSuffix(tr(" items"));
     mItems->setToolTip(tr("The first items of the open dataset"));

@@ -294,7 +294,7 @@ QString DissectionView::summary() const
         .arg(mMaps.layer.units)
         .arg(mMaps.layer.height)
         .arg(mMaps.layer.width)
-        .arg(mMaps.activations.dim(0))
+        .arg(mMaps.peaks.dim(0))
         .arg(mSamplesName)
         .arg(mSortClass->currentText());
 }

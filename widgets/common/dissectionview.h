@@ -71,7 +71,7 @@ public:
     void setClassLabels(const QStringList &labels);
     void showUnits(const UnitMaps &maps, const Dissection &dissection);
     void clear();
-    bool hasUnits() const { return mMaps.activations.numel() > 0; }
+    bool hasUnits() const { return mMaps.meanMaps.numel() > 0; }
     const UnitMaps &maps() const { return mMaps; }
     const Dissection &dissection() const { return mDissection; }
     int sortClass() const;

@@ -24,7 +24,7 @@ UnitsPanel::UnitsPanel(QWidget *parent) : QWidget(parent)
     mLayer = new QComboBox(this);
     mLayer->setToolTip(tr("The generator layer whose units (channels) are dissected"));
     mCount = new QSpinBox(this);
-    mCount->setRange(10, 5000);
+    mCount->setRange(10, 2000);
     mCount->setValue(100);
     mCount->setSuffix(tr(" codes"));
     mSeed = new QSpinBox(this);

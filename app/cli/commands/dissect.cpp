@@ -96,7 +96,7 @@ Command dissectCommand()
             "  the effect of removing its top n units together)",
             {{{"layer", "L", "the layer whose units (channels) are removed"},
               {"classifier", "C", "the classifier of the generated images (default: the generator's companion)"},
-              {"count", "N", "sampled codes (default 200)", ints(1, 100000)},
+              {"count", "N", "sampled codes (default 200)", ints(1, 20000)},
               {"seed", "S", "random seed of the codes (default 0)", registryRange("seed")},
               {"data", "D", "classifier dissection: the labelled dataset"},
               {"split", "test|train", "a folder of IDX files: which split (default test)"},

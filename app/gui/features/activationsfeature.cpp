@@ -100,6 +100,7 @@ void ActivationsFeature::dissect()
         [data, layer = layer.toStdString(), limit = size_t(mUnits->itemLimit())](JobContext &ctx) {
             auto out = std::make_shared<ClassifierUnitsOutput>();
             out->units = classifierUnits(ctx.model(), *data, layer, limit, 20, sinkOf(ctx));
+            out->units.maps.activations = TensorValue();   // the tab shows mean maps, quantiles and top samples only
             return out;
         },
         [this](std::shared_ptr<const ClassifierUnitsOutput> r) {

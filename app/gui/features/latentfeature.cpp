@@ -346,6 +346,7 @@ void LatentFeature::wireUnits()
                 const std::string layer = r.layer.toStdString();
                 ctx.progress(0, 1, "unit maps of layer " + layer);
                 out->maps = generatorUnitMaps(gen, layer, r.count, uint64_t(r.seed), 0.99, 3);
+                out->maps.activations = TensorValue();   // the tab shows mean maps, quantiles and top samples only
                 const WorkflowSink sink = sinkOf(ctx);
                 DissectOptions o;
                 o.cancelled = sink.cancelled;

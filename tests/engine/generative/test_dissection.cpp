@@ -74,11 +74,17 @@ TEST(generator_effects_and_removal_curves_equal_forward_hooks)
                         CHECK_MSG(std::abs(d.removal[k][n] - curve[n]) < 2e-6,
                                   "class " << k << " n " << n + 1 << ": " << d.removal[k][n] << " vs " << curve[n]);
                 }
-                // Removing every unit together is the last point of each curve; a curve capped at 2 units stops there.
+                // A curve capped at 2 units stops there; with no memory for the layer's outputs they are computed
+                // again for every edit, with the same numbers.
                 DissectOptions two;
                 two.curveUnits = 2;
+                two.keepBytes = 0;
                 const Dissection d2 = dissectGenerator(*g, *c, layer, 24, 3, two);
-                for (size_t k = 0; k < 4; ++k) CHECK_EQ(d2.removal[k].size(), size_t(2));
+                for (size_t k = 0; k < 4; ++k) {
+                    CHECK_EQ(d2.removal[k].size(), size_t(2));
+                    CHECK(std::abs(d2.removal[k][1] - d.removal[k][1]) < 1e-12);
+                }
+                CHECK(fixtures::maxAbsDiff(d2.effect, d.effect) == 0);
             }
         }
 }
@@ -150,6 +156,9 @@ TEST(classifier_dissection_equals_forward_hooks)
         const TensorValue items({30, 1, 8, 8}, std::move(all));
         const Dissection d = dissectClassifier(*c, items, labels, "0");
         const TensorValue ref = readNpy(dis("cls_effect_0.npy"));
+        DissectOptions recompute;
+        recompute.keepBytes = 0;
+        CHECK(fixtures::maxAbsDiff(dissectClassifier(*c, items, labels, "0", recompute).effect, d.effect) == 0);
         CHECK_MSG(fixtures::maxAbsDiff(d.effect, ref) < 2e-6, cfile << ": " << fixtures::maxAbsDiff(d.effect, ref));
         CHECK(fixtures::maxAbs(ref) > 1e-2);
         CHECK_EQ(d.itemsPerClass[0], int64_t(10));
@@ -227,6 +236,8 @@ TEST(bad_input_is_named)
     auto tinyCls = fixtures::loadCpu("gen_classifier.pt");
     CHECK_THROWS_WITH(dissectGenerator(*g, *tinyCls, "1", 4, 0), Error, "the classifier gen_classifier.pt takes");
     CHECK_THROWS_WITH(generatorUnitMaps(*g, "1", 4, 0, 1.5), Error, "strictly between 0 and 1");
+    // Unit maps hold every sample's activations: beyond 256 MB they are refused with the count that fits.
+    CHECK_THROWS_WITH(generatorUnitMaps(*g, "3", 2000000, 0), Error, "take at most 209715 samples");
     CHECK_THROWS_WITH(dissectGenerator(*c, *c, "1", 4, 0), Error, "no generator role");
 }
 
