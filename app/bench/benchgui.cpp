@@ -1,5 +1,6 @@
 // The GUI part of pellucid-bench: streams activation requests into the real main window (cycling layers
 // and inputs as fast as results come back) while a 2 ms timer on the GUI thread measures how late it fires.
+#include "engine/core/files.h"
 #include "app/gui/mainwindow.h"
 #include "engine/core/json.h"
 #include "app/io/dataset.h"
@@ -87,7 +88,7 @@ pellucid::Json runGuiStallBench(const std::string &model, double seconds)
 {
     BenchApp b;
     pellucid::MainWindow w;
-    w.setSampleFolder(QStringLiteral(PELLUCID_SOURCE_RESOURCES) + "/samples");
+    w.setSampleFolder(QString::fromStdString(pellucid::resourcesPath()) + "/samples");
     w.resize(1280, 820);
     w.show();
 

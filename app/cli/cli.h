@@ -84,6 +84,10 @@ const std::vector<Command> &commands();
 const Command *findCommand(const std::string &name);
 /// The whole usage text: every command's synopsis and summary, and the notes shared by all.
 std::string usage();
+/// pellucid-cli(1) in roff (`pellucid-cli help --man`) and a bash completion script (`help --bash-completion`),
+/// made from the command tables so they cannot drift (packaging/make-deb.sh installs both).
+std::string manPage(const std::string &version);
+std::string bashCompletion();
 /// An error message as one line for stderr: torch tracebacks dropped, bare standard-library exception names
 /// replaced by what they mean, control bytes escaped.
 std::string oneLine(const std::string &what);

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <new>
+#include <string>
 
 using namespace pellucid::cli;
 
@@ -36,6 +37,11 @@ int main(int argc, char **argv)
 {
     quietLibraries();
     const Command *cmd = argc >= 2 ? findCommand(argv[1]) : nullptr;
+    if (argc == 3 && std::string(argv[1]) == "help" && (std::string(argv[2]) == "--man" || std::string(argv[2]) == "--bash-completion")) {
+        std::cout << (std::string(argv[2]) == "--man" ? manPage(PELLUCID_VERSION) : bashCompletion());
+        std::cout.flush();
+        return std::cout ? 0 : 2;
+    }
     int status = 0;
     try {
         const Args a = parse(argc, argv);

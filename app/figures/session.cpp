@@ -33,16 +33,7 @@ QString resolve(const QString &path, const QString &sessionDir)
 
 }   // namespace
 
-QString resourcesDir()
-{
-    const QString env = qEnvironmentVariable("PELLUCID_RESOURCES");
-    if (!env.isEmpty()) return env;
-    if (QCoreApplication::instance()) {
-        const QString installed = QCoreApplication::applicationDirPath() + "/../share/pellucid/resources";
-        if (QFileInfo::exists(installed)) return QDir(installed).absolutePath();
-    }
-    return QStringLiteral(PELLUCID_SOURCE_RESOURCES);
-}
+QString resourcesDir() { return QString::fromStdString(pellucid::resourcesPath()); }
 
 QStringList exampleSessions()
 {

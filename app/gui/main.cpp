@@ -21,7 +21,9 @@ int main(int argc, char **argv)
     parser.setApplicationDescription("See inside neural networks.");
     parser.addHelpOption();
     parser.addVersionOption();
-    parser.addPositionalArgument("model", "TorchScript model to open (default: the bundled demo)");
+    parser.addPositionalArgument("files", "Files to open: a TorchScript model (default: the bundled demo), a session (.json), an image "
+                                          "or .npy input (the desktop entry's \"Open with Pellucid\" passes them so)",
+                                 "[files...]");
     QCommandLineOption image("image", "Input image or .npy to open.", "file");
     QCommandLineOption layer("layer", "Layer to show (module path).", "path");
     QCommandLineOption shot("screenshot", "Save a screenshot of the window once results are shown, then quit.", "png");
@@ -35,7 +37,16 @@ int main(int argc, char **argv)
     w.show();
 
     const QString layerPath = parser.value(layer);
-    const QString imagePath = parser.value(image);
+    QString imagePath = parser.value(image), modelPath, sessionPath;
+    for (const QString &f : parser.positionalArguments()) {
+        const QString suffix = QFileInfo(f).suffix().toLower();
+        if (suffix == "json")
+            sessionPath = f;
+        else if (QStringList{"png", "jpg", "jpeg", "bmp", "gif", "tif", "tiff", "webp", "npy"}.contains(suffix))
+            imagePath = f;
+        else
+            modelPath = f;
+    }
     QObject::connect(&w, &pellucid::MainWindow::modelReady, &w, [&] {
         if (!imagePath.isEmpty()) w.openImage(imagePath);
         if (!layerPath.isEmpty()) w.selectLayer(layerPath);
@@ -53,7 +64,9 @@ int main(int argc, char **argv)
         QObject::connect(&w, &pellucid::MainWindow::errorShown, &w, take, Qt::SingleShotConnection);
         QTimer::singleShot(60000, &app, &QApplication::quit);
     }
-    const QStringList pos = parser.positionalArguments();
-    w.openModel(pos.isEmpty() ? res + "/models/fashion_mnist_cnn.pt" : pos.first());
+    if (!sessionPath.isEmpty())
+        w.openSession(sessionPath);
+    else
+        w.openModel(modelPath.isEmpty() ? res + "/models/fashion_mnist_cnn.pt" : modelPath);
     return app.exec();
 }

@@ -70,7 +70,7 @@ TensorValue randomInput(const Shape &shape, unsigned seed)
 
 int main(int argc, char **argv)
 {
-    std::string model = std::string(PELLUCID_SOURCE_RESOURCES) + "/models/fashion_mnist_cnn.pt";
+    std::string model = resourcesPath() + "/models/fashion_mnist_cnn.pt";
     std::string layer, jsonOut;
     int iterations = 300, threads = 0, attrReps = 11;
     Precision precision = Precision::Float32;

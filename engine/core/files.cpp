@@ -1,5 +1,7 @@
 #include "engine/core/files.h"
 
+#include <cstdlib>
+
 #include "engine/core/errors.h"
 
 #include <cstdio>
@@ -114,6 +116,18 @@ bool parseInteger(const std::string &s, int64_t &out)
     }
     out = s[0] == '-' ? -v : v;
     return true;
+}
+
+std::string resourcesPath()
+{
+    if (const char *env = std::getenv("PELLUCID_RESOURCES"); env && *env) return env;
+    std::error_code ec;
+    const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        const std::filesystem::path installed = exe.parent_path() / ".." / "share" / "pellucid";
+        if (std::filesystem::is_directory(installed / "models", ec)) return std::filesystem::weakly_canonical(installed, ec).string();
+    }
+    return PELLUCID_SOURCE_RESOURCES;
 }
 
 }   // namespace pellucid

@@ -34,4 +34,9 @@ std::vector<std::string> splitList(const std::string &s, char separator = ',');
 /// A whole decimal number, optionally signed, that fits int64 (no spaces, no other characters); false otherwise.
 bool parseInteger(const std::string &s, int64_t &out);
 
+/// Where the demo models, samples and example sessions are — one lookup for the app, the CLI and the bench:
+/// $PELLUCID_RESOURCES, else the installed share/pellucid beside the running program (/usr/share/pellucid for
+/// /usr/bin/pellucid), else the source tree's resources/.
+std::string resourcesPath();
+
 }   // namespace pellucid

@@ -1243,6 +1243,36 @@ TEST(annotate_and_feedback_commands)
     CHECK_EQ(Json::parse(cli("feedback --db " + db + " --export " + dir + "/again.json").out).at("annotations").asInt(), int64_t(6));
 }
 
+TEST(man_page_and_completion_list_every_command_and_option)
+{
+    const Run man = cli("help --man"), comp = cli("help --bash-completion");
+    CHECK_MSG(man.status == 0 && comp.status == 0, man.err + comp.err);
+    CHECK(man.out.rfind(".TH PELLUCID\\-CLI 1", 0) == 0);
+    // Every command of `help` and every option of `help COMMAND` is in both (roff writes '-' as "\-").
+    const Run usage = cli("help");
+    std::istringstream lines(usage.out);
+    int commands = 0;
+    for (std::string line; std::getline(lines, line);) {
+        if (line.size() < 3 || line[0] != ' ' || line[1] != ' ' || line[2] == ' ') continue;
+        const std::string name = line.substr(2, line.find(' ', 2) - 2);
+        if (!std::regex_match(name, std::regex("[a-z][a-z-]*"))) continue;
+        std::string roffName = std::regex_replace(name, std::regex("-"), "\\-");
+        CHECK_MSG(man.out.find(".SS " + roffName + "\n") != std::string::npos, name);
+        CHECK_MSG(comp.out.find("        " + name + ") COMPREPLY") != std::string::npos, name);
+        const Run help = cli("help " + name);
+        std::smatch m;
+        std::string rest = help.out;
+        while (std::regex_search(rest, m, std::regex("\n  --([a-z0-9-]+)"))) {
+            CHECK_MSG(comp.out.find("--" + m[1].str() + " ") != std::string::npos, name << " --" << m[1].str());
+            CHECK_MSG(man.out.find(".B \\-\\-" + std::regex_replace(m[1].str(), std::regex("-"), "\\-")) != std::string::npos,
+                      name << " --" << m[1].str());
+            rest = m.suffix();
+        }
+        ++commands;
+    }
+    CHECK(commands >= 30);
+}
+
 TEST(every_numeric_option_shows_its_range)
 {
     // Walks `help COMMAND` for every command: an option whose value is a number (or a list of numbers) shows

@@ -281,9 +281,11 @@ void DissectionView::clear()
     mDissection = Dissection();
     mGallery->setUnits(mMaps, {}, {});
     mEffectPlot->clearPlottables();
-    mEffectPlot->replot();
     mCurvePlot->clearGraphs();
-    mCurvePlot->replot();
+    if (isVisible()) {   // a hidden plot has no paint buffer to draw into
+        mEffectPlot->replot();
+        mCurvePlot->replot();
+    }
 }
 
 QString DissectionView::summary() const

@@ -29,6 +29,8 @@
 #include <QtTest>
 
 #include <malloc.h>
+
+#include <QPixmapCache>
 #include <map>
 #include <random>
 #include <unistd.h>
@@ -363,6 +365,10 @@ private slots:
         QVERIFY(demoSettled());
         const double endMb = residentMb(), endHeap = heapInUseMb();
         qInfo("soak: at the end, resident %.1f MB (%s); heap in use by arena: %s", endMb, qPrintable(residentByKind()), qPrintable(heapByArena()));
+        if (qEnvironmentVariableIsSet("PELLUCID_SOAK_CACHES")) {   // how much of it Qt's pixmap cache holds
+            QPixmapCache::clear();
+            qInfo("soak: with QPixmapCache cleared, resident %.1f MB, heap in use %.1f MB", residentMb(), heapInUseMb());
+        }
         if (attribute) {
             std::vector<std::pair<double, QString>> top;
             for (const auto &[where, g] : clickGrowth) top.emplace_back(g.first, QString("%1 (%2 clicks)").arg(where).arg(g.second));
