@@ -191,6 +191,46 @@ struct LayerOutputs {
     at::Tensor get(Site &s, const std::vector<at::Tensor> &inputs, size_t c) const { return keep ? kept[c] : s.run(inputs[c]).second; }
 };
 
+/// The samples of a dissection in chunks, with the layer's outputs and the classifier's probabilities of the
+/// originals [n, K]; measure(edit) gives p(original) − p(edited) per sample.
+struct Samples {
+    Site &site;
+    std::function<at::Tensor(const at::Tensor &output)> probabilities;
+    std::vector<at::Tensor> inputs, base;
+    LayerOutputs acts;
+
+    Samples(Site &s, const TensorValue &all, std::function<at::Tensor(const at::Tensor &)> p, const DissectOptions &o)
+        : site(s), probabilities(std::move(p)), acts{o.keepBytes}
+    {
+        const int64_t n = all.dim(0);
+        for (int64_t b = 0; b < n; b += kChunk) {
+            checkCancel(o);
+            inputs.push_back(rows(site.d, all, b, std::min(n, b + kChunk)));
+            const auto r = site.run(inputs.back());
+            acts.add(r.second);
+            base.push_back(probabilities(r.first));
+        }
+    }
+    at::Tensor measure(const UnitEdit &e)
+    {
+        std::vector<at::Tensor> diff;
+        for (size_t c = 0; c < inputs.size(); ++c)
+            diff.push_back(base[c] - probabilities(site.with(inputs[c], applyEdit(acts.get(site, inputs, c), e, {}))));
+        return at::cat(diff, 0);
+    }
+    /// The dissection's layer, sample count, classes and labels; the originals' probabilities [N, K].
+    at::Tensor start(Dissection &r, const Model &classifier) const
+    {
+        r.layer = describe(site.path, acts.first);
+        r.samples = 0;
+        for (const at::Tensor &b : base) r.samples += b.size(0);
+        at::Tensor P = at::cat(base, 0);
+        r.classes = P.size(1);
+        r.labels = classifier.summary().metadata.labels;
+        return P;
+    }
+};
+
 /// The shared loop: `measure(edit)` returns the per-sample difference p(original) − p(edited) [N, K] (double, CPU)
 /// for an edit; effect rows and removal curves are reduced by `reduce` ([N, K] → [K]).
 template <class Measure, class Reduce>
@@ -337,9 +377,10 @@ void checkMapsBudget(const std::string &path, const at::Tensor &chunk, int64_t s
     constexpr int64_t kMaxBytes = int64_t(256) << 20;
     const int64_t perSample = chunk.numel() / std::max<int64_t>(1, chunk.size(0)) * int64_t(sizeof(float));
     if (perSample * samples > kMaxBytes)
-        throw Error(ErrorCode::BadInput, "Unit maps of " + std::to_string(samples) + " samples of layer " + path + " would hold "
-                                             + std::to_string(perSample * samples >> 20) + " MB of activations; take at most "
-                                             + std::to_string(kMaxBytes / perSample) + " samples");
+        throw Error(ErrorCode::BadInput,
+                    "Unit maps of " + std::to_string(samples) + " samples of layer " + path + " would hold "
+                        + std::to_string(perSample * samples >> 20) + " MB of activations; take at most " + std::to_string(kMaxBytes / perSample)
+                        + " samples");
 }
 
 void checkQuantile(double q)
@@ -379,8 +420,7 @@ UnitMaps unitMapsOfInputs(Model &model, const TensorValue &inputs, const std::st
     Site s(model, layer);
     std::vector<at::Tensor> acts;
     const int64_t n = inputs.dim(0);
-    for (int64_t b = 0; b < n; b += kChunk)
-    {
+    for (int64_t b = 0; b < n; b += kChunk) {
         acts.push_back(s.run(rows(s.d, inputs, b, std::min(n, b + kChunk))).second.to(torch::kCPU).to(torch::kFloat));
         if (b == 0) checkMapsBudget(s.path, acts.front(), n);
     }
@@ -410,28 +450,12 @@ Dissection dissectGenerator(Model &generator, Model &classifier, const std::stri
     const TensorValue Z = sampleCodes(count, D, seed);
     Site s(generator, layer);
     ClassifierView view{classifier, generator.summary(), {}, {}};
-    std::vector<at::Tensor> zs, base;
-    LayerOutputs acts{o.keepBytes};
-    for (int64_t b = 0; b < count; b += kChunk) {
-        checkCancel(o);
-        zs.push_back(rows(s.d, Z, b, std::min(count, b + kChunk)));
-        const auto r = s.run(zs.back());
-        acts.add(r.second);
-        base.push_back(view.probabilities(r.first));
-    }
+    Samples samples(
+        s, Z, [&view](const at::Tensor &images) { return view.probabilities(images); }, o);
     Dissection r;
-    r.layer = describe(s.path, acts.first);
-    r.samples = count;
-    const at::Tensor P = at::cat(base, 0);   // [N, K]
-    r.classes = P.size(1);
-    r.labels = classifier.summary().metadata.labels;
-    const at::Tensor meanP = P.mean(0).contiguous();
+    const at::Tensor meanP = samples.start(r, classifier).mean(0).contiguous();
     r.baseProbability.assign(meanP.data_ptr<double>(), meanP.data_ptr<double>() + r.classes);
-    auto measure = [&](const UnitEdit &e) {
-        std::vector<at::Tensor> diff;
-        for (size_t c = 0; c < zs.size(); ++c) diff.push_back(base[c] - view.probabilities(s.with(zs[c], applyEdit(acts.get(s, zs, c), e, {}))));
-        return at::cat(diff, 0);
-    };
+    auto measure = [&samples](const UnitEdit &e) { return samples.measure(e); };
     dissect(
         r, measure, [](const at::Tensor &d) { return d.mean(0); }, o);
     return r;
@@ -446,21 +470,10 @@ Dissection dissectClassifier(Model &classifier, const TensorValue &items, const 
     classifier.checkInput(items);
     Site s(classifier, layer);
     const int64_t N = items.dim(0);
-    std::vector<at::Tensor> xs, base;
-    LayerOutputs acts{o.keepBytes};
-    for (int64_t b = 0; b < N; b += kChunk) {
-        checkCancel(o);
-        xs.push_back(rows(s.d, items, b, std::min(N, b + kChunk)));
-        const auto r = s.run(xs.back());
-        acts.add(r.second);
-        base.push_back(classifierProbabilities(s.d, r.first));
-    }
+    Samples samples(
+        s, items, [&s](const at::Tensor &logits) { return classifierProbabilities(s.d, logits); }, o);
     Dissection r;
-    r.layer = describe(s.path, acts.first);
-    r.samples = N;
-    const at::Tensor P = at::cat(base, 0);
-    r.classes = P.size(1);
-    r.labels = classifier.summary().metadata.labels;
+    const at::Tensor P = samples.start(r, classifier);
     std::vector<float> onehot(size_t(N * r.classes), 0.0f);
     r.itemsPerClass.assign(size_t(r.classes), 0);
     for (int64_t i = 0; i < N; ++i) {
@@ -477,11 +490,7 @@ Dissection dissectClassifier(Model &classifier, const TensorValue &items, const 
     auto reduce = [&](const at::Tensor &d) { return at::where(counts > 0, (d * M).sum(0) / counts.clamp_min(1), at::zeros_like(counts)); };
     const at::Tensor meanP = reduce(P).contiguous();
     r.baseProbability.assign(meanP.data_ptr<double>(), meanP.data_ptr<double>() + r.classes);
-    auto measure = [&](const UnitEdit &e) {
-        std::vector<at::Tensor> diff;
-        for (size_t c = 0; c < xs.size(); ++c) diff.push_back(base[c] - classifierProbabilities(s.d, s.with(xs[c], applyEdit(acts.get(s, xs, c), e, {}))));
-        return at::cat(diff, 0);
-    };
+    auto measure = [&samples](const UnitEdit &e) { return samples.measure(e); };
     dissect(r, measure, reduce, o);
     return r;
 }
