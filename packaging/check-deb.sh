@@ -16,6 +16,9 @@ export OMP_WAIT_POLICY=PASSIVE
 cd "$tmp"   # nothing of the checkout is in reach: the installed files only
 echo "== pellucid-cli info on the installed demo"
 /usr/bin/pellucid-cli info --model /usr/share/pellucid/models/fashion_mnist_cnn.pt | grep -q 'Fashion-MNIST CNN'
+echo "== the ONNX demo through OpenCV DNN"
+/usr/bin/pellucid-cli predict --model /usr/share/pellucid/models/fashion_mnist_cnn.onnx \
+  --input /usr/share/pellucid/samples/7-sneaker.png | grep -q '"Sneaker"'
 echo "== the SentencePiece plugin from /usr/lib/pellucid"
 /usr/bin/pellucid-cli tokenize --tokenizer /usr/share/pellucid/models/gpt_fortunes_sp.model --text "You will be happy." | grep -q "▁happy"
 echo "== man pages and completion"

@@ -18,7 +18,7 @@ namespace pellucid::cli {
 const OptionTable &modelOptions()
 {
     static const OptionTable t = {
-        {"model", "M", "the TorchScript model (.pt)"},
+        {"model", "M", "the model: TorchScript (.pt) or ONNX (.onnx, forward-only methods)"},
         {"device", "auto|cpu|cuda", "where the model runs (default auto)"},
         {"input-shape", "1,3,224,224", "the input shape when neither metadata nor graph gives one"},
         {"input-dtype", "float32|int64", "the input's dtype (int64: token ids)"},

@@ -1,6 +1,9 @@
 // pellucid-cli: the engine without a window. The commands are data (app/cli/commands/); `pellucid-cli help`
 // lists them and `pellucid-cli help COMMAND` shows one command's options.
 #include "app/cli/cli.h"
+#ifdef PELLUCID_HAVE_ONNX
+#include "engine/onnx/onnxbackend.h"
+#endif
 
 #include <QString>
 #include <QtGlobal>
@@ -29,6 +32,9 @@ void quietLibraries()
     cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
     setenv("OPENCV_LOG_LEVEL", "SILENT", 0);
     setenv("GST_DEBUG", "0", 0);
+#ifdef PELLUCID_HAVE_ONNX
+    pellucid::registerOnnxBackend();   // after the log level: OpenCV's importer stays quiet either way
+#endif
 }
 
 }   // namespace

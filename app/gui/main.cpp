@@ -2,6 +2,9 @@
 // [--screenshot OUT.png [--delay-ms N]]` — without a model it opens the bundled demo.
 #include "app/figures/session.h"
 #include "app/gui/mainwindow.h"
+#ifdef PELLUCID_HAVE_ONNX
+#include "engine/onnx/onnxbackend.h"
+#endif
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -13,6 +16,9 @@
 int main(int argc, char **argv)
 {
     QApplication app(argc, argv);
+#ifdef PELLUCID_HAVE_ONNX
+    pellucid::registerOnnxBackend();   // .onnx files open through OpenCV DNN
+#endif
     QApplication::setOrganizationName("Pellucid");
     QApplication::setApplicationName("Pellucid");
     QApplication::setApplicationVersion(PELLUCID_VERSION);

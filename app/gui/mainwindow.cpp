@@ -239,7 +239,9 @@ void MainWindow::showError(const QString &message)
 void MainWindow::onModel(std::shared_ptr<const ModelSummary> s)
 {
     mModelLabel->setText(QString::fromStdString(s->fileName));
-    mModelLabel->setToolTip(QString::fromStdString(s->path));
+    mModelLabel->setToolTip(QString::fromStdString(s->path + "\n" + s->runtime));
+    if (s->format != "torchscript")   // ONNX through OpenCV DNN: forward-only work
+        mModelLabel->setText(tr("%1 (%2, forward only)").arg(QString::fromStdString(s->fileName), QString::fromStdString(s->format).toUpper()));
     mDeviceLabel->setText(s->precision == "fp32" ? tr("device: %1").arg(QString::fromStdString(s->device))
                                                  : tr("device: %1, %2").arg(QString::fromStdString(s->device), QString::fromStdString(s->precision)));
     setWindowTitle(tr("Pellucid — %1").arg(QString::fromStdString(s->fileName)));

@@ -117,10 +117,11 @@ namespace {
 
 detail::AttentionForward &attentionForward(Model &model)
 {
+    requireTorchScript(model, "Attention extraction");
     Model::Impl &d = model.impl();
     if (!d.attention) {
         try {
-            d.attention = detail::buildAttentionForward(d.module);
+            d.attention = detail::buildAttentionForward(d.torchModule());
         } catch (const std::exception &e) {
             throw Error(ErrorCode::ModelError, "Cannot rewrite the attention of " + d.summary.fileName + ": " + e.what());
         }
@@ -141,7 +142,7 @@ void runAttention(Model &model, const at::Tensor &x, std::vector<at::Tensor> &ou
     detail::AttentionForward &af = attentionForward(model);
     std::vector<c10::IValue> result;
     try {
-        result = af.forward->run(d.module, {x});
+        result = af.forward->run(d.torchModule(), {x});
     } catch (const c10::Error &e) {
         throw Error(ErrorCode::ModelError, "The model raised: " + std::string(e.what_without_backtrace()).substr(0, 600));
     }
@@ -172,7 +173,7 @@ at::Tensor rolloutOf(const std::vector<at::Tensor> &mats)
 std::vector<std::string> attentionSites(Model &model)
 {
     Model::Impl &d = model.impl();
-    if (!d.attention) d.attention = detail::buildAttentionForward(d.module);
+    if (!d.attention) d.attention = detail::buildAttentionForward(d.torchModule());
     return d.attention->kinds;
 }
 
@@ -305,7 +306,7 @@ TokenAttribution tokenAttributions(Model &model, const TensorValue &ids, const s
     at::Tensor total = at::zeros_like(E, E.options().dtype(torch::kDouble));
     auto score = [&](const at::Tensor &ids, const at::Tensor &emb) {
         std::vector<at::Tensor> outs;
-        flattenTensors(tf->run(d.module, {ids, emb}).at(0), outs);
+        flattenTensors(tf->run(d.torchModule(), {ids, emb}).at(0), outs);
         return outs.at(0)[0][t];
     };
     for (size_t k = 0; k < alphas.size(); ++k) {

@@ -145,6 +145,14 @@ std::shared_ptr<AttributionResult> computeAttribution(Model &model, const Tensor
     if (params.gridCells < 1 || params.gridCells > 256)
         throw Error(ErrorCode::BadInput, "grid must be 1 to 256 cells a side, not " + std::to_string(params.gridCells));
     model.checkInput(input);
+    if (model.impl().backend && !isForwardOnlyMethod(params.method)) {
+        std::string forwardOnly;
+        for (const MethodInfo &m : methodRegistry())
+            if (m.forwardOnly) forwardOnly += std::string(forwardOnly.empty() ? "" : ", ") + m.name;
+        throw Error(ErrorCode::BadInput, std::string(methodName(params.method)) + " needs gradients; " + model.summary().fileName + " is "
+                                             + model.summary().format + " (" + model.summary().runtime
+                                             + " has no gradients): use a forward-only method (" + forwardOnly + ")");
+    }
     if (needsLayer(params.method)) {
         if (params.layer.empty()) throw Error(ErrorCode::BadInput, std::string(methodName(params.method)) + " needs a layer (--layer PATH)");
         model.resolveLayer(params.layer);
@@ -191,13 +199,13 @@ double rawPassMs(Model &model, const TensorValue &input, int64_t samples, int64_
             torch::AutoGradMode enable(true);
             const at::Tensor xg = xs.detach().requires_grad_(true);
             std::vector<at::Tensor> ts;
-            flattenTensors(d.tapped({})->run(d.module, {xg}).at(0), ts);
+            flattenTensors(d.tapped({})->run(d.torchModule(), {xg}).at(0), ts);
             const at::Tensor y = ts.at(0).select(1, 0).sum();
             (void)torch::autograd::grad({y}, {xg});
         } else {
             torch::NoGradGuard ng;
             std::vector<at::Tensor> ts;
-            flattenTensors(d.tapped({})->run(d.module, {xs}).at(0), ts);
+            flattenTensors(d.backend ? d.runBackend(xs, {}, false).at(0) : d.tapped({})->run(d.module, {xs}).at(0), ts);
             (void)ts.at(0).sum().item<float>();
         }
     }
@@ -238,7 +246,7 @@ std::shared_ptr<AttributionResult> computeLiveFrame(Model &model, const TensorVa
     const AttributionMethod m = attribution ? attribution->method : AttributionMethod::Saliency;
     const bool gradCam = m == AttributionMethod::GradCam || m == AttributionMethod::GradCamPlusPlus || m == AttributionMethod::LayerCam;
     const bool inputGradient = m == AttributionMethod::Saliency || m == AttributionMethod::InputXGradient;
-    const bool shared = attribution && input.shape().size() >= 1 && input.dim(0) == 1 && ((gradCam && !attribution->layer.empty()) || inputGradient);
+    const bool shared = attribution && !model.impl().backend && input.shape().size() >= 1 && input.dim(0) == 1 && ((gradCam && !attribution->layer.empty()) || inputGradient);
     if (!shared) {
         onActivations(computeActivations(model, input, inputId, activationLayer, topK, histogramBins));
         if (!attribution) return nullptr;
@@ -265,7 +273,7 @@ std::shared_ptr<AttributionResult> computeLiveFrame(Model &model, const TensorVa
     const at::Tensor xg = x.detach().requires_grad_(true);   // so the graph reaches the CAM layer
     std::vector<c10::IValue> outs;
     try {
-        outs = d.tapped(paths)->run(d.module, {xg});
+        outs = d.tapped(paths)->run(d.torchModule(), {xg});
     } catch (const Error &) {
         throw;
     } catch (const std::exception &e) {

@@ -79,7 +79,10 @@ public:
         std::vector<c10::IValue> outs;
         const bool low = reduced && x.is_floating_point() && !torch::GradMode::is_enabled() && relu == detail::ReluMode::Keep;
         try {
-            outs = low ? d.tapped(paths, relu, true)->run(d.reduced, {x.to(d.reducedType())}) : d.tapped(paths, relu)->run(d.module, {x});
+            if (d.backend)
+                outs = d.runBackend(x, paths, reduced);
+            else
+                outs = low ? d.tapped(paths, relu, true)->run(d.reduced, {x.to(d.reducedType())}) : d.tapped(paths, relu)->run(d.module, {x});
         } catch (const Error &) {
             throw;
         } catch (const std::exception &e) {
@@ -89,13 +92,13 @@ public:
         std::vector<at::Tensor> ts;
         flattenTensors(outs.at(0), ts);
         if (ts.empty()) throw Error(ErrorCode::ModelError, "The model returned no tensor");
-        o.logits = low ? ts[0].to(at::kFloat) : ts[0];
+        o.logits = low && !d.backend ? ts[0].to(at::kFloat) : ts[0];
         if (!layer.empty()) {
             if (outs.at(1).isNone()) throw Error(ErrorCode::BadInput, "Layer '" + layer + "' was not executed for this input");
             std::vector<at::Tensor> ls;
             flattenTensors(outs.at(1), ls);
             if (ls.empty()) throw Error(ErrorCode::BadInput, "Layer '" + layer + "' returns no tensor");
-            o.layer = low ? ls[0].to(at::kFloat) : ls[0];
+            o.layer = low && !d.backend ? ls[0].to(at::kFloat) : ls[0];
         }
         passes += x.size(0);
         return o;

@@ -15,6 +15,9 @@
 // 2. Activation updates per second through the engine (job queue, worker thread, statistics, top-k).
 // 3. Attribution methods against the raw cost of their model passes.
 // 4. (GUI builds) GUI-thread stall while activations stream into the main window.
+#ifdef PELLUCID_HAVE_ONNX
+#include "engine/onnx/onnxbackend.h"
+#endif
 #include "engine/attribution/attribution.h"
 #include "engine/runtime/engine.h"
 #include "engine/evaluation/evaluation.h"
@@ -70,6 +73,9 @@ TensorValue randomInput(const Shape &shape, unsigned seed)
 
 int main(int argc, char **argv)
 {
+#ifdef PELLUCID_HAVE_ONNX
+    registerOnnxBackend();
+#endif
     std::string model = resourcesPath() + "/models/fashion_mnist_cnn.pt";
     std::string layer, jsonOut;
     int iterations = 300, threads = 0, attrReps = 11;

@@ -82,19 +82,19 @@ SanityResult cascadingRandomization(Model &model, const std::function<TensorValu
     Model::Impl &d = model.impl();
     // Layers with parameters of their own, in reverse order of their (last) call: the top layer first.
     std::map<std::string, bool> hasOwnParameters;
-    for (const auto &nm : d.module.named_modules()) hasOwnParameters[nm.name] = nm.value.parameters(false).size() > 0;
+    for (const auto &nm : d.torchModule().named_modules()) hasOwnParameters[nm.name] = nm.value.parameters(false).size() > 0;
     std::vector<std::string> order;
     for (auto it = d.calledPaths.rbegin(); it != d.calledPaths.rend(); ++it)
         if (hasOwnParameters[*it]) order.push_back(*it);
     std::map<std::string, at::Tensor> saved;
-    for (const auto &p : d.module.named_parameters(true)) saved[p.name] = p.value.detach().clone();
+    for (const auto &p : d.torchModule().named_parameters(true)) saved[p.name] = p.value.detach().clone();
     struct Restore {
         Model::Impl &d;
         std::map<std::string, at::Tensor> &saved;
         ~Restore()
         {
             torch::NoGradGuard ng;
-            for (const auto &p : d.module.named_parameters(true)) p.value.copy_(saved.at(p.name));
+            for (const auto &p : d.torchModule().named_parameters(true)) p.value.copy_(saved.at(p.name));
         }
     } restore{d, saved};
 
@@ -107,7 +107,7 @@ SanityResult cascadingRandomization(Model &model, const std::function<TensorValu
     for (const std::string &layer : order) {
         {
             torch::NoGradGuard ng;
-            for (const auto &nm : d.module.named_modules())
+            for (const auto &nm : d.torchModule().named_modules())
                 if (nm.name == layer)
                     for (const auto &p : nm.value.named_parameters(false)) {
                         const double sd = p.value.numel() > 1 ? p.value.std().item<double>() : 1.0;

@@ -60,7 +60,7 @@ struct Site {
         torch::NoGradGuard noGrad;
         std::vector<at::Tensor> outs;
         try {
-            flattenTensors(replaced->run(d.module, {x, replacement}).at(0), outs);
+            flattenTensors(replaced->run(d.torchModule(), {x, replacement}).at(0), outs);
         } catch (const std::exception &e) {
             throw Error(ErrorCode::ModelError,
                         d.summary.fileName + ": forward with layer " + path + " replaced failed: " + summarizeTorchError(e.what()));
@@ -137,7 +137,7 @@ struct ClassifierView {
         const at::Tensor x = (images.to(torch::kFloat) * scale + offset).to(c.device);
         std::vector<at::Tensor> outs;
         try {
-            flattenTensors(c.module.forward({x}), outs);
+            flattenTensors(c.torchModule().forward({x}), outs);
         } catch (const std::exception &e) {
             throw Error(ErrorCode::ModelError, c.summary.fileName + ": forward failed on the generated images: " + summarizeTorchError(e.what()));
         }
@@ -200,8 +200,9 @@ struct Samples {
     LayerOutputs acts;
 
     Samples(Site &s, const TensorValue &all, std::function<at::Tensor(const at::Tensor &)> p, const DissectOptions &o)
-        : site(s), probabilities(std::move(p)), acts{o.keepBytes}
+        : site(s), probabilities(std::move(p))
     {
+        acts.budget = o.keepBytes;
         const int64_t n = all.dim(0);
         for (int64_t b = 0; b < n; b += kChunk) {
             checkCancel(o);
@@ -504,7 +505,7 @@ SefaResult sefaDirections(Model &generator, const std::string &layer, int k)
     };
     std::string path;
     if (layer.empty()) {
-        for (const detail::ModuleCall &c : detail::listModuleCalls(d.module))
+        for (const detail::ModuleCall &c : detail::listModuleCalls(d.torchModule()))
             if (isLatentLayer(c.typeName)) {
                 path = c.path;
                 break;
@@ -516,9 +517,9 @@ SefaResult sefaDirections(Model &generator, const std::string &layer, int k)
     } else {
         path = d.checkedPath(generator, layer);
     }
-    torch::jit::Module mod = d.module;
+    torch::jit::Module mod = d.torchModule();
     bool found = path.empty();
-    for (const auto &m : d.module.named_modules())
+    for (const auto &m : d.torchModule().named_modules())
         if (m.name == path) {
             mod = m.value;
             found = true;

@@ -184,7 +184,7 @@ TensorValue decodeCodes(Model &model, const TensorValue &codes, int64_t classInd
             const at::Tensor y = torch::full({e - b}, classIndex, torch::kLong).to(d.device);
             std::vector<at::Tensor> ts;
             try {
-                flattenTensors(d.module.forward({z, y}), ts);
+                flattenTensors(d.torchModule().forward({z, y}), ts);
             } catch (const c10::Error &err) {
                 throw Error(ErrorCode::ModelError,
                             model.summary().fileName + " failed as forward(z, class): " + std::string(err.what_without_backtrace()).substr(0, 400));
@@ -355,7 +355,7 @@ CounterfactualResult latentCounterfactual(Model &decoder, Model &classifier, con
         if (o.cancelled && o.cancelled()) throw Error(ErrorCode::Cancelled, "Counterfactual search cancelled");
         torch::AutoGradMode grad(true);
         z = z.detach().requires_grad_(true);
-        const at::Tensor image = firstTensor(dd.module.forward({z}), "decoder");
+        const at::Tensor image = firstTensor(dd.torchModule().forward({z}), "decoder");
         if (image.dim() != 4) throw Error(ErrorCode::BadInput, "The decoder's output is not an image batch [1, C, H, W]");
         if (!scale.defined()) {
             const ChannelAffine a = generatorToClassifier(decoder.summary(), classifier.summary(), image.size(1));
@@ -363,7 +363,7 @@ CounterfactualResult latentCounterfactual(Model &decoder, Model &classifier, con
             offset = torch::tensor(std::vector<double>(a.offset), torch::kFloat).view({1, -1, 1, 1}).to(image.device());
         }
         const at::Tensor x = (image * scale + offset).to(cc.device);
-        const at::Tensor logits = firstTensor(cc.module.forward({x}), "classifier").reshape({1, -1});
+        const at::Tensor logits = firstTensor(cc.torchModule().forward({x}), "classifier").reshape({1, -1});
         const int64_t K = logits.size(1);
         if (o.target < 0 || o.target >= K)
             throw Error(ErrorCode::BadInput, "Target class " + std::to_string(o.target) + " is outside the classifier's 0–" + std::to_string(K - 1));

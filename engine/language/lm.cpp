@@ -95,7 +95,7 @@ at::Tensor checkedLogits(Model::Impl &d, const at::Tensor &y, const at::Tensor &
 at::Tensor logitsOf(Model::Impl &d, const at::Tensor &ids)
 {
     torch::NoGradGuard ng;
-    return checkedLogits(d, firstOutput(d.module.forward({ids})), ids);
+    return checkedLogits(d, firstOutput(d.torchModule().forward({ids})), ids);
 }
 
 at::Tensor idsTensor(Model::Impl &d, const std::vector<int64_t> &ids, int64_t rows = 1)
@@ -117,7 +117,7 @@ void checkIds(const Model::Impl &d, const std::vector<int64_t> &ids, int64_t voc
 int64_t vocabularyOf(Model::Impl &d, const LanguageModelParts &parts)
 {
     try {
-        const at::Tensor w = submodule(d.module, parts.embedding).attr("weight").toTensor();
+        const at::Tensor w = submodule(d.torchModule(), parts.embedding).attr("weight").toTensor();
         return w.size(0);
     } catch (const std::exception &) {
         return 0;
@@ -131,14 +131,14 @@ struct Unembedding {
     at::Tensor weight, bias;
     Unembedding(Model::Impl &d, const LanguageModelParts &parts)
     {
-        if (!parts.finalNorm.empty()) norm = submodule(d.module, parts.finalNorm);
+        if (!parts.finalNorm.empty()) norm = submodule(d.torchModule(), parts.finalNorm);
         // A traced tied head takes its weight as an argument, so its forward is not called.
         if (!parts.unembed.empty()) {
-            const torch::jit::Module head = submodule(d.module, parts.unembed);
+            const torch::jit::Module head = submodule(d.torchModule(), parts.unembed);
             if (head.hasattr("weight") && head.attr("weight").isTensor()) weight = head.attr("weight").toTensor();
             if (head.hasattr("bias") && head.attr("bias").isTensor()) bias = head.attr("bias").toTensor();
         }
-        if (!weight.defined()) weight = submodule(d.module, parts.embedding).attr("weight").toTensor();
+        if (!weight.defined()) weight = submodule(d.torchModule(), parts.embedding).attr("weight").toTensor();
     }
     at::Tensor operator()(const at::Tensor &h) const
     {
@@ -471,10 +471,10 @@ GenerationAttribution attributeGenerationImpl(Model &model, const std::vector<in
                     // prefix rows are exact. Else the cut forward alone, where it matches.
                     if (G > 1) {
                         const int64_t Ls = P + G / 2;
-                        const at::Tensor part = firstOutput(cutTf->run(d.module, {x1.narrow(1, 0, Ls), E.narrow(1, 0, Ls)}).at(0));
+                        const at::Tensor part = firstOutput(cutTf->run(d.torchModule(), {x1.narrow(1, 0, Ls), E.narrow(1, 0, Ls)}).at(0));
                         truncate = close(part, hLast.narrow(1, 0, Ls));
                     }
-                    if (!truncate && !close(firstOutput(cutTf->run(d.module, {x1, E}).at(0)), hLast)) cutTf.reset();
+                    if (!truncate && !close(firstOutput(cutTf->run(d.torchModule(), {x1, E}).at(0)), hLast)) cutTf.reset();
                 }
             } catch (const std::exception &) {
                 cutTf.reset();   // the plain route below
@@ -531,13 +531,13 @@ GenerationAttribution attributeGenerationImpl(Model &model, const std::vector<in
                 const at::Tensor emb = (Eb.expand({n, len, D}) * al).detach().requires_grad_(true);
                 at::Tensor total;
                 if (cutTf) {
-                    const at::Tensor h = firstOutput(cutTf->run(d.module, {ids.repeat({n, 1}), emb}).at(0));   // [n, len, D]
+                    const at::Tensor h = firstOutput(cutTf->run(d.torchModule(), {ids.repeat({n, 1}), emb}).at(0));   // [n, len, D]
                     std::vector<int64_t> pos;
                     for (int64_t i : steps) pos.push_back(P + i - 1);
                     const at::Tensor hs = h.index({at::arange(n, longOpt), at::tensor(pos, at::kLong).to(d.device)});   // [n, D]
                     total = targetsOfRows((*head)(hs.unsqueeze(1)).squeeze(1), steps).sum();
                 } else {
-                    total = targetsOf(firstOutput(tf->run(d.module, {ids.repeat({n, 1}), emb}).at(0)), steps).sum();
+                    total = targetsOf(firstOutput(tf->run(d.torchModule(), {ids.repeat({n, 1}), emb}).at(0)), steps).sum();
                 }
                 const at::Tensor grad = torch::autograd::grad({total}, {emb})[0].to(at::kDouble);   // [n, len, D]
                 ++out.passes;
@@ -563,7 +563,7 @@ GenerationAttribution attributeGenerationImpl(Model &model, const std::vector<in
         if (o.method == GenerationMethod::IntegratedGradients) {
             // Completeness against the all-zero token embeddings (positions kept).
             torch::NoGradGuard ng;
-            const std::vector<double> t0 = values(targetsOf(firstOutput(tf->run(d.module, {x1, at::zeros_like(E)}).at(0)), allSteps));
+            const std::vector<double> t0 = values(targetsOf(firstOutput(tf->run(d.torchModule(), {x1, at::zeros_like(E)}).at(0)), allSteps));
             for (int64_t i = 0; i < G; ++i) {
                 double sum = 0;
                 for (int64_t j = 0; j < L; ++j) sum += sp[i * L + j];
@@ -609,7 +609,7 @@ LmPassCosts languageModelPassCosts(Model &model, const std::vector<int64_t> &ids
         {
             torch::AutoGradMode on(true);
             const at::Tensor emb = E.expand({G, L, E.size(2)}).contiguous().detach().requires_grad_(true);
-            const at::Tensor logits = firstOutput(tf->run(d.module, {xs, emb}).at(0));
+            const at::Tensor logits = firstOutput(tf->run(d.torchModule(), {xs, emb}).at(0));
             const at::Tensor lp = at::log_softmax(logits.index({rows, posT}).to(at::kDouble), -1).gather(1, tgtT.view({G, 1})).sum();
             torch::autograd::grad({lp}, {emb});
         }
@@ -721,7 +721,7 @@ PatchingResult patchHeads(Model &model, PatchingResult out, const std::vector<in
             throw Error(ErrorCode::BadInput, site + ": " + std::to_string(Din) + " input features do not split into " + std::to_string(H) + " heads");
         if (out.heads && out.heads != H) throw Error(ErrorCode::BadInput, "Blocks have different numbers of heads");
         out.heads = H;
-        const torch::jit::Module proj = submodule(d.module, site);
+        const torch::jit::Module proj = submodule(d.torchModule(), site);
         if (!proj.hasattr("weight") || !proj.attr("weight").isTensor())
             throw Error(ErrorCode::BadInput, "Heads of " + site + " are not separable: the projection has no weight");
         at::Tensor W = proj.attr("weight").toTensor().detach();   // as y = x · Wt
@@ -754,7 +754,7 @@ PatchingResult patchHeads(Model &model, PatchingResult out, const std::vector<in
                     const int64_t h = (start + r) / L, p = (start + r) % L;
                     rep[r][p] += delta[h][p];
                 }
-                const at::Tensor logits = firstOutput(tf->run(d.module, {xk.repeat({n, 1}), rep}).at(0));
+                const at::Tensor logits = firstOutput(tf->run(d.torchModule(), {xk.repeat({n, 1}), rep}).at(0));
                 for (int64_t r = 0; r < n; ++r) pk[size_t(start + r)] = float(prob(logits, r).item<double>());
             }
         }
@@ -762,7 +762,7 @@ PatchingResult patchHeads(Model &model, PatchingResult out, const std::vector<in
         {
             torch::AutoGradMode on(true);
             const at::Tensor y = y_k.clone().requires_grad_(true);
-            g = torch::autograd::grad({prob(firstOutput(tf->run(d.module, {xk, y}).at(0)), 0)}, {y})[0][0].to(at::kDouble);   // [L, Dout]
+            g = torch::autograd::grad({prob(firstOutput(tf->run(d.torchModule(), {xk, y}).at(0)), 0)}, {y})[0][0].to(at::kDouble);   // [L, Dout]
         }
         const at::Tensor est = (delta.to(at::kDouble) * g.unsqueeze(0)).sum(-1).to(at::kCPU).contiguous();   // [H, L]
         for (int64_t h = 0; h < H; ++h) {
@@ -865,13 +865,13 @@ PatchingResult activationPatchingImpl(Model &model, const std::vector<int64_t> &
             torch::NoGradGuard ng;
             at::Tensor rep = hk.repeat({L, 1, 1});
             for (int64_t p = 0; p < L; ++p) rep[p][p] = hc[0][p];
-            const at::Tensor logits = firstOutput(tf->run(d.module, {xk.repeat({L, 1}), rep}).at(0));
+            const at::Tensor logits = firstOutput(tf->run(d.torchModule(), {xk.repeat({L, 1}), rep}).at(0));
             for (int64_t p = 0; p < L; ++p) patched[size_t(k * L + p)] = float(prob(logits, p).item<double>());
         }
         {
             torch::AutoGradMode on(true);
             const at::Tensor h = hk.clone().requires_grad_(true);
-            const at::Tensor y = prob(firstOutput(tf->run(d.module, {xk, h}).at(0)), 0);
+            const at::Tensor y = prob(firstOutput(tf->run(d.torchModule(), {xk, h}).at(0)), 0);
             const at::Tensor g = torch::autograd::grad({y}, {h})[0];
             const at::Tensor delta = ((hc - hk).to(at::kDouble) * g.to(at::kDouble)).sum(-1)[0].to(at::kCPU).contiguous();   // [L]
             for (int64_t p = 0; p < L; ++p) estimate[size_t(k * L + p)] = float(out.pCorrupt + delta[p].item<double>());

@@ -21,8 +21,8 @@ MFModel loadMF(Model &model)
                         + " has no \"recommender\" section in its metadata naming the embedding tables "
                           "(user_factors, item_factors, user_bias, item_bias, global_bias)");
     std::map<std::string, at::Tensor> tensors;
-    for (const auto &p : d.module.named_parameters(true)) tensors[p.name] = p.value;
-    for (const auto &b : d.module.named_buffers(true)) tensors[b.name] = b.value;
+    for (const auto &p : d.torchModule().named_parameters(true)) tensors[p.name] = p.value;
+    for (const auto &b : d.torchModule().named_buffers(true)) tensors[b.name] = b.value;
     auto get = [&](const char *key, bool required) -> at::Tensor {
         const Json *name = rec->find(key);
         if (!name) {

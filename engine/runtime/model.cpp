@@ -122,6 +122,78 @@ bool parsePrecision(const std::string &name, Precision &out)
     return false;
 }
 
+// --- other formats' backends (engine/runtime/backend.h) ---------------------------------------------------
+namespace {
+std::vector<std::pair<std::string, BackendOpener>> &backendRegistry()
+{
+    static std::vector<std::pair<std::string, BackendOpener>> r;
+    return r;
+}
+std::mutex backendMutex;
+
+bool endsWithNoCase(const std::string &s, const std::string &suffix)
+{
+    if (s.size() < suffix.size()) return false;
+    for (size_t i = 0; i < suffix.size(); ++i)
+        if (std::tolower((unsigned char)s[s.size() - suffix.size() + i]) != std::tolower((unsigned char)suffix[i])) return false;
+    return true;
+}
+}   // namespace
+
+void registerModelBackend(const std::string &extension, BackendOpener open)
+{
+    std::lock_guard<std::mutex> lock(backendMutex);
+    for (auto &e : backendRegistry())
+        if (e.first == extension) {
+            e.second = open;
+            return;
+        }
+    backendRegistry().emplace_back(extension, open);
+}
+
+BackendOpener modelBackendFor(const std::string &path)
+{
+    std::lock_guard<std::mutex> lock(backendMutex);
+    for (const auto &e : backendRegistry())
+        if (endsWithNoCase(path, e.first)) return e.second;
+    return nullptr;
+}
+
+std::vector<std::string> modelBackendExtensions()
+{
+    std::lock_guard<std::mutex> lock(backendMutex);
+    std::vector<std::string> r;
+    for (const auto &e : backendRegistry()) r.push_back(e.first);
+    return r;
+}
+
+void requireTorchScript(const Model &model, const std::string &what)
+{
+    Model &m = const_cast<Model &>(model);
+    if (m.impl().backend) throw Error(ErrorCode::BadInput, m.impl().backendRefusal(what));
+}
+
+std::vector<c10::IValue> Model::Impl::runBackend(const at::Tensor &x, const std::vector<std::string> &paths, bool reducedPass)
+{
+    if (x.requires_grad() && torch::GradMode::is_enabled())
+        throw Error(ErrorCode::BadInput, backendRefusal("Gradients"));
+    std::vector<TensorValue> outs, taps;
+    backend->run(tensorToValue(x.detach()), paths, reducedPass, outs, taps);
+    const auto toTensor = [this](const TensorValue &v) {
+        return torch::from_blob(const_cast<float *>(v.data()), v.shape(), torch::kFloat).clone().to(device);
+    };
+    std::vector<c10::IValue> r;
+    if (outs.size() == 1) {
+        r.emplace_back(toTensor(outs[0]));
+    } else {
+        std::vector<c10::IValue> items;
+        for (const auto &o : outs) items.emplace_back(toTensor(o));
+        r.emplace_back(c10::ivalue::Tuple::create(std::move(items)));
+    }
+    for (const auto &t : taps) r.emplace_back(toTensor(t));
+    return r;
+}
+
 void Model::Impl::warmUp()
 {
     if (summary.inputShape.empty()) return;
@@ -174,8 +246,12 @@ PrecisionCheck Model::setPrecision(Precision p, const std::vector<TensorValue> &
     }
     if (inputs.empty()) throw Error(ErrorCode::BadInput, "No input to check " + name + " on: the model's input shape is unknown");
     try {
-        m.reduced = m.module.clone();
-        m.reduced.to(p == Precision::Float16 ? at::kHalf : at::kBFloat16);
+        if (m.backend) {
+            m.backend->enableReduced(p);   // the runtime's own reduced-precision path, or Error saying why not
+        } else {
+            m.reduced = m.module.clone();
+            m.reduced.to(p == Precision::Float16 ? at::kHalf : at::kBFloat16);
+        }
         m.reducedCache.clear();
         m.precision = p;
         for (const at::Tensor &x : inputs) {
@@ -394,6 +470,9 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
     if (!fs::exists(path, ec)) throw Error(ErrorCode::FileNotFound, "Model file not found: " + path);
     if (fs::is_directory(path, ec)) throw Error(ErrorCode::NotTorchScript, path + " is a folder, not a TorchScript file");
     checkInputFile(path, uint64_t(256) << 30, "The model");   // a FIFO or device would block the loader
+    if (const BackendOpener open = modelBackendFor(path)) return loadWithBackend(path, options, open);
+    if (endsWithNoCase(path, ".onnx"))
+        throw Error(ErrorCode::NotTorchScript, path + ": this build of Pellucid has no ONNX backend (it needs OpenCV's DNN module at build time)");
     const std::string head = readPrefix(path, 4);
     if (head.size() < 4 || head.compare(0, 4, "PK\x03\x04") != 0)
         throw Error(ErrorCode::NotTorchScript, path + " is not a TorchScript archive (expected a zip file written by torch.jit.save)");
@@ -437,16 +516,60 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
     s.fileName = fs::path(path).filename().string();
     s.device = d.device.str();
     s.torchVersion = TORCH_VERSION;
-    // A sidecar MODEL.pt.json (what File → Model settings writes) wins over metadata inside the archive.
+    s.runtime = std::string("LibTorch ") + TORCH_VERSION;
+    d.readMetadata(s, extra["pellucid.json"]);
+    finishLoad(*m, options);
+    return m;
+}
+
+/// Metadata: a sidecar MODEL.json (what File → Model settings writes) wins over what the file carries, then a
+/// Hugging Face folder's config.
+void Model::Impl::readMetadata(ModelSummary &s, const std::string &embedded)
+{
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const std::string &path = s.path;
     if (std::string text; fs::exists(path + ".json", ec) && readTextFile(path + ".json", text)) {
         s.metadata = parseMetadata(text, "sidecar", path + ".json");
-    } else if (!extra["pellucid.json"].empty()) {
-        s.metadata = parseMetadata(extra["pellucid.json"], "archive", path + " (pellucid.json)");
+    } else if (!embedded.empty()) {
+        s.metadata = parseMetadata(embedded, "archive", path + " (pellucid.json)");
     } else {
         bool found = false;
         ModelMetadata hf = huggingFaceMetadata(fs::path(path).parent_path().string().empty() ? "." : fs::path(path).parent_path().string(), found);
         if (found) s.metadata = std::move(hf);
     }
+}
+
+std::unique_ptr<Model> Model::loadWithBackend(const std::string &path, const LoadOptions &options, BackendOpener open)
+{
+    namespace fs = std::filesystem;
+    if (options.device == DevicePreference::Cuda)
+        throw Error(ErrorCode::BadInput, path + ": ONNX models run on the CPU (OpenCV DNN); CUDA was requested");
+    std::unique_ptr<Model> m(new Model());
+    Impl &d = *m->d;
+    d.backend = std::shared_ptr<ModelBackend>(open(path).release());
+    d.device = torch::Device(torch::kCPU);
+    d.backend->setThreads(options.threads > 0 ? options.threads : at::get_num_threads());
+    ModelSummary &s = d.summary;
+    s.path = path;
+    s.fileName = fs::path(path).filename().string();
+    s.device = "cpu";
+    s.torchVersion = TORCH_VERSION;
+    s.format = d.backend->format();
+    s.runtime = d.backend->runtime();
+    d.readMetadata(s, d.backend->embeddedMetadata());
+    finishLoad(*m, options);
+    return m;
+}
+
+/// What both kinds of model share after loading: the user's overrides, the layer catalogue, the role and the
+/// input shape, the dry run, the precision.
+void Model::finishLoad(Model &model, const LoadOptions &options)
+{
+    Model *m = &model;
+    Impl &d = *m->d;
+    ModelSummary &s = d.summary;
+    const std::string &path = s.path;
 
     // What the user gives instead of metadata.
     if (!options.labelsFile.empty()) {
@@ -477,32 +600,45 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
         s.metadata.input.cropW = options.crop.back();
     }
 
-    // The layer catalogue: every submodule, with how forward calls it.
+    // The layer catalogue: every submodule, with how forward calls it (another backend: its nodes, in order).
     std::vector<detail::ModuleCall> calls;
-    try {
-        calls = detail::listModuleCalls(d.module);
-    } catch (const std::exception &e) {
-        throw Error(ErrorCode::Internal, "Cannot analyse the forward graph of " + path + ": " + summarizeTorchError(e.what()));
-    }
-    std::map<std::string, int> callCount;
-    for (const auto &c : calls) {
-        callCount[c.path] = c.callCount;
-        d.calledPaths.push_back(c.path);
-    }
-    for (const auto &nm : d.module.named_modules()) {
-        if (nm.name.empty()) {
-            for (const auto &p : nm.value.parameters(true)) s.parameterCount += p.numel();
-            continue;
+    if (d.backend) {
+        for (const BackendNode &n : d.backend->nodes()) {
+            LayerInfo li;
+            li.path = n.name;
+            li.op = n.op;
+            li.parameters = n.parameters;
+            li.calls = 1;
+            s.parameterCount += n.parameters;
+            d.calledPaths.push_back(n.name);
+            s.layers.push_back(std::move(li));
         }
-        LayerInfo li;
-        li.path = nm.name;
-        li.op = nm.value.type()->name() ? nm.value.type()->name()->name() : "Module";
-        li.depth = int(std::count(li.path.begin(), li.path.end(), '.'));
-        for (const auto &p : nm.value.parameters(true)) li.parameters += p.numel();
-        li.leaf = nm.value.children().size() == 0;
-        const auto it = callCount.find(li.path);
-        li.calls = it == callCount.end() ? 0 : it->second;
-        s.layers.push_back(std::move(li));
+    } else {
+        try {
+            calls = detail::listModuleCalls(d.module);
+        } catch (const std::exception &e) {
+            throw Error(ErrorCode::Internal, "Cannot analyse the forward graph of " + path + ": " + summarizeTorchError(e.what()));
+        }
+        std::map<std::string, int> callCount;
+        for (const auto &c : calls) {
+            callCount[c.path] = c.callCount;
+            d.calledPaths.push_back(c.path);
+        }
+        for (const auto &nm : d.module.named_modules()) {
+            if (nm.name.empty()) {
+                for (const auto &p : nm.value.parameters(true)) s.parameterCount += p.numel();
+                continue;
+            }
+            LayerInfo li;
+            li.path = nm.name;
+            li.op = nm.value.type()->name() ? nm.value.type()->name()->name() : "Module";
+            li.depth = int(std::count(li.path.begin(), li.path.end(), '.'));
+            for (const auto &p : nm.value.parameters(true)) li.parameters += p.numel();
+            li.leaf = nm.value.children().size() == 0;
+            const auto it = callCount.find(li.path);
+            li.calls = it == callCount.end() ? 0 : it->second;
+            s.layers.push_back(std::move(li));
+        }
     }
 
     const Json *metaRole = s.metadata.raw.isObject() ? s.metadata.raw.find("role") : nullptr;
@@ -535,10 +671,13 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
                generatorRole && lat && lat->find("dim") && lat->find("dim")->isNumber()) {
         s.inputShape = {1, lat->find("dim")->asInt()};   // codes [1, D]
         s.inputShapeSource = "metadata";
-    } else if (int64_t D = generatorRole ? firstLinearInput(d.module) : 0; D > 0) {
+    } else if (int64_t D = generatorRole && !d.backend ? firstLinearInput(d.module) : 0; D > 0) {
         // A decoder without metadata: its codes are what its first Linear layer takes.
         s.inputShape = {1, D};
         s.inputShapeSource = "graph";
+    } else if (d.backend && !d.backend->declaredInputShape().empty()) {
+        s.inputShape = d.backend->declaredInputShape();   // what the file declares (any batch size is tried)
+        s.inputShapeSource = "file";
     } else {
         s.inputShapeSource = "unknown";
     }
@@ -552,7 +691,6 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
         }
     }
     if (d.device.is_cuda()) d.warmUp();
-    return m;
 }
 
 int64_t firstLinearInput(const torch::jit::Module &module)
@@ -691,9 +829,12 @@ std::vector<TensorValue> Model::plainForward(const TensorValue &input)
     c10::InferenceMode inference;
     try {
         const at::Tensor x = d->toTorch(input);
+        if (d->backend) return toValues(d->runBackend(x, {}, d->precision != Precision::Float32).at(0));
         if (d->precision != Precision::Float32)   // the same arithmetic as forward(), for the tap-overhead baseline
             return toValues(d->reduced.forward({x.is_floating_point() ? x.to(d->reducedType()) : x}));
         return toValues(d->module.forward({x}));
+    } catch (const Error &) {
+        throw;
     } catch (const std::exception &e) {
         throw Error(ErrorCode::ModelError, "The model's forward failed: " + summarizeTorchError(e.what()));
     }

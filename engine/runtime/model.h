@@ -1,6 +1,7 @@
 #pragma once
 // A loaded TorchScript model: metadata, the layer catalogue and forward passes with layer taps.
 // Synchronous; the Engine runs it on its worker thread, the CLI calls it directly.
+#include "engine/runtime/backend.h"
 #include "engine/runtime/metadata.h"
 #include "engine/core/tensorvalue.h"
 
@@ -63,6 +64,8 @@ struct ModelSummary {
     ModelMetadata metadata;
     std::string device;   // "cpu", "cuda:0"
     std::string torchVersion;
+    std::string format = "torchscript";   // or a backend's (engine/runtime/backend.h): "onnx"
+    std::string runtime;                  // what runs it: "LibTorch 1.13.0", "OpenCV DNN 4.6.0"
     Shape inputShape;               // empty when unknown
     std::string inputShapeSource;   // "metadata", "user", "dry-run" or "unknown"
     std::vector<Shape> outputShapes;
@@ -96,7 +99,8 @@ struct LayerRef {
 
 class Model {
 public:
-    /// Throws Error with a message that names the file and what is wrong with it.
+    /// Throws Error with a message that names the file and what is wrong with it. A file whose extension has a
+    /// registered backend (engine/runtime/backend.h: ".onnx") opens through it.
     static std::unique_ptr<Model> load(const std::string &path, const LoadOptions &options = {});
     ~Model();
     Model(const Model &) = delete;
@@ -134,6 +138,8 @@ public:
 
 private:
     Model();
+    static std::unique_ptr<Model> loadWithBackend(const std::string &path, const LoadOptions &options, BackendOpener open);
+    static void finishLoad(Model &model, const LoadOptions &options);
     std::unique_ptr<Impl> d;
 };
 

@@ -4,6 +4,8 @@
 #include <torch/torch.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 
+#include "engine/core/errors.h"
+#include "engine/runtime/backend.h"
 #include "engine/runtime/graphtaps.h"
 #include "engine/runtime/model.h"
 
@@ -19,7 +21,9 @@ TensorValue tensorToValue(const at::Tensor &t);
 std::vector<TensorValue> toValues(const c10::IValue &v);   // every tensor in v, flattened, as float copies
 
 struct Model::Impl {
-    torch::jit::Module module;
+    torch::jit::Module module;   // TorchScript models; empty when `backend` runs the model
+    // Another format's runtime (ONNX through OpenCV DNN): forward passes only, always on the CPU.
+    std::shared_ptr<ModelBackend> backend;
     torch::Device device = torch::kCPU;
     ModelSummary summary;
     std::vector<std::string> calledPaths;
@@ -37,6 +41,7 @@ struct Model::Impl {
     std::shared_ptr<detail::TappedForward> tapped(const std::vector<std::string> &paths, detail::ReluMode relu = detail::ReluMode::Keep,
                                                   bool inReduced = false)
     {
+        if (backend) throw Error(ErrorCode::BadInput, backendRefusal("This view"));
         auto &c = inReduced ? reducedCache : cache;
         std::string key = std::to_string(int(relu)) + '\n';
         for (const auto &p : paths) key += p + '\n';
@@ -56,6 +61,7 @@ struct Model::Impl {
     /// cached beside the tap clones.
     std::shared_ptr<detail::TappedForward> replaced(const std::string &path, const std::string &cutAt = {})
     {
+        if (backend) throw Error(ErrorCode::BadInput, backendRefusal("Editing a layer's output"));
         const std::string key = "replace\n" + path + '\n' + cutAt;
         for (auto it = cache.begin(); it != cache.end(); ++it) {
             if (it->first == key) {
@@ -68,6 +74,21 @@ struct Model::Impl {
         if (cache.size() > 16) cache.pop_back();
         return tf;
     }
+
+    /// The TorchScript module, for work that needs one (gradients, weights, the graph); Error(BadInput) for
+    /// a model another backend runs.
+    torch::jit::Module &torchModule()
+    {
+        if (backend) throw Error(ErrorCode::BadInput, backendRefusal("This view"));
+        return module;
+    }
+    std::string backendRefusal(const std::string &what) const
+    {
+        return what + " needs a TorchScript model; " + summary.fileName + " is " + backend->format() + " (" + backend->runtime()
+            + " runs forward passes only: no gradients, weights or graph rewriting)";
+    }
+    /// A forward pass through the backend in the tapped clones' form: [outputs, tap 1, tap 2, ...].
+    std::vector<c10::IValue> runBackend(const at::Tensor &x, const std::vector<std::string> &paths, bool reducedPass);
 
     at::ScalarType reducedType() const { return precision == Precision::Float16 ? at::kHalf : at::kBFloat16; }
 
@@ -103,6 +124,7 @@ struct Model::Impl {
 
     std::vector<c10::IValue> runTapped(const at::Tensor &x, const std::vector<std::string> &paths)
     {
+        if (backend) return runBackend(x, paths, false);
         torch::NoGradGuard noGrad;
         return tapped(paths)->run(module, {x});
     }
@@ -111,10 +133,12 @@ struct Model::Impl {
     std::vector<c10::IValue> runForwardOnly(const at::Tensor &x, const std::vector<std::string> &paths)
     {
         if (precision == Precision::Float32) return runTapped(x, paths);
+        if (backend) return runBackend(x, paths, true);
         torch::NoGradGuard noGrad;   // token ids stay integers; the embeddings they index are reduced
         return tapped(paths, detail::ReluMode::Keep, true)->run(reduced, {x.is_floating_point() ? x.to(reducedType()) : x});
     }
 
+    void readMetadata(ModelSummary &s, const std::string &embedded);
     void warmUp();
     /// A seeded random input of `shape` on the model's device: uniform [0, 1) floats, or token ids 0/1.
     at::Tensor sampleInput(const Shape &shape, uint64_t seed) const

@@ -1243,6 +1243,67 @@ TEST(annotate_and_feedback_commands)
     CHECK_EQ(Json::parse(cli("feedback --db " + db + " --export " + dir + "/again.json").out).at("annotations").asInt(), int64_t(6));
 }
 
+TEST(onnx_models_through_opencv_dnn)
+{
+    // The demo exported to ONNX (resources/tools/export_onnx_demo.py: the same weights, its metadata inside).
+    const std::string onnx = fixtures::resources("models/fashion_mnist_cnn.onnx");
+    const std::string sneaker = fixtures::resources("samples/7-sneaker.png");
+    Run r = cli("info --model " + onnx);
+    CHECK_MSG(r.status == 0, r.err);
+    Json j = Json::parse(r.out);
+    CHECK_EQ(j.find("format")->asString(), std::string("onnx"));
+    CHECK(j.find("runtime")->asString().rfind("OpenCV DNN", 0) == 0);
+    CHECK_EQ(j.find("metadata")->find("labels")->size(), size_t(10));   // from the file's metadata property
+    CHECK(j.find("input")->find("shape")->size() == 4);
+    CHECK_EQ(Json::parse(cli("info --model " + demo).out).find("format")->asString(), std::string("torchscript"));
+    // Predictions equal the TorchScript file's.
+    const Json a = Json::parse(cli("predict --model " + onnx + " --input " + sneaker + " --topk 10").out);
+    const Json b = Json::parse(cli("predict --model " + demo + " --input " + sneaker + " --topk 10").out);
+    CHECK_EQ(a.find("top")->asArray()[0].find("label")->asString(), std::string("Sneaker"));
+    for (size_t k = 0; k < 10; ++k) {
+        CHECK_EQ(a.find("top")->asArray()[k].find("index")->asInt(), b.find("top")->asArray()[k].find("index")->asInt());
+        CHECK(std::fabs(a.find("top")->asArray()[k].find("probability")->asNumber() - b.find("top")->asArray()[k].find("probability")->asNumber()) < 1e-4);
+    }
+    // The node list as layers; a node's output equals the module's.
+    r = cli("layers --model " + onnx + " --json");
+    CHECK_MSG(r.status == 0, r.err);
+    bool relu = false;
+    const Json layers = Json::parse(r.out);
+    for (const Json &l : layers.asArray()) relu = relu || (l.find("path")->asString() == "/features/9/Relu" && l.find("op")->asString() == "Relu");
+    CHECK(relu);
+    CHECK_EQ(cli("activations --model " + onnx + " --input " + sneaker + " --layer /features/9/Relu --out " + tmp + "/onnx_act.npy").status, 0);
+    CHECK_EQ(cli("activations --model " + demo + " --input " + sneaker + " --layer features.9 --out " + tmp + "/ts_act.npy").status, 0);
+    CHECK(fixtures::maxAbsDiff(readNpy(tmp + "/onnx_act.npy"), readNpy(tmp + "/ts_act.npy")) < 1e-4);
+    // Occlusion and Score-CAM equal the TorchScript model's.
+    for (const std::string &m : {std::string("occlusion --window 1,4,4 --stride 1,4,4"), std::string("scorecam")}) {
+        const std::string layer = m == "scorecam" ? " --layer " : "";
+        r = cli("attribute --model " + onnx + " --input " + sneaker + " --target 7 --method " + m + (layer.empty() ? "" : layer + "/features/9/Relu") + " --out " + tmp
+                + "/onnx_map.npy");
+        CHECK_MSG(r.status == 0, r.err);
+        r = cli("attribute --model " + demo + " --input " + sneaker + " --target 7 --method " + m + (layer.empty() ? "" : layer + "features.9") + " --out " + tmp
+                + "/ts_map.npy");
+        CHECK_MSG(r.status == 0, r.err);
+        const TensorValue ts = readNpy(tmp + "/ts_map.npy");
+        double scale = 1e-6;
+        for (int64_t i = 0; i < ts.numel(); ++i) scale = std::max(scale, double(std::fabs(ts.at(i))));
+        CHECK_MSG(fixtures::maxAbsDiff(readNpy(tmp + "/onnx_map.npy"), ts) <= 1e-4 * scale, m);
+    }
+    // Evaluation over a dataset equals the TorchScript file's.
+    const std::string data = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --limit 200 --json";
+    const Json ea = Json::parse(cli("evaluate --model " + onnx + " --data " + data).out), eb = Json::parse(cli("evaluate --model " + demo + " --data " + data).out);
+    CHECK(std::fabs(ea.find("top1")->asNumber() - eb.find("top1")->asNumber()) < 1e-9);
+    // Gradient methods and TorchScript-only commands: one line, exit 2.
+    r = cli("attribute --model " + onnx + " --input " + sneaker + " --target 7 --method saliency --out " + tmp + "/no.npy");
+    CHECK_MSG(r.status == 2 && lines(r.err) == 1 && r.err.find("needs gradients") != std::string::npos && r.err.find("occlusion") != std::string::npos, r.err);
+    r = cli("attention --model " + onnx + " --input " + sneaker + " --out " + tmp + "/no.npy");
+    CHECK_MSG(r.status == 2 && lines(r.err) == 1 && r.err.find("TorchScript") != std::string::npos, r.err);
+    // A damaged file: one line naming it.
+    r = cli("info --model " + fixtures::path("onnx/truncated.onnx"));
+    CHECK_MSG(r.status == 2 && lines(r.err) == 1 && r.err.find("truncated.onnx") != std::string::npos, r.err);
+    r = cli("info --model " + fixtures::path("onnx/vit_op13.onnx"));
+    CHECK_MSG(r.status == 2 && lines(r.err) == 1 && r.err.find("cannot import") != std::string::npos, r.err);
+}
+
 TEST(man_page_and_completion_list_every_command_and_option)
 {
     const Run man = cli("help --man"), comp = cli("help --bash-completion");

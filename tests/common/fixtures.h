@@ -13,6 +13,13 @@ inline std::string dir() { return PELLUCID_FIXTURES_DIR; }
 inline std::string path(const std::string &name) { return dir() + "/" + name; }
 inline std::string reference(const std::string &name) { return std::string(PELLUCID_REFERENCE_DIR) + "/" + name; }
 inline std::string resources(const std::string &name) { return std::string(PELLUCID_RESOURCES_DIR) + "/" + name; }
+/// Load options for the CPU (the tests' models run there whatever the machine has).
+inline pellucid::LoadOptions cpuOptions()
+{
+    pellucid::LoadOptions o;
+    o.device = pellucid::DevicePreference::Cpu;
+    return o;
+}
 
 /// A committed fixture model, loaded on the CPU.
 inline std::unique_ptr<pellucid::Model> loadCpu(const std::string &file)

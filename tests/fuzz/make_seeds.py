@@ -218,6 +218,26 @@ def seeds_session():
     return s
 
 
+def seeds_onnx():
+    import onnx
+    from onnx import helper, TensorProto
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 4, 4])
+    w = helper.make_tensor("w", TensorProto.FLOAT, [3], [1.0, 2.0, 3.0])
+    relu = helper.make_graph([helper.make_node("Relu", ["x"], ["r"], name="relu"),
+                              helper.make_node("Mul", ["r", "w"], ["y"], name="scale")], "g", [x], [y], [w])
+    model = helper.make_model(relu, producer_name="seeds", opset_imports=[helper.make_opsetid("", 13)])
+    model.metadata_props.add(key="pellucid.json", value='{"task": "classification"}')
+    tiny = model.SerializeToString()
+    symbolic = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                                                   [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])],
+                                                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])]))
+    densenet = fixture("onnx/densenet_op13.onnx")
+    return {"tiny": tiny, "symbolic": symbolic.SerializeToString(), "densenet": densenet, "densenet_prefix": densenet[:5000],
+            "varint_overrun": b"\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", "length_overrun": b"\x3a\xff\xff\xff\xff\x0f",
+            "group_wire": b"\x0b\x0c", "no_graph": b"\x08\x07"}
+
+
 def main():
     makers = {name[len("seeds_"):]: fn for name, fn in globals().items() if name.startswith("seeds_")}
     total = 0

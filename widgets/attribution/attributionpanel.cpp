@@ -1,5 +1,7 @@
 #include "widgets/attribution/attributionpanel.h"
 
+#include <QStandardItemModel>
+
 #include "widgets/attribution/attributionview.h"
 
 #include <QCheckBox>
@@ -183,8 +185,31 @@ void AttributionPanel::setModel(const ModelSummary &summary)
     for (const auto &l : summary.layers)
         if (isCamLayer(l)) mLayer->addItem(QString::fromStdString(l.path));
     mLayer->setCurrentText(QString::fromStdString(suggestedCamLayer(summary)));
+    // A model another backend runs (ONNX through OpenCV DNN) has no gradients: only the forward-only methods.
+    const bool gradients = summary.format == "torchscript";
+    if (auto *items = qobject_cast<QStandardItemModel *>(mMethod->model())) {
+        for (int i = 0; i < mMethod->count(); ++i) {
+            const auto m = AttributionMethod(mMethod->itemData(i).toInt());
+            if (QStandardItem *item = items->item(i)) {
+                item->setEnabled(gradients || isForwardOnlyMethod(m));
+                item->setToolTip(gradients || isForwardOnlyMethod(m) ? QString() : tr("needs gradients: %1 models run forward passes only")
+                                                                                      .arg(QString::fromStdString(summary.format).toUpper()));
+            }
+        }
+    }
+    if (!gradients && !isForwardOnlyMethod(AttributionMethod(mMethod->currentData().toInt()))) {
+        const QSignalBlocker b3(mMethod);
+        mMethod->setCurrentIndex(mMethod->findData(int(AttributionMethod::Occlusion)));
+    }
     mLast.clear();
     updateEnabled();
+}
+
+bool AttributionPanel::methodOffered(AttributionMethod m) const
+{
+    const int i = mMethod->findData(int(m));
+    const auto *items = qobject_cast<const QStandardItemModel *>(mMethod->model());
+    return i >= 0 && (!items || !items->item(i) || items->item(i)->isEnabled());
 }
 
 void AttributionPanel::setInput(const TensorValue &input, quint64 inputId)

@@ -50,6 +50,8 @@ public:
 
     // For tests and scripting.
     void setMethod(AttributionMethod m);
+    /// Whether the method list offers `m` for the open model (a forward-only backend greys out the others).
+    bool methodOffered(AttributionMethod m) const;
     void setTargetClass(int index);   // -1: predicted
     void setCamLayer(const QString &layer);
     void setCompareMethods(const std::vector<AttributionMethod> &methods);   // empty: single view

@@ -15,6 +15,8 @@ int cmdInfo(const Args &a)
     j["model"] = s.path;
     j["device"] = s.device;
     j["torch"] = s.torchVersion;
+    j["format"] = s.format;     // "torchscript" or "onnx"
+    j["runtime"] = s.runtime;   // "LibTorch 1.13.0", "OpenCV DNN 4.6.0"
     j["metadata"] = metadataToJson(s.metadata);
     Json in = Json::object();
     in["shape"] = shapeJson(s.inputShape);

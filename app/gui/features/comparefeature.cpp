@@ -100,7 +100,7 @@ void CompareFeature::addActions(Menus &menus)
 {
     menus.file->addAction(tr("Co&mpare with…"), this, [this] {
         const QString path = QFileDialog::getOpenFileName(mWindow, tr("Compare with a second model"), QString(),
-                                                          tr("TorchScript (*.pt *.pth *.ptl *.zip);;All files (*)"));
+                                                          tr("Models (*.pt *.pth *.ptl *.zip *.onnx);;All files (*)"));
         if (!path.isEmpty()) mWorkspace->openCompareModel(path);
     });
 }

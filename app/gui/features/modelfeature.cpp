@@ -61,7 +61,7 @@ void ModelFeature::addActions(Menus &menus)
     QMenu *file = menus.file;
     file->addAction(tr("&Open model…"), QKeySequence::Open, this, [this] {
         const QString path =
-            QFileDialog::getOpenFileName(mWindow, tr("Open TorchScript model"), QString(), tr("TorchScript (*.pt *.pth *.ptl *.zip);;All files (*)"));
+            QFileDialog::getOpenFileName(mWindow, tr("Open model"), QString(), tr("Models (*.pt *.pth *.ptl *.zip *.onnx);;TorchScript (*.pt *.pth *.ptl *.zip);;ONNX (*.onnx);;All files (*)"));
         if (!path.isEmpty()) mWorkspace->openModel(path);
     });
     file->addAction(tr("Model &settings…"), this, [this] {

@@ -71,7 +71,7 @@ TEST(malformed_sidecar_metadata)
 
 TEST(wrong_input_shape_names_both_shapes)
 {
-    auto model = Model::load(fixtures::path("seqcnn_scripted.pt"), {DevicePreference::Cpu});
+    auto model = Model::load(fixtures::path("seqcnn_scripted.pt"), fixtures::cpuOptions());
     const TensorValue bad({1, 1, 16, 16}, std::vector<float>(256, 0.5f));
     CHECK_THROWS_WITH(model->forward(bad, {}), Error, "[1, 1, 16, 16]");
     CHECK_THROWS_WITH(model->forward(bad, {}), Error, "[1, 3, 16, 16]");
@@ -82,14 +82,14 @@ TEST(wrong_input_shape_names_both_shapes)
 
 TEST(unknown_layer_suggests_close_names)
 {
-    auto model = Model::load(fixtures::path("seqcnn_traced.pt"), {DevicePreference::Cpu});
+    auto model = Model::load(fixtures::path("seqcnn_traced.pt"), fixtures::cpuOptions());
     CHECK_THROWS_WITH(model->resolveLayer("features.3.rellu"), Error, "Did you mean: features.3.relu");
     CHECK(codeOf([&] { model->resolveLayer("nope"); }) == ErrorCode::UnknownLayer);
 }
 
 TEST(forward_that_raises)
 {
-    auto model = Model::load(fixtures::path("thrower_scripted.pt"), {DevicePreference::Cpu});
+    auto model = Model::load(fixtures::path("thrower_scripted.pt"), fixtures::cpuOptions());
     CHECK(!model->summary().dryRunError.empty());   // no candidate shape has 7 channels
     const TensorValue input = readNpy(fixtures::path("thrower_input.npy"));
     CHECK_THROWS_WITH(model->forward(input, {}), Error, "Thrower expects 7 input channels");
@@ -101,7 +101,7 @@ TEST(forward_that_raises)
 
 TEST(nan_outputs_are_counted_not_hidden)
 {
-    auto model = Model::load(fixtures::path("nannet_scripted.pt"), {DevicePreference::Cpu});
+    auto model = Model::load(fixtures::path("nannet_scripted.pt"), fixtures::cpuOptions());
     const TensorValue input = readNpy(fixtures::path("nannet_input.npy"));
     auto out = computeActivations(*model, input, 1, "conv", 3, 16);
     CHECK(out->logitStats.nanCount > 0);

@@ -221,7 +221,7 @@ TEST(activations_job_end_to_end)
 {
     Recorder rec;
     Engine engine([&](const JobEvent &e) { rec(e); });
-    const uint64_t load = engine.submit(loadModelJob(fixtures::resources("models/fashion_mnist_cnn.pt"), {DevicePreference::Cpu}));
+    const uint64_t load = engine.submit(loadModelJob(fixtures::resources("models/fashion_mnist_cnn.pt"), fixtures::cpuOptions()));
     const TensorValue input({1, 1, 28, 28}, std::vector<float>(784, 0.25f));
     const uint64_t act = engine.submit(activationsJob(input, 7, "features.5", 3));
     const uint64_t bad = engine.submit(
@@ -257,7 +257,7 @@ TEST(a_slider_storm_leaves_no_backlog_and_the_newest_result_last)
     const int requests = std::getenv("PELLUCID_STORM_REQUESTS") ? std::atoi(std::getenv("PELLUCID_STORM_REQUESTS")) : 1000;
     Recorder rec;
     Engine engine([&](const JobEvent &e) { rec(e); });
-    engine.submit(loadModelJob(fixtures::resources("models/fashion_mnist_cnn.pt"), {DevicePreference::Cpu}));
+    engine.submit(loadModelJob(fixtures::resources("models/fashion_mnist_cnn.pt"), fixtures::cpuOptions()));
     CHECK(engine.waitIdle(30000));
     std::vector<uint64_t> gens;
     const auto start = std::chrono::steady_clock::now();
@@ -418,8 +418,8 @@ TEST(workspace_holds_several_models_by_id)
     // Two models loaded at once under their ids; a job names the models it uses; reloading one id keeps the other.
     Recorder rec;
     Engine engine([&](const JobEvent &e) { rec(e); });
-    const uint64_t a = engine.submit(loadModelJob(fixtures::resources("models/fashion_mnist_cnn.pt"), {DevicePreference::Cpu}));
-    const uint64_t b = engine.submit(loadModelJob(fixtures::path("seqcnn_scripted.pt"), {DevicePreference::Cpu}, kCompareModel));
+    const uint64_t a = engine.submit(loadModelJob(fixtures::resources("models/fashion_mnist_cnn.pt"), fixtures::cpuOptions()));
+    const uint64_t b = engine.submit(loadModelJob(fixtures::path("seqcnn_scripted.pt"), fixtures::cpuOptions(), kCompareModel));
     struct Both : JobOutput {
         std::string main, compare;
         bool hasOther = true;
@@ -448,7 +448,7 @@ TEST(workspace_holds_several_models_by_id)
     CHECK_EQ(engine.modelSummary(kCompareModel)->fileName, std::string("seqcnn_scripted.pt"));
     CHECK(engine.modelSummary("encoder") == nullptr);
     // Loading the main model again leaves the compared one in place; the two loads do not supersede each other.
-    engine.submit(loadModelJob(fixtures::path("seqcnn_traced.pt"), {DevicePreference::Cpu}));
+    engine.submit(loadModelJob(fixtures::path("seqcnn_traced.pt"), fixtures::cpuOptions()));
     CHECK(engine.waitIdle(30000));
     CHECK_EQ(engine.modelSummary()->fileName, std::string("seqcnn_traced.pt"));
     CHECK_EQ(engine.modelSummary(kCompareModel)->fileName, std::string("seqcnn_scripted.pt"));

@@ -36,7 +36,7 @@ TEST(attribution_cnn_traced_and_scripted)
 {
     const TensorValue input = readNpy(fixtures::reference("attribution/cnn/input.npy"));
     for (const char *f : {"attribution/cnn/model_traced.pt", "attribution/cnn/model_scripted.pt"}) {
-        auto model = Model::load(fixtures::reference(f), {DevicePreference::Cpu});
+        auto model = Model::load(fixtures::reference(f), fixtures::cpuOptions());
         checkOutputs(*model, input, "attribution/cnn/logits.npy");
         const ForwardResult r = model->forward(input, {"features.5"});
         CHECK(r.taps.count("features.5") == 1);

@@ -35,7 +35,7 @@ void checkAllTaps(const std::string &name)
     const Json &e = entry(name);
     const TensorValue input = readNpy(fixtures::path(e.find("input")->asString()));
     for (const Json &file : e.find("files")->asArray()) {
-        auto model = Model::load(fixtures::path(file.asString()), {DevicePreference::Cpu});
+        auto model = Model::load(fixtures::path(file.asString()), fixtures::cpuOptions());
         std::vector<std::string> paths;
         for (const auto &kv : e.find("layers")->asObject()) paths.push_back(kv.first);
         const ForwardResult r = model->forward(input, paths);
@@ -70,7 +70,7 @@ TEST(taps_tuple_outputs) { checkAllTaps("tuplenet"); }
 
 TEST(tap_in_untaken_branch_is_reported)
 {
-    auto model = Model::load(fixtures::path("control_scripted.pt"), {DevicePreference::Cpu});
+    auto model = Model::load(fixtures::path("control_scripted.pt"), fixtures::cpuOptions());
     const TensorValue input = readNpy(fixtures::path("control_input.npy"));
     CHECK_THROWS_WITH(model->forward(input, {"neg"}), Error, "not executed");
 }
@@ -78,7 +78,7 @@ TEST(tap_in_untaken_branch_is_reported)
 TEST(catalogue_lists_modules_shapes_and_parameters)
 {
     for (const char *file : {"seqcnn_traced.pt", "seqcnn_scripted.pt"}) {
-        auto model = Model::load(fixtures::path(file), {DevicePreference::Cpu});
+        auto model = Model::load(fixtures::path(file), fixtures::cpuOptions());
         const ModelSummary &s = model->summary();
         CHECK_EQ(s.layers.size(), size_t(13));
         CHECK_EQ(s.inputShapeSource, std::string("metadata"));
@@ -118,7 +118,7 @@ TEST(tuple_layer_elements_are_addressable)
 
 TEST(input_shape_from_dry_run_without_metadata)
 {
-    auto model = Model::load(fixtures::path("control_scripted.pt"), {DevicePreference::Cpu});
+    auto model = Model::load(fixtures::path("control_scripted.pt"), fixtures::cpuOptions());
     CHECK_EQ(model->summary().inputShapeSource, std::string("dry-run"));
     CHECK_EQ(model->summary().inputShape.size(), size_t(4));
     CHECK_EQ(model->summary().inputShape[1], int64_t(1));
@@ -126,7 +126,7 @@ TEST(input_shape_from_dry_run_without_metadata)
 
 TEST(demo_model_loads_with_metadata)
 {
-    auto model = Model::load(fixtures::resources("models/fashion_mnist_cnn.pt"), {DevicePreference::Cpu});
+    auto model = Model::load(fixtures::resources("models/fashion_mnist_cnn.pt"), fixtures::cpuOptions());
     const ModelSummary &s = model->summary();
     CHECK_EQ(s.metadata.labels.size(), size_t(10));
     CHECK(s.inputShape == (Shape{1, 1, 28, 28}));

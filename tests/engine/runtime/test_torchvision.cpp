@@ -170,7 +170,7 @@ TEST(hugging_face_configs_give_labels_and_preprocessing)
     write("preprocessor_config.json",
           "{\"image_mean\": [0.485, 0.456, 0.406], \"image_std\": [0.229, 0.224, 0.225], "
           "\"rescale_factor\": 0.00392156862745098, \"size\": {\"shortest_edge\": 80}, \"crop_size\": {\"height\": 64, \"width\": 64}}");
-    auto m = Model::load((dir / "model.pt").string(), {DevicePreference::Cpu});
+    auto m = Model::load((dir / "model.pt").string(), fixtures::cpuOptions());
     const ModelMetadata &md = m->summary().metadata;
     CHECK_EQ(md.source, std::string("huggingface"));
     CHECK_EQ(md.labels.size(), size_t(10));
@@ -184,9 +184,9 @@ TEST(hugging_face_configs_give_labels_and_preprocessing)
     // Another tool's config.json is not read; a malformed Hugging Face one is named.
     fs::remove(dir / "preprocessor_config.json");
     write("config.json", "{\"verbose\": true}");
-    CHECK_EQ(Model::load((dir / "model.pt").string(), {DevicePreference::Cpu})->summary().metadata.source, std::string("none"));
+    CHECK_EQ(Model::load((dir / "model.pt").string(), fixtures::cpuOptions())->summary().metadata.source, std::string("none"));
     write("config.json", "{\"model_type\": \"resnet\", \"id2label\": {\"0\": \"a\", \"2\": \"c\"}}");
-    CHECK_THROWS_WITH(Model::load((dir / "model.pt").string(), {DevicePreference::Cpu}), Error, "config.json (field 'id2label')");
+    CHECK_THROWS_WITH(Model::load((dir / "model.pt").string(), fixtures::cpuOptions()), Error, "config.json (field 'id2label')");
     fs::remove_all(dir);
 }
 

@@ -7,6 +7,9 @@
 #include "app/gui/composerdialog.h"
 #include "app/gui/features/figuresfeature.h"
 #include "widgets/activations/activationgrid.h"
+#ifdef PELLUCID_HAVE_ONNX
+#include "engine/onnx/onnxbackend.h"
+#endif
 #include "widgets/activations/activationpanel.h"
 #include "widgets/attribution/attributionpanel.h"
 #include "widgets/attribution/attributionview.h"
@@ -346,7 +349,7 @@ private slots:
         fs.dpi = 300;
         fs.title = "Figure title";
         fs.caption = "A caption under the figure.";
-        for (const QString &panel : {"attribution", "activations", "channel", "histogram", "prediction"}) {
+        for (const QString panel : {"attribution", "activations", "channel", "histogram", "prediction"}) {
             // SVG: valid XML with vector text for the labels; heat maps embedded as images.
             const QString svg = dir.filePath(panel + ".svg");
             const QStringList files = w->exportPanel(panel, svg, fs, true);
@@ -421,7 +424,7 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(FigureError, exportFigure(*w->figureSource("prediction"), "/nonexistent-dir/x.pdf", fs));
         for (const QString &name : QDir(dir.path()).entryList(QDir::Files | QDir::Hidden)) QVERIFY2(!name.contains("tmp-export"), qPrintable(name));
         // Keep the exported figures in the build folder to look at.
-        for (const QString &name :
+        for (const QString name :
              {"attribution.png", "prediction.png", "activations.png", "activations.pdf", "attribution.svg", "channel.png", "histogram.png"}) {
             const QString keep = QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/export_" + name;
             QFile::remove(keep);
@@ -934,6 +937,50 @@ private slots:
         units->selectUnits({});
         emit units->editRequested(false);
         QVERIFY(units->statusLabel()->text().contains("Select units"));
+    }
+
+    void onnxModelRunsForwardOnlyViews()
+    {
+        // The CNN demo exported to ONNX (OpenCV DNN): nodes as layers, activations, predictions, the forward-only
+        // methods offered and run, the gradient methods greyed out; then back to a TorchScript model.
+#ifdef PELLUCID_HAVE_ONNX
+        registerOnnxBackend();
+#else
+        QSKIP("this build has no ONNX backend (OpenCV's dnn module)");
+#endif
+        MainWindow w;
+        w.resize(1400, 900);
+        w.setSampleFolder(res("samples"));
+        w.show();
+        QSignalSpy shown(&w, &MainWindow::activationsShown);
+        w.openModel(res("models/fashion_mnist_cnn.onnx"));
+        QVERIFY(shown.wait(30000));
+        QCOMPARE(QString::fromStdString(w.modelSummary()->format), QString("onnx"));
+        QCOMPARE(w.currentLayer(), QString("/features/2/Relu"));   // the file's suggested layer
+        QVERIFY(waitShown(w, [&] { w.openImage(res("samples/7-sneaker.png")); }));
+        QVERIFY(waitShown(w, [&] { w.selectLayer("/features/9/Relu"); }));
+        QCOMPARE(w.activationPanel()->grid()->channelCount(), 64);
+        QCOMPARE(w.predictionChart()->labels().value(0), QString("Sneaker"));
+        AttributionPanel *panel = w.attributionPanel();
+        for (AttributionMethod m : allMethods()) QCOMPARE(panel->methodOffered(m), isForwardOnlyMethod(m));
+        QVERIFY(isForwardOnlyMethod(panel->currentParams().method));
+        QSignalSpy attr(&w, &MainWindow::attributionShown);
+        QSignalSpy errors(&w, &MainWindow::errorShown);
+        w.attributionDock()->raise();
+        panel->setMethod(AttributionMethod::Occlusion);
+        QTRY_VERIFY_WITH_TIMEOUT(!panel->mainView()->overlay().isNull() && std::any_of(attr.begin(), attr.end(), [](const QList<QVariant> &a) {
+                                     return !a.at(1).toBool();
+                                 }),
+                                 60000);
+        QCOMPARE(panel->mainView()->overlay().size(), QSize(28, 28));
+        QVERIFY2(errors.isEmpty(), qPrintable(errors.isEmpty() ? QString() : errors.first().at(0).toString()));
+        QTest::qWait(200);
+        w.grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/onnx_attribution.png");
+        // A TorchScript model offers every method again.
+        QSignalSpy ready(&w, &MainWindow::modelReady);
+        w.openModel(res("models/fashion_mnist_cnn.pt"));
+        QVERIFY(ready.wait(30000));
+        for (AttributionMethod m : allMethods()) QVERIFY(panel->methodOffered(m));
     }
 
     void activationsUnitsOnTheCnnDemo()
