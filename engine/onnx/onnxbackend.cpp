@@ -96,7 +96,10 @@ public:
             node.name = cvName.rfind(kNodePrefix, 0) == 0 ? cvName.substr(std::strlen(kNodePrefix)) : cvName;
             const cv::Ptr<cv::dnn::Layer> layer = mNet.getLayer(cvName);
             const auto it = opOf.find(node.name);
-            node.op = it != opOf.end() ? it->second : (layer ? layer->type : std::string("Layer"));
+            // Layers OpenCV adds of its own (a Flatten's inner reshape, "/classifier/0/Flatten/flatten") are
+            // not nodes of the file: they are not listed (their outputs are a node's, or OpenCV's internals).
+            if (it == opOf.end()) continue;
+            node.op = it->second;
             if (layer)
                 for (const cv::Mat &b : layer->blobs) node.parameters += int64_t(b.total()) * b.channels();
             mCvName[node.name] = cvName;

@@ -168,8 +168,13 @@ void readGraph(Reader r, OnnxFileInfo &info)
                 }
             }
             int64_t numel = 1;
-            for (uint64_t d : dims) numel = d > uint64_t(1) << 40 ? 0 : std::min<int64_t>(numel * int64_t(d), int64_t(1) << 50);
-            info.initializerValues += numel;
+            // Saturated at 2^50: a hostile file's dims must not overflow the count (a fuzzed input did).
+            constexpr int64_t kCap = int64_t(1) << 50;
+            for (uint64_t d : dims) {
+                int64_t next = 0;
+                numel = d > uint64_t(kCap) || __builtin_mul_overflow(numel, int64_t(d), &next) ? kCap : std::min(next, kCap);
+            }
+            info.initializerValues = std::min(info.initializerValues + numel, int64_t(1) << 60);
             initializers.insert(name);
         } else if (f == 11 || f == 12) {   // input, output
             std::string name;
