@@ -1284,8 +1284,7 @@ TEST(onnx_models_through_opencv_dnn)
                 + "/ts_map.npy");
         CHECK_MSG(r.status == 0, r.err);
         const TensorValue ts = readNpy(tmp + "/ts_map.npy");
-        double scale = 1e-6;
-        for (int64_t i = 0; i < ts.numel(); ++i) scale = std::max(scale, double(std::fabs(ts.at(i))));
+        const double scale = std::max(1e-6, fixtures::maxAbs(ts));
         CHECK_MSG(fixtures::maxAbsDiff(readNpy(tmp + "/onnx_map.npy"), ts) <= 1e-4 * scale, m);
     }
     // Evaluation over a dataset equals the TorchScript file's.

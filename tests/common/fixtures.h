@@ -22,12 +22,7 @@ inline pellucid::LoadOptions cpuOptions()
 }
 
 /// A committed fixture model, loaded on the CPU.
-inline std::unique_ptr<pellucid::Model> loadCpu(const std::string &file)
-{
-    pellucid::LoadOptions o;
-    o.device = pellucid::DevicePreference::Cpu;
-    return pellucid::Model::load(path(file), o);
-}
+inline std::unique_ptr<pellucid::Model> loadCpu(const std::string &file) { return pellucid::Model::load(path(file), cpuOptions()); }
 
 /// Batch element 0 of a tensor, keeping a batch dimension of 1.
 inline pellucid::TensorValue firstItem(const pellucid::TensorValue &batch)

@@ -24,6 +24,11 @@ using namespace pellucid;
 
 namespace {
 
+using fixtures::maxAbs;
+using fixtures::maxAbsDiff;
+
+LoadOptions cpu() { return fixtures::cpuOptions(); }
+
 const Json &manifest()
 {
     static const Json m = [] {
@@ -36,13 +41,6 @@ const Json &manifest()
 }
 
 std::string onnxPath(const std::string &file) { return fixtures::path("onnx/" + file); }
-
-LoadOptions cpu()
-{
-    LoadOptions o;
-    o.device = DevicePreference::Cpu;
-    return o;
-}
 
 /// A node's output against the hook's digest (relative to the tensor's scale: random weights without
 /// normalisation grow values to 1e5 and more); a message naming what differs, or "".
@@ -67,21 +65,6 @@ std::string compare(const TensorValue &t, const Json &d)
         }
     }
     return why.str();
-}
-
-double maxAbsDiff(const TensorValue &a, const TensorValue &b)
-{
-    if (a.shape() != b.shape()) return INFINITY;
-    double m = 0;
-    for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, double(std::fabs(a.at(i) - b.at(i))));
-    return m;
-}
-
-double maxAbs(const TensorValue &a)
-{
-    double m = 0;
-    for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, double(std::fabs(a.at(i))));
-    return m;
 }
 
 // What OpenCV 4.6's importer reads of torch 1.13's exports (README, ONNX models).
