@@ -8,4 +8,5 @@ bash packaging/build.sh
 # few cores their spinning takes the CPU from OpenBLAS's threads (2-4x slower, erratic; README, Performance).
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 export QT_QPA_PLATFORM=offscreen
-ctest --test-dir build --output-on-failure "$@"
+# Tests run side by side on every core (the CLI cases in four shards); `./test.sh -j 1` runs them one by one.
+ctest --test-dir build --output-on-failure -j "$(nproc)" "$@"

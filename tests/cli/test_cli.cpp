@@ -27,10 +27,19 @@ namespace {
 
 using testkit::Run;
 
-Run cli(const std::string &args) { return testkit::runShell(std::string(PELLUCID_CLI) + " " + args, std::string(PELLUCID_TMP) + "/cli_stderr.txt"); }
+// Each shard (TESTKIT_SHARD, tests/gui/CMakeLists.txt) writes in its own folder, so shards run side by side.
+std::string shardFolder()
+{
+    const auto [k, n] = testkit::shard();
+    const std::string dir = std::string(PELLUCID_TMP) + "/cli_shard" + std::to_string(k) + "of" + std::to_string(n);
+    std::filesystem::create_directories(dir);
+    return dir;
+}
 
 const std::string demo = fixtures::resources("models/fashion_mnist_cnn.pt");
-const std::string tmp = PELLUCID_TMP;
+const std::string tmp = shardFolder();
+
+Run cli(const std::string &args) { return testkit::runShell(std::string(PELLUCID_CLI) + " " + args, tmp + "/cli_stderr.txt"); }
 
 int lines(const std::string &s)
 {

@@ -1,13 +1,16 @@
 #pragma once
 // A minimal test harness for the engine tests (the headless engine build has no Qt Test or GoogleTest).
 // TEST(name) { ... } registers a case; CHECK* record failures; main() runs all (or those whose name
-// contains argv[1]) and ends with the line "N passed, N failed".
+// contains argv[1]) and ends with the line "N passed, N failed". TESTKIT_SHARD=K/N in the environment runs
+// only every N-th case from the K-th (1-based), so ctest can run one executable's cases in parallel shards.
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace testkit {
@@ -39,10 +42,27 @@ inline void fail(const char *file, int line, const std::string &what)
     std::fprintf(stderr, "  FAIL %s:%d: %s\n", file, line, what.c_str());
 }
 
+/// TESTKIT_SHARD=K/N: {K, N}; {1, 1} when unset. A malformed value is a failure of the run, not ignored.
+inline std::pair<int, int> shard()
+{
+    const char *v = std::getenv("TESTKIT_SHARD");
+    if (!v || !*v) return {1, 1};
+    int k = 0, n = 0;
+    char tail = 0;
+    if (std::sscanf(v, "%d/%d%c", &k, &n, &tail) != 2 || n < 1 || k < 1 || k > n) {
+        std::fprintf(stderr, "TESTKIT_SHARD=%s: expected K/N with 1 <= K <= N\n", v);
+        std::exit(1);
+    }
+    return {k, n};
+}
+
 inline int runAll(int argc, char **argv)
 {
     int passed = 0, failed = 0;
+    const auto [shardK, shardN] = shard();
+    int index = -1;
     for (const Case &c : registry()) {
+        if (++index % shardN != shardK - 1) continue;
         if (argc > 1 && std::string(c.name).find(argv[1]) == std::string::npos) continue;
         const int before = failures();
         try {
