@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include <dlfcn.h>
+#include <cstdlib>
 
 namespace pellucid {
 namespace {
@@ -301,10 +302,13 @@ constexpr bool kAddressSanitizer = false;
 /// in the global scope: RTLD_DEEPBIND. AddressSanitizer refuses RTLD_DEEPBIND; its builds bind normally when
 /// no protobuf is loaded yet (a program without LibTorch, as the fuzz harnesses), else open the plugin in a
 /// link-map namespace of its own (dlmopen: its own libc too, which the plugin's C interface allows: what it
-/// allocates, it frees).
+/// allocates, it frees). PELLUCID_PLUGIN_DLMOPEN=1 takes the dlmopen route in any build, for tools that preload
+/// their own malloc (heaptrack), which RTLD_DEEPBIND does not mix with either.
 void *openPlugin(const std::string &path)
 {
-    if (!kAddressSanitizer) return dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    const bool ownNamespace = kAddressSanitizer || std::getenv("PELLUCID_PLUGIN_DLMOPEN");
+    if (!ownNamespace) return dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    if (!kAddressSanitizer) return dlmopen(LM_ID_NEWLM, path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!dlsym(RTLD_DEFAULT, "_ZN6google8protobuf11MessageLite14ParseFromArrayEPKvi")) return dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     return dlmopen(LM_ID_NEWLM, path.c_str(), RTLD_NOW | RTLD_LOCAL);
 }

@@ -11,6 +11,11 @@
 //                  [--lm M.pt [--lm-prompt P] [--lm-new G] [--lm-ids P.npy [--lm-continuation C.npy]]]  (only language models: per-step attribution of G
 //                                               generated tokens against one batched forward + backward, the
 //                                               logit lens against one forward)
+//   pellucid-bench --versus-captum [--model M] [--input-shape S] [--threads N] [--rounds R] [--methods a,b,...]
+//                  [--target T] [--ig-steps K] [--samples N] [--window W] [--stride S] [--ppe 1,16,64]
+//                  [--captum-script P] [--json OUT]
+//                                               (only: each method beside Captum 0.8.0 on the same file, input,
+//                                               target, settings and threads; PELLUCID_PYTHON picks the Python)
 // 1. Tap overhead: a forward with one layer tapped (the rewritten graph) against the module's own forward.
 // 2. Activation updates per second through the engine (job queue, worker thread, statistics, top-k).
 // 3. Attribution methods against the raw cost of their model passes.
@@ -19,6 +24,7 @@
 #include "engine/onnx/onnxbackend.h"
 #endif
 #include "engine/attribution/attribution.h"
+#include "engine/bench/versus_captum.h"
 #include "engine/runtime/engine.h"
 #include "engine/evaluation/evaluation.h"
 #include "engine/generative/generative.h"
@@ -32,6 +38,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <unistd.h>
@@ -88,15 +95,21 @@ int main(int argc, char **argv)
     int attentionTokens = 0;
     int liveFrames = 0;
     bool liveOnly = false;
+    bool versusCaptum = false;
+    VersusCaptumOptions versus;
+    versus.script = PELLUCID_CAPTUM_SCRIPT;
+    if (const char *py = std::getenv("PELLUCID_PYTHON")) versus.python = py;
     std::string lmModel, lmIds, lmContinuation;
     int lmPrompt = 16, lmNew = 32;
-    for (int i = 1; i < argc; ++i)
-        if (std::string(argv[i]) == "--live-only") {   // a flag: drop it from the key/value pairs
-            liveOnly = true;
-            for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
-            --argc;
-            break;
-        }
+    // Flags (no value): dropped from the key/value pairs.
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a != "--live-only" && a != "--versus-captum") continue;
+        (a == "--live-only" ? liveOnly : versusCaptum) = true;
+        for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
+        --argc;
+        --i;
+    }
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i], v = argv[i + 1];
         if (k == "--model")
@@ -149,11 +162,56 @@ int main(int argc, char **argv)
             attentionTokens = std::stoi(v);
         else if (k == "--live-frames")
             liveFrames = std::stoi(v);
+        else if (k == "--rounds")
+            versus.rounds = std::stoi(v);
+        else if (k == "--methods")
+            versus.methods = splitList(v);
+        else if (k == "--target")
+            versus.target = std::stoi(v);
+        else if (k == "--ig-steps")
+            versus.igSteps = std::stoi(v);
+        else if (k == "--samples")
+            versus.surrogateSamples = std::stoi(v);
+        else if (k == "--window")
+            versus.window = std::stoll(v);
+        else if (k == "--stride")
+            versus.stride = std::stoll(v);
+        else if (k == "--ppe") {
+            versus.perturbationsPerEval.clear();
+            for (const std::string &part : splitList(v)) versus.perturbationsPerEval.push_back(std::stoi(part));
+        } else if (k == "--captum-script")
+            versus.script = v;
         else if (k == "--input-shape") {
             for (const std::string &part : splitList(v)) userShape.push_back(std::stoll(part));
         } else {
             std::cerr << "unknown option " << k << "\n";
             return 1;
+        }
+    }
+    if (versusCaptum) {
+        try {
+            LoadOptions opts;
+            opts.threads = threads;
+            opts.device = DevicePreference::Cpu;
+            opts.inputShape = userShape;
+            auto m = Model::load(model, opts);
+            char tmpl[] = "/tmp/pellucid-versus-XXXXXX";
+            if (!mkdtemp(tmpl)) throw std::runtime_error("cannot create a folder in /tmp");
+            versus.workDir = tmpl;
+            versus.jsonOut = jsonOut;
+            // A seeded input in [0, 1), as an image, the same file for both.
+            const Shape shape = m->summary().inputShape;
+            std::mt19937 rng(1);
+            std::uniform_real_distribution<float> uniform(0.f, 1.f);
+            std::vector<float> values(size_t(shapeNumel(shape)));
+            for (float &v : values) v = uniform(rng);
+            const TensorValue x(shape, std::move(values));
+            const int rc = runVersusCaptum(*m, x, versus);
+            std::filesystem::remove_all(versus.workDir);
+            return rc;
+        } catch (const std::exception &e) {
+            std::cerr << "pellucid-bench: " << e.what() << "\n";
+            return 2;
         }
     }
     if (!lmModel.empty()) {

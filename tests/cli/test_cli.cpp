@@ -1271,7 +1271,8 @@ TEST(onnx_models_through_opencv_dnn)
     CHECK_EQ(a.find("top")->asArray()[0].find("label")->asString(), std::string("Sneaker"));
     for (size_t k = 0; k < 10; ++k) {
         CHECK_EQ(a.find("top")->asArray()[k].find("index")->asInt(), b.find("top")->asArray()[k].find("index")->asInt());
-        CHECK(std::fabs(a.find("top")->asArray()[k].find("probability")->asNumber() - b.find("top")->asArray()[k].find("probability")->asNumber()) < 1e-4);
+        CHECK(std::fabs(a.find("top")->asArray()[k].find("probability")->asNumber() - b.find("top")->asArray()[k].find("probability")->asNumber())
+              < 1e-4);
     }
     // The node list as layers; a node's output equals the module's.
     r = cli("layers --model " + onnx + " --json");
@@ -1286,11 +1287,11 @@ TEST(onnx_models_through_opencv_dnn)
     // Occlusion and Score-CAM equal the TorchScript model's.
     for (const std::string &m : {std::string("occlusion --window 1,4,4 --stride 1,4,4"), std::string("scorecam")}) {
         const std::string layer = m == "scorecam" ? " --layer " : "";
-        r = cli("attribute --model " + onnx + " --input " + sneaker + " --target 7 --method " + m + (layer.empty() ? "" : layer + "/features/9/Relu") + " --out " + tmp
-                + "/onnx_map.npy");
+        r = cli("attribute --model " + onnx + " --input " + sneaker + " --target 7 --method " + m + (layer.empty() ? "" : layer + "/features/9/Relu")
+                + " --out " + tmp + "/onnx_map.npy");
         CHECK_MSG(r.status == 0, r.err);
-        r = cli("attribute --model " + demo + " --input " + sneaker + " --target 7 --method " + m + (layer.empty() ? "" : layer + "features.9") + " --out " + tmp
-                + "/ts_map.npy");
+        r = cli("attribute --model " + demo + " --input " + sneaker + " --target 7 --method " + m + (layer.empty() ? "" : layer + "features.9")
+                + " --out " + tmp + "/ts_map.npy");
         CHECK_MSG(r.status == 0, r.err);
         const TensorValue ts = readNpy(tmp + "/ts_map.npy");
         const double scale = std::max(1e-6, fixtures::maxAbs(ts));
@@ -1298,11 +1299,14 @@ TEST(onnx_models_through_opencv_dnn)
     }
     // Evaluation over a dataset equals the TorchScript file's.
     const std::string data = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz --limit 200 --json";
-    const Json ea = Json::parse(cli("evaluate --model " + onnx + " --data " + data).out), eb = Json::parse(cli("evaluate --model " + demo + " --data " + data).out);
+    const Json ea = Json::parse(cli("evaluate --model " + onnx + " --data " + data).out),
+               eb = Json::parse(cli("evaluate --model " + demo + " --data " + data).out);
     CHECK(std::fabs(ea.find("top1")->asNumber() - eb.find("top1")->asNumber()) < 1e-9);
     // Gradient methods and TorchScript-only commands: one line, exit 2.
     r = cli("attribute --model " + onnx + " --input " + sneaker + " --target 7 --method saliency --out " + tmp + "/no.npy");
-    CHECK_MSG(r.status == 2 && lines(r.err) == 1 && r.err.find("needs gradients") != std::string::npos && r.err.find("occlusion") != std::string::npos, r.err);
+    CHECK_MSG(r.status == 2 && lines(r.err) == 1 && r.err.find("needs gradients") != std::string::npos
+                  && r.err.find("occlusion") != std::string::npos,
+              r.err);
     r = cli("attention --model " + onnx + " --input " + sneaker + " --out " + tmp + "/no.npy");
     CHECK_MSG(r.status == 2 && lines(r.err) == 1 && r.err.find("TorchScript") != std::string::npos, r.err);
     // A damaged file: one line naming it.

@@ -1,3 +1,4 @@
+#include "widgets/common/plot.h"
 #include "widgets/activations/channelview.h"
 
 #include "widgets/common/colormap.h"
@@ -17,7 +18,7 @@ ChannelView::ChannelView(QWidget *parent) : QWidget(parent)
 {
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
-    mPlot = new QCustomPlot(this);
+    mPlot = new Plot(this);
     mPlot->setMinimumSize(200, 180);
     layout->addWidget(mPlot);
     mPlot->axisRect()->setupFullAxesBox(true);

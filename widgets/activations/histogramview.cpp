@@ -1,3 +1,4 @@
+#include "widgets/common/plot.h"
 #include "widgets/activations/histogramview.h"
 
 #include <qcustomplot.h>
@@ -13,7 +14,7 @@ HistogramView::HistogramView(QWidget *parent) : QWidget(parent)
 {
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
-    mPlot = new QCustomPlot(this);
+    mPlot = new Plot(this);
     mPlot->setMinimumSize(200, 140);
     layout->addWidget(mPlot);
     mBars = new QCPBars(mPlot->xAxis, mPlot->yAxis);

@@ -4,6 +4,7 @@
 #include "engine/core/npy.h"
 #include "widgets/common/colormap.h"
 
+#include "widgets/common/plot.h"
 #include <qcustomplot.h>
 
 #include <QCheckBox>
@@ -345,7 +346,7 @@ AttentionPanel::AttentionPanel(QWidget *parent) : QWidget(parent)
     connect(mHeadView, &HeadView::scrollRequested, this, [this](int d) { mHeadBar->setValue(mHeadBar->value() + d); });
     mTabs->addTab(headTab, tr("Head view"));
 
-    mMatrix = new QCustomPlot(mTabs);
+    mMatrix = new Plot(mTabs);
     mMatrix->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     mMatrix->xAxis->setLabel(tr("key"));
     mMatrix->yAxis->setLabel(tr("query"));

@@ -3,6 +3,7 @@
 #include "engine/core/npy.h"
 #include "widgets/common/colormap.h"
 
+#include "widgets/common/plot.h"
 #include <qcustomplot.h>
 
 #include <QComboBox>
@@ -214,11 +215,11 @@ DissectionView::DissectionView(QWidget *parent) : QWidget(parent)
     mSide = new QVBoxLayout(right);
     mSide->setContentsMargins(0, 0, 0, 0);
     auto *pl = new QHBoxLayout;
-    mEffectPlot = new QCustomPlot(right);
+    mEffectPlot = new Plot(right);
     mEffectPlot->setMinimumSize(200, 160);
     mEffectPlot->yAxis->setLabel(tr("Δp when removed"));
     pl->addWidget(mEffectPlot, 1);
-    mCurvePlot = new QCustomPlot(right);
+    mCurvePlot = new Plot(right);
     mCurvePlot->setMinimumSize(200, 160);
     mCurvePlot->xAxis->setLabel(tr("top units removed together"));
     mCurvePlot->yAxis->setLabel(tr("Δp"));

@@ -1,3 +1,4 @@
+#include "widgets/common/plot.h"
 #include "widgets/dataset/datasetpanel.h"
 
 #include "widgets/common/colormap.h"
@@ -144,14 +145,14 @@ DatasetPanel::DatasetPanel(QWidget *parent) : QWidget(parent)
     mSummary->setWordWrap(true);
     el->addWidget(mSummary);
     auto *evalSplit = new QSplitter(Qt::Vertical, evalTab);
-    mConfusion = new QCustomPlot(evalSplit);
+    mConfusion = new Plot(evalSplit);
     mConfusion->setMinimumHeight(220);
     mPerClass = new QTableWidget(evalSplit);
     mPerClass->setColumnCount(5);
     mPerClass->setHorizontalHeaderLabels({tr("Class"), tr("Precision"), tr("Recall"), tr("F1"), tr("Support")});
     mPerClass->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
     mPerClass->verticalHeader()->hide();
-    mCalibration = new QCustomPlot(evalSplit);
+    mCalibration = new Plot(evalSplit);
     mCalibration->setMinimumHeight(160);
     el->addWidget(evalSplit, 1);
     mTabs->addTab(evalTab, tr("Evaluation"));
@@ -188,7 +189,7 @@ DatasetPanel::DatasetPanel(QWidget *parent) : QWidget(parent)
     mSelectMode->setToolTip(tr("Mouse mode of the scatter: drag to pan (wheel zooms), or select with a box or a lasso"));
     pbar->addWidget(mSelectMode);
     pl->addLayout(pbar);
-    mProjector = new QCustomPlot(projTab);
+    mProjector = new Plot(projTab);
     mProjector->setMouseTracking(true);
     mProjector->addLayer("lasso", nullptr, QCustomPlot::limAbove);
     mProjector->layer("lasso")->setMode(QCPLayer::lmBuffered);
@@ -230,12 +231,12 @@ DatasetPanel::DatasetPanel(QWidget *parent) : QWidget(parent)
     auto *runSanity = new QPushButton(tr("Sanity check (current input)"), qualTab);
     qbar->addWidget(runSanity);
     ql->addLayout(qbar);
-    mFaith = new QCustomPlot(qualTab);
+    mFaith = new Plot(qualTab);
     mFaith->setMinimumHeight(200);
     ql->addWidget(mFaith, 1);
     mSanityInfo = new QLabel(qualTab);
     ql->addWidget(mSanityInfo);
-    mSanity = new QCustomPlot(qualTab);
+    mSanity = new Plot(qualTab);
     mSanity->setMinimumHeight(160);
     ql->addWidget(mSanity, 1);
     mTabs->addTab(qualTab, tr("Explanation quality"));

@@ -14,6 +14,7 @@
 #include <QPainter>
 #include <QTabWidget>
 #include <QTextBrowser>
+#include "widgets/common/plot.h"
 #include <qcustomplot.h>
 #include <QPushButton>
 #include <QScrollArea>
@@ -382,7 +383,7 @@ QWidget *LatentPanel::buildCounterfactualTab()
     mCfSummary->setMinimumHeight(2 * mCfSummary->fontMetrics().height() + 6);
     mCfSummary->setSizePolicy(QSizePolicy::Preferred, QSizePolicy::Minimum);
     l->addWidget(mCfSummary);
-    mCfPlot = new QCustomPlot(w);
+    mCfPlot = new Plot(w);
     mCfPlot->setMinimumHeight(120);
     mCfPlot->xAxis->setLabel(tr("step"));
     mCfPlot->yAxis->setLabel(tr("p(target)"));
@@ -422,7 +423,7 @@ QWidget *LatentPanel::buildVaeTab()
     l->addWidget(mVaeSummary);
     mVaePairs = new ImageGrid(w);
     l->addWidget(mVaePairs, 2);
-    mKlPlot = new QCustomPlot(w);
+    mKlPlot = new Plot(w);
     mKlPlot->setMinimumHeight(140);
     mKlPlot->xAxis->setLabel(tr("latent dimension"));
     mKlPlot->yAxis->setLabel(tr("KL (nats)"));

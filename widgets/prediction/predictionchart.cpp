@@ -1,5 +1,6 @@
 #include "widgets/prediction/predictionchart.h"
 
+#include "widgets/common/plot.h"
 #include <qcustomplot.h>
 
 #include <QFile>
@@ -26,7 +27,7 @@ PredictionChart::PredictionChart(QWidget *parent) : QWidget(parent)
     mReason->setStyleSheet("color: #555;");
     mReason->hide();
     layout->addWidget(mReason, 1);
-    mPlot = new QCustomPlot(this);
+    mPlot = new Plot(this);
     mPlot->setMinimumSize(220, 160);
     layout->addWidget(mPlot);
     mBars = new QCPBars(mPlot->yAxis, mPlot->xAxis);   // horizontal bars

@@ -3,12 +3,14 @@
 #include "app/gui/enginebridge.h"
 #include "app/gui/features/activationsfeature.h"
 #include "app/gui/workspace.h"
+#include "widgets/common/plot.h"
 #include "widgets/prediction/predictionchart.h"
 
 #include <qcustomplot.h>
 
 #include <QMainWindow>
 #include <QSignalSpy>
+#include <QTabWidget>
 #include <QTest>
 
 using namespace pellucid;
@@ -21,6 +23,51 @@ QString fix(const QString &p) { return QStringLiteral(PELLUCID_FIXTURES_DIR) + "
 class TestActivations : public QObject {
     Q_OBJECT
 private slots:
+    // A plot keeps its paint buffers only while shown (the soak's memory growth was hidden plots' pixmaps),
+    // and still draws what it shows when shown again or grabbed while hidden.
+    void hiddenPlotsHoldNoPaintBuffers()
+    {
+        QTabWidget tabs;
+        auto *plot = new Plot;
+        plot->addGraph();
+        plot->graph(0)->setData({0, 1, 2, 3}, {0, 3, 1, 2});
+        plot->graph(0)->setPen(QPen(Qt::red, 3));
+        plot->rescaleAxes();
+        tabs.addTab(plot, "plot");
+        tabs.addTab(new QWidget, "other");
+        tabs.resize(400, 300);
+        tabs.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&tabs));
+        plot->replot();
+        QVERIFY(plot->paintBufferCount() > 0);
+        const QImage shown = plot->grab().toImage();
+        auto redPixels = [](const QImage &img) {
+            int n = 0;
+            for (int y = 0; y < img.height(); ++y)
+                for (int x = 0; x < img.width(); ++x) {
+                    const QColor c = img.pixelColor(x, y);
+                    n += c.red() > 200 && c.green() < 80 && c.blue() < 80;
+                }
+            return n;
+        };
+        QVERIFY(redPixels(shown) > 50);
+
+        tabs.setCurrentIndex(1);   // hidden in another tab
+        QCOMPARE(plot->paintBufferCount(), 0);
+        plot->graph(0)->setData({0, 1, 2, 3}, {3, 0, 2, 1});
+        plot->replot();   // new data while hidden: drawn, then dropped again
+        QCOMPARE(plot->paintBufferCount(), 0);
+        QVERIFY(redPixels(plot->grab().toImage()) > 50);   // grabbed while hidden (figure export): still drawn
+        QCOMPARE(plot->paintBufferCount(), 0);
+
+        tabs.setCurrentIndex(0);   // shown again: buffers back, the new data drawn
+        QTest::qWait(50);
+        QVERIFY(plot->paintBufferCount() > 0);
+        const QImage again = plot->grab().toImage();
+        QVERIFY(redPixels(again) > 50);
+        QVERIFY(again != shown);
+    }
+
     void predictionSaysWhyWhenThereAreNoClasses()
     {
         QMainWindow window;

@@ -21,6 +21,7 @@
 #include <QRegularExpression>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QPointer>
 #include <QTabWidget>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -358,11 +359,24 @@ private slots:
         // of use fill once (caches, fonts, the models' graph analyses) is in the baseline.
         storm(std::clamp<qint64>(qint64(seconds) * 200, 5000, 60000), false);
         QVERIFY(demoSettled());
+        // The views shown at the baseline (docks, their places, every tab widget's current tab) are shown again
+        // before the end's measurement: visible plots hold paint buffers of their size (2–3 MB each at this
+        // window size), so the two readings compare the same screen, and what differs is what was kept.
+        const QByteArray layout = w.saveState();
+        std::vector<std::pair<QPointer<QTabWidget>, int>> currentTabs;
+        for (QTabWidget *t : w.findChildren<QTabWidget *>()) currentTabs.emplace_back(t, t->currentIndex());
+        auto sameViews = [&] {
+            w.restoreState(layout);
+            for (auto &[t, index] : currentTabs)
+                if (t) t->setCurrentIndex(index);
+            settle(1000);
+        };
         const double startMb = residentMb(), startHeap = heapInUseMb();
         qInfo("soak: after the warm-up, resident %.1f MB (%s); heap in use by arena: %s", startMb, qPrintable(residentByKind()),
               qPrintable(heapByArena()));
         storm(qint64(seconds) * 1000, true);
         QVERIFY(demoSettled());
+        sameViews();
         const double endMb = residentMb(), endHeap = heapInUseMb();
         qInfo("soak: at the end, resident %.1f MB (%s); heap in use by arena: %s", endMb, qPrintable(residentByKind()), qPrintable(heapByArena()));
         if (qEnvironmentVariableIsSet("PELLUCID_SOAK_CACHES")) {   // how much of it Qt's pixmap cache holds

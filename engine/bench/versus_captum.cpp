@@ -1,0 +1,307 @@
+// pellucid-bench --versus-captum: each attribution method in Pellucid and in Captum 0.8.0 on the same
+// TorchScript file, input, target, settings and thread count, run after one another in rounds (so the
+// machine's drift hits both alike), with the time, the samples pushed through the model and how far the
+// two maps agree. Captum runs in a Python helper (packaging/bench/captum_methods.py) started once, over
+// pipes; where Python or Captum is missing the bench says so in one line and times Pellucid alone.
+#include "engine/bench/versus_captum.h"
+
+#include "engine/attribution/attribution.h"
+#include "engine/core/json.h"
+#include "engine/core/npy.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <signal.h>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace pellucid {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double median(std::vector<double> v)
+{
+    if (v.empty()) return NAN;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+/// The Python helper: one JSON request per line in, one JSON answer per line out.
+class CaptumHelper {
+public:
+    CaptumHelper(const std::string &python, const std::string &script)
+    {
+        if (access(script.c_str(), R_OK) != 0) {
+            mWhy = script + ": not found (set --captum-script)";
+            return;
+        }
+        if (access(python.c_str(), X_OK) != 0) {
+            mWhy = python + ": no Python there (set PELLUCID_PYTHON)";
+            return;
+        }
+        int toChild[2], fromChild[2];
+        if (pipe(toChild) != 0 || pipe(fromChild) != 0) {
+            mWhy = "cannot create pipes";
+            return;
+        }
+        mPid = fork();
+        if (mPid == 0) {
+            dup2(toChild[0], 0);
+            dup2(fromChild[1], 1);
+            close(toChild[0]);
+            close(toChild[1]);
+            close(fromChild[0]);
+            close(fromChild[1]);
+            execl(python.c_str(), python.c_str(), script.c_str(), static_cast<char *>(nullptr));
+            _exit(127);
+        }
+        close(toChild[0]);
+        close(fromChild[1]);
+        mOut = fdopen(toChild[1], "w");
+        mIn = fdopen(fromChild[0], "r");
+        const Json hello = receive();
+        if (hello.isObject() && hello.find("ready") && hello.find("ready")->asBool()) {
+            mReady = true;
+            mVersion = hello.find("captum") ? hello.find("captum")->asString() : "?";
+        } else {
+            mWhy = hello.isObject() && hello.find("why") ? hello.find("why")->asString() : "the helper did not start";
+        }
+    }
+    ~CaptumHelper()
+    {
+        if (mOut) fclose(mOut);
+        if (mIn) fclose(mIn);
+        if (mPid > 0) {
+            kill(mPid, SIGTERM);
+            waitpid(mPid, nullptr, 0);
+        }
+    }
+    bool ready() const { return mReady; }
+    const std::string &why() const { return mWhy; }
+    const std::string &version() const { return mVersion; }
+
+    Json request(const Json &req)
+    {
+        const std::string line = req.dump() + "\n";
+        if (std::fwrite(line.data(), 1, line.size(), mOut) != line.size() || std::fflush(mOut) != 0) return failure("the helper stopped");
+        return receive();
+    }
+
+private:
+    Json receive()
+    {
+        if (!mIn) return failure("no helper");
+        char *buf = nullptr;
+        size_t cap = 0;
+        const ssize_t n = getline(&buf, &cap, mIn);
+        std::string line = n > 0 ? std::string(buf, size_t(n)) : std::string();
+        std::free(buf);
+        if (line.empty()) return failure("the helper exited");
+        try {
+            return Json::parse(line);
+        } catch (const std::exception &) {
+            return failure("the helper's answer is not JSON: " + line.substr(0, 80));
+        }
+    }
+    static Json failure(const std::string &why)
+    {
+        Json j = Json::object();
+        j["ok"] = false;
+        j["ready"] = false;
+        j["why"] = why;
+        return j;
+    }
+
+    pid_t mPid = -1;
+    FILE *mOut = nullptr, *mIn = nullptr;
+    bool mReady = false;
+    std::string mWhy, mVersion;
+};
+
+bool randomMethod(AttributionMethod m)
+{
+    return m == AttributionMethod::SmoothGrad || m == AttributionMethod::Lime || m == AttributionMethod::KernelShap;
+}
+
+bool perturbationMethod(AttributionMethod m)
+{
+    return m == AttributionMethod::Occlusion || m == AttributionMethod::Lime || m == AttributionMethod::KernelShap;
+}
+
+}   // namespace
+
+int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOptions &o)
+{
+    const ModelSummary &s = model.summary();
+    const std::string dir = o.workDir;
+    const std::string inputPath = dir + "/versus_captum_input.npy";
+    writeNpy(inputPath, input);
+    CaptumHelper captum(o.python, o.script);
+    bool useCaptum = captum.ready();
+    if (useCaptum) {
+        Json load = Json::object();
+        load["op"] = "load";
+        load["model"] = s.path;
+        load["input"] = inputPath;
+        load["threads"] = int64_t(s.threads);
+        const Json r = captum.request(load);
+        if (!r.find("ok") || !r.find("ok")->asBool()) {
+            std::printf("captum: skipped — %s\n", r.find("why") ? r.find("why")->asString().c_str() : "cannot load the model");
+            useCaptum = false;
+        }
+    } else {
+        std::printf("captum: skipped — %s\n", captum.why().c_str());
+    }
+    const char *policy = std::getenv("OMP_WAIT_POLICY");
+    std::printf("\n[versus Captum %s] %s, input %s, target class %d, %d threads each (OMP_WAIT_POLICY=%s), %d rounds, compute only\n",
+                useCaptum ? captum.version().c_str() : "(not run)", s.fileName.c_str(), shapeToString(input.shape()).c_str(), o.target, s.threads,
+                policy ? policy : "unset", o.rounds);
+    std::printf("  %-16s %11s %8s %13s %8s %6s %9s  %s\n", "method", "Pellucid ms", "passes", "Captum ms", "passes", "ppe", "Captum/P.", "agreement");
+
+    Json report = Json::object(), methods = Json::object();
+    report["model"] = s.path;
+    report["threads"] = int64_t(s.threads);
+    report["captum"] = useCaptum ? captum.version() : std::string();
+    report["rounds"] = int64_t(o.rounds);
+    for (const std::string &name : o.methods) {
+        AttributionMethod method;
+        if (!parseMethod(name, method)) {
+            std::printf("  %-16s unknown method\n", name.c_str());
+            continue;
+        }
+        AttributionParams ap;
+        ap.method = method;
+        ap.target.kind = AttributionTarget::Kind::Class;
+        ap.target.classIndex = o.target;
+        ap.steps = o.igSteps;
+        ap.integration = IntegrationRule::GaussLegendre;
+        ap.samples = method == AttributionMethod::SmoothGrad ? o.tunnelSamples : o.surrogateSamples;
+        ap.noiseBase = AttributionMethod::Saliency;
+        ap.gridCells = o.grid;
+        const Shape &sh = input.shape();
+        if (method == AttributionMethod::Occlusion) {
+            ap.window = {sh[1], o.window, o.window};
+            ap.stride = {sh[1], o.stride, o.stride};
+        }
+        Json req = Json::object();
+        req["op"] = "run";
+        req["method"] = name;
+        req["target"] = int64_t(o.target);
+        req["steps"] = int64_t(o.igSteps);
+        req["samples"] = int64_t(ap.samples);
+        req["stdev"] = double(ap.stdev);
+        req["grid"] = int64_t(o.grid);
+        req["fill"] = double(ap.fill);
+        Json window = Json::array(), stride = Json::array();
+        for (int64_t v : ap.window) window.push(v);
+        for (int64_t v : ap.stride) stride.push(v);
+        req["window"] = window;
+        req["stride"] = stride;
+        req["out"] = dir + "/versus_captum_" + name + ".npy";
+        const std::vector<int> ppes = perturbationMethod(method) ? o.perturbationsPerEval : std::vector<int>{0};
+
+        // Warm-up on both sides (clones compiled, Captum's first pass), then rounds one after the other.
+        std::shared_ptr<AttributionResult> last;
+        try {
+            last = computeAttribution(model, input, ap);
+        } catch (const std::exception &e) {
+            std::printf("  %-16s Pellucid: %s\n", name.c_str(), e.what());
+            continue;
+        }
+        bool captumOk = useCaptum;
+        std::string captumWhy;
+        std::vector<std::vector<double>> captumMs(ppes.size());
+        std::vector<int64_t> captumPasses(ppes.size(), 0);
+        auto runCaptum = [&](size_t k, bool keep) {
+            if (!captumOk) return;
+            if (ppes[k] > 0) req["ppe"] = int64_t(ppes[k]);
+            const Json r = captum.request(req);
+            if (!r.find("ok") || !r.find("ok")->asBool()) {
+                captumOk = false;
+                captumWhy = r.find("why") ? r.find("why")->asString() : "failed";
+                return;
+            }
+            if (keep) captumMs[k].push_back(r.at("ms").asNumber());
+            captumPasses[k] = r.at("passes").asInt();
+        };
+        for (size_t k = 0; k < ppes.size(); ++k) runCaptum(k, false);
+        std::vector<double> pellucidMs;
+        for (int round = 0; round < o.rounds; ++round) {
+            const auto t0 = Clock::now();
+            last = computeAttribution(model, input, ap);
+            pellucidMs.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+            for (size_t k = 0; k < ppes.size(); ++k) runCaptum(k, true);
+        }
+        const double pm = median(pellucidMs);
+        size_t best = 0;
+        for (size_t k = 1; k < ppes.size(); ++k)
+            if (median(captumMs[k]) < median(captumMs[best])) best = k;
+        const double cm = captumOk ? median(captumMs[best]) : NAN;
+        // Agreement: the largest difference of the two maps relative to the largest |value| (random samples
+        // differ between the two, so no figure there). Captum's map is read back from the last run (best ppe).
+        std::string agreement = "-";
+        double relDiff = NAN;
+        if (captumOk && !randomMethod(method)) {
+            if (ppes.size() > 1) {   // the kept map is from the last ppe: run the best once more
+                req["ppe"] = int64_t(ppes[best]);
+                (void)captum.request(req);
+            }
+            try {
+                const TensorValue c = readNpy(req.at("out").asString());
+                const TensorValue &p = last->map;
+                if (c.numel() == p.numel()) {
+                    double diff = 0, scale = 0;
+                    for (int64_t i = 0; i < p.numel(); ++i) {
+                        diff = std::max(diff, std::abs(double(p.at(i)) - double(c.at(i))));
+                        scale = std::max(scale, std::abs(double(p.at(i))));
+                    }
+                    relDiff = scale > 0 ? diff / scale : diff;
+                    char buf[64];
+                    std::snprintf(buf, sizeof buf, "%.1e of max", relDiff);
+                    agreement = buf;
+                } else {
+                    agreement = "shapes differ";
+                }
+            } catch (const std::exception &e) {
+                agreement = e.what();
+            }
+        } else if (captumOk) {
+            agreement = "n/a (random samples)";
+        }
+        Json j = Json::object();
+        j["pellucid_ms"] = pm;
+        j["pellucid_passes"] = last->modelPasses;
+        if (captumOk) {
+            j["captum_ms"] = cm;
+            j["captum_passes"] = captumPasses[best];
+            j["ratio"] = cm / pm;
+            if (ppes[best] > 0) {
+                j["captum_best_ppe"] = int64_t(ppes[best]);
+                Json all = Json::object();
+                for (size_t k = 0; k < ppes.size(); ++k) all[std::to_string(ppes[k])] = median(captumMs[k]);
+                j["captum_ms_by_ppe"] = all;
+            }
+            if (!std::isnan(relDiff)) j["max_difference_relative"] = relDiff;
+            std::printf("  %-16s %11.1f %8lld %13.1f %8lld %6s %8.2fx  %s\n", name.c_str(), pm, (long long)last->modelPasses, cm,
+                        (long long)captumPasses[best], ppes[best] > 0 ? std::to_string(ppes[best]).c_str() : "-", cm / pm, agreement.c_str());
+        } else {
+            const std::string why = !captumWhy.empty() ? captumWhy : !captum.why().empty() ? captum.why() : "not run";
+            j["captum_skipped"] = why;
+            std::printf("  %-16s %11.1f %8lld %13s  Captum: %s\n", name.c_str(), pm, (long long)last->modelPasses, "-", why.c_str());
+        }
+        methods[name] = j;
+    }
+    report["methods"] = methods;
+    if (!o.jsonOut.empty()) std::ofstream(o.jsonOut) << report.dump(2) << "\n";
+    return 0;
+}
+
+}   // namespace pellucid

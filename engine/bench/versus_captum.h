@@ -1,0 +1,30 @@
+#pragma once
+// pellucid-bench --versus-captum (engine/bench/versus_captum.cpp): Pellucid's attribution methods beside
+// Captum's on the same TorchScript file, input, target, settings and threads.
+#include "engine/runtime/model.h"
+
+#include <string>
+#include <vector>
+
+namespace pellucid {
+
+struct VersusCaptumOptions {
+    std::vector<std::string> methods = {"saliency", "inputxgrad", "ig", "smoothgrad", "guided-backprop", "occlusion", "lime", "kernelshap"};
+    int target = 3;
+    int rounds = 5;
+    int igSteps = 32;             // Gauss–Legendre points
+    int tunnelSamples = 25;       // SmoothGrad
+    int surrogateSamples = 200;   // LIME, KernelSHAP (over a grid of grid² cells)
+    int grid = 8;
+    int64_t window = 32, stride = 16;                      // occlusion: window × window over every channel
+    std::vector<int> perturbationsPerEval = {1, 16, 64};   // Captum's perturbations_per_eval, the best kept
+    std::string python = "/usr/bin/python3";
+    std::string script;    // packaging/bench/captum_methods.py
+    std::string workDir;   // where the input and the maps are exchanged
+    std::string jsonOut;
+};
+
+/// Prints the table (and writes jsonOut); returns the process's exit status.
+int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOptions &options);
+
+}   // namespace pellucid

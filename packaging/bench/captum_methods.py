@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""Captum's side of `pellucid-bench --versus-captum`: Captum 0.8.0 (../shared/anchors/captum) on the same
+TorchScript file, input, target, settings and thread count as Pellucid, driven by the bench over pipes.
+
+The bench starts this script once and sends one JSON request per line on stdin; each answer is one JSON line
+on stdout. The first line out says whether Captum could be set up ({"ready": true} or {"ready": false,
+"why": ...}). Requests:
+  {"op": "load", "model": M.pt, "input": X.npy, "threads": N}
+  {"op": "run", "method": ..., "target": T, "out": MAP.npy, ...method settings...}
+      -> {"ok": true, "ms": compute time, "passes": samples through the model} or {"ok": false, "why": ...}
+Times are compute only (the model is loaded once, the input is a tensor already), as on Pellucid's side.
+
+Also: captum_methods.py --export-torchvision DIR writes torchvision ResNet-18, ResNet-50 (224², random
+weights, traced and scripted) and ViT-B/16 (traced) as TorchScript files for the bench.
+"""
+import json
+import os
+import sys
+import time
+import warnings
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ANCHORS = os.environ.get("PELLUCID_CAPTUM_DIR", os.path.join(ROOT, "..", "shared", "anchors"))
+
+
+def say(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def export_torchvision(out_dir):
+    import torch
+    import torchvision
+
+    os.makedirs(out_dir, exist_ok=True)
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 224, 224)
+    for name in ("resnet18", "resnet50"):
+        m = getattr(torchvision.models, name)(weights=None).eval()
+        torch.jit.save(torch.jit.trace(m, x), os.path.join(out_dir, name + "_traced.pt"))
+        torch.jit.save(torch.jit.script(m), os.path.join(out_dir, name + "_scripted.pt"))
+    vit = torchvision.models.vit_b_16(weights=None).eval()
+    torch.jit.save(torch.jit.trace(vit, x, check_trace=False), os.path.join(out_dir, "vit_b_16_traced.pt"))
+    print(out_dir)
+
+
+def grid_mask(h, w, cells):
+    import torch
+
+    ys = (torch.arange(h) * cells) // h
+    xs = (torch.arange(w) * cells) // w
+    return (ys[:, None] * cells + xs[None, :]).reshape(1, 1, h, w)
+
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--export-torchvision":
+        export_torchvision(sys.argv[2])
+        return
+    try:
+        import numpy as np
+        import torch
+
+        sys.path.insert(0, ANCHORS)
+        warnings.filterwarnings("ignore")
+        import captum
+        from captum.attr import (IntegratedGradients, InputXGradient, KernelShap, Lime, NoiseTunnel, Occlusion,
+                                 Saliency)
+    except Exception as e:  # noqa: BLE001 - whatever is missing, one line for the bench
+        say({"ready": False, "why": "%s: %s" % (type(e).__name__, e)})
+        return
+    say({"ready": True, "captum": getattr(captum, "__version__", "?"), "torch": torch.__version__})
+
+    model = x = None
+    passes = [0]
+
+    def counted(inp):
+        passes[0] += inp.shape[0]
+        return model(inp)
+
+    for line in sys.stdin:
+        req = json.loads(line)
+        try:
+            if req["op"] == "load":
+                torch.set_num_threads(int(req["threads"]))
+                model = torch.jit.load(req["model"], map_location="cpu").eval()
+                x = torch.from_numpy(np.load(req["input"]).astype(np.float32))
+                with torch.no_grad():
+                    model(x)
+                say({"ok": True})
+                continue
+            m, t = req["method"], int(req["target"])
+            passes[0] = 0
+            t0 = time.perf_counter()
+            if m == "saliency":
+                a = Saliency(counted).attribute(x, target=t, abs=True)
+            elif m == "inputxgrad":
+                a = InputXGradient(counted).attribute(x, target=t)
+            elif m == "ig":
+                a = IntegratedGradients(counted).attribute(
+                    x, baselines=torch.zeros_like(x), target=t, n_steps=int(req["steps"]), method="gausslegendre",
+                    internal_batch_size=req.get("internal_batch") or None)
+            elif m == "smoothgrad":
+                sigma = float(req["stdev"]) * float(x.max() - x.min())
+                a = NoiseTunnel(Saliency(counted)).attribute(
+                    x, nt_type="smoothgrad", nt_samples=int(req["samples"]), stdevs=sigma, target=t, abs=True)
+            elif m == "guided-backprop":
+                if not any(isinstance(mod, torch.nn.ReLU) for mod in model.modules()):
+                    raise RuntimeError("Captum's GuidedBackprop hooks nn.ReLU modules; a TorchScript module has "
+                                       "none (it would return plain gradients)")
+            elif m == "occlusion":
+                window = tuple(int(v) if int(v) > 0 else x.shape[i + 1] for i, v in enumerate(req["window"]))
+                stride = tuple(int(v) if int(v) > 0 else x.shape[i + 1] for i, v in enumerate(req["stride"]))
+                a = Occlusion(counted).attribute(x, sliding_window_shapes=window, strides=stride,
+                                                 baselines=float(req["fill"]), target=t,
+                                                 perturbations_per_eval=int(req["ppe"]))
+            elif m in ("lime", "kernelshap"):
+                mask = grid_mask(x.shape[-2], x.shape[-1], int(req["grid"]))
+                cls = Lime if m == "lime" else KernelShap
+                a = cls(counted).attribute(x, target=t, feature_mask=mask, n_samples=int(req["samples"]),
+                                           perturbations_per_eval=int(req["ppe"]))
+            else:
+                raise RuntimeError("no Captum counterpart for " + m)
+            ms = (time.perf_counter() - t0) * 1000.0
+            np.save(req["out"], a.detach().numpy().astype(np.float32))
+            say({"ok": True, "ms": ms, "passes": passes[0]})
+        except Exception as e:  # noqa: BLE001 - reported per request; the bench goes on
+            say({"ok": False, "why": str(e).splitlines()[0] if str(e) else type(e).__name__})
+
+
+if __name__ == "__main__":
+    main()
