@@ -306,10 +306,9 @@ constexpr bool kAddressSanitizer = false;
 /// their own malloc (heaptrack), which RTLD_DEEPBIND does not mix with either.
 void *openPlugin(const std::string &path)
 {
-    const bool ownNamespace = kAddressSanitizer || std::getenv("PELLUCID_PLUGIN_DLMOPEN");
-    if (!ownNamespace) return dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
-    if (!kAddressSanitizer) return dlmopen(LM_ID_NEWLM, path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!dlsym(RTLD_DEFAULT, "_ZN6google8protobuf11MessageLite14ParseFromArrayEPKvi")) return dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!kAddressSanitizer && !std::getenv("PELLUCID_PLUGIN_DLMOPEN")) return dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    if (kAddressSanitizer && !dlsym(RTLD_DEFAULT, "_ZN6google8protobuf11MessageLite14ParseFromArrayEPKvi"))
+        return dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     return dlmopen(LM_ID_NEWLM, path.c_str(), RTLD_NOW | RTLD_LOCAL);
 }
 

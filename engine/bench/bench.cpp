@@ -24,6 +24,7 @@
 #include "engine/onnx/onnxbackend.h"
 #endif
 #include "engine/attribution/attribution.h"
+#include "engine/bench/benchutil.h"
 #include "engine/bench/versus_captum.h"
 #include "engine/runtime/engine.h"
 #include "engine/evaluation/evaluation.h"
@@ -60,12 +61,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-double median(std::vector<double> v)
-{
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0 : v[v.size() / 2];
-}
 
 TensorValue randomInput(const Shape &shape, unsigned seed)
 {

@@ -5,6 +5,8 @@
 // pipes; where Python or Captum is missing the bench says so in one line and times Pellucid alone.
 #include "engine/bench/versus_captum.h"
 
+#include "engine/bench/benchutil.h"
+
 #include "engine/attribution/attribution.h"
 #include "engine/core/json.h"
 #include "engine/core/npy.h"
@@ -17,6 +19,7 @@
 #include <fstream>
 #include <random>
 #include <signal.h>
+#include <stdexcept>
 #include <string>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,13 +29,6 @@ namespace pellucid {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double median(std::vector<double> v)
-{
-    if (v.empty()) return NAN;
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
 
 /// The Python helper: one JSON request per line in, one JSON answer per line out.
 class CaptumHelper {
@@ -140,6 +136,7 @@ bool perturbationMethod(AttributionMethod m)
 
 int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOptions &o)
 {
+    if (o.rounds < 1) throw std::runtime_error("--rounds must be at least 1");
     const ModelSummary &s = model.summary();
     const std::string dir = o.workDir;
     const std::string inputPath = dir + "/versus_captum_input.npy";
@@ -205,7 +202,6 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
         for (int64_t v : ap.stride) stride.push(v);
         req["window"] = window;
         req["stride"] = stride;
-        req["out"] = dir + "/versus_captum_" + name + ".npy";
         const std::vector<int> ppes = perturbationMethod(method) ? o.perturbationsPerEval : std::vector<int>{0};
 
         // Warm-up on both sides (clones compiled, Captum's first pass), then rounds one after the other.
@@ -220,9 +216,12 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
         std::string captumWhy;
         std::vector<std::vector<double>> captumMs(ppes.size());
         std::vector<int64_t> captumPasses(ppes.size(), 0);
+        // One map file per perturbations_per_eval, so the best one's map is there to compare afterwards.
+        auto mapPath = [&](size_t k) { return dir + "/versus_captum_" + name + "_" + std::to_string(ppes[k]) + ".npy"; };
         auto runCaptum = [&](size_t k, bool keep) {
             if (!captumOk) return;
             if (ppes[k] > 0) req["ppe"] = int64_t(ppes[k]);
+            req["out"] = mapPath(k);
             const Json r = captum.request(req);
             if (!r.find("ok") || !r.find("ok")->asBool()) {
                 captumOk = false;
@@ -246,16 +245,12 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
             if (median(captumMs[k]) < median(captumMs[best])) best = k;
         const double cm = captumOk ? median(captumMs[best]) : NAN;
         // Agreement: the largest difference of the two maps relative to the largest |value| (random samples
-        // differ between the two, so no figure there). Captum's map is read back from the last run (best ppe).
+        // differ between the two, so no figure there). Captum's map is its last run's at the best ppe.
         std::string agreement = "-";
         double relDiff = NAN;
         if (captumOk && !randomMethod(method)) {
-            if (ppes.size() > 1) {   // the kept map is from the last ppe: run the best once more
-                req["ppe"] = int64_t(ppes[best]);
-                (void)captum.request(req);
-            }
             try {
-                const TensorValue c = readNpy(req.at("out").asString());
+                const TensorValue c = readNpy(mapPath(best));
                 const TensorValue &p = last->map;
                 if (c.numel() == p.numel()) {
                     double diff = 0, scale = 0;
