@@ -10,8 +10,10 @@
 #include "engine/core/errors.h"
 #include "engine/runtime/modelimpl.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 namespace pellucid {
 namespace detail {
@@ -34,11 +36,11 @@ std::tuple<at::Tensor, at::Tensor> sdpaProbs(const at::Tensor &query, const at::
 }
 
 /// Explicit _native_multi_head_attention (batch-first [B, T, E]) returning (out, weights, probs [B, H, T, S]).
-std::tuple<at::Tensor, at::Tensor, at::Tensor> mhaProbs(const at::Tensor &query, const at::Tensor &key, const at::Tensor &value, int64_t embedDim,
-                                                        int64_t heads, const at::Tensor &qkvWeight, const at::Tensor &qkvBias,
-                                                        const at::Tensor &projWeight, const at::Tensor &projBias,
-                                                        const c10::optional<at::Tensor> &mask, bool needWeights, bool averageWeights,
-                                                        c10::optional<int64_t> maskType)
+std::tuple<at::Tensor, at::Tensor, at::Tensor> mhaProbsAt(const at::Tensor &query, const at::Tensor &key, const at::Tensor &value, int64_t embedDim,
+                                                          int64_t heads, const at::Tensor &qkvWeight, const at::Tensor &qkvBias,
+                                                          const at::Tensor &projWeight, const at::Tensor &projBias,
+                                                          const c10::optional<at::Tensor> &mask, bool needWeights, bool averageWeights,
+                                                          c10::optional<int64_t> maskType, int64_t editSite)
 {
     const int64_t B = query.size(0), T = query.size(1), S = key.size(1), dh = embedDim / heads;
     const auto w = qkvWeight.chunk(3, 0);
@@ -59,6 +61,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> mhaProbs(const at::Tensor &query,
     }
     at::Tensor probs = at::softmax(scores, -1);
     if (mask.has_value() && mask->defined()) probs = probs.nan_to_num(0.0);   // fully masked rows give 0, as the kernel
+    if (editSite >= 0) probs = applyAttentionEdit(probs, editSite);
     const at::Tensor ctx = at::matmul(probs, v).transpose(1, 2).reshape({B, T, embedDim});
     const at::Tensor out = at::linear(ctx, projWeight, projBias);
     at::Tensor weights;
@@ -67,6 +70,15 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> mhaProbs(const at::Tensor &query,
     else
         weights = at::empty({0}, query.options());
     return {out, weights, probs};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> mhaProbs(const at::Tensor &query, const at::Tensor &key, const at::Tensor &value, int64_t embedDim,
+                                                        int64_t heads, const at::Tensor &qkvWeight, const at::Tensor &qkvBias,
+                                                        const at::Tensor &projWeight, const at::Tensor &projBias,
+                                                        const c10::optional<at::Tensor> &mask, bool needWeights, bool averageWeights,
+                                                        c10::optional<int64_t> maskType)
+{
+    return mhaProbsAt(query, key, value, embedDim, heads, qkvWeight, qkvBias, projWeight, projBias, mask, needWeights, averageWeights, maskType, -1);
 }
 
 std::tuple<at::Tensor, at::Tensor> encoderLayerProbs(const at::Tensor &src, int64_t embedDim, int64_t heads, const at::Tensor &qkvWeight,
@@ -91,7 +103,51 @@ std::tuple<at::Tensor, at::Tensor> encoderLayerProbs(const at::Tensor &src, int6
     return {x, probs};
 }
 
+std::tuple<at::Tensor, at::Tensor> sdpaProbsEdit(const at::Tensor &query, const at::Tensor &key, const at::Tensor &value,
+                                                 const c10::optional<at::Tensor> &attnMask, double dropoutP, bool isCausal,
+                                                 c10::optional<double> scale, bool enableGqa, int64_t site)
+{
+    return explicitAttention(query, key, value, attnMask, dropoutP, isCausal, scale, enableGqa, site);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> mhaProbsEdit(const at::Tensor &query, const at::Tensor &key, const at::Tensor &value, int64_t embedDim,
+                                                            int64_t heads, const at::Tensor &qkvWeight, const at::Tensor &qkvBias,
+                                                            const at::Tensor &projWeight, const at::Tensor &projBias,
+                                                            const c10::optional<at::Tensor> &mask, bool needWeights, bool averageWeights,
+                                                            c10::optional<int64_t> maskType, int64_t site)
+{
+    return mhaProbsAt(query, key, value, embedDim, heads, qkvWeight, qkvBias, projWeight, projBias, mask, needWeights, averageWeights, maskType,
+                      site);
+}
+
+at::Tensor attnEdit(const at::Tensor &probs, int64_t site) { return applyAttentionEdit(probs, site); }
+
+thread_local const AttentionEdit *tCurrentEdit = nullptr;
+
 }   // namespace
+
+AttentionEditScope::AttentionEditScope(const AttentionEdit *edit) : mPrevious(tCurrentEdit) { tCurrentEdit = edit; }
+AttentionEditScope::~AttentionEditScope() { tCurrentEdit = mPrevious; }
+
+at::Tensor applyAttentionEdit(const at::Tensor &probs, int64_t site)
+{
+    const AttentionEdit *e = tCurrentEdit;
+    if (!e || site < 0 || size_t(site) >= e->sites.size()) return probs;
+    const AttentionEdit::Site &s = e->sites[size_t(site)];
+    if (!s.weight.defined() && !s.replace.defined()) return probs;
+    // [B, H, Q, K] or [B·H, Q, K]: the edited items are the rows from fromItem·(rows per item) on.
+    const int64_t rows = probs.size(0), per = e->batch > 0 && rows % e->batch == 0 ? rows / e->batch : 1;
+    const int64_t from = std::min(rows, e->fromItem * per);
+    at::Tensor edited = probs.narrow(0, from, rows - from);
+    if (s.replace.defined()) {
+        if (s.replace.numel() != edited.numel())
+            throw std::runtime_error("attention injection: site " + std::to_string(site) + " holds " + std::to_string(edited.numel())
+                                     + " probabilities, the injected maps " + std::to_string(s.replace.numel()));
+        edited = at::where(s.replaceKeys.to(edited.device()), s.replace.to(edited.device(), edited.scalar_type()).view(edited.sizes()), edited);
+    }
+    if (s.weight.defined()) edited = edited * s.weight.to(edited.device(), edited.scalar_type());
+    return from == 0 ? edited : at::cat({probs.narrow(0, 0, from), edited}, 0);
+}
 
 void registerAttentionOps() { }   // the registrations below run at load; referencing this keeps the object linked
 
@@ -106,6 +162,15 @@ TORCH_LIBRARY_FRAGMENT(pellucid, m)
           "Tensor proj_bias, bool use_gelu, bool norm_first, float eps, Tensor norm_weight_1, Tensor norm_bias_1, "
           "Tensor norm_weight_2, Tensor norm_bias_2, Tensor ffn_weight_1, Tensor ffn_bias_1, Tensor ffn_weight_2, "
           "Tensor ffn_bias_2, Tensor? mask=None, int? mask_type=None) -> (Tensor, Tensor)");
+    m.def("sdpa_probs_edit(Tensor query, Tensor key, Tensor value, Tensor? attn_mask, float dropout_p, bool is_causal, "
+          "float? scale, bool enable_gqa, int site) -> (Tensor, Tensor)");
+    m.def("mha_probs_edit(Tensor query, Tensor key, Tensor value, int embed_dim, int num_head, Tensor qkv_weight, Tensor qkv_bias, "
+          "Tensor proj_weight, Tensor proj_bias, Tensor? mask, bool need_weights, bool average_attn_weights, "
+          "int? mask_type, int site) -> (Tensor, Tensor, Tensor)");
+    m.def("attn_edit(Tensor(a) probs, int site) -> Tensor(a)");
+    m.impl("sdpa_probs_edit", c10::DispatchKey::CompositeImplicitAutograd, TORCH_FN(sdpaProbsEdit));
+    m.impl("mha_probs_edit", c10::DispatchKey::CompositeImplicitAutograd, TORCH_FN(mhaProbsEdit));
+    m.impl("attn_edit", c10::DispatchKey::CompositeImplicitAutograd, TORCH_FN(attnEdit));
     m.impl("sdpa_probs", c10::DispatchKey::CompositeImplicitAutograd, TORCH_FN(sdpaProbs));
     m.impl("mha_probs", c10::DispatchKey::CompositeImplicitAutograd, TORCH_FN(mhaProbs));
     m.impl("encoder_layer_probs", c10::DispatchKey::CompositeImplicitAutograd, TORCH_FN(encoderLayerProbs));

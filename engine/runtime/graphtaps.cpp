@@ -309,9 +309,77 @@ Value *replaceWithProbs(Graph &g, Node *node, const char *op, const std::vector<
     return probs;
 }
 
+bool holdsTensor(const c10::TypePtr &t)
+{
+    if (t->kind() == c10::TypeKind::TensorType) return true;
+    for (const c10::TypePtr &c : t->containedTypes())
+        if (holdsTensor(c)) return true;
+    return false;
+}
+
+/// The graph inputs whose tensors flow into `v` (bit i: graph input i + 1, i.e. forward argument i): through
+/// tensor-valued producers only (a shape read off a tensor is not its data), into if/loop blocks' results.
+unsigned tensorInputsOf(Value *v, Graph &g, std::unordered_map<Value *, unsigned> &memo)
+{
+    if (const auto it = memo.find(v); it != memo.end()) return it->second;
+    memo[v] = 0;   // cycles through loop-carried values end here
+    unsigned bits = 0;
+    Node *n = v->node();
+    if (n == g.param_node()) {
+        if (v->offset() > 0 && v->offset() <= 32) bits = 1u << (v->offset() - 1);
+    } else if (n->kind() == prim::Param) {
+        // A block's parameter: a loop's carried value (its initial value and what the body returns).
+        if (Node *owner = n->owningBlock()->owningNode(); owner && owner->kind() == prim::Loop) {
+            const size_t i = v->offset();   // 0: the iteration count
+            if (i > 0 && i + 1 < owner->inputs().size() && holdsTensor(owner->input(i + 1)->type()))
+                bits |= tensorInputsOf(owner->input(i + 1), g, memo);
+        }
+    } else {
+        for (Value *in : n->inputs())
+            if (holdsTensor(in->type())) bits |= tensorInputsOf(in, g, memo);
+        for (Block *b : n->blocks())
+            for (Value *r : b->return_node()->inputs())
+                if (holdsTensor(r->type())) bits |= tensorInputsOf(r, g, memo);
+    }
+    memo[v] = bits;
+    return bits;
+}
+
+/// The keys of a written-out attention: from the softmax's input back through scaling, masking and casts to
+/// the product that made the scores; its second operand. Null when no product is found.
+Value *softmaxKeys(Value *scores)
+{
+    static const std::set<std::string> through = {"aten::mul", "aten::div",     "aten::add",        "aten::sub",   "aten::masked_fill",
+                                                  "aten::to",  "aten::type_as", "aten::contiguous", "aten::float", "aten::where"};
+    Value *v = scores;
+    for (int hop = 0; hop < 12 && v; ++hop) {
+        Node *n = v->node();
+        const std::string k = n->kind().toQualString();
+        if (k == "aten::matmul" || k == "aten::bmm" || k == "aten::mm") return n->input(1);
+        if (k == "aten::baddbmm") return n->input(2);
+        if (k == "aten::einsum") {
+            Node *list = n->input(1)->node();
+            return list->kind() == prim::ListConstruct && list->inputs().size() >= 2 ? list->input(1) : nullptr;
+        }
+        if (!through.count(k)) return nullptr;
+        if (k == "aten::where") {
+            v = n->inputs().size() > 1 ? n->input(1) : nullptr;
+            continue;
+        }
+        // The operand that is itself a product's result (scores · scale, mask + scores).
+        Value *next = n->input(0);
+        if (n->inputs().size() > 1 && holdsTensor(n->input(1)->type())) {
+            const std::string k1 = n->input(1)->node()->kind().toQualString();
+            if (k1 == "aten::matmul" || k1 == "aten::bmm" || k1 == "aten::baddbmm" || k1 == "aten::einsum") next = n->input(1);
+        }
+        v = next;
+    }
+    return nullptr;
+}
+
 }   // namespace
 
-std::unique_ptr<AttentionForward> buildAttentionForward(const torch::jit::Module &module)
+std::unique_ptr<AttentionForward> buildAttentionForward(const torch::jit::Module &module, bool editable)
 {
     registerAttentionOps();
     Inlined in = inlineModuleCalls(module);
@@ -320,27 +388,52 @@ std::unique_ptr<AttentionForward> buildAttentionForward(const torch::jit::Module
     collectNodes(g.block(), nodes);
     auto out = std::make_unique<AttentionForward>();
     std::vector<Value *> probs;
+    std::unordered_map<Value *, unsigned> memo;
+    // (the memo is cleared per site: a rewrite frees values whose addresses new ones may take)
+    auto keysOf = [&](Value *keys) {
+        memo.clear();
+        return keys ? tensorInputsOf(keys, g, memo) : 0u;
+    };
     for (Node *n : nodes) {
         const std::string k = n->kind().toQualString();
+        const int64_t site = int64_t(out->kinds.size());
         if (k == "aten::scaled_dot_product_attention") {
             // PyTorch 2.x: (q, k, v, attn_mask, dropout_p, is_causal[, scale[, enable_gqa]]).
+            out->keyInputs.push_back(keysOf(n->input(1)));
             std::vector<c10::IValue> extra;
             if (n->inputs().size() < 7) extra.push_back(c10::IValue());
             if (n->inputs().size() < 8) extra.push_back(false);
-            probs.push_back(replaceWithProbs(g, n, "pellucid::sdpa_probs", extra));
+            if (editable) extra.push_back(site);
+            probs.push_back(replaceWithProbs(g, n, editable ? "pellucid::sdpa_probs_edit" : "pellucid::sdpa_probs", extra));
             out->kinds.push_back("sdpa");
         } else if (k == "aten::_native_multi_head_attention") {
+            out->keyInputs.push_back(keysOf(n->input(1)));
             std::vector<c10::IValue> extra;
             if (n->inputs().size() < 13) extra.push_back(c10::IValue());   // mask_type
-            probs.push_back(replaceWithProbs(g, n, "pellucid::mha_probs", extra));
+            if (editable) extra.push_back(site);
+            probs.push_back(replaceWithProbs(g, n, editable ? "pellucid::mha_probs_edit" : "pellucid::mha_probs", extra));
             out->kinds.push_back("native_mha");
         } else if (k == "aten::_transformer_encoder_layer_fwd") {
+            out->keyInputs.push_back(keysOf(n->input(0)));   // self-attention over src
             std::vector<c10::IValue> extra;
             if (n->inputs().size() < 20) extra.push_back(c10::IValue());   // mask_type
             probs.push_back(replaceWithProbs(g, n, "pellucid::encoder_layer_probs", extra));
             out->kinds.push_back("encoder_layer");
         } else if ((k == "aten::softmax" || k == "aten::_softmax") && feedsMatmul(n->output(0))) {
-            probs.push_back(n->output(0));
+            out->keyInputs.push_back(keysOf(softmaxKeys(n->input(0))));
+            Value *p = n->output(0);
+            if (editable) {
+                Node *edit = g.create(c10::Symbol::fromQualString("pellucid::attn_edit"), {p});
+                edit->insertAfter(n);
+                {
+                    torch::jit::WithInsertPoint guard(edit);
+                    edit->addInput(g.insertConstant(site));
+                }
+                edit->output()->setType(p->type());
+                p->replaceAllUsesAfterNodeWith(edit, edit->output());
+                p = edit->output();
+            }
+            probs.push_back(p);
             out->kinds.push_back("softmax");
         }
     }

@@ -31,9 +31,10 @@ void registerAttentionOps();
 /// Scaled dot-product attention written out (scale, causal mask, attention mask, softmax, dropout, weighted
 /// sum), returning (output, probabilities): behind both the aten op registered for LibTorch < 2
 /// (engine/opscompat.cpp) and pellucid::sdpa_probs.
+/// editSite ≥ 0: the probabilities pass through applyAttentionEdit(probs, editSite) before weighting the values.
 std::tuple<at::Tensor, at::Tensor> explicitAttention(const at::Tensor &query, const at::Tensor &key, const at::Tensor &value,
                                                      const c10::optional<at::Tensor> &attnMask, double dropoutP, bool isCausal,
-                                                     c10::optional<double> scale, bool enableGqa);
+                                                     c10::optional<double> scale, bool enableGqa, int64_t editSite = -1);
 
 struct ModuleCall {
     std::string path;       // "layer4.1.relu"
@@ -73,11 +74,47 @@ std::unique_ptr<TappedForward> buildTappedForward(const torch::jit::Module &modu
 /// aten::scaled_dot_product_attention → pellucid::sdpa_probs, aten::_native_multi_head_attention →
 /// pellucid::mha_probs, aten::_transformer_encoder_layer_fwd → pellucid::encoder_layer_probs; a hand-written
 /// attention (a softmax whose result feeds a matmul/bmm/einsum) is tapped as it is.
+///
+/// keyInputs tells cross-attention from self-attention by data flow: per site, a bit per forward argument
+/// (bit 0: the first argument after self) whose tensors its keys are computed from — shapes read off a tensor
+/// (aten::size) do not count. A softmax site's keys are the second operand of the product that makes its scores.
+///
+/// With `editable`, every site's probabilities pass through the edit the calling thread has set
+/// (AttentionEditScope) before they weight the values: prompt-to-prompt's re-weighting and map injection.
 struct AttentionForward {
-    std::vector<std::string> kinds;   // per site: "sdpa", "native_mha", "encoder_layer", "softmax"
+    std::vector<std::string> kinds;    // per site: "sdpa", "native_mha", "encoder_layer", "softmax"
+    std::vector<unsigned> keyInputs;   // per site: the forward arguments its keys depend on (bit i: argument i)
     std::unique_ptr<TappedForward> forward;
 };
-std::unique_ptr<AttentionForward> buildAttentionForward(const torch::jit::Module &module);
+std::unique_ptr<AttentionForward> buildAttentionForward(const torch::jit::Module &module, bool editable = false);
+
+/// What an editable attention clone does to its sites' probabilities on this thread. Per site (program
+/// order, as AttentionForward::kinds): probabilities of the batch items from `fromItem` on (of `batch`) have
+/// the key columns `replaceKeys` taken from `replace` (that site's probabilities of another run, the same
+/// shape as those items'), then every key column multiplied by `weight` ([K]); undefined tensors: no change.
+struct AttentionEdit {
+    struct Site {
+        at::Tensor weight;        // [K] or undefined
+        at::Tensor replace;       // probabilities for the edited items, or undefined
+        at::Tensor replaceKeys;   // [K] bool: the columns taken from `replace`
+    };
+    std::vector<Site> sites;
+    int64_t batch = 1, fromItem = 0;
+};
+/// Sets the edit the editable clones apply on this thread for the scope's lifetime.
+class AttentionEditScope {
+public:
+    explicit AttentionEditScope(const AttentionEdit *edit);
+    ~AttentionEditScope();
+    AttentionEditScope(const AttentionEditScope &) = delete;
+    AttentionEditScope &operator=(const AttentionEditScope &) = delete;
+
+private:
+    const AttentionEdit *mPrevious;
+};
+/// The thread's edit applied to one site's probabilities ([B, H, Q, K] or [B·H, Q, K]); `probs` itself when
+/// no edit is set for the site.
+at::Tensor applyAttentionEdit(const at::Tensor &probs, int64_t site);
 
 /// A clone of forward(x, replacement) in which the output of the module at `path` (its last call) is
 /// replaced by the extra input `replacement` — for layer attributions (e.g. integrated gradients on an

@@ -31,6 +31,8 @@ struct Model::Impl {
     std::list<std::pair<std::string, std::shared_ptr<detail::TappedForward>>> cache;
     // The attention clone (built on first use).
     std::shared_ptr<detail::AttentionForward> attention;
+    // The editable attention clone (diffusion: capture and prompt-to-prompt edits; built on first use).
+    std::shared_ptr<detail::AttentionForward> editableAttention;
     // Forward-only work in reduced precision: a converted copy of the module, its own tap clones.
     Precision precision = Precision::Float32;
     torch::jit::Module reduced;

@@ -15,7 +15,7 @@ namespace pellucid::detail {
 
 std::tuple<at::Tensor, at::Tensor> explicitAttention(const at::Tensor &query, const at::Tensor &key, const at::Tensor &value,
                                                      const c10::optional<at::Tensor> &attnMask, double dropoutP, bool isCausal,
-                                                     c10::optional<double> scale, bool enableGqa)
+                                                     c10::optional<double> scale, bool enableGqa, int64_t editSite)
 {
     at::Tensor k = key, v = value;
     if (enableGqa && query.dim() >= 3 && key.size(-3) != query.size(-3)) {
@@ -38,6 +38,7 @@ std::tuple<at::Tensor, at::Tensor> explicitAttention(const at::Tensor &query, co
             scores = scores + *attnMask;
     }
     at::Tensor probs = at::softmax(scores, -1);
+    if (editSite >= 0) probs = applyAttentionEdit(probs, editSite);
     const at::Tensor used = dropoutP > 0.0 ? at::dropout(probs, dropoutP, /*train=*/true) : probs;
     return {at::matmul(used, v), probs};
 }
