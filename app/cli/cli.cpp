@@ -246,8 +246,8 @@ std::string manPage(const std::string &version)
         for (const OptionTable &t : c.options)
             for (const Option &o : t) {
                 if (!shown.insert(o.name).second) continue;
-                s << ".TP\n.B \\-\\-" << roff(o.name) << (o.flag() ? "" : " \\fI" + roff(o.value) + "\\fR") << "\n" << roff(o.help)
-                  << (o.range.set() ? " [" + roff(o.range.text()) + "]" : "") << "\n";
+                s << ".TP\n.B \\-\\-" << roff(o.name) << (o.flag() ? "" : " \\fI" + roff(o.value) + "\\fR") << "\n"
+                  << roff(o.help) << (o.range.set() ? " [" + roff(o.range.text()) + "]" : "") << "\n";
             }
     }
     s << ".SH EXIT STATUS\n0 success; 1 a usage error; 2 any other error (one line on standard error); 3 the result holds NaN or "
@@ -721,6 +721,66 @@ const OptionTable &promptOptions()
         {"ids", "IDS.npy", "the prompt as int64 ids [1, L]"},
     };
     return t;
+}
+
+const OptionTable &diffusionOptions()
+{
+    static const OptionTable t = {
+        {"cond-ids", "C.npy", "the prompt as int64 cond ids [1, K] or [K]"},
+        {"prompt", "\"...\"", "the prompt as words of the model's vocabulary (or ids \"3,7\")"},
+        {"steps", "N", "sampling steps (leading timesteps k·T/N)", ints(1, 10000)},
+        {"seed", "S", "x_T = torch.manual_seed(S); torch.randn(sample_shape)", registryRange("seed")},
+        {"sampler", "ddim|ddpm", "DDIM (η = 0, default) or DDPM ancestral"},
+        {"guidance", "G", "classifier-free guidance scale (default 1: the conditional pass only)", reals(0, 100)},
+        {"clip", "", "clamp each x̂₀ to the image range"},
+    };
+    return t;
+}
+
+DiffusionRequest diffusionRequest(const Args &a, const DiffusionConfig &c)
+{
+    DiffusionRequest r;
+    if (a.has("cond-ids") == a.has("prompt")) throw UsageError("give the prompt as --cond-ids C.npy or --prompt \"words\" (one of them)");
+    r.cond = a.has("prompt") ? promptToIds(c, a.need("prompt")) : tokenIdsFromNpy(a, "cond-ids", true);
+    checkCondIds(c, r.cond);
+    r.steps = toInt(a.need("steps"), "--steps");
+    if (r.steps > c.trainSteps)
+        throw UsageError("--steps " + std::to_string(r.steps) + " is more than the model's " + std::to_string(c.trainSteps) + " training steps");
+    r.seed = uint64_t(toInt(a.need("seed"), "--seed"));
+    if (a.has("sampler") && !parseSampler(a.need("sampler"), r.sampler)) throw UsageError("--sampler must be ddim or ddpm");
+    r.guidance = toDouble(a.get("guidance", "1"), "--guidance");
+    r.clipX0 = a.flag("clip");
+    return r;
+}
+
+Json diffusionJson(const DiffusionConfig &c, const DiffusionRequest &r, const DiffusionResult &out)
+{
+    Json j = Json::object(), ids = Json::array(), words = Json::array();
+    for (int64_t id : out.cond) ids.push(Json(id));
+    for (const std::string &w : idsToWords(c, out.cond)) words.push(Json(w));
+    j["cond"] = ids;
+    j["words"] = words;
+    j["steps"] = int64_t(out.timesteps.size());
+    j["first_t"] = out.timesteps.empty() ? int64_t(0) : out.timesteps.front();
+    j["sampler"] = std::string(samplerName(r.sampler));
+    j["guidance"] = r.guidance;
+    j["seed"] = int64_t(r.seed);
+    j["shape"] = shapeJson(out.sample.shape());
+    j["denoiser_calls"] = int64_t(out.denoiserCalls);
+    j["seconds"] = out.seconds;
+    return j;
+}
+
+void writeDiffusionImages(const std::string &out, const DiffusionConfig &c, const TensorValue &images)
+{
+    if (endsWith(out, ".npy")) {
+        writeNpy(out, images);
+        return;
+    }
+    std::vector<float> unit(size_t(images.numel()));
+    const double span = c.rangeHi - c.rangeLo;
+    for (size_t i = 0; i < unit.size(); ++i) unit[i] = float(std::clamp((double(images.at(int64_t(i))) - c.rangeLo) / span, 0.0, 1.0));
+    writeImages(out, TensorValue(images.shape(), std::move(unit)), 0);
 }
 
 const OptionTable &samplingOptions()

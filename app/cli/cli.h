@@ -8,6 +8,7 @@
 #include "app/workflows/workflows.h"
 #include "engine/attribution/attribution.h"
 #include "engine/core/json.h"
+#include "engine/diffusion/diffusion.h"
 #include "engine/language/lm.h"
 #include "engine/recommender/recommender.h"
 #include "engine/runtime/model.h"
@@ -157,6 +158,18 @@ Json tokensJson(const Tokenizer *tokenizer, const std::vector<int64_t> &ids);
 const OptionTable &promptOptions();
 const OptionTable &samplingOptions();
 Json tokenizedJson(const Tokenized &t);
+
+/// A denoiser's sampling request (diffuse, cross-attention, reweight): the prompt from --cond-ids C.npy (int64
+/// [1, K] or [K]) or --prompt "words" (from the vocabulary, or ids "3,7"), --steps, --seed, --sampler, --guidance,
+/// --clip; ids checked against the vocabulary.
+DiffusionRequest diffusionRequest(const Args &a, const DiffusionConfig &c);
+/// Their shared options (the prompt and the sampler).
+const OptionTable &diffusionOptions();
+/// What a run says on stdout: the prompt's ids and words, steps, timesteps' range, sampler, guidance, the
+/// sample's shape, the denoiser's calls and the loop's seconds.
+Json diffusionJson(const DiffusionConfig &c, const DiffusionRequest &r, const DiffusionResult &out);
+/// A sample [N, C, H, W] in the image range as an image file (PNG / GIF / MP4: mapped to [0, 1]) or .npy (as is).
+void writeDiffusionImages(const std::string &out, const DiffusionConfig &c, const TensorValue &images);
 
 /// The dataset --data names (--split for a folder of IDX files); what was chosen is said on stderr.
 Dataset openDataset(const Args &a, const std::vector<std::string> &labels);

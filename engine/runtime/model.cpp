@@ -175,8 +175,7 @@ void requireTorchScript(const Model &model, const std::string &what)
 
 std::vector<c10::IValue> Model::Impl::runBackend(const at::Tensor &x, const std::vector<std::string> &paths, bool reducedPass)
 {
-    if (x.requires_grad() && torch::GradMode::is_enabled())
-        throw Error(ErrorCode::BadInput, backendRefusal("Gradients"));
+    if (x.requires_grad() && torch::GradMode::is_enabled()) throw Error(ErrorCode::BadInput, backendRefusal("Gradients"));
     std::vector<TensorValue> outs, taps;
     backend->run(tensorToValue(x.detach()), paths, reducedPass, outs, taps);
     const auto toTensor = [this](const TensorValue &v) {
@@ -646,9 +645,10 @@ void Model::finishLoad(Model &model, const LoadOptions &options)
     // The default role applies to a model whose metadata says nothing of what it is (no role, no task).
     const std::string role = !options.role.empty() ? options.role : (!hasRole && s.metadata.task.empty() ? options.defaultRole : std::string());
     if (!role.empty()) {
-        static const std::set<std::string> roles = {"classifier", "generator", "decoder", "encoder", "conditional_generator"};
+        static const std::set<std::string> roles = {"classifier", "generator", "decoder", "encoder", "conditional_generator", "denoiser"};
         if (!roles.count(role))
-            throw Error(ErrorCode::BadInput, "Unknown model role '" + role + "' (classifier, generator, decoder, encoder or conditional_generator)");
+            throw Error(ErrorCode::BadInput,
+                        "Unknown model role '" + role + "' (classifier, generator, decoder, encoder, conditional_generator or denoiser)");
         if (!s.metadata.raw.isObject()) s.metadata.raw = Json::object();
         s.metadata.raw["role"] = Json(role == "classifier" ? std::string() : role);
         if (role == "classifier") s.metadata.task = "classification";
@@ -681,7 +681,20 @@ void Model::finishLoad(Model &model, const LoadOptions &options)
     } else {
         s.inputShapeSource = "unknown";
     }
-    d.dryRun();
+    // A denoiser takes (x_t, t, cond): its input is the sample's shape, and the diffusion module runs it.
+    const std::string finalRole = s.metadata.raw.isObject() && s.metadata.raw.find("role") && s.metadata.raw.find("role")->isString()
+        ? s.metadata.raw.find("role")->asString()
+        : std::string();
+    const Json *diff = s.metadata.raw.isObject() ? s.metadata.raw.find("diffusion") : nullptr;
+    if (finalRole == "denoiser" || (diff && diff->isObject())) {
+        if (const Json *shape = diff && diff->isObject() ? diff->find("sample_shape") : nullptr; shape && shape->isArray() && s.inputShape.empty()) {
+            for (const Json &v : shape->asArray())
+                if (v.isNumber()) s.inputShape.push_back(v.asInt());
+            s.inputShapeSource = "metadata";
+        }
+    } else {
+        d.dryRun();
+    }
     s.threads = at::get_num_threads();
     if (options.precision != Precision::Float32) {
         try {

@@ -1316,6 +1316,93 @@ TEST(onnx_models_through_opencv_dnn)
     CHECK_MSG(r.status == 2 && lines(r.err) == 1 && r.err.find("cannot import") != std::string::npos, r.err);
 }
 
+TEST(diffusion_commands_match_eager_pytorch)
+{
+    // The fixture denoisers' references come from eager PyTorch (tests/fixtures/make_diffusion_fixtures.py).
+    const std::string d = fixtures::path("diffusion"), scripted = d + "/softmax_scripted.pt", mha = d + "/mha_traced.pt";
+    auto diff = [&](const std::string &got, const std::string &want) { return fixtures::maxAbsDiff(readNpy(got), readNpy(d + "/" + want)); };
+    // diffuse: cond ids from a .npy (int64 [1, K]), DDIM, guidance 1 by default; the trajectory first step first.
+    writeNpy(tmp + "/cond12.npy", TensorValue({1, 2}, {1.f, 2.f}).withDtype("int64"));
+    Run r = cli("diffuse --model " + scripted + " --cond-ids " + tmp + "/cond12.npy --steps 10 --seed 3 --out " + tmp + "/d.npy --trajectory-out "
+                + tmp + "/traj.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(diff(tmp + "/d.npy", "ddim_g1_sample.npy") < 1e-4);
+    CHECK(diff(tmp + "/traj.npy", "ddim_g1_trajectory.npy") < 1e-4);
+    CHECK_EQ(shapeToString(readNpy(tmp + "/d.npy").shape()), std::string("[1, 1, 8, 16]"));
+    CHECK_EQ(shapeToString(readNpy(tmp + "/traj.npy").shape()), std::string("[10, 1, 8, 16]"));
+    Json j = Json::parse(r.out);
+    CHECK_EQ(j.find("words")->asArray()[1].asString(), std::string("dog"));
+    CHECK_EQ(j.find("denoiser_calls")->asInt(), 10);
+    CHECK_EQ(j.find("first_t")->asInt(), 180);   // T = 200: t_k = 20·k, k = 9 … 0
+    // The prompt as ids, DDPM ancestral with guidance (one batched pass per step).
+    r = cli("diffuse --model " + scripted + " --prompt 3,4 --steps 10 --seed 7 --sampler ddpm --guidance 1.5 --out " + tmp + "/p.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(diff(tmp + "/p.npy", "ddpm_g15_sample.npy") < 1e-4);
+    CHECK_EQ(Json::parse(r.out).find("denoiser_calls")->asInt(), 10);
+    // Words (case-insensitive), a PNG.
+    r = cli("diffuse --model " + scripted + " --prompt \"Cat dog\" --steps 10 --seed 3 --out " + tmp + "/d.png");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(cv::imread(tmp + "/d.png").cols > 16);
+    // A traced model, cosine schedule.
+    r = cli("diffuse --model " + d + "/softmax_traced.pt --prompt \"dog sea\" --steps 6 --seed 9 --out " + tmp + "/c.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(diff(tmp + "/c.npy", "cosine_traced_sample.npy") < 1e-4);
+
+    // cross-attention: the DAAM maps [K, H, W], the raw probabilities per cross site, the filters.
+    r = cli("cross-attention --model " + scripted + " --prompt \"cat dog\" --steps 8 --seed 5 --guidance 2.5 --out " + tmp + "/maps.npy --raw-dir "
+            + tmp + "/raw");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(diff(tmp + "/maps.npy", "ddim_g25_capture_maps.npy") < 1e-5);
+    CHECK_EQ(shapeToString(readNpy(tmp + "/maps.npy").shape()), std::string("[2, 8, 16]"));
+    for (int i = 0; i < 3; ++i)
+        CHECK_MSG(diff(tmp + "/raw/site" + std::to_string(i) + ".npy", "ddim_g25_capture_site" + std::to_string(i) + ".npy") < 1e-5, i);
+    CHECK(!std::filesystem::exists(tmp + "/raw/site3.npy"));   // the self-attention site is not there
+    j = Json::parse(r.out);
+    CHECK_EQ(j.find("cross_sites")->size(), size_t(3));
+    CHECK_EQ(j.find("self_sites")->asInt(), 1);
+    CHECK_EQ(j.find("iou")->size(), size_t(2));
+    CHECK(j.find("miou")->asNumber() >= 0 && j.find("miou")->asNumber() <= 1);
+    r = cli("cross-attention --model " + scripted
+            + " --prompt \"cat dog\" --steps 8 --seed 5 --guidance 2.5 --step-from 2 --step-to 4 --site 1 --head 0 --out " + tmp + "/mapsf.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(diff(tmp + "/mapsf.npy", "ddim_g25_capture_maps_filtered.npy") < 1e-5);
+    // nn.MultiheadAttention cross-attention, v prediction.
+    r = cli("cross-attention --model " + mha + " --prompt \"sea cat\" --steps 8 --seed 1 --guidance 2 --out " + tmp + "/mmaps.npy --raw-dir " + tmp
+            + "/mraw");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(diff(tmp + "/mmaps.npy", "mha_v_capture_maps.npy") < 1e-5);
+    CHECK(diff(tmp + "/mraw/site2.npy", "mha_v_capture_site2.npy") < 1e-5);
+
+    // reweight: word 1 ×3 under guidance 2.5; the unedited sample of the same seed differs from it.
+    r = cli("reweight --model " + scripted + " --prompt \"cat dog\" --token 1 --factor 3 --steps 8 --seed 5 --guidance 2.5 --out " + tmp
+            + "/rw.npy --original-out " + tmp + "/orig.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(diff(tmp + "/rw.npy", "reweight_sample.npy") < 1e-4);
+    CHECK(diff(tmp + "/orig.npy", "ddim_g25_capture_sample.npy") < 1e-4);
+    j = Json::parse(r.out);
+    CHECK(j.find("max_abs_difference")->asNumber() > 1e-3);
+    CHECK_EQ(j.find("word")->asString(), std::string("dog"));
+    r = cli("reweight --model " + mha + " --prompt \"sea cat\" --token 0 --factor 0.25 --steps 8 --seed 1 --guidance 2 --out " + tmp + "/mrw.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    CHECK(diff(tmp + "/mrw.npy", "mha_v_reweight_sample.npy") < 1e-4);
+
+    // Bad input: one line each, the right status.
+    auto oneLineError = [&](const Run &x, int status, const std::string &needle) {
+        CHECK_MSG(x.status == status && x.err.find(needle) != std::string::npos, x.status << ": " << x.err);
+        if (status == 2) CHECK_MSG(lines(x.err) == 1, x.err);
+    };
+    oneLineError(cli("diffuse --model " + demo + " --prompt 1,2 --steps 4 --seed 0 --out " + tmp + "/x.npy"), 2, "not a denoiser");
+    oneLineError(cli("diffuse --model " + scripted + " --prompt 1,9 --steps 4 --seed 0 --out " + tmp + "/x.npy"), 2, "9");
+    oneLineError(cli("diffuse --model " + scripted + " --prompt \"cat horse\" --steps 4 --seed 0 --out " + tmp + "/x.npy"), 2, "horse");
+    oneLineError(cli("diffuse --model " + d + "/nan.pt --prompt 1,2 --steps 4 --seed 0 --out " + tmp + "/x.npy"), 2, "NaN");
+    oneLineError(cli("diffuse --model " + scripted + " --prompt 1,2 --cond-ids " + tmp + "/cond12.npy --steps 4 --seed 0 --out " + tmp + "/x.npy"), 1,
+                 "one of them");
+    oneLineError(cli("diffuse --model " + scripted + " --prompt 1,2 --steps 4 --seed 0 --sampler euler --out " + tmp + "/x.npy"), 1, "ddim or ddpm");
+    oneLineError(cli("reweight --model " + scripted + " --prompt 1,2 --token 2 --factor 2 --steps 4 --seed 0 --out " + tmp + "/x.npy"), 1,
+                 "outside the prompt");
+    oneLineError(cli("cross-attention --model " + scripted + " --prompt 1,2 --steps 4 --seed 0 --site 7 --out " + tmp + "/x.npy"), 2, "site");
+}
+
 TEST(man_page_and_completion_list_every_command_and_option)
 {
     const Run man = cli("help --man"), comp = cli("help --bash-completion");
