@@ -93,6 +93,25 @@ void saveSession(Session s, const QString &path)
         u["dissected"] = s.units.dissected;
         j["units"] = u;
     }
+    if (!s.diffusion.prompt.isEmpty()) {
+        const Session::Diffusion &d = s.diffusion;
+        Json g = Json::object();
+        g["prompt"] = d.prompt.toStdString();
+        g["sampler"] = d.sampler.toStdString();
+        g["seed"] = d.seed;
+        g["steps"] = d.steps;
+        g["guidance"] = d.guidance;
+        g["word"] = d.word;
+        g["step_from"] = d.stepFrom;
+        g["step_to"] = d.stepTo;
+        g["site"] = d.site;
+        g["head"] = d.head;
+        g["step"] = d.step;
+        g["reweight_word"] = d.reweightWord;
+        g["reweight_factor"] = d.reweightFactor;
+        g["generated"] = d.generated;
+        j["diffusion"] = g;
+    }
     ComposerSpec composer = s.composer;
     if (!composer.textRows)
         for (QString &r : composer.rows) r = QFileInfo(r).absoluteFilePath();
@@ -177,6 +196,23 @@ Session loadSession(const QString &path)
             if (const Json *v = u->find("selected"))
                 for (const Json &x : v->asArray()) s.units.selected.push_back(fieldInt(x, "units.selected", 0, 1 << 24));
             if (const Json *v = u->find("dissected")) s.units.dissected = v->asBool();
+        }
+        if (const Json *g = j.find("diffusion")) {
+            Session::Diffusion &d = s.diffusion;
+            if (const Json *v = g->find("prompt")) d.prompt = QString::fromStdString(v->asString());
+            if (const Json *v = g->find("sampler")) d.sampler = QString::fromStdString(v->asString());
+            if (const Json *v = g->find("seed")) d.seed = fieldInt(*v, "diffusion.seed", 0, 1000000);
+            if (const Json *v = g->find("steps")) d.steps = fieldInt(*v, "diffusion.steps", 1, 1000);
+            if (const Json *v = g->find("guidance")) d.guidance = fieldReal(*v, "diffusion.guidance", 0, 30);
+            if (const Json *v = g->find("word")) d.word = fieldInt(*v, "diffusion.word", -1, 1 << 16);
+            if (const Json *v = g->find("step_from")) d.stepFrom = fieldInt(*v, "diffusion.step_from", 0, 1000);
+            if (const Json *v = g->find("step_to")) d.stepTo = fieldInt(*v, "diffusion.step_to", -1, 1000);
+            if (const Json *v = g->find("site")) d.site = fieldInt(*v, "diffusion.site", -1, 1000);
+            if (const Json *v = g->find("head")) d.head = fieldInt(*v, "diffusion.head", -1, 1000);
+            if (const Json *v = g->find("step")) d.step = fieldInt(*v, "diffusion.step", -1, 1000);
+            if (const Json *v = g->find("reweight_word")) d.reweightWord = fieldInt(*v, "diffusion.reweight_word", 0, 1 << 16);
+            if (const Json *v = g->find("reweight_factor")) d.reweightFactor = fieldReal(*v, "diffusion.reweight_factor", 0, 5);
+            if (const Json *v = g->find("generated")) d.generated = v->asBool();
         }
         if (const Json *v = j.find("composer")) {
             s.composer = composerFromJson(*v);

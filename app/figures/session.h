@@ -45,6 +45,17 @@ struct Session {
         std::vector<int64_t> selected;
         bool dissected = false;
     } units;
+    // The Diffusion dock: the prompt and its sampling, the word shown and the maps' filter, the re-weighting
+    // (a session that was generated generates again when it opens: sampling is deterministic per seed).
+    struct Diffusion {
+        QString prompt, sampler = "ddim";
+        int seed = 0, steps = 50;
+        double guidance = 1.0;
+        int word = -1, stepFrom = 0, stepTo = -1, site = -1, head = -1, step = -1;
+        int reweightWord = 0;
+        double reweightFactor = 2.0;
+        bool generated = false;
+    } diffusion;
     FigureSettings figure;
     QByteArray windowState;
     QStringList warnings;   // filled by loadSession: changed hash, missing files

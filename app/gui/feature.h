@@ -17,7 +17,7 @@
 namespace pellucid {
 
 /// Bumped whenever docks are added or removed (a saved layout of another set of docks is not restored).
-constexpr int kDockLayoutVersion = 5;
+constexpr int kDockLayoutVersion = 6;
 
 /// The default layout features place their docks in: a left column, and on the right a tab group with a
 /// strip below it.

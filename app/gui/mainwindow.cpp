@@ -5,6 +5,7 @@
 #include "app/gui/feature.h"
 #include "app/gui/features/activationsfeature.h"
 #include "app/gui/features/attentionfeature.h"
+#include "app/gui/features/diffusionfeature.h"
 #include "app/gui/features/generationfeature.h"
 #include "app/gui/features/attributionfeature.h"
 #include "app/gui/features/comparefeature.h"
@@ -67,6 +68,7 @@ MainWindow::MainWindow(QWidget *parent) : QMainWindow(parent)
     mLatent = add<LatentFeature>();
     mAttention = add<AttentionFeature>();
     mGeneration = add<GenerationFeature>();
+    mDiffusion = add<DiffusionFeature>();
     mCompare = add<CompareFeature>();
     mLive = add<LiveFeature>(mInput->panel());
     mPresentation = add<PresentationFeature>();

@@ -43,6 +43,7 @@ class DatasetFeature;
 class LatentFeature;
 class AttentionFeature;
 class GenerationFeature;
+class DiffusionFeature;
 class CompareFeature;
 class PresentationFeature;
 class FiguresFeature;
@@ -132,6 +133,7 @@ public:
     FiguresFeature *figures() const { return mFigures; }
     FeedbackFeature *feedback() const { return mFeedback; }
     GenerationFeature *generation() const { return mGeneration; }
+    DiffusionFeature *diffusion() const { return mDiffusion; }
 
 signals:
     void modelReady();
@@ -177,6 +179,7 @@ private:
     LatentFeature *mLatent;
     AttentionFeature *mAttention;
     GenerationFeature *mGeneration;
+    DiffusionFeature *mDiffusion;
     CompareFeature *mCompare;
     LiveFeature *mLive;
     PresentationFeature *mPresentation;

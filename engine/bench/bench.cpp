@@ -11,6 +11,9 @@
 //                  [--lm M.pt [--lm-prompt P] [--lm-new G] [--lm-ids P.npy [--lm-continuation C.npy]]]  (only language models: per-step attribution of G
 //                                               generated tokens against one batched forward + backward, the
 //                                               logit lens against one forward)
+//   pellucid-bench --diffusion D.pt [--diffusion-steps N] [--device …] [--json OUT]
+//                                               (only: DDIM-N of a denoiser against N raw denoiser passes,
+//                                               guidance 1 and 3, with and without cross-attention capture)
 //   pellucid-bench --versus-captum [--model M] [--input-shape S] [--threads N] [--rounds R] [--methods a,b,...]
 //                  [--target T] [--ig-steps K] [--samples N] [--window W] [--stride S] [--ppe 1,16,64]
 //                  [--captum-script P] [--json OUT]
@@ -26,6 +29,7 @@
 #include "engine/attribution/attribution.h"
 #include "engine/bench/benchutil.h"
 #include "engine/bench/versus_captum.h"
+#include "engine/diffusion/diffusionmetrics.h"
 #include "engine/runtime/engine.h"
 #include "engine/evaluation/evaluation.h"
 #include "engine/generative/generative.h"
@@ -96,6 +100,8 @@ int main(int argc, char **argv)
     if (const char *py = std::getenv("PELLUCID_PYTHON")) versus.python = py;
     std::string lmModel, lmIds, lmContinuation;
     int lmPrompt = 16, lmNew = 32;
+    std::string diffusionModel;
+    int diffusionSteps = 50;
     // Flags (no value): dropped from the key/value pairs.
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -139,6 +145,10 @@ int main(int argc, char **argv)
             jsonOut = v;
         else if (k == "--attribution-reps")
             attrReps = std::stoi(v);
+        else if (k == "--diffusion")
+            diffusionModel = v;
+        else if (k == "--diffusion-steps")
+            diffusionSteps = std::stoi(v);
         else if (k == "--lm")
             lmModel = v;
         else if (k == "--lm-prompt")
@@ -204,6 +214,53 @@ int main(int argc, char **argv)
             const int rc = runVersusCaptum(*m, x, versus);
             std::filesystem::remove_all(versus.workDir);
             return rc;
+        } catch (const std::exception &e) {
+            std::cerr << "pellucid-bench: " << e.what() << "\n";
+            return 2;
+        }
+    }
+    if (!diffusionModel.empty()) {
+        try {
+            LoadOptions opts;
+            opts.threads = threads;
+            opts.device = device;
+            auto m = Model::load(diffusionModel, opts);
+            const DiffusionConfig c = diffusionConfig(*m);
+            // A prompt of the first words of the vocabulary (not the null word), DDIM for N steps.
+            DiffusionRequest r;
+            for (int64_t id = 0; int64_t(r.cond.size()) < std::max<int64_t>(1, c.promptLength) && id < int64_t(c.vocab.size()); ++id)
+                if (id != c.nullId) r.cond.push_back(id);
+            r.steps = diffusionSteps;
+            Json j = Json::object(), rows = Json::array();
+            j["model"] = diffusionModel;
+            j["device"] = m->summary().device;
+            j["steps"] = diffusionSteps;
+            std::printf("[diffusion] %s on %s: DDIM-%d against %d raw denoiser passes (medians of 7, each beside its own raw measure)\n",
+                        diffusionModel.c_str(), m->summary().device.c_str(), diffusionSteps, diffusionSteps);
+            for (const double g : {1.0, 3.0})
+                for (const bool capture : {false, true}) {
+                    r.guidance = g;
+                    r.captureAttention = capture;
+                    (void)sampleDiffusion(*m, r);   // warm (the editable clone is built once)
+                    std::vector<double> raw, run, ratio;
+                    for (int k = 0; k < 7; ++k) {
+                        raw.push_back(rawDenoiserPasses(*m, r, diffusionSteps));
+                        run.push_back(sampleDiffusion(*m, r).seconds);
+                        ratio.push_back(run.back() / raw.back());
+                    }
+                    Json e = Json::object();
+                    e["guidance"] = g;
+                    e["capture"] = capture;
+                    e["sampler_ms"] = 1000 * median(run);
+                    e["raw_passes_ms"] = 1000 * median(raw);
+                    e["ratio"] = median(ratio);
+                    rows.push(e);
+                    std::printf("  guidance %.0f%s  %8.1f ms  raw passes %8.1f ms  ratio %.3f×\n", g, capture ? ", cross-attention captured" : "                           ",
+                                1000 * median(run), 1000 * median(raw), median(ratio));
+                }
+            j["runs"] = rows;
+            if (!jsonOut.empty()) std::ofstream(jsonOut) << j.dump(2) << "\n";
+            return 0;
         } catch (const std::exception &e) {
             std::cerr << "pellucid-bench: " << e.what() << "\n";
             return 2;

@@ -741,3 +741,21 @@ WordGradient wordGradients(Model &model, const DiffusionRequest &r, int lastStep
 }
 
 }   // namespace pellucid
+
+namespace pellucid {
+
+double rawDenoiserPasses(Model &model, const DiffusionRequest &r, int passes)
+{
+    Loop L(model, r);
+    torch::NoGradGuard ng;
+    const at::Tensor x = L.randn();
+    (void)firstTensor(L.d.module.forward(L.inputs(x, L.ts.front())));   // warm
+    const auto start = std::chrono::steady_clock::now();
+    for (int k = 0; k < passes; ++k) {
+        const at::Tensor e = firstTensor(L.d.module.forward(L.inputs(x, L.ts[size_t(k) % L.ts.size()])));
+        if (e.is_cuda()) (void)e.sum().item<float>();
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}   // namespace pellucid

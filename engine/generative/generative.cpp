@@ -436,8 +436,6 @@ TensorValue counterfactualStrip(Model &decoder, const CounterfactualResult &r, i
     return TensorValue(s, std::move(v));
 }
 
-namespace {
-
 /// Pooled features of `layer` (the logits when empty) and the logits, batched.
 TensorValue classifierFeatures(Model &cls, const std::string &layer, const TensorValue &x, TensorValue &logits)
 {
@@ -457,8 +455,6 @@ TensorValue classifierFeatures(Model &cls, const std::string &layer, const Tenso
     logits = TensorValue({x.dim(0), k}, std::move(l));
     return TensorValue({x.dim(0), d}, std::move(f));
 }
-
-}   // namespace
 
 std::pair<TensorValue, TensorValue> encodePosterior(Model &encoder, const TensorValue &images)
 {

@@ -4,9 +4,12 @@
 // diversity (mean pairwise feature distance) and the KL divergence of a VAE posterior to its prior.
 #include "engine/core/tensorvalue.h"
 
+#include <string>
 #include <vector>
 
 namespace pellucid {
+
+class Model;
 
 /// Peak signal-to-noise ratio in dB between two image batches of equal shape, values in [0, dataRange].
 double psnr(const TensorValue &a, const TensorValue &b, double dataRange = 1.0);
@@ -23,6 +26,9 @@ std::vector<double> sqrtPsd(const std::vector<double> &A, int64_t d);
 double inceptionScore(const TensorValue &logits);
 /// Mean Euclidean distance between all pairs of feature rows.
 double diversity(const TensorValue &features);
+/// A classifier's pooled features of `layer` (its logits when empty) for inputs x it takes, and its logits, in
+/// batches of 256: [N, D] (and logits [N, K]).
+TensorValue classifierFeatures(Model &cls, const std::string &layer, const TensorValue &x, TensorValue &logits);
 /// KL(N(μ, σ²) ‖ N(0, 1)) per latent dimension, averaged over the batch: mu and logvar [N, D].
 std::vector<double> klPerDimension(const TensorValue &mu, const TensorValue &logvar);
 

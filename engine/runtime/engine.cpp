@@ -73,6 +73,13 @@ Model &JobContext::model(const std::string &id)
 
 bool JobContext::hasModel(const std::string &id) const { return mEngine.mModels.count(id) > 0; }
 
+Model &JobContext::companion(const std::string &path)
+{
+    const std::string id = "companion:" + path;
+    if (!hasModel(id)) setModel(Model::load(path, LoadOptions()), id);
+    return model(id);
+}
+
 void JobContext::setModel(std::shared_ptr<Model> model, const std::string &id)
 {
     std::shared_ptr<const ModelSummary> summary;

@@ -64,6 +64,9 @@ public:
     bool hasModel(const std::string &id) const;
     /// Puts a model into the workspace under `id` (nullptr removes it): the load job.
     void setModel(std::shared_ptr<Model> model, const std::string &id = kMainModel);
+    /// A companion of the main model (its classifier, its encoder) from its file, loaded once under the id
+    /// "companion:PATH" with default options and kept with the workspace's models.
+    Model &companion(const std::string &path);
 
 private:
     friend class Engine;

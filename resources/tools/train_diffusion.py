@@ -53,6 +53,8 @@ def metadata():
         # regions the trajectory lens classifies.
         "regions": [{"name": "left", "token": 0, "box": [0, 0, 28, 28]}, {"name": "right", "token": 1, "box": [0, 28, 28, 56]}],
         "prompt_length": 2,
+        # Each word's class of the companion classifier (word i is Fashion-MNIST class i - 1; the null word none).
+        "word_classes": [-1] + list(range(10)),
     }
 
 

@@ -23,19 +23,6 @@ namespace pellucid {
 
 namespace {
 
-/// A generator's companion (its encoder, a classifier) in the engine's workspace of models, loaded once under
-/// the id "companion:PATH" (on the engine thread, like every job).
-Model &companion(JobContext &ctx, const std::string &path)
-{
-    const std::string id = "companion:" + path;
-    if (!ctx.hasModel(id)) ctx.setModel(Model::load(path, LoadOptions()), id);
-    return ctx.model(id);
-}
-
-}   // namespace
-
-namespace {
-
 struct LatentImagesOutput : JobOutput {
     TensorValue images;
     int dims = 0, steps = 0;
@@ -263,7 +250,7 @@ void LatentFeature::findCompanions()
         [](JobContext &ctx) {
             auto out = std::make_shared<CompanionsOutput>();
             const ModelSummary &s = ctx.model().summary();
-            out->companions = discoverCompanions(s, [&ctx](const std::string &path) -> Model & { return companion(ctx, path); });
+            out->companions = discoverCompanions(s, [&ctx](const std::string &path) -> Model & { return ctx.companion(path); });
             // Units: the layer with the most units among those with a spatial extent of at least 4×4 (a middle layer
             // of a DCGAN) is offered first.
             int64_t most = 0;
@@ -341,7 +328,7 @@ void LatentFeature::wireUnits()
             mUnitsSlot, "units",
             [r, cls = mClassifier.toStdString()](JobContext &ctx) {
                 Model &gen = ctx.model();
-                Model &c = companion(ctx, cls);
+                Model &c = ctx.companion(cls);
                 auto out = std::make_shared<UnitsOutput>();
                 const std::string layer = r.layer.toStdString();
                 ctx.progress(0, 1, "unit maps of layer " + layer);
@@ -385,7 +372,7 @@ void LatentFeature::wireUnits()
             mUnitEditSlot, "units",
             [z, e, insert, cls = mClassifier.toStdString()](JobContext &ctx) {
                 Model &gen = ctx.model();
-                Model &c = companion(ctx, cls);
+                Model &c = ctx.companion(cls);
                 const TensorValue code = checkCode(gen, TensorValue({1, int64_t(z.size())}, z));
                 auto out = std::make_shared<UnitEditOutput>();
                 out->pair = concatRows({decodeCodes(gen, code), decodeWithEdit(gen, code, e)});
@@ -437,7 +424,7 @@ void LatentFeature::wireTabs()
                 } else if (r.source == "sefa") {
                     out->set = sefaDirections(gen, "", int(std::min<int64_t>(r.k, int64_t(z.size())))).directions;
                 } else {
-                    Model &e = companion(ctx, enc);
+                    Model &e = ctx.companion(enc);
                     const ModelSummary &es = e.summary();
                     if (r.source == "pca") {
                         const TensorValue codes = encodeDataset(e, *ds, size_t(r.count), [&ctx](size_t done, size_t total) {
@@ -512,10 +499,10 @@ void LatentFeature::wireTabs()
             mCounterfactualSlot, "counterfactual",
             [r, z, image, cls = mClassifier.toStdString(), enc = mEncoder.toStdString()](JobContext &ctx) {
                 Model &gen = ctx.model();
-                Model &c = companion(ctx, cls);
+                Model &c = ctx.companion(cls);
                 TensorValue z0 = TensorValue({1, int64_t(z.size())}, z);
                 if (!image.empty()) {
-                    Model &e = companion(ctx, enc);
+                    Model &e = ctx.companion(enc);
                     z0 = encodePosterior(e, imageFileToTensor(image, e.summary().metadata.input, e.summary().inputShape)).first;
                 }
                 CounterfactualOptions o;
@@ -562,7 +549,7 @@ void LatentFeature::wireTabs()
             mVaeSlot, "vae",
             [items, ds = mWorkspace->dataset(), image = mWorkspace->imagePath().toStdString(), enc = mEncoder.toStdString()](JobContext &ctx) {
                 Model &gen = ctx.model();
-                Model &e = companion(ctx, enc);
+                Model &e = ctx.companion(enc);
                 const ModelSummary &es = e.summary();
                 std::vector<TensorValue> parts;
                 if (!image.empty()) parts.push_back(imageFileToTensor(image, es.metadata.input, es.inputShape));
@@ -615,7 +602,7 @@ void LatentFeature::wireTabs()
         runTab<EncodedOutput>(
             mEncodeSlot, "vae",
             [image = mWorkspace->imagePath().toStdString(), enc = mEncoder.toStdString()](JobContext &ctx) {
-                Model &e = companion(ctx, enc);
+                Model &e = ctx.companion(enc);
                 const TensorValue mu =
                     checkCode(ctx.model(), encodePosterior(e, imageFileToTensor(image, e.summary().metadata.input, e.summary().inputShape)).first,
                               "encoded image");
@@ -637,8 +624,8 @@ void LatentFeature::wireTabs()
             mMetricsSlot, "metrics",
             [count, d, ds = mWorkspace->dataset(), cls = mClassifier.toStdString(), enc = mEncoder.toStdString()](JobContext &ctx) {
                 Model &gen = ctx.model();
-                Model &c = companion(ctx, cls);
-                Model *e = enc.empty() ? nullptr : &companion(ctx, enc);
+                Model &c = ctx.companion(cls);
+                Model *e = enc.empty() ? nullptr : &ctx.companion(enc);
                 TensorValue real, realEnc;
                 if (ds) {
                     const size_t n = std::min(ds->size(), size_t(count));

@@ -8,9 +8,12 @@
 #include "engine/core/json.h"
 #include "engine/core/npy.h"
 #include "engine/diffusion/diffusion.h"
+#include "engine/diffusion/diffusionmetrics.h"
+#include "engine/generative/genmetrics.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/testkit.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -95,7 +98,9 @@ void checkSites(const std::string &name, const DiffusionResult &out)
     CHECK_EQ(out.crossAttention.size(), sites.size());
     for (size_t i = 0; i < sites.size() && i < out.crossAttention.size(); ++i) {
         const TensorValue want = readNpy(dir() + "/" + sites[i].asString());
-        CHECK_MSG(maxAbs(out.crossAttention[i], want) < 1e-5 * std::max(1.0, maxAbsOf(want)),
+        // Probabilities in [0, 1] of a state that float32 rounding has moved for N steps (the thread count changes
+        // the reductions' order): within 3e-5.
+        CHECK_MSG(maxAbs(out.crossAttention[i], want) < 3e-5 * std::max(1.0, maxAbsOf(want)),
                   name << ": site " << i << " " << shapeToString(out.crossAttention[i].shape()) << " vs " << shapeToString(want.shape())
                        << " differ by " << maxAbs(out.crossAttention[i], want));
     }
@@ -358,3 +363,89 @@ TEST(bad_input_gets_one_clear_line)
 }
 
 TESTKIT_MAIN
+
+// The metrics of a denoiser's samples are its parts put together: the same seeded samples, each region through
+// the classifier (IS of the crops, Fréchet distance of the regions' features side by side to real composites of
+// the same classes), the maps' IoU with the regions per sample.
+TEST(diffusion_metrics_are_their_parts)
+{
+    auto m = load("softmax_scripted.pt");
+    auto cls = Model::load(fixtures::resources("models/fashion_mnist_cnn.pt"), fixtures::cpuOptions());
+    const DiffusionConfig c = diffusionConfig(*m);
+    // No word of this vocabulary is a Fashion-MNIST class: every word is drawn, no accuracy, no Fréchet distance.
+    const std::vector<int> none = wordClasses(*m, c, cls->summary().metadata.labels);
+    CHECK(std::all_of(none.begin(), none.end(), [](int k) { return k < 0; }));
+    DiffusionMetricsOptions o;
+    o.count = 4;
+    o.seed = 11;
+    o.steps = 4;
+    o.guidance = 2;
+    const DiffusionMetrics got = diffusionMetrics(*m, *cls, {}, {}, o);
+    CHECK_EQ(got.samples, int64_t(4));
+    CHECK_EQ(got.prompts.size(), size_t(4));
+    CHECK(std::isnan(got.promptAccuracy) && std::isnan(got.frechetDistance));
+    std::vector<float> logits;
+    double iou[2] = {0, 0};
+    for (int i = 0; i < 4; ++i) {
+        CHECK_EQ(got.prompts[size_t(i)].size(), size_t(2));
+        for (int64_t id : got.prompts[size_t(i)]) CHECK(id >= 1 && id < int64_t(c.vocab.size()));
+        DiffusionRequest r;
+        r.cond = got.prompts[size_t(i)];
+        r.steps = 4;
+        r.seed = 11 + uint64_t(i);
+        r.guidance = 2;
+        r.captureAttention = true;
+        const DiffusionResult res = sampleDiffusion(*m, r);
+        CHECK(fixtures::maxAbsDiff(res.sample, got.images.rows(i, i + 1)) < 1e-6);
+        const std::vector<double> v = mapIoU(wordHeatMaps(res), regionMasks(c, 2));
+        iou[0] += v[0] / 4, iou[1] += v[1] / 4;
+    }
+    for (const DiffusionRegion &reg : c.regions) {
+        const ForwardResult f = cls->forward(classifierInput(*cls, c, got.images, reg), {});
+        logits.insert(logits.end(), f.outputs[0].data(), f.outputs[0].data() + f.outputs[0].numel());
+    }
+    CHECK(std::fabs(got.inceptionScore - inceptionScore(TensorValue({8, 10}, logits))) < 1e-6);
+    CHECK_EQ(got.regionIou.size(), size_t(2));
+    CHECK(std::fabs(got.regionIou[0] - iou[0]) < 1e-9 && std::fabs(got.regionIou[1] - iou[1]) < 1e-9);
+    CHECK(std::fabs(got.miou - (iou[0] + iou[1]) / 2) < 1e-9);
+    // The same seed draws the same prompts.
+    CHECK(diffusionMetrics(*m, *cls, {}, {}, o).prompts == got.prompts);
+    CHECK_THROWS_WITH(diffusionMetrics(*m, *cls, {}, {}, [&] {
+        DiffusionMetricsOptions one = o;
+        one.count = 1;
+        return one;
+    }()), Error, "at least 2 samples");
+}
+
+// The demo's words are the companion classifier's classes (its metadata's word_classes): the metrics score each
+// half against the word put there and compare with composites of real test images of those classes.
+TEST(demo_metrics_against_real_composites)
+{
+    const std::string demo = fixtures::resources("models/fashion_pairs_diffusion.pt");
+    if (!std::filesystem::exists(demo)) return;   // the demo is trained by resources/tools/train_diffusion.py
+    auto m = Model::load(demo, fixtures::cpuOptions());
+    auto cls = Model::load(companionClassifierPath(*m), fixtures::cpuOptions());
+    const DiffusionConfig c = diffusionConfig(*m);
+    const std::vector<int> classes = wordClasses(*m, c, cls->summary().metadata.labels);
+    CHECK_EQ(classes.size(), size_t(11));
+    CHECK_EQ(classes[0], -1);
+    for (int i = 1; i <= 10; ++i) CHECK_EQ(classes[size_t(i)], i - 1);
+    // Real items: one per class (class k's item is k in the stand-in set), so each composite is determined.
+    std::vector<TensorValue> rows;
+    std::vector<int> labels;
+    for (int k = 0; k < 10; ++k) {
+        std::vector<float> v(28 * 28);
+        for (size_t p = 0; p < v.size(); ++p) v[p] = float((p * (k + 3)) % 17) / 17.f;
+        rows.push_back(TensorValue({1, 1, 28, 28}, v));
+        labels.push_back(k);
+    }
+    DiffusionMetricsOptions o;
+    o.count = 3;
+    o.steps = 3;
+    const DiffusionMetrics got = diffusionMetrics(*m, *cls, concatRows(rows), labels, o);
+    CHECK(got.promptAccuracy >= 0 && got.promptAccuracy <= 1);
+    CHECK(std::isfinite(got.frechetDistance) && got.frechetDistance >= 0);
+    CHECK_EQ(got.realItems, int64_t(6));
+    // A class without a real item is named.
+    CHECK_THROWS_WITH(diffusionMetrics(*m, *cls, concatRows({rows[0]}), {0}, o), Error, "No real item of class");
+}
