@@ -130,7 +130,7 @@ pellucid::Json runLiveStallBench(const std::string &model, double seconds)
     QTemporaryDir dir;
     const QString video = dir.filePath("live.avi");
     {
-        cv::VideoWriter out(video.toStdString(), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 30, cv::Size(640, 480), true);
+        cv::VideoWriter out(video.toStdString(), cv::CAP_FFMPEG, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 30, cv::Size(640, 480), true);
         if (!out.isOpened()) throw std::runtime_error("cannot write a test video with OpenCV");
         for (int k = 0; k < 90; ++k) {   // a bright disc circling over a gradient
             cv::Mat f(480, 640, CV_8UC3);

@@ -340,7 +340,7 @@ void writeAnimation(const std::string &path, const TensorValue &images, double f
         } else if (ext == ".mp4") {
             const cv::Mat first = frameBgr(images, 0, scale);
             cv::VideoWriter writer;
-            withoutLibraryChatter([&] { return writer.open(tmp, cv::VideoWriter::fourcc('m', 'p', '4', 'v'), fps, first.size()); });
+            withoutLibraryChatter([&] { return writer.open(tmp, cv::CAP_FFMPEG, cv::VideoWriter::fourcc('m', 'p', '4', 'v'), fps, first.size()); });
             if (!writer.isOpened()) throw Error(ErrorCode::IoError, "Cannot write " + path + " (no MP4 encoder available to OpenCV)");
             for (int i = 0; i < int(images.dim(0)); ++i) writer.write(frameBgr(images, i, scale));
             withoutLibraryChatter([&] {

@@ -83,7 +83,9 @@ std::unique_ptr<LiveSource> LiveSource::openVideo(const std::string &path, bool 
     s->mLoop = loop;
     s->mDescription = std::filesystem::path(path).filename().string();
     checkInputFile(path, uint64_t(64) << 30, "The video");   // a FIFO would block the demuxer
-    if (!withoutLibraryChatter([&] { return s->mCap->cap.open(path); }))
+    // FFmpeg only: a file FFmpeg cannot open would fall through to GStreamer, whose first use forks its plugin
+    // scanner — and OpenBLAS's fork handler can deadlock joining its threads (seen on a fresh machine).
+    if (!withoutLibraryChatter([&] { return s->mCap->cap.open(path, cv::CAP_FFMPEG); }))
         throw Error(ErrorCode::BadInput, "Cannot play " + path + ": no decoder for its container or codec");
     cv::Mat probe;
     if (!withoutLibraryChatter([&] { return s->mCap->cap.read(probe); }) || probe.empty())

@@ -255,8 +255,9 @@ int main(int argc, char **argv)
                     e["raw_passes_ms"] = 1000 * median(raw);
                     e["ratio"] = median(ratio);
                     rows.push(e);
-                    std::printf("  guidance %.0f%s  %8.1f ms  raw passes %8.1f ms  ratio %.3f×\n", g, capture ? ", cross-attention captured" : "                           ",
-                                1000 * median(run), 1000 * median(raw), median(ratio));
+                    std::printf("  guidance %.0f%s  %8.1f ms  raw passes %8.1f ms  ratio %.3f×\n", g,
+                                capture ? ", cross-attention captured" : "                           ", 1000 * median(run), 1000 * median(raw),
+                                median(ratio));
                 }
             j["runs"] = rows;
             if (!jsonOut.empty()) std::ofstream(jsonOut) << j.dump(2) << "\n";

@@ -535,7 +535,7 @@ TensorValue wordHeatMaps(const DiffusionResult &r, const HeatMapFilter &f)
     return toValue(total / double(count));
 }
 
-std::vector<double> mapIoU(const TensorValue &maps, const std::vector<TensorValue> &masks, double threshold)
+std::vector<double> mapIoU(const TensorValue &maps, const std::vector<TensorValue> &masks, double threshold, bool minMax)
 {
     if (maps.shape().size() != 3) throw Error(ErrorCode::BadInput, "Word maps must be [K, H, W], not " + shapeToString(maps.shape()));
     const int64_t K = maps.dim(0), HW = maps.dim(1) * maps.dim(2);
@@ -549,11 +549,11 @@ std::vector<double> mapIoU(const TensorValue &maps, const std::vector<TensorValu
             throw Error(ErrorCode::BadInput,
                         "Mask " + std::to_string(k) + " has " + std::to_string(masks[size_t(k)].numel()) + " pixels, the map " + std::to_string(HW));
         const float *m = maps.data() + k * HW, *g = masks[size_t(k)].data();
-        float mx = 0;
-        for (int64_t i = 0; i < HW; ++i) mx = std::max(mx, m[i]);
+        float mx = 0, mn = minMax ? m[0] : 0.0f;
+        for (int64_t i = 0; i < HW; ++i) mx = std::max(mx, m[i]), mn = std::min(mn, m[i]);
         int64_t inter = 0, uni = 0;
         for (int64_t i = 0; i < HW; ++i) {
-            const bool p = mx > 0 && m[i] / mx >= threshold, t = g[i] != 0;
+            const bool p = mx > mn && (m[i] - mn) / (mx - mn) >= threshold, t = g[i] != 0;
             inter += p && t;
             uni += p || t;
         }

@@ -131,8 +131,10 @@ TensorValue wordHeatMaps(const DiffusionResult &r, const HeatMapFilter &f = {});
 /// The grid h×w of a site's Q queries for an H×W sample; Error(BadInput) when Q is no grid of that aspect.
 std::pair<int64_t, int64_t> queryGrid(int64_t Q, int64_t H, int64_t W);
 
-/// IoU of each word's map (divided by its maximum, then ≥ threshold) with its mask ([H, W], nonzero = in).
-std::vector<double> mapIoU(const TensorValue &maps, const std::vector<TensorValue> &masks, double threshold = 0.4);
+/// IoU of each word's map (divided by its maximum, then ≥ threshold: DAAM's) with its mask ([H, W], nonzero = in).
+/// `minMax`: the map scaled from its minimum to its maximum instead — with few words (the softmax over K keys
+/// sums to 1, so two words' maps are complementary and never near 0) max-normalised maps cover the image.
+std::vector<double> mapIoU(const TensorValue &maps, const std::vector<TensorValue> &masks, double threshold = 0.4, bool minMax = false);
 /// The masks of the metadata's regions for each prompt position ([H, W], 1 inside); positions without a
 /// region get an empty TensorValue.
 std::vector<TensorValue> regionMasks(const DiffusionConfig &c, int64_t promptLength);

@@ -84,7 +84,7 @@ DiffusionMetrics diffusionMetrics(Model &denoiser, Model &classifier, const Tens
     std::mt19937_64 rng(o.seed);
     const std::vector<TensorValue> masks = regionMasks(c, P);
     std::vector<TensorValue> images;
-    std::vector<double> iouSum(regions.size(), 0.0);
+    std::vector<double> iouSum(regions.size(), 0.0), iouSum2(regions.size(), 0.0);
     std::vector<int> iouCount(regions.size(), 0);
     for (int i = 0; i < o.count; ++i) {
         if (o.cancelled && o.cancelled()) throw Error(ErrorCode::Cancelled, "Cancelled");
@@ -105,10 +105,12 @@ DiffusionMetrics diffusionMetrics(Model &denoiser, Model &classifier, const Tens
             std::vector<TensorValue> mk = masks;
             for (size_t k = 0; k < mk.size(); ++k)
                 if (prompt[k] == c.nullId) mk[k] = TensorValue();
-            const std::vector<double> iou = mapIoU(wordHeatMaps(res), mk, o.iouThreshold);
+            const TensorValue maps = wordHeatMaps(res);
+            const std::vector<double> iou = mapIoU(maps, mk, o.iouThreshold), iou2 = mapIoU(maps, mk, o.iouThreshold, true);
             for (size_t rr = 0; rr < regions.size(); ++rr) {
                 const int tok = regions[rr].token;
-                if (tok >= 0 && size_t(tok) < iou.size() && !std::isnan(iou[size_t(tok)])) iouSum[rr] += iou[size_t(tok)], ++iouCount[rr];
+                if (tok >= 0 && size_t(tok) < iou.size() && !std::isnan(iou[size_t(tok)]))
+                    iouSum[rr] += iou[size_t(tok)], iouSum2[rr] += iou2[size_t(tok)], ++iouCount[rr];
             }
         }
         if (o.progress) o.progress(i + 1, o.count);
@@ -117,7 +119,8 @@ DiffusionMetrics diffusionMetrics(Model &denoiser, Model &classifier, const Tens
 
     // Each region of every sample through the classifier.
     std::vector<TensorValue> feats(regions.size()), logits(regions.size());
-    for (size_t rr = 0; rr < regions.size(); ++rr) feats[rr] = classifierFeatures(classifier, o.layer, classifierInput(classifier, c, m.images, regions[rr]), logits[rr]);
+    for (size_t rr = 0; rr < regions.size(); ++rr)
+        feats[rr] = classifierFeatures(classifier, o.layer, classifierInput(classifier, c, m.images, regions[rr]), logits[rr]);
     std::vector<float> allLogits;
     int64_t K = logits[0].dim(1), hits = 0, scored = 0;
     for (size_t rr = 0; rr < regions.size(); ++rr) {
@@ -156,8 +159,9 @@ DiffusionMetrics diffusionMetrics(Model &denoiser, Model &classifier, const Tens
                 const int cls = size_t(tok) < m.prompts[size_t(i)].size() ? classes[size_t(m.prompts[size_t(i)][size_t(tok)])] : -1;
                 const auto it = realOf.find(cls);
                 if (it == realOf.end() || it->second.empty())
-                    throw Error(ErrorCode::BadInput, "No real item of class " + std::to_string(cls) + " (" + (cls >= 0 && size_t(cls) < labels.size() ? labels[size_t(cls)] : "?")
-                                                         + ") to compare with");
+                    throw Error(ErrorCode::BadInput,
+                                "No real item of class " + std::to_string(cls) + " ("
+                                    + (cls >= 0 && size_t(cls) < labels.size() ? labels[size_t(cls)] : "?") + ") to compare with");
                 pick[rr].push_back(it->second[next[cls]++ % it->second.size()]);
             }
         std::vector<TensorValue> realFeats(regions.size());
@@ -180,13 +184,14 @@ DiffusionMetrics diffusionMetrics(Model &denoiser, Model &classifier, const Tens
         m.frechetDistance = frechetDistance(fake, sideBySide(realFeats));
     }
     if (!c.regions.empty()) {
-        double sum = 0;
+        double sum = 0, sum2 = 0;
         int n = 0;
         for (size_t rr = 0; rr < regions.size(); ++rr) {
             m.regionIou.push_back(iouCount[rr] ? iouSum[rr] / iouCount[rr] : NAN);
-            if (iouCount[rr]) sum += m.regionIou.back(), ++n;
+            m.regionIouMinMax.push_back(iouCount[rr] ? iouSum2[rr] / iouCount[rr] : NAN);
+            if (iouCount[rr]) sum += m.regionIou.back(), sum2 += m.regionIouMinMax.back(), ++n;
         }
-        if (n) m.miou = sum / n;
+        if (n) m.miou = sum / n, m.miouMinMax = sum2 / n;
     }
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return m;

@@ -14,7 +14,7 @@
 namespace pellucid {
 
 struct DiffusionMetricsOptions {
-    int count = 100;   // samples
+    int count = 100;     // samples
     uint64_t seed = 0;   // prompts from std::mt19937_64(seed); sample i uses seed + i
     int steps = 50;
     double guidance = 1.0;
@@ -33,7 +33,9 @@ struct DiffusionMetrics {
     double inceptionScore = NAN, realInceptionScore = NAN, frechetDistance = NAN;
     double promptAccuracy = NAN, realAccuracy = NAN;   // regions the classifier calls the prompt's word
     double miou = NAN;                                 // mean over regions of regionIou
-    std::vector<double> regionIou;                     // per region, mean over samples (its word not null)
+    std::vector<double> regionIou;                     // per region, mean over samples (its word not null): DAAM's max-normalised maps
+    double miouMinMax = NAN;                           // the same with min-max-normalised maps (mapIoU's minMax)
+    std::vector<double> regionIouMinMax;
     double seconds = 0;
 };
 

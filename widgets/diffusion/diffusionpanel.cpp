@@ -50,7 +50,7 @@ QImage overlayOf(const TensorValue &map)
             const float v = map.at(int64_t(y) * w + x);
             const double t = mx > 0 && std::isfinite(v) ? std::clamp(double(v) / mx, 0.0, 1.0) : 0.0;
             const QRgb c = std::isfinite(v) ? viridis(t) : kNanColor;
-            img.setPixel(x, y, qRgba(qRed(c), qGreen(c), qBlue(c), int(40 + 170 * t)));
+            img.setPixel(x, y, qRgba(qRed(c), qGreen(c), qBlue(c), int(25 + 135 * t)));
         }
     return img;
 }

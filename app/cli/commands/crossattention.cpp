@@ -55,16 +55,18 @@ int cmdCrossAttention(const Args &a)
         std::vector<TensorValue> masks = regionMasks(c, int64_t(r.cond.size()));
         for (size_t k = 0; k < masks.size(); ++k)
             if (r.cond[k] == c.nullId) masks[k] = TensorValue();
-        const std::vector<double> iou = mapIoU(maps, masks);
-        Json ious = Json::array();
-        double sum = 0;
-        int n = 0;
-        for (double v : iou) {
-            ious.push(std::isnan(v) ? Json() : Json(v));
-            if (!std::isnan(v)) sum += v, ++n;
+        for (const bool minMax : {false, true}) {
+            const std::vector<double> iou = mapIoU(maps, masks, 0.4, minMax);
+            Json ious = Json::array();
+            double sum = 0;
+            int n = 0;
+            for (double v : iou) {
+                ious.push(std::isnan(v) ? Json() : Json(v));
+                if (!std::isnan(v)) sum += v, ++n;
+            }
+            j[minMax ? "iou_minmax" : "iou"] = ious;
+            j[minMax ? "miou_minmax" : "miou"] = n ? Json(sum / n) : Json();
         }
-        j["iou"] = ious;
-        j["miou"] = n ? Json(sum / n) : Json();
     }
     std::cout << j.dump() << "\n";
     return 0;
@@ -80,7 +82,7 @@ Command crossAttentionCommand()
             "MAPS: float32 [K, H, W], each head's map of a word reshaped to its site's grid, bicubically upsampled to H×W, "
             "clamped at 0, averaged over heads, sites and steps (the conditional pass); DIR/site<i>.npy: float32 [N, heads, Q, K] "
             "per cross-attention site, in program order; stdout: JSON with the sites and, where the metadata gives each word a "
-            "region, the maps' IoU (max-normalised, threshold 0.4)",
+            "region, the maps' IoU (threshold 0.4; max-normalised as DAAM: iou / miou; min-max-normalised: iou_minmax / miou_minmax)",
             {{{"out", "MAPS.npy", "the per-word maps"},
               {"raw-dir", "DIR", "the cross-attention probabilities per site"},
               {"sample-out", "OUT.npy|OUT.png", "the sample"},

@@ -26,11 +26,13 @@ int diffusionMetricsOf(const Args &a, Model &denoiser)
         const std::string path = companionClassifierPath(denoiser);
         if (path.empty()) throw UsageError("the denoiser names no companion classifier: give --classifier C");
         std::cerr << "classifier: " << path << " (the denoiser's companion)\n";
-        cls = loadCompanion([&] {
-            Args b = a;
-            b.values["classifier"] = path;
-            return b;
-        }(), "classifier");
+        cls = loadCompanion(
+            [&] {
+                Args b = a;
+                b.values["classifier"] = path;
+                return b;
+            }(),
+            "classifier");
     }
     DiffusionMetricsOptions o;
     o.count = toInt(a.get("count", "100"), "--count");
@@ -68,6 +70,10 @@ int diffusionMetricsOf(const Args &a, Model &denoiser)
         for (double v : m.regionIou) r.push(numberOrNull(v));
         j["region_iou"] = r;
         j["miou"] = numberOrNull(m.miou);
+        Json r2 = Json::array();
+        for (double v : m.regionIouMinMax) r2.push(numberOrNull(v));
+        j["region_iou_minmax"] = r2;
+        j["miou_minmax"] = numberOrNull(m.miouMinMax);
     }
     j["seconds"] = m.seconds;
     std::cout << j.dump(a.flag("json") ? 1 : -1) << "\n";

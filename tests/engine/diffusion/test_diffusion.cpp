@@ -302,6 +302,17 @@ TEST(miou_against_region_masks)
     const std::vector<double> iou = mapIoU(TensorValue({2, 8, 16}, v), masks, 0.4);
     CHECK(std::fabs(iou[0] - 1.0) < 1e-12);
     CHECK(std::fabs(iou[1] - 0.5) < 1e-12);
+    // Complementary maps that never reach 0 (two words' attention sums to 1): max-normalised they cover the
+    // image, min-max-normalised they find their halves.
+    std::vector<float> w(2 * 8 * 16);
+    for (int y = 0; y < 8; ++y)
+        for (int x = 0; x < 16; ++x) {
+            w[size_t(y * 16 + x)] = x < 8 ? 0.6f : 0.4f;
+            w[size_t(128 + y * 16 + x)] = 1.0f - w[size_t(y * 16 + x)];
+        }
+    const std::vector<double> daam = mapIoU(TensorValue({2, 8, 16}, w), masks, 0.4), mm = mapIoU(TensorValue({2, 8, 16}, w), masks, 0.4, true);
+    CHECK(std::fabs(daam[0] - 0.5) < 1e-12 && std::fabs(daam[1] - 0.5) < 1e-12);
+    CHECK(std::fabs(mm[0] - 1.0) < 1e-12 && std::fabs(mm[1] - 1.0) < 1e-12);
     CHECK_THROWS_WITH(mapIoU(TensorValue({2, 4, 4}, std::vector<float>(32, 1.0f)), masks), Error, "has 128 pixels");
 }
 
@@ -385,7 +396,7 @@ TEST(diffusion_metrics_are_their_parts)
     CHECK_EQ(got.prompts.size(), size_t(4));
     CHECK(std::isnan(got.promptAccuracy) && std::isnan(got.frechetDistance));
     std::vector<float> logits;
-    double iou[2] = {0, 0};
+    double iou[2] = {0, 0}, iou2[2] = {0, 0};
     for (int i = 0; i < 4; ++i) {
         CHECK_EQ(got.prompts[size_t(i)].size(), size_t(2));
         for (int64_t id : got.prompts[size_t(i)]) CHECK(id >= 1 && id < int64_t(c.vocab.size()));
@@ -397,8 +408,9 @@ TEST(diffusion_metrics_are_their_parts)
         r.captureAttention = true;
         const DiffusionResult res = sampleDiffusion(*m, r);
         CHECK(fixtures::maxAbsDiff(res.sample, got.images.rows(i, i + 1)) < 1e-6);
-        const std::vector<double> v = mapIoU(wordHeatMaps(res), regionMasks(c, 2));
+        const std::vector<double> v = mapIoU(wordHeatMaps(res), regionMasks(c, 2)), v2 = mapIoU(wordHeatMaps(res), regionMasks(c, 2), 0.4, true);
         iou[0] += v[0] / 4, iou[1] += v[1] / 4;
+        iou2[0] += v2[0] / 4, iou2[1] += v2[1] / 4;
     }
     for (const DiffusionRegion &reg : c.regions) {
         const ForwardResult f = cls->forward(classifierInput(*cls, c, got.images, reg), {});
@@ -408,13 +420,16 @@ TEST(diffusion_metrics_are_their_parts)
     CHECK_EQ(got.regionIou.size(), size_t(2));
     CHECK(std::fabs(got.regionIou[0] - iou[0]) < 1e-9 && std::fabs(got.regionIou[1] - iou[1]) < 1e-9);
     CHECK(std::fabs(got.miou - (iou[0] + iou[1]) / 2) < 1e-9);
+    CHECK(std::fabs(got.miouMinMax - (iou2[0] + iou2[1]) / 2) < 1e-9);
     // The same seed draws the same prompts.
     CHECK(diffusionMetrics(*m, *cls, {}, {}, o).prompts == got.prompts);
-    CHECK_THROWS_WITH(diffusionMetrics(*m, *cls, {}, {}, [&] {
-        DiffusionMetricsOptions one = o;
-        one.count = 1;
-        return one;
-    }()), Error, "at least 2 samples");
+    CHECK_THROWS_WITH(diffusionMetrics(*m, *cls, {}, {},
+                                       [&] {
+                                           DiffusionMetricsOptions one = o;
+                                           one.count = 1;
+                                           return one;
+                                       }()),
+                      Error, "at least 2 samples");
 }
 
 // The demo's words are the companion classifier's classes (its metadata's word_classes): the metrics score each
