@@ -5,11 +5,14 @@
 #include "engine/core/json.h"
 #include "app/io/dataset.h"
 #include "app/io/imageinput.h"
+#include "app/gui/features/diffusionfeature.h"
 #include "widgets/attention/attentionpanel.h"
+#include "widgets/diffusion/diffusionpanel.h"
 #include "widgets/attribution/attributionpanel.h"
 #include "widgets/dataset/datasetpanel.h"
 #include "widgets/input/inputpanel.h"
 
+#include <QLabel>
 #include <QListView>
 #include <QScrollBar>
 #include <qcustomplot.h>
@@ -118,6 +121,58 @@ pellucid::Json runGuiStallBench(const std::string &model, double seconds)
     b.app.exec();
     pellucid::Json j = pellucid::Json::object();
     j["results_shown"] = shown;
+    meter.report(j);
+    return j;
+}
+
+/// The Diffusion dock in the real main window: runs of `steps` DDIM steps one after another for `seconds`, every
+/// step's x_t and x̂₀ streamed to the dock, while the stall meter runs; the steps shown and the GUI thread's stalls.
+pellucid::Json runDiffusionStallBench(const std::string &model, const std::string &prompt, int steps, double seconds)
+{
+    BenchApp b;
+    pellucid::MainWindow w;
+    w.resize(1280, 820);
+    w.show();
+    pellucid::DiffusionFeature *d = w.diffusion();
+    int runs = 0;
+    std::string failed;
+    StallMeter meter(&w);
+    meter.onTick = [&](qint64 ms) {
+        if (ms > seconds * 1000) b.app.quit();
+    };
+    auto go = [&] {
+        pellucid::DiffusionControls c = d->panel()->controls();
+        c.prompt = QString::fromStdString(prompt);
+        c.steps = steps;
+        c.seed = runs;
+        d->panel()->setControls(c);
+        if (d->generate() == 0) failed = "the dock refused the prompt: " + d->panel()->findChild<QLabel *>()->text().toStdString();
+        if (!failed.empty()) b.app.quit();
+    };
+    QObject::connect(d, &pellucid::DiffusionFeature::availabilityChanged, &w, [&](bool ok) {
+        if (!ok) {
+            failed = model + " is not a denoiser the Diffusion dock takes";
+            b.app.quit();
+            return;
+        }
+        for (QDockWidget *dock : d->docks()) dock->raise();
+        meter.start();
+        go();
+    });
+    QObject::connect(d, &pellucid::DiffusionFeature::runFinished, &w, [&] {
+        ++runs;
+        go();
+    });
+    w.openModel(QString::fromStdString(model));
+    QTimer::singleShot(int(seconds * 1000) + 60000, &b.app, &QApplication::quit);
+    b.app.exec();
+    if (!failed.empty()) throw std::runtime_error(failed);
+    if (runs == 0)
+        throw std::runtime_error("no sampling run finished in " + std::to_string(int(seconds)) + " s (" + std::to_string(d->streamedSteps())
+                                 + " steps streamed; " + d->panel()->findChild<QLabel *>()->text().toStdString() + ")");
+    pellucid::Json j = pellucid::Json::object();
+    j["runs"] = runs;
+    j["steps_per_run"] = steps;
     meter.report(j);
     return j;
 }

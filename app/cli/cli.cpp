@@ -771,6 +771,18 @@ Json diffusionJson(const DiffusionConfig &c, const DiffusionRequest &r, const Di
     return j;
 }
 
+void checkOutputExtension(const Args &a, const std::string &key, const std::vector<std::string> &extensions)
+{
+    if (!a.has(key)) return;
+    const std::string path = a.need(key);
+    std::string list;
+    for (const std::string &e : extensions) {
+        if (endsWith(path, e)) return;
+        list += (list.empty() ? "" : ", ") + e;
+    }
+    throw UsageError("--" + key + " must end in " + list);
+}
+
 void writeDiffusionImages(const std::string &out, const DiffusionConfig &c, const TensorValue &images)
 {
     if (endsWith(out, ".npy")) {

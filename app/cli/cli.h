@@ -168,6 +168,9 @@ const OptionTable &diffusionOptions();
 /// What a run says on stdout: the prompt's ids and words, steps, timesteps' range, sampler, guidance, the
 /// sample's shape, the denoiser's calls and the loop's seconds.
 Json diffusionJson(const DiffusionConfig &c, const DiffusionRequest &r, const DiffusionResult &out);
+/// When --KEY is given, it ends in one of `extensions` (".npy", ".png", …): checked before the work starts, a
+/// UsageError naming the option.
+void checkOutputExtension(const Args &a, const std::string &key, const std::vector<std::string> &extensions);
 /// A sample [N, C, H, W] in the image range as an image file (PNG / GIF / MP4: mapped to [0, 1]) or .npy (as is).
 void writeDiffusionImages(const std::string &out, const DiffusionConfig &c, const TensorValue &images);
 

@@ -11,9 +11,10 @@
 //                  [--lm M.pt [--lm-prompt P] [--lm-new G] [--lm-ids P.npy [--lm-continuation C.npy]]]  (only language models: per-step attribution of G
 //                                               generated tokens against one batched forward + backward, the
 //                                               logit lens against one forward)
-//   pellucid-bench --diffusion D.pt [--diffusion-steps N] [--device …] [--json OUT]
+//   pellucid-bench --diffusion D.pt [--diffusion-steps N] [--gui-seconds S] [--device …] [--json OUT]
 //                                               (only: DDIM-N of a denoiser against N raw denoiser passes,
-//                                               guidance 1 and 3, with and without cross-attention capture)
+//                                               guidance 1 and 3, with and without cross-attention capture;
+//                                               GUI builds: S seconds of the Diffusion dock streaming, GUI-thread stalls)
 //   pellucid-bench --versus-captum [--model M] [--input-shape S] [--threads N] [--rounds R] [--methods a,b,...]
 //                  [--target T] [--ig-steps K] [--samples N] [--window W] [--stride S] [--ppe 1,16,64]
 //                  [--captum-script P] [--json OUT]
@@ -54,6 +55,7 @@
 
 #ifdef PELLUCID_BENCH_GUI
 pellucid::Json runGuiStallBench(const std::string &model, double seconds);
+pellucid::Json runDiffusionStallBench(const std::string &model, const std::string &prompt, int steps, double seconds);
 pellucid::Json runLiveStallBench(const std::string &model, double seconds);
 pellucid::Json runProjectorBench(const std::string &dataset);
 pellucid::Json runAttentionViewBench(int tokens);
@@ -260,6 +262,18 @@ int main(int argc, char **argv)
                                 median(ratio));
                 }
             j["runs"] = rows;
+#ifdef PELLUCID_BENCH_GUI
+            if (guiSeconds > 0) {
+                std::string prompt;
+                for (int64_t id : r.cond) prompt += (prompt.empty() ? "" : ",") + std::to_string(id);
+                Json gui = runDiffusionStallBench(diffusionModel, prompt, diffusionSteps, guiSeconds);
+                std::printf("[GUI-thread stall while the Diffusion dock streams] %.0f s: %lld runs of %d steps shown\n", guiSeconds,
+                            (long long)gui.find("runs")->asInt(), diffusionSteps);
+                std::printf("  max stall %.1f ms (target < 16 ms), p99 %.1f ms\n", gui.find("max_stall_ms")->asNumber(),
+                            gui.find("p99_stall_ms")->asNumber());
+                j["gui_stall"] = gui;
+            }
+#endif
             if (!jsonOut.empty()) std::ofstream(jsonOut) << j.dump(2) << "\n";
             return 0;
         } catch (const std::exception &e) {

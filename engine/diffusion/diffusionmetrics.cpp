@@ -57,9 +57,16 @@ DiffusionMetrics diffusionMetrics(Model &denoiser, Model &classifier, const Tens
     if (o.count < 2) throw Error(ErrorCode::BadInput, "Metrics need at least 2 samples");
     const std::vector<std::string> &labels = classifier.summary().metadata.labels;
     const std::vector<int> classes = wordClasses(denoiser, c, labels);
-    // The prompt's positions and where each belongs.
-    std::vector<DiffusionRegion> regions = c.regions;
-    const int64_t P = c.promptLength > 0 ? c.promptLength : std::max<int64_t>(1, int64_t(regions.size()));
+    // The prompt's positions and where each belongs (a region that belongs to no position is not scored).
+    std::vector<DiffusionRegion> regions;
+    int64_t maxToken = -1;
+    for (const DiffusionRegion &r : c.regions)
+        if (r.token >= 0) regions.push_back(r), maxToken = std::max<int64_t>(maxToken, r.token);
+    const int64_t P = c.promptLength > 0 ? c.promptLength : std::max<int64_t>(1, maxToken + 1);
+    // Maps are scored when words have regions and the denoiser has cross-attention.
+    bool mapsScored = false;
+    if (maxToken >= 0)
+        for (const DenoiserSite &site : denoiserSites(denoiser)) mapsScored = mapsScored || site.cross;
     if (regions.empty()) {
         DiffusionRegion whole;
         whole.name = "image";
@@ -97,7 +104,7 @@ DiffusionMetrics diffusionMetrics(Model &denoiser, Model &classifier, const Tens
         r.sampler = o.sampler;
         r.guidance = o.guidance;
         r.cancelled = o.cancelled;
-        r.captureAttention = !c.regions.empty();
+        r.captureAttention = mapsScored;
         const DiffusionResult res = sampleDiffusion(denoiser, r);
         images.push_back(res.sample);
         m.prompts.push_back(prompt);
@@ -183,7 +190,7 @@ DiffusionMetrics diffusionMetrics(Model &denoiser, Model &classifier, const Tens
         m.realAccuracy = double(realHits) / double(std::max<int64_t>(1, realScored));
         m.frechetDistance = frechetDistance(fake, sideBySide(realFeats));
     }
-    if (!c.regions.empty()) {
+    if (mapsScored) {
         double sum = 0, sum2 = 0;
         int n = 0;
         for (size_t rr = 0; rr < regions.size(); ++rr) {

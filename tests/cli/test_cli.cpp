@@ -1359,6 +1359,8 @@ TEST(diffusion_commands_match_eager_pytorch)
     CHECK(!std::filesystem::exists(tmp + "/raw/site3.npy"));   // the self-attention site is not there
     j = Json::parse(r.out);
     CHECK_EQ(j.find("cross_sites")->size(), size_t(3));
+    CHECK_EQ(j.find("cross_sites")->asArray()[1].find("cross_index")->asInt(), 1);
+    CHECK_EQ(j.find("cross_sites")->asArray()[1].find("index")->asInt(), 2);   // after the self-attention site
     CHECK_EQ(j.find("self_sites")->asInt(), 1);
     CHECK_EQ(j.find("iou")->size(), size_t(2));
     CHECK(j.find("miou")->asNumber() >= 0 && j.find("miou")->asNumber() <= 1);
@@ -1402,6 +1404,14 @@ TEST(diffusion_commands_match_eager_pytorch)
     oneLineError(cli("reweight --model " + scripted + " --prompt 1,2 --token 2 --factor 2 --steps 4 --seed 0 --out " + tmp + "/x.npy"), 1,
                  "outside the prompt");
     oneLineError(cli("cross-attention --model " + scripted + " --prompt 1,2 --steps 4 --seed 0 --site 7 --out " + tmp + "/x.npy"), 2, "site");
+    // An output of the wrong kind is refused before sampling, naming its option; nothing is written.
+    std::filesystem::remove(tmp + "/early.npy");
+    oneLineError(
+        cli("diffuse --model " + scripted + " --prompt 1,2 --steps 4 --seed 0 --out " + tmp + "/early.npy --trajectory-out " + tmp + "/t.txt"), 1,
+        "--trajectory-out must end in");
+    CHECK(!std::filesystem::exists(tmp + "/early.npy"));
+    oneLineError(cli("reweight --model " + scripted + " --prompt 1,2 --token 0 --factor 2 --steps 4 --seed 0 --out " + tmp + "/x.gif"), 1,
+                 "--out must end in");
 }
 
 TEST(man_page_and_completion_list_every_command_and_option)

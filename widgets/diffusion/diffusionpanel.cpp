@@ -79,7 +79,7 @@ protected:
             p.drawText(rect(), Qt::AlignCenter, tr("Compute the gradient to see each word's share"));
             return;
         }
-        const double n = std::max(1.0, *std::max_element(mNorm.begin(), mNorm.end()));
+        const double n = std::max(1e-30, *std::max_element(mNorm.begin(), mNorm.end()));
         double g = 0;
         for (double v : mGxi) g = std::max(g, std::fabs(v));
         const int rowH = std::max(18, (height() - 20) / int(mWords.size())), labelW = 90;
@@ -90,7 +90,7 @@ protected:
             const double y = 20 + k * rowH;
             p.setPen(palette().text().color());
             p.drawText(QRectF(0, y, labelW - 4, rowH - 4), Qt::AlignRight | Qt::AlignVCenter, mWords[k]);
-            const double nv = size_t(k) < mNorm.size() ? mNorm[size_t(k)] / std::max(n, 1e-30) : 0;
+            const double nv = size_t(k) < mNorm.size() ? mNorm[size_t(k)] / n : 0;
             p.fillRect(QRectF(labelW, y + 2, barW * nv, rowH - 6), QColor(31, 119, 180));
             const double gv = size_t(k) < mGxi.size() && g > 0 ? mGxi[size_t(k)] / g : 0;
             const double mid = labelW + barW + 10 + barW / 2;
@@ -104,7 +104,7 @@ protected:
 private:
     QStringList mWords;
     std::vector<double> mNorm, mGxi;
-    // The maximum norm is kept ≥ 1e-30 so an all-zero gradient draws no bars rather than NaN.
+    // The largest norm is the full bar (kept ≥ 1e-30: an all-zero gradient draws no bars rather than NaN).
 };
 
 }   // namespace
@@ -392,6 +392,12 @@ DiffusionPanel::DiffusionPanel(QWidget *parent) : QWidget(parent)
     auto changed = [this] {
         if (mTrajectory.numel()) emit mapsRequested();
     };
+    connect(mFrom, &QSpinBox::valueChanged, this, [this](int v) {
+        if (mTo->value() < v) mTo->setValue(v);   // the range never runs backwards
+    });
+    connect(mTo, &QSpinBox::valueChanged, this, [this](int v) {
+        if (mFrom->value() > v) mFrom->setValue(v);
+    });
     connect(mFrom, &QSpinBox::valueChanged, this, changed);
     connect(mTo, &QSpinBox::valueChanged, this, changed);
     connect(mSite, &QComboBox::currentIndexChanged, this, changed);

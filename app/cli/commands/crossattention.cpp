@@ -19,7 +19,8 @@ int cmdCrossAttention(const Args &a)
     DiffusionRequest r = diffusionRequest(a, c);
     r.captureAttention = true;
     const std::string out = a.need("out");
-    if (!endsWith(out, ".npy")) throw UsageError("--out must end in .npy");
+    checkOutputExtension(a, "out", {".npy"});
+    checkOutputExtension(a, "sample-out", {".npy", ".png"});
     HeatMapFilter f;
     f.stepFrom = toInt(a.get("step-from", "0"), "--step-from");
     f.stepTo = toInt(a.get("step-to", "-1"), "--step-to");
@@ -39,7 +40,9 @@ int cmdCrossAttention(const Args &a)
     for (size_t i = 0; i < res.crossSites.size(); ++i) {
         const TensorValue &p = res.crossAttention[i];
         Json site = Json::object();
-        site["index"] = int64_t(res.crossSites[i]);
+        site["file"] = "site" + std::to_string(i) + ".npy";   // --raw-dir's file and --site's number: i
+        site["cross_index"] = int64_t(i);
+        site["index"] = int64_t(res.crossSites[i]);   // among all attention sites, self-attention included
         site["kind"] = res.sites[size_t(res.crossSites[i])].kind;
         site["heads"] = p.dim(1);
         site["queries"] = p.dim(2);
@@ -88,7 +91,7 @@ Command crossAttentionCommand()
               {"sample-out", "OUT.npy|OUT.png", "the sample"},
               {"step-from", "A", "first step of the maps (default 0)", ints(0, 10000)},
               {"step-to", "B", "last step of the maps (default -1: the last)", ints(-1, 10000)},
-              {"site", "I", "one cross-attention site (default -1: all)", ints(-1, 1000)},
+              {"site", "I", "one cross-attention site, counted among cross-attention sites as --raw-dir's files (default -1: all)", ints(-1, 1000)},
               {"head", "H", "one head (default -1: all)", ints(-1, 1000)}},
              diffusionOptions(),
              modelOptions()},

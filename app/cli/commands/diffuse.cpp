@@ -15,7 +15,9 @@ int cmdDiffuse(const Args &a)
     const DiffusionConfig c = diffusionConfig(*model);
     const DiffusionRequest r = diffusionRequest(a, c);
     const std::string out = a.need("out");
-    if (!endsWith(out, ".npy") && !endsWith(out, ".png")) throw UsageError("--out must end in .npy or .png");
+    checkOutputExtension(a, "out", {".npy", ".png"});
+    checkOutputExtension(a, "trajectory-out", {".npy", ".png", ".gif", ".mp4"});
+    checkOutputExtension(a, "states-out", {".npy"});
     const DiffusionResult res = sampleDiffusion(*model, r);
     writeDiffusionImages(out, c, res.sample);
     if (a.has("trajectory-out")) writeDiffusionImages(a.need("trajectory-out"), c, res.trajectory);

@@ -34,6 +34,8 @@ int diffusionMetricsOf(const Args &a, Model &denoiser)
             }(),
             "classifier");
     }
+    checkOutputExtension(a, "samples-out", {".npy", ".png"});
+    if (a.has("encoder")) throw UsageError("--encoder is for VAE decoders, not denoisers");
     DiffusionMetricsOptions o;
     o.count = toInt(a.get("count", "100"), "--count");
     o.seed = uint64_t(toInt(a.get("seed", "0"), "--seed"));

@@ -3,6 +3,7 @@
 
 #include "engine/core/npy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 
@@ -16,7 +17,8 @@ int cmdReweight(const Args &a)
     const DiffusionConfig c = diffusionConfig(*model);
     DiffusionRequest r = diffusionRequest(a, c);
     const std::string out = a.need("out");
-    if (!endsWith(out, ".npy") && !endsWith(out, ".png")) throw UsageError("--out must end in .npy or .png");
+    checkOutputExtension(a, "out", {".npy", ".png"});
+    checkOutputExtension(a, "original-out", {".npy", ".png"});
     r.reweightToken = toInt(a.need("token"), "--token");
     r.reweightFactor = toDouble(a.need("factor"), "--factor");
     if (size_t(r.reweightToken) >= r.cond.size())

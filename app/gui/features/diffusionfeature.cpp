@@ -78,6 +78,10 @@ DiffusionFeature::DiffusionFeature(Workspace *workspace, QMainWindow *window) : 
     mPanel = new DiffusionPanel;
     mDock = addDock(tr("Diffusion"), "DiffusionDock", mPanel);
     connect(mWorkspace, &Workspace::modelChanged, this, [this](std::shared_ptr<const ModelSummary> s) {
+        if (mRunning) mBridge->cancel(mRunning);   // a run of the previous model is not this one's
+        ++mRunToken;
+        mRunning = 0;
+        mPanel->setRunning(false);
         mRun.reset();
         mAvailable = false;
         mPanel->setAvailable(false, tr("Checking whether %1 is a diffusion denoiser…").arg(QString::fromStdString(s->fileName)));
@@ -212,17 +216,23 @@ quint64 DiffusionFeature::generate()
     const HeatMapFilter filter = filterOf(mPanel->mapFilter());
     mStreamed = 0;
     mPanel->setRunning(true);
+    // A run replaced by a newer one (its slot supersedes it) still reports its cancellation: only the newest
+    // run's hooks touch the dock.
+    const quint64 token = ++mRunToken;
     TaskHooks<DiffusionStepOutput> hooks;
-    hooks.partial = [this](std::shared_ptr<const DiffusionStepOutput> p) {
+    hooks.partial = [this, token](std::shared_ptr<const DiffusionStepOutput> p) {
+        if (token != mRunToken) return;
         mStreamed = p->step + 1;
         mPanel->showStep(p->step, p->total, p->xt, p->x0);
     };
-    hooks.failed = [this](const QString &m) {
+    hooks.failed = [this, token](const QString &m) {
+        if (token != mRunToken) return;
         mRunning = 0;
         mPanel->setRunning(false);
         mPanel->showMessage(m);
     };
-    hooks.cancelled = [this] {
+    hooks.cancelled = [this, token] {
+        if (token != mRunToken) return;
         mRunning = 0;
         mPanel->setRunning(false);
         mPanel->showMessage(tr("Sampling stopped after %1 steps").arg(mStreamed));
@@ -254,7 +264,12 @@ quint64 DiffusionFeature::generate()
                 if (f.stepTo >= n) f.stepTo = -1;
                 if (f.site >= int(out->result.crossSites.size())) f.site = -1;
                 if (f.head >= out->heads) f.head = -1;
-                out->maps = wordHeatMaps(out->result, f);
+                try {
+                    out->maps = wordHeatMaps(out->result, f);
+                } catch (const std::exception &e) {   // a filter this run cannot take: its maps unfiltered, and why
+                    out->mapsError = e.what();
+                    out->maps = wordHeatMaps(out->result);
+                }
             }
             if (!classifier.empty()) {
                 try {
@@ -265,7 +280,8 @@ quint64 DiffusionFeature::generate()
             }
             return out;
         },
-        [this, r](std::shared_ptr<const DiffusionRun> run) {
+        [this, r, token](std::shared_ptr<const DiffusionRun> run) {
+            if (token != mRunToken) return;
             mRunning = 0;
             mRun = run;
             mPanel->setRunning(false);
@@ -304,6 +320,7 @@ quint64 DiffusionFeature::generate()
                                     .arg(r.seed)
                                     .arg(run->result.seconds, 0, 'f', 2)
                                     .arg(run->result.denoiserCalls));
+            if (!run->mapsError.empty()) mPanel->showMessage(tr("Maps of every step, site and head: %1").arg(QString::fromStdString(run->mapsError)));
             emit runFinished();
             emit mapsShown();
         },
@@ -396,9 +413,11 @@ quint64 DiffusionFeature::gradient()
     const int last = std::min(mPanel->gradientSteps(), r.steps);
     const DiffusionConfig cfg = mConfig;
     const std::string classifier = mClassifier;
-    // The class scored: what the lens says the region ends as (the last run of this prompt), else the mean pixel.
+    // The class scored: what the lens says the region ends as (the last run of this prompt), else the mean pixel
+    // (also for the whole image of a model with regions: the lens classifies only its regions).
     int cls = -1;
-    if (mRun && mRun->lens.probabilities.numel() && mRun->result.cond == r.cond) {
+    const bool lensHasIt = regionIndex >= 0 || mConfig.regions.empty();
+    if (lensHasIt && mRun && mRun->lens.probabilities.numel() && mRun->result.cond == r.cond) {
         const TensorValue &p = mRun->lens.probabilities;
         const int64_t N = p.dim(0), R = p.dim(1), C = p.dim(2), rr = regionIndex >= 0 && regionIndex < R ? regionIndex : 0;
         int best = 0;

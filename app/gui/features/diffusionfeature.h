@@ -20,7 +20,7 @@ struct DiffusionRun : JobOutput {
     TensorValue maps;                     // [K, H, W] for the filter asked
     std::vector<std::string> words;
     TrajectoryLens lens;   // empty without a companion classifier
-    std::string lensError;
+    std::string lensError, mapsError;
     int heads = 0;
 };
 
@@ -64,7 +64,7 @@ private:
     std::string mClassifier;   // the companion classifier's path ("" when none)
     QStringList mClassLabels;
     std::shared_ptr<const DiffusionRun> mRun;
-    quint64 mRunning = 0;
+    quint64 mRunning = 0, mRunToken = 0;
     int mStreamed = 0;
     Session::Diffusion mPending;   // a restored session's settings, applied when the denoiser is ready
     bool mPendingRestore = false, mApplyView = false;
