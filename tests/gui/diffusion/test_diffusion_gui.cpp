@@ -18,6 +18,8 @@
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTabWidget>
+#include <QImageReader>
+#include <QTemporaryDir>
 #include <QTest>
 #include <QTimer>
 
@@ -106,6 +108,14 @@ private slots:
         panel->showStepAt(0);
         QVERIFY(maxDiff(panel->imageView()->image(), unit(readNpy(d + "ddim_g25_capture_trajectory.npy")).rows(0, 1)) < 1e-4);
         panel->showStepAt(7);
+        // The trajectory as an animation: one frame per step.
+        {
+            QTemporaryDir tmp;
+            diff->exportTrajectory(tmp.filePath("trajectory.gif"));
+            QImageReader gif(tmp.filePath("trajectory.gif"));
+            QCOMPARE(gif.format(), QByteArray("gif"));
+            QCOMPARE(gif.imageCount(), 8);
+        }
         // Click a word: its map over the image.
         panel->wordButtons()[1]->click();
         QCOMPARE(panel->selectedWord(), 1);
