@@ -789,10 +789,7 @@ void writeDiffusionImages(const std::string &out, const DiffusionConfig &c, cons
         writeNpy(out, images);
         return;
     }
-    std::vector<float> unit(size_t(images.numel()));
-    const double span = c.rangeHi - c.rangeLo;
-    for (size_t i = 0; i < unit.size(); ++i) unit[i] = float(std::clamp((double(images.at(int64_t(i))) - c.rangeLo) / span, 0.0, 1.0));
-    writeImages(out, TensorValue(images.shape(), std::move(unit)), 0);
+    writeImages(out, toUnitRange(c, images), 0);
 }
 
 const OptionTable &samplingOptions()

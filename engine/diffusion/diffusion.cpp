@@ -269,6 +269,14 @@ DiffusionConfig diffusionConfig(const Model &model)
     return c;
 }
 
+TensorValue toUnitRange(const DiffusionConfig &c, const TensorValue &images)
+{
+    std::vector<float> v(size_t(images.numel()));
+    const double span = c.rangeHi - c.rangeLo;
+    for (size_t i = 0; i < v.size(); ++i) v[i] = float(std::clamp((double(images.at(int64_t(i))) - c.rangeLo) / span, 0.0, 1.0));
+    return TensorValue(images.shape(), std::move(v));
+}
+
 std::vector<double> alphasCumprod(const DiffusionConfig &c)
 {
     const int64_t T = c.trainSteps;

@@ -60,6 +60,8 @@ std::vector<int64_t> promptToIds(const DiffusionConfig &c, const std::string &pr
 void checkCondIds(const DiffusionConfig &c, const std::vector<int64_t> &ids);
 /// The word of each id ("#id" when the vocabulary has none).
 std::vector<std::string> idsToWords(const DiffusionConfig &c, const std::vector<int64_t> &ids);
+/// Samples in the image range mapped to [0, 1] (clamped; NaN stays NaN) for display and image files.
+TensorValue toUnitRange(const DiffusionConfig &c, const TensorValue &images);
 /// The full path of the companion classifier the metadata names ("" when none or the file is missing).
 std::string companionClassifierPath(const Model &denoiser);
 

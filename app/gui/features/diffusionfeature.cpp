@@ -49,18 +49,6 @@ struct GalleryOutput : JobOutput {
     int firstSeed = 0;
 };
 
-/// Samples in the image range → [0, 1] for display.
-TensorValue toUnit(const TensorValue &x, const DiffusionConfig &c)
-{
-    std::vector<float> v(size_t(x.numel()));
-    const double span = c.rangeHi - c.rangeLo;
-    for (size_t i = 0; i < v.size(); ++i) {
-        const double u = (double(x.at(int64_t(i))) - c.rangeLo) / span;
-        v[i] = std::isfinite(u) ? float(std::clamp(u, 0.0, 1.0)) : std::numeric_limits<float>::quiet_NaN();
-    }
-    return TensorValue(x.shape(), std::move(v));
-}
-
 HeatMapFilter filterOf(const DiffusionPanel::MapFilter &f)
 {
     HeatMapFilter h;
@@ -246,15 +234,18 @@ quint64 DiffusionFeature::generate()
                 auto p = std::make_shared<DiffusionStepOutput>();
                 p->step = step;
                 p->total = total;
-                p->xt = toUnit(xt, cfg);
-                p->x0 = toUnit(x0, cfg);
+                p->xt = toUnitRange(cfg, xt);
+                p->x0 = toUnitRange(cfg, x0);
                 ctx.partial(p);
                 return !ctx.cancelled();
             };
             auto out = std::make_shared<DiffusionRun>();
             out->result = sampleDiffusion(ctx.model(), r);
-            out->trajectory01 = toUnit(out->result.trajectory, cfg);
-            out->states01 = toUnit(out->result.states, cfg);
+            out->request = r;
+            out->request.onStep = nullptr;
+            out->request.cancelled = nullptr;
+            out->trajectory01 = toUnitRange(cfg, out->result.trajectory);
+            out->states01 = toUnitRange(cfg, out->result.states);
             out->words = idsToWords(cfg, r.cond);
             if (!out->result.crossAttention.empty()) {
                 out->heads = int(out->result.crossAttention.front().dim(1));
@@ -366,24 +357,32 @@ quint64 DiffusionFeature::reweight()
     mPanel->showTabMessage(
         "reweight",
         tr("Regenerating with “%1” ×%2…").arg(QString::fromStdString(idsToWords(cfg, {r.cond[size_t(word)]}).front())).arg(r.reweightFactor));
+    // The unedited sample of the same request: the last run's when it is that one, else sampled again.
+    TensorValue known;
+    if (mRun) {
+        const DiffusionRequest &q = mRun->request;
+        if (q.cond == r.cond && q.steps == r.steps && q.seed == r.seed && q.sampler == r.sampler && q.guidance == r.guidance && q.clipX0 == r.clipX0)
+            known = mRun->result.sample;
+    }
     TaskHooks<ReweightOutput> hooks;
     hooks.failed = [this](const QString &m) { mPanel->showTabMessage("reweight", m); };
     return mBridge->run<ReweightOutput>(
         &mReweightSlot, this,
-        [r, cfg](JobContext &ctx) {
+        [r, cfg, known](JobContext &ctx) {
             DiffusionRequest edit = r, plain = r;
             edit.cancelled = plain.cancelled = [&ctx] { return ctx.cancelled(); };
             plain.reweightToken = -1;
             plain.reweightFactor = 1;
-            const DiffusionResult a = sampleDiffusion(ctx.model(), plain), b = sampleDiffusion(ctx.model(), edit);
+            const TensorValue a = known.numel() ? known : sampleDiffusion(ctx.model(), plain).sample;
+            const TensorValue b = sampleDiffusion(ctx.model(), edit).sample;
             auto out = std::make_shared<ReweightOutput>();
-            for (int64_t i = 0; i < a.sample.numel(); ++i) {
-                const double d = std::fabs(double(a.sample.at(i)) - double(b.sample.at(i)));
+            for (int64_t i = 0; i < a.numel(); ++i) {
+                const double d = std::fabs(double(a.at(i)) - double(b.at(i)));
                 out->maxAbs = std::max(out->maxAbs, d);
-                out->meanAbs += d / double(a.sample.numel());
+                out->meanAbs += d / double(a.numel());
             }
-            out->original = toUnit(a.sample, cfg);
-            out->edited = toUnit(b.sample, cfg);
+            out->original = toUnitRange(cfg, a);
+            out->edited = toUnitRange(cfg, b);
             out->word = r.reweightToken;
             out->factor = r.reweightFactor;
             return out;
@@ -418,12 +417,8 @@ quint64 DiffusionFeature::gradient()
     int cls = -1;
     const bool lensHasIt = regionIndex >= 0 || mConfig.regions.empty();
     if (lensHasIt && mRun && mRun->lens.probabilities.numel() && mRun->result.cond == r.cond) {
-        const TensorValue &p = mRun->lens.probabilities;
-        const int64_t N = p.dim(0), R = p.dim(1), C = p.dim(2), rr = regionIndex >= 0 && regionIndex < R ? regionIndex : 0;
-        int best = 0;
-        for (int64_t c = 1; c < C; ++c)
-            if (p.at(((N - 1) * R + rr) * C + c) > p.at(((N - 1) * R + rr) * C + best)) best = int(c);
-        cls = best;
+        const auto decided = mPanel->lensChart()->decided();   // the lens of mRun, as the chart shows it
+        cls = decided[size_t(regionIndex >= 0 && size_t(regionIndex) < decided.size() ? regionIndex : 0)].cls;
     }
     const QString scoreName = cls >= 0
         ? tr("p(%1) of %2")
@@ -472,7 +467,7 @@ quint64 DiffusionFeature::gallery()
                 DiffusionRequest one = r;
                 one.seed = uint64_t(first + i);
                 one.cancelled = [&ctx] { return ctx.cancelled(); };
-                parts.push_back(toUnit(sampleDiffusion(ctx.model(), one).sample, cfg));
+                parts.push_back(toUnitRange(cfg, sampleDiffusion(ctx.model(), one).sample));
                 ctx.progress(i + 1, count, "seeds");
             }
             auto out = std::make_shared<GalleryOutput>();

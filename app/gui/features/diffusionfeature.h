@@ -15,6 +15,7 @@ namespace pellucid {
 class DiffusionPanel;
 
 struct DiffusionRun : JobOutput {
+    DiffusionRequest request;   // what was sampled (without its callbacks)
     DiffusionResult result;
     TensorValue trajectory01, states01;   // in [0, 1]
     TensorValue maps;                     // [K, H, W] for the filter asked

@@ -51,6 +51,29 @@ TensorValue unit(const TensorValue &x)
 
 QString statusOf(DiffusionPanel *p) { return p->findChild<QLabel *>()->text(); }
 
+LoadOptions cpuOptions()
+{
+    LoadOptions cpu;
+    cpu.device = DevicePreference::Cpu;
+    return cpu;
+}
+
+/// The Diffusion feature alone in a window, on the real engine (CPU).
+struct DockWindow {
+    QMainWindow window;
+    Workspace *ws = nullptr;
+    DiffusionFeature *diff = nullptr;
+    DockWindow()
+    {
+        window.resize(1100, 820);
+        ws = new Workspace(new EngineBridge(&window), &window);
+        ws->setLoadOptions(cpuOptions(), false);
+        diff = new DiffusionFeature(ws, &window);
+        window.setCentralWidget(diff->dock());
+        window.show();
+    }
+};
+
 }   // namespace
 
 class TestDiffusionGui : public QObject {
@@ -58,16 +81,10 @@ class TestDiffusionGui : public QObject {
 private slots:
     void fixtureDenoiser()
     {
-        QMainWindow window;
-        window.resize(1100, 820);
-        auto *bridge = new EngineBridge(&window);
-        auto *ws = new Workspace(bridge, &window);
-        LoadOptions cpu;
-        cpu.device = DevicePreference::Cpu;
-        ws->setLoadOptions(cpu, false);
-        auto *diff = new DiffusionFeature(ws, &window);
-        window.setCentralWidget(diff->dock());
-        window.show();
+        DockWindow dw;
+        QMainWindow &window = dw.window;
+        Workspace *ws = dw.ws;
+        DiffusionFeature *diff = dw.diff;
         DiffusionPanel *panel = diff->panel();
 
         // A classifier: the dock is off and says why.
@@ -152,7 +169,7 @@ private slots:
         QVERIFY(diff->gradient() != 0);
         QVERIFY(gr.wait(60000));
         {
-            const auto m = Model::load(fix("softmax_scripted.pt").toStdString(), cpu);
+            const auto m = Model::load(fix("softmax_scripted.pt").toStdString(), cpuOptions());
             const DiffusionConfig cfg = diffusionConfig(*m);
             DiffusionRequest r;
             r.cond = {1, 2};
@@ -185,10 +202,9 @@ private slots:
         QCOMPARE(s.diffusion.word, 1);
         QCOMPARE(s.diffusion.site, 1);
         QVERIFY(s.diffusion.generated);
-        QMainWindow other;
-        auto *ws2 = new Workspace(new EngineBridge(&other), &other);
-        ws2->setLoadOptions(cpu, false);
-        auto *again = new DiffusionFeature(ws2, &other);
+        DockWindow other;
+        Workspace *ws2 = other.ws;
+        DiffusionFeature *again = other.diff;
         again->restoreSession(s);
         QSignalSpy done2(again, &DiffusionFeature::runFinished);
         ws2->openModel(fix("softmax_scripted.pt"));
@@ -216,16 +232,10 @@ private slots:
     void demoLensAndStop()
     {
         if (!QFile::exists(res("models/fashion_pairs_diffusion.pt"))) QSKIP("the diffusion demo is not trained");
-        QMainWindow window;
-        window.resize(1100, 820);
-        auto *bridge = new EngineBridge(&window);
-        auto *ws = new Workspace(bridge, &window);
-        LoadOptions cpu;
-        cpu.device = DevicePreference::Cpu;
-        ws->setLoadOptions(cpu, false);
-        auto *diff = new DiffusionFeature(ws, &window);
-        window.setCentralWidget(diff->dock());
-        window.show();
+        DockWindow dw;
+        QMainWindow &window = dw.window;
+        Workspace *ws = dw.ws;
+        DiffusionFeature *diff = dw.diff;
         DiffusionPanel *panel = diff->panel();
         QSignalSpy avail(diff, &DiffusionFeature::availabilityChanged);
         ws->openModel(res("models/fashion_pairs_diffusion.pt"));
