@@ -118,6 +118,7 @@ const OptionTable &attributionOptions()
         {"fill", "V", "the value removed features take", registryRange("fill")},
         {"internal-batch", "N", "inputs per model pass", ints(1, 65536)},
         {"memory-budget-mb", "N", "memory the method's batches may use", ints(1, 1048576)},
+        {"fast-kernels", "", "output-only methods through a frozen copy: BatchNorm folded, channels-last (faster; rounded differently)"},
     };
     return t;
 }
@@ -597,6 +598,7 @@ AttributionParams attributionParams(const Args &a)
     if (a.has("grid")) p.gridCells = toInt(a.need("grid"), "--grid");
     if (a.has("fill")) p.fill = float(toDouble(a.need("fill"), "--fill"));
     if (a.has("internal-batch")) p.internalBatch = toInt(a.need("internal-batch"), "--internal-batch");
+    p.fastKernels = a.flag("fast-kernels");
     if (a.has("memory-budget-mb")) p.memoryBudgetBytes = int64_t(toInt(a.need("memory-budget-mb"), "--memory-budget-mb")) << 20;
     const std::string superpixels = a.get("superpixels", a.has("feature-mask") ? "mask" : "slic");
     if (superpixels != "grid" && superpixels != "slic" && superpixels != "mask") throw UsageError("--superpixels must be slic or grid");
@@ -624,6 +626,8 @@ Json resultJson(const AttributionResult &r)
     j["shape"] = shapeJson(r.map.shape());
     if (r.method == AttributionMethod::IntegratedGradients) j["convergence_delta"] = r.convergenceDelta;
     j["model_passes"] = r.modelPasses;
+    j["kernels"] = r.kernels;
+    if (!r.fastKernelsNote.empty()) j["fast_kernels_note"] = r.fastKernelsNote;
     j["elapsed_ms"] = r.elapsedMs;
     return j;
 }

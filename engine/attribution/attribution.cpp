@@ -149,9 +149,9 @@ std::shared_ptr<AttributionResult> computeAttribution(Model &model, const Tensor
         std::string forwardOnly;
         for (const MethodInfo &m : methodRegistry())
             if (m.forwardOnly) forwardOnly += std::string(forwardOnly.empty() ? "" : ", ") + m.name;
-        throw Error(ErrorCode::BadInput, std::string(methodName(params.method)) + " needs gradients; " + model.summary().fileName + " is "
-                                             + model.summary().format + " (" + model.summary().runtime
-                                             + " has no gradients): use a forward-only method (" + forwardOnly + ")");
+        throw Error(ErrorCode::BadInput,
+                    std::string(methodName(params.method)) + " needs gradients; " + model.summary().fileName + " is " + model.summary().format + " ("
+                        + model.summary().runtime + " has no gradients): use a forward-only method (" + forwardOnly + ")");
     }
     if (needsLayer(params.method)) {
         if (params.layer.empty()) throw Error(ErrorCode::BadInput, std::string(methodName(params.method)) + " needs a layer (--layer PATH)");
@@ -181,6 +181,8 @@ std::shared_ptr<AttributionResult> computeAttribution(Model &model, const Tensor
     result->map = tensorToValue(at::cat(maps));
     result->modelPasses = r.passes;
     result->chunks = r.chunks;
+    if (r.fastUsed) result->kernels = "fast";
+    if (params.fastKernels && !r.fastUsed) result->fastKernelsNote = r.fastUnavailable();
     result->elapsedMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return result;
 }
@@ -246,7 +248,8 @@ std::shared_ptr<AttributionResult> computeLiveFrame(Model &model, const TensorVa
     const AttributionMethod m = attribution ? attribution->method : AttributionMethod::Saliency;
     const bool gradCam = m == AttributionMethod::GradCam || m == AttributionMethod::GradCamPlusPlus || m == AttributionMethod::LayerCam;
     const bool inputGradient = m == AttributionMethod::Saliency || m == AttributionMethod::InputXGradient;
-    const bool shared = attribution && !model.impl().backend && input.shape().size() >= 1 && input.dim(0) == 1 && ((gradCam && !attribution->layer.empty()) || inputGradient);
+    const bool shared = attribution && !model.impl().backend && input.shape().size() >= 1 && input.dim(0) == 1
+        && ((gradCam && !attribution->layer.empty()) || inputGradient);
     if (!shared) {
         onActivations(computeActivations(model, input, inputId, activationLayer, topK, histogramBins));
         if (!attribution) return nullptr;
@@ -386,6 +389,7 @@ Json attributionParamsToJson(const AttributionParams &p, const std::string &base
     j["stride"] = st;
     j["fill"] = double(p.fill);
     j["grid"] = p.gridCells;
+    if (p.fastKernels) j["fast_kernels"] = true;
     return j;
 }
 
@@ -430,6 +434,7 @@ AttributionParams attributionParamsFromJson(const Json &j, std::string *baseline
             for (const Json &x : v->asArray()) p.stride.push_back(x.asInt());
         if (const Json *v = j.find("fill")) p.fill = float(v->asNumber());
         if (const Json *v = j.find("grid")) p.gridCells = int(v->asInt());
+        if (const Json *v = j.find("fast_kernels")) p.fastKernels = v->asBool();
     } catch (const std::exception &e) {
         throw Error(ErrorCode::BadInput, std::string("Invalid attribution parameters: ") + e.what());
     }

@@ -63,6 +63,13 @@ struct AttributionParams {
     // Batching
     int64_t memoryBudgetBytes = 0;   // 0: half the free CUDA memory, or a quarter of the free RAM
     int64_t internalBatch = 0;       // 0: chosen from the budget
+    // Fast kernels (opt-in): passes that need only the model's output (input gradients, forwards of
+    // perturbed inputs: saliency, input × gradient, IG, SmoothGrad, occlusion, LIME, KernelSHAP) run through a
+    // frozen copy with BatchNorm folded into the convolutions and channels-last weights and inputs — about 1.9×
+    // faster on a ResNet on the CPU. The same function, rounded differently: where a ReLU or max-pool sits at a
+    // near-tie the gradient can take the other branch, so maps differ from eager PyTorch's by ~1e-6 of their
+    // largest value, and at such ties by more. Layer methods (CAMs) and guided ReLUs keep the exact path.
+    bool fastKernels = false;
 };
 
 struct AttributionResult : JobOutput {
@@ -74,6 +81,10 @@ struct AttributionResult : JobOutput {
     double convergenceDelta = 0;   // IG: Σ attribution − (y(x) − y(baseline)) (largest over a batch); NaN otherwise
     int64_t modelPasses = 0;       // samples pushed through the model (forward, plus backward where used)
     int64_t chunks = 0;
+    // "exact", or "fast" when params.fastKernels was honoured; fastKernelsNote says why it was not (the model
+    // cannot be frozen, or its frozen copy's output differed beyond rounding).
+    std::string kernels = "exact";
+    std::string fastKernelsNote;
     int64_t done = 0, total = 0;   // progress when partial
     bool partial = false;
     double elapsedMs = 0;

@@ -18,22 +18,22 @@ const std::vector<MethodInfo> &methodRegistry()
     constexpr unsigned surrogate = ParamSamples | ParamSeed | ParamFill | ParamFeatures;
     using namespace detail;
     // method, name, display name, needs layer, layer resolution, signed, forward-only, superpixels, params,
-    // default samples, minimum samples, computation
+    // default samples, minimum samples, computation, output only (fast kernels apply)
     static const std::vector<MethodInfo> rows = {
-        {M::Saliency, "saliency", "Saliency", false, false, false, false, false, gradient, 0, 0, &saliencyImpl},
-        {M::InputXGradient, "inputxgrad", "Input × gradient", false, false, true, false, false, gradient, 0, 0, &inputXGradientImpl},
-        {M::IntegratedGradients, "ig", "Integrated gradients", false, false, true, false, false, ig, 0, 0, &integratedGradientsImpl},
+        {M::Saliency, "saliency", "Saliency", false, false, false, false, false, gradient, 0, 0, &saliencyImpl, true},
+        {M::InputXGradient, "inputxgrad", "Input × gradient", false, false, true, false, false, gradient, 0, 0, &inputXGradientImpl, true},
+        {M::IntegratedGradients, "ig", "Integrated gradients", false, false, true, false, false, ig, 0, 0, &integratedGradientsImpl, true},
         {M::GuidedBackprop, "guided-backprop", "Guided backprop", false, false, true, false, false, gradient, 0, 0, &guidedBackpropImpl},
         {M::Deconvnet, "deconvnet", "Deconvnet", false, false, true, false, false, gradient, 0, 0, &deconvnetImpl},
-        {M::SmoothGrad, "smoothgrad", "SmoothGrad (noise tunnel)", false, false, true, false, false, tunnel, 25, 1, &smoothGradImpl},
+        {M::SmoothGrad, "smoothgrad", "SmoothGrad (noise tunnel)", false, false, true, false, false, tunnel, 25, 1, &smoothGradImpl, true},
         {M::GradCam, "gradcam", "Grad-CAM", true, true, false, false, false, ParamLayer, 0, 0, &gradCamImpl},
         {M::GradCamPlusPlus, "gradcam++", "Grad-CAM++", true, true, false, false, false, ParamLayer, 0, 0, &gradCamPlusPlusImpl},
         {M::LayerCam, "layercam", "Layer-CAM", true, true, false, false, false, ParamLayer, 0, 0, &layerCamImpl},
         {M::ScoreCam, "scorecam", "Score-CAM", true, true, false, true, false, ParamLayer, 0, 0, &scoreCamImpl},
         {M::GuidedGradCam, "guided-gradcam", "Guided Grad-CAM", true, false, true, false, false, ParamLayer, 0, 0, &guidedGradCamImpl},
-        {M::Occlusion, "occlusion", "Occlusion", false, false, true, true, false, ParamWindow | ParamFill, 0, 0, &occlusionImpl},
-        {M::Lime, "lime", "LIME", false, false, true, true, true, surrogate, 200, 200, &limeImpl},
-        {M::KernelShap, "kernelshap", "KernelSHAP", false, false, true, true, true, surrogate, 200, 200, &kernelShapImpl},
+        {M::Occlusion, "occlusion", "Occlusion", false, false, true, true, false, ParamWindow | ParamFill, 0, 0, &occlusionImpl, true},
+        {M::Lime, "lime", "LIME", false, false, true, true, true, surrogate, 200, 200, &limeImpl, true},
+        {M::KernelShap, "kernelshap", "KernelSHAP", false, false, true, true, true, surrogate, 200, 200, &kernelShapImpl, true},
     };
     return rows;
 }

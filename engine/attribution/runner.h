@@ -62,6 +62,18 @@ public:
     const AttributionSink &sink;
     const bool reduced;
     int64_t passes = 0, chunks = 0;
+    bool fastUsed = false;   // a pass ran through the fast kernels (AttributionParams::fastKernels)
+
+    /// Why the fast kernels were not used although asked for.
+    std::string fastUnavailable() const
+    {
+        if (d.backend) return "fast kernels need a TorchScript model";
+        if (!isFastKernelMethod(p.method))
+            return std::string("fast kernels do not apply to ") + methodName(p.method) + " (it needs a layer or guided ReLUs)";
+        if (reduced) return "fast kernels are not used in reduced precision";
+        return d.fastKernelsNote.empty() ? "fast kernels were not used" : d.fastKernelsNote;
+    }
+    static bool isFastKernelMethod(AttributionMethod m) { return methodInfo(m).outputOnly; }
 
     void checkCancel() const
     {
@@ -78,8 +90,16 @@ public:
         if (!layer.empty()) paths.push_back(layer);
         std::vector<c10::IValue> outs;
         const bool low = reduced && x.is_floating_point() && !torch::GradMode::is_enabled() && relu == detail::ReluMode::Keep;
+        // Fast kernels: the model's output only, through the frozen, folded, channels-last copy.
+        torch::jit::Module *fast =
+            p.fastKernels && layer.empty() && relu == detail::ReluMode::Keep && !low && !reduced && !d.backend && isFastKernelMethod(p.method)
+            ? d.fastModule()
+            : nullptr;
         try {
-            if (d.backend)
+            if (fast) {
+                outs = {fast->forward({x.dim() == 4 ? x.contiguous(at::MemoryFormat::ChannelsLast) : x})};
+                fastUsed = true;
+            } else if (d.backend)
                 outs = d.runBackend(x, paths, reduced);
             else
                 outs = low ? d.tapped(paths, relu, true)->run(d.reduced, {x.to(d.reducedType())}) : d.tapped(paths, relu)->run(d.module, {x});

@@ -16,6 +16,7 @@
 //                                               guidance 1 and 3, with and without cross-attention capture;
 //                                               GUI builds: S seconds of the Diffusion dock streaming, GUI-thread stalls)
 //   pellucid-bench --versus-captum [--model M] [--input-shape S] [--threads N] [--rounds R] [--methods a,b,...]
+//                  [--fast-kernels]  (also Pellucid with AttributionParams::fastKernels, in the same rounds)
 //                  [--target T] [--ig-steps K] [--samples N] [--window W] [--stride S] [--ppe 1,16,64]
 //                  [--captum-script P] [--json OUT]
 //                                               (only: each method beside Captum 0.8.0 on the same file, input,
@@ -107,8 +108,8 @@ int main(int argc, char **argv)
     // Flags (no value): dropped from the key/value pairs.
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a != "--live-only" && a != "--versus-captum") continue;
-        (a == "--live-only" ? liveOnly : versusCaptum) = true;
+        if (a != "--live-only" && a != "--versus-captum" && a != "--fast-kernels") continue;
+        (a == "--live-only" ? liveOnly : a == "--versus-captum" ? versusCaptum : versus.fastKernels) = true;
         for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
         --argc;
         --i;

@@ -232,11 +232,32 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
             captumPasses[k] = r.at("passes").asInt();
         };
         for (size_t k = 0; k < ppes.size(); ++k) runCaptum(k, false);
-        std::vector<double> pellucidMs;
+        // Fast kernels where they apply: the frozen copy built in the warm-up, then timed in the same rounds.
+        AttributionParams fp = ap;
+        fp.fastKernels = true;
+        std::shared_ptr<AttributionResult> fastLast;
+        if (o.fastKernels && methodInfo(method).outputOnly) {
+            try {
+                fastLast = computeAttribution(model, input, fp);
+                if (fastLast->kernels != "fast") {
+                    std::printf("  %-16s fast kernels: %s\n", name.c_str(), fastLast->fastKernelsNote.c_str());
+                    fastLast.reset();
+                }
+            } catch (const std::exception &e) {
+                std::printf("  %-16s fast kernels: %s\n", name.c_str(), e.what());
+                fastLast.reset();
+            }
+        }
+        std::vector<double> pellucidMs, fastMs;
         for (int round = 0; round < o.rounds; ++round) {
             const auto t0 = Clock::now();
             last = computeAttribution(model, input, ap);
             pellucidMs.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+            if (fastLast) {
+                const auto t1 = Clock::now();
+                fastLast = computeAttribution(model, input, fp);
+                fastMs.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t1).count());
+            }
             for (size_t k = 0; k < ppes.size(); ++k) runCaptum(k, true);
         }
         const double pm = median(pellucidMs);
@@ -246,31 +267,29 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
         const double cm = captumOk ? median(captumMs[best]) : NAN;
         // Agreement: the largest difference of the two maps relative to the largest |value| (random samples
         // differ between the two, so no figure there). Captum's map is its last run's at the best ppe.
-        std::string agreement = "-";
-        double relDiff = NAN;
-        if (captumOk && !randomMethod(method)) {
+        auto agreementWith = [&](const TensorValue &p, double &relDiff) -> std::string {
+            relDiff = NAN;
+            if (!captumOk) return "-";
+            if (randomMethod(method)) return "n/a (random samples)";
             try {
                 const TensorValue c = readNpy(mapPath(best));
-                const TensorValue &p = last->map;
-                if (c.numel() == p.numel()) {
-                    double diff = 0, scale = 0;
-                    for (int64_t i = 0; i < p.numel(); ++i) {
-                        diff = std::max(diff, std::abs(double(p.at(i)) - double(c.at(i))));
-                        scale = std::max(scale, std::abs(double(p.at(i))));
-                    }
-                    relDiff = scale > 0 ? diff / scale : diff;
-                    char buf[64];
-                    std::snprintf(buf, sizeof buf, "%.1e of max", relDiff);
-                    agreement = buf;
-                } else {
-                    agreement = "shapes differ";
+                if (c.numel() != p.numel()) return "shapes differ";
+                double diff = 0, scale = 0;
+                for (int64_t i = 0; i < p.numel(); ++i) {
+                    diff = std::max(diff, std::abs(double(p.at(i)) - double(c.at(i))));
+                    scale = std::max(scale, std::abs(double(p.at(i))));
                 }
+                relDiff = scale > 0 ? diff / scale : diff;
+                char buf[64];
+                std::snprintf(buf, sizeof buf, "%.1e of max", relDiff);
+                return buf;
             } catch (const std::exception &e) {
-                agreement = e.what();
+                return e.what();
             }
-        } else if (captumOk) {
-            agreement = "n/a (random samples)";
-        }
+        };
+        double relDiff = NAN, fastRelDiff = NAN;
+        const std::string agreement = agreementWith(last->map, relDiff);
+        const std::string fastAgreement = fastLast ? agreementWith(fastLast->map, fastRelDiff) : std::string();
         Json j = Json::object();
         j["pellucid_ms"] = pm;
         j["pellucid_passes"] = last->modelPasses;
@@ -287,10 +306,22 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
             if (!std::isnan(relDiff)) j["max_difference_relative"] = relDiff;
             std::printf("  %-16s %11.1f %8lld %13.1f %8lld %6s %8.2fx  %s\n", name.c_str(), pm, (long long)last->modelPasses, cm,
                         (long long)captumPasses[best], ppes[best] > 0 ? std::to_string(ppes[best]).c_str() : "-", cm / pm, agreement.c_str());
+            if (fastLast) {
+                const double fm = median(fastMs);
+                j["fast_ms"] = fm;
+                j["fast_ratio"] = cm / fm;
+                if (!std::isnan(fastRelDiff)) j["fast_max_difference_relative"] = fastRelDiff;
+                std::printf("  %-16s %11.1f %8lld %13s %8s %6s %8.2fx  %s\n", (name + " (fast)").c_str(), fm, (long long)fastLast->modelPasses, "",
+                            "", "", cm / fm, fastAgreement.c_str());
+            }
         } else {
             const std::string why = !captumWhy.empty() ? captumWhy : !captum.why().empty() ? captum.why() : "not run";
             j["captum_skipped"] = why;
             std::printf("  %-16s %11.1f %8lld %13s  Captum: %s\n", name.c_str(), pm, (long long)last->modelPasses, "-", why.c_str());
+            if (fastLast) {
+                j["fast_ms"] = median(fastMs);
+                std::printf("  %-16s %11.1f %8lld\n", (name + " (fast)").c_str(), median(fastMs), (long long)fastLast->modelPasses);
+            }
         }
         methods[name] = j;
     }

@@ -22,6 +22,7 @@ struct VersusCaptumOptions {
     std::string script;    // packaging/bench/captum_methods.py
     std::string workDir;   // where the input and the maps are exchanged
     std::string jsonOut;
+    bool fastKernels = false;   // also time Pellucid with fast kernels (methods they apply to), in the same rounds
 };
 
 /// Prints the table (and writes jsonOut); returns the process's exit status.

@@ -760,6 +760,85 @@ void Model::Impl::dryRun()
     }
 }
 
+torch::jit::Module *Model::Impl::fastModule()
+{
+    if (fastTried) return fastReady ? &fast : nullptr;
+    fastTried = true;
+    if (backend) {
+        fastKernelsNote = "fast kernels need a TorchScript model";
+        return nullptr;
+    }
+    if (summary.inputShape.empty()) {
+        fastKernelsNote = "fast kernels need a known input shape to check the frozen copy against the model";
+        return nullptr;
+    }
+    try {
+        // A deep copy: the module's own weights keep their layout (and the exact path its numbers).
+        torch::jit::Module copy = module.deepcopy();
+        copy.eval();
+        const bool image = summary.inputShape.size() == 4;
+        if (image) {
+            torch::NoGradGuard ng;
+            for (at::Tensor w : copy.parameters())
+                if (w.dim() == 4) w.set_data(w.contiguous(at::MemoryFormat::ChannelsLast));
+        }
+        // Freezing inlines the submodules' calls through the optimising executor's passes; the copy then
+        // runs in this thread's mode (the plain interpreter) like every other clone.
+        torch::jit::Module frozen = [&] {
+            torch::jit::GraphOptimizerEnabledGuard optimising(true);
+            return torch::jit::freeze(copy);
+        }();
+        // The same function: its output on the dry run's input equals the module's up to rounding.
+        torch::NoGradGuard ng;
+        const at::Tensor x = sampleInput(summary.inputShape, kDryRunSeed);
+        std::vector<at::Tensor> want, got;
+        flattenTensors(module.forward({x}), want);
+        flattenTensors(frozen.forward({image ? x.contiguous(at::MemoryFormat::ChannelsLast) : x}), got);
+        bool same = !want.empty() && want.size() == got.size();
+        for (size_t i = 0; same && i < want.size(); ++i) {
+            if (want[i].sizes() != got[i].sizes() || !want[i].is_floating_point()) {
+                same = false;
+                break;
+            }
+            const at::Tensor a = want[i].to(at::kDouble), b = got[i].to(at::kDouble);
+            const double scale = std::max(1.0, a.abs().max().item<double>());
+            const double diff = (a - b).abs().max().item<double>();
+            if (!(diff <= 1e-4 * scale)) same = false;
+        }
+        if (!same) {
+            fastKernelsNote = "fast kernels: the frozen copy's output differs from the model's on a sample input, so the exact path runs";
+            return nullptr;
+        }
+        fast = frozen;
+        fastReady = true;
+        return &fast;
+    } catch (const std::exception &e) {
+        fastKernelsNote = "fast kernels: this model cannot be frozen (" + summarizeTorchError(e.what()) + "), so the exact path runs";
+        return nullptr;
+    }
+}
+
+Model::FastKernels Model::fastKernels()
+{
+    FastKernels f;
+    torch::jit::Module *fast = d->fastModule();
+    f.ready = fast != nullptr;
+    f.note = d->fastKernelsNote;
+    if (!fast) return f;
+    f.channelsLast = true;
+    for (const torch::jit::Node *n : fast->get_method("forward").graph()->nodes()) {
+        const std::string kind = n->kind().toQualString();
+        f.batchNorms += kind == "aten::batch_norm" || kind == "aten::_batch_norm_impl_index" || kind == "aten::native_batch_norm";
+        if (kind == "aten::_convolution" || kind == "aten::conv2d" || kind == "aten::convolution") {
+            ++f.convolutions;
+            const c10::optional<at::Tensor> w =
+                torch::jit::toIValue(n->input(1)) ? c10::optional<at::Tensor>(torch::jit::toIValue(n->input(1))->toTensor()) : c10::nullopt;
+            if (w && w->dim() == 4 && !w->is_contiguous(at::MemoryFormat::ChannelsLast)) f.channelsLast = false;
+        }
+    }
+    return f;
+}
+
 LayerRef Model::resolveLayer(const std::string &name) const
 {
     LayerRef ref;

@@ -66,8 +66,8 @@ struct ModelSummary {
     std::string torchVersion;
     std::string format = "torchscript";   // or a backend's (engine/runtime/backend.h): "onnx"
     std::string runtime;                  // what runs it: "LibTorch 1.13.0", "OpenCV DNN 4.6.0"
-    Shape inputShape;               // empty when unknown
-    std::string inputShapeSource;   // "metadata", "user", "dry-run" or "unknown"
+    Shape inputShape;                     // empty when unknown
+    std::string inputShapeSource;         // "metadata", "user", "dry-run" or "unknown"
     std::vector<Shape> outputShapes;
     std::vector<LayerInfo> layers;   // every submodule, in named_modules() order
     int64_t parameterCount = 0;
@@ -125,6 +125,17 @@ public:
     /// LibTorch builds).
     PrecisionCheck setPrecision(Precision p, const std::vector<TensorValue> &checkInputs = {});
     Precision precision() const;
+
+    /// The fast kernels' frozen copy (AttributionParams::fastKernels), built on first call: whether there is
+    /// one, why not, and what its forward graph holds — BatchNorms left after folding, convolutions, whether
+    /// the 4-D weights are channels-last.
+    struct FastKernels {
+        bool ready = false;
+        std::string note;
+        int batchNorms = 0, convolutions = 0;
+        bool channelsLast = false;
+    };
+    FastKernels fastKernels();
 
     /// Plain forward through the module's own method (no rewriting): the baseline for the tap overhead.
     std::vector<TensorValue> plainForward(const TensorValue &input);

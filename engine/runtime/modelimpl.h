@@ -37,6 +37,12 @@ struct Model::Impl {
     Precision precision = Precision::Float32;
     torch::jit::Module reduced;
     std::list<std::pair<std::string, std::shared_ptr<detail::TappedForward>>> reducedCache;
+    // Fast kernels (AttributionParams::fastKernels): a frozen copy, BatchNorm folded into the convolutions,
+    // 4-D weights channels-last; built on first use, checked against the module on the dry run's input.
+    torch::jit::Module fast;
+    bool fastTried = false, fastReady = false;
+    std::string fastKernelsNote;   // why there is none
+    torch::jit::Module *fastModule();
     // CUDA: a page-locked staging buffer for inputs (asynchronous copies on the engine's stream).
     at::Tensor staging;
 

@@ -4,6 +4,7 @@
 #include <gif_lib.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
+#include "engine/attribution/methods.h"
 #include "engine/core/files.h"
 #include "engine/core/npy.h"
 #include "tests/common/fixtures.h"
@@ -168,7 +169,7 @@ TEST(attribution_reference_cases_match_captum)
 {
     // Every run of every ../shared/reference/attribution/*/case.json, on each TorchScript file it names.
     namespace fs = std::filesystem;
-    int runs = 0;
+    int runs = 0, fastRuns = 0;
     for (const auto &dir : fs::directory_iterator(fixtures::reference("attribution"))) {
         const fs::path caseFile = dir.path() / "case.json";
         if (!fs::exists(caseFile)) continue;
@@ -204,10 +205,26 @@ TEST(attribution_reference_cases_match_captum)
                 const TensorValue expected = readNpy((dir.path() / run.find("expected")->asString()).string());
                 const double diff = fixtures::maxAbsDiff(readNpy(out), expected);
                 CHECK_MSG(diff <= relTol * fixtures::maxAbs(expected) + absTol, what << ": max diff " << diff);
+                CHECK_EQ(Json::parse(r.out).find("kernels")->asString(), std::string("exact"));
+                // The fast kernels (frozen, BatchNorm folded, channels-last) on the methods they apply to: the
+                // same reference within the same tolerance.
+                const std::string method =
+                    args.substr(args.find("'--method' '") + 12, args.find('\'', args.find("'--method' '") + 12) - args.find("'--method' '") - 12);
+                if (const MethodInfo *info = findMethod(method); info && info->outputOnly) {
+                    const Run f = cli("attribute --model " + (dir.path() / model.asString()).string() + " --input " + input + " --out " + out + args
+                                      + " --fast-kernels");
+                    CHECK_MSG(f.status == 0, what << " --fast-kernels: " << f.err);
+                    if (f.status != 0) continue;
+                    CHECK_MSG(Json::parse(f.out).find("kernels")->asString() == "fast", what << ": " << f.out);
+                    const double fd = fixtures::maxAbsDiff(readNpy(out), expected);
+                    CHECK_MSG(fd <= relTol * fixtures::maxAbs(expected) + absTol, what << " --fast-kernels: max diff " << fd);
+                    ++fastRuns;
+                }
             }
         }
     }
     CHECK(runs >= 18);
+    CHECK(fastRuns >= 8);
 }
 
 TEST(lime_and_kernelshap_over_slic_superpixels)

@@ -314,6 +314,75 @@ TEST(bad_input_is_named)
     CHECK_THROWS_WITH(computeAttribution(*m, x, occ), Error, "do not fit");
 }
 
+TEST(fast_kernels_fold_batchnorm_and_agree_with_the_exact_path)
+{
+    const TensorValue x = first(readNpy(fixtures::path("seqcnn_input.npy")));
+    for (const char *file : {"seqcnn_traced.pt", "seqcnn_scripted.pt"}) {
+        auto m = load(file);
+        int fastRuns = 0;
+        for (AttributionMethod method : allMethods()) {
+            AttributionParams p = params(method, 3);
+            p.steps = 16;
+            p.samples = method == AttributionMethod::SmoothGrad ? 8 : 60;
+            p.seed = 5;
+            p.window = {3, 4, 4};
+            p.stride = {3, 4, 4};
+            p.gridCells = 4;
+            if (needsLayer(method)) p.layer = "features.3";
+            const auto exact = computeAttribution(*m, x, p);
+            CHECK_EQ(exact->kernels, std::string("exact"));
+            CHECK(exact->fastKernelsNote.empty());
+            p.fastKernels = true;
+            const auto fast = computeAttribution(*m, x, p);
+            if (!methodInfo(method).outputOnly) {
+                // Layer methods and guided ReLUs: the exact path, saying why.
+                CHECK_MSG(fast->kernels == "exact" && fast->fastKernelsNote.find("do not apply") != std::string::npos,
+                          methodName(method) << ": " << fast->kernels << " / " << fast->fastKernelsNote);
+                CHECK_EQ(fixtures::maxAbsDiff(fast->map, exact->map), 0.0);
+                continue;
+            }
+            ++fastRuns;
+            CHECK_MSG(fast->kernels == "fast", methodName(method) << ": " << fast->fastKernelsNote);
+            CHECK_EQ(fast->modelPasses, exact->modelPasses);
+            // The same function rounded differently: the reference cases' tolerance.
+            const double diff = fixtures::maxAbsDiff(fast->map, exact->map);
+            CHECK_MSG(diff <= 1e-4 * fixtures::maxAbs(exact->map) + 1e-6, file << " " << methodName(method) << ": " << diff);
+        }
+        CHECK_EQ(fastRuns, 7);
+        // The copy the fast kernels ran: no BatchNorm left (folded into the convolutions), weights channels-last.
+        const Model::FastKernels f = m->fastKernels();
+        CHECK_MSG(f.ready, f.note);
+        CHECK_EQ(f.batchNorms, 0);
+        CHECK(f.convolutions >= 2);
+        CHECK(f.channelsLast);
+    }
+}
+
+TEST(fast_kernels_fall_back_to_the_exact_path_with_a_reason)
+{
+    // A model whose output is NaN cannot be shown equal to its frozen copy: the exact path runs and says so.
+    auto nan = load("nannet_scripted.pt");
+    const TensorValue xn = first(readNpy(fixtures::path("nannet_input.npy")));
+    AttributionParams p = params(AttributionMethod::Saliency, 0);
+    p.fastKernels = true;
+    const auto r = computeAttribution(*nan, xn, p);
+    CHECK_EQ(r->kernels, std::string("exact"));
+    CHECK_MSG(r->fastKernelsNote.find("differs") != std::string::npos, r->fastKernelsNote);
+    // Reduced precision keeps forward-only work on its own copy.
+    auto m = load("seqcnn_traced.pt");
+    const TensorValue x = first(readNpy(fixtures::path("seqcnn_input.npy")));
+    m->setPrecision(Precision::BFloat16);
+    AttributionParams occ = params(AttributionMethod::Occlusion, 3);
+    occ.window = {3, 4, 4};
+    occ.stride = {3, 4, 4};
+    occ.fastKernels = true;
+    const auto o = computeAttribution(*m, x, occ);
+    if (m->precision() != Precision::Float32) {
+        CHECK_EQ(o->kernels, std::string("exact"));
+        CHECK_MSG(o->fastKernelsNote.find("reduced precision") != std::string::npos, o->fastKernelsNote);
+    }
+}
+
 TEST(blurred_and_uniform_baselines)
 {
     auto m = load("seqcnn_traced.pt");
