@@ -92,7 +92,7 @@ public:
         const bool low = reduced && x.is_floating_point() && !torch::GradMode::is_enabled() && relu == detail::ReluMode::Keep;
         // Fast kernels: the model's output only, through the frozen, folded, channels-last copy.
         torch::jit::Module *fast =
-            p.fastKernels && layer.empty() && relu == detail::ReluMode::Keep && !low && !reduced && !d.backend && isFastKernelMethod(p.method)
+            p.fastKernels && layer.empty() && relu == detail::ReluMode::Keep && !reduced && !d.backend && isFastKernelMethod(p.method)
             ? d.fastModule()
             : nullptr;
         try {

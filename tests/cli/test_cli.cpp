@@ -190,8 +190,11 @@ TEST(attribution_reference_cases_match_captum)
         const std::string input = (dir.path() / c.find("input")->asString()).string();
         for (const Json &model : c.find("models")->asArray()) {
             for (const Json &run : c.find("runs")->asArray()) {
-                std::string args;
-                for (const Json &a : run.find("args")->asArray()) {
+                std::string args, method;
+                const std::vector<Json> &given = run.find("args")->asArray();
+                for (size_t i = 0; i + 1 < given.size(); ++i)
+                    if (given[i].asString() == "--method") method = given[i + 1].asString();
+                for (const Json &a : given) {
                     std::string v = a.asString();
                     if (v.size() > 4 && v.substr(v.size() - 4) == ".npy" && fs::exists(dir.path() / v)) v = (dir.path() / v).string();
                     args += " '" + v + "'";
@@ -208,8 +211,6 @@ TEST(attribution_reference_cases_match_captum)
                 CHECK_EQ(Json::parse(r.out).find("kernels")->asString(), std::string("exact"));
                 // The fast kernels (frozen, BatchNorm folded, channels-last) on the methods they apply to: the
                 // same reference within the same tolerance.
-                const std::string method =
-                    args.substr(args.find("'--method' '") + 12, args.find('\'', args.find("'--method' '") + 12) - args.find("'--method' '") - 12);
                 if (const MethodInfo *info = findMethod(method); info && info->outputOnly) {
                     const Run f = cli("attribute --model " + (dir.path() / model.asString()).string() + " --input " + input + " --out " + out + args
                                       + " --fast-kernels");
