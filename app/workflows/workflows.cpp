@@ -223,6 +223,12 @@ Projection projectFeatures(const TensorValue &X, const std::string &name, const 
         t.iterations = o.iterations;
         t.theta = o.theta >= 0 ? o.theta : (o.dims == 2 ? 0.5 : 0.0);
         t.seed = o.seed;
+        if (o.repulsion == "bh")
+            t.repulsion = TsneRepulsion::BarnesHut;
+        else if (o.repulsion == "fft")
+            t.repulsion = TsneRepulsion::Interpolation;
+        else if (o.repulsion != "auto")
+            throw Error(ErrorCode::BadInput, "Unknown t-SNE repulsion '" + o.repulsion + "' (use auto, bh or fft)");
         t.cancelled = sink.cancelled;
         sink.report(0, 1, "t-SNE: nearest neighbours");
         t.progress = [&](int it, double kl, const TensorValue &y) {
@@ -231,8 +237,10 @@ Projection projectFeatures(const TensorValue &X, const std::string &name, const 
                 live("t-SNE of " + name + " — iteration " + std::to_string(it) + " of " + std::to_string(o.iterations) + ", KL " + fixed(kl, 3), y);
         };
         out.points = tsne(X, t);
-        out.title = "t-SNE of " + name + " (" + std::to_string(n) + " items, Barnes–Hut θ " + fixed(t.theta, 1) + ", perplexity "
-            + fixed(o.perplexity, 0) + ")";
+        const std::string how = !(t.theta > 0 && t.dims == 2)                       ? "exact"
+            : tsneRepulsionFor(int64_t(n), t.repulsion) == TsneRepulsion::BarnesHut ? "Barnes–Hut θ " + fixed(t.theta, 1)
+                                                                                    : "FFT-interpolated";
+        out.title = "t-SNE of " + name + " (" + std::to_string(n) + " items, " + how + ", perplexity " + fixed(o.perplexity, 0) + ")";
     } else {
         throw Error(ErrorCode::BadInput, "Unknown projection '" + o.method + "' (use pca, tsne or umap)");
     }

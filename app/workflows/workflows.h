@@ -46,12 +46,13 @@ TensorValue datasetFeatures(Model &model, const Dataset &data, const std::string
 struct ProjectionOptions {
     std::string method = "pca";   // pca | tsne | umap
     int dims = 2;
-    double perplexity = 30;   // t-SNE
-    int iterations = 1000;    // t-SNE
-    double theta = -1;        // t-SNE Barnes–Hut angle; < 0: 0.5 for 2 dimensions, else exact
-    int neighbours = 15;      // UMAP
-    double minDist = 0.1;     // UMAP
-    int epochs = 0;           // UMAP; 0: automatic
+    double perplexity = 30;           // t-SNE
+    int iterations = 1000;            // t-SNE
+    double theta = -1;                // t-SNE: > 0 sparse (Barnes–Hut angle θ), 0 exact; < 0: 0.5 for 2 dimensions, else exact
+    std::string repulsion = "auto";   // sparse t-SNE: auto | bh (Barnes–Hut) | fft (FFT-accelerated interpolation)
+    int neighbours = 15;              // UMAP
+    double minDist = 0.1;             // UMAP
+    int epochs = 0;                   // UMAP; 0: automatic
     unsigned seed = 0;
 };
 struct Projection {
@@ -113,7 +114,7 @@ Companions discoverCompanions(const ModelSummary &generator, const std::function
 // --- dissection ------------------------------------------------------------------------------------------
 struct DatasetDissection {
     Dissection dissection;
-    size_t items = 0;                 // items measured
+    size_t items = 0;                   // items measured
     std::vector<std::string> skipped;   // items left out because they hold NaN or Inf (their names)
 };
 /// Classifier dissection (dissectClassifier) over the first `limit` items of a labelled dataset (0: all),

@@ -15,6 +15,11 @@
 //                                               (only: DDIM-N of a denoiser against N raw denoiser passes,
 //                                               guidance 1 and 3, with and without cross-attention capture;
 //                                               GUI builds: S seconds of the Diffusion dock streaming, GUI-thread stalls)
+//   pellucid-bench --tsne FEATURES.npy [--tsne-repulsion auto|bh|fft] [--tsne-iterations 1000] [--tsne-limit N] [--tsne-perplexity 30]
+//                  [--threads N] [--json OUT]
+//                                               (only: t-SNE of the rows of FEATURES ([N, D] .npy): wall time of the
+//                                               nearest neighbours and of the whole projection, its final KL and
+//                                               its 10-nearest-neighbour preservation)
 //   pellucid-bench --versus-captum [--model M] [--input-shape S] [--threads N] [--rounds R] [--methods a,b,...]
 //                  [--fast-kernels]  (also Pellucid with AttributionParams::fastKernels, in the same rounds)
 //                  [--target T] [--ig-steps K] [--samples N] [--window W] [--stride S] [--ppe 1,16,64]
@@ -40,6 +45,8 @@
 #include "engine/core/files.h"
 #include "engine/core/json.h"
 #include "engine/core/npy.h"
+#include "engine/projection/projection.h"
+#include "engine/runtime/threads.h"
 
 #include <algorithm>
 #include <chrono>
@@ -105,6 +112,10 @@ int main(int argc, char **argv)
     int lmPrompt = 16, lmNew = 32;
     std::string diffusionModel;
     int diffusionSteps = 50;
+    std::string tsneFeatures, tsneRepulsion = "auto";
+    int tsneIterations = 1000;
+    double tsnePerplexity = 30;
+    int64_t tsneLimit = 0;
     // Flags (no value): dropped from the key/value pairs.
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -164,6 +175,16 @@ int main(int argc, char **argv)
             lmContinuation = v;
         else if (k == "--generator")
             generator = v;
+        else if (k == "--tsne")
+            tsneFeatures = v;
+        else if (k == "--tsne-repulsion")
+            tsneRepulsion = v;
+        else if (k == "--tsne-iterations")
+            tsneIterations = std::stoi(v);
+        else if (k == "--tsne-perplexity")
+            tsnePerplexity = std::stod(v);
+        else if (k == "--tsne-limit")
+            tsneLimit = std::stoll(v);
         else if (k == "--projector")
             projector = v;
         else if (k == "--attention-views")
@@ -194,6 +215,63 @@ int main(int argc, char **argv)
         } else {
             std::cerr << "unknown option " << k << "\n";
             return 1;
+        }
+    }
+    if (!tsneFeatures.empty()) {
+        try {
+            setCpuThreads(threads);
+            TensorValue X = readNpy(tsneFeatures);
+            if (X.shape().size() != 2) throw std::runtime_error(tsneFeatures + " must hold a matrix [N, D], not " + shapeToString(X.shape()));
+            if (tsneLimit > 0 && tsneLimit < X.dim(0))
+                X = TensorValue({tsneLimit, X.dim(1)}, std::vector<float>(X.data(), X.data() + tsneLimit * X.dim(1)));
+            TsneOptions o;
+            o.iterations = tsneIterations;
+            o.perplexity = tsnePerplexity;
+            if (tsneRepulsion == "bh")
+                o.repulsion = TsneRepulsion::BarnesHut;
+            else if (tsneRepulsion == "fft")
+                o.repulsion = TsneRepulsion::Interpolation;
+            else if (tsneRepulsion != "auto")
+                throw std::runtime_error("--tsne-repulsion must be auto, bh or fft");
+            const int64_t n = X.dim(0);
+            const char *method = tsneRepulsionFor(n, o.repulsion) == TsneRepulsion::Interpolation ? "FFT interpolation" : "Barnes–Hut";
+            std::printf("[t-SNE] %lld × %lld features of %s, %s repulsion, %d iterations, %d threads\n", (long long)n, (long long)X.dim(1),
+                        tsneFeatures.c_str(), method, o.iterations, cpuThreads());
+            const auto t0 = Clock::now();
+            const int neighbours = int(std::min<int64_t>(n - 1, int64_t(3 * o.perplexity)));
+            (void)nearestNeighbours(X, neighbours);
+            const double knnS = ms(Clock::now() - t0) / 1000;
+            double kl = 0, firstReport = 0;
+            const auto t1 = Clock::now();
+            o.progress = [&](int it, double k, const TensorValue &) {
+                kl = k;
+                if (it == 50) firstReport = ms(Clock::now() - t1) / 1000;
+            };
+            const TensorValue y = tsne(X, o);
+            const double totalS = ms(Clock::now() - t1) / 1000;
+            const double iterS = (totalS - firstReport) / std::max(1, o.iterations - 50);
+            const auto t2 = Clock::now();
+            const double keep = neighbourhoodPreservation(X, y, 10);
+            const double keepS = ms(Clock::now() - t2) / 1000;
+            std::printf("  nearest neighbours (%d, alone) %.1f s; whole t-SNE %.1f s wall (%.1f ms per iteration after the 50th); KL %.4f\n",
+                        neighbours, knnS, totalS, 1000 * iterS, kl);
+            std::printf("  10-NN preservation %.4f (scored in %.1f s)\n", keep, keepS);
+            Json j = Json::object();
+            j["features"] = tsneFeatures;
+            j["points"] = n;
+            j["repulsion"] = std::string(method);
+            j["iterations"] = o.iterations;
+            j["threads"] = cpuThreads();
+            j["knn_seconds"] = knnS;
+            j["tsne_seconds"] = totalS;
+            j["ms_per_iteration"] = 1000 * iterS;
+            j["kl"] = kl;
+            j["preservation_10nn"] = keep;
+            if (!jsonOut.empty()) std::ofstream(jsonOut) << j.dump(2) << "\n";
+            return 0;
+        } catch (const std::exception &e) {
+            std::cerr << "pellucid-bench: " << e.what() << "\n";
+            return 2;
         }
     }
     if (versusCaptum) {

@@ -147,7 +147,7 @@ TensorValue tsne(const TensorValue &features, const TsneOptions &options)
         throw Error(ErrorCode::BadInput,
                     "t-SNE perplexity " + std::to_string(options.perplexity) + " needs more points (N = " + std::to_string(n)
                         + " must exceed 3 × perplexity)");
-    if (options.theta > 0 && options.dims == 2) return tsneBarnesHut(features, options);
+    if (options.theta > 0 && options.dims == 2) return tsneSparse(features, options);
     TsneOptions o = options;
     if (o.learningRate <= 0) o.learningRate = std::max(double(n) / 12.0 / 4.0, 50.0);
     std::vector<double> X(size_t(n * d));
@@ -265,21 +265,14 @@ double neighbourhoodPreservation(const TensorValue &high, const TensorValue &low
     checkMatrix(low);
     const int64_t n = high.dim(0);
     if (low.dim(0) != n) throw Error(ErrorCode::BadInput, "Both embeddings need the same points");
+    // Exact neighbours by blocks (memory O(N·k), so the 60,000-point projections can be scored too).
+    const int kk = int(std::min<int64_t>(k, n - 1));
     auto knn = [&](const TensorValue &t) {
-        const int64_t d = t.dim(1);
-        std::vector<double> X(size_t(n * d));
-        for (int64_t i = 0; i < n * d; ++i) X[size_t(i)] = t.at(i);
-        const auto D = squaredDistances(X, n, d);
+        const KnnGraph g = nearestNeighbours(t, kk);
         std::vector<std::vector<int64_t>> out(static_cast<size_t>(n));
         for (int64_t i = 0; i < n; ++i) {
-            std::vector<int64_t> idx;
-            for (int64_t j = 0; j < n; ++j)
-                if (j != i) idx.push_back(j);
-            std::partial_sort(idx.begin(), idx.begin() + std::min<int64_t>(k, n - 1), idx.end(),
-                              [&](int64_t a, int64_t b) { return D[size_t(i * n + a)] < D[size_t(i * n + b)]; });
-            idx.resize(size_t(std::min<int64_t>(k, n - 1)));
-            std::sort(idx.begin(), idx.end());
-            out[size_t(i)] = idx;
+            out[size_t(i)].assign(g.index.begin() + i * kk, g.index.begin() + (i + 1) * kk);
+            std::sort(out[size_t(i)].begin(), out[size_t(i)].end());
         }
         return out;
     };

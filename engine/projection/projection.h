@@ -1,9 +1,11 @@
 #pragma once
 // Embedding projections of feature vectors (activations pooled over a dataset): PCA with explained
 // variance (block power iteration, exact to tolerance for the leading components), t-SNE (van der Maaten &
-// Hinton 2008: perplexity-calibrated affinities, early exaggeration, momentum) — exact, or Barnes–Hut
-// (van der Maaten 2014: sparse affinities over 3·perplexity nearest neighbours, quadtree repulsion with
-// θ) for tens of thousands of points — and UMAP (McInnes et al. 2018), all with progress and cancel.
+// Hinton 2008: perplexity-calibrated affinities, early exaggeration, momentum) — exact, or over sparse
+// affinities (3·perplexity nearest neighbours) with the repulsion by Barnes–Hut (van der Maaten 2014: a
+// quadtree with θ) or by FFT-accelerated interpolation (Linderman et al. 2019, FIt-SNE: the charges
+// interpolated onto an equispaced grid, the kernel applied there as one FFT convolution) for tens of
+// thousands of points — and UMAP (McInnes et al. 2018), all with progress and cancel.
 #include "engine/core/tensorvalue.h"
 
 #include <functional>
@@ -21,21 +23,38 @@ struct PcaResult {
 /// `features` [N, D]. Throws Error(BadInput) when k exceeds min(N, D).
 PcaResult pca(const TensorValue &features, int k, unsigned seed = 0);
 
+/// How the sparse t-SNE computes its repulsive forces: Auto is Barnes–Hut below 10,000 points and the
+/// interpolation from there on (as openTSNE chooses).
+enum class TsneRepulsion { Auto, BarnesHut, Interpolation };
+
 struct TsneOptions {
     int dims = 2;
     double perplexity = 30;
     int iterations = 1000;
-    double learningRate = 0;   // 0: automatic, max(N / 12 / 4, 50) (Belkina et al. 2019)
-    double theta = 0.5;        // Barnes–Hut accuracy (2-D only); 0: exact O(N²) gradients
+    double learningRate = 0;                         // 0: automatic, max(N / 12 / 4, 50) (Belkina et al. 2019)
+    double theta = 0.5;                              // > 0: sparse affinities (2-D only), Barnes–Hut angle θ; 0: exact O(N²) gradients
+    TsneRepulsion repulsion = TsneRepulsion::Auto;   // with θ > 0
     unsigned seed = 0;
     std::function<bool()> cancelled;
     std::function<void(int iteration, double kl, const TensorValue &embedding)> progress;   // every 50 iterations
 };
 
-/// `features` [N, D] → [N, dims]. With θ > 0 (and dims = 2) Barnes–Hut: memory O(N·perplexity), time
-/// O(N log N) per iteration; θ = 0 is exact, memory and time O(N²) (a few thousand points).
+/// `features` [N, D] → [N, dims]. With θ > 0 (and dims = 2) sparse: memory O(N·perplexity), time
+/// O(N log N) per iteration (Barnes–Hut) or O(N + G log G) over a grid of G nodes (interpolation);
+/// θ = 0 is exact, memory and time O(N²) (a few thousand points).
 TensorValue tsne(const TensorValue &features, const TsneOptions &options = {});
-TensorValue tsneBarnesHut(const TensorValue &features, const TsneOptions &options);
+TensorValue tsneSparse(const TensorValue &features, const TsneOptions &options);
+/// The repulsion actually used for N points.
+TsneRepulsion tsneRepulsionFor(int64_t n, TsneRepulsion requested);
+
+/// t-SNE's unnormalised repulsion on a 2-D embedding Y [N, 2]: forces[i] = Σ_j≠i q_ij² (y_i − y_j) and
+/// Z = Σ_i Σ_j≠i q_ij, q_ij = 1 / (1 + |y_i − y_j|²), by Barnes–Hut (θ) or by interpolation (3 nodes per
+/// grid cell, at least 50 cells a side and at least one per unit of the embedding's extent).
+struct TsneRepulsiveForces {
+    TensorValue forces;   // [N, 2]
+    double z = 0;
+};
+TsneRepulsiveForces tsneRepulsion(const TensorValue &embedding, TsneRepulsion method, double theta = 0.5);
 
 /// Exact k nearest neighbours (Euclidean, self excluded) by blocked matrix products: [N·k] indices and
 /// distances, each row sorted by distance.

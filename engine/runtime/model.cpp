@@ -3,6 +3,7 @@
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
 #include "engine/runtime/model.h"
+#include "engine/runtime/threads.h"
 
 #include "engine/core/errors.h"
 #include "engine/core/files.h"
@@ -456,14 +457,7 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
     // Plain interpreter: no profiling-executor rewrites, so numbers match eager PyTorch.
     torch::jit::setGraphExecutorOptimize(false);
     (void)detail::compatOpsRegistered();
-    // 0: every core (LibTorch's own default is one thread on some builds, e.g. Debian's), unless
-    // OMP_NUM_THREADS says otherwise.
-    if (options.threads < 0 || options.threads > 256)
-        throw Error(ErrorCode::BadInput, "threads must be 0 (every core) to 256, not " + std::to_string(options.threads));
-    if (options.threads > 0)
-        at::set_num_threads(options.threads);
-    else if (!std::getenv("OMP_NUM_THREADS"))
-        at::set_num_threads(int(std::max(1u, std::thread::hardware_concurrency())));
+    setCpuThreads(options.threads);
 
     std::error_code ec;
     if (!fs::exists(path, ec)) throw Error(ErrorCode::FileNotFound, "Model file not found: " + path);

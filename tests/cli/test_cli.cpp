@@ -461,6 +461,30 @@ TEST(project_command)
         agree += labels[size_t(best)] == labels[size_t(i)];
     }
     CHECK_MSG(agree > 300, agree << " of 400 nearest neighbours share the label");
+    // The FFT-interpolated t-SNE asked for by name on the same 400 items: labels stay together as well.
+    r = cli("project --model " + demo + " --data " + data + " --layer classifier.3 --method tsne --repulsion fft --limit 400 --out " + tmp
+            + "/t.npy");
+    CHECK_MSG(r.status == 0, r.err);
+    const TensorValue t = readNpy(tmp + "/t.npy");
+    CHECK(t.shape() == (Shape{400, 2}));
+    int tAgree = 0;
+    for (int i = 0; i < 400 && labels.size() == 400 && t.numel() == 800; ++i) {
+        int best = -1;
+        double bd = 1e300;
+        for (int j = 0; j < 400; ++j) {
+            const double d = std::pow(t.at(2 * i) - t.at(2 * j), 2) + std::pow(t.at(2 * i + 1) - t.at(2 * j + 1), 2);
+            if (j != i && d < bd) {
+                bd = d;
+                best = j;
+            }
+        }
+        tAgree += labels[size_t(best)] == labels[size_t(i)];
+    }
+    CHECK_MSG(tAgree > 300, tAgree << " of 400 nearest neighbours share the label (t-SNE, FFT)");
+    r = cli("project --model " + demo + " --data " + data + " --layer classifier.3 --method tsne --repulsion quadtree --limit 400 --out " + tmp
+            + "/t.npy");
+    CHECK_EQ(r.status, 1);
+    CHECK_MSG(r.err.find("--repulsion must be auto, bh or fft") != std::string::npos, r.err);
     CHECK_EQ(cli("project --model " + demo + " --data " + data + " --layer features.9 --method isomap --out " + tmp + "/u.npy").status, 1);
 }
 

@@ -40,6 +40,8 @@ int cmdProject(const Args &a)
     o.perplexity = toDouble(a.get("perplexity", "30"), "--perplexity");
     o.iterations = toInt(a.get("iterations", "1000"), "--iterations");
     if (a.has("theta")) o.theta = toDouble(a.need("theta"), "--theta");
+    o.repulsion = a.get("repulsion", "auto");
+    if (o.repulsion != "auto" && o.repulsion != "bh" && o.repulsion != "fft") throw UsageError("--repulsion must be auto, bh or fft");
     o.seed = unsigned(toInt(a.get("seed", "0"), "--seed"));
     WorkflowSink sink;
     if (isatty(2))
@@ -82,7 +84,8 @@ Command projectCommand()
     return {"project",
             "--model M --data D --layer L --method pca|tsne|umap --out OUT.npy|OUT.csv [--dims 2] [--limit N]",
             "the layer's activations (pooled) projected per item",
-            "t-SNE: [--perplexity 30] [--iterations 1000] [--theta 0.5 (Barnes–Hut; 0 exact)] [--seed S]\n"
+            "t-SNE: [--perplexity 30] [--iterations 1000] [--theta 0.5 (sparse; 0 exact)] [--repulsion auto|bh|fft] [--seed S]\n"
+            "  (sparse repulsion: Barnes–Hut below 10,000 items, FFT-accelerated interpolation from there on, unless told)\n"
             "UMAP: [--neighbours 15] [--min-dist 0.1] [--epochs auto] [--seed S]",
             {{{"data", "D", "the dataset"},
               {"split", "test|train", "a folder of IDX files: which split (default test)"},
@@ -94,6 +97,7 @@ Command projectCommand()
               {"perplexity", "P", "t-SNE perplexity (default 30)", positive(100000)},
               {"iterations", "N", "t-SNE iterations (default 1000)", ints(1, 100000)},
               {"theta", "T", "Barnes–Hut angle (0: exact)", reals(0, 2)},
+              {"repulsion", "auto|bh|fft", "sparse t-SNE's repulsion (default auto: fft from 10,000 items)"},
               {"seed", "S", "random seed", registryRange("seed")},
               {"neighbours", "K", "UMAP neighbours (default 15)", ints(1, 1000)},
               {"min-dist", "D", "UMAP minimum distance (default 0.1)", reals(0, 100)},

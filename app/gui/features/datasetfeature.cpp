@@ -125,7 +125,7 @@ quint64 DatasetFeature::project(const QString &method)
         mPanel->setProjection(r->points, r->title);
         emit datasetShown("projecting");
     };
-    // Every item: PCA is exact, t-SNE Barnes–Hut and UMAP scale to the 60,000-image training sets.
+    // Every item: PCA is exact, t-SNE (Barnes–Hut, FFT-interpolated from 10,000 items) and UMAP scale to the 60,000-image training sets.
     return mBridge->run<ProjectionOutput>(
         &mProjectSlot, this,
         [ds, o, layer = mWorkspace->layer().toStdString()](JobContext &ctx) {

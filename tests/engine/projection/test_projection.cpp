@@ -1,6 +1,6 @@
-// Projections: PCA against numpy's SVD on fixture features; t-SNE (exact and Barnes–Hut) and UMAP keep the
+// Projections: PCA against numpy's SVD on fixture features; t-SNE (exact, Barnes–Hut, FFT-interpolated) and UMAP keep the
 // clusters of synthetic mixtures (neighbourhood preservation) and report progress; exact kNN; UMAP's curve
-// parameters against umap-learn's; bad input is named.
+// parameters against umap-learn's; the sparse t-SNE's repulsion against the exact sums; bad input is named.
 #include "engine/core/errors.h"
 #include "engine/core/json.h"
 #include "engine/core/npy.h"
@@ -178,6 +178,99 @@ TEST(barnes_hut_tsne_preserves_clusters_of_2000_points)
     const double bhKeep = neighbourhoodPreservation(small, tsne(small, e), 10);
     std::printf("600 points: exact keep %.3f, Barnes–Hut keep %.3f\n", exactKeep, bhKeep);
     CHECK_MSG(bhKeep > exactKeep - 0.05, "Barnes–Hut " << bhKeep << " vs exact " << exactKeep);
+}
+
+namespace {
+
+/// The exact sums the sparse t-SNE approximates, in double precision: forces Σ_j q_ij²(y_i − y_j), Z = Σ_i≠j q_ij.
+TsneRepulsiveForces exactRepulsion(const TensorValue &y)
+{
+    const int64_t n = y.dim(0);
+    std::vector<double> f(size_t(2 * n), 0.0);
+    double z = 0;
+    for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+            if (j == i) continue;
+            const double dx = double(y.at(2 * i)) - y.at(2 * j), dy = double(y.at(2 * i + 1)) - y.at(2 * j + 1);
+            const double q = 1 / (1 + dx * dx + dy * dy);
+            z += q;
+            f[size_t(2 * i)] += q * q * dx;
+            f[size_t(2 * i + 1)] += q * q * dy;
+        }
+    TsneRepulsiveForces r;
+    r.forces = TensorValue({n, 2}, std::vector<float>(f.begin(), f.end()));
+    r.z = z;
+    return r;
+}
+
+double relativeError(const TensorValue &a, const TensorValue &b)
+{
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < a.numel(); ++i) {
+        num += (double(a.at(i)) - b.at(i)) * (double(a.at(i)) - b.at(i));
+        den += double(b.at(i)) * b.at(i);
+    }
+    return std::sqrt(num / den);
+}
+
+}   // namespace
+
+TEST(interpolated_repulsion_matches_the_exact_sums)
+{
+    // Embeddings as t-SNE makes them: clusters in a compact square (the grid's 50 cells) and spread over
+    // 400 units (the fixed-spacing grid of 400+ cells), plus duplicates and a point far out.
+    for (const double spread : {8.0, 400.0}) {
+        std::mt19937 rng(3);
+        std::normal_distribution<float> g(0, 1);
+        std::vector<float> v;
+        for (int c = 0; c < 8; ++c) {
+            const float cx = float(spread * (c % 3 - 1) / 2), cy = float(spread * (c / 3 - 1) / 2);
+            for (int i = 0; i < 400; ++i) {
+                v.push_back(cx + float(spread / 40) * g(rng));
+                v.push_back(cy + float(spread / 40) * g(rng));
+            }
+        }
+        for (int i = 0; i < 4; ++i) v.insert(v.end(), {1.5f, -2.5f});
+        v.insert(v.end(), {float(spread), float(-spread)});
+        const TensorValue y({int64_t(v.size() / 2), 2}, v);
+        const TsneRepulsiveForces exact = exactRepulsion(y);
+        const TsneRepulsiveForces fft = tsneRepulsion(y, TsneRepulsion::Interpolation);
+        const TsneRepulsiveForces bh = tsneRepulsion(y, TsneRepulsion::BarnesHut, 0.5);
+        const double fftForce = relativeError(fft.forces, exact.forces), bhForce = relativeError(bh.forces, exact.forces);
+        const double fftZ = std::fabs(fft.z - exact.z) / exact.z, bhZ = std::fabs(bh.z - exact.z) / exact.z;
+        std::printf("spread %.0f: forces' relative error FFT %.2e, Barnes–Hut %.2e; Z FFT %.2e, Barnes–Hut %.2e\n", spread, fftForce, bhForce, fftZ,
+                    bhZ);
+        // The interpolation's error grows with the cell's width cubed: 1.5e-3 on the fine grid of the compact
+        // square, 2.2e-2 at 1.25 cells per unit (4.3e-2 at FIt-SNE's 1), where Barnes–Hut at θ = 0.5 is off by
+        // 0.9e-2 / 1.8e-2.
+        const bool compact = spread < 50;
+        CHECK_MSG(fftForce < (compact ? 3e-3 : 3e-2), "interpolated forces off by " << fftForce);
+        CHECK_MSG(fftZ < (compact ? 1e-3 : 1e-2), "interpolated Z off by " << fftZ);
+        CHECK_MSG(bhForce < 3e-2 && bhZ < 1e-2, "Barnes–Hut off by " << bhForce << " / " << bhZ);
+    }
+    CHECK_THROWS_WITH(tsneRepulsion(TensorValue({4, 3}, std::vector<float>(12, 0.f)), TsneRepulsion::Interpolation), Error, "2-D embedding");
+}
+
+TEST(interpolated_tsne_preserves_clusters_as_barnes_hut_does)
+{
+    const TensorValue x = mixture(5, 400, 20, 11);
+    CHECK(tsneRepulsionFor(2000, TsneRepulsion::Auto) == TsneRepulsion::BarnesHut);
+    CHECK(tsneRepulsionFor(60000, TsneRepulsion::Auto) == TsneRepulsion::Interpolation);
+    CHECK(tsneRepulsionFor(60000, TsneRepulsion::BarnesHut) == TsneRepulsion::BarnesHut);
+    TsneOptions o;
+    o.iterations = 500;
+    double lastKl = INFINITY;
+    o.progress = [&](int, double kl, const TensorValue &) { lastKl = kl; };
+    o.repulsion = TsneRepulsion::BarnesHut;
+    const double bhKeep = neighbourhoodPreservation(x, tsne(x, o), 10);
+    const double bhKl = lastKl;
+    o.repulsion = TsneRepulsion::Interpolation;
+    const TensorValue y = tsne(x, o);
+    const double keep = neighbourhoodPreservation(x, y, 10);
+    std::printf("2000 points: FFT-interpolated keep %.3f (KL %.3f), Barnes–Hut keep %.3f (KL %.3f)\n", keep, lastKl, bhKeep, bhKl);
+    CHECK_MSG(std::fabs(keep - bhKeep) < 0.02, "interpolated " << keep << " vs Barnes–Hut " << bhKeep);
+    CHECK_MSG(std::fabs(lastKl - bhKl) < 0.05, "KL " << lastKl << " vs " << bhKl);
+    CHECK_MSG(nearestSameCluster(y, 400) > 0.99, nearestSameCluster(y, 400));
 }
 
 TEST(umap_curve_parameters_match_umap_learn)
