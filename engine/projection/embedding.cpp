@@ -230,18 +230,26 @@ struct QuadTree {
 /// convolution (FFT of size 6C a side); the potentials come back to the points by the same weights. Then
 /// Σ_j q_ij²(y_i − y_j) = y_i·φ₁ − φ_y and Σ_j q_ij = (1 + |y_i|²)·φ₁ − 2·y_i·φ_y + φ_|y|² (self terms removed).
 /// Only the total Z = Σ_i Σ_j q_ij is needed, and as the gathering weights are the spreading ones and the
-/// kernel is symmetric, Σ_i φ_|y|²(i) = Σ_i |y_i|²·φ₁(i) exactly: three charges (1, y₁, y₂) suffice.
+/// kernel is symmetric, Σ_i φ_|y|²(i) = Σ_i |y_i|²·φ₁(i) exactly: three charges (1, y₁, y₂) suffice. That sum
+/// cancels once |y| is large against the distances (in single precision Z came out negative on an embedding
+/// blown up to 10⁶ units), so on such grids — past maxCells, where the cells widen — the charge 1 is also
+/// convolved with (1 + d²)⁻¹ and Z = Σ_i (φ'₁(i) − 1), with no cancellation (one more inverse transform,
+/// which at 60,000 points costs 35 ms an iteration).
 struct GridRepulsion {
     static constexpr int p = 3;
     int minCells = 50;
-    double cellsPerUnit =
-        1.25;   // FIt-SNE has 1; 1.25 halves the error (measured: 60,000 Fashion-MNIST items keep BH's 10-NN preservation within 0.004)
+    // FIt-SNE has 1 cell per unit; 1.25 halves the error (README: on 60,000 Fashion-MNIST items it keeps
+    // Barnes–Hut's 10-NN preservation within 0.004, where 1 loses 0.011).
+    double cellsPerUnit = 1.25;
+    // Beyond this the cells widen instead (an embedding blown up by a huge learning rate must not ask for a
+    // grid of gigabytes): 400 a side is an FFT of 2,400², ~70 MB a field.
+    int maxCells = 400;
     // The kernel's transform, kept while the grid's size and spacing stay (its spacing is fixed at
     // 1 / (p·cellsPerUnit) once the embedding is wider than minCells / cellsPerUnit).
     at::Tensor kernelHat;
     int64_t kernelF = 0;
     double kernelH = 0;
-    at::Tensor charges, spectrum, potential;
+    at::Tensor charges, chargeSpectrum, spectrum, potential;
     int64_t bufferF = 0;
 
     static int smooth(int v)
@@ -254,8 +262,7 @@ struct GridRepulsion {
         }
     }
 
-    /// rep [2N] (forces, unnormalised), into q [N] per-point terms summing to Z (not each point's Σ_j q_ij).
-    /// Returns the grid's cells a side.
+    /// rep [2N] (forces, unnormalised), into q [N] per-point terms summing to Z. Returns the grid's cells a side.
     /// The convolution runs in single precision (its rounding, relative to the largest potential, stays
     /// well below the interpolation's own error; tests/engine/projection measures both against the exact sums).
     int compute(const double *Y, int64_t n, double *rep, double *q)
@@ -268,8 +275,12 @@ struct GridRepulsion {
         const double extent = std::max(hi - lo, 1e-8);
         int cells = minCells;
         double width = extent / minCells;
-        if (extent * cellsPerUnit > minCells) {
-            cells = smooth(int(std::ceil(extent * cellsPerUnit)) + 1);
+        const bool capped = extent * cellsPerUnit >= double(maxCells);
+        if (capped) {
+            cells = maxCells;
+            width = extent / maxCells;
+        } else if (extent * cellsPerUnit > minCells) {
+            cells = std::min(maxCells, smooth(int(std::ceil(extent * cellsPerUnit)) + 1));
             width = 1 / cellsPerUnit;
             lo = (lo + hi) / 2 - cells * width / 2;   // the fixed-spacing grid, centred on the points
         }
@@ -319,8 +330,9 @@ struct GridRepulsion {
         // page by page every time, which costs more than the transforms.
         if (F != bufferF) {
             charges = torch::zeros({3, F, F}, torch::kFloat);
-            spectrum = torch::empty({3, F, F / 2 + 1}, torch::kComplexFloat);
-            potential = torch::empty({3, F, F}, torch::kFloat);
+            chargeSpectrum = torch::empty({3, F, F / 2 + 1}, torch::kComplexFloat);
+            spectrum = torch::empty({4, F, F / 2 + 1}, torch::kComplexFloat);
+            potential = torch::empty({4, F, F}, torch::kFloat);
             bufferF = F;
         }
         {
@@ -334,43 +346,54 @@ struct GridRepulsion {
                 }
             });
         }
-        // The kernel between nodes a·h apart, laid out so that the cyclic convolution's entry (M + a, M + b)
-        // is Σ_(a', b') K(a − a', b − b')·charge(a', b').
+        // The kernels (1 + d²)⁻² and (1 + d²)⁻¹ between nodes a·h apart, laid out so that the cyclic
+        // convolution's entry (M + a, M + b) is Σ_(a', b') K(a − a', b − b')·charge(a', b').
         if (F != kernelF || h != kernelH) {
-            at::Tensor kernel = torch::zeros({F, F}, torch::kFloat);
+            at::Tensor kernel = torch::zeros({2, F, F}, torch::kFloat);
             float *kk = kernel.data_ptr<float>();
             for (int64_t i = 0; i < M; ++i)
                 for (int64_t j = 0; j < M; ++j) {
                     const double d2 = (i * h) * (i * h) + (j * h) * (j * h);
-                    const float v = float(1 / ((1 + d2) * (1 + d2)));
-                    kk[(M + i) * F + (M + j)] = v;
-                    kk[(M - i) * F + (M + j)] = v;
-                    kk[(M + i) * F + (M - j)] = v;
-                    kk[(M - i) * F + (M - j)] = v;
+                    for (int c = 0; c < 2; ++c) {
+                        const float v = float(c == 0 ? 1 / ((1 + d2) * (1 + d2)) : 1 / (1 + d2));
+                        float *kc = kk + c * F * F;
+                        kc[(M + i) * F + (M + j)] = v;
+                        kc[(M - i) * F + (M + j)] = v;
+                        kc[(M + i) * F + (M - j)] = v;
+                        kc[(M - i) * F + (M - j)] = v;
+                    }
                 }
             kernelHat = torch::fft::rfft2(kernel);
             kernelF = F;
             kernelH = h;
         }
-        at::fft_rfft2_out(spectrum, charges);
-        spectrum.mul_(kernelHat.unsqueeze(0));
-        at::fft_irfft2_out(potential, spectrum, c10::IntArrayRef{F, F});
+        at::fft_rfft2_out(chargeSpectrum, charges);
+        at::Tensor products = spectrum.narrow(0, 0, 3), unitProduct = spectrum[3];
+        at::mul_out(products, chargeSpectrum, kernelHat[0].unsqueeze(0));
+        if (capped) {
+            at::mul_out(unitProduct, chargeSpectrum[0], kernelHat[1]);
+            at::fft_irfft2_out(potential, spectrum, c10::IntArrayRef{F, F});
+        } else {
+            at::Tensor three = potential.narrow(0, 0, 3);
+            at::fft_irfft2_out(three, products, c10::IntArrayRef{F, F});
+        }
         const float *phi = potential.data_ptr<float>();
         at::parallel_for(0, n, 2048, [&](int64_t i0, int64_t i1) {
             for (int64_t i = i0; i < i1; ++i) {
                 const double *wx = &weight[size_t(2 * i * p)], *wy = &weight[size_t((2 * i + 1) * p)];
                 const int64_t bx = M + int64_t(cellOf[size_t(2 * i)]) * p, by = M + int64_t(cellOf[size_t(2 * i + 1)]) * p;
-                double f[3] = {0, 0, 0};
+                double f[4] = {0, 0, 0, 0};
                 for (int kx = 0; kx < p; ++kx)
                     for (int ky = 0; ky < p; ++ky) {
                         const double ww = wx[kx] * wy[ky];
                         const int64_t at = (bx + kx) * F + (by + ky);
-                        for (int t = 0; t < 3; ++t) f[t] += ww * phi[t * F * F + at];
+                        for (int t = 0; t < (capped ? 4 : 3); ++t) f[t] += ww * phi[t * F * F + at];
                     }
                 const double y1 = Y[2 * i], y2 = Y[2 * i + 1];
                 rep[2 * i] = y1 * f[0] - f[1];
                 rep[2 * i + 1] = y2 * f[0] - f[2];
-                q[i] = (1 + 2 * (y1 * y1 + y2 * y2)) * f[0] - 2 * (y1 * f[1] + y2 * f[2]) - 1;   // minus q_ii = 1
+                // Minus q_ii = 1.
+                q[i] = capped ? f[3] - 1 : (1 + 2 * (y1 * y1 + y2 * y2)) * f[0] - 2 * (y1 * f[1] + y2 * f[2]) - 1;
             }
         });
         return cells;

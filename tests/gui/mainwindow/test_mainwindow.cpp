@@ -734,6 +734,11 @@ private slots:
         QVERIFY(waitForArgument(shown, "projected", 240000));
         QVERIFY(plot->xAxis->label().startsWith("UMAP"));
         w->grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/dataset_umap.png");
+        // t-SNE of all 10,000 items: FFT-interpolated from 10,000 points on, as the title says.
+        w->projectDataset("tsne");
+        QVERIFY(waitForArgument(shown, "projected", 240000));
+        QVERIFY2(plot->xAxis->label().startsWith("t-SNE") && plot->xAxis->label().contains("FFT-interpolated"), qPrintable(plot->xAxis->label()));
+        w->grab().save(QStringLiteral(PELLUCID_SCREENSHOT_DIR) + "/dataset_tsne.png");
         // Explanation quality: deletion/insertion of two methods over 4 items, and the sanity check.
         emit panel->faithfulnessRequested({AttributionMethod::Saliency, AttributionMethod::GradCam}, 4);
         QVERIFY(shown.wait(60000));
