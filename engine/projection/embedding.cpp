@@ -251,6 +251,9 @@ struct GridRepulsion {
     double kernelH = 0;
     at::Tensor charges, chargeSpectrum, spectrum, potential;
     int64_t bufferF = 0;
+    // Per point and per node, kept too (the node sums are 3·(3C)² doubles: ~28 MB at 60,000 points).
+    std::vector<int32_t> cellOf;
+    std::vector<double> weight, sum;
 
     static int smooth(int v)
     {
@@ -262,10 +265,10 @@ struct GridRepulsion {
         }
     }
 
-    /// rep [2N] (forces, unnormalised), into q [N] per-point terms summing to Z. Returns the grid's cells a side.
+    /// rep [2N] (forces, unnormalised), into q [N] per-point terms summing to Z.
     /// The convolution runs in single precision (its rounding, relative to the largest potential, stays
     /// well below the interpolation's own error; tests/engine/projection measures both against the exact sums).
-    int compute(const double *Y, int64_t n, double *rep, double *q)
+    void compute(const double *Y, int64_t n, double *rep, double *q)
     {
         double lo = INFINITY, hi = -INFINITY;
         for (int64_t i = 0; i < 2 * n; ++i) {
@@ -294,8 +297,8 @@ struct GridRepulsion {
             for (int l = 0; l < p; ++l)
                 if (l != k) denom[k] *= node[k] - node[l];
         }
-        std::vector<int32_t> cellOf(size_t(2 * n));
-        std::vector<double> weight(size_t(2 * n * p));
+        cellOf.resize(size_t(2 * n));
+        weight.resize(size_t(2 * n * p));
         at::parallel_for(0, n, 2048, [&](int64_t i0, int64_t i1) {
             for (int64_t i = i0; i < i1; ++i)
                 for (int c = 0; c < 2; ++c) {
@@ -313,7 +316,7 @@ struct GridRepulsion {
         });
         // The charges on the nodes (summed in double precision), then in the top-left M × M of an F × F
         // array, zero padded for the convolution to be acyclic.
-        std::vector<double> sum(size_t(3 * M * M), 0.0);
+        sum.assign(size_t(3 * M * M), 0.0);
         for (int64_t i = 0; i < n; ++i) {
             const double y1 = Y[2 * i], y2 = Y[2 * i + 1];
             const double c[3] = {1, y1, y2};
@@ -396,7 +399,6 @@ struct GridRepulsion {
                 q[i] = capped ? f[3] - 1 : (1 + 2 * (y1 * y1 + y2 * y2)) * f[0] - 2 * (y1 * f[1] + y2 * f[2]) - 1;
             }
         });
-        return cells;
     }
 };
 

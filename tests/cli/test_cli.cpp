@@ -446,20 +446,24 @@ TEST(project_command)
         labels.push_back(std::stoi(line.substr(c1 + 2, c2 - c1 - 2)));
     }
     CHECK_EQ(labels.size(), size_t(400));
-    int agree = 0;
-    for (int i = 0; i < 400 && labels.size() == 400; ++i) {
-        int best = -1;
-        double bd = 1e300;
-        for (int j = 0; j < 400; ++j) {
-            if (j == i) continue;
-            const double d = std::pow(u.at(2 * i) - u.at(2 * j), 2) + std::pow(u.at(2 * i + 1) - u.at(2 * j + 1), 2);
-            if (d < bd) {
-                bd = d;
-                best = j;
+    // Of 400 points of a 2-D embedding, how many have a nearest neighbour with their own label.
+    auto sameLabelNeighbours = [&](const TensorValue &y) {
+        int agree = 0;
+        for (int i = 0; i < 400 && labels.size() == 400 && y.numel() == 800; ++i) {
+            int best = -1;
+            double bd = 1e300;
+            for (int j = 0; j < 400; ++j) {
+                const double d = std::pow(y.at(2 * i) - y.at(2 * j), 2) + std::pow(y.at(2 * i + 1) - y.at(2 * j + 1), 2);
+                if (j != i && d < bd) {
+                    bd = d;
+                    best = j;
+                }
             }
+            agree += labels[size_t(best)] == labels[size_t(i)];
         }
-        agree += labels[size_t(best)] == labels[size_t(i)];
-    }
+        return agree;
+    };
+    const int agree = sameLabelNeighbours(u);
     CHECK_MSG(agree > 300, agree << " of 400 nearest neighbours share the label");
     // The FFT-interpolated t-SNE asked for by name on the same 400 items: labels stay together as well.
     r = cli("project --model " + demo + " --data " + data + " --layer classifier.3 --method tsne --repulsion fft --limit 400 --out " + tmp
@@ -467,19 +471,7 @@ TEST(project_command)
     CHECK_MSG(r.status == 0, r.err);
     const TensorValue t = readNpy(tmp + "/t.npy");
     CHECK(t.shape() == (Shape{400, 2}));
-    int tAgree = 0;
-    for (int i = 0; i < 400 && labels.size() == 400 && t.numel() == 800; ++i) {
-        int best = -1;
-        double bd = 1e300;
-        for (int j = 0; j < 400; ++j) {
-            const double d = std::pow(t.at(2 * i) - t.at(2 * j), 2) + std::pow(t.at(2 * i + 1) - t.at(2 * j + 1), 2);
-            if (j != i && d < bd) {
-                bd = d;
-                best = j;
-            }
-        }
-        tAgree += labels[size_t(best)] == labels[size_t(i)];
-    }
+    const int tAgree = sameLabelNeighbours(t);
     CHECK_MSG(tAgree > 300, tAgree << " of 400 nearest neighbours share the label (t-SNE, FFT)");
     r = cli("project --model " + demo + " --data " + data + " --layer classifier.3 --method tsne --repulsion quadtree --limit 400 --out " + tmp
             + "/t.npy");
