@@ -1,4 +1,5 @@
 #include "engine/attribution/runner.h"
+#include "engine/runtime/memory.h"
 
 #include <algorithm>
 #include <chrono>
@@ -128,6 +129,7 @@ std::shared_ptr<AttributionResult> computeAttribution(Model &model, const Tensor
                                                       const AttributionSink &sink)
 {
     const auto t0 = std::chrono::steady_clock::now();
+    const CpuBlockReuse reuse;   // the passes' activations keep their pages (runtime/memory.h)
     // Every numeric parameter within the registry's range (the CLI, the panel and sessions alike).
     auto inRange = [](const char *name, double v) {
         const ParameterInfo &p = parameterInfo(name);
@@ -191,6 +193,7 @@ double rawPassMs(Model &model, const TensorValue &input, int64_t samples, int64_
 {
     Model::Impl &d = model.impl();
     const at::Tensor x = d.toTorch(input).narrow(0, 0, 1);
+    const CpuBlockReuse reuse;   // as computeAttribution's passes
     const auto t0 = std::chrono::steady_clock::now();
     for (int64_t done = 0; done < samples; done += chunk) {
         const int64_t k = std::min(chunk, samples - done);

@@ -20,6 +20,8 @@
 //                                               (only: t-SNE of the rows of FEATURES ([N, D] .npy): wall time of the
 //                                               nearest neighbours and of the whole projection, its final KL and
 //                                               its 10-nearest-neighbour preservation)
+//   any of them: [--no-block-reuse]            (CPU blocks freed and faulted in again on every pass, as
+//                                               LibTorch's default allocator does: engine/runtime/memory.h)
 //   pellucid-bench --versus-captum [--model M] [--input-shape S] [--threads N] [--rounds R] [--methods a,b,...]
 //                  [--fast-kernels]  (also Pellucid with AttributionParams::fastKernels, in the same rounds)
 //                  [--target T] [--ig-steps K] [--samples N] [--window W] [--stride S] [--ppe 1,16,64]
@@ -38,6 +40,7 @@
 #include "engine/bench/versus_captum.h"
 #include "engine/diffusion/diffusionmetrics.h"
 #include "engine/runtime/engine.h"
+#include "engine/runtime/memory.h"
 #include "engine/evaluation/evaluation.h"
 #include "engine/generative/generative.h"
 #include "engine/language/lm.h"
@@ -119,8 +122,11 @@ int main(int argc, char **argv)
     // Flags (no value): dropped from the key/value pairs.
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a != "--live-only" && a != "--versus-captum" && a != "--fast-kernels") continue;
-        (a == "--live-only" ? liveOnly : a == "--versus-captum" ? versusCaptum : versus.fastKernels) = true;
+        if (a != "--live-only" && a != "--versus-captum" && a != "--fast-kernels" && a != "--no-block-reuse") continue;
+        if (a == "--no-block-reuse")
+            setCpuBlockReuse(false);
+        else
+            (a == "--live-only" ? liveOnly : a == "--versus-captum" ? versusCaptum : versus.fastKernels) = true;
         for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
         --argc;
         --i;

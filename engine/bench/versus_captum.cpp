@@ -10,6 +10,7 @@
 #include "engine/attribution/attribution.h"
 #include "engine/core/json.h"
 #include "engine/core/npy.h"
+#include "engine/runtime/memory.h"
 
 #include <algorithm>
 #include <chrono>
@@ -158,9 +159,10 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
         std::printf("captum: skipped — %s\n", captum.why().c_str());
     }
     const char *policy = std::getenv("OMP_WAIT_POLICY");
-    std::printf("\n[versus Captum %s] %s, input %s, target class %d, %d threads each (OMP_WAIT_POLICY=%s), %d rounds, compute only\n",
+    std::printf("\n[versus Captum %s] %s, input %s, target class %d, %d threads each (OMP_WAIT_POLICY=%s), %d rounds, compute only, "
+                "Pellucid's CPU block reuse %s\n",
                 useCaptum ? captum.version().c_str() : "(not run)", s.fileName.c_str(), shapeToString(input.shape()).c_str(), o.target, s.threads,
-                policy ? policy : "unset", o.rounds);
+                policy ? policy : "unset", o.rounds, cpuBlockReuse() ? "on" : "off");
     std::printf("  %-16s %11s %8s %13s %8s %6s %9s  %s\n", "method", "Pellucid ms", "passes", "Captum ms", "passes", "ppe", "Captum/P.", "agreement");
 
     Json report = Json::object(), methods = Json::object();
@@ -168,6 +170,7 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
     report["threads"] = int64_t(s.threads);
     report["captum"] = useCaptum ? captum.version() : std::string();
     report["rounds"] = int64_t(o.rounds);
+    report["block_reuse"] = cpuBlockReuse();
     for (const std::string &name : o.methods) {
         AttributionMethod method;
         if (!parseMethod(name, method)) {

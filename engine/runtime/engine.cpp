@@ -1,4 +1,5 @@
 #include "engine/runtime/engine.h"
+#include "engine/runtime/memory.h"
 
 #include <chrono>
 #include <cstdlib>
@@ -231,6 +232,7 @@ void Engine::run()
             done.message = "cancelled before it started";
         } else {
             JobContext ctx(*this, current.generation, current.job.kind, current.cancel);
+            const CpuBlockReuse reuse;   // a job's passes keep their pages; freed when it ends (memory.h)
             JobEvent started;
             started.type = JobEvent::Type::Started;
             started.generation = current.generation;

@@ -3,6 +3,8 @@
 #include "engine/attribution/attribution.h"
 #include "engine/runtime/engine.h"
 #include "engine/runtime/jobs.h"
+#include "engine/runtime/memory.h"
+#include "engine/runtime/model.h"
 #include "engine/core/npy.h"
 #include "tests/common/fixtures.h"
 #include "tests/common/testkit.h"
@@ -452,6 +454,46 @@ TEST(workspace_holds_several_models_by_id)
     CHECK(engine.waitIdle(30000));
     CHECK_EQ(engine.modelSummary()->fileName, std::string("seqcnn_traced.pt"));
     CHECK_EQ(engine.modelSummary(kCompareModel)->fileName, std::string("seqcnn_scripted.pt"));
+}
+
+// Large CPU blocks are reused inside a computation (runtime/memory.h) and the free list is empty after it;
+// the map is the same bit for bit with reuse off.
+TEST(cpu_blocks_are_reused_within_a_computation_and_freed_after)
+{
+    auto model = Model::load(fixtures::resources("models/fashion_mnist_cnn.pt"), fixtures::cpuOptions());
+    std::vector<float> pixels(784);
+    for (int i = 0; i < 784; ++i) pixels[size_t(i)] = float((i * 37) % 101) / 101.0f;
+    const TensorValue x({1, 1, 28, 28}, pixels);
+    AttributionParams p;
+    p.method = AttributionMethod::Occlusion;
+    p.target.kind = AttributionTarget::Kind::Class;
+    p.target.classIndex = 2;
+    p.window = {1, 3, 3};
+    p.stride = {1, 1, 1};
+    setCpuBlockReuse(false);
+    const auto off = computeAttribution(*model, x, p);
+    CHECK(!cpuBlockReuse());
+    setCpuBlockReuse(true);
+    const CpuBlockStats before = cpuBlockStats();
+    const auto on = computeAttribution(*model, x, p);
+    const CpuBlockStats after = cpuBlockStats();
+    CHECK(fixtures::maxAbsDiff(off->map, on->map) == 0.0);
+    CHECK(after.cachedBytes == 0);
+    if (!cpuBlockReuseAvailable()) {
+        CHECK(!cpuBlockReuse());
+        CHECK(after.reused == before.reused);
+        return;
+    }
+    CHECK(cpuBlockReuse());
+    CHECK(after.kept > before.kept);
+    CHECK(after.reused > before.reused);
+    CHECK(after.peakCachedBytes >= kMinReusedBytes);
+    {
+        const CpuBlockReuse outer;
+        (void)computeAttribution(*model, x, p);   // its own scope nests: the outer one keeps the list
+        CHECK(cpuBlockStats().cachedBytes > 0);
+    }
+    CHECK(cpuBlockStats().cachedBytes == 0);
 }
 
 TESTKIT_MAIN

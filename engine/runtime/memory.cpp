@@ -1,0 +1,171 @@
+#include "engine/runtime/memory.h"
+
+#include <c10/core/CPUAllocator.h>
+#include <c10/core/impl/alloc_cpu.h>
+
+#include <malloc.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <string>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define PELLUCID_NO_BLOCK_REUSE 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PELLUCID_NO_BLOCK_REUSE 1
+#endif
+#endif
+
+namespace pellucid {
+namespace {
+
+/// At most a quarter of the available memory (4 GiB at most, 256 MiB at least) on the free list.
+int64_t capBytes()
+{
+    std::ifstream in("/proc/meminfo");
+    std::string key, unit;
+    int64_t kb = 0, available = int64_t(4) << 30;
+    while (in >> key >> kb >> unit)
+        if (key == "MemAvailable:") {
+            available = kb * 1024;
+            break;
+        }
+    return std::clamp<int64_t>(available / 4, int64_t(256) << 20, int64_t(4) << 30);
+}
+
+struct State {
+    std::mutex mutex;
+    std::multimap<size_t, void *> free;   // usable size → block
+    int scopes = 0;
+    bool enabled = true;
+    int64_t cap = 0;
+    CpuBlockStats stats;
+
+    void releaseLocked()
+    {
+        for (auto &[size, p] : free) c10::free_cpu(p);
+        free.clear();
+        stats.cachedBytes = 0;
+    }
+};
+
+State &state()
+{
+    static State *s = [] {
+        auto *st = new State;   // never destroyed: blocks may be freed during static destruction
+        const char *env = std::getenv("PELLUCID_CPU_BLOCK_REUSE");
+        st->enabled = !(env && std::strcmp(env, "0") == 0);
+        st->cap = capBytes();
+        return st;
+    }();
+    return *s;
+}
+
+void release(void *p)
+{
+    if (!p) return;
+    const size_t n = malloc_usable_size(p);
+    if (n >= size_t(kMinReusedBytes)) {
+        State &s = state();
+        std::lock_guard<std::mutex> lock(s.mutex);
+        if (s.scopes > 0 && s.enabled && s.stats.cachedBytes + int64_t(n) <= s.cap) {
+            s.free.emplace(n, p);
+            s.stats.cachedBytes += int64_t(n);
+            s.stats.peakCachedBytes = std::max(s.stats.peakCachedBytes, s.stats.cachedBytes);
+            ++s.stats.kept;
+            return;
+        }
+    }
+    c10::free_cpu(p);
+}
+
+class ReusingAllocator final : public c10::Allocator {
+public:
+    c10::DataPtr allocate(size_t n) const override
+    {
+        if (n >= size_t(kMinReusedBytes)) {
+            State &s = state();
+            std::lock_guard<std::mutex> lock(s.mutex);
+            if (s.scopes > 0 && s.enabled) {
+                const auto it = s.free.lower_bound(n);
+                if (it != s.free.end() && it->first <= n + n / 4) {
+                    void *p = it->second;
+                    s.stats.cachedBytes -= int64_t(it->first);
+                    s.free.erase(it);
+                    ++s.stats.reused;
+                    return {p, p, &release, c10::Device(c10::DeviceType::CPU)};
+                }
+                ++s.stats.fresh;
+            }
+        }
+        void *p = c10::alloc_cpu(n);
+        return {p, p, &release, c10::Device(c10::DeviceType::CPU)};
+    }
+    c10::DeleterFnPtr raw_deleter() const override { return &release; }
+};
+
+void install()
+{
+#ifndef PELLUCID_NO_BLOCK_REUSE
+    static std::once_flag once;
+    std::call_once(once, [] {
+        static ReusingAllocator allocator;
+        c10::SetCPUAllocator(&allocator, 1);
+    });
+#endif
+}
+
+}   // namespace
+
+CpuBlockReuse::CpuBlockReuse()
+{
+    install();
+    State &s = state();
+    std::lock_guard<std::mutex> lock(s.mutex);
+    ++s.scopes;
+}
+
+CpuBlockReuse::~CpuBlockReuse()
+{
+    State &s = state();
+    std::lock_guard<std::mutex> lock(s.mutex);
+    if (--s.scopes == 0) s.releaseLocked();
+}
+
+CpuBlockStats cpuBlockStats()
+{
+    State &s = state();
+    std::lock_guard<std::mutex> lock(s.mutex);
+    return s.stats;
+}
+
+void setCpuBlockReuse(bool on)
+{
+    State &s = state();
+    std::lock_guard<std::mutex> lock(s.mutex);
+    s.enabled = on;
+    if (!on) s.releaseLocked();
+}
+
+bool cpuBlockReuse()
+{
+    State &s = state();
+    std::lock_guard<std::mutex> lock(s.mutex);
+    return s.enabled && cpuBlockReuseAvailable();
+}
+
+bool cpuBlockReuseAvailable()
+{
+#ifdef PELLUCID_NO_BLOCK_REUSE
+    return false;
+#else
+    return true;
+#endif
+}
+
+}   // namespace pellucid
