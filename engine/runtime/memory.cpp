@@ -2,6 +2,7 @@
 
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
+#include <torch/version.h>
 
 #include <malloc.h>
 
@@ -84,9 +85,19 @@ void release(void *p)
     c10::free_cpu(p);
 }
 
+// LibTorch 2.3 made Allocator::allocate non-const and added the pure virtual copy_data.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define PELLUCID_ALLOCATE_CONST
+#else
+#define PELLUCID_ALLOCATE_CONST const
+#endif
+
 class ReusingAllocator final : public c10::Allocator {
 public:
-    c10::DataPtr allocate(size_t n) const override
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+    void copy_data(void *dest, const void *src, std::size_t count) const override { default_copy_data(dest, src, count); }
+#endif
+    c10::DataPtr allocate(size_t n) PELLUCID_ALLOCATE_CONST override
     {
         if (n >= size_t(kMinReusedBytes)) {
             State &s = state();
