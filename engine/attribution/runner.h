@@ -7,13 +7,13 @@
 // (methods.cpp). Each method's computation lives in engine/attribution/methods/<name>.cpp.
 #include "engine/attribution/attribution.h"
 #include "engine/core/errors.h"
+#include "engine/core/files.h"
 #include "engine/runtime/modelimpl.h"
 
 #include <dlfcn.h>
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -34,17 +34,6 @@ inline int64_t cudaFreeBytes()
     }();
     size_t free = 0, total = 0;
     return fn && fn(&free, &total) == 0 ? int64_t(free) : -1;
-}
-
-inline int64_t availableMemoryBytes()
-{
-    std::ifstream in("/proc/meminfo");
-    std::string key;
-    int64_t kb = 0;
-    std::string unit;
-    while (in >> key >> kb >> unit)
-        if (key == "MemAvailable:") return kb * 1024;
-    return int64_t(4) << 30;
 }
 
 /// The shared forward/backward mechanism every method is a variant of.

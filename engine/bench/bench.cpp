@@ -56,8 +56,12 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <map>
+#include <type_traits>
 #include <unistd.h>
 #include <mutex>
 #include <random>
@@ -119,107 +123,106 @@ int main(int argc, char **argv)
     int tsneIterations = 1000;
     double tsnePerplexity = 30;
     int64_t tsneLimit = 0;
-    // Flags (no value): dropped from the key/value pairs.
+    // The options as data: each name with what it sets (flags take no value).
+    using Setter = std::function<bool(const std::string &)>;
+    const auto text = [](std::string &out) -> Setter { return [&out](const std::string &v) { return out = v, true; }; };
+    const auto whole = [](auto &out) -> Setter {
+        return [&out](const std::string &v) {
+            int64_t x = 0;
+            if (!parseInteger(v, x)) return false;
+            out = static_cast<std::remove_reference_t<decltype(out)>>(x);
+            return true;
+        };
+    };
+    const auto real = [](double &out) -> Setter {
+        return [&out](const std::string &v) {
+            char *end = nullptr;
+            out = std::strtod(v.c_str(), &end);
+            return !v.empty() && *end == '\0';
+        };
+    };
+    const auto integers = [](auto &out) -> Setter {
+        return [&out](const std::string &v) {
+            out.clear();
+            for (const std::string &part : splitList(v)) {
+                int64_t x = 0;
+                if (!parseInteger(part, x)) return false;
+                out.push_back(static_cast<typename std::remove_reference_t<decltype(out)>::value_type>(x));
+            }
+            return !out.empty();
+        };
+    };
+    const std::map<std::string, std::function<void()>> flags = {
+        {"--live-only", [&] { liveOnly = true; }},
+        {"--versus-captum", [&] { versusCaptum = true; }},
+        {"--fast-kernels", [&] { versus.fastKernels = true; }},
+        {"--no-block-reuse", [] { setCpuBlockReuse(false); }},
+    };
+    const std::map<std::string, Setter> options = {
+        {"--model", text(model)},
+        {"--layer", text(layer)},
+        {"--iterations", whole(iterations)},
+        {"--threads", whole(threads)},
+        {"--gui-seconds", real(guiSeconds)},
+        {"--live-gui-seconds", real(liveGuiSeconds)},
+        {"--device",
+         [&](const std::string &v) {
+             if (v != "cpu" && v != "cuda" && v != "auto") return false;
+             device = v == "cpu" ? DevicePreference::Cpu : v == "cuda" ? DevicePreference::Cuda : DevicePreference::Auto;
+             return true;
+         }},
+        {"--precision", [&](const std::string &v) { return parsePrecision(v, precision); }},
+        {"--json", text(jsonOut)},
+        {"--attribution-reps", whole(attrReps)},
+        {"--diffusion", text(diffusionModel)},
+        {"--diffusion-steps", whole(diffusionSteps)},
+        {"--lm", text(lmModel)},
+        {"--lm-prompt", whole(lmPrompt)},
+        {"--lm-new", whole(lmNew)},
+        {"--lm-ids", text(lmIds)},
+        {"--lm-continuation", text(lmContinuation)},
+        {"--generator", text(generator)},
+        {"--tsne", text(tsneFeatures)},
+        {"--tsne-repulsion", text(tsneRepulsion)},
+        {"--tsne-iterations", whole(tsneIterations)},
+        {"--tsne-perplexity", real(tsnePerplexity)},
+        {"--tsne-limit", whole(tsneLimit)},
+        {"--projector", text(projector)},
+        {"--attention-views", whole(attentionTokens)},
+        {"--live-frames", whole(liveFrames)},
+        {"--rounds", whole(versus.rounds)},
+        {"--methods", [&](const std::string &v) { return !(versus.methods = splitList(v)).empty(); }},
+        {"--target", whole(versus.target)},
+        {"--ig-steps", whole(versus.igSteps)},
+        {"--samples", whole(versus.surrogateSamples)},
+        {"--window", whole(versus.window)},
+        {"--stride", whole(versus.stride)},
+        {"--ppe", integers(versus.perturbationsPerEval)},
+        {"--captum-script", text(versus.script)},
+        {"--input-shape", integers(userShape)},
+    };
     for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        if (a != "--live-only" && a != "--versus-captum" && a != "--fast-kernels" && a != "--no-block-reuse") continue;
-        if (a == "--no-block-reuse")
-            setCpuBlockReuse(false);
-        else
-            (a == "--live-only" ? liveOnly : a == "--versus-captum" ? versusCaptum : versus.fastKernels) = true;
-        for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
-        --argc;
-        --i;
-    }
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string k = argv[i], v = argv[i + 1];
-        if (k == "--model")
-            model = v;
-        else if (k == "--layer")
-            layer = v;
-        else if (k == "--iterations")
-            iterations = std::stoi(v);
-        else if (k == "--threads")
-            threads = std::stoi(v);
-        else if (k == "--gui-seconds")
-            guiSeconds = std::stod(v);
-        else if (k == "--live-gui-seconds")
-            liveGuiSeconds = std::stod(v);
-        else if (k == "--device") {
-            if (v == "cpu")
-                device = DevicePreference::Cpu;
-            else if (v == "cuda")
-                device = DevicePreference::Cuda;
-            else if (v == "auto")
-                device = DevicePreference::Auto;
-            else {
-                std::cerr << "--device must be auto, cpu or cuda\n";
-                return 1;
-            }
-        } else if (k == "--precision") {
-            if (!parsePrecision(v, precision)) {
-                std::cerr << "--precision must be fp32, fp16 or bf16\n";
-                return 1;
-            }
-        } else if (k == "--json")
-            jsonOut = v;
-        else if (k == "--attribution-reps")
-            attrReps = std::stoi(v);
-        else if (k == "--diffusion")
-            diffusionModel = v;
-        else if (k == "--diffusion-steps")
-            diffusionSteps = std::stoi(v);
-        else if (k == "--lm")
-            lmModel = v;
-        else if (k == "--lm-prompt")
-            lmPrompt = std::stoi(v);
-        else if (k == "--lm-new")
-            lmNew = std::stoi(v);
-        else if (k == "--lm-ids")
-            lmIds = v;
-        else if (k == "--lm-continuation")
-            lmContinuation = v;
-        else if (k == "--generator")
-            generator = v;
-        else if (k == "--tsne")
-            tsneFeatures = v;
-        else if (k == "--tsne-repulsion")
-            tsneRepulsion = v;
-        else if (k == "--tsne-iterations")
-            tsneIterations = std::stoi(v);
-        else if (k == "--tsne-perplexity")
-            tsnePerplexity = std::stod(v);
-        else if (k == "--tsne-limit")
-            tsneLimit = std::stoll(v);
-        else if (k == "--projector")
-            projector = v;
-        else if (k == "--attention-views")
-            attentionTokens = std::stoi(v);
-        else if (k == "--live-frames")
-            liveFrames = std::stoi(v);
-        else if (k == "--rounds")
-            versus.rounds = std::stoi(v);
-        else if (k == "--methods")
-            versus.methods = splitList(v);
-        else if (k == "--target")
-            versus.target = std::stoi(v);
-        else if (k == "--ig-steps")
-            versus.igSteps = std::stoi(v);
-        else if (k == "--samples")
-            versus.surrogateSamples = std::stoi(v);
-        else if (k == "--window")
-            versus.window = std::stoll(v);
-        else if (k == "--stride")
-            versus.stride = std::stoll(v);
-        else if (k == "--ppe") {
-            versus.perturbationsPerEval.clear();
-            for (const std::string &part : splitList(v)) versus.perturbationsPerEval.push_back(std::stoi(part));
-        } else if (k == "--captum-script")
-            versus.script = v;
-        else if (k == "--input-shape") {
-            for (const std::string &part : splitList(v)) userShape.push_back(std::stoll(part));
-        } else {
+        const std::string k = argv[i];
+        if (const auto f = flags.find(k); f != flags.end()) {
+            f->second();
+            continue;
+        }
+        const auto o = options.find(k);
+        if (o == options.end()) {
             std::cerr << "unknown option " << k << "\n";
+            return 1;
+        }
+        if (i + 1 >= argc) {
+            std::cerr << k << " needs a value\n";
+            return 1;
+        }
+        const std::string v = argv[++i];
+        if (!o->second(v)) {
+            std::cerr << k << ": '" << v << "' is not a valid value"
+                      << (k == "--device"          ? " (auto, cpu or cuda)"
+                              : k == "--precision" ? " (fp32, fp16 or bf16)"
+                                                   : "")
+                      << "\n";
             return 1;
         }
     }

@@ -130,4 +130,14 @@ std::string resourcesPath()
     return PELLUCID_SOURCE_RESOURCES;
 }
 
+int64_t availableMemoryBytes()
+{
+    std::ifstream in("/proc/meminfo");
+    std::string key, unit;
+    int64_t kb = 0;
+    while (in >> key >> kb >> unit)
+        if (key == "MemAvailable:") return kb * 1024;
+    return int64_t(4) << 30;
+}
+
 }   // namespace pellucid

@@ -39,4 +39,8 @@ bool parseInteger(const std::string &s, int64_t &out);
 /// /usr/bin/pellucid), else the source tree's resources/.
 std::string resourcesPath();
 
+/// The memory the kernel reports available (/proc/meminfo's MemAvailable) in bytes; 4 GiB where it cannot be
+/// read. The runner's default memory budget and the CPU block list's cap are fractions of it.
+int64_t availableMemoryBytes();
+
 }   // namespace pellucid

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "engine/core/errors.h"
+#include "engine/projection/affinities.h"
 #include "engine/projection/projection.h"
 
 #include <algorithm>
@@ -452,34 +453,13 @@ TensorValue tsneSparse(const TensorValue &features, const TsneOptions &o)
     const KnnGraph g = nearestNeighbours(features, k, o.cancelled);
     // Conditional affinities over the k neighbours, precision by bisection on the entropy.
     std::vector<double> P(size_t(n * k));
-    const double target = std::log(o.perplexity);
     at::parallel_for(0, n, 256, [&](int64_t i0, int64_t i1) {
+        std::vector<double> sq(static_cast<size_t>(k));
         for (int64_t i = i0; i < i1; ++i) {
             const float *dist = g.distance.data() + i * k;
-            double *pi = P.data() + i * k;
-            double beta = 1, lo = 0, hi = INFINITY;
             const double d0 = double(dist[0]) * dist[0];
-            for (int it = 0; it < 200; ++it) {
-                double sum = 0, h = 0;
-                for (int j = 0; j < k; ++j) {
-                    const double dj = double(dist[j]) * dist[j];
-                    pi[j] = std::exp(-(dj - d0) * beta);
-                    sum += pi[j];
-                }
-                for (int j = 0; j < k; ++j) {
-                    pi[j] /= sum;
-                    h += beta * (double(dist[j]) * dist[j] - d0) * pi[j];
-                }
-                h += std::log(sum);
-                if (std::fabs(h - target) < 1e-5) break;
-                if (h > target) {
-                    lo = beta;
-                    beta = std::isinf(hi) ? beta * 2 : (beta + hi) / 2;
-                } else {
-                    hi = beta;
-                    beta = (beta + lo) / 2;
-                }
-            }
+            for (int j = 0; j < k; ++j) sq[size_t(j)] = double(dist[j]) * dist[j] - d0;
+            conditionalAffinities(sq.data(), k, o.perplexity, 200, P.data() + i * k);
         }
     });
     // Symmetrise: p_ij = (p_j|i + p_i|j) / 2N on the union of the neighbour lists (CSR).

@@ -2,6 +2,7 @@
 
 #include "engine/core/errors.h"
 #include "engine/core/linalg.h"
+#include "engine/projection/affinities.h"
 
 #include <algorithm>
 #include <cmath>
@@ -154,34 +155,13 @@ TensorValue tsne(const TensorValue &features, const TsneOptions &options)
     for (int64_t i = 0; i < n * d; ++i) X[size_t(i)] = features.at(i);
     const std::vector<double> D = squaredDistances(X, n, d);
     // Conditional affinities with a per-point precision found by bisection to match the perplexity.
-    std::vector<double> P(size_t(n * n), 0.0);
-    const double target = std::log(o.perplexity);
+    std::vector<double> P(size_t(n * n), 0.0), row(size_t(n - 1)), pRow(size_t(n - 1));
     for (int64_t i = 0; i < n; ++i) {
-        double beta = 1, lo = 0, hi = INFINITY;
-        for (int it = 0; it < 100; ++it) {
-            double sum = 0, h = 0;
-            for (int64_t j = 0; j < n; ++j) {
-                if (j == i) continue;
-                const double p = std::exp(-D[size_t(i * n + j)] * beta);
-                P[size_t(i * n + j)] = p;
-                sum += p;
-            }
-            sum = std::max(sum, 1e-300);
-            for (int64_t j = 0; j < n; ++j) {
-                if (j == i) continue;
-                P[size_t(i * n + j)] /= sum;
-                h += beta * D[size_t(i * n + j)] * P[size_t(i * n + j)];
-            }
-            h += std::log(sum);   // entropy in nats
-            if (std::fabs(h - target) < 1e-5) break;
-            if (h > target) {
-                lo = beta;
-                beta = std::isinf(hi) ? beta * 2 : (beta + hi) / 2;
-            } else {
-                hi = beta;
-                beta = (beta + lo) / 2;
-            }
-        }
+        for (int64_t j = 0, c = 0; j < n; ++j)
+            if (j != i) row[size_t(c++)] = D[size_t(i * n + j)];
+        conditionalAffinities(row.data(), n - 1, o.perplexity, 100, pRow.data());
+        for (int64_t j = 0, c = 0; j < n; ++j)
+            if (j != i) P[size_t(i * n + j)] = pRow[size_t(c++)];
     }
     for (int64_t i = 0; i < n; ++i)
         for (int64_t j = i + 1; j < n; ++j) {

@@ -1,5 +1,7 @@
 #include "engine/runtime/memory.h"
 
+#include "engine/core/files.h"
+
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
 #include <torch/version.h>
@@ -9,7 +11,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <string>
@@ -26,18 +27,7 @@ namespace pellucid {
 namespace {
 
 /// At most a quarter of the available memory (4 GiB at most, 256 MiB at least) on the free list.
-int64_t capBytes()
-{
-    std::ifstream in("/proc/meminfo");
-    std::string key, unit;
-    int64_t kb = 0, available = int64_t(4) << 30;
-    while (in >> key >> kb >> unit)
-        if (key == "MemAvailable:") {
-            available = kb * 1024;
-            break;
-        }
-    return std::clamp<int64_t>(available / 4, int64_t(256) << 20, int64_t(4) << 30);
-}
+int64_t capBytes() { return std::clamp<int64_t>(availableMemoryBytes() / 4, int64_t(256) << 20, int64_t(4) << 30); }
 
 struct State {
     std::mutex mutex;
@@ -87,14 +77,16 @@ void release(void *p)
 
 // LibTorch 2.3 made Allocator::allocate non-const and added the pure virtual copy_data.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define PELLUCID_TORCH_2_3 1
 #define PELLUCID_ALLOCATE_CONST
 #else
+#define PELLUCID_TORCH_2_3 0
 #define PELLUCID_ALLOCATE_CONST const
 #endif
 
 class ReusingAllocator final : public c10::Allocator {
 public:
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#if PELLUCID_TORCH_2_3
     void copy_data(void *dest, const void *src, std::size_t count) const override { default_copy_data(dest, src, count); }
 #endif
     c10::DataPtr allocate(size_t n) PELLUCID_ALLOCATE_CONST override
