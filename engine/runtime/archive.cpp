@@ -52,7 +52,13 @@ private:
 };
 
 /// The central directory: name → entry (sizes from the zip64 extra field where the 32-bit ones overflow).
-std::map<std::string, Entry> centralDirectory(File &f, const std::string &path)
+uint64_t fnv1a(const unsigned char *p, size_t n, uint64_t h)
+{
+    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+std::map<std::string, Entry> centralDirectory(File &f, const std::string &path, uint64_t &hash)
 {
     const uint64_t tail = std::min<uint64_t>(f.size(), 65557);
     if (tail < 22) throw Error(ErrorCode::NotTorchScript, path + " is not a TorchScript archive (too short for a zip file)");
@@ -79,6 +85,7 @@ std::map<std::string, Entry> centralDirectory(File &f, const std::string &path)
     }
     if (cdSize > (uint64_t(256) << 20)) throw Error(ErrorCode::CorruptArchive, path + ": a zip directory of " + std::to_string(cdSize) + " bytes");
     const std::vector<unsigned char> cd = f.read(cdOffset, cdSize);
+    hash = fnv1a(cd.data(), cd.size(), hash);
     std::map<std::string, Entry> out;
     size_t p = 0;
     for (uint64_t k = 0; k < entries; ++k) {
@@ -438,7 +445,8 @@ ArchiveCheck checkTorchScriptArchive(const std::string &path)
 {
     File f(path);
     ArchiveCheck out;
-    const std::map<std::string, Entry> dir = centralDirectory(f, path);
+    uint64_t hash = 0xcbf29ce484222325ull;
+    const std::map<std::string, Entry> dir = centralDirectory(f, path, hash);
     for (const auto &[name, en] : dir) {
         out.records[name] = en.size;
         if (en.method == 0 && en.compressed != en.size)
@@ -501,6 +509,19 @@ ArchiveCheck checkTorchScriptArchive(const std::string &path)
             ++out.storages;
         }
     }
+    // The fingerprint: the directory (every record's name, size and CRC-32) and the bytes of every record that
+    // is not a tensor's (code, pickles, version, extra files), as stored, local header included.
+    for (const auto &[name, en] : dir) {
+        const size_t slash = name.find('/');
+        if (slash != std::string::npos && (name.compare(slash, 6, "/data/") == 0 || name.compare(slash, 11, "/constants/") == 0)) continue;
+        const std::vector<unsigned char> local = f.read(en.offset, 30);
+        const uint64_t start = en.offset + 30 + le(&local[26], 2) + le(&local[28], 2);
+        if (start > f.size() || en.compressed > f.size() - start)
+            throw Error(ErrorCode::CorruptArchive, path + ": the record " + name + " lies outside the file (a truncated archive)");
+        const std::vector<unsigned char> bytes = f.read(en.offset, start - en.offset + en.compressed);
+        hash = fnv1a(bytes.data(), bytes.size(), hash);
+    }
+    out.fingerprint = hash ^ (f.size() * 0x9e3779b97f4a7c15ull);
     return out;
 }
 

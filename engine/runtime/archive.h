@@ -14,6 +14,7 @@ struct ArchiveCheck {
     std::map<std::string, uint64_t> records;   // name → uncompressed size
     int storages = 0;                          // storage references checked
     bool pickleUnderstood = true;              // false: a pickle used an opcode the walk does not follow
+    uint64_t fingerprint = 0;                  // of the zip directory and every non-tensor record's bytes
 };
 
 /// Throws Error(NotTorchScript) for a file too short for a zip archive, Error(CorruptArchive) naming the record for

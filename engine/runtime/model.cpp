@@ -12,6 +12,7 @@
 #include "engine/runtime/modelimpl.h"
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
@@ -343,12 +344,66 @@ std::vector<Prediction> topKPredictions(const TensorValue &logits, int k, const 
 
 namespace {
 
+std::atomic<int64_t> gChildLoads{0}, gRememberedLoads{0};
+
+/// Archives a child has loaded before, kept across runs: a file (one line per archive fingerprint, with the
+/// LibTorch version) in $PELLUCID_CACHE_DIR, else $XDG_CACHE_HOME/pellucid, else ~/.cache/pellucid; an empty
+/// PELLUCID_CACHE_DIR turns it off. Only clean child loads are written; a file that cannot be read or written
+/// just means the child runs.
+std::string rememberedLoadsFile()
+{
+    std::string dir;
+    if (const char *c = std::getenv("PELLUCID_CACHE_DIR"))
+        dir = c;
+    else if (const char *x = std::getenv("XDG_CACHE_HOME"); x && *x)
+        dir = std::string(x) + "/pellucid";
+    else if (const char *h = std::getenv("HOME"); h && *h)
+        dir = std::string(h) + "/.cache/pellucid";
+    return dir.empty() ? std::string() : dir + "/loaded-archives";
+}
+
+std::string rememberedLoadLine(uint64_t fingerprint)
+{
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fingerprint));
+    return std::string(hex) + " libtorch-" + TORCH_VERSION;
+}
+
+bool loadRemembered(uint64_t fingerprint)
+{
+    const std::string file = rememberedLoadsFile();
+    if (file.empty()) return false;
+    std::ifstream in(file);
+    const std::string want = rememberedLoadLine(fingerprint);
+    std::string line;
+    while (std::getline(in, line))
+        if (line == want) return true;
+    return false;
+}
+
+void rememberLoad(uint64_t fingerprint)
+{
+    const std::string file = rememberedLoadsFile();
+    if (file.empty()) return;
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(file).parent_path(), ec);
+    // Past 1 MiB (~30,000 archives) the list starts again rather than growing without end.
+    const bool full = std::filesystem::file_size(file, ec) > (uint64_t(1) << 20) && !ec;
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | (full ? O_TRUNC : 0) | O_CLOEXEC, 0644);
+    if (fd < 0) return;
+    const std::string line = rememberedLoadLine(fingerprint) + "\n";
+    const ssize_t n = write(fd, line.data(), line.size());   // one short append: whole lines between processes
+    (void)n;
+    close(fd);
+}
+
 /// Loads `path` in a forked child (CPU, one thread, quiet) and waits for it. A child killed by a signal or
 /// stopping abnormally means this process must not load the file; a child that met a clear error sends it
 /// back (code and message through a pipe) and this process throws it without touching LibTorch. Only a file
 /// the child loaded is loaded here, and such a file (path, size, modification time) is not tried again in this
-/// process. A child still busy after two minutes is let go (a slow load is not a crash).
-void loadInChildFirst(const std::string &path, const LoadOptions &options)
+/// process, nor (its fingerprint: the zip directory and every non-tensor record, with the LibTorch version) in
+/// later runs (rememberedLoadsFile). A child still busy after two minutes is let go (a slow load is not a crash).
+void loadInChildFirst(const std::string &path, const LoadOptions &options, uint64_t fingerprint)
 {
     namespace fs = std::filesystem;
     std::error_code ec;
@@ -360,6 +415,13 @@ void loadInChildFirst(const std::string &path, const LoadOptions &options)
         std::lock_guard<std::mutex> lock(mutex);
         if (loaded.count(key)) return;
     }
+    if (loadRemembered(fingerprint)) {
+        ++gRememberedLoads;
+        std::lock_guard<std::mutex> lock(mutex);
+        loaded.insert(key);
+        return;
+    }
+    ++gChildLoads;
     int fds[2];
     if (pipe(fds) != 0) return;   // no pipe or child to spare: load as before
     std::fflush(nullptr);
@@ -440,11 +502,14 @@ void loadInChildFirst(const std::string &path, const LoadOptions &options)
         throw Error(ErrorCode::CorruptArchive,
                     path + ": LibTorch's loader failed on this archive (a test load stopped with status "
                         + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + "); it was not loaded");
+    rememberLoad(fingerprint);
     std::lock_guard<std::mutex> lock(mutex);
     loaded.insert(key);
 }
 
 }   // namespace
+
+IsolatedLoadStats isolatedLoadStats() { return {gChildLoads.load(), gRememberedLoads.load()}; }
 
 Model::Model() : d(std::make_unique<Impl>()) { }
 Model::~Model() = default;
@@ -470,8 +535,8 @@ std::unique_ptr<Model> Model::load(const std::string &path, const LoadOptions &o
     if (head.size() < 4 || head.compare(0, 4, "PK\x03\x04") != 0)
         throw Error(ErrorCode::NotTorchScript, path + " is not a TorchScript archive (expected a zip file written by torch.jit.save)");
     // Its records against what its pickles reference, before LibTorch (which would read past a short one).
-    checkTorchScriptArchive(path);
-    if (options.isolateFirstLoad) loadInChildFirst(path, options);
+    const ArchiveCheck checked = checkTorchScriptArchive(path);
+    if (options.isolateFirstLoad) loadInChildFirst(path, options, checked.fingerprint);
 
     std::unique_ptr<Model> m(new Model());
     Impl &d = *m->d;

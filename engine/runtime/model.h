@@ -44,8 +44,18 @@ struct LoadOptions {
     // The first load of each file (by path, size and time) runs in a forked child before this process loads
     // it: LibTorch's importer compiles the archive's code and can crash on archives no check foresees; a child
     // that dies is a clear refusal, not the end of the app with its unsaved work.
+    // A file a child has loaded once is remembered across runs by its content (model.cpp:
+    // rememberedLoadsFile), so later runs skip the child.
     bool isolateFirstLoad = true;
 };
+
+/// How the first-load guard went in this process: loads tried in a child, and loads a child had already
+/// tried in an earlier run (the remembered list, LoadOptions::isolateFirstLoad).
+struct IsolatedLoadStats {
+    int64_t childLoads = 0;
+    int64_t remembered = 0;
+};
+IsolatedLoadStats isolatedLoadStats();
 
 struct LayerInfo {
     std::string path;                  // as named_modules() prints it

@@ -124,6 +124,58 @@ TEST(an_archive_that_crashes_libtorchs_loader_is_refused_and_the_process_lives)
     CHECK(Model::load(fixtures::path("linear_traced.pt")) != nullptr);
 }
 
+TEST(a_file_a_child_loaded_is_remembered_by_its_content_and_a_crashing_one_never)
+{
+    const fs::path dir = fs::path(tempDir()) / "remembered";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    ::setenv("PELLUCID_CACHE_DIR", (dir / "cache").c_str(), 1);
+    const fs::path list = dir / "cache" / "loaded-archives";
+    auto lines = [&] {
+        std::ifstream in(list);
+        int n = 0;
+        for (std::string l; std::getline(in, l);) n += !l.empty();
+        return n;
+    };
+    // A fresh path (copies: the in-process memo is keyed by path) with new content goes through the child and
+    // is written down; the same content under another path is not tried in a child again.
+    fs::copy_file(fixtures::path("linear_traced.pt"), dir / "a.pt");
+    fs::copy_file(fixtures::path("linear_traced.pt"), dir / "b.pt");
+    const IsolatedLoadStats s0 = isolatedLoadStats();
+    CHECK(Model::load((dir / "a.pt").string()) != nullptr);
+    const IsolatedLoadStats s1 = isolatedLoadStats();
+    CHECK_EQ(s1.childLoads, s0.childLoads + 1);
+    CHECK_EQ(lines(), 1);
+    CHECK(Model::load((dir / "b.pt").string()) != nullptr);
+    const IsolatedLoadStats s2 = isolatedLoadStats();
+    CHECK_EQ(s2.childLoads, s1.childLoads);
+    CHECK_EQ(s2.remembered, s1.remembered + 1);
+    // Other content (another model) runs in a child; an archive whose loader crashes is never written down,
+    // so every fresh path of it is tried in a child again, and refused each time.
+    fs::copy_file(fixtures::path("seqcnn_scripted.pt"), dir / "c.pt");
+    CHECK(Model::load((dir / "c.pt").string()) != nullptr);
+    CHECK_EQ(isolatedLoadStats().childLoads, s2.childLoads + 1);
+    CHECK_EQ(lines(), 2);
+    for (int i = 0; i < 2; ++i) {
+        const fs::path bad = dir / ("crash" + std::to_string(i) + ".pt");
+        fs::copy_file(fixtures::path("corrupt_code_crash.pt"), bad);
+        const int64_t before = isolatedLoadStats().childLoads;
+        const ErrorCode code = codeOf([&] { Model::load(bad.string()); });
+        CHECK(code == ErrorCode::CorruptArchive || code == ErrorCode::NotTorchScript);
+        CHECK_EQ(isolatedLoadStats().childLoads, before + 1);
+    }
+    CHECK_EQ(lines(), 2);
+    // With an empty PELLUCID_CACHE_DIR nothing is remembered or written.
+    ::setenv("PELLUCID_CACHE_DIR", "", 1);
+    fs::copy_file(fixtures::path("seqcnn_traced.pt"), dir / "d.pt");
+    const int64_t before = isolatedLoadStats().childLoads;
+    CHECK(Model::load((dir / "d.pt").string()) != nullptr);
+    CHECK_EQ(isolatedLoadStats().childLoads, before + 1);
+    CHECK_EQ(lines(), 2);
+    ::unsetenv("PELLUCID_CACHE_DIR");
+    fs::remove_all(dir);
+}
+
 TEST(short_tensor_records_are_refused_before_libtorch_reads_them)
 {
     // A tensor record emptied or cut short (LibTorch would read past its end): refused by name.
