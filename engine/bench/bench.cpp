@@ -25,9 +25,11 @@
 //   pellucid-bench --versus-captum [--model M] [--input-shape S] [--threads N] [--rounds R] [--methods a,b,...]
 //                  [--fast-kernels]  (also Pellucid with AttributionParams::fastKernels, in the same rounds)
 //                  [--target T] [--ig-steps K] [--samples N] [--window W] [--stride S] [--ppe 1,16,64]
-//                  [--captum-script P] [--json OUT]
+//                  [--captum-script P] [--json OUT] [--no-float64-reference]
 //                                               (only: each method beside Captum 0.8.0 on the same file, input,
-//                                               target, settings and threads; PELLUCID_PYTHON picks the Python)
+//                                               target, settings and threads; PELLUCID_PYTHON picks the Python;
+//                                               deterministic methods' maps, both sides', also measured against
+//                                               Captum's on a float64 copy of the model and input)
 // 1. Tap overhead: a forward with one layer tapped (the rewritten graph) against the module's own forward.
 // 2. Activation updates per second through the engine (job queue, worker thread, statistics, top-k).
 // 3. Attribution methods against the raw cost of their model passes.
@@ -157,6 +159,7 @@ int main(int argc, char **argv)
         {"--versus-captum", [&] { versusCaptum = true; }},
         {"--fast-kernels", [&] { versus.fastKernels = true; }},
         {"--no-block-reuse", [] { setCpuBlockReuse(false); }},
+        {"--no-float64-reference", [&] { versus.float64Reference = false; }},
     };
     const std::map<std::string, Setter> options = {
         {"--model", text(model)},

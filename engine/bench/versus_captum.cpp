@@ -268,31 +268,66 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
         for (size_t k = 1; k < ppes.size(); ++k)
             if (median(captumMs[k]) < median(captumMs[best])) best = k;
         const double cm = captumOk ? median(captumMs[best]) : NAN;
-        // Agreement: the largest difference of the two maps relative to the largest |value| (random samples
-        // differ between the two, so no figure there). Captum's map is its last run's at the best ppe.
+        // Agreement: the largest difference of the two maps relative to the largest |value| of the second (random
+        // samples differ between the two, so no figure there). Captum's map is its last run's at the best ppe.
+        auto agreement = [&](const TensorValue &p, const TensorValue &c, double &relDiff) -> std::string {
+            relDiff = NAN;
+            if (c.numel() != p.numel()) return "shapes differ";
+            double diff = 0, scale = 0;
+            for (int64_t i = 0; i < p.numel(); ++i) {
+                diff = std::max(diff, std::abs(double(p.at(i)) - double(c.at(i))));
+                scale = std::max(scale, std::abs(double(c.at(i))));
+            }
+            relDiff = scale > 0 ? diff / scale : diff;
+            char buf[64];
+            std::snprintf(buf, sizeof buf, "%.1e of max", relDiff);
+            return buf;
+        };
+        TensorValue captumMap;
+        std::string captumMapWhy = "-";
+        if (captumOk && !randomMethod(method)) try {
+                captumMap = readNpy(mapPath(best));
+            } catch (const std::exception &e) {
+                captumMapWhy = e.what();
+            }
+        else if (captumOk)
+            captumMapWhy = "n/a (random samples)";
         auto agreementWith = [&](const TensorValue &p, double &relDiff) -> std::string {
             relDiff = NAN;
-            if (!captumOk) return "-";
-            if (randomMethod(method)) return "n/a (random samples)";
-            try {
-                const TensorValue c = readNpy(mapPath(best));
-                if (c.numel() != p.numel()) return "shapes differ";
-                double diff = 0, scale = 0;
-                for (int64_t i = 0; i < p.numel(); ++i) {
-                    diff = std::max(diff, std::abs(double(p.at(i)) - double(c.at(i))));
-                    scale = std::max(scale, std::abs(double(p.at(i))));
-                }
-                relDiff = scale > 0 ? diff / scale : diff;
-                char buf[64];
-                std::snprintf(buf, sizeof buf, "%.1e of max", relDiff);
-                return buf;
-            } catch (const std::exception &e) {
-                return e.what();
-            }
+            return captumMap.numel() ? agreement(p, captumMap, relDiff) : captumMapWhy;
         };
         double relDiff = NAN, fastRelDiff = NAN;
-        const std::string agreement = agreementWith(last->map, relDiff);
+        const std::string agreementText = agreementWith(last->map, relDiff);
         const std::string fastAgreement = fastLast ? agreementWith(fastLast->map, fastRelDiff) : std::string();
+        // Against float64: Captum's method on a float64 copy of the model and input (deterministic methods), the
+        // reference Pellucid's maps (exact and fast) and Captum's float32 map are each measured against.
+        Json reference = Json::object();
+        std::string referenceLine;
+        if (o.float64Reference && captumMap.numel()) {
+            Json rr = req;
+            rr["op"] = "reference";
+            if (ppes[best] > 0) rr["ppe"] = int64_t(ppes[best]);
+            rr["out"] = dir + "/versus_captum_" + name + "_float64.npy";
+            const Json r = captum.request(rr);
+            if (r.find("ok") && r.find("ok")->asBool()) {
+                try {
+                    const TensorValue ref = readNpy(rr.at("out").asString());
+                    double d = NAN;
+                    referenceLine = "Pellucid " + agreement(last->map, ref, d);
+                    reference["pellucid"] = d;
+                    if (fastLast) {
+                        referenceLine += ", fast " + agreement(fastLast->map, ref, d);
+                        reference["fast"] = d;
+                    }
+                    referenceLine += ", Captum " + agreement(captumMap, ref, d);
+                    reference["captum"] = d;
+                } catch (const std::exception &e) {
+                    referenceLine = e.what();
+                }
+            } else {
+                referenceLine = r.find("why") ? r.find("why")->asString() : "failed";
+            }
+        }
         Json j = Json::object();
         j["pellucid_ms"] = pm;
         j["pellucid_passes"] = last->modelPasses;
@@ -308,7 +343,7 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
             }
             if (!std::isnan(relDiff)) j["max_difference_relative"] = relDiff;
             std::printf("  %-16s %11.1f %8lld %13.1f %8lld %6s %8.2fx  %s\n", name.c_str(), pm, (long long)last->modelPasses, cm,
-                        (long long)captumPasses[best], ppes[best] > 0 ? std::to_string(ppes[best]).c_str() : "-", cm / pm, agreement.c_str());
+                        (long long)captumPasses[best], ppes[best] > 0 ? std::to_string(ppes[best]).c_str() : "-", cm / pm, agreementText.c_str());
             if (fastLast) {
                 const double fm = median(fastMs);
                 j["fast_ms"] = fm;
@@ -316,6 +351,10 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
                 if (!std::isnan(fastRelDiff)) j["fast_max_difference_relative"] = fastRelDiff;
                 std::printf("  %-16s %11.1f %8lld %13s %8s %6s %8.2fx  %s\n", (name + " (fast)").c_str(), fm, (long long)fastLast->modelPasses, "",
                             "", "", cm / fm, fastAgreement.c_str());
+            }
+            if (!referenceLine.empty()) {
+                if (reference.find("pellucid")) j["float64_max_difference_relative"] = reference;
+                std::printf("  %-16s vs float64: %s\n", "", referenceLine.c_str());
             }
         } else {
             const std::string why = !captumWhy.empty() ? captumWhy : !captum.why().empty() ? captum.why() : "not run";

@@ -22,7 +22,8 @@ struct VersusCaptumOptions {
     std::string script;    // packaging/bench/captum_methods.py
     std::string workDir;   // where the input and the maps are exchanged
     std::string jsonOut;
-    bool fastKernels = false;   // also time Pellucid with fast kernels (methods they apply to), in the same rounds
+    bool fastKernels = false;       // also time Pellucid with fast kernels (methods they apply to), in the same rounds
+    bool float64Reference = true;   // measure both sides' maps against Captum's on a float64 copy (deterministic methods)
 };
 
 /// Prints the table (and writes jsonOut); returns the process's exit status.

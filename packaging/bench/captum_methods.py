@@ -8,6 +8,8 @@ on stdout. The first line out says whether Captum could be set up ({"ready": tru
   {"op": "load", "model": M.pt, "input": X.npy, "threads": N}
   {"op": "run", "method": ..., "target": T, "out": MAP.npy, ...method settings...}
       -> {"ok": true, "ms": compute time, "passes": samples through the model} or {"ok": false, "why": ...}
+  {"op": "reference", ...as "run"...}: the same Captum method on a float64 copy of the model and input (the
+      map saved as float64): the reference both sides' float32 maps are measured against.
 Times are compute only (the model is loaded once, the input is a tensor already), as on Pellucid's side.
 
 Also: captum_methods.py --export-torchvision DIR writes torchvision ResNet-18, ResNet-50 (224², random
@@ -77,49 +79,64 @@ def main():
         passes[0] += inp.shape[0]
         return model(inp)
 
+    def attribute(fwd, x, req):
+        m, t = req["method"], int(req["target"])
+        if m == "saliency":
+            a = Saliency(fwd).attribute(x, target=t, abs=True)
+        elif m == "inputxgrad":
+            a = InputXGradient(fwd).attribute(x, target=t)
+        elif m == "ig":
+            a = IntegratedGradients(fwd).attribute(
+                x, baselines=torch.zeros_like(x), target=t, n_steps=int(req["steps"]), method="gausslegendre",
+                internal_batch_size=req.get("internal_batch") or None)
+        elif m == "smoothgrad":
+            sigma = float(req["stdev"]) * float(x.max() - x.min())
+            a = NoiseTunnel(Saliency(fwd)).attribute(
+                x, nt_type="smoothgrad", nt_samples=int(req["samples"]), stdevs=sigma, target=t, abs=True)
+        elif m == "guided-backprop":
+            if not any(isinstance(mod, torch.nn.ReLU) for mod in model.modules()):
+                raise RuntimeError("Captum's GuidedBackprop hooks nn.ReLU modules; a TorchScript module has "
+                                   "none (it would return plain gradients)")
+        elif m == "occlusion":
+            window = tuple(int(v) if int(v) > 0 else x.shape[i + 1] for i, v in enumerate(req["window"]))
+            stride = tuple(int(v) if int(v) > 0 else x.shape[i + 1] for i, v in enumerate(req["stride"]))
+            a = Occlusion(fwd).attribute(x, sliding_window_shapes=window, strides=stride,
+                                         baselines=float(req["fill"]), target=t,
+                                         perturbations_per_eval=int(req["ppe"]))
+        elif m in ("lime", "kernelshap"):
+            mask = grid_mask(x.shape[-2], x.shape[-1], int(req["grid"]))
+            cls = Lime if m == "lime" else KernelShap
+            a = cls(fwd).attribute(x, target=t, feature_mask=mask, n_samples=int(req["samples"]),
+                                   perturbations_per_eval=int(req["ppe"]))
+        else:
+            raise RuntimeError("no Captum counterpart for " + m)
+        return a
+
+    model64 = None
+    req_model = [None]
     for line in sys.stdin:
         req = json.loads(line)
         try:
             if req["op"] == "load":
                 torch.set_num_threads(int(req["threads"]))
                 model = torch.jit.load(req["model"], map_location="cpu").eval()
+                req_model[0], model64 = req["model"], None
                 x = torch.from_numpy(np.load(req["input"]).astype(np.float32))
                 with torch.no_grad():
                     model(x)
                 say({"ok": True})
                 continue
-            m, t = req["method"], int(req["target"])
+            if req["op"] == "reference":
+                if model64 is None:
+                    model64 = torch.jit.load(req_model[0], map_location="cpu").eval().double()
+                passes[0] = 0
+                a = attribute(lambda inp: model64(inp), x.double(), req)
+                np.save(req["out"], a.detach().numpy().astype(np.float64))
+                say({"ok": True})
+                continue
             passes[0] = 0
             t0 = time.perf_counter()
-            if m == "saliency":
-                a = Saliency(counted).attribute(x, target=t, abs=True)
-            elif m == "inputxgrad":
-                a = InputXGradient(counted).attribute(x, target=t)
-            elif m == "ig":
-                a = IntegratedGradients(counted).attribute(
-                    x, baselines=torch.zeros_like(x), target=t, n_steps=int(req["steps"]), method="gausslegendre",
-                    internal_batch_size=req.get("internal_batch") or None)
-            elif m == "smoothgrad":
-                sigma = float(req["stdev"]) * float(x.max() - x.min())
-                a = NoiseTunnel(Saliency(counted)).attribute(
-                    x, nt_type="smoothgrad", nt_samples=int(req["samples"]), stdevs=sigma, target=t, abs=True)
-            elif m == "guided-backprop":
-                if not any(isinstance(mod, torch.nn.ReLU) for mod in model.modules()):
-                    raise RuntimeError("Captum's GuidedBackprop hooks nn.ReLU modules; a TorchScript module has "
-                                       "none (it would return plain gradients)")
-            elif m == "occlusion":
-                window = tuple(int(v) if int(v) > 0 else x.shape[i + 1] for i, v in enumerate(req["window"]))
-                stride = tuple(int(v) if int(v) > 0 else x.shape[i + 1] for i, v in enumerate(req["stride"]))
-                a = Occlusion(counted).attribute(x, sliding_window_shapes=window, strides=stride,
-                                                 baselines=float(req["fill"]), target=t,
-                                                 perturbations_per_eval=int(req["ppe"]))
-            elif m in ("lime", "kernelshap"):
-                mask = grid_mask(x.shape[-2], x.shape[-1], int(req["grid"]))
-                cls = Lime if m == "lime" else KernelShap
-                a = cls(counted).attribute(x, target=t, feature_mask=mask, n_samples=int(req["samples"]),
-                                           perturbations_per_eval=int(req["ppe"]))
-            else:
-                raise RuntimeError("no Captum counterpart for " + m)
+            a = attribute(counted, x, req)
             ms = (time.perf_counter() - t0) * 1000.0
             np.save(req["out"], a.detach().numpy().astype(np.float32))
             say({"ok": True, "ms": ms, "passes": passes[0]})
