@@ -51,13 +51,15 @@ private:
     uint64_t mSize = 0;
 };
 
-/// The central directory: name → entry (sizes from the zip64 extra field where the 32-bit ones overflow).
+/// FNV-1a 64 of `n` bytes, continuing from `h` (the archive's fingerprint).
 uint64_t fnv1a(const unsigned char *p, size_t n, uint64_t h)
 {
     for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ull;
     return h;
 }
 
+/// The central directory: name → entry (sizes from the zip64 extra field where the 32-bit ones overflow); its
+/// bytes are folded into `hash`.
 std::map<std::string, Entry> centralDirectory(File &f, const std::string &path, uint64_t &hash)
 {
     const uint64_t tail = std::min<uint64_t>(f.size(), 65557);
