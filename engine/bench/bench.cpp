@@ -194,6 +194,8 @@ int main(int argc, char **argv)
         {"--attention-views", whole(attentionTokens)},
         {"--live-frames", whole(liveFrames)},
         {"--rounds", whole(versus.rounds)},
+        {"--settle-ms", whole(versus.settleMs)},
+        {"--internal-batch", whole(versus.internalBatch)},
         {"--methods", [&](const std::string &v) { return !(versus.methods = splitList(v)).empty(); }},
         {"--target", whole(versus.target)},
         {"--ig-steps", whole(versus.igSteps)},
@@ -202,6 +204,7 @@ int main(int argc, char **argv)
         {"--stride", whole(versus.stride)},
         {"--ppe", integers(versus.perturbationsPerEval)},
         {"--captum-script", text(versus.script)},
+        {"--captum-eager", text(versus.eager)},
         {"--input-shape", integers(userShape)},
     };
     for (int i = 1; i < argc; ++i) {
@@ -297,6 +300,7 @@ int main(int argc, char **argv)
             if (!mkdtemp(tmpl)) throw std::runtime_error("cannot create a folder in /tmp");
             versus.workDir = tmpl;
             versus.jsonOut = jsonOut;
+            versus.layer = layer;
             // A seeded input in [0, 1), as an image, the same file for both.
             const Shape shape = m->summary().inputShape;
             std::mt19937 rng(1);

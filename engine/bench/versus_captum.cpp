@@ -23,6 +23,7 @@
 #include <stdexcept>
 #include <string>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -138,6 +139,7 @@ bool perturbationMethod(AttributionMethod m)
 int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOptions &o)
 {
     if (o.rounds < 1) throw std::runtime_error("--rounds must be at least 1");
+    if (o.settleMs < 0) throw std::runtime_error("--settle-ms must be 0 or more");
     const ModelSummary &s = model.summary();
     const std::string dir = o.workDir;
     const std::string inputPath = dir + "/versus_captum_input.npy";
@@ -150,6 +152,7 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
         load["model"] = s.path;
         load["input"] = inputPath;
         load["threads"] = int64_t(s.threads);
+        if (!o.eager.empty()) load["eager"] = o.eager;
         const Json r = captum.request(load);
         if (!r.find("ok") || !r.find("ok")->asBool()) {
             std::printf("captum: skipped — %s\n", r.find("why") ? r.find("why")->asString().c_str() : "cannot load the model");
@@ -186,6 +189,8 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
         ap.samples = method == AttributionMethod::SmoothGrad ? o.tunnelSamples : o.surrogateSamples;
         ap.noiseBase = AttributionMethod::Saliency;
         ap.gridCells = o.grid;
+        ap.internalBatch = o.internalBatch;
+        if (needsLayer(method)) ap.layer = o.layer.empty() ? suggestedCamLayer(s) : o.layer;
         const Shape &sh = input.shape();
         if (method == AttributionMethod::Occlusion) {
             ap.window = {sh[1], o.window, o.window};
@@ -200,6 +205,7 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
         req["stdev"] = double(ap.stdev);
         req["grid"] = int64_t(o.grid);
         req["fill"] = double(ap.fill);
+        req["layer"] = ap.layer;
         Json window = Json::array(), stride = Json::array();
         for (int64_t v : ap.window) window.push(v);
         for (int64_t v : ap.stride) stride.push(v);
@@ -221,8 +227,10 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
         std::vector<int64_t> captumPasses(ppes.size(), 0);
         // One map file per perturbations_per_eval, so the best one's map is there to compare afterwards.
         auto mapPath = [&](size_t k) { return dir + "/versus_captum_" + name + "_" + std::to_string(ppes[k]) + ".npy"; };
+        const auto settle = [&] { std::this_thread::sleep_for(std::chrono::milliseconds(o.settleMs)); };
         auto runCaptum = [&](size_t k, bool keep) {
             if (!captumOk) return;
+            if (keep) settle();
             if (ppes[k] > 0) req["ppe"] = int64_t(ppes[k]);
             req["out"] = mapPath(k);
             const Json r = captum.request(req);
@@ -253,10 +261,12 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
         }
         std::vector<double> pellucidMs, fastMs;
         for (int round = 0; round < o.rounds; ++round) {
+            settle();
             const auto t0 = Clock::now();
             last = computeAttribution(model, input, ap);
             pellucidMs.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
             if (fastLast) {
+                settle();
                 const auto t1 = Clock::now();
                 fastLast = computeAttribution(model, input, fp);
                 fastMs.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t1).count());

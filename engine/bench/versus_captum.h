@@ -9,7 +9,7 @@
 namespace pellucid {
 
 struct VersusCaptumOptions {
-    std::vector<std::string> methods = {"saliency", "inputxgrad", "ig", "smoothgrad", "guided-backprop", "occlusion", "lime", "kernelshap"};
+    std::vector<std::string> methods = {"saliency", "inputxgrad", "ig", "smoothgrad", "guided-backprop", "gradcam", "occlusion", "lime", "kernelshap"};
     int target = 3;
     int rounds = 5;
     int igSteps = 32;             // Gauss–Legendre points
@@ -22,8 +22,17 @@ struct VersusCaptumOptions {
     std::string script;    // packaging/bench/captum_methods.py
     std::string workDir;   // where the input and the maps are exchanged
     std::string jsonOut;
+    /// The torchvision architecture of the file (resnet18, …): Captum then runs the methods it can only run
+    /// through module hooks (guided backprop, Grad-CAM) on that eager model with the file's weights.
+    std::string eager;
+    std::string layer;   // the layer of layer methods (Grad-CAM); empty: the suggested CAM layer
     bool fastKernels = false;       // also time Pellucid with fast kernels (methods they apply to), in the same rounds
     bool float64Reference = true;   // measure both sides' maps against Captum's on a float64 copy (deterministic methods)
+    /// Pause before each timed call (0: the calls follow one another). A pause lets the other side's idle
+    /// OpenBLAS threads, which yield in a loop for a while after their last call, go to sleep first; both
+    /// sides then start cold (on the demo both were slower with 200 ms: README, Performance).
+    int settleMs = 0;
+    int64_t internalBatch = 0;   // Pellucid's samples per pass (AttributionParams::internalBatch); 0: its own choice
 };
 
 /// Prints the table (and writes jsonOut); returns the process's exit status.

@@ -5,7 +5,10 @@ TorchScript file, input, target, settings and thread count as Pellucid, driven b
 The bench starts this script once and sends one JSON request per line on stdin; each answer is one JSON line
 on stdout. The first line out says whether Captum could be set up ({"ready": true} or {"ready": false,
 "why": ...}). Requests:
-  {"op": "load", "model": M.pt, "input": X.npy, "threads": N}
+  {"op": "load", "model": M.pt, "input": X.npy, "threads": N, "eager": NAME (optional)}
+      NAME: a torchvision constructor (resnet18, resnet50, vit_b_16, ...): the eager model is built and given
+      the TorchScript file's weights, for the methods Captum runs through module hooks (guided backprop's
+      hooks on nn.ReLU modules, LayerGradCam's on the layer), which a TorchScript module cannot take.
   {"op": "run", "method": ..., "target": T, "out": MAP.npy, ...method settings...}
       -> {"ok": true, "ms": compute time, "passes": samples through the model} or {"ok": false, "why": ...}
   {"op": "reference", ...as "run"...}: the same Captum method on a float64 copy of the model and input (the
@@ -65,8 +68,8 @@ def main():
         sys.path.insert(0, ANCHORS)
         warnings.filterwarnings("ignore")
         import captum
-        from captum.attr import (IntegratedGradients, InputXGradient, KernelShap, Lime, NoiseTunnel, Occlusion,
-                                 Saliency)
+        from captum.attr import (GuidedBackprop, IntegratedGradients, InputXGradient, KernelShap, LayerGradCam, Lime,
+                                 NoiseTunnel, Occlusion, Saliency)
     except Exception as e:  # noqa: BLE001 - whatever is missing, one line for the bench
         say({"ready": False, "why": "%s: %s" % (type(e).__name__, e)})
         return
@@ -79,7 +82,26 @@ def main():
         passes[0] += inp.shape[0]
         return model(inp)
 
-    def attribute(fwd, x, req):
+    def eager_model(path, name):
+        """torchvision's `name` with the TorchScript file's weights, ReLUs not in place (the same function;
+        Captum's hooks on an in-place ReLU see its input overwritten)."""
+        import torchvision
+
+        ts = torch.jit.load(path, map_location="cpu")
+        m = getattr(torchvision.models, name)(weights=None)
+        m.load_state_dict(ts.state_dict(), strict=True)
+        for mod in m.modules():
+            if isinstance(mod, torch.nn.ReLU):
+                mod.inplace = False
+        return m.eval()
+
+    def needs_eager(eager, m):
+        if eager is None:
+            raise RuntimeError("Captum runs %s through module hooks, which a TorchScript module cannot take; "
+                               "name the eager architecture (--captum-eager)" % m)
+        return eager
+
+    def attribute(fwd, x, req, eager):
         m, t = req["method"], int(req["target"])
         if m == "saliency":
             a = Saliency(fwd).attribute(x, target=t, abs=True)
@@ -94,9 +116,10 @@ def main():
             a = NoiseTunnel(Saliency(fwd)).attribute(
                 x, nt_type="smoothgrad", nt_samples=int(req["samples"]), stdevs=sigma, target=t, abs=True)
         elif m == "guided-backprop":
-            if not any(isinstance(mod, torch.nn.ReLU) for mod in model.modules()):
-                raise RuntimeError("Captum's GuidedBackprop hooks nn.ReLU modules; a TorchScript module has "
-                                   "none (it would return plain gradients)")
+            a = GuidedBackprop(needs_eager(eager, m)).attribute(x, target=t)
+        elif m == "gradcam":
+            net = needs_eager(eager, m)
+            a = LayerGradCam(net, net.get_submodule(req["layer"])).attribute(x, target=t, relu_attributions=True)
         elif m == "occlusion":
             window = tuple(int(v) if int(v) > 0 else x.shape[i + 1] for i, v in enumerate(req["window"]))
             stride = tuple(int(v) if int(v) > 0 else x.shape[i + 1] for i, v in enumerate(req["stride"]))
@@ -112,31 +135,41 @@ def main():
             raise RuntimeError("no Captum counterpart for " + m)
         return a
 
-    model64 = None
+    model64 = eager = eager64 = None
     req_model = [None]
+
+    def count(module, inp):
+        passes[0] += inp[0].shape[0]
     for line in sys.stdin:
         req = json.loads(line)
         try:
             if req["op"] == "load":
                 torch.set_num_threads(int(req["threads"]))
                 model = torch.jit.load(req["model"], map_location="cpu").eval()
-                req_model[0], model64 = req["model"], None
+                req_model[0], model64, eager, eager64 = req["model"], None, None, None
+                if req.get("eager"):
+                    eager = eager_model(req["model"], req["eager"])
+                    eager.register_forward_pre_hook(count)
+                    eager64 = eager_model(req["model"], req["eager"]).double()
                 x = torch.from_numpy(np.load(req["input"]).astype(np.float32))
                 with torch.no_grad():
-                    model(x)
+                    y = model(x)
+                    if eager is not None and not torch.allclose(eager(x), y, rtol=1e-4, atol=1e-4):
+                        raise RuntimeError("torchvision's %s with this file's weights does not compute what the file "
+                                           "does" % req["eager"])
                 say({"ok": True})
                 continue
             if req["op"] == "reference":
                 if model64 is None:
                     model64 = torch.jit.load(req_model[0], map_location="cpu").eval().double()
                 passes[0] = 0
-                a = attribute(lambda inp: model64(inp), x.double(), req)
+                a = attribute(lambda inp: model64(inp), x.double(), req, eager64)
                 np.save(req["out"], a.detach().numpy().astype(np.float64))
                 say({"ok": True})
                 continue
             passes[0] = 0
             t0 = time.perf_counter()
-            a = attribute(counted, x, req)
+            a = attribute(counted, x, req, eager)
             ms = (time.perf_counter() - t0) * 1000.0
             np.save(req["out"], a.detach().numpy().astype(np.float32))
             say({"ok": True, "ms": ms, "passes": passes[0]})

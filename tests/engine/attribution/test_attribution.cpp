@@ -280,6 +280,34 @@ TEST(progressive_results_and_cancel)
     CHECK_EQ(computeAttribution(*m, x, p)->chunks, int64_t(20));
 }
 
+TEST(cpu_gradient_batches_are_split_by_their_activations_size)
+{
+    // A small model passes every integration point at once.
+    auto small = load("seqcnn_traced.pt");
+    const TensorValue xs = first(readNpy(fixtures::path("seqcnn_input.npy")));
+    AttributionParams p = params(AttributionMethod::IntegratedGradients, 0);
+    p.steps = 4;
+    CHECK_EQ(computeAttribution(*small, xs, p)->chunks, int64_t(1));
+    // torchvision's ResNet layout (basic blocks, planes 8–64) at 1440²: its layers' outputs come to 0.27–0.4 GB a
+    // sample by the runner's estimate — all 4 points fit the memory budget, but on the CPU a gradient batch holds
+    // ~768 MiB of activations at most (larger batches fault in fresh pages instead of reusing the first chunk's),
+    // so they go two at a time; the map is the one-batch map's, summed in another order.
+    LoadOptions o = fixtures::cpuOptions();
+    o.inputShape = {1, 3, 1440, 1440};
+    auto big = Model::load(fixtures::path("tv/resnet_basic_traced.pt"), o);
+    std::vector<float> v(size_t(3 * 1440 * 1440));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = float((i * 2654435761u) % 1000) / 1000.f;
+    const TensorValue x({1, 3, 1440, 1440}, std::move(v));
+    const auto split = computeAttribution(*big, x, p);
+    CHECK_EQ(split->chunks, int64_t(2));
+    CHECK_EQ(split->modelPasses, int64_t(6));   // 4 points and the convergence delta's x and baseline
+    p.internalBatch = 4;
+    const auto whole = computeAttribution(*big, x, p);
+    CHECK_EQ(whole->chunks, int64_t(1));
+    const double diff = fixtures::maxAbsDiff(split->map, whole->map);
+    CHECK_MSG(diff <= 1e-5 * fixtures::maxAbs(whole->map) + 1e-7, diff);
+}
+
 TEST(bad_input_is_named)
 {
     auto m = load("seqcnn_traced.pt");
