@@ -195,6 +195,12 @@ int main(int argc, char **argv)
         {"--live-frames", whole(liveFrames)},
         {"--rounds", whole(versus.rounds)},
         {"--settle-ms", whole(versus.settleMs)},
+        {"--block-linger-ms", [](const std::string &v) {
+             int64_t ms = 0;
+             if (!parseInteger(v, ms) || ms < 0 || ms > 600000) return false;
+             setCpuBlockLinger(int(ms));
+             return true;
+         }},
         {"--internal-batch", whole(versus.internalBatch)},
         {"--methods", [&](const std::string &v) { return !(versus.methods = splitList(v)).empty(); }},
         {"--target", whole(versus.target)},
@@ -693,6 +699,7 @@ int main(int argc, char **argv)
             gc.layer = camLayer;
             gc.target.kind = AttributionTarget::Kind::Predicted;
             auto runFrames = [&](int n, uint64_t base) {
+                const CpuBlockReuse stream;   // held while frames stream, as the GUI's LiveFeature does
                 for (int i = 0; i < n; ++i) {
                     const TensorValue &frame = inputs[size_t(i) % 16];
                     uint64_t want = 0;

@@ -163,9 +163,9 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
     }
     const char *policy = std::getenv("OMP_WAIT_POLICY");
     std::printf("\n[versus Captum %s] %s, input %s, target class %d, %d threads each (OMP_WAIT_POLICY=%s), %d rounds, compute only, "
-                "Pellucid's CPU block reuse %s\n",
+                "Pellucid's CPU block reuse %s (kept %d ms after a computation)\n",
                 useCaptum ? captum.version().c_str() : "(not run)", s.fileName.c_str(), shapeToString(input.shape()).c_str(), o.target, s.threads,
-                policy ? policy : "unset", o.rounds, cpuBlockReuse() ? "on" : "off");
+                policy ? policy : "unset", o.rounds, cpuBlockReuse() ? "on" : "off", cpuBlockLingerMs());
     std::printf("  %-16s %11s %8s %13s %8s %6s %9s  %s\n", "method", "Pellucid ms", "passes", "Captum ms", "passes", "ppe", "Captum/P.", "agreement");
 
     Json report = Json::object(), methods = Json::object();
@@ -174,6 +174,7 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
     report["captum"] = useCaptum ? captum.version() : std::string();
     report["rounds"] = int64_t(o.rounds);
     report["block_reuse"] = cpuBlockReuse();
+    report["block_linger_ms"] = int64_t(cpuBlockLingerMs());
     for (const std::string &name : o.methods) {
         AttributionMethod method;
         if (!parseMethod(name, method)) {

@@ -130,12 +130,21 @@ std::map<std::string, Entry> centralDirectory(File &f, const std::string &path, 
 /// The bytes of a record: stored, or deflated (torch.jit.save compresses some debug pickles) when zlib is
 /// there; the inflated bytes must be exactly the size the directory gives. `ok` false: a method this check
 /// cannot read.
-std::vector<unsigned char> recordBytes(File &f, const std::string &path, const std::string &name, const Entry &en, bool &ok)
+/// Where a record's stored bytes begin: after its local header (30 bytes, then its own name and extra field).
+uint64_t storedStart(File &f, const std::string &path, const std::string &name, const Entry &en)
 {
-    ok = true;
     const std::vector<unsigned char> h = f.read(en.offset, 30);
     if (le(h.data(), 4) != 0x04034b50) throw Error(ErrorCode::CorruptArchive, path + ": the record " + name + " has no local header");
     const uint64_t start = en.offset + 30 + le(h.data() + 26, 2) + le(h.data() + 28, 2);
+    if (start > f.size() || en.compressed > f.size() - start)
+        throw Error(ErrorCode::CorruptArchive, path + ": the record " + name + " lies outside the file (a truncated archive)");
+    return start;
+}
+
+std::vector<unsigned char> recordBytes(File &f, const std::string &path, const std::string &name, const Entry &en, bool &ok)
+{
+    ok = true;
+    const uint64_t start = storedStart(f, path, name, en);
     if (en.method == 0) return f.read(start, en.size);
 #ifdef PELLUCID_HAVE_ZLIB
     if (en.method == 8) {
@@ -516,10 +525,7 @@ ArchiveCheck checkTorchScriptArchive(const std::string &path)
     for (const auto &[name, en] : dir) {
         const size_t slash = name.find('/');
         if (slash != std::string::npos && (name.compare(slash, 6, "/data/") == 0 || name.compare(slash, 11, "/constants/") == 0)) continue;
-        const std::vector<unsigned char> local = f.read(en.offset, 30);
-        const uint64_t start = en.offset + 30 + le(&local[26], 2) + le(&local[28], 2);
-        if (start > f.size() || en.compressed > f.size() - start)
-            throw Error(ErrorCode::CorruptArchive, path + ": the record " + name + " lies outside the file (a truncated archive)");
+        const uint64_t start = storedStart(f, path, name, en);
         const std::vector<unsigned char> bytes = f.read(en.offset, start - en.offset + en.compressed);
         hash = fnv1a(bytes.data(), bytes.size(), hash);
     }

@@ -9,11 +9,14 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define PELLUCID_NO_BLOCK_REUSE 1
@@ -30,18 +33,55 @@ namespace {
 int64_t capBytes() { return std::clamp<int64_t>(availableMemoryBytes() / 4, int64_t(256) << 20, int64_t(4) << 30); }
 
 struct State {
+    using Clock = std::chrono::steady_clock;
     std::mutex mutex;
     std::multimap<size_t, void *> free;   // usable size → block
     int scopes = 0;
     bool enabled = true;
     int64_t cap = 0;
+    int lingerMs = kCpuBlockLingerMs;
     CpuBlockStats stats;
+    // The list's release after the last scope closed: a thread (started with the first linger) waits for
+    // `releaseAt` and frees the list then unless a scope is open.
+    std::condition_variable wake;
+    Clock::time_point releaseAt;
+    bool releasePending = false, reaperStarted = false;
 
     void releaseLocked()
     {
         for (auto &[size, p] : free) c10::free_cpu(p);
         free.clear();
         stats.cachedBytes = 0;
+        releasePending = false;
+    }
+
+    /// The last scope closed: the list goes now, or after the linger.
+    void lastScopeClosedLocked()
+    {
+        if (lingerMs <= 0 || free.empty()) {
+            releaseLocked();
+            return;
+        }
+        releaseAt = Clock::now() + std::chrono::milliseconds(lingerMs);
+        releasePending = true;
+        if (!reaperStarted) {
+            reaperStarted = true;
+            std::thread([this] { reap(); }).detach();   // State is never destroyed
+        }
+        wake.notify_all();
+    }
+
+    void reap()
+    {
+        std::unique_lock<std::mutex> lock(mutex);
+        for (;;) {
+            wake.wait(lock, [this] { return releasePending; });
+            while (releasePending && Clock::now() < releaseAt) {
+                const Clock::time_point at = releaseAt;   // a scope closing later moves it (and wakes this thread)
+                wake.wait_until(lock, at);
+            }
+            if (releasePending && scopes == 0) releaseLocked();
+        }
     }
 };
 
@@ -131,20 +171,23 @@ CpuBlockReuse::CpuBlockReuse()
     State &s = state();
     std::lock_guard<std::mutex> lock(s.mutex);
     ++s.scopes;
+    s.releasePending = false;   // the lingering list serves this computation
 }
 
 CpuBlockReuse::~CpuBlockReuse()
 {
     State &s = state();
     std::lock_guard<std::mutex> lock(s.mutex);
-    if (--s.scopes == 0) s.releaseLocked();
+    if (--s.scopes == 0) s.lastScopeClosedLocked();
 }
 
 CpuBlockStats cpuBlockStats()
 {
     State &s = state();
     std::lock_guard<std::mutex> lock(s.mutex);
-    return s.stats;
+    CpuBlockStats out = s.stats;
+    out.scopes = s.scopes;
+    return out;
 }
 
 void setCpuBlockReuse(bool on)
@@ -153,6 +196,21 @@ void setCpuBlockReuse(bool on)
     std::lock_guard<std::mutex> lock(s.mutex);
     s.enabled = on;
     if (!on) s.releaseLocked();
+}
+
+void setCpuBlockLinger(int ms)
+{
+    State &s = state();
+    std::lock_guard<std::mutex> lock(s.mutex);
+    s.lingerMs = std::max(0, ms);
+    if (s.scopes == 0) s.releaseLocked();
+}
+
+int cpuBlockLingerMs()
+{
+    State &s = state();
+    std::lock_guard<std::mutex> lock(s.mutex);
+    return s.lingerMs;
 }
 
 bool cpuBlockReuse()

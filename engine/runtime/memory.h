@@ -5,9 +5,13 @@
 // in again and the kernel zeroes it: on ResNet-18 224², 2 cores, a batch of 16 forwards took 585 ms, 5/8 of it
 // in the kernel, and 209 ms with the blocks kept (README, Performance). Inside a CpuBlockReuse scope, CPU
 // tensors' blocks of kMinReusedBytes or more go to a free list when freed and come back for requests of the
-// same size (up to a quarter larger); when the outermost scope closes the list is freed, so nothing is held
-// between computations. LibTorch's CPU allocator is replaced by one that does this (c10::SetCPUAllocator) on
-// the first scope; outside scopes it allocates and frees as the default one does.
+// same size (up to a quarter larger); when the outermost scope closes the list is kept kCpuBlockLingerMs
+// longer and then freed, unless another computation opened a scope meanwhile and took it over — so calls that
+// follow one another (a user's next method, the next image) find their blocks as Python's heap keeps its
+// pages, and nothing is held once the engine has been idle that long. LibTorch's CPU allocator is replaced by one that does this (c10::SetCPUAllocator) on
+// the first scope; outside scopes it allocates and frees as the default one does. A stream of computations
+// (live input: a frame's job after another's) holds a scope of its own for as long as it runs, so each frame
+// reuses the blocks of the one before (the GUI's LiveFeature, pellucid-bench's live frames).
 
 #include <cstdint>
 
@@ -28,6 +32,7 @@ struct CpuBlockStats {
     int64_t kept = 0;          // frees that went to the free list
     int64_t cachedBytes = 0;   // on the free list now
     int64_t peakCachedBytes = 0;
+    int scopes = 0;            // CpuBlockReuse objects alive now
 };
 CpuBlockStats cpuBlockStats();
 
@@ -39,5 +44,11 @@ bool cpuBlockReuse();
 bool cpuBlockReuseAvailable();
 
 constexpr int64_t kMinReusedBytes = int64_t(256) << 10;
+/// How long the list outlives the last scope (a thread frees it then). ResNet-18 224², 2 cores, saliency
+/// after another call: 86–90 ms with the list freed at once (its activations faulted in afresh), README.
+constexpr int kCpuBlockLingerMs = 500;
+/// 0: the list is freed the moment the last scope closes (the tests; the A/B of the bench).
+void setCpuBlockLinger(int ms);
+int cpuBlockLingerMs();
 
 }   // namespace pellucid

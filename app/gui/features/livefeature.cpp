@@ -3,6 +3,7 @@
 #include "app/io/imageinput.h"
 #include "app/io/livesource.h"
 #include "engine/core/errors.h"
+#include "engine/runtime/memory.h"
 #include "widgets/input/cameradialog.h"
 #include "widgets/input/inputpanel.h"
 
@@ -31,6 +32,7 @@ LiveFeature::~LiveFeature()
 {
     if (mTimer) mTimer->stop();
     mLive.reset();   // joins the capture thread (the window stopped live mode before the workspace went away)
+    mBlocks.reset();
 }
 
 void LiveFeature::addActions(Menus &menus)
@@ -73,6 +75,7 @@ bool LiveFeature::start(std::unique_ptr<LiveSource> source)
         return false;
     }
     mLive = std::move(source);
+    mBlocks = std::make_unique<CpuBlockReuse>();
     mWorkspace->setLive(true);
     // The model's input tensor is made on the capture thread: the GUI thread only shows results.
     mLive->setPrepare(
@@ -114,6 +117,7 @@ void LiveFeature::stop()
     }
     const bool was = mLive != nullptr;
     mLive.reset();
+    mBlocks.reset();
     mInFlight = 0;
     if (was) applyResults();   // what arrived for the last frame is shown
     mWorkspace->setLive(false);

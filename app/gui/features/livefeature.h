@@ -11,11 +11,13 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 
 class QTimer;
 
 namespace pellucid {
 
+class CpuBlockReuse;
 class InputPanel;
 class LiveSource;
 
@@ -62,6 +64,9 @@ private:
     QString mFinalPanel;   // the panel whose final result completes a frame
     QSize mCameraSize;
     std::unique_ptr<LiveSource> mLive;
+    /// Held while live: each frame's job reuses the blocks of the frame before (engine/runtime/memory.h)
+    /// instead of faulting in its activations afresh; freed when live input stops.
+    std::unique_ptr<CpuBlockReuse> mBlocks;
     QTimer *mTimer = nullptr;
     quint64 mInFlight = 0;
     struct FrameInfo {

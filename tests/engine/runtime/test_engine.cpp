@@ -458,7 +458,7 @@ TEST(workspace_holds_several_models_by_id)
 
 // Large CPU blocks are reused inside a computation (runtime/memory.h) and the free list is empty after it;
 // the map is the same bit for bit with reuse off.
-TEST(cpu_blocks_are_reused_within_a_computation_and_freed_after)
+TEST(cpu_blocks_are_reused_within_a_computation_and_freed_after_a_linger)
 {
     auto model = Model::load(fixtures::resources("models/fashion_mnist_cnn.pt"), fixtures::cpuOptions());
     std::vector<float> pixels(784);
@@ -478,22 +478,41 @@ TEST(cpu_blocks_are_reused_within_a_computation_and_freed_after)
     const auto on = computeAttribution(*model, x, p);
     const CpuBlockStats after = cpuBlockStats();
     CHECK(fixtures::maxAbsDiff(off->map, on->map) == 0.0);
-    CHECK(after.cachedBytes == 0);
+    CHECK_EQ(after.scopes, 0);
     if (!cpuBlockReuseAvailable()) {
         CHECK(!cpuBlockReuse());
         CHECK(after.reused == before.reused);
+        CHECK(after.cachedBytes == 0);
         return;
     }
     CHECK(cpuBlockReuse());
     CHECK(after.kept > before.kept);
     CHECK(after.reused > before.reused);
     CHECK(after.peakCachedBytes >= kMinReusedBytes);
+    // The list outlives the computation by the linger: the next call finds every block it needs there (no
+    // fresh one), and the list is freed once no computation has run for that long.
+    CHECK(after.cachedBytes > 0);
+    (void)computeAttribution(*model, x, p);
+    const CpuBlockStats again = cpuBlockStats();
+    CHECK_EQ(again.fresh, after.fresh);
+    CHECK(again.reused > after.reused);
+    const auto closed = std::chrono::steady_clock::now();
+    while (cpuBlockStats().cachedBytes > 0 && std::chrono::steady_clock::now() - closed < std::chrono::seconds(10))
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(cpuBlockStats().cachedBytes == 0);
+    CHECK(std::chrono::steady_clock::now() - closed >= std::chrono::milliseconds(kCpuBlockLingerMs - 50));
+    // Without the linger the list goes when the last scope closes; a nested scope leaves it to the outer one.
+    setCpuBlockLinger(0);
+    (void)computeAttribution(*model, x, p);
+    CHECK(cpuBlockStats().cachedBytes == 0);
     {
         const CpuBlockReuse outer;
         (void)computeAttribution(*model, x, p);   // its own scope nests: the outer one keeps the list
         CHECK(cpuBlockStats().cachedBytes > 0);
+        CHECK_EQ(cpuBlockStats().scopes, 1);
     }
     CHECK(cpuBlockStats().cachedBytes == 0);
+    setCpuBlockLinger(kCpuBlockLingerMs);
 }
 
 TESTKIT_MAIN

@@ -33,6 +33,7 @@
 #include "widgets/input/cameradialog.h"
 #include "widgets/common/linescale.h"
 #include "app/io/livesource.h"
+#include "engine/runtime/memory.h"
 #include <gif_lib.h>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
@@ -1337,10 +1338,16 @@ private slots:
             ++arrived;
             shownAtArrival += w->attributionPanel()->lastResultInputId() == r->inputId;
         });
+        // While live, the frames' jobs share one CPU block scope (each reuses the blocks of the frame before);
+        // it closes when live input ends, and its blocks are freed once nothing has run for the linger.
+        QTRY_COMPARE_WITH_TIMEOUT(cpuBlockStats().scopes, 0, 20000);
         QVERIFY(w->startLive(video));
+        QVERIFY(cpuBlockStats().scopes >= 1);
         QVERIFY(!w->inputPanel()->liveControls()->isHidden());   // pause, scrub, stop while it plays
         QVERIFY(ended.wait(60000));
         QVERIFY(w->inputPanel()->liveControls()->isHidden());
+        QTRY_COMPARE_WITH_TIMEOUT(cpuBlockStats().scopes, 0, 20000);
+        QTRY_COMPARE_WITH_TIMEOUT(cpuBlockStats().cachedBytes, int64_t(0), 5000);   // after the linger (memory.h)
         const auto s = w->liveStats();
         QCOMPARE(s.produced, quint64(60));
         QVERIFY(s.shown > 1);
