@@ -7,6 +7,7 @@
 #include <torch/version.h>
 
 #include <malloc.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <chrono>
@@ -92,6 +93,15 @@ State &state()
         const char *env = std::getenv("PELLUCID_CPU_BLOCK_REUSE");
         st->enabled = !(env && std::strcmp(env, "0") == 0);
         st->cap = capBytes();
+        // A fork (the model's first load runs in a child, runtime/model.cpp) must not copy the mutex while the
+        // reaper or another thread holds it; the child has no reaper thread.
+        pthread_atfork([] { state().mutex.lock(); }, [] { state().mutex.unlock(); },
+                       [] {
+                           State &c = state();
+                           c.reaperStarted = false;
+                           c.releasePending = false;
+                           c.mutex.unlock();
+                       });
         return st;
     }();
     return *s;

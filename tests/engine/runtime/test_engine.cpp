@@ -4,6 +4,7 @@
 #include "engine/runtime/engine.h"
 #include "engine/runtime/jobs.h"
 #include "engine/runtime/memory.h"
+#include "engine/runtime/threads.h"
 #include "engine/runtime/model.h"
 #include "engine/core/npy.h"
 #include "tests/common/fixtures.h"
@@ -16,6 +17,9 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <csignal>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace pellucid;
 using namespace std::chrono_literals;
@@ -456,8 +460,8 @@ TEST(workspace_holds_several_models_by_id)
     CHECK_EQ(engine.modelSummary(kCompareModel)->fileName, std::string("seqcnn_scripted.pt"));
 }
 
-// Large CPU blocks are reused inside a computation (runtime/memory.h) and the free list is empty after it;
-// the map is the same bit for bit with reuse off.
+// Large CPU blocks are reused inside a computation (runtime/memory.h) and the free list is freed a linger
+// after it (in a forked child too); the map is the same bit for bit with reuse off.
 TEST(cpu_blocks_are_reused_within_a_computation_and_freed_after_a_linger)
 {
     auto model = Model::load(fixtures::resources("models/fashion_mnist_cnn.pt"), fixtures::cpuOptions());
@@ -501,6 +505,30 @@ TEST(cpu_blocks_are_reused_within_a_computation_and_freed_after_a_linger)
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     CHECK(cpuBlockStats().cachedBytes == 0);
     CHECK(std::chrono::steady_clock::now() - closed >= std::chrono::milliseconds(kCpuBlockLingerMs - 50));
+    {
+        (void)computeAttribution(*model, x, p);   // the list lingers again, the reaper thread waits
+        CHECK(cpuBlockStats().cachedBytes > 0);
+        // A fork while the list lingers (the model's first load runs in a child): the child has no reaper thread
+        // of the parent's, so it starts its own and frees its list after the linger too.
+        const pid_t child = fork();
+        if (child == 0) {
+            setCpuThreads(1);
+            (void)computeAttribution(*model, x, p);
+            std::this_thread::sleep_for(std::chrono::milliseconds(kCpuBlockLingerMs + 1500));
+            _exit(cpuBlockStats().cachedBytes == 0 ? 0 : 1);
+        }
+        CHECK(child > 0);
+        int status = 0;
+        pid_t got = 0;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while ((got = waitpid(child, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (got != child) {   // hung: not left behind
+            kill(child, SIGKILL);
+            waitpid(child, &status, 0);
+        }
+        CHECK_MSG(got == child && WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child's list was not freed after the linger (status " << status << ")");
+    }
     // Without the linger the list goes when the last scope closes; a nested scope leaves it to the outer one.
     setCpuBlockLinger(0);
     (void)computeAttribution(*model, x, p);
