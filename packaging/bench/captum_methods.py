@@ -82,14 +82,13 @@ def main():
         passes[0] += inp.shape[0]
         return model(inp)
 
-    def eager_model(path, name):
+    def eager_model(weights, name):
         """torchvision's `name` with the TorchScript file's weights, ReLUs not in place (the same function;
         Captum's hooks on an in-place ReLU see its input overwritten)."""
         import torchvision
 
-        ts = torch.jit.load(path, map_location="cpu")
         m = getattr(torchvision.models, name)(weights=None)
-        m.load_state_dict(ts.state_dict(), strict=True)
+        m.load_state_dict(weights, strict=True)
         for mod in m.modules():
             if isinstance(mod, torch.nn.ReLU):
                 mod.inplace = False
@@ -136,7 +135,7 @@ def main():
         return a
 
     model64 = eager = eager64 = None
-    req_model = [None]
+    req_model = [None, None]   # the file, the eager architecture
 
     def count(module, inp):
         passes[0] += inp[0].shape[0]
@@ -146,11 +145,10 @@ def main():
             if req["op"] == "load":
                 torch.set_num_threads(int(req["threads"]))
                 model = torch.jit.load(req["model"], map_location="cpu").eval()
-                req_model[0], model64, eager, eager64 = req["model"], None, None, None
-                if req.get("eager"):
-                    eager = eager_model(req["model"], req["eager"])
+                req_model[:], model64, eager, eager64 = [req["model"], req.get("eager")], None, None, None
+                if req_model[1]:
+                    eager = eager_model(model.state_dict(), req_model[1])
                     eager.register_forward_pre_hook(count)
-                    eager64 = eager_model(req["model"], req["eager"]).double()
                 x = torch.from_numpy(np.load(req["input"]).astype(np.float32))
                 with torch.no_grad():
                     y = model(x)
@@ -162,6 +160,8 @@ def main():
             if req["op"] == "reference":
                 if model64 is None:
                     model64 = torch.jit.load(req_model[0], map_location="cpu").eval().double()
+                if eager64 is None and req_model[1]:
+                    eager64 = eager_model(model.state_dict(), req_model[1]).double()
                 passes[0] = 0
                 a = attribute(lambda inp: model64(inp), x.double(), req, eager64)
                 np.save(req["out"], a.detach().numpy().astype(np.float64))
