@@ -22,10 +22,15 @@
 //                                               its 10-nearest-neighbour preservation)
 //   any of them: [--no-block-reuse]            (CPU blocks freed and faulted in again on every pass, as
 //                                               LibTorch's default allocator does: engine/runtime/memory.h)
+//                [--blas-threads N]            (the BLAS library's own threads: 0 its own count, as LibTorch
+//                                               leaves it; default Pellucid's: 1 beside LibTorch's threads where
+//                                               the BLAS runs a pool of its own: engine/runtime/threads.h)
 //   pellucid-bench --versus-captum [--model M] [--input-shape S] [--threads N] [--rounds R] [--methods a,b,...]
 //                  [--fast-kernels]  (also Pellucid with AttributionParams::fastKernels, in the same rounds)
 //                  [--target T] [--ig-steps K] [--samples N] [--window W] [--stride S] [--ppe 1,16,64]
 //                  [--captum-script P] [--json OUT] [--no-float64-reference]
+//                  [--captum-blas-threads N]   (Captum's process: OPENBLAS_NUM_THREADS=N; 0 OpenBLAS's own count,
+//                                               as a user runs it; default: the same count as Pellucid's)
 //                                               (only: each method beside Captum 0.8.0 on the same file, input,
 //                                               target, settings and threads; PELLUCID_PYTHON picks the Python;
 //                                               deterministic methods' maps, both sides', also measured against
@@ -112,6 +117,7 @@ int main(int argc, char **argv)
     std::string projector;
     int attentionTokens = 0;
     int liveFrames = 0;
+    int64_t blasThreads64 = -1;   // --blas-threads; -1: Pellucid's default (applyBlasDefault)
     bool liveOnly = false;
     bool versusCaptum = false;
     VersusCaptumOptions versus;
@@ -202,6 +208,13 @@ int main(int argc, char **argv)
              return true;
          }},
         {"--internal-batch", whole(versus.internalBatch)},
+        {"--blas-threads", [&](const std::string &v) { return parseInteger(v, blasThreads64) && blasThreads64 >= 0 && blasThreads64 <= 256; }},
+        {"--captum-blas-threads", [&](const std::string &v) {
+             int64_t n = 0;
+             if (!parseInteger(v, n) || n < 0 || n > 256) return false;
+             versus.captumBlasThreads = int(n);
+             return true;
+         }},
         {"--methods", [&](const std::string &v) { return !(versus.methods = splitList(v)).empty(); }},
         {"--target", whole(versus.target)},
         {"--ig-steps", whole(versus.igSteps)},
@@ -237,6 +250,23 @@ int main(int argc, char **argv)
                       << "\n";
             return 1;
         }
+    }
+    try {
+        if (blasThreads64 >= 0)
+            setBlasThreads(int(blasThreads64));
+        else
+            applyBlasDefault();
+    } catch (const std::exception &e) {
+        std::cerr << e.what() << "\n";
+        return 1;
+    }
+    {
+        const BlasInfo blas = blasInfo();
+        std::printf("[BLAS] %s: %s\n", blas.library.c_str(),
+                    blas.adjustable ? (std::to_string(blas.threads) + " thread" + (blas.threads == 1 ? "" : "s") + " (" + blas.policy + "; it started with "
+                                       + std::to_string(blas.defaultThreads) + ")")
+                                          .c_str()
+                                    : "threads left as they are");
     }
     if (!tsneFeatures.empty()) {
         try {

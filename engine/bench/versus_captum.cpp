@@ -11,12 +11,14 @@
 #include "engine/core/json.h"
 #include "engine/core/npy.h"
 #include "engine/runtime/memory.h"
+#include "engine/runtime/threads.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <signal.h>
@@ -35,7 +37,8 @@ using Clock = std::chrono::steady_clock;
 /// The Python helper: one JSON request per line in, one JSON answer per line out.
 class CaptumHelper {
 public:
-    CaptumHelper(const std::string &python, const std::string &script)
+    /// blasThreads ≥ 1: the helper's OPENBLAS_NUM_THREADS; 0: none set (OpenBLAS's own count).
+    CaptumHelper(const std::string &python, const std::string &script, int blasThreads)
     {
         if (access(script.c_str(), R_OK) != 0) {
             mWhy = script + ": not found (set --captum-script)";
@@ -45,6 +48,14 @@ public:
             mWhy = python + ": no Python there (set PELLUCID_PYTHON)";
             return;
         }
+        // The helper's environment, made before fork (the child only calls what is safe after a fork).
+        std::vector<std::string> env;
+        for (char **e = environ; *e; ++e)
+            if (std::strncmp(*e, "OPENBLAS_NUM_THREADS=", 21) != 0) env.emplace_back(*e);
+        if (blasThreads > 0) env.push_back("OPENBLAS_NUM_THREADS=" + std::to_string(blasThreads));
+        std::vector<char *> envp;
+        for (std::string &e : env) envp.push_back(e.data());
+        envp.push_back(nullptr);
         int toChild[2], fromChild[2];
         if (pipe(toChild) != 0 || pipe(fromChild) != 0) {
             mWhy = "cannot create pipes";
@@ -58,7 +69,7 @@ public:
             close(toChild[1]);
             close(fromChild[0]);
             close(fromChild[1]);
-            execl(python.c_str(), python.c_str(), script.c_str(), static_cast<char *>(nullptr));
+            execle(python.c_str(), python.c_str(), script.c_str(), static_cast<char *>(nullptr), envp.data());
             _exit(127);
         }
         close(toChild[0]);
@@ -144,7 +155,9 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
     const std::string dir = o.workDir;
     const std::string inputPath = dir + "/versus_captum_input.npy";
     writeNpy(inputPath, input);
-    CaptumHelper captum(o.python, o.script);
+    const BlasInfo blas = blasInfo();
+    const int captumBlas = o.captumBlasThreads >= 0 ? o.captumBlasThreads : blas.adjustable ? blas.threads : 0;
+    CaptumHelper captum(o.python, o.script, captumBlas);
     bool useCaptum = captum.ready();
     if (useCaptum) {
         Json load = Json::object();
@@ -162,6 +175,9 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
         std::printf("captum: skipped — %s\n", captum.why().c_str());
     }
     const char *policy = std::getenv("OMP_WAIT_POLICY");
+    const std::string pellucidBlas = blas.adjustable ? std::to_string(blas.threads) : std::string("its own");
+    const std::string captumBlasText = captumBlas > 0 ? std::to_string(captumBlas) : std::string("OpenBLAS's own count");
+    std::printf("BLAS threads: Pellucid %s (%s), Captum %s\n", pellucidBlas.c_str(), blas.policy.c_str(), captumBlasText.c_str());
     std::printf("\n[versus Captum %s] %s, input %s, target class %d, %d threads each (OMP_WAIT_POLICY=%s), %d rounds, compute only, "
                 "Pellucid's CPU block reuse %s (kept %d ms after a computation)\n",
                 useCaptum ? captum.version().c_str() : "(not run)", s.fileName.c_str(), shapeToString(input.shape()).c_str(), o.target, s.threads,
@@ -175,6 +191,9 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
     report["rounds"] = int64_t(o.rounds);
     report["block_reuse"] = cpuBlockReuse();
     report["block_linger_ms"] = int64_t(cpuBlockLingerMs());
+    report["blas"] = blas.library;
+    report["blas_threads"] = int64_t(blas.adjustable ? blas.threads : 0);
+    report["captum_blas_threads"] = int64_t(captumBlas);
     for (const std::string &name : o.methods) {
         AttributionMethod method;
         if (!parseMethod(name, method)) {

@@ -33,6 +33,9 @@ struct VersusCaptumOptions {
     /// sides then start cold (on the demo both were slower with 200 ms: README, Performance).
     int settleMs = 0;
     int64_t internalBatch = 0;   // Pellucid's samples per pass (AttributionParams::internalBatch); 0: its own choice
+    /// Captum's process gets OPENBLAS_NUM_THREADS=N (0: OpenBLAS's own count, as a user who sets nothing runs
+    /// it); -1: the same count as Pellucid's BLAS (blasInfo: 1 beside LibTorch's threads by default).
+    int captumBlasThreads = -1;
 };
 
 /// Prints the table (and writes jsonOut); returns the process's exit status.

@@ -1,12 +1,44 @@
 #pragma once
-// LibTorch's CPU threads (intra-op: BLAS, convolutions, the projections' loops over points).
+// LibTorch's CPU threads (intra-op: convolutions, element-wise work, the projections' loops over points) and
+// the BLAS library's own threads.
+//
+// Debian's LibTorch calls OpenBLAS (libopenblas0-pthread) for matrix products: a second pool of threads beside
+// LibTorch's OpenMP team, whose threads spin (sched_yield in a loop) for a while after each product. On a machine
+// with as many cores as LibTorch's threads, the two pools take turns stealing each other's cores: ResNet-18 224²
+// forward + backward at 2 threads on 2 cores took 70–82 ms with OpenBLAS's 2 threads and 45–46 ms with 1, live
+// Grad-CAM frames went 21–26 → 42–43 frames/s (README, Performance). So where the BLAS has its own pool, Pellucid
+// gives it one thread unless told otherwise; a BLAS that runs on OpenMP (one pool with LibTorch's) or MKL is left
+// as it is.
+
+#include <string>
 
 namespace pellucid {
 
 /// Sets the threads: 0 is every core, unless OMP_NUM_THREADS is set (then it decides). Throws Error(BadInput)
-/// outside 0–256. Model::load applies its LoadOptions::threads through this.
+/// outside 0–256. Model::load applies its LoadOptions::threads through this. The first call also applies the
+/// BLAS default (applyBlasDefault).
 void setCpuThreads(int threads);
 /// The threads now in use.
 int cpuThreads();
+
+/// The BLAS library LibTorch calls, as found in the process (OpenBLAS is asked through its C API).
+struct BlasInfo {
+    std::string library;    // "OpenBLAS 0.3.21 ... (own threads)", or "unknown (not OpenBLAS)"
+    bool adjustable = false;    // its thread count can be set (OpenBLAS)
+    bool ownPool = false;       // it runs its own threads beside LibTorch's (OpenBLAS built for pthreads)
+    int threads = 0;            // its threads now (0: unknown)
+    int defaultThreads = 0;     // what it started with (its environment variables, or every core)
+    std::string policy;         // why it has that many: "Pellucid's default", "PELLUCID_BLAS_THREADS", …
+};
+BlasInfo blasInfo();
+
+/// Sets the BLAS library's threads: n ≥ 1 that many, 0 what it started with. Throws Error(BadInput) outside
+/// 0–256; a BLAS that cannot be told (not OpenBLAS) is left alone (blasInfo().adjustable says which).
+void setBlasThreads(int n);
+
+/// Once per process (setCpuThreads calls it): PELLUCID_BLAS_THREADS=N in the environment decides if set (0: the
+/// library's own count); otherwise a BLAS with its own pool gets 1 thread, unless OPENBLAS_NUM_THREADS,
+/// or GOTO_NUM_THREADS chose its count (OMP_NUM_THREADS, which OpenBLAS also reads, is taken for LibTorch's team).
+void applyBlasDefault();
 
 }   // namespace pellucid

@@ -543,4 +543,47 @@ TEST(cpu_blocks_are_reused_within_a_computation_and_freed_after_a_linger)
     setCpuBlockLinger(kCpuBlockLingerMs);
 }
 
+// OpenBLAS built with its own threads (Debian's libopenblas0-pthread) runs a second pool beside LibTorch's
+// OpenMP team; Pellucid gives it one thread on its first setCpuThreads (engine/runtime/threads.h), unless the
+// environment chose. A BLAS on OpenMP, or not OpenBLAS, is left with what it started with.
+TEST(the_blas_pool_gets_one_thread_beside_libtorchs_unless_told)
+{
+    setCpuThreads(2);
+    const BlasInfo b = blasInfo();
+    const char *chosen = std::getenv("PELLUCID_BLAS_THREADS");
+    const bool envChose = (chosen && *chosen) || std::getenv("OPENBLAS_NUM_THREADS") || std::getenv("GOTO_NUM_THREADS");
+    if (!b.adjustable) {
+        CHECK(b.library.find("not OpenBLAS") != std::string::npos);
+        return;
+    }
+    CHECK(b.library.find("OpenBLAS") != std::string::npos);
+    CHECK(b.defaultThreads >= 1);
+    if (b.ownPool && !envChose) {
+        CHECK_EQ(b.threads, 1);
+        CHECK(b.policy.find("Pellucid's default") != std::string::npos);
+    } else if (!envChose) {
+        CHECK_EQ(b.threads, b.defaultThreads);
+    }
+    setBlasThreads(2);
+    CHECK_EQ(blasInfo().threads, 2);
+    CHECK(blasInfo().policy == "set to 2");
+    setBlasThreads(0);   // what it started with
+    CHECK_EQ(blasInfo().threads, b.defaultThreads);
+    CHECK_THROWS_WITH(setBlasThreads(-1), Error, "BLAS threads must be 0");
+    CHECK_THROWS_WITH(setBlasThreads(257), Error, "BLAS threads must be 0");
+    // The demo's classifier (its linear layers are BLAS products) computes the same with either count.
+    auto model = Model::load(fixtures::resources("models/fashion_mnist_cnn.pt"), fixtures::cpuOptions());
+    std::vector<float> pixels(784);
+    for (int i = 0; i < 784; ++i) pixels[size_t(i)] = float((i * 53) % 97) / 97.0f;
+    const TensorValue x({1, 1, 28, 28}, pixels);
+    setBlasThreads(1);
+    const TensorValue one = model->forward(x, {}).outputs.at(0);
+    setBlasThreads(2);
+    const TensorValue two = model->forward(x, {}).outputs.at(0);
+    CHECK(one.numel() == two.numel() && one.numel() == 10);
+    for (int64_t i = 0; i < one.numel(); ++i) CHECK(std::abs(one.data()[i] - two.data()[i]) <= 1e-5f * (1.0f + std::abs(one.data()[i])));
+    setBlasThreads(b.threads);
+    CHECK_EQ(blasInfo().threads, b.threads);
+}
+
 TESTKIT_MAIN
