@@ -758,6 +758,8 @@ int main(int argc, char **argv)
             const double rawMs = rawPassMs(*own, inputs[0], rawReps, 1, true) / rawReps, frameMs = liveSecs * 1000.0 / liveFrames;
             std::printf("  per frame %.2f ms vs the model's own forward + backward %.2f ms: %.2fx (GPU target <= 1.2x)\n", frameMs, rawMs,
                         frameMs / rawMs);
+            const BlasInfo blas = blasInfo();
+            std::printf("  BLAS threads %d (%s)\n", blas.threads, blas.policy.c_str());
             Json lj = Json::object();
             lj["frames"] = liveFrames;
             lj["frames_per_second"] = liveFrames / liveSecs;
@@ -765,6 +767,7 @@ int main(int argc, char **argv)
             lj["frame_ms"] = frameMs;
             lj["forward_backward_ms"] = rawMs;
             lj["gradcam_layer"] = camLayer;
+            lj["blas_threads"] = int64_t(blasInfo().threads);
             report["live"] = lj;
         }
 

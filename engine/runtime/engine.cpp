@@ -59,6 +59,7 @@ Model &JobContext::model()
 {
     auto it = mEngine.mModels.find(kMainModel);
     if (it == mEngine.mModels.end()) throw Error(ErrorCode::NoModel, "No model is loaded");
+    it->second->useBlasThreads();   // the BLAS pool's threads for this model's work (runtime/threads.h)
     return *it->second;
 }
 
@@ -69,6 +70,7 @@ Model &JobContext::model(const std::string &id)
     if (id == kMainModel) return model();
     auto it = mEngine.mModels.find(id);
     if (it == mEngine.mModels.end()) throw Error(ErrorCode::NoModel, "No " + id + " model is loaded");
+    it->second->useBlasThreads();
     return *it->second;
 }
 

@@ -755,6 +755,9 @@ void Model::finishLoad(Model &model, const LoadOptions &options)
         d.dryRun();
     }
     s.threads = at::get_num_threads();
+    d.convolutionShare = convolutionShareOf(s);
+    d.blas = blasChoiceFor(d.convolutionShare);
+    if (!d.device.is_cuda()) useBlasChoice(d.blas);
     if (options.precision != Precision::Float32) {
         try {
             m->setPrecision(options.precision);
@@ -763,6 +766,46 @@ void Model::finishLoad(Model &model, const LoadOptions &options)
         }
     }
     if (d.device.is_cuda()) d.warmUp();
+}
+
+/// The share of convolutions in the multiply-adds of the model's convolutions and matrix products, from the
+/// dry run's output shapes (a layer's weights times the output positions it computes them at), or from the
+/// weights alone without a dry run; < 0 when there is neither.
+double convolutionShareOf(const ModelSummary &s)
+{
+    double conv = 0, gemm = 0;
+    for (const LayerInfo &li : s.layers) {
+        if (li.outputShapes.empty() || li.parameters <= 0) continue;
+        const Shape &out = li.outputShapes.front();
+        if (out.size() < 2) continue;
+        double numel = 1;
+        for (int64_t v : out) numel *= double(std::max<int64_t>(v, 0));
+        const std::string &op = li.op;
+        const double calls = std::max(1, li.calls);
+        if (li.leaf && op.find("Conv") != std::string::npos && out[1] > 0) {
+            conv += calls * double(li.parameters) * numel / double(out[1]);   // per output position, every weight once
+        } else if ((li.leaf && (op.find("Linear") != std::string::npos || op == "Gemm" || op == "MatMul")) || op == "MultiheadAttention") {
+            if (out.back() > 0) gemm += calls * double(li.parameters) * numel / double(out.back());   // per row
+        }
+    }
+    if (conv + gemm > 0) return conv / (conv + gemm);
+    // No dry run (a language model takes token ids of no declared length): the layers' weights alone.
+    for (const LayerInfo &li : s.layers) {
+        if (!li.leaf || li.parameters <= 0) continue;
+        if (li.op.find("Conv") != std::string::npos)
+            conv += double(li.parameters);
+        else if (li.op.find("Linear") != std::string::npos || li.op == "Gemm" || li.op == "MatMul")
+            gemm += double(li.parameters);
+    }
+    return conv + gemm > 0 ? conv / (conv + gemm) : -1;
+}
+
+int Model::blasThreads() const { return d->blas.threads; }
+const std::string &Model::blasThreadsWhy() const { return d->blas.why; }
+double Model::convolutionShare() const { return d->convolutionShare; }
+void Model::useBlasThreads() const
+{
+    if (!d->device.is_cuda()) useBlasChoice(d->blas);
 }
 
 int64_t firstLinearInput(const torch::jit::Module &module)

@@ -147,6 +147,15 @@ public:
     };
     FastKernels fastKernels();
 
+    /// How many threads the BLAS library's own pool gets for this model's work (engine/runtime/threads.h): one
+    /// where convolutions make at least 3/4 of its multiply-adds by the dry run's shapes, or where LibTorch's
+    /// threads spin; the library's own count otherwise. useBlasThreads applies it (Model::load does, and each
+    /// engine job that takes the model).
+    int blasThreads() const;
+    const std::string &blasThreadsWhy() const;
+    double convolutionShare() const;   // of the multiply-adds of its convolutions and matrix products; < 0 unknown
+    void useBlasThreads() const;
+
     /// Plain forward through the module's own method (no rewriting): the baseline for the tap overhead.
     std::vector<TensorValue> plainForward(const TensorValue &input);
 

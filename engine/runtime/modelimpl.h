@@ -8,6 +8,7 @@
 #include "engine/runtime/backend.h"
 #include "engine/runtime/graphtaps.h"
 #include "engine/runtime/model.h"
+#include "engine/runtime/threads.h"
 
 #include <list>
 #include <memory>
@@ -43,6 +44,9 @@ struct Model::Impl {
     bool fastTried = false, fastReady = false;
     std::string fastKernelsNote;   // why there is none
     torch::jit::Module *fastModule();
+    // The BLAS pool's threads for this model's work (Model::blasThreads).
+    BlasChoice blas;
+    double convolutionShare = -1;
     // CUDA: a page-locked staging buffer for inputs (asynchronous copies on the engine's stream).
     at::Tensor staging;
 
@@ -163,5 +167,7 @@ struct Model::Impl {
 
 /// The input size of the module's first Linear layer (0 when it has none): a decoder's latent size.
 int64_t firstLinearInput(const torch::jit::Module &module);
+/// The share of convolutions in the multiply-adds of its convolutions and matrix products (Model::convolutionShare).
+double convolutionShareOf(const ModelSummary &s);
 
 }   // namespace pellucid

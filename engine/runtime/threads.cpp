@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -23,6 +24,8 @@ struct OpenBlas {
     int (*getParallel)() = nullptr;   // 0 sequential, 1 its own threads (pthreads), 2 OpenMP
     char *(*getConfig)() = nullptr;
     int startThreads = 0;
+    int current = 0;
+    bool pinned = false;   // the environment or setBlasThreads fixed the count
     std::string policy = "the library's own";
 
     static OpenBlas &get()
@@ -34,7 +37,7 @@ struct OpenBlas {
             o.getParallel = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
             o.getConfig = reinterpret_cast<char *(*)()>(dlsym(RTLD_DEFAULT, "openblas_get_config"));
             if (!o.setThreads || !o.getThreads) o.setThreads = nullptr;
-            if (o.getThreads) o.startThreads = o.getThreads();
+            if (o.getThreads) o.startThreads = o.current = o.getThreads();
             return o;
         }();
         return b;
@@ -47,7 +50,10 @@ std::mutex gBlasMutex;
 void setBlasLocked(OpenBlas &b, int n)
 {
     if (!b.setThreads) return;
-    b.setThreads(n == 0 ? std::max(1, b.startThreads) : n);
+    const int want = n == 0 ? std::max(1, b.startThreads) : n;
+    if (want == b.current) return;
+    b.setThreads(want);
+    b.current = want;
 }
 
 }   // namespace
@@ -78,18 +84,16 @@ void applyBlasDefault()
             if (end && *end == '\0' && n >= 0 && n <= 256) {
                 setBlasLocked(b, int(n));
                 b.policy = "PELLUCID_BLAS_THREADS=" + std::string(v);
+                b.pinned = true;
                 return;
             }
         }
         for (const char *name : {"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS"}) {
             if (const char *v = std::getenv(name); v && *v) {
                 b.policy = std::string(name) + " (the library's own)";
+                b.pinned = true;
                 return;
             }
-        }
-        if (b.ownPool()) {
-            setBlasLocked(b, 1);
-            b.policy = "Pellucid's default: 1 beside LibTorch's threads";
         }
     });
 }
@@ -101,7 +105,37 @@ void setBlasThreads(int n)
     OpenBlas &b = OpenBlas::get();
     std::lock_guard<std::mutex> lock(gBlasMutex);
     setBlasLocked(b, n);
+    b.pinned = true;
     b.policy = n == 0 ? "the library's own" : "set to " + std::to_string(n);
+}
+
+BlasChoice blasChoiceFor(double convolutionShare)
+{
+    char pct[32];
+    std::snprintf(pct, sizeof pct, "%.0f %%", 100.0 * std::max(0.0, convolutionShare));
+    const char *wait = std::getenv("OMP_WAIT_POLICY");
+    const bool passive = wait && (std::string(wait) == "PASSIVE" || std::string(wait) == "passive");
+    if (convolutionShare >= 0.75) return {1, std::string("convolutions make ") + pct + " of the model's multiply-adds"};
+    if (!passive)
+        return {1, convolutionShare < 0 ? "LibTorch's threads spin between regions (OMP_WAIT_POLICY is not PASSIVE)"
+                                        : std::string("matrix products make most of the work, but LibTorch's threads spin between regions (OMP_WAIT_POLICY is not PASSIVE)")};
+    return {0, convolutionShare < 0 ? "the model's work is not known (no dry run)"
+                                    : std::string("matrix products make ") + [&] {
+                                          char q[32];
+                                          std::snprintf(q, sizeof q, "%.0f %%", 100.0 * (1.0 - convolutionShare));
+                                          return std::string(q);
+                                      }() + " of the model's multiply-adds"};
+}
+
+void useBlasChoice(const BlasChoice &choice)
+{
+    applyBlasDefault();
+    OpenBlas &b = OpenBlas::get();
+    if (!b.ownPool()) return;
+    std::lock_guard<std::mutex> lock(gBlasMutex);
+    if (b.pinned) return;
+    setBlasLocked(b, choice.threads);
+    b.policy = choice.why;
 }
 
 BlasInfo blasInfo()

@@ -6,17 +6,21 @@
 // LibTorch's OpenMP team, whose threads spin (sched_yield in a loop) for a while after each product. On a machine
 // with as many cores as LibTorch's threads, the two pools take turns stealing each other's cores: ResNet-18 224²
 // forward + backward at 2 threads on 2 cores took 70–82 ms with OpenBLAS's 2 threads and 45–46 ms with 1, live
-// Grad-CAM frames went 21–26 → 42–43 frames/s (README, Performance). So where the BLAS has its own pool, Pellucid
-// gives it one thread unless told otherwise; a BLAS that runs on OpenMP (one pool with LibTorch's) or MKL is left
-// as it is.
+// Grad-CAM frames went 21–26 → 42–43 frames/s (README, Performance). Where matrix products make the work (a ViT,
+// a language model) the BLAS's own threads pay, but only while LibTorch's sleep between regions
+// (OMP_WAIT_POLICY=PASSIVE: ViT-B/16 IG 8.3–10.0 s with 2, 15.0–15.8 s with 1); with LibTorch's threads spinning
+// (the default) one BLAS thread is still faster (the demo language model's batched pass 103 ms against 216).
+// So each model picks (Model::blasChoice, applied when it loads and when a job takes it): one BLAS thread where
+// convolutions make most of its multiply-adds or LibTorch's threads spin, the library's own count otherwise.
+// A BLAS that runs on OpenMP (one pool with LibTorch's) or is not OpenBLAS is left as it is.
 
 #include <string>
 
 namespace pellucid {
 
 /// Sets the threads: 0 is every core, unless OMP_NUM_THREADS is set (then it decides). Throws Error(BadInput)
-/// outside 0–256. Model::load applies its LoadOptions::threads through this. The first call also applies the
-/// BLAS default (applyBlasDefault).
+/// outside 0–256. Model::load applies its LoadOptions::threads through this. The first call also reads the
+/// BLAS settings of the environment (applyBlasDefault).
 void setCpuThreads(int threads);
 /// The threads now in use.
 int cpuThreads();
@@ -32,13 +36,25 @@ struct BlasInfo {
 };
 BlasInfo blasInfo();
 
-/// Sets the BLAS library's threads: n ≥ 1 that many, 0 what it started with. Throws Error(BadInput) outside
-/// 0–256; a BLAS that cannot be told (not OpenBLAS) is left alone (blasInfo().adjustable says which).
+/// Sets the BLAS library's threads for the rest of the process (models' choices no longer apply): n ≥ 1 that
+/// many, 0 what it started with. Throws Error(BadInput) outside 0–256; a BLAS that cannot be told (not
+/// OpenBLAS) is left alone (blasInfo().adjustable says which).
 void setBlasThreads(int n);
 
-/// Once per process (setCpuThreads calls it): PELLUCID_BLAS_THREADS=N in the environment decides if set (0: the
-/// library's own count); otherwise a BLAS with its own pool gets 1 thread, unless OPENBLAS_NUM_THREADS,
-/// or GOTO_NUM_THREADS chose its count (OMP_NUM_THREADS, which OpenBLAS also reads, is taken for LibTorch's team).
+/// Once per process (setCpuThreads calls it): PELLUCID_BLAS_THREADS=N in the environment (0: the library's own
+/// count), OPENBLAS_NUM_THREADS or GOTO_NUM_THREADS fix the count for the process, as setBlasThreads does
+/// (OMP_NUM_THREADS, which OpenBLAS also reads, is taken for LibTorch's team and fixes nothing here).
 void applyBlasDefault();
+
+/// What a model's work should run with: `threads` 1, or 0 for the library's own count, and why.
+struct BlasChoice {
+    int threads = 0;
+    std::string why;
+};
+/// The choice for work whose multiply-adds are `convolutionShare` convolutions (0–1; negative: unknown).
+BlasChoice blasChoiceFor(double convolutionShare);
+/// Applies a model's choice where the BLAS has its own pool and nothing fixed the count (a no-op otherwise, and
+/// when it already has that count).
+void useBlasChoice(const BlasChoice &choice);
 
 }   // namespace pellucid

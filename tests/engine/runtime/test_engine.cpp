@@ -544,11 +544,26 @@ TEST(cpu_blocks_are_reused_within_a_computation_and_freed_after_a_linger)
 }
 
 // OpenBLAS built with its own threads (Debian's libopenblas0-pthread) runs a second pool beside LibTorch's
-// OpenMP team; Pellucid gives it one thread on its first setCpuThreads (engine/runtime/threads.h), unless the
-// environment chose. A BLAS on OpenMP, or not OpenBLAS, is left with what it started with.
-TEST(the_blas_pool_gets_one_thread_beside_libtorchs_unless_told)
+// OpenMP team; each model picks its count (engine/runtime/threads.h): 1 where convolutions make most of its
+// multiply-adds (the demo CNN) or LibTorch's threads spin, the library's own where matrix products do and
+// LibTorch's threads sleep (the demo language model under OMP_WAIT_POLICY=PASSIVE); the environment or
+// setBlasThreads fix it instead. A BLAS on OpenMP, or not OpenBLAS, is left with what it started with.
+TEST(the_blas_pool_gets_each_models_choice_unless_told)
 {
-    setCpuThreads(2);
+    const char *wait = std::getenv("OMP_WAIT_POLICY");
+    const bool passive = wait && std::string(wait) == "PASSIVE";
+    CHECK_EQ(blasChoiceFor(0.9).threads, 1);
+    CHECK_EQ(blasChoiceFor(0.1).threads, passive ? 0 : 1);
+    CHECK_EQ(blasChoiceFor(-1).threads, passive ? 0 : 1);
+    CHECK(blasChoiceFor(0.9).why.find("convolutions make 90 %") != std::string::npos);
+
+    auto cnn = Model::load(fixtures::resources("models/fashion_mnist_cnn.pt"), fixtures::cpuOptions());
+    CHECK(cnn->convolutionShare() > 0.75 && cnn->convolutionShare() < 1.0);   // its classifier's products are the rest
+    CHECK_EQ(cnn->blasThreads(), 1);
+    auto lm = Model::load(fixtures::resources("models/fortune_gpt.pt"), fixtures::cpuOptions());
+    CHECK(lm->convolutionShare() >= 0 && lm->convolutionShare() < 0.05);   // linear layers only
+    CHECK_EQ(lm->blasThreads(), passive ? 0 : 1);
+
     const BlasInfo b = blasInfo();
     const char *chosen = std::getenv("PELLUCID_BLAS_THREADS");
     const bool envChose = (chosen && *chosen) || std::getenv("OPENBLAS_NUM_THREADS") || std::getenv("GOTO_NUM_THREADS");
@@ -559,8 +574,21 @@ TEST(the_blas_pool_gets_one_thread_beside_libtorchs_unless_told)
     CHECK(b.library.find("OpenBLAS") != std::string::npos);
     CHECK(b.defaultThreads >= 1);
     if (b.ownPool && !envChose) {
-        CHECK_EQ(b.threads, 1);
-        CHECK(b.policy.find("Pellucid's default") != std::string::npos);
+        cnn->useBlasThreads();
+        CHECK_EQ(blasInfo().threads, 1);
+        CHECK(blasInfo().policy == cnn->blasThreadsWhy());
+        lm->useBlasThreads();
+        CHECK_EQ(blasInfo().threads, passive ? b.defaultThreads : 1);
+        CHECK(blasInfo().policy == lm->blasThreadsWhy());
+        // An engine job that takes a model applies its choice.
+        Recorder rec;
+        Engine engine([&](const JobEvent &e) { rec(e); });
+        engine.submit(loadModelJob(fixtures::resources("models/fashion_mnist_cnn.pt"), fixtures::cpuOptions()));
+        CHECK(engine.waitIdle(30000));
+        lm->useBlasThreads();
+        engine.submit(activationsJob(TensorValue({1, 1, 28, 28}, std::vector<float>(784, 0.5f)), 1, ""));
+        CHECK(engine.waitIdle(30000));
+        CHECK_EQ(blasInfo().threads, 1);
     } else if (!envChose) {
         CHECK_EQ(b.threads, b.defaultThreads);
     }
