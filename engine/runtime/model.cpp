@@ -755,8 +755,9 @@ void Model::finishLoad(Model &model, const LoadOptions &options)
         d.dryRun();
     }
     s.threads = at::get_num_threads();
-    d.convolutionShare = convolutionShareOf(s);
-    d.blas = blasChoiceFor(d.convolutionShare);
+    double convMacs = 0;
+    d.convolutionShare = convolutionShareOf(s, &convMacs);
+    d.blas = blasChoiceFor(d.convolutionShare, convMacs);
     if (!d.device.is_cuda()) useBlasChoice(d.blas);
     if (options.precision != Precision::Float32) {
         try {
@@ -771,7 +772,7 @@ void Model::finishLoad(Model &model, const LoadOptions &options)
 /// The share of convolutions in the multiply-adds of the model's convolutions and matrix products, from the
 /// dry run's output shapes (a layer's weights times the output positions it computes them at), or from the
 /// weights alone without a dry run; < 0 when there is neither.
-double convolutionShareOf(const ModelSummary &s)
+double convolutionShareOf(const ModelSummary &s, double *convolutionMacs)
 {
     double conv = 0, gemm = 0;
     for (const LayerInfo &li : s.layers) {
@@ -788,6 +789,7 @@ double convolutionShareOf(const ModelSummary &s)
             if (out.back() > 0) gemm += calls * double(li.parameters) * numel / double(out.back());   // per row
         }
     }
+    if (convolutionMacs) *convolutionMacs = conv;
     if (conv + gemm > 0) return conv / (conv + gemm);
     // No dry run (a language model takes token ids of no declared length): the layers' weights alone.
     for (const LayerInfo &li : s.layers) {

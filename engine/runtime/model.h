@@ -148,8 +148,8 @@ public:
     FastKernels fastKernels();
 
     /// How many threads the BLAS library's own pool gets for this model's work (engine/runtime/threads.h): one
-    /// where convolutions make at least 3/4 of its multiply-adds by the dry run's shapes, or where LibTorch's
-    /// threads spin; the library's own count otherwise. useBlasThreads applies it (Model::load does, and each
+    /// where long convolutions make at least 3/4 of its multiply-adds by the dry run's shapes, or where
+    /// LibTorch's threads spin; 0 (the library's own count) otherwise. useBlasThreads applies it (Model::load does, and each
     /// engine job that takes the model).
     int blasThreads() const;
     const std::string &blasThreadsWhy() const;

@@ -167,7 +167,8 @@ struct Model::Impl {
 
 /// The input size of the module's first Linear layer (0 when it has none): a decoder's latent size.
 int64_t firstLinearInput(const torch::jit::Module &module);
-/// The share of convolutions in the multiply-adds of its convolutions and matrix products (Model::convolutionShare).
-double convolutionShareOf(const ModelSummary &s);
+/// The share of convolutions in the multiply-adds of its convolutions and matrix products (Model::convolutionShare),
+/// and the convolutions' multiply-adds a pass by the dry run's shapes (0 without one).
+double convolutionShareOf(const ModelSummary &s, double *convolutionMacs = nullptr);
 
 }   // namespace pellucid

@@ -109,22 +109,25 @@ void setBlasThreads(int n)
     b.policy = n == 0 ? "the library's own" : "set to " + std::to_string(n);
 }
 
-BlasChoice blasChoiceFor(double convolutionShare)
+BlasChoice blasChoiceFor(double convolutionShare, double convolutionMacs)
 {
-    char pct[32];
-    std::snprintf(pct, sizeof pct, "%.0f %%", 100.0 * std::max(0.0, convolutionShare));
     const char *wait = std::getenv("OMP_WAIT_POLICY");
     const bool passive = wait && (std::string(wait) == "PASSIVE" || std::string(wait) == "passive");
-    if (convolutionShare >= 0.75) return {1, std::string("convolutions make ") + pct + " of the model's multiply-adds"};
-    if (!passive)
-        return {1, convolutionShare < 0 ? "LibTorch's threads spin between regions (OMP_WAIT_POLICY is not PASSIVE)"
-                                        : std::string("matrix products make most of the work, but LibTorch's threads spin between regions (OMP_WAIT_POLICY is not PASSIVE)")};
-    return {0, convolutionShare < 0 ? "the model's work is not known (no dry run)"
-                                    : std::string("matrix products make ") + [&] {
-                                          char q[32];
-                                          std::snprintf(q, sizeof q, "%.0f %%", 100.0 * (1.0 - convolutionShare));
-                                          return std::string(q);
-                                      }() + " of the model's multiply-adds"};
+    if (!passive) return {1, "LibTorch's threads spin between regions (OMP_WAIT_POLICY is not PASSIVE)"};
+    if (convolutionShare < 0) return {0, "the model's work is not known (no dry run)"};
+    char text[160];
+    if (convolutionShare >= 0.75 && convolutionMacs >= kLongConvolutionMacs) {
+        std::snprintf(text, sizeof text, "convolutions make %.0f %% of the model's multiply-adds, %.2g a pass", 100.0 * convolutionShare,
+                      convolutionMacs);
+        return {1, text};
+    }
+    if (convolutionShare >= 0.75) {
+        std::snprintf(text, sizeof text, "convolutions make %.0f %% of the model's multiply-adds, but only %.2g a pass", 100.0 * convolutionShare,
+                      convolutionMacs);
+        return {0, text};
+    }
+    std::snprintf(text, sizeof text, "matrix products make %.0f %% of the model's multiply-adds", 100.0 * (1.0 - convolutionShare));
+    return {0, text};
 }
 
 void useBlasChoice(const BlasChoice &choice)

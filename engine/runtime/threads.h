@@ -10,8 +10,8 @@
 // a language model) the BLAS's own threads pay, but only while LibTorch's sleep between regions
 // (OMP_WAIT_POLICY=PASSIVE: ViT-B/16 IG 8.3–10.0 s with 2, 15.0–15.8 s with 1); with LibTorch's threads spinning
 // (the default) one BLAS thread is still faster (the demo language model's batched pass 103 ms against 216).
-// So each model picks (Model::blasChoice, applied when it loads and when a job takes it): one BLAS thread where
-// convolutions make most of its multiply-adds or LibTorch's threads spin, the library's own count otherwise.
+// So each model picks (Model::blasThreads, applied when it loads and when a job takes it): one BLAS thread where
+// long convolutions make most of its multiply-adds or LibTorch's threads spin, the library's own count otherwise.
 // A BLAS that runs on OpenMP (one pool with LibTorch's) or is not OpenBLAS is left as it is.
 
 #include <string>
@@ -51,8 +51,14 @@ struct BlasChoice {
     int threads = 0;
     std::string why;
 };
-/// The choice for work whose multiply-adds are `convolutionShare` convolutions (0–1; negative: unknown).
-BlasChoice blasChoiceFor(double convolutionShare);
+/// Convolutions of at least this many multiply-adds a pass (ResNet-18 224²: 1.8e9; the demo CNN: 7.4e6) run long
+/// enough for idle BLAS threads to take a core from them; below it the classifier's products gain more from the
+/// BLAS's second thread (the demo's live frames under PASSIVE: 1,024–1,072 frames/s with 2, 526–865 with 1).
+constexpr double kLongConvolutionMacs = 1e8;
+/// The choice for work whose multiply-adds are `convolutionShare` convolutions (0–1; negative: unknown), its
+/// convolutions `convolutionMacs` a pass: 1 where LibTorch's threads spin (OMP_WAIT_POLICY not PASSIVE) or long
+/// convolutions make ≥ 3/4 of it; the library's own count otherwise.
+BlasChoice blasChoiceFor(double convolutionShare, double convolutionMacs);
 /// Applies a model's choice where the BLAS has its own pool and nothing fixed the count (a no-op otherwise, and
 /// when it already has that count).
 void useBlasChoice(const BlasChoice &choice);
