@@ -1,5 +1,5 @@
 #!/bin/bash
-# GPU figures for issue 7, on a machine with an NVIDIA GPU, PyTorch (CUDA), CMake and Ninja but no Qt:
+# GPU figures for issues 7 and 19, on a machine with an NVIDIA GPU, PyTorch (CUDA), CMake and Ninja but no Qt:
 # builds the engine headless against that PyTorch's LibTorch, traces a ResNet-50 with torchvision there,
 # and runs pellucid-bench on it (fp32, then bf16 and fp16 for forward-only work). Output: gpu-bench/*.txt|json.
 # Usage: packaging/gpu-bench.sh [OUT_DIR]
@@ -26,3 +26,10 @@ for p in fp32 bf16 fp16; do
     --live-only --live-frames 1000 --iterations 200 --precision $p --json "$out/resnet50_$p.json" | tee "$out/resnet50_$p.txt"
 done
 ./build-gpu/engine/pellucid-bench --device cuda --live-frames 10000 --attribution-reps 0 --json "$out/demo.json" | tee "$out/demo.txt"
+# Issue 19: every method beside Captum 0.8.0 on the GPU (fp32; Captum's eager ResNet-50 for guided backprop and
+# Grad-CAM). Captum is found at PELLUCID_CAPTUM_DIR (default ../shared/anchors, beside the repository); without
+# it the bench says so in one line and times Pellucid alone.
+"$py" -c 'import torchvision' 2>/dev/null && eager="--captum-eager resnet50" || eager=""
+PELLUCID_PYTHON="$(command -v "$py")" ./build-gpu/engine/pellucid-bench --versus-captum --device cuda --model "$out/resnet50.pt" \
+  --input-shape 1,3,224,224 --rounds 5 --fast-kernels --ig-steps 50 $eager --json "$out/versus_captum_fp32.json" \
+  | tee "$out/versus_captum_fp32.txt" || true

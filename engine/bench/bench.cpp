@@ -31,6 +31,8 @@
 //                  [--captum-script P] [--json OUT] [--no-float64-reference]
 //                  [--captum-blas-threads N]   (Captum's process: OPENBLAS_NUM_THREADS=N; 0 OpenBLAS's own count,
 //                                               as a user runs it; default: the same count as Pellucid's)
+//                  [--device cpu|cuda|auto]    (both sides on that device; default the CPU; Captum's calls are
+//                                               timed up to torch.cuda.synchronize())
 //                                               (only: each method beside Captum 0.8.0 on the same file, input,
 //                                               target, settings and threads; PELLUCID_PYTHON picks the Python;
 //                                               deterministic methods' maps, both sides', also measured against
@@ -111,6 +113,7 @@ int main(int argc, char **argv)
     int iterations = 300, threads = 0, attrReps = 11;
     Precision precision = Precision::Float32;
     DevicePreference device = DevicePreference::Auto;
+    bool deviceGiven = false;   // --versus-captum runs on the CPU unless --device says otherwise
     Shape userShape;
     std::string generator;
     double guiSeconds = 5, liveGuiSeconds = 0;
@@ -178,6 +181,7 @@ int main(int argc, char **argv)
          [&](const std::string &v) {
              if (v != "cpu" && v != "cuda" && v != "auto") return false;
              device = v == "cpu" ? DevicePreference::Cpu : v == "cuda" ? DevicePreference::Cuda : DevicePreference::Auto;
+             deviceGiven = true;
              return true;
          }},
         {"--precision", [&](const std::string &v) { return parsePrecision(v, precision); }},
@@ -329,7 +333,7 @@ int main(int argc, char **argv)
         try {
             LoadOptions opts;
             opts.threads = threads;
-            opts.device = DevicePreference::Cpu;
+            opts.device = deviceGiven ? device : DevicePreference::Cpu;
             opts.inputShape = userShape;
             auto m = Model::load(model, opts);
             char tmpl[] = "/tmp/pellucid-versus-XXXXXX";

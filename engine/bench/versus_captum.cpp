@@ -166,6 +166,7 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
         load["input"] = inputPath;
         load["threads"] = int64_t(s.threads);
         if (!o.eager.empty()) load["eager"] = o.eager;
+        load["device"] = s.device;   // "cpu", "cuda:0": Captum runs where Pellucid's model is
         const Json r = captum.request(load);
         if (!r.find("ok") || !r.find("ok")->asBool()) {
             std::printf("captum: skipped — %s\n", r.find("why") ? r.find("why")->asString().c_str() : "cannot load the model");
@@ -178,15 +179,16 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
     const std::string pellucidBlas = blas.adjustable ? std::to_string(blas.threads) : std::string("its own");
     const std::string captumBlasText = captumBlas > 0 ? std::to_string(captumBlas) : std::string("OpenBLAS's own count");
     std::printf("BLAS threads: Pellucid %s (%s), Captum %s\n", pellucidBlas.c_str(), blas.policy.c_str(), captumBlasText.c_str());
-    std::printf("\n[versus Captum %s] %s, input %s, target class %d, %d threads each (OMP_WAIT_POLICY=%s), %d rounds, compute only, "
+    std::printf("\n[versus Captum %s] %s on %s, input %s, target class %d, %d threads each (OMP_WAIT_POLICY=%s), %d rounds, compute only, "
                 "Pellucid's CPU block reuse %s (kept %d ms after a computation)\n",
-                useCaptum ? captum.version().c_str() : "(not run)", s.fileName.c_str(), shapeToString(input.shape()).c_str(), o.target, s.threads,
+                useCaptum ? captum.version().c_str() : "(not run)", s.fileName.c_str(), s.device.c_str(), shapeToString(input.shape()).c_str(), o.target, s.threads,
                 policy ? policy : "unset", o.rounds, cpuBlockReuse() ? "on" : "off", cpuBlockLingerMs());
     std::printf("  %-16s %11s %8s %13s %8s %6s %9s  %s\n", "method", "Pellucid ms", "passes", "Captum ms", "passes", "ppe", "Captum/P.", "agreement");
 
     Json report = Json::object(), methods = Json::object();
     report["model"] = s.path;
     report["threads"] = int64_t(s.threads);
+    report["device"] = s.device;
     report["captum"] = useCaptum ? captum.version() : std::string();
     report["rounds"] = int64_t(o.rounds);
     report["block_reuse"] = cpuBlockReuse();

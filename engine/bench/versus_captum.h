@@ -34,7 +34,7 @@ struct VersusCaptumOptions {
     int settleMs = 0;
     int64_t internalBatch = 0;   // Pellucid's samples per pass (AttributionParams::internalBatch); 0: its own choice
     /// Captum's process gets OPENBLAS_NUM_THREADS=N (0: OpenBLAS's own count, as a user who sets nothing runs
-    /// it); -1: the same count as Pellucid's BLAS (blasInfo: 1 beside LibTorch's threads by default).
+    /// it); -1: the same count as Pellucid's BLAS (blasInfo: the model's choice, engine/runtime/threads.h).
     int captumBlasThreads = -1;
 };
 

@@ -787,6 +787,14 @@ double convolutionShareOf(const ModelSummary &s, double *convolutionMacs)
             conv += calls * double(li.parameters) * numel / double(out[1]);   // per output position, every weight once
         } else if ((li.leaf && (op.find("Linear") != std::string::npos || op == "Gemm" || op == "MatMul")) || op == "MultiheadAttention") {
             if (out.back() > 0) gemm += calls * double(li.parameters) * numel / double(out.back());   // per row
+        } else if (op.find("TransformerEncoderLayer") != std::string::npos || op.find("TransformerDecoderLayer") != std::string::npos) {
+            // Without gradients a transformer layer may take its fused path, and then none of its attention and
+            // linear submodules runs: its own output counts them (every weight once per row).
+            const std::string prefix = li.path + ".";
+            const bool partsRan = std::any_of(s.layers.begin(), s.layers.end(), [&](const LayerInfo &o) {
+                return !o.outputShapes.empty() && o.path.compare(0, prefix.size(), prefix) == 0;
+            });
+            if (!partsRan && out.back() > 0) gemm += calls * double(li.parameters) * numel / double(out.back());
         }
     }
     if (convolutionMacs) *convolutionMacs = conv;

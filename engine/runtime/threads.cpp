@@ -5,6 +5,7 @@
 #include <ATen/Parallel.h>
 
 #include <dlfcn.h>
+#include <strings.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -36,20 +37,24 @@ struct OpenBlas {
             o.getThreads = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
             o.getParallel = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
             o.getConfig = reinterpret_cast<char *(*)()>(dlsym(RTLD_DEFAULT, "openblas_get_config"));
-            if (!o.setThreads || !o.getThreads) o.setThreads = nullptr;
+            if (!o.getThreads) o.setThreads = nullptr;
             if (o.getThreads) o.startThreads = o.current = o.getThreads();
+            // Only a pool of its own is told: an OpenMP build's openblas_set_num_threads sets the OpenMP team's
+            // size, which is LibTorch's (setCpuThreads).
+            o.ownPoolBuild = o.setThreads && o.getParallel && o.getParallel() == 1;
             return o;
         }();
         return b;
     }
-    bool ownPool() const { return setThreads && getParallel && getParallel() == 1; }
+    bool ownPoolBuild = false;
+    bool ownPool() const { return ownPoolBuild; }
 };
 
 std::mutex gBlasMutex;
 
 void setBlasLocked(OpenBlas &b, int n)
 {
-    if (!b.setThreads) return;
+    if (!b.ownPool()) return;
     const int want = n == 0 ? std::max(1, b.startThreads) : n;
     if (want == b.current) return;
     b.setThreads(want);
@@ -87,6 +92,7 @@ void applyBlasDefault()
                 b.pinned = true;
                 return;
             }
+            std::fprintf(stderr, "pellucid: PELLUCID_BLAS_THREADS=%s is not 0 to 256; ignored\n", v);
         }
         for (const char *name : {"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS"}) {
             if (const char *v = std::getenv(name); v && *v) {
@@ -112,7 +118,7 @@ void setBlasThreads(int n)
 BlasChoice blasChoiceFor(double convolutionShare, double convolutionMacs)
 {
     const char *wait = std::getenv("OMP_WAIT_POLICY");
-    const bool passive = wait && (std::string(wait) == "PASSIVE" || std::string(wait) == "passive");
+    const bool passive = wait && strcasecmp(wait, "PASSIVE") == 0;   // libgomp reads it without case
     if (!passive) return {1, "LibTorch's threads spin between regions (OMP_WAIT_POLICY is not PASSIVE)"};
     if (convolutionShare < 0) return {0, "the model's work is not known (no dry run)"};
     char text[160];
@@ -146,8 +152,8 @@ BlasInfo blasInfo()
     OpenBlas &b = OpenBlas::get();
     std::lock_guard<std::mutex> lock(gBlasMutex);
     BlasInfo i;
-    i.adjustable = b.setThreads != nullptr;
-    if (!i.adjustable) {
+    i.adjustable = b.ownPool();
+    if (!b.getThreads) {
         i.library = "unknown (not OpenBLAS: its threads are its own)";
         i.policy = "the library's own";
         return i;

@@ -28,22 +28,24 @@ int cpuThreads();
 /// The BLAS library LibTorch calls, as found in the process (OpenBLAS is asked through its C API).
 struct BlasInfo {
     std::string library;    // "OpenBLAS 0.3.21 ... (own threads)", or "unknown (not OpenBLAS)"
-    bool adjustable = false;    // its thread count can be set (OpenBLAS)
+    bool adjustable = false;    // Pellucid sets its thread count (OpenBLAS with its own pool; an OpenMP build's count is LibTorch's team)
     bool ownPool = false;       // it runs its own threads beside LibTorch's (OpenBLAS built for pthreads)
     int threads = 0;            // its threads now (0: unknown)
     int defaultThreads = 0;     // what it started with (its environment variables, or every core)
-    std::string policy;         // why it has that many: "Pellucid's default", "PELLUCID_BLAS_THREADS", …
+    std::string policy;         // why it has that many: a model's choice (BlasChoice::why), "set to 2", "PELLUCID_BLAS_THREADS=1", …
 };
 BlasInfo blasInfo();
 
 /// Sets the BLAS library's threads for the rest of the process (models' choices no longer apply): n ≥ 1 that
-/// many, 0 what it started with. Throws Error(BadInput) outside 0–256; a BLAS that cannot be told (not
-/// OpenBLAS) is left alone (blasInfo().adjustable says which).
+/// many, 0 what it started with. Throws Error(BadInput) outside 0–256; a BLAS without a pool of its own (not
+/// OpenBLAS, or OpenBLAS on OpenMP) is left alone (blasInfo().adjustable says which). Not while another thread
+/// is inside a BLAS call: the engine's worker thread is the one that computes.
 void setBlasThreads(int n);
 
 /// Once per process (setCpuThreads calls it): PELLUCID_BLAS_THREADS=N in the environment (0: the library's own
-/// count), OPENBLAS_NUM_THREADS or GOTO_NUM_THREADS fix the count for the process, as setBlasThreads does
-/// (OMP_NUM_THREADS, which OpenBLAS also reads, is taken for LibTorch's team and fixes nothing here).
+/// count; another value is ignored with a line on stderr), OPENBLAS_NUM_THREADS or GOTO_NUM_THREADS fix the
+/// count for the process, as setBlasThreads does (OMP_NUM_THREADS, which OpenBLAS also reads, is taken for
+/// LibTorch's team and fixes nothing here).
 void applyBlasDefault();
 
 /// What a model's work should run with: `threads` 1, or 0 for the library's own count, and why.

@@ -5,7 +5,9 @@ TorchScript file, input, target, settings and thread count as Pellucid, driven b
 The bench starts this script once and sends one JSON request per line on stdin; each answer is one JSON line
 on stdout. The first line out says whether Captum could be set up ({"ready": true} or {"ready": false,
 "why": ...}). Requests:
-  {"op": "load", "model": M.pt, "input": X.npy, "threads": N, "eager": NAME (optional)}
+  {"op": "load", "model": M.pt, "input": X.npy, "threads": N, "eager": NAME (optional), "device": D (optional)}
+      D: "cpu" (default) or "cuda:0": the model, the eager model and the input go there, and each timed call
+      ends with torch.cuda.synchronize() (maps come back to the CPU after the clock stops).
       NAME: a torchvision constructor (resnet18, resnet50, vit_b_16, ...): the eager model is built and given
       the TorchScript file's weights, for the methods Captum runs through module hooks (guided backprop's
       hooks on nn.ReLU modules, LayerGradCam's on the layer), which a TorchScript module cannot take.
@@ -126,7 +128,7 @@ def main():
                                          baselines=float(req["fill"]), target=t,
                                          perturbations_per_eval=int(req["ppe"]))
         elif m in ("lime", "kernelshap"):
-            mask = grid_mask(x.shape[-2], x.shape[-1], int(req["grid"]))
+            mask = grid_mask(x.shape[-2], x.shape[-1], int(req["grid"])).to(x.device)
             cls = Lime if m == "lime" else KernelShap
             a = cls(fwd).attribute(x, target=t, feature_mask=mask, n_samples=int(req["samples"]),
                                    perturbations_per_eval=int(req["ppe"]))
@@ -144,12 +146,13 @@ def main():
         try:
             if req["op"] == "load":
                 torch.set_num_threads(int(req["threads"]))
-                model = torch.jit.load(req["model"], map_location="cpu").eval()
+                device = torch.device(req.get("device") or "cpu")
+                model = torch.jit.load(req["model"], map_location=device).eval()
                 req_model[:], model64, eager, eager64 = [req["model"], req.get("eager")], None, None, None
                 if req_model[1]:
-                    eager = eager_model(model.state_dict(), req_model[1])
+                    eager = eager_model(model.state_dict(), req_model[1]).to(device)
                     eager.register_forward_pre_hook(count)
-                x = torch.from_numpy(np.load(req["input"]).astype(np.float32))
+                x = torch.from_numpy(np.load(req["input"]).astype(np.float32)).to(device)
                 with torch.no_grad():
                     y = model(x)
                     if eager is not None and not torch.allclose(eager(x), y, rtol=1e-4, atol=1e-4):
@@ -161,17 +164,19 @@ def main():
                 if model64 is None:
                     model64 = torch.jit.load(req_model[0], map_location="cpu").eval().double()
                 if eager64 is None and req_model[1]:
-                    eager64 = eager_model(model.state_dict(), req_model[1]).double()
+                    eager64 = eager_model({k: v.cpu() for k, v in model.state_dict().items()}, req_model[1]).double()
                 passes[0] = 0
-                a = attribute(lambda inp: model64(inp), x.double(), req, eager64)
-                np.save(req["out"], a.detach().numpy().astype(np.float64))
+                a = attribute(lambda inp: model64(inp), x.detach().cpu().double(), req, eager64)
+                np.save(req["out"], a.detach().cpu().numpy().astype(np.float64))
                 say({"ok": True})
                 continue
             passes[0] = 0
             t0 = time.perf_counter()
             a = attribute(counted, x, req, eager)
+            if x.is_cuda:
+                torch.cuda.synchronize()
             ms = (time.perf_counter() - t0) * 1000.0
-            np.save(req["out"], a.detach().numpy().astype(np.float32))
+            np.save(req["out"], a.detach().cpu().numpy().astype(np.float32))
             say({"ok": True, "ms": ms, "passes": passes[0]})
         except Exception as e:  # noqa: BLE001 - reported per request; the bench goes on
             say({"ok": False, "why": str(e).splitlines()[0] if str(e) else type(e).__name__})

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <strings.h>
 #include <random>
 #include <condition_variable>
 #include <mutex>
@@ -551,7 +552,7 @@ TEST(cpu_blocks_are_reused_within_a_computation_and_freed_after_a_linger)
 TEST(the_blas_pool_gets_each_models_choice_unless_told)
 {
     const char *wait = std::getenv("OMP_WAIT_POLICY");
-    const bool passive = wait && std::string(wait) == "PASSIVE";
+    const bool passive = wait && strcasecmp(wait, "PASSIVE") == 0;
     CHECK_EQ(blasChoiceFor(0.9, 2e9).threads, 1);
     CHECK_EQ(blasChoiceFor(0.9, 2e6).threads, passive ? 0 : 1);
     CHECK_EQ(blasChoiceFor(0.1, 2e9).threads, passive ? 0 : 1);
@@ -587,7 +588,7 @@ TEST(the_blas_pool_gets_each_models_choice_unless_told)
         Engine engine([&](const JobEvent &e) { rec(e); });
         engine.submit(loadModelJob(fixtures::resources("models/fashion_mnist_cnn.pt"), fixtures::cpuOptions()));
         CHECK(engine.waitIdle(30000));
-        useBlasChoice({cnnThreads == 1 ? 0 : 1, "the other count"});
+        useBlasChoice({cnnThreads == 1 ? 2 : 1, "the other count"});
         CHECK(blasInfo().policy == "the other count");
         engine.submit(activationsJob(TensorValue({1, 1, 28, 28}, std::vector<float>(784, 0.5f)), 1, ""));
         CHECK(engine.waitIdle(30000));
