@@ -22,9 +22,9 @@
 //                                               its 10-nearest-neighbour preservation)
 //   any of them: [--no-block-reuse]            (CPU blocks freed and faulted in again on every pass, as
 //                                               LibTorch's default allocator does: engine/runtime/memory.h)
-//                [--blas-threads N]            (the BLAS library's own threads: 0 its own count, as LibTorch
-//                                               leaves it; default Pellucid's: 1 beside LibTorch's threads where
-//                                               the BLAS runs a pool of its own: engine/runtime/threads.h)
+//                [--blas-threads N]            (the BLAS library's own threads, fixed: 0 its own count, as LibTorch
+//                                               leaves it; default each model's choice where the BLAS runs a pool
+//                                               of its own: engine/runtime/threads.h)
 //   pellucid-bench --versus-captum [--model M] [--input-shape S] [--threads N] [--rounds R] [--methods a,b,...]
 //                  [--fast-kernels]  (also Pellucid with AttributionParams::fastKernels, in the same rounds)
 //                  [--target T] [--ig-steps K] [--samples N] [--window W] [--stride S] [--ppe 1,16,64]
@@ -771,7 +771,7 @@ int main(int argc, char **argv)
             lj["frame_ms"] = frameMs;
             lj["forward_backward_ms"] = rawMs;
             lj["gradcam_layer"] = camLayer;
-            lj["blas_threads"] = int64_t(blasInfo().threads);
+            lj["blas_threads"] = int64_t(blas.threads);
             report["live"] = lj;
         }
 

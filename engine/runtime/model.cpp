@@ -758,7 +758,7 @@ void Model::finishLoad(Model &model, const LoadOptions &options)
     double convMacs = 0;
     d.convolutionShare = convolutionShareOf(s, &convMacs);
     d.blas = blasChoiceFor(d.convolutionShare, convMacs);
-    if (!d.device.is_cuda()) useBlasChoice(d.blas);
+    m->useBlasThreads();
     if (options.precision != Precision::Float32) {
         try {
             m->setPrecision(options.precision);
@@ -774,6 +774,10 @@ void Model::finishLoad(Model &model, const LoadOptions &options)
 /// weights alone without a dry run; < 0 when there is neither.
 double convolutionShareOf(const ModelSummary &s, double *convolutionMacs)
 {
+    const auto isConvolution = [](const LayerInfo &li) { return li.leaf && li.op.find("Conv") != std::string::npos; };
+    const auto isProduct = [](const LayerInfo &li) {
+        return li.leaf && (li.op.find("Linear") != std::string::npos || li.op == "Gemm" || li.op == "MatMul");
+    };
     double conv = 0, gemm = 0;
     for (const LayerInfo &li : s.layers) {
         if (li.outputShapes.empty() || li.parameters <= 0) continue;
@@ -783,9 +787,9 @@ double convolutionShareOf(const ModelSummary &s, double *convolutionMacs)
         for (int64_t v : out) numel *= double(std::max<int64_t>(v, 0));
         const std::string &op = li.op;
         const double calls = std::max(1, li.calls);
-        if (li.leaf && op.find("Conv") != std::string::npos && out[1] > 0) {
+        if (isConvolution(li) && out[1] > 0) {
             conv += calls * double(li.parameters) * numel / double(out[1]);   // per output position, every weight once
-        } else if ((li.leaf && (op.find("Linear") != std::string::npos || op == "Gemm" || op == "MatMul")) || op == "MultiheadAttention") {
+        } else if (isProduct(li) || op == "MultiheadAttention") {
             if (out.back() > 0) gemm += calls * double(li.parameters) * numel / double(out.back());   // per row
         } else if (op.find("TransformerEncoderLayer") != std::string::npos || op.find("TransformerDecoderLayer") != std::string::npos) {
             // Without gradients a transformer layer may take its fused path, and then none of its attention and
@@ -801,10 +805,10 @@ double convolutionShareOf(const ModelSummary &s, double *convolutionMacs)
     if (conv + gemm > 0) return conv / (conv + gemm);
     // No dry run (a language model takes token ids of no declared length): the layers' weights alone.
     for (const LayerInfo &li : s.layers) {
-        if (!li.leaf || li.parameters <= 0) continue;
-        if (li.op.find("Conv") != std::string::npos)
+        if (li.parameters <= 0) continue;
+        if (isConvolution(li))
             conv += double(li.parameters);
-        else if (li.op.find("Linear") != std::string::npos || li.op == "Gemm" || li.op == "MatMul")
+        else if (isProduct(li))
             gemm += double(li.parameters);
     }
     return conv + gemm > 0 ? conv / (conv + gemm) : -1;

@@ -37,24 +37,22 @@ struct OpenBlas {
             o.getThreads = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
             o.getParallel = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
             o.getConfig = reinterpret_cast<char *(*)()>(dlsym(RTLD_DEFAULT, "openblas_get_config"));
-            if (!o.getThreads) o.setThreads = nullptr;
             if (o.getThreads) o.startThreads = o.current = o.getThreads();
             // Only a pool of its own is told: an OpenMP build's openblas_set_num_threads sets the OpenMP team's
             // size, which is LibTorch's (setCpuThreads).
-            o.ownPoolBuild = o.setThreads && o.getParallel && o.getParallel() == 1;
+            o.ownPool = o.setThreads && o.getThreads && o.getParallel && o.getParallel() == 1;
             return o;
         }();
         return b;
     }
-    bool ownPoolBuild = false;
-    bool ownPool() const { return ownPoolBuild; }
+    bool ownPool = false;
 };
 
 std::mutex gBlasMutex;
 
 void setBlasLocked(OpenBlas &b, int n)
 {
-    if (!b.ownPool()) return;
+    if (!b.ownPool) return;
     const int want = n == 0 ? std::max(1, b.startThreads) : n;
     if (want == b.current) return;
     b.setThreads(want);
@@ -140,7 +138,7 @@ void useBlasChoice(const BlasChoice &choice)
 {
     applyBlasDefault();
     OpenBlas &b = OpenBlas::get();
-    if (!b.ownPool()) return;
+    if (!b.ownPool) return;
     std::lock_guard<std::mutex> lock(gBlasMutex);
     if (b.pinned) return;
     setBlasLocked(b, choice.threads);
@@ -152,7 +150,7 @@ BlasInfo blasInfo()
     OpenBlas &b = OpenBlas::get();
     std::lock_guard<std::mutex> lock(gBlasMutex);
     BlasInfo i;
-    i.adjustable = b.ownPool();
+    i.adjustable = b.ownPool;
     if (!b.getThreads) {
         i.library = "unknown (not OpenBLAS: its threads are its own)";
         i.policy = "the library's own";
@@ -160,7 +158,6 @@ BlasInfo blasInfo()
     }
     std::string config = b.getConfig ? std::string(b.getConfig()) : std::string("OpenBLAS");
     while (!config.empty() && config.back() == ' ') config.pop_back();
-    i.ownPool = b.ownPool();
     const int parallel = b.getParallel ? b.getParallel() : -1;
     i.library = config + (parallel == 1 ? " (own threads)" : parallel == 2 ? " (OpenMP)" : parallel == 0 ? " (sequential)" : "");
     i.threads = b.getThreads();

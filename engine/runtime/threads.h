@@ -28,8 +28,9 @@ int cpuThreads();
 /// The BLAS library LibTorch calls, as found in the process (OpenBLAS is asked through its C API).
 struct BlasInfo {
     std::string library;    // "OpenBLAS 0.3.21 ... (own threads)", or "unknown (not OpenBLAS)"
-    bool adjustable = false;    // Pellucid sets its thread count (OpenBLAS with its own pool; an OpenMP build's count is LibTorch's team)
-    bool ownPool = false;       // it runs its own threads beside LibTorch's (OpenBLAS built for pthreads)
+    /// It runs its own threads beside LibTorch's (OpenBLAS built for pthreads), and Pellucid sets their count
+    /// (an OpenMP build's count is LibTorch's team: left alone).
+    bool adjustable = false;
     int threads = 0;            // its threads now (0: unknown)
     int defaultThreads = 0;     // what it started with (its environment variables, or every core)
     std::string policy;         // why it has that many: a model's choice (BlasChoice::why), "set to 2", "PELLUCID_BLAS_THREADS=1", …
