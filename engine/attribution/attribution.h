@@ -64,11 +64,12 @@ struct AttributionParams {
     int64_t memoryBudgetBytes = 0;   // 0: half the free CUDA memory, or a quarter of the free RAM
     int64_t internalBatch = 0;       // 0: chosen from the budget
     // Fast kernels (opt-in): passes that need only the model's output (input gradients, forwards of
-    // perturbed inputs: saliency, input × gradient, IG, SmoothGrad, occlusion, LIME, KernelSHAP) run through a
+    // perturbed inputs: saliency, input × gradient, IG, SmoothGrad, guided backprop, deconvnet, occlusion, LIME,
+    // KernelSHAP; guided and deconvnet ReLUs put into the frozen copy's graph) run through a
     // frozen copy with BatchNorm folded into the convolutions and channels-last weights and inputs — about 1.9×
     // faster on a ResNet on the CPU. The same function, rounded differently: where a ReLU or max-pool sits at a
     // near-tie the gradient can take the other branch, so maps differ from eager PyTorch's by ~1e-6 of their
-    // largest value, and at such ties by more. Layer methods (CAMs) and guided ReLUs keep the exact path.
+    // largest value, and at such ties by more. Layer methods (CAMs, guided Grad-CAM) keep the exact path.
     bool fastKernels = false;
 };
 

@@ -58,7 +58,8 @@ struct MethodInfo {
     int defaultSamples;               // the panel's and workflows' sample count (0: the method takes none)
     int minSamples;                   // fewer samples than this give a meaningless map (GUI and workflows raise to it)
     const detail::MethodImpl *impl;   // what computeAttribution runs
-    bool outputOnly = false;          // its passes need only the model's output: AttributionParams::fastKernels applies
+    bool outputOnly = false;          // its passes need only the model's output (through plain, guided or deconvnet ReLUs):
+                                      // AttributionParams::fastKernels applies
 };
 
 /// A numeric parameter's range and default, shared by the panel's fields, the CLI's help and checks.

@@ -58,9 +58,10 @@ public:
     {
         if (d.backend) return "fast kernels need a TorchScript model";
         if (!isFastKernelMethod(p.method))
-            return std::string("fast kernels do not apply to ") + methodName(p.method) + " (it needs a layer or guided ReLUs)";
+            return std::string("fast kernels do not apply to ") + methodName(p.method) + " (it needs a layer)";
         if (reduced) return "fast kernels are not used in reduced precision";
-        return d.fastKernelsNote.empty() ? "fast kernels were not used" : d.fastKernelsNote;
+        if (!d.fastKernelsNote.empty()) return d.fastKernelsNote;
+        return d.fastReluNote.empty() ? "fast kernels were not used" : d.fastReluNote;
     }
     static bool isFastKernelMethod(AttributionMethod m) { return methodInfo(m).outputOnly; }
 
@@ -79,14 +80,16 @@ public:
         if (!layer.empty()) paths.push_back(layer);
         std::vector<c10::IValue> outs;
         const bool low = reduced && x.is_floating_point() && !torch::GradMode::is_enabled() && relu == detail::ReluMode::Keep;
-        // Fast kernels: the model's output only, through the frozen, folded, channels-last copy.
+        // Fast kernels: the model's output only, through the frozen, folded, channels-last copy (its clone with
+        // guided or deconvnet ReLUs for those methods).
         torch::jit::Module *fast =
-            p.fastKernels && layer.empty() && relu == detail::ReluMode::Keep && !reduced && !d.backend && isFastKernelMethod(p.method)
-            ? d.fastModule()
-            : nullptr;
+            p.fastKernels && layer.empty() && !reduced && !d.backend && isFastKernelMethod(p.method) ? d.fastModule() : nullptr;
+        detail::TappedForward *fastRelus = fast && relu != detail::ReluMode::Keep ? d.fastRelus(relu) : nullptr;
+        if (relu != detail::ReluMode::Keep && !fastRelus) fast = nullptr;
         try {
             if (fast) {
-                outs = {fast->forward({x.dim() == 4 ? x.contiguous(at::MemoryFormat::ChannelsLast) : x})};
+                const at::Tensor xf = x.dim() == 4 ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+                outs = fastRelus ? fastRelus->run(*fast, {xf}) : std::vector<c10::IValue>{fast->forward({xf})};
                 fastUsed = true;
             } else if (d.backend)
                 outs = d.runBackend(x, paths, reduced);

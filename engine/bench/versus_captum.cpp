@@ -183,7 +183,7 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
                 "Pellucid's CPU block reuse %s (kept %d ms after a computation)\n",
                 useCaptum ? captum.version().c_str() : "(not run)", s.fileName.c_str(), s.device.c_str(), shapeToString(input.shape()).c_str(), o.target, s.threads,
                 policy ? policy : "unset", o.rounds, cpuBlockReuse() ? "on" : "off", cpuBlockLingerMs());
-    std::printf("  %-16s %11s %8s %13s %8s %6s %9s  %s\n", "method", "Pellucid ms", "passes", "Captum ms", "passes", "ppe", "Captum/P.", "agreement");
+    std::printf("  %-22s %11s %8s %13s %8s %6s %9s  %s\n", "method", "Pellucid ms", "passes", "Captum ms", "passes", "ppe", "Captum/P.", "agreement");
 
     Json report = Json::object(), methods = Json::object();
     report["model"] = s.path;
@@ -199,7 +199,7 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
     for (const std::string &name : o.methods) {
         AttributionMethod method;
         if (!parseMethod(name, method)) {
-            std::printf("  %-16s unknown method\n", name.c_str());
+            std::printf("  %-22s unknown method\n", name.c_str());
             continue;
         }
         AttributionParams ap;
@@ -240,7 +240,7 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
         try {
             last = computeAttribution(model, input, ap);
         } catch (const std::exception &e) {
-            std::printf("  %-16s Pellucid: %s\n", name.c_str(), e.what());
+            std::printf("  %-22s Pellucid: %s\n", name.c_str(), e.what());
             continue;
         }
         bool captumOk = useCaptum;
@@ -273,11 +273,11 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
             try {
                 fastLast = computeAttribution(model, input, fp);
                 if (fastLast->kernels != "fast") {
-                    std::printf("  %-16s fast kernels: %s\n", name.c_str(), fastLast->fastKernelsNote.c_str());
+                    std::printf("  %-22s fast kernels: %s\n", name.c_str(), fastLast->fastKernelsNote.c_str());
                     fastLast.reset();
                 }
             } catch (const std::exception &e) {
-                std::printf("  %-16s fast kernels: %s\n", name.c_str(), e.what());
+                std::printf("  %-22s fast kernels: %s\n", name.c_str(), e.what());
                 fastLast.reset();
             }
         }
@@ -374,27 +374,27 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
                 j["captum_ms_by_ppe"] = all;
             }
             if (!std::isnan(relDiff)) j["max_difference_relative"] = relDiff;
-            std::printf("  %-16s %11.1f %8lld %13.1f %8lld %6s %8.2fx  %s\n", name.c_str(), pm, (long long)last->modelPasses, cm,
+            std::printf("  %-22s %11.1f %8lld %13.1f %8lld %6s %8.2fx  %s\n", name.c_str(), pm, (long long)last->modelPasses, cm,
                         (long long)captumPasses[best], ppes[best] > 0 ? std::to_string(ppes[best]).c_str() : "-", cm / pm, agreementText.c_str());
             if (fastLast) {
                 const double fm = median(fastMs);
                 j["fast_ms"] = fm;
                 j["fast_ratio"] = cm / fm;
                 if (!std::isnan(fastRelDiff)) j["fast_max_difference_relative"] = fastRelDiff;
-                std::printf("  %-16s %11.1f %8lld %13s %8s %6s %8.2fx  %s\n", (name + " (fast)").c_str(), fm, (long long)fastLast->modelPasses, "",
+                std::printf("  %-22s %11.1f %8lld %13s %8s %6s %8.2fx  %s\n", (name + " (fast)").c_str(), fm, (long long)fastLast->modelPasses, "",
                             "", "", cm / fm, fastAgreement.c_str());
             }
             if (!referenceLine.empty()) {
                 if (reference.find("pellucid")) j["float64_max_difference_relative"] = reference;
-                std::printf("  %-16s vs float64: %s\n", "", referenceLine.c_str());
+                std::printf("  %-22s vs float64: %s\n", "", referenceLine.c_str());
             }
         } else {
             const std::string why = !captumWhy.empty() ? captumWhy : !captum.why().empty() ? captum.why() : "not run";
             j["captum_skipped"] = why;
-            std::printf("  %-16s %11.1f %8lld %13s  Captum: %s\n", name.c_str(), pm, (long long)last->modelPasses, "-", why.c_str());
+            std::printf("  %-22s %11.1f %8lld %13s  Captum: %s\n", name.c_str(), pm, (long long)last->modelPasses, "-", why.c_str());
             if (fastLast) {
                 j["fast_ms"] = median(fastMs);
-                std::printf("  %-16s %11.1f %8lld\n", (name + " (fast)").c_str(), median(fastMs), (long long)fastLast->modelPasses);
+                std::printf("  %-22s %11.1f %8lld\n", (name + " (fast)").c_str(), median(fastMs), (long long)fastLast->modelPasses);
             }
         }
         methods[name] = j;

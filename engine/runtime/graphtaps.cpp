@@ -239,16 +239,18 @@ Value *liftToTop(Graph &g, Value *v)
 
 /// Replaces aten::relu / aten::relu_ by the given out-of-place op (keeping in-place semantics for later
 /// users of the input), in every nested block. Tap records that pointed at a replaced value follow it.
-void replaceRelus(Graph &g, Block *block, const char *op, std::vector<Record> &records)
+size_t replaceRelus(Graph &g, Block *block, const char *op, std::vector<Record> &records)
 {
+    size_t replaced = 0;
     static const auto relu = c10::Symbol::fromQualString("aten::relu");
     static const auto reluInplace = c10::Symbol::fromQualString("aten::relu_");
     const auto symbol = c10::Symbol::fromQualString(op);
     for (auto it = block->nodes().begin(); it != block->nodes().end();) {
         Node *node = *it;
         ++it;
-        for (Block *b : node->blocks()) replaceRelus(g, b, op, records);
+        for (Block *b : node->blocks()) replaced += replaceRelus(g, b, op, records);
         if (node->kind() != relu && node->kind() != reluInplace) continue;
+        ++replaced;
         Value *in = node->input(0);
         Node *replacement = g.create(symbol, {in});
         replacement->insertBefore(node);
@@ -259,6 +261,7 @@ void replaceRelus(Graph &g, Block *block, const char *op, std::vector<Record> &r
             if (r.value == node->output()) r.value = replacement->output();
         node->destroy();
     }
+    return replaced;
 }
 
 void collectNodes(Block *block, std::vector<Node *> &out)
@@ -514,9 +517,10 @@ std::unique_ptr<TappedForward> buildTappedForward(const torch::jit::Module &modu
     Inlined in = inlineModuleCalls(module);
     const auto last = lastCalls(in);
     Graph &g = *in.graph;
+    size_t relus = 0;
     if (relu != ReluMode::Keep) {
         registerReluOps();
-        replaceRelus(g, g.block(), relu == ReluMode::Guided ? "pellucid::guided_relu" : "pellucid::deconv_relu", in.records);
+        relus = replaceRelus(g, g.block(), relu == ReluMode::Guided ? "pellucid::guided_relu" : "pellucid::deconv_relu", in.records);
     }
 
     // Every call of each tapped module, in program order: the one that ran last is the tap (a module called
@@ -544,6 +548,7 @@ std::unique_ptr<TappedForward> buildTappedForward(const torch::jit::Module &modu
 
     auto tf = std::make_unique<TappedForward>();
     tf->paths = paths;
+    tf->relusReplaced = relus;
     std::vector<Value *> outs(g.outputs().begin(), g.outputs().end());
     tf->originalOutputs = outs.size();
     std::map<Value *, size_t> lifted;   // a value tapped for two paths is returned once

@@ -54,6 +54,8 @@ struct TappedForward {
     std::vector<std::vector<size_t>> candidates;
     /// Per path: the graph holds no output for it at all (a traced module that returns its input unchanged).
     std::vector<bool> noOutput;
+    /// The ReLUs (aten::relu / aten::relu_) given the ReluMode's backward; 0 for ReluMode::Keep.
+    size_t relusReplaced = 0;
     std::shared_ptr<torch::jit::Graph> graph;
     std::unique_ptr<torch::jit::GraphFunction> function;
 

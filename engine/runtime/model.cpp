@@ -19,6 +19,7 @@
 #include <set>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -930,6 +931,60 @@ torch::jit::Module *Model::Impl::fastModule()
         return &fast;
     } catch (const std::exception &e) {
         fastKernelsNote = "fast kernels: this model cannot be frozen (" + summarizeTorchError(e.what()) + "), so the exact path runs";
+        return nullptr;
+    }
+}
+
+namespace {
+/// The kinds of the graph's operations named like a ReLU (aten::relu_, pellucid::guided_relu, a fused
+/// convolution + ReLU, aten::relu6, ...), in every block.
+void collectReluKinds(const torch::jit::Block *b, std::set<std::string> &out)
+{
+    for (const torch::jit::Node *n : b->nodes()) {
+        std::string k = n->kind().toQualString();
+        std::string lower = k;
+        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+        if (lower.find("relu") != std::string::npos) out.insert(k);
+        for (const torch::jit::Block *sub : n->blocks()) collectReluKinds(sub, out);
+    }
+}
+std::set<std::string> reluKinds(const torch::jit::Graph &g)
+{
+    std::set<std::string> out;
+    collectReluKinds(g.block(), out);
+    return out;
+}
+}   // namespace
+
+detail::TappedForward *Model::Impl::fastRelus(detail::ReluMode relu)
+{
+    const int i = relu == detail::ReluMode::Guided ? 0 : 1;
+    if (relu == detail::ReluMode::Keep || fastReluTried[i]) return relu == detail::ReluMode::Keep ? nullptr : fastReluClones[i].get();
+    fastReluTried[i] = true;
+    torch::jit::Module *f = fastModule();
+    if (!f) return nullptr;
+    const char *what = relu == detail::ReluMode::Guided ? "guided" : "deconvnet";
+    try {
+        std::shared_ptr<detail::TappedForward> clone = detail::buildTappedForward(*f, {}, relu);
+        // Freezing may fuse a ReLU into the operation before it (a convolution's fused kernel on some builds),
+        // which would keep its plain backward: the clone may hold no ReLU-like operation that the module's own
+        // clone lacks, and modifies ReLUs where that one does. (Counts differ: a scripted nn.ReLU holds both
+        // relu and relu_ in an `if inplace` that freezing folds away.)
+        const std::shared_ptr<detail::TappedForward> own = tapped({}, relu);
+        const std::set<std::string> fastKinds = reluKinds(*clone->graph), ownKinds = reluKinds(*own->graph);
+        std::string extra;
+        for (const std::string &k : fastKinds)
+            if (!ownKinds.count(k)) extra += (extra.empty() ? "" : ", ") + k;
+        if (!extra.empty() || (clone->relusReplaced == 0) != (own->relusReplaced == 0)) {
+            fastReluNote = std::string("fast kernels: the frozen copy's ReLUs cannot all be made ") + what + " ("
+                + (extra.empty() ? std::string("none found") : "it holds " + extra) + "), so the exact path runs";
+            return nullptr;
+        }
+        fastReluClones[i] = std::move(clone);
+        return fastReluClones[i].get();
+    } catch (const std::exception &e) {
+        fastReluNote = std::string("fast kernels: the frozen copy's ReLUs cannot be made ") + what + " (" + summarizeTorchError(e.what())
+            + "), so the exact path runs";
         return nullptr;
     }
 }

@@ -44,6 +44,12 @@ struct Model::Impl {
     bool fastTried = false, fastReady = false;
     std::string fastKernelsNote;   // why there is none
     torch::jit::Module *fastModule();
+    // The fast copy's clones with guided / deconvnet ReLUs (guided backprop, deconvnet), built on first use
+    // and kept only when they replace as many ReLUs as the module's own clones do (freezing fused none away).
+    std::shared_ptr<detail::TappedForward> fastReluClones[2];
+    bool fastReluTried[2] = {false, false};
+    std::string fastReluNote;   // why one could not be kept
+    detail::TappedForward *fastRelus(detail::ReluMode relu);
     // The BLAS pool's threads for this model's work (Model::blasThreads).
     BlasChoice blas;
     double convolutionShare = -1;

@@ -376,7 +376,7 @@ TEST(fast_kernels_fold_batchnorm_and_agree_with_the_exact_path)
             const double diff = fixtures::maxAbsDiff(fast->map, exact->map);
             CHECK_MSG(diff <= 1e-4 * fixtures::maxAbs(exact->map) + 1e-6, file << " " << methodName(method) << ": " << diff);
         }
-        CHECK_EQ(fastRuns, 7);
+        CHECK_EQ(fastRuns, 9);
         // The copy the fast kernels ran: no BatchNorm left (folded into the convolutions), weights channels-last.
         const Model::FastKernels f = m->fastKernels();
         CHECK_MSG(f.ready, f.note);
