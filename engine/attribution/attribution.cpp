@@ -206,7 +206,9 @@ double rawPassMs(Model &model, const TensorValue &input, int64_t samples, int64_
             std::vector<at::Tensor> ts;
             flattenTensors(d.tapped({})->run(d.torchModule(), {xg}).at(0), ts);
             const at::Tensor y = ts.at(0).select(1, 0).sum();
-            (void)torch::autograd::grad({y}, {xg});
+            const at::Tensor g = torch::autograd::grad({y}, {xg}).at(0);
+            // CUDA runs the backward asynchronously: wait for it, as a method's map copied back does.
+            if (g.is_cuda()) (void)g.sum().item<float>();
         } else {
             torch::NoGradGuard ng;
             std::vector<at::Tensor> ts;

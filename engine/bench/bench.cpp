@@ -29,6 +29,7 @@
 //                  [--fast-kernels]  (also Pellucid with AttributionParams::fastKernels, in the same rounds)
 //                  [--target T] [--ig-steps K] [--samples N] [--window W] [--stride S] [--ppe 1,16,64]
 //                  [--captum-script P] [--json OUT] [--no-float64-reference]
+//                  [--precision bf16|fp16]   (forward-only methods on both sides: Captum runs a converted copy too)
 //                  [--captum-blas-threads N]   (Captum's process: OPENBLAS_NUM_THREADS=N; 0 OpenBLAS's own count,
 //                                               as a user runs it; default: the same count as Pellucid's)
 //                  [--device cpu|cuda|auto]    (both sides on that device; default the CPU; Captum's calls are
@@ -335,6 +336,7 @@ int main(int argc, char **argv)
             opts.threads = threads;
             opts.device = deviceGiven ? device : DevicePreference::Cpu;
             opts.inputShape = userShape;
+            opts.precision = precision;   // forward-only methods (occlusion, LIME, KernelSHAP); Captum's get the same
             auto m = Model::load(model, opts);
             char tmpl[] = "/tmp/pellucid-versus-XXXXXX";
             if (!mkdtemp(tmpl)) throw std::runtime_error("cannot create a folder in /tmp");

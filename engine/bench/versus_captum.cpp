@@ -166,7 +166,8 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
         load["input"] = inputPath;
         load["threads"] = int64_t(s.threads);
         if (!o.eager.empty()) load["eager"] = o.eager;
-        load["device"] = s.device;   // "cpu", "cuda:0": Captum runs where Pellucid's model is
+        load["device"] = s.device;         // "cpu", "cuda:0": Captum runs where Pellucid's model is
+        load["precision"] = s.precision;   // forward-only methods: a converted copy on Captum's side too
         const Json r = captum.request(load);
         if (!r.find("ok") || !r.find("ok")->asBool()) {
             std::printf("captum: skipped — %s\n", r.find("why") ? r.find("why")->asString().c_str() : "cannot load the model");
@@ -183,12 +184,15 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
                 "Pellucid's CPU block reuse %s (kept %d ms after a computation)\n",
                 useCaptum ? captum.version().c_str() : "(not run)", s.fileName.c_str(), s.device.c_str(), shapeToString(input.shape()).c_str(), o.target, s.threads,
                 policy ? policy : "unset", o.rounds, cpuBlockReuse() ? "on" : "off", cpuBlockLingerMs());
+    std::printf("forward-only precision %s on both sides (occlusion, LIME, KernelSHAP; gradient methods float32)%s%s\n", s.precision.c_str(),
+                s.precisionNote.empty() ? "" : " — ", s.precisionNote.c_str());
     std::printf("  %-22s %11s %8s %13s %8s %6s %9s  %s\n", "method", "Pellucid ms", "passes", "Captum ms", "passes", "ppe", "Captum/P.", "agreement");
 
     Json report = Json::object(), methods = Json::object();
     report["model"] = s.path;
     report["threads"] = int64_t(s.threads);
     report["device"] = s.device;
+    report["precision"] = s.precision;
     report["captum"] = useCaptum ? captum.version() : std::string();
     report["rounds"] = int64_t(o.rounds);
     report["block_reuse"] = cpuBlockReuse();

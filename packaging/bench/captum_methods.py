@@ -5,9 +5,13 @@ TorchScript file, input, target, settings and thread count as Pellucid, driven b
 The bench starts this script once and sends one JSON request per line on stdin; each answer is one JSON line
 on stdout. The first line out says whether Captum could be set up ({"ready": true} or {"ready": false,
 "why": ...}). Requests:
-  {"op": "load", "model": M.pt, "input": X.npy, "threads": N, "eager": NAME (optional), "device": D (optional)}
+  {"op": "load", "model": M.pt, "input": X.npy, "threads": N, "eager": NAME (optional), "device": D (optional),
+   "precision": P (optional)}
       D: "cpu" (default) or "cuda:0": the model, the eager model and the input go there, and each timed call
       ends with torch.cuda.synchronize() (maps come back to the CPU after the clock stops).
+      P: "fp32" (default), "bf16" or "fp16": the forward-only methods (occlusion, LIME, KernelSHAP) run a copy
+      of the model converted to that type, each batch cast to it on the way in and the scores back to float32
+      on the way out, as Pellucid's reduced precision does; the gradient methods keep the float32 model.
       NAME: a torchvision constructor (resnet18, resnet50, vit_b_16, ...): the eager model is built and given
       the TorchScript file's weights, for the methods Captum runs through module hooks (guided backprop's
       hooks on nn.ReLU modules, LayerGradCam's on the layer), which a TorchScript module cannot take.
@@ -77,12 +81,19 @@ def main():
         return
     say({"ready": True, "captum": getattr(captum, "__version__", "?"), "torch": torch.__version__})
 
-    model = x = None
+    model = x = low = None
     passes = [0]
 
     def counted(inp):
         passes[0] += inp.shape[0]
         return model(inp)
+
+    def counted_low(inp):
+        passes[0] += inp.shape[0]
+        return low(inp.to(low_dtype[0])).float()
+
+    low_dtype = [None]
+    forward_only = ("occlusion", "lime", "kernelshap")
 
     def eager_model(weights, name):
         """torchvision's `name` with the TorchScript file's weights, ReLUs not in place (the same function;
@@ -148,7 +159,14 @@ def main():
                 torch.set_num_threads(int(req["threads"]))
                 device = torch.device(req.get("device") or "cpu")
                 model = torch.jit.load(req["model"], map_location=device).eval()
-                req_model[:], model64, eager, eager64 = [req["model"], req.get("eager")], None, None, None
+                req_model[:], model64, eager, eager64, low = [req["model"], req.get("eager")], None, None, None, None
+                precision = req.get("precision") or "fp32"
+                dtypes = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+                if precision not in dtypes:
+                    raise RuntimeError("unknown precision " + precision)
+                low_dtype[0] = dtypes[precision]
+                if low_dtype[0] is not None:
+                    low = torch.jit.load(req["model"], map_location=device).eval().to(low_dtype[0])
                 if req_model[1]:
                     eager = eager_model(model.state_dict(), req_model[1]).to(device)
                     eager.register_forward_pre_hook(count)
@@ -158,6 +176,10 @@ def main():
                     if eager is not None and not torch.allclose(eager(x), y, rtol=1e-4, atol=1e-4):
                         raise RuntimeError("torchvision's %s with this file's weights does not compute what the file "
                                            "does" % req["eager"])
+                    if low is not None:
+                        ylow = low(x.to(low_dtype[0])).float()
+                        if not torch.isfinite(ylow).all():
+                            raise RuntimeError("the model's output in %s is not finite" % precision)
                 say({"ok": True})
                 continue
             if req["op"] == "reference":
@@ -172,7 +194,7 @@ def main():
                 continue
             passes[0] = 0
             t0 = time.perf_counter()
-            a = attribute(counted, x, req, eager)
+            a = attribute(counted_low if low is not None and req["method"] in forward_only else counted, x, req, eager)
             if x.is_cuda:
                 torch.cuda.synchronize()
             ms = (time.perf_counter() - t0) * 1000.0
