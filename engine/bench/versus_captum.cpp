@@ -172,6 +172,10 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
         if (!r.find("ok") || !r.find("ok")->asBool()) {
             std::printf("captum: skipped — %s\n", r.find("why") ? r.find("why")->asString().c_str() : "cannot load the model");
             useCaptum = false;
+        } else if (!r.find("precision") || r.find("precision")->asString() != s.precision) {
+            // A helper that does not say which precision it runs (an older captum_methods.py) would run float32.
+            std::printf("captum: skipped — the helper does not run forward-only methods in %s (%s)\n", s.precision.c_str(), o.script.c_str());
+            useCaptum = false;
         }
     } else {
         std::printf("captum: skipped — %s\n", captum.why().c_str());
@@ -184,8 +188,8 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
                 "Pellucid's CPU block reuse %s (kept %d ms after a computation)\n",
                 useCaptum ? captum.version().c_str() : "(not run)", s.fileName.c_str(), s.device.c_str(), shapeToString(input.shape()).c_str(), o.target, s.threads,
                 policy ? policy : "unset", o.rounds, cpuBlockReuse() ? "on" : "off", cpuBlockLingerMs());
-    std::printf("forward-only precision %s on both sides (occlusion, LIME, KernelSHAP; gradient methods float32)%s%s\n", s.precision.c_str(),
-                s.precisionNote.empty() ? "" : " — ", s.precisionNote.c_str());
+    std::printf("forward-only precision %s%s (occlusion, LIME, KernelSHAP; gradient methods float32)%s%s\n", s.precision.c_str(),
+                useCaptum ? " on both sides" : "", s.precisionNote.empty() ? "" : " — ", s.precisionNote.c_str());
     std::printf("  %-22s %11s %8s %13s %8s %6s %9s  %s\n", "method", "Pellucid ms", "passes", "Captum ms", "passes", "ppe", "Captum/P.", "agreement");
 
     Json report = Json::object(), methods = Json::object();
@@ -336,7 +340,7 @@ int runVersusCaptum(Model &model, const TensorValue &input, const VersusCaptumOp
         const std::string agreementText = agreementWith(last->map, relDiff);
         const std::string fastAgreement = fastLast ? agreementWith(fastLast->map, fastRelDiff) : std::string();
         // Against float64: Captum's method on a float64 copy of the model and input (deterministic methods), the
-        // reference Pellucid's maps (exact and fast) and Captum's float32 map are each measured against.
+        // reference Pellucid's maps (exact and fast) and Captum's map (float32, or the forward-only methods' reduced precision) are each measured against.
         Json reference = Json::object();
         std::string referenceLine;
         if (o.float64Reference && captumMap.numel()) {

@@ -936,15 +936,15 @@ torch::jit::Module *Model::Impl::fastModule()
 }
 
 namespace {
-/// The kinds of the graph's operations named like a ReLU (aten::relu_, pellucid::guided_relu, a fused
-/// convolution + ReLU, aten::relu6, ...), in every block.
+/// The kinds of the graph's operations named like a ReLU (aten::relu_, a fused convolution + ReLU, aten::relu6,
+/// ...), in every block; Pellucid's own guided / deconvnet ReLUs left out.
 void collectReluKinds(const torch::jit::Block *b, std::set<std::string> &out)
 {
     for (const torch::jit::Node *n : b->nodes()) {
         std::string k = n->kind().toQualString();
         std::string lower = k;
         std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-        if (lower.find("relu") != std::string::npos) out.insert(k);
+        if (lower.find("relu") != std::string::npos && k.rfind("pellucid::", 0) != 0) out.insert(k);
         for (const torch::jit::Block *sub : n->blocks()) collectReluKinds(sub, out);
     }
 }
@@ -966,24 +966,26 @@ detail::TappedForward *Model::Impl::fastRelus(detail::ReluMode relu)
     const char *what = relu == detail::ReluMode::Guided ? "guided" : "deconvnet";
     try {
         std::shared_ptr<detail::TappedForward> clone = detail::buildTappedForward(*f, {}, relu);
-        // Freezing may fuse a ReLU into the operation before it (a convolution's fused kernel on some builds),
-        // which would keep its plain backward: the clone may hold no ReLU-like operation that the module's own
-        // clone lacks, and modifies ReLUs where that one does. (Counts differ: a scripted nn.ReLU holds both
-        // relu and relu_ in an `if inplace` that freezing folds away.)
+        // Should a freezing pass fuse a ReLU into the operation before it (a convolution's fused kernel; LibTorch
+        // 1.13's freeze does not, its optimize_for_inference does), that ReLU would keep its plain backward: the
+        // clone may hold no ReLU-like operation the module's own clone lacks, and must modify ReLUs where that one
+        // does. (Their counts differ: a scripted nn.ReLU holds relu and relu_ in an `if inplace` freezing folds.)
         const std::shared_ptr<detail::TappedForward> own = tapped({}, relu);
         const std::set<std::string> fastKinds = reluKinds(*clone->graph), ownKinds = reluKinds(*own->graph);
         std::string extra;
         for (const std::string &k : fastKinds)
             if (!ownKinds.count(k)) extra += (extra.empty() ? "" : ", ") + k;
         if (!extra.empty() || (clone->relusReplaced == 0) != (own->relusReplaced == 0)) {
-            fastReluNote = std::string("fast kernels: the frozen copy's ReLUs cannot all be made ") + what + " ("
-                + (extra.empty() ? std::string("none found") : "it holds " + extra) + "), so the exact path runs";
+            fastReluNotes[i] = std::string("fast kernels: the frozen copy's ReLUs cannot all be made ") + what + " ("
+                + (!extra.empty() ? "it holds " + extra
+                                  : "it has " + std::to_string(clone->relusReplaced) + " ReLUs, the model " + std::to_string(own->relusReplaced))
+                + "), so the exact path runs";
             return nullptr;
         }
         fastReluClones[i] = std::move(clone);
         return fastReluClones[i].get();
     } catch (const std::exception &e) {
-        fastReluNote = std::string("fast kernels: the frozen copy's ReLUs cannot be made ") + what + " (" + summarizeTorchError(e.what())
+        fastReluNotes[i] = std::string("fast kernels: the frozen copy's ReLUs cannot be made ") + what + " (" + summarizeTorchError(e.what())
             + "), so the exact path runs";
         return nullptr;
     }

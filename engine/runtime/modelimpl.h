@@ -44,11 +44,12 @@ struct Model::Impl {
     bool fastTried = false, fastReady = false;
     std::string fastKernelsNote;   // why there is none
     torch::jit::Module *fastModule();
-    // The fast copy's clones with guided / deconvnet ReLUs (guided backprop, deconvnet), built on first use
-    // and kept only when they replace as many ReLUs as the module's own clones do (freezing fused none away).
+    // The fast copy's clones with guided / deconvnet ReLUs (guided backprop, deconvnet), built on first use and
+    // kept only where they hold no ReLU-like operation the module's own clones lack (should a freezing pass fuse
+    // a ReLU into a convolution, that ReLU would keep its plain backward) and modify ReLUs where those do.
     std::shared_ptr<detail::TappedForward> fastReluClones[2];
     bool fastReluTried[2] = {false, false};
-    std::string fastReluNote;   // why one could not be kept
+    std::string fastReluNotes[2];   // why one could not be kept: [0] guided, [1] deconvnet
     detail::TappedForward *fastRelus(detail::ReluMode relu);
     // The BLAS pool's threads for this model's work (Model::blasThreads).
     BlasChoice blas;

@@ -12,6 +12,7 @@ on stdout. The first line out says whether Captum could be set up ({"ready": tru
       P: "fp32" (default), "bf16" or "fp16": the forward-only methods (occlusion, LIME, KernelSHAP) run a copy
       of the model converted to that type, each batch cast to it on the way in and the scores back to float32
       on the way out, as Pellucid's reduced precision does; the gradient methods keep the float32 model.
+      -> {"ok": true, "precision": P}
       NAME: a torchvision constructor (resnet18, resnet50, vit_b_16, ...): the eager model is built and given
       the TorchScript file's weights, for the methods Captum runs through module hooks (guided backprop's
       hooks on nn.ReLU modules, LayerGradCam's on the layer), which a TorchScript module cannot take.
@@ -180,7 +181,7 @@ def main():
                         ylow = low(x.to(low_dtype[0])).float()
                         if not torch.isfinite(ylow).all():
                             raise RuntimeError("the model's output in %s is not finite" % precision)
-                say({"ok": True})
+                say({"ok": True, "precision": precision})
                 continue
             if req["op"] == "reference":
                 if model64 is None:

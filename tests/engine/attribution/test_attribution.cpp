@@ -9,6 +9,7 @@
 #include "tests/common/testkit.h"
 
 #include <cmath>
+#include <utility>
 
 using namespace pellucid;
 
@@ -363,7 +364,7 @@ TEST(fast_kernels_fold_batchnorm_and_agree_with_the_exact_path)
             p.fastKernels = true;
             const auto fast = computeAttribution(*m, x, p);
             if (!methodInfo(method).outputOnly) {
-                // Layer methods and guided ReLUs: the exact path, saying why.
+                // Layer methods (the CAMs, guided Grad-CAM): the exact path, saying why.
                 CHECK_MSG(fast->kernels == "exact" && fast->fastKernelsNote.find("do not apply") != std::string::npos,
                           methodName(method) << ": " << fast->kernels << " / " << fast->fastKernelsNote);
                 CHECK_EQ(fixtures::maxAbsDiff(fast->map, exact->map), 0.0);
@@ -384,6 +385,52 @@ TEST(fast_kernels_fold_batchnorm_and_agree_with_the_exact_path)
         CHECK(f.convolutions >= 2);
         CHECK(f.channelsLast);
     }
+}
+
+TEST(guided_backprop_and_deconvnet_match_captum_on_both_paths)
+{
+    // Captum's GuidedBackprop and Deconvolution (hooks on the eager SeqCNN's nn.ReLU modules, one called twice;
+    // tests/fixtures/make_modified_relu_fixtures.py), on the exact path and through the fast kernels.
+    const TensorValue x = first(readNpy(fixtures::path("seqcnn_input.npy")));
+    for (const char *file : {"seqcnn_traced.pt", "seqcnn_scripted.pt"}) {
+        auto m = load(file);
+        for (const auto &[method, reference] : {std::pair{AttributionMethod::GuidedBackprop, "seqcnn_guided_backprop_captum.npy"},
+                                                std::pair{AttributionMethod::Deconvnet, "seqcnn_deconvnet_captum.npy"}}) {
+            const TensorValue expected = readNpy(fixtures::path(reference));
+            for (bool fast : {false, true}) {
+                AttributionParams p = params(method, 3);
+                p.fastKernels = fast;
+                const auto r = computeAttribution(*m, x, p);
+                CHECK_MSG(r->kernels == (fast ? "fast" : "exact"), file << " " << methodName(method) << ": " << r->fastKernelsNote);
+                const double diff = fixtures::maxAbsDiff(r->map, expected);
+                CHECK_MSG(diff <= 1e-4 * fixtures::maxAbs(expected) + 1e-6, file << " " << methodName(method) << (fast ? " fast" : " exact") << ": " << diff);
+            }
+        }
+    }
+}
+
+TEST(fast_kernels_keep_the_exact_path_where_the_frozen_copy_has_other_relus)
+{
+    // relugate: a ReLU on a weight, which freezing folds into a constant — the fast copy has no ReLU to modify
+    // where the model has one, so guided backprop and deconvnet run the exact path and say why, each naming
+    // itself (the refusal is conservative here: that ReLU is not on the input's path); saliency runs fast.
+    auto m = load("relugate_scripted.pt");
+    const TensorValue x = first(readNpy(fixtures::path("relugate_input.npy")));
+    AttributionParams sal = params(AttributionMethod::Saliency, 1);
+    sal.fastKernels = true;
+    CHECK_EQ(computeAttribution(*m, x, sal)->kernels, std::string("fast"));
+    for (int pass = 0; pass < 2; ++pass)
+        for (AttributionMethod method : {AttributionMethod::GuidedBackprop, AttributionMethod::Deconvnet}) {
+            AttributionParams p = params(method, 1);
+            const auto exact = computeAttribution(*m, x, p);
+            p.fastKernels = true;
+            const auto r = computeAttribution(*m, x, p);
+            CHECK_EQ(r->kernels, std::string("exact"));
+            const std::string want = std::string("cannot all be made ") + (method == AttributionMethod::GuidedBackprop ? "guided" : "deconvnet")
+                + " (it has 0 ReLUs, the model 1)";
+            CHECK_MSG(r->fastKernelsNote.find(want) != std::string::npos, r->fastKernelsNote);
+            CHECK_EQ(fixtures::maxAbsDiff(r->map, exact->map), 0.0);
+        }
 }
 
 TEST(fast_kernels_fall_back_to_the_exact_path_with_a_reason)
