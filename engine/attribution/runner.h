@@ -61,9 +61,11 @@ public:
             return std::string("fast kernels do not apply to ") + methodName(p.method) + " (it needs a layer)";
         if (reduced) return "fast kernels are not used in reduced precision";
         if (!d.fastKernelsNote.empty()) return d.fastKernelsNote;
-        const std::string &relus = d.fastReluNotes[p.method == AttributionMethod::Deconvnet ? 1 : 0];
-        const bool modified = p.method == AttributionMethod::GuidedBackprop || p.method == AttributionMethod::Deconvnet;
-        return modified && !relus.empty() ? relus : "fast kernels were not used";
+        if (p.method == AttributionMethod::GuidedBackprop || p.method == AttributionMethod::Deconvnet) {
+            const std::string &relus = d.fastReluNotes[p.method == AttributionMethod::Deconvnet ? 1 : 0];
+            if (!relus.empty()) return relus;
+        }
+        return "fast kernels were not used";
     }
     static bool isFastKernelMethod(AttributionMethod m) { return methodInfo(m).outputOnly; }
 

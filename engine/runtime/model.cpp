@@ -958,8 +958,9 @@ std::set<std::string> reluKinds(const torch::jit::Graph &g)
 
 detail::TappedForward *Model::Impl::fastRelus(detail::ReluMode relu)
 {
+    if (relu == detail::ReluMode::Keep) return nullptr;
     const int i = relu == detail::ReluMode::Guided ? 0 : 1;
-    if (relu == detail::ReluMode::Keep || fastReluTried[i]) return relu == detail::ReluMode::Keep ? nullptr : fastReluClones[i].get();
+    if (fastReluTried[i]) return fastReluClones[i].get();
     fastReluTried[i] = true;
     torch::jit::Module *f = fastModule();
     if (!f) return nullptr;

@@ -82,7 +82,7 @@ def main():
         return
     say({"ready": True, "captum": getattr(captum, "__version__", "?"), "torch": torch.__version__})
 
-    model = x = low = None
+    model = x = low = low_dtype = None
     passes = [0]
 
     def counted(inp):
@@ -91,9 +91,8 @@ def main():
 
     def counted_low(inp):
         passes[0] += inp.shape[0]
-        return low(inp.to(low_dtype[0])).float()
+        return low(inp.to(low_dtype)).float()
 
-    low_dtype = [None]
     forward_only = ("occlusion", "lime", "kernelshap")
 
     def eager_model(weights, name):
@@ -165,9 +164,9 @@ def main():
                 dtypes = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
                 if precision not in dtypes:
                     raise RuntimeError("unknown precision " + precision)
-                low_dtype[0] = dtypes[precision]
-                if low_dtype[0] is not None:
-                    low = torch.jit.load(req["model"], map_location=device).eval().to(low_dtype[0])
+                low_dtype = dtypes[precision]
+                if low_dtype is not None:
+                    low = torch.jit.load(req["model"], map_location=device).eval().to(low_dtype)
                 if req_model[1]:
                     eager = eager_model(model.state_dict(), req_model[1]).to(device)
                     eager.register_forward_pre_hook(count)
@@ -178,7 +177,7 @@ def main():
                         raise RuntimeError("torchvision's %s with this file's weights does not compute what the file "
                                            "does" % req["eager"])
                     if low is not None:
-                        ylow = low(x.to(low_dtype[0])).float()
+                        ylow = low(x.to(low_dtype)).float()
                         if not torch.isfinite(ylow).all():
                             raise RuntimeError("the model's output in %s is not finite" % precision)
                 say({"ok": True, "precision": precision})
